@@ -1,0 +1,264 @@
+//! Robust aggregation rules and pre-aggregators.
+//!
+//! An [`Aggregator`] maps n client vectors to one; a [`PreAggregator`] maps n vectors to n′
+//! vectors (NNM, bucketing, clipping, ARC) and composes in a chain before any rule. A
+//! [`Pipeline`] is what a server runs and what an adaptive attack attacks.
+//!
+//! Every rule lives in its own file with its own tests and exposes a `SPEC` registry entry;
+//! [`RULES`] and [`PRE_AGGREGATORS`] list them. Names are snake_case; ByzFL's class names are
+//! accepted too. With [`Compat::Byzfl`] a name means exactly what ByzFL 0.0.11 computes.
+
+pub mod average;
+pub mod pre;
+
+use crate::data::{Updates, UpdatesView};
+use crate::params::{build_from, Compat, Params, Spec};
+use crate::rng::SimRng;
+use crate::{Error, Result};
+use nalgebra::DVector;
+use serde::{Deserialize, Serialize};
+
+/// Randomness and cross-round state live with the caller, so one rule can be shared by a sweep.
+pub struct AggContext<'a> {
+    /// CAF, SMEA and bucketing draw from it; deterministic rules ignore it.
+    pub rng: &'a mut SimRng,
+    /// The previous round's aggregate (centered clipping starts from it; ByzFL keeps it as
+    /// `self.m`). `None` on the first round.
+    pub previous: Option<&'a DVector<f64>>,
+}
+
+impl<'a> AggContext<'a> {
+    /// A context with no previous round.
+    pub fn new(rng: &'a mut SimRng) -> Self {
+        AggContext {
+            rng,
+            previous: None,
+        }
+    }
+}
+
+/// A robust aggregation rule: n vectors in, one vector out.
+pub trait Aggregator: Send + Sync {
+    /// Stable snake_case key (configs, records, legends).
+    fn name(&self) -> &'static str;
+
+    /// Checks the rule's own requirement on n (and its declared f), e.g. Krum's n > 2f + 2.
+    ///
+    /// # Errors
+    /// [`Error::TooFewInputs`] naming the requirement.
+    fn check_n(&self, n: usize) -> Result<()>;
+
+    /// Aggregates the columns of `x`.
+    ///
+    /// # Errors
+    /// Those of [`Aggregator::check_n`]; rules defined only on finite input return
+    /// [`Error::NonFinite`] for ±∞ entries.
+    fn aggregate(&self, x: UpdatesView<'_>, cx: &mut AggContext<'_>) -> Result<DVector<f64>>;
+}
+
+/// Maps n vectors to n′ vectors before a rule (never mutates its input).
+pub trait PreAggregator: Send + Sync {
+    /// Stable snake_case key.
+    fn name(&self) -> &'static str;
+
+    /// Checks the requirement on n.
+    ///
+    /// # Errors
+    /// [`Error::TooFewInputs`] naming the requirement.
+    fn check_n(&self, n: usize) -> Result<()>;
+
+    /// Returns the transformed vectors.
+    ///
+    /// # Errors
+    /// Those of [`PreAggregator::check_n`].
+    fn apply(&self, x: UpdatesView<'_>, cx: &mut AggContext<'_>) -> Result<Updates>;
+
+    /// Number of output vectors for n inputs (n for most; ⌈n/s⌉ for bucketing).
+    fn output_len(&self, n: usize) -> usize {
+        n
+    }
+}
+
+/// The aggregation rules, in the order listings and tables show them.
+pub const RULES: &[Spec<dyn Aggregator>] = &[average::SPEC];
+
+/// The pre-aggregators.
+pub const PRE_AGGREGATORS: &[Spec<dyn PreAggregator>] = &[pre::clipping::SPEC];
+
+/// Builds an aggregation rule by name.
+///
+/// # Errors
+/// [`Error::Unknown`] for an unknown name or parameter key; the rule's own validation errors.
+pub fn build(name: &str, params: &Params, compat: Compat) -> Result<Box<dyn Aggregator>> {
+    build_from(RULES, "aggregator", name, params, compat)
+}
+
+/// Builds a pre-aggregator by name.
+///
+/// # Errors
+/// As [`build`].
+pub fn build_pre(name: &str, params: &Params, compat: Compat) -> Result<Box<dyn PreAggregator>> {
+    build_from(PRE_AGGREGATORS, "pre-aggregator", name, params, compat)
+}
+
+/// One named step with its parameters, as written in configs (`{"name": "nnm", "params": {"f": 10}}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// Registry name (snake_case or ByzFL's class name).
+    pub name: String,
+    /// Parameters in ByzFL's spelling.
+    #[serde(default)]
+    pub params: Params,
+}
+
+impl StepSpec {
+    /// A step with no parameters.
+    pub fn named(name: &str) -> Self {
+        StepSpec {
+            name: name.to_string(),
+            params: Params::new(),
+        }
+    }
+
+    /// Parses the CLI form `NAME[:KEY=VALUE[,KEY=VALUE]...]`.
+    ///
+    /// # Errors
+    /// [`Error::Parse`] for malformed assignments.
+    pub fn parse(s: &str) -> Result<Self> {
+        let (name, rest) = match s.split_once(':') {
+            Some((n, r)) => (n, Some(r)),
+            None => (s, None),
+        };
+        let mut params = Params::new();
+        for kv in rest
+            .into_iter()
+            .flat_map(|r| r.split(','))
+            .filter(|kv| !kv.is_empty())
+        {
+            let (k, v) = Params::parse_assignment(kv)?;
+            params.set(&k, v);
+        }
+        Ok(StepSpec {
+            name: name.trim().to_string(),
+            params,
+        })
+    }
+}
+
+/// A pipeline as data: pre-aggregators in order, then the rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSpec {
+    /// The aggregation rule.
+    pub rule: StepSpec,
+    /// Pre-aggregators applied first, in order.
+    #[serde(default)]
+    pub pre: Vec<StepSpec>,
+}
+
+impl PipelineSpec {
+    /// Builds the pipeline.
+    ///
+    /// # Errors
+    /// Those of [`build`] and [`build_pre`].
+    pub fn build(&self, compat: Compat) -> Result<Pipeline> {
+        Ok(Pipeline {
+            pre: self
+                .pre
+                .iter()
+                .map(|s| build_pre(&s.name, &s.params, compat))
+                .collect::<Result<_>>()?,
+            agg: build(&self.rule.name, &self.rule.params, compat)?,
+        })
+    }
+
+    /// A short label: `nnm+trmean`.
+    pub fn label(&self) -> String {
+        let mut parts: Vec<&str> = self.pre.iter().map(|s| s.name.as_str()).collect();
+        parts.push(&self.rule.name);
+        parts.join("+")
+    }
+}
+
+/// Pre-aggregators in order, then the aggregator.
+pub struct Pipeline {
+    /// Applied first, in order.
+    pub pre: Vec<Box<dyn PreAggregator>>,
+    /// Applied to the pre-aggregated vectors.
+    pub agg: Box<dyn Aggregator>,
+}
+
+impl Pipeline {
+    /// A pipeline with no pre-aggregation.
+    pub fn rule(agg: Box<dyn Aggregator>) -> Self {
+        Pipeline {
+            pre: Vec::new(),
+            agg,
+        }
+    }
+
+    /// Checks every step's requirement for n inputs, before any work.
+    ///
+    /// # Errors
+    /// The first failing step's [`Error::TooFewInputs`].
+    pub fn check_n(&self, mut n: usize) -> Result<()> {
+        for p in &self.pre {
+            p.check_n(n)?;
+            n = p.output_len(n);
+        }
+        self.agg.check_n(n)
+    }
+
+    /// Runs the pre-aggregators, then the rule.
+    ///
+    /// # Errors
+    /// Those of the steps.
+    pub fn run(&self, x: UpdatesView<'_>, cx: &mut AggContext<'_>) -> Result<DVector<f64>> {
+        self.check_n(x.n())?;
+        let mut owned: Option<Updates> = None;
+        for p in &self.pre {
+            let input = owned.as_ref().map_or(x, Updates::view);
+            owned = Some(p.apply(input, cx)?);
+        }
+        let input = owned.as_ref().map_or(x, Updates::view);
+        self.agg.aggregate(input, cx)
+    }
+
+    /// `nnm+trmean` style label from the steps' names.
+    pub fn label(&self) -> String {
+        let mut parts: Vec<&str> = self.pre.iter().map(|s| s.name()).collect();
+        parts.push(self.agg.name());
+        parts.join("+")
+    }
+}
+
+/// The common f-based requirement of ByzFL (every f-based rule raises when 2f ≥ n).
+///
+/// # Errors
+/// [`Error::TooFewInputs`] when 2f ≥ n.
+pub fn require_honest_majority(rule: &str, n: usize, f: usize) -> Result<()> {
+    if 2 * f >= n {
+        return Err(Error::too_few(
+            rule,
+            format!("n > 2f = {}", 2 * f),
+            format!("n = {n} (f = {f})"),
+        ));
+    }
+    Ok(())
+}
+
+/// Rejects ±∞ for rules that are undefined on it.
+///
+/// # Errors
+/// [`Error::NonFinite`].
+pub fn require_finite(rule: &str, x: UpdatesView<'_>) -> Result<()> {
+    if x.all_finite() {
+        Ok(())
+    } else {
+        Err(Error::NonFinite {
+            what: format!("input of {rule}"),
+            detail: "infinite entries (the `inf` attack) are not defined for this rule".into(),
+        })
+    }
+}

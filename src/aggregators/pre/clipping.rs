@@ -1,0 +1,76 @@
+//! Static norm clipping: xᵢ ← xᵢ · min(1, c/‖xᵢ‖).
+//!
+//! ByzFL: `Clipping(c=2.0)`, which overwrites its input in place; lbounds returns new vectors,
+//! which is the same result when the caller does not reuse the input.
+
+use crate::aggregators::{AggContext, PreAggregator};
+use crate::data::{norm, Updates, UpdatesView};
+use crate::params::{Compat, Params, Spec};
+use crate::Result;
+
+/// Registry entry.
+pub const SPEC: Spec<dyn PreAggregator> = Spec {
+    name: "clipping",
+    byzfl: Some("Clipping"),
+    keys: &["c"],
+    summary: "scale every vector to norm at most c (default 2.0)",
+    build,
+};
+
+fn build(p: &Params, _: Compat) -> Result<Box<dyn PreAggregator>> {
+    Ok(Box::new(Clipping::new(p.positive("c", 2.0)?)))
+}
+
+/// Clips each vector to Euclidean norm at most `c`.
+#[derive(Clone, Copy, Debug)]
+pub struct Clipping {
+    c: f64,
+}
+
+impl Clipping {
+    /// A clipping step with threshold `c` (> 0, checked by the registry builder).
+    pub fn new(c: f64) -> Self {
+        Clipping { c }
+    }
+}
+
+impl PreAggregator for Clipping {
+    fn name(&self) -> &'static str {
+        "clipping"
+    }
+
+    fn check_n(&self, _n: usize) -> Result<()> {
+        Ok(())
+    }
+
+    fn apply(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<Updates> {
+        let mut out = x.to_owned().into_matrix();
+        for mut col in out.column_iter_mut() {
+            let nrm = norm(col.as_slice());
+            // ByzFL: x * min(1, c/‖x‖); a zero vector stays zero.
+            if nrm > self.c {
+                col *= self.c / nrm;
+            }
+        }
+        Updates::new_allow_inf(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::rng_from_seed;
+
+    #[test]
+    fn known_answer() {
+        // (3,4) has norm 5 → scaled by 2/5 to (1.2, 1.6); (0.6, 0.8) has norm 1 → unchanged.
+        let u = Updates::from_rows(&[vec![3.0, 4.0], vec![0.6, 0.8]]).unwrap();
+        let mut rng = rng_from_seed(0);
+        let out = Clipping::new(2.0)
+            .apply(u.view(), &mut AggContext::new(&mut rng))
+            .unwrap();
+        assert!((out.view().col(0)[0] - 1.2).abs() < 1e-15);
+        assert!((out.view().col(0)[1] - 1.6).abs() < 1e-15);
+        assert_eq!(out.view().col(1), &[0.6, 0.8]);
+    }
+}

@@ -1,0 +1,75 @@
+//! Byzantine attacks: what f fake users send.
+//!
+//! An attack is omniscient: it sees the honest updates and, when adaptive, the defence it
+//! faces. ByzFL's attacks produce one vector that all f Byzantine users send; some lbounds
+//! attacks (e.g. `two_world`) send f different vectors. Every random draw comes from the
+//! context's seeded stream.
+
+pub mod sign_flipping;
+
+use crate::aggregators::Pipeline;
+use crate::data::{Updates, UpdatesView};
+use crate::params::{build_from, Compat, Params, Spec};
+use crate::rng::SimRng;
+use crate::Result;
+
+/// What an attack may look at besides the honest updates.
+pub struct AttackContext<'a> {
+    /// The stream for the attack's random draws.
+    pub rng: &'a mut SimRng,
+    /// The defence under attack (optimal attacks search against it; ByzFL's default when
+    /// `None` is Average after Clipping(c = 2)).
+    pub defence: Option<&'a Pipeline>,
+}
+
+impl<'a> AttackContext<'a> {
+    /// A context with no known defence.
+    pub fn new(rng: &'a mut SimRng) -> Self {
+        AttackContext { rng, defence: None }
+    }
+}
+
+/// A Byzantine attack.
+pub trait Attack: Send + Sync {
+    /// Stable snake_case key.
+    fn name(&self) -> &'static str;
+
+    /// The d×f Byzantine updates for `f ≥ 1` given the honest updates.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidParameter`] for f = 0; attack-specific requirements (e.g. ALIE
+    /// needs at least two honest vectors for its standard deviation).
+    fn corrupt(
+        &self,
+        honest: UpdatesView<'_>,
+        f: usize,
+        cx: &mut AttackContext<'_>,
+    ) -> Result<Updates>;
+}
+
+/// The attacks, in the order listings and tables show them.
+pub const ATTACKS: &[Spec<dyn Attack>] = &[sign_flipping::SPEC];
+
+/// Builds an attack by name.
+///
+/// # Errors
+/// [`crate::Error::Unknown`] for an unknown name or key; the attack's own validation errors.
+pub fn build(name: &str, params: &Params, compat: Compat) -> Result<Box<dyn Attack>> {
+    build_from(ATTACKS, "attack", name, params, compat)
+}
+
+/// Checks f ≥ 1 (an attack with no attacker is a caller bug worth a clear message).
+///
+/// # Errors
+/// [`crate::Error::InvalidParameter`] for f = 0.
+pub fn require_attackers(f: usize) -> Result<()> {
+    if f == 0 {
+        Err(crate::Error::invalid(
+            "f",
+            0,
+            "an attack needs at least one Byzantine user",
+        ))
+    } else {
+        Ok(())
+    }
+}

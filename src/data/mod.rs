@@ -1,0 +1,320 @@
+//! Client updates and the populations that produce them.
+//!
+//! [`Updates`] holds `n` vectors of dimension `d` as the columns of a d×n matrix (each
+//! vector contiguous in memory, the layout of a NumPy `n×d` C-order array). It is validated
+//! once at construction (n ≥ 1, d ≥ 1, every entry finite), so aggregation hot paths cannot
+//! fail on shape. The one exception is [`Updates::from_columns_allow_inf`], which lets the
+//! ByzFL `inf` attack through to the rules that ByzFL defines on infinite input.
+
+pub mod csv;
+
+use crate::{Error, Result};
+use nalgebra::{DMatrix, DMatrixView, DVector};
+
+/// `n` client updates of dimension `d`, stored as the columns of a d×n matrix.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Updates(DMatrix<f64>);
+
+/// A borrowed view of [`Updates`]: `n` contiguous vectors of length `d`, back to back.
+#[derive(Clone, Copy, Debug)]
+pub struct UpdatesView<'a> {
+    data: &'a [f64],
+    d: usize,
+    n: usize,
+}
+
+impl Updates {
+    /// Wraps a d×n matrix after checking n ≥ 1, d ≥ 1 and every entry finite.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for an empty dimension, [`Error::NonFinite`] for NaN/±∞.
+    pub fn new(m: DMatrix<f64>) -> Result<Self> {
+        Self::check_shape(&m)?;
+        if let Some((k, v)) = m.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            let (row, col) = (k % m.nrows(), k / m.nrows());
+            return Err(Error::NonFinite {
+                what: "updates".into(),
+                detail: format!("vector {col}, coordinate {row} is {v}"),
+            });
+        }
+        Ok(Updates(m))
+    }
+
+    /// Like [`Updates::new`] but admits ±∞ (never NaN): ByzFL's `inf` attack sends +∞ and some
+    /// rules (geometric median, median) define their output on it.
+    ///
+    /// # Errors
+    /// As [`Updates::new`], for NaN.
+    pub fn new_allow_inf(m: DMatrix<f64>) -> Result<Self> {
+        Self::check_shape(&m)?;
+        if let Some((k, _)) = m.iter().enumerate().find(|(_, v)| v.is_nan()) {
+            let (row, col) = (k % m.nrows(), k / m.nrows());
+            return Err(Error::NonFinite {
+                what: "updates".into(),
+                detail: format!("vector {col}, coordinate {row} is NaN"),
+            });
+        }
+        Ok(Updates(m))
+    }
+
+    fn check_shape(m: &DMatrix<f64>) -> Result<()> {
+        if m.ncols() == 0 {
+            return Err(Error::invalid("n", 0, "need at least one vector"));
+        }
+        if m.nrows() == 0 {
+            return Err(Error::invalid("d", 0, "vectors must have dimension >= 1"));
+        }
+        Ok(())
+    }
+
+    /// Builds from a list of equally long vectors (one per client).
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] for ragged input, plus those of [`Updates::new`].
+    pub fn from_columns(cols: &[DVector<f64>]) -> Result<Self> {
+        Self::new(Self::stack(cols)?)
+    }
+
+    /// [`Updates::from_columns`] admitting ±∞ (see [`Updates::new_allow_inf`]).
+    ///
+    /// # Errors
+    /// As [`Updates::from_columns`], for NaN.
+    pub fn from_columns_allow_inf(cols: &[DVector<f64>]) -> Result<Self> {
+        Self::new_allow_inf(Self::stack(cols)?)
+    }
+
+    fn stack(cols: &[DVector<f64>]) -> Result<DMatrix<f64>> {
+        let d = cols.first().map_or(0, |c| c.len());
+        if let Some((i, c)) = cols.iter().enumerate().find(|(_, c)| c.len() != d) {
+            return Err(Error::DimensionMismatch {
+                what: format!("vector {i}"),
+                expected: d,
+                got: c.len(),
+            });
+        }
+        Ok(DMatrix::from_fn(d, cols.len(), |r, c| cols[c][r]))
+    }
+
+    /// Builds from rows given as slices (one row per client, as in a CSV file).
+    ///
+    /// # Errors
+    /// As [`Updates::from_columns`].
+    pub fn from_rows(rows: &[Vec<f64>]) -> Result<Self> {
+        let d = rows.first().map_or(0, Vec::len);
+        if let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != d) {
+            return Err(Error::DimensionMismatch {
+                what: format!("vector {i}"),
+                expected: d,
+                got: r.len(),
+            });
+        }
+        let mut m = DMatrix::zeros(d, rows.len());
+        for (c, r) in rows.iter().enumerate() {
+            m.column_mut(c).copy_from_slice(r);
+        }
+        Self::new(m)
+    }
+
+    /// Appends the columns of `other` after those of `self` (honest then Byzantine).
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] when the dimensions differ.
+    pub fn concat(&self, other: &Updates) -> Result<Updates> {
+        if self.d() != other.d() {
+            return Err(Error::DimensionMismatch {
+                what: "concatenated updates".into(),
+                expected: self.d(),
+                got: other.d(),
+            });
+        }
+        let mut m = DMatrix::zeros(self.d(), self.n() + other.n());
+        m.columns_mut(0, self.n()).copy_from(&self.0);
+        m.columns_mut(self.n(), other.n()).copy_from(&other.0);
+        Ok(Updates(m))
+    }
+
+    /// A borrowed view.
+    pub fn view(&self) -> UpdatesView<'_> {
+        UpdatesView {
+            data: self.0.as_slice(),
+            d: self.0.nrows(),
+            n: self.0.ncols(),
+        }
+    }
+
+    /// Number of vectors.
+    pub fn n(&self) -> usize {
+        self.0.ncols()
+    }
+
+    /// Dimension.
+    pub fn d(&self) -> usize {
+        self.0.nrows()
+    }
+
+    /// The underlying d×n matrix.
+    pub fn matrix(&self) -> &DMatrix<f64> {
+        &self.0
+    }
+
+    /// Consumes into the d×n matrix.
+    pub fn into_matrix(self) -> DMatrix<f64> {
+        self.0
+    }
+
+    /// `copies` identical columns equal to `v` (ByzFL's `[b] * f`). `v` may hold ±∞ (the
+    /// `inf` attack) but not NaN.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] when `copies` is 0 or `v` is empty; [`Error::NonFinite`]
+    /// for NaN.
+    pub fn repeat(v: &DVector<f64>, copies: usize) -> Result<Updates> {
+        Self::new_allow_inf(DMatrix::from_fn(v.len(), copies, |r, _| v[r]))
+    }
+}
+
+impl<'a> UpdatesView<'a> {
+    /// Number of vectors.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Dimension.
+    pub fn d(&self) -> usize {
+        self.d
+    }
+
+    /// Vector `i` as a contiguous slice.
+    pub fn col(&self, i: usize) -> &'a [f64] {
+        &self.data[i * self.d..(i + 1) * self.d]
+    }
+
+    /// Every entry, vector after vector (column-major d×n).
+    pub fn as_slice(&self) -> &'a [f64] {
+        self.data
+    }
+
+    /// Iterates over the vectors.
+    pub fn cols(&self) -> impl ExactSizeIterator<Item = &'a [f64]> + 'a {
+        self.data.chunks_exact(self.d)
+    }
+
+    /// The nalgebra view (d×n).
+    pub fn matrix(&self) -> DMatrixView<'a, f64> {
+        DMatrixView::from_slice(self.data, self.d, self.n)
+    }
+
+    /// Copies the columns listed in `idx`, in that order.
+    pub fn select(&self, idx: &[usize]) -> Updates {
+        let mut m = DMatrix::zeros(self.d(), idx.len());
+        for (c, &i) in idx.iter().enumerate() {
+            m.column_mut(c).copy_from_slice(self.col(i));
+        }
+        Updates(m)
+    }
+
+    /// Owned copy.
+    pub fn to_owned(&self) -> Updates {
+        Updates(self.matrix().clone_owned())
+    }
+
+    /// Arithmetic mean of all vectors, accumulated in column order.
+    pub fn mean(&self) -> DVector<f64> {
+        self.mean_of(0..self.n())
+    }
+
+    /// Arithmetic mean of the vectors whose indices `idx` yields, accumulated in that order.
+    pub fn mean_of(&self, idx: impl IntoIterator<Item = usize>) -> DVector<f64> {
+        let mut acc = vec![0.0; self.d()];
+        let mut k = 0usize;
+        for i in idx {
+            for (a, x) in acc.iter_mut().zip(self.col(i)) {
+                *a += x;
+            }
+            k += 1;
+        }
+        let inv = 1.0 / k.max(1) as f64;
+        DVector::from_iterator(self.d(), acc.into_iter().map(|a| a * inv))
+    }
+
+    /// Squared Euclidean distance between vectors `i` and `j`.
+    pub fn sq_dist(&self, i: usize, j: usize) -> f64 {
+        sq_dist(self.col(i), self.col(j))
+    }
+
+    /// Whether every entry is finite (false only for inputs built with `new_allow_inf`).
+    pub fn all_finite(&self) -> bool {
+        self.data.iter().all(|v| v.is_finite())
+    }
+}
+
+impl<'a> From<&'a Updates> for UpdatesView<'a> {
+    fn from(u: &'a Updates) -> Self {
+        u.view()
+    }
+}
+
+/// Squared Euclidean distance between two equally long slices.
+pub fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// Squared Euclidean norm.
+pub fn sq_norm(a: &[f64]) -> f64 {
+    a.iter().map(|x| x * x).sum()
+}
+
+/// Euclidean norm.
+pub fn norm(a: &[f64]) -> f64 {
+    sq_norm(a).sqrt()
+}
+
+/// The n×n matrix of squared pairwise distances (symmetric, zero diagonal), row-major.
+pub fn pairwise_sq_dists(x: UpdatesView<'_>) -> Vec<f64> {
+    let n = x.n();
+    let mut d2 = vec![0.0; n * n];
+    for i in 0..n {
+        for j in (i + 1)..n {
+            let v = x.sq_dist(i, j);
+            d2[i * n + j] = v;
+            d2[j * n + i] = v;
+        }
+    }
+    d2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn construction_validates() {
+        assert!(Updates::new(DMatrix::zeros(0, 3)).is_err());
+        assert!(Updates::new(DMatrix::zeros(3, 0)).is_err());
+        let mut m = DMatrix::zeros(2, 2);
+        m[(1, 1)] = f64::NAN;
+        let e = Updates::new(m).unwrap_err().to_string();
+        assert!(e.contains("vector 1, coordinate 1"), "{e}");
+        assert!(Updates::from_rows(&[vec![1.0, 2.0], vec![1.0]]).is_err());
+        let mut m = DMatrix::zeros(2, 2);
+        m[(0, 0)] = f64::INFINITY;
+        assert!(Updates::new(m.clone()).is_err());
+        assert!(Updates::new_allow_inf(m).is_ok());
+    }
+
+    #[test]
+    fn columns_and_means() {
+        let u = Updates::from_rows(&[vec![1.0, 2.0], vec![3.0, 6.0], vec![5.0, 10.0]]).unwrap();
+        assert_eq!((u.n(), u.d()), (3, 2));
+        let v = u.view();
+        assert_eq!(v.col(1), &[3.0, 6.0]);
+        assert_eq!(v.mean().as_slice(), &[3.0, 6.0]);
+        assert_eq!(v.mean_of([0, 2]).as_slice(), &[3.0, 6.0]);
+        assert_eq!(v.sq_dist(0, 2), 16.0 + 64.0);
+        let d2 = pairwise_sq_dists(v);
+        assert_eq!(d2[1], 4.0 + 16.0);
+        assert_eq!(d2[3], 4.0 + 16.0);
+        let s = v.select(&[2, 0]);
+        assert_eq!(s.view().col(0), &[5.0, 10.0]);
+    }
+}

@@ -1,0 +1,204 @@
+//! The crate-wide error type.
+//!
+//! Every variant names what was wrong, the offending value and why, so that the CLI can print
+//! one self-explaining line and a library user can match on the kind of failure.
+
+use std::fmt;
+
+/// Result alias used throughout lbounds.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in lbounds.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A parameter is outside its domain (NaN, negative ε, f ≥ n/2, …).
+    #[error("invalid parameter `{name}` = {value}: {reason}")]
+    InvalidParameter {
+        /// Parameter name as the user spells it (`f`, `tau`, `eps`, …).
+        name: String,
+        /// The offending value, rendered as text.
+        value: String,
+        /// Why it is rejected.
+        reason: String,
+    },
+    /// A name (rule, attack, parameter key) that lbounds does not know.
+    #[error("unknown {what} `{name}`{}", suggestion_suffix(.suggestion))]
+    Unknown {
+        /// What kind of name: "aggregator", "attack", "parameter of krum", …
+        what: String,
+        /// The name as given.
+        name: String,
+        /// The closest known name, if any is close.
+        suggestion: Option<String>,
+    },
+    /// Two shapes that must agree do not.
+    #[error("dimension mismatch in {what}: expected {expected}, got {got}")]
+    DimensionMismatch {
+        /// What was being combined.
+        what: String,
+        /// Expected size.
+        expected: usize,
+        /// Actual size.
+        got: usize,
+    },
+    /// A rule needs more inputs than it was given (e.g. Krum needs n > 2f + 2).
+    #[error("{what} needs {needed}, got {got}")]
+    TooFewInputs {
+        /// The rule or computation.
+        what: String,
+        /// The requirement, in words (e.g. "n > 2f + 2 = 22").
+        needed: String,
+        /// What was supplied (e.g. "n = 20").
+        got: String,
+    },
+    /// A value that must be finite is NaN or infinite.
+    #[error("non-finite value in {what}: {detail}")]
+    NonFinite {
+        /// Where the value was found.
+        what: String,
+        /// Which entry and what it was.
+        detail: String,
+    },
+    /// Parameters fall outside a result's hypotheses.
+    #[error("outside the hypotheses of {bound}: {reason}")]
+    OutsideHypotheses {
+        /// The bound's id or name.
+        bound: String,
+        /// Which hypothesis fails and why.
+        reason: String,
+    },
+    /// The operation is not defined for this combination.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// Malformed input text (CSV, parameter syntax, JSON).
+    #[error("parse error in {what}: {reason}")]
+    Parse {
+        /// The input and position (e.g. "input.csv line 3").
+        what: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// An I/O failure, with the path involved.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+fn suggestion_suffix(s: &Option<String>) -> String {
+    match s {
+        Some(s) => format!(" (did you mean `{s}`?)"),
+        None => String::new(),
+    }
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidParameter`].
+    pub fn invalid(name: &str, value: impl fmt::Display, reason: impl Into<String>) -> Self {
+        Error::InvalidParameter {
+            name: name.to_string(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::TooFewInputs`].
+    pub fn too_few(what: &str, needed: impl Into<String>, got: impl Into<String>) -> Self {
+        Error::TooFewInputs {
+            what: what.to_string(),
+            needed: needed.into(),
+            got: got.into(),
+        }
+    }
+
+    /// An [`Error::Unknown`] with the closest of `known` as suggestion (edit distance ≤ 3,
+    /// case-insensitive), so a typo gets a hint and a wild guess does not.
+    pub fn unknown<'a>(what: &str, name: &str, known: impl IntoIterator<Item = &'a str>) -> Self {
+        let lower = name.to_ascii_lowercase();
+        let suggestion = known
+            .into_iter()
+            .map(|k| (levenshtein(&lower, &k.to_ascii_lowercase()), k))
+            .filter(|(dist, _)| *dist <= 3)
+            .min_by_key(|(dist, _)| *dist)
+            .map(|(_, k)| k.to_string());
+        Error::Unknown {
+            what: what.to_string(),
+            name: name.to_string(),
+            suggestion,
+        }
+    }
+
+    /// True for errors caused by the caller's input (the CLI maps these to exit code 2).
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, Error::Io { .. })
+    }
+}
+
+/// Edit distance between two short strings (names, keys), for suggestions.
+pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Checks that `x` is finite, naming it in the error.
+pub fn check_finite(name: &str, x: f64) -> Result<f64> {
+    if x.is_finite() {
+        Ok(x)
+    } else {
+        Err(Error::invalid(name, x, "must be finite"))
+    }
+}
+
+/// Checks that `x` is finite and > 0.
+pub fn check_positive(name: &str, x: f64) -> Result<f64> {
+    if x.is_finite() && x > 0.0 {
+        Ok(x)
+    } else {
+        Err(Error::invalid(name, x, "must be finite and > 0"))
+    }
+}
+
+/// Checks that `x` is finite and ≥ 0.
+pub fn check_non_negative(name: &str, x: f64) -> Result<f64> {
+    if x.is_finite() && x >= 0.0 {
+        Ok(x)
+    } else {
+        Err(Error::invalid(name, x, "must be finite and >= 0"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestion_finds_close_names() {
+        let e = Error::unknown("aggregator", "medain", ["median", "krum", "trmean"]);
+        assert_eq!(
+            e.to_string(),
+            "unknown aggregator `medain` (did you mean `median`?)"
+        );
+        let e = Error::unknown("aggregator", "zzzzzzzz", ["median", "krum"]);
+        assert_eq!(e.to_string(), "unknown aggregator `zzzzzzzz`");
+    }
+
+    #[test]
+    fn levenshtein_known_answers() {
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(levenshtein("", "abc"), 3);
+        assert_eq!(levenshtein("same", "same"), 0);
+    }
+}

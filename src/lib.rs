@@ -1,0 +1,34 @@
+//! # lbounds
+//!
+//! Runnable impossibility results for trustworthy machine learning. lbounds simulates
+//! heterogeneous populations with a fraction of Byzantine (fake) users, runs robust
+//! aggregators against attacks, and puts every estimator next to the best error any
+//! estimator can reach (El-Mhamdi et al., "On the Impossible Safety of Large AI Models",
+//! arXiv 2209.15259).
+//!
+//! All numbers are `f64`. Every random draw comes from a ChaCha stream keyed by
+//! (seed, grid point, replicate) ([`rng::rng_for`]), so results do not depend on threads.
+//!
+//! ```
+//! use lbounds::aggregators::{self, AggContext};
+//! use lbounds::data::Updates;
+//! use lbounds::params::{Compat, Params};
+//!
+//! let x = Updates::from_rows(&[vec![1.0], vec![2.0], vec![100.0]]).unwrap();
+//! let mean = aggregators::build("average", &Params::new(), Compat::Native).unwrap();
+//! let mut rng = lbounds::rng::rng_from_seed(0);
+//! let out = mean.aggregate(x.view(), &mut AggContext::new(&mut rng)).unwrap();
+//! assert_eq!(out[0], 103.0 / 3.0);
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod aggregators;
+pub mod attacks;
+pub mod data;
+pub mod error;
+pub mod params;
+pub mod rng;
+
+pub use error::{Error, Result};
