@@ -25,9 +25,11 @@
 #![warn(missing_docs)]
 
 pub mod aggregators;
+pub mod bounds;
 pub mod attacks;
 pub mod data;
 pub mod error;
+pub mod experiment;
 pub mod params;
 pub mod rng;
 

@@ -1,0 +1,76 @@
+//! Aggregation speed at ByzFL's benchmark sizes: n = 50 vectors, f = 10, d ∈ {10³, 10⁵, 10⁶}.
+//!
+//! Every registered rule and pre-aggregator (pre-aggregators followed by `average`, so the
+//! figure is the pre-aggregator's cost), plus a plain sum over the same matrix: one pass over
+//! n·d f64 at memory bandwidth, the floor for any O(nd) rule. Inputs are i.i.d. N(0, 1) from
+//! a fixed seed. Compare with ByzFL 0.0.11's published times (docs/performance.md).
+//!
+//! Run: `cargo bench --bench aggregators` (all), or filter: `cargo bench --bench aggregators -- median/`.
+//! `LBOUNDS_BENCH_DIMS=1000,100000` restricts the dimensions.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use lbounds::aggregators::{self, AggContext, Pipeline, PRE_AGGREGATORS, RULES};
+use lbounds::data::Updates;
+use lbounds::params::{Compat, Params};
+use lbounds::rng::rng_from_seed;
+use nalgebra::DMatrix;
+use rand::RngExt;
+use rand_distr::StandardNormal;
+use std::hint::black_box;
+use std::time::Duration;
+
+const N: usize = 50;
+const F: usize = 10;
+
+fn dims() -> Vec<usize> {
+    std::env::var("LBOUNDS_BENCH_DIMS")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000, 100_000, 1_000_000])
+}
+
+fn input(d: usize) -> Updates {
+    let mut rng = rng_from_seed(1);
+    let m = DMatrix::from_fn(d, N, |_, _| rng.sample::<f64, _>(StandardNormal));
+    Updates::new(m).expect("finite Gaussian input")
+}
+
+fn params() -> Params {
+    Params::new().with("f", F as f64)
+}
+
+fn bench(c: &mut Criterion) {
+    for d in dims() {
+        let x = input(d);
+        let mut group = c.benchmark_group(format!("aggregators/n50_f10_d{d}"));
+        group.throughput(Throughput::Bytes((N * d * 8) as u64));
+        if d >= 100_000 {
+            group.sample_size(10).measurement_time(Duration::from_secs(4));
+        }
+        group.bench_function(BenchmarkId::new("sum", d), |b| {
+            b.iter(|| black_box(x.matrix().as_slice().iter().sum::<f64>()))
+        });
+        let mut pipelines: Vec<(String, Pipeline)> = Vec::new();
+        for spec in RULES {
+            let keys = if spec.keys.contains(&"f") { params() } else { Params::new() };
+            let agg = aggregators::build(spec.name, &keys, Compat::Native).expect("registered rule builds");
+            pipelines.push((spec.name.to_string(), Pipeline::rule(agg)));
+        }
+        for spec in PRE_AGGREGATORS {
+            let keys = if spec.keys.contains(&"f") { params() } else { Params::new() };
+            let pre = aggregators::build_pre(spec.name, &keys, Compat::Native).expect("registered pre-aggregator builds");
+            let avg = aggregators::build("average", &Params::new(), Compat::Native).expect("average");
+            pipelines.push((format!("{}+average", spec.name), Pipeline { pre: vec![pre], agg: avg }));
+        }
+        for (name, p) in &pipelines {
+            let mut rng = rng_from_seed(2);
+            group.bench_function(BenchmarkId::new(name.as_str(), d), |b| {
+                b.iter(|| black_box(p.run(x.view(), &mut AggContext::new(&mut rng)).expect("bench input is valid")))
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

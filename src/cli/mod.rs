@@ -1,0 +1,218 @@
+//! Command-line front end: clap structs, shared helpers and one module per subcommand.
+//!
+//! Every subcommand validates its whole input before work starts and assembles its output
+//! in memory before printing, so bad input never leaves partial output behind.
+
+mod aggregate;
+mod attack;
+mod list;
+mod simulate;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lbounds::aggregators::{PipelineSpec, StepSpec};
+use lbounds::params::{lookup, Compat, Params, Spec};
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+/// lbounds: robust aggregators and attacks next to the best error any estimator can reach.
+#[derive(Debug, Parser)]
+#[command(name = "lbounds", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Simulate Byzantine users against every robust aggregator, next to the lower bounds.
+    Simulate(simulate::Args),
+    /// Aggregate the vectors of a CSV file with one rule (after optional pre-aggregators).
+    Aggregate(aggregate::Args),
+    /// Compute what the Byzantine users send against honest vectors from a CSV file.
+    Attack(attack::Args),
+    /// List the aggregators, pre-aggregators and attacks with their parameters.
+    List(list::Args),
+}
+
+/// Runs the chosen subcommand.
+pub fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Simulate(a) => simulate::run(a),
+        Command::Aggregate(a) => aggregate::run(a),
+        Command::Attack(a) => attack::run(a),
+        Command::List(a) => list::run(a),
+    }
+}
+
+/// Semantics of rule and attack names.
+#[derive(Clone, Copy, Debug, Default, ValueEnum)]
+pub enum CompatArg {
+    /// lbounds' corrected rules (converged iterations, the papers' neighbour counts).
+    #[default]
+    Native,
+    /// Exactly what ByzFL 0.0.11 computes in float64, quirks included.
+    Byzfl,
+}
+
+impl From<CompatArg> for Compat {
+    fn from(c: CompatArg) -> Compat {
+        match c {
+            CompatArg::Native => Compat::Native,
+            CompatArg::Byzfl => Compat::Byzfl,
+        }
+    }
+}
+
+/// Prints one line for a clap error and returns exit code 2 (0 for --help / --version).
+pub fn report_clap_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        _ => {
+            let text = e.render().to_string();
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("error: invalid arguments");
+            eprintln!("{} (see --help)", first.trim_end());
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Prints one line for an error and returns 2 for bad input, 0 for a closed stdout, 1 else.
+pub fn report_error(e: &anyhow::Error) -> ExitCode {
+    if let Some(io) = e.downcast_ref::<std::io::Error>() {
+        if io.kind() == std::io::ErrorKind::BrokenPipe {
+            return ExitCode::SUCCESS;
+        }
+    }
+    let line = e.to_string().replace('\n', " ");
+    eprintln!("error: {line}");
+    match e.downcast_ref::<lbounds::Error>() {
+        Some(le) if le.is_user_error() => ExitCode::from(2),
+        Some(_) => ExitCode::from(1),
+        // Errors raised by the CLI itself are about its input.
+        None => ExitCode::from(2),
+    }
+}
+
+/// Writes the finished output in one go; a closed pipe is not an error worth a message.
+pub fn emit(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Reads a CSV file of vectors (one per line), naming the file in errors.
+pub fn read_updates(path: &std::path::Path) -> Result<lbounds::data::Updates> {
+    let text = std::fs::read_to_string(path).map_err(|e| lbounds::Error::Io {
+        path: path.display().to_string(),
+        source: e,
+    });
+    let text = match text {
+        Ok(t) => t,
+        // A missing or unreadable input file is the caller's mistake: exit 2.
+        Err(e) => return Err(lbounds::Error::invalid("--input", path.display(), e.to_string()).into()),
+    };
+    Ok(lbounds::data::csv::parse_updates(&text, &path.display().to_string())?)
+}
+
+/// Parses `--param KEY=VALUE` flags.
+pub fn parse_params(raw: &[String]) -> Result<Params> {
+    let mut p = Params::new();
+    for kv in raw {
+        let (k, v) = Params::parse_assignment(kv)?;
+        p.set(&k, v);
+    }
+    Ok(p)
+}
+
+/// Gives every step that accepts `f` the declared f, unless the step sets its own.
+pub fn declare_f<T: ?Sized>(step: &mut StepSpec, registry: &[Spec<T>], family: &str, f: Option<usize>) -> Result<()> {
+    let spec = lookup(registry, family, &step.name)?;
+    if let Some(f) = f {
+        if spec.keys.contains(&"f") && !step.params.0.contains_key("f") {
+            step.params.set("f", f as f64);
+        }
+    }
+    Ok(())
+}
+
+/// Builds a pipeline spec from `--rule` (NAME[:K=V,...]), extra rule params, and `--pre` steps,
+/// declaring f on every step that takes it.
+pub fn pipeline_spec(rule: &str, rule_params: &[String], pre: &[String], f: Option<usize>) -> Result<PipelineSpec> {
+    let mut rule = StepSpec::parse(rule)?;
+    for (k, v) in parse_params(rule_params)?.0 {
+        rule.params.set(&k, v);
+    }
+    declare_f(&mut rule, lbounds::aggregators::RULES, "aggregator", f)?;
+    let mut steps = Vec::new();
+    for s in pre {
+        let mut step = StepSpec::parse(s)?;
+        declare_f(&mut step, lbounds::aggregators::PRE_AGGREGATORS, "pre-aggregator", f)?;
+        steps.push(step);
+    }
+    Ok(PipelineSpec { rule, pre: steps })
+}
+
+/// A progress bar on stderr that appears only once work has taken longer than a moment and
+/// only when stderr is a terminal.
+pub struct Progress {
+    bar: ProgressBar,
+    start: Instant,
+    shown: Once,
+}
+
+impl Progress {
+    /// A hidden bar for `total` jobs.
+    pub fn new(total: u64, what: &str) -> Self {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{msg} [{bar:30}] {pos}/{len} runs, {per_sec}, eta {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(what.to_string());
+        Progress {
+            bar,
+            start: Instant::now(),
+            shown: Once::new(),
+        }
+    }
+
+    /// Records one finished job (callable from worker threads).
+    pub fn tick(&self) {
+        if self.start.elapsed() > Duration::from_millis(300) {
+            self.shown.call_once(|| self.bar.set_draw_target(ProgressDrawTarget::stderr()));
+        }
+        self.bar.inc(1);
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Installs a global rayon pool with `threads` threads (0 = rayon's default).
+pub fn set_threads(threads: usize) -> Result<()> {
+    if threads > 0 {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+            .map_err(|e| anyhow::anyhow!("cannot start {threads} threads: {e}"))?;
+    }
+    Ok(())
+}
