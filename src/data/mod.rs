@@ -7,6 +7,8 @@
 //! ByzFL `inf` attack through to the rules that ByzFL defines on infinite input.
 
 pub mod csv;
+pub mod noise;
+pub mod population;
 
 use crate::{Error, Result};
 use nalgebra::{DMatrix, DMatrixView, DVector};
