@@ -3,17 +3,17 @@
 
 use super::{emit, set_threads, CompatArg, Progress};
 use anyhow::Result;
-use lbounds::aggregators::{PipelineSpec, StepSpec, PRE_AGGREGATORS, RULES};
+use lbounds::aggregators::{PipelineSpec, StepSpec, RULES};
 use lbounds::attacks::ATTACKS;
 use lbounds::bounds::allouah2023fixing::kappa_lower_bound;
 use lbounds::bounds::huber1964::{gaussian_bias, Contamination};
-use lbounds::data::population::PopulationConfig;
+use lbounds::data::noise::Noise;
+use lbounds::data::population::{PopulationConfig, RecordsPerUser};
 use lbounds::experiment::robust::{RobustAggregation, RobustOutcome, RobustPoint};
 use lbounds::experiment::summary::{mean_ci, MeanCi};
 use lbounds::experiment::{self, Record};
 use lbounds::params::Compat;
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// The attacks `simulate` runs by default: every registered attack except `inf`, whose
@@ -112,9 +112,8 @@ pub fn run(a: Args) -> Result<()> {
     set_threads(a.threads)?;
     let compat: Compat = a.compat.into();
     let population = population_config(&a)?;
-    population.validate()?;
-    let f = population.f();
-    let n = population.n;
+    let model = population.clone().build()?;
+    let (n, f) = (model.n(), model.f());
 
     let rule_names: Vec<String> = if a.rules.is_empty() {
         RULES.iter().map(|s| s.name.to_string()).collect()
@@ -151,7 +150,6 @@ pub fn run(a: Args) -> Result<()> {
         lbounds::attacks::build(&step.name, &step.params, compat)?;
         attacks.push(step);
     }
-    let _ = PRE_AGGREGATORS;
     if defences.is_empty() {
         anyhow::bail!(
             "no rule can run with n = {n} and f = {f}: {}",
@@ -171,7 +169,7 @@ pub fn run(a: Args) -> Result<()> {
         })
         .collect();
 
-    let update_sigma = population.update_sigma();
+    let update_sigma = model.update_sigma();
     let eta = f as f64 / n as f64;
     let bounds = Bounds {
         kappa_lower: kappa_lower_bound(n, f)?,
@@ -195,8 +193,53 @@ pub fn run(a: Args) -> Result<()> {
     emit(&text)
 }
 
+/// The population the flags describe.
 fn population_config(a: &Args) -> Result<PopulationConfig> {
-    todo!()
+    let records = match a.zipf {
+        Some(s) => RecordsPerUser::Zipf {
+            s,
+            max: a.records as u64,
+        },
+        None => RecordsPerUser::Fixed { m: a.records },
+    };
+    Ok(PopulationConfig {
+        n: a.n,
+        d: a.d,
+        byzantine_fraction: a.byzantine,
+        heterogeneity: a.heterogeneity,
+        noise: parse_noise(&a.noise)?,
+        records,
+        ..PopulationConfig::default()
+    })
+}
+
+/// Parses `--noise KIND[:KEY=VALUE,...]` into the population's noise model.
+fn parse_noise(spec: &str) -> Result<Noise> {
+    const KINDS: [&str; 4] = ["gaussian", "student_t", "log_normal", "pareto"];
+    let step = StepSpec::parse(spec)?;
+    let norm = |s: &str| s.to_ascii_lowercase().replace(['_', '-'], "");
+    let kind = KINDS
+        .iter()
+        .find(|k| norm(k) == norm(&step.name))
+        .ok_or_else(|| lbounds::Error::unknown("noise", &step.name, KINDS))?;
+    let mut obj = serde_json::Map::new();
+    obj.insert("kind".into(), serde_json::json!(kind));
+    for (k, v) in &step.params.0 {
+        obj.insert(k.clone(), serde_json::json!(v));
+    }
+    // Absent keys take the defaults of the common parametrisation (unit scale).
+    let defaults: &[(&str, f64)] = match *kind {
+        "gaussian" | "log_normal" => &[("sigma", 1.0)],
+        "student_t" => &[("nu", 3.0), ("scale", 1.0)],
+        _ => &[("alpha", 3.0), ("scale", 1.0)],
+    };
+    for (k, v) in defaults {
+        obj.entry(k.to_string()).or_insert(serde_json::json!(v));
+    }
+    let noise: Noise = serde_json::from_value(serde_json::Value::Object(obj))
+        .map_err(|e| lbounds::Error::invalid("--noise", spec, e.to_string()))?;
+    noise.validate("noise")?;
+    Ok(noise)
 }
 
 fn json_lines(records: &[Record<'_, RobustPoint, RobustOutcome>], seed: u64, bounds: &Bounds) -> Result<String> {
@@ -307,7 +350,7 @@ fn table(
     let g2_mean = mean_ci(&g2, 0.95).map_or(f64::NAN, |c| c.mean);
 
     let mut s = String::new();
-    let f = population.f();
+    let f = lbounds::data::population::byzantine_count(population.byzantine_fraction, population.n);
     let _ = writeln!(
         s,
         "lbounds simulate: n = {} users, f = {} Byzantine (floor({} * {})), d = {}, {} noise, {}",

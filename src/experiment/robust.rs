@@ -7,7 +7,7 @@
 use super::Experiment;
 use crate::aggregators::{AggContext, PipelineSpec, StepSpec};
 use crate::attacks::{self, AttackContext};
-use crate::data::population::PopulationConfig;
+use crate::data::population::{Population, PopulationConfig};
 use crate::data::{sq_dist, sq_norm};
 use crate::params::Compat;
 use crate::rng::SimRng;
@@ -85,8 +85,8 @@ impl Experiment for RobustAggregation {
     fn run_once(&self, p: &RobustPoint, rng: &mut SimRng) -> Result<RobustOutcome> {
         let pipeline = p.defence.build(p.compat)?;
         let attack = attacks::build(&p.attack.name, &p.attack.params, p.compat)?;
-        let pop = p.population.sample(rng)?;
-        let honest = pop.honest_updates()?;
+        let pop = Population::sample(&p.population, rng)?;
+        let honest = pop.honest_updates();
         let f = pop.f();
         let x = if f > 0 {
             let mut acx = AttackContext {
