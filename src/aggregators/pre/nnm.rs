@@ -52,8 +52,11 @@ fn build(p: &Params, compat: Compat) -> Result<Box<dyn PreAggregator>> {
     Ok(Box::new(Nnm::new(p.f()?, compat)))
 }
 
-/// Coordinates per parallel task. Fixed, so that results do not depend on the thread count.
-const CHUNK: usize = 4096;
+/// Coordinates per parallel task: about d/8, a multiple of 64 in [256, 4096]. It depends on d
+/// only, never on the thread count, so results are the same bytes for any number of threads.
+pub(crate) fn chunk_len(d: usize) -> usize {
+    d.div_ceil(8).next_multiple_of(64).clamp(256, 4096)
+}
 /// Coordinates per inner cache block of the distance pass (n blocks of 4 KB stay in L2).
 const BLOCK: usize = 512;
 
@@ -115,11 +118,12 @@ impl PreAggregator for Nnm {
         let mut out = vec![0.0; n * d];
         // Transpose the output into per-chunk lists of column pieces, so each parallel task
         // owns the rows [lo, hi) of every output vector.
-        let nchunks = d.div_ceil(CHUNK);
+        let chunk = chunk_len(d);
+        let nchunks = d.div_ceil(chunk);
         let mut pieces: Vec<Vec<&mut [f64]>> =
             (0..nchunks).map(|_| Vec::with_capacity(n)).collect();
         for col in out.chunks_mut(d) {
-            for (c, piece) in col.chunks_mut(CHUNK).enumerate() {
+            for (c, piece) in col.chunks_mut(chunk).enumerate() {
                 pieces[c].push(piece);
             }
         }
@@ -127,29 +131,59 @@ impl PreAggregator for Nnm {
             .into_par_iter()
             .enumerate()
             .for_each(|(c, mut cols)| {
-                let lo = c * CHUNK;
-                for (y, nb) in cols.iter_mut().zip(&nbrs) {
-                    let hi = lo + y.len();
-                    // invariant: k = n − f ≥ 1 neighbours (check_n demands f < n).
-                    let (first, rest) = nb.split_first().expect("invariant: n - f >= 1");
-                    y.copy_from_slice(&x.col(*first)[lo..hi]);
-                    for &j in rest {
-                        for (a, v) in y.iter_mut().zip(&x.col(j)[lo..hi]) {
-                            *a += v;
-                        }
+                let lo = c * chunk;
+                let len = cols[0].len();
+                let mut srcs: Vec<&[f64]> = Vec::with_capacity(n);
+                // Sub-blocks keep the n input pieces in L2 while all n outputs are formed.
+                let mut b = 0;
+                while b < len {
+                    let e = (b + BLOCK).min(len);
+                    for (y, nb) in cols.iter_mut().zip(&nbrs) {
+                        srcs.clear();
+                        srcs.extend(nb.iter().map(|&j| &x.col(j)[lo + b..lo + e]));
+                        mean_into(&mut y[b..e], &srcs, k);
                     }
-                    for a in y.iter_mut() {
-                        *a /= k;
-                    }
+                    b = e;
                 }
             });
         Updates::new_allow_inf(DMatrix::from_vec(d, n, out))
     }
 }
 
+/// y = (s₀ + s₁ + … + s_{m−1}) / k, summed left to right per coordinate (NumPy's order),
+/// with a tile of coordinates held in registers across all m sources.
+fn mean_into(y: &mut [f64], srcs: &[&[f64]], k: f64) {
+    const T: usize = 16;
+    // invariant: at least one neighbour (k = n − f ≥ 1).
+    let (first, rest) = srcs.split_first().expect("invariant: n - f >= 1");
+    let len = y.len();
+    let mut c = 0;
+    while c + T <= len {
+        let mut acc = [0.0; T];
+        acc.copy_from_slice(&first[c..c + T]);
+        for s in rest {
+            let v = &s[c..c + T];
+            for l in 0..T {
+                acc[l] += v[l];
+            }
+        }
+        for (o, a) in y[c..c + T].iter_mut().zip(acc) {
+            *o = a / k;
+        }
+        c += T;
+    }
+    for c in c..len {
+        let mut a = first[c];
+        for s in rest {
+            a += s[c];
+        }
+        y[c] = a / k;
+    }
+}
+
 /// The n×n matrix of squared Euclidean distances (row-major, symmetric, zero diagonal),
-/// computed in fixed coordinate chunks in parallel and summed in chunk order, so the bytes do
-/// not depend on the thread count. O(n²d) time, O(n² · d/4096) extra memory.
+/// computed over coordinate chunks ([`chunk_len`]) in parallel and summed in chunk order, so the
+/// bytes do not depend on the thread count. O(n²d) time, O(n² · d/256) extra memory at most.
 pub(crate) fn pairwise_sq_dists(x: UpdatesView<'_>) -> Vec<f64> {
     let (n, d) = (x.n(), x.d());
     let npairs = n * (n - 1) / 2;
@@ -157,12 +191,13 @@ pub(crate) fn pairwise_sq_dists(x: UpdatesView<'_>) -> Vec<f64> {
     if npairs == 0 {
         return d2;
     }
-    let nchunks = d.div_ceil(CHUNK);
+    let chunk = chunk_len(d);
+    let nchunks = d.div_ceil(chunk);
     let partials: Vec<Vec<f64>> = (0..nchunks)
         .into_par_iter()
         .map(|c| {
-            let lo = c * CHUNK;
-            let hi = (lo + CHUNK).min(d);
+            let lo = c * chunk;
+            let hi = (lo + chunk).min(d);
             let mut acc = vec![0.0; npairs];
             let mut b = lo;
             while b < hi {
@@ -319,9 +354,10 @@ mod tests {
     fn blocked_distances_match_naive_ones() {
         // Chunked/lane-split sums reorder additions; compare with the plain serial sums to
         // 1e-12 relative on a size that exercises several chunks, the 4-wide kernel and the
-        // remainders (n = 7, d = 2·4096 + 515).
+        // remainders (n = 7, d = 2·4096 + 515: chunks of 1088 coordinates).
         let mut rng = rng_from_seed(3);
-        let (n, d) = (7, 2 * CHUNK + 515);
+        let (n, d) = (7, 2 * 4096 + 515);
+        assert_eq!(chunk_len(d), 1088);
         let rows: Vec<Vec<f64>> = (0..n)
             .map(|_| (0..d).map(|_| rng.random::<f64>() * 4.0 - 2.0).collect())
             .collect();
