@@ -354,10 +354,10 @@ mod tests {
     fn blocked_distances_match_naive_ones() {
         // Chunked/lane-split sums reorder additions; compare with the plain serial sums to
         // 1e-12 relative on a size that exercises several chunks, the 4-wide kernel and the
-        // remainders (n = 7, d = 2·4096 + 515: chunks of 1088 coordinates).
+        // remainders (n = 7, d = 2·4096 + 515 = 8707: 7 chunks of 1152 coordinates and one of 643).
         let mut rng = rng_from_seed(3);
         let (n, d) = (7, 2 * 4096 + 515);
-        assert_eq!(chunk_len(d), 1088);
+        assert_eq!(chunk_len(d), 1152);
         let rows: Vec<Vec<f64>> = (0..n)
             .map(|_| (0..d).map(|_| rng.random::<f64>() * 4.0 - 2.0).collect())
             .collect();
