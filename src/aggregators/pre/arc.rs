@@ -153,8 +153,8 @@ mod tests {
     fn known_answer_native() {
         // n = 5, f = 2: m = ⌊2·2·3/5⌋ = 2. Norms 1, 2, 3, 4, 5 (1-D, signs mixed): threshold
         // is the 3rd smallest, 3; the ±4 and 5 vectors become ±3 and 3.
-        let u = Updates::from_rows(&[vec![5.0], vec![-1.0], vec![2.0], vec![-4.0], vec![3.0]])
-            .unwrap();
+        let u =
+            Updates::from_rows(&[vec![5.0], vec![-1.0], vec![2.0], vec![-4.0], vec![3.0]]).unwrap();
         let out = run(Arc::new(2, Compat::Native), &u).unwrap();
         let got: Vec<f64> = out.view().cols().map(|c| c[0]).collect();
         assert_eq!(got, vec![3.0, -1.0, 2.0, -3.0, 3.0]);
@@ -182,7 +182,9 @@ mod tests {
     #[test]
     fn requirements_and_infinity() {
         let u = Updates::from_rows(&[vec![1.0], vec![2.0], vec![3.0], vec![4.0]]).unwrap();
-        let e = run(Arc::new(2, Compat::Native), &u).unwrap_err().to_string();
+        let e = run(Arc::new(2, Compat::Native), &u)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("n > 2f = 4"), "{e}");
         assert!(run(Arc::new(4, Compat::Byzfl), &u).is_ok());
         assert!(run(Arc::new(5, Compat::Byzfl), &u).is_err());

@@ -158,8 +158,18 @@ mod tests {
         let out = b.apply(u.view(), &mut AggContext::new(&mut rng)).unwrap();
         assert_eq!(out.view().col(0), &[2.0]);
         assert!(Bucketing::new(0).is_err());
-        assert!(crate::aggregators::build_pre("bucketing", &Params::new().with("s", 0.0), Compat::Native).is_err());
-        assert!(crate::aggregators::build_pre("Bucketing", &Params::new().with("s", 1.5), Compat::Native).is_err());
+        assert!(crate::aggregators::build_pre(
+            "bucketing",
+            &Params::new().with("s", 0.0),
+            Compat::Native
+        )
+        .is_err());
+        assert!(crate::aggregators::build_pre(
+            "Bucketing",
+            &Params::new().with("s", 1.5),
+            Compat::Native
+        )
+        .is_err());
     }
 
     #[test]

@@ -398,7 +398,9 @@ mod tests {
     fn requirement_and_infinite_input() {
         let u = Updates::from_rows(&[vec![0.0], vec![1.0], vec![2.0], vec![3.0]]).unwrap();
         // Native needs n > 2f: f = 2 with n = 4 fails; ByzFL only needs f < n.
-        let e = run(Nnm::new(2, Compat::Native), &u).unwrap_err().to_string();
+        let e = run(Nnm::new(2, Compat::Native), &u)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("n > 2f = 4"), "{e}");
         assert!(run(Nnm::new(2, Compat::Byzfl), &u).is_ok());
         let e = run(Nnm::new(4, Compat::Byzfl), &u).unwrap_err().to_string();
@@ -421,7 +423,11 @@ mod tests {
                 .name(),
             "nnm"
         );
-        assert!(crate::aggregators::build_pre("nnm", &Params::new().with("f", 0.5), Compat::Native)
-            .is_err());
+        assert!(crate::aggregators::build_pre(
+            "nnm",
+            &Params::new().with("f", 0.5),
+            Compat::Native
+        )
+        .is_err());
     }
 }
