@@ -8,8 +8,9 @@
 //!
 //! **m.** [`Compat::Byzfl`] evaluates ByzFL's floating-point expression
 //! `int((2 * f / n) * (n - f))`, which truncates one below the exact value for some (n, f)
-//! because 2f/n is rounded first: e.g. n = 242, f = 33 gives 56 where ⌊2·33·209/242⌋ = 57 (76
-//! such pairs with n ≤ 2000). [`Compat::Native`] uses the exact integer ⌊2f(n − f)/n⌋.
+//! because 2f/n is rounded first: e.g. n = 242, f = 33 gives 56 where ⌊2·33·209/242⌋ = 57 (28
+//! such pairs with 2f < n ≤ 2000, 76 with f ≤ n). [`Compat::Native`] uses the exact integer
+//! ⌊2f(n − f)/n⌋.
 //!
 //! **Requirement.** Native: n > 2f (the paper's setting). Byzfl: f ≤ n, the only check ByzFL
 //! makes ("f must be smaller than len(vectors)+1").

@@ -52,11 +52,14 @@ fn build(p: &Params, compat: Compat) -> Result<Box<dyn PreAggregator>> {
     Ok(Box::new(Nnm::new(p.f()?, compat)))
 }
 
-/// Coordinates per parallel task: about d/8, a multiple of 64 in [256, 4096]. It depends on d
-/// only, never on the thread count, so results are the same bytes for any number of threads.
+/// Coordinates per parallel task: ⌈d/64⌉ rounded up to a multiple of 64, at least 256, so there
+/// are at most 64 tasks (bounding the per-task partial distance matrices to 64·n²/2 values). It
+/// depends on d only, never on the thread count, so results are the same bytes for any number
+/// of threads.
 pub(crate) fn chunk_len(d: usize) -> usize {
-    d.div_ceil(8).next_multiple_of(64).clamp(256, 4096)
+    d.div_ceil(64).next_multiple_of(64).max(256)
 }
+
 /// Coordinates per inner cache block of the distance pass (n blocks of 4 KB stay in L2).
 const BLOCK: usize = 512;
 
@@ -183,7 +186,7 @@ fn mean_into(y: &mut [f64], srcs: &[&[f64]], k: f64) {
 
 /// The n×n matrix of squared Euclidean distances (row-major, symmetric, zero diagonal),
 /// computed over coordinate chunks ([`chunk_len`]) in parallel and summed in chunk order, so the
-/// bytes do not depend on the thread count. O(n²d) time, O(n² · d/256) extra memory at most.
+/// bytes do not depend on the thread count. O(n²d) time, at most 32·n² extra values.
 pub(crate) fn pairwise_sq_dists(x: UpdatesView<'_>) -> Vec<f64> {
     let (n, d) = (x.n(), x.d());
     let npairs = n * (n - 1) / 2;
@@ -354,9 +357,10 @@ mod tests {
     fn blocked_distances_match_naive_ones() {
         // Chunked/lane-split sums reorder additions; compare with the plain serial sums to
         // 1e-12 relative on a size that exercises several chunks, the 4-wide kernel and the
-        // remainders (n = 7, d = 2·4096 + 515 = 8707: 7 chunks of 1152 coordinates and one of 643).
+        // remainders (n = 7, d = 70437: 61 chunks of 1152 coordinates, each in blocks of 512,
+        // 512 and 128, and one chunk of 165).
         let mut rng = rng_from_seed(3);
-        let (n, d) = (7, 2 * 4096 + 515);
+        let (n, d) = (7, 64 * 1100 + 37);
         assert_eq!(chunk_len(d), 1152);
         let rows: Vec<Vec<f64>> = (0..n)
             .map(|_| (0..d).map(|_| rng.random::<f64>() * 4.0 - 2.0).collect())
@@ -370,6 +374,24 @@ mod tests {
         for i in 0..n {
             assert_eq!(fast[i * n + i], 0.0);
         }
+    }
+
+    #[test]
+    fn same_bytes_for_any_thread_count() {
+        // 1 and 3 rayon threads on an input with 8 chunks must give identical outputs.
+        let mut rng = rng_from_seed(4);
+        let rows: Vec<Vec<f64>> = (0..6)
+            .map(|_| (0..2100).map(|_| rng.random::<f64>()).collect())
+            .collect();
+        let u = Updates::from_rows(&rows).unwrap();
+        let in_pool = |t: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .unwrap()
+                .install(|| run(Nnm::new(2, Compat::Native), &u).unwrap())
+        };
+        assert_eq!(in_pool(1), in_pool(3));
     }
 
     #[test]
