@@ -13,9 +13,12 @@
 //!
 //! **Neighbours and ties.** Neighbours are the n − f smallest squared Euclidean distances, ties
 //! broken by the smaller vector index. ByzFL selects with `np.argpartition(dist, k-1)` (NumPy)
-//! or `torch.topk` (torch), whose order among equal distances is unspecified: NumPy ≥ 1.25
-//! dispatches float64 `argpartition` to x86-simd-sort's `argselect` on CPUs with AVX-512 and to
-//! its own introselect elsewhere, so ByzFL's choice among ties depends on the machine. Ties only
+//! or `torch.topk` (torch), whose order among equal distances is unspecified: recent NumPy
+//! releases dispatch float64 `argpartition` to a SIMD selection (x86-simd-sort's `argselect`
+//! on x86 CPUs with the needed extensions) and to introselect elsewhere
+//! (`numpy/_core/src/npysort/selection.cpp`), so ByzFL's choice among ties depends on the
+//! machine. ByzFL's own docstring example (x₁ equidistant from x₀ and x₂) shows x₀ chosen,
+//! which this rule reproduces. Ties only
 //! change the output when two *different* vectors are at exactly the same distance across the
 //! cut; identical vectors (f copies of one Byzantine vector) are interchangeable, and a vector
 //! is always among its own neighbours up to exact duplicates of it. Each mean is summed over
