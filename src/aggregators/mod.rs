@@ -83,7 +83,12 @@ pub trait PreAggregator: Send + Sync {
 pub const RULES: &[Spec<dyn Aggregator>] = &[average::SPEC];
 
 /// The pre-aggregators.
-pub const PRE_AGGREGATORS: &[Spec<dyn PreAggregator>] = &[pre::clipping::SPEC];
+pub const PRE_AGGREGATORS: &[Spec<dyn PreAggregator>] = &[
+    pre::nnm::SPEC,
+    pre::bucketing::SPEC,
+    pre::clipping::SPEC,
+    pre::arc::SPEC,
+];
 
 /// Builds an aggregation rule by name.
 ///

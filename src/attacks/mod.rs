@@ -5,7 +5,18 @@
 //! attacks (e.g. `two_world`) send f different vectors. Every random draw comes from the
 //! context's seeded stream.
 
+pub mod a_little_is_enough;
+pub mod gaussian;
+pub mod inf;
+pub mod inner_product_manipulation;
+pub mod mimic;
+pub mod min_max;
+pub mod min_sum;
+pub mod optimal_a_little_is_enough;
+pub mod optimal_inner_product_manipulation;
+pub mod origin;
 pub mod sign_flipping;
+pub mod two_world;
 
 use crate::aggregators::Pipeline;
 use crate::data::{Updates, UpdatesView};
@@ -48,7 +59,20 @@ pub trait Attack: Send + Sync {
 }
 
 /// The attacks, in the order listings and tables show them.
-pub const ATTACKS: &[Spec<dyn Attack>] = &[sign_flipping::SPEC];
+pub const ATTACKS: &[Spec<dyn Attack>] = &[
+    sign_flipping::SPEC,
+    inner_product_manipulation::SPEC,
+    optimal_inner_product_manipulation::SPEC,
+    a_little_is_enough::SPEC,
+    optimal_a_little_is_enough::SPEC,
+    inf::SPEC,
+    mimic::SPEC,
+    gaussian::SPEC,
+    min_max::SPEC,
+    min_sum::SPEC,
+    origin::SPEC,
+    two_world::SPEC,
+];
 
 /// Builds an attack by name.
 ///

@@ -2,11 +2,16 @@
 //!
 //! ByzFL: `Clipping(c=2.0)`, which overwrites its input in place; lbounds returns new vectors,
 //! which is the same result when the caller does not reuse the input.
+//!
+//! **Infinite input** (the `inf` attack): a vector with an infinite entry has norm +∞ and ByzFL
+//! computes x·(c/∞) = x·0, which is NaN in the infinite entries. lbounds returns
+//! [`crate::Error::NonFinite`] instead of a NaN vector. A finite vector whose norm overflows
+//! to +∞ is scaled by 0 (all zeros), as in ByzFL.
 
 use crate::aggregators::{AggContext, PreAggregator};
 use crate::data::{norm, Updates, UpdatesView};
 use crate::params::{Compat, Params, Spec};
-use crate::Result;
+use crate::{Error, Result};
 
 /// Registry entry.
 pub const SPEC: Spec<dyn PreAggregator> = Spec {
@@ -45,10 +50,19 @@ impl PreAggregator for Clipping {
 
     fn apply(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<Updates> {
         let mut out = x.to_owned().into_matrix();
-        for mut col in out.column_iter_mut() {
+        for (i, mut col) in out.column_iter_mut().enumerate() {
             let nrm = norm(col.as_slice());
             // ByzFL: x * min(1, c/‖x‖); a zero vector stays zero.
             if nrm > self.c {
+                if col.iter().any(|v| v.is_infinite()) {
+                    return Err(Error::NonFinite {
+                        what: "input of clipping".into(),
+                        detail: format!(
+                            "vector {i} has an infinite entry: clipping it computes inf * 0 = NaN \
+                             (ByzFL returns NaN here)"
+                        ),
+                    });
+                }
                 col *= self.c / nrm;
             }
         }
@@ -72,5 +86,23 @@ mod tests {
         assert!((out.view().col(0)[0] - 1.2).abs() < 1e-15);
         assert!((out.view().col(0)[1] - 1.6).abs() < 1e-15);
         assert_eq!(out.view().col(1), &[0.6, 0.8]);
+    }
+
+    #[test]
+    fn infinite_entries_are_an_error_not_nan() {
+        let m = nalgebra::DMatrix::from_row_slice(2, 2, &[f64::INFINITY, 1.0, 0.0, 0.0]);
+        let u = Updates::new_allow_inf(m).unwrap();
+        let mut rng = rng_from_seed(0);
+        let e = Clipping::new(2.0)
+            .apply(u.view(), &mut AggContext::new(&mut rng))
+            .unwrap_err();
+        assert!(matches!(e, Error::NonFinite { .. }), "{e}");
+        assert!(e.to_string().contains("vector 0"), "{e}");
+        // A finite vector whose norm overflows is scaled by c/inf = 0, as in ByzFL.
+        let u = Updates::from_rows(&[vec![1e300, 1e300]]).unwrap();
+        let out = Clipping::new(2.0)
+            .apply(u.view(), &mut AggContext::new(&mut rng))
+            .unwrap();
+        assert_eq!(out.view().col(0), &[0.0, 0.0]);
     }
 }
