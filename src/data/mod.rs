@@ -32,11 +32,14 @@ impl Updates {
     /// [`Error::InvalidParameter`] for an empty dimension, [`Error::NonFinite`] for NaN/±∞.
     pub fn new(m: DMatrix<f64>) -> Result<Self> {
         Self::check_shape(&m)?;
-        if let Some((k, v)) = m.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        // A branch-free scan first (the common, all-finite case runs at memory speed), then
+        // the position of the offending entry for the message.
+        if !m.as_slice().iter().fold(true, |ok, v| ok & v.is_finite()) {
+            let k = m.as_slice().iter().position(|v| !v.is_finite()).unwrap_or(0);
             let (row, col) = (k % m.nrows(), k / m.nrows());
             return Err(Error::NonFinite {
                 what: "updates".into(),
-                detail: format!("vector {col}, coordinate {row} is {v}"),
+                detail: format!("vector {col}, coordinate {row} is {}", m.as_slice()[k]),
             });
         }
         Ok(Updates(m))
@@ -49,7 +52,8 @@ impl Updates {
     /// As [`Updates::new`], for NaN.
     pub fn new_allow_inf(m: DMatrix<f64>) -> Result<Self> {
         Self::check_shape(&m)?;
-        if let Some((k, _)) = m.iter().enumerate().find(|(_, v)| v.is_nan()) {
+        if m.as_slice().iter().fold(false, |nan, v| nan | v.is_nan()) {
+            let k = m.as_slice().iter().position(|v| v.is_nan()).unwrap_or(0);
             let (row, col) = (k % m.nrows(), k / m.nrows());
             return Err(Error::NonFinite {
                 what: "updates".into(),
@@ -235,8 +239,10 @@ impl<'a> UpdatesView<'a> {
             }
             k += 1;
         }
-        let inv = 1.0 / k.max(1) as f64;
-        DVector::from_iterator(self.d(), acc.into_iter().map(|a| a * inv))
+        // Divide (as NumPy's mean does) rather than multiply by 1/k, so ByzFL's rules are
+        // reproduced to the last bit where the summation order agrees.
+        let k = k.max(1) as f64;
+        DVector::from_iterator(self.d(), acc.into_iter().map(|a| a / k))
     }
 
     /// Squared Euclidean distance between vectors `i` and `j`.
