@@ -26,7 +26,7 @@
 use rayon::prelude::*;
 
 /// Coordinates processed together by one compare-exchange.
-pub(crate) const LANES: usize = 8;
+pub(crate) const LANES: usize = 16;
 
 /// Coordinates per parallel task (a multiple of [`LANES`]).
 pub(crate) const BLOCK: usize = 256;

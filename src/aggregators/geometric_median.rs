@@ -24,8 +24,9 @@
 //! - defaults: T = 1000 (maximum steps), ν = 0 (only exact coincidence counts as "at z"),
 //!   tol = 1e-10.
 //!
-//! Each step reads the data twice (distances, then the weighted sum), in parallel over rows
-//! and coordinate blocks with fixed summation order.
+//! Each step reads the data once: per block of coordinates, the new iterate's block and the
+//! partial distances to it are computed together (in parallel over blocks, partial sums added
+//! in block order, so the result does not depend on the thread count).
 //!
 //! # References
 //! - E. Weiszfeld, "Sur le point pour lequel la somme des distances de n points donnés est
@@ -35,7 +36,7 @@
 //! - K. Pillutla, S. M. Kakade, Z. Harchaoui, "Robust aggregation for federated learning",
 //!   IEEE Transactions on Signal Processing, 2022, arXiv 1912.13445 (smoothed Weiszfeld).
 
-use super::distances::{sq_dist, sq_dists_to, sq_norm, weighted_sum};
+use super::distances::{sq_dist, sq_dists_to, sq_norm, weighted_mean_and_dists};
 use super::median::coordinate_median;
 use super::{AggContext, Aggregator};
 use crate::data::UpdatesView;
@@ -98,8 +99,8 @@ impl GeometricMedian {
     fn byzfl_run(&self, x: UpdatesView<'_>, rows: &[usize]) -> Vec<f64> {
         let alpha = 1.0 / x.n() as f64;
         let mut z = vec![0.0; x.d()];
+        let mut d2 = sq_dists_to(x, &z);
         for _ in 0..self.iters {
-            let d2 = sq_dists_to(x, &z);
             let w: Vec<f64> = rows
                 .iter()
                 .map(|&i| {
@@ -108,19 +109,16 @@ impl GeometricMedian {
                 })
                 .collect();
             let total: f64 = w.iter().sum();
-            z = weighted_sum(x, rows, &w);
-            for v in &mut z {
-                *v /= total;
-            }
+            (z, d2) = weighted_mean_and_dists(x, rows, &w, total);
         }
         z
     }
 
     fn native_run(&self, x: UpdatesView<'_>, rows: &[usize]) -> Vec<f64> {
         let mut z = coordinate_median(x, Some(rows));
+        let mut d2 = sq_dists_to(x, &z);
         let mut scale = None;
         for _ in 0..self.iters {
-            let d2 = sq_dists_to(x, &z);
             let dist: Vec<f64> = rows.iter().map(|&i| d2[i].sqrt()).collect();
             let s0 = *scale.get_or_insert_with(|| dist.iter().sum::<f64>() / dist.len() as f64);
             let (mut others, mut w) = (Vec::new(), Vec::new());
@@ -137,11 +135,10 @@ impl GeometricMedian {
                 break; // every point sits at z
             }
             let total: f64 = w.iter().sum();
-            let mut t = weighted_sum(x, &others, &w);
-            for v in &mut t {
-                *v /= total;
-            }
+            // T̃ (the Weiszfeld point) and the distances to it, in one pass.
+            let (t, d2_t) = weighted_mean_and_dists(x, &others, &w, total);
             let next = if eta == 0.0 {
+                d2 = d2_t;
                 t
             } else {
                 // R = Σ (xᵢ − z)/‖xᵢ − z‖ = total·(T̃ − z).
@@ -150,10 +147,13 @@ impl GeometricMedian {
                     break; // z is a data point satisfying the optimality condition
                 }
                 let a = eta / r;
-                t.iter()
+                let next: Vec<f64> = t
+                    .iter()
                     .zip(&z)
                     .map(|(t, z)| (1.0 - a) * t + a * z)
-                    .collect()
+                    .collect();
+                d2 = sq_dists_to(x, &next);
+                next
             };
             let step = sq_dist(&next, &z).sqrt();
             let size = sq_norm(&z).sqrt();
