@@ -20,8 +20,7 @@
 //!   learning in Byzantium", ICML 2018, arXiv 1802.07927 (Algorithm 1).
 
 use super::coordinatewise::map_columns;
-use super::distances::pairwise_sq_dists;
-use super::krum::{argmin_nan_last, native_scores};
+use super::distances::{nan_last, pairwise_sq_dists};
 use super::meamed::mean_around_median_kernel;
 use super::{AggContext, Aggregator};
 use crate::data::UpdatesView;
@@ -60,13 +59,36 @@ impl Bulyan {
         let n = x.n();
         let theta = n - 2 * self.f;
         let d2 = pairwise_sq_dists(x);
-        let mut remaining: Vec<usize> = (0..n).collect();
+        // Each input's neighbours sorted once by distance (NaN last, ties by index); a round's
+        // score of i sums its first m neighbours still in R, in that order, which equals
+        // sorting i's distances within R.
+        let neighbours: Vec<Vec<usize>> = (0..n)
+            .map(|i| {
+                let mut order: Vec<usize> = (0..n).filter(|&j| j != i).collect();
+                order.sort_by(|&a, &b| nan_last(d2[i * n + a], d2[i * n + b]).then(a.cmp(&b)));
+                order
+            })
+            .collect();
+        let mut in_r = vec![true; n];
         let mut chosen = Vec::with_capacity(theta);
         while chosen.len() < theta {
-            let m = remaining.len().saturating_sub(self.f + 2);
-            let scores = native_scores(&d2, n, &remaining, m);
-            let pos = argmin_nan_last(&scores);
-            chosen.push(remaining.remove(pos));
+            let m = (n - chosen.len()).saturating_sub(self.f + 2);
+            let mut best: Option<(f64, usize)> = None;
+            for i in (0..n).filter(|&i| in_r[i]) {
+                let score: f64 = neighbours[i]
+                    .iter()
+                    .filter(|&&j| in_r[j])
+                    .take(m)
+                    .map(|&j| d2[i * n + j])
+                    .sum();
+                if best.is_none_or(|(b, _)| nan_last(score, b).is_lt()) {
+                    best = Some((score, i));
+                }
+            }
+            // invariant: R is non-empty while fewer than θ ≤ n inputs are chosen.
+            let (_, i) = best.expect("invariant: R is non-empty");
+            in_r[i] = false;
+            chosen.push(i);
         }
         Ok(chosen)
     }

@@ -17,7 +17,7 @@
 //! are +∞ ByzFL and lbounds both return a +∞ vector. Native mode ranks a NaN score last.
 //!
 //! Cost: one blocked pass over the data computing all n(n+1)/2 distances (see
-//! [`super::distances`]), then O(n² log n).
+//! the internal `distances` module), then O(n² log n).
 //!
 //! # References
 //! - P. Blanchard, E. M. El Mhamdi, R. Guerraoui, J. Stainer, "Machine learning with

@@ -15,7 +15,7 @@
 //! n mod k groups and ⌊n/k⌋ for the rest. Requires n ≥ k.
 //!
 //! The means are formed block by block inside the coordinate-wise median's transposed buffer
-//! (see [`super::coordinatewise`]), so no k×d temporary is allocated.
+//! (see the internal `coordinatewise` module), so no k×d temporary is allocated.
 //!
 //! # References
 //! - A. S. Nemirovsky, D. B. Yudin, "Problem complexity and method efficiency in

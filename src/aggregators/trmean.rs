@@ -9,7 +9,7 @@
 //! values are +∞ they are trimmed; otherwise the output is +∞, as in NumPy.
 //!
 //! Implementation: blocked transpose and a sorting network vectorised across coordinates
-//! (see [`super::coordinatewise`]), parallel over coordinate blocks.
+//! (see the internal `coordinatewise` module), parallel over coordinate blocks.
 //!
 //! # References
 //! - D. Yin, Y. Chen, K. Ramchandran, P. Bartlett, "Byzantine-robust distributed learning:
