@@ -9,7 +9,19 @@
 //! accepted too. With [`Compat::Byzfl`] a name means exactly what ByzFL 0.0.11 computes.
 
 pub mod average;
+pub mod bulyan;
+pub mod centered_clipping;
+mod coordinatewise;
+mod distances;
+pub mod geometric_median;
+pub mod krum;
+pub mod meamed;
+pub mod median;
+pub mod median_of_means;
+pub mod monna;
+pub mod multi_krum;
 pub mod pre;
+pub mod trmean;
 
 use crate::data::{Updates, UpdatesView};
 use crate::params::{build_from, Compat, Params, Spec};
@@ -80,7 +92,19 @@ pub trait PreAggregator: Send + Sync {
 }
 
 /// The aggregation rules, in the order listings and tables show them.
-pub const RULES: &[Spec<dyn Aggregator>] = &[average::SPEC];
+pub const RULES: &[Spec<dyn Aggregator>] = &[
+    average::SPEC,
+    median::SPEC,
+    trmean::SPEC,
+    geometric_median::SPEC,
+    krum::SPEC,
+    multi_krum::SPEC,
+    centered_clipping::SPEC,
+    monna::SPEC,
+    meamed::SPEC,
+    bulyan::SPEC,
+    median_of_means::SPEC,
+];
 
 /// The pre-aggregators.
 pub const PRE_AGGREGATORS: &[Spec<dyn PreAggregator>] = &[

@@ -1,0 +1,214 @@
+//! Centered clipping: starting from the previous round's aggregate v₀, L steps of
+//! v ← v + (1/n) Σᵢ (xᵢ − v)·min(1, τ/‖xᵢ − v‖).
+//!
+//! ByzFL: `CenteredClipping(m=None, L=1, tau=100.0)`. Keys `L` (steps, default 1) and `tau`
+//! (radius, default 100.0, must be > 0); `f` is accepted and unused. Any n ≥ 1.
+//! `Compat::Byzfl` and `Compat::Native` coincide.
+//!
+//! **State.** ByzFL keeps its last output in `self.m` and starts the next call from it (zeros
+//! on the first call). lbounds keeps rules stateless: the caller passes the previous round's
+//! aggregate as [`AggContext::previous`] (`None` means zeros, ByzFL's first call). So a second
+//! call with the same context gives the same output, while ByzFL's second call moves on.
+//!
+//! **ByzFL's `m` parameter is not accepted.** In ByzFL 0.0.11 any non-`None` `m` raises a
+//! `TypeError` (the check `not isinstance(m, np.ndarray) or not isinstance(m, torch.Tensor)`
+//! is always true), so the only usable ByzFL configuration starts from zeros; besides, a
+//! starting vector is not a scalar parameter: pass it as [`AggContext::previous`].
+//!
+//! A vector equal to v gets factor 1 (ByzFL's τ/0 = ∞ clipped to 1). Infinite entries (the
+//! `inf` attack) are rejected with [`crate::Error::NonFinite`]: ByzFL computes ∞·0 = NaN there
+//! and returns NaN in every coordinate.
+//!
+//! # References
+//! - S. P. Karimireddy, L. He, M. Jaggi, "Learning from history for Byzantine robust
+//!   optimization", ICML 2021, arXiv 2012.10333.
+
+use super::distances::sq_dists_to;
+use super::{require_finite, AggContext, Aggregator};
+use crate::data::UpdatesView;
+use crate::params::{Compat, Params, Spec};
+use crate::{Error, Result};
+use nalgebra::DVector;
+use rayon::prelude::*;
+
+/// Registry entry.
+pub const SPEC: Spec<dyn Aggregator> = Spec {
+    name: "centered_clipping",
+    byzfl: Some("CenteredClipping"),
+    keys: &["f", "L", "tau"],
+    summary: "L steps of clipped averaging around the previous aggregate (tau = 100, L = 1)",
+    build,
+};
+
+fn build(p: &Params, _: Compat) -> Result<Box<dyn Aggregator>> {
+    p.f()?;
+    Ok(Box::new(CenteredClipping::new(
+        p.count("L", 1)?,
+        p.positive("tau", 100.0)?,
+    )))
+}
+
+/// Centered clipping with `L` steps and radius `tau`.
+#[derive(Clone, Copy, Debug)]
+pub struct CenteredClipping {
+    steps: usize,
+    tau: f64,
+}
+
+impl CenteredClipping {
+    /// `steps` clipped-averaging steps with clipping radius `tau` (> 0, checked by the
+    /// registry builder).
+    pub fn new(steps: usize, tau: f64) -> Self {
+        CenteredClipping { steps, tau }
+    }
+}
+
+const BLOCK: usize = 2048;
+
+impl Aggregator for CenteredClipping {
+    fn name(&self) -> &'static str {
+        "centered_clipping"
+    }
+
+    fn check_n(&self, n: usize) -> Result<()> {
+        if n == 0 {
+            return Err(Error::too_few("centered_clipping", "n >= 1", "n = 0"));
+        }
+        Ok(())
+    }
+
+    fn aggregate(&self, x: UpdatesView<'_>, cx: &mut AggContext<'_>) -> Result<DVector<f64>> {
+        self.check_n(x.n())?;
+        let (n, d) = (x.n(), x.d());
+        let mut v = match cx.previous {
+            Some(p) if p.len() != d => {
+                return Err(Error::DimensionMismatch {
+                    what: "previous aggregate of centered_clipping".into(),
+                    expected: d,
+                    got: p.len(),
+                })
+            }
+            Some(p) => p.as_slice().to_vec(),
+            None => vec![0.0; d],
+        };
+        for _ in 0..self.steps {
+            let d2 = sq_dists_to(x, &v);
+            if d2.iter().any(|s| !s.is_finite()) {
+                // Overflow of a finite vector is fine (factor → 0); ±∞ entries are not.
+                require_finite("centered_clipping", x)?;
+            }
+            let c: Vec<f64> = d2
+                .iter()
+                .map(|s| {
+                    let norm = s.sqrt();
+                    if norm == 0.0 {
+                        1.0
+                    } else {
+                        (self.tau / norm).min(1.0)
+                    }
+                })
+                .collect();
+            let nf = n as f64;
+            let mut next = vec![0.0; d];
+            next.par_chunks_mut(BLOCK).enumerate().for_each(|(b, out)| {
+                let lo = b * BLOCK;
+                let vb = &v[lo..lo + out.len()];
+                for (i, ci) in c.iter().enumerate() {
+                    let xi = &x.col(i)[lo..lo + out.len()];
+                    for ((o, xv), vv) in out.iter_mut().zip(xi).zip(vb) {
+                        *o += (xv - vv) * ci;
+                    }
+                }
+                for (o, vv) in out.iter_mut().zip(vb) {
+                    *o = vv + *o / nf;
+                }
+            });
+            v = next;
+        }
+        Ok(DVector::from_vec(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Updates;
+    use crate::rng::rng_from_seed;
+
+    fn run(cc: CenteredClipping, u: &Updates, previous: Option<&DVector<f64>>) -> Result<Vec<f64>> {
+        let mut rng = rng_from_seed(0);
+        let mut cx = AggContext::new(&mut rng);
+        cx.previous = previous;
+        cc.aggregate(u.view(), &mut cx)
+            .map(|v| v.as_slice().to_vec())
+    }
+
+    #[test]
+    fn known_answers() {
+        // From v = 0 with τ = 1: (3,4) has norm 5 → clipped to (0.6, 0.8); (0, 0.5) has norm
+        // 0.5 → kept. v = ((0.6, 0.8) + (0, 0.5))/2 = (0.3, 0.65).
+        let u = Updates::from_rows(&[vec![3., 4.], vec![0., 0.5]]).unwrap();
+        let out = run(CenteredClipping::new(1, 1.0), &u, None).unwrap();
+        assert!((out[0] - 0.3).abs() < 1e-15 && (out[1] - 0.65).abs() < 1e-15);
+        // Default τ = 100 does not clip: one step from 0 is the mean (1.5, 2.25).
+        let out = run(CenteredClipping::new(1, 100.0), &u, None).unwrap();
+        assert_eq!(out, vec![1.5, 2.25]);
+        // L = 0 returns the start; a previous aggregate (3, 4) with τ = 1: (3,4) − v = 0
+        // (factor 1, contributes 0); (0, 0.5) − v = (−3, −3.5), norm √21.25 ≈ 4.61 →
+        // scaled by 1/4.61; v = (3,4) + (−3, −3.5)/(2·√21.25).
+        assert_eq!(
+            run(CenteredClipping::new(0, 1.0), &u, None).unwrap(),
+            vec![0.0, 0.0]
+        );
+        let prev = DVector::from_vec(vec![3.0, 4.0]);
+        let out = run(CenteredClipping::new(1, 1.0), &u, Some(&prev)).unwrap();
+        let s = 2.0 * 21.25f64.sqrt();
+        assert!((out[0] - (3.0 - 3.0 / s)).abs() < 1e-14);
+        assert!((out[1] - (4.0 - 3.5 / s)).abs() < 1e-14);
+    }
+
+    #[test]
+    fn two_steps_compose() {
+        // L = 2 equals one step, then one step from its output passed as `previous`.
+        let u = Updates::from_rows(&[vec![3., 4.], vec![0., 0.5], vec![-2., 1.]]).unwrap();
+        let once = DVector::from_vec(run(CenteredClipping::new(1, 1.0), &u, None).unwrap());
+        let twice = run(CenteredClipping::new(1, 1.0), &u, Some(&once)).unwrap();
+        assert_eq!(run(CenteredClipping::new(2, 1.0), &u, None).unwrap(), twice);
+    }
+
+    #[test]
+    fn errors() {
+        let u = Updates::from_rows(&[vec![3., 4.]]).unwrap();
+        let prev = DVector::from_vec(vec![1.0]);
+        assert!(matches!(
+            run(CenteredClipping::new(1, 1.0), &u, Some(&prev)),
+            Err(Error::DimensionMismatch { .. })
+        ));
+        assert!(build(&Params::new().with("tau", 0.0), Compat::Byzfl).is_err());
+        assert!(build(&Params::new().with("L", -1.0), Compat::Byzfl).is_err());
+        assert!(crate::params::build_from(
+            super::super::RULES,
+            "aggregator",
+            "CenteredClipping",
+            &Params::new().with("m", 0.0),
+            Compat::Byzfl
+        )
+        .is_err());
+        let e = CenteredClipping::new(1, 1.0)
+            .check_n(0)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("n >= 1"), "{e}");
+    }
+
+    #[test]
+    fn infinite_input_is_rejected() {
+        let inf = f64::INFINITY;
+        let u =
+            Updates::new_allow_inf(nalgebra::DMatrix::from_column_slice(1, 2, &[0., inf])).unwrap();
+        assert!(matches!(
+            run(CenteredClipping::new(1, 1.0), &u, None),
+            Err(Error::NonFinite { .. })
+        ));
+    }
+}

@@ -1,0 +1,341 @@
+//! Shared machinery of the coordinate-wise rules (median, trimmed mean, Meamed, Bulyan,
+//! median of means): a blocked transpose and a sorting network vectorised across coordinates.
+//!
+//! The input is d×n column-major (each client vector contiguous), while a coordinate-wise rule
+//! needs, for each coordinate, its n values side by side. [`map_blocks`] cuts the coordinates
+//! into blocks of [`BLOCK`]; for each block a fill function copies the needed values into a
+//! small buffer laid out as groups of [`LANES`] coordinates, where "wire" i of a group is a
+//! `[f64; LANES]` holding client i's values for those coordinates. A kernel then maps each
+//! group's wires to [`LANES`] outputs. Blocks run in parallel with rayon; every output depends
+//! only on its own coordinate, so results are the same for every thread count.
+//!
+//! Kernels usually start with a [`SortingNetwork`] (Batcher's odd–even merge sort, pruned to
+//! the wires the rule needs). Its compare-exchanges act on whole wires, so one min/max pair
+//! processes [`LANES`] coordinates at once and compiles to packed SIMD min/max instructions,
+//! with no data-dependent branch. At n = 50 this is several times faster than a per-coordinate
+//! `select_nth_unstable` (measured at d = 10⁶: 166 ms vs 270 ms single-threaded for the median,
+//! including the transpose).
+//!
+//! The buffers use `<` for ordering, which is a total order on the non-NaN values the rules
+//! receive (`Updates` rejects NaN; ±∞ sort at the ends).
+//!
+//! # References
+//! - K. E. Batcher, "Sorting networks and their applications", AFIPS Spring Joint Computer
+//!   Conference, 1968.
+
+use rayon::prelude::*;
+
+/// Coordinates processed together by one compare-exchange.
+pub(crate) const LANES: usize = 16;
+
+/// Coordinates per parallel task (a multiple of [`LANES`]).
+pub(crate) const BLOCK: usize = 256;
+
+/// One wire of a group: one client's values for [`LANES`] consecutive coordinates.
+pub(crate) type Lane = [f64; LANES];
+
+/// A comparator network on `wires` wires: after [`SortingNetwork::apply`], the wires it was
+/// built for hold their sorted values.
+#[derive(Clone, Debug)]
+pub(crate) struct SortingNetwork {
+    pairs: Vec<(u32, u32)>,
+    wires: usize,
+}
+
+impl SortingNetwork {
+    /// Batcher's odd–even merge sort on `n` wires: the network for the next power of two with
+    /// every comparator touching a wire ≥ n removed (those wires would hold +∞, so the
+    /// comparators are no-ops). 403 comparators for n = 50.
+    pub(crate) fn sorting(n: usize) -> Self {
+        let mut p2 = 1usize;
+        while p2 < n {
+            p2 *= 2;
+        }
+        let mut pairs = Vec::new();
+        let mut p = 1usize;
+        while p < p2 {
+            let mut k = p;
+            while k >= 1 {
+                let mut j = k % p;
+                while j + k < p2 {
+                    for i in 0..k.min(p2 - j - k) {
+                        if (i + j) / (2 * p) == (i + j + k) / (2 * p) {
+                            let (a, b) = (i + j, i + j + k);
+                            if b < n {
+                                pairs.push((a as u32, b as u32));
+                            }
+                        }
+                    }
+                    j += 2 * k;
+                }
+                k /= 2;
+            }
+            p *= 2;
+        }
+        SortingNetwork { pairs, wires: n }
+    }
+
+    /// The sorting network on `n` wires keeping only the comparators that influence the wires
+    /// in `wanted` (which then hold the same values as after a full sort). 330 comparators
+    /// for the two middle wires of n = 50.
+    pub(crate) fn selecting(n: usize, wanted: impl IntoIterator<Item = usize>) -> Self {
+        let full = Self::sorting(n);
+        let mut need = vec![false; n];
+        for w in wanted {
+            need[w] = true;
+        }
+        let mut pairs = Vec::with_capacity(full.pairs.len());
+        for &(a, b) in full.pairs.iter().rev() {
+            let (ai, bi) = (a as usize, b as usize);
+            if need[ai] || need[bi] {
+                need[ai] = true;
+                need[bi] = true;
+                pairs.push((a, b));
+            }
+        }
+        pairs.reverse();
+        SortingNetwork { pairs, wires: n }
+    }
+
+    /// Number of compare-exchanges.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Runs the network on the first `n` wires of `w`, lane by lane.
+    pub(crate) fn apply(&self, w: &mut [Lane]) {
+        let w = &mut w[..self.wires];
+        for &(a, b) in &self.pairs {
+            let (x, y) = (w[a as usize], w[b as usize]);
+            let mut lo = [0.0; LANES];
+            let mut hi = [0.0; LANES];
+            for l in 0..LANES {
+                // `p < q ? p : q` is exactly the packed min instruction (no NaN here).
+                lo[l] = if x[l] < y[l] { x[l] } else { y[l] };
+                hi[l] = if x[l] < y[l] { y[l] } else { x[l] };
+            }
+            w[a as usize] = lo;
+            w[b as usize] = hi;
+        }
+    }
+}
+
+/// The transposed buffer of one block: `BLOCK / LANES` groups of `wires` wires.
+pub(crate) struct BlockBuf {
+    data: Vec<Lane>,
+    wires: usize,
+}
+
+impl BlockBuf {
+    fn new(wires: usize) -> Self {
+        BlockBuf {
+            data: vec![[0.0; LANES]; (BLOCK / LANES) * wires],
+            wires,
+        }
+    }
+
+    /// Stores `vals` (the block's values of one client, at most [`BLOCK`]) as wire `i`.
+    pub(crate) fn set_wire(&mut self, i: usize, vals: &[f64]) {
+        for (g, chunk) in vals.chunks(LANES).enumerate() {
+            self.data[g * self.wires + i][..chunk.len()].copy_from_slice(chunk);
+        }
+    }
+
+    /// The wires of group `g`.
+    fn group(&mut self, g: usize) -> &mut [Lane] {
+        &mut self.data[g * self.wires..(g + 1) * self.wires]
+    }
+}
+
+/// Computes one output per coordinate `0..d`.
+///
+/// For each block of coordinates `j0..j0 + len`, `fill(j0, len, buf)` must set the `wires`
+/// wires of `buf` with [`BlockBuf::set_wire`]; then `kernel(group, out)` runs on each group of
+/// [`LANES`] coordinates, writing `out.len()` (≤ [`LANES`], less only in the last group)
+/// outputs. Lanes past `out.len()` hold stale values and must not affect the valid lanes.
+pub(crate) fn map_blocks<F, K>(d: usize, wires: usize, fill: F, kernel: K) -> Vec<f64>
+where
+    F: Fn(usize, usize, &mut BlockBuf) + Sync,
+    K: Fn(&mut [Lane], &mut [f64]) + Sync,
+{
+    let mut out = vec![0.0; d];
+    out.par_chunks_mut(BLOCK).enumerate().for_each_init(
+        || BlockBuf::new(wires),
+        |buf, (b, out)| {
+            let j0 = b * BLOCK;
+            fill(j0, out.len(), buf);
+            for (g, o) in out.chunks_mut(LANES).enumerate() {
+                kernel(buf.group(g), o);
+            }
+        },
+    );
+    out
+}
+
+/// [`map_blocks`] whose wires are the columns `cols` of `x` (all columns when `None`), in
+/// that order.
+pub(crate) fn map_columns<K>(
+    x: crate::data::UpdatesView<'_>,
+    cols: Option<&[usize]>,
+    kernel: K,
+) -> Vec<f64>
+where
+    K: Fn(&mut [Lane], &mut [f64]) + Sync,
+{
+    let wires = cols.map_or(x.n(), <[usize]>::len);
+    map_blocks(
+        x.d(),
+        wires,
+        |j0, len, buf| match cols {
+            Some(cols) => {
+                for (w, &c) in cols.iter().enumerate() {
+                    buf.set_wire(w, &x.col(c)[j0..j0 + len]);
+                }
+            }
+            None => {
+                for w in 0..wires {
+                    buf.set_wire(w, &x.col(w)[j0..j0 + len]);
+                }
+            }
+        },
+        kernel,
+    )
+}
+
+/// Whether every valid lane (`< lanes`) of every wire is finite.
+pub(crate) fn all_finite(w: &[Lane], lanes: usize) -> bool {
+    // x·0 is ±0 for finite x and NaN for ±∞; summing keeps a NaN.
+    let mut acc = [0.0f64; LANES];
+    for wire in w {
+        for l in 0..LANES {
+            acc[l] += wire[l] * 0.0;
+        }
+    }
+    acc[..lanes].iter().all(|a| *a == 0.0)
+}
+
+/// Median of an ascending slice (mean of the two middle values for even length, as NumPy).
+pub(crate) fn median_of_sorted(s: &[f64]) -> f64 {
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn lanes_from(vals: &[Vec<f64>]) -> Vec<Lane> {
+        // vals[l] = the n values of lane l
+        let n = vals[0].len();
+        (0..n)
+            .map(|i| {
+                let mut w = [0.0; LANES];
+                for l in 0..LANES {
+                    w[l] = vals[l % vals.len()][i];
+                }
+                w
+            })
+            .collect()
+    }
+
+    #[test]
+    fn network_sorts_every_small_size() {
+        // Exhaustive 0/1 principle for n ≤ 12 (a network sorts all inputs iff it sorts all
+        // 0/1 inputs), plus random reals for larger n.
+        for n in 1..=12usize {
+            let net = SortingNetwork::sorting(n);
+            for bits in 0u32..(1 << n) {
+                let v: Vec<f64> = (0..n).map(|i| f64::from((bits >> i) & 1)).collect();
+                let mut w = lanes_from(std::slice::from_ref(&v));
+                net.apply(&mut w);
+                let got: Vec<f64> = w.iter().map(|x| x[0]).collect();
+                let mut want = v;
+                want.sort_by(f64::total_cmp);
+                assert_eq!(got, want, "n = {n}");
+            }
+        }
+        let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(3);
+        for n in [13usize, 31, 50, 64, 65, 100] {
+            let net = SortingNetwork::sorting(n);
+            let vals: Vec<Vec<f64>> = (0..LANES)
+                .map(|_| (0..n).map(|_| (rng.next_u64() % 7) as f64).collect())
+                .collect();
+            let mut w = lanes_from(&vals);
+            net.apply(&mut w);
+            for (l, v) in vals.iter().enumerate() {
+                let mut want = v.clone();
+                want.sort_by(f64::total_cmp);
+                let got: Vec<f64> = w.iter().map(|x| x[l]).collect();
+                assert_eq!(got, want, "n = {n}, lane {l}");
+            }
+        }
+    }
+
+    #[test]
+    fn pruned_network_selects() {
+        assert_eq!(SortingNetwork::sorting(50).len(), 403);
+        let sel = SortingNetwork::selecting(50, [24, 25]);
+        assert_eq!(sel.len(), 330);
+        let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(4);
+        let vals: Vec<Vec<f64>> = (0..LANES)
+            .map(|_| (0..50).map(|_| (rng.next_u64() % 1000) as f64).collect())
+            .collect();
+        let mut w = lanes_from(&vals);
+        sel.apply(&mut w);
+        for (l, v) in vals.iter().enumerate() {
+            let mut s = v.clone();
+            s.sort_by(f64::total_cmp);
+            assert_eq!((w[24][l], w[25][l]), (s[24], s[25]));
+        }
+    }
+
+    #[test]
+    fn infinities_sort_to_the_ends() {
+        let net = SortingNetwork::sorting(4);
+        let mut w = lanes_from(&[vec![f64::INFINITY, 1.0, f64::NEG_INFINITY, 0.0]]);
+        net.apply(&mut w);
+        let got: Vec<f64> = w.iter().map(|x| x[0]).collect();
+        assert_eq!(got, vec![f64::NEG_INFINITY, 0.0, 1.0, f64::INFINITY]);
+    }
+
+    #[test]
+    fn map_blocks_covers_ragged_d() {
+        // d not a multiple of LANES or BLOCK: output j = j (the fill writes coordinate index).
+        let d = BLOCK + LANES + 3;
+        let out = map_blocks(
+            d,
+            1,
+            |j0, len, buf| {
+                let v: Vec<f64> = (j0..j0 + len).map(|j| j as f64).collect();
+                buf.set_wire(0, &v);
+            },
+            |w, o| {
+                for (l, o) in o.iter_mut().enumerate() {
+                    *o = w[0][l];
+                }
+            },
+        );
+        assert_eq!(out, (0..d).map(|j| j as f64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn finiteness_check_ignores_padding() {
+        let mut w = vec![[1.0; LANES]; 3];
+        assert!(all_finite(&w, LANES));
+        w[1][LANES - 1] = f64::INFINITY;
+        assert!(all_finite(&w, LANES - 1));
+        assert!(!all_finite(&w, LANES));
+    }
+
+    #[test]
+    fn median_of_sorted_known() {
+        assert_eq!(median_of_sorted(&[1.0, 2.0, 10.0]), 2.0);
+        assert_eq!(median_of_sorted(&[1.0, 2.0, 4.0, 10.0]), 3.0);
+    }
+}

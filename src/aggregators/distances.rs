@@ -1,0 +1,304 @@
+//! Shared distance and weighted-sum kernels of the distance-based rules (Krum, Multi-Krum,
+//! Bulyan, MoNNA, geometric median, centered clipping).
+//!
+//! Distances are direct sums of squared differences Σ (xᵢ − xⱼ)², not the Gram expansion
+//! ‖xᵢ‖² − 2⟨xᵢ, xⱼ⟩ + ‖xⱼ‖², which loses the small distances between close vectors to
+//! cancellation. Every sum has a fixed association (eight interleaved partial sums, then
+//! fixed-size coordinate blocks added in block order), so results do not depend on the number
+//! of threads. Infinite entries propagate as in SciPy's `cdist`: a distance to a vector with
+//! +∞ is +∞, and between two vectors with +∞ in the same coordinate it is NaN (∞ − ∞).
+
+use crate::data::UpdatesView;
+use rayon::prelude::*;
+
+/// Coordinates per parallel task in the blocked kernels.
+const DIST_BLOCK: usize = 2048;
+
+/// Σ (aₖ − bₖ)² with eight interleaved accumulators (vectorisable, fixed association).
+pub(crate) fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let ac = a.chunks_exact(8);
+    let bc = b.chunks_exact(8);
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for l in 0..8 {
+            let t = x[l] - y[l];
+            acc[l] += t * t;
+        }
+    }
+    let mut tail = 0.0;
+    for (x, y) in ar.iter().zip(br) {
+        let t = x - y;
+        tail += t * t;
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
+}
+
+/// Squared Euclidean norm with the association of [`sq_dist`].
+pub(crate) fn sq_norm(a: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let ac = a.chunks_exact(8);
+    let ar = ac.remainder();
+    for x in ac {
+        for l in 0..8 {
+            acc[l] += x[l] * x[l];
+        }
+    }
+    let tail: f64 = ar.iter().map(|x| x * x).sum();
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
+}
+
+/// The n×n matrix of squared distances, row-major and symmetric. The diagonal is computed
+/// too (0, or NaN for a vector with an infinite entry, as SciPy's `cdist(X, X)`).
+///
+/// One pass over the data: each block of coordinates adds its contribution to every pair;
+/// blocks run in parallel and their partial matrices are added in block order.
+pub(crate) fn pairwise_sq_dists(x: UpdatesView<'_>) -> Vec<f64> {
+    let (n, d) = (x.n(), x.d());
+    let npairs = n * (n + 1) / 2;
+    let blocks = d.div_ceil(DIST_BLOCK);
+    let partials: Vec<Vec<f64>> = (0..blocks)
+        .into_par_iter()
+        .map(|b| {
+            let lo = b * DIST_BLOCK;
+            let hi = (lo + DIST_BLOCK).min(d);
+            let mut part = Vec::with_capacity(npairs);
+            for i in 0..n {
+                let xi = &x.col(i)[lo..hi];
+                for j in i..n {
+                    part.push(sq_dist(xi, &x.col(j)[lo..hi]));
+                }
+            }
+            part
+        })
+        .collect();
+    let mut acc = vec![0.0; npairs];
+    for part in &partials {
+        for (a, p) in acc.iter_mut().zip(part) {
+            *a += p;
+        }
+    }
+    let mut out = vec![0.0; n * n];
+    let mut k = 0;
+    for i in 0..n {
+        for j in i..n {
+            out[i * n + j] = acc[k];
+            out[j * n + i] = acc[k];
+            k += 1;
+        }
+    }
+    out
+}
+
+/// Squared distance of every column of `x` to `z`, in one pass: coordinate blocks in
+/// parallel (the block of `z` stays in cache), partial sums added in block order.
+pub(crate) fn sq_dists_to(x: UpdatesView<'_>, z: &[f64]) -> Vec<f64> {
+    let (n, d) = (x.n(), x.d());
+    let partials: Vec<Vec<f64>> = (0..d.div_ceil(DIST_BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            let lo = b * DIST_BLOCK;
+            let hi = (lo + DIST_BLOCK).min(d);
+            (0..n)
+                .map(|i| sq_dist(&x.col(i)[lo..hi], &z[lo..hi]))
+                .collect()
+        })
+        .collect();
+    let mut acc = vec![0.0; n];
+    for part in &partials {
+        for (a, p) in acc.iter_mut().zip(part) {
+            *a += p;
+        }
+    }
+    acc
+}
+
+/// One fused pass of a Weiszfeld-type iteration: z = (Σᵢ wᵢ·x_{idx[i]}) / `total` (added in
+/// the order of `idx`) and the squared distance of every column of `x` to that z. Each block
+/// of coordinates computes its part of z, then its partial distances while the block is still
+/// in cache, so an iteration reads the data once instead of twice. The distances equal
+/// [`sq_dists_to`]`(x, z)` bit for bit.
+pub(crate) fn weighted_mean_and_dists(
+    x: UpdatesView<'_>,
+    idx: &[usize],
+    w: &[f64],
+    total: f64,
+) -> (Vec<f64>, Vec<f64>) {
+    let (n, d) = (x.n(), x.d());
+    let mut z = vec![0.0; d];
+    let partials: Vec<Vec<f64>> = z
+        .par_chunks_mut(DIST_BLOCK)
+        .enumerate()
+        .map(|(b, zb)| {
+            let lo = b * DIST_BLOCK;
+            let hi = lo + zb.len();
+            for (&i, &wi) in idx.iter().zip(w) {
+                for (o, v) in zb.iter_mut().zip(&x.col(i)[lo..hi]) {
+                    *o += wi * v;
+                }
+            }
+            for o in zb.iter_mut() {
+                *o /= total;
+            }
+            (0..n).map(|i| sq_dist(&x.col(i)[lo..hi], zb)).collect()
+        })
+        .collect();
+    let mut d2 = vec![0.0; n];
+    for part in &partials {
+        for (a, p) in d2.iter_mut().zip(part) {
+            *a += p;
+        }
+    }
+    (z, d2)
+}
+
+/// Mean of the columns listed in `idx`, added in that order (coordinate blocks in parallel):
+/// (Σ x_{idx[i]}) / |idx|, the way NumPy's `mean(axis=0)` divides.
+pub(crate) fn mean_of(x: UpdatesView<'_>, idx: &[usize]) -> Vec<f64> {
+    let mut out = vec![0.0; x.d()];
+    let k = idx.len() as f64;
+    out.par_chunks_mut(DIST_BLOCK)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let lo = b * DIST_BLOCK;
+            for &i in idx {
+                let xi = &x.col(i)[lo..lo + chunk.len()];
+                for (o, v) in chunk.iter_mut().zip(xi) {
+                    *o += v;
+                }
+            }
+            for o in chunk.iter_mut() {
+                *o /= k;
+            }
+        });
+    out
+}
+
+/// Order used for scores and distances: ascending with NaN after everything (NumPy's sort
+/// and partition order), ties by nothing (callers sort stably or add an index key).
+pub(crate) fn nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (false, false) => a.total_cmp(&b),
+        (x, y) => x.cmp(&y),
+    }
+}
+
+/// The indices of the `k` smallest `scores` (NaN last, ties by lowest index), ascending by
+/// index.
+pub(crate) fn k_smallest(scores: &[f64], k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&i, &j| nan_last(scores[i], scores[j]).then(i.cmp(&j)));
+    let mut chosen = order[..k.min(order.len())].to_vec();
+    chosen.sort_unstable();
+    chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Updates;
+
+    #[test]
+    fn distances_known_answers() {
+        // (0,0), (3,4), (6,8): squared distances 25, 100, 25.
+        let u = Updates::from_rows(&[vec![0.0, 0.0], vec![3.0, 4.0], vec![6.0, 8.0]]).unwrap();
+        let d2 = pairwise_sq_dists(u.view());
+        assert_eq!(
+            d2,
+            vec![0.0, 25.0, 100.0, 25.0, 0.0, 25.0, 100.0, 25.0, 0.0]
+        );
+        assert_eq!(sq_dists_to(u.view(), &[3.0, 4.0]), vec![25.0, 0.0, 25.0]);
+        assert_eq!(sq_norm(&[3.0, 4.0]), 25.0);
+    }
+
+    #[test]
+    fn blocked_distances_match_direct_sums() {
+        // d spans several blocks and a ragged tail; compare with the plain serial sum.
+        let d = 2 * DIST_BLOCK + 13;
+        let rows: Vec<Vec<f64>> = (0..4)
+            .map(|i| {
+                (0..d)
+                    .map(|j| ((i * 31 + j * 7) % 17) as f64 / 3.0)
+                    .collect()
+            })
+            .collect();
+        let u = Updates::from_rows(&rows).unwrap();
+        let d2 = pairwise_sq_dists(u.view());
+        for i in 0..4 {
+            for j in 0..4 {
+                let direct = crate::data::sq_dist(&rows[i], &rows[j]);
+                assert!((d2[i * 4 + j] - direct).abs() <= 1e-12 * direct.max(1.0));
+            }
+        }
+    }
+
+    #[test]
+    fn infinite_entries_follow_cdist() {
+        let inf = f64::INFINITY;
+        let m = nalgebra::DMatrix::from_column_slice(2, 3, &[0.0, 0.0, inf, inf, inf, inf]);
+        let u = Updates::new_allow_inf(m).unwrap();
+        let d2 = pairwise_sq_dists(u.view());
+        assert_eq!(d2[0], 0.0);
+        assert_eq!(d2[1], inf);
+        assert!(d2[4].is_nan() && d2[5].is_nan());
+    }
+
+    #[test]
+    fn ordering_helpers() {
+        let s = [3.0, f64::NAN, 1.0, 3.0, 0.5];
+        assert_eq!(k_smallest(&s, 3), vec![0, 2, 4]);
+        assert_eq!(k_smallest(&s, 5), vec![0, 1, 2, 3, 4]);
+        // A negative NaN (as x86 produces for ∞ − ∞) still sorts last.
+        assert_eq!(nan_last(-f64::NAN, 1.0), std::cmp::Ordering::Greater);
+    }
+
+    #[test]
+    fn sums_and_means() {
+        let u = Updates::from_rows(&[vec![1.0, 2.0], vec![3.0, 6.0], vec![5.0, 10.0]]).unwrap();
+        assert_eq!(mean_of(u.view(), &[0, 2]), vec![3.0, 6.0]);
+    }
+
+    #[test]
+    fn rules_are_identical_across_thread_counts() {
+        // Every rule of this family, at a d spanning several blocks, in a 1-thread and a
+        // 3-thread pool: the outputs must be the same bits.
+        use crate::aggregators::{build, AggContext};
+        use crate::params::{Compat, Params};
+        use rand::RngExt;
+        let mut rng = crate::rng::rng_from_seed(17);
+        let m = nalgebra::DMatrix::from_fn(3 * DIST_BLOCK + 5, 15, |_, _| rng.random::<f64>());
+        let u = Updates::new(m).unwrap();
+        let run_all = |threads: usize| -> Vec<Vec<f64>> {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let mut outs = Vec::new();
+                for name in [
+                    "median",
+                    "trmean",
+                    "geometric_median",
+                    "krum",
+                    "multi_krum",
+                    "centered_clipping",
+                    "monna",
+                    "meamed",
+                    "bulyan",
+                    "median_of_means",
+                ] {
+                    for compat in [Compat::Native, Compat::Byzfl] {
+                        let agg = build(name, &Params::new().with("f", 3.0), compat).unwrap();
+                        let mut r = crate::rng::rng_from_seed(1);
+                        let out = agg
+                            .aggregate(u.view(), &mut AggContext::new(&mut r))
+                            .unwrap();
+                        outs.push(out.as_slice().to_vec());
+                    }
+                }
+                outs
+            })
+        };
+        assert_eq!(run_all(1), run_all(3));
+    }
+}
