@@ -42,6 +42,10 @@ pub struct Args {
     /// Dimension d of each update.
     #[arg(long, default_value_t = 10)]
     d: usize,
+    /// Every coordinate of the true mean mu. Not 0 by default, so that the `origin` attack
+    /// (all Byzantine users send 0) is not accidentally the truth.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    mean: f64,
     /// Within-user noise: gaussian:sigma=S, student_t:nu=V,scale=S, lognormal:sigma=S,
     /// or pareto:alpha=A,scale=S (heavy tails).
     #[arg(long, default_value = "gaussian:sigma=1")]
@@ -207,6 +211,7 @@ fn population_config(a: &Args) -> Result<PopulationConfig> {
         d: a.d,
         byzantine_fraction: a.byzantine,
         heterogeneity: a.heterogeneity,
+        mean: a.mean,
         noise: parse_noise(&a.noise)?,
         records,
         ..PopulationConfig::default()
@@ -367,8 +372,16 @@ fn table(
     );
     let _ = writeln!(
         s,
-        "heterogeneity: target G^2 = {}, measured G^2 = {:.4} (mean over runs); {} replicates per cell, seed {}, compat {:?}",
-        a.heterogeneity, g2_mean, reps, a.seed, a.compat
+        "mean mu = {} per coordinate; heterogeneity: target G^2 = {}, measured G^2 = {:.4} (mean over runs); {} replicates per cell, seed {}, compat {}",
+        a.mean,
+        a.heterogeneity,
+        g2_mean,
+        reps,
+        a.seed,
+        match a.compat {
+            CompatArg::Native => "native",
+            CompatArg::Byzfl => "byzfl",
+        }
     );
     let _ = writeln!(s);
     let _ = writeln!(
@@ -384,15 +397,15 @@ fn table(
     let _ = writeln!(s);
     for r in &rows {
         let (worst_err, worst_att) = match r.worst {
-            Some((ai, e)) => (format!("{:.4} +- {:.4}", e.mean, e.half_width), labels[ai].clone()),
+            Some((ai, e)) => (format!("{} +- {}", num(e.mean), num(e.half_width)), labels[ai].clone()),
             None => ("-".to_string(), "-".to_string()),
         };
-        let kappa = r.kappa_worst.map_or("-".to_string(), |k| format!("{k:.3}"));
+        let kappa = r.kappa_worst.map_or("-".to_string(), num);
         let _ = write!(s, "{:<rule_w$}  {:>17}  {:<8}  {:>8}", r.label, worst_err, worst_att, kappa);
         for c in &r.cells {
             let v = match (c.error, c.failed) {
                 (_, k) if k > 0 => "fail".to_string(),
-                (Some(e), _) => format!("{:.4}", e.mean),
+                (Some(e), _) => num(e.mean),
                 (None, _) => "-".to_string(),
             };
             let _ = write!(s, "  {:>7}", v);
@@ -421,6 +434,18 @@ fn table(
             );
         }
     }
+    if let Some(sig) = bounds.update_sigma {
+        let nh = (population.n - f) as f64;
+        let _ = writeln!(
+            s,
+            "  for scale: with no attack, the mean of the n-f honest updates has RMS error sigma*sqrt(d/(n-f)) = {:.4},\n    the exact minimax risk of Gaussian location from n-f samples",
+            sig * (population.d as f64 / nh).sqrt()
+        );
+    }
+    let _ = writeln!(
+        s,
+        "kappa^ below the bound means no attack here found the worst case for that rule; the bound is a supremum over inputs"
+    );
     let legend: Vec<String> = attacks
         .iter()
         .zip(&labels)
@@ -430,11 +455,23 @@ fn table(
     if !legend.is_empty() {
         let _ = writeln!(s, "attacks: {}", legend.join(", "));
     }
-    let _ = writeln!(s, "kappa^ = ||F - honest mean||^2 / honest variance, mean over replicates, worst attack; fail = no finite aggregate");
+    let _ = writeln!(
+        s,
+        "kappa^ = ||F - honest mean||^2 / honest variance (mean over replicates, largest over attacks); fail = no finite aggregate"
+    );
     for (rule, why) in not_run {
         let _ = writeln!(s, "not run: {rule}: {why}");
     }
     s
+}
+
+/// Four significant figures in at most 9 characters: fixed point in [1e-3, 1e4), else scientific.
+fn num(x: f64) -> String {
+    if x == 0.0 || (1e-3..1e4).contains(&x.abs()) {
+        format!("{x:.4}")
+    } else {
+        format!("{x:.2e}")
+    }
 }
 
 /// A column label: the name if short, else the initials of its words (legend printed below).
