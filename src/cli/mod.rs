@@ -82,9 +82,16 @@ pub fn report_clap_error(e: &clap::Error) -> ExitCode {
             }
         }
         _ => {
+            // clap's message is a paragraph, then a blank line and the usage: keep the paragraph
+            // as one line.
             let text = e.render().to_string();
-            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("error: invalid arguments");
-            eprintln!("{} (see --help)", first.trim_end());
+            let para: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let line = if para.is_empty() { "error: invalid arguments".to_string() } else { para.join(" ") };
+            eprintln!("{line} (see --help)");
             ExitCode::from(2)
         }
     }
