@@ -88,6 +88,12 @@ impl Aggregator for CenteredClipping {
                     got: p.len(),
                 })
             }
+            Some(p) if p.iter().any(|v| !v.is_finite()) => {
+                return Err(Error::NonFinite {
+                    what: "previous aggregate of centered_clipping".into(),
+                    detail: "the starting point must be finite".into(),
+                })
+            }
             Some(p) => p.as_slice().to_vec(),
             None => vec![0.0; d],
         };
@@ -183,6 +189,11 @@ mod tests {
         assert!(matches!(
             run(CenteredClipping::new(1, 1.0), &u, Some(&prev)),
             Err(Error::DimensionMismatch { .. })
+        ));
+        let prev = DVector::from_vec(vec![f64::INFINITY, 0.0]);
+        assert!(matches!(
+            run(CenteredClipping::new(1, 1.0), &u, Some(&prev)),
+            Err(Error::NonFinite { .. })
         ));
         assert!(build(&Params::new().with("tau", 0.0), Compat::Byzfl).is_err());
         assert!(build(&Params::new().with("L", -1.0), Compat::Byzfl).is_err());
