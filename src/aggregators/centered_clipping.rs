@@ -88,6 +88,12 @@ impl Aggregator for CenteredClipping {
                     got: p.len(),
                 })
             }
+            Some(p) if p.iter().any(|v| !v.is_finite()) => {
+                return Err(Error::NonFinite {
+                    what: "previous aggregate of centered_clipping".into(),
+                    detail: "the starting point must be finite".into(),
+                })
+            }
             Some(p) => p.as_slice().to_vec(),
             None => vec![0.0; d],
         };
@@ -184,6 +190,11 @@ mod tests {
             run(CenteredClipping::new(1, 1.0), &u, Some(&prev)),
             Err(Error::DimensionMismatch { .. })
         ));
+        let prev = DVector::from_vec(vec![f64::INFINITY, 0.0]);
+        assert!(matches!(
+            run(CenteredClipping::new(1, 1.0), &u, Some(&prev)),
+            Err(Error::NonFinite { .. })
+        ));
         assert!(build(&Params::new().with("tau", 0.0), Compat::Byzfl).is_err());
         assert!(build(&Params::new().with("L", -1.0), Compat::Byzfl).is_err());
         assert!(crate::params::build_from(
@@ -210,5 +221,21 @@ mod tests {
             run(CenteredClipping::new(1, 1.0), &u, None),
             Err(Error::NonFinite { .. })
         ));
+    }
+
+    #[test]
+    fn matches_byzfl_reference_output() {
+        // Output of ByzFL 0.0.11 itself on a 9×4 input (see the `byzfl_fixture` module).
+        use crate::aggregators::byzfl_fixture as fx;
+        let u = fx::updates();
+        let mut rng = rng_from_seed(0);
+        let out = build(
+            &Params::new().with("tau", 1.0).with("L", 3.0),
+            Compat::Byzfl,
+        )
+        .unwrap()
+        .aggregate(u.view(), &mut AggContext::new(&mut rng))
+        .unwrap();
+        fx::assert_close(out.as_slice(), &fx::CENTERED_CLIPPING_TAU1_L3);
     }
 }

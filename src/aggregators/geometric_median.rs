@@ -342,8 +342,9 @@ mod tests {
         let nat = run(GeometricMedian::native(0.0, 1000, 1e-10), &u).unwrap();
         let err_b = crate::data::sq_dist(&b, &honest_mean).sqrt();
         let err_n = crate::data::sq_dist(&nat, &honest_mean).sqrt();
-        assert!(err_b > 100.0, "byzfl error {err_b}");
-        assert!(err_n < 2.0, "native error {err_n}");
+        // With this seed: 135.3 and 0.39 (ByzFL measured 135 and 0.44 on its own draws).
+        assert!(err_b > 130.0, "byzfl error {err_b}");
+        assert!(err_n < 1.0, "native error {err_n}");
     }
 
     #[test]
@@ -375,5 +376,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("n >= 1"), "{e}");
+    }
+
+    #[test]
+    fn matches_byzfl_reference_output() {
+        // Output of ByzFL 0.0.11 itself on a 9×4 input (see the `byzfl_fixture` module).
+        use crate::aggregators::byzfl_fixture as fx;
+        let u = fx::updates();
+        let mut rng = rng_from_seed(0);
+        let out = build(&Params::new(), Compat::Byzfl)
+            .unwrap()
+            .aggregate(u.view(), &mut AggContext::new(&mut rng))
+            .unwrap();
+        fx::assert_close(out.as_slice(), &fx::GEOMED_DEFAULT);
     }
 }

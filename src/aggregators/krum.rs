@@ -238,4 +238,17 @@ mod tests {
         assert_eq!(argmin_numpy(&[2.0, f64::NAN, 1.0]), 1);
         assert_eq!(argmin_nan_last(&[f64::NAN, 3.0, 1.0, 1.0]), 2);
     }
+
+    #[test]
+    fn matches_byzfl_reference_output() {
+        // Output of ByzFL 0.0.11 itself on a 9×4 input (see the `byzfl_fixture` module).
+        use crate::aggregators::byzfl_fixture as fx;
+        let u = fx::updates();
+        let mut rng = rng_from_seed(0);
+        let out = build(&Params::new().with("f", 2.0), Compat::Byzfl)
+            .unwrap()
+            .aggregate(u.view(), &mut AggContext::new(&mut rng))
+            .unwrap();
+        fx::assert_close(out.as_slice(), &fx::KRUM_F2);
+    }
 }

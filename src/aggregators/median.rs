@@ -166,4 +166,17 @@ mod tests {
         let e = Median.check_n(0).unwrap_err().to_string();
         assert!(e.contains("n >= 1"), "{e}");
     }
+
+    #[test]
+    fn matches_byzfl_reference_output() {
+        // Output of ByzFL 0.0.11 itself on a 9×4 input (see the `byzfl_fixture` module).
+        use crate::aggregators::byzfl_fixture as fx;
+        let u = fx::updates();
+        let mut rng = rng_from_seed(0);
+        let out = build(&Params::new(), Compat::Byzfl)
+            .unwrap()
+            .aggregate(u.view(), &mut AggContext::new(&mut rng))
+            .unwrap();
+        fx::assert_close(out.as_slice(), &fx::MEDIAN);
+    }
 }

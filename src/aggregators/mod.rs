@@ -10,6 +10,8 @@
 
 pub mod average;
 pub mod bulyan;
+#[cfg(test)]
+mod byzfl_fixture;
 pub mod centered_clipping;
 mod coordinatewise;
 mod distances;

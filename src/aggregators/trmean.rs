@@ -169,4 +169,17 @@ mod tests {
         .unwrap();
         assert_eq!(run(1, &u).unwrap(), vec![inf]);
     }
+
+    #[test]
+    fn matches_byzfl_reference_output() {
+        // Output of ByzFL 0.0.11 itself on a 9×4 input (see the `byzfl_fixture` module).
+        use crate::aggregators::byzfl_fixture as fx;
+        let u = fx::updates();
+        let mut rng = rng_from_seed(0);
+        let out = build(&Params::new().with("f", 2.0), Compat::Byzfl)
+            .unwrap()
+            .aggregate(u.view(), &mut AggContext::new(&mut rng))
+            .unwrap();
+        fx::assert_close(out.as_slice(), &fx::TRMEAN_F2);
+    }
 }
