@@ -9,7 +9,13 @@
 //! accepted too. With [`Compat::Byzfl`] a name means exactly what ByzFL 0.0.11 computes.
 
 pub mod average;
+pub mod caf;
+pub mod dnc;
+pub(crate) mod linalg;
+pub mod mda;
 pub mod pre;
+pub mod smea;
+pub mod spectral;
 
 use crate::data::{Updates, UpdatesView};
 use crate::params::{build_from, Compat, Params, Spec};
@@ -80,7 +86,14 @@ pub trait PreAggregator: Send + Sync {
 }
 
 /// The aggregation rules, in the order listings and tables show them.
-pub const RULES: &[Spec<dyn Aggregator>] = &[average::SPEC];
+pub const RULES: &[Spec<dyn Aggregator>] = &[
+    average::SPEC,
+    mda::SPEC,
+    caf::SPEC,
+    smea::SPEC,
+    spectral::SPEC,
+    dnc::SPEC,
+];
 
 /// The pre-aggregators.
 pub const PRE_AGGREGATORS: &[Spec<dyn PreAggregator>] = &[pre::clipping::SPEC];
