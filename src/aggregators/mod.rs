@@ -10,20 +10,26 @@
 
 pub mod average;
 pub mod bulyan;
-#[cfg(test)]
-mod byzfl_fixture;
+pub mod caf;
 pub mod centered_clipping;
-mod coordinatewise;
-mod distances;
+pub mod dnc;
 pub mod geometric_median;
 pub mod krum;
+pub mod mda;
 pub mod meamed;
 pub mod median;
 pub mod median_of_means;
 pub mod monna;
 pub mod multi_krum;
 pub mod pre;
+pub mod smea;
+pub mod spectral;
 pub mod trmean;
+#[cfg(test)]
+mod byzfl_fixture;
+mod coordinatewise;
+mod distances;
+pub(crate) mod linalg;
 
 use crate::data::{Updates, UpdatesView};
 use crate::params::{build_from, Compat, Params, Spec};
@@ -106,6 +112,11 @@ pub const RULES: &[Spec<dyn Aggregator>] = &[
     meamed::SPEC,
     bulyan::SPEC,
     median_of_means::SPEC,
+    mda::SPEC,
+    caf::SPEC,
+    smea::SPEC,
+    spectral::SPEC,
+    dnc::SPEC,
 ];
 
 /// The pre-aggregators.
