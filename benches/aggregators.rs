@@ -45,27 +45,51 @@ fn bench(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("aggregators/n50_f10_d{d}"));
         group.throughput(Throughput::Bytes((N * d * 8) as u64));
         if d >= 100_000 {
-            group.sample_size(10).measurement_time(Duration::from_secs(4));
+            group
+                .sample_size(10)
+                .measurement_time(Duration::from_secs(4));
         }
         group.bench_function(BenchmarkId::new("sum", d), |b| {
             b.iter(|| black_box(x.matrix().as_slice().iter().sum::<f64>()))
         });
         let mut pipelines: Vec<(String, Pipeline)> = Vec::new();
         for spec in RULES {
-            let keys = if spec.keys.contains(&"f") { params() } else { Params::new() };
-            let agg = aggregators::build(spec.name, &keys, Compat::Native).expect("registered rule builds");
+            let keys = if spec.keys.contains(&"f") {
+                params()
+            } else {
+                Params::new()
+            };
+            let agg = aggregators::build(spec.name, &keys, Compat::Native)
+                .expect("registered rule builds");
             pipelines.push((spec.name.to_string(), Pipeline::rule(agg)));
         }
         for spec in PRE_AGGREGATORS {
-            let keys = if spec.keys.contains(&"f") { params() } else { Params::new() };
-            let pre = aggregators::build_pre(spec.name, &keys, Compat::Native).expect("registered pre-aggregator builds");
-            let avg = aggregators::build("average", &Params::new(), Compat::Native).expect("average");
-            pipelines.push((format!("{}+average", spec.name), Pipeline { pre: vec![pre], agg: avg }));
+            let keys = if spec.keys.contains(&"f") {
+                params()
+            } else {
+                Params::new()
+            };
+            let pre = aggregators::build_pre(spec.name, &keys, Compat::Native)
+                .expect("registered pre-aggregator builds");
+            let avg =
+                aggregators::build("average", &Params::new(), Compat::Native).expect("average");
+            pipelines.push((
+                format!("{}+average", spec.name),
+                Pipeline {
+                    pre: vec![pre],
+                    agg: avg,
+                },
+            ));
         }
         for (name, p) in &pipelines {
             let mut rng = rng_from_seed(2);
             group.bench_function(BenchmarkId::new(name.as_str(), d), |b| {
-                b.iter(|| black_box(p.run(x.view(), &mut AggContext::new(&mut rng)).expect("bench input is valid")))
+                b.iter(|| {
+                    black_box(
+                        p.run(x.view(), &mut AggContext::new(&mut rng))
+                            .expect("bench input is valid"),
+                    )
+                })
             });
         }
         group.finish();

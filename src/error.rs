@@ -119,9 +119,14 @@ impl Error {
     /// case-insensitive), so a typo gets a hint and a wild guess does not.
     pub fn unknown<'a>(what: &str, name: &str, known: impl IntoIterator<Item = &'a str>) -> Self {
         let lower = name.to_ascii_lowercase();
+        // A name that is a prefix of a known one (`sign_flip`) counts as distance 1.
         let suggestion = known
             .into_iter()
-            .map(|k| (levenshtein(&lower, &k.to_ascii_lowercase()), k))
+            .map(|k| {
+                let kl = k.to_ascii_lowercase();
+                let prefix = lower.len() >= 3 && kl.starts_with(&lower);
+                (if prefix { 1 } else { levenshtein(&lower, &kl) }, k)
+            })
             .filter(|(dist, _)| *dist <= 3)
             .min_by_key(|(dist, _)| *dist)
             .map(|(_, k)| k.to_string());
@@ -190,6 +195,11 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "unknown aggregator `medain` (did you mean `median`?)"
+        );
+        let e = Error::unknown("attack", "sign_flip", ["sign_flipping", "mimic"]);
+        assert!(
+            e.to_string().ends_with("(did you mean `sign_flipping`?)"),
+            "{e}"
         );
         let e = Error::unknown("aggregator", "zzzzzzzz", ["median", "krum"]);
         assert_eq!(e.to_string(), "unknown aggregator `zzzzzzzz`");

@@ -25,8 +25,8 @@
 #![warn(missing_docs)]
 
 pub mod aggregators;
-pub mod bounds;
 pub mod attacks;
+pub mod bounds;
 pub mod data;
 pub mod error;
 pub mod experiment;

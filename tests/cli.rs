@@ -16,7 +16,10 @@ impl Csv {
         let dir = std::env::temp_dir().join(format!("lbounds-cli-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(name);
-        std::fs::File::create(&path).unwrap().write_all(text.as_bytes()).unwrap();
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
         Csv(path)
     }
     fn path(&self) -> &str {
@@ -35,9 +38,20 @@ fn fails_with(args: &[&str], needle: &str) {
     let out = lbounds().args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "args {args:?}: stderr {stderr}");
-    assert!(out.stdout.is_empty(), "args {args:?}: partial output {:?}", String::from_utf8_lossy(&out.stdout));
-    assert_eq!(stderr.trim_end().lines().count(), 1, "args {args:?}: not one line: {stderr}");
-    assert!(stderr.contains(needle), "args {args:?}: {stderr:?} lacks {needle:?}");
+    assert!(
+        out.stdout.is_empty(),
+        "args {args:?}: partial output {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "args {args:?}: not one line: {stderr}"
+    );
+    assert!(
+        stderr.contains(needle),
+        "args {args:?}: {stderr:?} lacks {needle:?}"
+    );
 }
 
 #[test]
@@ -57,11 +71,28 @@ fn help_teaches() {
 fn aggregate_average_known_answer() {
     // By hand: mean of (1,2), (3,4), (8,0) = (4,2).
     let csv = Csv::new("avg.csv", "1,2\n3,4\n8,0\n");
-    let out = lbounds().args(["aggregate", "--rule", "average", "--input", csv.path()]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = lbounds()
+        .args(["aggregate", "--rule", "average", "--input", csv.path()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "4.0,2.0\n");
     let out = lbounds()
-        .args(["aggregate", "--rule", "Average", "--input", csv.path(), "--json", "--repeat", "3", "--timing"])
+        .args([
+            "aggregate",
+            "--rule",
+            "Average",
+            "--input",
+            csv.path(),
+            "--json",
+            "--repeat",
+            "3",
+            "--timing",
+        ])
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -74,13 +105,29 @@ fn aggregate_with_pre_aggregator() {
     // clipping(c=1) maps (3,4) to (0.6,0.8) and keeps (0,1); their mean is (0.3, 0.9).
     let csv = Csv::new("pre.csv", "3,4\n0,1\n");
     let out = lbounds()
-        .args(["aggregate", "--rule", "average", "--pre", "clipping:c=1", "--input", csv.path(), "--json"])
+        .args([
+            "aggregate",
+            "--rule",
+            "average",
+            "--pre",
+            "clipping:c=1",
+            "--input",
+            csv.path(),
+            "--json",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let agg: Vec<f64> = serde_json::from_value(v["aggregate"].clone()).unwrap();
-    assert!((agg[0] - 0.3).abs() < 1e-15 && (agg[1] - 0.9).abs() < 1e-15, "{agg:?}");
+    assert!(
+        (agg[0] - 0.3).abs() < 1e-15 && (agg[1] - 0.9).abs() < 1e-15,
+        "{agg:?}"
+    );
 }
 
 #[test]
@@ -88,15 +135,42 @@ fn attack_sign_flipping_and_then_aggregate() {
     // Honest mean (2,0) → Byzantine vector (-2,-0); with 2 copies appended, the average of
     // (1,2), (3,-2), (-2,0), (-2,0) is (0,0).
     let csv = Csv::new("honest.csv", "1,2\n3,-2\n");
-    let out = lbounds().args(["attack", "--attack", "sign_flipping", "--f", "2", "--input", csv.path()]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = lbounds()
+        .args([
+            "attack",
+            "--attack",
+            "sign_flipping",
+            "--f",
+            "2",
+            "--input",
+            csv.path(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "-2.0,-0.0\n");
     let out = lbounds()
-        .args(["attack", "--attack", "SignFlipping", "--f", "2", "--input", csv.path()])
+        .args([
+            "attack",
+            "--attack",
+            "SignFlipping",
+            "--f",
+            "2",
+            "--input",
+            csv.path(),
+        ])
         .args(["--rule", "average", "--then-aggregate", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["byzantine"], serde_json::json!([-2.0, -0.0]));
     assert_eq!(v["aggregate"], serde_json::json!([0.0, 0.0]));
@@ -110,23 +184,92 @@ fn bad_input_is_one_line_and_exit_2() {
     let nan = Csv::new("nan.csv", "1,2\nNaN,4\n");
     let inf = Csv::new("inf.csv", "1,2\ninf,4\n");
     let g = good.path();
-    fails_with(&["aggregate", "--rule", "averag", "--input", g], "did you mean `average`");
-    fails_with(&["aggregate", "--rule", "average", "--param", "tua=1", "--input", g], "unknown parameter");
-    fails_with(&["aggregate", "--rule", "average", "--param", "tau", "--input", g], "KEY=VALUE");
-    fails_with(&["aggregate", "--rule", "average", "--input", empty.path()], "empty");
-    fails_with(&["aggregate", "--rule", "average", "--input", ragged.path()], "ragged");
-    fails_with(&["aggregate", "--rule", "average", "--input", nan.path()], "not finite");
-    fails_with(&["aggregate", "--rule", "average", "--input", inf.path()], "not finite");
-    fails_with(&["aggregate", "--rule", "average", "--input", "/nonexistent/x.csv"], "--input");
+    fails_with(
+        &["aggregate", "--rule", "averag", "--input", g],
+        "did you mean `average`",
+    );
+    fails_with(
+        &[
+            "aggregate",
+            "--rule",
+            "average",
+            "--param",
+            "tua=1",
+            "--input",
+            g,
+        ],
+        "unknown parameter",
+    );
+    fails_with(
+        &[
+            "aggregate",
+            "--rule",
+            "average",
+            "--param",
+            "tau",
+            "--input",
+            g,
+        ],
+        "KEY=VALUE",
+    );
+    fails_with(
+        &["aggregate", "--rule", "average", "--input", empty.path()],
+        "empty",
+    );
+    fails_with(
+        &["aggregate", "--rule", "average", "--input", ragged.path()],
+        "ragged",
+    );
+    fails_with(
+        &["aggregate", "--rule", "average", "--input", nan.path()],
+        "not finite",
+    );
+    fails_with(
+        &["aggregate", "--rule", "average", "--input", inf.path()],
+        "not finite",
+    );
+    fails_with(
+        &[
+            "aggregate",
+            "--rule",
+            "average",
+            "--input",
+            "/nonexistent/x.csv",
+        ],
+        "--input",
+    );
     fails_with(&["aggregate", "--rule", "average"], "--input");
-    fails_with(&["attack", "--attack", "sign_flip", "--f", "1", "--input", g], "did you mean");
-    fails_with(&["attack", "--attack", "sign_flipping", "--f", "0", "--input", g], "0");
+    fails_with(
+        &["attack", "--attack", "sign_flip", "--f", "1", "--input", g],
+        "did you mean",
+    );
+    fails_with(
+        &[
+            "attack",
+            "--attack",
+            "sign_flipping",
+            "--f",
+            "0",
+            "--input",
+            g,
+        ],
+        "0",
+    );
     fails_with(&["simulate", "--byzantine", "0.5"], "byzantine");
     fails_with(&["simulate", "--byzantine", "-0.1"], "byzantine");
     fails_with(&["simulate", "--byzantine", "NaN"], "byzantine");
     fails_with(&["simulate", "--d", "0"], "d");
     fails_with(&["simulate", "--rules", "krun"], "did you mean `krum`");
-    fails_with(&["simulate", "--attacks", "sign_flipping", "--noise", "gaussian:sigma=-1"], "sigma");
+    fails_with(
+        &[
+            "simulate",
+            "--attacks",
+            "sign_flipping",
+            "--noise",
+            "gaussian:sigma=-1",
+        ],
+        "sigma",
+    );
 }
 
 #[test]

@@ -6,11 +6,24 @@ use assert_cmd::Command;
 fn simulate_json(threads: &str, seed: &str) -> Vec<u8> {
     let out = Command::cargo_bin("lbounds")
         .unwrap()
-        .args(["simulate", "--json", "--replicates", "3", "--seed", seed, "--threads", threads])
+        .args([
+            "simulate",
+            "--json",
+            "--replicates",
+            "3",
+            "--seed",
+            seed,
+            "--threads",
+            threads,
+        ])
         .args(["--n", "20", "--d", "5", "--byzantine", "0.2"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 

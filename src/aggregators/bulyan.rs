@@ -6,7 +6,9 @@
 //!
 //! Selection: start from R = all inputs and S = ∅; θ times, compute Krum scores within R
 //! (sum of the |R| − f − 2 smallest squared distances to the other members of R, clamped at
-//! 0, as Blanchard et al.'s Krum run on R with the same f), move the lowest-score member
+//! 0, as Blanchard et al.'s Krum run on R with the same f; exact ties, which the paper's
+//! count forces when it reaches 0 or 1, are broken by the sum of all distances within R, then
+//! by index), move the lowest-score member
 //! (ties: lowest index) from R to S. Distances are computed once. Aggregation: per coordinate,
 //! the mean of the β values of S closest to their median (ties to the smaller value, as
 //! [`super::meamed`]).
@@ -73,20 +75,25 @@ impl Bulyan {
         let mut chosen = Vec::with_capacity(theta);
         while chosen.len() < theta {
             let m = (n - chosen.len()).saturating_sub(self.f + 2);
-            let mut best: Option<(f64, usize)> = None;
+            let mut best: Option<(f64, f64, usize)> = None;
             for i in (0..n).filter(|&i| in_r[i]) {
-                let score: f64 = neighbours[i]
+                let mut in_round = neighbours[i]
                     .iter()
                     .filter(|&&j| in_r[j])
-                    .take(m)
-                    .map(|&j| d2[i * n + j])
-                    .sum();
-                if best.is_none_or(|(b, _)| nan_last(score, b).is_lt()) {
-                    best = Some((score, i));
+                    .map(|&j| d2[i * n + j]);
+                let score: f64 = in_round.by_ref().take(m).sum();
+                // Tie-break by the sum over all of R: Krum scores tie exactly when m = 0 (the
+                // last picks when f = 1) and for mutual nearest neighbours when m = 1; the
+                // geometry, not the input order, should decide.
+                let total = score + in_round.sum::<f64>();
+                let better = best
+                    .is_none_or(|(b, bt, _)| nan_last(score, b).then(nan_last(total, bt)).is_lt());
+                if better {
+                    best = Some((score, total, i));
                 }
             }
             // invariant: R is non-empty while fewer than θ ≤ n inputs are chosen.
-            let (_, i) = best.expect("invariant: R is non-empty");
+            let (_, _, i) = best.expect("invariant: R is non-empty");
             in_r[i] = false;
             chosen.push(i);
         }
@@ -142,16 +149,18 @@ mod tests {
         //  R = all (4 nbrs): 0 → 1+4+9+16 = 30; 1 → 1+1+4+9 = 15; 2 → 1+1+4+4 = 10;
         //    3 → 15; 4 → 30; 100, −50 huge → pick 2.
         //  R = {0,1,3,4,100,−50} (3 nbrs): 0 → 1+9+16 = 26; 1 → 1+4+9 = 14; 3 → 1+4+9 = 14;
-        //    4 → 1+9+16 = 26 → pick 1 (lowest index among the tie 1, 3).
-        //  R = {0,3,4,100,−50} (2 nbrs): 0 → 9+16 = 25; 3 → 1+9 = 10; 4 → 1+16 = 17 → 3.
-        //  R = {0,4,100,−50} (1 nbr): 0 → 16; 4 → 16; −50 → 2500; 100 → 96² → 0 (index 0).
-        //  R = {4,100,−50} (0 nbrs): all 0 → lowest index: 4.
-        // S = {2, 1, 3, 0, 4}; β = 3 closest to the median 2: 1, 2, 3 → 2.
+        //    4 → 1+9+16 = 26. Tie 1/3 broken by the sum over R: 1 → 1+4+9+99²+51² = 12416,
+        //    3 → 9+4+1+97²+53² = 12232 → pick 3.
+        //  R = {0,1,4,100,−50} (2 nbrs): 0 → 1+16 = 17; 1 → 1+9 = 10; 4 → 9+16 = 25 → 1.
+        //  R = {0,4,100,−50} (1 nbr): 0 → 16; 4 → 16; sums 16+100²+50² = 12516 vs
+        //    16+96²+54² = 12148 → 4.
+        //  R = {0,100,−50} (0 nbrs): all 0; sums 12500, 32500, 25000 → 0.
+        // S = {2, 3, 1, 4, 0}; β = 3 closest to the median 2: 1, 2, 3 → 2.
         let pts = [0., 1., 2., 3., 4., 100., -50.];
         let u = Updates::from_rows(&pts.iter().map(|&p| vec![p]).collect::<Vec<_>>()).unwrap();
         assert_eq!(
             Bulyan::new(1).selection(u.view()).unwrap(),
-            vec![2, 1, 3, 0, 4]
+            vec![2, 3, 1, 4, 0]
         );
         assert_eq!(run(1, &u).unwrap(), vec![2.0]);
         // f = 0: every input is selected and β = n: the mean.

@@ -19,8 +19,9 @@
 //!   1/‖xᵢ − z‖ and give the Weiszfeld point T̃. If η = 0, z ← T̃. Otherwise, with
 //!   R = Σ_{others} (xᵢ − z)/‖xᵢ − z‖ and r = ‖R‖: if r ≤ η, z is optimal and the iteration
 //!   stops; else z ← (1 − η/r)·T̃ + (η/r)·z;
-//! - stop when ‖z_{t+1} − z_t‖ ≤ tol·(‖z_t‖ + s₀), s₀ = the mean distance of the points to
-//!   z₀ (the data's scale), or after T steps;
+//! - stop when ‖z_{t+1} − z_t‖ ≤ tol·s₀ + 4ε‖z_t‖, s₀ = the mean distance of the points to
+//!   z₀ (the data's scale, so the rule is translation equivariant), ε the f64 machine epsilon
+//!   (the resolution at ‖z_t‖), or after T steps;
 //! - defaults: T = 1000 (maximum steps), ν = 0 (only exact coincidence counts as "at z"),
 //!   tol = 1e-10.
 //!
@@ -158,7 +159,9 @@ impl GeometricMedian {
             let step = sq_dist(&next, &z).sqrt();
             let size = sq_norm(&z).sqrt();
             z = next;
-            if step <= self.tol * (size + s0) {
+            // Relative to the data's spread, not to ‖z‖, so that the result is translation
+            // equivariant; the ε·‖z‖ term stops at floating-point resolution far from 0.
+            if step <= self.tol * s0 + 4.0 * f64::EPSILON * size {
                 break;
             }
         }

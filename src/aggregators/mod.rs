@@ -10,11 +10,16 @@
 
 pub mod average;
 pub mod bulyan;
+#[cfg(test)]
+mod byzfl_fixture;
 pub mod caf;
 pub mod centered_clipping;
+mod coordinatewise;
+mod distances;
 pub mod dnc;
 pub mod geometric_median;
 pub mod krum;
+pub(crate) mod linalg;
 pub mod mda;
 pub mod meamed;
 pub mod median;
@@ -25,11 +30,6 @@ pub mod pre;
 pub mod smea;
 pub mod spectral;
 pub mod trmean;
-#[cfg(test)]
-mod byzfl_fixture;
-mod coordinatewise;
-mod distances;
-pub(crate) mod linalg;
 
 use crate::data::{Updates, UpdatesView};
 use crate::params::{build_from, Compat, Params, Spec};

@@ -73,6 +73,15 @@ impl Aggregator for Monna {
 
     fn aggregate(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<DVector<f64>> {
         self.check_n(x.n())?;
+        // An infinite pivot (the `inf` attack's vector at index idx) is at NaN distance from
+        // itself and at ∞ from everything else: no neighbourhood is defined (ByzFL's answer is
+        // NumPy's NaN ordering). Infinite non-pivot vectors are simply farthest.
+        if !x.col(self.idx).iter().all(|v| v.is_finite()) {
+            return Err(crate::Error::NonFinite {
+                what: "input of monna".into(),
+                detail: format!("the pivot vector idx = {} has infinite entries", self.idx),
+            });
+        }
         let d2 = sq_dists_to(x, x.col(self.idx));
         let chosen = k_smallest(&d2, x.n() - self.f);
         Ok(DVector::from_vec(mean_of(x, &chosen)))

@@ -28,7 +28,9 @@ pub fn kappa_lower_bound(n: usize, f: usize) -> Result<f64> {
     if 2 * f >= n {
         return Err(Error::OutsideHypotheses {
             bound: "B1 (allouah2023fixing)".into(),
-            reason: format!("f = {f} with n = {n}: needs 2f < n; no rule is (f, κ)-robust for any finite κ"),
+            reason: format!(
+                "f = {f} with n = {n}: needs 2f < n; no rule is (f, κ)-robust for any finite κ"
+            ),
         });
     }
     Ok(f as f64 / (n - 2 * f) as f64)

@@ -101,7 +101,9 @@ mod tests {
 
     #[test]
     fn hypotheses_enforced() {
-        let e = gaussian_bias(1.0, 0.5, Contamination::Huber).unwrap_err().to_string();
+        let e = gaussian_bias(1.0, 0.5, Contamination::Huber)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("breakdown"), "{e}");
         assert!(gaussian_bias(0.0, 0.1, Contamination::Huber).is_err());
         assert!(gaussian_bias(1.0, -0.1, Contamination::Strong).is_err());

@@ -72,7 +72,10 @@ pub fn run(a: Args) -> Result<()> {
         }
         format!("{obj}\n")
     } else if a.timing {
-        format!("{}\nseconds_per_call,{seconds:e}\n", format_vector(out.as_slice()))
+        format!(
+            "{}\nseconds_per_call,{seconds:e}\n",
+            format_vector(out.as_slice())
+        )
     } else {
         format!("{}\n", format_vector(out.as_slice()))
     };

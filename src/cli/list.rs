@@ -46,13 +46,25 @@ pub fn run(a: Args) -> Result<()> {
                 family = fam;
                 s.push_str(&format!("\n{}s:\n", fam.replace('_', "-")));
             }
-            let byzfl = r["byzfl"].as_str().map(|b| format!(" ({b})")).unwrap_or_default();
-            let keys: Vec<&str> = r["params"].as_array().into_iter().flatten().filter_map(|k| k.as_str()).collect();
+            let byzfl = r["byzfl"]
+                .as_str()
+                .map(|b| format!(" ({b})"))
+                .unwrap_or_default();
+            let keys: Vec<&str> = r["params"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|k| k.as_str())
+                .collect();
             s.push_str(&format!(
                 "  {:<38} {}{}\n",
                 format!("{}{}", r["name"].as_str().unwrap_or(""), byzfl),
                 r["summary"].as_str().unwrap_or(""),
-                if keys.is_empty() { String::new() } else { format!(" [{}]", keys.join(", ")) }
+                if keys.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", keys.join(", "))
+                }
             ));
         }
         s.trim_start().to_string()

@@ -90,7 +90,11 @@ pub fn report_clap_error(e: &clap::Error) -> ExitCode {
                 .take_while(|l| !l.trim().is_empty())
                 .map(str::trim)
                 .collect();
-            let line = if para.is_empty() { "error: invalid arguments".to_string() } else { para.join(" ") };
+            let line = if para.is_empty() {
+                "error: invalid arguments".to_string()
+            } else {
+                para.join(" ")
+            };
             eprintln!("{line} (see --help)");
             ExitCode::from(2)
         }
@@ -131,9 +135,14 @@ pub fn read_updates(path: &std::path::Path) -> Result<lbounds::data::Updates> {
     let text = match text {
         Ok(t) => t,
         // A missing or unreadable input file is the caller's mistake: exit 2.
-        Err(e) => return Err(lbounds::Error::invalid("--input", path.display(), e.to_string()).into()),
+        Err(e) => {
+            return Err(lbounds::Error::invalid("--input", path.display(), e.to_string()).into())
+        }
     };
-    Ok(lbounds::data::csv::parse_updates(&text, &path.display().to_string())?)
+    Ok(lbounds::data::csv::parse_updates(
+        &text,
+        &path.display().to_string(),
+    )?)
 }
 
 /// Parses `--param KEY=VALUE` flags.
@@ -147,7 +156,12 @@ pub fn parse_params(raw: &[String]) -> Result<Params> {
 }
 
 /// Gives every step that accepts `f` the declared f, unless the step sets its own.
-pub fn declare_f<T: ?Sized>(step: &mut StepSpec, registry: &[Spec<T>], family: &str, f: Option<usize>) -> Result<()> {
+pub fn declare_f<T: ?Sized>(
+    step: &mut StepSpec,
+    registry: &[Spec<T>],
+    family: &str,
+    f: Option<usize>,
+) -> Result<()> {
     let spec = lookup(registry, family, &step.name)?;
     if let Some(f) = f {
         if spec.keys.contains(&"f") && !step.params.0.contains_key("f") {
@@ -159,7 +173,12 @@ pub fn declare_f<T: ?Sized>(step: &mut StepSpec, registry: &[Spec<T>], family: &
 
 /// Builds a pipeline spec from `--rule` (NAME[:K=V,...]), extra rule params, and `--pre` steps,
 /// declaring f on every step that takes it.
-pub fn pipeline_spec(rule: &str, rule_params: &[String], pre: &[String], f: Option<usize>) -> Result<PipelineSpec> {
+pub fn pipeline_spec(
+    rule: &str,
+    rule_params: &[String],
+    pre: &[String],
+    f: Option<usize>,
+) -> Result<PipelineSpec> {
     let mut rule = StepSpec::parse(rule)?;
     for (k, v) in parse_params(rule_params)?.0 {
         rule.params.set(&k, v);
@@ -168,7 +187,12 @@ pub fn pipeline_spec(rule: &str, rule_params: &[String], pre: &[String], f: Opti
     let mut steps = Vec::new();
     for s in pre {
         let mut step = StepSpec::parse(s)?;
-        declare_f(&mut step, lbounds::aggregators::PRE_AGGREGATORS, "pre-aggregator", f)?;
+        declare_f(
+            &mut step,
+            lbounds::aggregators::PRE_AGGREGATORS,
+            "pre-aggregator",
+            f,
+        )?;
         steps.push(step);
     }
     Ok(PipelineSpec { rule, pre: steps })
@@ -186,9 +210,9 @@ impl Progress {
     /// A hidden bar for `total` jobs.
     pub fn new(total: u64, what: &str) -> Self {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
-        if let Ok(style) = ProgressStyle::with_template(
-            "{msg} [{bar:30}] {pos}/{len} runs, {per_sec}, eta {eta}",
-        ) {
+        if let Ok(style) =
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} runs, {per_sec}, eta {eta}")
+        {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_message(what.to_string());
@@ -202,7 +226,8 @@ impl Progress {
     /// Records one finished job (callable from worker threads).
     pub fn tick(&self) {
         if self.start.elapsed() > Duration::from_millis(300) {
-            self.shown.call_once(|| self.bar.set_draw_target(ProgressDrawTarget::stderr()));
+            self.shown
+                .call_once(|| self.bar.set_draw_target(ProgressDrawTarget::stderr()));
         }
         self.bar.inc(1);
     }

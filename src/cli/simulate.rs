@@ -144,7 +144,9 @@ pub fn run(a: Args) -> Result<()> {
         let pipeline = spec.build(compat)?;
         match pipeline.check_n(n) {
             Ok(()) => defences.push(spec),
-            Err(e @ lbounds::Error::TooFewInputs { .. }) => not_run.push((spec.label(), e.to_string())),
+            Err(e @ lbounds::Error::TooFewInputs { .. }) => {
+                not_run.push((spec.label(), e.to_string()))
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -157,7 +159,11 @@ pub fn run(a: Args) -> Result<()> {
     if defences.is_empty() {
         anyhow::bail!(
             "no rule can run with n = {n} and f = {f}: {}",
-            not_run.iter().map(|(r, e)| format!("{r}: {e}")).collect::<Vec<_>>().join("; ")
+            not_run
+                .iter()
+                .map(|(r, e)| format!("{r}: {e}"))
+                .collect::<Vec<_>>()
+                .join("; ")
         );
     }
 
@@ -186,13 +192,23 @@ pub fn run(a: Args) -> Result<()> {
     };
 
     let progress = Progress::new(points.len() as u64 * u64::from(a.replicates), "simulate");
-    let records = experiment::run(&RobustAggregation, &points, a.replicates, a.seed, &|| progress.tick())?;
+    let records = experiment::run(&RobustAggregation, &points, a.replicates, a.seed, &|| {
+        progress.tick()
+    })?;
     progress.finish();
 
     let text = if a.json {
         json_lines(&records, a.seed, &bounds)?
     } else {
-        table(&a, &population, &defences, &attacks, &records, &bounds, &not_run)
+        table(
+            &a,
+            &population,
+            &defences,
+            &attacks,
+            &records,
+            &bounds,
+            &not_run,
+        )
     };
     emit(&text)
 }
@@ -247,7 +263,11 @@ fn parse_noise(spec: &str) -> Result<Noise> {
     Ok(noise)
 }
 
-fn json_lines(records: &[Record<'_, RobustPoint, RobustOutcome>], seed: u64, bounds: &Bounds) -> Result<String> {
+fn json_lines(
+    records: &[Record<'_, RobustPoint, RobustOutcome>],
+    seed: u64,
+    bounds: &Bounds,
+) -> Result<String> {
     let mut s = String::new();
     for r in records {
         let line = serde_json::to_string(&JsonRecord {
@@ -306,7 +326,10 @@ fn table(
     let n_att = attacks.len();
     let cell_outcomes = |di: usize, ai: usize| -> Vec<&RobustOutcome> {
         let start = (di * n_att + ai) * reps;
-        records[start..start + reps].iter().map(|r| &r.output).collect()
+        records[start..start + reps]
+            .iter()
+            .map(|r| &r.output)
+            .collect()
     };
     // One row per defence: the cells, the worst attack (largest mean error) and its κ̂.
     struct Row {
@@ -320,7 +343,9 @@ fn table(
         .iter()
         .enumerate()
         .map(|(di, d)| {
-            let cells: Vec<Cell> = (0..n_att).map(|ai| summarise(&cell_outcomes(di, ai))).collect();
+            let cells: Vec<Cell> = (0..n_att)
+                .map(|ai| summarise(&cell_outcomes(di, ai)))
+                .collect();
             let worst = cells
                 .iter()
                 .enumerate()
@@ -390,18 +415,29 @@ fn table(
     );
     let labels: Vec<String> = attacks.iter().map(|at| short(&at.name)).collect();
     let rule_w = rows.iter().map(|r| r.label.len()).max().unwrap_or(4).max(4);
-    let _ = write!(s, "{:<rule_w$}  {:>17}  {:<8}  {:>8}", "rule", "worst-case error", "worst", "kappa^");
+    let _ = write!(
+        s,
+        "{:<rule_w$}  {:>17}  {:<8}  {:>8}",
+        "rule", "worst-case error", "worst", "kappa^"
+    );
     for l in &labels {
         let _ = write!(s, "  {:>7}", l);
     }
     let _ = writeln!(s);
     for r in &rows {
         let (worst_err, worst_att) = match r.worst {
-            Some((ai, e)) => (format!("{} +- {}", num(e.mean), num(e.half_width)), labels[ai].clone()),
+            Some((ai, e)) => (
+                format!("{} +- {}", num(e.mean), num(e.half_width)),
+                labels[ai].clone(),
+            ),
             None => ("-".to_string(), "-".to_string()),
         };
         let kappa = r.kappa_worst.map_or("-".to_string(), num);
-        let _ = write!(s, "{:<rule_w$}  {:>17}  {:<8}  {:>8}", r.label, worst_err, worst_att, kappa);
+        let _ = write!(
+            s,
+            "{:<rule_w$}  {:>17}  {:<8}  {:>8}",
+            r.label, worst_err, worst_att, kappa
+        );
         for c in &r.cells {
             let v = match (c.error, c.failed) {
                 (_, k) if k > 0 => "fail".to_string(),
@@ -413,7 +449,10 @@ fn table(
         let _ = writeln!(s);
     }
     let _ = writeln!(s);
-    let _ = writeln!(s, "lower bounds (no rule can do better against every attack):");
+    let _ = writeln!(
+        s,
+        "lower bounds (no rule can do better against every attack):"
+    );
     let _ = writeln!(
         s,
         "  kappa >= f/(n-2f) = {:.4}          B1, Allouah et al., AISTATS 2023, arXiv 2302.01772",

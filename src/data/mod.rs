@@ -35,7 +35,11 @@ impl Updates {
         // A branch-free scan first (the common, all-finite case runs at memory speed), then
         // the position of the offending entry for the message.
         if !m.as_slice().iter().fold(true, |ok, v| ok & v.is_finite()) {
-            let k = m.as_slice().iter().position(|v| !v.is_finite()).unwrap_or(0);
+            let k = m
+                .as_slice()
+                .iter()
+                .position(|v| !v.is_finite())
+                .unwrap_or(0);
             let (row, col) = (k % m.nrows(), k / m.nrows());
             return Err(Error::NonFinite {
                 what: "updates".into(),

@@ -60,7 +60,11 @@ pub fn run<'p, E: Experiment>(
     on_done: &(dyn Fn() + Sync),
 ) -> Result<Vec<Record<'p, E::Point, E::Output>>> {
     if replicates == 0 {
-        return Err(Error::invalid("replicates", 0, "need at least one replicate"));
+        return Err(Error::invalid(
+            "replicates",
+            0,
+            "need at least one replicate",
+        ));
     }
     if points.len() as u64 > MAX_POINT + 1 {
         return Err(Error::invalid(
@@ -106,7 +110,10 @@ mod tests {
     fn same_records_for_any_thread_count() {
         let points: Vec<u64> = (0..37).collect();
         let go = |threads| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
             pool.install(|| run(&Draw, &points, 5, 9, &|| ()).unwrap())
                 .into_iter()
                 .map(|r| (r.point, r.replicate, r.output))

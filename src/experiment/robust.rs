@@ -115,8 +115,11 @@ impl Experiment for RobustAggregation {
         }
         let hv = honest.view();
         let honest_mean = hv.mean();
-        let honest_variance =
-            hv.cols().map(|c| sq_dist(c, honest_mean.as_slice())).sum::<f64>() / hv.n() as f64;
+        let honest_variance = hv
+            .cols()
+            .map(|c| sq_dist(c, honest_mean.as_slice()))
+            .sum::<f64>()
+            / hv.n() as f64;
         let to_honest = sq_dist(out.as_slice(), honest_mean.as_slice());
         let mu = pop.population_mean();
         let diff: Vec<f64> = out.iter().zip(mu.iter()).map(|(a, b)| a - b).collect();
