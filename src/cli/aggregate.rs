@@ -65,7 +65,7 @@ pub fn run(a: Args) -> Result<()> {
     // invariant: repeat ≥ 1 (clap range), so the loop ran.
     let out = out.expect("invariant: at least one call");
     let text = if a.json {
-        let mut obj = json!({ "aggregate": out.as_slice(), "rule": spec.label() });
+        let mut obj = json!({ "aggregate": out.as_slice(), "rule": pipeline.label() });
         if a.timing {
             obj["seconds_per_call"] = json!(seconds);
             obj["repeat"] = json!(a.repeat);
