@@ -12,9 +12,10 @@
 //! Kernels usually start with a [`SortingNetwork`] (Batcher's odd–even merge sort, pruned to
 //! the wires the rule needs). Its compare-exchanges act on whole wires, so one min/max pair
 //! processes [`LANES`] coordinates at once and compiles to packed SIMD min/max instructions,
-//! with no data-dependent branch. At n = 50 this is several times faster than a per-coordinate
-//! `select_nth_unstable` (measured at d = 10⁶: 166 ms vs 270 ms single-threaded for the median,
-//! including the transpose).
+//! with no data-dependent branch. For the median at n = 50, d = 10⁶ (single thread, transpose
+//! included) a prototype measured 166 ms against 270 ms for a per-coordinate
+//! `select_nth_unstable`; the transpose alone, a chunked copy, costs about one plain pass over
+//! the data.
 //!
 //! The buffers use `<` for ordering, which is a total order on the non-NaN values the rules
 //! receive (`Updates` rejects NaN; ±∞ sort at the ends).
@@ -28,7 +29,7 @@ use rayon::prelude::*;
 /// Coordinates processed together by one compare-exchange.
 pub(crate) const LANES: usize = 16;
 
-/// Coordinates per parallel task (a multiple of [`LANES`]).
+/// Coordinates per parallel task (a multiple of [`LANES`]); fewer for very large n.
 pub(crate) const BLOCK: usize = 256;
 
 /// One wire of a group: one client's values for [`LANES`] consecutive coordinates.
@@ -128,9 +129,9 @@ pub(crate) struct BlockBuf {
 }
 
 impl BlockBuf {
-    fn new(wires: usize) -> Self {
+    fn new(wires: usize, block: usize) -> Self {
         BlockBuf {
-            data: vec![[0.0; LANES]; (BLOCK / LANES) * wires],
+            data: vec![[0.0; LANES]; (block / LANES) * wires],
             wires,
         }
     }
@@ -150,7 +151,8 @@ impl BlockBuf {
 
 /// Computes one output per coordinate `0..d`.
 ///
-/// For each block of coordinates `j0..j0 + len`, `fill(j0, len, buf)` must set the `wires`
+/// For each block of coordinates `j0..j0 + len` (`len` ≤ [`BLOCK`]), `fill(j0, len, buf)`
+/// must set the `wires`
 /// wires of `buf` with [`BlockBuf::set_wire`]; then `kernel(group, out)` runs on each group of
 /// [`LANES`] coordinates, writing `out.len()` (≤ [`LANES`], less only in the last group)
 /// outputs. Lanes past `out.len()` hold stale values and must not affect the valid lanes.
@@ -159,11 +161,13 @@ where
     F: Fn(usize, usize, &mut BlockBuf) + Sync,
     K: Fn(&mut [Lane], &mut [f64]) + Sync,
 {
+    // At most BLOCK coordinates, fewer when n is large so the buffer stays near 1 MiB.
+    let block = ((1 << 20) / (8 * wires.max(1)) / LANES * LANES).clamp(LANES, BLOCK);
     let mut out = vec![0.0; d];
-    out.par_chunks_mut(BLOCK).enumerate().for_each_init(
-        || BlockBuf::new(wires),
+    out.par_chunks_mut(block).enumerate().for_each_init(
+        || BlockBuf::new(wires, block),
         |buf, (b, out)| {
-            let j0 = b * BLOCK;
+            let j0 = b * block;
             fill(j0, out.len(), buf);
             for (g, o) in out.chunks_mut(LANES).enumerate() {
                 kernel(buf.group(g), o);

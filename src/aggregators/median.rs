@@ -126,8 +126,8 @@ mod tests {
         // Reference: sort each coordinate's values and take the middle (NumPy's definition),
         // for n around the network sizes and d spanning several blocks and a ragged tail.
         let mut rng = rng_from_seed(11);
-        for n in [1usize, 2, 3, 7, 16, 33, 50] {
-            let d = 700;
+        for n in [1usize, 2, 3, 7, 16, 33, 50, 300, 2500] {
+            let d = if n > 100 { 40 } else { 700 };
             let rows: Vec<Vec<f64>> = (0..n)
                 .map(|_| (0..d).map(|_| rng.random::<f64>() * 10.0 - 5.0).collect())
                 .collect();
