@@ -43,7 +43,7 @@
 //! Stewart, "Robust Estimators in High Dimensions without the Computational Intractability",
 //! FOCS 2016, arXiv 1604.06443 (the filter it builds on).
 
-use super::linalg::{top_eigen, weighted_mean, Embedding};
+use super::linalg::{centred_gram, weighted_mean, Embedding};
 use super::{require_finite, require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
@@ -98,19 +98,19 @@ impl Caf {
     /// [`Error::Unsupported`] when ByzFL's loop exceeds [`BYZFL_MAX_ROUNDS`].
     pub fn filter(&self, x: UpdatesView<'_>, rng: &mut SimRng) -> Result<CafOutcome> {
         self.check_n(x.n())?;
-        require_finite("caf", x)?;
         let n = x.n();
         if self.f == 0 {
+            require_finite("caf", x)?;
             return Ok(CafOutcome {
                 weights: vec![1.0; n],
                 lambda: f64::NAN,
                 rounds: 0,
             });
         }
-        let emb = Embedding::new(x);
+        let gram = centred_gram(x, "caf")?;
         match self.compat {
-            Compat::Native => Ok(self.native(&emb)),
-            Compat::Byzfl => self.byzfl(&emb, rng),
+            Compat::Native => Ok(self.native(&Embedding::gram_only(gram, x.d()))),
+            Compat::Byzfl => self.byzfl(&Embedding::from_gram(gram, x.d()), rng),
         }
     }
 
@@ -130,18 +130,12 @@ impl Caf {
         let mut rounds = 0;
         while csum > self.stop(n) {
             rounds += 1;
-            let mu = emb.weighted_mean(&c);
-            let (lambda, v) = top_eigen(emb.weighted_cov(&c, &mu));
-            if lambda < best.lambda {
-                best.lambda = lambda;
+            let top = emb.weighted_top(&c);
+            if top.lambda < best.lambda {
+                best.lambda = top.lambda;
                 best.weights.clone_from(&c);
             }
-            let tau: Vec<f64> = (0..n)
-                .map(|i| {
-                    let p = (emb.z.column(i) - &mu).dot(&v);
-                    p * p
-                })
-                .collect();
+            let tau = top.tau;
             let tmax = tau
                 .iter()
                 .zip(&c)

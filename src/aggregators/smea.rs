@@ -52,9 +52,9 @@
 //! Distributed Learning", ICML 2023, arXiv 2302.04787.
 
 use super::linalg::{
-    binomial, for_each_combination, subset_mean, symmetrize, top_eigen, top_eigenvalue, Embedding,
+    binomial, for_each_combination, subset_mean, sym_top, sym_top_value, symmetrize, Embedding,
 };
-use super::{require_finite, require_honest_majority, AggContext, Aggregator};
+use super::{require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
 use crate::rng::SimRng;
@@ -128,7 +128,6 @@ impl Smea {
     /// [`Error::Unsupported`] in ByzFL mode beyond [`BYZFL_MAX_SUBSETS`] subsets.
     pub fn select(&self, x: UpdatesView<'_>, rng: &mut SimRng) -> Result<SmeaSelection> {
         self.check_n(x.n())?;
-        require_finite("smea", x)?;
         let n = x.n();
         let k = n - self.f;
         if self.compat == Compat::Byzfl {
@@ -141,7 +140,7 @@ impl Smea {
                 )));
             }
         }
-        let emb = Embedding::new(x);
+        let emb = Embedding::new(x, "smea")?;
         if self.f == 0 || emb.m() == 0 {
             // One subset, or all inputs identical (every subset has the same mean).
             let sc = Scatter::new(&emb);
@@ -275,7 +274,7 @@ impl<'a> Scatter<'a> {
     }
 
     fn lambda(&self, s: &[usize]) -> f64 {
-        top_eigenvalue(self.matrix(s)).max(0.0)
+        sym_top_value(&self.matrix(s)).max(0.0)
     }
 
     /// Whether λ_max(Scatter(s)) < `thr`: tI − M is positive definite exactly then, and a
@@ -300,7 +299,7 @@ impl<'a> Scatter<'a> {
     fn top(&self, s: &[usize]) -> (f64, DVector<f64>) {
         let m = self.emb.m();
         if s.len() <= m {
-            let (lambda, q) = top_eigen(self.centred_gram(s));
+            let (lambda, q) = sym_top(&self.centred_gram(s));
             let mut mean = DVector::<f64>::zeros(m);
             for &i in s {
                 mean += self.emb.z.column(i);
@@ -317,7 +316,7 @@ impl<'a> Scatter<'a> {
             (lambda.max(0.0), v)
         } else {
             let (c, _) = self.scatter(s);
-            let (lambda, v) = top_eigen(c);
+            let (lambda, v) = sym_top(&c);
             (lambda.max(0.0), v)
         }
     }
@@ -576,7 +575,7 @@ mod tests {
 
     /// Exhaustive native SMEA: exact λ_max of every subset, first strict minimum.
     fn brute_force(u: &Updates, f: usize) -> (Vec<usize>, f64) {
-        let emb = Embedding::new(u.view());
+        let emb = Embedding::new(u.view(), "test").unwrap();
         let sc = Scatter::new(&emb);
         let mut best = (Vec::new(), f64::INFINITY);
         for_each_combination(u.n(), u.n() - f, |s| {
@@ -654,7 +653,7 @@ mod tests {
         // A zero budget skips the search: the heuristic subset comes back, not certified.
         let mut rng = rng_from_seed(3);
         let u = Updates::from_rows(&gaussian_rows(10, 5, &mut rng)).unwrap();
-        let emb = Embedding::new(u.view());
+        let emb = Embedding::new(u.view(), "test").unwrap();
         let sel = native_select(&emb, 7, 0.0);
         assert!(!sel.exact);
         assert_eq!(sel.subset.len(), 7);
@@ -732,7 +731,7 @@ mod calib {
                 .map(|_| (0..d).map(|_| rng.sample(StandardNormal)).collect())
                 .collect();
             let u = Updates::from_rows(&rows).unwrap();
-            let emb = Embedding::new(u.view());
+            let emb = Embedding::new(u.view(), "test").unwrap();
             let sc = Scatter::new(&emb);
             let s: Vec<usize> = (0..k).collect();
             let l = sc.lambda(&s);

@@ -41,7 +41,7 @@
 //! §2.4 (the weighted filter for bounded covariance). Bai & Yin, "Limit of the Smallest
 //! Eigenvalue of a Large Dimensional Sample Covariance Matrix", Ann. Probab. 1993.
 
-use super::linalg::{centred_gram, top_eigen, weighted_mean, Embedding};
+use super::linalg::{centred_gram, weighted_mean, Embedding};
 use super::{require_finite, require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
@@ -134,7 +134,6 @@ impl Spectral {
     /// [`Error::TooFewInputs`] when 2f ≥ n; [`Error::NonFinite`] for ±∞ input.
     pub fn filter(&self, x: UpdatesView<'_>) -> Result<SpectralOutcome> {
         self.check_n(x.n())?;
-        require_finite("spectral", x)?;
         let (n, d) = (x.n(), x.d());
         let removable = self.removable(n);
         let mut out = SpectralOutcome {
@@ -143,14 +142,15 @@ impl Spectral {
             sigma2: self.sigma.map_or(f64::NAN, |s| s * s),
         };
         if removable <= 0.0 {
+            require_finite("spectral", x)?;
             return Ok(out);
         }
-        let gram = centred_gram(x);
+        let gram = centred_gram(x, "spectral")?;
         if out.sigma2.is_nan() {
             out.sigma2 = robust_sigma2(&gram, d);
         }
-        let emb = Embedding::from_gram(gram, d);
-        if emb.m() == 0 {
+        let emb = Embedding::gram_only(gram, d);
+        if emb.is_degenerate() {
             return Ok(out);
         }
         let floor = n as f64 - removable;
@@ -161,18 +161,12 @@ impl Spectral {
             if room <= 0.0 {
                 break;
             }
-            let mu = emb.weighted_mean(w);
-            let (lambda, v) = top_eigen(emb.weighted_cov(w, &mu));
+            let top = emb.weighted_top(w);
             let edge = 1.0 + (d as f64 / total).sqrt();
-            if lambda <= (1.0 + self.c) * out.sigma2 * edge * edge {
+            if top.lambda <= (1.0 + self.c) * out.sigma2 * edge * edge {
                 break;
             }
-            let tau: Vec<f64> = (0..n)
-                .map(|i| {
-                    let p = (emb.z.column(i) - &mu).dot(&v);
-                    p * p
-                })
-                .collect();
+            let tau = top.tau;
             let tmax = tau
                 .iter()
                 .zip(w.iter())
