@@ -17,7 +17,7 @@
 //!   the largest τ, the other weights shrink by factors close to 1 and ByzFL's loop can run
 //!   for a very long time; lbounds stops after [`BYZFL_MAX_ROUNDS`] rounds with
 //!   [`Error::Unsupported`] rather than return something ByzFL would not.
-//! * **Native** uses the exact top eigenpair (a symmetric eigendecomposition, no randomness,
+//! * **Native** uses the exact top eigenpair (to a few ulps, see below; no randomness,
 //!   `cx.rng` untouched) and takes τ_max over inputs of positive weight, so each round zeroes
 //!   at least one weight and the loop ends after at most n rounds.
 //!
@@ -30,12 +30,17 @@
 //! # How it runs at d = 10⁶
 //!
 //! Every rᵢ lies in the span of the centred inputs (dimension m ≤ n − 1), so lbounds forms
-//! the centred Gram matrix once (O(n²d)), works in m coordinates for all rounds (O(nm + m³)
-//! each) and goes back to ℝᵈ only for the returned weighted mean. For the random start, only
-//! u's component in the span matters; it is a/‖g‖ with a ~ N(0, I_m) and ‖g‖² = ‖a‖² +
-//! χ²(d − m), drawn in O(m), which is exactly the law of ByzFL's O(d) draw.
+//! the centred Gram matrix once (O(n²d), SIMD gemm), runs every round in O(n²)–O(n³) without
+//! touching d, and goes back to ℝᵈ only for the returned weighted mean. Native rounds take
+//! the top eigenpair of the n×n matrix √ŵᵢ√ŵⱼ(xᵢ − μ)·(xⱼ − μ), which has the spectrum of the
+//! weighted covariance, by Householder tridiagonalization, Sturm bisection and inverse
+//! iteration. ByzFL-mode rounds work in coordinates of the span (a pivoted Cholesky factor of
+//! the Gram matrix); there only u's component in the span matters, and it is a/‖g‖ with
+//! a ~ N(0, I_m) and ‖g‖² = ‖a‖² + χ²(d − m), drawn in O(m): exactly the law of ByzFL's O(d)
+//! draw.
 //!
-//! Non-finite input is rejected ([`Error::NonFinite`]): ByzFL's arithmetic turns it into NaN.
+//! Non-finite input is rejected ([`Error::NonFinite`], detected on the Gram matrix at no
+//! extra pass): ByzFL's arithmetic turns it into NaN.
 //!
 //! # References
 //! Allouah, Guerraoui & Stephan, "Towards Trustworthy Federated Learning with Untrusted
@@ -142,7 +147,7 @@ impl Caf {
                 .filter(|(_, &ci)| ci > 0.0)
                 .map(|(t, _)| *t)
                 .fold(0.0, f64::max);
-            if !(tmax > 0.0) {
+            if tmax <= 0.0 || tmax.is_nan() {
                 // Every weighted input sits at μ along v (λ = 0): nothing left to filter.
                 break;
             }
@@ -189,7 +194,7 @@ impl Caf {
             }
             w /= csum;
             let lambda = w.norm();
-            if !(lambda > 0.0) || !lambda.is_finite() {
+            if lambda <= 0.0 || !lambda.is_finite() {
                 // ByzFL: 0/0 → NaN eigenvalue and weights; the loop ends with the best so far.
                 break;
             }

@@ -18,10 +18,11 @@
 //!   coordinates are drawn.
 //!
 //! Cost: num_iters × (gather n·b entries + an n×n Gram matrix O(n²b) + an n×n
-//! eigendecomposition) + one O(nd) mean. The scores come from the Gram matrix: with K = CCᵀ
+//! top eigenpair) + one O(nd) mean. The scores come from the Gram matrix: with K = CCᵀ
 //! and top eigenpair (σ², u), sᵢ = σ²uᵢ², so no b×b or SVD of the submatrix is formed.
 //!
-//! Non-finite input is rejected ([`Error::NonFinite`]).
+//! Non-finite input is rejected ([`Error::NonFinite`], detected on the sampled Gram matrices or
+//! the output, without a separate O(nd) scan).
 //!
 //! # References
 //! Shejwalkar & Houmansadr, "Manipulating the Byzantine: Optimizing Model Poisoning Attacks

@@ -222,7 +222,8 @@ impl Embedding {
 
     /// Whether all inputs coincide (zero spread).
     pub fn is_degenerate(&self) -> bool {
-        !(self.gram.trace() > 0.0)
+        let t = self.gram.trace();
+        t <= 0.0 || t.is_nan()
     }
 
     /// Factors a centred Gram matrix by Cholesky with diagonal pivoting, G ≈ LLᵀ with L
@@ -568,7 +569,7 @@ impl Tridiagonal {
                 d[i + 1] = temp - fact * d[i + 1];
                 if i + 2 < m {
                     du2[i] = du[i + 1];
-                    du[i + 1] = -fact * du[i + 1];
+                    du[i + 1] *= -fact;
                 }
                 swap[i] = true;
             }
@@ -925,16 +926,16 @@ mod tests {
         let total: f64 = w.iter().sum();
         let mu = weighted_mean(x, &w);
         let mut cov = DMatrix::<f64>::zeros(5, 5);
-        for i in 0..9 {
+        for (i, wi) in w.iter().enumerate() {
             let r = DVector::from_column_slice(x.col(i)) - &mu;
-            cov += &r * r.transpose() * (w[i] / total);
+            cov += &r * r.transpose() * (wi / total);
         }
         let (l, v) = sym_top(&cov);
         let got = e.weighted_top(&w);
         assert!((got.lambda - l).abs() < 1e-10 * l);
-        for i in 0..9 {
+        for (i, t) in got.tau.iter().enumerate() {
             let p = (DVector::from_column_slice(x.col(i)) - &mu).dot(&v);
-            assert!((got.tau[i] - p * p).abs() < 1e-9 * l, "{i}");
+            assert!((t - p * p).abs() < 1e-9 * l, "{i}");
         }
     }
 

@@ -227,8 +227,8 @@ impl Conflicts {
         let mut adj = vec![0u64; n * words];
         for i in 0..n {
             for j in 0..n {
-                // `!(v <= t)` also catches NaN, which `cdist` can produce from ∞ − ∞.
-                if i != j && !(dist[i * n + j] <= t) {
+                // Non-finite distances were mapped to +∞ (ByzFL: ∞ or NaN, never `<`).
+                if i != j && dist[i * n + j] > t {
                     set(&mut adj[i * words..(i + 1) * words], j);
                 }
             }

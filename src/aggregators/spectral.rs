@@ -28,9 +28,10 @@
 //!
 //! # How it runs at d = 10⁶
 //!
-//! One O(n²d) pass forms the centred Gram matrix; all rounds run in the m ≤ n − 1 embedding
-//! coordinates with exact symmetric eigendecompositions (O(m³) per round, no power iteration
-//! and no randomness); one O(nd) pass forms the output.
+//! One O(n²d) pass forms the centred Gram matrix; every round works on the n×n matrix
+//! √wᵢ√wⱼ(xᵢ − μ)·(xⱼ − μ)/Σw, whose spectrum is that of Σ_w, with an exact top eigenpair
+//! (Householder tridiagonalization, Sturm bisection, inverse iteration; no power iteration,
+//! no randomness); one O(nd) pass forms the output.
 //!
 //! Non-finite input is rejected ([`Error::NonFinite`]).
 //!
@@ -173,7 +174,7 @@ impl Spectral {
                 .filter(|(_, &wi)| wi > 0.0)
                 .map(|(t, _)| *t)
                 .fold(0.0, f64::max);
-            if !(tmax > 0.0) {
+            if tmax <= 0.0 || tmax.is_nan() {
                 break;
             }
             let delta: Vec<f64> = w.iter().zip(&tau).map(|(wi, t)| wi * t / tmax).collect();
