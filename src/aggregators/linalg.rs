@@ -147,6 +147,18 @@ pub(crate) fn non_finite(rule: &str) -> Error {
     }
 }
 
+/// The symmetric n×n Gram matrix YᵀY of the columns of the len×n column-major `buf`.
+pub(crate) fn gram_of_columns(buf: &[f64], len: usize, n: usize) -> DMatrix<f64> {
+    let mut g = DMatrix::<f64>::zeros(n, n);
+    gram_upper(&mut g, buf, len, len, n);
+    for i in 0..n {
+        for j in (i + 1)..n {
+            g[(j, i)] = g[(i, j)];
+        }
+    }
+    g
+}
+
 /// Adds the upper triangle (and diagonal) of YᵀY to `g`, where column i of the len×n matrix
 /// Y is `data[i·stride .. i·stride + len]`.
 fn gram_upper(g: &mut DMatrix<f64>, data: &[f64], stride: usize, len: usize, n: usize) {
