@@ -21,11 +21,11 @@
 //!   `cx.rng` untouched) and takes τ_max over inputs of positive weight, so each round zeroes
 //!   at least one weight and the loop ends after at most n rounds.
 //!
-//! Deviations from ByzFL in both modes (ByzFL's outputs are undefined there): with f = 0 the
-//! loop never runs and ByzFL returns `None`; lbounds returns the mean. When all inputs of
-//! positive weight coincide, ByzFL's power step divides 0 by 0, ends the loop with NaN
-//! weights and returns the best μ so far (`None` in the first round); lbounds returns the same
-//! best μ, or the current one in the first round.
+//! Where ByzFL's output is undefined: with f = 0 its loop never runs and it returns `None`;
+//! lbounds returns the mean (both modes). When all inputs of positive weight coincide, its
+//! power step divides 0 by 0, the loop ends with NaN weights and the best μ so far is returned
+//! (`None` in the first round); ByzFL mode returns that best μ (the current one in the first
+//! round), native mode sees λ = 0, the smallest possible, and returns the current μ.
 //!
 //! # How it runs at d = 10⁶
 //!

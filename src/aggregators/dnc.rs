@@ -17,9 +17,11 @@
 //! * when b = d every iteration sees the same submatrix, so one iteration is run and no
 //!   coordinates are drawn.
 //!
-//! Cost: num_iters × (gather n·b entries + an n×n Gram matrix O(n²b) + an n×n
-//! top eigenpair) + one O(nd) mean. The scores come from the Gram matrix: with K = CCᵀ
-//! and top eigenpair (σ², u), sᵢ = σ²uᵢ², so no b×b or SVD of the submatrix is formed.
+//! Cost: num_iters × (gather n·b entries + an n×n Gram matrix O(n²b) + an n×n top
+//! eigenpair), the iterations in parallel, + one O(nd) mean. The scores come from the Gram
+//! matrix: with K = CCᵀ (C the centred submatrix, one row per input) and top eigenpair
+//! (σ², u), sᵢ = σ²uᵢ², so no b×b matrix or SVD is formed. All coordinate sets are drawn
+//! before any scoring, in iteration order, so the result does not depend on threads.
 //!
 //! Non-finite input is rejected ([`Error::NonFinite`], detected on the sampled Gram matrices or
 //! the output, without a separate O(nd) scan).
@@ -27,7 +29,8 @@
 //! # References
 //! Shejwalkar & Houmansadr, "Manipulating the Byzantine: Optimizing Model Poisoning Attacks
 //! and Defenses for Federated Learning", NDSS 2021, doi:10.14722/ndss.2021.24498 (Algorithm 2).
-//! Li, Chen et al., Blades (`lishenghui/blades`), the reference implementation of the defaults.
+//! Li, Ngai, Ye, Ju, Zhang & Voigt, "Blades: A Unified Benchmark Suite for Byzantine Attacks
+//! and Defenses in Federated Learning", IoTDI 2024, arXiv 2206.05359 (source of the defaults).
 
 use super::linalg::{centred_gram, gram_of_columns, non_finite, subset_mean, sym_top};
 use super::{require_honest_majority, AggContext, Aggregator};

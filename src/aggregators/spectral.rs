@@ -17,7 +17,7 @@
 //! # Stopping threshold
 //!
 //! With k inputs drawn with covariance σ²I in dimension d, the top eigenvalue of the sample
-//! covariance sits at the Bai–Yin edge σ²(1 + √(d/k))² (≈ σ²d/k when d ≫ k, the federated
+//! covariance sits at the Marchenko–Pastur edge σ²(1 + √(d/k))² (≈ σ²d/k when d ≫ k, the federated
 //! regime, where comparing with σ² alone would filter honest data forever). lbounds stops at
 //! T = (1 + c)·σ̂²·(1 + √(d/Σw))². Without `sigma`, σ̂² = med_i med_{j≠i}‖xᵢ − xⱼ‖² / (2d ·
 //! (1 − 2/(9d))³): honest pairs have E‖xᵢ − xⱼ‖² = 2 tr Σ, the inner median of an honest i
@@ -33,14 +33,16 @@
 //! (Householder tridiagonalization, Sturm bisection, inverse iteration; no power iteration,
 //! no randomness); one O(nd) pass forms the output.
 //!
-//! Non-finite input is rejected ([`Error::NonFinite`]).
+//! Non-finite input is rejected ([`Error::NonFinite`], detected on the Gram matrix at no extra
+//! pass).
 //!
 //! # References
 //! Diakonikolas, Kamath, Kane, Li, Moitra & Stewart, "Robust Estimators in High Dimensions
 //! without the Computational Intractability", FOCS 2016, arXiv 1604.06443. Diakonikolas &
 //! Kane, "Algorithmic High-Dimensional Robust Statistics", Cambridge University Press 2023,
-//! §2.4 (the weighted filter for bounded covariance). Bai & Yin, "Limit of the Smallest
-//! Eigenvalue of a Large Dimensional Sample Covariance Matrix", Ann. Probab. 1993.
+//! ch. 2 (filtering under bounded covariance). Yin, Bai & Krishnaiah, "On the Limit of the
+//! Largest Eigenvalue of the Large Dimensional Sample Covariance Matrix", Probab. Theory
+//! Related Fields 1988 (the edge used for T).
 
 use super::linalg::{centred_gram, weighted_mean, Embedding};
 use super::{require_finite, require_honest_majority, AggContext, Aggregator};
