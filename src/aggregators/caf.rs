@@ -17,25 +17,30 @@
 //!   the largest τ, the other weights shrink by factors close to 1 and ByzFL's loop can run
 //!   for a very long time; lbounds stops after [`BYZFL_MAX_ROUNDS`] rounds with
 //!   [`Error::Unsupported`] rather than return something ByzFL would not.
-//! * **Native** uses the exact top eigenpair (a symmetric eigendecomposition, no randomness,
+//! * **Native** uses the exact top eigenpair (to a few ulps, see below; no randomness,
 //!   `cx.rng` untouched) and takes τ_max over inputs of positive weight, so each round zeroes
 //!   at least one weight and the loop ends after at most n rounds.
 //!
-//! Deviations from ByzFL in both modes (ByzFL's outputs are undefined there): with f = 0 the
-//! loop never runs and ByzFL returns `None`; lbounds returns the mean. When all inputs of
-//! positive weight coincide, ByzFL's power step divides 0 by 0, ends the loop with NaN
-//! weights and returns the best μ so far (`None` in the first round); lbounds returns the same
-//! best μ, or the current one in the first round.
+//! Where ByzFL's output is undefined: with f = 0 its loop never runs and it returns `None`;
+//! lbounds returns the mean (both modes). When all inputs of positive weight coincide, its
+//! power step divides 0 by 0, the loop ends with NaN weights and the best μ so far is returned
+//! (`None` in the first round); ByzFL mode returns that best μ (the current one in the first
+//! round), native mode sees λ = 0, the smallest possible, and returns the current μ.
 //!
 //! # How it runs at d = 10⁶
 //!
 //! Every rᵢ lies in the span of the centred inputs (dimension m ≤ n − 1), so lbounds forms
-//! the centred Gram matrix once (O(n²d)), works in m coordinates for all rounds (O(nm + m³)
-//! each) and goes back to ℝᵈ only for the returned weighted mean. For the random start, only
-//! u's component in the span matters; it is a/‖g‖ with a ~ N(0, I_m) and ‖g‖² = ‖a‖² +
-//! χ²(d − m), drawn in O(m), which is exactly the law of ByzFL's O(d) draw.
+//! the centred Gram matrix once (O(n²d), SIMD gemm), runs every round in O(n²)–O(n³) without
+//! touching d, and goes back to ℝᵈ only for the returned weighted mean. Native rounds take
+//! the top eigenpair of the n×n matrix √ŵᵢ√ŵⱼ(xᵢ − μ)·(xⱼ − μ), which has the spectrum of the
+//! weighted covariance, by Householder tridiagonalization, Sturm bisection and inverse
+//! iteration. ByzFL-mode rounds work in coordinates of the span (a pivoted Cholesky factor of
+//! the Gram matrix); there only u's component in the span matters, and it is a/‖g‖ with
+//! a ~ N(0, I_m) and ‖g‖² = ‖a‖² + χ²(d − m), drawn in O(m): exactly the law of ByzFL's O(d)
+//! draw.
 //!
-//! Non-finite input is rejected ([`Error::NonFinite`]): ByzFL's arithmetic turns it into NaN.
+//! Non-finite input is rejected ([`Error::NonFinite`], detected on the Gram matrix at no
+//! extra pass): ByzFL's arithmetic turns it into NaN.
 //!
 //! # References
 //! Allouah, Guerraoui & Stephan, "Towards Trustworthy Federated Learning with Untrusted
@@ -43,7 +48,7 @@
 //! Stewart, "Robust Estimators in High Dimensions without the Computational Intractability",
 //! FOCS 2016, arXiv 1604.06443 (the filter it builds on).
 
-use super::linalg::{top_eigen, weighted_mean, Embedding};
+use super::linalg::{centred_gram, weighted_mean, Embedding};
 use super::{require_finite, require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
@@ -98,19 +103,19 @@ impl Caf {
     /// [`Error::Unsupported`] when ByzFL's loop exceeds [`BYZFL_MAX_ROUNDS`].
     pub fn filter(&self, x: UpdatesView<'_>, rng: &mut SimRng) -> Result<CafOutcome> {
         self.check_n(x.n())?;
-        require_finite("caf", x)?;
         let n = x.n();
         if self.f == 0 {
+            require_finite("caf", x)?;
             return Ok(CafOutcome {
                 weights: vec![1.0; n],
                 lambda: f64::NAN,
                 rounds: 0,
             });
         }
-        let emb = Embedding::new(x);
+        let gram = centred_gram(x, "caf")?;
         match self.compat {
-            Compat::Native => Ok(self.native(&emb)),
-            Compat::Byzfl => self.byzfl(&emb, rng),
+            Compat::Native => Ok(self.native(&Embedding::gram_only(gram, x.d()))),
+            Compat::Byzfl => self.byzfl(&Embedding::from_gram(gram, x.d()), rng),
         }
     }
 
@@ -130,25 +135,19 @@ impl Caf {
         let mut rounds = 0;
         while csum > self.stop(n) {
             rounds += 1;
-            let mu = emb.weighted_mean(&c);
-            let (lambda, v) = top_eigen(emb.weighted_cov(&c, &mu));
-            if lambda < best.lambda {
-                best.lambda = lambda;
+            let top = emb.weighted_top(&c);
+            if top.lambda < best.lambda {
+                best.lambda = top.lambda;
                 best.weights.clone_from(&c);
             }
-            let tau: Vec<f64> = (0..n)
-                .map(|i| {
-                    let p = (emb.z.column(i) - &mu).dot(&v);
-                    p * p
-                })
-                .collect();
+            let tau = top.tau;
             let tmax = tau
                 .iter()
                 .zip(&c)
                 .filter(|(_, &ci)| ci > 0.0)
                 .map(|(t, _)| *t)
                 .fold(0.0, f64::max);
-            if !(tmax > 0.0) {
+            if tmax <= 0.0 || tmax.is_nan() {
                 // Every weighted input sits at μ along v (λ = 0): nothing left to filter.
                 break;
             }
@@ -195,7 +194,7 @@ impl Caf {
             }
             w /= csum;
             let lambda = w.norm();
-            if !(lambda > 0.0) || !lambda.is_finite() {
+            if lambda <= 0.0 || !lambda.is_finite() {
                 // ByzFL: 0/0 → NaN eigenvalue and weights; the loop ends with the best so far.
                 break;
             }

@@ -17,25 +17,29 @@
 //! * when b = d every iteration sees the same submatrix, so one iteration is run and no
 //!   coordinates are drawn.
 //!
-//! Cost: num_iters × (gather n·b entries + an n×n Gram matrix O(n²b) + an n×n
-//! eigendecomposition) + one O(nd) mean. The scores come from the Gram matrix: with K = CCᵀ
-//! and top eigenpair (σ², u), sᵢ = σ²uᵢ², so no b×b or SVD of the submatrix is formed.
+//! Cost: num_iters × (gather n·b entries + an n×n Gram matrix O(n²b) + an n×n top
+//! eigenpair), the iterations in parallel, + one O(nd) mean. The scores come from the Gram
+//! matrix: with K = CCᵀ (C the centred submatrix, one row per input) and top eigenpair
+//! (σ², u), sᵢ = σ²uᵢ², so no b×b matrix or SVD is formed. All coordinate sets are drawn
+//! before any scoring, in iteration order, so the result does not depend on threads.
 //!
-//! Non-finite input is rejected ([`Error::NonFinite`]).
+//! Non-finite input is rejected ([`Error::NonFinite`], detected on the sampled Gram matrices or
+//! the output, without a separate O(nd) scan).
 //!
 //! # References
 //! Shejwalkar & Houmansadr, "Manipulating the Byzantine: Optimizing Model Poisoning Attacks
 //! and Defenses for Federated Learning", NDSS 2021, doi:10.14722/ndss.2021.24498 (Algorithm 2).
-//! Li, Chen et al., Blades (`lishenghui/blades`), the reference implementation of the defaults.
+//! Li, Ngai, Ye, Ju, Zhang & Voigt, "Blades: A Unified Benchmark Suite for Byzantine Attacks
+//! and Defenses in Federated Learning", IoTDI 2024, arXiv 2206.05359 (source of the defaults).
 
-use super::linalg::{subset_mean, symmetrize, top_eigen};
-use super::{require_finite, require_honest_majority, AggContext, Aggregator};
+use super::linalg::{centred_gram, gram_of_columns, non_finite, subset_mean, sym_top};
+use super::{require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
 use crate::rng::{uniform_index, SimRng};
 use crate::{Error, Result};
-use nalgebra::{DMatrix, DMatrixView, DVector};
-use std::collections::BTreeSet;
+use nalgebra::{DMatrix, DVector};
+use rayon::prelude::*;
 
 /// Registry entry.
 pub const SPEC: Spec<dyn Aggregator> = Spec {
@@ -94,57 +98,72 @@ impl Dnc {
     /// Those of [`Aggregator::check_n`]; [`Error::NonFinite`] for ±∞ input.
     pub fn good_set(&self, x: UpdatesView<'_>, rng: &mut SimRng) -> Result<Vec<usize>> {
         self.check_n(x.n())?;
-        require_finite("dnc", x)?;
         let (n, d) = (x.n(), x.d());
         let flag = self.flagged();
         if flag == 0 {
             return Ok((0..n).collect());
         }
         let b = self.sub_dim.min(d);
-        let iters = if b == d { 1 } else { self.num_iters };
         let mut times_flagged = vec![0usize; n];
-        let mut buf = vec![0.0; b * n];
-        for _ in 0..iters {
-            // Column i of the b×n buffer: the chosen coordinates of xᵢ.
-            if b == d {
-                buf.copy_from_slice(x.as_slice());
-            } else {
-                let coords = sample_coords(rng, d, b);
-                for (i, col) in x.cols().enumerate() {
-                    for (o, &c) in buf[i * b..(i + 1) * b].iter_mut().zip(&coords) {
-                        *o = col[c];
-                    }
-                }
-            }
-            let mut mean = vec![0.0; b];
-            for col in buf.chunks_exact(b) {
-                for (m, v) in mean.iter_mut().zip(col) {
-                    *m += v;
-                }
-            }
-            for m in &mut mean {
-                *m /= n as f64;
-            }
-            for col in buf.chunks_exact_mut(b) {
-                for (v, m) in col.iter_mut().zip(&mean) {
-                    *v -= m;
-                }
-            }
-            let c = DMatrixView::from_slice(&buf, b, n);
-            let ct = c.transpose();
-            let mut k = DMatrix::<f64>::zeros(n, n);
-            k.gemm(1.0, &ct, &c, 0.0);
-            symmetrize(&mut k);
-            let (lambda, u) = top_eigen(k);
+        let mut flag_top = |k: &DMatrix<f64>| {
+            let (lambda, u) = sym_top(k);
             let scores: Vec<f64> = u.iter().map(|ui| lambda.max(0.0) * ui * ui).collect();
             let mut order: Vec<usize> = (0..n).collect();
             order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(a.cmp(&b)));
             for &i in &order[n - flag..] {
                 times_flagged[i] += 1;
             }
+        };
+        if b == d {
+            // Every iteration would see all coordinates: one centred Gram matrix, no copy.
+            flag_top(&centred_gram(x, "dnc")?);
+            return Ok(least_flagged(&times_flagged));
+        }
+        // Draw every iteration's coordinates first (the stream order of drawing them one by
+        // one), then score the iterations in parallel; results are combined in order.
+        let sets: Vec<Vec<usize>> = (0..self.num_iters)
+            .map(|_| sample_coords(rng, d, b))
+            .collect();
+        let grams: Vec<DMatrix<f64>> = sets
+            .par_iter()
+            .map(|coords| {
+                let mut buf = vec![0.0; b * n];
+                for (out, col) in buf.chunks_exact_mut(b).zip(x.cols()) {
+                    for (o, &c) in out.iter_mut().zip(coords) {
+                        *o = col[c];
+                    }
+                }
+                centred_columns_gram(&mut buf, b, n)
+            })
+            .collect();
+        for k in &grams {
+            if !k.iter().all(|v| v.is_finite()) {
+                return Err(non_finite("dnc"));
+            }
+            flag_top(k);
         }
         Ok(least_flagged(&times_flagged))
     }
+}
+
+/// Centres the rows of the b×n column-major `buf` (coordinate means over the n inputs) in
+/// place and returns the n×n Gram matrix of its columns.
+fn centred_columns_gram(buf: &mut [f64], b: usize, n: usize) -> DMatrix<f64> {
+    let mut mean = vec![0.0; b];
+    for col in buf.chunks_exact(b) {
+        for (m, v) in mean.iter_mut().zip(col) {
+            *m += v;
+        }
+    }
+    for m in &mut mean {
+        *m /= n as f64;
+    }
+    for col in buf.chunks_exact_mut(b) {
+        for (v, m) in col.iter_mut().zip(&mean) {
+            *v -= m;
+        }
+    }
+    gram_of_columns(buf, b, n)
 }
 
 /// Inputs never flagged; if there are none, those flagged least often.
@@ -153,16 +172,30 @@ fn least_flagged(times: &[usize]) -> Vec<usize> {
     (0..times.len()).filter(|&i| times[i] == min).collect()
 }
 
-/// `b` distinct coordinates of 0..d, uniformly (Floyd's algorithm), sorted.
+/// `b` distinct coordinates of 0..d, uniformly (Floyd's algorithm over a bitset), sorted.
 fn sample_coords(rng: &mut SimRng, d: usize, b: usize) -> Vec<usize> {
-    let mut set = BTreeSet::new();
+    let mut bits = vec![0u64; d.div_ceil(64)];
+    let mut take = |i: usize| -> bool {
+        let (w, m) = (i / 64, 1u64 << (i % 64));
+        let fresh = bits[w] & m == 0;
+        bits[w] |= m;
+        fresh
+    };
     for j in (d - b)..d {
         let t = uniform_index(rng, j + 1);
-        if !set.insert(t) {
-            set.insert(j);
+        if !take(t) {
+            take(j);
         }
     }
-    set.into_iter().collect()
+    let mut out = Vec::with_capacity(b);
+    for (w, &word) in bits.iter().enumerate() {
+        let mut word = word;
+        while word != 0 {
+            out.push(w * 64 + word.trailing_zeros() as usize);
+            word &= word - 1;
+        }
+    }
+    out
 }
 
 impl Aggregator for Dnc {
@@ -185,7 +218,13 @@ impl Aggregator for Dnc {
 
     fn aggregate(&self, x: UpdatesView<'_>, cx: &mut AggContext<'_>) -> Result<DVector<f64>> {
         let good = self.good_set(x, cx.rng)?;
-        Ok(subset_mean(x, &good))
+        let out = subset_mean(x, &good);
+        // ±∞ outside the sampled coordinates surfaces here (no separate O(nd) scan).
+        if out.iter().all(|v| v.is_finite()) {
+            Ok(out)
+        } else {
+            Err(non_finite("dnc"))
+        }
     }
 }
 

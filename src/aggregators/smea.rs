@@ -18,10 +18,11 @@
 //!
 //! # `Compat::Native`: exact branch and bound, with a bounded budget
 //!
-//! lbounds minimises the exact λ_max, working with the smaller of the k×k centred Gram matrix
-//! of S and its m×m scatter in embedding coordinates (k = n − f; m ≤ n − 1 is the rank of the
-//! centred inputs), so d is touched once, for the n×n Gram matrix. Ties go to the
-//! lexicographically first subset, as in ByzFL's loop.
+//! lbounds minimises the exact λ_max (to a few ulps: Householder tridiagonalization and Sturm
+//! bisection), working with the smaller of the k×k centred Gram matrix of S and its m×m
+//! scatter in embedding coordinates (k = n − f; m ≤ n − 1 is the rank of the centred inputs),
+//! so d is touched once, for the n×n Gram matrix. Ties go to the lexicographically first
+//! subset, as in ByzFL's loop.
 //!
 //! 1. *Incumbent*: greedy removal (f times, drop the input with the largest squared
 //!    projection on the current top eigenvector), then swap search (exchange a removed input
@@ -35,7 +36,7 @@
 //!    when it exceeds the incumbent. The directions u are the top eigenvectors of all inputs
 //!    and of each incumbent (up to eight). A leaf is first screened with a Cholesky
 //!    factorization of (λ_inc·I − M), which exists iff λ_max(M) < λ_inc; only survivors get
-//!    an eigendecomposition.
+//!    an exact eigenvalue.
 //!
 //! If the search finishes, the answer is certified optimal ([`SmeaSelection::exact`]). Its
 //! work is capped at [`SEARCH_BUDGET`] units of roughly a nanosecond each (about 0.2 s;
@@ -52,9 +53,9 @@
 //! Distributed Learning", ICML 2023, arXiv 2302.04787.
 
 use super::linalg::{
-    binomial, for_each_combination, subset_mean, symmetrize, top_eigen, top_eigenvalue, Embedding,
+    binomial, for_each_combination, subset_mean, sym_top, sym_top_value, symmetrize, Embedding,
 };
-use super::{require_finite, require_honest_majority, AggContext, Aggregator};
+use super::{require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
 use crate::rng::SimRng;
@@ -128,7 +129,6 @@ impl Smea {
     /// [`Error::Unsupported`] in ByzFL mode beyond [`BYZFL_MAX_SUBSETS`] subsets.
     pub fn select(&self, x: UpdatesView<'_>, rng: &mut SimRng) -> Result<SmeaSelection> {
         self.check_n(x.n())?;
-        require_finite("smea", x)?;
         let n = x.n();
         let k = n - self.f;
         if self.compat == Compat::Byzfl {
@@ -141,7 +141,7 @@ impl Smea {
                 )));
             }
         }
-        let emb = Embedding::new(x);
+        let emb = Embedding::new(x, "smea")?;
         if self.f == 0 || emb.m() == 0 {
             // One subset, or all inputs identical (every subset has the same mean).
             let sc = Scatter::new(&emb);
@@ -275,7 +275,7 @@ impl<'a> Scatter<'a> {
     }
 
     fn lambda(&self, s: &[usize]) -> f64 {
-        top_eigenvalue(self.matrix(s)).max(0.0)
+        sym_top_value(&self.matrix(s)).max(0.0)
     }
 
     /// Whether λ_max(Scatter(s)) < `thr`: tI − M is positive definite exactly then, and a
@@ -291,7 +291,7 @@ impl<'a> Scatter<'a> {
     /// Rough cost of one [`Scatter::below`] call, in nanosecond-like units.
     fn leaf_cost(&self, k: usize) -> f64 {
         let m = self.emb.m() as f64;
-        let (k, dim) = (k as f64, self.dim(k as usize) as f64);
+        let (k, dim) = (k as f64, self.dim(k) as f64);
         let build = if k <= m { k * k } else { k * m * m / 2.0 };
         (build + dim * dim * dim / 3.0) / 2.0 + 200.0
     }
@@ -300,7 +300,7 @@ impl<'a> Scatter<'a> {
     fn top(&self, s: &[usize]) -> (f64, DVector<f64>) {
         let m = self.emb.m();
         if s.len() <= m {
-            let (lambda, q) = top_eigen(self.centred_gram(s));
+            let (lambda, q) = sym_top(&self.centred_gram(s));
             let mut mean = DVector::<f64>::zeros(m);
             for &i in s {
                 mean += self.emb.z.column(i);
@@ -317,7 +317,7 @@ impl<'a> Scatter<'a> {
             (lambda.max(0.0), v)
         } else {
             let (c, _) = self.scatter(s);
-            let (lambda, v) = top_eigen(c);
+            let (lambda, v) = sym_top(&c);
             (lambda.max(0.0), v)
         }
     }
@@ -576,7 +576,7 @@ mod tests {
 
     /// Exhaustive native SMEA: exact λ_max of every subset, first strict minimum.
     fn brute_force(u: &Updates, f: usize) -> (Vec<usize>, f64) {
-        let emb = Embedding::new(u.view());
+        let emb = Embedding::new(u.view(), "test").unwrap();
         let sc = Scatter::new(&emb);
         let mut best = (Vec::new(), f64::INFINITY);
         for_each_combination(u.n(), u.n() - f, |s| {
@@ -654,7 +654,7 @@ mod tests {
         // A zero budget skips the search: the heuristic subset comes back, not certified.
         let mut rng = rng_from_seed(3);
         let u = Updates::from_rows(&gaussian_rows(10, 5, &mut rng)).unwrap();
-        let emb = Embedding::new(u.view());
+        let emb = Embedding::new(u.view(), "test").unwrap();
         let sel = native_select(&emb, 7, 0.0);
         assert!(!sel.exact);
         assert_eq!(sel.subset.len(), 7);
@@ -707,61 +707,5 @@ mod tests {
             run(1, Compat::Native, &inf, 0),
             Err(Error::NonFinite { .. })
         ));
-    }
-}
-#[cfg(test)]
-mod calib {
-    use super::*;
-    use crate::data::Updates;
-    use crate::rng::rng_from_seed;
-    use rand::RngExt;
-    use rand_distr::StandardNormal;
-    #[test]
-    #[ignore]
-    fn calibrate() {
-        for (n, d, k) in [
-            (50usize, 3usize, 40usize),
-            (50, 200, 40),
-            (20, 200, 16),
-            (50, 20, 40),
-            (12, 200, 10),
-            (100, 1000, 97),
-        ] {
-            let mut rng = rng_from_seed(1);
-            let rows: Vec<Vec<f64>> = (0..n)
-                .map(|_| (0..d).map(|_| rng.sample(StandardNormal)).collect())
-                .collect();
-            let u = Updates::from_rows(&rows).unwrap();
-            let emb = Embedding::new(u.view());
-            let sc = Scatter::new(&emb);
-            let s: Vec<usize> = (0..k).collect();
-            let l = sc.lambda(&s);
-            let t = std::time::Instant::now();
-            let mut acc = 0.0;
-            for _ in 0..200 {
-                acc += sc.lambda(&s);
-            }
-            let eig = t.elapsed().as_nanos() as f64 / 200.0;
-            let t = std::time::Instant::now();
-            for r in 0..2000 {
-                acc += f64::from(u8::from(sc.below(&s, l * (1.0 + (r % 3) as f64 * 0.01))));
-            }
-            let chol = t.elapsed().as_nanos() as f64 / 2000.0;
-            let dir = Direction::new(emb.z.tr_mul(&DVector::from_element(
-                emb.m(),
-                1.0 / (emb.m() as f64).sqrt(),
-            )));
-            let t = std::time::Instant::now();
-            let c = k / 2;
-            let kept: Vec<usize> = (0..c).collect();
-            for r in 0..100000 {
-                let (c1, c2) = kept.iter().fold((0.0, 0.0), |(a, b), &i| {
-                    (a + dir.p[i], b + dir.p[i] * dir.p[i])
-                });
-                acc += dir.completion_bound(c + r % 3, k - c, c, c1, c2);
-            }
-            let node = t.elapsed().as_nanos() as f64 / 100000.0;
-            println!("n={n} d={d} k={k} m={} eig {eig:.0} ns chol {chol:.0} ns (units {:.0}), node-dir {node:.0} ns (units {}) {acc}", emb.m(), sc.leaf_cost(k), n + c);
-        }
     }
 }

@@ -17,7 +17,7 @@
 //! # Stopping threshold
 //!
 //! With k inputs drawn with covariance σ²I in dimension d, the top eigenvalue of the sample
-//! covariance sits at the Bai–Yin edge σ²(1 + √(d/k))² (≈ σ²d/k when d ≫ k, the federated
+//! covariance sits at the Marchenko–Pastur edge σ²(1 + √(d/k))² (≈ σ²d/k when d ≫ k, the federated
 //! regime, where comparing with σ² alone would filter honest data forever). lbounds stops at
 //! T = (1 + c)·σ̂²·(1 + √(d/Σw))². Without `sigma`, σ̂² = med_i med_{j≠i}‖xᵢ − xⱼ‖² / (2d ·
 //! (1 − 2/(9d))³): honest pairs have E‖xᵢ − xⱼ‖² = 2 tr Σ, the inner median of an honest i
@@ -28,20 +28,23 @@
 //!
 //! # How it runs at d = 10⁶
 //!
-//! One O(n²d) pass forms the centred Gram matrix; all rounds run in the m ≤ n − 1 embedding
-//! coordinates with exact symmetric eigendecompositions (O(m³) per round, no power iteration
-//! and no randomness); one O(nd) pass forms the output.
+//! One O(n²d) pass forms the centred Gram matrix; every round works on the n×n matrix
+//! √wᵢ√wⱼ(xᵢ − μ)·(xⱼ − μ)/Σw, whose spectrum is that of Σ_w, with an exact top eigenpair
+//! (Householder tridiagonalization, Sturm bisection, inverse iteration; no power iteration,
+//! no randomness); one O(nd) pass forms the output.
 //!
-//! Non-finite input is rejected ([`Error::NonFinite`]).
+//! Non-finite input is rejected ([`Error::NonFinite`], detected on the Gram matrix at no extra
+//! pass).
 //!
 //! # References
 //! Diakonikolas, Kamath, Kane, Li, Moitra & Stewart, "Robust Estimators in High Dimensions
 //! without the Computational Intractability", FOCS 2016, arXiv 1604.06443. Diakonikolas &
 //! Kane, "Algorithmic High-Dimensional Robust Statistics", Cambridge University Press 2023,
-//! §2.4 (the weighted filter for bounded covariance). Bai & Yin, "Limit of the Smallest
-//! Eigenvalue of a Large Dimensional Sample Covariance Matrix", Ann. Probab. 1993.
+//! ch. 2 (filtering under bounded covariance). Yin, Bai & Krishnaiah, "On the Limit of the
+//! Largest Eigenvalue of the Large Dimensional Sample Covariance Matrix", Probab. Theory
+//! Related Fields 1988 (the edge used for T).
 
-use super::linalg::{centred_gram, top_eigen, weighted_mean, Embedding};
+use super::linalg::{centred_gram, weighted_mean, Embedding};
 use super::{require_finite, require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
@@ -134,7 +137,6 @@ impl Spectral {
     /// [`Error::TooFewInputs`] when 2f ≥ n; [`Error::NonFinite`] for ±∞ input.
     pub fn filter(&self, x: UpdatesView<'_>) -> Result<SpectralOutcome> {
         self.check_n(x.n())?;
-        require_finite("spectral", x)?;
         let (n, d) = (x.n(), x.d());
         let removable = self.removable(n);
         let mut out = SpectralOutcome {
@@ -143,14 +145,15 @@ impl Spectral {
             sigma2: self.sigma.map_or(f64::NAN, |s| s * s),
         };
         if removable <= 0.0 {
+            require_finite("spectral", x)?;
             return Ok(out);
         }
-        let gram = centred_gram(x);
+        let gram = centred_gram(x, "spectral")?;
         if out.sigma2.is_nan() {
             out.sigma2 = robust_sigma2(&gram, d);
         }
-        let emb = Embedding::from_gram(gram, d);
-        if emb.m() == 0 {
+        let emb = Embedding::gram_only(gram, d);
+        if emb.is_degenerate() {
             return Ok(out);
         }
         let floor = n as f64 - removable;
@@ -161,25 +164,19 @@ impl Spectral {
             if room <= 0.0 {
                 break;
             }
-            let mu = emb.weighted_mean(w);
-            let (lambda, v) = top_eigen(emb.weighted_cov(w, &mu));
+            let top = emb.weighted_top(w);
             let edge = 1.0 + (d as f64 / total).sqrt();
-            if lambda <= (1.0 + self.c) * out.sigma2 * edge * edge {
+            if top.lambda <= (1.0 + self.c) * out.sigma2 * edge * edge {
                 break;
             }
-            let tau: Vec<f64> = (0..n)
-                .map(|i| {
-                    let p = (emb.z.column(i) - &mu).dot(&v);
-                    p * p
-                })
-                .collect();
+            let tau = top.tau;
             let tmax = tau
                 .iter()
                 .zip(w.iter())
                 .filter(|(_, &wi)| wi > 0.0)
                 .map(|(t, _)| *t)
                 .fold(0.0, f64::max);
-            if !(tmax > 0.0) {
+            if tmax <= 0.0 || tmax.is_nan() {
                 break;
             }
             let delta: Vec<f64> = w.iter().zip(&tau).map(|(wi, t)| wi * t / tmax).collect();
