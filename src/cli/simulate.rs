@@ -34,7 +34,7 @@ const DEFAULT_SKIPPED_ATTACKS: &[&str] = &["inf"];
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Fraction of Byzantine users in [0, 0.5); f = floor(fraction * n).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     byzantine: f64,
     /// Number of users n (honest + Byzantine).
     #[arg(long, default_value_t = 50)]
@@ -51,7 +51,7 @@ pub struct Args {
     #[arg(long, default_value = "gaussian:sigma=1")]
     noise: String,
     /// Target heterogeneity G^2: spread of the honest users' means (the measured G^2 is reported).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     heterogeneity: f64,
     /// Records per user (each update is the mean of its user's records).
     #[arg(long, default_value_t = 10)]
