@@ -281,6 +281,20 @@ pub fn norm(a: &[f64]) -> f64 {
     sq_norm(a).sqrt()
 }
 
+/// The n×n matrix of squared pairwise distances (symmetric, zero diagonal), row-major.
+pub fn pairwise_sq_dists(x: UpdatesView<'_>) -> Vec<f64> {
+    let n = x.n();
+    let mut d2 = vec![0.0; n * n];
+    for i in 0..n {
+        for j in (i + 1)..n {
+            let v = x.sq_dist(i, j);
+            d2[i * n + j] = v;
+            d2[j * n + i] = v;
+        }
+    }
+    d2
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,6 +323,9 @@ mod tests {
         assert_eq!(v.mean().as_slice(), &[3.0, 6.0]);
         assert_eq!(v.mean_of([0, 2]).as_slice(), &[3.0, 6.0]);
         assert_eq!(v.sq_dist(0, 2), 16.0 + 64.0);
+        let d2 = pairwise_sq_dists(v);
+        assert_eq!(d2[1], 4.0 + 16.0);
+        assert_eq!(d2[3], 4.0 + 16.0);
         let s = v.select(&[2, 0]);
         assert_eq!(s.view().col(0), &[5.0, 10.0]);
     }
