@@ -281,8 +281,10 @@ pub fn norm(a: &[f64]) -> f64 {
     sq_norm(a).sqrt()
 }
 
-/// The n×n matrix of squared pairwise distances (symmetric, zero diagonal), row-major.
-pub fn pairwise_sq_dists(x: UpdatesView<'_>) -> Vec<f64> {
+/// The n×n matrix of squared pairwise distances (symmetric, zero diagonal), row-major: the
+/// plain double loop, kept as the test reference for the blocked parallel kernels.
+#[cfg(test)]
+pub(crate) fn pairwise_sq_dists(x: UpdatesView<'_>) -> Vec<f64> {
     let n = x.n();
     let mut d2 = vec![0.0; n * n];
     for i in 0..n {
