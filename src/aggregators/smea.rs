@@ -38,8 +38,9 @@
 //!    factorization of (λ_inc·I − M), which exists iff λ_max(M) < λ_inc; only survivors get
 //!    an exact eigenvalue.
 //!
-//! If the search finishes, the answer is certified optimal ([`SmeaSelection::exact`]). Its
-//! work is capped at [`SEARCH_BUDGET`] units of roughly a nanosecond each (about 0.2 s;
+//! If the search finishes, the answer is certified optimal ([`SmeaSelection::exact`]). When
+//! C(n, f) ≤ [`EXACT_SUBSETS`] = 10⁶ the search always runs to the end (exact, bounded by the
+//! number of subsets); beyond, its work is capped at [`SEARCH_BUDGET`] units of roughly a nanosecond each (about 0.2 s;
 //! [`Smea::with_budget`] changes it); past the cap the best subset seen is returned with
 //! `exact = false`. Without any pruning the default covers about 2·10⁵ subsets at k ≈ 16 and
 //! 2·10⁴ at k ≈ 40; with planted outliers the bound usually certifies n = 50, f = 10 in
@@ -77,6 +78,10 @@ fn build(p: &Params, compat: Compat) -> Result<Box<dyn Aggregator>> {
 
 /// Most subsets `Compat::Byzfl` enumerates before refusing.
 pub const BYZFL_MAX_SUBSETS: f64 = 1e6;
+
+/// Native SMEA is exact (unbounded search, certified optimum) when C(n, f) is at most this;
+/// the branch and bound visits at most every subset once, a few seconds in the worst case.
+pub const EXACT_SUBSETS: f64 = 1e6;
 
 /// Default work budget of the native branch and bound, in units of roughly a nanosecond on a
 /// current x86-64 core (so about 0.2 s).
@@ -155,6 +160,11 @@ impl Smea {
         }
         match self.compat {
             Compat::Byzfl => Ok(byzfl_select(&emb, k, rng)),
+            // Up to EXACT_SUBSETS subsets the search runs to the end, so the answer is certified;
+            // beyond, the budget bounds the time.
+            Compat::Native if binomial(n, self.f) <= EXACT_SUBSETS => {
+                Ok(native_select(&emb, k, f64::INFINITY))
+            }
             Compat::Native => Ok(native_select(&emb, k, self.budget)),
         }
     }
@@ -660,6 +670,18 @@ mod tests {
         assert_eq!(sel.subset.len(), 7);
         let full = native_select(&emb, 7, SEARCH_BUDGET);
         assert!(full.exact && full.lambda <= sel.lambda);
+    }
+
+    #[test]
+    fn small_instances_are_always_exact() {
+        // C(10, 3) = 120 ≤ EXACT_SUBSETS: even a zero budget cannot stop the search.
+        let mut rng = rng_from_seed(4);
+        let u = Updates::from_rows(&gaussian_rows(10, 5, &mut rng)).unwrap();
+        let sel = Smea::new(3, Compat::Native)
+            .with_budget(0.0)
+            .select(u.view(), &mut rng)
+            .unwrap();
+        assert!(sel.exact);
     }
 
     #[test]

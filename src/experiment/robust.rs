@@ -137,3 +137,69 @@ impl Experiment for RobustAggregation {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::rng_for;
+
+    fn point() -> RobustPoint {
+        RobustPoint {
+            population: PopulationConfig {
+                n: 12,
+                d: 3,
+                byzantine_fraction: 0.25,
+                ..PopulationConfig::default()
+            },
+            defence: PipelineSpec {
+                rule: StepSpec::named("median"),
+                pre: vec![],
+            },
+            attack: StepSpec::named("sign_flipping"),
+            compat: Compat::Native,
+        }
+    }
+
+    #[test]
+    fn misspelled_keys_are_rejected() {
+        let good = serde_json::to_value(point()).unwrap();
+        let back: RobustPoint = serde_json::from_value(good.clone()).unwrap();
+        assert_eq!(back, point());
+        let mut bad = good.clone();
+        bad["attak"] = bad["attack"].take();
+        assert!(serde_json::from_value::<RobustPoint>(bad).is_err());
+        let mut bad = good;
+        bad["defence"]["rule"]["parmas"] = serde_json::json!({});
+        assert!(serde_json::from_value::<RobustPoint>(bad).is_err());
+    }
+
+    #[test]
+    fn one_run_measures_what_it_says() {
+        let p = point();
+        p.check().unwrap();
+        let out = RobustAggregation
+            .run_once(&p, &mut rng_for(1, 0, 0).unwrap())
+            .unwrap();
+        let RobustOutcome::Ok(m) = out else {
+            panic!("median on finite input must succeed")
+        };
+        // f = ⌊0.25·12⌋ = 3; κ̂ is the squared distance to the honest mean over the honest
+        // variance, so it is consistent with the two reported norms.
+        assert_eq!(m.f, 3);
+        let kappa = m.error_to_honest_mean.powi(2) / m.honest_variance;
+        assert!((m.kappa_hat - kappa).abs() <= 1e-12 * kappa.max(1.0));
+        // Same stream, same bytes.
+        let again = RobustAggregation
+            .run_once(&p, &mut rng_for(1, 0, 0).unwrap())
+            .unwrap();
+        assert_eq!(RobustOutcome::Ok(m), again);
+    }
+
+    #[test]
+    fn inapplicable_rules_are_caught_before_running() {
+        let mut p = point();
+        p.defence.rule = StepSpec::named("bulyan");
+        p.defence.rule.params.set("f", 3.0);
+        assert!(matches!(p.check(), Err(crate::Error::TooFewInputs { .. })));
+    }
+}
