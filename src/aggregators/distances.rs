@@ -14,39 +14,9 @@ use rayon::prelude::*;
 /// Coordinates per parallel task in the blocked kernels.
 const DIST_BLOCK: usize = 2048;
 
-/// Σ (aₖ − bₖ)² with eight interleaved accumulators (vectorisable, fixed association).
-pub(crate) fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let ac = a.chunks_exact(8);
-    let bc = b.chunks_exact(8);
-    let (ar, br) = (ac.remainder(), bc.remainder());
-    for (x, y) in ac.zip(bc) {
-        for l in 0..8 {
-            let t = x[l] - y[l];
-            acc[l] += t * t;
-        }
-    }
-    let mut tail = 0.0;
-    for (x, y) in ar.iter().zip(br) {
-        let t = x - y;
-        tail += t * t;
-    }
-    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
-}
-
-/// Squared Euclidean norm with the association of [`sq_dist`].
-pub(crate) fn sq_norm(a: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let ac = a.chunks_exact(8);
-    let ar = ac.remainder();
-    for x in ac {
-        for l in 0..8 {
-            acc[l] += x[l] * x[l];
-        }
-    }
-    let tail: f64 = ar.iter().map(|x| x * x).sum();
-    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
-}
+/// Σ (aₖ − bₖ)² and Σ aₖ² with eight interleaved accumulators (vectorisable, fixed
+/// association): the crate-wide kernels of `data`.
+pub(crate) use crate::data::{sq_dist, sq_norm};
 
 /// The n×n matrix of squared distances, row-major and symmetric. The diagonal is computed
 /// too (0, or NaN for a vector with an infinite entry, as SciPy's `cdist(X, X)`).

@@ -49,23 +49,31 @@ impl PreAggregator for Clipping {
     }
 
     fn apply(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<Updates> {
+        use rayon::prelude::*;
         let mut out = x.to_owned().into_matrix();
-        for (i, mut col) in out.column_iter_mut().enumerate() {
-            let nrm = norm(col.as_slice());
-            // ByzFL: x * min(1, c/‖x‖); a zero vector stays zero.
-            if nrm > self.c {
-                if col.iter().any(|v| v.is_infinite()) {
-                    return Err(Error::NonFinite {
-                        what: "input of clipping".into(),
-                        detail: format!(
+        let d = x.d();
+        // Vectors are independent: clip them in parallel (same bytes for any thread count).
+        out.as_mut_slice()
+            .par_chunks_mut(d)
+            .enumerate()
+            .try_for_each(|(i, col)| {
+                let nrm = norm(col);
+                // ByzFL: x * min(1, c/‖x‖); a zero vector stays zero.
+                if nrm > self.c {
+                    if col.iter().any(|v| v.is_infinite()) {
+                        return Err(Error::NonFinite {
+                            what: "input of clipping".into(),
+                            detail: format!(
                             "vector {i} has an infinite entry: clipping it computes inf * 0 = NaN \
                              (ByzFL returns NaN here)"
                         ),
-                    });
+                        });
+                    }
+                    let scale = self.c / nrm;
+                    col.iter_mut().for_each(|v| *v *= scale);
                 }
-                col *= self.c / nrm;
-            }
-        }
+                Ok(())
+            })?;
         Updates::new_allow_inf(out)
     }
 }
