@@ -263,6 +263,18 @@ fn bad_input_is_one_line_and_exit_2() {
     fails_with(
         &[
             "simulate",
+            "--rules",
+            "bulyan",
+            "--n",
+            "10",
+            "--byzantine",
+            "0.2",
+        ],
+        "n >= 4f + 3",
+    );
+    fails_with(
+        &[
+            "simulate",
             "--attacks",
             "sign_flipping",
             "--noise",

@@ -135,8 +135,8 @@ pub fn run(a: Args) -> Result<()> {
         a.attacks.clone()
     };
 
-    // Validate every name first; a rule whose requirement fails at this n and f is reported,
-    // not run.
+    // Validate every name first. A rule of the default set whose requirement fails at this n
+    // and f is reported as not run; a rule the user asked for by name is an error.
     let mut defences = Vec::new();
     let mut not_run = Vec::new();
     for r in &rule_names {
@@ -144,7 +144,7 @@ pub fn run(a: Args) -> Result<()> {
         let pipeline = spec.build(compat)?;
         match pipeline.check_n(n) {
             Ok(()) => defences.push(spec),
-            Err(e @ lbounds::Error::TooFewInputs { .. }) => {
+            Err(e @ lbounds::Error::TooFewInputs { .. }) if a.rules.is_empty() => {
                 not_run.push((spec.label(), e.to_string()))
             }
             Err(e) => return Err(e.into()),
