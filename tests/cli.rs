@@ -259,6 +259,11 @@ fn bad_input_is_one_line_and_exit_2() {
     fails_with(&["simulate", "--byzantine", "-0.1"], "byzantine");
     fails_with(&["simulate", "--byzantine", "NaN"], "byzantine");
     fails_with(&["simulate", "--d", "0"], "d");
+    // Too large to hold in memory: refused up front, not an allocation abort.
+    fails_with(
+        &["simulate", "--n", "100000", "--d", "100000"],
+        "exceeds the limit",
+    );
     fails_with(&["simulate", "--rules", "krun"], "did you mean `krum`");
     fails_with(
         &[

@@ -121,9 +121,10 @@ use std::ops::Range;
 /// Largest `records.max` of [`RecordsPerUser::Zipf`] (sizes stay exact in f64 and in u32).
 pub const MAX_ZIPF_SIZE: u64 = u32::MAX as u64;
 
-/// Largest n·d accepted (2³⁶ values, 512 GiB of f64): a config past it fails validation
-/// instead of aborting on allocation.
-pub const MAX_VALUES: u64 = 1 << 36;
+/// Largest number of stored values accepted: n·d·m record entries with m fixed records per
+/// user, n·d otherwise (2³⁰ values, 8 GiB of f64, a third of the reference machine's memory):
+/// a config past it fails validation instead of aborting on allocation.
+pub const MAX_VALUES: u64 = 1 << 30;
 
 /// How many records each honest user holds.
 ///
@@ -262,7 +263,7 @@ impl PopulationConfig {
     /// # Errors
     /// [`Error::InvalidParameter`] naming the field (`n`, `d`, `byzantine_fraction`,
     /// `noise.sigma`, `records.m`, `canary.norm`, …), its value and the reason: n = 0, d = 0,
-    /// n·d > [`MAX_VALUES`], a NaN/±∞ or negative real, a fraction outside [0, 0.5) or giving
+    /// n·d·m > [`MAX_VALUES`], a NaN/±∞ or negative real, a fraction outside [0, 0.5) or giving
     /// 2f ≥ n, m = 0, Zipf s ≤ 0 or max outside 1..=[`MAX_ZIPF_SIZE`], ν ≤ 1, α ≤ 1,
     /// more canary users than honest users, a canary norm ≤ 0, or exact heterogeneity with
     /// G² > 0 and a single honest user.
@@ -279,14 +280,21 @@ impl PopulationConfig {
         if d == 0 {
             return Err(Error::invalid("d", d, "records must have dimension >= 1"));
         }
+        let per_user = match self.records {
+            RecordsPerUser::Fixed { m } => m.max(1) as u64,
+            RecordsPerUser::Zipf { .. } => 1,
+        };
         if (n as u64)
             .checked_mul(d as u64)
+            .and_then(|v| v.checked_mul(per_user))
             .is_none_or(|v| v > MAX_VALUES)
         {
             return Err(Error::invalid(
                 "d",
                 d,
-                format!("n*d = {n}*{d} exceeds the limit {MAX_VALUES} of values"),
+                format!(
+                    "n*d*records = {n}*{d}*{per_user} exceeds the limit of {MAX_VALUES} stored values (8 GiB)"
+                ),
             ));
         }
         let frac = self.byzantine_fraction;
