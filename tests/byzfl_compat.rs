@@ -363,7 +363,7 @@ fn run_pre_aggregator_case(case: &Value, rng: &mut SimRng) -> Outcome {
     let allow_nonfinite = case["allow_nonfinite_error"].as_bool().unwrap_or(false);
     let result = pre
         .check_n(x.n())
-        .and_then(|()| pre.apply(x.view(), &mut AggContext::new(rng)));
+        .and_then(|()| pre.apply(x.clone(), &mut AggContext::new(rng)));
     let out = match result {
         Ok(u) => u,
         Err(Error::NonFinite { .. }) if allow_nonfinite => return Outcome::Pass,
@@ -689,7 +689,7 @@ fn run_distribution_case(case: &Value, rng: &mut SimRng) -> Outcome {
             .and_then(|pre| {
                 (0..DRAWS)
                     .map(|_| {
-                        pre.apply(u.view(), &mut AggContext::new(rng))
+                        pre.apply(u.clone(), &mut AggContext::new(rng))
                             .map(|o| o.view().cols().map(<[f64]>::to_vec).collect())
                             .map_err(|e| {
                                 Outcome::Fail(describe(case, &format!("lbounds error: {e}")))

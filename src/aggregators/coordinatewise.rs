@@ -30,7 +30,7 @@ use rayon::prelude::*;
 pub(crate) const LANES: usize = 16;
 
 /// Coordinates per parallel task (a multiple of [`LANES`]); fewer for very large n.
-pub(crate) const BLOCK: usize = 256;
+pub(crate) const BLOCK: usize = 1024;
 
 /// One wire of a group: one client's values for [`LANES`] consecutive coordinates.
 pub(crate) type Lane = [f64; LANES];
@@ -105,6 +105,7 @@ impl SortingNetwork {
     }
 
     /// Runs the network on the first `n` wires of `w`, lane by lane.
+    #[inline(always)]
     pub(crate) fn apply(&self, w: &mut [Lane]) {
         let w = &mut w[..self.wires];
         for &(a, b) in &self.pairs {
@@ -144,6 +145,7 @@ impl BlockBuf {
     }
 
     /// The wires of group `g`.
+    #[inline(always)]
     fn group(&mut self, g: usize) -> &mut [Lane] {
         &mut self.data[g * self.wires..(g + 1) * self.wires]
     }
@@ -169,9 +171,14 @@ where
         |buf, (b, out)| {
             let j0 = b * block;
             fill(j0, out.len(), buf);
-            for (g, o) in out.chunks_mut(LANES).enumerate() {
-                kernel(buf.group(g), o);
-            }
+            crate::simd::widest(
+                #[inline(always)]
+                || {
+                    for (g, o) in out.chunks_mut(LANES).enumerate() {
+                        kernel(buf.group(g), o);
+                    }
+                },
+            );
         },
     );
     out

@@ -89,6 +89,7 @@ pub(crate) fn mean_around_median_kernel(
 ) -> impl Fn(&mut [Lane], &mut [f64]) + Sync {
     let net = SortingNetwork::sorting(n);
     let drop = n - keep;
+    #[inline(always)]
     move |w: &mut [Lane], out: &mut [f64]| {
         if !all_finite(w, out.len()) {
             for (l, o) in out.iter_mut().enumerate() {

@@ -67,6 +67,7 @@ pub(crate) fn median_kernel(n: usize) -> impl Fn(&mut [Lane], &mut [f64]) + Sync
     } else {
         SortingNetwork::selecting(n, [k])
     };
+    #[inline(always)]
     move |w: &mut [Lane], out: &mut [f64]| {
         net.apply(w);
         let mut m = [0.0; LANES];

@@ -68,18 +68,23 @@ impl Aggregator for TrimmedMean {
         }
         let net = SortingNetwork::selecting(n, f..n - f);
         let kept = (n - 2 * f) as f64;
-        let out = map_columns(x, None, |w, out| {
-            net.apply(w);
-            let mut s = [0.0; LANES];
-            for wire in &w[f..n - f] {
-                for l in 0..LANES {
-                    s[l] += wire[l];
+        let out = map_columns(
+            x,
+            None,
+            #[inline(always)]
+            |w, out| {
+                net.apply(w);
+                let mut s = [0.0; LANES];
+                for wire in &w[f..n - f] {
+                    for l in 0..LANES {
+                        s[l] += wire[l];
+                    }
                 }
-            }
-            for (o, s) in out.iter_mut().zip(s) {
-                *o = s / kept;
-            }
-        });
+                for (o, s) in out.iter_mut().zip(s) {
+                    *o = s / kept;
+                }
+            },
+        );
         Ok(DVector::from_vec(out))
     }
 }

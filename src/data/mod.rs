@@ -176,6 +176,38 @@ impl Updates {
         self.0
     }
 
+    /// Every entry, vector after vector, for in-place pre-aggregation. Writers must keep the
+    /// type's invariant: no NaN (±∞ only where the input already had it).
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [f64] {
+        self.0.as_mut_slice()
+    }
+
+    /// The entries cut into row blocks for in-place work in parallel: `blocks[c][i]` is rows
+    /// `c·rows .. (c+1)·rows` (fewer in the last block) of vector `i`, so one task can own a
+    /// block of coordinates of every vector.
+    pub(crate) fn row_blocks_mut(&mut self, rows: usize) -> Vec<Vec<&mut [f64]>> {
+        let d = self.d();
+        let n = self.n();
+        let mut blocks: Vec<Vec<&mut [f64]>> = (0..d.div_ceil(rows))
+            .map(|_| Vec::with_capacity(n))
+            .collect();
+        for col in self.0.as_mut_slice().chunks_mut(d) {
+            for (c, piece) in col.chunks_mut(rows).enumerate() {
+                blocks[c].push(piece);
+            }
+        }
+        blocks
+    }
+
+    /// Keeps the first `k` vectors (1 ≤ k ≤ n), reusing the storage.
+    pub(crate) fn truncate_vectors(self, k: usize) -> Updates {
+        let d = self.d();
+        debug_assert!(k >= 1 && k <= self.n());
+        let mut v: Vec<f64> = self.0.data.into();
+        v.truncate(d * k);
+        Updates(DMatrix::from_vec(d, k, v))
+    }
+
     /// `copies` identical columns equal to `v` (ByzFL's `[b] * f`). `v` may hold ±∞ (the
     /// `inf` attack) but not NaN.
     ///
@@ -284,6 +316,7 @@ impl<'a> From<&'a Updates> for UpdatesView<'a> {
 ///
 /// Eight independent accumulators, so the loop runs at memory speed instead of waiting on
 /// each addition (a single running sum is bound by the add latency).
+#[inline]
 pub fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
     let mut acc = [0.0f64; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
@@ -303,6 +336,7 @@ pub fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Squared Euclidean norm (eight accumulators, as [`sq_dist`]).
+#[inline]
 pub fn sq_norm(a: &[f64]) -> f64 {
     let mut acc = [0.0f64; 8];
     let c = a.chunks_exact(8);

@@ -27,7 +27,7 @@
 //! for Robust Federated Learning").
 
 use crate::aggregators::{require_honest_majority, AggContext, PreAggregator};
-use crate::data::{norm, Updates, UpdatesView};
+use crate::data::{norm, Updates};
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
 use rayon::prelude::*;
@@ -86,21 +86,24 @@ impl PreAggregator for Arc {
         }
     }
 
-    fn apply(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<Updates> {
+    fn apply(&self, mut x: Updates, _cx: &mut AggContext<'_>) -> Result<Updates> {
         self.check_n(x.n())?;
-        let n = x.n();
-        let norms: Vec<f64> = (0..n).into_par_iter().map(|i| norm(x.col(i))).collect();
+        let (n, d) = (x.n(), x.d());
+        let norms: Vec<f64> = {
+            let v = x.view();
+            (0..n).into_par_iter().map(|i| norm(v.col(i))).collect()
+        };
         let mut order: Vec<usize> = (0..n).collect();
         order.sort_by(|&a, &b| norms[a].total_cmp(&norms[b]).then(a.cmp(&b)));
         let m = self.clipped_count(n);
         // m ≤ n/2 < n, so the cut-off index n − m − 1 exists.
         let cut = n - m;
         let threshold = norms[order[cut - 1]];
-        let mut out = x.to_owned().into_matrix();
+        let data = x.as_mut_slice();
         for &i in &order[cut..] {
             let nrm = norms[i];
             if nrm > threshold {
-                let mut col = out.column_mut(i);
+                let col = &mut data[i * d..(i + 1) * d];
                 if col.iter().any(|v| v.is_infinite()) {
                     return Err(Error::NonFinite {
                         what: "input of arc".into(),
@@ -110,10 +113,12 @@ impl PreAggregator for Arc {
                         ),
                     });
                 }
-                col *= threshold / nrm;
+                let scale = threshold / nrm;
+                col.par_chunks_mut(1 << 14)
+                    .for_each(|c| c.iter_mut().for_each(|v| *v *= scale));
             }
         }
-        Updates::new_allow_inf(out)
+        Ok(x)
     }
 }
 
@@ -125,7 +130,7 @@ mod tests {
 
     fn run(arc: Arc, u: &Updates) -> Result<Updates> {
         let mut rng = rng_from_seed(0);
-        arc.apply(u.view(), &mut AggContext::new(&mut rng))
+        arc.apply(u.clone(), &mut AggContext::new(&mut rng))
     }
 
     #[test]

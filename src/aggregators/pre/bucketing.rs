@@ -20,12 +20,14 @@
 //! Bucketing", ICLR 2022, arXiv 2006.09365.
 
 use crate::aggregators::{AggContext, PreAggregator};
-use crate::data::{Updates, UpdatesView};
+use crate::data::Updates;
 use crate::params::{Compat, Params, Spec};
 use crate::rng::permutation;
 use crate::{Error, Result};
-use nalgebra::DMatrix;
 use rayon::prelude::*;
+
+/// Coordinates per in-place block: the block's ⌈n/s⌉ means stay in L2 (800 KB at n = 50).
+const ROWS: usize = 2048;
 
 /// Registry entry.
 pub const SPEC: Spec<dyn PreAggregator> = Spec {
@@ -72,28 +74,52 @@ impl PreAggregator for Bucketing {
         n.div_ceil(self.s)
     }
 
-    fn apply(&self, x: UpdatesView<'_>, cx: &mut AggContext<'_>) -> Result<Updates> {
-        let (n, d) = (x.n(), x.d());
+    fn apply(&self, mut x: Updates, cx: &mut AggContext<'_>) -> Result<Updates> {
+        let n = x.n();
         let perm = permutation(cx.rng, n);
         let m = self.output_len(n);
-        let mut out = vec![0.0; m * d];
-        // Buckets are independent output columns: parallel, each summed serially.
-        out.par_chunks_mut(d).enumerate().for_each(|(b, y)| {
-            let members = &perm[b * self.s..((b + 1) * self.s).min(n)];
-            y.copy_from_slice(x.col(members[0]));
-            for &j in &members[1..] {
-                for (a, v) in y.iter_mut().zip(x.col(j)) {
-                    *a += v;
+        // In place, a block of coordinates at a time: the block's bucket means go to a small
+        // buffer, then over the first m vectors. Each coordinate sums its bucket in member
+        // order, so the bytes do not depend on the blocking or the thread count.
+        let nan_at: Vec<Option<(usize, usize)>> = x
+            .row_blocks_mut(ROWS)
+            .into_par_iter()
+            .enumerate()
+            .map(|(c, mut cols)| {
+                let len = cols[0].len();
+                let mut means = vec![0.0; m * len];
+                for (b, y) in means.chunks_mut(len).enumerate() {
+                    let members = &perm[b * self.s..((b + 1) * self.s).min(n)];
+                    y.copy_from_slice(cols[members[0]]);
+                    for &j in &members[1..] {
+                        for (a, v) in y.iter_mut().zip(cols[j].iter()) {
+                            *a += v;
+                        }
+                    }
+                    if members.len() > 1 {
+                        let c = members.len() as f64;
+                        for a in y.iter_mut() {
+                            *a /= c;
+                        }
+                    }
                 }
-            }
-            if members.len() > 1 {
-                let c = members.len() as f64;
-                for a in y.iter_mut() {
-                    *a /= c;
+                for (col, y) in cols.iter_mut().zip(means.chunks(len)) {
+                    col.copy_from_slice(y);
                 }
-            }
-        });
-        Updates::new_allow_inf(DMatrix::from_vec(d, m, out))
+                // +∞ and −∞ in one bucket give NaN: report the first (bucket, coordinate).
+                means
+                    .iter()
+                    .position(|v| v.is_nan())
+                    .map(|k| (k / len, c * ROWS + k % len))
+            })
+            .collect();
+        if let Some((b, j)) = nan_at.into_iter().flatten().min() {
+            return Err(Error::NonFinite {
+                what: "output of bucketing".into(),
+                detail: format!("bucket {b}, coordinate {j} mixes +inf and -inf (NaN)"),
+            });
+        }
+        Ok(x.truncate_vectors(m))
     }
 }
 
@@ -112,7 +138,7 @@ mod tests {
         let mut rng = rng_from_seed(5);
         let out = Bucketing::new(1)
             .unwrap()
-            .apply(u.view(), &mut AggContext::new(&mut rng))
+            .apply(u.clone(), &mut AggContext::new(&mut rng))
             .unwrap();
         let mut got = rows(&out);
         got.sort_by(|a, b| a[0].total_cmp(&b[0]));
@@ -120,7 +146,7 @@ mod tests {
         // s = n = 3: one bucket, the mean (12/3, 6/3) = (4, 2), whatever the permutation.
         let out = Bucketing::new(3)
             .unwrap()
-            .apply(u.view(), &mut AggContext::new(&mut rng))
+            .apply(u.clone(), &mut AggContext::new(&mut rng))
             .unwrap();
         assert_eq!(rows(&out), vec![vec![4.0, 2.0]]);
     }
@@ -134,7 +160,7 @@ mod tests {
         let b = Bucketing::new(2).unwrap();
         assert_eq!(b.output_len(5), 3);
         let mut rng = rng_from_seed(9);
-        let out = b.apply(u.view(), &mut AggContext::new(&mut rng)).unwrap();
+        let out = b.apply(u.clone(), &mut AggContext::new(&mut rng)).unwrap();
         let p = permutation(&mut rng_from_seed(9), 5);
         let want = [
             (vals[p[0]] + vals[p[1]]) / 2.0,
@@ -155,7 +181,7 @@ mod tests {
         let b = Bucketing::new(5).unwrap();
         assert_eq!(b.output_len(2), 1);
         let mut rng = rng_from_seed(0);
-        let out = b.apply(u.view(), &mut AggContext::new(&mut rng)).unwrap();
+        let out = b.apply(u.clone(), &mut AggContext::new(&mut rng)).unwrap();
         assert_eq!(out.view().col(0), &[2.0]);
         assert!(Bucketing::new(0).is_err());
         assert!(crate::aggregators::build_pre(
@@ -174,19 +200,19 @@ mod tests {
 
     #[test]
     fn infinity_propagates_and_mixed_signs_error() {
-        let mut m = DMatrix::from_row_slice(1, 2, &[f64::INFINITY, 1.0]);
+        let mut m = nalgebra::DMatrix::from_row_slice(1, 2, &[f64::INFINITY, 1.0]);
         let u = Updates::new_allow_inf(m.clone()).unwrap();
         let mut rng = rng_from_seed(0);
         let out = Bucketing::new(2)
             .unwrap()
-            .apply(u.view(), &mut AggContext::new(&mut rng))
+            .apply(u.clone(), &mut AggContext::new(&mut rng))
             .unwrap();
         assert_eq!(out.view().col(0), &[f64::INFINITY]);
         m[(0, 1)] = f64::NEG_INFINITY;
         let u = Updates::new_allow_inf(m).unwrap();
         assert!(Bucketing::new(2)
             .unwrap()
-            .apply(u.view(), &mut AggContext::new(&mut rng))
+            .apply(u.clone(), &mut AggContext::new(&mut rng))
             .is_err());
     }
 }

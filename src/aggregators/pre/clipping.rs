@@ -9,7 +9,7 @@
 //! to +∞ is scaled by 0 (all zeros), as in ByzFL.
 
 use crate::aggregators::{AggContext, PreAggregator};
-use crate::data::{norm, Updates, UpdatesView};
+use crate::data::{norm, Updates};
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
 
@@ -48,12 +48,11 @@ impl PreAggregator for Clipping {
         Ok(())
     }
 
-    fn apply(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<Updates> {
+    fn apply(&self, mut x: Updates, _cx: &mut AggContext<'_>) -> Result<Updates> {
         use rayon::prelude::*;
-        let mut out = x.to_owned().into_matrix();
         let d = x.d();
         // Vectors are independent: clip them in parallel (same bytes for any thread count).
-        out.as_mut_slice()
+        x.as_mut_slice()
             .par_chunks_mut(d)
             .enumerate()
             .try_for_each(|(i, col)| {
@@ -74,7 +73,7 @@ impl PreAggregator for Clipping {
                 }
                 Ok(())
             })?;
-        Updates::new_allow_inf(out)
+        Ok(x)
     }
 }
 
@@ -89,7 +88,7 @@ mod tests {
         let u = Updates::from_rows(&[vec![3.0, 4.0], vec![0.6, 0.8]]).unwrap();
         let mut rng = rng_from_seed(0);
         let out = Clipping::new(2.0)
-            .apply(u.view(), &mut AggContext::new(&mut rng))
+            .apply(u.clone(), &mut AggContext::new(&mut rng))
             .unwrap();
         assert!((out.view().col(0)[0] - 1.2).abs() < 1e-15);
         assert!((out.view().col(0)[1] - 1.6).abs() < 1e-15);
@@ -102,14 +101,14 @@ mod tests {
         let u = Updates::new_allow_inf(m).unwrap();
         let mut rng = rng_from_seed(0);
         let e = Clipping::new(2.0)
-            .apply(u.view(), &mut AggContext::new(&mut rng))
+            .apply(u.clone(), &mut AggContext::new(&mut rng))
             .unwrap_err();
         assert!(matches!(e, Error::NonFinite { .. }), "{e}");
         assert!(e.to_string().contains("vector 0"), "{e}");
         // A finite vector whose norm overflows is scaled by c/inf = 0, as in ByzFL.
         let u = Updates::from_rows(&[vec![1e300, 1e300]]).unwrap();
         let out = Clipping::new(2.0)
-            .apply(u.view(), &mut AggContext::new(&mut rng))
+            .apply(u.clone(), &mut AggContext::new(&mut rng))
             .unwrap();
         assert_eq!(out.view().col(0), &[0.0, 0.0]);
     }

@@ -39,7 +39,6 @@ use crate::aggregators::{require_finite, require_honest_majority, AggContext, Pr
 use crate::data::{Updates, UpdatesView};
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
-use nalgebra::DMatrix;
 use rayon::prelude::*;
 
 /// Registry entry.
@@ -113,46 +112,31 @@ impl PreAggregator for Nnm {
         }
     }
 
-    fn apply(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<Updates> {
+    fn apply(&self, mut x: Updates, _cx: &mut AggContext<'_>) -> Result<Updates> {
         self.check_n(x.n())?;
-        require_finite("nnm", x)?;
-        let (n, d) = (x.n(), x.d());
-        let d2 = pairwise_sq_dists(x);
+        require_finite("nnm", x.view())?;
+        let n = x.n();
+        let d2 = pairwise_sq_dists(x.view());
         let nbrs = self.neighbours(&d2, n);
         let k = (n - self.f) as f64;
-
-        let mut out = vec![0.0; n * d];
-        // Transpose the output into per-chunk lists of column pieces, so each parallel task
-        // owns the rows [lo, hi) of every output vector.
-        let chunk = chunk_len(d);
-        let nchunks = d.div_ceil(chunk);
-        let mut pieces: Vec<Vec<&mut [f64]>> =
-            (0..nchunks).map(|_| Vec::with_capacity(n)).collect();
-        for col in out.chunks_mut(d) {
-            for (c, piece) in col.chunks_mut(chunk).enumerate() {
-                pieces[c].push(piece);
-            }
-        }
-        pieces
+        // In place, a block of coordinates at a time: the block's n outputs go to a small
+        // buffer (n blocks of 4 KB, in L2 with the inputs), then over the inputs.
+        x.row_blocks_mut(BLOCK)
             .into_par_iter()
-            .enumerate()
-            .for_each(|(c, mut cols)| {
-                let lo = c * chunk;
+            .for_each(|mut cols| {
                 let len = cols[0].len();
+                let mut out = vec![0.0; n * len];
                 let mut srcs: Vec<&[f64]> = Vec::with_capacity(n);
-                // Sub-blocks keep the n input pieces in L2 while all n outputs are formed.
-                let mut b = 0;
-                while b < len {
-                    let e = (b + BLOCK).min(len);
-                    for (y, nb) in cols.iter_mut().zip(&nbrs) {
-                        srcs.clear();
-                        srcs.extend(nb.iter().map(|&j| &x.col(j)[lo + b..lo + e]));
-                        mean_into(&mut y[b..e], &srcs, k);
-                    }
-                    b = e;
+                for (y, nb) in out.chunks_mut(len).zip(&nbrs) {
+                    srcs.clear();
+                    srcs.extend(nb.iter().map(|&j| &*cols[j]));
+                    mean_into(y, &srcs, k);
+                }
+                for (col, y) in cols.iter_mut().zip(out.chunks(len)) {
+                    col.copy_from_slice(y);
                 }
             });
-        Updates::new_allow_inf(DMatrix::from_vec(d, n, out))
+        Ok(x)
     }
 }
 
@@ -315,7 +299,7 @@ mod tests {
 
     fn run(nnm: Nnm, u: &Updates) -> Result<Updates> {
         let mut rng = rng_from_seed(0);
-        nnm.apply(u.view(), &mut AggContext::new(&mut rng))
+        nnm.apply(u.clone(), &mut AggContext::new(&mut rng))
     }
 
     #[test]

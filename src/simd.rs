@@ -1,0 +1,74 @@
+//! Runtime choice of the widest vector instructions the CPU has, for the hot kernels.
+//!
+//! The crate is built for the baseline of its target (SSE2 on x86-64) so that one binary runs
+//! everywhere. The hot loops (sorting networks across coordinates, distance sums, weighted
+//! sums) are written as fixed-width lane arrays that the compiler turns into packed
+//! instructions; [`widest`] runs such a loop compiled a second time for AVX-512 or AVX2 when
+//! the CPU supports them (checked once, then a cached flag).
+//!
+//! Results are bit-identical on every path: the kernels fix their association order in the
+//! source (lane arrays, explicit partial sums), Rust never contracts `a * b + c` into a fused
+//! multiply-add on its own, and packed min/max equal their scalar forms on the non-NaN values
+//! the kernels see. `tests::every_path_gives_the_same_bits` checks this on the CPU it runs on.
+//!
+//! This is the crate's only `unsafe`: calling a function compiled for an instruction set is
+//! sound only after checking that the CPU has it, which [`widest`] does right before the call.
+#![allow(unsafe_code)]
+
+/// Runs `f`, compiled for the widest instruction set available at run time.
+///
+/// `f` must be a closure whose body holds the whole hot loop: the compiler inlines it into a
+/// function built with the wider instruction set, together with the `#[inline]` helpers it
+/// calls. Work handed to other threads inside `f` (rayon) does not inherit the choice, so call
+/// `widest` inside each parallel task, not around the parallel loop.
+#[inline(always)]
+pub(crate) fn widest<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (and therefore AVX2/AVX), checked just above.
+            return unsafe { x86::avx512(f) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { x86::avx2(f) };
+        }
+    }
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    /// `f` compiled with AVX-512F.
+    #[target_feature(enable = "avx512f,avx2,avx")]
+    pub(super) fn avx512<R>(f: impl FnOnce() -> R) -> R {
+        f()
+    }
+
+    /// `f` compiled with AVX2.
+    #[target_feature(enable = "avx2,avx")]
+    pub(super) fn avx2<R>(f: impl FnOnce() -> R) -> R {
+        f()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernels' association order is in the source, so the portable and the dispatched
+    /// builds must agree to the last bit.
+    #[test]
+    fn every_path_gives_the_same_bits() {
+        let a: Vec<f64> = (0..1003)
+            .map(|i| ((i * 37) % 101) as f64 / 7.0 - 3.1)
+            .collect();
+        let b: Vec<f64> = (0..1003)
+            .map(|i| ((i * 53) % 89) as f64 / 3.0 + 0.2)
+            .collect();
+        let portable = (crate::data::sq_dist(&a, &b), crate::data::sq_norm(&a));
+        let wide = widest(|| (crate::data::sq_dist(&a, &b), crate::data::sq_norm(&a)));
+        assert_eq!(portable.0.to_bits(), wide.0.to_bits());
+        assert_eq!(portable.1.to_bits(), wide.1.to_bits());
+    }
+}
