@@ -32,14 +32,19 @@ pub(crate) fn pairwise_sq_dists(x: UpdatesView<'_>) -> Vec<f64> {
         .map(|b| {
             let lo = b * DIST_BLOCK;
             let hi = (lo + DIST_BLOCK).min(d);
-            let mut part = Vec::with_capacity(npairs);
-            for i in 0..n {
-                let xi = &x.col(i)[lo..hi];
-                for j in i..n {
-                    part.push(sq_dist(xi, &x.col(j)[lo..hi]));
-                }
-            }
-            part
+            crate::simd::widest(
+                #[inline(always)]
+                || {
+                    let mut part = Vec::with_capacity(npairs);
+                    for i in 0..n {
+                        let xi = &x.col(i)[lo..hi];
+                        for j in i..n {
+                            part.push(sq_dist(xi, &x.col(j)[lo..hi]));
+                        }
+                    }
+                    part
+                },
+            )
         })
         .collect();
     let mut acc = vec![0.0; npairs];
@@ -69,9 +74,14 @@ pub(crate) fn sq_dists_to(x: UpdatesView<'_>, z: &[f64]) -> Vec<f64> {
         .map(|b| {
             let lo = b * DIST_BLOCK;
             let hi = (lo + DIST_BLOCK).min(d);
-            (0..n)
-                .map(|i| sq_dist(&x.col(i)[lo..hi], &z[lo..hi]))
-                .collect()
+            crate::simd::widest(
+                #[inline(always)]
+                || {
+                    (0..n)
+                        .map(|i| sq_dist(&x.col(i)[lo..hi], &z[lo..hi]))
+                        .collect()
+                },
+            )
         })
         .collect();
     let mut acc = vec![0.0; n];
@@ -102,15 +112,20 @@ pub(crate) fn weighted_mean_and_dists(
         .map(|(b, zb)| {
             let lo = b * DIST_BLOCK;
             let hi = lo + zb.len();
-            for (&i, &wi) in idx.iter().zip(w) {
-                for (o, v) in zb.iter_mut().zip(&x.col(i)[lo..hi]) {
-                    *o += wi * v;
-                }
-            }
-            for o in zb.iter_mut() {
-                *o /= total;
-            }
-            (0..n).map(|i| sq_dist(&x.col(i)[lo..hi], zb)).collect()
+            crate::simd::widest(
+                #[inline(always)]
+                || {
+                    for (&i, &wi) in idx.iter().zip(w) {
+                        for (o, v) in zb.iter_mut().zip(&x.col(i)[lo..hi]) {
+                            *o += wi * v;
+                        }
+                    }
+                    for o in zb.iter_mut() {
+                        *o /= total;
+                    }
+                    (0..n).map(|i| sq_dist(&x.col(i)[lo..hi], zb)).collect()
+                },
+            )
         })
         .collect();
     let mut d2 = vec![0.0; n];
