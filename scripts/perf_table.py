@@ -1,6 +1,6 @@
 """Build the docs/performance.md table from criterion results and ByzFL timings.
 
-    python3 scripts/perf_table.py BYZFL_CSV > table.md
+    python3 scripts/perf_table.py BYZFL_CSV [RULE,RULE,...] > table.md
 
 BYZFL_CSV holds `rule,d,seconds` lines from scripts/byzfl_timing.py run on the same machine.
 Criterion estimates are read from target/criterion/aggregators_n50_f10_d{d}/{rule}/{d}/new/.
@@ -12,6 +12,21 @@ import sys
 
 DIMS = [1_000, 100_000, 1_000_000]
 ROOT = pathlib.Path("target/criterion")
+
+# ByzFL 0.0.11's published times, NumPy float64, one thread (the project's ByzFL notes, §9:
+# AMD EPYC, n = 50, f = 10). NNM is published only as NNM+TrMean (MemoryError at d = 10⁶).
+PUBLISHED = {
+    "average": (14e-6, 1.48e-3, 15.2e-3),
+    "median": (664e-6, 69.1e-3, 683e-3),
+    "trmean": (108e-6, 16.8e-3, 172e-3),
+    "geometric_median": (212e-6, 50.3e-3, 465e-3),
+    "krum": (525e-6, 65.2e-3, 743e-3),
+    "multi_krum": (573e-6, 66.9e-3, 797e-3),
+    "centered_clipping": (76e-6, 15.4e-3, 153e-3),
+    "meamed": (958e-6, 140e-3, 1.55),
+    "monna": (53e-6, 5.67e-3, 68.6e-3),
+    "caf": (508e-6, 84.1e-3, 797e-3),
+}
 
 
 def criterion(rule, d):
@@ -37,9 +52,19 @@ def main():
         with open(sys.argv[1]) as fh:
             for rule, d, sec in csv.reader(fh):
                 byzfl[(rule, int(d))] = float(sec)
-    rules = sorted({p.parent.parent.name for p in ROOT.glob("aggregators_n50_f10_d*/*/*/new")})
+    # Rows from the current bench only (older runs may have left other names behind).
+    rules = sorted(
+        {p.name for p in ROOT.glob("aggregators_n50_f10_d*/*") if p.is_dir()}
+        & set(sys.argv[2].split(","))
+        if len(sys.argv) > 2
+        else {p.parent.parent.name for p in ROOT.glob("aggregators_n50_f10_d*/*/*/new")}
+    )
     order = ["sum"] + [r for r in rules if r != "sum"]
-    print("| rule | " + " | ".join(f"d = {d:.0e}: lbounds / ByzFL / × / ×sum" for d in DIMS) + " |")
+    print(
+        "| rule | "
+        + " | ".join(f"d = {d:.0e}: lbounds / ByzFL here / × / ByzFL published / × / ×sum" for d in DIMS)
+        + " |"
+    )
     print("|---|" + "---|" * len(DIMS))
     for rule in order:
         cells = []
@@ -49,8 +74,12 @@ def main():
             key = rule.replace("+average", "")
             theirs = byzfl.get((key, d))
             speed = f"{theirs / ours:.1f}×" if ours and theirs else "–"
+            pub = PUBLISHED.get(key, (None,) * len(DIMS))[DIMS.index(d)]
+            pub_speed = f"{pub / ours:.1f}×" if ours and pub else "–"
             vs_sum = f"{ours / base:.1f}" if ours and base else "–"
-            cells.append(f"{fmt(ours)} / {fmt(theirs)} / {speed} / {vs_sum}")
+            cells.append(
+                f"{fmt(ours)} / {fmt(theirs)} / {speed} / {fmt(pub)} / {pub_speed} / {vs_sum}"
+            )
         print(f"| {rule} | " + " | ".join(cells) + " |")
 
 
