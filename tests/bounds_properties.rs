@@ -496,3 +496,43 @@ fn special_cases_and_limits() {
     // B1 and B5 are the same instance: kappa = lambda/(1 − lambda)·… : f/(n−2f) vs f/(n−f).
     assert!(ev("B1", &[("n", 10.0), ("f", 2.0)]) > ev("B5", &[("n", 10.0), ("f", 2.0)]));
 }
+
+#[test]
+fn gaussian_mechanism_respects_the_p1_two_point_bound() {
+    // The Gaussian mechanism on P1's two datasets (mean of n values in [0, 1], replace-one
+    // sensitivity 1/n, noise s = (1/n)·sqrt(2 ln(1.25/δ))/ε, (ε,δ)-DP for ε < 1). Its failure
+    // probability Pr[|noise| ≥ k/(2n)] is the same in both worlds, 2(1 − Φ(k/(2ns))), and must
+    // be ≥ (1 − δ_k)/(1 + e^{kε}) (P1 as a DP audit): checked exactly and by Monte Carlo
+    // (2000 draws; the Monte-Carlo estimate is compared with 4 binomial standard deviations).
+    runner()
+        .run(
+            &(5usize..200, 1usize..5, 0.05f64..0.99, 1e-9f64..1e-3, any::<u64>()),
+            |(n, k, eps, delta, seed)| {
+                let k = k.min(n);
+                let (d0, d1) = hard::dp_two_point(n, k).unwrap();
+                let (m0, m1) = (
+                    d0.iter().sum::<f64>() / n as f64,
+                    d1.iter().sum::<f64>() / n as f64,
+                );
+                let s = bounds::dwork2014algorithmic::gaussian_mech_sigma(1.0 / n as f64, eps, delta);
+                let thr = (m1 - m0) / 2.0;
+                let exact = 2.0 * (1.0 - bounds::phi(thr / s));
+                let lb = bounds::dwork2014algorithmic::dp_two_point_min_fail_prob(k as u32, eps, delta);
+                prop_assert!(exact >= lb * (1.0 - 1e-9), "exact {exact} < {lb}");
+                let mut rng = rng_for(seed, 3, 0).unwrap();
+                let draws = 2000;
+                let mut fails = 0;
+                for _ in 0..draws {
+                    let z: f64 = rand::RngExt::sample(&mut rng, rand_distr::StandardNormal);
+                    if (s * z).abs() >= thr {
+                        fails += 1;
+                    }
+                }
+                let p_hat = f64::from(fails) / f64::from(draws);
+                let sd = (exact * (1.0 - exact) / f64::from(draws)).sqrt();
+                prop_assert!(p_hat >= lb - 4.0 * sd - 1e-3, "Monte Carlo {p_hat} < {lb}");
+                Ok(())
+            },
+        )
+        .unwrap();
+}

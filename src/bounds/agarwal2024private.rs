@@ -4,8 +4,8 @@
 //!   n = Θ̃( d/(α²m) + d/(α·√m·ε) + d/(α^{k/(k−1)}·m·ε) + d/ε )  people.
 //!
 //! Catalogue entry [`P3`]: parameters `d`, `m`, `k` > 1, `eps`, `alpha`; value the number of
-//! people above (constants and logs dropped). **Order only**; status "to verify" (stated from
-//! the abstract; post-survey result).
+//! people above (constants and logs dropped). **Order only**; status verified against the
+//! paper's abstract (arXiv 2405.20405, which states exactly this Θ̃ form); post-survey result.
 //!
 //! Proof sketch: `proofs/agarwal2024private.md`.
 //!
@@ -25,7 +25,7 @@ static INFO: Info = Info {
     name: "person-level DP sample complexity",
     family: Family::Privacy,
     kind: Kind::Order,
-    status: Status::ToVerify,
+    status: Status::Verified,
     statement: "people needed: of order d/(alpha^2 m) + d/(alpha sqrt(m) eps) + d/(alpha^(k/(k-1)) m eps) + d/eps, up to logs",
     upper: Some("clip-and-noise: same order up to logs"),
     hypotheses: &[
