@@ -78,16 +78,38 @@ fn instance(kind: u8, n: usize, d: usize, x: f64, seed: u64) -> Option<(hard::Tw
     let tw = match kind {
         0 => hard::gauss_huber_pair(&mut rng, n, eta, 1.0, &e1).ok()?,
         1 => hard::gauss_strong_pair(&mut rng, n, eta, 1.0, &e1).ok()?,
-        2 => hard::spike_pair(&mut rng, n, d, hard::Spikes::new(eta, 1.0, None, false).ok()?).ok()?,
-        3 => hard::spike_pair(&mut rng, n, d, hard::Spikes::new(eta, 1.0, None, true).ok()?).ok()?,
-        4 => hard::spike_pair(&mut rng, n, d, hard::Spikes::new(eta, 2.0, Some(4.0), false).ok()?)
-            .ok()?,
+        2 => hard::spike_pair(
+            &mut rng,
+            n,
+            d,
+            hard::Spikes::new(eta, 1.0, None, false).ok()?,
+        )
+        .ok()?,
+        3 => hard::spike_pair(
+            &mut rng,
+            n,
+            d,
+            hard::Spikes::new(eta, 1.0, None, true).ok()?,
+        )
+        .ok()?,
+        4 => hard::spike_pair(
+            &mut rng,
+            n,
+            d,
+            hard::Spikes::new(eta, 2.0, Some(4.0), false).ok()?,
+        )
+        .ok()?,
         5 => hard::gauss_huber_pair(&mut rng, n, eta, 1.0, &ones).ok()?,
         6 => {
             let u: Vec<f64> = (0..d).map(|j| 1.0 + j as f64 * x).collect();
             return Some((hard::three_cluster(n, f_byz, &u).ok()?, f_byz));
         }
-        7 => return Some((hard::quadratic_hetero(n, f_byz, 1.0 + x, 2.0, d).ok()?, f_byz)),
+        7 => {
+            return Some((
+                hard::quadratic_hetero(n, f_byz, 1.0 + x, 2.0, d).ok()?,
+                f_byz,
+            ))
+        }
         _ => {
             let inst = hard::GbInstance::new(n, f_byz, 1.0, 2.0 * x).ok()?;
             return Some((inst.two_world(4.0 * x - 2.0).ok()?, f_byz));
@@ -143,17 +165,31 @@ fn kappa_hat(x: &Updates, honest: &[usize], out: &[f64]) -> f64 {
         })
         .sum::<f64>()
         / honest.len() as f64;
-    let err: f64 = out.iter().zip(mean.iter()).map(|(a, b)| (a - b).powi(2)).sum();
+    let err: f64 = out
+        .iter()
+        .zip(mean.iter())
+        .map(|(a, b)| (a - b).powi(2))
+        .sum();
     err / var
 }
 
 /// The crate's attacks that produce finite vectors (not `inf`).
 fn attack_names() -> Vec<&'static str> {
-    ATTACKS.iter().map(|s| s.name).filter(|n| *n != "inf").collect()
+    ATTACKS
+        .iter()
+        .map(|s| s.name)
+        .filter(|n| *n != "inf")
+        .collect()
 }
 
 /// κ̂ of `p` when the honest inputs are `honest` and the attack `name` adds f vectors.
-fn kappa_under_attack(p: &Pipeline, honest: &Updates, name: &str, f: usize, seed: u64) -> Option<f64> {
+fn kappa_under_attack(
+    p: &Pipeline,
+    honest: &Updates,
+    name: &str,
+    f: usize,
+    seed: u64,
+) -> Option<f64> {
     let attack = attacks::build(name, &Params::new(), Compat::Native).ok()?;
     let mut rng = rng_from_seed(seed);
     let mut cx = AttackContext {
@@ -171,7 +207,12 @@ fn kappa_under_attack(p: &Pipeline, honest: &Updates, name: &str, f: usize, seed
 fn b1_sup_over_attacks_reaches_the_kappa_lower_bound() {
     let pipes = pipelines();
     let names = attack_names();
-    let strategy = (7usize..=11, 0.0f64..1.0, prop::collection::vec(-3.0f64..3.0, 1..=3), any::<u64>());
+    let strategy = (
+        7usize..=11,
+        0.0f64..1.0,
+        prop::collection::vec(-3.0f64..3.0, 1..=3),
+        any::<u64>(),
+    );
     runner()
         .run(&strategy, |(n, x, u, seed)| {
             let f = 1 + ((x * ((n - 1) / 2) as f64) as usize).min((n - 1) / 2 - 1);
@@ -190,8 +231,11 @@ fn b1_sup_over_attacks_reaches_the_kappa_lower_bound() {
                 // The instance's own Byzantine group (−u, resp. +u in world B), both worlds:
                 // ≥ f/(n − 2f) for every rule by the two-point argument.
                 let out = run(&p, &tw.view, seed);
-                let mirror = kappa_hat(&tw.view, &tw.honest_a, &out)
-                    .max(kappa_hat(&tw.view, &tw.honest_b, &out));
+                let mirror = kappa_hat(&tw.view, &tw.honest_a, &out).max(kappa_hat(
+                    &tw.view,
+                    &tw.honest_b,
+                    &out,
+                ));
                 // The crate's attacks against world A's honest inputs.
                 let mut sup = 0.0f64;
                 for name in &names {
@@ -228,7 +272,9 @@ fn published_kappa_upper_bounds_hold_under_every_attack() {
             let rows: Vec<Vec<f64>> = (0..n - f)
                 .map(|_| {
                     (0..d)
-                        .map(|_| rand::RngExt::sample::<f64, _>(&mut rng, rand_distr::StandardNormal))
+                        .map(|_| {
+                            rand::RngExt::sample::<f64, _>(&mut rng, rand_distr::StandardNormal)
+                        })
                         .collect()
                 })
                 .collect();
@@ -270,14 +316,18 @@ fn median_attains_r1_huber_bias() {
             let mut rng = rng_for(seed, 1, 0).unwrap();
             let n = 4001;
             let tw = hard::gauss_huber_pair(&mut rng, n, eta, 1.0, &[1.0]).unwrap();
-            let b = bounds::huber1964::gaussian_bias(1.0, eta, bounds::huber1964::Contamination::Huber)
-                .unwrap();
+            let b =
+                bounds::huber1964::gaussian_bias(1.0, eta, bounds::huber1964::Contamination::Huber)
+                    .unwrap();
             let dens = (1.0 - eta) * (-0.5 * b * b).exp() / (2.0 * std::f64::consts::PI).sqrt();
             let sd = 1.0 / (2.0 * dens * (n as f64).sqrt());
             let out = run(&median, &tw.view, seed);
             let worst = tw.max_error(&out).unwrap();
             prop_assert!(worst >= b * (1.0 - 1e-12));
-            prop_assert!(worst <= b + 5.0 * sd, "eta {eta}: median error {worst} > {b} + 5·{sd}");
+            prop_assert!(
+                worst <= b + 5.0 * sd,
+                "eta {eta}: median error {worst} > {b} + 5·{sd}"
+            );
             Ok(())
         })
         .unwrap();
@@ -289,20 +339,26 @@ fn trimmed_mean_attains_r3_within_factor_two() {
     // with probability > 1 − 1e-6 per side, leaving the zeros: the max-world error is then
     // exactly t·a, the lower bound. Claimed constant factor: 2.
     runner()
-        .run(&(0.02f64..0.2, any::<bool>(), any::<u64>()), |(eta, strong, seed)| {
-            let n = 2001usize;
-            let mut rng = rng_for(seed, 2, 0).unwrap();
-            let s = hard::Spikes::new(eta, 1.0, None, strong).unwrap();
-            let tw = hard::spike_pair(&mut rng, n, 1, s).unwrap();
-            let en = eta * n as f64;
-            let f = (en + 5.0 * en.sqrt()).ceil() as usize;
-            let out = run(&build("trmean", &[], f), &tw.view, seed);
-            let worst = tw.max_error(&out).unwrap();
-            let lb = bounds::steinhardt2018resilience::bounded_cov_lb(eta, 1.0, strong);
-            prop_assert!(worst >= lb * (1.0 - 1e-12));
-            prop_assert!(worst <= 2.0 * lb, "eta {eta}: trimmed mean {worst} > 2·{lb}");
-            Ok(())
-        })
+        .run(
+            &(0.02f64..0.2, any::<bool>(), any::<u64>()),
+            |(eta, strong, seed)| {
+                let n = 2001usize;
+                let mut rng = rng_for(seed, 2, 0).unwrap();
+                let s = hard::Spikes::new(eta, 1.0, None, strong).unwrap();
+                let tw = hard::spike_pair(&mut rng, n, 1, s).unwrap();
+                let en = eta * n as f64;
+                let f = (en + 5.0 * en.sqrt()).ceil() as usize;
+                let out = run(&build("trmean", &[], f), &tw.view, seed);
+                let worst = tw.max_error(&out).unwrap();
+                let lb = bounds::steinhardt2018resilience::bounded_cov_lb(eta, 1.0, strong);
+                prop_assert!(worst >= lb * (1.0 - 1e-12));
+                prop_assert!(
+                    worst <= 2.0 * lb,
+                    "eta {eta}: trimmed mean {worst} > 2·{lb}"
+                );
+                Ok(())
+            },
+        )
         .unwrap();
 }
 
@@ -312,7 +368,11 @@ fn nnm_composed_rules_attain_b1_within_a_constant() {
     // ‖F − x̄_S‖²/V_S ≤ 4·f/(n − 2f) (the constant measured on this instance is ≤ 1 + o(1);
     // 4 is the MVA constant derived in proofs/allouah2023fixing.md).
     let rules = ["trmean", "median", "geometric_median", "krum"];
-    let strategy = (7usize..=21, 0.0f64..1.0, prop::collection::vec(-3.0f64..3.0, 1..=3));
+    let strategy = (
+        7usize..=21,
+        0.0f64..1.0,
+        prop::collection::vec(-3.0f64..3.0, 1..=3),
+    );
     runner()
         .run(&strategy, |(n, x, u)| {
             let f = 1 + ((x * ((n - 1) / 2) as f64) as usize).min((n - 1) / 2 - 1);
@@ -327,9 +387,15 @@ fn nnm_composed_rules_attain_b1_within_a_constant() {
                     continue;
                 }
                 let out = run(&p, &tw.view, 0);
-                let k = kappa_hat(&tw.view, &tw.honest_a, &out)
-                    .max(kappa_hat(&tw.view, &tw.honest_b, &out));
-                prop_assert!(k <= 4.0 * lb * (1.0 + 1e-9), "nnm+{rule}: n {n} f {f}: {k} > 4·{lb}");
+                let k = kappa_hat(&tw.view, &tw.honest_a, &out).max(kappa_hat(
+                    &tw.view,
+                    &tw.honest_b,
+                    &out,
+                ));
+                prop_assert!(
+                    k <= 4.0 * lb * (1.0 + 1e-9),
+                    "nnm+{rule}: n {n} f {f}: {k} > 4·{lb}"
+                );
             }
             Ok(())
         })
@@ -448,16 +514,45 @@ fn special_cases_and_limits() {
         1e-15
     ));
     // R4 as k -> infinity: sigma·eta/(1−eta) and 2·sigma·eta.
-    assert!(close(ev("R4-huber", &[("eta", 0.2), ("k", 1e9)]), 0.25, 1e-8));
-    assert!(close(ev("R4-strong", &[("eta", 0.2), ("k", 1e9)]), 0.4, 1e-8));
+    assert!(close(
+        ev("R4-huber", &[("eta", 0.2), ("k", 1e9)]),
+        0.25,
+        1e-8
+    ));
+    assert!(close(
+        ev("R4-strong", &[("eta", 0.2), ("k", 1e9)]),
+        0.4,
+        1e-8
+    ));
     // R1 small eta: sqrt(pi/2)·eta/(1−eta) and sqrt(2 pi)·eta.
     let c = (std::f64::consts::PI / 2.0).sqrt();
-    assert!(close(ev("R1-huber", &[("eta", 1e-8)]), c * 1e-8 / (1.0 - 1e-8), 1e-12));
-    assert!(close(ev("R1-strong", &[("eta", 1e-8)]), 2.0 * c * 1e-8, 1e-12));
+    assert!(close(
+        ev("R1-huber", &[("eta", 1e-8)]),
+        c * 1e-8 / (1.0 - 1e-8),
+        1e-12
+    ));
+    assert!(close(
+        ev("R1-strong", &[("eta", 1e-8)]),
+        2.0 * c * 1e-8,
+        1e-12
+    ));
     // eta -> 0 gives 0 for the contamination bounds; eta -> 1/2 diverges, and = 1/2 is +inf.
-    for id in ["R1-huber", "R1-strong", "R3-huber", "R3-strong", "R2", "R6-cwmed", "R6-gm"] {
+    for id in [
+        "R1-huber",
+        "R1-strong",
+        "R3-huber",
+        "R3-strong",
+        "R2",
+        "R6-cwmed",
+        "R6-gm",
+    ] {
         let kv = |e: f64| vec![("eta", e), ("d", 4.0)];
-        let kv = |e: f64| kv(e).into_iter().filter(|(k, _)| bounds::lookup(id).unwrap().info().keys().contains(k)).collect::<Vec<_>>();
+        let kv = |e: f64| {
+            kv(e)
+                .into_iter()
+                .filter(|(k, _)| bounds::lookup(id).unwrap().info().keys().contains(k))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ev(id, &kv(0.0)), 0.0, "{id}");
         assert!(ev(id, &kv(0.5)).is_infinite(), "{id}");
         assert!(ev(id, &kv(0.5 - 1e-9)).is_finite(), "{id}");
@@ -465,34 +560,76 @@ fn special_cases_and_limits() {
     assert!(ev("R3-huber", &[("eta", 0.5 - 1e-12)]) > 1e5);
     // B3 at the breakdown point is +inf; just below it, huge; B3-breakdown matches O2.
     assert!(ev("B3", &[("n", 9.0), ("f", 3.0), ("G", 1.0), ("B", 1.0)]).is_infinite());
-    assert!(ev("B3", &[("n", 3001.0), ("f", 1000.0), ("G", 1.0), ("B", 1.0)]) >= 999.0);
+    assert!(
+        ev(
+            "B3",
+            &[("n", 3001.0), ("f", 1000.0), ("G", 1.0), ("B", 1.0)]
+        ) >= 999.0
+    );
     let s = ev("O2", &[("n", 60.0), ("B", 2.0)]);
-    assert!(close(s / (60.0 + s), ev("B3-breakdown", &[("B", 2.0)]), 1e-15));
+    assert!(close(
+        s / (60.0 + s),
+        ev("B3-breakdown", &[("B", 2.0)]),
+        1e-15
+    ));
     // M4 at ell = 1, delta = 0 is randomized response's accuracy e^eps/(e^eps + c − 1); at
     // eps = 0 it is chance 1/c; M3 at eps = 0 is delta.
     let e2 = 2f64.exp();
-    assert!(close(ev("M4", &[("eps", 2.0), ("c", 5.0)]), e2 / (e2 + 4.0), 1e-15));
-    assert!(close(ev("M4", &[("eps", 0.0), ("c", 5.0), ("ell", 7.0)]), 0.2, 1e-15));
+    assert!(close(
+        ev("M4", &[("eps", 2.0), ("c", 5.0)]),
+        e2 / (e2 + 4.0),
+        1e-15
+    ));
+    assert!(close(
+        ev("M4", &[("eps", 0.0), ("c", 5.0), ("ell", 7.0)]),
+        0.2,
+        1e-15
+    ));
     assert_eq!(ev("M3", &[("eps", 0.0), ("delta", 0.01)]), 0.01);
     // P1 two-point: eps -> 0 gives 1/2; k = ceil(1/eps), delta = 0: >= 1/(1 + e^(1+eps)).
     assert_eq!(ev("P1-twopoint", &[("eps", 0.0)]), 0.5);
-    for eps in [0.05, 0.3, 1.0] {
-        let k = (1.0 / eps as f64).ceil();
-        assert!(ev("P1-twopoint", &[("eps", eps), ("k", k)]) >= 1.0 / (1.0 + (1.0 + eps as f64).exp()));
+    for eps in [0.05f64, 0.3, 1.0] {
+        let k = (1.0 / eps).ceil();
+        assert!(ev("P1-twopoint", &[("eps", eps), ("k", k)]) >= 1.0 / (1.0 + (1.0 + eps).exp()));
     }
     // DP-SCO adds the statistical term to DP-ERM.
     let kv = [("d", 50.0), ("n", 500.0), ("eps", 0.5), ("delta", 1e-6)];
-    assert!(close(ev("P4-sco", &kv) - ev("P4", &kv), 1.0 / 500f64.sqrt(), 1e-12));
+    assert!(close(
+        ev("P4-sco", &kv) - ev("P4", &kv),
+        1.0 / 500f64.sqrt(),
+        1e-12
+    ));
     // T1's Gaussian floor is R1 (Huber) on the DP noise scale.
     let sdp = bounds::dwork2014algorithmic::gaussian_mech_sigma(2.0 / 10.0, 0.5, 1e-5);
     assert!(close(
-        ev("T1-gauss", &[("m", 10.0), ("n", 20.0), ("f", 3.0), ("eps", 0.5), ("delta", 1e-5)]),
+        ev(
+            "T1-gauss",
+            &[
+                ("m", 10.0),
+                ("n", 20.0),
+                ("f", 3.0),
+                ("eps", 0.5),
+                ("delta", 1e-5)
+            ]
+        ),
         sdp * ev("R1-huber", &[("eta", 0.15)]),
         1e-12
     ));
     // T1's coupling floor vanishes without Byzantine workers and as eps grows.
-    assert_eq!(ev("T1-coupling", &[("m", 10.0), ("n", 20.0), ("f", 0.0), ("eps", 0.1)]), 0.0);
-    assert_eq!(ev("T1-coupling", &[("m", 10.0), ("n", 20.0), ("f", 3.0), ("eps", 50.0)]), 0.0);
+    assert_eq!(
+        ev(
+            "T1-coupling",
+            &[("m", 10.0), ("n", 20.0), ("f", 0.0), ("eps", 0.1)]
+        ),
+        0.0
+    );
+    assert_eq!(
+        ev(
+            "T1-coupling",
+            &[("m", 10.0), ("n", 20.0), ("f", 3.0), ("eps", 50.0)]
+        ),
+        0.0
+    );
     // B1 and B5 are the same instance: kappa = lambda/(1 − lambda)·… : f/(n−2f) vs f/(n−f).
     assert!(ev("B1", &[("n", 10.0), ("f", 2.0)]) > ev("B5", &[("n", 10.0), ("f", 2.0)]));
 }
@@ -506,7 +643,13 @@ fn gaussian_mechanism_respects_the_p1_two_point_bound() {
     // (2000 draws; the Monte-Carlo estimate is compared with 4 binomial standard deviations).
     runner()
         .run(
-            &(5usize..200, 1usize..5, 0.05f64..0.99, 1e-9f64..1e-3, any::<u64>()),
+            &(
+                5usize..200,
+                1usize..5,
+                0.05f64..0.99,
+                1e-9f64..1e-3,
+                any::<u64>(),
+            ),
             |(n, k, eps, delta, seed)| {
                 let k = k.min(n);
                 let (d0, d1) = hard::dp_two_point(n, k).unwrap();
@@ -514,10 +657,12 @@ fn gaussian_mechanism_respects_the_p1_two_point_bound() {
                     d0.iter().sum::<f64>() / n as f64,
                     d1.iter().sum::<f64>() / n as f64,
                 );
-                let s = bounds::dwork2014algorithmic::gaussian_mech_sigma(1.0 / n as f64, eps, delta);
+                let s =
+                    bounds::dwork2014algorithmic::gaussian_mech_sigma(1.0 / n as f64, eps, delta);
                 let thr = (m1 - m0) / 2.0;
                 let exact = 2.0 * (1.0 - bounds::phi(thr / s));
-                let lb = bounds::dwork2014algorithmic::dp_two_point_min_fail_prob(k as u32, eps, delta);
+                let lb =
+                    bounds::dwork2014algorithmic::dp_two_point_min_fail_prob(k as u32, eps, delta);
                 prop_assert!(exact >= lb * (1.0 - 1e-9), "exact {exact} < {lb}");
                 let mut rng = rng_for(seed, 3, 0).unwrap();
                 let draws = 2000;

@@ -166,12 +166,20 @@ mod tests {
     fn known_answers() {
         // beta = 0.1, budget 1/9; pure DP, eps = 0.1: TV_k = tanh(k·0.05); tanh(0.1) =
         // 0.0997 <= 0.1111, tanh(0.15) = 0.1489 > it: k* = 2, value 2/100.
-        let v = T1Coupling.eval(&INFO_C.example_params()).unwrap().as_f64().unwrap();
+        let v = T1Coupling
+            .eval(&INFO_C.example_params())
+            .unwrap()
+            .as_f64()
+            .unwrap();
         assert_eq!(v, 0.02);
         assert!((tv_k(1, 0.1, 0.0) - (0.05f64).tanh()).abs() < 1e-15);
         // Gaussian: sigma_DP = 0.2·sqrt(2 ln 125000)/0.5 = 1.937922…; × PhiInv(1/1.8) =
         // 0.1397103 → 0.27075.
-        let g = T1Gauss.eval(&INFO_G.example_params()).unwrap().as_f64().unwrap();
+        let g = T1Gauss
+            .eval(&INFO_G.example_params())
+            .unwrap()
+            .as_f64()
+            .unwrap();
         let s = 0.2 * (2.0 * 125000f64.ln()).sqrt() / 0.5;
         assert!((g - s * 0.1397102988818621).abs() < 1e-12, "{g}");
     }

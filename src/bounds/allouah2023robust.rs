@@ -50,9 +50,13 @@ const CITATION: Citation = Citation {
 const HYP: &[Hypothesis] = &[
     Hypothesis {
         name: "(G,B)-dissimilarity",
-        statement: "(1/|H|) sum_i ||grad L_i - grad L_H||^2 <= G^2 + B^2 ||grad L_H||^2 for all theta",
+        statement:
+            "(1/|H|) sum_i ||grad L_i - grad L_H||^2 <= G^2 + B^2 ||grad L_H||^2 for all theta",
     },
-    Hypothesis { name: "f/n < 1/(2+B^2)", statement: "below the breakdown point (else +inf)" },
+    Hypothesis {
+        name: "f/n < 1/(2+B^2)",
+        statement: "below the breakdown point (else +inf)",
+    },
 ];
 
 static INFO: Info = Info {
@@ -146,7 +150,11 @@ mod tests {
         assert_eq!(bd(1.0), 1.0 / 3.0);
         assert_eq!(bd(0.0), 0.5);
         // At the breakdown point: n = 9, f = 3, B = 1 → (2+1)·3 = 9 = n → +inf.
-        let p = Params::new().with("n", 9.0).with("f", 3.0).with("G", 1.0).with("B", 1.0);
+        let p = Params::new()
+            .with("n", 9.0)
+            .with("f", 3.0)
+            .with("G", 1.0)
+            .with("B", 1.0);
         assert!(B3.eval(&p).unwrap().as_f64().is_none());
         // B = 0 reduces to B2.
         assert_eq!(hetero_lb_grad_sq(20, 3, 1.0, 0.0), Some(3.0 / 14.0));

@@ -38,8 +38,14 @@ pub(crate) const PARAMS: &[ParamSpec] = &[
 ];
 
 pub(crate) const HYP: &[Hypothesis] = &[
-    Hypothesis { name: "convex Lipschitz loss", statement: "convex L-Lipschitz losses on a domain of diameter D" },
-    Hypothesis { name: "0 <= delta < 1", statement: "delta = 0 is pure DP" },
+    Hypothesis {
+        name: "convex Lipschitz loss",
+        statement: "convex L-Lipschitz losses on a domain of diameter D",
+    },
+    Hypothesis {
+        name: "0 <= delta < 1",
+        statement: "delta = 0 is pure DP",
+    },
 ];
 
 static INFO: Info = Info {

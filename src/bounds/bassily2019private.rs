@@ -49,7 +49,9 @@ impl Bound for P4Sco {
     }
     fn compute(&self, a: &Args<'_>) -> Result<BoundValue> {
         let (l, diam, d, n, eps, delta) = read(a)?;
-        Ok(BoundValue::finite(l * diam / n.sqrt() + erm_term(l, diam, d, n, eps, delta)))
+        Ok(BoundValue::finite(
+            l * diam / n.sqrt() + erm_term(l, diam, d, n, eps, delta),
+        ))
     }
 }
 
@@ -60,7 +62,11 @@ mod tests {
     #[test]
     fn known_answer() {
         // 1/sqrt(1000) + P4's 0.033930701 = 0.065553478.
-        let v = P4Sco.eval(&INFO.example_params()).unwrap().as_f64().unwrap();
+        let v = P4Sco
+            .eval(&INFO.example_params())
+            .unwrap()
+            .as_f64()
+            .unwrap();
         let p4 = (100.0 * 1e5f64.ln()).sqrt() / 1000.0;
         assert!((v - (1000f64.sqrt().recip() + p4)).abs() < 1e-15);
     }

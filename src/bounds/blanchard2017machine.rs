@@ -80,9 +80,8 @@ impl Bound for B8 {
         let f = a.count("f")?;
         let d = a.count_pos("d")?;
         let sigma = a.positive("sigma")?;
-        let eta = krum_eta(n, f).ok_or_else(|| {
-            a.outside("n >= 2f+3", format!("n = {n} < 2f + 3 = {}", 2 * f + 3))
-        })?;
+        let eta = krum_eta(n, f)
+            .ok_or_else(|| a.outside("n >= 2f+3", format!("n = {n} < 2f + 3 = {}", 2 * f + 3)))?;
         Ok(BoundValue::finite(eta * (d as f64).sqrt() * sigma))
     }
 }

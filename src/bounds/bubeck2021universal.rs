@@ -68,6 +68,9 @@ mod tests {
 
     #[test]
     fn known_answer() {
-        assert_eq!(O3.eval(&INFO.example_params()).unwrap().as_f64(), Some(10.0));
+        assert_eq!(
+            O3.eval(&INFO.example_params()).unwrap().as_f64(),
+            Some(10.0)
+        );
     }
 }

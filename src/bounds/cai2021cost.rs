@@ -76,9 +76,14 @@ impl Bound for P1 {
             return Err(a.outside("0 < eps <= 1", format!("eps = {eps}")));
         }
         if delta >= 1.0 / n as f64 {
-            return Err(a.outside("0 < delta < 1/n", format!("delta = {delta} >= 1/n = {}", 1.0 / n as f64)));
+            return Err(a.outside(
+                "0 < delta < 1/n",
+                format!("delta = {delta} >= 1/n = {}", 1.0 / n as f64),
+            ));
         }
-        Ok(BoundValue::finite(dp_gaussian_mean_rate_sq(sigma, d, n, eps, delta)))
+        Ok(BoundValue::finite(dp_gaussian_mean_rate_sq(
+            sigma, d, n, eps, delta,
+        )))
     }
 }
 
@@ -90,7 +95,10 @@ mod tests {
     fn known_answer() {
         // 10/1000 + 100·ln(1e6)/(1e6·1) = 0.01 + 1.3815510557964274e-3.
         let v = P1.eval(&INFO.example_params()).unwrap().as_f64().unwrap();
-        assert!((v - (0.01 + 100.0 * 1e6f64.ln() / 1e6)).abs() < 1e-15, "{v}");
+        assert!(
+            (v - (0.01 + 100.0 * 1e6f64.ln() / 1e6)).abs() < 1e-15,
+            "{v}"
+        );
         let p = INFO.example_params().with("delta", 0.01);
         assert!(P1.eval(&p).unwrap_err().to_string().contains("delta < 1/n"));
     }

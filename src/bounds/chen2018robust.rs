@@ -27,8 +27,14 @@ static INFO: Info = Info {
     statement: "inf over estimators of the worst-case error is of order sigma*(eta + sqrt(d/n))",
     upper: Some("Tukey's median attains the order (same formula, unknown constant)"),
     hypotheses: &[
-        Hypothesis { name: "Gaussian inliers", statement: "inliers N(mu, sigma^2 I_d)" },
-        Hypothesis { name: "eta < 1/2", statement: "Huber contamination below the breakdown point" },
+        Hypothesis {
+            name: "Gaussian inliers",
+            statement: "inliers N(mu, sigma^2 I_d)",
+        },
+        Hypothesis {
+            name: "eta < 1/2",
+            statement: "Huber contamination below the breakdown point",
+        },
     ],
     params: &[
         ParamSpec::req("eta", "contamination fraction"),
@@ -60,7 +66,9 @@ impl Bound for R1Rate {
         let Some(eta) = super::eta_below(a, "eta", 0.5)? else {
             return Ok(BoundValue::infinite("eta >= 1/2 (breakdown point)"));
         };
-        Ok(BoundValue::finite(sigma * (eta + (d as f64 / n as f64).sqrt())))
+        Ok(BoundValue::finite(
+            sigma * (eta + (d as f64 / n as f64).sqrt()),
+        ))
     }
 }
 
@@ -72,11 +80,21 @@ mod tests {
     #[test]
     fn known_answer() {
         // By hand: 1·(0.1 + sqrt(10/1000)) = 0.1 + 0.1 = 0.2.
-        let v = R1Rate.eval(&INFO.example_params()).unwrap().as_f64().unwrap();
+        let v = R1Rate
+            .eval(&INFO.example_params())
+            .unwrap()
+            .as_f64()
+            .unwrap();
         assert!((v - 0.2).abs() < 1e-15);
-        let p = Params::new().with("eta", 0.0).with("d", 4.0).with("n", 100.0);
+        let p = Params::new()
+            .with("eta", 0.0)
+            .with("d", 4.0)
+            .with("n", 100.0);
         assert!((R1Rate.eval(&p).unwrap().as_f64().unwrap() - 0.2).abs() < 1e-15);
-        let p = Params::new().with("eta", 0.1).with("d", 0.0).with("n", 100.0);
+        let p = Params::new()
+            .with("eta", 0.1)
+            .with("d", 0.0)
+            .with("n", 100.0);
         assert!(R1Rate.eval(&p).is_err());
     }
 }

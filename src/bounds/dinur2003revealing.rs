@@ -60,6 +60,9 @@ mod tests {
 
     #[test]
     fn known_answer() {
-        assert_eq!(P6.eval(&INFO.example_params()).unwrap().as_f64(), Some(10.0));
+        assert_eq!(
+            P6.eval(&INFO.example_params()).unwrap().as_f64(),
+            Some(10.0)
+        );
     }
 }

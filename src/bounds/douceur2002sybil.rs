@@ -67,7 +67,10 @@ mod tests {
     #[test]
     fn known_answer() {
         // n = 100, B = 1: 50 fakes; then eta = 50/150 = 1/3 = B3's breakdown 1/(2+1).
-        assert_eq!(O2.eval(&INFO.example_params()).unwrap().as_f64(), Some(50.0));
+        assert_eq!(
+            O2.eval(&INFO.example_params()).unwrap().as_f64(),
+            Some(50.0)
+        );
         let eta: f64 = 50.0 / 150.0;
         assert!((eta - crate::bounds::allouah2023robust::breakdown_fraction(1.0)).abs() < 1e-15);
     }

@@ -68,7 +68,10 @@ mod tests {
     #[test]
     fn known_answer() {
         // 10/(1e4·1) = 1e-3; saturates at 1 for n eps^2 < d.
-        assert_eq!(P5.eval(&INFO.example_params()).unwrap().as_f64(), Some(1e-3));
+        assert_eq!(
+            P5.eval(&INFO.example_params()).unwrap().as_f64(),
+            Some(1e-3)
+        );
         let p = INFO.example_params().with("n", 5.0);
         assert_eq!(P5.eval(&p).unwrap().as_f64(), Some(1.0));
     }

@@ -77,7 +77,9 @@ impl Bound for P1TwoPoint {
         let k = u32::try_from(k).map_err(|_| crate::Error::invalid("k", k, "too large"))?;
         let eps = a.non_negative("eps")?;
         let delta = a.fraction("delta")?;
-        Ok(BoundValue::finite(dp_two_point_min_fail_prob(k, eps, delta)))
+        Ok(BoundValue::finite(dp_two_point_min_fail_prob(
+            k, eps, delta,
+        )))
     }
 }
 
@@ -88,7 +90,11 @@ mod tests {
     #[test]
     fn known_answers() {
         // Reference: k = 1, eps = 1: 1/(1+e) = 0.2689414213699951.
-        let v = P1TwoPoint.eval(&INFO.example_params()).unwrap().as_f64().unwrap();
+        let v = P1TwoPoint
+            .eval(&INFO.example_params())
+            .unwrap()
+            .as_f64()
+            .unwrap();
         assert!((v - 1.0 / (1.0 + std::f64::consts::E)).abs() < 1e-15);
         assert!((v - 0.269).abs() < 1e-3);
         // eps = 0: 1/2 (no privacy loss, coin flip).
@@ -96,6 +102,8 @@ mod tests {
         // Vacuous when delta_k >= 1.
         assert_eq!(dp_two_point_min_fail_prob(2, 1.0, 0.5), 0.0);
         // Gaussian mechanism: sens 1, eps 1, delta 1e-5: sqrt(2 ln 125000) = 4.844805262…
-        assert!((gaussian_mech_sigma(1.0, 1.0, 1e-5) - (2.0 * 125000f64.ln()).sqrt()).abs() < 1e-15);
+        assert!(
+            (gaussian_mech_sigma(1.0, 1.0, 1e-5) - (2.0 * 125000f64.ln()).sqrt()).abs() < 1e-15
+        );
     }
 }

@@ -39,9 +39,18 @@ pub fn geomed_bias_highdim(eta: f64, sigma: f64, d: usize) -> f64 {
 }
 
 const HYP: &[Hypothesis] = &[
-    Hypothesis { name: "Gaussian inliers", statement: "inliers N(mu, sigma^2 I_d)" },
-    Hypothesis { name: "far outliers", statement: "an eta fraction at mu + R*1/sqrt(d), R -> infinity; n -> infinity" },
-    Hypothesis { name: "eta < 1/2", statement: "below the breakdown point (else +inf)" },
+    Hypothesis {
+        name: "Gaussian inliers",
+        statement: "inliers N(mu, sigma^2 I_d)",
+    },
+    Hypothesis {
+        name: "far outliers",
+        statement: "an eta fraction at mu + R*1/sqrt(d), R -> infinity; n -> infinity",
+    },
+    Hypothesis {
+        name: "eta < 1/2",
+        statement: "below the breakdown point (else +inf)",
+    },
 ];
 const PARAMS: &[ParamSpec] = &[
     ParamSpec::req("eta", "fraction of outliers"),

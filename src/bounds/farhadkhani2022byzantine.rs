@@ -66,6 +66,9 @@ mod tests {
     #[test]
     fn known_answer() {
         // 2/(10 − 2) = 1/4.
-        assert_eq!(B5.eval(&INFO.example_params()).unwrap().as_f64(), Some(0.25));
+        assert_eq!(
+            B5.eval(&INFO.example_params()).unwrap().as_f64(),
+            Some(0.25)
+        );
     }
 }

@@ -93,7 +93,11 @@ impl Bound for M1 {
             return Err(a.outside("c >= 2", format!("c = {c}")));
         }
         if big_n > 10_000_000 {
-            return Err(crate::Error::invalid("N", big_n, "at most 1e7 subpopulations"));
+            return Err(crate::Error::invalid(
+                "N",
+                big_n,
+                "at most 1e7 subpopulations",
+            ));
         }
         let m1 = singleton_mass(&zipf(big_n, s), n);
         Ok(BoundValue::finite((1.0 - 1.0 / c as f64) * m1))

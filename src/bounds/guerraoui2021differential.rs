@@ -85,6 +85,9 @@ mod tests {
     fn known_answer() {
         // sqrt(100)·6·2·sqrt(2 ln 125000)/1 = 120·4.8448052… = 581.3766…
         let v = O4.eval(&INFO.example_params()).unwrap().as_f64().unwrap();
-        assert!((v - 120.0 * (2.0 * 125000f64.ln()).sqrt()).abs() < 1e-10, "{v}");
+        assert!(
+            (v - 120.0 * (2.0 * 125000f64.ln()).sqrt()).abs() < 1e-10,
+            "{v}"
+        );
     }
 }

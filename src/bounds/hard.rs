@@ -95,7 +95,11 @@ fn check_eta(eta: f64) -> Result<()> {
 fn unit(dir: &[f64]) -> Result<Vec<f64>> {
     let nrm = dir.iter().map(|v| v * v).sum::<f64>().sqrt();
     if !(nrm.is_finite() && nrm > 0.0) {
-        return Err(Error::invalid("dir", nrm, "direction must be non-zero and finite"));
+        return Err(Error::invalid(
+            "dir",
+            nrm,
+            "direction must be non-zero and finite",
+        ));
     }
     Ok(dir.iter().map(|v| v / nrm).collect())
 }
@@ -131,7 +135,11 @@ pub fn gauss_huber_pair(
     }
     let u = unit(dir)?;
     let d = u.len();
-    let delta = if eta == 0.0 { 0.0 } else { delta_star(eta, sigma)? };
+    let delta = if eta == 0.0 {
+        0.0
+    } else {
+        delta_star(eta, sigma)?
+    };
     let mut rows = Vec::with_capacity(n);
     for _ in 0..n {
         let mut z = gaussian_row(rng, d, sigma);
@@ -258,12 +266,7 @@ impl Spikes {
 ///
 /// # Errors
 /// Those of [`Spikes::new`]; n = 0 or d = 0.
-pub fn spike_pair(
-    rng: &mut SimRng,
-    n: usize,
-    d: usize,
-    spikes: Spikes,
-) -> Result<TwoWorld> {
+pub fn spike_pair(rng: &mut SimRng, n: usize, d: usize, spikes: Spikes) -> Result<TwoWorld> {
     if n == 0 || d == 0 {
         return Err(Error::invalid("n", n, "need n >= 1 and d >= 1"));
     }
@@ -300,7 +303,11 @@ pub fn spike_pair(
 /// [`Error::InvalidParameter`] unless 1 ≤ f and 2f < n.
 pub fn three_cluster(n: usize, f: usize, u: &[f64]) -> Result<TwoWorld> {
     if f == 0 || 2 * f >= n {
-        return Err(Error::invalid("f", f, format!("need 1 <= f and 2f < n = {n}")));
+        return Err(Error::invalid(
+            "f",
+            f,
+            format!("need 1 <= f and 2f < n = {n}"),
+        ));
     }
     let d = u.len();
     let mut rows = vec![vec![0.0; d]; n - 2 * f];
@@ -330,7 +337,11 @@ pub fn quadratic_hetero(n: usize, f: usize, g: f64, mu: f64, d: usize) -> Result
     crate::error::check_positive("G", g)?;
     crate::error::check_positive("mu", mu)?;
     if d == 0 || f == 0 || 2 * f >= n {
-        return Err(Error::invalid("f", f, format!("need 1 <= f, 2f < n = {n}, d >= 1")));
+        return Err(Error::invalid(
+            "f",
+            f,
+            format!("need 1 <= f, 2f < n = {n}, d >= 1"),
+        ));
     }
     let p = f as f64 / (n - f) as f64;
     let mut u = vec![0.0; d];
@@ -373,7 +384,11 @@ impl GbInstance {
         crate::error::check_positive("G", g)?;
         crate::error::check_non_negative("B", big_b)?;
         if f == 0 || 2 * f >= n {
-            return Err(Error::invalid("f", f, format!("need 1 <= f and 2f < n = {n}")));
+            return Err(Error::invalid(
+                "f",
+                f,
+                format!("need 1 <= f and 2f < n = {n}"),
+            ));
         }
         let p = f as f64 / (n - f) as f64;
         let q = big_b * big_b * f as f64 / (n - 2 * f) as f64;
@@ -389,7 +404,15 @@ impl GbInstance {
         }
         let b = (1.0 + q * (1.0 - p) / p) / (1.0 - q);
         let c = g / (b * ((1.0 - q) * p * (1.0 - p)).sqrt());
-        Ok(GbInstance { n, f, g, big_b, b, c, p })
+        Ok(GbInstance {
+            n,
+            f,
+            g,
+            big_b,
+            b,
+            c,
+            p,
+        })
     }
 
     /// The n gradient messages at θ (anchors, then "+", then "−"): the same in both worlds.
@@ -490,7 +513,11 @@ pub fn zipf_subpops(
     n: usize,
 ) -> Result<ZipfSample> {
     if big_n == 0 || c < 2 {
-        return Err(Error::invalid("N", big_n, "need N >= 1 subpopulations and c >= 2 classes"));
+        return Err(Error::invalid(
+            "N",
+            big_n,
+            "need N >= 1 subpopulations and c >= 2 classes",
+        ));
     }
     crate::error::check_non_negative("s", s)?;
     let freqs = super::feldman2020does::zipf(big_n, s);
@@ -545,7 +572,10 @@ mod tests {
                 x += h;
             }
             // Riemann sums of smooth integrands with h = 1e-3 (kinks at Δ*/2): error < 1e-5.
-            assert!((left0 - eta).abs() < 1e-5 && (left1 - eta).abs() < 1e-5, "{left0} {left1}");
+            assert!(
+                (left0 - eta).abs() < 1e-5 && (left1 - eta).abs() < 1e-5,
+                "{left0} {left1}"
+            );
         }
     }
 
@@ -601,8 +631,8 @@ mod tests {
                 let pp = s.p_plus();
                 if strong {
                     // TV(M, P+) = ½(|M(0) − P+(0)| + |M(a) − P+(a)| + M(−a)) = η.
-                    let tv = 0.5
-                        * ((obs[0].1 - pp[0].1).abs() + (obs[1].1 - pp[1].1).abs() + obs[2].1);
+                    let tv =
+                        0.5 * ((obs[0].1 - pp[0].1).abs() + (obs[1].1 - pp[1].1).abs() + obs[2].1);
                     assert!((tv - eta).abs() < 1e-12, "tv {tv}");
                 } else {
                     // M − (1−η)P+ ≥ 0 atom by atom, with leftover mass η.
@@ -634,7 +664,11 @@ mod tests {
             let var: f64 = honest
                 .iter()
                 .map(|&i| {
-                    v.col(i).iter().zip(mean.iter()).map(|(a, b)| (a - b).powi(2)).sum::<f64>()
+                    v.col(i)
+                        .iter()
+                        .zip(mean.iter())
+                        .map(|(a, b)| (a - b).powi(2))
+                        .sum::<f64>()
                 })
                 .sum::<f64>()
                 / honest.len() as f64;
@@ -647,7 +681,12 @@ mod tests {
 
     #[test]
     fn gb_instance_satisfies_gb_in_both_worlds_and_refuses_past_breakdown() {
-        for (n, f, g, bb) in [(20, 3, 1.0, 1.0), (20, 3, 2.0, 0.0), (30, 4, 1.0, 1.5), (10, 1, 0.5, 2.0)] {
+        for (n, f, g, bb) in [
+            (20, 3, 1.0, 1.0),
+            (20, 3, 2.0, 0.0),
+            (30, 4, 1.0, 1.5),
+            (10, 1, 0.5, 2.0),
+        ] {
             let inst = GbInstance::new(n, f, g, bb).unwrap();
             let mut min_slack = f64::INFINITY;
             for i in -400..=400 {
@@ -656,7 +695,10 @@ mod tests {
                     let s = inst.gb_slack(theta, plus);
                     // 1e-9 relative to G^2 + B^2 grad^2 (terms up to ~1e4): rounding only.
                     let scale = g * g + bb * bb * inst.honest_grad(theta, plus).powi(2);
-                    assert!(s >= -1e-9 * scale.max(1.0), "n {n} f {f}: slack {s} at {theta}");
+                    assert!(
+                        s >= -1e-9 * scale.max(1.0),
+                        "n {n} f {f}: slack {s} at {theta}"
+                    );
                     min_slack = min_slack.min(s / scale.max(1e-300));
                 }
             }
@@ -677,7 +719,10 @@ mod tests {
         assert!((d * d - 3.0 / 11.0).abs() < 1e-12);
         // At or past 1/(2+B^2): refused for every G.
         for g in [1e-6, 1.0, 1e6] {
-            assert!(matches!(GbInstance::new(9, 3, g, 1.0), Err(Error::OutsideHypotheses { .. })));
+            assert!(matches!(
+                GbInstance::new(9, 3, g, 1.0),
+                Err(Error::OutsideHypotheses { .. })
+            ));
             assert!(GbInstance::new(20, 7, g, 1.0).is_err());
         }
     }
@@ -696,7 +741,13 @@ mod tests {
             let mut rng = rng_for(5, 0, r).unwrap();
             let z = zipf_subpops(&mut rng, 5000, 1.0, 10, 1000).unwrap();
             let c = z.counts();
-            tot += z.freqs.iter().zip(&c).filter(|(_, &k)| k == 1).map(|(p, _)| p).sum::<f64>();
+            tot += z
+                .freqs
+                .iter()
+                .zip(&c)
+                .filter(|(_, &k)| k == 1)
+                .map(|(p, _)| p)
+                .sum::<f64>();
             assert!(z.sample.iter().all(|&(x, y)| z.labels[x] == y));
         }
         let m1 = crate::bounds::feldman2020does::singleton_mass(

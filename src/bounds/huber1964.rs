@@ -25,7 +25,10 @@
 //!   (rate Θ(σ(η + √(d/n)))).
 //! - Survey: El-Mhamdi et al., "On the Impossible Safety of Large AI Models", arXiv 2209.15259.
 
-use super::{phi_inv_half_plus, Args, Bound, BoundValue, Citation, Family, Hypothesis, Info, Kind, ParamSpec, Status};
+use super::{
+    phi_inv_half_plus, Args, Bound, BoundValue, Citation, Family, Hypothesis, Info, Kind,
+    ParamSpec, Status,
+};
 use crate::{Error, Result};
 
 /// The contamination model.
@@ -87,13 +90,18 @@ const HYP: &[Hypothesis] = &[
     },
     Hypothesis {
         name: "eta < 1/2",
-        statement: "contamination fraction below the breakdown point 1/2 (at or past it the bound is +inf)",
+        statement:
+            "contamination fraction below the breakdown point 1/2 (at or past it the bound is +inf)",
     },
 ];
 
 const PARAMS: &[ParamSpec] = &[
     ParamSpec::req("eta", "contamination fraction in [0, 1]"),
-    ParamSpec::opt("sigma", "per-coordinate standard deviation of the inliers", 1.0),
+    ParamSpec::opt(
+        "sigma",
+        "per-coordinate standard deviation of the inliers",
+        1.0,
+    ),
 ];
 
 /// R1, Huber contamination: b_H = σΦ⁻¹(1/(2(1−η))); the 1-D median attains it (upper = value).

@@ -67,7 +67,9 @@ impl Bound for P2 {
         }
         let x = 1.0 / (eps * n);
         // For eps·n < 1 the privacy term exceeds 1: estimation is hopeless, the value says so.
-        Ok(BoundValue::finite(sigma * (1.0 / n.sqrt() + x.powf(1.0 - 1.0 / k))))
+        Ok(BoundValue::finite(
+            sigma * (1.0 / n.sqrt() + x.powf(1.0 - 1.0 / k)),
+        ))
     }
 }
 

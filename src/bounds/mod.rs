@@ -161,7 +161,12 @@ impl Citation {
 
     /// `Last et al. Year` for narrow tables.
     pub fn short(&self) -> String {
-        let first = self.authors.split(',').next().unwrap_or(self.authors).trim();
+        let first = self
+            .authors
+            .split(',')
+            .next()
+            .unwrap_or(self.authors)
+            .trim();
         let last = first.rsplit(' ').next().unwrap_or(first);
         let etal = if self.authors.contains(',') || self.authors.contains('&') {
             " et al."
@@ -614,12 +619,18 @@ mod tests {
         let mut ids = std::collections::BTreeSet::new();
         for b in CATALOGUE {
             let i = b.info();
-            assert!(ids.insert(i.id.to_ascii_lowercase()), "duplicate id {}", i.id);
+            assert!(
+                ids.insert(i.id.to_ascii_lowercase()),
+                "duplicate id {}",
+                i.id
+            );
             // The example evaluates, finitely.
             let v = b
                 .eval(&i.example_params())
                 .unwrap_or_else(|e| panic!("{}: example fails: {e}", i.id));
-            let x = v.as_f64().unwrap_or_else(|| panic!("{}: example infinite", i.id));
+            let x = v
+                .as_f64()
+                .unwrap_or_else(|| panic!("{}: example infinite", i.id));
             assert!(x.is_finite() && x >= 0.0, "{}: {x}", i.id);
             if let Some(u) = v.upper {
                 assert!(u >= x * (1.0 - 1e-12), "{}: upper {u} < lower {x}", i.id);
@@ -645,7 +656,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("did you mean `f`"), "{e}");
-        let e = eval("B1", &Params::new().with("n", 10.0)).unwrap_err().to_string();
+        let e = eval("B1", &Params::new().with("n", 10.0))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing"), "{e}");
     }
 

@@ -65,7 +65,12 @@ mod tests {
     #[test]
     fn known_answers() {
         // n = 11: 5/11; n = 10: 4/10; n = 1: 0; tends to 1/2.
-        let v = |n: f64| R5.eval(&Params::new().with("n", n)).unwrap().as_f64().unwrap();
+        let v = |n: f64| {
+            R5.eval(&Params::new().with("n", n))
+                .unwrap()
+                .as_f64()
+                .unwrap()
+        };
         assert_eq!(v(11.0), 5.0 / 11.0);
         assert_eq!(v(10.0), 0.4);
         assert_eq!(v(1.0), 0.0);

@@ -30,8 +30,14 @@ pub fn bounded_cov_lb(eta: f64, sigma: f64, strong: bool) -> f64 {
 }
 
 const HYP: &[Hypothesis] = &[
-    Hypothesis { name: "bounded covariance", statement: "inlier covariance <= sigma^2 I" },
-    Hypothesis { name: "eta < 1/2", statement: "below the breakdown point (else +inf)" },
+    Hypothesis {
+        name: "bounded covariance",
+        statement: "inlier covariance <= sigma^2 I",
+    },
+    Hypothesis {
+        name: "eta < 1/2",
+        statement: "below the breakdown point (else +inf)",
+    },
 ];
 const PARAMS: &[ParamSpec] = &[
     ParamSpec::req("eta", "contamination fraction"),
@@ -53,7 +59,8 @@ static INFO_H: Info = Info {
     family: Family::RobustStatistics,
     kind: Kind::Exact,
     status: Status::DerivedHere,
-    statement: "every estimator has worst-case error >= sigma*sqrt(eta/(1-2eta)) when Cov <= sigma^2 I",
+    statement:
+        "every estimator has worst-case error >= sigma*sqrt(eta/(1-2eta)) when Cov <= sigma^2 I",
     upper: Some("1-D trimmed mean / median-of-means: O(sigma*sqrt(eta)) (order only)"),
     hypotheses: HYP,
     params: PARAMS,
@@ -70,7 +77,8 @@ static INFO_S: Info = Info {
     family: Family::RobustStatistics,
     kind: Kind::Exact,
     status: Status::DerivedHere,
-    statement: "every estimator has worst-case error >= sigma*sqrt(2eta/(1-2eta)) when Cov <= sigma^2 I",
+    statement:
+        "every estimator has worst-case error >= sigma*sqrt(2eta/(1-2eta)) when Cov <= sigma^2 I",
     upper: Some("1-D trimmed mean / median-of-means: O(sigma*sqrt(eta)) (order only)"),
     hypotheses: HYP,
     params: PARAMS,
@@ -124,7 +132,10 @@ mod tests {
             let p = Params::new().with("eta", eta);
             let vh = R3Huber.eval(&p).unwrap().as_f64().unwrap();
             let vs = R3Strong.eval(&p).unwrap().as_f64().unwrap();
-            assert!((vh - h).abs() < 1e-15 && (vs - s).abs() < 1e-15, "{eta}: {vh} {vs}");
+            assert!(
+                (vh - h).abs() < 1e-15 && (vs - s).abs() < 1e-15,
+                "{eta}: {vh} {vs}"
+            );
         }
         assert!((bounded_cov_lb(0.05, 1.0, false) - 0.2357).abs() < 5e-5);
         let p = Params::new().with("eta", 0.5);

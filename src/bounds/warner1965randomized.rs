@@ -160,7 +160,11 @@ impl Bound for M4 {
         let c = classes(a)?;
         let v = dp_label_acc_cap(ell, eps, delta, c);
         let out = BoundValue::finite(v);
-        Ok(if ell == 1 && delta == 0.0 { out.with_upper(v) } else { out })
+        Ok(if ell == 1 && delta == 0.0 {
+            out.with_upper(v)
+        } else {
+            out
+        })
     }
 }
 
@@ -175,9 +179,18 @@ impl Bound for M4Excess {
         let eps = a.non_negative("eps")?;
         let c = classes(a)?;
         if big_n > 1_000_000 || n > 10_000_000 {
-            return Err(crate::Error::invalid("N", big_n, "at most 1e6 subpopulations and 1e7 samples"));
+            return Err(crate::Error::invalid(
+                "N",
+                big_n,
+                "at most 1e6 subpopulations and 1e7 samples",
+            ));
         }
-        Ok(BoundValue::finite(dp_excess_error_lb(&zipf(big_n, s), n, eps, c)))
+        Ok(BoundValue::finite(dp_excess_error_lb(
+            &zipf(big_n, s),
+            n,
+            eps,
+            c,
+        )))
     }
 }
 

@@ -36,9 +36,19 @@ pub fn kth_moment_lb(eta: f64, sigma: f64, k: f64, strong: bool) -> f64 {
 }
 
 const HYP: &[Hypothesis] = &[
-    Hypothesis { name: "bounded k-th moment", statement: "sup_|v|=1 E|<v, X - mu>|^k <= sigma^k" },
-    Hypothesis { name: "k >= 2", statement: "the spike instance meets the central-moment bound only for k >= 2 (see the module doc)" },
-    Hypothesis { name: "eta < 1/2", statement: "below the breakdown point (else +inf)" },
+    Hypothesis {
+        name: "bounded k-th moment",
+        statement: "sup_|v|=1 E|<v, X - mu>|^k <= sigma^k",
+    },
+    Hypothesis {
+        name: "k >= 2",
+        statement:
+            "the spike instance meets the central-moment bound only for k >= 2 (see the module doc)",
+    },
+    Hypothesis {
+        name: "eta < 1/2",
+        statement: "below the breakdown point (else +inf)",
+    },
 ];
 const PARAMS: &[ParamSpec] = &[
     ParamSpec::req("eta", "contamination fraction"),
@@ -92,7 +102,10 @@ fn eval(a: &Args<'_>, strong: bool) -> Result<BoundValue> {
     let sigma = a.positive("sigma")?;
     let k = a.positive("k")?;
     if k < 2.0 {
-        return Err(a.outside("k >= 2", format!("k = {k}: for 1 < k < 2 the constant is not proven")));
+        return Err(a.outside(
+            "k >= 2",
+            format!("k = {k}: for 1 < k < 2 the constant is not proven"),
+        ));
     }
     let Some(eta) = super::eta_below(a, "eta", 0.5)? else {
         return Ok(BoundValue::infinite("eta >= 1/2 (breakdown point)"));

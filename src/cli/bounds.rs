@@ -205,7 +205,12 @@ fn show(id: &str) -> Result<String> {
 fn effective(info: &Info, p: &Params) -> Vec<(String, f64)> {
     info.params
         .iter()
-        .filter_map(|s| p.0.get(s.key).copied().or(s.default).map(|v| (s.key.to_string(), v)))
+        .filter_map(|s| {
+            p.0.get(s.key)
+                .copied()
+                .or(s.default)
+                .map(|v| (s.key.to_string(), v))
+        })
         .collect()
 }
 

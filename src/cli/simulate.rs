@@ -6,13 +6,13 @@ use anyhow::Result;
 use lbounds::aggregators::{PipelineSpec, StepSpec, RULES};
 use lbounds::attacks::ATTACKS;
 use lbounds::bounds::{Info, Kind, Value};
-use lbounds::params::Params;
 use lbounds::data::noise::Noise;
 use lbounds::data::population::{PopulationConfig, RecordsPerUser};
 use lbounds::experiment::robust::{RobustAggregation, RobustOutcome, RobustPoint};
 use lbounds::experiment::summary::{mean_ci, MeanCi};
 use lbounds::experiment::{self, Record};
 use lbounds::params::Compat;
+use lbounds::params::Params;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -522,7 +522,13 @@ fn table(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let id_w = bounds.order.iter().map(|(_, id)| id.len()).max().unwrap_or(2).max(2);
+    let id_w = bounds
+        .order
+        .iter()
+        .map(|(_, id)| id.len())
+        .max()
+        .unwrap_or(2)
+        .max(2);
     let _ = writeln!(
         s,
         "  {:<id_w$}  {:>9}  {:>9}  {:<5}  {:<12}  statement",
@@ -555,7 +561,7 @@ fn table(
             let _ = writeln!(s, "  {id}: {n}");
         }
     }
-    if update_sigma_of(&bounds).is_none() {
+    if update_sigma_of(bounds).is_none() {
         let _ = writeln!(
             s,
             "  the Gaussian bounds (R1, R3, R6, B7, B8) need Gaussian updates with a known sigma (Gaussian noise, fixed records per user)"
