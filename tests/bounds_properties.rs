@@ -630,6 +630,32 @@ fn special_cases_and_limits() {
         ),
         0.0
     );
+    // Edges eps -> 0, delta -> 0: finite and large, never NaN.
+    let v = ev(
+        "P1",
+        &[("d", 10.0), ("n", 100.0), ("eps", 1e-12), ("delta", 1e-300)],
+    );
+    assert!(v.is_finite() && v > 1e20, "{v}");
+    let v = ev(
+        "T1-gauss",
+        &[
+            ("m", 10.0),
+            ("n", 20.0),
+            ("f", 3.0),
+            ("eps", 1e-9),
+            ("delta", 1e-300),
+        ],
+    );
+    assert!(v.is_finite() && v > 1e8, "{v}");
+    assert_eq!(
+        ev(
+            "T1-coupling",
+            &[("m", 10.0), ("n", 20.0), ("f", 3.0), ("eps", 0.0)]
+        ),
+        1.0
+    );
+    assert_eq!(ev("M4", &[("eps", 1e6), ("ell", 3.0)]), 1.0);
+    assert!(ev("M4-excess", &[("N", 50.0), ("n", 100.0), ("eps", 1e6)]) < 1e-300);
     // B1 and B5 are the same instance: kappa = lambda/(1 − lambda)·… : f/(n−2f) vs f/(n−f).
     assert!(ev("B1", &[("n", 10.0), ("f", 2.0)]) > ev("B5", &[("n", 10.0), ("f", 2.0)]));
 }

@@ -16,6 +16,22 @@
 //! …) where the worst-case error is unbounded, evaluation succeeds with the typed value
 //! [`Value::Infinite`] and its reason: the bound is +∞, which is a statement, not a failure.
 //!
+//! # Edges
+//!
+//! - η → 0: the contamination bounds go to 0 continuously; Φ⁻¹ near 1/2 is evaluated from the
+//!   offset (see [`phi_inv_half_plus`]), so R1, R6, T1-gauss keep full relative precision
+//!   (R1 ≈ √(π/2)·η/(1−η) and √(2π)·η at η = 1e-9, checked to 1e-12).
+//! - η → breakdown (1/2, or 1/(2+B²) for B3): finite and growing up to the point, then
+//!   [`Value::Infinite`] at and beyond it (never NaN, never a huge finite number by rounding).
+//! - ε → 0: the DP bounds grow without bound but stay finite for every ε > 0; ε = 0 is
+//!   accepted only where the formula is defined there (P1-twopoint → (1 − δ_k)/2, M3 → δ,
+//!   M4 → chance 1/c, T1-coupling → C·k*/m with TV_k = δ_k).
+//! - δ → 0: ln(1/δ) terms grow like √ln(1/δ); δ = 0 is pure DP where the result has a pure-DP
+//!   form (P1-twopoint, M3, M4, T1-coupling, P4 switches formula) and an
+//!   [`crate::Error::InvalidParameter`] where the formula needs δ > 0 (P1, T1-gauss, O4).
+//! - Large ℓε or kε: exponentials that overflow saturate (TV_k → 1, accuracy caps → 1,
+//!   (c−1)/(e^{ℓε}+c−1) → 0) instead of producing ∞/∞.
+//!
 //! [`CATALOGUE`] lists every result; [`lookup`] finds one by id (case-insensitive).
 //! Proof sketches live in `proofs/<key>.md`; the hard instances of the two-point and mixture
 //! proofs are in [`hard`].

@@ -4,7 +4,7 @@
 //! label changes ℓ records, so any (ε,δ)-DP learner has, with ε_ℓ = ℓε and
 //! δ_ℓ = ℓ·e^{(ℓ−1)ε}·δ,
 //!
-//!   Pr[correct] ≤ (e^{ε_ℓ} + (c − 1)·δ_ℓ)/(e^{ε_ℓ} + c − 1)   (capped at 1).
+//!   Pr(correct) ≤ (e^{ε_ℓ} + (c − 1)·δ_ℓ)/(e^{ε_ℓ} + c − 1)   (capped at 1).
 //!
 //! For ℓ = 1 and δ = 0 randomized response on the label attains it (Warner's mechanism).
 //!
