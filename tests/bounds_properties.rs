@@ -12,7 +12,7 @@
 //! - `monotone_in_the_declared_directions`: every catalogue entry grows / shrinks with the keys
 //!   its metadata lists; `special_cases_and_limits`: formulas reduce to their known cases.
 
-use lbounds::aggregators::{AggContext, Pipeline, PipelineSpec, StepSpec, RULES};
+use lbounds::aggregators::{AggContext, Pipeline, PipelineSpec, StepSpec, PRE_AGGREGATORS, RULES};
 use lbounds::attacks::{self, AttackContext, ATTACKS};
 use lbounds::bounds::{self, hard, BoundParams, CATALOGUE};
 use lbounds::data::Updates;
@@ -32,26 +32,43 @@ fn runner() -> TestRunner {
     )
 }
 
-/// Every rule of the crate, plus NNM composed with the rules the NNM paper pairs it with.
+/// Every rule of the crate, NNM composed with the rules the NNM paper pairs it with, and one
+/// pipeline per other pre-aggregator (bucketing, clipping, ARC).
 fn pipelines() -> Vec<(String, Vec<&'static str>)> {
     let mut v: Vec<(String, Vec<&'static str>)> =
         RULES.iter().map(|s| (s.name.to_string(), vec![])).collect();
     for r in ["trmean", "median", "geometric_median", "krum"] {
         v.push((r.to_string(), vec!["nnm"]));
     }
+    v.push(("median".to_string(), vec!["bucketing"]));
+    v.push(("average".to_string(), vec!["clipping"]));
+    v.push(("trmean".to_string(), vec!["arc"]));
     v
 }
 
 /// Builds `pre…+rule` with the declared f where a step accepts it.
 fn build(rule: &str, pre: &[&str], f: usize) -> Pipeline {
-    let with_f = Params::new().with("f", f as f64);
-    let step = |name: &str| StepSpec {
+    let step = |name: &str, keys: &[&str]| StepSpec {
         name: name.to_string(),
-        params: with_f.clone(),
+        params: if keys.contains(&"f") {
+            Params::new().with("f", f as f64)
+        } else {
+            Params::new()
+        },
     };
+    let keys_of = |name: &str| {
+        PRE_AGGREGATORS
+            .iter()
+            .find(|s| s.name == name)
+            .map_or(&[][..], |s| s.keys)
+    };
+    let rule_keys = RULES
+        .iter()
+        .find(|s| s.name == rule)
+        .map_or(&[][..], |s| s.keys);
     PipelineSpec {
-        rule: step(rule),
-        pre: pre.iter().map(|p| step(p)).collect(),
+        rule: step(rule, rule_keys),
+        pre: pre.iter().map(|p| step(p, keys_of(p))).collect(),
     }
     .build(Compat::Native)
     .unwrap_or_else(|e| panic!("{rule}: {e}"))
