@@ -1,7 +1,7 @@
 //! Property tests of the lower-bound catalogue (proptest, 256 cases each, fixed seed).
 //!
 //! - `two_world_every_rule_every_instance`: Le Cam's two-point inequality, run by run, for
-//!   every rule (and NNM-composed rules) on every hard instance that applies.
+//!   every rule (and NNM-, bucketing-, clipping-, ARC-composed pipelines) on every hard instance.
 //! - `b1_sup_over_attacks_reaches_the_kappa_lower_bound`: on B1's three-cluster instance the
 //!   largest empirical κ̂ over the crate's attacks and the instance's own Byzantine group is
 //!   ≥ f/(n − 2f), for every rule.
