@@ -25,8 +25,11 @@
 //!   (rate Θ(σ(η + √(d/n)))).
 //! - Survey: El-Mhamdi et al., "On the Impossible Safety of Large AI Models", arXiv 2209.15259.
 
+use super::{
+    phi_inv_half_plus, Args, Bound, BoundValue, Citation, Family, Hypothesis, Info, Kind,
+    ParamSpec, Status,
+};
 use crate::{Error, Result};
-use statrs::distribution::{ContinuousCDF, Normal};
 
 /// The contamination model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,13 +65,112 @@ fn check(sigma: f64, eta: f64) -> Result<()> {
 /// [`Error::OutsideHypotheses`] for η ≥ 1/2.
 pub fn gaussian_bias(sigma: f64, eta: f64, model: Contamination) -> Result<f64> {
     check(sigma, eta)?;
-    let p = match model {
-        Contamination::Huber => 1.0 / (2.0 * (1.0 - eta)),
-        Contamination::Strong => 0.5 + eta,
+    // 1/(2(1−η)) − 1/2 = η/(2(1−η)): passing the offset from 1/2 keeps full relative
+    // precision as η → 0 (see `phi_inv_half_plus`).
+    let x = match model {
+        Contamination::Huber => eta / (2.0 * (1.0 - eta)),
+        Contamination::Strong => eta,
     };
-    // invariant: N(0, 1) is a valid normal law.
-    let phi = Normal::new(0.0, 1.0).expect("invariant: standard normal");
-    Ok(sigma * phi.inverse_cdf(p))
+    Ok(sigma * phi_inv_half_plus(x))
+}
+
+const CITATION: Citation = Citation {
+    authors: "P. J. Huber",
+    title: "Robust Estimation of a Location Parameter",
+    venue: "Annals of Mathematical Statistics 35(1):73-101",
+    year: 1964,
+    arxiv: None,
+    doi: Some("10.1214/aoms/1177703732"),
+};
+
+const HYP: &[Hypothesis] = &[
+    Hypothesis {
+        name: "Gaussian inliers",
+        statement: "inliers N(mu, sigma^2 I_d), sigma > 0",
+    },
+    Hypothesis {
+        name: "eta < 1/2",
+        statement:
+            "contamination fraction below the breakdown point 1/2 (at or past it the bound is +inf)",
+    },
+];
+
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec::req("eta", "contamination fraction in [0, 1]"),
+    ParamSpec::opt(
+        "sigma",
+        "per-coordinate standard deviation of the inliers",
+        1.0,
+    ),
+];
+
+/// R1, Huber contamination: b_H = σΦ⁻¹(1/(2(1−η))); the 1-D median attains it (upper = value).
+pub struct R1Huber;
+/// R1, strong (TV) contamination: b_S = σΦ⁻¹(1/2+η); the 1-D median attains it.
+pub struct R1Strong;
+
+static INFO_H: Info = Info {
+    id: "R1-huber",
+    key: "huber1964",
+    name: "Gaussian mean, Huber contamination",
+    family: Family::RobustStatistics,
+    kind: Kind::Exact,
+    status: Status::DerivedHere,
+    statement: "every estimator has worst-case error >= sigma*PhiInv(1/(2(1-eta))) along any direction (population limit), under (1-eta)N(mu, sigma^2 I) + eta Q",
+    upper: Some("1-D sample median: asymptotic maximum bias exactly sigma*PhiInv(1/(2(1-eta)))"),
+    hypotheses: HYP,
+    params: PARAMS,
+    citation: CITATION,
+    grows_with: &["eta", "sigma"],
+    shrinks_with: &[],
+    example: &[("eta", 0.1), ("sigma", 1.0)],
+};
+
+static INFO_S: Info = Info {
+    id: "R1-strong",
+    key: "huber1964",
+    name: "Gaussian mean, strong (TV) contamination",
+    family: Family::RobustStatistics,
+    kind: Kind::Exact,
+    status: Status::DerivedHere,
+    statement: "every estimator has worst-case error >= sigma*PhiInv(1/2 + eta) along any direction (population limit), for any observed law within TV eta of N(mu, sigma^2 I)",
+    upper: Some("1-D sample median: asymptotic maximum bias sigma*PhiInv(1/2 + eta)"),
+    hypotheses: HYP,
+    params: PARAMS,
+    citation: CITATION,
+    grows_with: &["eta", "sigma"],
+    shrinks_with: &[],
+    example: &[("eta", 0.1), ("sigma", 1.0)],
+};
+
+fn eval_model(a: &Args<'_>, model: Contamination) -> Result<BoundValue> {
+    let sigma = a.positive("sigma")?;
+    let eta = a.fraction("eta")?;
+    if eta >= 0.5 {
+        return Ok(BoundValue::infinite(format!(
+            "eta = {eta} >= 1/2 (breakdown point): no estimator has bounded error"
+        )));
+    }
+    let b = gaussian_bias(sigma, eta, model)?;
+    Ok(BoundValue::finite(b).with_upper(b))
+}
+
+impl Bound for R1Huber {
+    fn info(&self) -> &'static Info {
+        &INFO_H
+    }
+    fn compute(&self, a: &Args<'_>) -> Result<BoundValue> {
+        eval_model(a, Contamination::Huber)
+    }
+}
+
+impl Bound for R1Strong {
+    fn info(&self) -> &'static Info {
+        &INFO_S
+    }
+    fn compute(&self, a: &Args<'_>) -> Result<BoundValue> {
+        eval_model(a, Contamination::Strong)
+    }
 }
 
 #[cfg(test)]
@@ -97,6 +199,29 @@ mod tests {
         let b2 = gaussian_bias(2.0, 0.1, Contamination::Huber).unwrap();
         assert!((b2 - 2.0 * 0.1397102988818621).abs() < 1e-12);
         assert_eq!(gaussian_bias(1.0, 0.0, Contamination::Huber).unwrap(), 0.0);
+    }
+
+    #[test]
+    fn catalogue_entries() {
+        use crate::params::Params;
+        // The known answers: sigma = 1, eta = 0.1 (values above, full precision).
+        let p = Params::new().with("eta", 0.1);
+        let h = R1Huber.eval(&p).unwrap();
+        assert!((h.as_f64().unwrap() - 0.1397102988818621).abs() < 1e-13);
+        assert_eq!(h.upper, h.as_f64());
+        let s = R1Strong.eval(&p).unwrap().as_f64().unwrap();
+        assert!((s - 0.2533471031357998).abs() < 1e-13);
+        // Past the breakdown point: a typed infinity, not an error.
+        let inf = R1Huber.eval(&Params::new().with("eta", 0.5)).unwrap();
+        assert!(inf.as_f64().is_none());
+        // Small-eta limit: b_H ≈ sqrt(pi/2)·eta/(1−eta), b_S ≈ sqrt(2 pi)·eta, relative
+        // error O(eta^2); at eta = 1e-9 exact to ~1e-16.
+        let e = 1e-9;
+        let bh = gaussian_bias(1.0, e, Contamination::Huber).unwrap();
+        let bs = gaussian_bias(1.0, e, Contamination::Strong).unwrap();
+        let c = (std::f64::consts::PI / 2.0).sqrt();
+        assert!((bh / (c * e / (1.0 - e)) - 1.0).abs() < 1e-12, "{bh}");
+        assert!((bs / (2.0 * c * e) - 1.0).abs() < 1e-12, "{bs}");
     }
 
     #[test]

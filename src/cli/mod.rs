@@ -5,6 +5,7 @@
 
 mod aggregate;
 mod attack;
+mod bounds;
 mod list;
 mod simulate;
 
@@ -36,6 +37,8 @@ enum Command {
     Attack(attack::Args),
     /// List the aggregators, pre-aggregators and attacks with their parameters.
     List(list::Args),
+    /// The lower-bound catalogue: list, show and evaluate every surveyed impossibility result.
+    Bounds(bounds::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -45,6 +48,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Aggregate(a) => aggregate::run(a),
         Command::Attack(a) => attack::run(a),
         Command::List(a) => list::run(a),
+        Command::Bounds(a) => bounds::run(a),
     }
 }
 

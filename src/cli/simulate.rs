@@ -5,14 +5,14 @@ use super::{emit, set_threads, CompatArg, Progress};
 use anyhow::Result;
 use lbounds::aggregators::{PipelineSpec, StepSpec, RULES};
 use lbounds::attacks::ATTACKS;
-use lbounds::bounds::allouah2023fixing::kappa_lower_bound;
-use lbounds::bounds::huber1964::{gaussian_bias, Contamination};
+use lbounds::bounds::{Info, Kind, Value};
 use lbounds::data::noise::Noise;
 use lbounds::data::population::{PopulationConfig, RecordsPerUser};
 use lbounds::experiment::robust::{RobustAggregation, RobustOutcome, RobustPoint};
 use lbounds::experiment::summary::{mean_ci, MeanCi};
 use lbounds::experiment::{self, Record};
 use lbounds::params::Compat;
+use lbounds::params::Params;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -26,9 +26,10 @@ const DEFAULT_SKIPPED_ATTACKS: &[&str] = &["inf"];
 /// per user: the mean of its records. A fraction of users is Byzantine (f = floor(fraction * n))
 /// and sends what an attack computes from the honest updates. Each rule aggregates; the table
 /// reports the error ||F - mu|| to the true mean (mean over replicates with a 95% confidence
-/// interval), the empirical kappa-hat = ||F - honest mean||^2 / honest variance, and the lower
-/// bounds no rule can beat: kappa >= f/(n-2f) (Allouah et al., AISTATS 2023) and, for Gaussian
-/// noise, error >= sigma * PhiInv(1/(2(1-eta))) (Huber 1964), with eta = f/n.
+/// interval), the empirical kappa-hat = ||F - honest mean||^2 / honest variance, and every lower
+/// bound of the catalogue (`lbounds bounds list`) that the setting determines: kappa >= f/(n-2f)
+/// (B1, Allouah et al., AISTATS 2023), for Gaussian noise error >= sigma * PhiInv(1/(2(1-eta)))
+/// (R1, Huber 1964) with eta = f/n, the heterogeneity floors B2/B3, and more.
 ///
 /// Example: lbounds simulate --byzantine 0.2 --d 100 --rules median,trmean --json
 #[derive(Debug, clap::Args)]
@@ -85,18 +86,72 @@ pub struct Args {
     json: bool,
 }
 
-/// The lower bounds that apply at one setting.
+/// One catalogue entry evaluated at the setting.
+#[derive(Clone, Debug, Serialize)]
+struct BoundEntry {
+    /// The lower bound; `None` when infinite (past a breakdown point).
+    value: Option<f64>,
+    /// The matching upper bound, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upper: Option<f64>,
+    /// `exact` or `order`.
+    kind: Kind,
+    /// `verified`, `derived_here` or `to_verify`.
+    status: lbounds::bounds::Status,
+    /// Why the value is infinite, or why the entry does not apply here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+/// The lower bounds that apply at one setting: every catalogue entry whose parameters the
+/// setting determines (`n`, `f`, `eta` = f/n, `d`, `sigma` = per-coordinate std of an honest
+/// update when known, `G` = sqrt(target heterogeneity), `m` = records per user when fixed),
+/// keyed by id. Entries whose hypotheses fail here carry a note and no value.
 #[derive(Clone, Debug, Serialize)]
 struct Bounds {
-    /// B1: κ ≥ f/(n − 2f).
-    kappa_lower: f64,
-    /// R1 (Huber): worst-case error ≥ σ·Φ⁻¹(1/(2(1−η))) per direction; `None` unless the
-    /// honest updates are Gaussian with a known per-coordinate σ.
-    error_lower: Option<f64>,
-    /// η = f/n.
-    eta: f64,
-    /// Per-coordinate standard deviation of an honest update, when known in closed form.
-    update_sigma: Option<f64>,
+    /// The parameters the entries were evaluated at.
+    setting: std::collections::BTreeMap<String, f64>,
+    /// Catalogue id → value.
+    #[serde(flatten)]
+    entries: std::collections::BTreeMap<String, BoundEntry>,
+    /// Catalogue order, for the table.
+    #[serde(skip)]
+    order: Vec<(&'static Info, String)>,
+}
+
+impl Bounds {
+    fn new(setting: &Params) -> Bounds {
+        let mut entries = std::collections::BTreeMap::new();
+        let mut order = Vec::new();
+        for (info, r) in super::bounds::applicable(setting) {
+            let e = match r {
+                Ok(v) => BoundEntry {
+                    value: v.as_f64(),
+                    upper: v.upper,
+                    kind: info.kind,
+                    status: info.status,
+                    note: match v.value {
+                        Value::Infinite { reason } => Some(reason),
+                        Value::Finite(_) => None,
+                    },
+                },
+                Err(e) => BoundEntry {
+                    value: None,
+                    upper: None,
+                    kind: info.kind,
+                    status: info.status,
+                    note: Some(format!("not applicable: {e}")),
+                },
+            };
+            order.push((info, info.id.to_string()));
+            entries.insert(info.id.to_string(), e);
+        }
+        Bounds {
+            setting: setting.0.clone(),
+            entries,
+            order,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -181,15 +236,19 @@ pub fn run(a: Args) -> Result<()> {
 
     let update_sigma = model.update_sigma();
     let eta = f as f64 / n as f64;
-    let bounds = Bounds {
-        kappa_lower: kappa_lower_bound(n, f)?,
-        error_lower: match update_sigma {
-            Some(s) => Some(gaussian_bias(s, eta, Contamination::Huber)?),
-            None => None,
-        },
-        eta,
-        update_sigma,
-    };
+    let mut setting = Params::new()
+        .with("n", n as f64)
+        .with("f", f as f64)
+        .with("eta", eta)
+        .with("d", a.d as f64)
+        .with("G", a.heterogeneity.max(0.0).sqrt());
+    if let Some(s) = update_sigma {
+        setting.set("sigma", s);
+    }
+    if a.zipf.is_none() {
+        setting.set("m", a.records as f64);
+    }
+    let bounds = Bounds::new(&setting);
 
     let progress = Progress::new(points.len() as u64 * u64::from(a.replicates), "simulate");
     let records = experiment::run(&RobustAggregation, &points, a.replicates, a.seed, &|| {
@@ -451,29 +510,64 @@ fn table(
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "lower bounds (no rule can do better against every attack):"
+        "lower bounds from the catalogue at this setting ({}); details: lbounds bounds show ID",
+        bounds
+            .setting
+            .iter()
+            .map(|(k, v)| if v.fract() == 0.0 && v.abs() < 1e15 {
+                format!("{k} = {v}")
+            } else {
+                format!("{k} = {}", num(*v))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     );
+    let id_w = bounds
+        .order
+        .iter()
+        .map(|(_, id)| id.len())
+        .max()
+        .unwrap_or(2)
+        .max(2);
     let _ = writeln!(
         s,
-        "  kappa >= f/(n-2f) = {:.4}          B1, Allouah et al., AISTATS 2023, arXiv 2302.01772",
-        bounds.kappa_lower
+        "  {:<id_w$}  {:>9}  {:>9}  {:<5}  {:<12}  statement",
+        "id", "bound", "upper", "kind", "status"
     );
-    match (bounds.error_lower, bounds.update_sigma) {
-        (Some(b), Some(sig)) => {
-            let _ = writeln!(
-                s,
-                "  error >= sigma*PhiInv(1/(2(1-eta))) = {b:.4}   R1, Huber 1964 (sigma = {sig:.4} per coordinate of an update, eta = f/n = {:.3})",
-                bounds.eta
-            );
-        }
-        _ => {
-            let _ = writeln!(
-                s,
-                "  error bound R1 needs Gaussian updates with a known sigma (Gaussian noise, fixed records per user)"
-            );
+    for (info, id) in &bounds.order {
+        let e = &bounds.entries[id];
+        let value = match (e.value, &e.note) {
+            (Some(v), _) => num(v),
+            (None, Some(n)) if n.starts_with("not applicable") => "n/a".to_string(),
+            (None, _) => "inf".to_string(),
+        };
+        let upper = e.upper.map_or("-".to_string(), num);
+        let _ = writeln!(
+            s,
+            "  {:<id_w$}  {:>9}  {:>9}  {:<5}  {:<12}  {}",
+            id,
+            value,
+            upper,
+            match info.kind {
+                Kind::Exact => "exact",
+                Kind::Order => "order",
+            },
+            info.status.label(),
+            info.name
+        );
+    }
+    for (_, id) in &bounds.order {
+        if let Some(n) = &bounds.entries[id].note {
+            let _ = writeln!(s, "  {id}: {n}");
         }
     }
-    if let Some(sig) = bounds.update_sigma {
+    if update_sigma_of(bounds).is_none() {
+        let _ = writeln!(
+            s,
+            "  the Gaussian bounds (R1, R3, R6, B7, B8) need Gaussian updates with a known sigma (Gaussian noise, fixed records per user)"
+        );
+    }
+    if let Some(sig) = update_sigma_of(bounds) {
         let nh = (population.n - f) as f64;
         let _ = writeln!(
             s,
@@ -502,6 +596,10 @@ fn table(
         let _ = writeln!(s, "not run: {rule}: {why}");
     }
     s
+}
+
+fn update_sigma_of(b: &Bounds) -> Option<f64> {
+    b.setting.get("sigma").copied()
 }
 
 /// Four significant figures in at most 9 characters: fixed point in [1e-3, 1e4), else scientific.

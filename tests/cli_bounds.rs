@@ -1,0 +1,280 @@
+//! End-to-end tests of `lbounds bounds` (list, show, eval) and of the catalogue section of
+//! `lbounds simulate`.
+#![cfg(feature = "cli")]
+
+use assert_cmd::Command;
+
+fn lbounds() -> Command {
+    Command::cargo_bin("lbounds").expect("binary built")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = lbounds().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "args {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Exit code 2, one line on stderr containing `needle`, no stdout.
+fn fails_with(args: &[&str], needle: &str) {
+    let out = lbounds().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "args {args:?}: stderr {stderr}");
+    assert!(out.stdout.is_empty(), "args {args:?}: partial output");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "not one line: {stderr}"
+    );
+    assert!(stderr.contains(needle), "{stderr:?} lacks {needle:?}");
+}
+
+#[test]
+fn list_shows_every_result_with_status_and_citation() {
+    let s = ok(&["bounds", "list"]);
+    for id in [
+        "R1-huber",
+        "R1-strong",
+        "R3-huber",
+        "R4-strong",
+        "R6-cwmed",
+        "R6-gm",
+        "B1",
+        "B2",
+        "B3",
+        "B3-breakdown",
+        "B5",
+        "B7",
+        "P1",
+        "P2",
+        "P4",
+        "P5",
+        "M1",
+        "M3",
+        "M4",
+        "O2",
+    ] {
+        assert!(
+            s.lines().any(|l| l.starts_with(&format!("{id} "))),
+            "{id} missing:\n{s}"
+        );
+    }
+    assert!(s.contains("derived here") && s.contains("to verify") && s.contains("verified"));
+    assert!(s.contains("Huber 1964"));
+    let j: serde_json::Value = serde_json::from_str(&ok(&["bounds", "list", "--json"])).unwrap();
+    let arr = j.as_array().unwrap();
+    assert!(arr.len() >= 25);
+    let b3 = arr.iter().find(|e| e["id"] == "B3").unwrap();
+    assert_eq!(b3["status"], "derived_here");
+    assert_eq!(b3["citation"]["arxiv"], "2309.13591");
+    assert_eq!(b3["proof"], "proofs/allouah2023robust.md");
+    assert!(b3["hypotheses"].as_array().unwrap().len() >= 2);
+}
+
+#[test]
+fn show_prints_statement_hypotheses_citation_and_proof_page() {
+    let s = ok(&["bounds", "show", "b3"]);
+    assert!(s.starts_with("B3: "), "{s}");
+    for needle in [
+        "statement:",
+        "hypotheses:",
+        "(G,B)-dissimilarity",
+        "citation:",
+        "arXiv 2309.13591",
+        "proof: proofs/allouah2023robust.md",
+        "example: lbounds bounds eval B3",
+    ] {
+        assert!(s.contains(needle), "{needle} missing:\n{s}");
+    }
+    // An id with variants shows all of them.
+    let s = ok(&["bounds", "show", "R1"]);
+    assert!(s.contains("R1-huber: ") && s.contains("R1-strong: "), "{s}");
+    fails_with(&["bounds", "show", "Z9"], "unknown bound `Z9`");
+}
+
+#[test]
+fn eval_known_answers_text_and_json() {
+    let s = ok(&[
+        "bounds", "eval", "R1-huber", "--param", "eta=0.1", "--param", "sigma=1",
+    ]);
+    assert!(s.contains("0.13971029888186"), "{s}");
+    assert!(s.contains("matching upper bound"), "{s}");
+    let j: serde_json::Value = serde_json::from_str(&ok(&[
+        "bounds",
+        "eval",
+        "R1-strong",
+        "--param",
+        "eta=0.1",
+        "--json",
+    ]))
+    .unwrap();
+    assert!((j["value"].as_f64().unwrap() - 0.2533471031357998).abs() < 1e-13);
+    assert!((j["upper"].as_f64().unwrap() - 0.2533471031357998).abs() < 1e-13);
+    assert_eq!(j["params"]["sigma"], 1.0);
+    let j: serde_json::Value = serde_json::from_str(&ok(&[
+        "bounds", "eval", "B1", "--param", "n=50", "--param", "f=10", "--json",
+    ]))
+    .unwrap();
+    assert_eq!(j["value"].as_f64(), Some(1.0 / 3.0));
+    assert_eq!(j["upper"].as_f64(), Some(4.0 / 3.0));
+    let j: serde_json::Value = serde_json::from_str(&ok(&[
+        "bounds",
+        "eval",
+        "B3-breakdown",
+        "--param",
+        "B=1",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(j["value"].as_f64(), Some(1.0 / 3.0));
+    // No upper bound known: the key is absent.
+    let j: serde_json::Value = serde_json::from_str(&ok(&[
+        "bounds", "eval", "B2", "--param", "n=20", "--param", "f=3", "--param", "G=1", "--json",
+    ]))
+    .unwrap();
+    assert!(j.get("upper").is_none());
+}
+
+#[test]
+fn eval_past_breakdown_is_an_explicit_infinity() {
+    let j: serde_json::Value = serde_json::from_str(&ok(&[
+        "bounds", "eval", "B3", "--param", "n=9", "--param", "f=3", "--param", "G=1", "--param",
+        "B=1", "--json",
+    ]))
+    .unwrap();
+    assert!(j["value"].is_null());
+    assert_eq!(j["infinite"], true);
+    assert!(j["reason"].as_str().unwrap().contains("breakdown"));
+    let s = ok(&["bounds", "eval", "R3-huber", "--param", "eta=0.5"]);
+    assert!(s.contains("infinite (eta >= 1/2"), "{s}");
+}
+
+#[test]
+fn eval_errors_are_one_line_exit_2() {
+    fails_with(
+        &[
+            "bounds", "eval", "R4-huber", "--param", "eta=0.1", "--param", "k=1.5",
+        ],
+        "hypothesis `k >= 2` fails",
+    );
+    fails_with(
+        &["bounds", "eval", "B8", "--param", "n=6", "--param", "f=2"],
+        "hypothesis `n >= 2f+3` fails",
+    );
+    fails_with(
+        &[
+            "bounds",
+            "eval",
+            "P1",
+            "--param",
+            "d=10",
+            "--param",
+            "n=100",
+            "--param",
+            "eps=2",
+            "--param",
+            "delta=1e-6",
+        ],
+        "eps <= 1",
+    );
+    fails_with(
+        &["bounds", "eval", "B1", "--param", "n=10", "--param", "ff=2"],
+        "did you mean `f`",
+    );
+    fails_with(&["bounds", "eval", "B1", "--param", "n=10"], "needs `f`");
+    fails_with(
+        &["bounds", "eval", "B1", "--param", "n=10", "--param", "f=x"],
+        "not a number",
+    );
+    fails_with(&["bounds", "eval", "R1", "--param", "eta=0.1"], "R1-huber");
+    fails_with(
+        &["bounds", "eval", "R1-huber", "--param", "eta=-0.1"],
+        "eta",
+    );
+    fails_with(
+        &[
+            "bounds", "eval", "R1-huber", "--param", "eta=0.1", "--param", "sigma=0",
+        ],
+        "sigma",
+    );
+}
+
+#[test]
+fn simulate_shows_every_applicable_catalogue_bound() {
+    let s = ok(&[
+        "simulate",
+        "--n",
+        "20",
+        "--d",
+        "3",
+        "--byzantine",
+        "0.1",
+        "--replicates",
+        "1",
+        "--rules",
+        "median",
+        "--attacks",
+        "mimic",
+    ]);
+    for id in [
+        "R1-huber",
+        "R1-strong",
+        "R3-huber",
+        "R6-cwmed",
+        "B1",
+        "B2",
+        "B3",
+        "B5",
+        "B7",
+        "B8",
+    ] {
+        assert!(
+            s.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{id} "))),
+            "{id} missing:\n{s}"
+        );
+    }
+    let line = ok(&[
+        "simulate",
+        "--n",
+        "20",
+        "--d",
+        "3",
+        "--byzantine",
+        "0.1",
+        "--replicates",
+        "1",
+        "--rules",
+        "median",
+        "--attacks",
+        "mimic",
+        "--json",
+    ]);
+    let j: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    let b = &j["bounds"];
+    // n = 20, f = 2: B1 = 2/16.
+    assert_eq!(b["B1"]["value"].as_f64(), Some(0.125));
+    assert_eq!(b["setting"]["eta"].as_f64(), Some(0.1));
+    assert!(b["R1-huber"]["value"].as_f64().unwrap() > 0.0);
+    // Non-Gaussian noise: no sigma, so no Gaussian bound, but B1 is still there.
+    let line = ok(&[
+        "simulate",
+        "--n",
+        "20",
+        "--noise",
+        "student_t",
+        "--replicates",
+        "1",
+        "--rules",
+        "median",
+        "--attacks",
+        "mimic",
+        "--json",
+    ]);
+    let j: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    assert!(j["bounds"].get("R1-huber").is_none());
+    assert!(j["bounds"].get("B1").is_some());
+}
