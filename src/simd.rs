@@ -40,14 +40,21 @@ pub(crate) fn widest<R>(f: impl FnOnce() -> R) -> R {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     /// `f` compiled with AVX-512F.
+    ///
+    /// # Safety
+    /// The CPU supports AVX-512F. (`unsafe fn` rather than a safe `#[target_feature]` fn,
+    /// which needs Rust 1.86; the crate supports 1.85.)
     #[target_feature(enable = "avx512f,avx2,avx")]
-    pub(super) fn avx512<R>(f: impl FnOnce() -> R) -> R {
+    pub(super) unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
         f()
     }
 
     /// `f` compiled with AVX2.
+    ///
+    /// # Safety
+    /// The CPU supports AVX2.
     #[target_feature(enable = "avx2,avx")]
-    pub(super) fn avx2<R>(f: impl FnOnce() -> R) -> R {
+    pub(super) unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
         f()
     }
 }

@@ -711,66 +711,6 @@ pub(crate) fn subset_mean(x: UpdatesView<'_>, idx: &[usize]) -> DVector<f64> {
     DVector::from_vec(out)
 }
 
-/// Σ (aₜ − bₜ)² with eight interleaved partial sums combined in a fixed tree: vectorizes
-/// and gives the same bits on every run.
-fn sq_dist_lanes(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let ca = a.chunks_exact(8);
-    let cb = b.chunks_exact(8);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            let t = x[l] - y[l];
-            acc[l] += t * t;
-        }
-    }
-    for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
-        let t = x - y;
-        acc[l] += t * t;
-    }
-    ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))
-}
-
-/// Pairwise squared Euclidean distances from coordinate differences (no Gram shortcut, so
-/// integer-valued inputs give exact integers and ties are real ties), row-major n×n with a
-/// zero diagonal. Cache-blocked and parallel over fixed coordinate chunks.
-pub(crate) fn pairwise_sq_dists(x: UpdatesView<'_>) -> Vec<f64> {
-    let (n, d) = (x.n(), x.d());
-    let chunks = d.div_ceil(CHUNK);
-    let partials: Vec<Vec<f64>> = (0..chunks)
-        .into_par_iter()
-        .map(|c| {
-            let lo = c * CHUNK;
-            let hi = d.min(lo + CHUNK);
-            let mut part = vec![0.0; n * n];
-            let mut b0 = lo;
-            while b0 < hi {
-                let b1 = hi.min(b0 + BLOCK);
-                for i in 0..n {
-                    let xi = &x.col(i)[b0..b1];
-                    for j in (i + 1)..n {
-                        part[i * n + j] += sq_dist_lanes(xi, &x.col(j)[b0..b1]);
-                    }
-                }
-                b0 = b1;
-            }
-            part
-        })
-        .collect();
-    let mut d2 = vec![0.0; n * n];
-    for p in &partials {
-        for (a, v) in d2.iter_mut().zip(p) {
-            *a += v;
-        }
-    }
-    for i in 0..n {
-        for j in (i + 1)..n {
-            d2[j * n + i] = d2[i * n + j];
-        }
-    }
-    d2
-}
-
 /// C(n, k) as f64 (exact below 2⁵³, saturating to +∞ far beyond).
 pub(crate) fn binomial(n: usize, k: usize) -> f64 {
     if k > n {
@@ -948,18 +888,6 @@ mod tests {
         for (i, t) in got.tau.iter().enumerate() {
             let p = (DVector::from_column_slice(x.col(i)) - &mu).dot(&v);
             assert!((t - p * p).abs() < 1e-9 * l, "{i}");
-        }
-    }
-
-    #[test]
-    fn distances_match_naive() {
-        let u = random_updates(5, 2 * BLOCK + 3, 2);
-        let d2 = pairwise_sq_dists(u.view());
-        for i in 0..5 {
-            for j in 0..5 {
-                let naive = u.view().sq_dist(i, j);
-                assert!((d2[i * 5 + j] - naive).abs() < 1e-10 * naive.max(1.0));
-            }
         }
     }
 

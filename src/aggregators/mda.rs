@@ -50,7 +50,8 @@
 //! SIAM J. Comput. 1993 (the degree > budget kernel); Downey & Fellows, "Parameterized
 //! Complexity", Springer 1999 (branching on vertex cover).
 
-use super::linalg::{pairwise_sq_dists, subset_mean};
+use super::distances::pairwise_sq_dists;
+use super::linalg::subset_mean;
 use super::{require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};

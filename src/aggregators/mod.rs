@@ -15,7 +15,7 @@ mod byzfl_fixture;
 pub mod caf;
 pub mod centered_clipping;
 mod coordinatewise;
-mod distances;
+pub(crate) mod distances;
 pub mod dnc;
 pub mod geometric_median;
 pub mod krum;

@@ -35,7 +35,7 @@
 
 use super::a_little_is_enough::{byzfl_mean, std_ddof1};
 use super::{require_attackers, Attack, AttackContext};
-use crate::aggregators::pre::nnm::pairwise_sq_dists;
+use crate::aggregators::distances::pairwise_sq_dists;
 use crate::data::{Updates, UpdatesView};
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};

@@ -35,8 +35,9 @@
 //! Allouah, Farhadkhani, Guerraoui, Gupta, Pinot & Stephan, "Fixing by Mixing: A Recipe for
 //! Optimal Byzantine ML under Heterogeneity", AISTATS 2023, arXiv 2302.01772.
 
+use crate::aggregators::distances::pairwise_sq_dists;
 use crate::aggregators::{require_finite, require_honest_majority, AggContext, PreAggregator};
-use crate::data::{Updates, UpdatesView};
+use crate::data::Updates;
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
 use rayon::prelude::*;
@@ -54,15 +55,7 @@ fn build(p: &Params, compat: Compat) -> Result<Box<dyn PreAggregator>> {
     Ok(Box::new(Nnm::new(p.f()?, compat)))
 }
 
-/// Coordinates per parallel task: ⌈d/64⌉ rounded up to a multiple of 64, at least 256, so there
-/// are at most 64 tasks (bounding the per-task partial distance matrices to 64·n²/2 values). It
-/// depends on d only, never on the thread count, so results are the same bytes for any number
-/// of threads.
-pub(crate) fn chunk_len(d: usize) -> usize {
-    d.div_ceil(64).next_multiple_of(64).max(256)
-}
-
-/// Coordinates per inner cache block of the distance pass (n blocks of 4 KB stay in L2).
+/// Coordinates per in-place block: the block's n outputs (n × 4 KB) stay in L2 with the inputs.
 const BLOCK: usize = 512;
 
 /// Nearest-neighbour mixing with declared f.
@@ -171,129 +164,9 @@ fn mean_into(y: &mut [f64], srcs: &[&[f64]], k: f64) {
     }
 }
 
-/// The n×n matrix of squared Euclidean distances (row-major, symmetric, zero diagonal),
-/// computed over coordinate chunks ([`chunk_len`]) in parallel and summed in chunk order, so the
-/// bytes do not depend on the thread count. O(n²d) time, at most 32·n² extra values.
-pub(crate) fn pairwise_sq_dists(x: UpdatesView<'_>) -> Vec<f64> {
-    let (n, d) = (x.n(), x.d());
-    let npairs = n * (n - 1) / 2;
-    let mut d2 = vec![0.0; n * n];
-    if npairs == 0 {
-        return d2;
-    }
-    let chunk = chunk_len(d);
-    let nchunks = d.div_ceil(chunk);
-    let partials: Vec<Vec<f64>> = (0..nchunks)
-        .into_par_iter()
-        .map(|c| {
-            let lo = c * chunk;
-            let hi = (lo + chunk).min(d);
-            let mut acc = vec![0.0; npairs];
-            let mut b = lo;
-            while b < hi {
-                let e = (b + BLOCK).min(hi);
-                let mut p = 0;
-                for i in 0..n {
-                    let xi = &x.col(i)[b..e];
-                    let mut j = i + 1;
-                    while j + 4 <= n {
-                        let s = sq_dist4(
-                            xi,
-                            [
-                                &x.col(j)[b..e],
-                                &x.col(j + 1)[b..e],
-                                &x.col(j + 2)[b..e],
-                                &x.col(j + 3)[b..e],
-                            ],
-                        );
-                        for (t, v) in s.iter().enumerate() {
-                            acc[p + t] += v;
-                        }
-                        p += 4;
-                        j += 4;
-                    }
-                    while j < n {
-                        acc[p] += sq_dist_lanes(xi, &x.col(j)[b..e]);
-                        p += 1;
-                        j += 1;
-                    }
-                }
-                b = e;
-            }
-            acc
-        })
-        .collect();
-    let mut p = 0;
-    for i in 0..n {
-        for j in (i + 1)..n {
-            let mut s = 0.0;
-            for part in &partials {
-                s += part[p];
-            }
-            d2[i * n + j] = s;
-            d2[j * n + i] = s;
-            p += 1;
-        }
-    }
-    d2
-}
-
-/// Lanes of independent partial sums: lets the compiler keep SIMD registers busy without
-/// reassociating a float reduction.
-const LANES: usize = 4;
-
-/// Σ (a − b)² with [`LANES`] interleaved accumulators.
-fn sq_dist_lanes(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0; LANES];
-    let ac = a.chunks_exact(LANES);
-    let bc = b.chunks_exact(LANES);
-    let (ar, br) = (ac.remainder(), bc.remainder());
-    for (ca, cb) in ac.zip(bc) {
-        for l in 0..LANES {
-            let t = ca[l] - cb[l];
-            acc[l] += t * t;
-        }
-    }
-    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    for (u, v) in ar.iter().zip(br) {
-        s += (u - v) * (u - v);
-    }
-    s
-}
-
-/// [`sq_dist_lanes`] of `a` against four vectors at once (each load of `a` reused four times).
-/// Gives bit-for-bit the same four numbers as four calls to [`sq_dist_lanes`].
-fn sq_dist4(a: &[f64], bs: [&[f64]; 4]) -> [f64; 4] {
-    let mut acc = [[0.0; LANES]; 4];
-    let m = a.len() / LANES * LANES;
-    let mut c = 0;
-    while c < m {
-        let ca = &a[c..c + LANES];
-        for (q, b) in bs.iter().enumerate() {
-            let cb = &b[c..c + LANES];
-            for l in 0..LANES {
-                let t = ca[l] - cb[l];
-                acc[q][l] += t * t;
-            }
-        }
-        c += LANES;
-    }
-    let mut out = [0.0; 4];
-    for (q, b) in bs.iter().enumerate() {
-        let r = &acc[q];
-        let mut s = (r[0] + r[1]) + (r[2] + r[3]);
-        for (u, v) in a[m..].iter().zip(&b[m..]) {
-            s += (u - v) * (u - v);
-        }
-        out[q] = s;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::pairwise_sq_dists as naive_sq_dists;
     use crate::rng::rng_from_seed;
     use rand::RngExt;
 
@@ -341,29 +214,6 @@ mod tests {
     }
 
     #[test]
-    fn blocked_distances_match_naive_ones() {
-        // Chunked/lane-split sums reorder additions; compare with the plain serial sums to
-        // 1e-12 relative on a size that exercises several chunks, the 4-wide kernel and the
-        // remainders (n = 7, d = 70437: 61 chunks of 1152 coordinates, each in blocks of 512,
-        // 512 and 128, and one chunk of 165).
-        let mut rng = rng_from_seed(3);
-        let (n, d) = (7, 64 * 1100 + 37);
-        assert_eq!(chunk_len(d), 1152);
-        let rows: Vec<Vec<f64>> = (0..n)
-            .map(|_| (0..d).map(|_| rng.random::<f64>() * 4.0 - 2.0).collect())
-            .collect();
-        let u = Updates::from_rows(&rows).unwrap();
-        let fast = pairwise_sq_dists(u.view());
-        let slow = naive_sq_dists(u.view());
-        for (a, b) in fast.iter().zip(&slow) {
-            assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} vs {b}");
-        }
-        for i in 0..n {
-            assert_eq!(fast[i * n + i], 0.0);
-        }
-    }
-
-    #[test]
     fn same_bytes_for_any_thread_count() {
         // 1 and 3 rayon threads on an input with 8 chunks must give identical outputs.
         let mut rng = rng_from_seed(4);
@@ -392,7 +242,7 @@ mod tests {
             .collect();
         let u = Updates::from_rows(&rows).unwrap();
         let out = run(Nnm::new(f, Compat::Native), &u).unwrap();
-        let d2 = naive_sq_dists(u.view());
+        let d2 = crate::data::pairwise_sq_dists(u.view());
         for i in 0..n {
             let mut idx: Vec<usize> = (0..n).collect();
             idx.sort_by(|&a, &b| d2[i * n + a].total_cmp(&d2[i * n + b]).then(a.cmp(&b)));
