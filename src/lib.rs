@@ -31,6 +31,7 @@ pub mod data;
 pub mod error;
 pub mod experiment;
 pub mod params;
+pub mod privacy;
 pub mod rng;
 
 pub use error::{Error, Result};

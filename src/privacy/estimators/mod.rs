@@ -1,0 +1,1 @@
+//! DP mean estimation (filled below).

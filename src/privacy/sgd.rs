@@ -1,0 +1,1 @@
+//! DP-SGD (filled below).
