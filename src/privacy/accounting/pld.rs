@@ -45,8 +45,10 @@
 //! [s_lo, s_hi] chosen by Chernoff bounds so that each tail outside holds at most 5e-16
 //! (dp-accounting's `compute_self_convolve_bounds`); the 1e-15 of possibly aliased mass is
 //! added to the mass at +∞, which keeps the result pessimistic. Masses at +∞ compose as
-//! 1 − (1 − m)^T. When the window would exceed 2²³ points the grid interval is doubled until it
-//! fits (coarser, still pessimistic).
+//! 1 − (1 − m)^T. Without subsampling (q = 1), T steps are discretised directly as one
+//! Gaussian step with noise multiplier σ/√T, which is exact (Dong, Roth & Su 2022). When the
+//! window would exceed 2²³ points, or one step 2²⁰ points, the grid interval is doubled until
+//! it fits (coarser, still pessimistic).
 //!
 //! # References
 //! - Koskela, Jälkö & Honkela, "Computing Tight Differential Privacy Guarantees Using FFT",
@@ -59,6 +61,7 @@
 //! - Zhu, Dong & Wang, "Optimal Accounting of Differential Privacy via Characteristic
 //!   Function", AISTATS 2022, arXiv 2106.08567 (dominating pairs).
 //! - Balle & Wang, ICML 2018, arXiv 1805.06530 (the Gaussian curve δ_G).
+//! - Dong, Roth & Su, "Gaussian Differential Privacy", JRSS B 84(1), 2022, arXiv 1905.02383.
 
 use super::fft::{fft, C64};
 use crate::privacy::mechanisms::analytic_gaussian::gaussian_delta;
@@ -121,6 +124,15 @@ fn loss_remove(x: f64, sigma: f64, q: f64) -> f64 {
     }
 }
 
+/// The privacy losses of all but about e⁻⁵⁰ of the mass in each tail of one step.
+fn loss_range(sigma: f64, q: f64, dir: Direction) -> (f64, f64) {
+    let zs = Z_TAIL * sigma;
+    match dir {
+        Direction::Remove => (loss_remove(-zs, sigma, q), loss_remove(1.0 + zs, sigma, q)),
+        Direction::Add => (-loss_remove(zs, sigma, q), -loss_remove(-zs, sigma, q)),
+    }
+}
+
 /// A discrete privacy loss distribution on the grid ℓ = (offset + i)·h, plus a mass at +∞.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pld {
@@ -151,11 +163,7 @@ impl Pld {
         check_noise_multiplier(sigma)?;
         check_sampling_rate(q)?;
         crate::error::check_positive("value_discretization_interval", h)?;
-        let zs = Z_TAIL * sigma;
-        let (lo, hi) = match dir {
-            Direction::Remove => (loss_remove(-zs, sigma, q), loss_remove(1.0 + zs, sigma, q)),
-            Direction::Add => (-loss_remove(zs, sigma, q), -loss_remove(-zs, sigma, q)),
-        };
+        let (lo, hi) = loss_range(sigma, q, dir);
         let (i_lo, i_hi) = ((lo / h).floor(), (hi / h).ceil());
         let n = i_hi - i_lo + 1.0;
         if !(n.is_finite() && n <= MAX_FFT_LEN as f64) {
@@ -394,6 +402,14 @@ impl Pld {
 fn composed(events: &[(f64, f64, u64)], h: f64, dir: Direction) -> Result<Option<Pld>> {
     let mut acc: Option<Pld> = None;
     for &(sigma, q, count) in events {
+        // q = 1: T Gaussian steps are exactly one Gaussian step with noise multiplier σ/√T
+        // (the sum of the T noisy answers is a sufficient statistic; Dong, Roth & Su 2022,
+        // Cor. 3.3), so discretise that once instead of composing.
+        let (sigma, count) = if q >= 1.0 {
+            (sigma / (count as f64).sqrt(), 1)
+        } else {
+            (sigma, count)
+        };
         let one = match Pld::subsampled_gaussian(sigma, q, h, dir) {
             Ok(p) => p,
             Err(Error::InvalidParameter { name, .. }) if name == "value_discretization_interval" => {
@@ -433,7 +449,17 @@ pub fn epsilon_for_events(events: &[(f64, f64, u64)], delta: f64, h: f64) -> Res
     if events.is_empty() {
         return Ok(0.0);
     }
+    // A single step never needs more than 2²⁰ grid points: start coarser when it would.
     let mut h = h;
+    for &(sigma, q, t) in events {
+        let s = if q >= 1.0 { sigma / (t as f64).sqrt() } else { sigma };
+        for dir in [Direction::Remove, Direction::Add] {
+            let (lo, hi) = loss_range(s, q, dir);
+            while (hi - lo) / h > (1u64 << 20) as f64 && h < 1.0 {
+                h *= 2.0;
+            }
+        }
+    }
     loop {
         let rem = composed(events, h, Direction::Remove)?;
         let add = composed(events, h, Direction::Add)?;

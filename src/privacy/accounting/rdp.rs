@@ -9,8 +9,12 @@
 //! ```
 //!
 //! and for fractional α A_α = A₀ + A₁ is the two-series expansion of their §3.3, split at
-//! z₀ = σ²·ln(1/q − 1) + ½ (terms summed until they drop 30 nats below the total, at most
-//! 1000 terms; an order that does not converge is dropped, as in dp-accounting). With q = 1
+//! z₀ = σ²·ln(1/q − 1) + ½ (terms summed until they drop 30 nats below the total).
+//! **Deviations from dp-accounting:** it stops after 1000 terms and drops an order whose
+//! series has not converged by then (small σ, large q, α near 1), which can make ε jump
+//! *down* when q grows; lbounds sums up to 20 000 terms and, if that is still not enough,
+//! uses the RDP of the next integer order, a valid upper bound since RDP is non-decreasing
+//! in α (Mironov 2017, Prop. 9). With q = 1
 //! the RDP is α/(2σ²) (Mironov 2017, Prop. 7). All sums are in log space. RDP composes by
 //! addition: T steps cost T times one step.
 //!
@@ -70,9 +74,13 @@ fn log_a_int(q: f64, sigma: f64, alpha: u64) -> f64 {
     log_a
 }
 
+/// Most terms of the fractional-order series. dp-accounting stops at 1000; for small σ and
+/// large q the terms decay like i^{−(1+α)} times a slowly shrinking exponential and need more.
+const MAX_FRAC_TERMS: u32 = 20_000;
+
 /// ln A_α for fractional α > 1 and 0 < q < 1 (Mironov, Talwar & Zhang 2019, §3.3; the
 /// term order and stopping rule of dp-accounting's `_compute_log_a_frac`). `None` when the
-/// series does not converge in 1000 terms.
+/// series does not converge in [`MAX_FRAC_TERMS`] terms.
 fn log_a_frac(q: f64, sigma: f64, alpha: f64) -> Option<f64> {
     let (lq, l1q) = (q.ln(), (-q).ln_1p());
     let s2 = 2.0 * sigma * sigma;
@@ -83,7 +91,7 @@ fn log_a_frac(q: f64, sigma: f64, alpha: f64) -> Option<f64> {
     let (mut last0, mut last1) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
     // ln |C(α, i)| by recurrence: |C(α, i+1)| = |C(α, i)|·|α − i|/(i + 1).
     let mut log_comb = 0.0f64;
-    for i in 0..1000u32 {
+    for i in 0..MAX_FRAC_TERMS {
         let fi = f64::from(i);
         let j = alpha - fi;
         let t0 = log_comb + fi * lq + j * l1q;
@@ -106,7 +114,7 @@ fn log_a_frac(q: f64, sigma: f64, alpha: f64) -> Option<f64> {
 }
 
 /// RDP of order α > 1 of one step of the Poisson-subsampled Gaussian mechanism (q ∈ (0, 1],
-/// σ > 0). `f64::INFINITY` for an order whose series does not converge.
+/// σ > 0); for a fractional order whose series does not converge, the RDP of ⌈α⌉.
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for q ∉ (0, 1], σ ≤ 0 or α ≤ 1.
@@ -131,7 +139,9 @@ fn rdp_unchecked(q: f64, sigma: f64, alpha: f64) -> f64 {
     match log_a {
         // A_α ≥ 1 in exact arithmetic; rounding can give a hair below.
         Some(l) => (l / (alpha - 1.0)).max(0.0),
-        None => f64::INFINITY,
+        // RDP is non-decreasing in α (Mironov 2017, Prop. 9): the next integer order bounds
+        // a fractional order whose series did not converge.
+        None => rdp_unchecked(q, sigma, alpha.ceil()),
     }
 }
 
