@@ -6,6 +6,7 @@
 mod aggregate;
 mod attack;
 mod list;
+mod privacy;
 mod simulate;
 
 use anyhow::Result;
@@ -36,6 +37,8 @@ enum Command {
     Attack(attack::Args),
     /// List the aggregators, pre-aggregators and attacks with their parameters.
     List(list::Args),
+    /// Differential privacy: accountants, noise calibration, DP mean estimation, DP-SGD.
+    Privacy(privacy::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -45,6 +48,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Aggregate(a) => aggregate::run(a),
         Command::Attack(a) => attack::run(a),
         Command::List(a) => list::run(a),
+        Command::Privacy(a) => privacy::run(a),
     }
 }
 

@@ -12,7 +12,7 @@ use crate::data::noise::Noise;
 use crate::data::population::{Population, PopulationConfig, RecordsPerUser};
 use crate::privacy::estimators::{
     cai_wang_zhang_rate, check_estimate, coinpress_mean, gaussian_radius, known_range_mean,
-    sq_error, user_level_mean,
+    sq_error, user_level_mean, user_means,
 };
 use crate::privacy::sgd::{dp_sgd, Dataset, EpochReport, Model, SgdConfig};
 use crate::privacy::{check_delta, check_epsilon};
@@ -97,8 +97,10 @@ pub struct MeanErrors {
     pub known_range: f64,
     /// CoinPress, unknown range (starting ball B(0, R)), record-level DP.
     pub coinpress: f64,
-    /// Clipped Gaussian mean of user means, user-level DP.
+    /// CoinPress on the user means (noise σ/√m, plus heterogeneity), user-level DP.
     pub user_level: f64,
+    /// Clipped Gaussian mean of user means with the known range, user-level DP.
+    pub user_level_known_range: f64,
     /// Number of records N = n_users·m.
     pub records: usize,
     /// Number of honest users.
@@ -154,8 +156,21 @@ impl Experiment for DpMean {
         let c_user = p.range
             + spread
             + sigma / (m as f64).sqrt() * gaussian_radius(d, CLIP_BETA / n_users as f64);
-        let ul = user_level_mean(&users, &center, c_user, p.epsilon, p.delta, rng)?;
-        for est in [&kr, &cp, &ul] {
+        let ul_kr = user_level_mean(&users, &center, c_user, p.epsilon, p.delta, rng)?;
+        let means = user_means(&users, d)?;
+        let mrefs: Vec<&[f64]> = means.iter().map(Vec::as_slice).collect();
+        let sigma_u = (sigma * sigma / m as f64 + p.population.heterogeneity / d as f64).sqrt();
+        let ul = coinpress_mean(
+            &mrefs,
+            &center,
+            p.range,
+            sigma_u,
+            p.coinpress_steps,
+            p.epsilon,
+            p.delta,
+            rng,
+        )?;
+        for est in [&kr, &cp, &ul, &ul_kr] {
             check_estimate(est)?;
         }
         Ok(MeanErrors {
@@ -163,6 +178,7 @@ impl Experiment for DpMean {
             known_range: sq_error(&kr, truth),
             coinpress: sq_error(&cp, truth),
             user_level: sq_error(&ul, truth),
+            user_level_known_range: sq_error(&ul_kr, truth),
             records: n_rec,
             users: n_users,
             p1_record_level: cai_wang_zhang_rate(sigma, d, n_rec, p.epsilon, p.delta)?,
@@ -269,7 +285,7 @@ mod tests {
     fn dp_mean_errors_shrink_with_epsilon() {
         // Averaged over 10 runs, ε = 10 beats ε = 0.1 for every private estimator.
         let avg = |eps: f64| {
-            let mut s = [0.0; 3];
+            let mut s = [0.0; 4];
             for r in 0..10 {
                 let o = DpMean
                     .run_once(&mean_point(eps), &mut rng_for(3, 0, r).unwrap())
@@ -277,11 +293,12 @@ mod tests {
                 s[0] += o.known_range;
                 s[1] += o.coinpress;
                 s[2] += o.user_level;
+                s[3] += o.user_level_known_range;
             }
             s
         };
         let (lo, hi) = (avg(0.1), avg(10.0));
-        for k in 0..3 {
+        for k in 0..4 {
             assert!(hi[k] < lo[k], "{k}: {hi:?} vs {lo:?}");
         }
     }

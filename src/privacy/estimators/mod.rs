@@ -14,7 +14,10 @@
 //!   ε = ρ + 2√(ρ ln(1/δ)).
 //! - [`user_level_mean`]: user-level DP, every user contributing m records: average each
 //!   user's records first (variance σ²/m), then run the known-range estimator over the n user
-//!   means with a radius shrunk by √m (sensitivity 2C/n for replacing a whole user).
+//!   means with a radius shrunk by √m (sensitivity 2C/n for replacing a whole user). Running
+//!   [`coinpress_mean`] on the [`user_means`] with σ/√m gives the unknown-range version, whose
+//!   error tracks the user-level rate (σ²/m)(d/n + d² ln(1/δ)/(n²ε²)) instead of paying
+//!   the range R/n.
 //!
 //! [`cai_wang_zhang_rate`] is the order of the minimax risk (P1 in the bounds reference).
 //!
@@ -163,7 +166,10 @@ pub fn rho_for(epsilon: f64, delta: f64) -> Result<f64> {
 ///
 /// Step i with budget ρ_i on the ball B(c, r): clip to B(c, r + σγ₁) with γ₁ the radius
 /// holding n Gaussian samples w.p. 1 − β; average; add N(0, s²I), s = Δ/√(2ρ_i),
-/// Δ = 2(r + σγ₁)/n; the new ball is centred at the result with radius γ₂·√(σ²/n + s²).
+/// Δ = 2(r + σγ₁)/n; the new ball is centred at the result with radius γ₂·√(σ²/n + s²),
+/// unless that radius is not smaller than r (n too small for the budget), in which case the
+/// ball is kept (a post-processing safeguard of lbounds, privacy unchanged). The last step's
+/// noisy mean is the output.
 ///
 /// # Errors
 /// As [`known_range_mean`]; `steps` = 0.
@@ -201,7 +207,8 @@ pub fn coinpress_mean(
     let mut c = center.to_vec();
     let mut r = radius;
     let mut buf = vec![0.0; d];
-    for rho_i in budgets {
+    let last = budgets.len() - 1;
+    for (i, rho_i) in budgets.into_iter().enumerate() {
         let clip = r + g1;
         let sens = 2.0 * clip / nf;
         let s = sens / (2.0 * rho_i).sqrt();
@@ -216,27 +223,23 @@ pub fn coinpress_mean(
         for a in acc.iter_mut() {
             *a = *a / nf + s * rng.sample::<f64, _>(StandardNormal);
         }
-        c = acc;
-        r = g2 * (sigma * sigma / nf + s * s).sqrt();
+        let r_new = g2 * (sigma * sigma / nf + s * s).sqrt();
+        // Safeguard (not in the paper): when n is too small for this budget the radius would
+        // grow; keep the previous ball then. r and r_new depend only on public quantities,
+        // so the choice is post-processing and the privacy cost is unchanged.
+        if i == last || r_new < r {
+            c = acc;
+            r = r_new;
+        }
     }
     Ok(c)
 }
 
-/// User-level (ε, δ)-DP mean: each user's records are averaged, the user means projected
-/// onto B(center, radius) and averaged, plus analytic-Gaussian noise for sensitivity
-/// 2·radius/n_users (replacing one user's whole data set).
+/// The mean of each user's records (the input of the user-level estimators).
 ///
 /// # Errors
-/// As [`known_range_mean`]; a user without records.
-pub fn user_level_mean(
-    users: &[Vec<&[f64]>],
-    center: &[f64],
-    radius: f64,
-    epsilon: f64,
-    delta: f64,
-    rng: &mut SimRng,
-) -> Result<Vec<f64>> {
-    let d = center.len();
+/// A user without records; shape and finiteness errors.
+pub fn user_means(users: &[Vec<&[f64]>], d: usize) -> Result<Vec<Vec<f64>>> {
     let mut means = Vec::with_capacity(users.len());
     for (u, recs) in users.iter().enumerate() {
         if recs.is_empty() {
@@ -253,6 +256,24 @@ pub fn user_level_mean(
         m.iter_mut().for_each(|v| *v /= k);
         means.push(m);
     }
+    Ok(means)
+}
+
+/// User-level (ε, δ)-DP mean: each user's records are averaged, the user means projected
+/// onto B(center, radius) and averaged, plus analytic-Gaussian noise for sensitivity
+/// 2·radius/n_users (replacing one user's whole data set).
+///
+/// # Errors
+/// As [`known_range_mean`]; a user without records.
+pub fn user_level_mean(
+    users: &[Vec<&[f64]>],
+    center: &[f64],
+    radius: f64,
+    epsilon: f64,
+    delta: f64,
+    rng: &mut SimRng,
+) -> Result<Vec<f64>> {
+    let means = user_means(users, center.len())?;
     let refs: Vec<&[f64]> = means.iter().map(Vec::as_slice).collect();
     known_range_mean(&refs, center, radius, epsilon, delta, rng)
 }
