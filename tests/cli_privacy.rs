@@ -28,7 +28,11 @@ fn fails_with(args: &[&str], needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "args {args:?}: stderr {stderr}");
     assert!(out.stdout.is_empty(), "args {args:?}: partial output");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "not one line: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "not one line: {stderr}"
+    );
     assert!(stderr.contains(needle), "{stderr:?} lacks {needle:?}");
 }
 
@@ -50,7 +54,10 @@ fn epsilon_rdp_and_pld() {
     let mut args = vec!["epsilon", "--json"];
     args.extend(QUERY);
     let v = json(&args);
-    assert!((v["epsilon"].as_f64().unwrap() - 2.596_581_361_5).abs() < 1e-8, "{v}");
+    assert!(
+        (v["epsilon"].as_f64().unwrap() - 2.596_581_361_5).abs() < 1e-8,
+        "{v}"
+    );
     assert_eq!(v["accountant"], "rdp");
     let mut args = vec!["epsilon", "--accountant", "pld", "--json"];
     args.extend(QUERY);
@@ -97,10 +104,21 @@ fn noise_calibration_round_trips() {
 fn gaussian_sigma() {
     // Analytic σ for ε = 1, δ = 1e-5, Δ = 1: 3.7306 (dp-accounting agrees to 1e-6).
     let v = json(&["gaussian", "--epsilon", "1", "--delta", "1e-5", "--json"]);
-    assert!((v["sigma"].as_f64().unwrap() - 3.730_63).abs() < 1e-4, "{v}");
+    assert!(
+        (v["sigma"].as_f64().unwrap() - 3.730_63).abs() < 1e-4,
+        "{v}"
+    );
     assert!(v["classical_sigma"].is_null());
     // ε = 0.5: classical σ = √(2 ln 125000)/0.5 = 9.689611 is printed beside it.
-    let t = ok(&["gaussian", "--epsilon", "0.5", "--delta", "1e-5", "--sensitivity", "1"]);
+    let t = ok(&[
+        "gaussian",
+        "--epsilon",
+        "0.5",
+        "--delta",
+        "1e-5",
+        "--sensitivity",
+        "1",
+    ]);
     assert!(t.contains("classical sigma = 9.689611"), "{t}");
 }
 
@@ -121,8 +139,18 @@ fn mean_and_sgd_runs() {
     ]);
     assert!(t.contains("CoinPress") && t.contains("P1"), "{t}");
     let j = ok(&[
-        "mean", "--epsilons", "1", "--n", "50", "--d", "3", "--records", "4", "--replicates",
-        "2", "--json",
+        "mean",
+        "--epsilons",
+        "1",
+        "--n",
+        "50",
+        "--d",
+        "3",
+        "--records",
+        "4",
+        "--replicates",
+        "2",
+        "--json",
     ]);
     assert_eq!(j.lines().count(), 2);
     for line in j.lines() {
@@ -150,7 +178,10 @@ fn mean_and_sgd_runs() {
         "2",
         "--json",
     ]);
-    let recs: Vec<Value> = j.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let recs: Vec<Value> = j
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(recs.len(), 4);
     // σ = 0: no ε (null); σ = 1: ε after each of the 2 epochs, increasing.
     assert!(recs[0]["output"]["epochs"][1]["epsilon"].is_null());
@@ -193,16 +224,44 @@ fn bad_input_is_one_line_and_exit_2() {
     run(&[("--delta", "0")], "`delta`");
     run(&[("--delta", "-0.1")], "`delta`");
     fails_with(
-        &["noise", "--sampling-rate", "0.1", "--steps", "10", "--epsilon", "0", "--delta", "1e-5"],
+        &[
+            "noise",
+            "--sampling-rate",
+            "0.1",
+            "--steps",
+            "10",
+            "--epsilon",
+            "0",
+            "--delta",
+            "1e-5",
+        ],
         "`epsilon`",
     );
     fails_with(
-        &["noise", "--sampling-rate", "0.1", "--steps", "10", "--epsilon", "-2", "--delta", "1e-5"],
+        &[
+            "noise",
+            "--sampling-rate",
+            "0.1",
+            "--steps",
+            "10",
+            "--epsilon",
+            "-2",
+            "--delta",
+            "1e-5",
+        ],
         "`epsilon`",
     );
     fails_with(&["gaussian", "--epsilon", "1", "--delta", "2"], "`delta`");
     fails_with(
-        &["gaussian", "--epsilon", "1", "--delta", "1e-5", "--sensitivity", "-1"],
+        &[
+            "gaussian",
+            "--epsilon",
+            "1",
+            "--delta",
+            "1e-5",
+            "--sensitivity",
+            "-1",
+        ],
         "`sensitivity`",
     );
     fails_with(&["mean", "--epsilons", "0"], "`epsilon`");

@@ -131,14 +131,20 @@ fn analytic_gaussian_matches_dp_accounting() {
     // dp-accounting's GaussianPrivacyLoss.from_privacy_guarantee bisects the same condition
     // (Balle & Wang 2018, Thm 8) to its own tolerance (its δ at σ is within 2e-7 relative of
     // the target), so the σ agree to 1e-6 relative and ours always satisfies δ(σ) ≤ δ.
-    for c in fixture("analytic_gaussian.json")["cases"].as_array().unwrap() {
+    for c in fixture("analytic_gaussian.json")["cases"]
+        .as_array()
+        .unwrap()
+    {
         let (eps, delta, want) = (
             c["epsilon"].as_f64().unwrap(),
             c["delta"].as_f64().unwrap(),
             c["sigma"].as_f64().unwrap(),
         );
         let s = calibrate_sigma(eps, delta, 1.0).unwrap();
-        assert!((s - want).abs() <= 1e-6 * want, "ε={eps} δ={delta}: {s} vs {want}");
+        assert!(
+            (s - want).abs() <= 1e-6 * want,
+            "ε={eps} δ={delta}: {s} vs {want}"
+        );
         assert!(gaussian_delta(eps, 1.0 / s) <= delta);
     }
 }

@@ -168,7 +168,9 @@ struct PopArgs {
 impl PopArgs {
     fn population(&self) -> Result<PopulationConfig> {
         if !(self.sigma.is_finite() && self.sigma > 0.0) {
-            return Err(lbounds::Error::invalid("sigma", self.sigma, "must be finite and > 0").into());
+            return Err(
+                lbounds::Error::invalid("sigma", self.sigma, "must be finite and > 0").into(),
+            );
         }
         let cfg = PopulationConfig {
             n: self.n,
@@ -194,7 +196,12 @@ impl PopArgs {
 #[derive(Debug, clap::Args)]
 struct MeanArgs {
     /// Privacy levels to sweep, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "0.1,0.3,1,3,10", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.1,0.3,1,3,10",
+        allow_negative_numbers = true
+    )]
     epsilons: Vec<f64>,
     /// Target delta in (0, 1).
     #[arg(long, default_value_t = 1e-6, allow_negative_numbers = true)]
@@ -229,7 +236,12 @@ struct SgdArgs {
     #[arg(long, value_enum, default_value_t = ModelArg::Linear)]
     model: ModelArg,
     /// Noise multipliers to sweep, comma-separated (0: no privacy).
-    #[arg(long, value_delimiter = ',', default_value = "0,0.5,1,2", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0,0.5,1,2",
+        allow_negative_numbers = true
+    )]
     noise_multipliers: Vec<f64>,
     /// Per-example clip norm C.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
@@ -365,7 +377,11 @@ fn gaussian(a: GaussianArgs) -> Result<()> {
         );
         match classical {
             Some(c) => {
-                let _ = writeln!(t, "classical sigma = {c:.6} (Dwork & Roth Thm A.1), {:.1}% larger", 100.0 * (c / s - 1.0));
+                let _ = writeln!(
+                    t,
+                    "classical sigma = {c:.6} (Dwork & Roth Thm A.1), {:.1}% larger",
+                    100.0 * (c / s - 1.0)
+                );
             }
             None => {
                 let _ = writeln!(t, "classical calibration: not valid for epsilon >= 1");
@@ -406,8 +422,13 @@ fn mean(a: MeanArgs) -> Result<()> {
     for p in &points {
         p.check()?;
     }
-    let progress = Progress::new(points.len() as u64 * u64::from(a.pop.replicates), "privacy mean");
-    let records = experiment::run(&DpMean, &points, a.pop.replicates, a.pop.seed, &|| progress.tick())?;
+    let progress = Progress::new(
+        points.len() as u64 * u64::from(a.pop.replicates),
+        "privacy mean",
+    );
+    let records = experiment::run(&DpMean, &points, a.pop.replicates, a.pop.seed, &|| {
+        progress.tick()
+    })?;
     progress.finish();
     let text = if a.pop.json {
         let mut s = String::new();
@@ -434,7 +455,11 @@ fn ci(xs: &[f64]) -> String {
     }
 }
 
-fn mean_table(a: &MeanArgs, points: &[MeanPoint], records: &[Record<'_, MeanPoint, MeanErrors>]) -> String {
+fn mean_table(
+    a: &MeanArgs,
+    points: &[MeanPoint],
+    records: &[Record<'_, MeanPoint, MeanErrors>],
+) -> String {
     let reps = a.pop.replicates as usize;
     let mut s = String::new();
     let first = &records[0].output;
@@ -518,8 +543,13 @@ fn sgd(a: SgdArgs) -> Result<()> {
         p.sgd.validate()?;
         points.push(p);
     }
-    let progress = Progress::new(points.len() as u64 * u64::from(a.pop.replicates), "privacy sgd");
-    let records = experiment::run(&DpSgd, &points, a.pop.replicates, a.pop.seed, &|| progress.tick())?;
+    let progress = Progress::new(
+        points.len() as u64 * u64::from(a.pop.replicates),
+        "privacy sgd",
+    );
+    let records = experiment::run(&DpSgd, &points, a.pop.replicates, a.pop.seed, &|| {
+        progress.tick()
+    })?;
     progress.finish();
     let text = if a.pop.json {
         let mut s = String::new();
@@ -553,7 +583,11 @@ fn sgd(a: SgdArgs) -> Result<()> {
         );
         let _ = writeln!(s, "final training loss and ||theta - w*||, mean +- 95% CI; epsilon from the RDP accountant (add/remove-one)");
         let _ = writeln!(s);
-        let _ = writeln!(s, "{:>8}  {:>10}  {:>19}  {:>19}  {:>10}", "sigma", "epsilon", "loss", "||theta - w*||", "loss(w*)");
+        let _ = writeln!(
+            s,
+            "{:>8}  {:>10}  {:>19}  {:>19}  {:>10}",
+            "sigma", "epsilon", "loss", "||theta - w*||", "loss(w*)"
+        );
         for (pi, p) in points.iter().enumerate() {
             let rs = &records[pi * reps..(pi + 1) * reps];
             let last = |o: &SgdOutput| o.epochs.last().map_or(f64::NAN, |e| e.loss);

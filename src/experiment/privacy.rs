@@ -232,10 +232,15 @@ impl Experiment for DpSgd {
         let pop = Population::sample(&p.population, rng)?;
         let d = pop.d();
         // w* uniform on the unit sphere.
-        let mut w: Vec<f64> = (0..d).map(|_| rng.sample::<f64, _>(StandardNormal)).collect();
+        let mut w: Vec<f64> = (0..d)
+            .map(|_| rng.sample::<f64, _>(StandardNormal))
+            .collect();
         let nw = w.iter().map(|v| v * v).sum::<f64>().sqrt();
         w.iter_mut().for_each(|v| *v /= nw);
-        let rows: Vec<&[f64]> = pop.users().flat_map(|u| u.records().map(|r| r.values)).collect();
+        let rows: Vec<&[f64]> = pop
+            .users()
+            .flat_map(|u| u.records().map(|r| r.values))
+            .collect();
         let y: Vec<f64> = rows
             .iter()
             .map(|x| {
@@ -309,7 +314,10 @@ mod tests {
         p.range = 1.0; // ‖μ‖ = √5 > 1
         assert!(p.check().is_err());
         let mut p = mean_point(1.0);
-        p.population.noise = Noise::StudentT { nu: 3.0, scale: 1.0 };
+        p.population.noise = Noise::StudentT {
+            nu: 3.0,
+            scale: 1.0,
+        };
         assert!(p.check().is_err());
         assert!(mean_point(0.0).check().is_err());
     }

@@ -97,6 +97,19 @@ impl PrivacyCost {
     }
 }
 
+/// The next f64 above `x` (`f64::next_up`, which needs Rust 1.86; the crate's MSRV is 1.85).
+/// NaN and +∞ are returned unchanged.
+pub(crate) fn next_up(x: f64) -> f64 {
+    if x.is_nan() || x == f64::INFINITY {
+        return x;
+    }
+    if x == 0.0 {
+        return f64::from_bits(1);
+    }
+    let b = x.to_bits();
+    f64::from_bits(if x > 0.0 { b + 1 } else { b - 1 })
+}
+
 /// Checks a target ε: finite and > 0.
 ///
 /// # Errors
@@ -172,6 +185,14 @@ pub fn check_steps(steps: u64) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_up_steps_one_ulp() {
+        assert_eq!(next_up(1.0), 1.0 + f64::EPSILON);
+        assert_eq!(next_up(-1.0), -1.0 + f64::EPSILON / 2.0);
+        assert_eq!(next_up(0.0), f64::from_bits(1));
+        assert_eq!(next_up(f64::INFINITY), f64::INFINITY);
+    }
 
     #[test]
     fn validation_names_the_parameter() {

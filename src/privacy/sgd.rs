@@ -242,7 +242,11 @@ pub fn dp_sgd(data: &Dataset, cfg: &SgdConfig, rng: &mut SimRng) -> Result<Train
     let per_epoch = cfg.steps_per_epoch();
     let orders = rdp::default_orders();
     let rdp_step = if cfg.noise_multiplier > 0.0 {
-        Some(rdp::subsampled_gaussian_rdp_vec(q, cfg.noise_multiplier, &orders)?)
+        Some(rdp::subsampled_gaussian_rdp_vec(
+            q,
+            cfg.noise_multiplier,
+            &orders,
+        )?)
     } else {
         None
     };
@@ -431,7 +435,9 @@ mod tests {
         let data = toy(Model::Linear);
         let mut c = cfg(Model::Linear);
         c.noise_multiplier = 1.0;
-        let e = dp_sgd(&data, &c, &mut rng_from_seed(0)).unwrap_err().to_string();
+        let e = dp_sgd(&data, &c, &mut rng_from_seed(0))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`noise_multiplier`"), "{e}");
         c.clip = Some(1.0);
         c.sample_rate = 0.0;

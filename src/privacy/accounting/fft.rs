@@ -48,7 +48,10 @@ impl C64 {
 /// Never on user input; the caller (this crate) always passes a power of two.
 pub fn fft(buf: &mut [C64], inverse: bool) {
     let n = buf.len();
-    assert!(n.is_power_of_two(), "invariant: FFT length is a power of two");
+    assert!(
+        n.is_power_of_two(),
+        "invariant: FFT length is a power of two"
+    );
     if n <= 1 {
         return;
     }

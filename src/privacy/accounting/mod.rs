@@ -18,6 +18,7 @@ pub mod rdp;
 pub mod zcdp;
 
 use super::{check_delta, PrivacyCost};
+use crate::privacy::next_up;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -108,7 +109,8 @@ impl Accountant for RdpAccountant {
                 noise_multiplier,
                 sample_rate,
             } => {
-                let one = rdp::subsampled_gaussian_rdp_vec(sample_rate, noise_multiplier, &self.orders)?;
+                let one =
+                    rdp::subsampled_gaussian_rdp_vec(sample_rate, noise_multiplier, &self.orders)?;
                 for (r, o) in self.rdp.iter_mut().zip(one) {
                     *r += c * o;
                 }
@@ -215,8 +217,8 @@ impl Accountant for ZcdpAccountant {
             PrivacyCost::Pure { epsilon } => self.rho += c * zcdp::pure_to_rho(epsilon)?,
             PrivacyCost::SubsampledGaussian {
                 noise_multiplier,
-                sample_rate,
-            } if sample_rate == 1.0 => self.rho += c * zcdp::gaussian_rho(1.0, noise_multiplier)?,
+                sample_rate: 1.0,
+            } => self.rho += c * zcdp::gaussian_rho(1.0, noise_multiplier)?,
             _ => return Err(unsupported("zcdp", &cost)),
         }
         Ok(())
@@ -268,7 +270,7 @@ impl Accountant for ApproxAccountant {
             ));
         }
         Ok(if self.epsilon > 0.0 {
-            self.epsilon.next_up()
+            next_up(self.epsilon)
         } else {
             0.0
         })
@@ -296,7 +298,13 @@ mod tests {
             rdp::epsilon(0.01, 1.1, 100, 1e-5).unwrap()
         );
         assert!(matches!(
-            r.compose(PrivacyCost::Approx { epsilon: 1.0, delta: 1e-6 }, 1),
+            r.compose(
+                PrivacyCost::Approx {
+                    epsilon: 1.0,
+                    delta: 1e-6
+                },
+                1
+            ),
             Err(Error::Unsupported(_))
         ));
         let mut p = PldAccountant::default();
@@ -317,8 +325,15 @@ mod tests {
         assert_eq!(z.rho(), 1.25);
 
         let mut a = ApproxAccountant::default();
-        a.compose(PrivacyCost::Approx { epsilon: 0.25, delta: 1e-6 }, 4).unwrap();
-        assert_eq!(a.epsilon(1e-5).unwrap(), 1f64.next_up());
+        a.compose(
+            PrivacyCost::Approx {
+                epsilon: 0.25,
+                delta: 1e-6,
+            },
+            4,
+        )
+        .unwrap();
+        assert_eq!(a.epsilon(1e-5).unwrap(), next_up(1f64));
         assert!(a.epsilon(1e-7).is_err());
     }
 }

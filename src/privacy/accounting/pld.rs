@@ -65,6 +65,7 @@
 
 use super::fft::{fft, C64};
 use crate::privacy::mechanisms::analytic_gaussian::gaussian_delta;
+use crate::privacy::next_up;
 use crate::privacy::normal;
 use crate::privacy::{check_delta, check_noise_multiplier, check_sampling_rate, check_steps};
 use crate::{Error, Result};
@@ -108,7 +109,8 @@ pub fn subsampled_gaussian_delta(epsilon: f64, sigma: f64, q: f64, dir: Directio
             }
             let e2 = t.ln_1p();
             let a = sigma * e2 + 0.5 / sigma;
-            let v = (epsilon + e2 + normal::ln_cdf(a)).exp() - (epsilon + normal::ln_cdf(a - mu)).exp();
+            let v =
+                (epsilon + e2 + normal::ln_cdf(a)).exp() - (epsilon + normal::ln_cdf(a - mu)).exp();
             (q * v).max(0.0)
         }
     }
@@ -187,8 +189,16 @@ impl Pld {
         let b = 1.0 / h.exp_m1(); // 1/(e^h − 1)
         let mut probs = vec![0.0; n];
         for i in 0..n {
-            let left = if i == 0 { 1.0 - d[0] } else { (d[i - 1] - d[i]) * a };
-            let right = if i + 1 < n { (d[i] - d[i + 1]) * b } else { 0.0 };
+            let left = if i == 0 {
+                1.0 - d[0]
+            } else {
+                (d[i - 1] - d[i]) * a
+            };
+            let right = if i + 1 < n {
+                (d[i] - d[i + 1]) * b
+            } else {
+                0.0
+            };
             probs[i] = (left - right).max(0.0);
         }
         Pld {
@@ -249,7 +259,7 @@ impl Pld {
             if d_i > delta {
                 // On (ℓ_i, ℓ_{i+1}]: δ(ε) = m + a − e^{ε − ℓ_i} c.
                 let eps = self.loss(i) + ((self.inf_mass + a - delta) / c).ln();
-                return eps.max(0.0).next_up();
+                return next_up(eps.max(0.0));
             }
             a += self.probs[i];
             c = eh * (c + self.probs[i]);
@@ -263,7 +273,7 @@ impl Pld {
         if eps.is_nan() {
             return 0.0;
         }
-        eps.max(0.0).next_up()
+        next_up(eps.max(0.0))
     }
 
     /// The T-fold composition with itself (module docs). `None` when the window would need
@@ -324,26 +334,39 @@ impl Pld {
             .filter(|(_, &p)| p > 0.0)
             .map(|(i, &p)| (self.loss(i), p.ln()))
             .collect();
+        use rayon::prelude::*;
         let log_tail = (2.0 / TAIL_MASS_TRUNCATION).ln();
+        let lams: Vec<f64> = (-12..=12)
+            .flat_map(|k| [2f64.powi(k), -(2f64.powi(k))])
+            .collect();
+        // Each λ is independent; the min/max below is exact whatever the split, so the result
+        // does not depend on the thread count.
+        let bounds: Vec<f64> = lams
+            .par_iter()
+            .map(|&lam| {
+                // One-pass log-sum-exp with a running maximum.
+                let (mut m, mut s) = (f64::NEG_INFINITY, 0.0f64);
+                for &(l, lp) in &pts {
+                    let v = lp + lam * l;
+                    if v > m {
+                        s = s * (m - v).exp() + 1.0;
+                        m = v;
+                    } else {
+                        s += (v - m).exp();
+                    }
+                }
+                (t * (m + s.ln()) + log_tail) / lam
+            })
+            .collect();
         let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
-        for k in -12..=12 {
-            let lam = 2f64.powi(k);
-            for lam in [lam, -lam] {
-                let m = pts
-                    .iter()
-                    .map(|&(l, lp)| lp + lam * l)
-                    .fold(f64::NEG_INFINITY, f64::max);
-                let s: f64 = pts.iter().map(|&(l, lp)| (lp + lam * l - m).exp()).sum();
-                let log_mgf = m + s.ln();
-                let bound = (t * log_mgf + log_tail) / lam;
-                if !bound.is_finite() {
-                    continue;
-                }
-                if lam > 0.0 {
-                    hi = hi.min(bound);
-                } else {
-                    lo = lo.max(bound);
-                }
+        for (&lam, &bound) in lams.iter().zip(&bounds) {
+            if !bound.is_finite() {
+                continue;
+            }
+            if lam > 0.0 {
+                hi = hi.min(bound);
+            } else {
+                lo = lo.max(bound);
             }
         }
         (lo, hi)
@@ -412,7 +435,9 @@ fn composed(events: &[(f64, f64, u64)], h: f64, dir: Direction) -> Result<Option
         };
         let one = match Pld::subsampled_gaussian(sigma, q, h, dir) {
             Ok(p) => p,
-            Err(Error::InvalidParameter { name, .. }) if name == "value_discretization_interval" => {
+            Err(Error::InvalidParameter { name, .. })
+                if name == "value_discretization_interval" =>
+            {
                 return Ok(None)
             }
             Err(e) => return Err(e),
@@ -452,7 +477,11 @@ pub fn epsilon_for_events(events: &[(f64, f64, u64)], delta: f64, h: f64) -> Res
     // A single step never needs more than 2²⁰ grid points: start coarser when it would.
     let mut h = h;
     for &(sigma, q, t) in events {
-        let s = if q >= 1.0 { sigma / (t as f64).sqrt() } else { sigma };
+        let s = if q >= 1.0 {
+            sigma / (t as f64).sqrt()
+        } else {
+            sigma
+        };
         for dir in [Direction::Remove, Direction::Add] {
             let (lo, hi) = loss_range(s, q, dir);
             while (hi - lo) / h > (1u64 << 20) as f64 && h < 1.0 {
@@ -461,8 +490,12 @@ pub fn epsilon_for_events(events: &[(f64, f64, u64)], delta: f64, h: f64) -> Res
         }
     }
     loop {
-        let rem = composed(events, h, Direction::Remove)?;
-        let add = composed(events, h, Direction::Add)?;
+        // The two directions are independent computations.
+        let (rem, add) = rayon::join(
+            || composed(events, h, Direction::Remove),
+            || composed(events, h, Direction::Add),
+        );
+        let (rem, add) = (rem?, add?);
         if let (Some(r), Some(a)) = (rem, add) {
             return Ok(r.epsilon_for_delta(delta).max(a.epsilon_for_delta(delta)));
         }
@@ -508,7 +541,10 @@ mod tests {
         }
         // Below ln(1 − q) the remove curve is 1 − e^ε; above −ln(1 − q) the add curve is 0.
         let e = (1.0f64 - q).ln() - 0.01;
-        assert_eq!(subsampled_gaussian_delta(e, s, q, Direction::Remove), -e.exp_m1());
+        assert_eq!(
+            subsampled_gaussian_delta(e, s, q, Direction::Remove),
+            -e.exp_m1()
+        );
         assert_eq!(subsampled_gaussian_delta(-e, s, q, Direction::Add), 0.0);
     }
 
@@ -517,7 +553,9 @@ mod tests {
         // δ_add(ε) = ∫ (p(x) − e^ε q(x))₊ dx with p = N(0,σ²), q = mixture, by the
         // trapezoid rule on [−12σ, 1 + 12σ] with 200k steps.
         let (s, q, eps) = (0.9f64, 0.2f64, 0.05f64);
-        let pdf = |x: f64, m: f64| (-(x - m) * (x - m) / (2.0 * s * s)).exp() / (s * (2.0 * std::f64::consts::PI).sqrt());
+        let pdf = |x: f64, m: f64| {
+            (-(x - m) * (x - m) / (2.0 * s * s)).exp() / (s * (2.0 * std::f64::consts::PI).sqrt())
+        };
         let (a, b, n) = (-12.0 * s, 1.0 + 12.0 * s, 200_000);
         let dx = (b - a) / n as f64;
         let mut acc = 0.0;
@@ -544,7 +582,10 @@ mod tests {
                 let exact = subsampled_gaussian_delta(eps, s, q, dir);
                 let disc = p.delta_for_epsilon(eps);
                 // At grid points the interpolant equals the curve up to rounding (1e-12 relative).
-                assert!(disc >= exact * (1.0 - 1e-12) - 1e-18, "{dir:?} ε={eps}: {disc} < {exact}");
+                assert!(
+                    disc >= exact * (1.0 - 1e-12) - 1e-18,
+                    "{dir:?} ε={eps}: {disc} < {exact}"
+                );
                 assert!(disc - exact < 1e-5, "{dir:?} ε={eps}: {disc} vs {exact}");
             }
         }
@@ -561,7 +602,10 @@ mod tests {
         for eps in [0.5, 1.0, 2.0] {
             let exact = gaussian_delta(eps, 1.0);
             let got = p.delta_for_epsilon(eps);
-            assert!(got >= exact && got - exact < 1e-5 * exact.max(1e-3), "ε={eps}: {got} vs {exact}");
+            assert!(
+                got >= exact && got - exact < 1e-5 * exact.max(1e-3),
+                "ε={eps}: {got} vs {exact}"
+            );
         }
         let e = p.epsilon_for_delta(1e-5);
         let exact_eps = {
@@ -569,7 +613,11 @@ mod tests {
             let (mut lo, mut hi) = (0.0, 20.0);
             for _ in 0..100 {
                 let m = 0.5 * (lo + hi);
-                if gaussian_delta(m, 1.0) > 1e-5 { lo = m } else { hi = m }
+                if gaussian_delta(m, 1.0) > 1e-5 {
+                    lo = m
+                } else {
+                    hi = m
+                }
             }
             hi
         };

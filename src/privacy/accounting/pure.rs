@@ -12,6 +12,7 @@
 
 use crate::error::check_non_negative;
 use crate::privacy::check_delta;
+use crate::privacy::next_up;
 use crate::{Error, Result};
 
 /// Basic composition of (ε_i, δ_i) pairs: (Σε_i, Σδ_i), ε rounded up by one ulp.
@@ -28,7 +29,7 @@ pub fn basic(costs: &[(f64, f64)]) -> Result<(f64, f64)> {
         e += ei;
         d += di;
     }
-    Ok((if e > 0.0 { e.next_up() } else { 0.0 }, d.min(1.0)))
+    Ok((if e > 0.0 { next_up(e) } else { 0.0 }, d.min(1.0)))
 }
 
 /// Advanced composition of k copies of (ε, δ)-DP with slack δ' (Dwork, Rothblum & Vadhan
@@ -46,8 +47,9 @@ pub fn advanced(epsilon: f64, delta: f64, k: u64, delta_slack: f64) -> Result<(f
         return Err(Error::invalid("k", k, "must be >= 1"));
     }
     let kf = k as f64;
-    let e = epsilon * (2.0 * kf * (1.0 / delta_slack).ln()).sqrt() + kf * epsilon * epsilon.exp_m1();
-    Ok((e.next_up(), (kf * delta + delta_slack).min(1.0)))
+    let e =
+        epsilon * (2.0 * kf * (1.0 / delta_slack).ln()).sqrt() + kf * epsilon * epsilon.exp_m1();
+    Ok((next_up(e), (kf * delta + delta_slack).min(1.0)))
 }
 
 #[cfg(test)]
@@ -58,7 +60,7 @@ mod tests {
     fn basic_sums() {
         // 0.5 + 0.25 + 0.25 = 1 (exact in binary), δ: 1e-6 + 2e-6.
         let (e, d) = basic(&[(0.5, 1e-6), (0.25, 2e-6), (0.25, 0.0)]).unwrap();
-        assert_eq!(e, 1f64.next_up());
+        assert_eq!(e, next_up(1f64));
         assert!((d - 3e-6).abs() < 1e-20);
         assert!(basic(&[(-1.0, 0.0)]).is_err());
     }

@@ -44,6 +44,7 @@
 //! - Asoodeh, Liao, Calmon, Kosut & Sankar, "Three Variants of Differential Privacy:
 //!   Lossless Conversion and Applications", IEEE JSAIT 2021, arXiv 2008.06529.
 
+use crate::privacy::next_up;
 use crate::privacy::normal::{ln_erfc, log_add};
 use crate::privacy::{check_delta, check_noise_multiplier, check_sampling_rate, check_steps};
 use crate::{Error, Result};
@@ -176,7 +177,7 @@ pub fn rdp_to_epsilon(orders: &[f64], rdp: &[f64], delta: f64) -> Result<(f64, f
     }
     let mut best = (f64::INFINITY, orders[0]);
     for (&a, &r) in orders.iter().zip(rdp) {
-        if !(a > 1.0) {
+        if a.is_nan() || a <= 1.0 {
             return Err(Error::invalid("order", a, "RDP orders must be > 1"));
         }
         let eps = if r.is_nan() {
@@ -193,7 +194,7 @@ pub fn rdp_to_epsilon(orders: &[f64], rdp: &[f64], delta: f64) -> Result<(f64, f
         }
     }
     let eps = best.0.max(0.0);
-    Ok((if eps > 0.0 { eps.next_up() } else { eps }, best.1))
+    Ok((if eps > 0.0 { next_up(eps) } else { eps }, best.1))
 }
 
 /// ε of `steps` compositions of the Poisson-subsampled Gaussian (rate q, noise multiplier σ)

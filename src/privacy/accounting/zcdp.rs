@@ -15,6 +15,7 @@
 
 use crate::error::{check_non_negative, check_positive};
 use crate::privacy::check_delta;
+use crate::privacy::next_up;
 use crate::Result;
 
 /// ρ of the Gaussian mechanism: Δ²/(2σ²) (Bun & Steinke 2016, Prop. 1.6).
@@ -44,7 +45,7 @@ pub fn epsilon(rho: f64, delta: f64) -> Result<f64> {
     check_non_negative("rho", rho)?;
     check_delta(delta)?;
     let e = rho + 2.0 * (rho * (1.0 / delta).ln()).sqrt();
-    Ok(if e > 0.0 { e.next_up() } else { 0.0 })
+    Ok(if e > 0.0 { next_up(e) } else { 0.0 })
 }
 
 /// ε from ρ through RDP D_α = αρ and the conversion of Canonne, Kamath & Steinke (2020,
@@ -75,7 +76,7 @@ pub fn epsilon_tight(rho: f64, delta: f64) -> Result<f64> {
         }
     }
     let e = f(0.5 * (lo + hi)).max(0.0);
-    Ok(e.next_up().min(basic))
+    Ok(next_up(e).min(basic))
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@
 //!   Annals of Statistics 28(5), 2000 (χ² tail: ‖Z‖ ≤ √(d + 2√(d ln(1/β)) + 2 ln(1/β))
 //!   with probability 1 − β).
 
-use crate::error::{check_positive, check_finite};
+use crate::error::{check_finite, check_positive};
 use crate::privacy::mechanisms::analytic_gaussian::calibrate_sigma;
 use crate::privacy::{check_delta, check_epsilon};
 use crate::rng::SimRng;
@@ -47,7 +47,13 @@ use rand_distr::StandardNormal;
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for σ ≤ 0, d or n = 0, ε ≤ 0, δ ∉ (0, 1).
-pub fn cai_wang_zhang_rate(sigma: f64, d: usize, n: usize, epsilon: f64, delta: f64) -> Result<f64> {
+pub fn cai_wang_zhang_rate(
+    sigma: f64,
+    d: usize,
+    n: usize,
+    epsilon: f64,
+    delta: f64,
+) -> Result<f64> {
     check_positive("sigma", sigma)?;
     check_epsilon(epsilon)?;
     check_delta(delta)?;
@@ -187,7 +193,11 @@ pub fn coinpress_mean(
     check_positive("radius", radius)?;
     check_positive("sigma", sigma)?;
     if steps == 0 {
-        return Err(Error::invalid("steps", 0, "CoinPress needs at least one step"));
+        return Err(Error::invalid(
+            "steps",
+            0,
+            "CoinPress needs at least one step",
+        ));
     }
     let d = center.len();
     check_points(points, d)?;
@@ -327,7 +337,11 @@ mod tests {
     fn gaussian_points(n: usize, d: usize, mu: f64, seed: u64) -> Vec<Vec<f64>> {
         let mut rng = rng_from_seed(seed);
         (0..n)
-            .map(|_| (0..d).map(|_| mu + rng.sample::<f64, _>(StandardNormal)).collect())
+            .map(|_| {
+                (0..d)
+                    .map(|_| mu + rng.sample::<f64, _>(StandardNormal))
+                    .collect()
+            })
             .collect()
     }
 

@@ -46,7 +46,11 @@ pub fn delta_for(epsilon: f64, sigma: f64, sensitivity: f64) -> Result<f64> {
     check_positive("sigma", sigma)?;
     check_positive("sensitivity", sensitivity)?;
     if !(epsilon.is_finite() && epsilon >= 0.0) {
-        return Err(Error::invalid("epsilon", epsilon, "must be finite and >= 0"));
+        return Err(Error::invalid(
+            "epsilon",
+            epsilon,
+            "must be finite and >= 0",
+        ));
     }
     Ok(gaussian_delta(epsilon, sensitivity / sigma))
 }
