@@ -6,6 +6,10 @@
 //! estimator can reach (El-Mhamdi et al., "On the Impossible Safety of Large AI Models",
 //! arXiv 2209.15259).
 //!
+//! The [`privacy`] module prices privacy: DP mechanisms, RDP/PLD accountants that agree with
+//! Google's dp-accounting, noise calibration, DP mean estimation and DP-SGD, next to the
+//! Cai–Wang–Zhang lower bound.
+//!
 //! All numbers are `f64`. Every random draw comes from a ChaCha stream keyed by
 //! (seed, grid point, replicate) ([`rng::rng_for`]), so results do not depend on threads.
 //!
@@ -31,6 +35,7 @@ pub mod data;
 pub mod error;
 pub mod experiment;
 pub mod params;
+pub mod privacy;
 pub mod rng;
 mod simd;
 

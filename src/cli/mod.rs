@@ -7,6 +7,7 @@ mod aggregate;
 mod attack;
 mod bounds;
 mod list;
+mod privacy;
 mod simulate;
 
 use anyhow::Result;
@@ -39,6 +40,8 @@ enum Command {
     List(list::Args),
     /// The lower-bound catalogue: list, show and evaluate every surveyed impossibility result.
     Bounds(bounds::Args),
+    /// Differential privacy: accountants, noise calibration, DP mean estimation, DP-SGD.
+    Privacy(privacy::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -49,6 +52,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Attack(a) => attack::run(a),
         Command::List(a) => list::run(a),
         Command::Bounds(a) => bounds::run(a),
+        Command::Privacy(a) => privacy::run(a),
     }
 }
 

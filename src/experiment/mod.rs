@@ -9,6 +9,7 @@
 //! are identical whatever the number of threads. Reductions over records ([`summary`]) are
 //! serial.
 
+pub mod privacy;
 pub mod robust;
 pub mod summary;
 
