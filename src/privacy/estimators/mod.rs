@@ -60,8 +60,11 @@ pub fn cai_wang_zhang_rate(
     if d == 0 || n == 0 {
         return Err(Error::invalid("n", n.min(d), "n and d must be >= 1"));
     }
-    let (d, n) = (d as f64, n as f64);
-    Ok(sigma * sigma * (d / n + d * d * (1.0 / delta).ln() / (n * n * epsilon * epsilon)))
+    // The catalogue's formula (P1), evaluated here outside the catalogue's hypotheses
+    // (ε ≤ 1, δ < 1/n) too, so the overlay can span every ε a sweep asks for.
+    Ok(crate::bounds::cai2021cost::dp_gaussian_mean_rate_sq(
+        sigma, d, n, epsilon, delta,
+    ))
 }
 
 /// Laurent–Massart radius √(d + 2√(d ln(1/β)) + 2 ln(1/β)): a standard Gaussian vector in
