@@ -30,7 +30,7 @@ use rayon::prelude::*;
 pub(crate) const LANES: usize = 16;
 
 /// Coordinates per parallel task (a multiple of [`LANES`]); fewer for very large n.
-pub(crate) const BLOCK: usize = 1024;
+pub(crate) const BLOCK: usize = 256;
 
 /// One wire of a group: one client's values for [`LANES`] consecutive coordinates.
 pub(crate) type Lane = [f64; LANES];
