@@ -7,6 +7,7 @@ mod aggregate;
 mod attack;
 mod list;
 mod simulate;
+mod sweep;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -36,6 +37,8 @@ enum Command {
     Attack(attack::Args),
     /// List the aggregators, pre-aggregators and attacks with their parameters.
     List(list::Args),
+    /// Run experiment grids from TOML configs: resumable records, shards, merge, Slurm.
+    Sweep(sweep::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -45,6 +48,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Aggregate(a) => aggregate::run(a),
         Command::Attack(a) => attack::run(a),
         Command::List(a) => list::run(a),
+        Command::Sweep(a) => sweep::run(a),
     }
 }
 
