@@ -5,6 +5,8 @@
 
 mod aggregate;
 mod attack;
+#[cfg(feature = "plot")]
+mod figures;
 mod list;
 mod simulate;
 mod sweep;
@@ -39,6 +41,9 @@ enum Command {
     List(list::Args),
     /// Run experiment grids from TOML configs: resumable records, shards, merge, Slurm.
     Sweep(sweep::Args),
+    /// Regenerate the paper figures (SVG and PNG) from sweep records.
+    #[cfg(feature = "plot")]
+    Figures(figures::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -49,6 +54,8 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Attack(a) => attack::run(a),
         Command::List(a) => list::run(a),
         Command::Sweep(a) => sweep::run(a),
+        #[cfg(feature = "plot")]
+        Command::Figures(a) => figures::run(a),
     }
 }
 
