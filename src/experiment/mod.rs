@@ -56,66 +56,109 @@ pub fn default_chunk() -> usize {
 }
 
 /// Runs `jobs` (pairs (point, replicate), in the order given), `chunk` at a time in
-/// parallel, and hands every record to `sink` in job order.
+/// parallel, turns every record into a `T` with `finish` (on the worker, e.g. serialising it)
+/// and hands those to `sink` in job order.
 ///
 /// `point_at` builds the parameters of a point from its index (called once per job, on
 /// worker threads), so a grid never has to be held in memory. `on_done` is called once per
 /// finished job (from worker threads, in no particular order): it drives progress bars and
-/// must not influence results. `sink` runs on the calling thread, between chunks.
+/// must not influence results. `sink` runs on a writer thread of its own, one chunk behind
+/// the workers.
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for a point index ≥ 2³²; the first error of a chunk in job
 /// order (from `point_at` or the experiment), or of `sink`. Records of jobs before the
 /// failing one in that chunk have been handed to `sink`.
-pub fn run_streaming<E, F, S>(
+#[allow(clippy::too_many_arguments)]
+pub fn run_streaming<E, F, M, T, S>(
     exp: &E,
     point_at: F,
     jobs: impl IntoIterator<Item = (u64, u32)>,
     seed: u64,
     chunk: usize,
     on_done: &(dyn Fn() + Sync),
+    finish: M,
     mut sink: S,
 ) -> Result<()>
 where
     E: Experiment,
     F: Fn(u64) -> Result<E::Point> + Sync,
-    S: FnMut(Record<E::Point, E::Output>) -> Result<()>,
+    M: Fn(Record<E::Point, E::Output>) -> Result<T> + Sync,
+    T: Send,
+    S: FnMut(T) -> Result<()> + Send,
 {
     let chunk = chunk.max(1);
     let mut jobs = jobs.into_iter();
     let mut batch: Vec<(u64, u32)> = Vec::with_capacity(chunk);
-    loop {
-        batch.clear();
-        batch.extend(jobs.by_ref().take(chunk));
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let done: Vec<Result<Record<E::Point, E::Output>>> = batch
-            .par_iter()
-            .map(|&(point, replicate)| {
-                if point > MAX_POINT {
-                    return Err(Error::invalid(
-                        "grid points",
-                        point,
-                        "at most 2^32 points per run (the point index keys the random stream)",
-                    ));
+    // The sink runs on its own thread, one chunk behind the workers, so that writing never
+    // leaves the pool idle; at most two chunks of results exist at a time.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<T>>(1);
+        let writer = scope.spawn(move || -> Result<()> {
+            for done in rx {
+                for t in done {
+                    sink(t)?;
                 }
-                let mut rng = rng_for(seed, point, replicate)?;
-                let params = point_at(point)?;
-                let output = exp.run_once(&params, &mut rng)?;
-                on_done();
-                Ok(Record {
-                    point,
-                    replicate,
-                    params,
-                    output,
+            }
+            Ok(())
+        });
+        let mut result = Ok(());
+        loop {
+            batch.clear();
+            batch.extend(jobs.by_ref().take(chunk));
+            if batch.is_empty() {
+                break;
+            }
+            let done: Vec<Result<T>> = batch
+                .par_iter()
+                .map(|&(point, replicate)| {
+                    if point > MAX_POINT {
+                        return Err(Error::invalid(
+                            "grid points",
+                            point,
+                            "at most 2^32 points per run (the point index keys the random stream)",
+                        ));
+                    }
+                    let mut rng = rng_for(seed, point, replicate)?;
+                    let params = point_at(point)?;
+                    let output = exp.run_once(&params, &mut rng)?;
+                    let t = finish(Record {
+                        point,
+                        replicate,
+                        params,
+                        output,
+                    })?;
+                    on_done();
+                    Ok(t)
                 })
-            })
-            .collect();
-        for r in done {
-            sink(r?)?;
+                .collect();
+            // Everything before the first error (in job order) still reaches the sink.
+            let mut good = Vec::with_capacity(done.len());
+            let mut failed = None;
+            for r in done {
+                match r {
+                    Ok(t) => good.push(t),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            // A closed channel means the sink failed; its error is reported below.
+            if tx.send(good).is_err() {
+                break;
+            }
+            if let Some(e) = failed {
+                result = Err(e);
+                break;
+            }
         }
-    }
+        drop(tx);
+        match writer.join() {
+            Ok(w) => w.and(result),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 /// Runs `replicates` replicates of every point, in parallel, deterministically, and returns
@@ -160,6 +203,7 @@ where
         seed,
         default_chunk(),
         on_done,
+        Ok,
         |r| {
             out.push(r);
             Ok(())
@@ -210,7 +254,7 @@ mod tests {
             .chain((10..14).map(|p| (p, 0)))
             .collect();
         let mut seen = Vec::new();
-        run_streaming(&Draw, Ok, jobs.clone(), 1, 4, &|| (), |r| {
+        run_streaming(&Draw, Ok, jobs.clone(), 1, 4, &|| (), Ok, |r| {
             seen.push((r.point, r.replicate));
             Ok(())
         })
@@ -221,7 +265,7 @@ mod tests {
     #[test]
     fn rejects_zero_replicates_and_huge_points() {
         assert!(run(&Draw, &[1], 0, 0, &|| ()).is_err());
-        let r = run_streaming(&Draw, Ok, [(MAX_POINT + 1, 0)], 0, 1, &|| (), |_| Ok(()));
+        let r = run_streaming(&Draw, Ok, [(MAX_POINT + 1, 0)], 0, 1, &|| (), Ok, |_| Ok(()));
         assert!(r.is_err());
     }
 }

@@ -410,7 +410,6 @@ pub fn run(
     });
     let mut written = 0u64;
     let mut not_applicable = 0u64;
-    let mut line = Vec::with_capacity(2048);
     run_streaming(
         &SweepRobust,
         |p| {
@@ -426,8 +425,9 @@ pub fn run(
         cfg.seed,
         chunk.unwrap_or_else(super::default_chunk),
         on_done,
+        // Serialise on the workers; the writer only appends bytes.
         |rec| {
-            line.clear();
+            let mut line = Vec::with_capacity(1536);
             serde_json::to_writer(
                 &mut line,
                 &Line {
@@ -444,11 +444,12 @@ pub fn run(
             )
             .map_err(|e| Error::invalid("record", rec.point, e.to_string()))?;
             line.push(b'\n');
+            Ok((line, matches!(rec.output, RobustOutcome::NotApplicable { .. })))
+        },
+        |(line, na)| {
             file.write_all(&line).map_err(|e| io_err(&path, e))?;
             written += 1;
-            if matches!(rec.output, RobustOutcome::NotApplicable { .. }) {
-                not_applicable += 1;
-            }
+            not_applicable += u64::from(na);
             Ok(())
         },
     )?;
