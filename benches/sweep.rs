@@ -54,21 +54,39 @@ fn main() {
     let (mut cpu1, mut cpu2) = (0.0, 0.0);
     println!(
         "{:<14} {:>8} {:>10} {:>12} {:>10} {:>12} {:>8} {:>9} {:>9}",
-        "sweep", "records", "1 thread", "records/s", "2 threads", "records/s", "speedup", "CPU s 1t", "CPU s 2t"
+        "sweep",
+        "records",
+        "1 thread",
+        "records/s",
+        "2 threads",
+        "records/s",
+        "speedup",
+        "CPU s 1t",
+        "CPU s 2t"
     );
     for path in &configs {
         let cfg = SweepConfig::load(path).expect("valid config");
         let best = |threads: usize| {
             (0..reps)
-                .map(|i| run_once(&cfg, threads, &tmp.join(format!("{}-{threads}-{i}", cfg.name))))
-                .fold((f64::INFINITY, f64::INFINITY), |a, b| (a.0.min(b.0), a.1.min(b.1)))
+                .map(|i| {
+                    run_once(
+                        &cfg,
+                        threads,
+                        &tmp.join(format!("{}-{threads}-{i}", cfg.name)),
+                    )
+                })
+                .fold((f64::INFINITY, f64::INFINITY), |a, b| {
+                    (a.0.min(b.0), a.1.min(b.1))
+                })
         };
         let (t1, c1) = best(1);
         let (t2, c2) = best(2);
         cpu1 += c1;
         cpu2 += c2;
-        let a = std::fs::read(tmp.join(format!("{}-1-0/records.jsonl", cfg.name))).expect("records");
-        let b = std::fs::read(tmp.join(format!("{}-2-0/records.jsonl", cfg.name))).expect("records");
+        let a =
+            std::fs::read(tmp.join(format!("{}-1-0/records.jsonl", cfg.name))).expect("records");
+        let b =
+            std::fs::read(tmp.join(format!("{}-2-0/records.jsonl", cfg.name))).expect("records");
         assert_eq!(a, b, "records differ between 1 and 2 threads");
         let n = cfg.total_records();
         println!(

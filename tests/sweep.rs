@@ -75,7 +75,7 @@ fn records_do_not_depend_on_threads_or_shards() {
         "--chunk",
         "5",
     ]);
-    let a = merged(&[one.clone()], &base.join("a.jsonl"));
+    let a = merged(std::slice::from_ref(&one), &base.join("a.jsonl"));
     let b = merged(&[two], &base.join("b.jsonl"));
     // 4 rules × 2 attacks × 3 fractions × 3 replicates.
     assert_eq!(a.iter().filter(|&&c| c == b'\n').count(), 72);

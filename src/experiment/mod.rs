@@ -265,7 +265,16 @@ mod tests {
     #[test]
     fn rejects_zero_replicates_and_huge_points() {
         assert!(run(&Draw, &[1], 0, 0, &|| ()).is_err());
-        let r = run_streaming(&Draw, Ok, [(MAX_POINT + 1, 0)], 0, 1, &|| (), Ok, |_| Ok(()));
+        let r = run_streaming(
+            &Draw,
+            Ok,
+            [(MAX_POINT + 1, 0)],
+            0,
+            1,
+            &|| (),
+            Ok,
+            |_| Ok(()),
+        );
         assert!(r.is_err());
     }
 }

@@ -444,7 +444,10 @@ pub fn run(
             )
             .map_err(|e| Error::invalid("record", rec.point, e.to_string()))?;
             line.push(b'\n');
-            Ok((line, matches!(rec.output, RobustOutcome::NotApplicable { .. })))
+            Ok((
+                line,
+                matches!(rec.output, RobustOutcome::NotApplicable { .. }),
+            ))
         },
         |(line, na)| {
             file.write_all(&line).map_err(|e| io_err(&path, e))?;
@@ -537,7 +540,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeReport> {
             "no records found",
         ));
     };
-    lines.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    lines.sort_by_key(|a| (a.0, a.1));
     let mut duplicates = 0;
     let mut kept: Vec<(u64, u32, Vec<u8>)> = Vec::with_capacity(lines.len());
     for l in lines {
