@@ -234,3 +234,37 @@ fn slurm_writes_an_array_and_a_dependent_merge() {
     assert!(out.join("config.toml").exists());
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[cfg(feature = "plot")]
+#[test]
+fn figures_are_drawn_from_records_only() {
+    let base = tmp("fig");
+    let cfg = base.join("breakdown.toml");
+    std::fs::write(
+        &cfg,
+        CONFIG
+            .replace("name = \"det\"", "name = \"breakdown\"")
+            .replace("d = 4", "d = 2"),
+    )
+    .unwrap();
+    ok(&["sweep", "run", s(&cfg), "--out", s(&base.join("run"))]);
+    let records = base.join("run/records.jsonl");
+    let out = base.join("figs");
+    let msg = ok(&["figures", "--records", s(&records), "--out", s(&out)]);
+    assert!(
+        msg.contains("fig1") && msg.contains("skipped fig3"),
+        "{msg}"
+    );
+    for stem in ["fig1_error_vs_fraction", "fig2_kappa_vs_fraction"] {
+        let png = std::fs::read(out.join(format!("{stem}.png"))).unwrap();
+        assert_eq!(&png[1..4], b"PNG", "{stem}.png is a PNG");
+        let svg = std::fs::read_to_string(out.join(format!("{stem}.svg"))).unwrap();
+        assert!(
+            svg.contains("<svg") && svg.contains("Byzantine fraction"),
+            "{stem}.svg"
+        );
+    }
+    // Plotting ran no experiment: the records are untouched and no sweep directory appeared.
+    assert!(!out.join("records").exists());
+    let _ = std::fs::remove_dir_all(&base);
+}
