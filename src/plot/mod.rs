@@ -504,3 +504,54 @@ fn fig6(recs: &[&PlotRecord], out: &Path) -> Result<Written> {
         summary: "fig6: best error among the rules vs f/n for three noise levels; shaded: no estimator can reach (Huber bound); the epsilon axis awaits the privacy module".into(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(rule: &str, attack: &str, frac: f64, error: f64) -> PlotRecord {
+        let line = serde_json::json!({
+            "sweep": "t", "point": 0, "replicate": 0,
+            "params": {
+                "population": {"n": 10, "d": 1, "byzantine_fraction": frac},
+                "defence": {"rule": {"name": rule}},
+                "attack": {"name": attack},
+            },
+            "bounds": {"f": 0, "eta": frac, "kappa_lower": 0.0, "error_lower": null,
+                       "update_sigma": null, "heterogeneity_floor": 0.0},
+            "output": {"status": "ok", "error": error, "error_to_honest_mean": 0.0,
+                       "kappa_hat": 0.0, "honest_variance": 1.0},
+        });
+        serde_json::from_value(line).unwrap()
+    }
+
+    #[test]
+    fn worst_attack_takes_the_largest_mean() {
+        // median at 0.1: attack a has errors {1, 3} (mean 2), attack b {4} (mean 4): worst = b.
+        // median at 0.2: only a, {5}. Failed runs are ignored.
+        let mut recs = vec![
+            rec("median", "a", 0.1, 1.0),
+            rec("median", "a", 0.1, 3.0),
+            rec("median", "b", 0.1, 4.0),
+            rec("median", "a", 0.2, 5.0),
+        ];
+        let mut failed = rec("median", "c", 0.2, 0.0);
+        failed.output = Outcome::Failed { reason: "x".into() };
+        recs.push(failed);
+        let c = worst_attack(recs.iter(), |r| r.params.defence.label(), eta, ok_error);
+        let pts: Vec<(f64, f64, usize)> = c["median"]
+            .iter()
+            .map(|(x, m)| (*x, m.mean, m.count))
+            .collect();
+        assert_eq!(pts, vec![(0.1, 4.0, 1), (0.2, 5.0, 1)]);
+    }
+
+    #[test]
+    fn figures_without_records_are_skipped() {
+        let dir = std::env::temp_dir().join(format!("lbounds-plot-{}", std::process::id()));
+        let (written, skipped) = all_figures(&[], &dir).unwrap();
+        assert!(written.is_empty());
+        assert_eq!(skipped.len(), 5);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -80,3 +80,24 @@ pub fn load(path: &Path) -> Result<Vec<PlotRecord>> {
         })?);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn torn_last_line_is_skipped_and_bad_lines_named() {
+        let dir = std::env::temp_dir().join(format!("lbounds-records-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = r#"{"sweep":"t","point":0,"replicate":0,"params":{"population":{},"defence":{"rule":{"name":"median"}},"attack":{"name":"origin"}},"bounds":{"f":0,"eta":0.0,"kappa_lower":0.0,"error_lower":null,"update_sigma":null,"heterogeneity_floor":0.0},"output":{"status":"not_applicable","reason":"r"}}"#;
+        let p = dir.join("r.jsonl");
+        std::fs::write(&p, format!("{good}\n{}", &good[..40])).unwrap();
+        let recs = load(&p).unwrap();
+        assert_eq!(recs.len(), 1);
+        assert!(matches!(recs[0].output, Outcome::NotApplicable { .. }));
+        std::fs::write(&p, "{}\n").unwrap();
+        let e = load(&p).unwrap_err().to_string();
+        assert!(e.contains("r.jsonl line 1"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
