@@ -35,6 +35,8 @@ pub mod data;
 pub mod error;
 pub mod experiment;
 pub mod params;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod privacy;
 pub mod rng;
 mod simd;

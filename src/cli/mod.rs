@@ -6,9 +6,12 @@
 mod aggregate;
 mod attack;
 mod bounds;
+#[cfg(feature = "plot")]
+mod figures;
 mod list;
 mod privacy;
 mod simulate;
+mod sweep;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -42,6 +45,11 @@ enum Command {
     Bounds(bounds::Args),
     /// Differential privacy: accountants, noise calibration, DP mean estimation, DP-SGD.
     Privacy(privacy::Args),
+    /// Run experiment grids from TOML configs: resumable records, shards, merge, Slurm.
+    Sweep(sweep::Args),
+    /// Regenerate the paper figures (SVG and PNG) from sweep records.
+    #[cfg(feature = "plot")]
+    Figures(figures::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -53,6 +61,9 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::List(a) => list::run(a),
         Command::Bounds(a) => bounds::run(a),
         Command::Privacy(a) => privacy::run(a),
+        Command::Sweep(a) => sweep::run(a),
+        #[cfg(feature = "plot")]
+        Command::Figures(a) => figures::run(a),
     }
 }
 

@@ -437,7 +437,7 @@ fn mean(a: MeanArgs) -> Result<()> {
                 point: r.point,
                 replicate: r.replicate,
                 seed: a.pop.seed,
-                params: r.params,
+                params: &r.params,
                 output: &r.output,
             })?);
         }
@@ -458,7 +458,7 @@ fn ci(xs: &[f64]) -> String {
 fn mean_table(
     a: &MeanArgs,
     points: &[MeanPoint],
-    records: &[Record<'_, MeanPoint, MeanErrors>],
+    records: &[Record<MeanPoint, MeanErrors>],
 ) -> String {
     let reps = a.pop.replicates as usize;
     let mut s = String::new();
@@ -558,7 +558,7 @@ fn sgd(a: SgdArgs) -> Result<()> {
                 point: r.point,
                 replicate: r.replicate,
                 seed: a.pop.seed,
-                params: r.params,
+                params: &r.params,
                 output: &r.output,
             })?);
         }

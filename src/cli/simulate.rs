@@ -295,35 +295,18 @@ fn population_config(a: &Args) -> Result<PopulationConfig> {
 
 /// Parses `--noise KIND[:KEY=VALUE,...]` into the population's noise model.
 fn parse_noise(spec: &str) -> Result<Noise> {
-    const KINDS: [&str; 4] = ["gaussian", "student_t", "log_normal", "pareto"];
-    let step = StepSpec::parse(spec)?;
-    let norm = |s: &str| s.to_ascii_lowercase().replace(['_', '-'], "");
-    let kind = KINDS
-        .iter()
-        .find(|k| norm(k) == norm(&step.name))
-        .ok_or_else(|| lbounds::Error::unknown("noise", &step.name, KINDS))?;
-    let mut obj = serde_json::Map::new();
-    obj.insert("kind".into(), serde_json::json!(kind));
-    for (k, v) in &step.params.0 {
-        obj.insert(k.clone(), serde_json::json!(v));
-    }
-    // Absent keys take the defaults of the common parametrisation (unit scale).
-    let defaults: &[(&str, f64)] = match *kind {
-        "gaussian" | "log_normal" => &[("sigma", 1.0)],
-        "student_t" => &[("nu", 3.0), ("scale", 1.0)],
-        _ => &[("alpha", 3.0), ("scale", 1.0)],
-    };
-    for (k, v) in defaults {
-        obj.entry(k.to_string()).or_insert(serde_json::json!(v));
-    }
-    let noise: Noise = serde_json::from_value(serde_json::Value::Object(obj))
-        .map_err(|e| lbounds::Error::invalid("--noise", spec, e.to_string()))?;
-    noise.validate("noise")?;
-    Ok(noise)
+    Ok(
+        lbounds::experiment::config::parse_noise(spec).map_err(|e| match e {
+            lbounds::Error::InvalidParameter { reason, .. } => {
+                lbounds::Error::invalid("--noise", spec, reason)
+            }
+            other => other,
+        })?,
+    )
 }
 
 fn json_lines(
-    records: &[Record<'_, RobustPoint, RobustOutcome>],
+    records: &[Record<RobustPoint, RobustOutcome>],
     seed: u64,
     bounds: &Bounds,
 ) -> Result<String> {
@@ -335,7 +318,7 @@ fn json_lines(
             seed,
             rule: r.params.defence.label(),
             attack: &r.params.attack.name,
-            params: r.params,
+            params: &r.params,
             output: &r.output,
             bounds,
         })?;
@@ -362,7 +345,7 @@ fn summarise(outcomes: &[&RobustOutcome]) -> Cell {
                 errors.push(m.error);
                 kappas.push(m.kappa_hat);
             }
-            RobustOutcome::Failed { .. } => failed += 1,
+            RobustOutcome::Failed { .. } | RobustOutcome::NotApplicable { .. } => failed += 1,
         }
     }
     Cell {
@@ -377,7 +360,7 @@ fn table(
     population: &PopulationConfig,
     defences: &[PipelineSpec],
     attacks: &[StepSpec],
-    records: &[Record<'_, RobustPoint, RobustOutcome>],
+    records: &[Record<RobustPoint, RobustOutcome>],
     bounds: &Bounds,
     not_run: &[(String, String)],
 ) -> String {
@@ -433,7 +416,7 @@ fn table(
         .iter()
         .filter_map(|r| match &r.output {
             RobustOutcome::Ok(m) => Some(m.g2),
-            RobustOutcome::Failed { .. } => None,
+            RobustOutcome::Failed { .. } | RobustOutcome::NotApplicable { .. } => None,
         })
         .collect();
     let g2_mean = mean_ci(&g2, 0.95).map_or(f64::NAN, |c| c.mean);

@@ -1,17 +1,22 @@
-//! The one experiment runner: a grid of points × replicates, mapped in parallel.
+//! The one experiment runner: jobs (grid point × replicate) mapped in parallel, streamed out.
 //!
 //! Every experiment in lbounds (robust aggregation today; DP estimation, distributed SGD and
-//! memorization audits later) implements [`Experiment`]; [`run`] is the only loop over grid
-//! points and seeds in the crate and the only place where parallelism over runs happens.
+//! memorization audits later) implements [`Experiment`]; [`run_streaming`] is the only loop
+//! over grid points and seeds in the crate and the only place where parallelism over runs
+//! happens. [`run`] (all records in memory, for `lbounds simulate`) and the sweeps of
+//! [`sweep`] (records streamed to disk, resumable, sharded) are both built on it.
 //!
 //! Determinism: job `(point, replicate)` draws from [`rng_for`]`(seed, point, replicate)` and
-//! nothing else, and the output vector is in job order (indexed parallel map), so the records
-//! are identical whatever the number of threads. Reductions over records ([`summary`]) are
-//! serial.
+//! nothing else, and records reach the sink in job order (jobs run in chunks; each chunk is
+//! an indexed parallel map, emitted in order before the next starts), so the records are
+//! identical whatever the number of threads. Memory is bounded by one chunk of records, not
+//! by the grid. Reductions over records ([`summary`]) are serial.
 
+pub mod config;
 pub mod privacy;
 pub mod robust;
 pub mod summary;
+pub mod sweep;
 
 use crate::rng::{rng_for, SimRng, MAX_POINT};
 use crate::{Error, Result};
@@ -21,7 +26,7 @@ use serde::Serialize;
 /// One kind of experiment: what a single (grid point, replicate) run computes.
 pub trait Experiment: Sync {
     /// Parameters of one grid point.
-    type Point: Serialize + Sync;
+    type Point: Serialize + Send + Sync;
     /// What one run produces.
     type Output: Serialize + Send;
 
@@ -34,18 +39,131 @@ pub trait Experiment: Sync {
 
 /// One run's result with the coordinates that reproduce it.
 #[derive(Clone, Debug, Serialize)]
-pub struct Record<'p, P, O> {
+pub struct Record<P, O> {
     /// Index of the grid point (canonical expansion order).
     pub point: u64,
     /// Replicate index at that point.
     pub replicate: u32,
     /// The point's parameters.
-    pub params: &'p P,
+    pub params: P,
     /// The run's output.
     pub output: O,
 }
 
-/// Runs `replicates` replicates of every point, in parallel, deterministically.
+/// Default number of jobs per parallel chunk: enough to keep every thread busy (a chunk
+/// ends with a short tail where threads wait) and few enough to keep memory small.
+pub fn default_chunk() -> usize {
+    256 * rayon::current_num_threads().max(1)
+}
+
+/// Runs `jobs` (pairs (point, replicate), in the order given), `chunk` at a time in
+/// parallel, turns every record into a `T` with `finish` (on the worker, e.g. serialising it)
+/// and hands those to `sink` in job order.
+///
+/// `point_at` builds the parameters of a point from its index (called once per job, on
+/// worker threads), so a grid never has to be held in memory. `on_done` is called once per
+/// finished job (from worker threads, in no particular order): it drives progress bars and
+/// must not influence results. `sink` runs on a writer thread of its own, one chunk behind
+/// the workers.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a point index ≥ 2³²; the first error of a chunk in job
+/// order (from `point_at` or the experiment), or of `sink`. Records of jobs before the
+/// failing one in that chunk have been handed to `sink`.
+#[allow(clippy::too_many_arguments)]
+pub fn run_streaming<E, F, M, T, S>(
+    exp: &E,
+    point_at: F,
+    jobs: impl IntoIterator<Item = (u64, u32)>,
+    seed: u64,
+    chunk: usize,
+    on_done: &(dyn Fn() + Sync),
+    finish: M,
+    mut sink: S,
+) -> Result<()>
+where
+    E: Experiment,
+    F: Fn(u64) -> Result<E::Point> + Sync,
+    M: Fn(Record<E::Point, E::Output>) -> Result<T> + Sync,
+    T: Send,
+    S: FnMut(T) -> Result<()> + Send,
+{
+    let chunk = chunk.max(1);
+    let mut jobs = jobs.into_iter();
+    let mut batch: Vec<(u64, u32)> = Vec::with_capacity(chunk);
+    // The sink runs on its own thread, one chunk behind the workers, so that writing never
+    // leaves the pool idle; at most two chunks of results exist at a time.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<T>>(1);
+        let writer = scope.spawn(move || -> Result<()> {
+            for done in rx {
+                for t in done {
+                    sink(t)?;
+                }
+            }
+            Ok(())
+        });
+        let mut result = Ok(());
+        loop {
+            batch.clear();
+            batch.extend(jobs.by_ref().take(chunk));
+            if batch.is_empty() {
+                break;
+            }
+            let done: Vec<Result<T>> = batch
+                .par_iter()
+                .map(|&(point, replicate)| {
+                    if point > MAX_POINT {
+                        return Err(Error::invalid(
+                            "grid points",
+                            point,
+                            "at most 2^32 points per run (the point index keys the random stream)",
+                        ));
+                    }
+                    let mut rng = rng_for(seed, point, replicate)?;
+                    let params = point_at(point)?;
+                    let output = exp.run_once(&params, &mut rng)?;
+                    let t = finish(Record {
+                        point,
+                        replicate,
+                        params,
+                        output,
+                    })?;
+                    on_done();
+                    Ok(t)
+                })
+                .collect();
+            // Everything before the first error (in job order) still reaches the sink.
+            let mut good = Vec::with_capacity(done.len());
+            let mut failed = None;
+            for r in done {
+                match r {
+                    Ok(t) => good.push(t),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            // A closed channel means the sink failed; its error is reported below.
+            if tx.send(good).is_err() {
+                break;
+            }
+            if let Some(e) = failed {
+                result = Err(e);
+                break;
+            }
+        }
+        drop(tx);
+        match writer.join() {
+            Ok(w) => w.and(result),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// Runs `replicates` replicates of every point, in parallel, deterministically, and returns
+/// the records in job order (point-major).
 ///
 /// `on_done` is called once per finished job (from worker threads, in no particular order):
 /// it drives progress bars and must not influence results.
@@ -53,13 +171,16 @@ pub struct Record<'p, P, O> {
 /// # Errors
 /// [`Error::InvalidParameter`] for zero replicates or more than 2³² points; the first error
 /// of a run (in job order).
-pub fn run<'p, E: Experiment>(
+pub fn run<E: Experiment>(
     exp: &E,
-    points: &'p [E::Point],
+    points: &[E::Point],
     replicates: u32,
     seed: u64,
     on_done: &(dyn Fn() + Sync),
-) -> Result<Vec<Record<'p, E::Point, E::Output>>> {
+) -> Result<Vec<Record<E::Point, E::Output>>>
+where
+    E::Point: Clone,
+{
     if replicates == 0 {
         return Err(Error::invalid(
             "replicates",
@@ -74,23 +195,22 @@ pub fn run<'p, E: Experiment>(
             "at most 2^32 points per run (the point index keys the random stream)",
         ));
     }
-    let jobs: Vec<(u64, u32)> = (0..points.len() as u64)
-        .flat_map(|p| (0..replicates).map(move |r| (p, r)))
-        .collect();
-    jobs.into_par_iter()
-        .map(|(point, replicate)| {
-            let mut rng = rng_for(seed, point, replicate)?;
-            let params = &points[point as usize];
-            let output = exp.run_once(params, &mut rng)?;
-            on_done();
-            Ok(Record {
-                point,
-                replicate,
-                params,
-                output,
-            })
-        })
-        .collect()
+    let jobs = (0..points.len() as u64).flat_map(|p| (0..replicates).map(move |r| (p, r)));
+    let mut out = Vec::with_capacity(points.len() * replicates as usize);
+    run_streaming(
+        exp,
+        |p| Ok(points[p as usize].clone()),
+        jobs,
+        seed,
+        default_chunk(),
+        on_done,
+        Ok,
+        |r| {
+            out.push(r);
+            Ok(())
+        },
+    )?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -128,7 +248,34 @@ mod tests {
     }
 
     #[test]
-    fn rejects_zero_replicates() {
+    fn streaming_keeps_job_order_across_chunks() {
+        // Chunks of 4 over 10 jobs: the sink sees the jobs in the order given.
+        let jobs: Vec<(u64, u32)> = vec![(3, 0), (1, 2), (0, 0), (7, 1), (2, 0), (9, 0)]
+            .into_iter()
+            .chain((10..14).map(|p| (p, 0)))
+            .collect();
+        let mut seen = Vec::new();
+        run_streaming(&Draw, Ok, jobs.clone(), 1, 4, &|| (), Ok, |r| {
+            seen.push((r.point, r.replicate));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, jobs);
+    }
+
+    #[test]
+    fn rejects_zero_replicates_and_huge_points() {
         assert!(run(&Draw, &[1], 0, 0, &|| ()).is_err());
+        let r = run_streaming(
+            &Draw,
+            Ok,
+            [(MAX_POINT + 1, 0)],
+            0,
+            1,
+            &|| (),
+            Ok,
+            |_| Ok(()),
+        );
+        assert!(r.is_err());
     }
 }

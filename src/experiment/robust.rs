@@ -72,6 +72,13 @@ pub enum RobustOutcome {
         /// What went wrong.
         reason: String,
     },
+    /// The defence cannot run at this n and f (e.g. Krum needs n > 2f + 2); nothing ran.
+    /// Sweeps record such points instead of failing, so a grid over the Byzantine fraction
+    /// shows where each rule stops being defined.
+    NotApplicable {
+        /// The unmet requirement.
+        reason: String,
+    },
 }
 
 /// The robust-aggregation experiment (stateless; all parameters are in the point).
@@ -85,6 +92,15 @@ impl Experiment for RobustAggregation {
     fn run_once(&self, p: &RobustPoint, rng: &mut SimRng) -> Result<RobustOutcome> {
         let pipeline = p.defence.build(p.compat)?;
         let attack = attacks::build(&p.attack.name, &p.attack.params, p.compat)?;
+        match pipeline.check_n(p.population.n) {
+            Ok(()) => {}
+            Err(e @ crate::Error::TooFewInputs { .. }) => {
+                return Ok(RobustOutcome::NotApplicable {
+                    reason: e.to_string(),
+                })
+            }
+            Err(e) => return Err(e),
+        }
         let pop = Population::sample(&p.population, rng)?;
         let honest = pop.honest_updates();
         let f = pop.f();

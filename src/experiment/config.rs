@@ -1,0 +1,833 @@
+//! Sweep configurations: a TOML file naming an experiment and a grid of parameter lists.
+//!
+//! ```toml
+//! name = "breakdown"          # names the records (figures find their data by it)
+//! experiment = "robust"       # the experiment kind (see ExperimentKind)
+//! seed = 1                    # every random stream is keyed by (seed, point, replicate)
+//! replicates = 10             # runs per grid point
+//! description = "optional free text"
+//! # zip = [["byzantine_fraction", "n"]]  # optional: walk these lists together
+//!
+//! [grid]                      # every key is a list; a single value means a list of one
+//! rule = ["median", "trmean", "geometric_median"]
+//! attack = ["sign_flipping", "a_little_is_enough"]
+//! byzantine_fraction = [0.0, 0.1, 0.2, 0.3, 0.4]
+//! n = 50
+//! d = 20
+//! ```
+//!
+//! # The grid
+//!
+//! The grid is the **Cartesian product** of the lists, taken in the fixed key order of the
+//! experiment's schema ([`ROBUST_KEYS`], not the order of the file), the last key varying
+//! fastest; point `p` is the `p`-th element of that product, counting from 0. Keys listed
+//! together in one `zip` group are walked **together** instead (their lists must have the
+//! same length; element i of each goes into the same point) and the group takes the place of
+//! its first key in the product. Several groups are allowed; a key may be in one group only.
+//!
+//! # Keys of the `robust` experiment (robust aggregation, as `lbounds simulate`)
+//!
+//! | key | type | meaning | default |
+//! |---|---|---|---|
+//! | `rule` | string `NAME[:K=V,...]` | aggregation rule (`lbounds list`) | required |
+//! | `pre` | string `NAME[:K=V]+NAME...` | pre-aggregators, `+`-separated, `""` for none | `""` |
+//! | `attack` | string `NAME[:K=V,...]` | the Byzantine users' attack | required |
+//! | `n` | integer ≥ 1 | users, honest and Byzantine | 50 |
+//! | `d` | integer ≥ 1 | dimension | 20 |
+//! | `byzantine_fraction` | float in [0, 0.5) | f = ⌊fraction·n⌋ | 0 |
+//! | `heterogeneity` | float ≥ 0 | target G² of the honest users' means | 0 |
+//! | `exact_heterogeneity` | bool | rescale means so the measured G² is exact | false |
+//! | `mean` | float | every coordinate of the true mean μ | 1 |
+//! | `noise` | string `KIND[:K=V,...]` | gaussian, student_t, log_normal, pareto | `gaussian:sigma=1` |
+//! | `records` | integer ≥ 1 | records per user | 10 |
+//! | `compat` | string | `native` or `byzfl` name semantics | `native` |
+//!
+//! Every step that takes `f` (trmean, krum, nnm, …) gets the point's f unless the string sets
+//! it. A rule whose requirement on n and f fails at a point (Krum needs n > 2f + 2) is not an
+//! error: the point's records say `not_applicable`.
+//!
+//! # Validation
+//!
+//! Everything is checked before any work: unknown keys, wrong types, empty lists, values out
+//! of range, unknown names, zip groups of unequal length, and then every grid point in turn.
+//! Errors name the file, the line and the key ([`Error::Parse`], exit status 2 in the CLI).
+//!
+//! # Config hash
+//!
+//! [`SweepConfig::hash`] is the FNV-1a 64-bit hash of a canonical JSON form of the config
+//! (name, experiment, seed, replicates, the lists in schema order, zip groups), so comments,
+//! key order and `description` do not change it. Every record carries it; `sweep merge`
+//! refuses to join records of different configs.
+
+use super::robust::RobustPoint;
+use crate::aggregators::{PipelineSpec, StepSpec, PRE_AGGREGATORS, RULES};
+use crate::data::noise::Noise;
+use crate::data::population::{byzantine_count, PopulationConfig};
+use crate::params::{lookup, Compat};
+use crate::rng::MAX_POINT;
+use crate::{Error, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+/// The experiments a sweep can run.
+///
+/// Extension point: the DP mean and DP-SGD experiments (`dp_mean`, `dp_sgd`) join this enum
+/// when the privacy module lands; each brings its own key schema like [`ROBUST_KEYS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExperimentKind {
+    /// Robust aggregation against Byzantine users ([`super::robust::RobustAggregation`]).
+    Robust,
+}
+
+impl ExperimentKind {
+    /// The name used in configs and records.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExperimentKind::Robust => "robust",
+        }
+    }
+}
+
+/// Grid keys of the `robust` experiment, in product order (the last varies fastest).
+pub const ROBUST_KEYS: &[&str] = &[
+    "rule",
+    "pre",
+    "attack",
+    "n",
+    "d",
+    "byzantine_fraction",
+    "heterogeneity",
+    "exact_heterogeneity",
+    "mean",
+    "noise",
+    "records",
+    "compat",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    name: Spanned<String>,
+    experiment: Spanned<String>,
+    seed: Spanned<i64>,
+    replicates: Spanned<i64>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    zip: Option<Spanned<Vec<Vec<String>>>>,
+    grid: Spanned<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+}
+
+/// One grid key and its list of values.
+#[derive(Clone, Debug)]
+struct Axis {
+    key: &'static str,
+    values: Vec<toml::Value>,
+    json: Vec<serde_json::Value>,
+}
+
+/// A validated sweep configuration (see the [module docs](self)).
+#[derive(Clone, Debug)]
+pub struct SweepConfig {
+    /// The file it came from, as given (for messages).
+    pub path: String,
+    /// The sweep's name (records carry it; figures select their data by it).
+    pub name: String,
+    /// Which experiment runs at every point.
+    pub experiment: ExperimentKind,
+    /// Seed of every random stream.
+    pub seed: u64,
+    /// Runs per grid point.
+    pub replicates: u32,
+    /// Free text from the file.
+    pub description: Option<String>,
+    axes: Vec<Axis>,
+    /// Product factors: each is a set of axes walked together, in product order.
+    groups: Vec<Vec<usize>>,
+    group_len: Vec<u64>,
+    points: u64,
+    hash: String,
+    canonical: String,
+}
+
+/// 1-based line of byte offset `at` in `text`.
+fn line_of(text: &str, at: usize) -> usize {
+    text[..at.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn err_at(path: &str, text: &str, at: usize, key: &str, reason: impl Into<String>) -> Error {
+    Error::Parse {
+        what: format!("{path} line {}, key `{key}`", line_of(text, at)),
+        reason: reason.into(),
+    }
+}
+
+/// FNV-1a, 64 bits: a stable, dependency-free hash for config identity (not security).
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+impl SweepConfig {
+    /// Reads and validates a config file.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] when the file cannot be read; see [`SweepConfig::parse`].
+    pub fn load(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::invalid("config", path.display(), e.to_string()))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates config text; `path` names it in messages.
+    ///
+    /// # Errors
+    /// [`Error::Parse`] naming the file, line and key for TOML syntax errors, unknown keys,
+    /// wrong types, empty lists, out-of-range values and unknown names; for a grid point whose
+    /// combination is invalid (say 2f ≥ n), the point and its values.
+    pub fn parse(text: &str, path: &str) -> Result<Self> {
+        let raw: Raw = toml::from_str(text).map_err(|e| {
+            let at = e.span().map_or(0, |s| s.start);
+            Error::Parse {
+                what: format!("{path} line {}", line_of(text, at)),
+                reason: e.message().trim().to_string(),
+            }
+        })?;
+        let experiment = match raw.experiment.get_ref().as_str() {
+            "robust" => ExperimentKind::Robust,
+            other => {
+                return Err(err_at(
+                    path,
+                    text,
+                    raw.experiment.span().start,
+                    "experiment",
+                    format!(
+                        "unknown experiment `{other}` (known: robust; dp_mean and dp_sgd await the privacy module)"
+                    ),
+                ))
+            }
+        };
+        let name = raw.name.get_ref().trim().to_string();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(err_at(
+                path,
+                text,
+                raw.name.span().start,
+                "name",
+                "must be a non-empty identifier (letters, digits, `_`, `-`)",
+            ));
+        }
+        let seed = *raw.seed.get_ref();
+        if seed < 0 {
+            return Err(err_at(
+                path,
+                text,
+                raw.seed.span().start,
+                "seed",
+                "must be >= 0",
+            ));
+        }
+        let reps = *raw.replicates.get_ref();
+        if !(1..=i64::from(u32::MAX)).contains(&reps) {
+            return Err(err_at(
+                path,
+                text,
+                raw.replicates.span().start,
+                "replicates",
+                format!("{reps} is out of range: need 1 <= replicates < 2^32"),
+            ));
+        }
+
+        // Grid keys: known, non-empty lists, every value valid on its own.
+        let keys = ROBUST_KEYS;
+        let mut axes: Vec<Axis> = Vec::new();
+        let mut spans: BTreeMap<&'static str, usize> = BTreeMap::new();
+        for (k, v) in raw.grid.get_ref() {
+            let at = k.span().start;
+            let key = keys
+                .iter()
+                .copied()
+                .find(|known| *known == k.get_ref().as_str())
+                .ok_or_else(|| {
+                    let e = Error::unknown("grid key", k.get_ref(), keys.iter().copied());
+                    err_at(
+                        path,
+                        text,
+                        at,
+                        &format!("grid.{}", k.get_ref()),
+                        format!("{e} (known: {})", keys.join(", ")),
+                    )
+                })?;
+            let full = format!("grid.{key}");
+            let values: Vec<toml::Value> = match v.get_ref() {
+                toml::Value::Array(a) => a.clone(),
+                other => vec![other.clone()],
+            };
+            if values.is_empty() {
+                return Err(err_at(
+                    path,
+                    text,
+                    at,
+                    &full,
+                    "empty list: give at least one value",
+                ));
+            }
+            let mut json = Vec::with_capacity(values.len());
+            for (i, val) in values.iter().enumerate() {
+                let mut probe = base_point();
+                apply(key, val, &mut probe).map_err(|e| {
+                    err_at(
+                        path,
+                        text,
+                        v.span().start,
+                        &full,
+                        format!("value {} ({val}): {e}", i + 1),
+                    )
+                })?;
+                json.push(
+                    serde_json::to_value(val)
+                        .map_err(|e| err_at(path, text, v.span().start, &full, e.to_string()))?,
+                );
+            }
+            spans.insert(key, at);
+            axes.push(Axis { key, values, json });
+        }
+        for required in ["rule", "attack"] {
+            if !axes.iter().any(|a| a.key == required) {
+                return Err(err_at(
+                    path,
+                    text,
+                    raw.grid.span().start,
+                    &format!("grid.{required}"),
+                    "missing: the robust experiment needs a rule and an attack list",
+                ));
+            }
+        }
+        axes.sort_by_key(|a| keys.iter().position(|k| *k == a.key));
+
+        // Zip groups, then the product factors in schema order.
+        let mut group_of: Vec<Option<usize>> = vec![None; axes.len()];
+        let mut zipped: Vec<Vec<String>> = Vec::new();
+        if let Some(z) = &raw.zip {
+            let at = z.span().start;
+            for (gi, group) in z.get_ref().iter().enumerate() {
+                if group.len() < 2 {
+                    return Err(err_at(
+                        path,
+                        text,
+                        at,
+                        "zip",
+                        format!("group {} needs at least two keys", gi + 1),
+                    ));
+                }
+                let mut len = None;
+                for k in group {
+                    let ai = axes
+                        .iter()
+                        .position(|a| a.key == k.as_str())
+                        .ok_or_else(|| {
+                            err_at(
+                                path,
+                                text,
+                                at,
+                                "zip",
+                                format!("`{k}` is not a key of [grid]"),
+                            )
+                        })?;
+                    if group_of[ai].is_some() {
+                        return Err(err_at(
+                            path,
+                            text,
+                            at,
+                            "zip",
+                            format!("`{k}` is in two zip groups"),
+                        ));
+                    }
+                    group_of[ai] = Some(gi);
+                    let l = axes[ai].values.len();
+                    match len {
+                        None => len = Some(l),
+                        Some(l0) if l0 != l => {
+                            return Err(err_at(
+                                path,
+                                text,
+                                at,
+                                "zip",
+                                format!(
+                                    "zipped lists must have the same length: `{}` has {l0} values, `{k}` has {l}",
+                                    group[0]
+                                ),
+                            ))
+                        }
+                        _ => {}
+                    }
+                }
+                zipped.push(group.clone());
+            }
+        }
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut seen_group: BTreeMap<usize, usize> = BTreeMap::new();
+        for (ai, g) in group_of.iter().enumerate() {
+            match g {
+                None => groups.push(vec![ai]),
+                Some(g) => match seen_group.get(g) {
+                    Some(&slot) => groups[slot].push(ai),
+                    None => {
+                        seen_group.insert(*g, groups.len());
+                        groups.push(vec![ai]);
+                    }
+                },
+            }
+        }
+        let group_len: Vec<u64> = groups
+            .iter()
+            .map(|g| axes[g[0]].values.len() as u64)
+            .collect();
+        let points = group_len
+            .iter()
+            .try_fold(1u64, |acc, &l| acc.checked_mul(l))
+            .filter(|&p| p <= MAX_POINT + 1)
+            .ok_or_else(|| {
+                err_at(
+                    path,
+                    text,
+                    raw.grid.span().start,
+                    "grid",
+                    "more than 2^32 grid points",
+                )
+            })?;
+
+        // Canonical form and hash.
+        let canonical = serde_json::to_string(&serde_json::json!({
+            "name": name,
+            "experiment": experiment.name(),
+            "seed": seed,
+            "replicates": reps,
+            "grid": axes.iter().map(|a| serde_json::json!([a.key, a.json])).collect::<Vec<_>>(),
+            "zip": zipped,
+        }))
+        .map_err(|e| Error::invalid("config", path, e.to_string()))?;
+        let hash = format!("{:016x}", fnv1a64(canonical.as_bytes()));
+
+        let cfg = SweepConfig {
+            path: path.to_string(),
+            name,
+            experiment,
+            seed: seed as u64,
+            replicates: reps as u32,
+            description: raw.description,
+            axes,
+            groups,
+            group_len,
+            points,
+            hash,
+            canonical,
+        };
+        // Every point, before any work.
+        for p in 0..cfg.points {
+            if let Err(e) = cfg.point(p).and_then(|(pt, _)| check_point(&pt)) {
+                let (_, grid) = cfg.point_values(p);
+                let first = cfg.axes.first().map_or("grid", |a| a.key);
+                return Err(err_at(
+                    path,
+                    text,
+                    spans.get(first).copied().unwrap_or(0),
+                    "grid",
+                    format!("grid point {p} {}: {e}", serde_json::Value::Object(grid)),
+                ));
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Number of grid points.
+    pub fn points(&self) -> u64 {
+        self.points
+    }
+
+    /// Number of records of the whole grid (points × replicates).
+    pub fn total_records(&self) -> u64 {
+        self.points * u64::from(self.replicates)
+    }
+
+    /// The config hash (16 hex digits; see the [module docs](self)).
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// The canonical JSON form the hash is taken of.
+    pub fn canonical(&self) -> &str {
+        &self.canonical
+    }
+
+    /// Index of each axis' value at point `p`, and the grid values as a JSON object
+    /// (key → value as written in the file).
+    fn point_values(&self, p: u64) -> (Vec<usize>, serde_json::Map<String, serde_json::Value>) {
+        let mut idx = vec![0usize; self.axes.len()];
+        let mut rest = p;
+        for (g, &len) in self.groups.iter().zip(&self.group_len).rev() {
+            let i = (rest % len) as usize;
+            rest /= len;
+            for &ai in g {
+                idx[ai] = i;
+            }
+        }
+        let grid = self
+            .axes
+            .iter()
+            .zip(&idx)
+            .map(|(a, &i)| (a.key.to_string(), a.json[i].clone()))
+            .collect();
+        (idx, grid)
+    }
+
+    /// The parameters of point `p` (`p < points()`) and its grid values.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for `p` out of range; errors of a value (not after
+    /// [`SweepConfig::parse`], which has checked every point).
+    pub fn point(
+        &self,
+        p: u64,
+    ) -> Result<(RobustPoint, serde_json::Map<String, serde_json::Value>)> {
+        if p >= self.points {
+            return Err(Error::invalid(
+                "point",
+                p,
+                format!("the grid has {} points", self.points),
+            ));
+        }
+        let (idx, grid) = self.point_values(p);
+        let mut pt = base_point();
+        for (a, &i) in self.axes.iter().zip(&idx) {
+            apply(a.key, &a.values[i], &mut pt)?;
+        }
+        declare_f(&mut pt)?;
+        Ok((pt, grid))
+    }
+}
+
+/// The defaults of every key (those of `lbounds simulate`).
+fn base_point() -> RobustPoint {
+    RobustPoint {
+        population: PopulationConfig {
+            mean: 1.0,
+            ..PopulationConfig::default()
+        },
+        defence: PipelineSpec {
+            rule: StepSpec::named("median"),
+            pre: vec![],
+        },
+        attack: StepSpec::named("sign_flipping"),
+        compat: Compat::Native,
+    }
+}
+
+fn type_name(v: &toml::Value) -> &'static str {
+    match v {
+        toml::Value::String(_) => "a string",
+        toml::Value::Integer(_) => "an integer",
+        toml::Value::Float(_) => "a float",
+        toml::Value::Boolean(_) => "a boolean",
+        toml::Value::Datetime(_) => "a date",
+        toml::Value::Array(_) => "a list",
+        toml::Value::Table(_) => "a table",
+    }
+}
+
+fn want_int(key: &str, v: &toml::Value, min: i64) -> Result<usize> {
+    let i = v.as_integer().ok_or_else(|| {
+        Error::invalid(key, v, format!("expected an integer, got {}", type_name(v)))
+    })?;
+    if i < min {
+        return Err(Error::invalid(key, i, format!("must be >= {min}")));
+    }
+    usize::try_from(i).map_err(|_| Error::invalid(key, i, "too large"))
+}
+
+fn want_float(key: &str, v: &toml::Value) -> Result<f64> {
+    let x = match v {
+        toml::Value::Float(x) => *x,
+        toml::Value::Integer(i) => *i as f64,
+        _ => {
+            return Err(Error::invalid(
+                key,
+                v,
+                format!("expected a number, got {}", type_name(v)),
+            ))
+        }
+    };
+    if !x.is_finite() {
+        return Err(Error::invalid(key, x, "must be finite"));
+    }
+    Ok(x)
+}
+
+fn want_str<'a>(key: &str, v: &'a toml::Value) -> Result<&'a str> {
+    v.as_str()
+        .ok_or_else(|| Error::invalid(key, v, format!("expected a string, got {}", type_name(v))))
+}
+
+/// Sets one key of a point from one value, checking type and range.
+fn apply(key: &str, v: &toml::Value, p: &mut RobustPoint) -> Result<()> {
+    let pop = &mut p.population;
+    match key {
+        "rule" => {
+            let s = StepSpec::parse(want_str(key, v)?)?;
+            lookup(RULES, "aggregator", &s.name)?;
+            p.defence.rule = s;
+        }
+        "pre" => {
+            let s = want_str(key, v)?;
+            p.defence.pre = s
+                .split('+')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(|t| {
+                    let step = StepSpec::parse(t)?;
+                    lookup(PRE_AGGREGATORS, "pre-aggregator", &step.name)?;
+                    Ok(step)
+                })
+                .collect::<Result<_>>()?;
+        }
+        "attack" => {
+            let s = StepSpec::parse(want_str(key, v)?)?;
+            crate::attacks::build(&s.name, &s.params, p.compat)?;
+            p.attack = s;
+        }
+        "n" => pop.n = want_int(key, v, 1)?,
+        "d" => pop.d = want_int(key, v, 1)?,
+        "records" => {
+            pop.records = crate::data::population::RecordsPerUser::Fixed {
+                m: want_int(key, v, 1)?,
+            }
+        }
+        "byzantine_fraction" => {
+            let x = want_float(key, v)?;
+            if !(0.0..0.5).contains(&x) {
+                return Err(Error::invalid(key, x, "must be in [0, 0.5)"));
+            }
+            pop.byzantine_fraction = x;
+        }
+        "heterogeneity" => {
+            let x = want_float(key, v)?;
+            if x < 0.0 {
+                return Err(Error::invalid(key, x, "must be >= 0"));
+            }
+            pop.heterogeneity = x;
+        }
+        "exact_heterogeneity" => {
+            pop.exact_heterogeneity = v.as_bool().ok_or_else(|| {
+                Error::invalid(key, v, format!("expected a boolean, got {}", type_name(v)))
+            })?
+        }
+        "mean" => pop.mean = want_float(key, v)?,
+        "noise" => pop.noise = parse_noise(want_str(key, v)?)?,
+        "compat" => {
+            p.compat = match want_str(key, v)? {
+                "native" => Compat::Native,
+                "byzfl" => Compat::Byzfl,
+                other => {
+                    return Err(Error::unknown("compat", other, ["native", "byzfl"]));
+                }
+            }
+        }
+        other => {
+            return Err(Error::unknown(
+                "grid key",
+                other,
+                ROBUST_KEYS.iter().copied(),
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// Gives every step that accepts `f` the point's f = ⌊fraction·n⌋, unless it sets its own.
+fn declare_f(p: &mut RobustPoint) -> Result<()> {
+    let f = byzantine_count(p.population.byzantine_fraction, p.population.n) as f64;
+    let rule = &mut p.defence.rule;
+    if lookup(RULES, "aggregator", &rule.name)?.keys.contains(&"f")
+        && !rule.params.0.contains_key("f")
+    {
+        rule.params.set("f", f);
+    }
+    for step in &mut p.defence.pre {
+        if lookup(PRE_AGGREGATORS, "pre-aggregator", &step.name)?
+            .keys
+            .contains(&"f")
+            && !step.params.0.contains_key("f")
+        {
+            step.params.set("f", f);
+        }
+    }
+    Ok(())
+}
+
+/// What must hold at a point for it to run (applicability of the rule at n and f aside).
+fn check_point(p: &RobustPoint) -> Result<()> {
+    p.population.validate()?;
+    p.defence.build(p.compat)?;
+    crate::attacks::build(&p.attack.name, &p.attack.params, p.compat)?;
+    Ok(())
+}
+
+/// Parses a noise spec `KIND[:KEY=VALUE,...]` (gaussian:sigma=S, student_t:nu=V,scale=S,
+/// log_normal:sigma=S, pareto:alpha=A,scale=S); absent keys take unit scale, ν = α = 3.
+///
+/// # Errors
+/// [`Error::Unknown`] for an unknown kind; [`Error::InvalidParameter`] for bad keys or values.
+pub fn parse_noise(spec: &str) -> Result<Noise> {
+    const KINDS: [&str; 4] = ["gaussian", "student_t", "log_normal", "pareto"];
+    let step = StepSpec::parse(spec)?;
+    let norm = |s: &str| s.to_ascii_lowercase().replace(['_', '-'], "");
+    let kind = KINDS
+        .iter()
+        .find(|k| norm(k) == norm(&step.name))
+        .ok_or_else(|| Error::unknown("noise", &step.name, KINDS))?;
+    let mut obj = serde_json::Map::new();
+    obj.insert("kind".into(), serde_json::json!(kind));
+    for (k, v) in &step.params.0 {
+        obj.insert(k.clone(), serde_json::json!(v));
+    }
+    let defaults: &[(&str, f64)] = match *kind {
+        "gaussian" | "log_normal" => &[("sigma", 1.0)],
+        "student_t" => &[("nu", 3.0), ("scale", 1.0)],
+        _ => &[("alpha", 3.0), ("scale", 1.0)],
+    };
+    for (k, v) in defaults {
+        obj.entry(k.to_string()).or_insert(serde_json::json!(v));
+    }
+    let noise: Noise = serde_json::from_value(serde_json::Value::Object(obj))
+        .map_err(|e| Error::invalid("noise", spec, e.to_string()))?;
+    noise.validate("noise")?;
+    Ok(noise)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "t"
+experiment = "robust"
+seed = 3
+replicates = 2
+
+[grid]
+rule = ["median", "trmean"]
+attack = "sign_flipping"
+byzantine_fraction = [0.0, 0.1, 0.2]
+n = 20
+d = 3
+"#;
+
+    fn msg(text: &str) -> String {
+        SweepConfig::parse(text, "t.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn product_order_and_hash() {
+        let c = SweepConfig::parse(GOOD, "t.toml").unwrap();
+        // 2 rules × 1 attack × 3 fractions (schema order rule, attack, …, fraction last).
+        assert_eq!(c.points(), 6);
+        assert_eq!(c.total_records(), 12);
+        let (p4, g4) = c.point(4).unwrap();
+        assert_eq!(p4.defence.rule.name, "trmean");
+        assert_eq!(p4.population.byzantine_fraction, 0.1);
+        // f = ⌊0.1·20⌋ = 2 is declared on trmean.
+        assert_eq!(p4.defence.rule.params.0.get("f"), Some(&2.0));
+        assert_eq!(g4["rule"], "trmean");
+        // Comments and key order do not change the hash; a value does.
+        let reordered = GOOD.replace("n = 20\nd = 3", "d = 3 # dim\nn = 20");
+        assert_eq!(
+            SweepConfig::parse(&reordered, "x").unwrap().hash(),
+            c.hash()
+        );
+        let other = GOOD.replace("seed = 3", "seed = 4");
+        assert_ne!(SweepConfig::parse(&other, "x").unwrap().hash(), c.hash());
+        assert!(c.point(6).is_err());
+    }
+
+    #[test]
+    fn zip_walks_lists_together() {
+        let t = GOOD.replace("n = 20", "n = [20, 30, 40]") + "";
+        let t = t.replace(
+            "replicates = 2",
+            "replicates = 2\nzip = [[\"n\", \"byzantine_fraction\"]]",
+        );
+        let c = SweepConfig::parse(&t, "t.toml").unwrap();
+        assert_eq!(c.points(), 6);
+        let (p, _) = c.point(2).unwrap();
+        assert_eq!((p.population.n, p.population.byzantine_fraction), (40, 0.2));
+        let bad = t.replace("n = [20, 30, 40]", "n = [20, 30]");
+        assert!(msg(&bad).contains("same length"), "{}", msg(&bad));
+    }
+
+    #[test]
+    fn bad_configs_name_file_line_and_key() {
+        // Unknown top-level key (line 3).
+        let m = msg(&GOOD.replace("seed = 3", "sed = 3"));
+        assert!(m.contains("t.toml line 4") && m.contains("sed"), "{m}");
+        // Unknown grid key with a suggestion.
+        let m = msg(&GOOD.replace("\nd = 3", "\ndd = 3"));
+        assert!(m.contains("line 12") && m.contains("grid.dd"), "{m}");
+        // Empty list.
+        let m = msg(&GOOD.replace("[\"median\", \"trmean\"]", "[]"));
+        assert!(
+            m.contains("line 8") && m.contains("grid.rule") && m.contains("empty"),
+            "{m}"
+        );
+        // Wrong type.
+        let m = msg(&GOOD.replace("n = 20", "n = \"twenty\""));
+        assert!(
+            m.contains("line 11") && m.contains("grid.n") && m.contains("integer"),
+            "{m}"
+        );
+        // Out of range.
+        let m = msg(&GOOD.replace("0.2]", "0.7]"));
+        assert!(
+            m.contains("line 10") && m.contains("byzantine_fraction"),
+            "{m}"
+        );
+        let m = msg(&GOOD.replace("replicates = 2", "replicates = 0"));
+        assert!(m.contains("line 5") && m.contains("replicates"), "{m}");
+        // Unknown rule name.
+        let m = msg(&GOOD.replace("\"trmean\"", "\"trmaen\""));
+        assert!(m.contains("grid.rule") && m.contains("trmean"), "{m}");
+        // Unknown experiment.
+        let m = msg(&GOOD.replace("\"robust\"", "\"dp_mean\""));
+        assert!(m.contains("line 3") && m.contains("privacy"), "{m}");
+        // A combination that is invalid while each value is fine: n·d·records > 2^30.
+        let m = msg(&GOOD
+            .replace("n = 20", "n = [20, 20000]")
+            .replace("d = 3", "d = 100000"));
+        assert!(
+            m.contains("grid point 3 ") && m.contains("\"n\":20000"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn noise_specs() {
+        assert_eq!(
+            parse_noise("gaussian").unwrap(),
+            Noise::Gaussian { sigma: 1.0 }
+        );
+        assert!(parse_noise("cauchy").is_err());
+        assert!(parse_noise("gaussian:sigma=-1").is_err());
+    }
+}

@@ -1,0 +1,839 @@
+//! Sweeps at scale: a config's grid streamed to `DIR/records.jsonl`, resumably, shard by
+//! shard; merging shards; progress of a running sweep; Slurm job arrays.
+//!
+//! # Records
+//!
+//! One JSON object per line and per (grid point, replicate), keys in a fixed order:
+//! `sweep` (the config's name), `config_hash`, `point`, `replicate`, `seed`, `grid` (the
+//! point's values as written in the config, keys sorted), `params` (every parameter of the
+//! run, defaults included), `bounds` (the lower bounds that apply at the point, see
+//! [`RobustBounds`]) and `output` (the metrics, tagged by `status`). A line's bytes depend
+//! only on the config, the point and the replicate, never on threads, shards or timing.
+//!
+//! # Shards
+//!
+//! `--shard K/N` runs the points p with p mod N = K (all their replicates). Shards of one
+//! sweep go to different directories; [`merge`] joins them.
+//!
+//! # Resuming
+//!
+//! Records are appended as whole lines (one `write` of the line and its newline), chunk by
+//! chunk, as they complete. On start, [`run`] reads the existing file: a last line without its
+//! newline (a write cut by `kill -9`) is truncated away, complete lines mark their
+//! (point, replicate) as done, and only the remaining jobs run. A directory belongs to one
+//! config and one shard (`sweep.json` records which); one process per directory at a time.
+
+use super::config::{ExperimentKind, SweepConfig};
+use super::robust::{RobustAggregation, RobustOutcome, RobustPoint};
+use super::{run_streaming, Experiment};
+use crate::bounds::allouah2023fixing::kappa_lower_bound;
+use crate::bounds::huber1964::{gaussian_bias, Contamination};
+use crate::data::population::byzantine_count;
+use crate::rng::SimRng;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// File name of the records in a sweep directory.
+pub const RECORDS: &str = "records.jsonl";
+/// File name of the manifest in a sweep directory.
+pub const MANIFEST: &str = "sweep.json";
+
+fn io_err(path: &Path, e: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        source: e,
+    }
+}
+
+/// Which part of the grid a process runs: the points p with p mod `count` = `index`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// K, in `0..count`.
+    pub index: u64,
+    /// N ≥ 1.
+    pub count: u64,
+}
+
+impl Shard {
+    /// The whole grid (shard 0/1).
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// Parses `K/N` with 0 ≤ K < N.
+    ///
+    /// # Errors
+    /// [`Error::Parse`] for anything else.
+    pub fn parse(s: &str) -> Result<Shard> {
+        let bad = |why: &str| Error::Parse {
+            what: format!("--shard `{s}`"),
+            reason: why.to_string(),
+        };
+        let (k, n) = s
+            .split_once('/')
+            .ok_or_else(|| bad("expected K/N, e.g. 0/4"))?;
+        let index: u64 = k.trim().parse().map_err(|_| bad("K is not a number"))?;
+        let count: u64 = n.trim().parse().map_err(|_| bad("N is not a number"))?;
+        if count == 0 || index >= count {
+            return Err(bad("need 0 <= K < N"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether point `p` belongs to this shard.
+    pub fn owns(&self, p: u64) -> bool {
+        p % self.count == self.index
+    }
+
+    /// Number of points of a `points`-point grid in this shard.
+    pub fn points_of(&self, points: u64) -> u64 {
+        if points > self.index {
+            (points - self.index - 1) / self.count + 1
+        } else {
+            0
+        }
+    }
+}
+
+/// The lower bounds that apply at a robust-aggregation point.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RobustBounds {
+    /// f = ⌊fraction·n⌋.
+    pub f: usize,
+    /// η = f/n.
+    pub eta: f64,
+    /// B1: κ ≥ f/(n − 2f) (Allouah et al., AISTATS 2023, arXiv 2302.01772).
+    pub kappa_lower: f64,
+    /// R1 (Huber 1964): worst-case error ≥ σ·Φ⁻¹(1/(2(1−η))) per direction, for Gaussian
+    /// updates of known per-coordinate σ; `None` otherwise.
+    pub error_lower: Option<f64>,
+    /// Per-coordinate standard deviation of an honest update, when known in closed form.
+    pub update_sigma: Option<f64>,
+    /// B2: squared error ≥ f·G²/(n − 2f) on some population of heterogeneity G² (the config's
+    /// target G²); see [`heterogeneity_floor`].
+    pub heterogeneity_floor: f64,
+}
+
+/// The heterogeneity floor f·G²/(n − 2f) of (G, B)-dissimilar losses with B = 0: for every
+/// aggregation rule there are honest inputs of dissimilarity G² on which its squared error
+/// to the honest mean is at least this (0 when f = 0).
+///
+/// Local helper until the bounds catalogue lands.
+///
+/// # References
+/// - Allouah, Farhadkhani, Guerraoui, Gupta, Pinot & Stephan, "Fixing by Mixing: A Recipe for
+///   Optimal Byzantine ML under Heterogeneity", AISTATS 2023, arXiv 2302.01772.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] when 2f ≥ n or G² is negative or not finite.
+pub fn heterogeneity_floor(n: usize, f: usize, g2: f64) -> Result<f64> {
+    if !(g2.is_finite() && g2 >= 0.0) {
+        return Err(Error::invalid("G^2", g2, "must be finite and >= 0"));
+    }
+    Ok(kappa_lower_bound(n, f)? * g2)
+}
+
+/// Evaluates the bounds of [`RobustBounds`] at a point.
+///
+/// # Errors
+/// Those of the bound functions (not for validated points).
+pub fn robust_bounds(p: &RobustPoint) -> Result<RobustBounds> {
+    let model = p.population.clone().build()?;
+    let (n, f) = (
+        p.population.n,
+        byzantine_count(p.population.byzantine_fraction, p.population.n),
+    );
+    let eta = f as f64 / n as f64;
+    let update_sigma = model.update_sigma();
+    let error_lower = match update_sigma {
+        Some(s) if s > 0.0 => Some(gaussian_bias(s, eta, Contamination::Huber)?),
+        _ => None,
+    };
+    Ok(RobustBounds {
+        f,
+        eta,
+        kappa_lower: kappa_lower_bound(n, f)?,
+        error_lower,
+        update_sigma,
+        heterogeneity_floor: heterogeneity_floor(n, f, p.population.heterogeneity)?,
+    })
+}
+
+/// One record line (see the [module docs](self) for the key order).
+#[derive(Serialize)]
+struct Line<'a> {
+    sweep: &'a str,
+    config_hash: &'a str,
+    point: u64,
+    replicate: u32,
+    seed: u64,
+    grid: &'a serde_json::Map<String, serde_json::Value>,
+    params: &'a RobustPoint,
+    bounds: &'a RobustBounds,
+    output: &'a RobustOutcome,
+}
+
+/// The fields of a record line that identify it.
+#[derive(Deserialize)]
+struct Key {
+    sweep: String,
+    config_hash: String,
+    point: u64,
+    replicate: u32,
+}
+
+/// A point of a sweep: its parameters, grid values and bounds.
+struct SweepPoint {
+    params: RobustPoint,
+    grid: serde_json::Map<String, serde_json::Value>,
+    bounds: RobustBounds,
+}
+
+impl Serialize for SweepPoint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.params.serialize(s)
+    }
+}
+
+struct SweepRobust;
+impl Experiment for SweepRobust {
+    type Point = SweepPoint;
+    type Output = RobustOutcome;
+    fn run_once(&self, p: &SweepPoint, rng: &mut SimRng) -> Result<RobustOutcome> {
+        RobustAggregation.run_once(&p.params, rng)
+    }
+}
+
+/// What a sweep directory holds: which config and shard, and when the last run started.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The config's name.
+    pub sweep: String,
+    /// The config's hash.
+    pub config_hash: String,
+    /// The experiment kind.
+    pub experiment: String,
+    /// The shard this directory runs.
+    pub shard: Shard,
+    /// Points of the whole grid.
+    pub points: u64,
+    /// Replicates per point.
+    pub replicates: u32,
+    /// Records this shard will hold when complete.
+    pub shard_records: u64,
+    /// Seconds since the Unix epoch when the last `sweep run` started.
+    pub started_unix: f64,
+    /// Records already on disk when it started.
+    pub done_at_start: u64,
+    /// The config file as given.
+    pub config_path: String,
+    /// The canonical JSON form of the config.
+    pub config: String,
+}
+
+fn now_unix() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, bytes).map_err(|e| io_err(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| io_err(path, e))
+}
+
+/// Reads a manifest.
+///
+/// # Errors
+/// I/O and JSON errors, naming the file.
+pub fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join(MANIFEST);
+    let text = fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::Parse {
+        what: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Complete record lines of a file: calls `each(key, line)` for every line that ends with a
+/// newline and returns the byte length of those lines (where a torn last line starts).
+fn scan(path: &Path, mut each: impl FnMut(Key, &[u8]) -> Result<()>) -> Result<u64> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io_err(path, e)),
+    };
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    let mut buf = Vec::new();
+    let mut good = 0u64;
+    let mut line_no = 0u64;
+    loop {
+        buf.clear();
+        let got = r.read_until(b'\n', &mut buf).map_err(|e| io_err(path, e))?;
+        if got == 0 || buf.last() != Some(&b'\n') {
+            return Ok(good);
+        }
+        line_no += 1;
+        let key: Key = serde_json::from_slice(&buf).map_err(|e| Error::Parse {
+            what: format!("{} line {line_no}", path.display()),
+            reason: format!("not a record: {e}"),
+        })?;
+        each(key, &buf)?;
+        good += got as u64;
+    }
+}
+
+/// What [`run`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// Records of this shard.
+    pub total: u64,
+    /// Records found complete on disk at start (skipped).
+    pub done_before: u64,
+    /// Records written by this run.
+    pub written: u64,
+    /// Bytes of a torn last line removed at start (0 when the file ended cleanly).
+    pub torn_bytes: u64,
+    /// Records of points where the rule could not run (`not_applicable`), this run.
+    pub not_applicable: u64,
+}
+
+/// Runs (or resumes) shard `shard` of `cfg` into `dir`, streaming records to
+/// `dir/records.jsonl` as chunks of `chunk` jobs complete (default
+/// [`super::default_chunk`]). `on_done` is called per finished job (progress only).
+///
+/// # Errors
+/// [`Error::InvalidParameter`] when `dir` holds another config or shard; a record file that is
+/// not ours (bad line, other hash, foreign key); I/O errors; the first experiment error.
+pub fn run(
+    cfg: &SweepConfig,
+    dir: &Path,
+    shard: Shard,
+    chunk: Option<usize>,
+    on_done: &(dyn Fn() + Sync),
+) -> Result<RunReport> {
+    let ExperimentKind::Robust = cfg.experiment;
+    fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let shard_points = shard.points_of(cfg.points());
+    let reps = u64::from(cfg.replicates);
+    let total = shard_points * reps;
+    if dir.join(MANIFEST).exists() {
+        let m = read_manifest(dir)?;
+        if m.config_hash != cfg.hash() || m.shard != shard {
+            return Err(Error::invalid(
+                "--out",
+                dir.display(),
+                format!(
+                    "holds records of sweep `{}` (config hash {}, shard {}/{}), not of `{}` (hash {}, shard {}/{}); use another directory",
+                    m.sweep, m.config_hash, m.shard.index, m.shard.count, cfg.name, cfg.hash(), shard.index, shard.count
+                ),
+            ));
+        }
+    }
+
+    // What is done already; cut a torn last line.
+    let path = dir.join(RECORDS);
+    let mut done = vec![false; total as usize];
+    let mut done_before = 0u64;
+    let good = scan(&path, |k, _| {
+        if k.config_hash != cfg.hash() {
+            return Err(Error::invalid(
+                "--out",
+                dir.display(),
+                format!(
+                    "{} has records of config hash {} (sweep `{}`), not {}",
+                    path.display(),
+                    k.config_hash,
+                    k.sweep,
+                    cfg.hash()
+                ),
+            ));
+        }
+        if !shard.owns(k.point) || k.point >= cfg.points() || k.replicate >= cfg.replicates {
+            return Err(Error::invalid(
+                "--out",
+                dir.display(),
+                format!(
+                    "record (point {}, replicate {}) is not part of shard {}/{}",
+                    k.point, k.replicate, shard.index, shard.count
+                ),
+            ));
+        }
+        let j = ((k.point - shard.index) / shard.count * reps + u64::from(k.replicate)) as usize;
+        if !done[j] {
+            done[j] = true;
+            done_before += 1;
+        }
+        Ok(())
+    })?;
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(&path)
+        .map_err(|e| io_err(&path, e))?;
+    let len = file.metadata().map_err(|e| io_err(&path, e))?.len();
+    let torn_bytes = len - good;
+    if torn_bytes > 0 {
+        file.set_len(good).map_err(|e| io_err(&path, e))?;
+        file.seek(SeekFrom::End(0)).map_err(|e| io_err(&path, e))?;
+    }
+
+    let manifest = Manifest {
+        sweep: cfg.name.clone(),
+        config_hash: cfg.hash().to_string(),
+        experiment: cfg.experiment.name().to_string(),
+        shard,
+        points: cfg.points(),
+        replicates: cfg.replicates,
+        shard_records: total,
+        started_unix: now_unix(),
+        done_at_start: done_before,
+        config_path: cfg.path.clone(),
+        config: cfg.canonical().to_string(),
+    };
+    let text = serde_json::to_string_pretty(&manifest)
+        .map_err(|e| Error::invalid("manifest", dir.display(), e.to_string()))?;
+    write_atomic(&dir.join(MANIFEST), text.as_bytes())?;
+
+    let jobs = (0..shard_points).flat_map(move |i| {
+        let p = shard.index + i * shard.count;
+        (0..cfg.replicates).map(move |r| (p, r))
+    });
+    let done_ref = &done;
+    let jobs = jobs.filter(|&(p, r)| {
+        let j = ((p - shard.index) / shard.count * reps + u64::from(r)) as usize;
+        !done_ref[j]
+    });
+    let mut written = 0u64;
+    let mut not_applicable = 0u64;
+    run_streaming(
+        &SweepRobust,
+        |p| {
+            let (params, grid) = cfg.point(p)?;
+            let bounds = robust_bounds(&params)?;
+            Ok(SweepPoint {
+                params,
+                grid,
+                bounds,
+            })
+        },
+        jobs,
+        cfg.seed,
+        chunk.unwrap_or_else(super::default_chunk),
+        on_done,
+        // Serialise on the workers; the writer only appends bytes.
+        |rec| {
+            let mut line = Vec::with_capacity(1536);
+            serde_json::to_writer(
+                &mut line,
+                &Line {
+                    sweep: &cfg.name,
+                    config_hash: cfg.hash(),
+                    point: rec.point,
+                    replicate: rec.replicate,
+                    seed: cfg.seed,
+                    grid: &rec.params.grid,
+                    params: &rec.params.params,
+                    bounds: &rec.params.bounds,
+                    output: &rec.output,
+                },
+            )
+            .map_err(|e| Error::invalid("record", rec.point, e.to_string()))?;
+            line.push(b'\n');
+            Ok((
+                line,
+                matches!(rec.output, RobustOutcome::NotApplicable { .. }),
+            ))
+        },
+        |(line, na)| {
+            file.write_all(&line).map_err(|e| io_err(&path, e))?;
+            written += 1;
+            not_applicable += u64::from(na);
+            Ok(())
+        },
+    )?;
+    file.flush().map_err(|e| io_err(&path, e))?;
+    Ok(RunReport {
+        total,
+        done_before,
+        written,
+        torn_bytes,
+        not_applicable,
+    })
+}
+
+/// What [`merge`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MergeReport {
+    /// The sweep's name.
+    pub sweep: String,
+    /// The config hash shared by every input.
+    pub config_hash: String,
+    /// Records written.
+    pub records: u64,
+    /// Records of the whole grid, when a manifest says (points × replicates).
+    pub expected: Option<u64>,
+    /// Identical records seen twice (kept once).
+    pub duplicates: u64,
+    /// Torn last lines skipped (a shard still running or killed).
+    pub torn: u64,
+}
+
+/// Joins the records of `inputs` (sweep directories or record files) into `out`, sorted by
+/// (point, replicate), each line's bytes unchanged.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for inputs of different configs (hash), for two different
+/// records with the same (point, replicate), or for no records at all; I/O errors.
+pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeReport> {
+    let mut lines: Vec<(u64, u32, Vec<u8>)> = Vec::new();
+    let mut first: Option<(String, String, PathBuf)> = None;
+    let mut expected = None;
+    let mut torn = 0;
+    for input in inputs {
+        let (file, dir) = if input.is_dir() {
+            (input.join(RECORDS), Some(input.as_path()))
+        } else {
+            (input.clone(), None)
+        };
+        if !file.exists() {
+            return Err(Error::invalid(
+                "merge input",
+                input.display(),
+                format!("no {RECORDS} there"),
+            ));
+        }
+        if let Some(m) = dir.and_then(|d| read_manifest(d).ok()) {
+            expected = Some(m.points * u64::from(m.replicates));
+        }
+        let good = scan(&file, |k, line| {
+            match &first {
+                None => first = Some((k.config_hash.clone(), k.sweep.clone(), input.clone())),
+                Some((h, s, from)) if *h != k.config_hash => {
+                    return Err(Error::invalid(
+                        "merge inputs",
+                        input.display(),
+                        format!(
+                            "mixed configs: {} holds sweep `{s}` (config hash {h}) but {} holds sweep `{}` (config hash {}); merge shards of one config only",
+                            from.display(), input.display(), k.sweep, k.config_hash
+                        ),
+                    ))
+                }
+                _ => {}
+            }
+            lines.push((k.point, k.replicate, line.to_vec()));
+            Ok(())
+        })?;
+        let len = fs::metadata(&file).map_err(|e| io_err(&file, e))?.len();
+        if len > good {
+            torn += 1;
+        }
+    }
+    let Some((config_hash, sweep, _)) = first else {
+        return Err(Error::invalid(
+            "merge inputs",
+            inputs.len(),
+            "no records found",
+        ));
+    };
+    lines.sort_by_key(|a| (a.0, a.1));
+    let mut duplicates = 0;
+    let mut kept: Vec<(u64, u32, Vec<u8>)> = Vec::with_capacity(lines.len());
+    for l in lines {
+        if let Some(prev) = kept.last() {
+            if (prev.0, prev.1) == (l.0, l.1) {
+                if prev.2 != l.2 {
+                    return Err(Error::invalid(
+                        "merge inputs",
+                        format!("point {} replicate {}", l.0, l.1),
+                        "two different records for the same run (different code versions?)",
+                    ));
+                }
+                duplicates += 1;
+                continue;
+            }
+        }
+        kept.push(l);
+    }
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+    }
+    let tmp = out.with_extension("jsonl.tmp");
+    {
+        let f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+        let mut w = std::io::BufWriter::new(f);
+        for (_, _, l) in &kept {
+            w.write_all(l).map_err(|e| io_err(&tmp, e))?;
+        }
+        w.flush().map_err(|e| io_err(&tmp, e))?;
+    }
+    fs::rename(&tmp, out).map_err(|e| io_err(out, e))?;
+    Ok(MergeReport {
+        sweep,
+        config_hash,
+        records: kept.len() as u64,
+        expected,
+        duplicates,
+        torn,
+    })
+}
+
+/// Progress of one sweep directory.
+#[derive(Clone, Debug)]
+pub struct Status {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Complete records on disk.
+    pub done: u64,
+    /// Records per second of the last run (from its start to the last write), if measurable.
+    pub rate: Option<f64>,
+    /// Seconds to completion at that rate.
+    pub eta_s: Option<f64>,
+}
+
+/// Reads the progress of a sweep directory.
+///
+/// # Errors
+/// A missing or unreadable manifest or record file.
+pub fn status(dir: &Path) -> Result<Status> {
+    let manifest = read_manifest(dir)?;
+    let path = dir.join(RECORDS);
+    let mut done = 0u64;
+    scan(&path, |_, _| {
+        done += 1;
+        Ok(())
+    })?;
+    let mtime = fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_secs_f64());
+    let new = done.saturating_sub(manifest.done_at_start);
+    let rate = mtime
+        .map(|t| t - manifest.started_unix)
+        .filter(|&dt| dt > 0.0 && new > 0)
+        .map(|dt| new as f64 / dt);
+    let remaining = manifest.shard_records.saturating_sub(done);
+    let eta_s = if remaining == 0 {
+        Some(0.0)
+    } else {
+        rate.map(|r| remaining as f64 / r)
+    };
+    Ok(Status {
+        manifest,
+        done,
+        rate,
+        eta_s,
+    })
+}
+
+/// Quotes a string for a POSIX shell.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-=:,+".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Options of a Slurm submission.
+#[derive(Clone, Debug)]
+pub struct SlurmOptions {
+    /// The `lbounds` executable the jobs run (absolute path).
+    pub exe: String,
+    /// The config file the jobs read (absolute path).
+    pub config: String,
+    /// The output directory (absolute path): shards go to `shard-K/`, merged records to
+    /// `records.jsonl`, scripts and logs to `slurm/`.
+    pub out: String,
+    /// Number of array tasks (shards).
+    pub shards: u64,
+    /// `--partition`, if any.
+    pub partition: Option<String>,
+    /// `--time` (Slurm's format, e.g. `01:00:00`).
+    pub time: String,
+    /// CPUs per task (worker threads of each shard).
+    pub cpus: u32,
+    /// The job name.
+    pub name: String,
+}
+
+/// The array script and the merge script of a Slurm submission.
+pub fn slurm_scripts(o: &SlurmOptions) -> (String, String) {
+    let q = |s: &str| shell_quote(s);
+    let out = o.out.trim_end_matches('/');
+    let head = |job: &str, log: &str| {
+        let mut s = String::from("#!/bin/bash\n");
+        s.push_str(&format!("#SBATCH --job-name={job}\n"));
+        s.push_str(&format!("#SBATCH --output={out}/slurm/{log}\n"));
+        s.push_str(&format!("#SBATCH --time={}\n", o.time));
+        if let Some(p) = &o.partition {
+            s.push_str(&format!("#SBATCH --partition={p}\n"));
+        }
+        s
+    };
+    let mut array = head(&o.name, "shard-%a.log");
+    array.push_str(&format!(
+        "#SBATCH --array=0-{}\n#SBATCH --cpus-per-task={}\n#SBATCH --ntasks=1\n",
+        o.shards.saturating_sub(1),
+        o.cpus
+    ));
+    array.push_str(&format!(
+        "# One task per shard; a task that is re-run resumes where it stopped.\nset -euo pipefail\nexec {} sweep run {} --out {}/shard-\"$SLURM_ARRAY_TASK_ID\" --shard \"$SLURM_ARRAY_TASK_ID\"/{} --threads \"${{SLURM_CPUS_PER_TASK:-{}}}\"\n",
+        q(&o.exe),
+        q(&o.config),
+        q(out),
+        o.shards,
+        o.cpus
+    ));
+    let mut merge = head(&format!("{}-merge", o.name), "merge.log");
+    merge.push_str("#SBATCH --cpus-per-task=1\n#SBATCH --ntasks=1\n");
+    let dirs: Vec<String> = (0..o.shards)
+        .map(|k| q(&format!("{out}/shard-{k}")))
+        .collect();
+    merge.push_str(&format!(
+        "# Runs after every array task succeeded (afterok dependency).\nset -euo pipefail\nexec {} sweep merge {} --out {}\n",
+        q(&o.exe),
+        dirs.join(" "),
+        q(&format!("{out}/records.jsonl"))
+    ));
+    (array, merge)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_the_points() {
+        let s = Shard::parse("1/3").unwrap();
+        assert!(s.owns(4) && !s.owns(5));
+        // Points 1, 4, 7 of 0..9 (hand count).
+        assert_eq!(s.points_of(9), 3);
+        assert_eq!(Shard::parse("2/3").unwrap().points_of(2), 0);
+        assert_eq!(Shard::ALL.points_of(7), 7);
+        for bad in ["3/3", "1", "a/2", "0/0"] {
+            assert!(Shard::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn heterogeneity_floor_known_answer() {
+        // n = 10, f = 2: f/(n − 2f) = 2/6; times G² = 3 gives 1.
+        assert!((heterogeneity_floor(10, 2, 3.0).unwrap() - 1.0).abs() < 1e-15);
+        assert_eq!(heterogeneity_floor(10, 0, 3.0).unwrap(), 0.0);
+        assert!(heterogeneity_floor(10, 5, 1.0).is_err());
+        assert!(heterogeneity_floor(10, 2, -1.0).is_err());
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote("/a/b.toml"), "/a/b.toml");
+        assert_eq!(shell_quote("a b'c"), r"'a b'\''c'");
+    }
+
+    fn tiny() -> SweepConfig {
+        SweepConfig::parse(
+            "name = \"tiny\"\nexperiment = \"robust\"\nseed = 5\nreplicates = 3\n[grid]\nrule = [\"median\", \"krum\"]\nattack = \"sign_flipping\"\nn = 8\nd = 2\nbyzantine_fraction = [0.0, 0.375]\n",
+            "tiny.toml",
+        )
+        .unwrap()
+    }
+
+    fn tmpdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("lbounds-sweep-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn resume_after_torn_line_and_shards_merge_to_the_same_bytes() {
+        let cfg = tiny();
+        let base = tmpdir("unit");
+        let whole = base.join("whole");
+        let r = run(&cfg, &whole, Shard::ALL, Some(5), &|| ()).unwrap();
+        assert_eq!((r.total, r.written, r.done_before), (12, 12, 0));
+        // krum needs n > 2f + 2: with n = 8, f = 3 it is not applicable (3 records).
+        assert_eq!(r.not_applicable, 3);
+        let once = fs::read(whole.join(RECORDS)).unwrap();
+
+        // Cut the file in the middle of line 5 and run again: same bytes.
+        let cut = base.join("cut");
+        fs::create_dir_all(&cut).unwrap();
+        let starts: Vec<usize> = once
+            .iter()
+            .enumerate()
+            .filter(|(_, &b)| b == b'\n')
+            .map(|(i, _)| i + 1)
+            .collect();
+        fs::write(cut.join(RECORDS), &once[..starts[3] + 10]).unwrap();
+        let r = run(&cfg, &cut, Shard::ALL, Some(5), &|| ()).unwrap();
+        assert_eq!((r.done_before, r.written, r.torn_bytes), (4, 8, 10));
+        assert_eq!(fs::read(cut.join(RECORDS)).unwrap(), once);
+        // Nothing left to do.
+        assert_eq!(
+            run(&cfg, &cut, Shard::ALL, None, &|| ()).unwrap().written,
+            0
+        );
+
+        // Three shards merge to the one-process bytes.
+        let shards: Vec<PathBuf> = (0..3).map(|k| base.join(format!("s{k}"))).collect();
+        for (k, d) in shards.iter().enumerate() {
+            run(
+                &cfg,
+                d,
+                Shard {
+                    index: k as u64,
+                    count: 3,
+                },
+                Some(2),
+                &|| (),
+            )
+            .unwrap();
+        }
+        let merged = base.join("merged.jsonl");
+        let m = merge(&shards, &merged).unwrap();
+        assert_eq!((m.records, m.expected, m.duplicates), (12, Some(12), 0));
+        assert_eq!(fs::read(&merged).unwrap(), once);
+
+        // A directory of another shard or config is refused; so is merging mixed configs.
+        assert!(run(&cfg, &shards[0], Shard::ALL, None, &|| ()).is_err());
+        let other = SweepConfig::parse(&cfg_text_with_seed(6), "o.toml").unwrap();
+        let od = base.join("other");
+        run(&other, &od, Shard::ALL, None, &|| ()).unwrap();
+        let e = merge(&[whole.clone(), od], &base.join("bad.jsonl")).unwrap_err();
+        assert!(e.to_string().contains("mixed configs"), "{e}");
+        let st = status(&whole).unwrap();
+        assert_eq!((st.done, st.eta_s), (12, Some(0.0)));
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    fn cfg_text_with_seed(seed: u64) -> String {
+        format!("name = \"tiny\"\nexperiment = \"robust\"\nseed = {seed}\nreplicates = 1\n[grid]\nrule = \"median\"\nattack = \"sign_flipping\"\nn = 7\nd = 2\n")
+    }
+
+    #[test]
+    fn slurm_scripts_name_the_shards() {
+        let (a, m) = slurm_scripts(&SlurmOptions {
+            exe: "/bin/lbounds".into(),
+            config: "/x/c.toml".into(),
+            out: "/x/out".into(),
+            shards: 4,
+            partition: Some("debug".into()),
+            time: "00:10:00".into(),
+            cpus: 2,
+            name: "lbounds-t".into(),
+        });
+        assert!(a.contains("#SBATCH --array=0-3"));
+        assert!(a.contains("--shard \"$SLURM_ARRAY_TASK_ID\"/4"));
+        assert!(a.contains("#SBATCH --partition=debug"));
+        assert!(m.contains("/x/out/shard-3 --out /x/out/records.jsonl"));
+    }
+}

@@ -1,0 +1,303 @@
+//! One line chart drawn twice (SVG and PNG) with plotters: series with confidence bands,
+//! dashed bound curves, shaded regions below a curve, labelled vertical lines.
+
+use crate::{Error, Result};
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+/// Registers the embedded DejaVu Sans as plotters' "sans-serif" (once per process).
+fn fonts() {
+    REGISTER.call_once(|| {
+        // invariant: the embedded file is a valid TrueType font.
+        plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
+            .map_err(|_| ())
+            .expect("invariant: embedded DejaVu Sans parses");
+    });
+}
+
+/// A curve: (x, y, half-width of the CI) points.
+pub struct Series {
+    pub label: String,
+    pub color: (u8, u8, u8),
+    pub points: Vec<(f64, f64, f64)>,
+    pub dashed: bool,
+    pub markers: bool,
+}
+
+/// The region between the x axis (bottom of the plot) and a curve.
+pub struct Shade {
+    pub color: (u8, u8, u8),
+    pub upper: Vec<(f64, f64)>,
+}
+
+/// A labelled vertical line.
+pub struct VLine {
+    pub x: f64,
+    pub label: String,
+}
+
+pub struct Chart {
+    pub stem: String,
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub x_log: bool,
+    pub y_log: bool,
+    pub x_range: Option<(f64, f64)>,
+    pub series: Vec<Series>,
+    pub shades: Vec<Shade>,
+    pub vlines: Vec<VLine>,
+    pub legend_upper_left: bool,
+}
+
+const W: u32 = 1000;
+const H: u32 = 650;
+
+fn draw_err(e: impl std::fmt::Display) -> Error {
+    Error::Unsupported(format!("drawing failed: {e}"))
+}
+
+/// A short tick label: 0.001, 0.25, 10, 1e5.
+fn tick(v: f64) -> String {
+    let a = v.abs();
+    if v == 0.0 {
+        "0".into()
+    } else if !(1e-3..1e5).contains(&a) {
+        let e = a.log10().floor() as i32;
+        let m = v / 10f64.powi(e);
+        if (m - m.round()).abs() < 1e-9 {
+            format!("{}e{e}", m.round())
+        } else {
+            format!("{m:.1}e{e}")
+        }
+    } else {
+        let s = format!("{v:.4}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_string()
+    }
+}
+
+impl Chart {
+    /// The files [`Chart::draw`] writes.
+    pub fn files(&self, out: &Path) -> Vec<PathBuf> {
+        vec![
+            out.join(format!("{}.svg", self.stem)),
+            out.join(format!("{}.png", self.stem)),
+        ]
+    }
+
+    fn ranges(&self) -> ((f64, f64), (f64, f64)) {
+        let xs = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+            .filter(|&x| !self.x_log || x > 0.0);
+        let (mut x0, mut x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        });
+        if let Some(r) = self.x_range {
+            (x0, x1) = r;
+        }
+        let ys = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().flat_map(|p| [p.1 - p.2, p.1 + p.2, p.1]))
+            .filter(|y| y.is_finite() && (!self.y_log || *y > 0.0));
+        let (mut y0, mut y1) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+            (a.min(y), b.max(y))
+        });
+        if !x0.is_finite() {
+            (x0, x1) = (0.0, 1.0);
+        }
+        if !y0.is_finite() {
+            (y0, y1) = (0.1, 1.0);
+        }
+        if self.x_log {
+            (x0, x1) = (x0 / 1.3, x1 * 1.3);
+        }
+        if self.y_log {
+            (y0, y1) = (y0 / 1.6, y1 * 2.5);
+        } else {
+            let pad = 0.05 * (y1 - y0).max(1e-12);
+            (y0, y1) = (y0 - pad, y1 + pad);
+        }
+        ((x0, x1), (y0, y1))
+    }
+
+    /// Writes `out/<stem>.svg` and `out/<stem>.png`.
+    pub fn draw(&self, out: &Path) -> Result<()> {
+        fonts();
+        let [svg, png] = &self.files(out)[..] else {
+            unreachable!("invariant: two files")
+        };
+        {
+            let root = SVGBackend::new(svg, (W, H)).into_drawing_area();
+            self.draw_on(&root)?;
+            root.present().map_err(draw_err)?;
+        }
+        {
+            let root = BitMapBackend::new(png, (W, H)).into_drawing_area();
+            self.draw_on(&root)?;
+            root.present().map_err(draw_err)?;
+        }
+        Ok(())
+    }
+
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        root.fill(&WHITE).map_err(draw_err)?;
+        let ((x0, x1), (y0, y1)) = self.ranges();
+        match (self.x_log, self.y_log) {
+            (false, false) => self.plot(root, x0..x1, y0..y1, (y0, y1)),
+            (false, true) => self.plot(root, x0..x1, (y0..y1).log_scale(), (y0, y1)),
+            (true, false) => self.plot(root, (x0..x1).log_scale(), y0..y1, (y0, y1)),
+            (true, true) => self.plot(root, (x0..x1).log_scale(), (y0..y1).log_scale(), (y0, y1)),
+        }
+    }
+
+    fn plot<DB, X, Y>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        xr: X,
+        yr: Y,
+        (y0, y1): (f64, f64),
+    ) -> Result<()>
+    where
+        DB: DrawingBackend,
+        X: AsRangedCoord<Value = f64>,
+        Y: AsRangedCoord<Value = f64>,
+        X::CoordDescType: ValueFormatter<f64>,
+        Y::CoordDescType: ValueFormatter<f64>,
+    {
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(55)
+            .y_label_area_size(80)
+            .build_cartesian_2d(xr, yr)
+            .map_err(draw_err)?;
+        chart
+            .configure_mesh()
+            .x_desc(self.x_label.as_str())
+            .y_desc(self.y_label.as_str())
+            .axis_desc_style(("sans-serif", 17))
+            .label_style(("sans-serif", 14))
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
+            .light_line_style(RGBColor(235, 235, 235))
+            .bold_line_style(RGBColor(215, 215, 215))
+            .draw()
+            .map_err(draw_err)?;
+
+        for s in &self.shades {
+            let c = RGBColor(s.color.0, s.color.1, s.color.2);
+            let pts: Vec<(f64, f64)> = s.upper.iter().map(|&(x, y)| (x, y.max(y0))).collect();
+            if let (Some(first), Some(last)) = (pts.first(), pts.last()) {
+                let mut poly = pts.clone();
+                poly.push((last.0, y0));
+                poly.push((first.0, y0));
+                chart
+                    .draw_series(std::iter::once(Polygon::new(poly, c.mix(0.10).filled())))
+                    .map_err(draw_err)?;
+            }
+        }
+        for v in &self.vlines {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(v.x, y0), (v.x, y1)],
+                    6,
+                    4,
+                    RGBColor(120, 120, 120).stroke_width(2),
+                ))
+                .map_err(draw_err)?;
+            let (px, py) = chart.backend_coord(&(v.x, y0));
+            root.draw(&Text::new(
+                v.label.clone(),
+                (px - 20, py - 8),
+                ("sans-serif", 14)
+                    .into_font()
+                    .transform(FontTransform::Rotate270)
+                    .color(&RGBColor(90, 90, 90)),
+            ))
+            .map_err(draw_err)?;
+        }
+        for s in &self.series {
+            let c = RGBColor(s.color.0, s.color.1, s.color.2);
+            let pts: Vec<(f64, f64, f64)> = s
+                .points
+                .iter()
+                .copied()
+                .filter(|p| p.1.is_finite() && (!self.y_log || p.1 > 0.0))
+                .collect();
+            if pts.iter().any(|p| p.2 > 0.0) {
+                let mut band: Vec<(f64, f64)> =
+                    pts.iter().map(|p| (p.0, (p.1 + p.2).min(y1))).collect();
+                band.extend(pts.iter().rev().map(|p| (p.0, (p.1 - p.2).max(y0))));
+                chart
+                    .draw_series(std::iter::once(Polygon::new(band, c.mix(0.18).filled())))
+                    .map_err(draw_err)?;
+            }
+            let line: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, p.1)).collect();
+            let style = c.stroke_width(if s.dashed { 3 } else { 2 });
+            let anno = if s.dashed {
+                chart
+                    .draw_series(DashedLineSeries::new(line.clone(), 10, 6, style))
+                    .map_err(draw_err)?
+            } else {
+                chart
+                    .draw_series(LineSeries::new(line.clone(), style))
+                    .map_err(draw_err)?
+            };
+            let dashed = s.dashed;
+            anno.label(s.label.clone()).legend(move |(x, y)| {
+                let end = if dashed { x + 9 } else { x + 24 };
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (end - x, 0)], c.stroke_width(3))
+                    + PathElement::new(
+                        if dashed {
+                            vec![(15, 0), (24, 0)]
+                        } else {
+                            vec![]
+                        },
+                        c.stroke_width(3),
+                    )
+            });
+            if s.markers {
+                chart
+                    .draw_series(line.iter().map(|&p| Circle::new(p, 3, c.filled())))
+                    .map_err(draw_err)?;
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(if self.legend_upper_left {
+                SeriesLabelPosition::UpperLeft
+            } else {
+                SeriesLabelPosition::LowerRight
+            })
+            .label_font(("sans-serif", 14))
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(160, 160, 160))
+            .draw()
+            .map_err(draw_err)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_labels() {
+        assert_eq!(tick(0.25), "0.25");
+        assert_eq!(tick(10.0), "10");
+        assert_eq!(tick(1e-5), "1e-5");
+        assert_eq!(tick(200000.0), "2e5");
+    }
+}

@@ -1,0 +1,103 @@
+//! Reading sweep records (JSON Lines written by [`crate::experiment::sweep`]).
+
+use crate::experiment::robust::RobustPoint;
+use crate::experiment::sweep::RobustBounds;
+use crate::{Error, Result};
+use serde::Deserialize;
+use std::io::BufRead;
+use std::path::Path;
+
+/// A run's outcome as stored in a record.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Metrics of a run with a finite aggregate.
+    Ok {
+        /// ‖F − μ‖.
+        error: f64,
+        /// ‖F − x̄_H‖.
+        error_to_honest_mean: f64,
+        /// κ̂.
+        kappa_hat: f64,
+        /// Spread of the honest updates.
+        honest_variance: f64,
+    },
+    /// No finite aggregate.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+    /// The rule cannot run at this n and f.
+    NotApplicable {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The fields of a record the figures use.
+#[derive(Clone, Debug, Deserialize)]
+pub struct PlotRecord {
+    /// The sweep's name.
+    pub sweep: String,
+    /// Grid point index.
+    pub point: u64,
+    /// Replicate index.
+    pub replicate: u32,
+    /// Every parameter of the run.
+    pub params: RobustPoint,
+    /// The bounds at the point.
+    pub bounds: RobustBounds,
+    /// What the run measured.
+    pub output: Outcome,
+}
+
+/// Reads a record file (a torn last line, from a running sweep, is skipped).
+///
+/// # Errors
+/// I/O errors and lines that are not records, naming the file and line.
+pub fn load(path: &Path) -> Result<Vec<PlotRecord>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        source: e,
+    })?;
+    let mut out = Vec::new();
+    let mut r = std::io::BufReader::new(file);
+    let mut buf = Vec::new();
+    let mut line = 0;
+    loop {
+        buf.clear();
+        let n = r.read_until(b'\n', &mut buf).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        if n == 0 || buf.last() != Some(&b'\n') {
+            return Ok(out);
+        }
+        line += 1;
+        out.push(serde_json::from_slice(&buf).map_err(|e| Error::Parse {
+            what: format!("{} line {line}", path.display()),
+            reason: e.to_string(),
+        })?);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn torn_last_line_is_skipped_and_bad_lines_named() {
+        let dir = std::env::temp_dir().join(format!("lbounds-records-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = r#"{"sweep":"t","point":0,"replicate":0,"params":{"population":{},"defence":{"rule":{"name":"median"}},"attack":{"name":"origin"}},"bounds":{"f":0,"eta":0.0,"kappa_lower":0.0,"error_lower":null,"update_sigma":null,"heterogeneity_floor":0.0},"output":{"status":"not_applicable","reason":"r"}}"#;
+        let p = dir.join("r.jsonl");
+        std::fs::write(&p, format!("{good}\n{}", &good[..40])).unwrap();
+        let recs = load(&p).unwrap();
+        assert_eq!(recs.len(), 1);
+        assert!(matches!(recs[0].output, Outcome::NotApplicable { .. }));
+        std::fs::write(&p, "{}\n").unwrap();
+        let e = load(&p).unwrap_err().to_string();
+        assert!(e.contains("r.jsonl line 1"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,270 @@
+//! `lbounds sweep`: records are the same bytes for any thread count and shard split, a run
+//! killed with SIGKILL resumes to the same bytes, bad configs fail before any work.
+#![cfg(feature = "cli")]
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+const CONFIG: &str = r#"
+name = "det"
+experiment = "robust"
+seed = 11
+replicates = 3
+
+[grid]
+rule = ["median", "trmean", "krum", "geometric_median"]
+attack = ["sign_flipping", "a_little_is_enough"]
+byzantine_fraction = [0.0, 0.2, 0.4]
+n = 12
+d = 4
+"#;
+
+fn tmp(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lbounds-it-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn lbounds(args: &[&str]) -> std::process::Output {
+    Command::cargo_bin("lbounds")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = lbounds(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn merged(dirs: &[PathBuf], out: &Path) -> Vec<u8> {
+    let mut args = vec!["sweep", "merge"];
+    args.extend(dirs.iter().map(|d| s(d)));
+    args.extend(["--out", s(out)]);
+    ok(&args);
+    std::fs::read(out).unwrap()
+}
+
+#[test]
+fn records_do_not_depend_on_threads_or_shards() {
+    let base = tmp("det");
+    let cfg = base.join("c.toml");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    let one = base.join("t1");
+    let two = base.join("t2");
+    ok(&["sweep", "run", s(&cfg), "--out", s(&one), "--threads", "1"]);
+    ok(&[
+        "sweep",
+        "run",
+        s(&cfg),
+        "--out",
+        s(&two),
+        "--threads",
+        "2",
+        "--chunk",
+        "5",
+    ]);
+    let a = merged(std::slice::from_ref(&one), &base.join("a.jsonl"));
+    let b = merged(&[two], &base.join("b.jsonl"));
+    // 4 rules × 2 attacks × 3 fractions × 3 replicates.
+    assert_eq!(a.iter().filter(|&&c| c == b'\n').count(), 72);
+    assert_eq!(a, b, "1 vs 2 threads");
+    // A single-process run is already in canonical order.
+    assert_eq!(std::fs::read(one.join("records.jsonl")).unwrap(), a);
+    let shards: Vec<PathBuf> = (0..3).map(|k| base.join(format!("s{k}"))).collect();
+    for (k, d) in shards.iter().enumerate() {
+        let shard = format!("{k}/3");
+        ok(&[
+            "sweep",
+            "run",
+            s(&cfg),
+            "--out",
+            s(d),
+            "--shard",
+            &shard,
+            "--threads",
+            "2",
+        ]);
+    }
+    assert_eq!(merged(&shards, &base.join("c.jsonl")), a, "1 vs 3 shards");
+    let st = ok(&["sweep", "status", s(&shards[1])]);
+    assert!(
+        st.contains("24/24 records") && st.contains("complete"),
+        "{st}"
+    );
+    // Mixed configs are refused.
+    let other = base.join("o.toml");
+    std::fs::write(&other, CONFIG.replace("seed = 11", "seed = 12")).unwrap();
+    ok(&["sweep", "run", s(&other), "--out", s(&base.join("o"))]);
+    let out = lbounds(&[
+        "sweep",
+        "merge",
+        s(&one),
+        s(&base.join("o")),
+        "--out",
+        s(&base.join("x.jsonl")),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mixed configs"));
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn killed_run_resumes_to_the_same_bytes() {
+    let base = tmp("kill");
+    let cfg = base.join("c.toml");
+    // Enough work (about a second on one thread) to kill the process half-way.
+    let text = CONFIG
+        .replace("replicates = 3", "replicates = 40")
+        .replace("d = 4", "d = 200")
+        .replace("n = 12", "n = 30");
+    std::fs::write(&cfg, &text).unwrap();
+    let total = 4 * 2 * 3 * 40;
+    let full = base.join("full");
+    ok(&["sweep", "run", s(&cfg), "--out", s(&full), "--threads", "1"]);
+    let reference = std::fs::read(full.join("records.jsonl")).unwrap();
+
+    let dir = base.join("killed");
+    let records = dir.join("records.jsonl");
+    let exe = assert_cmd::cargo::cargo_bin("lbounds");
+    let mut child = std::process::Command::new(&exe)
+        .args([
+            "sweep",
+            "run",
+            s(&cfg),
+            "--out",
+            s(&dir),
+            "--threads",
+            "1",
+            "--chunk",
+            "4",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill -9 once some records are on disk.
+    let start = std::time::Instant::now();
+    loop {
+        let lines =
+            std::fs::read(&records).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count());
+        if lines >= 40 || start.elapsed().as_secs() > 60 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    let partial = std::fs::read(&records).unwrap();
+    let complete = partial.iter().filter(|&&c| c == b'\n').count();
+    assert!(
+        complete < total,
+        "the run finished before it was killed; make the test config bigger"
+    );
+
+    let msg = ok(&["sweep", "run", s(&cfg), "--out", s(&dir), "--threads", "2"]);
+    assert!(msg.contains(&format!("{complete} already done")), "{msg}");
+    let after = std::fs::read(&records).unwrap();
+    assert_eq!(after.last(), Some(&b'\n'), "no torn line");
+    // Chunks are written in job order, so the resumed file is already canonical.
+    assert_eq!(
+        after, reference,
+        "resumed records differ from an uninterrupted run"
+    );
+    assert_eq!(merged(&[dir], &base.join("m.jsonl")), reference);
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn bad_configs_fail_before_any_work() {
+    let base = tmp("bad");
+    let cfg = base.join("bad.toml");
+    std::fs::write(&cfg, CONFIG.replace("d = 4", "d = [4, -1]")).unwrap();
+    let out_dir = base.join("out");
+    let out = lbounds(&["sweep", "run", s(&cfg), "--out", s(&out_dir)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml line 12") && err.contains("grid.d"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!out_dir.exists(), "nothing may be written for a bad config");
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn slurm_writes_an_array_and_a_dependent_merge() {
+    let base = tmp("slurm");
+    let cfg = base.join("c.toml");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    let out = base.join("job");
+    let msg = ok(&[
+        "sweep",
+        "slurm",
+        s(&cfg),
+        "--shards",
+        "4",
+        "--out",
+        s(&out),
+        "--cpus",
+        "2",
+        "--partition",
+        "short",
+    ]);
+    assert!(msg.contains("submit with:"), "{msg}");
+    let array = std::fs::read_to_string(out.join("slurm/array.sbatch")).unwrap();
+    assert!(
+        array.contains("#SBATCH --array=0-3")
+            && array.contains("--shard \"$SLURM_ARRAY_TASK_ID\"/4")
+    );
+    assert!(array.contains("#SBATCH --partition=short") && array.contains("--cpus-per-task=2"));
+    let submit = std::fs::read_to_string(out.join("slurm/submit.sh")).unwrap();
+    assert!(submit.contains("--dependency=afterok:"));
+    assert!(out.join("config.toml").exists());
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[cfg(feature = "plot")]
+#[test]
+fn figures_are_drawn_from_records_only() {
+    let base = tmp("fig");
+    let cfg = base.join("breakdown.toml");
+    std::fs::write(
+        &cfg,
+        CONFIG
+            .replace("name = \"det\"", "name = \"breakdown\"")
+            .replace("d = 4", "d = 2"),
+    )
+    .unwrap();
+    ok(&["sweep", "run", s(&cfg), "--out", s(&base.join("run"))]);
+    let records = base.join("run/records.jsonl");
+    let out = base.join("figs");
+    let msg = ok(&["figures", "--records", s(&records), "--out", s(&out)]);
+    assert!(
+        msg.contains("fig1") && msg.contains("skipped fig3"),
+        "{msg}"
+    );
+    for stem in ["fig1_error_vs_fraction", "fig2_kappa_vs_fraction"] {
+        let png = std::fs::read(out.join(format!("{stem}.png"))).unwrap();
+        assert_eq!(&png[1..4], b"PNG", "{stem}.png is a PNG");
+        let svg = std::fs::read_to_string(out.join(format!("{stem}.svg"))).unwrap();
+        assert!(
+            svg.contains("<svg") && svg.contains("Byzantine fraction"),
+            "{stem}.svg"
+        );
+    }
+    // Plotting ran no experiment: the records are untouched and no sweep directory appeared.
+    assert!(!out.join("records").exists());
+    let _ = std::fs::remove_dir_all(&base);
+}
