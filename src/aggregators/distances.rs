@@ -16,57 +16,31 @@ const DIST_BLOCK: usize = 2048;
 
 /// Σ (aₖ − bₖ)² and Σ aₖ² with eight interleaved accumulators (vectorisable, fixed
 /// association): the crate-wide kernels of `data`.
-pub(crate) use crate::data::{sq_dist, sq_dist4, sq_norm};
-
-/// Coordinates per inner block of [`pairwise_sq_dists`]: the n column pieces (n × 4 KB) stay
-/// in L2 while every pair is formed.
-const PAIR_BLOCK: usize = 512;
+pub(crate) use crate::data::{sq_dist, sq_norm};
 
 /// The n×n matrix of squared distances, row-major and symmetric: the crate's one pairwise
 /// kernel (Krum, Multi-Krum, Bulyan, MDA, NNM, the min-max attack). The diagonal is computed
 /// too (0, or NaN for a vector with an infinite entry, as SciPy's `cdist(X, X)`).
 ///
-/// One pass over the data in at most 64 coordinate chunks run in parallel; inside a chunk,
-/// blocks of [`PAIR_BLOCK`] coordinates form every pair while in cache, one vector against four
-/// at a time. The chunks' partial matrices are added in chunk order, so the bytes do not depend
-/// on the thread count.
+/// One pass over the data: each block of coordinates adds its contribution to every pair;
+/// blocks run in parallel and their partial matrices are added in block order.
 pub(crate) fn pairwise_sq_dists(x: UpdatesView<'_>) -> Vec<f64> {
     let (n, d) = (x.n(), x.d());
     let npairs = n * (n + 1) / 2;
-    let chunk = d.div_ceil(64).next_multiple_of(64).max(PAIR_BLOCK);
-    let partials: Vec<Vec<f64>> = (0..d.div_ceil(chunk))
+    let blocks = d.div_ceil(DIST_BLOCK);
+    let partials: Vec<Vec<f64>> = (0..blocks)
         .into_par_iter()
-        .map(|c| {
-            let (lo, hi) = (c * chunk, ((c + 1) * chunk).min(d));
-            crate::simd::widest(
-                #[inline(always)]
-                || {
-                    let mut acc = vec![0.0; npairs];
-                    let mut b = lo;
-                    while b < hi {
-                        let e = (b + PAIR_BLOCK).min(hi);
-                        let col = |j: usize| &x.col(j)[b..e];
-                        let mut p = 0;
-                        for i in 0..n {
-                            let xi = col(i);
-                            let mut j = i;
-                            while j + 4 <= n {
-                                let s = sq_dist4(xi, [col(j), col(j + 1), col(j + 2), col(j + 3)]);
-                                for (a, v) in acc[p..p + 4].iter_mut().zip(s) {
-                                    *a += v;
-                                }
-                                (p, j) = (p + 4, j + 4);
-                            }
-                            for j in j..n {
-                                acc[p] += sq_dist(xi, col(j));
-                                p += 1;
-                            }
-                        }
-                        b = e;
-                    }
-                    acc
-                },
-            )
+        .map(|b| {
+            let lo = b * DIST_BLOCK;
+            let hi = (lo + DIST_BLOCK).min(d);
+            let mut part = Vec::with_capacity(npairs);
+            for i in 0..n {
+                let xi = &x.col(i)[lo..hi];
+                for j in i..n {
+                    part.push(sq_dist(xi, &x.col(j)[lo..hi]));
+                }
+            }
+            part
         })
         .collect();
     let mut acc = vec![0.0; npairs];
@@ -96,14 +70,11 @@ pub(crate) fn sq_dists_to(x: UpdatesView<'_>, z: &[f64]) -> Vec<f64> {
         .map(|b| {
             let lo = b * DIST_BLOCK;
             let hi = (lo + DIST_BLOCK).min(d);
-            crate::simd::widest(
-                #[inline(always)]
-                || {
-                    (0..n)
-                        .map(|i| sq_dist(&x.col(i)[lo..hi], &z[lo..hi]))
-                        .collect()
-                },
-            )
+            {
+                (0..n)
+                    .map(|i| sq_dist(&x.col(i)[lo..hi], &z[lo..hi]))
+                    .collect()
+            }
         })
         .collect();
     let mut acc = vec![0.0; n];
@@ -134,20 +105,17 @@ pub(crate) fn weighted_mean_and_dists(
         .map(|(b, zb)| {
             let lo = b * DIST_BLOCK;
             let hi = lo + zb.len();
-            crate::simd::widest(
-                #[inline(always)]
-                || {
-                    for (&i, &wi) in idx.iter().zip(w) {
-                        for (o, v) in zb.iter_mut().zip(&x.col(i)[lo..hi]) {
-                            *o += wi * v;
-                        }
+            {
+                for (&i, &wi) in idx.iter().zip(w) {
+                    for (o, v) in zb.iter_mut().zip(&x.col(i)[lo..hi]) {
+                        *o += wi * v;
                     }
-                    for o in zb.iter_mut() {
-                        *o /= total;
-                    }
-                    (0..n).map(|i| sq_dist(&x.col(i)[lo..hi], zb)).collect()
-                },
-            )
+                }
+                for o in zb.iter_mut() {
+                    *o /= total;
+                }
+                (0..n).map(|i| sq_dist(&x.col(i)[lo..hi], zb)).collect()
+            }
         })
         .collect();
     let mut d2 = vec![0.0; n];
@@ -219,30 +187,9 @@ mod tests {
     }
 
     #[test]
-    fn four_at_once_has_the_same_bits() {
-        let col = |s: usize, len: usize| -> Vec<f64> {
-            (0..len)
-                .map(|j| ((s * 131 + j * 71) % 97) as f64 / 9.0 - 5.0)
-                .collect()
-        };
-        for len in [0, 5, 8, 13, 64, 517] {
-            let a = col(0, len);
-            let bs: Vec<Vec<f64>> = (1..5).map(|s| col(s, len)).collect();
-            let four = sq_dist4(&a, [&bs[0], &bs[1], &bs[2], &bs[3]]);
-            for q in 0..4 {
-                assert_eq!(
-                    four[q].to_bits(),
-                    sq_dist(&a, &bs[q]).to_bits(),
-                    "len {len}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn pairwise_kernel_matches_naive_sums_over_many_chunks() {
-        // d = 70437: 62 chunks of 1152 coordinates (blocks of 512, 512, 128) and a short last
-        // one; n = 7 exercises the four-wide step and its remainder. The reordered sums must
+    fn pairwise_kernel_matches_naive_sums_over_many_blocks() {
+        // d = 70437: 34 blocks of 2048 coordinates and a ragged last one, added in block
+        // order; n = 7 vectors. The reordered sums must
         // agree with the plain serial double loop to 1e-12 relative (a few ulps per addition
         // over ~10⁵ terms of similar size), and the diagonal is exactly 0.
         let (n, d) = (7, 64 * 1100 + 37);

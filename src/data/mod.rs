@@ -335,37 +335,6 @@ pub fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
     ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
 }
 
-/// [`sq_dist`] of `a` against four vectors at once: each load of `a` serves four sums, and
-/// each of the four numbers has exactly [`sq_dist`]'s association, so the bits agree.
-#[inline]
-pub(crate) fn sq_dist4(a: &[f64], bs: [&[f64]; 4]) -> [f64; 4] {
-    let m = a.len() / 8 * 8;
-    let mut acc = [[0.0f64; 8]; 4];
-    let mut c = 0;
-    while c < m {
-        let ca = &a[c..c + 8];
-        for (q, b) in bs.iter().enumerate() {
-            let cb = &b[c..c + 8];
-            for l in 0..8 {
-                let t = ca[l] - cb[l];
-                acc[q][l] += t * t;
-            }
-        }
-        c += 8;
-    }
-    let mut out = [0.0; 4];
-    for (q, b) in bs.iter().enumerate() {
-        let tail: f64 = a[m..]
-            .iter()
-            .zip(&b[m..])
-            .map(|(x, y)| (x - y) * (x - y))
-            .sum();
-        let r = &acc[q];
-        out[q] = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7])) + tail;
-    }
-    out
-}
-
 /// Squared Euclidean norm (eight accumulators, as [`sq_dist`]).
 #[inline]
 pub fn sq_norm(a: &[f64]) -> f64 {
