@@ -316,7 +316,6 @@ impl<'a> From<&'a Updates> for UpdatesView<'a> {
 ///
 /// Eight independent accumulators, so the loop runs at memory speed instead of waiting on
 /// each addition (a single running sum is bound by the add latency).
-#[inline]
 pub fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
     let mut acc = [0.0f64; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
@@ -336,7 +335,6 @@ pub fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Squared Euclidean norm (eight accumulators, as [`sq_dist`]).
-#[inline]
 pub fn sq_norm(a: &[f64]) -> f64 {
     let mut acc = [0.0f64; 8];
     let c = a.chunks_exact(8);
