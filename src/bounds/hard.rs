@@ -114,6 +114,31 @@ fn rows_to_updates(rows: &[Vec<f64>]) -> Result<Updates> {
     Updates::from_rows(rows)
 }
 
+/// Validates the arguments shared by [`gauss_huber_pair`] and [`gauss_strong_pair`] and
+/// returns `dir` normalized.
+fn check_gauss_pair(n: usize, eta: f64, sigma: f64, dir: &[f64]) -> Result<Vec<f64>> {
+    check_eta(eta)?;
+    crate::error::check_positive("sigma", sigma)?;
+    if n == 0 {
+        return Err(Error::invalid("n", 0, "need at least one sample"));
+    }
+    unit(dir)
+}
+
+/// The two worlds of a Gaussian pair along the unit direction `u`: truths 0 and `delta`·`u`,
+/// both consistent with `rows`.
+fn gauss_pair_world(rows: &[Vec<f64>], u: &[f64], delta: f64) -> Result<TwoWorld> {
+    let d = u.len();
+    Ok(TwoWorld {
+        view: rows_to_updates(rows)?,
+        truth_a: DVector::zeros(d),
+        truth_b: DVector::from_iterator(d, u.iter().map(|v| v * delta)),
+        scale: 1.0,
+        honest_a: Vec::new(),
+        honest_b: Vec::new(),
+    })
+}
+
 /// R1's Huber pair along the direction `dir` (e1 for R1, 1/√d for R6): n i.i.d. draws from
 /// M = (1−η)N(0,σ²I) + ηQ0, where along `dir` Q0 ∝ (p1 − p0)₊ with p0 = N(0,σ²),
 /// p1 = N(Δ*,σ²), Δ* = 2σΦ⁻¹(1/(2(1−η))), and orthogonally N(0,σ²I). M is also
@@ -128,12 +153,7 @@ pub fn gauss_huber_pair(
     sigma: f64,
     dir: &[f64],
 ) -> Result<TwoWorld> {
-    check_eta(eta)?;
-    crate::error::check_positive("sigma", sigma)?;
-    if n == 0 {
-        return Err(Error::invalid("n", 0, "need at least one sample"));
-    }
-    let u = unit(dir)?;
+    let u = check_gauss_pair(n, eta, sigma, dir)?;
     let d = u.len();
     let delta = if eta == 0.0 {
         0.0
@@ -152,14 +172,7 @@ pub fn gauss_huber_pair(
         }
         rows.push(z);
     }
-    Ok(TwoWorld {
-        view: rows_to_updates(&rows)?,
-        truth_a: DVector::zeros(d),
-        truth_b: DVector::from_iterator(d, u.iter().map(|v| v * delta)),
-        scale: 1.0,
-        honest_a: Vec::new(),
-        honest_b: Vec::new(),
-    })
+    gauss_pair_world(&rows, &u, delta)
 }
 
 /// R1's strong-contamination pair: n i.i.d. draws from ½N(0,σ²I) + ½N(Δ_S·dir, σ²I),
@@ -174,12 +187,7 @@ pub fn gauss_strong_pair(
     sigma: f64,
     dir: &[f64],
 ) -> Result<TwoWorld> {
-    check_eta(eta)?;
-    crate::error::check_positive("sigma", sigma)?;
-    if n == 0 {
-        return Err(Error::invalid("n", 0, "need at least one sample"));
-    }
-    let u = unit(dir)?;
+    let u = check_gauss_pair(n, eta, sigma, dir)?;
     let d = u.len();
     let delta = 2.0 * sigma * super::phi_inv_half_plus(eta);
     let mut rows = Vec::with_capacity(n);
@@ -192,14 +200,7 @@ pub fn gauss_strong_pair(
         }
         rows.push(z);
     }
-    Ok(TwoWorld {
-        view: rows_to_updates(&rows)?,
-        truth_a: DVector::zeros(d),
-        truth_b: DVector::from_iterator(d, u.iter().map(|v| v * delta)),
-        scale: 1.0,
-        honest_a: Vec::new(),
-        honest_b: Vec::new(),
-    })
+    gauss_pair_world(&rows, &u, delta)
 }
 
 /// The spike laws of R3/R4: P± = (1−t)δ0 + t·δ_{±a} and the observed law
