@@ -115,34 +115,14 @@ fn gaussian_sigma() {
 
 #[test]
 fn mean_and_sgd_runs() {
-    let t = ok(&[
-        "mean",
-        "--epsilons",
-        "1,10",
-        "--n",
-        "50",
-        "--d",
-        "3",
-        "--records",
-        "4",
-        "--replicates",
-        "3",
-    ]);
+    // `mean` on 50 users x 4 records in d = 3, plus `extra`.
+    let mean = |extra: &[&str]| {
+        let base = ["mean", "--n", "50", "--d", "3", "--records", "4"];
+        ok(&[&base[..], extra].concat())
+    };
+    let t = mean(&["--epsilons", "1,10", "--replicates", "3"]);
     assert!(t.contains("CoinPress") && t.contains("P1"), "{t}");
-    let j = ok(&[
-        "mean",
-        "--epsilons",
-        "1",
-        "--n",
-        "50",
-        "--d",
-        "3",
-        "--records",
-        "4",
-        "--replicates",
-        "2",
-        "--json",
-    ]);
+    let j = mean(&["--epsilons", "1", "--replicates", "2", "--json"]);
     assert_eq!(j.lines().count(), 2);
     for line in j.lines() {
         let v: Value = serde_json::from_str(line).unwrap();

@@ -85,6 +85,26 @@ impl TwoWorld {
     }
 }
 
+/// The mean x̄_S of the inputs `idx` of `x` and their spread V_S = (1/|S|)·Σ_{i∈S} ‖x_i − x̄_S‖²
+/// (the honest heterogeneity that (f, κ)-robustness is measured against). `idx` must be
+/// non-empty.
+pub fn mean_and_spread(x: &Updates, idx: &[usize]) -> (DVector<f64>, f64) {
+    let v = x.view();
+    let mean = v.mean_of(idx.iter().copied());
+    let var = idx
+        .iter()
+        .map(|&i| {
+            v.col(i)
+                .iter()
+                .zip(mean.iter())
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        / idx.len() as f64;
+    (mean, var)
+}
+
 fn check_eta(eta: f64) -> Result<()> {
     if !(0.0..0.5).contains(&eta) {
         return Err(Error::invalid("eta", eta, "must lie in [0, 1/2)"));
@@ -649,6 +669,15 @@ mod tests {
     }
 
     #[test]
+    fn mean_and_spread_known_answer() {
+        // Inputs (0, 0), (2, 0), (7, 7); S = {0, 1}: mean (1, 0), spread (1 + 1)/2 = 1.
+        let x = Updates::from_rows(&[vec![0.0, 0.0], vec![2.0, 0.0], vec![7.0, 7.0]]).unwrap();
+        let (mean, var) = mean_and_spread(&x, &[0, 1]);
+        assert_eq!(mean.as_slice(), &[1.0, 0.0]);
+        assert_eq!(var, 1.0);
+    }
+
+    #[test]
     fn three_cluster_and_quadratics_are_valid_in_both_worlds() {
         let tw = three_cluster(10, 2, &[1.0, -2.0]).unwrap();
         for (honest, truth) in [(&tw.honest_a, &tw.truth_a), (&tw.honest_b, &tw.truth_b)] {
@@ -660,19 +689,7 @@ mod tests {
         let (g, mu) = (1.5, 2.0);
         let tw = quadratic_hetero(11, 3, g, mu, 2).unwrap();
         for honest in [&tw.honest_a, &tw.honest_b] {
-            let v = tw.view.view();
-            let mean = v.mean_of(honest.iter().copied());
-            let var: f64 = honest
-                .iter()
-                .map(|&i| {
-                    v.col(i)
-                        .iter()
-                        .zip(mean.iter())
-                        .map(|(a, b)| (a - b).powi(2))
-                        .sum::<f64>()
-                })
-                .sum::<f64>()
-                / honest.len() as f64;
+            let (_, var) = mean_and_spread(&tw.view, honest);
             assert!((mu * mu * var - g * g).abs() < 1e-12, "{}", mu * mu * var);
         }
         // Half gap = sqrt(B2's bound).
