@@ -169,19 +169,7 @@ fn two_world_every_rule_every_instance() {
 
 /// ‖F − x̄_S‖²/V_S for the inputs `rows` restricted to `honest`.
 fn kappa_hat(x: &Updates, honest: &[usize], out: &[f64]) -> f64 {
-    let v = x.view();
-    let mean = v.mean_of(honest.iter().copied());
-    let var = honest
-        .iter()
-        .map(|&i| {
-            v.col(i)
-                .iter()
-                .zip(mean.iter())
-                .map(|(a, b)| (a - b).powi(2))
-                .sum::<f64>()
-        })
-        .sum::<f64>()
-        / honest.len() as f64;
+    let (mean, var) = hard::mean_and_spread(x, honest);
     let err: f64 = out
         .iter()
         .zip(mean.iter())

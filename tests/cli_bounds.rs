@@ -2,35 +2,9 @@
 //! `lbounds simulate`.
 #![cfg(feature = "cli")]
 
-use assert_cmd::Command;
+mod common;
 
-fn lbounds() -> Command {
-    Command::cargo_bin("lbounds").expect("binary built")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = lbounds().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "args {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Exit code 2, one line on stderr containing `needle`, no stdout.
-fn fails_with(args: &[&str], needle: &str) {
-    let out = lbounds().args(args).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "args {args:?}: stderr {stderr}");
-    assert!(out.stdout.is_empty(), "args {args:?}: partial output");
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "not one line: {stderr}"
-    );
-    assert!(stderr.contains(needle), "{stderr:?} lacks {needle:?}");
-}
+use common::{fails_with, ok};
 
 #[test]
 fn list_shows_every_result_with_status_and_citation() {
@@ -204,21 +178,22 @@ fn eval_errors_are_one_line_exit_2() {
 
 #[test]
 fn simulate_shows_every_applicable_catalogue_bound() {
-    let s = ok(&[
-        "simulate",
-        "--n",
-        "20",
-        "--d",
-        "3",
-        "--byzantine",
-        "0.1",
-        "--replicates",
-        "1",
-        "--rules",
-        "median",
-        "--attacks",
-        "mimic",
-    ]);
+    // `simulate` at n = 20, one replicate, median under mimic, plus `extra`.
+    let sim = |extra: &[&str]| {
+        let base = [
+            "simulate",
+            "--n",
+            "20",
+            "--replicates",
+            "1",
+            "--rules",
+            "median",
+            "--attacks",
+            "mimic",
+        ];
+        ok(&[&base[..], extra].concat())
+    };
+    let s = sim(&["--d", "3", "--byzantine", "0.1"]);
     for id in [
         "R1-huber",
         "R1-strong",
@@ -237,22 +212,7 @@ fn simulate_shows_every_applicable_catalogue_bound() {
             "{id} missing:\n{s}"
         );
     }
-    let line = ok(&[
-        "simulate",
-        "--n",
-        "20",
-        "--d",
-        "3",
-        "--byzantine",
-        "0.1",
-        "--replicates",
-        "1",
-        "--rules",
-        "median",
-        "--attacks",
-        "mimic",
-        "--json",
-    ]);
+    let line = sim(&["--d", "3", "--byzantine", "0.1", "--json"]);
     let j: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
     let b = &j["bounds"];
     // n = 20, f = 2: B1 = 2/16.
@@ -260,20 +220,7 @@ fn simulate_shows_every_applicable_catalogue_bound() {
     assert_eq!(b["setting"]["eta"].as_f64(), Some(0.1));
     assert!(b["R1-huber"]["value"].as_f64().unwrap() > 0.0);
     // Non-Gaussian noise: no sigma, so no Gaussian bound, but B1 is still there.
-    let line = ok(&[
-        "simulate",
-        "--n",
-        "20",
-        "--noise",
-        "student_t",
-        "--replicates",
-        "1",
-        "--rules",
-        "median",
-        "--attacks",
-        "mimic",
-        "--json",
-    ]);
+    let line = sim(&["--noise", "student_t", "--json"]);
     let j: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
     assert!(j["bounds"].get("R1-huber").is_none());
     assert!(j["bounds"].get("B1").is_some());

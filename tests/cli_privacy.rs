@@ -1,19 +1,19 @@
 //! End-to-end tests of `lbounds privacy`: outputs, JSON keys, exit codes and one-line errors.
 #![cfg(feature = "cli")]
 
-use assert_cmd::Command;
+mod common;
+
+use common::lbounds;
 use serde_json::Value;
 
-fn lbounds() -> Command {
-    Command::cargo_bin("lbounds").expect("binary built")
+/// `privacy` followed by `args`.
+fn privacy<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    [&["privacy"], args].concat()
 }
 
 /// Runs `lbounds privacy ARGS`, expects success, returns stdout.
 fn ok(args: &[&str]) -> String {
-    let out = lbounds().arg("privacy").args(args).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "args {args:?}: {stderr}");
-    String::from_utf8(out.stdout).unwrap()
+    common::ok(&privacy(args))
 }
 
 fn json(args: &[&str]) -> Value {
@@ -24,16 +24,7 @@ fn json(args: &[&str]) -> Value {
 
 /// Expects exit code 2, no stdout and one stderr line containing `needle`.
 fn fails_with(args: &[&str], needle: &str) {
-    let out = lbounds().arg("privacy").args(args).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "args {args:?}: stderr {stderr}");
-    assert!(out.stdout.is_empty(), "args {args:?}: partial output");
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "not one line: {stderr}"
-    );
-    assert!(stderr.contains(needle), "{stderr:?} lacks {needle:?}");
+    common::fails_with(&privacy(args), needle);
 }
 
 const QUERY: [&str; 8] = [
@@ -124,34 +115,14 @@ fn gaussian_sigma() {
 
 #[test]
 fn mean_and_sgd_runs() {
-    let t = ok(&[
-        "mean",
-        "--epsilons",
-        "1,10",
-        "--n",
-        "50",
-        "--d",
-        "3",
-        "--records",
-        "4",
-        "--replicates",
-        "3",
-    ]);
+    // `mean` on 50 users x 4 records in d = 3, plus `extra`.
+    let mean = |extra: &[&str]| {
+        let base = ["mean", "--n", "50", "--d", "3", "--records", "4"];
+        ok(&[&base[..], extra].concat())
+    };
+    let t = mean(&["--epsilons", "1,10", "--replicates", "3"]);
     assert!(t.contains("CoinPress") && t.contains("P1"), "{t}");
-    let j = ok(&[
-        "mean",
-        "--epsilons",
-        "1",
-        "--n",
-        "50",
-        "--d",
-        "3",
-        "--records",
-        "4",
-        "--replicates",
-        "2",
-        "--json",
-    ]);
+    let j = mean(&["--epsilons", "1", "--replicates", "2", "--json"]);
     assert_eq!(j.lines().count(), 2);
     for line in j.lines() {
         let v: Value = serde_json::from_str(line).unwrap();
@@ -223,34 +194,22 @@ fn bad_input_is_one_line_and_exit_2() {
     run(&[("--delta", "1")], "`delta`");
     run(&[("--delta", "0")], "`delta`");
     run(&[("--delta", "-0.1")], "`delta`");
-    fails_with(
-        &[
-            "noise",
-            "--sampling-rate",
-            "0.1",
-            "--steps",
-            "10",
-            "--epsilon",
-            "0",
-            "--delta",
-            "1e-5",
-        ],
-        "`epsilon`",
-    );
-    fails_with(
-        &[
-            "noise",
-            "--sampling-rate",
-            "0.1",
-            "--steps",
-            "10",
-            "--epsilon",
-            "-2",
-            "--delta",
-            "1e-5",
-        ],
-        "`epsilon`",
-    );
+    for eps in ["0", "-2"] {
+        fails_with(
+            &[
+                "noise",
+                "--sampling-rate",
+                "0.1",
+                "--steps",
+                "10",
+                "--epsilon",
+                eps,
+                "--delta",
+                "1e-5",
+            ],
+            "`epsilon`",
+        );
+    }
     fails_with(&["gaussian", "--epsilon", "1", "--delta", "2"], "`delta`");
     fails_with(
         &[

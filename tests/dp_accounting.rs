@@ -41,6 +41,23 @@ struct Case {
     pld: f64,
 }
 
+impl Case {
+    /// Asserts that lbounds' `e` is within relative `tol` of dp-accounting's `want` for this
+    /// query; returns the relative deviation.
+    fn check(&self, e: f64, want: f64, tol: f64) -> f64 {
+        let rel = (e - want).abs() / want;
+        assert!(
+            rel <= tol,
+            "q={} σ={} T={} δ={}: lbounds {e}, dp-accounting {want}",
+            self.q,
+            self.sigma,
+            self.steps,
+            self.delta,
+        );
+        rel
+    }
+}
+
 fn cases() -> Vec<Case> {
     fixture("accountants.json")["cases"]
         .as_array()
@@ -73,17 +90,7 @@ fn rdp_matches_dp_accounting() {
             assert!(e >= c.pld, "{e} < PLD {}", c.pld);
             continue;
         }
-        let rel = (e - c.rdp).abs() / c.rdp;
-        worst = worst.max(rel);
-        assert!(
-            rel <= RDP_REL_TOL,
-            "q={} σ={} T={} δ={}: lbounds {e}, dp-accounting {}",
-            c.q,
-            c.sigma,
-            c.steps,
-            c.delta,
-            c.rdp
-        );
+        worst = worst.max(c.check(e, c.rdp, RDP_REL_TOL));
     }
     eprintln!("RDP: worst relative deviation {worst:.2e}");
 }
@@ -93,17 +100,7 @@ fn pld_matches_dp_accounting_and_never_exceeds_rdp() {
     let mut worst = 0.0f64;
     for c in &cases() {
         let e = pld::epsilon(c.q, c.sigma, c.steps, c.delta).unwrap();
-        let rel = (e - c.pld).abs() / c.pld;
-        worst = worst.max(rel);
-        assert!(
-            rel <= PLD_REL_TOL,
-            "q={} σ={} T={} δ={}: lbounds {e}, dp-accounting {}",
-            c.q,
-            c.sigma,
-            c.steps,
-            c.delta,
-            c.pld
-        );
+        worst = worst.max(c.check(e, c.pld, PLD_REL_TOL));
         // RDP ε is never below the PLD ε of the same query.
         let r = rdp::epsilon(c.q, c.sigma, c.steps, c.delta).unwrap();
         assert!(e <= r, "PLD {e} above RDP {r}");

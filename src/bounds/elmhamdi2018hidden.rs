@@ -20,7 +20,7 @@
 //! E. M. El Mhamdi, R. Guerraoui, S. Rouault, "The Hidden Vulnerability of Distributed
 //! Learning in Byzantium", ICML 2018, PMLR 80:3521–3530, arXiv 1802.07927.
 
-use super::{Args, Bound, BoundValue, Citation, Family, Hypothesis, Info, Kind, ParamSpec, Status};
+use super::{Args, BoundValue, Citation, Family, Hypothesis, Info, Kind, ParamSpec, Status};
 use crate::Result;
 
 /// R6, coordinate-wise median bias.
@@ -85,54 +85,30 @@ static INFO_C: Info = Info {
 
 static INFO_G: Info = Info {
     id: "R6-gm",
-    key: "elmhamdi2018hidden",
     name: "geometric median bias in d dimensions (approximation)",
-    family: Family::RobustStatistics,
     kind: Kind::Order,
-    status: Status::DerivedHere,
     statement: "with far outliers along one direction, ||GM - mu|| ~ sigma*sqrt(d)*eta/(1-eta) for large d (linearization)",
-    upper: None,
-    hypotheses: HYP,
-    params: PARAMS,
-    citation: CITATION,
-    grows_with: &["eta", "sigma", "d"],
-    shrinks_with: &[],
-    example: &[("eta", 0.1), ("sigma", 1.0), ("d", 50.0)],
+    ..INFO_C
 };
 
-fn args(a: &Args<'_>) -> Result<Option<(f64, f64, usize)>> {
+/// Evaluates `bias(eta, sigma, d)` below the breakdown point, +inf from it on.
+fn eval(a: &Args<'_>, bias: fn(f64, f64, usize) -> f64) -> Result<BoundValue> {
     let sigma = a.positive("sigma")?;
     let d = a.count_pos("d")?;
-    Ok(super::eta_below(a, "eta", 0.5)?.map(|e| (e, sigma, d)))
+    Ok(match super::eta_below(a, "eta", 0.5)? {
+        Some(eta) => BoundValue::finite(bias(eta, sigma, d)),
+        None => BoundValue::infinite("eta >= 1/2 (breakdown point)"),
+    })
 }
 
-impl Bound for R6Cwmed {
-    fn info(&self) -> &'static Info {
-        &INFO_C
-    }
-    fn compute(&self, a: &Args<'_>) -> Result<BoundValue> {
-        Ok(match args(a)? {
-            Some((e, s, d)) => BoundValue::finite(cwmed_bias_allones(e, s, d)),
-            None => BoundValue::infinite("eta >= 1/2 (breakdown point)"),
-        })
-    }
-}
+impl_bound!(R6Cwmed, INFO_C, |a| eval(a, cwmed_bias_allones));
 
-impl Bound for R6Gm {
-    fn info(&self) -> &'static Info {
-        &INFO_G
-    }
-    fn compute(&self, a: &Args<'_>) -> Result<BoundValue> {
-        Ok(match args(a)? {
-            Some((e, s, d)) => BoundValue::finite(geomed_bias_highdim(e, s, d)),
-            None => BoundValue::infinite("eta >= 1/2 (breakdown point)"),
-        })
-    }
-}
+impl_bound!(R6Gm, INFO_G, |a| eval(a, geomed_bias_highdim));
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bounds::Bound;
 
     #[test]
     fn known_answers() {

@@ -85,6 +85,26 @@ impl TwoWorld {
     }
 }
 
+/// The mean x̄_S of the inputs `idx` of `x` and their spread V_S = (1/|S|)·Σ_{i∈S} ‖x_i − x̄_S‖²
+/// (the honest heterogeneity that (f, κ)-robustness is measured against). `idx` must be
+/// non-empty.
+pub fn mean_and_spread(x: &Updates, idx: &[usize]) -> (DVector<f64>, f64) {
+    let v = x.view();
+    let mean = v.mean_of(idx.iter().copied());
+    let var = idx
+        .iter()
+        .map(|&i| {
+            v.col(i)
+                .iter()
+                .zip(mean.iter())
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        / idx.len() as f64;
+    (mean, var)
+}
+
 fn check_eta(eta: f64) -> Result<()> {
     if !(0.0..0.5).contains(&eta) {
         return Err(Error::invalid("eta", eta, "must lie in [0, 1/2)"));
@@ -114,6 +134,31 @@ fn rows_to_updates(rows: &[Vec<f64>]) -> Result<Updates> {
     Updates::from_rows(rows)
 }
 
+/// Validates the arguments shared by [`gauss_huber_pair`] and [`gauss_strong_pair`] and
+/// returns `dir` normalized.
+fn check_gauss_pair(n: usize, eta: f64, sigma: f64, dir: &[f64]) -> Result<Vec<f64>> {
+    check_eta(eta)?;
+    crate::error::check_positive("sigma", sigma)?;
+    if n == 0 {
+        return Err(Error::invalid("n", 0, "need at least one sample"));
+    }
+    unit(dir)
+}
+
+/// The two worlds of a Gaussian pair along the unit direction `u`: truths 0 and `delta`·`u`,
+/// both consistent with `rows`.
+fn gauss_pair_world(rows: &[Vec<f64>], u: &[f64], delta: f64) -> Result<TwoWorld> {
+    let d = u.len();
+    Ok(TwoWorld {
+        view: rows_to_updates(rows)?,
+        truth_a: DVector::zeros(d),
+        truth_b: DVector::from_iterator(d, u.iter().map(|v| v * delta)),
+        scale: 1.0,
+        honest_a: Vec::new(),
+        honest_b: Vec::new(),
+    })
+}
+
 /// R1's Huber pair along the direction `dir` (e1 for R1, 1/√d for R6): n i.i.d. draws from
 /// M = (1−η)N(0,σ²I) + ηQ0, where along `dir` Q0 ∝ (p1 − p0)₊ with p0 = N(0,σ²),
 /// p1 = N(Δ*,σ²), Δ* = 2σΦ⁻¹(1/(2(1−η))), and orthogonally N(0,σ²I). M is also
@@ -128,12 +173,7 @@ pub fn gauss_huber_pair(
     sigma: f64,
     dir: &[f64],
 ) -> Result<TwoWorld> {
-    check_eta(eta)?;
-    crate::error::check_positive("sigma", sigma)?;
-    if n == 0 {
-        return Err(Error::invalid("n", 0, "need at least one sample"));
-    }
-    let u = unit(dir)?;
+    let u = check_gauss_pair(n, eta, sigma, dir)?;
     let d = u.len();
     let delta = if eta == 0.0 {
         0.0
@@ -152,14 +192,7 @@ pub fn gauss_huber_pair(
         }
         rows.push(z);
     }
-    Ok(TwoWorld {
-        view: rows_to_updates(&rows)?,
-        truth_a: DVector::zeros(d),
-        truth_b: DVector::from_iterator(d, u.iter().map(|v| v * delta)),
-        scale: 1.0,
-        honest_a: Vec::new(),
-        honest_b: Vec::new(),
-    })
+    gauss_pair_world(&rows, &u, delta)
 }
 
 /// R1's strong-contamination pair: n i.i.d. draws from ½N(0,σ²I) + ½N(Δ_S·dir, σ²I),
@@ -174,12 +207,7 @@ pub fn gauss_strong_pair(
     sigma: f64,
     dir: &[f64],
 ) -> Result<TwoWorld> {
-    check_eta(eta)?;
-    crate::error::check_positive("sigma", sigma)?;
-    if n == 0 {
-        return Err(Error::invalid("n", 0, "need at least one sample"));
-    }
-    let u = unit(dir)?;
+    let u = check_gauss_pair(n, eta, sigma, dir)?;
     let d = u.len();
     let delta = 2.0 * sigma * super::phi_inv_half_plus(eta);
     let mut rows = Vec::with_capacity(n);
@@ -192,14 +220,7 @@ pub fn gauss_strong_pair(
         }
         rows.push(z);
     }
-    Ok(TwoWorld {
-        view: rows_to_updates(&rows)?,
-        truth_a: DVector::zeros(d),
-        truth_b: DVector::from_iterator(d, u.iter().map(|v| v * delta)),
-        scale: 1.0,
-        honest_a: Vec::new(),
-        honest_b: Vec::new(),
-    })
+    gauss_pair_world(&rows, &u, delta)
 }
 
 /// The spike laws of R3/R4: P± = (1−t)δ0 + t·δ_{±a} and the observed law
@@ -648,6 +669,15 @@ mod tests {
     }
 
     #[test]
+    fn mean_and_spread_known_answer() {
+        // Inputs (0, 0), (2, 0), (7, 7); S = {0, 1}: mean (1, 0), spread (1 + 1)/2 = 1.
+        let x = Updates::from_rows(&[vec![0.0, 0.0], vec![2.0, 0.0], vec![7.0, 7.0]]).unwrap();
+        let (mean, var) = mean_and_spread(&x, &[0, 1]);
+        assert_eq!(mean.as_slice(), &[1.0, 0.0]);
+        assert_eq!(var, 1.0);
+    }
+
+    #[test]
     fn three_cluster_and_quadratics_are_valid_in_both_worlds() {
         let tw = three_cluster(10, 2, &[1.0, -2.0]).unwrap();
         for (honest, truth) in [(&tw.honest_a, &tw.truth_a), (&tw.honest_b, &tw.truth_b)] {
@@ -659,19 +689,7 @@ mod tests {
         let (g, mu) = (1.5, 2.0);
         let tw = quadratic_hetero(11, 3, g, mu, 2).unwrap();
         for honest in [&tw.honest_a, &tw.honest_b] {
-            let v = tw.view.view();
-            let mean = v.mean_of(honest.iter().copied());
-            let var: f64 = honest
-                .iter()
-                .map(|&i| {
-                    v.col(i)
-                        .iter()
-                        .zip(mean.iter())
-                        .map(|(a, b)| (a - b).powi(2))
-                        .sum::<f64>()
-                })
-                .sum::<f64>()
-                / honest.len() as f64;
+            let (_, var) = mean_and_spread(&tw.view, honest);
             assert!((mu * mu * var - g * g).abs() < 1e-12, "{}", mu * mu * var);
         }
         // Half gap = sqrt(B2's bound).

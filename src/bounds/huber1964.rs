@@ -26,8 +26,8 @@
 //! - Survey: El-Mhamdi et al., "On the Impossible Safety of Large AI Models", arXiv 2209.15259.
 
 use super::{
-    phi_inv_half_plus, Args, Bound, BoundValue, Citation, Family, Hypothesis, Info, Kind,
-    ParamSpec, Status,
+    phi_inv_half_plus, Args, BoundValue, Citation, Family, Hypothesis, Info, Kind, ParamSpec,
+    Status,
 };
 use crate::{Error, Result};
 
@@ -128,19 +128,10 @@ static INFO_H: Info = Info {
 
 static INFO_S: Info = Info {
     id: "R1-strong",
-    key: "huber1964",
     name: "Gaussian mean, strong (TV) contamination",
-    family: Family::RobustStatistics,
-    kind: Kind::Exact,
-    status: Status::DerivedHere,
     statement: "every estimator has worst-case error >= sigma*PhiInv(1/2 + eta) along any direction (population limit), for any observed law within TV eta of N(mu, sigma^2 I)",
     upper: Some("1-D sample median: asymptotic maximum bias sigma*PhiInv(1/2 + eta)"),
-    hypotheses: HYP,
-    params: PARAMS,
-    citation: CITATION,
-    grows_with: &["eta", "sigma"],
-    shrinks_with: &[],
-    example: &[("eta", 0.1), ("sigma", 1.0)],
+    ..INFO_H
 };
 
 fn eval_model(a: &Args<'_>, model: Contamination) -> Result<BoundValue> {
@@ -155,27 +146,14 @@ fn eval_model(a: &Args<'_>, model: Contamination) -> Result<BoundValue> {
     Ok(BoundValue::finite(b).with_upper(b))
 }
 
-impl Bound for R1Huber {
-    fn info(&self) -> &'static Info {
-        &INFO_H
-    }
-    fn compute(&self, a: &Args<'_>) -> Result<BoundValue> {
-        eval_model(a, Contamination::Huber)
-    }
-}
+impl_bound!(R1Huber, INFO_H, |a| eval_model(a, Contamination::Huber));
 
-impl Bound for R1Strong {
-    fn info(&self) -> &'static Info {
-        &INFO_S
-    }
-    fn compute(&self, a: &Args<'_>) -> Result<BoundValue> {
-        eval_model(a, Contamination::Strong)
-    }
-}
+impl_bound!(R1Strong, INFO_S, |a| eval_model(a, Contamination::Strong));
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bounds::Bound;
 
     /// Expected values: Python's `statistics.NormalDist().inv_cdf` (Wichura's AS241, ~1e-16
     /// relative), at p = 1/(2(1−η)) and p = 1/2 + η. They agree with the 5-digit table of

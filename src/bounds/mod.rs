@@ -36,6 +36,25 @@
 //! Proof sketches live in `proofs/<key>.md`; the hard instances of the two-point and mixture
 //! proofs are in [`hard`].
 
+/// Implements [`Bound`] for the unit struct `$ty` with metadata `$info`, evaluating as `$body`
+/// with the checked arguments bound to `$a`. For results whose variants share one evaluation
+/// function: `impl_bound!(R1Huber, INFO_H, |a| eval_model(a, Contamination::Huber));`.
+macro_rules! impl_bound {
+    ($ty:ty, $info:expr, |$a:ident| $body:expr) => {
+        impl $crate::bounds::Bound for $ty {
+            fn info(&self) -> &'static $crate::bounds::Info {
+                &$info
+            }
+            fn compute(
+                &self,
+                $a: &$crate::bounds::Args<'_>,
+            ) -> $crate::Result<$crate::bounds::BoundValue> {
+                $body
+            }
+        }
+    };
+}
+
 pub mod agarwal2024private;
 pub mod allouah2023fixing;
 pub mod allouah2023privacy;

@@ -15,7 +15,7 @@
 //! J. Steinhardt, M. Charikar, G. Valiant, "Resilience: A Criterion for Learning in the
 //! Presence of Arbitrary Outliers", ITCS 2018, arXiv 1703.04940.
 
-use super::{Args, Bound, BoundValue, Citation, Family, Hypothesis, Info, Kind, ParamSpec, Status};
+use super::{Args, BoundValue, Citation, Family, Hypothesis, Info, Kind, ParamSpec, Status};
 use crate::Result;
 
 /// R3 under Huber contamination: σ√(η/(1−2η)).
@@ -72,20 +72,10 @@ static INFO_H: Info = Info {
 
 static INFO_S: Info = Info {
     id: "R3-strong",
-    key: "steinhardt2018resilience",
     name: "bounded covariance, strong contamination",
-    family: Family::RobustStatistics,
-    kind: Kind::Exact,
-    status: Status::DerivedHere,
     statement:
         "every estimator has worst-case error >= sigma*sqrt(2eta/(1-2eta)) when Cov <= sigma^2 I",
-    upper: Some("1-D trimmed mean / median-of-means: O(sigma*sqrt(eta)) (order only)"),
-    hypotheses: HYP,
-    params: PARAMS,
-    citation: CITATION,
-    grows_with: &["eta", "sigma"],
-    shrinks_with: &[],
-    example: &[("eta", 0.1), ("sigma", 1.0)],
+    ..INFO_H
 };
 
 fn eval(a: &Args<'_>, strong: bool) -> Result<BoundValue> {
@@ -96,27 +86,14 @@ fn eval(a: &Args<'_>, strong: bool) -> Result<BoundValue> {
     Ok(BoundValue::finite(bounded_cov_lb(eta, sigma, strong)))
 }
 
-impl Bound for R3Huber {
-    fn info(&self) -> &'static Info {
-        &INFO_H
-    }
-    fn compute(&self, a: &Args<'_>) -> Result<BoundValue> {
-        eval(a, false)
-    }
-}
+impl_bound!(R3Huber, INFO_H, |a| eval(a, false));
 
-impl Bound for R3Strong {
-    fn info(&self) -> &'static Info {
-        &INFO_S
-    }
-    fn compute(&self, a: &Args<'_>) -> Result<BoundValue> {
-        eval(a, true)
-    }
-}
+impl_bound!(R3Strong, INFO_S, |a| eval(a, true));
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bounds::Bound;
     use crate::params::Params;
 
     #[test]

@@ -21,7 +21,7 @@
 //! B. Zhu, J. Jiao, J. Steinhardt, "Generalized resilience and robust statistics", Annals of
 //! Statistics 50(4):2256–2283, 2022, arXiv 1909.08755.
 
-use super::{Args, Bound, BoundValue, Citation, Family, Hypothesis, Info, Kind, ParamSpec, Status};
+use super::{Args, BoundValue, Citation, Family, Hypothesis, Info, Kind, ParamSpec, Status};
 use crate::Result;
 
 /// R4 under Huber contamination.
@@ -83,19 +83,9 @@ static INFO_H: Info = Info {
 
 static INFO_S: Info = Info {
     id: "R4-strong",
-    key: "zhu2022generalized",
     name: "bounded k-th moment, strong contamination",
-    family: Family::RobustStatistics,
-    kind: Kind::Exact,
-    status: Status::DerivedHere,
     statement: "every estimator has worst-case error >= sigma*(2 eta)^(1-1/k)",
-    upper: Some("1-D trimmed mean: O(sigma*eta^(1-1/k)) (order only)"),
-    hypotheses: HYP,
-    params: PARAMS,
-    citation: CITATION,
-    grows_with: &["eta", "sigma"],
-    shrinks_with: &["k"],
-    example: &[("eta", 0.1), ("sigma", 1.0), ("k", 4.0)],
+    ..INFO_H
 };
 
 fn eval(a: &Args<'_>, strong: bool) -> Result<BoundValue> {
@@ -113,27 +103,14 @@ fn eval(a: &Args<'_>, strong: bool) -> Result<BoundValue> {
     Ok(BoundValue::finite(kth_moment_lb(eta, sigma, k, strong)))
 }
 
-impl Bound for R4Huber {
-    fn info(&self) -> &'static Info {
-        &INFO_H
-    }
-    fn compute(&self, a: &Args<'_>) -> Result<BoundValue> {
-        eval(a, false)
-    }
-}
+impl_bound!(R4Huber, INFO_H, |a| eval(a, false));
 
-impl Bound for R4Strong {
-    fn info(&self) -> &'static Info {
-        &INFO_S
-    }
-    fn compute(&self, a: &Args<'_>) -> Result<BoundValue> {
-        eval(a, true)
-    }
-}
+impl_bound!(R4Strong, INFO_S, |a| eval(a, true));
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bounds::Bound;
     use crate::params::Params;
 
     #[test]

@@ -8,7 +8,7 @@ use lbounds::data::noise::Noise;
 use lbounds::data::population::{PopulationConfig, RecordsPerUser};
 use lbounds::experiment::privacy::{DpMean, DpSgd, MeanErrors, MeanPoint, SgdOutput, SgdPoint};
 use lbounds::experiment::summary::mean_ci;
-use lbounds::experiment::{self, Record};
+use lbounds::experiment::{self, Experiment, Record};
 use lbounds::privacy::accounting::{self, calibrate, AccountantKind};
 use lbounds::privacy::mechanisms::analytic_gaussian;
 use lbounds::privacy::mechanisms::gaussian::classical_sigma;
@@ -392,13 +392,46 @@ fn gaussian(a: GaussianArgs) -> Result<()> {
     emit(&text)
 }
 
+/// One JSON Lines record of a population experiment (`mean`, `sgd`).
 #[derive(Serialize)]
-struct MeanJson<'a> {
+struct RecordJson<'a, P, O> {
     point: u64,
     replicate: u32,
     seed: u64,
-    params: &'a MeanPoint,
-    output: &'a MeanErrors,
+    params: &'a P,
+    output: &'a O,
+}
+
+/// Runs every point of a population experiment `a.replicates` times behind a progress bar
+/// labelled `what`.
+fn run_points<E: Experiment>(
+    exp: &E,
+    points: &[E::Point],
+    a: &PopArgs,
+    what: &str,
+) -> Result<Vec<Record<E::Point, E::Output>>>
+where
+    E::Point: Clone,
+{
+    let progress = Progress::new(points.len() as u64 * u64::from(a.replicates), what);
+    let records = experiment::run(exp, points, a.replicates, a.seed, &|| progress.tick())?;
+    progress.finish();
+    Ok(records)
+}
+
+/// The records as JSON Lines, each tagged with the run's `seed`.
+fn records_json<P: Serialize, O: Serialize>(records: &[Record<P, O>], seed: u64) -> Result<String> {
+    let mut s = String::new();
+    for r in records {
+        s.push_str(&json_line(&RecordJson {
+            point: r.point,
+            replicate: r.replicate,
+            seed,
+            params: &r.params,
+            output: &r.output,
+        })?);
+    }
+    Ok(s)
 }
 
 fn mean(a: MeanArgs) -> Result<()> {
@@ -422,26 +455,9 @@ fn mean(a: MeanArgs) -> Result<()> {
     for p in &points {
         p.check()?;
     }
-    let progress = Progress::new(
-        points.len() as u64 * u64::from(a.pop.replicates),
-        "privacy mean",
-    );
-    let records = experiment::run(&DpMean, &points, a.pop.replicates, a.pop.seed, &|| {
-        progress.tick()
-    })?;
-    progress.finish();
+    let records = run_points(&DpMean, &points, &a.pop, "privacy mean")?;
     let text = if a.pop.json {
-        let mut s = String::new();
-        for r in &records {
-            s.push_str(&json_line(&MeanJson {
-                point: r.point,
-                replicate: r.replicate,
-                seed: a.pop.seed,
-                params: &r.params,
-                output: &r.output,
-            })?);
-        }
-        s
+        records_json(&records, a.pop.seed)?
     } else {
         mean_table(&a, &points, &records)
     };
@@ -502,15 +518,6 @@ fn mean_table(
     s
 }
 
-#[derive(Serialize)]
-struct SgdJson<'a> {
-    point: u64,
-    replicate: u32,
-    seed: u64,
-    params: &'a SgdPoint,
-    output: &'a SgdOutput,
-}
-
 fn sgd(a: SgdArgs) -> Result<()> {
     set_threads(a.pop.threads)?;
     check_sampling_rate(a.sampling_rate)?;
@@ -543,26 +550,9 @@ fn sgd(a: SgdArgs) -> Result<()> {
         p.sgd.validate()?;
         points.push(p);
     }
-    let progress = Progress::new(
-        points.len() as u64 * u64::from(a.pop.replicates),
-        "privacy sgd",
-    );
-    let records = experiment::run(&DpSgd, &points, a.pop.replicates, a.pop.seed, &|| {
-        progress.tick()
-    })?;
-    progress.finish();
+    let records = run_points(&DpSgd, &points, &a.pop, "privacy sgd")?;
     let text = if a.pop.json {
-        let mut s = String::new();
-        for r in &records {
-            s.push_str(&json_line(&SgdJson {
-                point: r.point,
-                replicate: r.replicate,
-                seed: a.pop.seed,
-                params: &r.params,
-                output: &r.output,
-            })?);
-        }
-        s
+        records_json(&records, a.pop.seed)?
     } else {
         let reps = a.pop.replicates as usize;
         let mut s = String::new();

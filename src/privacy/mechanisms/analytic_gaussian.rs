@@ -19,13 +19,9 @@
 //! - Balle & Wang, "Improving the Gaussian Mechanism for Differential Privacy: Analytical
 //!   Calibration and Optimal Denoising", ICML 2018, arXiv 1805.06530 (Thm 8, Alg. 1).
 
-use super::{Mechanism, Sensitivity, SensitivityNorm};
 use crate::error::check_positive;
-use crate::privacy::{check_delta, check_epsilon, normal, PrivacyCost};
-use crate::rng::SimRng;
+use crate::privacy::{check_delta, check_epsilon, normal};
 use crate::{Error, Result};
-use rand::RngExt;
-use rand_distr::StandardNormal;
 
 /// The hockey-stick divergence δ(ε) = Φ(μ/2 − ε/μ) − e^ε·Φ(−μ/2 − ε/μ) between N(μ, 1) and
 /// N(0, 1), μ = Δ/σ > 0 (Balle & Wang 2018, Thm 8). Valid for every real ε; clamped at 0.
@@ -121,43 +117,15 @@ impl AnalyticGaussian {
             sigma,
         })
     }
-
-    /// The noise standard deviation σ.
-    pub fn sigma(&self) -> f64 {
-        self.sigma
-    }
 }
 
-impl Mechanism for AnalyticGaussian {
-    fn name(&self) -> &'static str {
-        "analytic_gaussian"
-    }
-    fn sensitivity(&self) -> Sensitivity {
-        Sensitivity {
-            norm: SensitivityNorm::L2,
-            value: self.sensitivity,
-        }
-    }
-    fn guarantee(&self) -> PrivacyCost {
-        PrivacyCost::Approx {
-            epsilon: self.epsilon,
-            delta: self.delta,
-        }
-    }
-    fn privatize(&self, x: &mut [f64], rng: &mut SimRng) -> Result<()> {
-        for v in x.iter_mut() {
-            *v += self.sigma * rng.sample::<f64, _>(StandardNormal);
-        }
-        Ok(())
-    }
-}
+gaussian_noise_mechanism!(AnalyticGaussian, "analytic_gaussian");
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::privacy::mechanisms::gaussian::classical_sigma;
-    use crate::privacy::mechanisms::testutil::{ks_critical_001, ks_statistic};
-    use crate::rng::rng_from_seed;
+    use crate::privacy::mechanisms::testutil::assert_noise_follows;
 
     #[test]
     fn known_answers_from_dp_accounting() {
@@ -204,11 +172,7 @@ mod tests {
     #[test]
     fn noise_is_gaussian_with_sigma() {
         let g = AnalyticGaussian::new(1.0, 2.0, 1e-6).unwrap();
-        let mut x = vec![0.0; 20_000];
-        g.privatize(&mut x, &mut rng_from_seed(5)).unwrap();
         let s = g.sigma();
-        let n = x.len();
-        let d = ks_statistic(&mut x, |t| crate::privacy::normal::cdf(t / s));
-        assert!(d < ks_critical_001(n), "KS {d}");
+        assert_noise_follows(&g, 5, |t| crate::privacy::normal::cdf(t / s));
     }
 }

@@ -6,13 +6,9 @@
 //! - Dwork & Roth, "The Algorithmic Foundations of Differential Privacy", Foundations and
 //!   Trends in TCS 9(3–4), 2014, Thm A.1 (σ ≥ c·Δ₂/ε with c² > 2 ln(1.25/δ), ε ∈ (0, 1)).
 
-use super::{Mechanism, Sensitivity, SensitivityNorm};
 use crate::error::check_positive;
-use crate::privacy::{check_delta, check_epsilon, PrivacyCost};
-use crate::rng::SimRng;
+use crate::privacy::{check_delta, check_epsilon};
 use crate::{Error, Result};
-use rand::RngExt;
-use rand_distr::StandardNormal;
 
 /// Gaussian noise with the classical calibration.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -58,11 +54,6 @@ impl Gaussian {
         })
     }
 
-    /// The noise standard deviation σ.
-    pub fn sigma(&self) -> f64 {
-        self.sigma
-    }
-
     /// The zCDP parameter of the same noise, ρ = Δ₂²/(2σ²) (Bun & Steinke, TCC 2016,
     /// Prop 1.6).
     pub fn rho(&self) -> f64 {
@@ -70,36 +61,13 @@ impl Gaussian {
     }
 }
 
-impl Mechanism for Gaussian {
-    fn name(&self) -> &'static str {
-        "gaussian"
-    }
-    fn sensitivity(&self) -> Sensitivity {
-        Sensitivity {
-            norm: SensitivityNorm::L2,
-            value: self.sensitivity,
-        }
-    }
-    fn guarantee(&self) -> PrivacyCost {
-        PrivacyCost::Approx {
-            epsilon: self.epsilon,
-            delta: self.delta,
-        }
-    }
-    fn privatize(&self, x: &mut [f64], rng: &mut SimRng) -> Result<()> {
-        for v in x.iter_mut() {
-            *v += self.sigma * rng.sample::<f64, _>(StandardNormal);
-        }
-        Ok(())
-    }
-}
+gaussian_noise_mechanism!(Gaussian, "gaussian");
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::privacy::mechanisms::testutil::{ks_critical_001, ks_statistic};
+    use crate::privacy::mechanisms::testutil::assert_noise_follows;
     use crate::privacy::normal;
-    use crate::rng::rng_from_seed;
 
     #[test]
     fn classical_known_answer() {
@@ -125,11 +93,7 @@ mod tests {
     fn noise_is_gaussian_with_sigma() {
         // KS at significance 0.001 against N(0, σ²).
         let g = Gaussian::new(2.0, 0.8, 1e-3).unwrap();
-        let mut x = vec![0.0; 20_000];
-        g.privatize(&mut x, &mut rng_from_seed(3)).unwrap();
         let s = g.sigma();
-        let n = x.len();
-        let d = ks_statistic(&mut x, |t| normal::cdf(t / s));
-        assert!(d < ks_critical_001(n), "KS {d}");
+        assert_noise_follows(&g, 3, |t| normal::cdf(t / s));
     }
 }

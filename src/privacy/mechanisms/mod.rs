@@ -5,6 +5,50 @@
 //! most Δ, and [`Mechanism::guarantee`] is the [`PrivacyCost`] of one call. Composition is the
 //! accountants' job ([`super::accounting`]).
 
+/// Implements [`Mechanism`] (under the snake_case `$name`) and the `sigma()` accessor for an
+/// (ε, δ)-DP Gaussian-noise type with fields `sensitivity` (Δ₂), `epsilon`, `delta` and
+/// `sigma`: every call adds N(0, σ²) independently to each coordinate. The types differ only
+/// in how σ is calibrated.
+macro_rules! gaussian_noise_mechanism {
+    ($ty:ty, $name:literal) => {
+        impl $ty {
+            /// The noise standard deviation σ.
+            pub fn sigma(&self) -> f64 {
+                self.sigma
+            }
+        }
+
+        impl $crate::privacy::mechanisms::Mechanism for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn sensitivity(&self) -> $crate::privacy::mechanisms::Sensitivity {
+                $crate::privacy::mechanisms::Sensitivity {
+                    norm: $crate::privacy::mechanisms::SensitivityNorm::L2,
+                    value: self.sensitivity,
+                }
+            }
+            fn guarantee(&self) -> $crate::privacy::PrivacyCost {
+                $crate::privacy::PrivacyCost::Approx {
+                    epsilon: self.epsilon,
+                    delta: self.delta,
+                }
+            }
+            fn privatize(
+                &self,
+                x: &mut [f64],
+                rng: &mut $crate::rng::SimRng,
+            ) -> $crate::Result<()> {
+                use rand::RngExt as _;
+                for v in x.iter_mut() {
+                    *v += self.sigma * rng.sample::<f64, _>(rand_distr::StandardNormal);
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
 pub mod analytic_gaussian;
 pub mod gaussian;
 pub mod laplace;
@@ -60,6 +104,20 @@ pub trait Mechanism: Send + Sync {
 
 #[cfg(test)]
 pub(crate) mod testutil {
+    use super::Mechanism;
+    use crate::rng::rng_from_seed;
+
+    /// Privatizes 20 000 zeros with `m` (stream `seed`) and asserts that the noise passes a
+    /// KS test at significance 0.001 against `cdf`.
+    pub fn assert_noise_follows(m: &impl Mechanism, seed: u64, cdf: impl Fn(f64) -> f64) {
+        let mut x = vec![0.0; 20_000];
+        // invariant: numeric mechanisms accept every finite input.
+        m.privatize(&mut x, &mut rng_from_seed(seed)).unwrap();
+        let n = x.len();
+        let d = ks_statistic(&mut x, cdf);
+        assert!(d < ks_critical_001(n), "KS {d}");
+    }
+
     /// Kolmogorov–Smirnov statistic sup |F_n − F| of `xs` against `cdf`.
     pub fn ks_statistic(xs: &mut [f64], cdf: impl Fn(f64) -> f64) -> f64 {
         xs.sort_by(f64::total_cmp);
