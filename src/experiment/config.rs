@@ -65,12 +65,12 @@ use super::robust::RobustPoint;
 use crate::aggregators::{PipelineSpec, StepSpec, PRE_AGGREGATORS, RULES};
 use crate::data::noise::Noise;
 use crate::data::population::{byzantine_count, PopulationConfig, RecordsPerUser};
-use crate::privacy::{check_delta, check_epsilon};
-use serde::Serialize;
 use crate::params::{lookup, Compat};
+use crate::privacy::{check_delta, check_epsilon};
 use crate::rng::MAX_POINT;
 use crate::{Error, Result};
 use serde::Deserialize;
+use serde::Serialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
 

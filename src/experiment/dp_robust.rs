@@ -407,8 +407,12 @@ mod tests {
         assert!((b.update_sigma - 0.1f64.sqrt()).abs() < 1e-15);
         // P1-twopoint at k = 1, ε = 1, δ = 1e-5: (1 − 1e-5)/(1 + e).
         assert!((b.p1_twopoint_fail_prob - (1.0 - 1e-5) / (1.0 + 1f64.exp())).abs() < 1e-15);
-        let a = DpRobust.run_once(&p, &mut rng_for(2, 0, 0).unwrap()).unwrap();
-        let again = DpRobust.run_once(&p, &mut rng_for(2, 0, 0).unwrap()).unwrap();
+        let a = DpRobust
+            .run_once(&p, &mut rng_for(2, 0, 0).unwrap())
+            .unwrap();
+        let again = DpRobust
+            .run_once(&p, &mut rng_for(2, 0, 0).unwrap())
+            .unwrap();
         assert_eq!(a, again);
         assert_eq!(a.f, 8);
         // Noise for sensitivity 2C/(40 − 16) at ε = 1.

@@ -29,11 +29,11 @@ use super::dp_robust::{dp_robust_bounds, DpRobust, DpRobustBounds, DpRobustMetri
 use super::privacy::{DpMean, MeanErrors, MeanPoint};
 use super::robust::{RobustAggregation, RobustOutcome, RobustPoint};
 use super::{run_streaming, Experiment};
-use crate::bounds::dwork2014algorithmic::dp_two_point_min_fail_prob;
-use crate::privacy::estimators::cai_wang_zhang_rate;
 use crate::bounds::allouah2023fixing::kappa_lower_bound;
+use crate::bounds::dwork2014algorithmic::dp_two_point_min_fail_prob;
 use crate::bounds::huber1964::{gaussian_bias, Contamination};
 use crate::data::population::byzantine_count;
+use crate::privacy::estimators::cai_wang_zhang_rate;
 use crate::rng::SimRng;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};

@@ -624,9 +624,7 @@ fn fig6(recs: &[&DpRobustRecord], out: &Path) -> Result<Written> {
             markers: true,
         });
         let order: Vec<(f64, f64, f64)> = curve(at.iter().copied(), eta, |r| {
-            r.bounds
-                .robust_lower
-                .max(r.bounds.p1_user_level_sq.sqrt())
+            r.bounds.robust_lower.max(r.bounds.p1_user_level_sq.sqrt())
         })
         .into_iter()
         .map(|(x, y, _)| (x, y, 0.0))
@@ -650,7 +648,10 @@ fn fig6(recs: &[&DpRobustRecord], out: &Path) -> Result<Written> {
     series.push(Series {
         label: "no privacy: trimmed mean (ε = ∞)".into(),
         color: (90, 90, 90),
-        points: best(&recs.to_vec(), &[("trmean", |r| r.output.trmean_nonprivate)]),
+        points: best(
+            &recs.to_vec(),
+            &[("trmean", |r| r.output.trmean_nonprivate)],
+        ),
         dashed: false,
         markers: true,
     });
