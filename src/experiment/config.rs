@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! name = "breakdown"          # names the records (figures find their data by it)
-//! experiment = "robust"       # the experiment kind (see ExperimentKind)
+//! experiment = "robust"       # the experiment kind: robust, dp_mean, dp_robust
 //! seed = 1                    # every random stream is keyed by (seed, point, replicate)
 //! replicates = 10             # runs per grid point
 //! description = "optional free text"
@@ -19,7 +19,8 @@
 //! # The grid
 //!
 //! The grid is the **Cartesian product** of the lists, taken in the fixed key order of the
-//! experiment's schema ([`ROBUST_KEYS`], not the order of the file), the last key varying
+//! experiment's schema ([`ROBUST_KEYS`], [`DP_MEAN_KEYS`], [`DP_ROBUST_KEYS`]; not the order
+//! of the file), the last key varying
 //! fastest; point `p` is the `p`-th element of that product, counting from 0. Keys listed
 //! together in one `zip` group are walked **together** instead (their lists must have the
 //! same length; element i of each goes into the same point) and the group takes the place of
@@ -45,6 +46,45 @@
 //! Every step that takes `f` (trmean, krum, nnm, …) gets the point's f unless the string sets
 //! it. A rule whose requirement on n and f fails at a point (Krum needs n > 2f + 2) is not an
 //! error: the point's records say `not_applicable`.
+//!
+//! # Keys of the `dp_mean` experiment (DP mean estimation, as `lbounds privacy mean`)
+//!
+//! Every run draws one population (honest users only) and runs every estimator of
+//! [`super::privacy::DpMean`] on it (the non-private mean, known range and CoinPress at record
+//! level, both again at user level on the users' means), so the estimator is not a grid key:
+//! each record carries all of them, compared on the same sample.
+//!
+//! | key | type | meaning | default |
+//! |---|---|---|---|
+//! | `epsilon` | float > 0 | ε of every estimator | required |
+//! | `delta` | float in (0, 1) | δ | 1e-6 |
+//! | `n` | integer ≥ 1 | users | 200 |
+//! | `d` | integer ≥ 1 | dimension | 10 |
+//! | `records` | integer ≥ 1 | records per user m | 10 |
+//! | `mean` | float | every coordinate of μ | 1 |
+//! | `noise` | string | `gaussian:sigma=S` only | `gaussian:sigma=1` |
+//! | `heterogeneity` | float ≥ 0 | G² of the users' means | 0 |
+//! | `range` | float > 0 | public bound R ≥ ‖μ·**1**‖ (checked per point) | 10 |
+//! | `coinpress_steps` | integer ≥ 1 | CoinPress iterations | 4 |
+//!
+//! # Keys of the `dp_robust` experiment (robust and user-level private mean)
+//!
+//! [`super::dp_robust::DpRobust`]: every record carries the errors of the clipped DP average
+//! and the clipped DP trimmed mean (and the non-private trimmed mean) on the same sample.
+//!
+//! | key | type | meaning | default |
+//! |---|---|---|---|
+//! | `attack` | string `NAME[:K=V,...]` | the Byzantine users' attack | required |
+//! | `epsilon` | float > 0 | user-level ε | required |
+//! | `delta` | float in (0, 1) | user-level δ | 1e-5 |
+//! | `byzantine_fraction` | float in [0, 0.5) | f = ⌊fraction·n⌋ | 0 |
+//! | `n` | integer ≥ 1 | users, honest and Byzantine | 100 |
+//! | `d` | integer ≥ 1 | dimension | 1 |
+//! | `records` | integer ≥ 1 | records per user m | 10 |
+//! | `mean` | float | every coordinate of μ | 1 |
+//! | `noise` | string | `gaussian:sigma=S` only | `gaussian:sigma=1` |
+//! | `range` | float > 0 | public bound R ≥ ‖μ·**1**‖ (checked per point) | 10 |
+//! | `compat` | string | `native` or `byzfl` attack names | `native` |
 //!
 //! # Validation
 //!

@@ -579,7 +579,8 @@ fn fig6(recs: &[&DpRobustRecord], out: &Path) -> Result<Written> {
     epsilons.sort_by(f64::total_cmp);
     epsilons.dedup();
     // Per (estimator, f/n) the worst attack, then per f/n the best estimator.
-    let best = |at: &[&DpRobustRecord], metrics: &[(&str, fn(&DpRobustRecord) -> f64)]| {
+    type Metric = (&'static str, fn(&DpRobustRecord) -> f64);
+    let best = |at: &[&DpRobustRecord], metrics: &[Metric]| {
         let mut best: BTreeMap<u64, MeanCi> = BTreeMap::new();
         for (name, m) in metrics {
             let c = worst_of(
@@ -648,10 +649,7 @@ fn fig6(recs: &[&DpRobustRecord], out: &Path) -> Result<Written> {
     series.push(Series {
         label: "no privacy: trimmed mean (ε = ∞)".into(),
         color: (90, 90, 90),
-        points: best(
-            &recs.to_vec(),
-            &[("trmean", |r| r.output.trmean_nonprivate)],
-        ),
+        points: best(recs, &[("trmean", |r| r.output.trmean_nonprivate)]),
         dashed: false,
         markers: true,
     });
