@@ -233,10 +233,35 @@ fn clip_all(points: &[&[f64]], center: &[f64], radius: f64) -> Result<Vec<Vec<f6
                     got: p.len(),
                 });
             }
+            if p.iter().any(|x| x.is_nan()) {
+                return Err(Error::NonFinite {
+                    what: "updates".into(),
+                    detail: "NaN".into(),
+                });
+            }
             let mut v = p.to_vec();
-            // +inf from the `inf` attack: project it as the largest finite value.
-            v.iter_mut()
-                .for_each(|x| *x = x.clamp(-f64::MAX / 4.0, f64::MAX / 4.0));
+            // ±inf (the `inf` attack) and huge values: shrink toward the centre along the
+            // same direction first, so the squared norm cannot overflow; the projection then
+            // lands on the sphere in that direction (an infinite coordinate dominates).
+            let big = v
+                .iter()
+                .zip(center)
+                .map(|(x, c)| (x - c).abs())
+                .fold(0.0, f64::max);
+            if big > 1e100 {
+                // Direction with max-abs 1 (norm ≥ 1), placed at 2·radius: outside the ball.
+                for (x, c) in v.iter_mut().zip(center) {
+                    let o = *x - c;
+                    let unit = if o.is_infinite() {
+                        o.signum()
+                    } else if big.is_infinite() {
+                        0.0
+                    } else {
+                        o / big
+                    };
+                    *x = c + 2.0 * radius * unit;
+                }
+            }
             project_to_ball(&mut v, center, radius);
             Ok(v)
         })
@@ -352,6 +377,14 @@ mod tests {
         assert_eq!(trimmed_mean_sensitivity(4, 1, 10.0).unwrap(), 10.0);
         assert!(trimmed_mean_sensitivity(4, 2, 10.0).is_err());
         assert!(clipped_trimmed_mean(&pts, &[0.0, 0.0], 10.0, 1).is_err());
+        // +inf projects onto the sphere in its direction: 1, 2, 3, +inf → 1, 2, 3, 10.
+        let inf: Vec<&[f64]> = vec![&[1.0], &[2.0], &[3.0], &[f64::INFINITY]];
+        assert_eq!(
+            clipped_trimmed_mean(&inf, &[0.0], 10.0, 0).unwrap(),
+            vec![4.0]
+        );
+        let nan: Vec<&[f64]> = vec![&[1.0], &[f64::NAN]];
+        assert!(clipped_trimmed_mean(&nan, &[0.0], 10.0, 0).is_err());
     }
 
     #[test]
