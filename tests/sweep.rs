@@ -19,6 +19,34 @@ n = 12
 d = 4
 "#;
 
+const DP_MEAN: &str = r#"
+name = "dpm"
+experiment = "dp_mean"
+seed = 4
+replicates = 3
+
+[grid]
+epsilon = [0.5, 2.0]
+n = 30
+records = 4
+d = 3
+range = 5.0
+"#;
+
+const DP_ROBUST: &str = r#"
+name = "dpr"
+experiment = "dp_robust"
+seed = 4
+replicates = 3
+
+[grid]
+attack = ["sign_flipping", "a_little_is_enough"]
+byzantine_fraction = [0.0, 0.2]
+epsilon = [1.0, 4.0]
+n = 20
+range = 3.0
+"#;
+
 fn tmp(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("lbounds-it-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -117,6 +145,99 @@ fn records_do_not_depend_on_threads_or_shards() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("mixed configs"));
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn privacy_kinds_do_not_depend_on_threads() {
+    let base = tmp("dpdet");
+    for (tag, text, records) in [("m", DP_MEAN, 2 * 3), ("r", DP_ROBUST, 2 * 2 * 2 * 3)] {
+        let cfg = base.join(format!("{tag}.toml"));
+        std::fs::write(&cfg, text).unwrap();
+        let one = base.join(format!("{tag}1"));
+        let two = base.join(format!("{tag}2"));
+        ok(&["sweep", "run", s(&cfg), "--out", s(&one), "--threads", "1"]);
+        ok(&[
+            "sweep",
+            "run",
+            s(&cfg),
+            "--out",
+            s(&two),
+            "--threads",
+            "2",
+            "--chunk",
+            "3",
+        ]);
+        let a = std::fs::read(one.join("records.jsonl")).unwrap();
+        let b = merged(&[two], &base.join(format!("{tag}.jsonl")));
+        assert_eq!(a.iter().filter(|&&c| c == b'\n').count(), records);
+        assert_eq!(a, b, "{tag}: 1 vs 2 threads");
+        let first: serde_json::Value =
+            serde_json::from_slice(a.split(|&c| c == b'\n').next().unwrap()).unwrap();
+        assert_eq!(
+            first["experiment"],
+            if tag == "m" { "dp_mean" } else { "dp_robust" }
+        );
+        assert!(first["bounds"].is_object() && first["output"].is_object());
+    }
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn privacy_configs_fail_before_any_work() {
+    let base = tmp("dpbad");
+    let cases: [(&str, String, &[&str]); 6] = [
+        // ε out of range, wrong type, unknown key (with the kind's own key list), a
+        // non-Gaussian noise, a range that does not contain the mean, a missing list.
+        (
+            "eps",
+            DP_MEAN.replace("[0.5, 2.0]", "[0.5, -2.0]"),
+            &["line 8", "grid.epsilon"],
+        ),
+        (
+            "type",
+            DP_MEAN.replace("n = 30", "n = 3.5"),
+            &["line 9", "grid.n", "integer"],
+        ),
+        (
+            "key",
+            DP_MEAN.replace("d = 3", "rule = \"median\""),
+            &["grid.rule", "coinpress_steps"],
+        ),
+        (
+            "noise",
+            DP_ROBUST.replace("n = 20", "noise = \"student_t\""),
+            &["grid.noise", "Gaussian"],
+        ),
+        (
+            "range",
+            DP_MEAN.replace("range = 5.0", "range = 1.0"),
+            &["grid point 0", "range"],
+        ),
+        (
+            "missing",
+            DP_ROBUST.replace("attack = [\"sign_flipping\", \"a_little_is_enough\"]\n", ""),
+            &["grid.attack", "missing"],
+        ),
+    ];
+    for (tag, text, needles) in cases {
+        let cfg = base.join(format!("{tag}.toml"));
+        std::fs::write(&cfg, text).unwrap();
+        let out_dir = base.join(tag);
+        let out = lbounds(&["sweep", "run", s(&cfg), "--out", s(&out_dir)]);
+        assert_eq!(out.status.code(), Some(2), "{tag}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        for n in needles {
+            assert!(
+                err.contains(n) && err.contains(&format!("{tag}.toml")),
+                "{tag}: {n} in {err}"
+            );
+        }
+        assert!(
+            !out_dir.exists(),
+            "{tag}: nothing may be written for a bad config"
+        );
+    }
     let _ = std::fs::remove_dir_all(&base);
 }
 

@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! name = "breakdown"          # names the records (figures find their data by it)
-//! experiment = "robust"       # the experiment kind (see ExperimentKind)
+//! experiment = "robust"       # the experiment kind: robust, dp_mean, dp_robust
 //! seed = 1                    # every random stream is keyed by (seed, point, replicate)
 //! replicates = 10             # runs per grid point
 //! description = "optional free text"
@@ -19,7 +19,8 @@
 //! # The grid
 //!
 //! The grid is the **Cartesian product** of the lists, taken in the fixed key order of the
-//! experiment's schema ([`ROBUST_KEYS`], not the order of the file), the last key varying
+//! experiment's schema ([`ROBUST_KEYS`], [`DP_MEAN_KEYS`], [`DP_ROBUST_KEYS`]; not the order
+//! of the file), the last key varying
 //! fastest; point `p` is the `p`-th element of that product, counting from 0. Keys listed
 //! together in one `zip` group are walked **together** instead (their lists must have the
 //! same length; element i of each goes into the same point) and the group takes the place of
@@ -46,6 +47,45 @@
 //! it. A rule whose requirement on n and f fails at a point (Krum needs n > 2f + 2) is not an
 //! error: the point's records say `not_applicable`.
 //!
+//! # Keys of the `dp_mean` experiment (DP mean estimation, as `lbounds privacy mean`)
+//!
+//! Every run draws one population (honest users only) and runs every estimator of
+//! [`super::privacy::DpMean`] on it (the non-private mean, known range and CoinPress at record
+//! level, both again at user level on the users' means), so the estimator is not a grid key:
+//! each record carries all of them, compared on the same sample.
+//!
+//! | key | type | meaning | default |
+//! |---|---|---|---|
+//! | `epsilon` | float > 0 | ε of every estimator | required |
+//! | `delta` | float in (0, 1) | δ | 1e-6 |
+//! | `n` | integer ≥ 1 | users | 200 |
+//! | `d` | integer ≥ 1 | dimension | 10 |
+//! | `records` | integer ≥ 1 | records per user m | 10 |
+//! | `mean` | float | every coordinate of μ | 1 |
+//! | `noise` | string | `gaussian:sigma=S` only | `gaussian:sigma=1` |
+//! | `heterogeneity` | float ≥ 0 | G² of the users' means | 0 |
+//! | `range` | float > 0 | public bound R ≥ ‖μ·**1**‖ (checked per point) | 10 |
+//! | `coinpress_steps` | integer ≥ 1 | CoinPress iterations | 4 |
+//!
+//! # Keys of the `dp_robust` experiment (robust and user-level private mean)
+//!
+//! [`super::dp_robust::DpRobust`]: every record carries the errors of the clipped DP average
+//! and the clipped DP trimmed mean (and the non-private trimmed mean) on the same sample.
+//!
+//! | key | type | meaning | default |
+//! |---|---|---|---|
+//! | `attack` | string `NAME[:K=V,...]` | the Byzantine users' attack | required |
+//! | `epsilon` | float > 0 | user-level ε | required |
+//! | `delta` | float in (0, 1) | user-level δ | 1e-5 |
+//! | `byzantine_fraction` | float in [0, 0.5) | f = ⌊fraction·n⌋ | 0 |
+//! | `n` | integer ≥ 1 | users, honest and Byzantine | 100 |
+//! | `d` | integer ≥ 1 | dimension | 1 |
+//! | `records` | integer ≥ 1 | records per user m | 10 |
+//! | `mean` | float | every coordinate of μ | 1 |
+//! | `noise` | string | `gaussian:sigma=S` only | `gaussian:sigma=1` |
+//! | `range` | float > 0 | public bound R ≥ ‖μ·**1**‖ (checked per point) | 10 |
+//! | `compat` | string | `native` or `byzfl` attack names | `native` |
+//!
 //! # Validation
 //!
 //! Everything is checked before any work: unknown keys, wrong types, empty lists, values out
@@ -59,32 +99,89 @@
 //! key order and `description` do not change it. Every record carries it; `sweep merge`
 //! refuses to join records of different configs.
 
+use super::dp_robust::DpRobustPoint;
+use super::privacy::MeanPoint;
 use super::robust::RobustPoint;
 use crate::aggregators::{PipelineSpec, StepSpec, PRE_AGGREGATORS, RULES};
 use crate::data::noise::Noise;
-use crate::data::population::{byzantine_count, PopulationConfig};
+use crate::data::population::{byzantine_count, PopulationConfig, RecordsPerUser};
 use crate::params::{lookup, Compat};
+use crate::privacy::{check_delta, check_epsilon};
 use crate::rng::MAX_POINT;
 use crate::{Error, Result};
 use serde::Deserialize;
+use serde::Serialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
 
 /// The experiments a sweep can run.
 ///
-/// Extension point: the DP mean and DP-SGD experiments (`dp_mean`, `dp_sgd`) join this enum
-/// when the privacy module lands; each brings its own key schema like [`ROBUST_KEYS`].
+/// Extension point: a new kind brings its own key schema like [`ROBUST_KEYS`], a variant of
+/// [`SweepParams`], and its arm in `apply`, `check_point` and the sweep's record writer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExperimentKind {
     /// Robust aggregation against Byzantine users ([`super::robust::RobustAggregation`]).
     Robust,
+    /// DP mean estimation on the simulated population ([`super::privacy::DpMean`]).
+    DpMean,
+    /// Robust and user-level private mean estimation ([`super::dp_robust::DpRobust`]).
+    DpRobust,
 }
+
+/// Every kind, in the order messages list them.
+pub const KINDS: &[ExperimentKind] = &[
+    ExperimentKind::Robust,
+    ExperimentKind::DpMean,
+    ExperimentKind::DpRobust,
+];
 
 impl ExperimentKind {
     /// The name used in configs and records.
     pub fn name(self) -> &'static str {
         match self {
             ExperimentKind::Robust => "robust",
+            ExperimentKind::DpMean => "dp_mean",
+            ExperimentKind::DpRobust => "dp_robust",
+        }
+    }
+
+    /// The grid keys of this kind, in product order (the last varies fastest).
+    pub fn keys(self) -> &'static [&'static str] {
+        match self {
+            ExperimentKind::Robust => ROBUST_KEYS,
+            ExperimentKind::DpMean => DP_MEAN_KEYS,
+            ExperimentKind::DpRobust => DP_ROBUST_KEYS,
+        }
+    }
+
+    /// Grid keys without a default.
+    pub fn required(self) -> &'static [&'static str] {
+        match self {
+            ExperimentKind::Robust => &["rule", "attack"],
+            ExperimentKind::DpMean => &["epsilon"],
+            ExperimentKind::DpRobust => &["attack", "epsilon"],
+        }
+    }
+}
+
+/// The parameters of one grid point, by experiment kind (serialised as the inner point).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum SweepParams {
+    /// A `robust` point.
+    Robust(RobustPoint),
+    /// A `dp_mean` point.
+    DpMean(MeanPoint),
+    /// A `dp_robust` point.
+    DpRobust(DpRobustPoint),
+}
+
+impl SweepParams {
+    /// The robust-aggregation point, if this is one.
+    pub fn as_robust(&self) -> Option<&RobustPoint> {
+        match self {
+            SweepParams::Robust(p) => Some(p),
+            _ => None,
         }
     }
 }
@@ -102,6 +199,35 @@ pub const ROBUST_KEYS: &[&str] = &[
     "mean",
     "noise",
     "records",
+    "compat",
+];
+
+/// Grid keys of the `dp_mean` experiment, in product order.
+pub const DP_MEAN_KEYS: &[&str] = &[
+    "n",
+    "d",
+    "records",
+    "mean",
+    "noise",
+    "heterogeneity",
+    "range",
+    "coinpress_steps",
+    "delta",
+    "epsilon",
+];
+
+/// Grid keys of the `dp_robust` experiment, in product order.
+pub const DP_ROBUST_KEYS: &[&str] = &[
+    "attack",
+    "n",
+    "d",
+    "records",
+    "mean",
+    "noise",
+    "range",
+    "delta",
+    "byzantine_fraction",
+    "epsilon",
     "compat",
 ];
 
@@ -202,18 +328,24 @@ impl SweepConfig {
                 reason: e.message().trim().to_string(),
             }
         })?;
-        let experiment = match raw.experiment.get_ref().as_str() {
-            "robust" => ExperimentKind::Robust,
-            other => {
+        let experiment = match KINDS
+            .iter()
+            .find(|k| k.name() == raw.experiment.get_ref().as_str())
+        {
+            Some(k) => *k,
+            None => {
+                let known: Vec<&str> = KINDS.iter().map(|k| k.name()).collect();
                 return Err(err_at(
                     path,
                     text,
                     raw.experiment.span().start,
                     "experiment",
                     format!(
-                        "unknown experiment `{other}` (known: robust; dp_mean and dp_sgd await the privacy module)"
+                        "unknown experiment `{}` (known: {}; dp_sgd is not a sweep kind yet)",
+                        raw.experiment.get_ref(),
+                        known.join(", ")
                     ),
-                ))
+                ));
             }
         };
         let name = raw.name.get_ref().trim().to_string();
@@ -252,7 +384,7 @@ impl SweepConfig {
         }
 
         // Grid keys: known, non-empty lists, every value valid on its own.
-        let keys = ROBUST_KEYS;
+        let keys = experiment.keys();
         let mut axes: Vec<Axis> = Vec::new();
         let mut spans: BTreeMap<&'static str, usize> = BTreeMap::new();
         for (k, v) in raw.grid.get_ref() {
@@ -287,7 +419,7 @@ impl SweepConfig {
             }
             let mut json = Vec::with_capacity(values.len());
             for (i, val) in values.iter().enumerate() {
-                let mut probe = base_point();
+                let mut probe = base_point(experiment);
                 apply(key, val, &mut probe).map_err(|e| {
                     err_at(
                         path,
@@ -305,14 +437,18 @@ impl SweepConfig {
             spans.insert(key, at);
             axes.push(Axis { key, values, json });
         }
-        for required in ["rule", "attack"] {
-            if !axes.iter().any(|a| a.key == required) {
+        for required in experiment.required() {
+            if !axes.iter().any(|a| a.key == *required) {
                 return Err(err_at(
                     path,
                     text,
                     raw.grid.span().start,
                     &format!("grid.{required}"),
-                    "missing: the robust experiment needs a rule and an attack list",
+                    format!(
+                        "missing: the {} experiment needs the lists {}",
+                        experiment.name(),
+                        experiment.required().join(", ")
+                    ),
                 ));
             }
         }
@@ -502,7 +638,7 @@ impl SweepConfig {
     pub fn point(
         &self,
         p: u64,
-    ) -> Result<(RobustPoint, serde_json::Map<String, serde_json::Value>)> {
+    ) -> Result<(SweepParams, serde_json::Map<String, serde_json::Value>)> {
         if p >= self.points {
             return Err(Error::invalid(
                 "point",
@@ -511,28 +647,60 @@ impl SweepConfig {
             ));
         }
         let (idx, grid) = self.point_values(p);
-        let mut pt = base_point();
+        let mut pt = base_point(self.experiment);
         for (a, &i) in self.axes.iter().zip(&idx) {
             apply(a.key, &a.values[i], &mut pt)?;
         }
-        declare_f(&mut pt)?;
+        if let SweepParams::Robust(r) = &mut pt {
+            declare_f(r)?;
+        }
         Ok((pt, grid))
     }
 }
 
-/// The defaults of every key (those of `lbounds simulate`).
-fn base_point() -> RobustPoint {
-    RobustPoint {
-        population: PopulationConfig {
-            mean: 1.0,
-            ..PopulationConfig::default()
-        },
-        defence: PipelineSpec {
-            rule: StepSpec::named("median"),
-            pre: vec![],
-        },
-        attack: StepSpec::named("sign_flipping"),
-        compat: Compat::Native,
+/// The defaults of every key: those of `lbounds simulate` for `robust`, of `lbounds privacy
+/// mean` for `dp_mean`, documented in the [module docs](self) for `dp_robust`.
+fn base_point(kind: ExperimentKind) -> SweepParams {
+    match kind {
+        ExperimentKind::Robust => SweepParams::Robust(RobustPoint {
+            population: PopulationConfig {
+                mean: 1.0,
+                ..PopulationConfig::default()
+            },
+            defence: PipelineSpec {
+                rule: StepSpec::named("median"),
+                pre: vec![],
+            },
+            attack: StepSpec::named("sign_flipping"),
+            compat: Compat::Native,
+        }),
+        ExperimentKind::DpMean => SweepParams::DpMean(MeanPoint {
+            population: PopulationConfig {
+                n: 200,
+                d: 10,
+                mean: 1.0,
+                records: RecordsPerUser::Fixed { m: 10 },
+                ..PopulationConfig::default()
+            },
+            epsilon: 1.0,
+            delta: 1e-6,
+            range: 10.0,
+            coinpress_steps: 4,
+        }),
+        ExperimentKind::DpRobust => SweepParams::DpRobust(DpRobustPoint {
+            population: PopulationConfig {
+                n: 100,
+                d: 1,
+                mean: 1.0,
+                records: RecordsPerUser::Fixed { m: 10 },
+                ..PopulationConfig::default()
+            },
+            attack: StepSpec::named("sign_flipping"),
+            epsilon: 1.0,
+            delta: 1e-5,
+            range: 10.0,
+            compat: Compat::Native,
+        }),
     }
 }
 
@@ -582,36 +750,92 @@ fn want_str<'a>(key: &str, v: &'a toml::Value) -> Result<&'a str> {
 }
 
 /// Sets one key of a point from one value, checking type and range.
-fn apply(key: &str, v: &toml::Value, p: &mut RobustPoint) -> Result<()> {
-    let pop = &mut p.population;
+fn apply(key: &str, v: &toml::Value, p: &mut SweepParams) -> Result<()> {
+    match p {
+        SweepParams::Robust(r) => apply_robust(key, v, r),
+        SweepParams::DpMean(m) => match key {
+            "epsilon" => {
+                m.epsilon = want_float(key, v)?;
+                check_epsilon(m.epsilon).map(|_| ())
+            }
+            "delta" => {
+                m.delta = want_float(key, v)?;
+                check_delta(m.delta).map(|_| ())
+            }
+            "range" => {
+                m.range = want_float(key, v)?;
+                crate::error::check_positive(key, m.range).map(|_| ())
+            }
+            "coinpress_steps" => {
+                m.coinpress_steps = want_int(key, v, 1)?;
+                Ok(())
+            }
+            "noise" => {
+                m.population.noise = want_gaussian(key, v)?;
+                Ok(())
+            }
+            _ => apply_population(key, v, &mut m.population),
+        },
+        SweepParams::DpRobust(q) => match key {
+            "attack" => {
+                let s = StepSpec::parse(want_str(key, v)?)?;
+                crate::attacks::build(&s.name, &s.params, q.compat)?;
+                q.attack = s;
+                Ok(())
+            }
+            "epsilon" => {
+                q.epsilon = want_float(key, v)?;
+                check_epsilon(q.epsilon).map(|_| ())
+            }
+            "delta" => {
+                q.delta = want_float(key, v)?;
+                check_delta(q.delta).map(|_| ())
+            }
+            "range" => {
+                q.range = want_float(key, v)?;
+                crate::error::check_positive(key, q.range).map(|_| ())
+            }
+            "compat" => {
+                q.compat = want_compat(key, v)?;
+                Ok(())
+            }
+            "noise" => {
+                q.population.noise = want_gaussian(key, v)?;
+                Ok(())
+            }
+            _ => apply_population(key, v, &mut q.population),
+        },
+    }
+}
+
+fn want_compat(key: &str, v: &toml::Value) -> Result<Compat> {
+    match want_str(key, v)? {
+        "native" => Ok(Compat::Native),
+        "byzfl" => Ok(Compat::Byzfl),
+        other => Err(Error::unknown("compat", other, ["native", "byzfl"])),
+    }
+}
+
+/// A noise spec that must be Gaussian (the DP experiments assume Gaussian records).
+fn want_gaussian(key: &str, v: &toml::Value) -> Result<Noise> {
+    let noise = parse_noise(want_str(key, v)?)?;
+    match noise {
+        Noise::Gaussian { sigma } if sigma > 0.0 => Ok(noise),
+        _ => Err(Error::invalid(
+            key,
+            v,
+            "the DP experiments assume Gaussian records: gaussian:sigma=S with S > 0",
+        )),
+    }
+}
+
+/// Sets a population key (shared by every kind; each kind's key list decides which apply).
+fn apply_population(key: &str, v: &toml::Value, pop: &mut PopulationConfig) -> Result<()> {
     match key {
-        "rule" => {
-            let s = StepSpec::parse(want_str(key, v)?)?;
-            lookup(RULES, "aggregator", &s.name)?;
-            p.defence.rule = s;
-        }
-        "pre" => {
-            let s = want_str(key, v)?;
-            p.defence.pre = s
-                .split('+')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(|t| {
-                    let step = StepSpec::parse(t)?;
-                    lookup(PRE_AGGREGATORS, "pre-aggregator", &step.name)?;
-                    Ok(step)
-                })
-                .collect::<Result<_>>()?;
-        }
-        "attack" => {
-            let s = StepSpec::parse(want_str(key, v)?)?;
-            crate::attacks::build(&s.name, &s.params, p.compat)?;
-            p.attack = s;
-        }
         "n" => pop.n = want_int(key, v, 1)?,
         "d" => pop.d = want_int(key, v, 1)?,
         "records" => {
-            pop.records = crate::data::population::RecordsPerUser::Fixed {
+            pop.records = RecordsPerUser::Fixed {
                 m: want_int(key, v, 1)?,
             }
         }
@@ -636,15 +860,6 @@ fn apply(key: &str, v: &toml::Value, p: &mut RobustPoint) -> Result<()> {
         }
         "mean" => pop.mean = want_float(key, v)?,
         "noise" => pop.noise = parse_noise(want_str(key, v)?)?,
-        "compat" => {
-            p.compat = match want_str(key, v)? {
-                "native" => Compat::Native,
-                "byzfl" => Compat::Byzfl,
-                other => {
-                    return Err(Error::unknown("compat", other, ["native", "byzfl"]));
-                }
-            }
-        }
         other => {
             return Err(Error::unknown(
                 "grid key",
@@ -652,6 +867,38 @@ fn apply(key: &str, v: &toml::Value, p: &mut RobustPoint) -> Result<()> {
                 ROBUST_KEYS.iter().copied(),
             ))
         }
+    }
+    Ok(())
+}
+
+/// Sets one key of a `robust` point.
+fn apply_robust(key: &str, v: &toml::Value, p: &mut RobustPoint) -> Result<()> {
+    match key {
+        "rule" => {
+            let s = StepSpec::parse(want_str(key, v)?)?;
+            lookup(RULES, "aggregator", &s.name)?;
+            p.defence.rule = s;
+        }
+        "pre" => {
+            let s = want_str(key, v)?;
+            p.defence.pre = s
+                .split('+')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(|t| {
+                    let step = StepSpec::parse(t)?;
+                    lookup(PRE_AGGREGATORS, "pre-aggregator", &step.name)?;
+                    Ok(step)
+                })
+                .collect::<Result<_>>()?;
+        }
+        "attack" => {
+            let s = StepSpec::parse(want_str(key, v)?)?;
+            crate::attacks::build(&s.name, &s.params, p.compat)?;
+            p.attack = s;
+        }
+        "compat" => p.compat = want_compat(key, v)?,
+        _ => return apply_population(key, v, &mut p.population),
     }
     Ok(())
 }
@@ -678,10 +925,20 @@ fn declare_f(p: &mut RobustPoint) -> Result<()> {
 }
 
 /// What must hold at a point for it to run (applicability of the rule at n and f aside).
-fn check_point(p: &RobustPoint) -> Result<()> {
-    p.population.validate()?;
-    p.defence.build(p.compat)?;
-    crate::attacks::build(&p.attack.name, &p.attack.params, p.compat)?;
+fn check_point(p: &SweepParams) -> Result<()> {
+    match p {
+        SweepParams::Robust(p) => {
+            p.population.validate()?;
+            p.defence.build(p.compat)?;
+            crate::attacks::build(&p.attack.name, &p.attack.params, p.compat)?;
+        }
+        SweepParams::DpMean(m) => {
+            m.check()?;
+        }
+        SweepParams::DpRobust(q) => {
+            q.check()?;
+        }
+    }
     Ok(())
 }
 
@@ -746,6 +1003,7 @@ d = 3
         assert_eq!(c.points(), 6);
         assert_eq!(c.total_records(), 12);
         let (p4, g4) = c.point(4).unwrap();
+        let p4 = p4.as_robust().unwrap();
         assert_eq!(p4.defence.rule.name, "trmean");
         assert_eq!(p4.population.byzantine_fraction, 0.1);
         // f = ⌊0.1·20⌋ = 2 is declared on trmean.
@@ -772,6 +1030,7 @@ d = 3
         let c = SweepConfig::parse(&t, "t.toml").unwrap();
         assert_eq!(c.points(), 6);
         let (p, _) = c.point(2).unwrap();
+        let p = p.as_robust().unwrap();
         assert_eq!((p.population.n, p.population.byzantine_fraction), (40, 0.2));
         let bad = t.replace("n = [20, 30, 40]", "n = [20, 30]");
         assert!(msg(&bad).contains("same length"), "{}", msg(&bad));
@@ -809,8 +1068,11 @@ d = 3
         let m = msg(&GOOD.replace("\"trmean\"", "\"trmaen\""));
         assert!(m.contains("grid.rule") && m.contains("trmean"), "{m}");
         // Unknown experiment.
-        let m = msg(&GOOD.replace("\"robust\"", "\"dp_mean\""));
-        assert!(m.contains("line 3") && m.contains("privacy"), "{m}");
+        let m = msg(&GOOD.replace("\"robust\"", "\"dp_sgd\""));
+        assert!(
+            m.contains("line 3") && m.contains("dp_mean") && m.contains("dp_robust"),
+            "{m}"
+        );
         // A combination that is invalid while each value is fine: n·d·records > 2^30.
         let m = msg(&GOOD
             .replace("n = 20", "n = [20, 20000]")

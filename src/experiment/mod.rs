@@ -13,6 +13,7 @@
 //! by the grid. Reductions over records ([`summary`]) are serial.
 
 pub mod config;
+pub mod dp_robust;
 pub mod privacy;
 pub mod robust;
 pub mod summary;

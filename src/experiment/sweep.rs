@@ -4,10 +4,11 @@
 //! # Records
 //!
 //! One JSON object per line and per (grid point, replicate), keys in a fixed order:
-//! `sweep` (the config's name), `config_hash`, `point`, `replicate`, `seed`, `grid` (the
+//! `sweep` (the config's name), `experiment` (its kind), `config_hash`, `point`, `replicate`, `seed`, `grid` (the
 //! point's values as written in the config, keys sorted), `params` (every parameter of the
-//! run, defaults included), `bounds` (the lower bounds that apply at the point, see
-//! [`RobustBounds`]) and `output` (the metrics, tagged by `status`). A line's bytes depend
+//! run, defaults included), `bounds` (the lower bounds that apply at the point:
+//! [`RobustBounds`], [`DpMeanBounds`] or [`DpRobustBounds`]) and `output` (the metrics:
+//! [`RobustOutcome`] tagged by `status`, [`MeanErrors`] or [`DpRobustMetrics`]). A line's bytes depend
 //! only on the config, the point and the replicate, never on threads, shards or timing.
 //!
 //! # Shards
@@ -23,12 +24,16 @@
 //! (point, replicate) as done, and only the remaining jobs run. A directory belongs to one
 //! config and one shard (`sweep.json` records which); one process per directory at a time.
 
-use super::config::{ExperimentKind, SweepConfig};
+use super::config::{SweepConfig, SweepParams};
+use super::dp_robust::{dp_robust_bounds, DpRobust, DpRobustBounds, DpRobustMetrics};
+use super::privacy::{DpMean, MeanErrors, MeanPoint};
 use super::robust::{RobustAggregation, RobustOutcome, RobustPoint};
 use super::{run_streaming, Experiment};
 use crate::bounds::allouah2023fixing::kappa_lower_bound;
+use crate::bounds::dwork2014algorithmic::dp_two_point_min_fail_prob;
 use crate::bounds::huber1964::{gaussian_bias, Contamination};
 use crate::data::population::byzantine_count;
+use crate::privacy::estimators::cai_wang_zhang_rate;
 use crate::rng::SimRng;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -161,18 +166,71 @@ pub fn robust_bounds(p: &RobustPoint) -> Result<RobustBounds> {
     })
 }
 
+/// The bounds that apply at a `dp_mean` point (squared errors; N = n·m records).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DpMeanBounds {
+    /// P1 (Cai, Wang & Zhang 2021; order only, status "to verify"):
+    /// σ²(d/N + d² ln(1/δ)/(N²ε²)), record-level DP.
+    pub p1_record_level: f64,
+    /// The same order for user-level DP: n users of variance σ²/m.
+    pub p1_user_level: f64,
+    /// P1-twopoint (Dwork & Roth 2014): every (ε, δ)-DP mechanism errs by half the distance
+    /// between two datasets one record apart with at least this probability on one of them.
+    /// A worst-case-dataset statement, not a bound on the Gaussian model's squared error.
+    pub p1_twopoint_fail_prob: f64,
+}
+
+/// Evaluates [`DpMeanBounds`] at a point.
+///
+/// # Errors
+/// Those of [`MeanPoint::check`] (not for validated points).
+pub fn dp_mean_bounds(p: &MeanPoint) -> Result<DpMeanBounds> {
+    let (sigma, m) = p.check()?;
+    let (n, d) = (p.population.n, p.population.d);
+    Ok(DpMeanBounds {
+        p1_record_level: cai_wang_zhang_rate(sigma, d, n * m, p.epsilon, p.delta)?,
+        p1_user_level: cai_wang_zhang_rate(sigma / (m as f64).sqrt(), d, n, p.epsilon, p.delta)?,
+        p1_twopoint_fail_prob: dp_two_point_min_fail_prob(1, p.epsilon, p.delta),
+    })
+}
+
+/// The bounds of a point, by experiment kind (serialised as the inner struct).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum SweepBounds {
+    /// At a `robust` point.
+    Robust(RobustBounds),
+    /// At a `dp_mean` point.
+    DpMean(DpMeanBounds),
+    /// At a `dp_robust` point.
+    DpRobust(DpRobustBounds),
+}
+
+/// What one run of a sweep produced, by experiment kind (serialised as the inner value).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum SweepOutput {
+    /// A `robust` run (tagged by `status`).
+    Robust(RobustOutcome),
+    /// A `dp_mean` run: squared errors of every estimator on the same sample.
+    DpMean(MeanErrors),
+    /// A `dp_robust` run: errors of every estimator on the same sample.
+    DpRobust(DpRobustMetrics),
+}
+
 /// One record line (see the [module docs](self) for the key order).
 #[derive(Serialize)]
 struct Line<'a> {
     sweep: &'a str,
+    experiment: &'a str,
     config_hash: &'a str,
     point: u64,
     replicate: u32,
     seed: u64,
     grid: &'a serde_json::Map<String, serde_json::Value>,
-    params: &'a RobustPoint,
-    bounds: &'a RobustBounds,
-    output: &'a RobustOutcome,
+    params: &'a SweepParams,
+    bounds: &'a SweepBounds,
+    output: &'a SweepOutput,
 }
 
 /// The fields of a record line that identify it.
@@ -186,9 +244,9 @@ struct Key {
 
 /// A point of a sweep: its parameters, grid values and bounds.
 struct SweepPoint {
-    params: RobustPoint,
+    params: SweepParams,
     grid: serde_json::Map<String, serde_json::Value>,
-    bounds: RobustBounds,
+    bounds: SweepBounds,
 }
 
 impl Serialize for SweepPoint {
@@ -197,13 +255,30 @@ impl Serialize for SweepPoint {
     }
 }
 
-struct SweepRobust;
-impl Experiment for SweepRobust {
+/// Every sweep kind behind one [`Experiment`]: dispatches on the point's kind.
+struct SweepAny;
+impl Experiment for SweepAny {
     type Point = SweepPoint;
-    type Output = RobustOutcome;
-    fn run_once(&self, p: &SweepPoint, rng: &mut SimRng) -> Result<RobustOutcome> {
-        RobustAggregation.run_once(&p.params, rng)
+    type Output = SweepOutput;
+    fn run_once(&self, p: &SweepPoint, rng: &mut SimRng) -> Result<SweepOutput> {
+        Ok(match &p.params {
+            SweepParams::Robust(q) => SweepOutput::Robust(RobustAggregation.run_once(q, rng)?),
+            SweepParams::DpMean(q) => SweepOutput::DpMean(DpMean.run_once(q, rng)?),
+            SweepParams::DpRobust(q) => SweepOutput::DpRobust(DpRobust.run_once(q, rng)?),
+        })
     }
+}
+
+/// The bounds of a point of any kind.
+///
+/// # Errors
+/// Those of the bound functions (not for validated points).
+pub fn sweep_bounds(p: &SweepParams) -> Result<SweepBounds> {
+    Ok(match p {
+        SweepParams::Robust(q) => SweepBounds::Robust(robust_bounds(q)?),
+        SweepParams::DpMean(q) => SweepBounds::DpMean(dp_mean_bounds(q)?),
+        SweepParams::DpRobust(q) => SweepBounds::DpRobust(dp_robust_bounds(q)?),
+    })
 }
 
 /// What a sweep directory holds: which config and shard, and when the last run started.
@@ -315,7 +390,6 @@ pub fn run(
     chunk: Option<usize>,
     on_done: &(dyn Fn() + Sync),
 ) -> Result<RunReport> {
-    let ExperimentKind::Robust = cfg.experiment;
     fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let shard_points = shard.points_of(cfg.points());
     let reps = u64::from(cfg.replicates);
@@ -411,10 +485,10 @@ pub fn run(
     let mut written = 0u64;
     let mut not_applicable = 0u64;
     run_streaming(
-        &SweepRobust,
+        &SweepAny,
         |p| {
             let (params, grid) = cfg.point(p)?;
-            let bounds = robust_bounds(&params)?;
+            let bounds = sweep_bounds(&params)?;
             Ok(SweepPoint {
                 params,
                 grid,
@@ -432,6 +506,7 @@ pub fn run(
                 &mut line,
                 &Line {
                     sweep: &cfg.name,
+                    experiment: cfg.experiment.name(),
                     config_hash: cfg.hash(),
                     point: rec.point,
                     replicate: rec.replicate,
@@ -446,7 +521,10 @@ pub fn run(
             line.push(b'\n');
             Ok((
                 line,
-                matches!(rec.output, RobustOutcome::NotApplicable { .. }),
+                matches!(
+                    rec.output,
+                    SweepOutput::Robust(RobustOutcome::NotApplicable { .. })
+                ),
             ))
         },
         |(line, na)| {

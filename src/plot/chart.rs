@@ -53,7 +53,16 @@ pub struct Chart {
     pub series: Vec<Series>,
     pub shades: Vec<Shade>,
     pub vlines: Vec<VLine>,
-    pub legend_upper_left: bool,
+    pub legend: Legend,
+    /// Fixed y range (else from the data, padded).
+    pub y_range: Option<(f64, f64)>,
+}
+
+/// Where the legend box goes.
+#[derive(Clone, Copy)]
+pub enum Legend {
+    UpperLeft,
+    UpperRight,
 }
 
 const W: u32 = 1000;
@@ -64,7 +73,7 @@ fn draw_err(e: impl std::fmt::Display) -> Error {
 }
 
 /// A short tick label: 0.001, 0.25, 10, 1e5.
-fn tick(v: f64) -> String {
+pub fn tick(v: f64) -> String {
     let a = v.abs();
     if v == 0.0 {
         "0".into()
@@ -126,6 +135,9 @@ impl Chart {
         } else {
             let pad = 0.05 * (y1 - y0).max(1e-12);
             (y0, y1) = (y0 - pad, y1 + pad);
+        }
+        if let Some(r) = self.y_range {
+            (y0, y1) = r;
         }
         ((x0, x1), (y0, y1))
     }
@@ -254,6 +266,10 @@ impl Chart {
                     .map_err(draw_err)?
             };
             let dashed = s.dashed;
+            // An empty label keeps the curve out of the legend.
+            if s.label.is_empty() {
+                continue;
+            }
             anno.label(s.label.clone()).legend(move |(x, y)| {
                 let end = if dashed { x + 9 } else { x + 24 };
                 EmptyElement::at((x, y))
@@ -275,10 +291,9 @@ impl Chart {
         }
         chart
             .configure_series_labels()
-            .position(if self.legend_upper_left {
-                SeriesLabelPosition::UpperLeft
-            } else {
-                SeriesLabelPosition::LowerRight
+            .position(match self.legend {
+                Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
+                Legend::UpperRight => SeriesLabelPosition::UpperRight,
             })
             .label_font(("sans-serif", 14))
             .background_style(WHITE.mix(0.85))

@@ -10,10 +10,8 @@
 //! | `fig2_kappa_vs_fraction` | `breakdown` | empirical κ̂ vs f/n per rule (worst attack) against κ ≥ f/(n − 2f) |
 //! | `fig3_error_vs_dimension` | `dimension` | error vs d per rule (worst attack), the dimension-free Huber bound |
 //! | `fig4_error_vs_heterogeneity` | `heterogeneity` | squared error to the honest mean vs G² at f/n = 0.2 against f·G²/(n − 2f) |
-//! | `fig6_frontier` | `frontier` | best error over the crate's rules vs f/n for three noise levels, region below the Huber bound shaded as impossible |
-//!
-//! Figure 5 (DP mean error vs ε against Cai–Wang–Zhang) and an ε axis for figure 6 await the
-//! privacy module; figure 6 uses the noise level as its second axis until then.
+//! | `fig5_dp_mean_vs_epsilon` | `dp_mean` (kind `dp_mean`) | squared error of the DP mean estimators vs ε (log–log) against the P1 order (Cai–Wang–Zhang; order only) |
+//! | `fig6_frontier` | `frontier` (kind `dp_robust`) | per ε, the best of the DP average and the DP trimmed mean under its worst attack vs f/n; the region below the Huber bound shaded as impossible; max(Huber, √P1) dashed (order only) |
 //!
 //! Every curve is a mean over replicates with a 95% Student-t confidence band
 //! ([`crate::experiment::summary::mean_ci`]); "worst attack" is, at each x, the attack with
@@ -23,11 +21,11 @@
 mod chart;
 pub mod records;
 
-pub use records::{load, PlotRecord};
+pub use records::{load, AnyRecord, DpMeanRecord, DpRobustRecord, PlotRecord};
 
 use crate::experiment::summary::{mean_ci, MeanCi};
 use crate::Result;
-use chart::{Chart, Series, Shade, VLine};
+use chart::{tick, Chart, Legend, Series, Shade, VLine};
 use records::Outcome;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -67,11 +65,29 @@ fn worst_attack<'a>(
     x: impl Fn(&PlotRecord) -> f64,
     metric: impl Fn(&Outcome) -> Option<f64>,
 ) -> BTreeMap<String, Vec<(f64, MeanCi)>> {
+    worst_of(
+        recs,
+        label,
+        x,
+        |r| r.params.attack.name.clone(),
+        |r| metric(&r.output),
+    )
+}
+
+/// [`worst_attack`] for records of any kind: `attack` names the group a record's `metric`
+/// is averaged in; per (label, x) the group with the largest mean wins.
+fn worst_of<'a, R: 'a>(
+    recs: impl Iterator<Item = &'a R>,
+    label: impl Fn(&R) -> String,
+    x: impl Fn(&R) -> f64,
+    attack: impl Fn(&R) -> String,
+    metric: impl Fn(&R) -> Option<f64>,
+) -> BTreeMap<String, Vec<(f64, MeanCi)>> {
     let mut cells: BTreeMap<(String, u64, String), Vec<f64>> = BTreeMap::new();
     for r in recs {
-        if let Some(v) = metric(&r.output) {
+        if let Some(v) = metric(r) {
             cells
-                .entry((label(r), key(x(r)), r.params.attack.name.clone()))
+                .entry((label(r), key(x(r)), attack(r)))
                 .or_default()
                 .push(v);
         }
@@ -174,13 +190,20 @@ fn eta(r: &PlotRecord) -> f64 {
 ///
 /// # Errors
 /// I/O and drawing errors.
-pub fn all_figures(records: &[PlotRecord], out: &Path) -> Result<(Vec<Written>, Vec<String>)> {
+pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, Vec<String>)> {
     std::fs::create_dir_all(out).map_err(|e| crate::Error::Io {
         path: out.display().to_string(),
         source: e,
     })?;
-    let of =
-        |name: &str| -> Vec<&PlotRecord> { records.iter().filter(|r| r.sweep == name).collect() };
+    let of = |name: &str| -> Vec<&PlotRecord> {
+        records
+            .iter()
+            .filter_map(|r| match r {
+                AnyRecord::Robust(r) if r.sweep == name => Some(r),
+                _ => None,
+            })
+            .collect()
+    };
     let mut written = Vec::new();
     let mut skipped = Vec::new();
     let breakdown = of("breakdown");
@@ -202,13 +225,30 @@ pub fn all_figures(records: &[PlotRecord], out: &Path) -> Result<(Vec<Written>, 
     } else {
         written.push(fig4(&het, out)?);
     }
-    let frontier = of("frontier");
+    let dp_mean: Vec<&DpMeanRecord> = records
+        .iter()
+        .filter_map(|r| match r {
+            AnyRecord::DpMean(r) if r.sweep == "dp_mean" => Some(r),
+            _ => None,
+        })
+        .collect();
+    if dp_mean.is_empty() {
+        skipped.push("fig5: no records of sweep `dp_mean`".to_string());
+    } else {
+        written.push(fig5(&dp_mean, out)?);
+    }
+    let frontier: Vec<&DpRobustRecord> = records
+        .iter()
+        .filter_map(|r| match r {
+            AnyRecord::DpRobust(r) if r.sweep == "frontier" => Some(r),
+            _ => None,
+        })
+        .collect();
     if frontier.is_empty() {
-        skipped.push("fig6: no records of sweep `frontier`".to_string());
+        skipped.push("fig6: no records of sweep `frontier` (a dp_robust sweep)".to_string());
     } else {
         written.push(fig6(&frontier, out)?);
     }
-    skipped.push("fig5 (DP mean error vs epsilon): awaits the privacy module".to_string());
     Ok((written, skipped))
 }
 
@@ -254,7 +294,8 @@ fn fig1(recs: &[&PlotRecord], out: &Path) -> Result<Written> {
             x: 0.5,
             label: "breakdown point 1/2".into(),
         }],
-        legend_upper_left: true,
+        legend: Legend::UpperLeft,
+        y_range: None,
     };
     chart.draw(out)?;
     Ok(Written {
@@ -303,7 +344,8 @@ fn fig2(recs: &[&PlotRecord], out: &Path) -> Result<Written> {
             x: 0.5,
             label: "breakdown point 1/2".into(),
         }],
-        legend_upper_left: true,
+        legend: Legend::UpperLeft,
+        y_range: None,
     };
     chart.draw(out)?;
     Ok(Written {
@@ -348,7 +390,8 @@ fn fig3(recs: &[&PlotRecord], out: &Path) -> Result<Written> {
         series,
         shades: vec![],
         vlines: vec![],
-        legend_upper_left: true,
+        legend: Legend::UpperLeft,
+        y_range: None,
     };
     chart.draw(out)?;
     Ok(Written {
@@ -407,7 +450,8 @@ fn fig4(recs: &[&PlotRecord], out: &Path) -> Result<Written> {
         series,
         shades: vec![],
         vlines: vec![],
-        legend_upper_left: true,
+        legend: Legend::UpperLeft,
+        y_range: None,
     };
     chart.draw(out)?;
     Ok(Written {
@@ -418,90 +462,247 @@ fn fig4(recs: &[&PlotRecord], out: &Path) -> Result<Written> {
     })
 }
 
-fn fig6(recs: &[&PlotRecord], out: &Path) -> Result<Written> {
-    // One curve per noise level (σ_u of an honest update), best rule per f/n.
-    let mut sigmas: Vec<f64> = recs.iter().filter_map(|r| r.bounds.update_sigma).collect();
-    sigmas.sort_by(f64::total_cmp);
-    sigmas.dedup();
-    let mut series = Vec::new();
-    let mut shades = Vec::new();
-    for (i, &su) in sigmas.iter().enumerate() {
-        let at: Vec<&PlotRecord> = recs
-            .iter()
-            .copied()
-            .filter(|r| r.bounds.update_sigma == Some(su))
-            .collect();
-        let noise = match at[0].params.population.noise {
-            crate::data::noise::Noise::Gaussian { sigma } => format!("σ = {sigma}"),
-            other => format!("{other:?}"),
-        };
-        // Worst attack per (rule, f/n), then the best rule per f/n.
-        let curves = worst_attack(
-            at.iter().copied(),
-            |r| r.params.defence.label(),
-            eta,
-            ok_error,
-        );
-        let mut best: BTreeMap<u64, MeanCi> = BTreeMap::new();
-        for pts in curves.values() {
-            for (x, ci) in pts {
-                let e = best.entry(key(*x)).or_insert(*ci);
-                if ci.mean < e.mean {
-                    *e = *ci;
-                }
-            }
-        }
-        let color = PALETTE[i % PALETTE.len()];
-        series.push(Series {
-            label: format!("best rule, noise {noise}"),
-            color,
-            points: best
-                .iter()
-                .map(|(k, c)| (f64::from_bits(*k), c.mean, c.half_width))
-                .collect(),
-            dashed: false,
-            markers: true,
-        });
-        let bound: Vec<(f64, f64)> = bound_curve(&at, eta, |r| r.bounds.error_lower)
-            .into_iter()
-            .filter(|&(_, y)| y > 0.0)
-            .collect();
-        series.push(Series {
-            label: format!("impossible below σ_u·Φ⁻¹(1/(2(1−η))), σ_u = {su:.3}"),
-            color,
-            points: bound.iter().map(|&(x, y)| (x, y, 0.0)).collect(),
-            dashed: true,
-            markers: false,
-        });
-        shades.push(Shade {
-            color,
-            upper: bound,
-        });
+/// Mean ± CI of `metric` per x over records, as chart points.
+fn curve<'a, R: 'a>(
+    recs: impl Iterator<Item = &'a R>,
+    x: impl Fn(&R) -> f64,
+    metric: impl Fn(&R) -> f64,
+) -> Vec<(f64, f64, f64)> {
+    let mut cells: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+    for r in recs {
+        cells.entry(key(x(r))).or_default().push(metric(r));
     }
-    let p = &recs[0].params.population;
-    let chart = Chart {
-        stem: "fig6_frontier".into(),
-        title: format!(
-            "Accuracy–security frontier (n = {}, d = {}): best rule vs impossible region",
-            p.n, p.d
+    cells
+        .iter()
+        .filter_map(|(k, vs)| mean_ci(vs, 0.95).map(|c| (f64::from_bits(*k), c.mean, c.half_width)))
+        .collect()
+}
+
+fn fig5(recs: &[&DpMeanRecord], out: &Path) -> Result<Written> {
+    let eps = |r: &DpMeanRecord| r.params.epsilon;
+    type Metric = fn(&DpMeanRecord) -> f64;
+    let estimators: [(&str, Metric, usize, bool); 5] = [
+        (
+            "known range, record-level DP (clipped Gaussian mean)",
+            |r| r.output.known_range,
+            0,
+            false,
         ),
-        x_label: "Byzantine fraction η = f/n".into(),
-        y_label: "best rule's worst-attack error ‖F − μ‖ (data units, log)".into(),
-        x_log: false,
+        (
+            "CoinPress, record-level DP (unknown range)",
+            |r| r.output.coinpress,
+            1,
+            false,
+        ),
+        (
+            "known range, user-level DP (on user means)",
+            |r| r.output.user_level_known_range,
+            2,
+            true,
+        ),
+        (
+            "CoinPress, user-level DP (on user means)",
+            |r| r.output.user_level,
+            3,
+            true,
+        ),
+        (
+            "non-private mean of all records",
+            |r| r.output.nonprivate,
+            7,
+            false,
+        ),
+    ];
+    let mut series: Vec<Series> = estimators
+        .iter()
+        .map(|(label, m, c, dashed)| Series {
+            label: (*label).to_string(),
+            color: PALETTE[*c],
+            points: curve(recs.iter().copied(), eps, m),
+            dashed: *dashed,
+            markers: true,
+        })
+        .collect();
+    let p1 = |f: fn(&DpMeanRecord) -> f64| -> Vec<(f64, f64, f64)> {
+        curve(recs.iter().copied(), eps, f)
+            .into_iter()
+            .map(|(x, y, _)| (x, y, 0.0))
+            .collect()
+    };
+    series.push(Series {
+        label: "P1 record level σ²(d/N + d²ln(1/δ)/(N²ε²)), order only, to verify (Cai–Wang–Zhang 2021)"
+            .into(),
+        color: (0, 0, 0),
+        points: p1(|r| r.bounds.p1_record_level),
+        dashed: true,
+        markers: false,
+    });
+    series.push(Series {
+        label: "P1 user level, σ²/m over n users, order only, to verify".into(),
+        color: (110, 110, 110),
+        points: p1(|r| r.bounds.p1_user_level),
+        dashed: true,
+        markers: false,
+    });
+    let p = &recs[0].params;
+    let m = recs[0].output.records / recs[0].output.users.max(1);
+    let chart = Chart {
+        stem: "fig5_dp_mean_vs_epsilon".into(),
+        title: format!(
+            "DP mean estimation: squared error vs ε (n = {} users × m = {m} records, d = {}, δ = {})",
+            p.population.n,
+            p.population.d,
+            tick(p.delta)
+        ),
+        x_label: "privacy budget ε (log scale)".into(),
+        y_label: "squared error ‖estimate − μ‖² (log scale)".into(),
+        x_log: true,
         y_log: true,
-        x_range: Some((0.0, 0.52)),
+        x_range: None,
         series,
-        shades,
-        vlines: vec![VLine {
-            x: 0.5,
-            label: "breakdown point 1/2".into(),
-        }],
-        legend_upper_left: true,
+        shades: vec![],
+        vlines: vec![],
+        legend: Legend::UpperRight,
+        y_range: None,
     };
     chart.draw(out)?;
     Ok(Written {
         files: chart.files(out),
-        summary: "fig6: best error among the rules vs f/n for three noise levels; shaded: no estimator can reach (Huber bound); the epsilon axis awaits the privacy module".into(),
+        summary: "fig5: DP mean squared error vs epsilon per estimator (record and user level), 95% CI bands, against the P1 order (Cai-Wang-Zhang, order only)".into(),
+    })
+}
+
+fn fig6(recs: &[&DpRobustRecord], out: &Path) -> Result<Written> {
+    let eta = |r: &DpRobustRecord| r.bounds.eta;
+    let attack = |r: &DpRobustRecord| r.params.attack.name.clone();
+    let mut epsilons: Vec<f64> = recs.iter().map(|r| r.params.epsilon).collect();
+    epsilons.sort_by(f64::total_cmp);
+    epsilons.dedup();
+    // Per (estimator, f/n) the worst attack, then per f/n the best estimator.
+    type Metric = (&'static str, fn(&DpRobustRecord) -> f64);
+    let best = |at: &[&DpRobustRecord], metrics: &[Metric]| {
+        let mut best: BTreeMap<u64, MeanCi> = BTreeMap::new();
+        for (name, m) in metrics {
+            let c = worst_of(
+                at.iter().copied(),
+                |_| (*name).to_string(),
+                eta,
+                attack,
+                |r| Some(m(r)),
+            );
+            for pts in c.values() {
+                for (x, ci) in pts {
+                    let e = best.entry(key(*x)).or_insert(*ci);
+                    if ci.mean < e.mean {
+                        *e = *ci;
+                    }
+                }
+            }
+        }
+        best.into_iter()
+            .map(|(k, c)| (f64::from_bits(k), c.mean, c.half_width))
+            .collect::<Vec<_>>()
+    };
+    let mut series = Vec::new();
+    for (i, &e) in epsilons.iter().enumerate() {
+        let at: Vec<&DpRobustRecord> = recs
+            .iter()
+            .copied()
+            .filter(|r| r.params.epsilon == e)
+            .collect();
+        let color = PALETTE[i % PALETTE.len()];
+        series.push(Series {
+            label: format!("ε = {}: best of DP average and DP trimmed mean", tick(e)),
+            color,
+            points: best(
+                &at,
+                &[
+                    ("dp_average", |r| r.output.dp_average),
+                    ("dp_trmean", |r| r.output.dp_trmean),
+                ],
+            ),
+            dashed: false,
+            markers: true,
+        });
+        let order: Vec<(f64, f64, f64)> = curve(at.iter().copied(), eta, |r| {
+            r.bounds.robust_lower.max(r.bounds.p1_user_level_sq.sqrt())
+        })
+        .into_iter()
+        .map(|(x, y, _)| (x, y, 0.0))
+        .collect();
+        series.push(Series {
+            label: String::new(),
+            color,
+            points: order,
+            dashed: true,
+            markers: false,
+        });
+    }
+    // One legend entry for the dashed per-ε curves (a series without points).
+    series.push(Series {
+        label: "dashed, per ε: max(Huber, √P1 user level), order only, to verify".into(),
+        color: (150, 150, 150),
+        points: vec![],
+        dashed: true,
+        markers: false,
+    });
+    series.push(Series {
+        label: "no privacy: trimmed mean (ε = ∞)".into(),
+        color: (90, 90, 90),
+        points: best(recs, &[("trmean", |r| r.output.trmean_nonprivate)]),
+        dashed: false,
+        markers: true,
+    });
+    let huber: Vec<(f64, f64)> = curve(recs.iter().copied(), eta, |r| r.bounds.robust_lower)
+        .into_iter()
+        .map(|(x, y, _)| (x, y))
+        .filter(|&(_, y)| y > 0.0)
+        .collect();
+    series.push(Series {
+        label: "impossible below σ_u·Φ⁻¹(1/(2(1−η))) for the worst adversary (Huber 1964)".into(),
+        color: (0, 0, 0),
+        points: huber.iter().map(|&(x, y)| (x, y, 0.0)).collect(),
+        dashed: true,
+        markers: false,
+    });
+    // Room above the curves for the legend (log axis: a decade and a half).
+    let ys = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1 + p.2))
+        .chain(huber.iter().map(|p| p.1))
+        .filter(|y| y.is_finite() && *y > 0.0);
+    let (lo, hi) = ys.fold((f64::INFINITY, 0.0f64), |(a, b), y| (a.min(y), b.max(y)));
+    let y_range = (lo.is_finite() && hi > 0.0).then_some((lo / 1.6, hi * 30.0));
+    let p = &recs[0].params;
+    let chart = Chart {
+        stem: "fig6_frontier".into(),
+        title: format!(
+            "Accuracy–security frontier over (f/n, ε): n = {} users, d = {}, user-level DP, δ = {}",
+            p.population.n,
+            p.population.d,
+            tick(p.delta)
+        ),
+        x_label: "Byzantine fraction η = f/n".into(),
+        y_label: "best estimator's worst-attack error |estimate − μ| (log)".into(),
+        x_log: false,
+        y_log: true,
+        x_range: Some((0.0, 0.52)),
+        series,
+        shades: vec![Shade {
+            color: (0, 0, 0),
+            upper: huber,
+        }],
+        vlines: vec![VLine {
+            x: 0.5,
+            label: "breakdown point 1/2".into(),
+        }],
+        legend: Legend::UpperLeft,
+        y_range,
+    };
+    chart.draw(out)?;
+    Ok(Written {
+        files: chart.files(out),
+        summary: "fig6: best private + robust error vs f/n per epsilon (worst attack, best of DP average / DP trimmed mean), non-private reference, Huber region shaded, P1 order dashed".into(),
     })
 }
 
@@ -552,6 +753,7 @@ mod tests {
         let (written, skipped) = all_figures(&[], &dir).unwrap();
         assert!(written.is_empty());
         assert_eq!(skipped.len(), 5);
+        assert!(skipped.iter().any(|s| s.starts_with("fig5")));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

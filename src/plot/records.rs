@@ -1,7 +1,9 @@
 //! Reading sweep records (JSON Lines written by [`crate::experiment::sweep`]).
 
+use crate::experiment::dp_robust::{DpRobustBounds, DpRobustMetrics, DpRobustPoint};
+use crate::experiment::privacy::MeanPoint;
 use crate::experiment::robust::RobustPoint;
-use crate::experiment::sweep::RobustBounds;
+use crate::experiment::sweep::{DpMeanBounds, RobustBounds};
 use crate::{Error, Result};
 use serde::Deserialize;
 use std::io::BufRead;
@@ -51,11 +53,101 @@ pub struct PlotRecord {
     pub output: Outcome,
 }
 
+/// Squared errors of a `dp_mean` run, as stored.
+#[derive(Clone, Debug, Deserialize)]
+pub struct MeanOutput {
+    /// Non-private mean of all records.
+    pub nonprivate: f64,
+    /// Known-range clipped Gaussian mean (record-level DP).
+    pub known_range: f64,
+    /// CoinPress (record-level DP).
+    pub coinpress: f64,
+    /// CoinPress on the users' means (user-level DP).
+    pub user_level: f64,
+    /// Known-range clipped Gaussian mean of the users' means (user-level DP).
+    pub user_level_known_range: f64,
+    /// Records N.
+    pub records: usize,
+    /// Users n.
+    pub users: usize,
+}
+
+/// A record of a `dp_mean` sweep.
+#[derive(Clone, Debug, Deserialize)]
+pub struct DpMeanRecord {
+    /// The sweep's name.
+    pub sweep: String,
+    /// Grid point index.
+    pub point: u64,
+    /// Replicate index.
+    pub replicate: u32,
+    /// Every parameter of the run.
+    pub params: MeanPoint,
+    /// The bounds at the point.
+    pub bounds: DpMeanBounds,
+    /// What the run measured.
+    pub output: MeanOutput,
+}
+
+/// A record of a `dp_robust` sweep.
+#[derive(Clone, Debug, Deserialize)]
+pub struct DpRobustRecord {
+    /// The sweep's name.
+    pub sweep: String,
+    /// Grid point index.
+    pub point: u64,
+    /// Replicate index.
+    pub replicate: u32,
+    /// Every parameter of the run.
+    pub params: DpRobustPoint,
+    /// The bounds at the point.
+    pub bounds: DpRobustBounds,
+    /// What the run measured.
+    pub output: DpRobustMetrics,
+}
+
+/// A record of any experiment kind (chosen by the record's `experiment` key; records without
+/// one are `robust`).
+#[derive(Clone, Debug)]
+pub enum AnyRecord {
+    /// `robust`.
+    Robust(PlotRecord),
+    /// `dp_mean`.
+    DpMean(DpMeanRecord),
+    /// `dp_robust`.
+    DpRobust(DpRobustRecord),
+}
+
+impl AnyRecord {
+    /// The sweep's name.
+    pub fn sweep(&self) -> &str {
+        match self {
+            AnyRecord::Robust(r) => &r.sweep,
+            AnyRecord::DpMean(r) => &r.sweep,
+            AnyRecord::DpRobust(r) => &r.sweep,
+        }
+    }
+}
+
+fn parse_line(buf: &[u8]) -> serde_json::Result<AnyRecord> {
+    #[derive(Deserialize)]
+    struct Kind {
+        #[serde(default)]
+        experiment: Option<String>,
+    }
+    let kind: Kind = serde_json::from_slice(buf)?;
+    Ok(match kind.experiment.as_deref() {
+        Some("dp_mean") => AnyRecord::DpMean(serde_json::from_slice(buf)?),
+        Some("dp_robust") => AnyRecord::DpRobust(serde_json::from_slice(buf)?),
+        _ => AnyRecord::Robust(serde_json::from_slice(buf)?),
+    })
+}
+
 /// Reads a record file (a torn last line, from a running sweep, is skipped).
 ///
 /// # Errors
 /// I/O errors and lines that are not records, naming the file and line.
-pub fn load(path: &Path) -> Result<Vec<PlotRecord>> {
+pub fn load(path: &Path) -> Result<Vec<AnyRecord>> {
     let file = std::fs::File::open(path).map_err(|e| Error::Io {
         path: path.display().to_string(),
         source: e,
@@ -74,7 +166,7 @@ pub fn load(path: &Path) -> Result<Vec<PlotRecord>> {
             return Ok(out);
         }
         line += 1;
-        out.push(serde_json::from_slice(&buf).map_err(|e| Error::Parse {
+        out.push(parse_line(&buf).map_err(|e| Error::Parse {
             what: format!("{} line {line}", path.display()),
             reason: e.to_string(),
         })?);
@@ -94,7 +186,10 @@ mod tests {
         std::fs::write(&p, format!("{good}\n{}", &good[..40])).unwrap();
         let recs = load(&p).unwrap();
         assert_eq!(recs.len(), 1);
-        assert!(matches!(recs[0].output, Outcome::NotApplicable { .. }));
+        let AnyRecord::Robust(r) = &recs[0] else {
+            panic!("a record without `experiment` is robust")
+        };
+        assert!(matches!(r.output, Outcome::NotApplicable { .. }));
         std::fs::write(&p, "{}\n").unwrap();
         let e = load(&p).unwrap_err().to_string();
         assert!(e.contains("r.jsonl line 1"), "{e}");
