@@ -206,25 +206,31 @@ pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, V
     };
     let mut written = Vec::new();
     let mut skipped = Vec::new();
+    // Draws `figs` when the sweep has records, else notes them as skipped.
+    let mut draw = |figs: &str,
+                    sweep: &str,
+                    empty: bool,
+                    f: &mut dyn FnMut() -> Result<Vec<Written>>|
+     -> Result<()> {
+        if empty {
+            skipped.push(format!("{figs}: no records of sweep `{sweep}`"));
+        } else {
+            written.extend(f()?);
+        }
+        Ok(())
+    };
     let breakdown = of("breakdown");
-    if breakdown.is_empty() {
-        skipped.push("fig1, fig2: no records of sweep `breakdown`".to_string());
-    } else {
-        written.push(fig1(&breakdown, out)?);
-        written.push(fig2(&breakdown, out)?);
-    }
+    draw("fig1, fig2", "breakdown", breakdown.is_empty(), &mut || {
+        Ok(vec![fig1(&breakdown, out)?, fig2(&breakdown, out)?])
+    })?;
     let dimension = of("dimension");
-    if dimension.is_empty() {
-        skipped.push("fig3: no records of sweep `dimension`".to_string());
-    } else {
-        written.push(fig3(&dimension, out)?);
-    }
+    draw("fig3", "dimension", dimension.is_empty(), &mut || {
+        Ok(vec![fig3(&dimension, out)?])
+    })?;
     let het = of("heterogeneity");
-    if het.is_empty() {
-        skipped.push("fig4: no records of sweep `heterogeneity`".to_string());
-    } else {
-        written.push(fig4(&het, out)?);
-    }
+    draw("fig4", "heterogeneity", het.is_empty(), &mut || {
+        Ok(vec![fig4(&het, out)?])
+    })?;
     let dp_mean: Vec<&DpMeanRecord> = records
         .iter()
         .filter_map(|r| match r {
@@ -232,11 +238,9 @@ pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, V
             _ => None,
         })
         .collect();
-    if dp_mean.is_empty() {
-        skipped.push("fig5: no records of sweep `dp_mean`".to_string());
-    } else {
-        written.push(fig5(&dp_mean, out)?);
-    }
+    draw("fig5", "dp_mean", dp_mean.is_empty(), &mut || {
+        Ok(vec![fig5(&dp_mean, out)?])
+    })?;
     let frontier: Vec<&DpRobustRecord> = records
         .iter()
         .filter_map(|r| match r {
@@ -244,11 +248,9 @@ pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, V
             _ => None,
         })
         .collect();
-    if frontier.is_empty() {
-        skipped.push("fig6: no records of sweep `frontier` (a dp_robust sweep)".to_string());
-    } else {
-        written.push(fig6(&frontier, out)?);
-    }
+    draw("fig6", "frontier", frontier.is_empty(), &mut || {
+        Ok(vec![fig6(&frontier, out)?])
+    })?;
     Ok((written, skipped))
 }
 
