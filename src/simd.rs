@@ -64,18 +64,38 @@ mod tests {
     use super::*;
 
     /// The kernels' association order is in the source, so the portable and the dispatched
-    /// builds must agree to the last bit.
+    /// builds must agree to the last bit: a pruned sorting network followed by lane-wise sums
+    /// (the trimmed mean's kernel) run both ways on the same wires.
     #[test]
     fn every_path_gives_the_same_bits() {
-        let a: Vec<f64> = (0..1003)
-            .map(|i| ((i * 37) % 101) as f64 / 7.0 - 3.1)
+        use crate::aggregators::coordinatewise::{Lane, SortingNetwork, LANES};
+        let n = 50;
+        let wires: Vec<Lane> = (0..n)
+            .map(|i| {
+                let mut w = [0.0; LANES];
+                for (l, v) in w.iter_mut().enumerate() {
+                    *v = (((i * 7919 + l * 104_729) % 1013) as f64 / 37.0).sin() * 1e3;
+                }
+                w
+            })
             .collect();
-        let b: Vec<f64> = (0..1003)
-            .map(|i| ((i * 53) % 89) as f64 / 3.0 + 0.2)
-            .collect();
-        let portable = (crate::data::sq_dist(&a, &b), crate::data::sq_norm(&a));
-        let wide = widest(|| (crate::data::sq_dist(&a, &b), crate::data::sq_norm(&a)));
-        assert_eq!(portable.0.to_bits(), wide.0.to_bits());
-        assert_eq!(portable.1.to_bits(), wide.1.to_bits());
+        let net = SortingNetwork::selecting(n, 10..40);
+        #[inline(always)]
+        fn kernel(net: &SortingNetwork, mut w: Vec<Lane>) -> Vec<u64> {
+            net.apply(&mut w);
+            let mut s = [0.0f64; LANES];
+            for wire in &w[10..40] {
+                for l in 0..LANES {
+                    s[l] += wire[l] / 3.0;
+                }
+            }
+            s.iter().map(|v| v.to_bits()).collect()
+        }
+        let portable = kernel(&net, wires.clone());
+        let wide = widest(
+            #[inline(always)]
+            || kernel(&net, wires.clone()),
+        );
+        assert_eq!(portable, wide);
     }
 }

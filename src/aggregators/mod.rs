@@ -14,7 +14,7 @@ pub mod bulyan;
 mod byzfl_fixture;
 pub mod caf;
 pub mod centered_clipping;
-mod coordinatewise;
+pub(crate) mod coordinatewise;
 pub(crate) mod distances;
 pub mod dnc;
 pub mod geometric_median;
