@@ -1,12 +1,10 @@
 //! End-to-end tests of the `lbounds` binary: outputs, exit codes and one-line errors.
 #![cfg(feature = "cli")]
 
-use assert_cmd::Command;
-use std::io::Write;
+mod common;
 
-fn lbounds() -> Command {
-    Command::cargo_bin("lbounds").expect("binary built")
-}
+use common::{fails_with, ok};
+use std::io::Write;
 
 /// A temporary CSV file that is removed on drop.
 struct Csv(std::path::PathBuf);
@@ -33,69 +31,33 @@ impl Drop for Csv {
     }
 }
 
-/// Runs with `args`, expects exit code 2, one line on stderr containing `needle`, no stdout.
-fn fails_with(args: &[&str], needle: &str) {
-    let out = lbounds().args(args).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "args {args:?}: stderr {stderr}");
-    assert!(
-        out.stdout.is_empty(),
-        "args {args:?}: partial output {:?}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "args {args:?}: not one line: {stderr}"
-    );
-    assert!(
-        stderr.contains(needle),
-        "args {args:?}: {stderr:?} lacks {needle:?}"
-    );
-}
-
 #[test]
 fn help_teaches() {
-    let out = lbounds().arg("--help").output().unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = ok(&["--help"]);
     for sub in ["simulate", "aggregate", "attack", "list"] {
         assert!(text.contains(sub), "--help lacks {sub}");
     }
-    let out = lbounds().args(["simulate", "--help"]).output().unwrap();
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("--byzantine"));
+    assert!(ok(&["simulate", "--help"]).contains("--byzantine"));
 }
 
 #[test]
 fn aggregate_average_known_answer() {
     // By hand: mean of (1,2), (3,4), (8,0) = (4,2).
     let csv = Csv::new("avg.csv", "1,2\n3,4\n8,0\n");
-    let out = lbounds()
-        .args(["aggregate", "--rule", "average", "--input", csv.path()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "4.0,2.0\n");
-    let out = lbounds()
-        .args([
-            "aggregate",
-            "--rule",
-            "Average",
-            "--input",
-            csv.path(),
-            "--json",
-            "--repeat",
-            "3",
-            "--timing",
-        ])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = ok(&["aggregate", "--rule", "average", "--input", csv.path()]);
+    assert_eq!(out, "4.0,2.0\n");
+    let out = ok(&[
+        "aggregate",
+        "--rule",
+        "Average",
+        "--input",
+        csv.path(),
+        "--json",
+        "--repeat",
+        "3",
+        "--timing",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["aggregate"], serde_json::json!([4.0, 2.0]));
     assert!(v["seconds_per_call"].as_f64().unwrap() >= 0.0);
 }
@@ -104,25 +66,17 @@ fn aggregate_average_known_answer() {
 fn aggregate_with_pre_aggregator() {
     // clipping(c=1) maps (3,4) to (0.6,0.8) and keeps (0,1); their mean is (0.3, 0.9).
     let csv = Csv::new("pre.csv", "3,4\n0,1\n");
-    let out = lbounds()
-        .args([
-            "aggregate",
-            "--rule",
-            "average",
-            "--pre",
-            "clipping:c=1",
-            "--input",
-            csv.path(),
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = ok(&[
+        "aggregate",
+        "--rule",
+        "average",
+        "--pre",
+        "clipping:c=1",
+        "--input",
+        csv.path(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let agg: Vec<f64> = serde_json::from_value(v["aggregate"].clone()).unwrap();
     assert!(
         (agg[0] - 0.3).abs() < 1e-15 && (agg[1] - 0.9).abs() < 1e-15,
@@ -135,43 +89,30 @@ fn attack_sign_flipping_and_then_aggregate() {
     // Honest mean (2,0) → Byzantine vector (-2,-0); with 2 copies appended, the average of
     // (1,2), (3,-2), (-2,0), (-2,0) is (0,0).
     let csv = Csv::new("honest.csv", "1,2\n3,-2\n");
-    let out = lbounds()
-        .args([
-            "attack",
-            "--attack",
-            "sign_flipping",
-            "--f",
-            "2",
-            "--input",
-            csv.path(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "-2.0,-0.0\n");
-    let out = lbounds()
-        .args([
-            "attack",
-            "--attack",
-            "SignFlipping",
-            "--f",
-            "2",
-            "--input",
-            csv.path(),
-        ])
-        .args(["--rule", "average", "--then-aggregate", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = ok(&[
+        "attack",
+        "--attack",
+        "sign_flipping",
+        "--f",
+        "2",
+        "--input",
+        csv.path(),
+    ]);
+    assert_eq!(out, "-2.0,-0.0\n");
+    let out = ok(&[
+        "attack",
+        "--attack",
+        "SignFlipping",
+        "--f",
+        "2",
+        "--input",
+        csv.path(),
+        "--rule",
+        "average",
+        "--then-aggregate",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["byzantine"], serde_json::json!([-2.0, -0.0]));
     assert_eq!(v["aggregate"], serde_json::json!([0.0, 0.0]));
 }
@@ -291,9 +232,8 @@ fn bad_input_is_one_line_and_exit_2() {
 
 #[test]
 fn list_names_every_family() {
-    let out = lbounds().args(["list", "--json"]).output().unwrap();
-    assert!(out.status.success());
-    let v: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let out = ok(&["list", "--json"]);
+    let v: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
     for fam in ["aggregator", "pre_aggregator", "attack"] {
         assert!(v.iter().any(|r| r["family"] == fam), "no {fam}");
     }
