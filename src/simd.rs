@@ -8,8 +8,9 @@
 //!
 //! Results are bit-identical on every path: the kernels fix their association order in the
 //! source (lane arrays, explicit partial sums), Rust never contracts `a * b + c` into a fused
-//! multiply-add on its own, and packed min/max equal their scalar forms on the non-NaN values
-//! the kernels see. `tests::every_path_gives_the_same_bits` checks this on the CPU it runs on.
+//! multiply-add on its own (an explicit `mul_add` is correctly rounded everywhere: one
+//! instruction on the AVX paths, which all have FMA, a library call on the baseline), and
+//! packed min/max equal their scalar forms on the non-NaN values the kernels see. `tests::every_path_gives_the_same_bits` checks this on the CPU it runs on.
 //!
 //! This is the crate's only `unsafe`: calling a function compiled for an instruction set is
 //! sound only after checking that the CPU has it, which [`widest`] does right before the call.
@@ -29,12 +30,26 @@ pub(crate) fn widest<R>(f: impl FnOnce() -> R) -> R {
             // SAFETY: the CPU supports AVX-512F (and therefore AVX2/AVX), checked just above.
             return unsafe { x86::avx512(f) };
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports AVX2 and FMA, checked just above.
             return unsafe { x86::avx2(f) };
         }
     }
     f()
+}
+
+/// Whether [`widest`] runs on AVX-512 (32 vector registers of eight f64): kernels that keep
+/// many accumulators in registers size their tiles by it.
+pub(crate) fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -49,11 +64,11 @@ mod x86 {
         f()
     }
 
-    /// `f` compiled with AVX2.
+    /// `f` compiled with AVX2 and FMA.
     ///
     /// # Safety
-    /// The CPU supports AVX2.
-    #[target_feature(enable = "avx2,avx")]
+    /// The CPU supports AVX2 and FMA.
+    #[target_feature(enable = "avx2,avx,fma")]
     pub(super) unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
         f()
     }

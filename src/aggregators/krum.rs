@@ -76,8 +76,7 @@ pub(crate) fn byzfl_scores(d2: &[f64], n: usize, f: usize) -> Vec<f64> {
     let m = n - f - 1;
     (0..n)
         .map(|i| {
-            let mut row = d2[i * n..(i + 1) * n].to_vec();
-            row.sort_by(|a, b| nan_last(*a, *b));
+            let row = smallest_sorted(d2[i * n..(i + 1) * n].to_vec(), m + 1);
             if m == 0 {
                 0.0
             } else {
@@ -94,15 +93,25 @@ pub(crate) fn native_scores(d2: &[f64], n: usize, members: &[usize], m: usize) -
     members
         .iter()
         .map(|&i| {
-            let mut row: Vec<f64> = members
+            let row: Vec<f64> = members
                 .iter()
                 .filter(|&&j| j != i)
                 .map(|&j| d2[i * n + j])
                 .collect();
-            row.sort_by(|a, b| nan_last(*a, *b));
-            row.iter().take(m).sum()
+            smallest_sorted(row, m).iter().sum()
         })
         .collect()
+}
+
+/// The `k` smallest values of `row` in ascending order (NaN last; all of them when k ≥ len):
+/// a selection, then a sort of the k, instead of sorting the whole row.
+fn smallest_sorted(mut row: Vec<f64>, k: usize) -> Vec<f64> {
+    if k < row.len() {
+        row.select_nth_unstable_by(k, |a, b| nan_last(*a, *b));
+        row.truncate(k);
+    }
+    row.sort_unstable_by(|a, b| nan_last(*a, *b));
+    row
 }
 
 /// NumPy's `argmin`: the first NaN if there is one, else the first minimum.
