@@ -23,7 +23,7 @@
 //! - S. P. Karimireddy, L. He, M. Jaggi, "Learning from history for Byzantine robust
 //!   optimization", ICML 2021, arXiv 2012.10333.
 
-use super::distances::sq_dists_to;
+use super::distances::{add_weighted_rows, sq_dists_to};
 use super::{require_finite, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
@@ -119,12 +119,8 @@ impl Aggregator for CenteredClipping {
             next.par_chunks_mut(BLOCK).enumerate().for_each(|(b, out)| {
                 let lo = b * BLOCK;
                 let vb = &v[lo..lo + out.len()];
-                for (i, ci) in c.iter().enumerate() {
-                    let xi = &x.col(i)[lo..lo + out.len()];
-                    for ((o, xv), vv) in out.iter_mut().zip(xi).zip(vb) {
-                        *o += (xv - vv) * ci;
-                    }
-                }
+                let rows: Vec<&[f64]> = (0..n).map(|i| &x.col(i)[lo..lo + out.len()]).collect();
+                add_weighted_rows(out, &rows, &c, Some(vb));
                 for (o, vv) in out.iter_mut().zip(vb) {
                     *o = vv + *o / nf;
                 }
