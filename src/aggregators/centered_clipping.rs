@@ -23,7 +23,7 @@
 //! - S. P. Karimireddy, L. He, M. Jaggi, "Learning from history for Byzantine robust
 //!   optimization", ICML 2021, arXiv 2012.10333.
 
-use super::distances::{add_weighted_rows, sq_dists_to};
+use super::distances::{add_weighted_rows, sq_dists_to, sq_norms};
 use super::{require_finite, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
@@ -80,7 +80,7 @@ impl Aggregator for CenteredClipping {
     fn aggregate(&self, x: UpdatesView<'_>, cx: &mut AggContext<'_>) -> Result<DVector<f64>> {
         self.check_n(x.n())?;
         let (n, d) = (x.n(), x.d());
-        let mut v = match cx.previous {
+        let mut v: Option<Vec<f64>> = match cx.previous {
             Some(p) if p.len() != d => {
                 return Err(Error::DimensionMismatch {
                     what: "previous aggregate of centered_clipping".into(),
@@ -94,11 +94,16 @@ impl Aggregator for CenteredClipping {
                     detail: "the starting point must be finite".into(),
                 })
             }
-            Some(p) => p.as_slice().to_vec(),
-            None => vec![0.0; d],
+            Some(p) => Some(p.as_slice().to_vec()),
+            // The origin, left implicit: x − 0 and 0 + t are exact, so the first step gives
+            // the same bits without allocating and reading d zeros.
+            None => None,
         };
         for _ in 0..self.steps {
-            let d2 = sq_dists_to(x, &v);
+            let d2 = match &v {
+                Some(v) => sq_dists_to(x, v),
+                None => sq_norms(x),
+            };
             if d2.iter().any(|s| !s.is_finite()) {
                 // Overflow of a finite vector is fine (factor → 0); ±∞ entries are not.
                 require_finite("centered_clipping", x)?;
@@ -118,16 +123,22 @@ impl Aggregator for CenteredClipping {
             let mut next = vec![0.0; d];
             next.par_chunks_mut(BLOCK).enumerate().for_each(|(b, out)| {
                 let lo = b * BLOCK;
-                let vb = &v[lo..lo + out.len()];
+                let vb = v.as_ref().map(|v| &v[lo..lo + out.len()]);
                 let rows: Vec<&[f64]> = (0..n).map(|i| &x.col(i)[lo..lo + out.len()]).collect();
-                add_weighted_rows(out, &rows, &c, Some(vb));
-                for (o, vv) in out.iter_mut().zip(vb) {
-                    *o = vv + *o / nf;
+                add_weighted_rows(out, &rows, &c, vb);
+                match vb {
+                    Some(vb) => {
+                        for (o, vv) in out.iter_mut().zip(vb) {
+                            *o = vv + *o / nf;
+                        }
+                    }
+                    // 0 + t, not t: turns a −0 into +0 as the explicit origin did.
+                    None => out.iter_mut().for_each(|o| *o = 0.0 + *o / nf),
                 }
             });
-            v = next;
+            v = Some(next);
         }
-        Ok(DVector::from_vec(v))
+        Ok(DVector::from_vec(v.unwrap_or_else(|| vec![0.0; d])))
     }
 }
 

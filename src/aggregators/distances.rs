@@ -155,14 +155,26 @@ fn pair_tile<const TA: usize, const TB: usize>(
 /// Squared distance of every column of `x` to `z`, in one pass: coordinate blocks in
 /// parallel (the block of `z` stays in cache), partial sums added in block order.
 pub(crate) fn sq_dists_to(x: UpdatesView<'_>, z: &[f64]) -> Vec<f64> {
+    dists_to(x, Some(z))
+}
+
+/// Squared norm of every column of `x`: [`sq_dists_to`] the origin, bit for bit, without an
+/// origin vector of d zeros to allocate and read.
+pub(crate) fn sq_norms(x: UpdatesView<'_>) -> Vec<f64> {
+    dists_to(x, None)
+}
+
+fn dists_to(x: UpdatesView<'_>, z: Option<&[f64]>) -> Vec<f64> {
+    static ORIGIN: [f64; DIST_BLOCK] = [0.0; DIST_BLOCK];
     let (n, d) = (x.n(), x.d());
     let partials: Vec<Vec<f64>> = (0..d.div_ceil(DIST_BLOCK))
         .into_par_iter()
         .map(|b| {
             let lo = b * DIST_BLOCK;
             let hi = (lo + DIST_BLOCK).min(d);
+            let zb = z.map_or(&ORIGIN[..hi - lo], |z| &z[lo..hi]);
             let mut part = vec![0.0; n];
-            dists_in_block(x, lo, hi, &z[lo..hi], &mut part);
+            dists_in_block(x, lo, hi, zb, &mut part);
             part
         })
         .collect();
