@@ -39,6 +39,6 @@ pub mod params;
 pub mod plot;
 pub mod privacy;
 pub mod rng;
-mod simd;
+pub mod simd;
 
 pub use error::{Error, Result};

@@ -12,6 +12,9 @@
 //! instruction on the AVX paths, which all have FMA, a library call on the baseline), and
 //! packed min/max equal their scalar forms on the non-NaN values the kernels see. `tests::every_path_gives_the_same_bits` checks this on the CPU it runs on.
 //!
+//! Public so that the benches measure their memory-bandwidth yardstick with the same code
+//! generation as the kernels they are compared with.
+//!
 //! This is the crate's only `unsafe`: calling a function compiled for an instruction set is
 //! sound only after checking that the CPU has it, which [`widest`] does right before the call.
 #![allow(unsafe_code)]
@@ -23,7 +26,7 @@
 /// calls. Work handed to other threads inside `f` (rayon) does not inherit the choice, so call
 /// `widest` inside each parallel task, not around the parallel loop.
 #[inline(always)]
-pub(crate) fn widest<R>(f: impl FnOnce() -> R) -> R {
+pub fn widest<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
@@ -41,7 +44,7 @@ pub(crate) fn widest<R>(f: impl FnOnce() -> R) -> R {
 
 /// Whether [`widest`] runs on AVX-512 (32 vector registers of eight f64): kernels that keep
 /// many accumulators in registers size their tiles by it.
-pub(crate) fn has_avx512() -> bool {
+pub fn has_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx512f")

@@ -16,7 +16,7 @@ const DIST_BLOCK: usize = 2048;
 
 /// Σ (aₖ − bₖ)² and Σ aₖ² with eight interleaved accumulators (vectorisable, fixed
 /// association): the crate-wide kernels of `data`.
-pub(crate) use crate::data::{sq_dist, sq_norm};
+pub(crate) use crate::data::{add_weighted_rows, sq_dist, sq_norm};
 
 /// The n×n matrix of squared distances, row-major and symmetric: the crate's one pairwise
 /// kernel (Krum, Multi-Krum, Bulyan, MDA, NNM, the min-max attack). The diagonal is computed
@@ -213,89 +213,6 @@ pub(crate) fn weighted_mean_and_dists(
     (z, add_in_order(&partials, n))
 }
 
-/// Mean of the columns listed in `idx`, added in that order (coordinate blocks in parallel):
-/// (Σ x_{idx[i]}) / |idx|, the way NumPy's `mean(axis=0)` divides.
-pub(crate) fn mean_of(x: UpdatesView<'_>, idx: &[usize]) -> Vec<f64> {
-    let mut out = vec![0.0; x.d()];
-    let k = idx.len() as f64;
-    let ones = vec![1.0; idx.len()];
-    out.par_chunks_mut(DIST_BLOCK)
-        .enumerate()
-        .for_each(|(b, chunk)| {
-            let lo = b * DIST_BLOCK;
-            let rows: Vec<&[f64]> = idx
-                .iter()
-                .map(|&i| &x.col(i)[lo..lo + chunk.len()])
-                .collect();
-            add_weighted_rows(chunk, &rows, &ones, None);
-            for o in chunk.iter_mut() {
-                *o /= k;
-            }
-        });
-    out
-}
-
-/// Adds Σᵣ wᵣ·(rowᵣ − center) to `out` coordinate by coordinate, the rows in order
-/// (out + w₀(r₀ − c)) + w₁(r₁ − c) + … (without `center`, wᵣ·rowᵣ; a weight of 1 adds the
-/// row exactly). Four rows per sweep, so `out` is loaded and stored once per four rows
-/// instead of once per row; the association is the same as row by row.
-#[inline]
-pub(crate) fn add_weighted_rows(
-    out: &mut [f64],
-    rows: &[&[f64]],
-    w: &[f64],
-    center: Option<&[f64]>,
-) {
-    crate::simd::widest(
-        #[inline(always)]
-        || {
-            let len = out.len();
-            let mut quads = rows.chunks_exact(4).zip(w.chunks_exact(4));
-            for (r, w) in &mut quads {
-                let r: [&[f64]; 4] = std::array::from_fn(|t| &r[t][..len]);
-                match center {
-                    Some(c) => {
-                        let c = &c[..len];
-                        for k in 0..len {
-                            let ck = c[k];
-                            let mut s = out[k];
-                            for t in 0..4 {
-                                s += w[t] * (r[t][k] - ck);
-                            }
-                            out[k] = s;
-                        }
-                    }
-                    None => {
-                        for k in 0..len {
-                            let mut s = out[k];
-                            for t in 0..4 {
-                                s += w[t] * r[t][k];
-                            }
-                            out[k] = s;
-                        }
-                    }
-                }
-            }
-            let done = rows.len() - rows.len() % 4;
-            for (r, &wr) in rows[done..].iter().zip(&w[done..]) {
-                let r = &r[..len];
-                match center {
-                    Some(c) => {
-                        for ((o, x), ck) in out.iter_mut().zip(r).zip(c) {
-                            *o += wr * (x - ck);
-                        }
-                    }
-                    None => {
-                        for (o, x) in out.iter_mut().zip(r) {
-                            *o += wr * x;
-                        }
-                    }
-                }
-            }
-        },
-    )
-}
-
 /// Writes the squared distance of every column of `x` to `z` over coordinates `lo..hi` (`z`
 /// is that block) into `part`, eight columns at a time on AVX-512 (eight independent sums in
 /// flight), four elsewhere. Same association as [`sq_dist`], multiply-adds fused.
@@ -475,7 +392,7 @@ mod tests {
     #[test]
     fn sums_and_means() {
         let u = Updates::from_rows(&[vec![1.0, 2.0], vec![3.0, 6.0], vec![5.0, 10.0]]).unwrap();
-        assert_eq!(mean_of(u.view(), &[0, 2]), vec![3.0, 6.0]);
+        assert_eq!(u.view().mean_of([0, 2]).as_slice(), &[3.0, 6.0]);
     }
 
     #[test]

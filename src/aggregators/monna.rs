@@ -20,7 +20,7 @@
 //! - S. Farhadkhani, R. Guerraoui, N. Gupta, L.-N. Hoang, R. Pinot, J. Stephan, "Robust
 //!   collaborative learning with linear gradient overhead", ICML 2023, arXiv 2209.10931.
 
-use super::distances::{k_smallest, mean_of, sq_dists_to};
+use super::distances::{k_smallest, sq_dists_to};
 use super::{require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
@@ -84,7 +84,7 @@ impl Aggregator for Monna {
         }
         let d2 = sq_dists_to(x, x.col(self.idx));
         let chosen = k_smallest(&d2, x.n() - self.f);
-        Ok(DVector::from_vec(mean_of(x, &chosen)))
+        Ok(x.mean_of(chosen.iter().copied()))
     }
 }
 

@@ -21,7 +21,7 @@
 //! - P. Blanchard, E. M. El Mhamdi, R. Guerraoui, J. Stainer, "Machine learning with
 //!   adversaries: Byzantine tolerant gradient descent", NeurIPS 2017.
 
-use super::distances::{k_smallest, mean_of, pairwise_sq_dists};
+use super::distances::{k_smallest, pairwise_sq_dists};
 use super::krum::{byzfl_scores, check_krum_n, native_scores};
 use super::{AggContext, Aggregator};
 use crate::data::UpdatesView;
@@ -82,7 +82,7 @@ impl Aggregator for MultiKrum {
 
     fn aggregate(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<DVector<f64>> {
         let chosen = self.selection(x)?;
-        Ok(DVector::from_vec(mean_of(x, &chosen)))
+        Ok(x.mean_of(chosen.iter().copied()))
     }
 }
 

@@ -16,7 +16,6 @@
 //!   towards optimal statistical rates", ICML 2018, arXiv 1803.01498.
 
 use super::coordinatewise::{map_columns, SortingNetwork, LANES};
-use super::distances::mean_of;
 use super::{require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
@@ -64,7 +63,7 @@ impl Aggregator for TrimmedMean {
         if f == 0 {
             // ByzFL returns Average() here.
             let all: Vec<usize> = (0..n).collect();
-            return Ok(DVector::from_vec(mean_of(x, &all)));
+            return Ok(x.mean_of(all.iter().copied()));
         }
         let net = SortingNetwork::selecting(n, f..n - f);
         let kept = (n - 2 * f) as f64;

@@ -104,7 +104,8 @@ impl PreAggregator for Arc {
             let nrm = norms[i];
             if nrm > threshold {
                 let col = &mut data[i * d..(i + 1) * d];
-                if col.iter().any(|v| v.is_infinite()) {
+                // An infinite entry makes the norm infinite, so finite norms skip the scan.
+                if !nrm.is_finite() && col.iter().any(|v| v.is_infinite()) {
                     return Err(Error::NonFinite {
                         what: "input of arc".into(),
                         detail: format!(

@@ -59,7 +59,8 @@ impl PreAggregator for Clipping {
                 let nrm = norm(col);
                 // ByzFL: x * min(1, c/‖x‖); a zero vector stays zero.
                 if nrm > self.c {
-                    if col.iter().any(|v| v.is_infinite()) {
+                    // An infinite entry makes the norm infinite, so finite norms skip the scan.
+                    if !nrm.is_finite() && col.iter().any(|v| v.is_infinite()) {
                         return Err(Error::NonFinite {
                             what: "input of clipping".into(),
                             detail: format!(
