@@ -139,8 +139,18 @@ impl BlockBuf {
 
     /// Stores `vals` (the block's values of one client, at most [`BLOCK`]) as wire `i`.
     pub(crate) fn set_wire(&mut self, i: usize, vals: &[f64]) {
-        for (g, chunk) in vals.chunks(LANES).enumerate() {
-            self.data[g * self.wires + i][..chunk.len()].copy_from_slice(chunk);
+        // Whole lanes as fixed-size copies (inlined moves; a variable-length copy per lane
+        // called memmove and took 30% of the trimmed mean's time), then the ragged rest.
+        let mut lanes = vals.chunks_exact(LANES);
+        for (g, chunk) in (&mut lanes).enumerate() {
+            let mut lane = [0.0; LANES];
+            lane.copy_from_slice(chunk);
+            self.data[g * self.wires + i] = lane;
+        }
+        let rest = lanes.remainder();
+        if !rest.is_empty() {
+            let g = vals.len() / LANES;
+            self.data[g * self.wires + i][..rest.len()].copy_from_slice(rest);
         }
     }
 
@@ -170,10 +180,10 @@ where
         || BlockBuf::new(wires, block),
         |buf, (b, out)| {
             let j0 = b * block;
-            fill(j0, out.len(), buf);
             crate::simd::widest(
                 #[inline(always)]
                 || {
+                    fill(j0, out.len(), buf);
                     for (g, o) in out.chunks_mut(LANES).enumerate() {
                         kernel(buf.group(g), o);
                     }

@@ -20,7 +20,7 @@
 //! Bucketing", ICLR 2022, arXiv 2006.09365.
 
 use crate::aggregators::{AggContext, PreAggregator};
-use crate::data::Updates;
+use crate::data::{add_weighted_rows, Updates};
 use crate::params::{Compat, Params, Spec};
 use crate::rng::permutation;
 use crate::{Error, Result};
@@ -90,15 +90,13 @@ impl PreAggregator for Bucketing {
             .map_init(Vec::new, |means, (c, mut cols)| {
                 let len = cols[0].len();
                 means.clear();
-                means.resize(m * len, 0.0);
-                for (b, y) in means.chunks_mut(len).enumerate() {
+                for b in 0..m {
                     let members = &perm[b * self.s..((b + 1) * self.s).min(n)];
-                    y.copy_from_slice(cols[members[0]]);
-                    for &j in &members[1..] {
-                        for (a, v) in y.iter_mut().zip(cols[j].iter()) {
-                            *a += v;
-                        }
-                    }
+                    let start = means.len();
+                    means.extend_from_slice(cols[members[0]]);
+                    let y = &mut means[start..];
+                    let rest: Vec<&[f64]> = members[1..].iter().map(|&j| &*cols[j]).collect();
+                    add_weighted_rows(y, &rest, &vec![1.0; rest.len()], None);
                     if members.len() > 1 {
                         let c = members.len() as f64;
                         for a in y.iter_mut() {
@@ -110,6 +108,10 @@ impl PreAggregator for Bucketing {
                     col.copy_from_slice(y);
                 }
                 // +∞ and −∞ in one bucket give NaN: report the first (bucket, coordinate).
+                // Buckets of one add nothing, so they cannot make a NaN.
+                if self.s == 1 {
+                    return None;
+                }
                 means
                     .iter()
                     .position(|v| v.is_nan())
