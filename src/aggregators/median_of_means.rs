@@ -27,7 +27,7 @@
 use super::coordinatewise::{map_blocks, BLOCK};
 use super::median::median_kernel;
 use super::{AggContext, Aggregator};
-use crate::data::UpdatesView;
+use crate::data::{add_weighted_rows, UpdatesView};
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
 use nalgebra::DVector;
@@ -112,6 +112,7 @@ impl Aggregator for MedianOfMeans {
             groups.push(&order[start..start + size]);
             start += size;
         }
+        let ones = vec![1.0; q + 1];
         let out = map_blocks(
             x.d(),
             k,
@@ -120,11 +121,9 @@ impl Aggregator for MedianOfMeans {
                 for (g, members) in groups.iter().enumerate() {
                     let acc = &mut acc[..len];
                     acc.fill(0.0);
-                    for &i in *members {
-                        for (a, v) in acc.iter_mut().zip(&x.col(i)[j0..j0 + len]) {
-                            *a += v;
-                        }
-                    }
+                    let rows: Vec<&[f64]> =
+                        members.iter().map(|&i| &x.col(i)[j0..j0 + len]).collect();
+                    add_weighted_rows(acc, &rows, &ones, None);
                     let size = members.len() as f64;
                     for a in acc.iter_mut() {
                         *a /= size;
