@@ -190,6 +190,36 @@ mod tests {
     }
 
     #[test]
+    fn implicit_origin_equals_an_explicit_zero_start() {
+        // No previous aggregate starts from the origin without storing it; the bits must
+        // equal an explicit zero start, signed zeros included (a column of −0 gives +0 both
+        // ways: the sums start at +0), over several blocks and with clipping active.
+        let d = 2 * BLOCK + 5;
+        let rows: Vec<Vec<f64>> = (0..5)
+            .map(|i| {
+                (0..d)
+                    .map(|j| {
+                        if j == 7 {
+                            -0.0
+                        } else {
+                            ((i * 31 + j) as f64 * 0.37).sin()
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let u = Updates::from_rows(&rows).unwrap();
+        let zero = DVector::zeros(d);
+        for steps in [1, 3] {
+            let implicit = run(CenteredClipping::new(steps, 2.0), &u, None).unwrap();
+            let explicit = run(CenteredClipping::new(steps, 2.0), &u, Some(&zero)).unwrap();
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&implicit), bits(&explicit));
+            assert_eq!(implicit[7].to_bits(), 0.0f64.to_bits());
+        }
+    }
+
+    #[test]
     fn errors() {
         let u = Updates::from_rows(&[vec![3., 4.]]).unwrap();
         let prev = DVector::from_vec(vec![1.0]);

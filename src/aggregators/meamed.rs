@@ -89,9 +89,10 @@ pub(crate) fn mean_around_median_kernel(
 ) -> impl Fn(&mut [Lane], &mut [f64]) + Sync {
     let net = SortingNetwork::sorting(n);
     let drop = n - keep;
-    // Not `#[inline(always)]`, unlike the median's and trimmed mean's kernels: inlined into
-    // `map_blocks`' AVX-512 build, this kernel's window selects became mask operations and
-    // ran 2.5× slower at d = 10⁶ (measured), so it stays on the baseline build.
+    // The sorting network is inlined into `map_blocks`' AVX-512 build like the median's; the
+    // window search and sum are not ([`window_mean`]): inlined there, their selects became
+    // mask operations and the whole kernel ran 2.5× slower at d = 10⁶ (measured).
+    #[inline(always)]
     move |w: &mut [Lane], out: &mut [f64]| {
         if !all_finite(w, out.len()) {
             for (l, o) in out.iter_mut().enumerate() {
@@ -101,35 +102,45 @@ pub(crate) fn mean_around_median_kernel(
             return;
         }
         net.apply(w);
-        let mut m = [0.0; LANES];
+        window_mean(&w[..n], keep, drop, out);
+    }
+}
+
+/// The mean of the `keep` sorted wires closest to their median, lane by lane (the wires are
+/// sorted, `drop` = n − keep). Kept out of line, on the baseline build (see the caller).
+#[inline(always)]
+fn window_mean(w: &[Lane], keep: usize, drop: usize, out: &mut [f64]) {
+    let n = w.len();
+    let mut m = [0.0; LANES];
+    for l in 0..LANES {
+        m[l] = if n % 2 == 1 {
+            w[n / 2][l]
+        } else {
+            (w[n / 2 - 1][l] + w[n / 2][l]) / 2.0
+        };
+    }
+    // Window start: number of a in 0..drop with m − s[a] > s[a + keep] − m (the left end
+    // is strictly farther than the next value on the right, so the window moves right).
+    let mut start = [0.0f64; LANES];
+    for a in 0..drop {
         for l in 0..LANES {
-            m[l] = if n % 2 == 1 {
-                w[n / 2][l]
-            } else {
-                (w[n / 2 - 1][l] + w[n / 2][l]) / 2.0
-            };
+            let left = m[l] - w[a][l];
+            let right = w[a + keep][l] - m[l];
+            start[l] += f64::from(u8::from(left > right));
         }
-        // Window start: number of a in 0..drop with m − s[a] > s[a + keep] − m (the left end
-        // is strictly farther than the next value on the right, so the window moves right).
-        let mut start = [0.0f64; LANES];
-        for a in 0..drop {
-            for l in 0..LANES {
-                let left = m[l] - w[a][l];
-                let right = w[a + keep][l] - m[l];
-                start[l] += if left > right { 1.0 } else { 0.0 };
-            }
+    }
+    let mut s = [0.0; LANES];
+    for (i, wire) in w.iter().enumerate() {
+        let i = i as f64;
+        for l in 0..LANES {
+            let inside = (i >= start[l]) & (i < start[l] + keep as f64);
+            // × 0 or 1, not a select, so it vectorises; a wire outside adds ±0, which leaves
+            // a sum started at +0 unchanged (such a sum is never −0).
+            s[l] += wire[l] * f64::from(u8::from(inside));
         }
-        let mut s = [0.0; LANES];
-        for (i, wire) in w[..n].iter().enumerate() {
-            let i = i as f64;
-            for l in 0..LANES {
-                let inside = i >= start[l] && i < start[l] + keep as f64;
-                s[l] += if inside { wire[l] } else { 0.0 };
-            }
-        }
-        for (o, s) in out.iter_mut().zip(s) {
-            *o = s / keep as f64;
-        }
+    }
+    for (o, s) in out.iter_mut().zip(s) {
+        *o = s / keep as f64;
     }
 }
 

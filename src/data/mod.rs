@@ -438,6 +438,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn weighted_rows_add_in_row_order() {
+        // Seven rows (one sweep of four, then three one by one) over 13 coordinates, with and
+        // without a centre: the bits must equal the plain row-by-row loop, and a known answer.
+        let rows: Vec<Vec<f64>> = (0..7)
+            .map(|r| {
+                (0..13)
+                    .map(|k| ((r * 13 + k) as f64 * 0.731).sin() * 1e4)
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&[f64]> = rows.iter().map(Vec::as_slice).collect();
+        let w: Vec<f64> = (0..7).map(|r| 0.5 + r as f64 / 3.0).collect();
+        let c: Vec<f64> = (0..13).map(|k| k as f64 - 6.0).collect();
+        for center in [None, Some(c.as_slice())] {
+            let mut fast = vec![0.25; 13];
+            add_weighted_rows(&mut fast, &refs, &w, center);
+            let mut slow = vec![0.25; 13];
+            for (row, wr) in rows.iter().zip(&w) {
+                for k in 0..13 {
+                    slow[k] += wr * (row[k] - center.map_or(0.0, |c| c[k]));
+                }
+            }
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&slow));
+        }
+        let mut out = vec![1.0, 2.0];
+        add_weighted_rows(
+            &mut out,
+            &[&[3.0, 5.0], &[1.0, 1.0]],
+            &[2.0, 0.5],
+            Some(&[1.0, 1.0]),
+        );
+        assert_eq!(out, vec![5.0, 10.0]);
+    }
+
+    #[test]
     fn construction_validates() {
         assert!(Updates::new(DMatrix::zeros(0, 3)).is_err());
         assert!(Updates::new(DMatrix::zeros(3, 0)).is_err());
