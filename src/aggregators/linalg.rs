@@ -14,7 +14,7 @@
 //! `matrixmultiply`, whose micro-kernel is chosen by CPU features, so the last bits may differ
 //! between machines.)
 
-use crate::data::UpdatesView;
+use crate::data::{add_weighted_rows, UpdatesView};
 use crate::rng::SimRng;
 use crate::{Error, Result};
 use nalgebra::{DMatrix, DMatrixView, DVector, Dyn};
@@ -675,15 +675,15 @@ pub(crate) fn weighted_mean(x: UpdatesView<'_>, w: &[f64]) -> DVector<f64> {
         .enumerate()
         .filter(|&(_, wi)| wi != 0.0)
         .collect();
+    let ws: Vec<f64> = active.iter().map(|&(_, wi)| wi).collect();
     let mut out = vec![0.0; x.d()];
     out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, acc)| {
         let lo = c * CHUNK;
-        for &(i, wi) in &active {
-            let col = &x.col(i)[lo..lo + acc.len()];
-            for (a, v) in acc.iter_mut().zip(col) {
-                *a += wi * v;
-            }
-        }
+        let rows: Vec<&[f64]> = active
+            .iter()
+            .map(|&(i, _)| &x.col(i)[lo..lo + acc.len()])
+            .collect();
+        add_weighted_rows(acc, &rows, &ws, None);
         for a in acc.iter_mut() {
             *a /= total;
         }
@@ -694,21 +694,7 @@ pub(crate) fn weighted_mean(x: UpdatesView<'_>, w: &[f64]) -> DVector<f64> {
 /// (Σ_{i∈idx} xᵢ) / |idx| in ℝᵈ, summed in the order of `idx` and divided at the end: NumPy's
 /// `x[idx].mean(axis=0)` bit for bit. Parallel over fixed coordinate chunks.
 pub(crate) fn subset_mean(x: UpdatesView<'_>, idx: &[usize]) -> DVector<f64> {
-    let k = idx.len().max(1) as f64;
-    let mut out = vec![0.0; x.d()];
-    out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, acc)| {
-        let lo = c * CHUNK;
-        for &i in idx {
-            let col = &x.col(i)[lo..lo + acc.len()];
-            for (a, v) in acc.iter_mut().zip(col) {
-                *a += v;
-            }
-        }
-        for a in acc.iter_mut() {
-            *a /= k;
-        }
-    });
-    DVector::from_vec(out)
+    x.mean_of(idx.iter().copied())
 }
 
 /// C(n, k) as f64 (exact below 2⁵³, saturating to +∞ far beyond).
