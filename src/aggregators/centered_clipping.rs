@@ -25,11 +25,10 @@
 
 use super::distances::{add_weighted_rows, sq_dists_to, sq_norms};
 use super::{require_finite, AggContext, Aggregator};
-use crate::data::UpdatesView;
+use crate::data::{for_each_block_mut, UpdatesView};
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
 use nalgebra::DVector;
-use rayon::prelude::*;
 
 /// Registry entry.
 pub const SPEC: Spec<dyn Aggregator> = Spec {
@@ -121,7 +120,7 @@ impl Aggregator for CenteredClipping {
                 .collect();
             let nf = n as f64;
             let mut next = vec![0.0; d];
-            next.par_chunks_mut(BLOCK).enumerate().for_each(|(b, out)| {
+            for_each_block_mut(&mut next, BLOCK, |b, out| {
                 let lo = b * BLOCK;
                 let vb = v.as_ref().map(|v| &v[lo..lo + out.len()]);
                 let rows: Vec<&[f64]> = (0..n).map(|i| &x.col(i)[lo..lo + out.len()]).collect();

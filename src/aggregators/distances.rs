@@ -8,7 +8,7 @@
 //! of threads. Infinite entries propagate as in SciPy's `cdist`: a distance to a vector with
 //! +∞ is +∞, and between two vectors with +∞ in the same coordinate it is NaN (∞ − ∞).
 
-use crate::data::UpdatesView;
+use crate::data::{map_blocks_in_order, UpdatesView};
 use rayon::prelude::*;
 
 /// Coordinates per parallel task in the blocked kernels.
@@ -167,17 +167,14 @@ pub(crate) fn sq_norms(x: UpdatesView<'_>) -> Vec<f64> {
 fn dists_to(x: UpdatesView<'_>, z: Option<&[f64]>) -> Vec<f64> {
     static ORIGIN: [f64; DIST_BLOCK] = [0.0; DIST_BLOCK];
     let (n, d) = (x.n(), x.d());
-    let partials: Vec<Vec<f64>> = (0..d.div_ceil(DIST_BLOCK))
-        .into_par_iter()
-        .map(|b| {
-            let lo = b * DIST_BLOCK;
-            let hi = (lo + DIST_BLOCK).min(d);
-            let zb = z.map_or(&ORIGIN[..hi - lo], |z| &z[lo..hi]);
-            let mut part = vec![0.0; n];
-            dists_in_block(x, lo, hi, zb, &mut part);
-            part
-        })
-        .collect();
+    let partials = map_blocks_in_order(d.div_ceil(DIST_BLOCK), |b| {
+        let lo = b * DIST_BLOCK;
+        let hi = (lo + DIST_BLOCK).min(d);
+        let zb = z.map_or(&ORIGIN[..hi - lo], |z| &z[lo..hi]);
+        let mut part = vec![0.0; n];
+        dists_in_block(x, lo, hi, zb, &mut part);
+        part
+    });
     add_in_order(&partials, n)
 }
 
