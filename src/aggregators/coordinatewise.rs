@@ -39,6 +39,9 @@ pub(crate) type Lane = [f64; LANES];
 /// built for hold their sorted values.
 #[derive(Clone, Debug)]
 pub(crate) struct SortingNetwork {
+    /// The first `8 · blocks8` wires start with a full sort of each aligned block of eight
+    /// ([`sort8`], in registers); `pairs` are the comparators after that, in order.
+    blocks8: usize,
     pairs: Vec<(u32, u32)>,
     wires: usize,
 }
@@ -48,6 +51,7 @@ impl SortingNetwork {
     /// every comparator touching a wire ≥ n removed (those wires would hold +∞, so the
     /// comparators are no-ops). 403 comparators for n = 50.
     pub(crate) fn sorting(n: usize) -> Self {
+        let blocks8 = n / 8;
         let mut p2 = 1usize;
         while p2 < n {
             p2 *= 2;
@@ -62,7 +66,9 @@ impl SortingNetwork {
                     for i in 0..k.min(p2 - j - k) {
                         if (i + j) / (2 * p) == (i + j + k) / (2 * p) {
                             let (a, b) = (i + j, i + j + k);
-                            if b < n {
+                            // Phases p < 8 inside a full block of eight are sort8's.
+                            let in_sort8 = p < 8 && b < blocks8 * 8;
+                            if b < n && !in_sort8 {
                                 pairs.push((a as u32, b as u32));
                             }
                         }
@@ -73,7 +79,11 @@ impl SortingNetwork {
             }
             p *= 2;
         }
-        SortingNetwork { pairs, wires: n }
+        SortingNetwork {
+            blocks8,
+            pairs,
+            wires: n,
+        }
     }
 
     /// The sorting network on `n` wires keeping only the comparators that influence the wires
@@ -95,32 +105,66 @@ impl SortingNetwork {
             }
         }
         pairs.reverse();
-        SortingNetwork { pairs, wires: n }
+        // The blocks of eight stay whole: extra comparators only ever touch wires that the
+        // wanted ones no longer depend on, so the wanted wires come out the same.
+        SortingNetwork {
+            blocks8: full.blocks8,
+            pairs,
+            wires: n,
+        }
     }
 
     /// Number of compare-exchanges.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.pairs.len()
+        self.blocks8 * 19 + self.pairs.len()
     }
 
     /// Runs the network on the first `n` wires of `w`, lane by lane.
     #[inline(always)]
     pub(crate) fn apply(&self, w: &mut [Lane]) {
         let w = &mut w[..self.wires];
+        for block in w.chunks_exact_mut(8).take(self.blocks8) {
+            sort8(block);
+        }
         for &(a, b) in &self.pairs {
-            let (x, y) = (w[a as usize], w[b as usize]);
-            let mut lo = [0.0; LANES];
-            let mut hi = [0.0; LANES];
-            for l in 0..LANES {
-                // `p < q ? p : q` is exactly the packed min instruction (no NaN here).
-                lo[l] = if x[l] < y[l] { x[l] } else { y[l] };
-                hi[l] = if x[l] < y[l] { y[l] } else { x[l] };
-            }
+            let (lo, hi) = compare_exchange(w[a as usize], w[b as usize]);
             w[a as usize] = lo;
             w[b as usize] = hi;
         }
     }
+}
+
+/// Batcher's network on 8 wires (the first three phases of [`SortingNetwork::sorting`]
+/// inside an aligned block of eight), written out so that the compiler keeps the eight
+/// wires in registers instead of loading and storing both wires at every comparator.
+#[inline(always)]
+fn sort8(block: &mut [Lane]) {
+    let [mut w0, mut w1, mut w2, mut w3, mut w4, mut w5, mut w6, mut w7] =
+        [0, 1, 2, 3, 4, 5, 6, 7].map(|i| block[i]);
+    macro_rules! cx {
+        ($($a:ident $b:ident),*) => {
+            $( let (lo, hi) = compare_exchange($a, $b); $a = lo; $b = hi; )*
+        };
+    }
+    cx!(w0 w1, w2 w3, w4 w5, w6 w7, w0 w2, w1 w3, w4 w6, w5 w7, w1 w2, w5 w6);
+    cx!(w0 w4, w1 w5, w2 w6, w3 w7, w2 w4, w3 w5, w1 w2, w3 w4, w5 w6);
+    for (dst, src) in block.iter_mut().zip([w0, w1, w2, w3, w4, w5, w6, w7]) {
+        *dst = src;
+    }
+}
+
+/// (min, max) lane by lane.
+#[inline(always)]
+fn compare_exchange(x: Lane, y: Lane) -> (Lane, Lane) {
+    let mut lo = [0.0; LANES];
+    let mut hi = [0.0; LANES];
+    for l in 0..LANES {
+        // `p < q ? p : q` is exactly the packed min instruction (no NaN here).
+        lo[l] = if x[l] < y[l] { x[l] } else { y[l] };
+        hi[l] = if x[l] < y[l] { y[l] } else { x[l] };
+    }
+    (lo, hi)
 }
 
 /// The transposed buffer of one block: `BLOCK / LANES` groups of `wires` wires.
@@ -295,6 +339,69 @@ mod tests {
                 let got: Vec<f64> = w.iter().map(|x| x[l]).collect();
                 assert_eq!(got, want, "n = {n}, lane {l}");
             }
+        }
+    }
+
+    #[test]
+    fn register_blocks_of_eight_keep_batchers_bits() {
+        // The blocks of eight run first, then the rest: the same comparators as Batcher's
+        // plain list in an order that respects every dependency, so even the placement of
+        // equal values (+0 and −0, ties) must be identical. Reference: the plain list,
+        // regenerated here with no blocks, applied one comparator at a time.
+        for n in [7, 8, 13, 16, 50] {
+            let mut p2 = 1;
+            while p2 < n {
+                p2 *= 2;
+            }
+            let all = {
+                let mut pairs = Vec::new();
+                let mut p = 1usize;
+                while p < p2 {
+                    let mut k = p;
+                    while k >= 1 {
+                        let mut j = k % p;
+                        while j + k < p2 {
+                            for i in 0..k.min(p2 - j - k) {
+                                let (a, b) = (i + j, i + j + k);
+                                if a / (2 * p) == b / (2 * p) && b < n {
+                                    pairs.push((a as u32, b as u32));
+                                }
+                            }
+                            j += 2 * k;
+                        }
+                        k /= 2;
+                    }
+                    p *= 2;
+                }
+                pairs
+            };
+            assert_eq!(all.len(), SortingNetwork::sorting(n).len(), "n = {n}");
+            let reference = SortingNetwork {
+                blocks8: 0,
+                pairs: all,
+                wires: n,
+            };
+            let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(n as u64);
+            let vals: Vec<Vec<f64>> = (0..LANES)
+                .map(|_| {
+                    (0..n)
+                        .map(|_| match rng.next_u64() % 4 {
+                            0 => 0.0,
+                            1 => -0.0,
+                            _ => (rng.next_u64() % 5) as f64,
+                        })
+                        .collect()
+                })
+                .collect();
+            let (mut a, mut b) = (lanes_from(&vals), lanes_from(&vals));
+            SortingNetwork::sorting(n).apply(&mut a);
+            reference.apply(&mut b);
+            let bits = |w: &[Lane]| -> Vec<u64> {
+                w.iter()
+                    .flat_map(|l| l.iter().map(|v| v.to_bits()))
+                    .collect()
+            };
+            assert_eq!(bits(&a), bits(&b), "n = {n}");
         }
     }
 
