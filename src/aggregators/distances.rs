@@ -189,8 +189,22 @@ pub(crate) fn weighted_mean_and_dists(
     w: &[f64],
     total: f64,
 ) -> (Vec<f64>, Vec<f64>) {
-    let (n, d) = (x.n(), x.d());
-    let mut z = vec![0.0; d];
+    let mut z = vec![0.0; x.d()];
+    let d2 = weighted_mean_and_dists_into(x, idx, w, total, &mut z);
+    (z, d2)
+}
+
+/// [`weighted_mean_and_dists`] writing z into `z` (d long, overwritten): iterations that no
+/// longer need the previous point reuse its storage instead of allocating (and the kernel
+/// zeroing and mapping) d new f64 per step.
+pub(crate) fn weighted_mean_and_dists_into(
+    x: UpdatesView<'_>,
+    idx: &[usize],
+    w: &[f64],
+    total: f64,
+    z: &mut [f64],
+) -> Vec<f64> {
+    let n = x.n();
     let partials: Vec<Vec<f64>> = z
         .par_chunks_mut(DIST_BLOCK)
         .enumerate()
@@ -198,6 +212,7 @@ pub(crate) fn weighted_mean_and_dists(
             let lo = b * DIST_BLOCK;
             let hi = lo + zb.len();
             let rows: Vec<&[f64]> = idx.iter().map(|&i| &x.col(i)[lo..hi]).collect();
+            zb.fill(0.0);
             add_weighted_rows(zb, &rows, w, None);
             for o in zb.iter_mut() {
                 *o /= total;
@@ -207,7 +222,7 @@ pub(crate) fn weighted_mean_and_dists(
             part
         })
         .collect();
-    (z, add_in_order(&partials, n))
+    add_in_order(&partials, n)
 }
 
 /// Writes the squared distance of every column of `x` to `z` over coordinates `lo..hi` (`z`

@@ -37,7 +37,9 @@
 //! - K. Pillutla, S. M. Kakade, Z. Harchaoui, "Robust aggregation for federated learning",
 //!   IEEE Transactions on Signal Processing, 2022, arXiv 1912.13445 (smoothed Weiszfeld).
 
-use super::distances::{sq_dist, sq_dists_to, sq_norm, weighted_mean_and_dists};
+use super::distances::{
+    sq_dist, sq_dists_to, sq_norm, sq_norms, weighted_mean_and_dists, weighted_mean_and_dists_into,
+};
 use super::median::coordinate_median;
 use super::{AggContext, Aggregator};
 use crate::data::UpdatesView;
@@ -97,10 +99,12 @@ impl GeometricMedian {
         }
     }
 
-    fn byzfl_run(&self, x: UpdatesView<'_>, rows: &[usize]) -> Vec<f64> {
+    /// ByzFL's steps from the origin; `norms` are the squared norms (the distances to the
+    /// origin). `self.iters` ≥ 1 (zero steps return the origin before this is called).
+    fn byzfl_run(&self, x: UpdatesView<'_>, rows: &[usize], norms: Vec<f64>) -> Vec<f64> {
         let alpha = 1.0 / x.n() as f64;
         let mut z = vec![0.0; x.d()];
-        let mut d2 = sq_dists_to(x, &z);
+        let mut d2 = norms;
         for _ in 0..self.iters {
             let w: Vec<f64> = rows
                 .iter()
@@ -110,7 +114,9 @@ impl GeometricMedian {
                 })
                 .collect();
             let total: f64 = w.iter().sum();
-            (z, d2) = weighted_mean_and_dists(x, rows, &w, total);
+            // Each step needs only the distances of the previous one, so z is rewritten in
+            // place.
+            d2 = weighted_mean_and_dists_into(x, rows, &w, total, &mut z);
         }
         z
     }
@@ -183,8 +189,11 @@ impl Aggregator for GeometricMedian {
 
     fn aggregate(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<DVector<f64>> {
         self.check_n(x.n())?;
+        // A vector with an infinite entry has an infinite norm; only those (or a finite one
+        // whose norm overflowed) need their entries checked, not the whole input.
+        let norms = sq_norms(x);
         let rows: Vec<usize> = (0..x.n())
-            .filter(|&i| x.col(i).iter().all(|v| v.is_finite()))
+            .filter(|&i| norms[i].is_finite() || x.col(i).iter().all(|v| v.is_finite()))
             .collect();
         if self.compat == Compat::Byzfl && self.iters == 0 {
             return Ok(DVector::zeros(x.d()));
@@ -196,7 +205,7 @@ impl Aggregator for GeometricMedian {
             });
         }
         let z = match self.compat {
-            Compat::Byzfl => self.byzfl_run(x, &rows),
+            Compat::Byzfl => self.byzfl_run(x, &rows, norms),
             Compat::Native => self.native_run(x, &rows),
         };
         Ok(DVector::from_vec(z))
