@@ -88,6 +88,11 @@ fn bench(c: &mut Criterion) {
                 .expect("registered rule builds");
             pipelines.push((spec.name.to_string(), Pipeline::rule(agg)));
         }
+        // ByzFL's geometric median (3 Weiszfeld steps from the origin) next to the converged
+        // native one: the like-for-like row for ByzFL's published time.
+        let byzfl_gm = aggregators::build("geometric_median", &Params::new(), Compat::Byzfl)
+            .expect("registered rule builds");
+        pipelines.push(("geometric_median_byzfl".into(), Pipeline::rule(byzfl_gm)));
         for (name, p) in &pipelines {
             let mut rng = rng_from_seed(2);
             group.bench_function(BenchmarkId::new(name.as_str(), d), |b| {
