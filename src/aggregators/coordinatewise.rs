@@ -212,10 +212,20 @@ impl BlockBuf {
 /// wires of `buf` with [`BlockBuf::set_wire`]; then `kernel(group, out)` runs on each group of
 /// [`LANES`] coordinates, writing `out.len()` (≤ [`LANES`], less only in the last group)
 /// outputs. Lanes past `out.len()` hold stale values and must not affect the valid lanes.
-pub(crate) fn map_blocks<F, K>(d: usize, wires: usize, fill: F, kernel: K) -> Vec<f64>
+/// While group g of a block is computed, `prefetch(j, len)` may ask for coordinates
+/// `j..j + len` of the next block (a cache hint for what `fill` will read: the kernel's
+/// arithmetic then overlaps the next block's memory traffic).
+pub(crate) fn map_blocks<F, K, P>(
+    d: usize,
+    wires: usize,
+    fill: F,
+    kernel: K,
+    prefetch: P,
+) -> Vec<f64>
 where
     F: Fn(usize, usize, &mut BlockBuf) + Sync,
     K: Fn(&mut [Lane], &mut [f64]) + Sync,
+    P: Fn(usize, usize) + Sync,
 {
     // At most BLOCK coordinates, fewer when n is large so the buffer stays near 1 MiB.
     let block = ((1 << 20) / (8 * wires.max(1)) / LANES * LANES).clamp(LANES, BLOCK);
@@ -229,6 +239,10 @@ where
                 || {
                     fill(j0, out.len(), buf);
                     for (g, o) in out.chunks_mut(LANES).enumerate() {
+                        let next = j0 + block + g * LANES;
+                        if next < d {
+                            prefetch(next, LANES.min(d - next));
+                        }
                         kernel(buf.group(g), o);
                     }
                 },
@@ -249,22 +263,21 @@ where
     K: Fn(&mut [Lane], &mut [f64]) + Sync,
 {
     let wires = cols.map_or(x.n(), <[usize]>::len);
+    let col = |w: usize| x.col(cols.map_or(w, |c| c[w]));
     map_blocks(
         x.d(),
         wires,
-        |j0, len, buf| match cols {
-            Some(cols) => {
-                for (w, &c) in cols.iter().enumerate() {
-                    buf.set_wire(w, &x.col(c)[j0..j0 + len]);
-                }
-            }
-            None => {
-                for w in 0..wires {
-                    buf.set_wire(w, &x.col(w)[j0..j0 + len]);
-                }
+        |j0, len, buf| {
+            for w in 0..wires {
+                buf.set_wire(w, &col(w)[j0..j0 + len]);
             }
         },
         kernel,
+        |j, len| {
+            for w in 0..wires {
+                crate::simd::prefetch(&col(w)[j..j + len]);
+            }
+        },
     )
 }
 
@@ -436,6 +449,7 @@ mod tests {
     fn map_blocks_covers_ragged_d() {
         // d not a multiple of LANES or BLOCK: output j = j (the fill writes coordinate index).
         let d = BLOCK + LANES + 3;
+        let asked = std::sync::Mutex::new(Vec::new());
         let out = map_blocks(
             d,
             1,
@@ -448,8 +462,14 @@ mod tests {
                     *o = w[0][l];
                 }
             },
+            |j, len| asked.lock().unwrap().push((j, len)),
         );
         assert_eq!(out, (0..d).map(|j| j as f64).collect::<Vec<_>>());
+        // The prefetch hints cover every coordinate after the first block exactly once.
+        let mut asked = asked.into_inner().unwrap();
+        asked.sort_unstable();
+        let covered: Vec<usize> = asked.iter().flat_map(|&(j, len)| j..j + len).collect();
+        assert_eq!(covered, (BLOCK..d).collect::<Vec<_>>());
     }
 
     #[test]

@@ -132,6 +132,11 @@ impl Aggregator for MedianOfMeans {
                 }
             },
             median_kernel(k),
+            |j, len| {
+                for &i in &order {
+                    crate::simd::prefetch(&x.col(i)[j..j + len]);
+                }
+            },
         );
         Ok(DVector::from_vec(out))
     }
