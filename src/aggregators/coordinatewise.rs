@@ -52,33 +52,12 @@ impl SortingNetwork {
     /// comparators are no-ops). 403 comparators for n = 50.
     pub(crate) fn sorting(n: usize) -> Self {
         let blocks8 = n / 8;
-        let mut p2 = 1usize;
-        while p2 < n {
-            p2 *= 2;
-        }
-        let mut pairs = Vec::new();
-        let mut p = 1usize;
-        while p < p2 {
-            let mut k = p;
-            while k >= 1 {
-                let mut j = k % p;
-                while j + k < p2 {
-                    for i in 0..k.min(p2 - j - k) {
-                        if (i + j) / (2 * p) == (i + j + k) / (2 * p) {
-                            let (a, b) = (i + j, i + j + k);
-                            // Phases p < 8 inside a full block of eight are sort8's.
-                            let in_sort8 = p < 8 && b < blocks8 * 8;
-                            if b < n && !in_sort8 {
-                                pairs.push((a as u32, b as u32));
-                            }
-                        }
-                    }
-                    j += 2 * k;
-                }
-                k /= 2;
-            }
-            p *= 2;
-        }
+        // Phases p < 8 inside a full block of eight are sort8's.
+        let pairs = batcher(n)
+            .into_iter()
+            .filter(|&(p, _, b)| !(p < 8 && (b as usize) < blocks8 * 8))
+            .map(|(_, a, b)| (a, b))
+            .collect();
         SortingNetwork {
             blocks8,
             pairs,
@@ -152,6 +131,35 @@ fn sort8(block: &mut [Lane]) {
     for (dst, src) in block.iter_mut().zip([w0, w1, w2, w3, w4, w5, w6, w7]) {
         *dst = src;
     }
+}
+
+/// Batcher's odd–even merge sort on `n` wires as (phase p, a, b) comparators in order: the
+/// network for the next power of two with every comparator touching a wire ≥ n removed.
+fn batcher(n: usize) -> Vec<(usize, u32, u32)> {
+    let mut p2 = 1usize;
+    while p2 < n {
+        p2 *= 2;
+    }
+    let mut pairs = Vec::new();
+    let mut p = 1usize;
+    while p < p2 {
+        let mut k = p;
+        while k >= 1 {
+            let mut j = k % p;
+            while j + k < p2 {
+                for i in 0..k.min(p2 - j - k) {
+                    let (a, b) = (i + j, i + j + k);
+                    if a / (2 * p) == b / (2 * p) && b < n {
+                        pairs.push((p, a as u32, b as u32));
+                    }
+                }
+                j += 2 * k;
+            }
+            k /= 2;
+        }
+        p *= 2;
+    }
+    pairs
 }
 
 /// (min, max) lane by lane.
@@ -359,35 +367,10 @@ mod tests {
     fn register_blocks_of_eight_keep_batchers_bits() {
         // The blocks of eight run first, then the rest: the same comparators as Batcher's
         // plain list in an order that respects every dependency, so even the placement of
-        // equal values (+0 and −0, ties) must be identical. Reference: the plain list,
-        // regenerated here with no blocks, applied one comparator at a time.
+        // equal values (+0 and −0, ties) must be identical. Reference: the plain list, with
+        // no blocks, applied one comparator at a time.
         for n in [7, 8, 13, 16, 50] {
-            let mut p2 = 1;
-            while p2 < n {
-                p2 *= 2;
-            }
-            let all = {
-                let mut pairs = Vec::new();
-                let mut p = 1usize;
-                while p < p2 {
-                    let mut k = p;
-                    while k >= 1 {
-                        let mut j = k % p;
-                        while j + k < p2 {
-                            for i in 0..k.min(p2 - j - k) {
-                                let (a, b) = (i + j, i + j + k);
-                                if a / (2 * p) == b / (2 * p) && b < n {
-                                    pairs.push((a as u32, b as u32));
-                                }
-                            }
-                            j += 2 * k;
-                        }
-                        k /= 2;
-                    }
-                    p *= 2;
-                }
-                pairs
-            };
+            let all: Vec<(u32, u32)> = batcher(n).into_iter().map(|(_, a, b)| (a, b)).collect();
             assert_eq!(all.len(), SortingNetwork::sorting(n).len(), "n = {n}");
             let reference = SortingNetwork {
                 blocks8: 0,
