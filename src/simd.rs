@@ -10,7 +10,8 @@
 //! source (lane arrays, explicit partial sums), Rust never contracts `a * b + c` into a fused
 //! multiply-add on its own (an explicit `mul_add` is correctly rounded everywhere: one
 //! instruction on the AVX paths, which all have FMA, a library call on the baseline), and
-//! packed min/max equal their scalar forms on the non-NaN values the kernels see. `tests::every_path_gives_the_same_bits` checks this on the CPU it runs on.
+//! packed min/max equal their scalar forms on the non-NaN values the kernels see.
+//! `tests::every_path_gives_the_same_bits` checks this on the CPU it runs on.
 //!
 //! Public so that the benches measure their memory-bandwidth yardstick with the same code
 //! generation as the kernels they are compared with.

@@ -27,7 +27,7 @@ pub(crate) use crate::data::{add_weighted_rows, sq_dist, sq_norm};
 /// the pairs are taken in register tiles ([`pair_tile`]): a T×T tile loads 2T rows per eight
 /// coordinates and updates T² independent sums, so the loop is bound by arithmetic, not by
 /// loads or by one addition's latency (a pair at a time, as [`sq_dist`], reads two values per
-/// subtract-multiply-add and ran 5× slower at d = 10⁶). Each pair's sum has the association of
+/// subtract-multiply-add and ran 6× slower at d = 10⁶). Each pair's sum has the association of
 /// [`sq_dist`] on the block (with the multiply-add fused, one rounding fewer), so the result
 /// does not depend on the tile size either.
 pub(crate) fn pairwise_sq_dists(x: UpdatesView<'_>) -> Vec<f64> {
@@ -35,27 +35,24 @@ pub(crate) fn pairwise_sq_dists(x: UpdatesView<'_>) -> Vec<f64> {
     let npairs = n * (n + 1) / 2;
     let block = pair_block_len(d);
     let wide = crate::simd::has_avx512();
-    let partials: Vec<Vec<f64>> = (0..d.div_ceil(block))
-        .into_par_iter()
-        .map(|b| {
-            let (lo, hi) = (b * block, ((b + 1) * block).min(d));
-            let mut part = vec![0.0; npairs];
-            // 4×4 tiles keep 16 accumulators of eight lanes in 16 of the 32 AVX-512
-            // registers; with 16 registers (AVX2, SSE2, NEON) 2×2 tiles avoid spilling.
-            if wide {
-                crate::simd::widest(
-                    #[inline(always)]
-                    || pairs_in_block::<4>(x, lo, hi, &mut part),
-                );
-            } else {
-                crate::simd::widest(
-                    #[inline(always)]
-                    || pairs_in_block::<2>(x, lo, hi, &mut part),
-                );
-            }
-            part
-        })
-        .collect();
+    let partials = map_blocks_in_order(d.div_ceil(block), |b| {
+        let (lo, hi) = (b * block, ((b + 1) * block).min(d));
+        let mut part = vec![0.0; npairs];
+        // 4×4 tiles keep 16 accumulators of eight lanes in 16 of the 32 AVX-512
+        // registers; with 16 registers (AVX2, SSE2, NEON) 2×2 tiles avoid spilling.
+        if wide {
+            crate::simd::widest(
+                #[inline(always)]
+                || pairs_in_block::<4>(x, lo, hi, &mut part),
+            );
+        } else {
+            crate::simd::widest(
+                #[inline(always)]
+                || pairs_in_block::<2>(x, lo, hi, &mut part),
+            );
+        }
+        part
+    });
     let acc = add_in_order(&partials, npairs);
     let mut out = vec![0.0; n * n];
     let mut k = 0;
