@@ -2,7 +2,9 @@
 //! killed with SIGKILL resumes to the same bytes, bad configs fail before any work.
 #![cfg(feature = "cli")]
 
-use assert_cmd::Command;
+mod common;
+
+use common::{fails_with, lbounds, ok};
 use std::path::{Path, PathBuf};
 
 const CONFIG: &str = r#"
@@ -52,24 +54,6 @@ fn tmp(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn lbounds(args: &[&str]) -> std::process::Output {
-    Command::cargo_bin("lbounds")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = lbounds(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn s(p: &Path) -> &str {
@@ -135,16 +119,17 @@ fn records_do_not_depend_on_threads_or_shards() {
     let other = base.join("o.toml");
     std::fs::write(&other, CONFIG.replace("seed = 11", "seed = 12")).unwrap();
     ok(&["sweep", "run", s(&other), "--out", s(&base.join("o"))]);
-    let out = lbounds(&[
-        "sweep",
-        "merge",
-        s(&one),
-        s(&base.join("o")),
-        "--out",
-        s(&base.join("x.jsonl")),
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("mixed configs"));
+    fails_with(
+        &[
+            "sweep",
+            "merge",
+            s(&one),
+            s(&base.join("o")),
+            "--out",
+            s(&base.join("x.jsonl")),
+        ],
+        "mixed configs",
+    );
     let _ = std::fs::remove_dir_all(&base);
 }
 
@@ -224,7 +209,10 @@ fn privacy_configs_fail_before_any_work() {
         let cfg = base.join(format!("{tag}.toml"));
         std::fs::write(&cfg, text).unwrap();
         let out_dir = base.join(tag);
-        let out = lbounds(&["sweep", "run", s(&cfg), "--out", s(&out_dir)]);
+        let out = lbounds()
+            .args(["sweep", "run", s(&cfg), "--out", s(&out_dir)])
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{tag}");
         let err = String::from_utf8_lossy(&out.stderr);
         for n in needles {
@@ -312,7 +300,10 @@ fn bad_configs_fail_before_any_work() {
     let cfg = base.join("bad.toml");
     std::fs::write(&cfg, CONFIG.replace("d = 4", "d = [4, -1]")).unwrap();
     let out_dir = base.join("out");
-    let out = lbounds(&["sweep", "run", s(&cfg), "--out", s(&out_dir)]);
+    let out = lbounds()
+        .args(["sweep", "run", s(&cfg), "--out", s(&out_dir)])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

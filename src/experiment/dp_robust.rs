@@ -55,12 +55,10 @@ use crate::data::population::{byzantine_count, Population, PopulationConfig};
 use crate::data::sq_norm;
 use crate::params::Compat;
 use crate::privacy::estimators::{gaussian_radius, project_to_ball};
-use crate::privacy::mechanisms::analytic_gaussian::calibrate_sigma;
+use crate::privacy::mechanisms::{AnalyticGaussian, Mechanism};
 use crate::privacy::{check_delta, check_epsilon};
 use crate::rng::SimRng;
 use crate::{Error, Result};
-use rand::RngExt;
-use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 /// Failure probability of the clipping radius (all n honest updates inside w.p. ≥ 0.99).
@@ -268,12 +266,6 @@ fn clip_all(points: &[&[f64]], center: &[f64], radius: f64) -> Result<Vec<Vec<f6
         .collect()
 }
 
-fn add_noise(x: &mut [f64], s: f64, rng: &mut SimRng) {
-    for v in x {
-        *v += s * rng.sample::<f64, _>(StandardNormal);
-    }
-}
-
 /// User-level (ε, δ)-DP clipped average: mean of the points projected onto B(center, C) plus
 /// N(0, s²I), s the analytic-Gaussian scale for sensitivity 2C/n.
 ///
@@ -306,10 +298,10 @@ pub fn dp_trimmed_mean(
     rng: &mut SimRng,
 ) -> Result<(Vec<f64>, f64)> {
     let sens = trimmed_mean_sensitivity(points.len(), trim, radius)?;
-    let s = calibrate_sigma(epsilon, delta, sens)?;
+    let noise = AnalyticGaussian::new(sens, epsilon, delta)?;
     let mut x = clipped_trimmed_mean(points, center, radius, trim)?;
-    add_noise(&mut x, s, rng);
-    Ok((x, s))
+    noise.privatize(&mut x, rng)?;
+    Ok((x, noise.sigma()))
 }
 
 /// The robust + private experiment (stateless; all parameters are in the point).
@@ -365,7 +357,10 @@ impl Experiment for DpRobust {
 mod tests {
     use super::*;
     use crate::data::population::RecordsPerUser;
+    use crate::privacy::mechanisms::analytic_gaussian::calibrate_sigma;
     use crate::rng::rng_for;
+    use rand::RngExt;
+    use rand_distr::StandardNormal;
 
     #[test]
     fn trimmed_mean_known_answer_and_sensitivity() {
