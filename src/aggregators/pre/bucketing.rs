@@ -81,6 +81,7 @@ impl PreAggregator for Bucketing {
         // In place, a block of coordinates at a time: the block's bucket means go to a small
         // buffer, then over the first m vectors. Each coordinate sums its bucket in member
         // order, so the bytes do not depend on the blocking or the thread count.
+        let ones = vec![1.0; self.s];
         let nan_at: Vec<Option<(usize, usize)>> = x
             .row_blocks_mut(ROWS)
             .into_par_iter()
@@ -96,7 +97,7 @@ impl PreAggregator for Bucketing {
                     means.extend_from_slice(cols[members[0]]);
                     let y = &mut means[start..];
                     let rest: Vec<&[f64]> = members[1..].iter().map(|&j| &*cols[j]).collect();
-                    add_weighted_rows(y, &rest, &vec![1.0; rest.len()], None);
+                    add_weighted_rows(y, &rest, &ones, None);
                     if members.len() > 1 {
                         let c = members.len() as f64;
                         for a in y.iter_mut() {
