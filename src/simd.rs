@@ -110,7 +110,7 @@ mod tests {
         let n = 50;
         let wires: Vec<Lane> = (0..n)
             .map(|i| {
-                let mut w = [0.0; LANES];
+                let mut w = Lane::ZERO;
                 for (l, v) in w.iter_mut().enumerate() {
                     *v = (((i * 7919 + l * 104_729) % 1013) as f64 / 37.0).sin() * 1e3;
                 }

@@ -33,7 +33,33 @@ pub(crate) const LANES: usize = 16;
 pub(crate) const BLOCK: usize = 256;
 
 /// One wire of a group: one client's values for [`LANES`] consecutive coordinates.
-pub(crate) type Lane = [f64; LANES];
+///
+/// Aligned to a cache line so that no vector load or store of a wire straddles two lines
+/// (a `Vec` of plain arrays is only 8- or 16-byte aligned, and the networks' loads and stores
+/// then split lines).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C, align(64))]
+pub(crate) struct Lane(pub(crate) [f64; LANES]);
+
+impl Lane {
+    /// Every lane zero.
+    pub(crate) const ZERO: Lane = Lane([0.0; LANES]);
+}
+
+impl std::ops::Deref for Lane {
+    type Target = [f64; LANES];
+    #[inline(always)]
+    fn deref(&self) -> &[f64; LANES] {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Lane {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut [f64; LANES] {
+        &mut self.0
+    }
+}
 
 /// A comparator network on `wires` wires: after [`SortingNetwork::apply`], the wires it was
 /// built for hold their sorted values.
@@ -165,8 +191,8 @@ fn batcher(n: usize) -> Vec<(usize, u32, u32)> {
 /// (min, max) lane by lane.
 #[inline(always)]
 fn compare_exchange(x: Lane, y: Lane) -> (Lane, Lane) {
-    let mut lo = [0.0; LANES];
-    let mut hi = [0.0; LANES];
+    let mut lo = Lane::ZERO;
+    let mut hi = Lane::ZERO;
     for l in 0..LANES {
         // `p < q ? p : q` is exactly the packed min instruction (no NaN here).
         lo[l] = if x[l] < y[l] { x[l] } else { y[l] };
@@ -184,7 +210,7 @@ pub(crate) struct BlockBuf {
 impl BlockBuf {
     fn new(wires: usize, block: usize) -> Self {
         BlockBuf {
-            data: vec![[0.0; LANES]; (block / LANES) * wires],
+            data: vec![Lane::ZERO; (block / LANES) * wires],
             wires,
         }
     }
@@ -195,7 +221,7 @@ impl BlockBuf {
         // called memmove and took 30% of the trimmed mean's time), then the ragged rest.
         let mut lanes = vals.chunks_exact(LANES);
         for (g, chunk) in (&mut lanes).enumerate() {
-            let mut lane = [0.0; LANES];
+            let mut lane = Lane::ZERO;
             lane.copy_from_slice(chunk);
             self.data[g * self.wires + i] = lane;
         }
@@ -321,7 +347,7 @@ mod tests {
         let n = vals[0].len();
         (0..n)
             .map(|i| {
-                let mut w = [0.0; LANES];
+                let mut w = Lane::ZERO;
                 for l in 0..LANES {
                     w[l] = vals[l % vals.len()][i];
                 }
@@ -457,7 +483,7 @@ mod tests {
 
     #[test]
     fn finiteness_check_ignores_padding() {
-        let mut w = vec![[1.0; LANES]; 3];
+        let mut w = vec![Lane([1.0; LANES]); 3];
         assert!(all_finite(&w, LANES));
         w[1][LANES - 1] = f64::INFINITY;
         assert!(all_finite(&w, LANES - 1));
