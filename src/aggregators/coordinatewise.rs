@@ -26,8 +26,10 @@
 
 use rayon::prelude::*;
 
-/// Coordinates processed together by one compare-exchange.
-pub(crate) const LANES: usize = 16;
+/// Coordinates processed together by one compare-exchange: four AVX-512 registers per wire,
+/// so the two index loads and bounds checks of a comparator are shared by 32 coordinates
+/// (16 lanes ran 15–20% slower at d = 10³ once the wires were aligned).
+pub(crate) const LANES: usize = 32;
 
 /// Coordinates per parallel task (a multiple of [`LANES`]); fewer for very large n.
 pub(crate) const BLOCK: usize = 256;
@@ -133,31 +135,39 @@ impl SortingNetwork {
             sort8(block);
         }
         for &(a, b) in &self.pairs {
-            let (lo, hi) = compare_exchange(w[a as usize], w[b as usize]);
-            w[a as usize] = lo;
-            w[b as usize] = hi;
+            let (lo, hi) = compare_exchange(w[a as usize].0, w[b as usize].0);
+            w[a as usize].0 = lo;
+            w[b as usize].0 = hi;
         }
     }
 }
 
 /// Batcher's network on 8 wires (the first three phases of [`SortingNetwork::sorting`]
 /// inside an aligned block of eight), written out so that the compiler keeps the eight
-/// wires in registers instead of loading and storing both wires at every comparator.
+/// wires in registers instead of loading and storing both wires at every comparator. Sixteen
+/// lanes at a time: eight wires of 16 lanes fill 16 of the 32 AVX-512 registers, where eight
+/// whole wires would spill.
 #[inline(always)]
 fn sort8(block: &mut [Lane]) {
-    let [mut w0, mut w1, mut w2, mut w3, mut w4, mut w5, mut w6, mut w7] =
-        [0, 1, 2, 3, 4, 5, 6, 7].map(|i| block[i]);
-    macro_rules! cx {
-        ($($a:ident $b:ident),*) => {
-            $( let (lo, hi) = compare_exchange($a, $b); $a = lo; $b = hi; )*
-        };
-    }
-    cx!(w0 w1, w2 w3, w4 w5, w6 w7, w0 w2, w1 w3, w4 w6, w5 w7, w1 w2, w5 w6);
-    cx!(w0 w4, w1 w5, w2 w6, w3 w7, w2 w4, w3 w5, w1 w2, w3 w4, w5 w6);
-    for (dst, src) in block.iter_mut().zip([w0, w1, w2, w3, w4, w5, w6, w7]) {
-        *dst = src;
+    for h in (0..LANES).step_by(HALF) {
+        let mut v: [[f64; HALF]; 8] =
+            std::array::from_fn(|i| std::array::from_fn(|l| block[i][h + l]));
+        let [w0, w1, w2, w3, w4, w5, w6, w7] = &mut v;
+        macro_rules! cx {
+            ($($a:ident $b:ident),*) => {
+                $( (*$a, *$b) = compare_exchange(*$a, *$b); )*
+            };
+        }
+        cx!(w0 w1, w2 w3, w4 w5, w6 w7, w0 w2, w1 w3, w4 w6, w5 w7, w1 w2, w5 w6);
+        cx!(w0 w4, w1 w5, w2 w6, w3 w7, w2 w4, w3 w5, w1 w2, w3 w4, w5 w6);
+        for (dst, src) in block.iter_mut().zip(v) {
+            dst[h..h + HALF].copy_from_slice(&src);
+        }
     }
 }
+
+/// Lanes per register block of [`sort8`].
+const HALF: usize = 16;
 
 /// Batcher's odd–even merge sort on `n` wires as (phase p, a, b) comparators in order: the
 /// network for the next power of two with every comparator touching a wire ≥ n removed.
@@ -188,12 +198,12 @@ fn batcher(n: usize) -> Vec<(usize, u32, u32)> {
     pairs
 }
 
-/// (min, max) lane by lane.
+/// (min, max) lane by lane, on a whole wire or a part of one.
 #[inline(always)]
-fn compare_exchange(x: Lane, y: Lane) -> (Lane, Lane) {
-    let mut lo = Lane::ZERO;
-    let mut hi = Lane::ZERO;
-    for l in 0..LANES {
+fn compare_exchange<const L: usize>(x: [f64; L], y: [f64; L]) -> ([f64; L], [f64; L]) {
+    let mut lo = [0.0; L];
+    let mut hi = [0.0; L];
+    for l in 0..L {
         // `p < q ? p : q` is exactly the packed min instruction (no NaN here).
         lo[l] = if x[l] < y[l] { x[l] } else { y[l] };
         hi[l] = if x[l] < y[l] { y[l] } else { x[l] };

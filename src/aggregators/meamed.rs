@@ -20,7 +20,7 @@
 //! Implementation: a sorting network vectorised across coordinates sorts each coordinate; the
 //! n − f closest values to the median of sorted values form a window [a, a + n − f), where a is
 //! the number of window starts whose left end is strictly farther from m than the value just
-//! past the right end. Everything is branch-free across `LANES` = 16
+//! past the right end. Everything is branch-free across `LANES` = 32
 //! coordinates.
 //!
 //! # References
