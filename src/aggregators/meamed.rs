@@ -17,8 +17,9 @@
 //! chosen values are averaged. So when more than f values are +∞ the output is +∞ (or NaN if
 //! +∞ meets −∞, as in NumPy).
 //!
-//! Implementation: a sorting network vectorised across coordinates sorts each coordinate; the
-//! n − f closest values to the median of sorted values form a window [a, a + n − f), where a is
+//! Implementation: a sorting network vectorised across coordinates places each coordinate's
+//! median and its f smallest and f largest values; the n − f closest values to the median
+//! form a window [a, a + n − f) of the sorted order, where a is
 //! the number of window starts whose left end is strictly farther from m than the value just
 //! past the right end. Everything is branch-free across `LANES` = 32
 //! coordinates.
@@ -87,8 +88,17 @@ pub(crate) fn mean_around_median_kernel(
     n: usize,
     keep: usize,
 ) -> impl Fn(&mut [Lane], &mut [f64]) + Sync {
-    let net = SortingNetwork::sorting(n);
     let drop = n - keep;
+    // Only the `drop` smallest and largest values (which decide the window) and the median
+    // need their sorted places: the values in between are always inside the window, and
+    // being what the other places leave, they are the right ones in any order. 375
+    // comparators instead of 403 at n = 50, f = 10.
+    let middle = if n % 2 == 1 {
+        n / 2..n / 2 + 1
+    } else {
+        n / 2 - 1..n / 2 + 1
+    };
+    let net = SortingNetwork::selecting(n, (0..drop).chain(keep..n).chain(middle));
     // The sorting network is inlined into `map_blocks`' AVX-512 build like the median's; the
     // window search and sum are not ([`window_mean`]): inlined there, their selects became
     // mask operations and the whole kernel ran 2.5× slower at d = 10⁶ (measured).
@@ -129,13 +139,22 @@ fn window_mean(w: &[Lane], keep: usize, drop: usize, out: &mut [f64]) {
             start[l] += f64::from(u8::from(left > right));
         }
     }
+    // Wires drop..keep are inside every window and are added unmasked; the `drop` wires at
+    // either end are inside or not depending on the start.
     let mut s = [0.0; LANES];
     for (i, wire) in w.iter().enumerate() {
+        if (drop..keep).contains(&i) {
+            for l in 0..LANES {
+                s[l] += wire[l];
+            }
+            continue;
+        }
         let i = i as f64;
         for l in 0..LANES {
             let inside = (i >= start[l]) & (i < start[l] + keep as f64);
             // × 0 or 1, not a select, so it vectorises; a wire outside adds ±0, which leaves
-            // a sum started at +0 unchanged (such a sum is never −0).
+            // a sum started at +0 unchanged (such a sum is never −0), so the result is the
+            // same as skipping it.
             s[l] += wire[l] * f64::from(u8::from(inside));
         }
     }
