@@ -240,14 +240,21 @@ fn with_buffer<R>(len: usize, work: impl FnOnce(&mut [Lane]) -> R) -> R {
 
 impl BlockBuf<'_> {
     /// Stores `vals` (the block's values of one client, at most [`BLOCK`]) as wire `i`.
+    /// Inlined so that the copy runs on the caller's instruction set (the fill runs under
+    /// [`crate::simd::widest`]).
+    #[inline(always)]
     pub(crate) fn set_wire(&mut self, i: usize, vals: &[f64]) {
         // Whole lanes as fixed-size copies (inlined moves; a variable-length copy per lane
         // called memmove and took 30% of the trimmed mean's time), then the ragged rest.
+        // Copies of HALF lanes: a whole 32-lane copy is again a memmove call.
         let mut lanes = vals.chunks_exact(LANES);
         for (g, chunk) in (&mut lanes).enumerate() {
-            let mut lane = Lane::ZERO;
-            lane.copy_from_slice(chunk);
-            self.data[g * self.wires + i] = lane;
+            let dst = &mut self.data[g * self.wires + i];
+            for (d, s) in dst.chunks_exact_mut(HALF).zip(chunk.chunks_exact(HALF)) {
+                let s: &[f64; HALF] = s.try_into().expect("HALF lanes");
+                let d: &mut [f64; HALF] = d.try_into().expect("HALF lanes");
+                *d = *s;
+            }
         }
         let rest = lanes.remainder();
         if !rest.is_empty() {
@@ -325,6 +332,8 @@ where
     map_blocks(
         x.d(),
         wires,
+        // Inlined into map_blocks' dispatched build, so the copies use its widest registers.
+        #[inline(always)]
         |j0, len, buf| {
             for w in 0..wires {
                 buf.set_wire(w, &col(w)[j0..j0 + len]);
