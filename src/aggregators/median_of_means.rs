@@ -24,7 +24,7 @@
 //!   distributions: a survey", Foundations of Computational Mathematics 19, 2019,
 //!   arXiv 1906.04280.
 
-use super::coordinatewise::{map_blocks, BLOCK};
+use super::coordinatewise::{map_blocks, streams_from_memory, BLOCK};
 use super::median::median_kernel;
 use super::{AggContext, Aggregator};
 use crate::data::{add_weighted_rows, UpdatesView};
@@ -133,8 +133,10 @@ impl Aggregator for MedianOfMeans {
             },
             median_kernel(k),
             |j, len| {
-                for &i in &order {
-                    crate::simd::prefetch(&x.col(i)[j..j + len]);
+                if streams_from_memory(x) {
+                    for &i in &order {
+                        crate::simd::prefetch(&x.col(i)[j..j + len]);
+                    }
                 }
             },
         );
