@@ -352,8 +352,8 @@ where
 
 /// Whether `x` is large enough for [`map_blocks`]' prefetch hints to pay: above 8 MiB the
 /// input streams from memory and the hints overlap that traffic with the networks; below,
-/// it sits in cache and the hints are wasted instructions (7% of the median at d = 10³,
-/// 400 kB).
+/// it sits in cache and the hints are wasted instructions (200 per group of 32 coordinates
+/// at n = 50; 2–7% of the median at d = 10³, 400 kB, near this VM's run-to-run noise).
 pub(crate) fn streams_from_memory(x: crate::data::UpdatesView<'_>) -> bool {
     std::mem::size_of_val(x.as_slice()) > 8 << 20
 }
