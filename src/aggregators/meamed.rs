@@ -17,9 +17,8 @@
 //! chosen values are averaged. So when more than f values are +∞ the output is +∞ (or NaN if
 //! +∞ meets −∞, as in NumPy).
 //!
-//! Implementation: a sorting network vectorised across coordinates places each coordinate's
-//! median and its f smallest and f largest values; the n − f closest values to the median
-//! form a window [a, a + n − f) of the sorted order, where a is
+//! Implementation: a sorting network vectorised across coordinates sorts each coordinate; the
+//! n − f closest values to the median of sorted values form a window [a, a + n − f), where a is
 //! the number of window starts whose left end is strictly farther from m than the value just
 //! past the right end. Everything is branch-free across `LANES` = 32
 //! coordinates.
@@ -89,16 +88,11 @@ pub(crate) fn mean_around_median_kernel(
     keep: usize,
 ) -> impl Fn(&mut [Lane], &mut [f64]) + Sync {
     let drop = n - keep;
-    // Only the `drop` smallest and largest values (which decide the window) and the median
-    // need their sorted places: the values in between are always inside the window, and
-    // being what the other places leave, they are the right ones in any order. 375
-    // comparators instead of 403 at n = 50, f = 10.
-    let middle = if n % 2 == 1 {
-        n / 2..n / 2 + 1
-    } else {
-        n / 2 - 1..n / 2 + 1
-    };
-    let net = SortingNetwork::selecting(n, (0..drop).chain(keep..n).chain(middle));
+    // A full sort, though only the ends and the median decide the window: the values in
+    // between would come out right as a set from a network pruned to those wires (375
+    // instead of 403 comparators at n = 50), but their sum would then depend on the input
+    // order in its last bits, and the rule would lose exact permutation invariance.
+    let net = SortingNetwork::sorting(n);
     // The sorting network is inlined into `map_blocks`' AVX-512 build like the median's; the
     // window search and sum are not ([`window_mean`]): inlined there, their selects became
     // mask operations and the whole kernel ran 2.5× slower at d = 10⁶ (measured).
@@ -251,6 +245,28 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn reordering_the_inputs_keeps_every_bit() {
+        // The kept values are summed in sorted order, so the output is a function of the
+        // multiset of each coordinate's values, to the last bit (a network that left the
+        // middle values unsorted would not be).
+        let mut rng = rng_from_seed(11);
+        let (n, f, d) = (50, 10, 3 * LANES + 5);
+        let rows: Vec<Vec<f64>> = (0..n)
+            .map(|_| (0..d).map(|_| rng.random::<f64>() * 1e3 - 5e2).collect())
+            .collect();
+        let want = run(f, &Updates::from_rows(&rows).unwrap()).unwrap();
+        for _ in 0..5 {
+            let perm = crate::rng::permutation(&mut rng, n);
+            let shuffled: Vec<Vec<f64>> = perm.iter().map(|&i| rows[i].clone()).collect();
+            let got = run(f, &Updates::from_rows(&shuffled).unwrap()).unwrap();
+            assert_eq!(
+                got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
         }
     }
 
