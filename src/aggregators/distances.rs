@@ -8,8 +8,7 @@
 //! of threads. Infinite entries propagate as in SciPy's `cdist`: a distance to a vector with
 //! +∞ is +∞, and between two vectors with +∞ in the same coordinate it is NaN (∞ − ∞).
 
-use crate::data::{map_blocks_in_order, UpdatesView};
-use rayon::prelude::*;
+use crate::data::{map_blocks_in_order, map_blocks_mut_in_order, UpdatesView};
 
 /// Coordinates per parallel task in the blocked kernels.
 const DIST_BLOCK: usize = 2048;
@@ -202,23 +201,19 @@ pub(crate) fn weighted_mean_and_dists_into(
     z: &mut [f64],
 ) -> Vec<f64> {
     let n = x.n();
-    let partials: Vec<Vec<f64>> = z
-        .par_chunks_mut(DIST_BLOCK)
-        .enumerate()
-        .map(|(b, zb)| {
-            let lo = b * DIST_BLOCK;
-            let hi = lo + zb.len();
-            let rows: Vec<&[f64]> = idx.iter().map(|&i| &x.col(i)[lo..hi]).collect();
-            zb.fill(0.0);
-            add_weighted_rows(zb, &rows, w, None);
-            for o in zb.iter_mut() {
-                *o /= total;
-            }
-            let mut part = vec![0.0; n];
-            dists_in_block(x, lo, hi, zb, &mut part);
-            part
-        })
-        .collect();
+    let partials = map_blocks_mut_in_order(z, DIST_BLOCK, |b, zb| {
+        let lo = b * DIST_BLOCK;
+        let hi = lo + zb.len();
+        let rows: Vec<&[f64]> = idx.iter().map(|&i| &x.col(i)[lo..hi]).collect();
+        zb.fill(0.0);
+        add_weighted_rows(zb, &rows, w, None);
+        for o in zb.iter_mut() {
+            *o /= total;
+        }
+        let mut part = vec![0.0; n];
+        dists_in_block(x, lo, hi, zb, &mut part);
+        part
+    });
     add_in_order(&partials, n)
 }
 

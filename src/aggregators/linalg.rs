@@ -14,7 +14,7 @@
 //! `matrixmultiply`, whose micro-kernel is chosen by CPU features, so the last bits may differ
 //! between machines.)
 
-use crate::data::{add_weighted_rows, UpdatesView};
+use crate::data::{add_weighted_rows, for_each_block_mut, UpdatesView};
 use crate::rng::SimRng;
 use crate::{Error, Result};
 use nalgebra::{DMatrix, DMatrixView, DVector, Dyn};
@@ -677,7 +677,7 @@ pub(crate) fn weighted_mean(x: UpdatesView<'_>, w: &[f64]) -> DVector<f64> {
         .collect();
     let ws: Vec<f64> = active.iter().map(|&(_, wi)| wi).collect();
     let mut out = vec![0.0; x.d()];
-    out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, acc)| {
+    for_each_block_mut(&mut out, CHUNK, |c, acc| {
         let lo = c * CHUNK;
         let rows: Vec<&[f64]> = active
             .iter()

@@ -318,13 +318,23 @@ pub(crate) fn for_each_block_mut<F>(out: &mut [f64], block: usize, f: F)
 where
     F: Fn(usize, &mut [f64]) + Sync + Send,
 {
+    map_blocks_mut_in_order(out, block, f);
+}
+
+/// [`for_each_block_mut`] collecting each chunk's result, in chunk order.
+pub(crate) fn map_blocks_mut_in_order<T, F>(out: &mut [f64], block: usize, f: F) -> Vec<T>
+where
+    T: Send,
+    F: Fn(usize, &mut [f64]) -> T + Sync + Send,
+{
     use rayon::prelude::*;
     if out.len() <= block {
-        f(0, out);
+        vec![f(0, out)]
     } else {
         out.par_chunks_mut(block)
             .enumerate()
-            .for_each(|(b, c)| f(b, c));
+            .map(|(b, c)| f(b, c))
+            .collect()
     }
 }
 
