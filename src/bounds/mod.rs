@@ -59,6 +59,7 @@ pub mod agarwal2024private;
 pub mod allouah2023fixing;
 pub mod allouah2023privacy;
 pub mod allouah2023robust;
+pub mod applicability;
 pub mod bassily2014private;
 pub mod bassily2019private;
 pub mod blanchard2017machine;
