@@ -167,7 +167,7 @@ impl Role {
                 Model::Condition => {
                     "a condition under which a guarantee holds, not a bound on an error".into()
                 }
-                Model::Different(why) => format!("different quantity: {why}"),
+                Model::Different(why) => why.to_string(),
                 _ => "a quantity simulate does not measure".into(),
             });
         }
@@ -393,13 +393,19 @@ mod tests {
         assert!((het.sigma.unwrap() - 0.5f64.sqrt()).abs() < 1e-15);
         // Heavy tails: no Gaussian bound; B1 and B2/B3 (finite variance, ν = 5) remain.
         let heavy = model(PopulationConfig {
-            noise: Noise::StudentT { nu: 5.0, scale: 1.0 },
+            noise: Noise::StudentT {
+                nu: 5.0,
+                scale: 1.0,
+            },
             ..base()
         });
         assert_eq!(applicable(&heavy), ["B1", "B2", "B3"]);
         // Infinite variance (ν = 2): B2/B3's G² is unknown, only B1 remains.
         let cauchyish = model(PopulationConfig {
-            noise: Noise::StudentT { nu: 2.0, scale: 1.0 },
+            noise: Noise::StudentT {
+                nu: 2.0,
+                scale: 1.0,
+            },
             ..base()
         });
         assert_eq!(applicable(&cauchyish), ["B1"]);
@@ -426,8 +432,21 @@ mod tests {
         // Never applicable, in any setting: other models and conditions.
         for m in [&gauss, &het, &heavy, &zipf, &clean] {
             for e in evaluate(m) {
-                if ["R1-strong", "R2", "R3-huber", "R3-strong", "R5", "R6-cwmed", "R6-gm", "B5", "B6", "B7", "B8", "B3-breakdown"]
-                    .contains(&e.info.id)
+                if [
+                    "R1-strong",
+                    "R2",
+                    "R3-huber",
+                    "R3-strong",
+                    "R5",
+                    "R6-cwmed",
+                    "R6-gm",
+                    "B5",
+                    "B6",
+                    "B7",
+                    "B8",
+                    "B3-breakdown",
+                ]
+                .contains(&e.info.id)
                 {
                     assert!(!e.is_applicable(), "{} applies", e.info.id);
                 }
@@ -445,10 +464,16 @@ mod tests {
         assert_eq!((m.n, m.f), (50, 10));
         let g2 = m.honest_dissimilarity.unwrap();
         assert!((g2 - 0.975).abs() < 1e-12, "{g2}");
-        let b2 = evaluate(&m).into_iter().find(|e| e.info.id == "B2").unwrap();
+        let b2 = evaluate(&m)
+            .into_iter()
+            .find(|e| e.info.id == "B2")
+            .unwrap();
         let want = (10.0 * 0.975 / 30.0f64).sqrt();
         assert!((b2.shown().unwrap() - want).abs() < 1e-12);
-        let b1 = evaluate(&m).into_iter().find(|e| e.info.id == "B1").unwrap();
+        let b1 = evaluate(&m)
+            .into_iter()
+            .find(|e| e.info.id == "B1")
+            .unwrap();
         assert_eq!(b1.shown(), Some(10.0 / 30.0));
     }
 }

@@ -5,14 +5,16 @@ use super::{emit, set_threads, CompatArg, Progress};
 use anyhow::Result;
 use lbounds::aggregators::{PipelineSpec, StepSpec, RULES};
 use lbounds::attacks::ATTACKS;
-use lbounds::bounds::{Info, Kind, Value};
+use lbounds::bounds::applicability::{self, Quantity, SimulatedModel};
+use lbounds::bounds::{Kind, Value};
 use lbounds::data::noise::Noise;
-use lbounds::data::population::{PopulationConfig, RecordsPerUser};
-use lbounds::experiment::robust::{RobustAggregation, RobustOutcome, RobustPoint};
+use lbounds::data::population::{PopulationConfig, PopulationModel, RecordsPerUser};
+use lbounds::experiment::robust::{
+    defence_label, step_label, RobustAggregation, RobustOutcome, RobustPoint,
+};
 use lbounds::experiment::summary::{mean_ci, MeanCi};
 use lbounds::experiment::{self, Record};
 use lbounds::params::Compat;
-use lbounds::params::Params;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -86,68 +88,98 @@ pub struct Args {
     json: bool,
 }
 
-/// One catalogue entry evaluated at the setting.
+/// One catalogue entry at the setting, as `--json` writes it under `bounds.ID`.
 #[derive(Clone, Debug, Serialize)]
 struct BoundEntry {
-    /// The lower bound; `None` when infinite (past a breakdown point).
+    /// Whether its hypotheses match the simulated model and its quantity is a measured
+    /// column (see `lbounds::bounds::applicability`).
+    applies: bool,
+    /// `error` (‖F − μ‖), `error_to_honest_mean` (‖F − x̄_H‖), `kappa` (κ̂) or `other`.
+    quantity: Quantity,
+    /// What the value means, with its unit.
+    unit: &'static str,
+    /// The value in that unit (for B2/B3 the square root of the catalogue's squared norm);
+    /// `None` when infinite or not evaluated (see `note`).
     value: Option<f64>,
-    /// The matching upper bound, when known.
+    /// The catalogue's own value where it differs from `value` (B2/B3: a squared norm).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    catalogue_value: Option<f64>,
+    /// The matching upper bound, when known (in the catalogue's unit).
     #[serde(skip_serializing_if = "Option::is_none")]
     upper: Option<f64>,
     /// `exact` or `order`.
     kind: Kind,
     /// `verified`, `derived_here` or `to_verify`.
     status: lbounds::bounds::Status,
-    /// Why the value is infinite, or why the entry does not apply here.
+    /// Why it does not apply, why it is infinite, or why it was not evaluated.
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<String>,
 }
 
-/// The lower bounds that apply at one setting: every catalogue entry whose parameters the
-/// setting determines (`n`, `f`, `eta` = f/n, `d`, `sigma` = per-coordinate std of an honest
-/// update when known, `G` = sqrt(target heterogeneity), `m` = records per user when fixed),
-/// keyed by id. Entries whose hypotheses fail here carry a note and no value.
+/// The catalogue at one setting, keyed by id; `setting` holds the parameters it was
+/// evaluated at.
 #[derive(Clone, Debug, Serialize)]
 struct Bounds {
-    /// The parameters the entries were evaluated at.
+    /// The parameters the entries were evaluated at (`G` is the root of the honest updates'
+    /// expected dissimilarity, the G² of B2/B3 for the losses ½‖θ − xᵢ‖²).
     setting: std::collections::BTreeMap<String, f64>,
-    /// Catalogue id → value.
+    /// Catalogue id → entry.
     #[serde(flatten)]
     entries: std::collections::BTreeMap<String, BoundEntry>,
     /// Catalogue order, for the table.
     #[serde(skip)]
-    order: Vec<(&'static Info, String)>,
+    order: Vec<&'static str>,
 }
 
 impl Bounds {
-    fn new(setting: &Params) -> Bounds {
+    fn new(model: &SimulatedModel) -> Bounds {
         let mut entries = std::collections::BTreeMap::new();
         let mut order = Vec::new();
-        for (info, r) in super::bounds::applicable(setting) {
-            let e = match r {
-                Ok(v) => BoundEntry {
-                    value: v.as_f64(),
-                    upper: v.upper,
-                    kind: info.kind,
-                    status: info.status,
-                    note: match v.value {
-                        Value::Infinite { reason } => Some(reason),
+        for e in applicability::evaluate(model) {
+            let (catalogue, upper, mut note) = match &e.value {
+                Some(Ok(v)) => (
+                    v.as_f64(),
+                    v.upper,
+                    match &v.value {
+                        Value::Infinite { reason } => Some(format!("+inf: {reason}")),
                         Value::Finite(_) => None,
                     },
-                },
-                Err(e) => BoundEntry {
-                    value: None,
-                    upper: None,
-                    kind: info.kind,
-                    status: info.status,
-                    note: Some(format!("not applicable: {e}")),
-                },
+                ),
+                Some(Err(err)) => (None, None, Some(format!("not evaluated: {err}"))),
+                None => (
+                    None,
+                    None,
+                    Some(format!(
+                        "not evaluated: this model does not determine {}",
+                        e.missing.join(", ")
+                    )),
+                ),
             };
-            order.push((info, info.id.to_string()));
-            entries.insert(info.id.to_string(), e);
+            if let Err(why) = &e.applies {
+                note = Some(match note {
+                    Some(n) => format!("does not apply: {why}; {n}"),
+                    None => format!("does not apply: {why}"),
+                });
+            }
+            let value = e.shown();
+            entries.insert(
+                e.info.id.to_string(),
+                BoundEntry {
+                    applies: e.is_applicable(),
+                    quantity: e.role.quantity,
+                    unit: e.role.unit,
+                    value,
+                    catalogue_value: catalogue.filter(|_| e.role.squared),
+                    upper,
+                    kind: e.info.kind,
+                    status: e.info.status,
+                    note,
+                },
+            );
+            order.push(e.info.id);
         }
         Bounds {
-            setting: setting.0.clone(),
+            setting: model.params().0,
             entries,
             order,
         }
@@ -160,56 +192,95 @@ struct JsonRecord<'a> {
     replicate: u32,
     seed: u64,
     rule: String,
-    attack: &'a str,
+    attack: String,
     params: &'a RobustPoint,
     output: &'a RobustOutcome,
     bounds: &'a Bounds,
 }
 
+/// A rule that did not run at this setting, as `--json` writes it (one line per rule).
+#[derive(Serialize)]
+struct JsonNotRun<'a> {
+    rule: &'a str,
+    status: &'static str,
+    reason: &'a str,
+}
+
 /// Runs the subcommand.
 pub fn run(a: Args) -> Result<()> {
-    set_threads(a.threads)?;
     let compat: Compat = a.compat.into();
     let population = population_config(&a)?;
     let model = population.clone().build()?;
     let (n, f) = (model.n(), model.f());
+    set_threads(threads_that_fit(&a, &model)?)?;
 
-    let rule_names: Vec<String> = if a.rules.is_empty() {
-        RULES.iter().map(|s| s.name.to_string()).collect()
-    } else {
+    // Names and parameters are checked natively first, so a typo is always an error. A rule
+    // that cannot run at this setting (too few inputs for its f, or, under --compat byzfl, a
+    // rule ByzFL 0.0.11 lacks) is listed as "not run (reason)" when it comes from the default
+    // set; a rule named with --rules that ByzFL lacks is an error (exit 2), one that needs
+    // more inputs is a "not run" row, and the table stands as long as one rule runs.
+    let explicit_rules = !a.rules.is_empty();
+    let rule_names: Vec<String> = if explicit_rules {
         a.rules.clone()
+    } else {
+        RULES.iter().map(|s| s.name.to_string()).collect()
     };
-    let attack_names: Vec<String> = if a.attacks.is_empty() {
+    let mut defences: Vec<PipelineSpec> = Vec::new();
+    let mut not_run: Vec<(String, String)> = Vec::new();
+    for r in &rule_names {
+        let spec = super::pipeline_spec(r, &[], &a.pre, Some(f))?;
+        spec.build(Compat::Native)?;
+        let label = rule_label(&spec);
+        if defences.iter().any(|d| rule_label(d) == label)
+            || not_run.iter().any(|(l, _)| *l == label)
+        {
+            anyhow::bail!("--rules lists `{label}` twice");
+        }
+        let why = match spec.build(compat) {
+            Err(e) if explicit_rules => return Err(e.into()),
+            Err(e) => Some(e.to_string()),
+            Ok(pipeline) => pipeline.check_n(n).err().map(|e| e.to_string()),
+        };
+        match why {
+            None => defences.push(spec),
+            Some(why) => not_run.push((label, why)),
+        }
+    }
+    let explicit_attacks = !a.attacks.is_empty();
+    let attack_names: Vec<String> = if explicit_attacks {
+        a.attacks.clone()
+    } else {
         ATTACKS
             .iter()
             .map(|s| s.name)
             .filter(|n| !DEFAULT_SKIPPED_ATTACKS.contains(n))
             .map(str::to_string)
             .collect()
-    } else {
-        a.attacks.clone()
     };
-
-    // Validate every name first. A rule of the default set whose requirement fails at this n
-    // and f is reported as not run; a rule the user asked for by name is an error.
-    let mut defences = Vec::new();
-    let mut not_run = Vec::new();
-    for r in &rule_names {
-        let spec = super::pipeline_spec(r, &[], &a.pre, Some(f))?;
-        let pipeline = spec.build(compat)?;
-        match pipeline.check_n(n) {
-            Ok(()) => defences.push(spec),
-            Err(e @ lbounds::Error::TooFewInputs { .. }) if a.rules.is_empty() => {
-                not_run.push((spec.label(), e.to_string()))
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let mut attacks = Vec::new();
+    let mut attacks: Vec<StepSpec> = Vec::new();
+    let mut attacks_not_run: Vec<(String, String)> = Vec::new();
     for name in &attack_names {
         let step = StepSpec::parse(name)?;
-        lbounds::attacks::build(&step.name, &step.params, compat)?;
-        attacks.push(step);
+        lbounds::attacks::build(&step.name, &step.params, Compat::Native)?;
+        let label = step_label(&step);
+        if attacks.iter().any(|s| step_label(s) == label) {
+            anyhow::bail!("--attacks lists `{label}` twice");
+        }
+        match lbounds::attacks::build(&step.name, &step.params, compat) {
+            Ok(_) => attacks.push(step),
+            Err(e) if explicit_attacks => return Err(e.into()),
+            Err(e) => attacks_not_run.push((label, e.to_string())),
+        }
+    }
+    if attacks.is_empty() {
+        anyhow::bail!(
+            "no attack can run: {}",
+            attacks_not_run
+                .iter()
+                .map(|(r, e)| format!("{r}: {e}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
     }
     if defences.is_empty() {
         anyhow::bail!(
@@ -233,22 +304,7 @@ pub fn run(a: Args) -> Result<()> {
             })
         })
         .collect();
-
-    let update_sigma = model.update_sigma();
-    let eta = f as f64 / n as f64;
-    let mut setting = Params::new()
-        .with("n", n as f64)
-        .with("f", f as f64)
-        .with("eta", eta)
-        .with("d", a.d as f64)
-        .with("G", a.heterogeneity.max(0.0).sqrt());
-    if let Some(s) = update_sigma {
-        setting.set("sigma", s);
-    }
-    if a.zipf.is_none() {
-        setting.set("m", a.records as f64);
-    }
-    let bounds = Bounds::new(&setting);
+    let bounds = Bounds::new(&SimulatedModel::of(&model));
 
     let progress = Progress::new(points.len() as u64 * u64::from(a.replicates), "simulate");
     let records = experiment::run(&RobustAggregation, &points, a.replicates, a.seed, &|| {
@@ -257,7 +313,7 @@ pub fn run(a: Args) -> Result<()> {
     progress.finish();
 
     let text = if a.json {
-        json_lines(&records, a.seed, &bounds)?
+        json_lines(&records, a.seed, &bounds, &not_run)?
     } else {
         table(
             &a,
@@ -267,9 +323,69 @@ pub fn run(a: Args) -> Result<()> {
             &records,
             &bounds,
             &not_run,
+            &attacks_not_run,
         )
     };
     emit(&text)
+}
+
+/// Bytes one run holds at its peak, estimated: the records (Σᵢ mᵢ·d values, Zipf sizes at their
+/// maximum), the honest updates (|H|·d), the Byzantine updates (f·d), their concatenation (n·d)
+/// and the rule's working copies (two more n·d matrices: sorted columns, pre-aggregated
+/// inputs), 8 bytes per value. At the defaults with d = 10⁶ that is 8·10⁶·(450 + 45 + 5 + 150)
+/// ≈ 5.2 GB per run.
+fn bytes_per_run(model: &PopulationModel) -> f64 {
+    let c = model.config();
+    let per_user = match c.records {
+        RecordsPerUser::Fixed { m } => m as f64,
+        RecordsPerUser::Zipf { max, .. } => max as f64,
+    };
+    let (n, h, f) = (model.n() as f64, model.n_honest() as f64, model.f() as f64);
+    8.0 * model.d() as f64 * (h * per_user + h + f + 3.0 * n)
+}
+
+/// Memory the system can give now: `MemAvailable` of /proc/meminfo (Linux), else `None`.
+fn available_bytes() -> Option<f64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024.0)
+}
+
+/// The worker threads to use: `--threads` (0 = every core), lowered so that the runs in
+/// flight (one per thread) fit in the available memory. Results do not depend on it.
+///
+/// # Errors
+/// When one run alone does not fit (one line naming the estimate and the limit).
+fn threads_that_fit(a: &Args, model: &PopulationModel) -> Result<usize> {
+    let per_run = bytes_per_run(model);
+    let Some(avail) = available_bytes() else {
+        return Ok(a.threads);
+    };
+    let gb = |b: f64| format!("{:.1} GB", b / 1e9);
+    if per_run > avail {
+        anyhow::bail!(
+            "one run needs about {} (8 bytes x d = {} x (records + updates + 3n working copies)), more than the {} of memory available; lower --d, --n or --records",
+            gb(per_run),
+            model.d(),
+            gb(avail)
+        );
+    }
+    let wanted = if a.threads > 0 {
+        a.threads
+    } else {
+        std::thread::available_parallelism().map_or(1, |p| p.get())
+    };
+    let fit = ((avail / per_run).floor() as usize).max(1);
+    if fit < wanted {
+        eprintln!(
+            "note: running {fit} thread(s) instead of {wanted}: each run needs about {} and {} is available (results do not depend on the thread count)",
+            gb(per_run),
+            gb(avail)
+        );
+        return Ok(fit);
+    }
+    Ok(a.threads)
 }
 
 /// The population the flags describe.
@@ -309,6 +425,7 @@ fn json_lines(
     records: &[Record<RobustPoint, RobustOutcome>],
     seed: u64,
     bounds: &Bounds,
+    not_run: &[(String, String)],
 ) -> Result<String> {
     let mut s = String::new();
     for r in records {
@@ -316,8 +433,8 @@ fn json_lines(
             point: r.point,
             replicate: r.replicate,
             seed,
-            rule: r.params.defence.label(),
-            attack: &r.params.attack.name,
+            rule: rule_label(&r.params.defence),
+            attack: step_label(&r.params.attack),
             params: &r.params,
             output: &r.output,
             bounds,
@@ -325,36 +442,100 @@ fn json_lines(
         s.push_str(&line);
         s.push('\n');
     }
+    for (rule, reason) in not_run {
+        let line = serde_json::to_string(&JsonNotRun {
+            rule,
+            status: "not_run",
+            reason,
+        })?;
+        s.push_str(&line);
+        s.push('\n');
+    }
     Ok(s)
 }
 
-/// Per-cell summary: error mean ± CI, mean κ̂, failures.
+/// Per-cell summary over replicates.
 struct Cell {
+    /// ‖F − μ‖ per replicate (`None` where the run produced no metrics).
+    errors: Vec<Option<f64>>,
+    /// Mean ± CI of the errors of the runs that produced metrics.
     error: Option<MeanCi>,
+    /// Mean ‖F − x̄_H‖.
+    to_honest: Option<f64>,
+    /// Mean κ̂ (+∞ when any run had coinciding honest updates and F missed them).
     kappa: Option<f64>,
+    /// Runs with no finite aggregate.
     failed: usize,
+    /// Why the cell did not run, when no replicate ran.
+    not_run: Option<String>,
 }
 
 fn summarise(outcomes: &[&RobustOutcome]) -> Cell {
     let mut errors = Vec::new();
+    let mut to_honest = Vec::new();
     let mut kappas = Vec::new();
     let mut failed = 0;
+    let mut not_run = None;
     for o in outcomes {
         match o {
             RobustOutcome::Ok(m) => {
-                errors.push(m.error);
+                errors.push(Some(m.error));
+                to_honest.push(m.error_to_honest_mean);
                 kappas.push(m.kappa_hat);
             }
-            RobustOutcome::Failed { .. } | RobustOutcome::NotApplicable { .. } => failed += 1,
+            RobustOutcome::Failed { .. } => {
+                errors.push(None);
+                failed += 1
+            }
+            RobustOutcome::NotApplicable { reason } => {
+                errors.push(None);
+                not_run.get_or_insert_with(|| reason.clone());
+            }
         }
     }
+    let ok: Vec<f64> = errors.iter().flatten().copied().collect();
     Cell {
-        error: mean_ci(&errors, 0.95),
-        kappa: mean_ci(&kappas, 0.95).map(|c| c.mean),
+        error: mean_ci(&ok, 0.95),
+        to_honest: mean_ci(&to_honest, 0.95).map(|c| c.mean),
+        kappa: if kappas.contains(&f64::INFINITY) {
+            Some(f64::INFINITY)
+        } else {
+            mean_ci(&kappas, 0.95).map(|c| c.mean)
+        },
+        errors,
         failed,
+        not_run: if ok.is_empty() && failed == 0 {
+            not_run
+        } else {
+            None
+        },
     }
 }
 
+/// A rule's label for the table and `--json`: [`defence_label`] without the `f` that
+/// simulate declares to every rule (shown in the header), so `trmean`, not `trmean:f=5`.
+fn rule_label(d: &PipelineSpec) -> String {
+    let strip = |s: &StepSpec| {
+        let mut s = s.clone();
+        s.params.0.remove("f");
+        s
+    };
+    defence_label(&PipelineSpec {
+        rule: strip(&d.rule),
+        pre: d.pre.iter().map(strip).collect(),
+    })
+}
+
+/// A column label for an attack: its name, or the initials of a long snake_case name, then its
+/// parameters (`alie:z=2`), so two variants of one attack never share a header.
+fn attack_label(step: &StepSpec) -> String {
+    step_label(&StepSpec {
+        name: short(&step.name),
+        params: step.params.clone(),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
 fn table(
     a: &Args,
     population: &PopulationConfig,
@@ -363,6 +544,7 @@ fn table(
     records: &[Record<RobustPoint, RobustOutcome>],
     bounds: &Bounds,
     not_run: &[(String, String)],
+    attacks_not_run: &[(String, String)],
 ) -> String {
     let reps = a.replicates as usize;
     let n_att = attacks.len();
@@ -380,6 +562,7 @@ fn table(
         worst: Option<(usize, MeanCi)>,
         kappa_worst: Option<f64>,
         any_failed: bool,
+        not_run: Option<String>,
     }
     let mut rows: Vec<Row> = defences
         .iter()
@@ -395,22 +578,52 @@ fn table(
                 .max_by(|x, y| x.1.mean.total_cmp(&y.1.mean));
             let kappa_worst = cells.iter().filter_map(|c| c.kappa).max_by(f64::total_cmp);
             let any_failed = cells.iter().any(|c| c.failed > 0);
+            let not_run = if cells.iter().all(|c| c.not_run.is_some()) {
+                cells[0].not_run.clone()
+            } else {
+                None
+            };
             Row {
-                label: d.label(),
+                label: rule_label(d),
                 cells,
                 worst,
                 kappa_worst,
                 any_failed,
+                not_run,
             }
         })
         .collect();
-    // Best rule first: rules with failed runs (no finite aggregate) last, then by worst-case error.
+    // Best rule first: rules with failed runs (no finite aggregate) after those without, rules
+    // that did not run last, then by worst-case error.
     rows.sort_by(|x, y| {
-        let key = |r: &Row| (r.any_failed, r.worst.map_or(f64::INFINITY, |w| w.1.mean));
-        let (fx, ex) = key(x);
-        let (fy, ey) = key(y);
-        fx.cmp(&fy).then(ex.total_cmp(&ey))
+        let key = |r: &Row| {
+            (
+                r.not_run.is_some(),
+                r.any_failed,
+                r.worst.map_or(f64::INFINITY, |w| w.1.mean),
+            )
+        };
+        let (nx, fx, ex) = key(x);
+        let (ny, fy, ey) = key(y);
+        nx.cmp(&ny).then(fx.cmp(&fy)).then(ex.total_cmp(&ey))
     });
+    // Paired differences to the best rule: both worst cells ran on the same honest users in
+    // every replicate (common random numbers), so the CI of the difference is that of a
+    // paired sample, narrower than the two CIs side by side.
+    let best_errors: Option<Vec<Option<f64>>> = rows
+        .first()
+        .and_then(|b| b.worst.map(|(ai, _)| b.cells[ai].errors.clone()));
+    let vs_best = |r: &Row| -> Option<MeanCi> {
+        let best = best_errors.as_ref()?;
+        let (ai, _) = r.worst?;
+        let diffs: Option<Vec<f64>> = r.cells[ai]
+            .errors
+            .iter()
+            .zip(best)
+            .map(|(x, b)| Some((*x)? - (*b)?))
+            .collect();
+        mean_ci(&diffs?, 0.95)
+    };
 
     let g2: Vec<f64> = records
         .iter()
@@ -450,107 +663,158 @@ fn table(
             CompatArg::Byzfl => "byzfl",
         }
     );
+    let _ = writeln!(
+        s,
+        "every rule and attack of a replicate faces the same honest users (common random numbers)"
+    );
     let _ = writeln!(s);
     let _ = writeln!(
         s,
         "error ||F - mu|| to the true mean: mean over replicates, +- 95% CI half-width; best rule first"
     );
-    let labels: Vec<String> = attacks.iter().map(|at| short(&at.name)).collect();
+    let labels: Vec<String> = attacks.iter().map(attack_label).collect();
     let rule_w = rows.iter().map(|r| r.label.len()).max().unwrap_or(4).max(4);
+    let worst_w = labels.iter().map(String::len).max().unwrap_or(5).max(5);
     let _ = write!(
         s,
-        "{:<rule_w$}  {:>17}  {:<8}  {:>8}",
-        "rule", "worst-case error", "worst", "kappa^"
+        "{:<rule_w$}  {:>17}  {:>17}  {:<worst_w$}  {:>9}  {:>9}",
+        "rule", "worst-case error", "vs best (paired)", "worst", "||F-x_H||", "kappa^"
     );
     for l in &labels {
-        let _ = write!(s, "  {:>7}", l);
+        let w = l.len().max(7);
+        let _ = write!(s, "  {:>w$}", l);
     }
     let _ = writeln!(s);
-    for r in &rows {
-        let (worst_err, worst_att) = match r.worst {
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(why) = &r.not_run {
+            let _ = writeln!(s, "{:<rule_w$}  not run ({why})", r.label);
+            continue;
+        }
+        let (worst_err, worst_att, to_honest) = match r.worst {
             Some((ai, e)) => (
                 format!("{} +- {}", num(e.mean), num(e.half_width)),
                 labels[ai].clone(),
+                r.cells[ai].to_honest.map_or("-".to_string(), num),
             ),
-            None => ("-".to_string(), "-".to_string()),
+            None => ("-".to_string(), "-".to_string(), "-".to_string()),
+        };
+        let paired = match (i, vs_best(r)) {
+            (0, _) => "(best)".to_string(),
+            (_, Some(d)) => format!("{:+.4} +- {}", d.mean, num(d.half_width)),
+            (_, None) => "-".to_string(),
         };
         let kappa = r.kappa_worst.map_or("-".to_string(), num);
         let _ = write!(
             s,
-            "{:<rule_w$}  {:>17}  {:<8}  {:>8}",
-            r.label, worst_err, worst_att, kappa
+            "{:<rule_w$}  {:>17}  {:>17}  {:<worst_w$}  {:>9}  {:>9}",
+            r.label, worst_err, paired, worst_att, to_honest, kappa
         );
-        for c in &r.cells {
-            let v = match (c.error, c.failed) {
-                (_, k) if k > 0 => "fail".to_string(),
-                (Some(e), _) => num(e.mean),
-                (None, _) => "-".to_string(),
+        for (c, l) in r.cells.iter().zip(&labels) {
+            let w = l.len().max(7);
+            let v = match (c.error, c.failed, &c.not_run) {
+                (_, _, Some(_)) => "n/a".to_string(),
+                (_, k, _) if k > 0 => "fail".to_string(),
+                (Some(e), _, _) => num(e.mean),
+                (None, _, _) => "-".to_string(),
             };
-            let _ = write!(s, "  {:>7}", v);
+            let _ = write!(s, "  {:>w$}", v);
         }
         let _ = writeln!(s);
     }
     let _ = writeln!(s);
+    bounds_text(&mut s, bounds, population, f);
+    let legend: Vec<String> = attacks
+        .iter()
+        .zip(&labels)
+        .filter(|(at, l)| step_label(at) != **l)
+        .map(|(at, l)| format!("{l} = {}", step_label(at)))
+        .collect();
+    if !legend.is_empty() {
+        let _ = writeln!(s, "attacks: {}", legend.join(", "));
+    }
     let _ = writeln!(
         s,
-        "lower bounds from the catalogue at this setting ({}); details: lbounds bounds show ID",
-        bounds
-            .setting
-            .iter()
-            .map(|(k, v)| if v.fract() == 0.0 && v.abs() < 1e15 {
+        "||F-x_H|| = error to the mean of the honest updates at the worst attack; kappa^ = ||F - x_H||^2 / honest variance (mean over replicates, largest over attacks; inf when the honest updates coincide and F misses them)"
+    );
+    let _ = writeln!(
+        s,
+        "vs best = paired mean difference of the worst-case errors to the best rule, +- 95% CI; fail = no finite aggregate; n/a = did not run"
+    );
+    for (rule, why) in not_run {
+        let _ = writeln!(s, "not run: {rule}: {why}");
+    }
+    for (attack, why) in attacks_not_run {
+        let _ = writeln!(s, "not run: attack {attack}: {why}");
+    }
+    s
+}
+
+/// The bounds beside the measured columns, then every other catalogue value at the setting.
+fn bounds_text(s: &mut String, bounds: &Bounds, population: &PopulationConfig, f: usize) {
+    let sigma = bounds.setting.get("sigma").copied();
+    let setting = bounds
+        .setting
+        .iter()
+        .map(|(k, v)| {
+            if v.fract() == 0.0 && v.abs() < 1e15 {
                 format!("{k} = {v}")
             } else {
                 format!("{k} = {}", num(*v))
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = writeln!(
+        s,
+        "lower bounds on the measured columns: Huber contamination (f Byzantine users added to n - f honest users){}; at {setting}",
+        match sigma {
+            Some(_) => ", honest updates i.i.d. N(mu, sigma^2 I)",
+            None => "; the honest updates are not Gaussian here",
+        }
     );
     let id_w = bounds
         .order
         .iter()
-        .map(|(_, id)| id.len())
+        .map(|id| id.len())
         .max()
         .unwrap_or(2)
         .max(2);
+    let value = |e: &BoundEntry| match (e.value, &e.note) {
+        (Some(v), _) => num(v),
+        (None, Some(n)) if n.contains("not evaluated") => "n/a".to_string(),
+        (None, _) => "inf".to_string(),
+    };
+    let kind = |k: Kind| match k {
+        Kind::Exact => "exact",
+        Kind::Order => "order",
+    };
     let _ = writeln!(
         s,
-        "  {:<id_w$}  {:>9}  {:>9}  {:<5}  {:<12}  statement",
-        "id", "bound", "upper", "kind", "status"
+        "  {:<id_w$}  {:>9}  {:<5}  {:<12}  beside: quantity",
+        "id", "bound", "kind", "status"
     );
-    for (info, id) in &bounds.order {
-        let e = &bounds.entries[id];
-        let value = match (e.value, &e.note) {
-            (Some(v), _) => num(v),
-            (None, Some(n)) if n.starts_with("not applicable") => "n/a".to_string(),
-            (None, _) => "inf".to_string(),
-        };
-        let upper = e.upper.map_or("-".to_string(), num);
-        let _ = writeln!(
-            s,
-            "  {:<id_w$}  {:>9}  {:>9}  {:<5}  {:<12}  {}",
-            id,
-            value,
-            upper,
-            match info.kind {
-                Kind::Exact => "exact",
-                Kind::Order => "order",
-            },
-            info.status.label(),
-            info.name
-        );
-    }
-    for (_, id) in &bounds.order {
-        if let Some(n) = &bounds.entries[id].note {
-            let _ = writeln!(s, "  {id}: {n}");
+    for id in &bounds.order {
+        let e = &bounds.entries[*id];
+        if !e.applies {
+            continue;
         }
-    }
-    if update_sigma_of(bounds).is_none() {
+        let column = match e.quantity {
+            Quantity::Error => "worst-case error",
+            Quantity::ErrorToHonestMean => "||F-x_H||",
+            Quantity::Kappa => "kappa^",
+            Quantity::Other => "-",
+        };
         let _ = writeln!(
             s,
-            "  the Gaussian bounds (R1, R3, R6, B7, B8) need Gaussian updates with a known sigma (Gaussian noise, fixed records per user)"
+            "  {:<id_w$}  {:>9}  {:<5}  {:<12}  {column}: {}",
+            id,
+            value(e),
+            kind(e.kind),
+            e.status.label(),
+            e.unit
         );
     }
-    if let Some(sig) = update_sigma_of(bounds) {
+    if let Some(sig) = sigma {
         let nh = (population.n - f) as f64;
         let _ = writeln!(
             s,
@@ -560,33 +824,38 @@ fn table(
     }
     let _ = writeln!(
         s,
-        "kappa^ below the bound means no attack here found the worst case for that rule; the bound is a supremum over inputs"
+        "  B1, B2, B3 are suprema over honest inputs: a value measured below them means no attack here reached the worst case"
     );
-    let legend: Vec<String> = attacks
-        .iter()
-        .zip(&labels)
-        .filter(|(at, l)| at.name != **l)
-        .map(|(at, l)| format!("{l} = {}", at.name))
-        .collect();
-    if !legend.is_empty() {
-        let _ = writeln!(s, "attacks: {}", legend.join(", "));
-    }
     let _ = writeln!(
         s,
-        "kappa^ = ||F - honest mean||^2 / honest variance (mean over replicates, largest over attacks); fail = no finite aggregate"
+        "other catalogue values (different model or units); details: lbounds bounds show ID"
     );
-    for (rule, why) in not_run {
-        let _ = writeln!(s, "not run: {rule}: {why}");
+    for id in &bounds.order {
+        let e = &bounds.entries[*id];
+        if e.applies {
+            continue;
+        }
+        let why = e
+            .note
+            .as_deref()
+            .unwrap_or("")
+            .trim_start_matches("does not apply: ");
+        let _ = writeln!(
+            s,
+            "  {:<id_w$}  {:>9}  {:<5}  {}: {why}",
+            id,
+            value(e),
+            kind(e.kind),
+            e.unit
+        );
     }
-    s
-}
-
-fn update_sigma_of(b: &Bounds) -> Option<f64> {
-    b.setting.get("sigma").copied()
 }
 
 /// Four significant figures in at most 9 characters: fixed point in [1e-3, 1e4), else scientific.
 fn num(x: f64) -> String {
+    if x.is_infinite() {
+        return if x > 0.0 { "inf" } else { "-inf" }.to_string();
+    }
     if x == 0.0 || (1e-3..1e4).contains(&x.abs()) {
         format!("{x:.4}")
     } else {
@@ -594,11 +863,32 @@ fn num(x: f64) -> String {
     }
 }
 
-/// A column label: the name if short, else the initials of its words (legend printed below).
+/// A short name: the name if short, else the initials of its words (legend printed below).
 fn short(name: &str) -> String {
     if name.len() <= 8 || !name.contains('_') {
         name.to_string()
     } else {
         name.split('_').filter_map(|w| w.chars().next()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Known answer: defaults (n = 50, f = 5, m = 10) at d = 10⁶ hold 8·10⁶·(450 + 45 + 5 +
+    /// 150) = 5.2e9 bytes per run, the figure the up-front check compares with free memory.
+    #[test]
+    fn memory_estimate_known_answer() {
+        let model = PopulationConfig {
+            n: 50,
+            d: 1_000_000,
+            byzantine_fraction: 0.1,
+            records: RecordsPerUser::Fixed { m: 10 },
+            ..PopulationConfig::default()
+        }
+        .build()
+        .unwrap();
+        assert_eq!(bytes_per_run(&model), 5.2e9);
     }
 }

@@ -6,8 +6,9 @@
 //! happens. [`run`] (all records in memory, for `lbounds simulate`) and the sweeps of
 //! [`sweep`] (records streamed to disk, resumable, sharded) are both built on it.
 //!
-//! Determinism: job `(point, replicate)` draws from [`rng_for`]`(seed, point, replicate)` and
-//! nothing else, and records reach the sink in job order (jobs run in chunks; each chunk is
+//! Determinism: job `(point, replicate)` draws from [`rng_for`]`(seed, point, replicate)`, or,
+//! for an experiment that overrides [`Experiment::run_job`], from streams keyed by (seed,
+//! replicate, a name) ([`crate::rng::rng_named`]), and nothing else; records reach the sink in job order (jobs run in chunks; each chunk is
 //! an indexed parallel map, emitted in order before the next starts), so the records are
 //! identical whatever the number of threads. Memory is bounded by one chunk of records, not
 //! by the grid. Reductions over records ([`summary`]) are serial.
@@ -19,7 +20,7 @@ pub mod robust;
 pub mod summary;
 pub mod sweep;
 
-use crate::rng::{rng_for, SimRng, MAX_POINT};
+use crate::rng::{rng_for, rng_named, SimRng, MAX_POINT};
 use crate::{Error, Result};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -36,6 +37,45 @@ pub trait Experiment: Sync {
     /// # Errors
     /// Whatever the experiment rejects; the whole run stops at the first error.
     fn run_once(&self, point: &Self::Point, rng: &mut SimRng) -> Result<Self::Output>;
+
+    /// Runs job `job` at `point`: what the runner calls. The default draws everything from
+    /// the job's point-keyed stream ([`Job::rng`]) through [`Experiment::run_once`]. An
+    /// experiment whose grid points are arms compared on the same data (rules and attacks in
+    /// `simulate`) overrides it to draw from streams keyed by names ([`Job::named`]), so that
+    /// every arm of a replicate sees the same draws whatever the list of arms.
+    ///
+    /// # Errors
+    /// Those of the experiment.
+    fn run_job(&self, point: &Self::Point, job: Job) -> Result<Self::Output> {
+        self.run_once(point, &mut job.rng()?)
+    }
+}
+
+/// The coordinates of one job: the run's seed, the grid point and the replicate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Job {
+    /// The run's seed.
+    pub seed: u64,
+    /// Index of the grid point.
+    pub point: u64,
+    /// Replicate index.
+    pub replicate: u32,
+}
+
+impl Job {
+    /// The job's point-keyed stream, [`rng_for`]`(seed, point, replicate)`.
+    ///
+    /// # Errors
+    /// Those of [`rng_for`] (a point ≥ 2³²).
+    pub fn rng(&self) -> Result<SimRng> {
+        rng_for(self.seed, self.point, self.replicate)
+    }
+
+    /// The stream `name` of this replicate, the same at every grid point:
+    /// [`rng_named`]`(seed, replicate, name)`.
+    pub fn named(&self, name: &str) -> SimRng {
+        rng_named(self.seed, self.replicate, name)
+    }
 }
 
 /// One run's result with the coordinates that reproduce it.
@@ -121,9 +161,13 @@ where
                             "at most 2^32 points per run (the point index keys the random stream)",
                         ));
                     }
-                    let mut rng = rng_for(seed, point, replicate)?;
+                    let job = Job {
+                        seed,
+                        point,
+                        replicate,
+                    };
                     let params = point_at(point)?;
-                    let output = exp.run_once(&params, &mut rng)?;
+                    let output = exp.run_job(&params, job)?;
                     let t = finish(Record {
                         point,
                         replicate,

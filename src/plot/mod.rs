@@ -316,7 +316,10 @@ fn fig2(recs: &[&PlotRecord], out: &Path) -> Result<Written> {
         |r| r.params.defence.label(),
         eta,
         |o| match o {
-            Outcome::Ok { kappa_hat, .. } if *kappa_hat > 0.0 => Some(*kappa_hat),
+            // A log axis shows neither 0 nor +∞ (coinciding honest updates).
+            Outcome::Ok { kappa_hat, .. } if *kappa_hat > 0.0 && kappa_hat.is_finite() => {
+                Some(*kappa_hat)
+            }
             _ => None,
         },
     );

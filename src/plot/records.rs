@@ -19,7 +19,8 @@ pub enum Outcome {
         error: f64,
         /// ‖F − x̄_H‖.
         error_to_honest_mean: f64,
-        /// κ̂.
+        /// κ̂ (`"inf"` when the honest updates coincide and F misses them).
+        #[serde(deserialize_with = "crate::experiment::robust::extended_real::deserialize")]
         kappa_hat: f64,
         /// Spread of the honest updates.
         honest_variance: f64,

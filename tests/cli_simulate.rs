@@ -1,0 +1,222 @@
+//! `lbounds simulate`: common random numbers, only applicable bounds beside the measured
+//! columns, distinct attack headers, rules that cannot run marked in their row.
+#![cfg(feature = "cli")]
+
+use assert_cmd::Command;
+use std::collections::BTreeMap;
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::cargo_bin("lbounds")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+const BASE: &[&str] = &[
+    "simulate",
+    "--n",
+    "30",
+    "--d",
+    "4",
+    "--byzantine",
+    "0.2",
+    "--replicates",
+    "3",
+    "--seed",
+    "11",
+    "--json",
+];
+
+/// The records of a `simulate --json` run with `extra` flags, keyed by (rule, attack,
+/// replicate), each the JSON text of its output.
+fn cells(extra: &[&str]) -> BTreeMap<(String, String, u64), String> {
+    let text = ok(&[BASE, extra].concat());
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v.get("output").is_some())
+        .map(|v| {
+            (
+                (
+                    v["rule"].as_str().unwrap().to_string(),
+                    v["attack"].as_str().unwrap().to_string(),
+                    v["replicate"].as_u64().unwrap(),
+                ),
+                v["output"].to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Common random numbers: a rule's column (here dnc, which draws its own random subsets,
+/// under two random attacks) is byte-identical whether the rule runs alone or among other
+/// rules, in any order; an attack's row (gaussian against median) likewise. Mutations
+/// checked: drawing the population from the point-keyed stream (`job.rng()`), or keying the
+/// rule's stream by its point index instead of its label, makes it fail.
+#[test]
+fn a_rule_column_and_an_attack_row_do_not_depend_on_the_others() {
+    let alone = cells(&["--rules", "dnc", "--attacks", "gaussian,two_world"]);
+    assert_eq!(alone.len(), 6);
+    for rules in ["median,trmean,dnc,krum", "krum,dnc,median"] {
+        let among = cells(&[
+            "--rules",
+            rules,
+            "--attacks",
+            "two_world,sign_flipping,gaussian",
+        ]);
+        for (k, v) in &alone {
+            assert_eq!(among.get(k), Some(v), "{k:?} differs with --rules {rules}");
+        }
+    }
+    let row = cells(&["--rules", "median", "--attacks", "gaussian"]);
+    let among = cells(&[
+        "--rules",
+        "trmean,median",
+        "--attacks",
+        "sign_flipping,gaussian",
+    ]);
+    for (k, v) in &row {
+        assert_eq!(among.get(k), Some(v), "{k:?}");
+    }
+    // A different seed changes the numbers, so the comparisons above can fail.
+    let other = cells(&[
+        "--rules",
+        "dnc",
+        "--attacks",
+        "gaussian,two_world",
+        "--seed",
+        "12",
+    ]);
+    assert_ne!(alone, other);
+}
+
+/// `--json` keys every catalogue value by id with `applies` and `quantity`; only the
+/// Huber-Gaussian bounds (R1-huber, R1-rate), B1 (beside kappa) and B2/B3 (beside the error to
+/// the honest mean) apply; under heavy-tailed noise the Gaussian ones do not. The table prints
+/// the others under their own heading. Mutation checked: marking R1-strong as
+/// `Model::HuberGaussian` in `bounds::applicability::role` makes it fail.
+#[test]
+fn only_bounds_of_the_simulated_model_stand_beside_the_errors() {
+    let text = ok(&[BASE, &["--rules", "median", "--attacks", "mimic"]].concat());
+    let j: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let b = &j["bounds"];
+    let applies = |id: &str| b[id]["applies"].as_bool().unwrap();
+    for (id, quantity) in [
+        ("R1-huber", "error"),
+        ("R1-rate", "error"),
+        ("B1", "kappa"),
+        ("B2", "error_to_honest_mean"),
+    ] {
+        assert!(applies(id), "{id}");
+        assert_eq!(b[id]["quantity"], quantity, "{id}");
+    }
+    for id in [
+        "R1-strong",
+        "R3-huber",
+        "R5",
+        "R6-cwmed",
+        "B5",
+        "B6",
+        "B7",
+        "B8",
+    ] {
+        assert!(!applies(id), "{id} applies");
+    }
+    // n = 30, f = 6: B1 = 6/18.
+    assert_eq!(b["B1"]["value"].as_f64(), Some(6.0 / 18.0));
+
+    let text = ok(&[
+        BASE,
+        &[
+            "--rules",
+            "median",
+            "--attacks",
+            "mimic",
+            "--noise",
+            "student_t:nu=5,scale=1",
+        ],
+    ]
+    .concat());
+    let j: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert!(!j["bounds"]["R1-huber"]["applies"].as_bool().unwrap());
+    assert!(j["bounds"]["B1"]["applies"].as_bool().unwrap());
+
+    let table = ok(&[
+        "simulate",
+        "--n",
+        "30",
+        "--d",
+        "4",
+        "--byzantine",
+        "0.2",
+        "--replicates",
+        "2",
+        "--rules",
+        "median",
+        "--attacks",
+        "mimic",
+    ]);
+    let other = table.find("other catalogue values").expect("heading");
+    let line_of = |id: &str| {
+        table
+            .match_indices(&format!("\n  {id} "))
+            .next()
+            .unwrap_or_else(|| panic!("{id} missing:\n{table}"))
+            .0
+    };
+    assert!(line_of("R1-huber") < other && line_of("B1") < other);
+    assert!(line_of("R1-strong") > other && line_of("B8") > other);
+}
+
+/// Two variants of one attack get their own columns; a rule that cannot run at the setting
+/// is a "not run (reason)" row and the rest of the table stands.
+#[test]
+fn variants_get_their_own_headers_and_refusals_their_own_rows() {
+    let t = ok(&[
+        "simulate",
+        "--n",
+        "20",
+        "--d",
+        "3",
+        "--byzantine",
+        "0.2",
+        "--replicates",
+        "2",
+        "--rules",
+        "median,bulyan",
+        "--attacks",
+        "a_little_is_enough,a_little_is_enough:z=2",
+    ]);
+    let header = t.lines().find(|l| l.starts_with("rule")).unwrap();
+    assert!(
+        header.contains(" alie ") && header.contains("alie:z=2"),
+        "{header}"
+    );
+    let bulyan = t.lines().find(|l| l.starts_with("bulyan")).unwrap();
+    assert!(
+        bulyan.contains("not run (") && bulyan.contains("4f + 3"),
+        "{bulyan}"
+    );
+    assert!(t.lines().any(|l| l.starts_with("median ")), "{t}");
+    // A pre-aggregator over every default rule: the table stands.
+    let t = ok(&[
+        "simulate",
+        "--replicates",
+        "1",
+        "--pre",
+        "bucketing",
+        "--attacks",
+        "mimic",
+    ]);
+    assert!(t.contains("bucketing+median"), "{t}");
+}
