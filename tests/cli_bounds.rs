@@ -219,9 +219,11 @@ fn simulate_shows_every_applicable_catalogue_bound() {
     assert_eq!(b["B1"]["value"].as_f64(), Some(0.125));
     assert_eq!(b["setting"]["eta"].as_f64(), Some(0.1));
     assert!(b["R1-huber"]["value"].as_f64().unwrap() > 0.0);
-    // Non-Gaussian noise: no sigma, so no Gaussian bound, but B1 is still there.
+    // Non-Gaussian noise: no sigma, so no Gaussian bound applies (nor has a value), but B1
+    // is still there.
     let line = sim(&["--noise", "student_t", "--json"]);
     let j: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
-    assert!(j["bounds"].get("R1-huber").is_none());
+    assert_eq!(j["bounds"]["R1-huber"]["applies"], false);
+    assert!(j["bounds"]["R1-huber"]["value"].is_null());
     assert!(j["bounds"].get("B1").is_some());
 }

@@ -673,7 +673,13 @@ fn table(
         "error ||F - mu|| to the true mean: mean over replicates, +- 95% CI half-width; best rule first"
     );
     let labels: Vec<String> = attacks.iter().map(attack_label).collect();
-    let rule_w = rows.iter().map(|r| r.label.len()).max().unwrap_or(4).max(4);
+    let rule_w = rows
+        .iter()
+        .map(|r| r.label.len())
+        .chain(not_run.iter().map(|(l, _)| l.len()))
+        .max()
+        .unwrap_or(4)
+        .max(4);
     let worst_w = labels.iter().map(String::len).max().unwrap_or(5).max(5);
     let _ = write!(
         s,
@@ -721,6 +727,10 @@ fn table(
         }
         let _ = writeln!(s);
     }
+    // Rules that cannot run at this setting: their row says why, the table stands.
+    for (rule, why) in not_run {
+        let _ = writeln!(s, "{rule:<rule_w$}  not run ({why})");
+    }
     let _ = writeln!(s);
     bounds_text(&mut s, bounds, population, f);
     let legend: Vec<String> = attacks
@@ -740,9 +750,6 @@ fn table(
         s,
         "vs best = paired mean difference of the worst-case errors to the best rule, +- 95% CI; fail = no finite aggregate; n/a = did not run"
     );
-    for (rule, why) in not_run {
-        let _ = writeln!(s, "not run: {rule}: {why}");
-    }
     for (attack, why) in attacks_not_run {
         let _ = writeln!(s, "not run: attack {attack}: {why}");
     }
