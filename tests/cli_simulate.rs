@@ -63,9 +63,9 @@ fn cells(extra: &[&str]) -> BTreeMap<(String, String, u64), String> {
 
 /// Common random numbers: a rule's column (here dnc, which draws its own random subsets,
 /// under two random attacks) is byte-identical whether the rule runs alone or among other
-/// rules, in any order; an attack's row (gaussian against median) likewise. Mutations
-/// checked: drawing the population from the point-keyed stream (`job.rng()`), or keying the
-/// rule's stream by its point index instead of its label, makes it fail.
+/// rules, in any order; an attack's row (gaussian against median) likewise. Mutation
+/// checked: keying the run's streams by the point index too (`Streams::new(job.seed ^
+/// job.point, ..)` in `RobustAggregation::run_job`) makes it fail.
 #[test]
 fn a_rule_column_and_an_attack_row_do_not_depend_on_the_others() {
     let alone = cells(&["--rules", "dnc", "--attacks", "gaussian,two_world"]);
@@ -106,8 +106,9 @@ fn a_rule_column_and_an_attack_row_do_not_depend_on_the_others() {
 /// `--json` keys every catalogue value by id with `applies` and `quantity`; only the
 /// Huber-Gaussian bounds (R1-huber, R1-rate), B1 (beside kappa) and B2/B3 (beside the error to
 /// the honest mean) apply; under heavy-tailed noise the Gaussian ones do not. The table prints
-/// the others under their own heading. Mutation checked: marking R1-strong as
-/// `Model::HuberGaussian` in `bounds::applicability::role` makes it fail.
+/// the others under their own heading. Mutation (checked on the library test
+/// `applicable_set_matches_the_hypotheses`, which reads the same table): treating
+/// `Model::Different` as applicable in `bounds::applicability` makes R1-strong apply.
 #[test]
 fn only_bounds_of_the_simulated_model_stand_beside_the_errors() {
     let text = ok(&[BASE, &["--rules", "median", "--attacks", "mimic"]].concat());

@@ -340,6 +340,17 @@ pub fn evaluate(model: &SimulatedModel) -> Vec<Entry> {
         .collect()
 }
 
+/// The value of catalogue entry `id` in the unit of its column when it applies to `model`;
+/// `None` when it does not apply, is not evaluated or is infinite. What the sweeps' records
+/// and the figures' overlays read.
+pub fn applicable_value(model: &SimulatedModel, id: &str) -> Option<f64> {
+    evaluate(model)
+        .into_iter()
+        .find(|e| e.info.id == id)
+        .filter(Entry::is_applicable)
+        .and_then(|e| e.shown())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,8 +384,8 @@ mod tests {
     /// R1-huber and R1-rate beside the error; every setting gets B1 beside κ̂ and B2/B3 beside
     /// the error to the honest mean when the honest updates' variance is known; no other model
     /// (strong contamination, worst cases over laws, one rule's bias, fractions, conditions)
-    /// ever applies. Mutation checked: treating `Model::Different` as applicable (or dropping
-    /// the σ check of `HuberGaussian`) makes it fail.
+    /// ever applies. Mutation checked: treating `Model::Different` as applicable (and skipping
+    /// the `Quantity::Other` check in `Role::applies`) makes it fail.
     #[test]
     fn applicable_set_matches_the_hypotheses() {
         // Gaussian noise, G = 0, fixed sizes: the Huber-Gaussian model.

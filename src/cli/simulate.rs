@@ -683,7 +683,7 @@ fn table(
     let worst_w = labels.iter().map(String::len).max().unwrap_or(5).max(5);
     let _ = write!(
         s,
-        "{:<rule_w$}  {:>17}  {:>17}  {:<worst_w$}  {:>9}  {:>9}",
+        "{:<rule_w$}  {:>17}  {:>19}  {:<worst_w$}  {:>9}  {:>9}",
         "rule", "worst-case error", "vs best (paired)", "worst", "||F-x_H||", "kappa^"
     );
     for l in &labels {
@@ -706,13 +706,18 @@ fn table(
         };
         let paired = match (i, vs_best(r)) {
             (0, _) => "(best)".to_string(),
-            (_, Some(d)) => format!("{:+.4} +- {}", d.mean, num(d.half_width)),
+            (_, Some(d)) => format!(
+                "{}{} +- {}",
+                if d.mean >= 0.0 { "+" } else { "" },
+                num(d.mean),
+                num(d.half_width)
+            ),
             (_, None) => "-".to_string(),
         };
         let kappa = r.kappa_worst.map_or("-".to_string(), num);
         let _ = write!(
             s,
-            "{:<rule_w$}  {:>17}  {:>17}  {:<worst_w$}  {:>9}  {:>9}",
+            "{:<rule_w$}  {:>17}  {:>19}  {:<worst_w$}  {:>9}  {:>9}",
             r.label, worst_err, paired, worst_att, to_honest, kappa
         );
         for (c, l) in r.cells.iter().zip(&labels) {
@@ -763,10 +768,16 @@ fn bounds_text(s: &mut String, bounds: &Bounds, population: &PopulationConfig, f
         .setting
         .iter()
         .map(|(k, v)| {
-            if v.fract() == 0.0 && v.abs() < 1e15 {
-                format!("{k} = {v}")
+            let v = if v.fract() == 0.0 && v.abs() < 1e15 {
+                v.to_string()
             } else {
-                format!("{k} = {}", num(*v))
+                num(*v)
+            };
+            match k.as_str() {
+                // B2/B3's G: the honest updates' dissimilarity, not the target heterogeneity.
+                "G" => format!("G = {v} (root of the honest updates' expected dissimilarity)"),
+                "sigma" => format!("sigma = {v} (per coordinate of an update)"),
+                _ => format!("{k} = {v}"),
             }
         })
         .collect::<Vec<_>>()

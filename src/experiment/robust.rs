@@ -375,8 +375,8 @@ mod tests {
     /// Common random numbers: at one (seed, replicate), every grid point draws the same honest
     /// users whatever its index, rule or attack (the honest variance and G², functions of the
     /// population alone, agree to the bit), and one (rule, attack) gives the same bytes at any
-    /// point index. Mutation checked: drawing the population from the job's point-keyed stream
-    /// (`job.rng()`) makes it fail.
+    /// point index. Mutation checked: keying the streams by the point index too
+    /// (`Streams::new(job.seed ^ job.point, ..)` in `run_job`) makes it fail.
     #[test]
     fn every_arm_of_a_replicate_faces_the_same_honest_users() {
         let job = |point| Job {

@@ -30,8 +30,8 @@ use super::privacy::{DpMean, MeanErrors, MeanPoint};
 use super::robust::{RobustAggregation, RobustOutcome, RobustPoint};
 use super::{run_streaming, Experiment};
 use crate::bounds::allouah2023fixing::kappa_lower_bound;
+use crate::bounds::applicability::{applicable_value, SimulatedModel};
 use crate::bounds::dwork2014algorithmic::dp_two_point_min_fail_prob;
-use crate::bounds::huber1964::{gaussian_bias, Contamination};
 use crate::data::population::byzantine_count;
 use crate::privacy::estimators::cai_wang_zhang_rate;
 use crate::rng::SimRng;
@@ -152,10 +152,8 @@ pub fn robust_bounds(p: &RobustPoint) -> Result<RobustBounds> {
     );
     let eta = f as f64 / n as f64;
     let update_sigma = model.update_sigma();
-    let error_lower = match update_sigma {
-        Some(s) if s > 0.0 => Some(gaussian_bias(s, eta, Contamination::Huber)?),
-        _ => None,
-    };
+    // Only where R1-huber's hypotheses hold for this population (Gaussian updates).
+    let error_lower = applicable_value(&SimulatedModel::of(&model), "R1-huber");
     Ok(RobustBounds {
         f,
         eta,
