@@ -28,10 +28,14 @@ const DEFAULT_SKIPPED_ATTACKS: &[&str] = &["inf"];
 /// per user: the mean of its records. A fraction of users is Byzantine (f = floor(fraction * n))
 /// and sends what an attack computes from the honest updates. Each rule aggregates; the table
 /// reports the error ||F - mu|| to the true mean (mean over replicates with a 95% confidence
-/// interval), the empirical kappa-hat = ||F - honest mean||^2 / honest variance, and every lower
-/// bound of the catalogue (`lbounds bounds list`) that the setting determines: kappa >= f/(n-2f)
-/// (B1, Allouah et al., AISTATS 2023), for Gaussian noise error >= sigma * PhiInv(1/(2(1-eta)))
-/// (R1, Huber 1964) with eta = f/n, the heterogeneity floors B2/B3, and more.
+/// interval), the paired difference to the best rule (every rule and attack of a replicate
+/// faces the same honest users), the error to the honest mean and the empirical
+/// kappa-hat = ||F - honest mean||^2 / honest variance. Beside them stand only the catalogue
+/// bounds whose hypotheses match this model (Huber contamination: Byzantine users are added):
+/// for Gaussian updates the error is >= sigma * PhiInv(1/(2(1-eta))) (R1-huber, Huber 1964),
+/// kappa >= f/(n-2f) (B1, Allouah et al., AISTATS 2023) and the heterogeneity floor B2/B3;
+/// every other catalogue value is listed apart with its unit. A rule that cannot run at the
+/// setting gets a "not run (reason)" row.
 ///
 /// Example: lbounds simulate --byzantine 0.2 --d 100 --rules median,trmean --json
 #[derive(Debug, clap::Args)]
