@@ -223,4 +223,17 @@ fn variants_get_their_own_headers_and_refusals_their_own_rows() {
         "mimic",
     ]);
     assert!(t.contains("bucketing+median"), "{t}");
+    // ByzFL semantics with the default rules: the rules ByzFL cannot run here (its SMEA
+    // enumerates C(50, 5) subsets, past the limit) are rows saying why; the rest stands.
+    let t = ok(&[
+        "simulate",
+        "--replicates",
+        "1",
+        "--compat",
+        "byzfl",
+        "--attacks",
+        "mimic",
+    ]);
+    assert!(t.lines().any(|l| l.starts_with("median ")), "{t}");
+    assert!(t.lines().any(|l| l.contains("  not run (")), "{t}");
 }
