@@ -531,10 +531,7 @@ fn table(
             id,
             value,
             upper,
-            match info.kind {
-                Kind::Exact => "exact",
-                Kind::Order => "order",
-            },
+            info.kind.label(),
             info.status.label(),
             info.name
         );
