@@ -46,6 +46,36 @@ fn list_shows_every_result_with_status_and_citation() {
     assert_eq!(b3["citation"]["arxiv"], "2309.13591");
     assert_eq!(b3["proof"], "proofs/allouah2023robust.md");
     assert!(b3["hypotheses"].as_array().unwrap().len() >= 2);
+    assert_eq!(b3["tight"], false);
+    let r1 = arr.iter().find(|e| e["id"] == "R1-huber").unwrap();
+    assert_eq!(
+        (r1["kind"].as_str(), r1["tight"].as_bool()),
+        (Some("exact"), Some(true))
+    );
+    // Conditions of guarantees are listed apart from the lower bounds, and say so.
+    let (lower, cond) = s
+        .split_once("conditions of guarantees (not lower bounds):")
+        .unwrap();
+    for id in ["B8", "O4"] {
+        assert!(
+            cond.lines()
+                .any(|l| l.starts_with(&format!("{id} ")) && l.contains("condition")),
+            "{id}:\n{s}"
+        );
+        assert!(
+            !lower.lines().any(|l| l.starts_with(&format!("{id} "))),
+            "{s}"
+        );
+        let e = arr.iter().find(|e| e["id"] == id).unwrap();
+        assert_eq!(e["kind"], "condition");
+    }
+    assert!(
+        lower
+            .lines()
+            .any(|l| l.starts_with("B1 ") && l.contains("exact, tight")),
+        "{s}"
+    );
+    assert!(s.contains("exact = an explicit valid constant"), "{s}");
 }
 
 #[test]
@@ -67,6 +97,30 @@ fn show_prints_statement_hypotheses_citation_and_proof_page() {
     let s = ok(&["bounds", "show", "R1"]);
     assert!(s.contains("R1-huber: ") && s.contains("R1-strong: "), "{s}");
     fails_with(&["bounds", "show", "Z9"], "unknown bound `Z9`");
+    // B8 is the condition of a guarantee, and its statement says which way it goes.
+    let s = ok(&["bounds", "show", "B8"]);
+    assert!(
+        s.contains("condition of a guarantee, not a lower bound") && s.contains("sufficient"),
+        "{s}"
+    );
+}
+
+#[test]
+fn show_json_is_an_array_of_entries() {
+    let j: serde_json::Value =
+        serde_json::from_str(&ok(&["bounds", "show", "R1", "--json"])).unwrap();
+    let arr = j.as_array().unwrap();
+    let ids: Vec<&str> = arr.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["R1-huber", "R1-strong", "R1-rate"]);
+    assert_eq!(arr[0]["proof"], "proofs/huber1964.md");
+    assert_eq!(arr[0]["tight"], true);
+    assert!(arr[0]["statement"].as_str().unwrap().contains("PhiInv"));
+    let j: serde_json::Value =
+        serde_json::from_str(&ok(&["bounds", "show", "b6", "--json"])).unwrap();
+    let hyps = j[0]["hypotheses"].as_array().unwrap();
+    assert!(hyps
+        .iter()
+        .any(|h| h["statement"].as_str().unwrap().contains("signatures")));
 }
 
 #[test]
@@ -124,6 +178,61 @@ fn eval_past_breakdown_is_an_explicit_infinity() {
     assert!(j["reason"].as_str().unwrap().contains("breakdown"));
     let s = ok(&["bounds", "eval", "R3-huber", "--param", "eta=0.5"]);
     assert!(s.contains("infinite (eta >= 1/2"), "{s}");
+}
+
+#[test]
+fn eval_overflow_is_infinite_with_a_reason_never_a_null_number() {
+    // Cases of the fault-injection run: G^2 overflows in B2/B3, 1/eps^2 in P1.
+    for args in [
+        &[
+            "B2", "--param", "n=20", "--param", "f=3", "--param", "G=1e300",
+        ][..],
+        &[
+            "B3", "--param", "n=20", "--param", "f=3", "--param", "G=1e200", "--param", "B=1",
+        ],
+        &[
+            "P1",
+            "--param",
+            "d=10",
+            "--param",
+            "n=1000",
+            "--param",
+            "eps=1e-300",
+            "--param",
+            "delta=1e-6",
+        ],
+    ] {
+        let out = ok(&[&["bounds", "eval"][..], args, &["--json"]].concat());
+        let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert!(j["value"].is_null(), "{out}");
+        assert_eq!(j["infinite"], true, "{out}");
+        assert!(j["reason"].as_str().unwrap().contains("overflows"), "{out}");
+    }
+}
+
+#[test]
+fn t1_gauss_is_capped_at_the_record_norm() {
+    // The example: uncapped 10.97 > C = 1.
+    let j: serde_json::Value = serde_json::from_str(&ok(&[
+        "bounds",
+        "eval",
+        "T1-gauss",
+        "--param",
+        "C=1",
+        "--param",
+        "m=1",
+        "--param",
+        "n=20",
+        "--param",
+        "f=6",
+        "--param",
+        "eps=0.5",
+        "--param",
+        "delta=1e-5",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(j["value"].as_f64(), Some(1.0));
 }
 
 #[test]
@@ -204,7 +313,6 @@ fn simulate_shows_every_applicable_catalogue_bound() {
         "B3",
         "B5",
         "B7",
-        "B8",
     ] {
         assert!(
             s.lines()
@@ -212,6 +320,11 @@ fn simulate_shows_every_applicable_catalogue_bound() {
             "{id} missing:\n{s}"
         );
     }
+    // B8 is the condition of Krum's guarantee, not a lower bound: never among the bounds.
+    assert!(
+        !s.lines().any(|l| l.trim_start().starts_with("B8 ")),
+        "B8 shown:\n{s}"
+    );
     let line = sim(&["--d", "3", "--byzantine", "0.1", "--json"]);
     let j: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
     let b = &j["bounds"];

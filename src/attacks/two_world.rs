@@ -19,7 +19,9 @@
 //!
 //! **Sampler** (rejection, as in the bounds notes R1): draw x ~ N(Δ*, σ²) until x > Δ*/2, accept
 //! with probability 1 − exp(−(2xΔ* − Δ*²)/(2σ²)) = 1 − p0(x)/p1(x); the overall acceptance
-//! rate is 2η, so about 1/(2η) proposals (twice as many normals) per draw.
+//! rate per proposal is ∫(p1 − p0)₊ = TV(p0, p1) = 2Φ(Δ*/(2σ)) − 1 = η/(1 − η), so about
+//! (1 − η)/η proposals (one normal each, plus a uniform for the fraction 1/(2(1 − η)) above
+//! Δ*/2) per draw.
 //!
 //! **σ** (key `sigma`): by default the pooled honest estimate σ̂² = (1/d) Σ_j var_j with
 //! ddof = 1 (needs ≥ 2 honest vectors that are not all equal); `sigma` > 0 overrides it.

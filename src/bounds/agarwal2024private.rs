@@ -25,6 +25,7 @@ static INFO: Info = Info {
     name: "person-level DP sample complexity",
     family: Family::Privacy,
     kind: Kind::Order,
+    tight: false,
     status: Status::Verified,
     statement: "people needed: of order d/(alpha^2 m) + d/(alpha sqrt(m) eps) + d/(alpha^(k/(k-1)) m eps) + d/eps, up to logs",
     upper: Some("clip-and-noise: same order up to logs"),

@@ -79,9 +79,12 @@ static INFO: Info = Info {
     name: "(f, kappa)-robustness lower bound",
     family: Family::Byzantine,
     kind: Kind::Exact,
+    // Tight on its own instance: the coordinate-wise median outputs 0 there and its kappa_hat
+    // equals f/(n - 2f) (`median_attains_b1_on_its_instance`, tests/bounds_properties.rs).
+    tight: true,
     status: Status::DerivedHere,
     statement: "every (f, kappa)-robust aggregation rule has kappa >= f/(n - 2f)",
-    upper: Some("minimum-variance-subset average: kappa <= 4f/(n-2f) (derived here); NNM-composed rules O(f/n) (published, to verify)"),
+    upper: Some("on its three-cluster instance the coordinate-wise median attains f/(n-2f) exactly; for every input, the minimum-variance-subset average has kappa <= 4f/(n-2f) (derived here); NNM-composed rules O(f/n) (published, to verify)"),
     hypotheses: &[Hypothesis {
         name: "2f < n",
         statement: "an honest majority; at 2f >= n no finite kappa exists (value +inf)",

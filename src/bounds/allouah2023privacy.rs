@@ -4,12 +4,16 @@
 //! Setting: n workers, f Byzantine (β = f/n), each honest worker holds m records of norm ≤ C
 //! and its transcript is (ε,δ)-DP in its own records; the target is the honest mean μ_H.
 //!
-//! - [`T1Coupling`] (any mechanism, kind exact, derived here): ‖μ̂ − μ_H‖ ≥ C·k*/m with
+//! - [`T1Coupling`] (any mechanism, kind exact, derived here): in the population limit
+//!   (n → ∞ with β fixed, where the Byzantine workers' transcripts can be drawn from the
+//!   exact mixture of step 3 of the proof), ‖μ̂ − μ_H‖ ≥ C·k*/m with
 //!   k* = max{k ≤ m : TV_k ≤ β/(1−β)}, TV_k = (e^{kε} − 1 + 2δ_k)/(e^{kε} + 1),
 //!   δ_k = k·e^{(k−1)ε}·δ. Parameters `C`, `m`, `n`, `f`, `eps`, `delta`. For small β,
 //!   k* ≈ 2β/ε. Dimension-free; vanishes as ε → ∞ or f = 0.
 //! - [`T1Gauss`] (Gaussian-mechanism protocols, kind exact, derived here from R1):
-//!   ‖μ̂ − μ_H‖ ≥ σ_DP·Φ⁻¹(1/(2(1−β))), σ_DP = (2C/m)·√(2 ln(1.25/δ))/ε (one shot). Needs
+//!   ‖μ̂ − μ_H‖ ≥ min(σ_DP·Φ⁻¹(1/(2(1−β))), C), σ_DP = (2C/m)·√(2 ln(1.25/δ))/ε (one
+//!   shot). Capped at C: every record has norm ≤ C, so the honest mean has norm ≤ C and the
+//!   constant output 0 already errs by at most C; no lower bound can exceed that. Needs
 //!   0 < ε < 1 and 0 < δ < 1 (the calibration's range).
 //!
 //! Both are +∞ for 2f ≥ n.
@@ -29,15 +33,21 @@ pub struct T1Coupling;
 pub struct T1Gauss;
 
 /// TV_k = (e^{kε} − 1 + 2δ_k)/(e^{kε} + 1), the largest total variation between transcripts of
-/// datasets k records apart under (ε,δ)-DP (capped at 1).
+/// datasets k records apart under (ε,δ)-DP (capped at 1). Computed through expm1 so that
+/// TV_k ≈ kε/2 keeps full relative precision as kε → 0; saturates at 1 when e^{kε} or δ_k
+/// overflows.
 pub fn tv_k(k: u32, eps: f64, delta: f64) -> f64 {
     let k = f64::from(k);
-    let dk = k * ((k - 1.0) * eps).exp() * delta;
-    let e = (k * eps).exp();
-    if !e.is_finite() {
+    let dk = if delta == 0.0 {
+        0.0
+    } else {
+        k * ((k - 1.0) * eps).exp() * delta
+    };
+    let em1 = (k * eps).exp_m1();
+    if !em1.is_finite() || !dk.is_finite() {
         return 1.0;
     }
-    ((e - 1.0 + 2.0 * dk) / (e + 1.0)).min(1.0)
+    ((em1 + 2.0 * dk) / (em1 + 2.0)).min(1.0)
 }
 
 const CITATION: Citation = Citation {
@@ -55,11 +65,13 @@ static INFO_C: Info = Info {
     name: "trilemma coupling floor (any DP mechanism)",
     family: Family::Trilemma,
     kind: Kind::Exact,
+    tight: false,
     status: Status::DerivedHere,
-    statement: "with honest workers' transcripts (eps, delta)-DP, ||mu_hat - mu_H|| >= C k*/m, k* = max{k <= m : TV_k <= beta/(1-beta)}, beta = f/n",
+    statement: "population limit (n -> infinity, beta = f/n fixed): with honest workers' transcripts (eps, delta)-DP, ||mu_hat - mu_H|| >= C k*/m, k* = max{k <= m : TV_k <= beta/(1-beta)}",
     upper: None,
     hypotheses: &[
         Hypothesis { name: "local (eps, delta)-DP", statement: "each honest worker's transcript is DP in its own m records of norm <= C" },
+        Hypothesis { name: "population limit", statement: "n -> infinity with beta = f/n fixed: the Byzantine workers' transcripts follow the coupling mixture exactly (for finite n the two worlds differ by the sampling error of f draws)" },
         Hypothesis { name: "2f < n", statement: "honest majority (else +inf)" },
     ],
     params: &[
@@ -82,8 +94,9 @@ static INFO_G: Info = Info {
     name: "trilemma coupling floor (Gaussian mechanism)",
     family: Family::Trilemma,
     kind: Kind::Exact,
+    tight: false,
     status: Status::DerivedHere,
-    statement: "for protocols sending worker means plus N(0, sigma_DP^2 I), ||mu_hat - mu_H|| >= sigma_DP PhiInv(1/(2(1-beta))), sigma_DP = (2C/m) sqrt(2 ln(1.25/delta))/eps",
+    statement: "for protocols sending worker means plus N(0, sigma_DP^2 I), ||mu_hat - mu_H|| >= min(sigma_DP PhiInv(1/(2(1-beta))), C), sigma_DP = (2C/m) sqrt(2 ln(1.25/delta))/eps; capped at C because outputting 0 errs by at most C",
     upper: None,
     hypotheses: &[
         Hypothesis { name: "Gaussian mechanism", statement: "honest workers send their mean plus N(0, sigma_DP^2 I), calibrated for eps < 1" },
@@ -152,8 +165,10 @@ impl Bound for T1Gauss {
         }
         let beta = f as f64 / n as f64;
         let s = super::dwork2014algorithmic::gaussian_mech_sigma(2.0 * c / m, eps, delta);
+        // Records have norm <= C, so ||mu_H|| <= C and the output 0 errs by at most C: the
+        // two-world floor never exceeds C (it does for tiny eps without the cap).
         Ok(BoundValue::finite(
-            s * super::phi_inv_half_plus(beta / (2.0 * (1.0 - beta))),
+            (s * super::phi_inv_half_plus(beta / (2.0 * (1.0 - beta)))).min(c),
         ))
     }
 }
@@ -182,5 +197,15 @@ mod tests {
             .unwrap();
         let s = 0.2 * (2.0 * 125000f64.ln()).sqrt() / 0.5;
         assert!((g - s * 0.1397102988818621).abs() < 1e-12, "{g}");
+        // The example: C = 1, m = 1, n = 20, f = 6, eps = 0.5, delta = 1e-5. The
+        // uncapped floor is sigma_DP·PhiInv(1/1.4) = 19.38·0.5659 = 10.97 > C: capped at C = 1.
+        let p = crate::params::Params::new()
+            .with("C", 1.0)
+            .with("m", 1.0)
+            .with("n", 20.0)
+            .with("f", 6.0)
+            .with("eps", 0.5)
+            .with("delta", 1e-5);
+        assert_eq!(T1Gauss.eval(&p).unwrap().as_f64(), Some(1.0));
     }
 }

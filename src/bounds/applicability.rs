@@ -24,7 +24,7 @@
 //! - S. P. Karimireddy, L. He, M. Jaggi, "Byzantine-Robust Learning on Heterogeneous Datasets
 //!   via Bucketing", ICLR 2022, arXiv 2006.09365 (B2).
 
-use super::{BoundValue, Info, CATALOGUE};
+use super::{BoundValue, Info, Kind, CATALOGUE};
 use crate::data::population::{PopulationModel, RecordsPerUser};
 use crate::params::Params;
 use crate::Result;
@@ -312,7 +312,16 @@ pub fn evaluate(model: &SimulatedModel) -> Vec<Entry> {
             if !uses_setting {
                 return None;
             }
-            let role = role(info.id);
+            let mut role = role(info.id);
+            if info.kind == Kind::Condition {
+                // Whatever the table above says, a condition of a guarantee bounds no error.
+                role = Role {
+                    quantity: Quantity::Other,
+                    unit: "condition of a guarantee",
+                    model: Model::Condition,
+                    squared: false,
+                };
+            }
             let value = missing.is_empty().then(|| {
                 let mut p = Params::new();
                 for s in info.params {

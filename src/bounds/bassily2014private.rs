@@ -54,6 +54,7 @@ static INFO: Info = Info {
     name: "DP-ERM excess empirical risk",
     family: Family::Privacy,
     kind: Kind::Order,
+    tight: false,
     status: Status::ToVerify,
     statement: "excess empirical risk of (eps, delta)-DP ERM is of order L D sqrt(d log(1/delta))/(n eps) (L D d/(n eps) under pure DP)",
     upper: Some("noisy (S)GD / exponential mechanism: same order up to logs"),

@@ -25,6 +25,7 @@ static INFO: Info = Info {
     name: "DP-SCO excess population loss",
     family: Family::Privacy,
     kind: Kind::Order,
+    tight: false,
     status: Status::ToVerify,
     statement: "excess population loss of (eps, delta)-DP stochastic convex optimization is of order L D (1/sqrt(n) + sqrt(d log(1/delta))/(n eps))",
     upper: Some("noisy SGD with the right step sizes: same order"),

@@ -1,14 +1,20 @@
-//! B8 — Krum's resilience condition: (α, f)-Byzantine resilience needs
-//! η(n, f)·√d·σ < ‖g‖, with σ² the per-coordinate variance of honest gradients and
+//! B8 — Krum's resilience condition. Blanchard et al.'s Proposition 1: if the honest
+//! gradients are i.i.d. with mean g and E‖G − g‖² = d·σ², 2f + 2 < n, and
 //!
-//!   η(n, f) = √(2·(n − f + f·(n + f·(n − f − 2) − 2)/(n − 2f − 2))).
+//!   η(n, f)·√d·σ < ‖g‖,   η(n, f) = √(2·(n − f + f·(n + f·(n − f − 2) − 2)/(n − 2f − 2))),
+//!
+//! then Krum is (α, f)-Byzantine resilient with sin α = η(n, f)·√d·σ/‖g‖. The inequality is a
+//! *sufficient* condition of a guarantee: it is not shown necessary, and it bounds no error.
+//! So the entry is [`Kind::Condition`], not a lower bound: it is kept out of lower-bound
+//! lists and figure overlays. (Earlier versions of this catalogue read it as "resilient only
+//! when", reversing the proposition.)
 //!
 //! Catalogue entry [`B8`]: parameters `n`, `f`, `d`, `sigma`; value η(n,f)·√d·σ, the gradient
-//! norm below which Krum's guarantee is void (the √d leeway of R6). Hypothesis n ≥ 2f + 3
-//! (Krum's requirement), else [`crate::Error::OutsideHypotheses`]. Kind exact; status
-//! verified against the authors' official code (`calicarpa/krum`, `aggregators/krum.py`,
-//! `upper_bound(n, f, d)` returns 1/η(n, f) as the ratio σ_total/‖g‖, and `check` requires
-//! n ≥ 2f + 3). Bulyan's condition uses the same formula ([`bulyan_eta`]).
+//! norm above which Krum's guarantee applies. Hypothesis n ≥ 2f + 3 (Krum's requirement),
+//! else [`crate::Error::OutsideHypotheses`]. Status verified against the authors' official
+//! code (`calicarpa/krum`, `aggregators/krum.py`, `upper_bound(n, f, d)` returns 1/η(n, f)
+//! as the ratio σ_total/‖g‖, and `check` requires n ≥ 2f + 3). Bulyan's condition uses the
+//! same formula ([`bulyan_eta`]).
 //!
 //! Proof sketch: `proofs/blanchard2017machine.md`.
 //!
@@ -42,15 +48,16 @@ pub fn bulyan_eta(n: usize, f: usize) -> Option<f64> {
 static INFO: Info = Info {
     id: "B8",
     key: "blanchard2017machine",
-    name: "Krum resilience condition",
+    name: "Krum resilience condition (sufficient, not a lower bound)",
     family: Family::Byzantine,
-    kind: Kind::Exact,
+    kind: Kind::Condition,
+    tight: false,
     status: Status::Verified,
-    statement: "Krum is (alpha, f)-Byzantine resilient only when ||g|| > eta(n,f)*sqrt(d)*sigma, eta(n,f) = sqrt(2(n-f+f(n+f(n-f-2)-2)/(n-2f-2)))",
+    statement: "sufficient condition (Proposition 1): if ||g|| > eta(n,f)*sqrt(d)*sigma, Krum is (alpha, f)-Byzantine resilient with sin(alpha) = eta(n,f)*sqrt(d)*sigma/||g||; eta(n,f) = sqrt(2(n-f+f(n+f(n-f-2)-2)/(n-2f-2))). The value is the threshold gradient norm; it bounds no error",
     upper: None,
     hypotheses: &[
         Hypothesis { name: "n >= 2f+3", statement: "Krum's requirement on the number of workers" },
-        Hypothesis { name: "iid honest gradients", statement: "unbiased honest gradients with per-coordinate variance sigma^2" },
+        Hypothesis { name: "iid honest gradients", statement: "i.i.d. honest gradients with mean g and E||G - g||^2 = d sigma^2" },
     ],
     params: &[
         ParamSpec::req("n", "workers"),

@@ -24,6 +24,7 @@ static INFO: Info = Info {
     name: "information memorized by accurate learners",
     family: Family::Memorization,
     kind: Kind::Order,
+    tight: false,
     status: Status::ToVerify,
     statement: "an algorithm with error opt + o(1) on these tasks has I(model; sample) of order n*d bits",
     upper: Some("storing the sample: n*d bits"),

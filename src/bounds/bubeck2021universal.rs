@@ -23,6 +23,7 @@ static INFO: Info = Info {
     name: "universal law of robustness",
     family: Family::Other,
     kind: Kind::Order,
+    tight: false,
     status: Status::ToVerify,
     statement: "interpolating n noisy points in d dimensions below the noise level with p parameters forces Lip >~ sigma sqrt(n d / p)",
     upper: None,

@@ -34,6 +34,7 @@ static INFO: Info = Info {
     name: "DP Gaussian mean, minimax squared error",
     family: Family::Privacy,
     kind: Kind::Order,
+    tight: false,
     status: Status::ToVerify,
     statement: "inf over (eps, delta)-DP estimators of sup E||mu_hat - mu||^2 is of order sigma^2 (d/n + d^2 log(1/delta)/(n^2 eps^2)), up to logs",
     upper: Some("clip, average, add Gaussian noise: same order up to logs"),

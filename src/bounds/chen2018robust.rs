@@ -23,6 +23,7 @@ static INFO: Info = Info {
     name: "Gaussian mean minimax rate under contamination",
     family: Family::RobustStatistics,
     kind: Kind::Order,
+    tight: false,
     status: Status::ToVerify,
     statement: "inf over estimators of the worst-case error is of order sigma*(eta + sqrt(d/n))",
     upper: Some("Tukey's median attains the order (same formula, unknown constant)"),

@@ -26,6 +26,7 @@ static INFO: Info = Info {
     name: "sub-Gaussian confidence, no adversary",
     family: Family::RobustStatistics,
     kind: Kind::Order,
+    tight: false,
     status: Status::ToVerify,
     statement: "at confidence 1-delta every mean estimator deviates by >= sigma*sqrt(2 ln(1/delta)/n)(1-o(1)), already for Gaussian data",
     upper: Some("median-of-means with ~8 ln(1/delta) blocks: ~sigma*sqrt(32 ln(1/delta)/n)"),

@@ -25,6 +25,7 @@ static INFO: Info = Info {
     name: "SQ computational gap, strong contamination",
     family: Family::RobustStatistics,
     kind: Kind::Order,
+    tight: false,
     status: Status::ToVerify,
     statement: "no polynomial-time SQ algorithm reaches error o(sigma*eta*sqrt(log(1/eta))) under strong contamination",
     upper: Some("the filter: O(sigma*eta*sqrt(log(1/eta))) (same order)"),

@@ -23,6 +23,7 @@ static INFO: Info = Info {
     name: "reconstruction noise threshold",
     family: Family::Privacy,
     kind: Kind::Order,
+    tight: false,
     status: Status::ToVerify,
     statement: "answering O(n log^2 n) random subset-sum queries with error o(sqrt(n)) lets an attacker reconstruct all but o(n) of n secret bits",
     upper: None,

@@ -25,6 +25,7 @@ static INFO: Info = Info {
     name: "Sybil accounts at breakdown",
     family: Family::Other,
     kind: Kind::Exact,
+    tight: false,
     status: Status::DerivedHere,
     statement: "s fake accounts among n genuine users make eta = s/(n+s); every robust guarantee breaks once s >= n/(1+B^2) (s >= n for homogeneous data)",
     upper: None,

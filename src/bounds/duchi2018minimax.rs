@@ -24,6 +24,7 @@ static INFO: Info = Info {
     name: "local DP mean estimation",
     family: Family::Privacy,
     kind: Kind::Order,
+    tight: false,
     status: Status::ToVerify,
     statement: "under eps-local DP, the minimax squared error of an l2-bounded mean is of order min(1, d/(n eps^2)): effective sample size n eps^2/d",
     upper: Some("randomized response / Duchi et al.'s privatizers: same order"),

@@ -43,6 +43,7 @@ static INFO: Info = Info {
     name: "DP two-point failure probability",
     family: Family::Privacy,
     kind: Kind::Exact,
+    tight: false,
     status: Status::DerivedHere,
     statement: "for datasets k records apart, every (eps, delta)-DP mechanism errs by >= k/(2n) with probability >= (1-delta_k)/(1+e^(k eps)) on one of them, delta_k = k e^((k-1)eps) delta",
     upper: None,

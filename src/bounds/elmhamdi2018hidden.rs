@@ -72,6 +72,7 @@ static INFO_C: Info = Info {
     name: "coordinate-wise median bias in d dimensions",
     family: Family::RobustStatistics,
     kind: Kind::Exact,
+    tight: false,
     status: Status::DerivedHere,
     statement: "with far outliers along the all-ones direction, ||CWMed - mu|| -> sqrt(d)*sigma*PhiInv(1/(2(1-eta))) as n -> infinity",
     upper: None,
@@ -87,6 +88,7 @@ static INFO_G: Info = Info {
     id: "R6-gm",
     name: "geometric median bias in d dimensions (approximation)",
     kind: Kind::Order,
+    tight: false,
     statement: "with far outliers along one direction, ||GM - mu|| ~ sigma*sqrt(d)*eta/(1-eta) for large d (linearization)",
     ..INFO_C
 };

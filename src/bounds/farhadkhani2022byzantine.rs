@@ -27,6 +27,7 @@ static INFO: Info = Info {
     name: "resilient averaging constant",
     family: Family::Byzantine,
     kind: Kind::Exact,
+    tight: false,
     status: Status::DerivedHere,
     statement: "every (f, lambda)-resilient averaging rule has lambda >= f/(n-f); the averaging-agreement constant C >= f/(n-f)",
     upper: Some("MDA: lambda = O(f/n) (constant to verify)"),

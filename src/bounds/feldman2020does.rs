@@ -54,6 +54,7 @@ static INFO: Info = Info {
     name: "long-tail cost of not memorizing",
     family: Family::Memorization,
     kind: Kind::Exact,
+    tight: false,
     status: Status::DerivedHere,
     statement: "a learner at chance on subpopulations seen once has excess error >= (1-1/c) sum_x n pi_x^2 (1-pi_x)^(n-1) over the memorizing learner (Zipf(s) frequencies on N subpopulations)",
     upper: Some("the memorizing lookup table attains opt"),

@@ -115,6 +115,9 @@ static INFO_H: Info = Info {
     name: "Gaussian mean, Huber contamination",
     family: Family::RobustStatistics,
     kind: Kind::Exact,
+    // Tight: the 1-D median's bias under far contamination tends to this value
+    // (`median_attains_r1_bias_under_far_contamination`, tests/bounds_properties.rs).
+    tight: true,
     status: Status::DerivedHere,
     statement: "every estimator has worst-case error >= sigma*PhiInv(1/(2(1-eta))) along any direction (population limit), under (1-eta)N(mu, sigma^2 I) + eta Q",
     upper: Some("1-D sample median: asymptotic maximum bias exactly sigma*PhiInv(1/(2(1-eta)))"),

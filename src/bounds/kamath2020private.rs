@@ -9,6 +9,10 @@
 //! the form above up to constants. Privacy acts
 //! like contamination at η_eff = 1/(εn): the second term is R4's σ·η^{1−1/k}.
 //!
+//! Monotonicity: the value shrinks with n and ε always, but with k only while εn ≥ 1
+//! ((1/(εn))^{1−1/k} decreases in k iff 1/(εn) ≤ 1); for εn < 1 it grows with k (towards
+//! 1/(εn)). So `k` is not among the declared `shrinks_with` keys.
+//!
 //! Proof sketch: `proofs/kamath2020private.md`.
 //!
 //! # References
@@ -27,6 +31,7 @@ static INFO: Info = Info {
     name: "DP mean with heavy tails (1-D)",
     family: Family::Privacy,
     kind: Kind::Order,
+    tight: false,
     status: Status::Verified,
     statement: "under eps-DP with bounded k-th moments the error is of order sigma (1/sqrt(n) + (1/(eps n))^(1-1/k))",
     upper: Some("private trimmed mean: same order"),
@@ -49,7 +54,8 @@ static INFO: Info = Info {
         doi: None,
     },
     grows_with: &["sigma"],
-    shrinks_with: &["n", "eps", "k"],
+    // Not `k`: the value shrinks with k only for eps·n >= 1 (see the module doc).
+    shrinks_with: &["n", "eps"],
     example: &[("sigma", 1.0), ("n", 1000.0), ("eps", 1.0), ("k", 4.0)],
 };
 
@@ -83,5 +89,33 @@ mod tests {
         let v = P2.eval(&INFO.example_params()).unwrap().as_f64().unwrap();
         assert!((v - (1000f64.sqrt().recip() + 1e-3f64.powf(0.75))).abs() < 1e-15);
         assert!((v - 0.03724619).abs() < 1e-8);
+    }
+
+    #[test]
+    fn shrinks_with_k_only_when_eps_n_is_at_least_one() {
+        let at = |n: f64, k: f64| {
+            P2.eval(&INFO.example_params().with("n", n).with("k", k))
+                .unwrap()
+                .as_f64()
+                .unwrap()
+        };
+        // eps·n = 1000 >= 1: (1e-3)^(1-1/k) decreases in k.
+        assert!(at(1000.0, 8.0) < at(1000.0, 4.0));
+        // eps·n = 1 is the turning point: the privacy term is 1 for every k.
+        assert_eq!(at(1.0, 8.0), at(1.0, 4.0));
+        // eps = 0.1, n = 2: eps·n = 0.2 < 1, 5^(1-1/k) grows with k.
+        let small = |k: f64| {
+            P2.eval(
+                &INFO
+                    .example_params()
+                    .with("n", 2.0)
+                    .with("eps", 0.1)
+                    .with("k", k),
+            )
+            .unwrap()
+            .as_f64()
+            .unwrap()
+        };
+        assert!(small(8.0) > small(4.0));
     }
 }

@@ -25,6 +25,7 @@ static INFO: Info = Info {
     name: "stochastic-noise floor per round",
     family: Family::Byzantine,
     kind: Kind::Exact,
+    tight: false,
     status: Status::DerivedHere,
     statement: "with homogeneous data and gradient noise covariance <= sigma^2 I, every aggregate has per-round bias >= sigma*sqrt(beta/(1-2 beta)), beta = f/n",
     upper: Some("centered clipping + worker momentum: the floor vanishes over rounds (rates to verify)"),

@@ -25,6 +25,7 @@ static INFO: Info = Info {
     name: "G-heterogeneity floor",
     family: Family::Byzantine,
     kind: Kind::Exact,
+    tight: false,
     status: Status::DerivedHere,
     statement: "any algorithm has sup over G-dissimilar instances of ||grad L_H(theta_hat)||^2 >= f*G^2/(n-2f)",
     upper: Some("robust D-GD with an (f, kappa)-robust rule: O(kappa*G^2); NNM-composed rules match the order (no constant)"),

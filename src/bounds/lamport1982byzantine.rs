@@ -1,6 +1,11 @@
 //! B6 — majority, asynchrony and Sybils: f/n ≥ 1/2 is impossible with a trusted server
 //! (derived: n/2 workers at 0 and n/2 at Δ, either half may be honest); without a trusted
-//! server (agreement, asynchrony) n ≥ 3f + 1 is needed.
+//! server, agreement needs n ≥ 3f + 1 **when messages are oral (unsigned) in a synchronous
+//! system** (Lamport, Shostak & Pease 1982, Thm 1 and its n = 3 core) **or under partial
+//! synchrony / asynchrony** even with signatures (Dwork, Lynch & Stockmeyer, JACM 1988). With
+//! signed (written) messages in synchrony the bound does not hold: agreement with validity
+//! tolerates any f < n/2 (LSP's signed-messages algorithm SM(m) even solves the generals'
+//! broadcast for any f). The hypothesis is therefore part of the entry.
 //!
 //! Catalogue entry [`B6`]: parameter `n`; value ⌊(n − 1)/3⌋, the largest number of Byzantine
 //! workers a protocol without a trusted server can tolerate; upper (with a trusted server)
@@ -25,13 +30,20 @@ static INFO: Info = Info {
     name: "tolerable Byzantine workers without a trusted server",
     family: Family::Byzantine,
     kind: Kind::Exact,
+    tight: false,
     status: Status::ToVerify,
-    statement: "without a trusted server, agreement needs n >= 3f+1: at most floor((n-1)/3) Byzantine workers; with one, f < n/2",
-    upper: Some("with a trusted server: floor((n-1)/2)"),
-    hypotheses: &[Hypothesis {
-        name: "no trusted server",
-        statement: "decentralized or asynchronous agreement among the n workers",
-    }],
+    statement: "without a trusted server, with oral (unsigned) messages in synchrony or under (partial) asynchrony, agreement needs n >= 3f+1: at most floor((n-1)/3) Byzantine workers; with signatures in synchrony, or with a trusted server, f < n/2",
+    upper: Some("with a trusted server, or signed messages in synchrony: floor((n-1)/2)"),
+    hypotheses: &[
+        Hypothesis {
+            name: "no trusted server",
+            statement: "decentralized agreement among the n workers",
+        },
+        Hypothesis {
+            name: "oral messages or partial synchrony",
+            statement: "unsigned (oral) messages in a synchronous system (Lamport, Shostak & Pease 1982), or a partially synchronous / asynchronous system with or without signatures (Dwork, Lynch & Stockmeyer 1988); with signatures in synchrony f < n/2 suffices",
+        },
+    ],
     params: &[ParamSpec::req("n", "workers")],
     citation: Citation {
         authors: "L. Lamport, R. Shostak, M. Pease",

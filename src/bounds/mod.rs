@@ -120,14 +120,48 @@ impl Status {
     }
 }
 
-/// Whether the formula's constant is meaningful.
+/// What kind of statement an entry makes, and whether its constant is meaningful.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
-    /// Constant known: usable as a test threshold (when the status allows).
+    /// A lower bound with an explicit valid constant: the formula is a true lower bound as
+    /// stated (usable as a test threshold when the status allows). "Exact" does not mean
+    /// best possible: an entry is also attained only where [`Info::tight`] says so.
     Exact,
-    /// Up to constants or logarithms: plot it, never test against it.
+    /// A lower bound up to constants or logarithms: plot it, never test against it.
     Order,
+    /// Not a lower bound: the condition under which a published *guarantee* applies (a
+    /// threshold the setting must pass, e.g. Krum's gradient-norm condition). It bounds no
+    /// error, so it is kept out of lower-bound lists, `simulate`'s bounds and figure
+    /// overlays; `bounds eval` still evaluates it.
+    Condition,
+}
+
+impl Kind {
+    /// Short label for tables: `exact`, `order`, `condition`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Exact => "exact",
+            Kind::Order => "order",
+            Kind::Condition => "condition",
+        }
+    }
+
+    /// One line for `show` and `eval`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::Exact => {
+                "exact: an explicit valid constant (a true lower bound, not necessarily attained)"
+            }
+            Kind::Order => "order only: up to constants or logs",
+            Kind::Condition => "condition of a guarantee, not a lower bound on any error",
+        }
+    }
+
+    /// Whether the entry is a lower bound on an error (not a [`Kind::Condition`]).
+    pub fn is_lower_bound(self) -> bool {
+        !matches!(self, Kind::Condition)
+    }
 }
 
 /// The part of the survey a result belongs to.
@@ -264,8 +298,11 @@ pub struct Info {
     pub name: &'static str,
     /// Survey part.
     pub family: Family,
-    /// Exact constant or order only.
+    /// Exact constant, order only, or the condition of a guarantee.
     pub kind: Kind,
+    /// Attained: an estimator shown in this project (named in [`Info::upper`], checked by a
+    /// test) matches the constant on the result's own instance. Only for [`Kind::Exact`].
+    pub tight: bool,
     /// How far it has been checked.
     pub status: Status,
     /// The statement with its formula, in plain text.
@@ -506,10 +543,42 @@ pub trait Bound: Sync {
     ///
     /// # Errors
     /// [`Error::Unknown`] for an unknown key (with suggestion), those of [`Bound::compute`].
+    ///
+    /// The result keeps the contract "never NaN, never ±∞ as a number": a finite value that
+    /// overflowed to +∞ is returned as [`Value::Infinite`] with the reason "overflow"; NaN or
+    /// −∞ (a numerical failure, never a valid bound) is [`Error::NonFinite`]; a matching upper
+    /// bound that is not finite is dropped.
     fn eval(&self, p: &BoundParams) -> Result<BoundValue> {
         let a = Args::new(self.info(), p)?;
-        self.compute(&a)
+        checked(self.info(), self.compute(&a)?)
     }
+}
+
+/// Enforces [`Bound::eval`]'s contract on a computed value.
+///
+/// # Errors
+/// [`Error::NonFinite`] for a NaN or −∞ value.
+pub fn checked(info: &Info, mut v: BoundValue) -> Result<BoundValue> {
+    if let Value::Finite(x) = v.value {
+        if x == f64::INFINITY {
+            v.value = Value::Infinite {
+                reason: format!(
+                    "{} overflows f64 at these parameters: the value exceeds {:e}",
+                    info.id,
+                    f64::MAX
+                ),
+            };
+        } else if !x.is_finite() {
+            return Err(Error::NonFinite {
+                what: format!("{} ({})", info.id, info.key),
+                detail: format!("the evaluation gave {x} at these parameters"),
+            });
+        }
+    }
+    if v.upper.is_some_and(|u| !u.is_finite()) {
+        v.upper = None;
+    }
+    Ok(v)
 }
 
 /// Every result, in the reference's order.
@@ -696,6 +765,49 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("missing"), "{e}");
+    }
+
+    /// Extreme values of every key, one at a time on each entry's example: 0, tiny, huge and
+    /// in-between (the fault-injection run found 20 overflows that printed `value: null` with
+    /// `infinite: false`).
+    const EXTREMES: &[f64] = &[0.0, 1e-300, 1e-12, 0.5, 1.0, 3.0, 1e6, 1e18, 1e154, 1e300];
+
+    /// Every evaluation that succeeds is a finite number ≥ 0 with a finite upper bound, or
+    /// +∞ with its reason: never NaN, never ±∞ as a number. Mutation checked: `Bound::eval`
+    /// returning `self.compute(&a)` unchecked fails it (P1 at eps = 1e-300, …).
+    #[test]
+    fn eval_never_returns_a_non_finite_number() {
+        let mut overflows = 0;
+        for b in CATALOGUE {
+            let i = b.info();
+            for spec in i.params {
+                for &x in EXTREMES {
+                    let p = i.example_params().with(spec.key, x);
+                    if let Ok(a) = Args::new(i, &p) {
+                        if let Ok(raw) = b.compute(&a) {
+                            if raw.as_f64().is_some_and(|v| !v.is_finite()) {
+                                overflows += 1;
+                            }
+                        }
+                    }
+                    let Ok(v) = b.eval(&p) else { continue };
+                    match v.value {
+                        Value::Finite(v) => {
+                            assert!(v.is_finite() && v >= 0.0, "{} at {p:?}: {v}", i.id)
+                        }
+                        Value::Infinite { ref reason } => {
+                            assert!(!reason.is_empty(), "{} at {p:?}", i.id)
+                        }
+                    }
+                    if let Some(u) = v.upper {
+                        assert!(u.is_finite(), "{} at {p:?}: upper {u}", i.id);
+                    }
+                }
+            }
+        }
+        // The raw computations overflow at 7 of these points (B2 and B3 at G >= 1e154, P1 at
+        // sigma = 1e300 or eps = 1e-300, P3 at alpha = 1e-300), so the contract is exercised.
+        assert!(overflows > 0);
     }
 
     #[test]

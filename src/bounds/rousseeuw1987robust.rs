@@ -25,6 +25,7 @@ static INFO: Info = Info {
     name: "breakdown point of location estimators",
     family: Family::RobustStatistics,
     kind: Kind::Exact,
+    tight: false,
     status: Status::ToVerify,
     statement: "a translation-equivariant location estimator breaks down (unbounded error) once more than floor((n-1)/2) of n points are replaced; at eta >= 1/2 every estimator does",
     upper: Some("the coordinate-wise and geometric medians attain breakdown floor((n-1)/2)/n"),

@@ -58,6 +58,7 @@ static INFO_H: Info = Info {
     name: "bounded covariance, Huber contamination",
     family: Family::RobustStatistics,
     kind: Kind::Exact,
+    tight: false,
     status: Status::DerivedHere,
     statement:
         "every estimator has worst-case error >= sigma*sqrt(eta/(1-2eta)) when Cov <= sigma^2 I",

@@ -70,6 +70,7 @@ static INFO_H: Info = Info {
     name: "bounded k-th moment, Huber contamination",
     family: Family::RobustStatistics,
     kind: Kind::Exact,
+    tight: false,
     status: Status::DerivedHere,
     statement: "every estimator has worst-case error >= sigma*(eta/(1-eta))^(1-1/k)",
     upper: Some("1-D trimmed mean: O(sigma*eta^(1-1/k)) (order only)"),

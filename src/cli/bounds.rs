@@ -15,9 +15,16 @@ use std::fmt::Write as _;
 /// (R1-huber, R1-strong). Parameter keys follow the reference's notation: d, n, m, eta, f,
 /// sigma, eps, delta, k, G, B, ...
 ///
+/// Kinds: "exact" means an explicit valid constant (a true lower bound as stated, not
+/// necessarily the best one); "tight" marks the exact entries that an estimator shown here
+/// attains (R1 by the median, B1 on its instance); "order" holds up to constants or logs;
+/// "condition" entries are the conditions of published guarantees (B8, O4), not lower bounds,
+/// and are listed apart.
+///
 /// Examples:
 ///   lbounds bounds list
 ///   lbounds bounds show B3
+///   lbounds bounds show R1 --json
 ///   lbounds bounds eval R1-huber --param eta=0.1 --param sigma=1 --json
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -27,7 +34,8 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Cmd {
-    /// A table of every result: id, name, family, kind, status, citation.
+    /// A table of every lower bound (id, name, family, kind, status, citation), then the
+    /// conditions of guarantees apart.
     List {
         /// JSON array instead of the table (metadata, hypotheses, parameters).
         #[arg(long)]
@@ -38,10 +46,15 @@ enum Cmd {
     Show {
         /// The result's id (case-insensitive), e.g. B1, R1-huber.
         id: String,
+        /// A JSON array (one object per matching result, as in `list --json`).
+        #[arg(long)]
+        json: bool,
     },
     /// Evaluates one result: the lower bound and, where known, the matching upper bound.
     /// Outside the hypotheses: one line naming the failed hypothesis, exit code 2. Past a
-    /// breakdown point the value is infinite (JSON: "value": null, "infinite": true).
+    /// breakdown point, or where the value exceeds the largest f64, the value is infinite
+    /// with its reason (JSON: "value": null, "infinite": true, "reason": ...); a finite value
+    /// is always a number.
     Eval {
         /// The result's id (case-insensitive), e.g. B1, R1-huber.
         id: String,
@@ -58,7 +71,7 @@ enum Cmd {
 pub fn run(a: Args) -> Result<()> {
     let text = match a.cmd {
         Cmd::List { json } => list(json)?,
-        Cmd::Show { id } => show(&id)?,
+        Cmd::Show { id, json } => show(&id, json)?,
         Cmd::Eval { id, params, json } => eval(&id, &params, json)?,
     };
     emit(&text)
@@ -71,6 +84,7 @@ struct ListEntry<'a> {
     name: &'a str,
     family: bounds::Family,
     kind: bounds::Kind,
+    tight: bool,
     status: bounds::Status,
     statement: &'a str,
     upper: Option<&'a str>,
@@ -80,58 +94,88 @@ struct ListEntry<'a> {
     proof: String,
 }
 
+impl<'a> ListEntry<'a> {
+    fn of(i: &'a Info) -> Self {
+        ListEntry {
+            id: i.id,
+            key: i.key,
+            name: i.name,
+            family: i.family,
+            kind: i.kind,
+            tight: i.tight,
+            status: i.status,
+            statement: i.statement,
+            upper: i.upper,
+            hypotheses: i.hypotheses,
+            params: i.params,
+            citation: i.citation,
+            proof: i.proof_page(),
+        }
+    }
+}
+
+/// `exact`, `exact, tight`, `order` or `condition`.
+fn kind_label(i: &Info) -> &'static str {
+    if i.tight {
+        "exact, tight"
+    } else {
+        i.kind.label()
+    }
+}
+
 fn list(json: bool) -> Result<String> {
     if json {
-        let v: Vec<ListEntry<'_>> = CATALOGUE
-            .iter()
-            .map(|b| {
-                let i = b.info();
-                ListEntry {
-                    id: i.id,
-                    key: i.key,
-                    name: i.name,
-                    family: i.family,
-                    kind: i.kind,
-                    status: i.status,
-                    statement: i.statement,
-                    upper: i.upper,
-                    hypotheses: i.hypotheses,
-                    params: i.params,
-                    citation: i.citation,
-                    proof: i.proof_page(),
-                }
-            })
-            .collect();
+        let v: Vec<ListEntry<'_>> = CATALOGUE.iter().map(|b| ListEntry::of(b.info())).collect();
         return Ok(serde_json::to_string_pretty(&v)? + "\n");
     }
     let infos: Vec<&Info> = CATALOGUE.iter().map(|b| b.info()).collect();
     let w_id = infos.iter().map(|i| i.id.len()).max().unwrap_or(2).max(2);
     let w_name = infos.iter().map(|i| i.name.len()).max().unwrap_or(4).max(4);
+    let w_kind = infos.iter().map(|i| kind_label(i).len()).max().unwrap_or(4);
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "{:<w_id$}  {:<w_name$}  {:<12}  {:<5}  {:<12}  citation",
-        "id", "name", "family", "kind", "status"
-    );
-    for i in infos {
+    let (bounds, conditions): (Vec<&Info>, Vec<&Info>) =
+        infos.into_iter().partition(|i| i.kind.is_lower_bound());
+    for (title, group) in [
+        ("lower bounds", &bounds),
+        ("conditions of guarantees (not lower bounds)", &conditions),
+    ] {
+        if group.is_empty() {
+            continue;
+        }
+        if !s.is_empty() {
+            s.push('\n');
+        }
+        let _ = writeln!(s, "{title}:");
         let _ = writeln!(
             s,
-            "{:<w_id$}  {:<w_name$}  {:<12}  {:<5}  {:<12}  {}",
-            i.id,
-            i.name,
-            i.family.label(),
-            match i.kind {
-                bounds::Kind::Exact => "exact",
-                bounds::Kind::Order => "order",
-            },
-            i.status.label(),
-            i.citation.short()
+            "{:<w_id$}  {:<w_name$}  {:<12}  {:<w_kind$}  {:<12}  citation",
+            "id", "name", "family", "kind", "status"
         );
+        for i in group {
+            let _ = writeln!(
+                s,
+                "{:<w_id$}  {:<w_name$}  {:<12}  {:<w_kind$}  {:<12}  {}",
+                i.id,
+                i.name,
+                i.family.label(),
+                kind_label(i),
+                i.status.label(),
+                i.citation.short()
+            );
+        }
     }
     let _ = writeln!(
         s,
-        "{} results; `lbounds bounds show ID` for the statement and hypotheses, `lbounds bounds eval ID --param KEY=VALUE` to evaluate",
-        CATALOGUE.len()
+        "\n{} results ({} lower bounds, {} conditions). kind: exact = an explicit valid constant \
+         (not necessarily attained); tight = attained by an estimator shown here; order = up to \
+         constants or logs; condition = when a published guarantee applies, bounds no error.",
+        CATALOGUE.len(),
+        bounds.len(),
+        conditions.len()
+    );
+    let _ = writeln!(
+        s,
+        "`lbounds bounds show ID` for the statement and hypotheses, `lbounds bounds eval ID --param KEY=VALUE` to evaluate"
     );
     Ok(s)
 }
@@ -155,9 +199,14 @@ fn matching(id: &str) -> Result<Vec<&'static dyn Bound>> {
     }
 }
 
-fn show(id: &str) -> Result<String> {
+fn show(id: &str, json: bool) -> Result<String> {
+    let found = matching(id)?;
+    if json {
+        let v: Vec<ListEntry<'_>> = found.iter().map(|b| ListEntry::of(b.info())).collect();
+        return Ok(serde_json::to_string_pretty(&v)? + "\n");
+    }
     let mut s = String::new();
-    for (k, b) in matching(id)?.into_iter().enumerate() {
+    for (k, b) in found.into_iter().enumerate() {
         let i = b.info();
         if k > 0 {
             s.push('\n');
@@ -165,11 +214,13 @@ fn show(id: &str) -> Result<String> {
         let _ = writeln!(s, "{}: {}", i.id, i.name);
         let _ = writeln!(
             s,
-            "family: {}; kind: {}; status: {}",
+            "family: {}; kind: {}{}; status: {}",
             i.family.label(),
-            match i.kind {
-                bounds::Kind::Exact => "exact constant",
-                bounds::Kind::Order => "order only (up to constants or logs)",
+            i.kind.describe(),
+            if i.tight {
+                "; tight: attained by the estimator below"
+            } else {
+                ""
             },
             i.status.label()
         );
@@ -225,6 +276,7 @@ struct EvalJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     upper: Option<f64>,
     kind: bounds::Kind,
+    tight: bool,
     status: bounds::Status,
 }
 
@@ -251,6 +303,7 @@ fn eval(id: &str, raw: &[String], json: bool) -> Result<String> {
             reason,
             upper: v.upper,
             kind: info.kind,
+            tight: info.tight,
             status: info.status,
         };
         return Ok(serde_json::to_string(&out)? + "\n");
@@ -280,11 +333,9 @@ fn eval(id: &str, raw: &[String], json: bool) -> Result<String> {
     }
     let _ = writeln!(
         s,
-        "{}; status {}; {}",
-        match info.kind {
-            bounds::Kind::Exact => "exact constant",
-            bounds::Kind::Order => "order only: up to constants or logs",
-        },
+        "{}{}; status {}; {}",
+        info.kind.describe(),
+        if info.tight { "; tight" } else { "" },
         info.status.label(),
         info.citation.short()
     );

@@ -111,8 +111,10 @@ struct BoundEntry {
     /// The matching upper bound, when known (in the catalogue's unit).
     #[serde(skip_serializing_if = "Option::is_none")]
     upper: Option<f64>,
-    /// `exact` or `order`.
+    /// `exact` (an explicit valid constant), `order` or `condition`.
     kind: Kind,
+    /// Attained by an estimator the catalogue shows (R1, B1 on its instance).
+    tight: bool,
     /// `verified`, `derived_here` or `to_verify`.
     status: lbounds::bounds::Status,
     /// Why it does not apply, why it is infinite, or why it was not evaluated.
@@ -176,6 +178,7 @@ impl Bounds {
                     catalogue_value: catalogue.filter(|_| e.role.squared),
                     upper,
                     kind: e.info.kind,
+                    tight: e.info.tight,
                     status: e.info.status,
                     note,
                 },
@@ -806,13 +809,14 @@ fn bounds_text(s: &mut String, bounds: &Bounds, population: &PopulationConfig, f
         (None, Some(n)) if n.contains("not evaluated") => "n/a".to_string(),
         (None, _) => "inf".to_string(),
     };
-    let kind = |k: Kind| match k {
-        Kind::Exact => "exact",
-        Kind::Order => "order",
+    // "exact" is an explicit valid constant; "tight" adds that a matching estimator is shown.
+    let kind = |e: &BoundEntry| match (e.kind, e.tight) {
+        (Kind::Exact, true) => "tight",
+        (k, _) => k.label(),
     };
     let _ = writeln!(
         s,
-        "  {:<id_w$}  {:>9}  {:<5}  {:<12}  beside: quantity",
+        "  {:<id_w$}  {:>9}  {:<9}  {:<12}  beside: quantity",
         "id", "bound", "kind", "status"
     );
     for id in &bounds.order {
@@ -828,10 +832,10 @@ fn bounds_text(s: &mut String, bounds: &Bounds, population: &PopulationConfig, f
         };
         let _ = writeln!(
             s,
-            "  {:<id_w$}  {:>9}  {:<5}  {:<12}  {column}: {}",
+            "  {:<id_w$}  {:>9}  {:<9}  {:<12}  {column}: {}",
             id,
             value(e),
-            kind(e.kind),
+            kind(e),
             e.status.label(),
             e.unit
         );
@@ -864,10 +868,10 @@ fn bounds_text(s: &mut String, bounds: &Bounds, population: &PopulationConfig, f
             .trim_start_matches("does not apply: ");
         let _ = writeln!(
             s,
-            "  {:<id_w$}  {:>9}  {:<5}  {}: {why}",
+            "  {:<id_w$}  {:>9}  {:<9}  {}: {why}",
             id,
             value(e),
-            kind(e.kind),
+            kind(e),
             e.unit
         );
     }

@@ -43,6 +43,13 @@ pub struct MeanPoint {
 }
 
 impl MeanPoint {
+    /// Per-coordinate std σ_u = √(σ²/m + G²/d) of one user's mean around μ: the mean of m
+    /// records N(μ_i, σ²) plus the user's own offset μ_i − μ with E‖μ_i − μ‖² = G² (the
+    /// config's `heterogeneity`). The user-level estimators and the user-level P1 order use it.
+    pub fn user_sigma(&self, sigma: f64, m: usize) -> f64 {
+        (sigma * sigma / m as f64 + self.population.heterogeneity / self.population.d as f64).sqrt()
+    }
+
     /// Record noise σ and records per user m, checking the point's hypotheses.
     ///
     /// # Errors
@@ -107,7 +114,8 @@ pub struct MeanErrors {
     pub users: usize,
     /// P1 order σ²(d/N + d²ln(1/δ)/(N²ε²)) for record-level DP.
     pub p1_record_level: f64,
-    /// The same order for user-level DP with n users of variance σ²/m.
+    /// The same order for user-level DP: n users whose means have per-coordinate std
+    /// σ_u = √(σ²/m + G²/d) ([`MeanPoint::user_sigma`]).
     pub p1_user_level: f64,
 }
 
@@ -159,7 +167,7 @@ impl Experiment for DpMean {
         let ul_kr = user_level_mean(&users, &center, c_user, p.epsilon, p.delta, rng)?;
         let means = user_means(&users, d)?;
         let mrefs: Vec<&[f64]> = means.iter().map(Vec::as_slice).collect();
-        let sigma_u = (sigma * sigma / m as f64 + p.population.heterogeneity / d as f64).sqrt();
+        let sigma_u = p.user_sigma(sigma, m);
         let ul = coinpress_mean(
             &mrefs,
             &center,
@@ -182,13 +190,8 @@ impl Experiment for DpMean {
             records: n_rec,
             users: n_users,
             p1_record_level: cai_wang_zhang_rate(sigma, d, n_rec, p.epsilon, p.delta)?,
-            p1_user_level: cai_wang_zhang_rate(
-                sigma / (m as f64).sqrt(),
-                d,
-                n_users,
-                p.epsilon,
-                p.delta,
-            )?,
+            // The same σ_u as the user-level estimators it is compared with.
+            p1_user_level: cai_wang_zhang_rate(sigma_u, d, n_users, p.epsilon, p.delta)?,
         })
     }
 }
@@ -306,6 +309,26 @@ mod tests {
         for k in 0..4 {
             assert!(hi[k] < lo[k], "{k}: {hi:?} vs {lo:?}");
         }
+    }
+
+    #[test]
+    fn p1_user_level_uses_the_user_level_sigma() {
+        // sigma = 1 (default noise), m = 5, G^2 = 2.5, d = 5: sigma_u^2 = 1/5 + 2.5/5 = 0.7
+        // (by hand). The P1 order at user level is evaluated at sigma_u, like the CoinPress
+        // user-level estimator it is plotted against, in the run and in the sweep's bounds.
+        let mut p = mean_point(1.0);
+        p.population.heterogeneity = 2.5;
+        let (sigma, m) = p.check().unwrap();
+        assert!((p.user_sigma(sigma, m) - 0.7f64.sqrt()).abs() < 1e-15);
+        let want = cai_wang_zhang_rate(0.7f64.sqrt(), 5, 200, 1.0, 1e-6).unwrap();
+        let o = DpMean.run_once(&p, &mut rng_for(3, 0, 0).unwrap()).unwrap();
+        assert!(
+            (o.p1_user_level - want).abs() <= 1e-15 * want,
+            "{}",
+            o.p1_user_level
+        );
+        let b = crate::experiment::sweep::dp_mean_bounds(&p).unwrap();
+        assert!((b.p1_user_level - want).abs() <= 1e-15 * want);
     }
 
     #[test]

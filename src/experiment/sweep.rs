@@ -170,7 +170,8 @@ pub struct DpMeanBounds {
     /// P1 (Cai, Wang & Zhang 2021; order only, status "to verify"):
     /// σ²(d/N + d² ln(1/δ)/(N²ε²)), record-level DP.
     pub p1_record_level: f64,
-    /// The same order for user-level DP: n users of variance σ²/m.
+    /// The same order for user-level DP: n users whose means have per-coordinate std
+    /// σ_u = √(σ²/m + G²/d), as the user-level estimators use.
     pub p1_user_level: f64,
     /// P1-twopoint (Dwork & Roth 2014): every (ε, δ)-DP mechanism errs by half the distance
     /// between two datasets one record apart with at least this probability on one of them.
@@ -187,7 +188,7 @@ pub fn dp_mean_bounds(p: &MeanPoint) -> Result<DpMeanBounds> {
     let (n, d) = (p.population.n, p.population.d);
     Ok(DpMeanBounds {
         p1_record_level: cai_wang_zhang_rate(sigma, d, n * m, p.epsilon, p.delta)?,
-        p1_user_level: cai_wang_zhang_rate(sigma / (m as f64).sqrt(), d, n, p.epsilon, p.delta)?,
+        p1_user_level: cai_wang_zhang_rate(p.user_sigma(sigma, m), d, n, p.epsilon, p.delta)?,
         p1_twopoint_fail_prob: dp_two_point_min_fail_prob(1, p.epsilon, p.delta),
     })
 }
