@@ -138,9 +138,85 @@ impl Error {
     }
 
     /// True for errors caused by the caller's input (the CLI maps these to exit code 2).
+    ///
+    /// An I/O error counts as the caller's when it is about the path they chose: missing, not
+    /// allowed, a file where a directory is needed or the reverse, a read-only file system.
+    /// Other I/O failures (a full disk, a device error) are not the caller's input.
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, Error::Io { .. })
+        use std::io::ErrorKind as K;
+        match self {
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                K::NotFound
+                    | K::PermissionDenied
+                    | K::AlreadyExists
+                    | K::NotADirectory
+                    | K::IsADirectory
+                    | K::ReadOnlyFilesystem
+            ),
+            _ => true,
+        }
     }
+}
+
+/// Runs of non-blank characters longer than this are shortened in messages (see [`printable`]).
+const MAX_TOKEN_CHARS: usize = 80;
+/// Characters kept from the start and the end of a shortened run.
+const TOKEN_HEAD: usize = 40;
+const TOKEN_TAIL: usize = 16;
+/// Longest message [`printable`] returns, in characters (before escaping).
+const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// `text` made safe to print as one line of a terminal, for messages that echo what a user
+/// (or a hostile file) supplied.
+///
+/// - Every run of non-space characters longer than 80 characters (a 300-digit number, a line
+///   of a file without separators) keeps its first 40 and last 16 characters around
+///   `…(N chars)…`, and the whole text is cut after 1000 characters.
+/// - Control characters (newlines, tabs, escape sequences, NUL) and the invisible characters
+///   that reorder or hide text (bidirectional overrides, zero-width characters, the BOM) are
+///   written as Rust escapes (`\n`, `\u{1b}`, `\u{202e}`), so they can neither move the cursor
+///   nor recolour, reorder or hide the rest of the message.
+pub fn printable(text: &str) -> String {
+    let mut out = String::new();
+    let mut kept = 0usize;
+    for (i, token) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+            kept += 1;
+        }
+        let len = token.chars().count();
+        let shortened;
+        let token = if len > MAX_TOKEN_CHARS {
+            let head: String = token.chars().take(TOKEN_HEAD).collect();
+            let tail: String = token.chars().skip(len - TOKEN_TAIL).collect();
+            shortened = format!("{head}…({len} chars)…{tail}");
+            shortened.as_str()
+        } else {
+            token
+        };
+        for c in token.chars() {
+            if kept >= MAX_MESSAGE_CHARS {
+                out.push_str("…(message shortened)");
+                return out;
+            }
+            kept += 1;
+            if c.is_control() || is_invisible_format(c) {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// Unicode format characters that change how the surrounding text is shown without being
+/// visible: zero-width characters, bidirectional marks, embeddings, overrides and isolates,
+/// the word joiner and invisible operators, and the BOM.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{00ad}' | '\u{061c}' | '\u{180e}' | '\u{200b}'..='\u{200f}'
+        | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
 }
 
 /// Edit distance between two short strings (names, keys), for suggestions.
@@ -203,6 +279,52 @@ mod tests {
         );
         let e = Error::unknown("aggregator", "zzzzzzzz", ["median", "krum"]);
         assert_eq!(e.to_string(), "unknown aggregator `zzzzzzzz`");
+    }
+
+    #[test]
+    fn printable_escapes_and_shortens() {
+        // Control bytes and bidi overrides are escaped, never passed through.
+        assert_eq!(printable("a\x1b[31mb\tc\0"), "a\\u{1b}[31mb\\tc\\u{0}");
+        assert_eq!(printable("x\u{202e}y"), "x\\u{202e}y");
+        assert_eq!(printable("a\nb"), "a\\nb");
+        // Printable non-ASCII text is kept.
+        assert_eq!(printable("σ ≥ 0 ∞"), "σ ≥ 0 ∞");
+        // A 300-digit number keeps 40 + 16 digits and says how long it was.
+        let big = "9".repeat(300);
+        let p = printable(&format!("value `{big}` is too large"));
+        assert_eq!(
+            p,
+            format!(
+                "value `{}…(302 chars)…{}` is too large",
+                "9".repeat(39),
+                "9".repeat(15)
+            )
+        );
+        // An 80-character token is not shortened; 81 is.
+        assert_eq!(printable(&"x".repeat(80)), "x".repeat(80));
+        assert!(printable(&"x".repeat(81)).contains("…(81 chars)…"));
+        // Many short tokens: the whole message is capped.
+        let long = "ab ".repeat(2000);
+        let p = printable(&long);
+        assert!(
+            p.ends_with("…(message shortened)") && p.chars().count() < 1100,
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn io_errors_about_the_callers_path_are_user_errors() {
+        use std::io::{Error as IoError, ErrorKind};
+        let io = |kind| Error::Io {
+            path: "out".into(),
+            source: IoError::from(kind),
+        };
+        assert!(io(ErrorKind::AlreadyExists).is_user_error());
+        assert!(io(ErrorKind::NotADirectory).is_user_error());
+        assert!(io(ErrorKind::NotFound).is_user_error());
+        assert!(!io(ErrorKind::StorageFull).is_user_error());
+        assert!(!io(ErrorKind::Other).is_user_error());
+        assert!(Error::invalid("f", 1, "x").is_user_error());
     }
 
     #[test]

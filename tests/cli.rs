@@ -6,28 +6,56 @@ mod common;
 use common::{fails_with, ok};
 use std::io::Write;
 
-/// A temporary CSV file that is removed on drop.
-struct Csv(std::path::PathBuf);
+/// A directory of its own for one test, removed with everything in it on drop.
+struct Scratch(std::path::PathBuf);
 
-impl Csv {
-    fn new(name: &str, text: &str) -> Csv {
-        let dir = std::env::temp_dir().join(format!("lbounds-cli-{}", std::process::id()));
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("lbounds-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
+        Scratch(dir)
+    }
+    /// Writes `bytes` to `name` in the directory; returns its path.
+    fn file(&self, name: &str, bytes: &[u8]) -> String {
+        let path = self.0.join(name);
         std::fs::File::create(&path)
             .unwrap()
-            .write_all(text.as_bytes())
+            .write_all(bytes)
             .unwrap();
-        Csv(path)
+        path.to_str().unwrap().to_string()
     }
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
+    /// The names in the directory, sorted.
+    fn listing(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
     }
 }
 
-impl Drop for Csv {
+impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A temporary CSV file that is removed on drop (with its directory).
+struct Csv {
+    _dir: Scratch,
+    path: String,
+}
+
+impl Csv {
+    fn new(name: &str, text: &str) -> Csv {
+        let dir = Scratch::new(&format!("csv-{name}"));
+        let path = dir.file(name, text.as_bytes());
+        Csv { _dir: dir, path }
+    }
+    fn path(&self) -> &str {
+        &self.path
     }
 }
 
@@ -237,4 +265,341 @@ fn list_names_every_family() {
     for fam in ["aggregator", "pre_aggregator", "attack"] {
         assert!(v.iter().any(|r| r["family"] == fam), "no {fam}");
     }
+}
+
+/// The aggregate of `args` with `--json`, as a vector.
+fn aggregate_json(args: &[&str]) -> Vec<f64> {
+    let v: serde_json::Value = serde_json::from_str(&ok(args)).unwrap();
+    serde_json::from_value(v["aggregate"].clone()).unwrap()
+}
+
+/// An .npy file as `np.save` writes it, made with npyz (the crate lbounds reads it with).
+fn npy_bytes(shape: &[u64], order: npyz::Order, data: &[f64]) -> Vec<u8> {
+    use npyz::WriterBuilder;
+    let mut buf = Vec::new();
+    let mut w = npyz::WriteOptions::<f64>::new()
+        .default_dtype()
+        .shape(shape)
+        .order(order)
+        .writer(&mut buf)
+        .begin_nd()
+        .unwrap();
+    w.extend(data.iter().copied()).unwrap();
+    w.finish().unwrap();
+    buf
+}
+
+#[test]
+fn every_input_format_gives_the_same_aggregate() {
+    // Three vectors (1,2), (3,4), (8,0): coordinate-wise median (3,2), by hand.
+    let dir = Scratch::new("formats");
+    let files = [
+        dir.file("plain.csv", b"1,2\n3,4\n8,0\n"),
+        dir.file("header.csv", b"x,y\n1,2\n3,4\n8,0\n"),
+        dir.file("crlf_bom.csv", b"\xEF\xBB\xBFx,y\r\n1,2\r\n3,4\r\n8,0\r\n"),
+        // NumPy's savetxt default: space-separated, %.18e, `# ` header line.
+        dir.file(
+            "savetxt.txt",
+            b"# x y\n1.000000000000000000e+00 2.000000000000000000e+00\n\
+              3.000000000000000000e+00 4.000000000000000000e+00\n\
+              8.000000000000000000e+00 0.000000000000000000e+00\n",
+        ),
+        dir.file("tabs.tsv", b"x\ty\n1\t2\n3\t4\n8\t0\n"),
+        dir.file(
+            "c.npy",
+            &npy_bytes(&[3, 2], npyz::Order::C, &[1.0, 2.0, 3.0, 4.0, 8.0, 0.0]),
+        ),
+        dir.file(
+            "fortran.npy",
+            &npy_bytes(
+                &[3, 2],
+                npyz::Order::Fortran,
+                &[1.0, 3.0, 8.0, 2.0, 4.0, 0.0],
+            ),
+        ),
+    ];
+    for f in &files {
+        let got = aggregate_json(&["aggregate", "--rule", "median", "--input", f, "--json"]);
+        assert_eq!(got, vec![3.0, 2.0], "{f}");
+    }
+    // A numeric header row is data unless declared with --header.
+    let numeric_header = dir.file("numeric_header.csv", b"0,1\n1,2\n3,4\n8,0\n");
+    let got = aggregate_json(&[
+        "aggregate",
+        "--rule",
+        "median",
+        "--input",
+        &numeric_header,
+        "--header",
+        "--json",
+    ]);
+    assert_eq!(got, vec![3.0, 2.0]);
+    let got = aggregate_json(&[
+        "aggregate",
+        "--rule",
+        "average",
+        "--input",
+        &numeric_header,
+        "--json",
+    ]);
+    assert_eq!(got, vec![3.0, 1.75]);
+    // Standard input, text and .npy alike.
+    for stdin in [
+        b"x y\n1 2\n3 4\n8 0\n".to_vec(),
+        npy_bytes(&[3, 2], npyz::Order::C, &[1.0, 2.0, 3.0, 4.0, 8.0, 0.0]),
+    ] {
+        let out = common::lbounds()
+            .args(["aggregate", "--rule", "median", "--input", "-"])
+            .write_stdin(stdin)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), "3.0,2.0\n");
+    }
+    // attack reads the same formats: sign flipping sends minus the honest mean (4, 2).
+    let out = ok(&[
+        "attack",
+        "--attack",
+        "sign_flipping",
+        "--f",
+        "1",
+        "--input",
+        &files[5],
+    ]);
+    assert_eq!(out, "-4.0,-2.0\n");
+    let out = ok(&[
+        "attack",
+        "--attack",
+        "sign_flipping",
+        "--f",
+        "1",
+        "--input",
+        &files[3],
+    ]);
+    assert_eq!(out, "-4.0,-2.0\n");
+}
+
+#[test]
+fn malformed_inputs_are_one_line_exit_2() {
+    let dir = Scratch::new("malformed");
+    let one_d = dir.file(
+        "one_d.npy",
+        &npy_bytes(&[3], npyz::Order::C, &[1.0, 2.0, 3.0]),
+    );
+    fails_with(
+        &["aggregate", "--rule", "median", "--input", &one_d],
+        "reshape(-1, 1)",
+    );
+    let npz = dir.file("x.npz", b"PK\x03\x04rest of a zip");
+    fails_with(
+        &["aggregate", "--rule", "median", "--input", &npz],
+        "np.save",
+    );
+    let mixed = dir.file("mixed.txt", b"1 2\n3,4\n");
+    fails_with(
+        &["aggregate", "--rule", "median", "--input", &mixed],
+        "line 2",
+    );
+    let latin1 = dir.file("latin1.csv", b"1,2\n3,\xe9\n");
+    fails_with(
+        &["aggregate", "--rule", "median", "--input", &latin1],
+        "not UTF-8",
+    );
+    let header_only = dir.file("header_only.csv", b"x,y\n");
+    fails_with(
+        &["aggregate", "--rule", "median", "--input", &header_only],
+        "no vectors",
+    );
+    // A data line with one bad field is data, not a header: the error says how to declare one.
+    let typo = dir.file("typo.csv", b"1,2x\n3,4\n");
+    fails_with(
+        &["aggregate", "--rule", "median", "--input", &typo],
+        "--header",
+    );
+    fails_with(
+        &[
+            "aggregate",
+            "--rule",
+            "median",
+            "--input",
+            dir.0.to_str().unwrap(),
+        ],
+        "--input",
+    );
+}
+
+#[test]
+fn hostile_input_is_escaped_and_shortened_in_errors() {
+    let dir = Scratch::new("hostile");
+    let big = "9".repeat(300);
+    let cases: Vec<Vec<String>> = vec![
+        // An ANSI colour sequence, a bidi override and NUL in a data field.
+        vec![
+            "aggregate".into(),
+            "--rule".into(),
+            "median".into(),
+            "--input".into(),
+            dir.file("esc.csv", b"1,2\n3,\x1b[31m\xe2\x80\xaeevil\x00\n"),
+        ],
+        // A 300-digit field, and a 300-digit flag value (a clap error).
+        vec![
+            "aggregate".into(),
+            "--rule".into(),
+            "median".into(),
+            "--input".into(),
+            dir.file("big.csv", format!("1,2\n3,{big}x\n").as_bytes()),
+        ],
+        vec![
+            "aggregate".into(),
+            "--rule".into(),
+            "median".into(),
+            "--f".into(),
+            big.clone(),
+            "--input".into(),
+            "x".into(),
+        ],
+        // A control character in a name (unknown rule).
+        vec![
+            "aggregate".into(),
+            "--rule".into(),
+            "med\x1b[2Jian".into(),
+            "--input".into(),
+            "x".into(),
+        ],
+    ];
+    for args in &cases {
+        let out = common::lbounds().args(args).output().unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(
+            !stderr
+                .trim_end()
+                .chars()
+                .any(|c| c.is_control() || c == '\u{202e}'),
+            "raw control characters in {stderr:?}"
+        );
+        assert!(
+            !stderr.contains(&"9".repeat(100)),
+            "not shortened: {stderr}"
+        );
+        assert!(stderr.len() < 400, "{stderr}");
+    }
+}
+
+#[test]
+fn attack_refuses_an_absurd_f_before_allocating() {
+    let csv = Csv::new("absurd_f.csv", "1,2\n3,4\n");
+    for f in ["100000000000", "18446744073709551615"] {
+        fails_with(
+            &[
+                "attack",
+                "--attack",
+                "sign_flipping",
+                "--f",
+                f,
+                "--input",
+                csv.path(),
+            ],
+            "exceed the limit",
+        );
+    }
+}
+
+#[test]
+fn out_that_is_a_file_is_exit_2_and_leaves_nothing_behind() {
+    let dir = Scratch::new("outfile");
+    let out = dir.file("not_a_dir", b"keep me");
+    let before = dir.listing();
+    fails_with(
+        &[
+            "sweep",
+            "run",
+            "examples/sweeps/breakdown.toml",
+            "--out",
+            &out,
+        ],
+        "is a file, but a directory is needed there",
+    );
+    let inside = format!("{out}/sub");
+    fails_with(
+        &[
+            "sweep",
+            "run",
+            "examples/sweeps/breakdown.toml",
+            "--out",
+            &inside,
+        ],
+        "is a file, but a directory is needed there",
+    );
+    assert_eq!(dir.listing(), before, "files left behind");
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+}
+
+#[test]
+fn json_outputs_are_json() {
+    let csv = Csv::new("json.csv", "1,2\n3,4\n8,0\n");
+    let v: serde_json::Value = serde_json::from_str(&ok(&[
+        "attack",
+        "--attack",
+        "two_world",
+        "--f",
+        "2",
+        "--input",
+        csv.path(),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(v["attack"], "two_world");
+    assert_eq!(v["f"], 2);
+    assert!(v["byzantine"].is_array(), "{v}");
+    let v: serde_json::Value = serde_json::from_str(&ok(&[
+        "aggregate",
+        "--rule",
+        "trmean",
+        "--f",
+        "1",
+        "--input",
+        csv.path(),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(v["rule"], "trmean");
+    assert_eq!(v["aggregate"], serde_json::json!([3.0, 2.0]));
+}
+
+#[test]
+fn timing_leaves_the_aggregate_unchanged_and_reports_the_median_call() {
+    // A randomized pipeline (bucketing shuffles with the seed's stream; buckets of 2, 2 and 1
+    // make the median of the bucket means depend on the shuffle): the warm-up call must not
+    // shift the draws of the printed call.
+    let csv = Csv::new("timing.csv", "1\n10\n100\n1000\n10000\n");
+    let base = [
+        "aggregate",
+        "--rule",
+        "median",
+        "--pre",
+        "bucketing:s=2",
+        "--input",
+        csv.path(),
+        "--json",
+        "--repeat",
+        "3",
+    ];
+    let plain: serde_json::Value = serde_json::from_str(&ok(&base)).unwrap();
+    let mut args = base.to_vec();
+    args.push("--timing");
+    let timed: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
+    assert_eq!(plain["aggregate"], timed["aggregate"]);
+    let (med, min, mean) = (
+        timed["seconds_per_call"].as_f64().unwrap(),
+        timed["seconds_min"].as_f64().unwrap(),
+        timed["seconds_mean"].as_f64().unwrap(),
+    );
+    assert!(0.0 < min && min <= med && min <= mean, "{timed}");
+    assert_eq!(timed["repeat"], 3);
 }

@@ -1,15 +1,17 @@
-//! `lbounds attack`: what the f Byzantine users send against the honest vectors of a CSV file.
+//! `lbounds attack`: what the f Byzantine users send against the honest vectors of a file.
 
-use super::{emit, parse_params, pipeline_spec, read_updates, CompatArg};
+use super::{emit, parse_params, pipeline_spec, read_updates, CompatArg, INPUT_HELP};
 use anyhow::Result;
 use lbounds::aggregators::AggContext;
 use lbounds::attacks::{self, AttackContext};
 use lbounds::data::csv::format_vector;
+use lbounds::data::population::MAX_VALUES;
 use lbounds::rng::rng_from_seed;
 use serde_json::json;
 use std::path::PathBuf;
 
-/// Compute the Byzantine vectors for honest vectors read from a CSV file.
+/// Compute the Byzantine vectors for honest vectors read from a file (CSV, whitespace-separated
+/// text, NumPy .npy) or stdin.
 ///
 /// Output: the Byzantine vector as one CSV line (ByzFL's attacks send f identical copies); an
 /// attack that sends different vectors (two_world) prints f lines. With --then-aggregate the f
@@ -38,9 +40,11 @@ pub struct Args {
     /// Name semantics: native or byzfl (ByzFL 0.0.11 exactly).
     #[arg(long, value_enum, default_value_t = CompatArg::Native)]
     compat: CompatArg,
-    /// CSV file of honest vectors, one per line.
-    #[arg(long)]
+    #[arg(long, value_name = "PATH|-", help = INPUT_HELP)]
     input: PathBuf,
+    /// The first line of a text input is a header row, whatever it holds.
+    #[arg(long)]
+    header: bool,
     /// Seed for randomized attacks and defences.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -67,7 +71,8 @@ pub fn run(a: Args) -> Result<()> {
         Some(rule) => Some(pipeline_spec(rule, &[], &a.pre, Some(f))?.build(compat)?),
         None => None,
     };
-    let honest = read_updates(&a.input)?;
+    let honest = read_updates(&a.input, a.header)?;
+    check_size(honest.n(), honest.d(), f)?;
     if let Some(p) = &defence {
         p.check_n(honest.n() + f)?;
     }
@@ -108,6 +113,25 @@ pub fn run(a: Args) -> Result<()> {
         bv.cols().map(|c| format_vector(c) + "\n").collect()
     };
     emit(&text)
+}
+
+/// Refuses, before any allocation, an f whose vectors (honest and Byzantine together, as the
+/// defence and the optimal attacks see them) would exceed [`MAX_VALUES`].
+fn check_size(n: usize, d: usize, f: usize) -> Result<()> {
+    let values = (n as u64)
+        .checked_add(f as u64)
+        .and_then(|m| m.checked_mul(d as u64));
+    if values.is_none_or(|v| v > MAX_VALUES) {
+        return Err(lbounds::Error::invalid(
+            "f",
+            f,
+            format!(
+                "(n + f)·d = ({n} + {f})·{d} values exceed the limit of {MAX_VALUES} (8 GiB of f64)"
+            ),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// A vector as JSON. JSON has no infinity and serde_json would write null, so ±∞ (the `inf`

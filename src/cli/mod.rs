@@ -114,26 +114,63 @@ pub fn report_clap_error(e: &clap::Error) -> ExitCode {
             } else {
                 para.join(" ")
             };
-            eprintln!("{line} (see --help)");
+            eprintln!("{} (see --help)", lbounds::error::printable(&line));
             ExitCode::from(2)
         }
     }
 }
 
 /// Prints one line for an error and returns 2 for bad input, 0 for a closed stdout, 1 else.
+///
+/// The line goes through [`lbounds::error::printable`]: whatever the input echoed into it
+/// (control bytes, a 300-digit number, a huge field) arrives escaped and shortened.
 pub fn report_error(e: &anyhow::Error) -> ExitCode {
     if let Some(io) = e.downcast_ref::<std::io::Error>() {
         if io.kind() == std::io::ErrorKind::BrokenPipe {
             return ExitCode::SUCCESS;
         }
     }
+    if let Some(line) = e
+        .downcast_ref::<lbounds::Error>()
+        .and_then(wrong_kind_of_path)
+    {
+        eprintln!("error: {}", lbounds::error::printable(&line));
+        return ExitCode::from(2);
+    }
     let line = e.to_string().replace('\n', " ");
-    eprintln!("error: {line}");
+    eprintln!("error: {}", lbounds::error::printable(&line));
     match e.downcast_ref::<lbounds::Error>() {
         Some(le) if le.is_user_error() => ExitCode::from(2),
         Some(_) => ExitCode::from(1),
         // Errors raised by the CLI itself are about its input.
         None => ExitCode::from(2),
+    }
+}
+
+/// For an I/O error caused by a file where a directory is needed (an `--out` directory that
+/// is a regular file, or a file inside it) or by a directory where a file is needed, a message
+/// that says so instead of the system's "File exists".
+fn wrong_kind_of_path(e: &lbounds::Error) -> Option<String> {
+    use std::io::ErrorKind as K;
+    let lbounds::Error::Io { path, source } = e else {
+        return None;
+    };
+    let path = std::path::Path::new(path);
+    match source.kind() {
+        K::AlreadyExists | K::NotADirectory => path
+            .ancestors()
+            .find(|p| p.exists() && !p.is_dir())
+            .map(|file| {
+                format!(
+                    "{} is a file, but a directory is needed there (remove it or choose another path)",
+                    file.display()
+                )
+            }),
+        K::IsADirectory => Some(format!(
+            "{} is a directory, but a file is needed there (choose a file name)",
+            path.display()
+        )),
+        _ => None,
     }
 }
 
@@ -145,24 +182,25 @@ pub fn emit(text: &str) -> Result<()> {
     Ok(())
 }
 
-/// Reads a CSV file of vectors (one per line), naming the file in errors.
-pub fn read_updates(path: &std::path::Path) -> Result<lbounds::data::Updates> {
-    let text = std::fs::read_to_string(path).map_err(|e| lbounds::Error::Io {
-        path: path.display().to_string(),
-        source: e,
-    });
-    let text = match text {
-        Ok(t) => t,
+/// Reads the vectors of `--input` (a path, or `-` for standard input) in any format that
+/// [`lbounds::data::input::read_updates`] accepts (CSV, whitespace- or tab-separated text,
+/// NumPy `.npy`). `header`: the first line of a text input is a header row whatever it holds
+/// (`--header`); without it a header row is still detected.
+pub fn read_updates(path: &std::path::Path, header: bool) -> Result<lbounds::data::Updates> {
+    let opts = lbounds::data::csv::CsvOptions { header };
+    match lbounds::data::input::read_updates(path, opts) {
         // A missing or unreadable input file is the caller's mistake: exit 2.
-        Err(e) => {
-            return Err(lbounds::Error::invalid("--input", path.display(), e.to_string()).into())
+        Err(lbounds::Error::Io { path, source }) => {
+            Err(lbounds::Error::invalid("--input", path, source.to_string()).into())
         }
-    };
-    Ok(lbounds::data::csv::parse_updates(
-        &text,
-        &path.display().to_string(),
-    )?)
+        other => Ok(other?),
+    }
 }
+
+/// Help text of every `--input` that reads vectors.
+pub const INPUT_HELP: &str = "Vectors, one per row: CSV, whitespace- or tab-separated text \
+(NumPy's savetxt), or a NumPy .npy array of shape (n, d); `-` reads standard input. A header \
+row is skipped when none of its fields is a number (or with --header); `#` lines are comments";
 
 /// Parses `--param KEY=VALUE` flags.
 pub fn parse_params(raw: &[String]) -> Result<Params> {

@@ -7,7 +7,9 @@
 //! ByzFL `inf` attack through to the rules that ByzFL defines on infinite input.
 
 pub mod csv;
+pub mod input;
 pub mod noise;
+pub mod npy;
 pub mod population;
 
 use crate::{Error, Result};
