@@ -41,10 +41,13 @@ pub(crate) fn ln_erfc(x: f64) -> f64 {
     std::f64::consts::LN_2 + ln_cdf(-x * SQRT_2)
 }
 
-/// ln(eᵃ + eᵇ).
+/// ln(eᵃ + eᵇ); +∞ when either is +∞ (not ∞ − ∞ = NaN), NaN when either is NaN.
 pub(crate) fn log_add(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        return f64::NAN;
+    }
     let (mn, mx) = if a < b { (a, b) } else { (b, a) };
-    if mn == f64::NEG_INFINITY {
+    if mn == f64::NEG_INFINITY || mx == f64::INFINITY {
         return mx;
     }
     mx + (mn - mx).exp().ln_1p()
@@ -69,5 +72,7 @@ mod tests {
         assert!((ln_cdf(10.0) + 7.619_853_024_160_47e-24).abs() < 1e-36);
         assert_eq!(log_add(f64::NEG_INFINITY, 1.0), 1.0);
         assert!((log_add(0.0, 0.0) - std::f64::consts::LN_2).abs() < 1e-15);
+        assert_eq!(log_add(f64::INFINITY, f64::INFINITY), f64::INFINITY);
+        assert!(log_add(f64::NAN, f64::NEG_INFINITY).is_nan());
     }
 }

@@ -131,17 +131,52 @@ fn residual(model: Model, theta: &[f64], x: &[f64], y: f64) -> f64 {
     }
 }
 
+/// ℓ2 norm: the plain √Σgᵢ² where that neither overflows nor underflows (so ordinary inputs
+/// clip exactly as before), else the largest |gᵢ| times the norm of g/max|gᵢ|. +∞ when an
+/// entry is infinite, NaN when one is NaN.
+fn norm(g: &[f64]) -> f64 {
+    let plain = g.iter().map(|v| v * v).sum::<f64>().sqrt();
+    if plain.is_nan() || (plain.is_finite() && plain > 1e-150) {
+        return plain;
+    }
+    let m = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if m == 0.0 || m == f64::INFINITY {
+        return m;
+    }
+    m * g.iter().map(|v| (v / m) * (v / m)).sum::<f64>().sqrt()
+}
+
+/// Most shrink steps in [`clip_in_place`] before it zeroes the vector; each shrinks by
+/// 4 ulps and the scaled norm's rounding is a few ulps, so a handful always suffice.
+const MAX_CLIP_SHRINKS: u32 = 64;
+
 /// Scales `g` to ℓ2 norm at most `c` (unchanged when already within), guaranteeing
-/// ‖g‖ ≤ c for the f64 norm computed here, and returns the final norm.
+/// ‖g‖ ≤ c for the f64 norm computed here, and returns the final norm. Terminates on every
+/// input: the norm is computed without overflow (entries up to f64::MAX), an infinite entry
+/// clips to the limit direction (±c/√k on the k infinite entries, 0 elsewhere), and a NaN
+/// entry, which has no direction, clips to the zero vector (norm 0 ≤ c keeps the
+/// sensitivity; [`dp_sgd`] reports such a gradient as an error before clipping).
 pub fn clip_in_place(g: &mut [f64], c: f64) -> f64 {
-    let norm = |g: &[f64]| g.iter().map(|v| v * v).sum::<f64>().sqrt();
     let n0 = norm(g);
     if n0 <= c {
         return n0;
     }
+    if n0.is_nan() {
+        g.iter_mut().for_each(|v| *v = 0.0);
+        return 0.0;
+    }
+    if n0 == f64::INFINITY {
+        let k = g.iter().filter(|v| v.is_infinite()).count() as f64;
+        let each = c / k.sqrt();
+        for v in g.iter_mut() {
+            *v = if v.is_infinite() { v.signum() * each } else { 0.0 };
+        }
+        // Rounding can leave the norm an ulp above c: the finite path fixes that.
+        return clip_in_place(g, c);
+    }
     let orig = g.to_vec();
     let mut scale = c / n0;
-    loop {
+    for _ in 0..MAX_CLIP_SHRINKS {
         for (v, o) in g.iter_mut().zip(&orig) {
             *v = o * scale;
         }
@@ -151,7 +186,15 @@ pub fn clip_in_place(g: &mut [f64], c: f64) -> f64 {
         }
         scale *= 1.0 - 4.0 * f64::EPSILON;
     }
+    g.iter_mut().for_each(|v| *v = 0.0);
+    0.0
 }
+
+/// Most per-example visits (steps × examples) one DP-SGD run may take, about a minute of
+/// work: every step draws a Poisson coin for every example, so a sampling rate of 1e-9 means
+/// 1e9 steps per epoch. Larger runs are refused up front instead of running silently for
+/// hours.
+pub const MAX_EXAMPLE_VISITS: f64 = 2e10;
 
 /// DP-SGD settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -202,6 +245,27 @@ impl SgdConfig {
         Ok(())
     }
 
+    /// Refuses a run of more than [`MAX_EXAMPLE_VISITS`] example visits on `n` examples.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming `sample_rate` with the size of the run.
+    pub fn check_size(&self, n: usize) -> Result<()> {
+        let visits = (1.0 / self.sample_rate).ceil() * self.epochs as f64 * n as f64;
+        if visits > MAX_EXAMPLE_VISITS {
+            return Err(Error::invalid(
+                "sample_rate",
+                self.sample_rate,
+                format!(
+                    "{} epochs x ceil(1/q) steps x {n} examples = {visits:.1e} example \
+                     visits, more than {MAX_EXAMPLE_VISITS:.0e} (each step draws a Poisson \
+                     coin per example); raise the sampling rate or lower epochs or examples",
+                    self.epochs
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Steps per epoch, ⌈1/q⌉.
     pub fn steps_per_epoch(&self) -> u64 {
         (1.0 / self.sample_rate).ceil() as u64
@@ -238,6 +302,7 @@ pub struct Trained {
 pub fn dp_sgd(data: &Dataset, cfg: &SgdConfig, rng: &mut SimRng) -> Result<Trained> {
     cfg.validate()?;
     let (n, d) = (data.n(), data.d());
+    cfg.check_size(n)?;
     let q = cfg.sample_rate;
     let per_epoch = cfg.steps_per_epoch();
     let orders = rdp::default_orders();
@@ -267,6 +332,16 @@ pub fn dp_sgd(data: &Dataset, cfg: &SgdConfig, rng: &mut SimRng) -> Result<Train
                 let r = residual(cfg.model, &theta, x, data.y[i]);
                 for (gj, xj) in g.iter_mut().zip(x) {
                     *gj = r * xj;
+                }
+                if g.iter().any(|v| !v.is_finite()) {
+                    return Err(Error::NonFinite {
+                        what: "DP-SGD per-example gradient".into(),
+                        detail: format!(
+                            "overflows f64 at step {} (features or labels too large; \
+                             rescale the data)",
+                            steps + 1
+                        ),
+                    });
                 }
                 if let Some(c) = cfg.clip {
                     clip_in_place(&mut g, c);
@@ -428,6 +503,52 @@ mod tests {
         let mut h = vec![0.3, 0.4];
         assert_eq!(clip_in_place(&mut h, 1.0), 0.5);
         assert_eq!(h, vec![0.3, 0.4]);
+    }
+
+    #[test]
+    fn clipping_terminates_on_huge_infinite_and_nan_gradients() {
+        // Used to loop forever: the norm of 1e160-sized entries overflowed to ∞, the scale
+        // c/∞ = 0 turned ∞ entries into NaN, and "NaN ≤ c" never held.
+        let mut g = vec![1e160, -1e160, 3.0];
+        let n = clip_in_place(&mut g, 1.0);
+        assert!(n <= 1.0 && (g[0] - std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-15, "{g:?}");
+        let mut g = vec![f64::INFINITY, 1.0, f64::NEG_INFINITY];
+        let n = clip_in_place(&mut g, 2.0);
+        assert!(n <= 2.0 && g[1] == 0.0 && g[0] > 1.4 && g[2] < -1.4, "{g:?}");
+        let mut g = vec![f64::NAN, 1.0];
+        assert_eq!(clip_in_place(&mut g, 1.0), 0.0);
+        assert_eq!(g, vec![0.0, 0.0]);
+        let mut g = vec![f64::MAX, f64::MAX];
+        assert!(clip_in_place(&mut g, f64::MAX) <= f64::MAX);
+        let mut g = vec![1e-200, 1e-200];
+        assert!(clip_in_place(&mut g, 1e-201) <= 1e-201);
+    }
+
+    #[test]
+    fn overflowing_gradients_are_an_error_not_a_hang() {
+        let rows: Vec<Vec<f64>> = (0..8).map(|i| vec![1e160 * f64::from(i + 1)]).collect();
+        let refs: Vec<&[f64]> = rows.iter().map(Vec::as_slice).collect();
+        let data = Dataset::new(&refs, vec![1e160; 8]).unwrap();
+        let c = SgdConfig {
+            clip: Some(1.0),
+            noise_multiplier: 1.0,
+            ..cfg(Model::Linear)
+        };
+        let e = dp_sgd(&data, &c, &mut rng_from_seed(0)).unwrap_err();
+        assert!(e.to_string().contains("overflows"), "{e}");
+    }
+
+    #[test]
+    fn unbounded_runs_are_refused_up_front() {
+        // q = 1e-9: 1e9 steps per epoch over 40 examples; refused at once, not run.
+        let c = SgdConfig {
+            sample_rate: 1e-9,
+            ..cfg(Model::Linear)
+        };
+        let t = std::time::Instant::now();
+        let e = dp_sgd(&toy(Model::Linear), &c, &mut rng_from_seed(0)).unwrap_err();
+        assert!(e.to_string().contains("example visits"), "{e}");
+        assert!(t.elapsed().as_secs() < 1);
     }
 
     #[test]

@@ -103,6 +103,10 @@ impl Accountant for RdpAccountant {
     }
     fn compose(&mut self, cost: PrivacyCost, count: u64) -> Result<()> {
         cost.validate()?;
+        if count == 0 {
+            // Nothing composed; also keeps 0·∞ = NaN out of the sums.
+            return Ok(());
+        }
         let c = count as f64;
         match cost {
             PrivacyCost::SubsampledGaussian {

@@ -76,6 +76,11 @@ pub const DEFAULT_INTERVAL: f64 = 1e-4;
 const Z_TAIL: f64 = 10.0;
 /// Mass allowed outside the composition window, per composition.
 const TAIL_MASS_TRUNCATION: f64 = 1e-15;
+/// The smallest δ the PLD accountant answers for. Below it the 1e-15 of tail mass added per
+/// composition (and FFT rounding, about 1e-16 per grid point) is no longer small next to δ,
+/// so ε would come out +∞ or be dominated by rounding; an error then points to the RDP
+/// accountant instead (an accountant may be conservative, never misleading).
+pub const MIN_DELTA: f64 = 1e-12;
 /// Largest FFT length before the grid is coarsened.
 const MAX_FFT_LEN: usize = 1 << 23;
 
@@ -461,10 +466,21 @@ fn composed(events: &[(f64, f64, u64)], h: f64, dir: Direction) -> Result<Option
 /// directions, starting at grid interval `h` and doubling it while a window is too large.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] for an invalid event or δ; [`Error::Unsupported`] when even a
-/// grid interval of 1 is too fine (absurdly long compositions).
+/// [`Error::InvalidParameter`] for an invalid event or δ, and for δ < [`MIN_DELTA`];
+/// [`Error::Unsupported`] when even a grid interval of 1 is too fine (absurdly long
+/// compositions).
 pub fn epsilon_for_events(events: &[(f64, f64, u64)], delta: f64, h: f64) -> Result<f64> {
     check_delta(delta)?;
+    if delta < MIN_DELTA {
+        return Err(Error::invalid(
+            "delta",
+            delta,
+            format!(
+                "the PLD accountant resolves only delta >= {MIN_DELTA:e} (1e-15 of truncated \
+                 tail mass per composition, FFT rounding); use the RDP accountant"
+            ),
+        ));
+    }
     crate::error::check_positive("value_discretization_interval", h)?;
     for &(s, q, t) in events {
         check_noise_multiplier(s)?;
@@ -645,6 +661,12 @@ mod tests {
             assert!(e.is_finite() && e > 0.0, "{q} {s} {t} {d}: {e}");
         }
         assert!(epsilon(0.5, 0.0, 1, 1e-5).is_err());
+        // Below MIN_DELTA: an error naming δ and the RDP accountant, not ε = +∞ (which was
+        // returned below δ ≈ 1e-15 and made calibration claim that no σ reaches a target).
+        for d in [1e-13, 1e-16, 1e-300] {
+            let e = epsilon(0.01, 1.0, 100, d).unwrap_err().to_string();
+            assert!(e.contains("`delta`") && e.contains("RDP"), "{e}");
+        }
         assert!(epsilon(0.5, 1.0, 0, 1e-5).is_err());
     }
 }
