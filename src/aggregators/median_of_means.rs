@@ -1,7 +1,7 @@
 //! Median of means: split the inputs into k groups, average each group, and return the
 //! coordinate-wise median of the k group means.
 //!
-//! Not in ByzFL: `Compat::Byzfl` and `Compat::Native` coincide. Keys:
+//! Not in ByzFL: `Compat::Byzfl` refuses it (`Error::Unsupported`). Keys:
 //! - `k`: number of groups, 1 ≤ k ≤ n. Default **2f + 1** (the fewest groups such that the f
 //!   Byzantine inputs can spoil at most f of them, a minority), which is **1 (the mean) when
 //!   f = 0**.
