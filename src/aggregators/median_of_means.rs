@@ -27,7 +27,7 @@
 use super::coordinatewise::{map_blocks, streams_from_memory, BLOCK};
 use super::median::median_kernel;
 use super::{AggContext, Aggregator};
-use crate::data::{add_weighted_rows, UpdatesView};
+use crate::data::{add_weighted_rows, mean_without_overflow, UpdatesView};
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
 use nalgebra::DVector;
@@ -128,6 +128,7 @@ impl Aggregator for MedianOfMeans {
                     for a in acc.iter_mut() {
                         *a /= size;
                     }
+                    mean_without_overflow(acc, &rows, &ones, size);
                     buf.set_wire(g, acc);
                 }
             },

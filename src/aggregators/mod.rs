@@ -17,6 +17,7 @@ pub mod centered_clipping;
 pub(crate) mod coordinatewise;
 pub(crate) mod distances;
 pub mod dnc;
+pub(crate) mod far;
 pub mod geometric_median;
 pub mod krum;
 pub(crate) mod linalg;
