@@ -39,7 +39,7 @@
 //! rows are finite (the `Inf` attack at its declared f) *every* row, infinite ones included,
 //! becomes the mean of the finite rows. With more finite rows ByzFL picks among equal
 //! infinite distances in an unspecified order, and with fewer it averages infinite rows; both
-//! are refused ([`crate::Error::Unsupported`], naming nnm).
+//! are refused ([`crate::Error::NonFinite`], naming nnm).
 //!
 //! # References
 //! Allouah, Farhadkhani, Guerraoui, Gupta, Pinot & Stephan, "Fixing by Mixing: A Recipe for
@@ -111,14 +111,18 @@ impl Nnm {
         let k = n - self.f;
         match self.compat {
             Compat::Byzfl if finite.len() == k => Ok(vec![finite; n]),
-            Compat::Byzfl => Err(Error::Unsupported(format!(
-                "nnm (ByzFL semantics) with {} infinite of {n} vectors and f = {}: ByzFL's \
-                 neighbours then depend on how NumPy's argpartition orders equal infinite (or \
-                 NaN) distances, which is unspecified; only exactly f infinite vectors are \
-                 reproduced. Use --compat native",
-                infinite.len(),
-                self.f
-            ))),
+            Compat::Byzfl => Err(Error::NonFinite {
+                what: "input of nnm (ByzFL semantics)".into(),
+                detail: format!(
+                    "{} infinite of {n} vectors with f = {}: ByzFL's neighbours then depend on \
+                     how NumPy's argpartition orders equal infinite (or NaN) distances, which \
+                     is unspecified (ByzFL 0.0.11 on x86 drops two arbitrary finite rows at \
+                     n = 12, f = 5); only exactly f infinite vectors are reproduced. Use \
+                     --compat native",
+                    infinite.len(),
+                    self.f
+                ),
+            }),
             Compat::Native if infinite.len() > self.f => Err(Error::NonFinite {
                 what: "input of nnm".into(),
                 detail: format!(
