@@ -1,11 +1,17 @@
 //! The plain average, (1/n) Σ xᵢ: optimal without adversaries, breakdown point 0.
 //!
 //! ByzFL: `Average()`. No parameters; accepts any n ≥ 1.
+//!
+//! **Not robust**, and says so: when an input holds ±∞ (the `inf` attack) the mean is ±∞ or
+//! undefined (∞ − ∞), and the rule returns [`Error::NonFinite`] naming the first such vector
+//! and pointing to the robust rules, in both modes (ByzFL returns that ±∞/NaN vector). A sum
+//! of finite inputs that overflows (entries near 1.7·10³⁰⁸) is recomputed so that the mean of
+//! finite numbers stays finite.
 
 use super::{AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
-use crate::Result;
+use crate::{Error, Result};
 use nalgebra::DVector;
 
 /// Registry entry.
@@ -35,7 +41,24 @@ impl Aggregator for Average {
     }
 
     fn aggregate(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<DVector<f64>> {
-        Ok(x.mean())
+        let mean = x.mean();
+        // The O(d) check of the output replaces an O(nd) scan of the input.
+        if mean.iter().all(|v| v.is_finite()) {
+            return Ok(mean);
+        }
+        let bad = (0..x.n())
+            .filter(|&i| x.col(i).iter().any(|v| !v.is_finite()))
+            .collect::<Vec<_>>();
+        Err(Error::NonFinite {
+            what: "input of average".into(),
+            detail: format!(
+                "the average is not robust: {} of {} vectors (first: vector {}) hold ±inf, so \
+                 the mean is infinite or undefined; use a robust rule (median, trmean, ...)",
+                bad.len(),
+                x.n(),
+                bad.first().copied().unwrap_or(0)
+            ),
+        })
     }
 }
 
@@ -54,5 +77,24 @@ mod tests {
             .aggregate(u.view(), &mut AggContext::new(&mut rng))
             .unwrap();
         assert_eq!(out.as_slice(), &[4.0, 2.0]);
+    }
+
+    #[test]
+    fn says_it_is_not_robust_on_infinite_input_and_survives_overflow() {
+        let inf = f64::INFINITY;
+        let m = nalgebra::DMatrix::from_column_slice(1, 3, &[1.0, inf, 2.0]);
+        let u = Updates::new_allow_inf(m).unwrap();
+        let mut rng = rng_from_seed(0);
+        let e = Average
+            .aggregate(u.view(), &mut AggContext::new(&mut rng))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not robust") && e.contains("vector 1"), "{e}");
+        // 1.7e308 + 1.6e308 + 1.65e308 overflows; the mean 1.65e308 (to rounding) does not.
+        let u = Updates::from_rows(&[vec![1.7e308], vec![1.6e308], vec![1.65e308]]).unwrap();
+        let out = Average
+            .aggregate(u.view(), &mut AggContext::new(&mut rng))
+            .unwrap();
+        assert!((out[0] / 1.65e308 - 1.0).abs() < 1e-15, "{}", out[0]);
     }
 }

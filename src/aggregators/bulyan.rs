@@ -1,7 +1,7 @@
 //! Bulyan: θ = n − 2f inputs selected by repeated Krum, then per coordinate the average of
 //! the β = θ − 2f selected values closest to the coordinate's median.
 //!
-//! Not in ByzFL: `Compat::Byzfl` and `Compat::Native` coincide. Key `f`; requires
+//! Not in ByzFL: `Compat::Byzfl` refuses it (`Error::Unsupported`). Key `f`; requires
 //! **n ≥ 4f + 3** (the paper's hypothesis).
 //!
 //! Selection: start from R = all inputs and S = ∅; θ times, compute Krum scores within R

@@ -3,7 +3,7 @@
 //!
 //! ByzFL: `CenteredClipping(m=None, L=1, tau=100.0)`. Keys `L` (steps, default 1) and `tau`
 //! (radius, default 100.0, must be > 0); `f` is accepted and unused. Any n ≥ 1.
-//! `Compat::Byzfl` and `Compat::Native` coincide.
+//! `Compat::Byzfl` and `Compat::Native` coincide on inputs whose distances to v are finite.
 //!
 //! **State.** ByzFL keeps its last output in `self.m` and starts the next call from it (zeros
 //! on the first call). lbounds keeps rules stateless: the caller passes the previous round's
@@ -15,9 +15,17 @@
 //! is always true), so the only usable ByzFL configuration starts from zeros; besides, a
 //! starting vector is not a scalar parameter: pass it as [`AggContext::previous`].
 //!
-//! A vector equal to v gets factor 1 (ByzFL's τ/0 = ∞ clipped to 1). Infinite entries (the
-//! `inf` attack) are rejected with [`crate::Error::NonFinite`]: ByzFL computes ∞·0 = NaN there
-//! and returns NaN in every coordinate.
+//! A vector equal to v gets factor 1 (ByzFL's τ/0 = ∞ clipped to 1).
+//!
+//! **Far and infinite inputs.** A clipped input contributes τ·uᵢ, uᵢ = (xᵢ − v)/‖xᵢ − v‖ its
+//! direction, whatever its distance. Natively that holds at any distance: where ‖xᵢ − v‖²
+//! overflows, uᵢ is computed from (xᵢ − v)/max|xᵢ − v| (1e300 entries, or three rows near
+//! 1.7e308), and a vector with ±∞ entries is the limit of a point going to infinity: uᵢ is
+//! the sign pattern of its infinite entries divided by √(their count), 0 on its finite ones
+//! (the `inf` attack's (+∞, …, +∞) pulls by τ/n along (1, …, 1)/√d). `Compat::Byzfl`
+//! reproduces ByzFL instead: an overflowing norm gives τ/∞ = 0, so that input contributes
+//! nothing (ByzFL's finite but wrong 0 on rows near 1.7e308), and ±∞ gives ∞·0 = NaN in every
+//! coordinate, which lbounds reports as [`crate::Error::NonFinite`].
 //!
 //! # References
 //! - S. P. Karimireddy, L. He, M. Jaggi, "Learning from history for Byzantine robust
@@ -39,12 +47,11 @@ pub const SPEC: Spec<dyn Aggregator> = Spec {
     build,
 };
 
-fn build(p: &Params, _: Compat) -> Result<Box<dyn Aggregator>> {
+fn build(p: &Params, compat: Compat) -> Result<Box<dyn Aggregator>> {
     p.f()?;
-    Ok(Box::new(CenteredClipping::new(
-        p.count("L", 1)?,
-        p.positive("tau", 100.0)?,
-    )))
+    Ok(Box::new(
+        CenteredClipping::new(p.count("L", 1)?, p.positive("tau", 100.0)?).with_compat(compat),
+    ))
 }
 
 /// Centered clipping with `L` steps and radius `tau`.
@@ -52,14 +59,40 @@ fn build(p: &Params, _: Compat) -> Result<Box<dyn Aggregator>> {
 pub struct CenteredClipping {
     steps: usize,
     tau: f64,
+    compat: Compat,
 }
 
 impl CenteredClipping {
     /// `steps` clipped-averaging steps with clipping radius `tau` (> 0, checked by the
-    /// registry builder).
+    /// registry builder), native semantics.
     pub fn new(steps: usize, tau: f64) -> Self {
-        CenteredClipping { steps, tau }
+        CenteredClipping {
+            steps,
+            tau,
+            compat: Compat::Native,
+        }
     }
+
+    /// The same rule with ByzFL's or lbounds' arithmetic on far inputs (module docs).
+    pub fn with_compat(mut self, compat: Compat) -> Self {
+        self.compat = compat;
+        self
+    }
+}
+
+/// The unit direction of `y` = xᵢ − v when ‖y‖² overflows: the limit direction of its
+/// infinite entries if it has any, else y/‖y‖ computed on y/max|yⱼ| (module docs).
+pub(crate) fn far_direction(y: impl Iterator<Item = f64> + Clone) -> Vec<f64> {
+    let infinite = y.clone().filter(|v| v.is_infinite()).count();
+    if infinite > 0 {
+        let s = 1.0 / (infinite as f64).sqrt();
+        return y
+            .map(|v| if v.is_infinite() { s.copysign(v) } else { 0.0 })
+            .collect();
+    }
+    let big = y.clone().fold(0.0f64, |m, v| m.max(v.abs()));
+    let norm = y.clone().map(|v| (v / big) * (v / big)).sum::<f64>().sqrt();
+    y.map(|v| (v / big) / norm).collect()
 }
 
 const BLOCK: usize = 2048;
@@ -103,10 +136,28 @@ impl Aggregator for CenteredClipping {
                 Some(v) => sq_dists_to(x, v),
                 None => sq_norms(x),
             };
-            if d2.iter().any(|s| !s.is_finite()) {
-                // Overflow of a finite vector is fine (factor → 0); ±∞ entries are not.
+            // Inputs whose distance to v overflows (or is infinite): natively they pull by τ
+            // along their direction; ByzFL's factor τ/∞ = 0 drops a finite one and turns ±∞
+            // into NaN.
+            let far: Vec<usize> = (0..n).filter(|&i| !d2[i].is_finite()).collect();
+            if !far.is_empty() && self.compat == Compat::Byzfl {
                 require_finite("centered_clipping", x)?;
             }
+            let pulls: Vec<Vec<f64>> = match self.compat {
+                Compat::Byzfl => Vec::new(),
+                Compat::Native => far
+                    .iter()
+                    .map(|&i| {
+                        let xi = x.col(i).iter().copied();
+                        let dir = match &v {
+                            Some(v) => far_direction(xi.zip(v).map(|(a, b)| a - b)),
+                            None => far_direction(xi),
+                        };
+                        dir.into_iter().map(|u| self.tau * u).collect()
+                    })
+                    .collect(),
+            };
+            let near: Vec<usize> = (0..n).filter(|&i| d2[i].is_finite()).collect();
             let c: Vec<f64> = d2
                 .iter()
                 .map(|s| {
@@ -118,13 +169,23 @@ impl Aggregator for CenteredClipping {
                     }
                 })
                 .collect();
+            let c_near: Vec<f64> = near.iter().map(|&i| c[i]).collect();
             let nf = n as f64;
             let mut next = vec![0.0; d];
             for_each_block_mut(&mut next, BLOCK, |b, out| {
                 let lo = b * BLOCK;
                 let vb = v.as_ref().map(|v| &v[lo..lo + out.len()]);
-                let rows: Vec<&[f64]> = (0..n).map(|i| &x.col(i)[lo..lo + out.len()]).collect();
-                add_weighted_rows(out, &rows, &c, vb);
+                let rows: Vec<&[f64]> = near
+                    .iter()
+                    .map(|&i| &x.col(i)[lo..lo + out.len()])
+                    .collect();
+                add_weighted_rows(out, &rows, &c_near, vb);
+                let len = out.len();
+                for p in &pulls {
+                    for (o, t) in out.iter_mut().zip(&p[lo..lo + len]) {
+                        *o += t;
+                    }
+                }
                 match vb {
                     Some(vb) => {
                         for (o, vv) in out.iter_mut().zip(vb) {
@@ -249,14 +310,49 @@ mod tests {
     }
 
     #[test]
-    fn infinite_input_is_rejected() {
+    fn far_and_infinite_inputs_pull_by_tau_natively() {
         let inf = f64::INFINITY;
         let u =
             Updates::new_allow_inf(nalgebra::DMatrix::from_column_slice(1, 2, &[0., inf])).unwrap();
+        // ByzFL: ∞·0 = NaN, reported as an error.
         assert!(matches!(
-            run(CenteredClipping::new(1, 1.0), &u, None),
+            run(
+                CenteredClipping::new(1, 1.0).with_compat(Compat::Byzfl),
+                &u,
+                None
+            ),
             Err(Error::NonFinite { .. })
         ));
+        // Native, from v = 0 with τ = 1: 0 contributes 0, +∞ pulls by τ along +1: v = 1/2.
+        assert_eq!(
+            run(CenteredClipping::new(1, 1.0), &u, None).unwrap(),
+            vec![0.5]
+        );
+        // (+∞, 5) pulls along (1, 0); (−∞, −∞) along (−1, −1)/√2; (0, 0) not at all.
+        let u = Updates::new_allow_inf(nalgebra::DMatrix::from_column_slice(
+            2,
+            3,
+            &[inf, 5.0, -inf, -inf, 0.0, 0.0],
+        ))
+        .unwrap();
+        let out = run(CenteredClipping::new(1, 3.0), &u, None).unwrap();
+        let r = 3.0 / 2f64.sqrt();
+        assert!((out[0] - (3.0 - r) / 3.0).abs() < 1e-15, "{out:?}");
+        assert!((out[1] - (-r) / 3.0).abs() < 1e-15, "{out:?}");
+        // Rows near 1.7e308 (squared norms overflow): ByzFL's τ/∞ = 0 drops them (the finite
+        // but wrong 0), natively each pulls by τ along its direction (1, 1)/√2.
+        let u = Updates::from_rows(&[vec![1.7e308, 1.7e308], vec![1.6e308, 1.6e308]]).unwrap();
+        let byzfl = run(
+            CenteredClipping::new(1, 2.0).with_compat(Compat::Byzfl),
+            &u,
+            None,
+        );
+        assert_eq!(byzfl.unwrap(), vec![0.0, 0.0]);
+        let out = run(CenteredClipping::new(1, 2.0), &u, None).unwrap();
+        assert!(
+            (out[0] - 2f64.sqrt()).abs() < 1e-15 && out[0] == out[1],
+            "{out:?}"
+        );
     }
 
     #[test]

@@ -32,7 +32,8 @@
 //! Li, Ngai, Ye, Ju, Zhang & Voigt, "Blades: A Unified Benchmark Suite for Byzantine Attacks
 //! and Defenses in Federated Learning", IoTDI 2024, arXiv 2206.05359 (source of the defaults).
 
-use super::linalg::{centred_gram, gram_of_columns, non_finite, subset_mean, sym_top};
+use super::far::tame;
+use super::linalg::{centred_gram, gram_of_columns, subset_mean, sym_top};
 use super::{require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
@@ -116,7 +117,11 @@ impl Dnc {
         };
         if b == d {
             // Every iteration would see all coordinates: one centred Gram matrix, no copy.
-            flag_top(&centred_gram(x, "dnc")?);
+            match centred_gram(x, "dnc") {
+                Ok(g) => flag_top(&g),
+                Err(Error::NonFinite { .. }) => return self.good_set_tamed(x, rng),
+                Err(e) => return Err(e),
+            }
             return Ok(least_flagged(&times_flagged));
         }
         // Draw every iteration's coordinates first (the stream order of drawing them one by
@@ -136,13 +141,21 @@ impl Dnc {
                 centred_columns_gram(&mut buf, b, n)
             })
             .collect();
+        if grams.iter().any(|k| !k.iter().all(|v| v.is_finite())) {
+            return self.good_set_tamed(x, rng);
+        }
         for k in &grams {
-            if !k.iter().all(|v| v.is_finite()) {
-                return Err(non_finite("dnc"));
-            }
             flag_top(k);
         }
         Ok(least_flagged(&times_flagged))
+    }
+
+    /// [`Dnc::good_set`] on inputs at infinity or with overflowing squares (see `far`): they
+    /// are never in the good set and each spends one unit of f.
+    fn good_set_tamed(&self, x: UpdatesView<'_>, rng: &mut SimRng) -> Result<Vec<usize>> {
+        let t = tame(x, self.f, "dnc")?;
+        let good = Dnc { f: t.f, ..*self }.good_set(t.x.view(), rng)?;
+        Ok(t.indices_back(&good))
     }
 }
 
@@ -221,10 +234,10 @@ impl Aggregator for Dnc {
         let out = subset_mean(x, &good);
         // ±∞ outside the sampled coordinates surfaces here (no separate O(nd) scan).
         if out.iter().all(|v| v.is_finite()) {
-            Ok(out)
-        } else {
-            Err(non_finite("dnc"))
+            return Ok(out);
         }
+        let good = self.good_set_tamed(x, cx.rng)?;
+        Ok(subset_mean(x, &good))
     }
 }
 
@@ -308,8 +321,16 @@ mod tests {
         let mut m = DMatrix::from_element(1, 3, 1.0);
         m[(0, 1)] = f64::INFINITY;
         let inf = Updates::new_allow_inf(m).unwrap();
+        // The infinite input is set aside (one unit of f); with f = 0 it cannot be.
+        assert_eq!(run(&Params::new().with("f", 1.0), &inf, 0).unwrap()[0], 1.0);
+        let inf3 = Updates::new_allow_inf(DMatrix::from_row_slice(
+            1,
+            5,
+            &[1.0, f64::INFINITY, 1.0, f64::NEG_INFINITY, 1.0],
+        ))
+        .unwrap();
         assert!(matches!(
-            run(&Params::new().with("f", 1.0), &inf, 0),
+            run(&Params::new().with("f", 1.0), &inf3, 0),
             Err(Error::NonFinite { .. })
         ));
     }

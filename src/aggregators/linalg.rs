@@ -14,7 +14,7 @@
 //! `matrixmultiply`, whose micro-kernel is chosen by CPU features, so the last bits may differ
 //! between machines.)
 
-use crate::data::{add_weighted_rows, for_each_block_mut, UpdatesView};
+use crate::data::{add_weighted_rows, for_each_block_mut, mean_without_overflow, UpdatesView};
 use crate::rng::SimRng;
 use crate::{Error, Result};
 use nalgebra::{DMatrix, DMatrixView, DVector, Dyn};
@@ -141,8 +141,8 @@ fn product(x: UpdatesView<'_>, shifted: bool) -> DMatrix<f64> {
 pub(crate) fn non_finite(rule: &str) -> Error {
     Error::NonFinite {
         what: format!("input of {rule}"),
-        detail: "infinite entries (the `inf` attack) or squares that overflow are not defined \
-                 for this rule"
+        detail: "infinite entries (the `inf` attack) or squares that overflow: ByzFL 0.0.11 \
+                 computes NaN here; `--compat native` sets such inputs aside first"
             .into(),
     }
 }
@@ -687,6 +687,7 @@ pub(crate) fn weighted_mean(x: UpdatesView<'_>, w: &[f64]) -> DVector<f64> {
         for a in acc.iter_mut() {
             *a /= total;
         }
+        mean_without_overflow(acc, &rows, &ws, total);
     });
     DVector::from_vec(out)
 }

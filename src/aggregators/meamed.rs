@@ -107,6 +107,16 @@ pub(crate) fn mean_around_median_kernel(
         }
         net.apply(w);
         window_mean(&w[..n], keep, drop, out);
+        // A sum of finite values near 1.7e308 can overflow; the definition (whose mean does
+        // not) redoes only those lanes. One check per lane, in registers.
+        if !out.iter().all(|o| o.is_finite()) {
+            for (l, o) in out.iter_mut().enumerate() {
+                if !o.is_finite() {
+                    let vals: Vec<f64> = w[..n].iter().map(|wire| wire[l]).collect();
+                    *o = mean_around_median_reference(&vals, keep);
+                }
+            }
+        }
     }
 }
 
@@ -165,7 +175,14 @@ pub(crate) fn mean_around_median_reference(vals: &[f64], keep: usize) -> f64 {
     let m = median_of_sorted(&sorted);
     let mut by_dist: Vec<(f64, f64)> = vals.iter().map(|&x| ((x - m).abs(), x)).collect();
     by_dist.sort_by(|a, b| nan_last(a.0, b.0).then(a.1.total_cmp(&b.1)));
-    by_dist[..keep].iter().map(|p| p.1).sum::<f64>() / keep as f64
+    let kept = &by_dist[..keep];
+    let mean = kept.iter().map(|p| p.1).sum::<f64>() / keep as f64;
+    if mean.is_finite() || !kept.iter().all(|p| p.1.is_finite()) {
+        mean
+    } else {
+        // The sum of finite values overflowed; their mean is finite.
+        kept.iter().map(|p| p.1 / keep as f64).sum()
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Median of means: split the inputs into k groups, average each group, and return the
 //! coordinate-wise median of the k group means.
 //!
-//! Not in ByzFL: `Compat::Byzfl` and `Compat::Native` coincide. Keys:
+//! Not in ByzFL: `Compat::Byzfl` refuses it (`Error::Unsupported`). Keys:
 //! - `k`: number of groups, 1 ≤ k ≤ n. Default **2f + 1** (the fewest groups such that the f
 //!   Byzantine inputs can spoil at most f of them, a minority), which is **1 (the mean) when
 //!   f = 0**.
@@ -27,7 +27,7 @@
 use super::coordinatewise::{map_blocks, streams_from_memory, BLOCK};
 use super::median::median_kernel;
 use super::{AggContext, Aggregator};
-use crate::data::{add_weighted_rows, UpdatesView};
+use crate::data::{add_weighted_rows, mean_without_overflow, UpdatesView};
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
 use nalgebra::DVector;
@@ -128,6 +128,7 @@ impl Aggregator for MedianOfMeans {
                     for a in acc.iter_mut() {
                         *a /= size;
                     }
+                    mean_without_overflow(acc, &rows, &ones, size);
                     buf.set_wire(g, acc);
                 }
             },

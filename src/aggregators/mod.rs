@@ -17,6 +17,7 @@ pub mod centered_clipping;
 pub(crate) mod coordinatewise;
 pub(crate) mod distances;
 pub mod dnc;
+pub(crate) mod far;
 pub mod geometric_median;
 pub mod krum;
 pub(crate) mod linalg;
@@ -32,7 +33,7 @@ pub mod spectral;
 pub mod trmean;
 
 use crate::data::{Updates, UpdatesView};
-use crate::params::{build_from, Compat, Params, Spec};
+use crate::params::{build_from, lookup, Compat, Params, Spec};
 use crate::rng::SimRng;
 use crate::{Error, Result};
 use nalgebra::DVector;
@@ -134,8 +135,11 @@ pub const PRE_AGGREGATORS: &[Spec<dyn PreAggregator>] = &[
 /// Builds an aggregation rule by name.
 ///
 /// # Errors
-/// [`Error::Unknown`] for an unknown name or parameter key; the rule's own validation errors.
+/// [`Error::Unknown`] for an unknown name or parameter key; [`Error::Unsupported`] for
+/// [`Compat::Byzfl`] with a rule ByzFL 0.0.11 does not have (never a silent native run); the
+/// rule's own validation errors.
 pub fn build(name: &str, params: &Params, compat: Compat) -> Result<Box<dyn Aggregator>> {
+    require_in_byzfl(RULES, "aggregator", name, compat)?;
     build_from(RULES, "aggregator", name, params, compat)
 }
 
@@ -144,7 +148,48 @@ pub fn build(name: &str, params: &Params, compat: Compat) -> Result<Box<dyn Aggr
 /// # Errors
 /// As [`build`].
 pub fn build_pre(name: &str, params: &Params, compat: Compat) -> Result<Box<dyn PreAggregator>> {
+    require_in_byzfl(PRE_AGGREGATORS, "pre-aggregator", name, compat)?;
     build_from(PRE_AGGREGATORS, "pre-aggregator", name, params, compat)
+}
+
+/// Whether the rule or pre-aggregator named `name` (any spelling) changes meaning with the
+/// declared f (trmean, krum, nnm, ...), so a caller that has no f must ask for one rather than
+/// run f = 0. Average, median, geometric median and centered clipping accept `f` (as ByzFL's
+/// constructors do) but ignore it.
+///
+/// # Errors
+/// [`Error::Unknown`] for a name in neither registry.
+pub fn depends_on_f(name: &str) -> Result<bool> {
+    const IGNORE_F: &[&str] = &["average", "median", "geometric_median", "centered_clipping"];
+    let keys = match lookup(PRE_AGGREGATORS, "pre-aggregator", name) {
+        Ok(spec) => spec.keys,
+        Err(_) => {
+            let spec = lookup(RULES, "aggregator", name)?;
+            if IGNORE_F.contains(&spec.name) {
+                return Ok(false);
+            }
+            spec.keys
+        }
+    };
+    Ok(keys.contains(&"f"))
+}
+
+/// [`Compat::Byzfl`] promises ByzFL 0.0.11's arithmetic, so an item ByzFL lacks is refused.
+fn require_in_byzfl<T: ?Sized>(
+    registry: &[Spec<T>],
+    family: &str,
+    name: &str,
+    compat: Compat,
+) -> Result<()> {
+    let spec = lookup(registry, family, name)?;
+    if compat == Compat::Byzfl && spec.byzfl.is_none() {
+        return Err(Error::Unsupported(format!(
+            "{family} `{}` does not exist in ByzFL 0.0.11, so `--compat byzfl` cannot reproduce \
+             it; run it with `--compat native`",
+            spec.name
+        )));
+    }
+    Ok(())
 }
 
 /// One named step with its parameters, as written in configs (`{"name": "nnm", "params": {"f": 10}}`).
@@ -318,5 +363,43 @@ pub fn require_finite(rule: &str, x: UpdatesView<'_>) -> Result<()> {
             what: format!("input of {rule}"),
             detail: "infinite entries (the `inf` attack) are not defined for this rule".into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byzfl_semantics_refuse_rules_byzfl_lacks() {
+        // A rule ByzFL 0.0.11 does not have must not run silently with native semantics.
+        for spec in RULES {
+            let built = build(spec.name, &Params::new().with("f", 1.0), Compat::Byzfl);
+            match spec.byzfl {
+                Some(_) => assert!(built.is_ok(), "{}", spec.name),
+                None => {
+                    let e = built.err().expect("refused").to_string();
+                    assert!(e.contains(spec.name) && e.contains("ByzFL"), "{e}");
+                }
+            }
+        }
+        assert!(build("bulyan", &Params::new().with("f", 1.0), Compat::Native).is_ok());
+    }
+
+    #[test]
+    fn rules_that_trim_by_f_say_so() {
+        for name in ["trmean", "krum", "nnm", "arc", "mda", "TrMean"] {
+            assert!(depends_on_f(name).unwrap(), "{name}");
+        }
+        for name in [
+            "average",
+            "median",
+            "geometric_median",
+            "centered_clipping",
+            "clipping",
+        ] {
+            assert!(!depends_on_f(name).unwrap(), "{name}");
+        }
+        assert!(depends_on_f("nope").is_err());
     }
 }

@@ -53,6 +53,7 @@
 //! Allouah, Guerraoui, Gupta, Pinot & Stephan, "On the Privacy-Robustness-Utility Trilemma in
 //! Distributed Learning", ICML 2023, arXiv 2302.04787.
 
+use super::far::tame;
 use super::linalg::{
     binomial, for_each_combination, subset_mean, sym_top, sym_top_value, symmetrize, Embedding,
 };
@@ -146,7 +147,18 @@ impl Smea {
                 )));
             }
         }
-        let emb = Embedding::new(x, "smea")?;
+        let emb = match Embedding::new(x, "smea") {
+            Ok(emb) => emb,
+            Err(Error::NonFinite { .. }) if self.compat == Compat::Native => {
+                // Inputs at infinity or with overflowing squares (see `far`): never selected.
+                let t = tame(x, self.f, "smea")?;
+                let mut sel = Smea { f: t.f, ..*self }.select(t.x.view(), rng)?;
+                sel.subset = t.indices_back(&sel.subset);
+                sel.lambda *= t.scale * t.scale;
+                return Ok(sel);
+            }
+            Err(e) => return Err(e),
+        };
         if self.f == 0 || emb.m() == 0 {
             // One subset, or all inputs identical (every subset has the same mean).
             let sc = Scatter::new(&emb);
@@ -726,8 +738,10 @@ mod tests {
         m[(0, 0)] = f64::INFINITY;
         let inf = Updates::new_allow_inf(m).unwrap();
         assert!(matches!(
-            run(1, Compat::Native, &inf, 0),
+            run(1, Compat::Byzfl, &inf, 0),
             Err(Error::NonFinite { .. })
         ));
+        // Native: the infinite input is never selected.
+        assert_eq!(run(1, Compat::Native, &inf, 0).unwrap()[0], 1.0);
     }
 }

@@ -44,6 +44,7 @@
 //! Largest Eigenvalue of the Large Dimensional Sample Covariance Matrix", Probab. Theory
 //! Related Fields 1988 (the edge used for T).
 
+use super::far::tame;
 use super::linalg::{centred_gram, weighted_mean, Embedding};
 use super::{require_finite, require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
@@ -148,7 +149,11 @@ impl Spectral {
             require_finite("spectral", x)?;
             return Ok(out);
         }
-        let gram = centred_gram(x, "spectral")?;
+        let gram = match centred_gram(x, "spectral") {
+            Ok(g) => g,
+            Err(Error::NonFinite { .. }) => return self.filter_tamed(x),
+            Err(e) => return Err(e),
+        };
         if out.sigma2.is_nan() {
             out.sigma2 = robust_sigma2(&gram, d);
         }
@@ -190,6 +195,30 @@ impl Spectral {
                 break;
             }
         }
+        Ok(out)
+    }
+}
+
+impl Spectral {
+    /// [`Spectral::filter`] on inputs at infinity or with overflowing squares (see `far`):
+    /// each non-finite input spends one unit of f (for `eps`, of ⌊eps·n⌋), σ is rescaled with
+    /// the inputs.
+    fn filter_tamed(&self, x: UpdatesView<'_>) -> Result<SpectralOutcome> {
+        let n = x.n();
+        let f = match self.budget {
+            Budget::F(f) => f,
+            Budget::Eps(e) => (e * n as f64).floor() as usize,
+        };
+        let t = tame(x, f, "spectral")?;
+        let k = n - t.kept.len();
+        let budget = match self.budget {
+            Budget::F(_) => Budget::F(t.f),
+            Budget::Eps(e) => Budget::Eps(((e * n as f64 - k as f64) / (n - k) as f64).max(0.0)),
+        };
+        let sigma = self.sigma.map(|s| s / t.scale);
+        let mut out = Spectral::new(budget, sigma, self.c).filter(t.x.view())?;
+        out.weights = t.weights_back(&out.weights, n);
+        out.sigma2 *= t.scale * t.scale;
         Ok(out)
     }
 }
@@ -341,8 +370,13 @@ mod tests {
         let mut m = DMatrix::from_element(1, 3, 1.0);
         m[(0, 1)] = f64::INFINITY;
         let inf = Updates::new_allow_inf(m).unwrap();
+        // The infinite input is set aside (one unit of f); with f = 0 it cannot be.
+        assert_eq!(
+            run(spectral(&Params::new().with("f", 1.0)).as_ref(), &inf).unwrap()[0],
+            1.0
+        );
         assert!(matches!(
-            run(spectral(&Params::new().with("f", 1.0)).as_ref(), &inf),
+            run(spectral(&Params::new()).as_ref(), &inf),
             Err(Error::NonFinite { .. })
         ));
     }

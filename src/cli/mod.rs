@@ -252,6 +252,22 @@ pub fn pipeline_spec(
         )?;
         steps.push(step);
     }
+    // A rule whose meaning depends on f must not silently run with f = 0 (trmean would be the
+    // plain average): no declared f and no `f` parameter on such a step is an error.
+    for step in steps.iter().chain(std::iter::once(&rule)) {
+        if !step.params.0.contains_key("f") && lbounds::aggregators::depends_on_f(&step.name)? {
+            return Err(lbounds::Error::invalid(
+                "--f",
+                "missing",
+                format!(
+                    "`{}` depends on the number f of Byzantine inputs; declare it with --f F \
+                     (or the step parameter {}:f=F); --f 0 runs the rule with no trimming",
+                    step.name, step.name
+                ),
+            )
+            .into());
+        }
+    }
     Ok(PipelineSpec { rule, pre: steps })
 }
 

@@ -291,6 +291,7 @@ impl<'a> UpdatesView<'a> {
             for a in acc.iter_mut() {
                 *a /= k;
             }
+            mean_without_overflow(acc, &rows, &ones, k);
         });
         DVector::from_vec(out)
     }
@@ -309,6 +310,22 @@ impl<'a> UpdatesView<'a> {
 impl<'a> From<&'a Updates> for UpdatesView<'a> {
     fn from(u: &'a Updates) -> Self {
         u.view()
+    }
+}
+
+/// Recomputes, as Σᵣ (wᵣ/total)·rowᵣ, every coordinate of the weighted mean `acc` =
+/// Σᵣ wᵣ·rowᵣ / total that came out non-finite although its inputs are finite: their sum
+/// overflowed (three entries near 1.7·10³⁰⁸), while a mean of finite numbers is finite. The
+/// check reads `acc` once, in cache; the slow sum runs only on overflowed coordinates, which
+/// are the only ones whose value changes (ByzFL's NumPy mean returns ±∞ there).
+pub(crate) fn mean_without_overflow(acc: &mut [f64], rows: &[&[f64]], w: &[f64], total: f64) {
+    if acc.iter().all(|a| a.is_finite()) {
+        return;
+    }
+    for (k, a) in acc.iter_mut().enumerate() {
+        if !a.is_finite() && rows.iter().all(|r| r[k].is_finite()) {
+            *a = rows.iter().zip(w).map(|(r, wr)| (wr / total) * r[k]).sum();
+        }
     }
 }
 

@@ -15,10 +15,15 @@
 //! **Requirement.** Native: n > 2f (the paper's setting). Byzfl: f ≤ n, the only check ByzFL
 //! makes ("f must be smaller than len(vectors)+1").
 //!
-//! **Infinite input.** A vector with an infinite entry has norm +∞; if it is clipped, ByzFL
-//! computes x·(threshold/∞) = ∞·0 = NaN, so lbounds returns [`crate::Error::NonFinite`]. When
-//! the threshold itself is +∞ nothing is clipped and the input comes back unchanged, as in
-//! ByzFL. A finite vector whose norm overflows to +∞ is scaled by 0, as in ByzFL.
+//! **Far and infinite input.** [`Compat::Byzfl`] reproduces ByzFL: a vector with an infinite
+//! entry has norm +∞; if it is clipped, ByzFL computes x·(threshold/∞) = ∞·0 = NaN, so lbounds
+//! returns [`crate::Error::NonFinite`]; when the threshold itself is +∞ nothing is clipped; a
+//! finite vector whose norm overflows to +∞ is scaled by 0. [`Compat::Native`], when some
+//! norm overflows, ranks the norms of the vectors divided by a power of two 2ᵉ near the largest
+//! finite |entry| (exact, so the order is that of the true norms), with vectors holding ±∞
+//! largest (infinitely far); a clipped finite vector is scaled by threshold/‖x‖ computed at
+//! that scale, and a clipped infinite one becomes the threshold times its limit direction (the
+//! sign pattern of its infinite entries over √(their count), as in centered clipping).
 //!
 //! # References
 //! Allouah, Guerraoui, Gupta, Jellouli, Rizk & Stephan, "Boosting Robustness by Clipping
@@ -26,6 +31,8 @@
 //! Gradient Clipping in Byzantine-Resilient Distributed Learning", "Adaptive Gradient Clipping
 //! for Robust Federated Learning").
 
+use crate::aggregators::centered_clipping::far_direction;
+use crate::aggregators::far::pow2_scale;
 use crate::aggregators::{require_honest_majority, AggContext, PreAggregator};
 use crate::data::{norm, Updates};
 use crate::params::{Compat, Params, Spec};
@@ -89,10 +96,32 @@ impl PreAggregator for Arc {
     fn apply(&self, mut x: Updates, _cx: &mut AggContext<'_>) -> Result<Updates> {
         self.check_n(x.n())?;
         let (n, d) = (x.n(), x.d());
-        let norms: Vec<f64> = {
+        let mut norms: Vec<f64> = {
             let v = x.view();
             (0..n).into_par_iter().map(|i| norm(v.col(i))).collect()
         };
+        // Native: overflowing norms are ranked at a common power-of-two scale (module docs).
+        let mut scale = 1.0;
+        if self.compat == Compat::Native && norms.iter().any(|v| !v.is_finite()) {
+            let v = x.view();
+            let finite: Vec<usize> = (0..n)
+                .filter(|&i| v.col(i).iter().all(|e| e.is_finite()))
+                .collect();
+            scale = pow2_scale(v, &finite);
+            norms = (0..n)
+                .map(|i| {
+                    let col = v.col(i);
+                    if finite.binary_search(&i).is_ok() {
+                        col.iter()
+                            .map(|e| (e / scale) * (e / scale))
+                            .sum::<f64>()
+                            .sqrt()
+                    } else {
+                        f64::INFINITY
+                    }
+                })
+                .collect();
+        }
         let mut order: Vec<usize> = (0..n).collect();
         order.sort_by(|&a, &b| norms[a].total_cmp(&norms[b]).then(a.cmp(&b)));
         let m = self.clipped_count(n);
@@ -104,6 +133,14 @@ impl PreAggregator for Arc {
             let nrm = norms[i];
             if nrm > threshold {
                 let col = &mut data[i * d..(i + 1) * d];
+                if !nrm.is_finite() && self.compat == Compat::Native {
+                    // ±∞ entries: the threshold along the limit direction, at the scale.
+                    let dir = far_direction(col.iter().copied());
+                    for (v, u) in col.iter_mut().zip(dir) {
+                        *v = (threshold * u) * scale;
+                    }
+                    continue;
+                }
                 // An infinite entry makes the norm infinite, so finite norms skip the scan.
                 if !nrm.is_finite() && col.iter().any(|v| v.is_infinite()) {
                     return Err(Error::NonFinite {
@@ -195,13 +232,29 @@ mod tests {
         assert!(e.contains("n > 2f = 4"), "{e}");
         assert!(run(Arc::new(4, Compat::Byzfl), &u).is_ok());
         assert!(run(Arc::new(5, Compat::Byzfl), &u).is_err());
-        // One +∞ vector among 4 with f = 1: m = 1, threshold 3, the ∞ vector is clipped → error.
+        // One +∞ vector among 4 with f = 1: m = 1, threshold 3, the ∞ vector is clipped:
+        // ByzFL's ∞·0 = NaN → error; native: 3 along +1.
         let m = DMatrix::from_row_slice(1, 4, &[1.0, 2.0, 3.0, f64::INFINITY]);
         let inf = Updates::new_allow_inf(m).unwrap();
         assert!(matches!(
-            run(Arc::new(1, Compat::Native), &inf),
+            run(Arc::new(1, Compat::Byzfl), &inf),
             Err(Error::NonFinite { .. })
         ));
+        let out = run(Arc::new(1, Compat::Native), &inf).unwrap();
+        assert_eq!(out.view().as_slice(), &[1.0, 2.0, 3.0, 3.0]);
+        // Norms that overflow are ranked at scale: 1e300·(1, 1) is clipped to the norm of
+        // 1e300·(1, 0) natively, i.e. 1e300·(1, 1)/√2; ByzFL scales it by 1e300/∞ = 0.
+        let u = Updates::from_rows(&[
+            vec![1.0, 0.0],
+            vec![2.0, 0.0],
+            vec![1e300, 0.0],
+            vec![1e300, 1e300],
+        ])
+        .unwrap();
+        let out = run(Arc::new(1, Compat::Native), &u).unwrap();
+        let want = 1e300 / 2f64.sqrt();
+        assert!((out.view().col(3)[0] / want - 1.0).abs() < 1e-15);
+        assert!((out.view().col(3)[1] / want - 1.0).abs() < 1e-15);
         // Two +∞ vectors, m = 1: the threshold is +∞, nothing is clipped (ByzFL: same).
         let m = DMatrix::from_row_slice(1, 4, &[1.0, 2.0, f64::INFINITY, f64::INFINITY]);
         let inf = Updates::new_allow_inf(m).unwrap();

@@ -3,11 +3,16 @@
 //! ByzFL: `Clipping(c=2.0)`, which overwrites its input in place; lbounds returns new vectors,
 //! which is the same result when the caller does not reuse the input.
 //!
-//! **Infinite input** (the `inf` attack): a vector with an infinite entry has norm +∞ and ByzFL
-//! computes x·(c/∞) = x·0, which is NaN in the infinite entries. lbounds returns
-//! [`crate::Error::NonFinite`] instead of a NaN vector. A finite vector whose norm overflows
-//! to +∞ is scaled by 0 (all zeros), as in ByzFL.
+//! **Far and infinite input.** Natively a clipped vector is c·u, u its direction, at any
+//! distance: a finite vector whose norm overflows (1e300 entries, rows near 1.7e308) is
+//! clipped along its direction computed on x/max|xⱼ|, and a vector with ±∞ entries (the `inf`
+//! attack) becomes c times its limit direction: the sign pattern of its infinite entries over
+//! √(their count), 0 elsewhere (the same rule as centered clipping's far inputs).
+//! `Compat::Byzfl` reproduces ByzFL: x·(c/∞) = x·0 is all zeros for a finite vector whose norm
+//! overflows, and NaN in the infinite entries, which lbounds reports as
+//! [`crate::Error::NonFinite`] instead of a NaN vector.
 
+use crate::aggregators::centered_clipping::far_direction;
 use crate::aggregators::{AggContext, PreAggregator};
 use crate::data::{norm, Updates};
 use crate::params::{Compat, Params, Spec};
@@ -22,20 +27,33 @@ pub const SPEC: Spec<dyn PreAggregator> = Spec {
     build,
 };
 
-fn build(p: &Params, _: Compat) -> Result<Box<dyn PreAggregator>> {
-    Ok(Box::new(Clipping::new(p.positive("c", 2.0)?)))
+fn build(p: &Params, compat: Compat) -> Result<Box<dyn PreAggregator>> {
+    Ok(Box::new(
+        Clipping::new(p.positive("c", 2.0)?).with_compat(compat),
+    ))
 }
 
 /// Clips each vector to Euclidean norm at most `c`.
 #[derive(Clone, Copy, Debug)]
 pub struct Clipping {
     c: f64,
+    compat: Compat,
 }
 
 impl Clipping {
-    /// A clipping step with threshold `c` (> 0, checked by the registry builder).
+    /// A clipping step with threshold `c` (> 0, checked by the registry builder), native
+    /// semantics.
     pub fn new(c: f64) -> Self {
-        Clipping { c }
+        Clipping {
+            c,
+            compat: Compat::Native,
+        }
+    }
+
+    /// The same step with ByzFL's or lbounds' arithmetic on far inputs (module docs).
+    pub fn with_compat(mut self, compat: Compat) -> Self {
+        self.compat = compat;
+        self
     }
 }
 
@@ -59,6 +77,13 @@ impl PreAggregator for Clipping {
                 let nrm = norm(col);
                 // ByzFL: x * min(1, c/‖x‖); a zero vector stays zero.
                 if nrm > self.c {
+                    if !nrm.is_finite() && self.compat == Compat::Native {
+                        let dir = far_direction(col.iter().copied());
+                        for (v, u) in col.iter_mut().zip(dir) {
+                            *v = self.c * u;
+                        }
+                        return Ok(());
+                    }
                     // An infinite entry makes the norm infinite, so finite norms skip the scan.
                     if !nrm.is_finite() && col.iter().any(|v| v.is_infinite()) {
                         return Err(Error::NonFinite {
@@ -97,20 +122,47 @@ mod tests {
     }
 
     #[test]
-    fn infinite_entries_are_an_error_not_nan() {
+    fn byzfl_semantics_on_infinite_and_overflowing_vectors() {
         let m = nalgebra::DMatrix::from_row_slice(2, 2, &[f64::INFINITY, 1.0, 0.0, 0.0]);
         let u = Updates::new_allow_inf(m).unwrap();
         let mut rng = rng_from_seed(0);
-        let e = Clipping::new(2.0)
+        let byzfl = Clipping::new(2.0).with_compat(Compat::Byzfl);
+        let e = byzfl
             .apply(u.clone(), &mut AggContext::new(&mut rng))
             .unwrap_err();
         assert!(matches!(e, Error::NonFinite { .. }), "{e}");
         assert!(e.to_string().contains("vector 0"), "{e}");
         // A finite vector whose norm overflows is scaled by c/inf = 0, as in ByzFL.
         let u = Updates::from_rows(&[vec![1e300, 1e300]]).unwrap();
-        let out = Clipping::new(2.0)
+        let out = byzfl
             .apply(u.clone(), &mut AggContext::new(&mut rng))
             .unwrap();
         assert_eq!(out.view().col(0), &[0.0, 0.0]);
+    }
+
+    #[test]
+    fn native_clips_far_and_infinite_vectors_along_their_direction() {
+        let mut rng = rng_from_seed(0);
+        // (+inf, 0) → c·(1, 0); (1, 0) is inside the ball and stays.
+        let m = nalgebra::DMatrix::from_row_slice(2, 2, &[f64::INFINITY, 1.0, 0.0, 0.0]);
+        let u = Updates::new_allow_inf(m).unwrap();
+        let out = Clipping::new(2.0)
+            .apply(u, &mut AggContext::new(&mut rng))
+            .unwrap();
+        assert_eq!(out.view().col(0), &[2.0, 0.0]);
+        assert_eq!(out.view().col(1), &[1.0, 0.0]);
+        // (1e300, 1e300) has norm √2·1e300 (its square overflows) → c·(1, 1)/√2 = (√2, √2).
+        let u = Updates::from_rows(&[vec![1e300, 1e300], vec![-1.7e308, 0.0]]).unwrap();
+        let out = Clipping::new(2.0)
+            .apply(u, &mut AggContext::new(&mut rng))
+            .unwrap();
+        let r2 = 2f64.sqrt();
+        assert!(
+            (out.view().col(0)[0] - r2).abs() < 1e-15,
+            "{:?}",
+            out.view().col(0)
+        );
+        assert!((out.view().col(0)[1] - r2).abs() < 1e-15);
+        assert_eq!(out.view().col(1), &[-2.0, 0.0]);
     }
 }

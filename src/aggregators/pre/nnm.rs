@@ -28,15 +28,25 @@
 //! demand the same). [`Compat::Byzfl`]: f < n, the only check `NNM.__call__` makes
 //! (`preaggregators.py`, "f must be smaller than len(vectors)").
 //!
-//! **Infinite input** (the `inf` attack) is rejected with [`crate::Error::NonFinite`]: distances
-//! between two +∞ vectors are NaN in ByzFL (`inf − inf`), so its neighbour choice is undefined.
+//! **Infinite input** (the `inf` attack). A vector with a ±∞ entry is infinitely far from
+//! every finite one; they are found on the diagonal of the distance matrix (‖xᵢ − xᵢ‖² is NaN
+//! only for them), so finite input pays nothing. [`Compat::Native`] (at most f such vectors,
+//! else [`crate::Error::NonFinite`]): a finite vector's neighbours are its n − f nearest
+//! finite vectors, and an infinite vector stays as it is (its mean with any neighbours is
+//! still at infinity), for the rule after NNM to discard. [`Compat::Byzfl`] reproduces
+//! ByzFL 0.0.11: its distances from an infinite row are +∞ to finite rows and NaN to infinite
+//! ones (itself included), and NumPy's `argpartition` puts NaN last, so when exactly n − f
+//! rows are finite (the `Inf` attack at its declared f) *every* row, infinite ones included,
+//! becomes the mean of the finite rows. With more finite rows ByzFL picks among equal
+//! infinite distances in an unspecified order, and with fewer it averages infinite rows; both
+//! are refused ([`crate::Error::NonFinite`], naming nnm).
 //!
 //! # References
 //! Allouah, Farhadkhani, Guerraoui, Gupta, Pinot & Stephan, "Fixing by Mixing: A Recipe for
 //! Optimal Byzantine ML under Heterogeneity", AISTATS 2023, arXiv 2302.01772.
 
 use crate::aggregators::distances::pairwise_sq_dists;
-use crate::aggregators::{require_finite, require_honest_majority, AggContext, PreAggregator};
+use crate::aggregators::{require_honest_majority, AggContext, PreAggregator};
 use crate::data::Updates;
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
@@ -86,6 +96,57 @@ impl Nnm {
             })
             .collect()
     }
+
+    /// Neighbour lists when the (sorted) vectors `infinite` hold ±∞ (module docs); an empty
+    /// list keeps the vector as it is.
+    fn neighbours_with_infinite(
+        &self,
+        d2: &[f64],
+        n: usize,
+        infinite: &[usize],
+    ) -> Result<Vec<Vec<usize>>> {
+        let finite: Vec<usize> = (0..n)
+            .filter(|i| infinite.binary_search(i).is_err())
+            .collect();
+        let k = n - self.f;
+        match self.compat {
+            Compat::Byzfl if finite.len() == k => Ok(vec![finite; n]),
+            Compat::Byzfl => Err(Error::NonFinite {
+                what: "input of nnm (ByzFL semantics)".into(),
+                detail: format!(
+                    "{} infinite of {n} vectors with f = {}: ByzFL's neighbours then depend on \
+                     how NumPy's argpartition orders equal infinite (or NaN) distances, which \
+                     is unspecified (ByzFL 0.0.11 on x86 drops two arbitrary finite rows at \
+                     n = 12, f = 5); only exactly f infinite vectors are reproduced. Use \
+                     --compat native",
+                    infinite.len(),
+                    self.f
+                ),
+            }),
+            Compat::Native if infinite.len() > self.f => Err(Error::NonFinite {
+                what: "input of nnm".into(),
+                detail: format!(
+                    "{} of {n} vectors hold ±inf, more than the declared f = {}: some finite \
+                     vector would need an infinitely distant neighbour",
+                    infinite.len(),
+                    self.f
+                ),
+            }),
+            Compat::Native => Ok((0..n)
+                .map(|i| {
+                    if infinite.binary_search(&i).is_ok() {
+                        return Vec::new();
+                    }
+                    let row = &d2[i * n..(i + 1) * n];
+                    let mut idx = finite.clone();
+                    idx.sort_by(|&a, &b| row[a].total_cmp(&row[b]).then(a.cmp(&b)));
+                    idx.truncate(k);
+                    idx.sort_unstable();
+                    idx
+                })
+                .collect()),
+        }
+    }
 }
 
 impl PreAggregator for Nnm {
@@ -107,10 +168,14 @@ impl PreAggregator for Nnm {
 
     fn apply(&self, mut x: Updates, _cx: &mut AggContext<'_>) -> Result<Updates> {
         self.check_n(x.n())?;
-        require_finite("nnm", x.view())?;
         let n = x.n();
         let d2 = pairwise_sq_dists(x.view());
-        let nbrs = self.neighbours(&d2, n);
+        let infinite: Vec<usize> = (0..n).filter(|&i| d2[i * n + i].is_nan()).collect();
+        let nbrs = if infinite.is_empty() {
+            self.neighbours(&d2, n)
+        } else {
+            self.neighbours_with_infinite(&d2, n, &infinite)?
+        };
         let k = (n - self.f) as f64;
         // In place, a block of coordinates at a time: the block's n outputs go to a small
         // buffer (n blocks of 4 KB, in L2 with the inputs), then over the inputs.
@@ -120,7 +185,12 @@ impl PreAggregator for Nnm {
                 let len = cols[0].len();
                 let mut out = vec![0.0; n * len];
                 let mut srcs: Vec<&[f64]> = Vec::with_capacity(n);
-                for (y, nb) in out.chunks_mut(len).zip(&nbrs) {
+                for ((y, nb), col) in out.chunks_mut(len).zip(&nbrs).zip(cols.iter()) {
+                    if nb.is_empty() {
+                        // An infinite vector stays at infinity (native semantics).
+                        y.copy_from_slice(col);
+                        continue;
+                    }
                     srcs.clear();
                     srcs.extend(nb.iter().map(|&j| &*cols[j]));
                     mean_into(y, &srcs, k);
@@ -267,10 +337,28 @@ mod tests {
         let mut m = u.into_matrix();
         m[(0, 3)] = f64::INFINITY;
         let inf = Updates::new_allow_inf(m).unwrap();
+        // Points 0, 1, 2, +∞ with f = 1: 3 neighbours each. Native: the finite points mix
+        // among {0, 1, 2} (mean 1); +∞ stays. ByzFL (exactly n − f finite): every row, +∞
+        // included, is the mean of the finite rows, 1.
+        let out = run(Nnm::new(1, Compat::Native), &inf).unwrap();
+        assert_eq!(out.view().as_slice(), &[1.0, 1.0, 1.0, f64::INFINITY]);
+        let out = run(Nnm::new(1, Compat::Byzfl), &inf).unwrap();
+        assert_eq!(out.view().as_slice(), &[1.0, 1.0, 1.0, 1.0]);
+        // Two infinite rows with f = 1: native cannot discard both; ByzFL's pick is
+        // unspecified, with f = 2 as well (only n − f = 2 finite rows is reproduced).
+        let mut m = inf.into_matrix();
+        m[(0, 2)] = f64::NEG_INFINITY;
+        let two = Updates::new_allow_inf(m).unwrap();
         assert!(matches!(
-            run(Nnm::new(1, Compat::Native), &inf),
+            run(Nnm::new(1, Compat::Native), &two),
             Err(Error::NonFinite { .. })
         ));
+        let e = run(Nnm::new(1, Compat::Byzfl), &two)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nnm") && e.contains("argpartition"), "{e}");
+        let out = run(Nnm::new(2, Compat::Byzfl), &two).unwrap();
+        assert_eq!(out.view().as_slice(), &[0.5; 4]);
     }
 
     #[test]
