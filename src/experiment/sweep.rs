@@ -1372,6 +1372,204 @@ mod tests {
         format!("name = \"tiny\"\nexperiment = \"robust\"\nseed = {seed}\nreplicates = 1\n[grid]\nrule = \"median\"\nattack = \"sign_flipping\"\nn = 7\nd = 2\n")
     }
 
+    /// A resumed run finds its records in any order (a killed multi-thread run writes them as
+    /// jobs finish) and ends with the file in job order, byte for byte.
+    /// Mutation: skip `put_in_job_order` at the end of [`run`] (or mark every file in order)
+    /// and the bytes differ.
+    #[test]
+    fn records_out_of_order_are_put_back_in_order_when_complete() {
+        let cfg = tiny();
+        let base = tmpdir("order");
+        let whole = base.join("whole");
+        run(&cfg, &whole, Shard::ALL, Some(1), &()).unwrap();
+        let once = fs::read(whole.join(RECORDS)).unwrap();
+        let lines: Vec<&[u8]> = once.split_inclusive(|&b| b == b'\n').collect();
+        assert_eq!(lines.len(), 12);
+        // What a killed run may leave: jobs 7, 2, 0, 5 in the order they finished.
+        let dir = base.join("shuffled");
+        fs::create_dir_all(&dir).unwrap();
+        let partial: Vec<u8> = [7, 2, 0, 5]
+            .iter()
+            .flat_map(|&i| lines[i].to_vec())
+            .collect();
+        fs::write(dir.join(RECORDS), partial).unwrap();
+
+        struct Seen(std::sync::Mutex<Vec<u64>>);
+        impl Observer for Seen {
+            fn resumed(&self, done: u64, total: u64) {
+                self.0.lock().unwrap().extend([done, total]);
+            }
+        }
+        let seen = Seen(Default::default());
+        let r = run(&cfg, &dir, Shard::ALL, Some(3), &seen).unwrap();
+        assert_eq!((r.done_before, r.written), (4, 8));
+        // The progress bar starts from the 4 records on disk.
+        assert_eq!(*seen.0.lock().unwrap(), vec![4, 12]);
+        assert_eq!(fs::read(dir.join(RECORDS)).unwrap(), once);
+        assert!(!ordering_tmp(&dir.join(RECORDS)).exists());
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    /// Two runs on one directory: the second is refused while the first holds the lock, and
+    /// `status` gives an ETA only while a run is alive.
+    /// Mutation: drop the `try_lock` in [`DirLock::acquire`] and the second run proceeds.
+    #[test]
+    fn a_locked_directory_refuses_a_second_run() {
+        let cfg = tiny();
+        let base = tmpdir("lock");
+        let dir = base.join("d");
+        run(&cfg, &dir, Shard::ALL, None, &()).unwrap();
+        // Pretend the run stopped half-way: keep 5 of 12 records.
+        let text = fs::read(dir.join(RECORDS)).unwrap();
+        let cut: usize = text
+            .split_inclusive(|&b| b == b'\n')
+            .take(5)
+            .map(<[u8]>::len)
+            .sum();
+        fs::write(dir.join(RECORDS), &text[..cut]).unwrap();
+        let st = status(&dir).unwrap();
+        assert_eq!((st.done, st.running_pid, st.eta_s), (5, None, None));
+        {
+            let _held = DirLock::acquire(&dir).unwrap();
+            assert_eq!(DirLock::holder(&dir), Some(std::process::id()));
+            let e = run(&cfg, &dir, Shard::ALL, None, &())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("another `sweep run`") && e.contains(&std::process::id().to_string()),
+                "{e}"
+            );
+            assert_eq!(status(&dir).unwrap().running_pid, Some(std::process::id()));
+        }
+        assert_eq!(DirLock::holder(&dir), None);
+        let r = run(&cfg, &dir, Shard::ALL, None, &()).unwrap();
+        assert_eq!((r.done_before, r.written), (5, 7));
+        assert_eq!(fs::read(dir.join(RECORDS)).unwrap(), text);
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    /// Merging shards that miss records fails unless partial output is allowed.
+    /// Mutation: make `is_partial` return false and the first merge succeeds.
+    #[test]
+    fn merge_of_missing_shards_needs_allow_partial() {
+        let cfg = tiny();
+        let base = tmpdir("partial");
+        let shards: Vec<PathBuf> = (0..2).map(|k| base.join(format!("s{k}"))).collect();
+        for (k, d) in shards.iter().enumerate() {
+            let shard = Shard {
+                index: k as u64,
+                count: 2,
+            };
+            run(&cfg, d, shard, None, &()).unwrap();
+        }
+        let out = base.join("m.jsonl");
+        let e = merge(&shards[..1], &out, false).unwrap_err().to_string();
+        assert!(
+            e.contains("incomplete") && e.contains("6 of 12") && e.contains("--allow-partial"),
+            "{e}"
+        );
+        assert!(!out.exists() && !out.with_extension("jsonl.tmp").exists());
+        let m = merge(&shards[..1], &out, true).unwrap();
+        assert!(m.is_partial() && m.records == 6);
+        // A torn last line (a shard still writing) is partial too.
+        let mut torn = fs::read(shards[1].join(RECORDS)).unwrap();
+        torn.extend_from_slice(b"{\"sweep\"");
+        fs::write(shards[1].join(RECORDS), torn).unwrap();
+        let e = merge(&shards, &out, false).unwrap_err().to_string();
+        assert!(e.contains("torn"), "{e}");
+        assert_eq!(merge(&shards, &out, true).unwrap().records, 12);
+        // An --out that is a directory, and a run --out that is a file, are refused.
+        assert!(merge(&shards, &base, true).is_err());
+        assert!(run(&cfg, &out, Shard::ALL, None, &())
+            .unwrap_err()
+            .is_user_error());
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn non_finite_metrics_are_recorded_as_failed() {
+        let nan = SweepOutput::DpRobust(DpRobustMetrics {
+            dp_average: 1.0,
+            dp_trmean: f64::NAN,
+            trmean_nonprivate: 0.5,
+            trmean_noise_sigma: f64::INFINITY,
+            f: 0,
+        });
+        let c = nan.checked();
+        assert_eq!(c.status(), RecordStatus::Failed);
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(
+            json.starts_with(r#"{"status":"failed","reason":"non-finite metric(s): dp_trmean = NaN, trmean_noise_sigma = inf"#),
+            "{json}"
+        );
+        let fine = SweepOutput::DpRobust(DpRobustMetrics {
+            dp_average: 1.0,
+            dp_trmean: 2.0,
+            trmean_nonprivate: 0.5,
+            trmean_noise_sigma: 3.0,
+            f: 0,
+        });
+        assert_eq!(fine.checked(), fine);
+        assert_eq!(fine.status(), RecordStatus::Ok);
+    }
+
+    #[test]
+    fn slurm_values_cannot_inject_lines() {
+        for good in [
+            "30",
+            "30:00",
+            "01:00:00",
+            "2-00",
+            "2-12:30",
+            "1-00:00:00",
+            "UNLIMITED",
+        ] {
+            assert!(is_slurm_time(good), "{good}");
+        }
+        for bad in [
+            "",
+            "1:2:3:4",
+            "01:00:00\ntouch x",
+            "1h",
+            "-1",
+            "2-",
+            "1:-1",
+            "1 :00",
+        ] {
+            assert!(!is_slurm_time(bad), "{bad:?}");
+        }
+        assert!(is_slurm_partition("gpu,debug_2.x"));
+        for bad in ["", "a b", "a;b", "a,", "a\nb"] {
+            assert!(!is_slurm_partition(bad), "{bad:?}");
+        }
+        let base = SlurmOptions {
+            exe: "/bin/lbounds".into(),
+            config: "/x/c.toml".into(),
+            out: "/x/out".into(),
+            shards: 2,
+            partition: None,
+            time: "00:10:00".into(),
+            cpus: 1,
+            name: "lbounds-t".into(),
+        };
+        let with = |f: &dyn Fn(&mut SlurmOptions)| {
+            let mut o = base.clone();
+            f(&mut o);
+            slurm_scripts(&o)
+        };
+        // The regression: a newline in --out ended the #SBATCH line and ran a command.
+        let e = with(&|o| o.out = "/x/out\ntouch /tmp/pwned".into()).unwrap_err();
+        assert!(e.to_string().contains("control character"), "{e}");
+        assert!(with(&|o| o.time = "1:00\n#SBATCH --uid=0".into()).is_err());
+        assert!(with(&|o| o.partition = Some("a\nrm -rf ~".into())).is_err());
+        assert!(with(&|o| o.partition = Some("$(id)".into())).is_err());
+        assert!(with(&|o| o.out = "/x/my out".into()).is_err());
+        assert!(with(&|o| o.exe = "/bin/lb\rx".into()).is_err());
+        // Shell metacharacters in the executable's path are quoted, not run.
+        let (a, _) = with(&|o| o.exe = "/opt/l b;$(id)/lbounds".into()).unwrap();
+        assert!(a.contains("exec '/opt/l b;$(id)/lbounds' sweep run"), "{a}");
+    }
+
     #[test]
     fn slurm_scripts_name_the_shards() {
         let (a, m) = slurm_scripts(&SlurmOptions {
