@@ -33,7 +33,7 @@ fn run_once(cfg: &SweepConfig, threads: usize, dir: &Path) -> (f64, f64) {
         .expect("thread pool");
     let c = cpu_seconds();
     let t = Instant::now();
-    pool.install(|| sweep::run(cfg, dir, Shard::ALL, None, &|| ()).expect("sweep runs"));
+    pool.install(|| sweep::run(cfg, dir, Shard::ALL, None, &()).expect("sweep runs"));
     (t.elapsed().as_secs_f64(), cpu_seconds() - c)
 }
 

@@ -285,7 +285,7 @@ fn killed_run_resumes_to_the_same_bytes() {
     assert!(msg.contains(&format!("{complete} already done")), "{msg}");
     let after = std::fs::read(&records).unwrap();
     assert_eq!(after.last(), Some(&b'\n'), "no torn line");
-    // Chunks are written in job order, so the resumed file is already canonical.
+    // A completed resume puts the file in job order: the same bytes as one uninterrupted run.
     assert_eq!(
         after, reference,
         "resumed records differ from an uninterrupted run"
@@ -378,5 +378,137 @@ fn figures_are_drawn_from_records_only() {
     }
     // Plotting ran no experiment: the records are untouched and no sweep directory appeared.
     assert!(!out.join("records").exists());
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn slurm_refuses_values_that_break_out_of_their_line() {
+    let base = tmp("slurmbad");
+    let cfg = base.join("c.toml");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    let pwned = base.join("pwned");
+    // The regression: an --out with a newline wrote `touch ...` as a line of the scripts.
+    let evil_out = format!("{}/job\ntouch {}", s(&base), s(&pwned));
+    let j = base.join("j");
+    let j = s(&j);
+    let cases: [(&[&str], &str); 4] = [
+        (&["--out", &evil_out], "control character"),
+        (
+            &["--out", j, "--time", "01:00:00\ntouch x"],
+            "control character",
+        ),
+        (&["--out", j, "--time", "1h"], "Slurm time"),
+        (&["--out", j, "--partition", "a;touch x"], "partition"),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["sweep", "slurm", s(&cfg), "--shards", "2"];
+        args.extend_from_slice(extra);
+        fails_with(&args, needle);
+    }
+    assert!(!pwned.exists());
+    // Nothing was written for any of them.
+    let left: Vec<_> = std::fs::read_dir(&base)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("c.toml")], "{left:?}");
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn sizes_and_hopeless_values_fail_up_front() {
+    let base = tmp("sizes");
+    let list: Vec<String> = (10..1010).map(|n| n.to_string()).collect();
+    let list = format!("[{}]", list.join(", "));
+    let cases: [(&str, String, &str); 4] = [
+        // 10⁹ points: refused before expanding the grid (this took ~40 min of validation).
+        (
+            "points",
+            CONFIG
+                .replace("n = 12", &format!("n = {list}"))
+                .replace("d = 4", &format!("d = {list}\nrecords = {list}")),
+            "at most 1000000",
+        ),
+        // 24 points × (2³² − 1) replicates (aborted allocating 137 GB).
+        (
+            "reps",
+            CONFIG.replace("replicates = 3", "replicates = 4294967295"),
+            "records; at most",
+        ),
+        // ε = 1e-300: every run's noise overflows (failed on every resume).
+        (
+            "eps",
+            DP_MEAN.replace("[0.5, 2.0]", "[0.5, 1e-300]"),
+            "overflows",
+        ),
+        // An iteration count that would run for hours.
+        (
+            "iters",
+            CONFIG.replace("\"krum\"", "\"centered_clipping:L=1e9\""),
+            "capped",
+        ),
+    ];
+    for (tag, text, needle) in cases {
+        let cfg = base.join(format!("{tag}.toml"));
+        std::fs::write(&cfg, text).unwrap();
+        let out_dir = base.join(tag);
+        let start = std::time::Instant::now();
+        fails_with(&["sweep", "run", s(&cfg), "--out", s(&out_dir)], needle);
+        assert!(start.elapsed().as_secs() < 20, "{tag} took too long");
+        assert!(!out_dir.exists(), "{tag}: nothing written");
+    }
+    // An --out that is a regular file: a clear exit-2 error, not "File exists".
+    let cfg = base.join("c.toml");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    let file = base.join("afile");
+    std::fs::write(&file, "x").unwrap();
+    fails_with(&["sweep", "run", s(&cfg), "--out", s(&file)], "is a file");
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn json_reports_and_partial_merges() {
+    let base = tmp("json");
+    let cfg = base.join("c.toml");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    let dir = base.join("s0");
+    let run: serde_json::Value = serde_json::from_str(&ok(&[
+        "sweep",
+        "run",
+        s(&cfg),
+        "--out",
+        s(&dir),
+        "--shard",
+        "0/2",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(run["report"]["total"], 36);
+    assert_eq!(run["report"]["written"], 36);
+    let st: serde_json::Value =
+        serde_json::from_str(&ok(&["sweep", "status", s(&dir), "--json"])).unwrap();
+    assert_eq!(st[0]["done"], 36);
+    assert_eq!(st[0]["complete"], true);
+    assert!(st[0]["running_pid"].is_null());
+    // One shard of two: incomplete, refused unless --allow-partial.
+    let out = base.join("m.jsonl");
+    fails_with(
+        &["sweep", "merge", s(&dir), "--out", s(&out)],
+        "--allow-partial",
+    );
+    assert!(!out.exists());
+    let m: serde_json::Value = serde_json::from_str(&ok(&[
+        "sweep",
+        "merge",
+        s(&dir),
+        "--out",
+        s(&out),
+        "--allow-partial",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(m["partial"], true);
+    assert_eq!(m["report"]["records"], 36);
+    assert_eq!(m["report"]["expected"], 72);
     let _ = std::fs::remove_dir_all(&base);
 }

@@ -50,10 +50,10 @@ pub fn run(a: Args) -> Result<()> {
             let dir = a.out.join("records").join(&cfg.name);
             let progress = Progress::new(cfg.total_records(), &format!("sweep {}", cfg.name));
             let start = std::time::Instant::now();
-            let r = sweep::run(cfg, &dir, Shard::ALL, None, &|| progress.tick())?;
+            let r = sweep::run(cfg, &dir, Shard::ALL, None, &progress)?;
             progress.finish();
             let merged = a.out.join("records").join(format!("{}.jsonl", cfg.name));
-            sweep::merge(std::slice::from_ref(&dir), &merged)?;
+            sweep::merge(std::slice::from_ref(&dir), &merged, false)?;
             log.push_str(&format!(
                 "sweep `{}`: {} records ({} run now in {:.1} s) -> {}\n",
                 cfg.name,

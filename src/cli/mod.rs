@@ -305,6 +305,15 @@ impl Progress {
         self.bar.inc(1);
     }
 
+    /// Starts the bar at `done` jobs finished before (a resumed run): the bar shows them as
+    /// done, and its rate and ETA count only the jobs of this run.
+    pub fn resume_from(&self, done: u64) {
+        self.bar.set_position(done);
+        // Record `done` as the estimator's starting point, then forget the time it took.
+        self.bar.tick();
+        self.bar.reset_eta();
+    }
+
     /// Removes the bar.
     pub fn finish(&self) {
         self.bar.finish_and_clear();

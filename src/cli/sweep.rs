@@ -29,7 +29,7 @@ enum Cmd {
     ///
     /// Example: lbounds sweep merge runs/s0 runs/s1 --out runs/records.jsonl
     Merge(MergeArgs),
-    /// Show done / total and an ETA for sweep directories.
+    /// Show done / total, whether a run is alive (its pid) and, if so, an ETA.
     Status(StatusArgs),
     /// Write a Slurm job array (one task per shard) and a dependent merge job.
     ///
@@ -50,9 +50,14 @@ struct RunArgs {
     /// Worker threads (default: all cores). Records do not depend on it.
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Jobs per parallel chunk (default 256 per thread); records are written chunk by chunk.
-    #[arg(long, hide = true)]
-    chunk: Option<usize>,
+    /// Jobs that may run ahead of the oldest unfinished one (default 256 per thread). Records
+    /// are written as each job finishes; this bounds the records held while the file is put
+    /// back in (point, replicate) order at the end.
+    #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    chunk: Option<u64>,
+    /// Print a JSON object (the report) instead of the summary line.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -63,6 +68,13 @@ struct MergeArgs {
     /// The merged record file.
     #[arg(long)]
     out: PathBuf,
+    /// Write the merge even when records are missing (shards not all given, unfinished, or
+    /// ending in a torn line); without it such a merge is an error.
+    #[arg(long)]
+    allow_partial: bool,
+    /// Print a JSON object (the report) instead of the summary line.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -70,6 +82,9 @@ struct StatusArgs {
     /// Sweep directories.
     #[arg(required = true)]
     dirs: Vec<PathBuf>,
+    /// Print a JSON array (one object per directory) instead of the lines.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,10 +97,10 @@ struct SlurmArgs {
     /// Output directory: OUT/shard-K/ per task, OUT/records.jsonl merged, OUT/slurm/ scripts.
     #[arg(long)]
     out: PathBuf,
-    /// Slurm partition (default: the cluster's default).
+    /// Slurm partition, or several separated by commas (default: the cluster's default).
     #[arg(long)]
     partition: Option<String>,
-    /// Time limit per task, in Slurm's format.
+    /// Time limit per task, in Slurm's format (M, M:S, H:M:S, D-H, D-H:M, D-H:M:S).
     #[arg(long, default_value = "01:00:00")]
     time: String,
     /// CPUs per task (worker threads of each shard).
@@ -106,14 +121,36 @@ pub fn run(a: Args) -> Result<()> {
     }
 }
 
+/// Drives the progress bar: it starts at the records already on disk.
+impl sweep::Observer for Progress {
+    fn resumed(&self, done: u64, _total: u64) {
+        self.resume_from(done);
+    }
+    fn finished_one(&self) {
+        self.tick();
+    }
+}
+
 fn run_sweep(a: RunArgs) -> Result<()> {
     let shard = Shard::parse(&a.shard)?;
     let cfg = SweepConfig::load(&a.config)?;
     set_threads(a.threads)?;
     let total = shard.points_of(cfg.points()) * u64::from(cfg.replicates);
     let progress = Progress::new(total, &format!("sweep {}", cfg.name));
-    let r = sweep::run(&cfg, &a.out, shard, a.chunk, &|| progress.tick())?;
+    let window = a.chunk.map(|c| c as usize);
+    let r = sweep::run(&cfg, &a.out, shard, window, &progress)?;
     progress.finish();
+    let records = a.out.join(sweep::RECORDS);
+    if a.json {
+        let v = serde_json::json!({
+            "sweep": cfg.name,
+            "config_hash": cfg.hash(),
+            "shard": shard,
+            "records": records.display().to_string(),
+            "report": r,
+        });
+        return emit(&(serde_json::to_string_pretty(&v)? + "\n"));
+    }
     let mut s = format!(
         "sweep `{}` (config {}), shard {}/{}: {} records, {} already done, {} written",
         cfg.name,
@@ -130,18 +167,33 @@ fn run_sweep(a: RunArgs) -> Result<()> {
             r.not_applicable
         ));
     }
+    if r.failed > 0 {
+        s.push_str(&format!(
+            " ({} failed: no finite result, reason in the record)",
+            r.failed
+        ));
+    }
     if r.torn_bytes > 0 {
         s.push_str(&format!(
             "; removed a torn last line ({} bytes)",
             r.torn_bytes
         ));
     }
-    s.push_str(&format!(" -> {}\n", a.out.join(sweep::RECORDS).display()));
+    s.push_str(&format!(" -> {}\n", records.display()));
     emit(&s)
 }
 
 fn merge(a: MergeArgs) -> Result<()> {
-    let r = sweep::merge(&a.inputs, &a.out)?;
+    let r = sweep::merge(&a.inputs, &a.out, a.allow_partial)?;
+    if a.json {
+        let v = serde_json::json!({
+            "out": a.out.display().to_string(),
+            "inputs": a.inputs.len(),
+            "partial": r.is_partial(),
+            "report": r,
+        });
+        return emit(&(serde_json::to_string_pretty(&v)? + "\n"));
+    }
     let mut s = format!(
         "merged {} records of sweep `{}` (config {}) from {} input(s) -> {}",
         r.records,
@@ -153,7 +205,7 @@ fn merge(a: MergeArgs) -> Result<()> {
     if let Some(e) = r.expected {
         if r.records < e {
             s.push_str(&format!(
-                "; INCOMPLETE: {} of {e} records ({} missing)",
+                "; PARTIAL: {} of {e} records ({} missing)",
                 r.records,
                 e - r.records
             ));
@@ -182,9 +234,35 @@ fn duration(s: f64) -> String {
 }
 
 fn status(a: StatusArgs) -> Result<()> {
+    let all = a
+        .dirs
+        .iter()
+        .map(|d| sweep::status(d))
+        .collect::<lbounds::Result<Vec<_>>>()?;
+    if a.json {
+        let v: Vec<serde_json::Value> = a
+            .dirs
+            .iter()
+            .zip(&all)
+            .map(|(d, st)| {
+                serde_json::json!({
+                    "dir": d.display().to_string(),
+                    "sweep": st.manifest.sweep,
+                    "config_hash": st.manifest.config_hash,
+                    "shard": st.manifest.shard,
+                    "done": st.done,
+                    "total": st.manifest.shard_records,
+                    "complete": st.done >= st.manifest.shard_records,
+                    "running_pid": st.running_pid,
+                    "records_per_s": st.rate,
+                    "eta_s": st.eta_s,
+                })
+            })
+            .collect();
+        return emit(&(serde_json::to_string_pretty(&v)? + "\n"));
+    }
     let mut s = String::new();
-    for d in &a.dirs {
-        let st = sweep::status(d)?;
+    for (d, st) in a.dirs.iter().zip(&all) {
         let m = &st.manifest;
         let pct = if m.shard_records > 0 {
             100.0 * st.done as f64 / m.shard_records as f64
@@ -203,14 +281,17 @@ fn status(a: StatusArgs) -> Result<()> {
         ));
         if st.done >= m.shard_records {
             s.push_str(", complete");
-        } else {
+        } else if let Some(pid) = st.running_pid {
+            s.push_str(&format!(", running (pid {pid})"));
             if let Some(r) = st.rate {
-                s.push_str(&format!(", {r:.1} records/s in the last run"));
+                s.push_str(&format!(", {r:.1} records/s"));
             }
             match st.eta_s {
                 Some(e) => s.push_str(&format!(", ETA {} at that rate", duration(e))),
-                None => s.push_str(", ETA unknown (no record written since the last start)"),
+                None => s.push_str(", ETA unknown (no record written since it started)"),
             }
+        } else {
+            s.push_str(", not running (stopped or killed): run `sweep run` again to resume");
         }
         s.push('\n');
     }
@@ -233,28 +314,13 @@ fn slurm(a: SlurmArgs) -> Result<()> {
         .into());
     }
     let out = absolute(&a.out)?;
-    let slurm_dir = out.join("slurm");
-    std::fs::create_dir_all(&slurm_dir).map_err(|e| lbounds::Error::Io {
-        path: slurm_dir.display().to_string(),
-        source: e,
-    })?;
-    let config = out.join("config.toml");
-    let write = |p: &Path, text: &str| -> Result<()> {
-        std::fs::write(p, text).map_err(|e| lbounds::Error::Io {
-            path: p.display().to_string(),
-            source: e,
-        })?;
-        Ok(())
-    };
-    let text = std::fs::read_to_string(&a.config)?;
-    write(&config, &text)?;
     let exe = match &a.bin {
         Some(b) => absolute(b)?,
         None => std::env::current_exe()?,
     };
     let o = SlurmOptions {
         exe: exe.display().to_string(),
-        config: config.display().to_string(),
+        config: out.join("config.toml").display().to_string(),
         out: out.display().to_string(),
         shards: a.shards,
         partition: a.partition.clone(),
@@ -262,7 +328,26 @@ fn slurm(a: SlurmArgs) -> Result<()> {
         cpus: a.cpus,
         name: format!("lbounds-{}", cfg.name),
     };
-    let (array, merge) = sweep::slurm_scripts(&o);
+    // Every value is checked before anything is written.
+    let (array, merge) = sweep::slurm_scripts(&o)?;
+    if out.exists() && !out.is_dir() {
+        return Err(lbounds::Error::invalid(
+            "--out",
+            out.display(),
+            "is a file; give a directory (created if missing)",
+        )
+        .into());
+    }
+    let slurm_dir = out.join("slurm");
+    std::fs::create_dir_all(&slurm_dir).map_err(|e| lbounds::Error::Io {
+        path: slurm_dir.display().to_string(),
+        source: e,
+    })?;
+    let config = out.join("config.toml");
+    let write =
+        |p: &Path, text: &str| -> Result<()> { Ok(sweep::write_atomic(p, text.as_bytes())?) };
+    let text = std::fs::read_to_string(&a.config)?;
+    write(&config, &text)?;
     let array_path = slurm_dir.join("array.sbatch");
     let merge_path = slurm_dir.join("merge.sbatch");
     let submit_path = slurm_dir.join("submit.sh");

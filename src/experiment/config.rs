@@ -89,7 +89,10 @@
 //! # Validation
 //!
 //! Everything is checked before any work: unknown keys, wrong types, empty lists, values out
-//! of range, unknown names, zip groups of unequal length, and then every grid point in turn.
+//! of range, unknown names, zip groups of unequal length, the sizes (at most [`MAX_POINTS`]
+//! grid points and [`MAX_RECORDS`] records, checked before the grid is expanded), and then
+//! every grid point in turn (iteration counts at most [`MAX_ITERATIONS`]; for `dp_mean`, an ε
+//! whose noise variance overflows f64 is refused).
 //! Errors name the file, the line and the key ([`Error::Parse`], exit status 2 in the CLI).
 //!
 //! # Config hash
@@ -107,12 +110,20 @@ use crate::data::noise::Noise;
 use crate::data::population::{byzantine_count, PopulationConfig, RecordsPerUser};
 use crate::params::{lookup, Compat};
 use crate::privacy::{check_delta, check_epsilon};
-use crate::rng::MAX_POINT;
 use crate::{Error, Result};
 use serde::Deserialize;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
+
+/// Most grid points a config may have. Every point is validated before any work (a few
+/// microseconds each: the point's rules and attack are built), so a config at the limit is
+/// checked in seconds, not the tens of minutes a 10⁹-point grid took.
+pub const MAX_POINTS: u64 = 1_000_000;
+
+/// Most records (points × replicates) a config may ask for: 10⁸ records are about 150 GB of
+/// JSON, and a run keeps one bit per record of its shard.
+pub const MAX_RECORDS: u64 = 100_000_000;
 
 /// The experiments a sweep can run.
 ///
@@ -532,19 +543,36 @@ impl SweepConfig {
             .iter()
             .map(|g| axes[g[0]].values.len() as u64)
             .collect();
+        // Sizes before anything is expanded: every point is validated below, and a run keeps
+        // one bit per record.
         let points = group_len
             .iter()
             .try_fold(1u64, |acc, &l| acc.checked_mul(l))
-            .filter(|&p| p <= MAX_POINT + 1)
+            .filter(|&p| p <= MAX_POINTS)
             .ok_or_else(|| {
+                let product: f64 = group_len.iter().map(|&l| l as f64).product();
                 err_at(
                     path,
                     text,
                     raw.grid.span().start,
                     "grid",
-                    "more than 2^32 grid points",
+                    format!(
+                        "{product:.3e} grid points; at most {MAX_POINTS} per config (split the grid into several configs)"
+                    ),
                 )
             })?;
+        if points as f64 * reps as f64 > MAX_RECORDS as f64 {
+            return Err(err_at(
+                path,
+                text,
+                raw.replicates.span().start,
+                "replicates",
+                format!(
+                    "{points} points x {reps} replicates = {:.3e} records; at most {MAX_RECORDS} per config (about 1.5 kB each on disk)",
+                    points as f64 * reps as f64
+                ),
+            ));
+        }
 
         // Canonical form and hash.
         let canonical = serde_json::to_string(&serde_json::json!({
@@ -924,16 +952,54 @@ fn declare_f(p: &mut RobustPoint) -> Result<()> {
     Ok(())
 }
 
+/// Step parameters that count iterations (centered clipping's `L`, the geometric median's
+/// `T`, DnC's `num_iters`, the optimal attacks' `evals`): a sweep runs unattended, so each is
+/// capped at [`MAX_ITERATIONS`] here, before any work, rather than left to run for hours.
+pub const ITERATION_KEYS: &[&str] = &["L", "T", "num_iters", "evals"];
+
+/// Cap on every [`ITERATION_KEYS`] parameter of a sweep point (their defaults are 1 to 1000).
+pub const MAX_ITERATIONS: f64 = 100_000.0;
+
+fn check_iterations(steps: &[&StepSpec]) -> Result<()> {
+    for step in steps {
+        for key in ITERATION_KEYS {
+            if let Some(&v) = step.params.0.get(*key) {
+                if v > MAX_ITERATIONS {
+                    return Err(Error::invalid(
+                        &format!("{}:{key}", step.name),
+                        v,
+                        format!("iteration counts are capped at {MAX_ITERATIONS} in sweeps"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What must hold at a point for it to run (applicability of the rule at n and f aside).
 fn check_point(p: &SweepParams) -> Result<()> {
     match p {
         SweepParams::Robust(p) => {
             p.population.validate()?;
+            let mut steps: Vec<&StepSpec> = p.defence.pre.iter().collect();
+            steps.extend([&p.defence.rule, &p.attack]);
+            check_iterations(&steps)?;
             p.defence.build(p.compat)?;
             crate::attacks::build(&p.attack.name, &p.attack.params, p.compat)?;
         }
         SweepParams::DpMean(m) => {
             m.check()?;
+            // The estimators' noise variance scales like the P1 order: where that overflows,
+            // every run's error would be infinite.
+            let b = super::sweep::dp_mean_bounds(m)?;
+            if !(b.p1_record_level.is_finite() && b.p1_user_level.is_finite()) {
+                return Err(Error::invalid(
+                    "epsilon",
+                    format!("{:e}", m.epsilon),
+                    "so small that the noise variance overflows f64 (every run would fail); use a larger epsilon",
+                ));
+            }
         }
         SweepParams::DpRobust(q) => {
             q.check()?;

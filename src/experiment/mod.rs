@@ -207,6 +207,156 @@ where
     })
 }
 
+/// Runs `jobs` (pairs (point, replicate)) in parallel and hands every finished job to `sink`
+/// **as soon as it finishes**, with its position `k` in `jobs` (so a caller can restore job
+/// order later). Unlike [`run_streaming`], no record waits for slower jobs before it: a
+/// process killed at any moment loses only the jobs that were running.
+///
+/// Jobs start in the order given, and job `k` starts only once every job before `k − window`
+/// has been handed to `sink`; so the sink sees job `k` after every job `j ≤ k − window`, and a
+/// reader can put the sink's output back in job order holding fewer than `window` records
+/// (see [`sweep`]'s finishing pass). `window` also bounds the records in memory. Results do
+/// not depend on timing: each job draws from [`rng_for`]`(seed, point, replicate)` only.
+///
+/// `on_done` is called once per finished job, from worker threads (progress only). `sink`
+/// runs on a writer thread of its own.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a point index ≥ 2³²; else the error of the first failing
+/// job in job order (when job `k` fails, no job after it starts, every job before it has
+/// already started and runs to the end, its record reaching `sink`), or the first error of
+/// `sink`. A panicking job is resumed on the caller's thread once the others have stopped.
+#[allow(clippy::too_many_arguments)]
+pub fn run_as_completed<E, F, M, T, S>(
+    exp: &E,
+    point_at: F,
+    jobs: impl IntoIterator<Item = (u64, u32)>,
+    seed: u64,
+    window: usize,
+    on_done: &(dyn Fn() + Sync),
+    finish: M,
+    mut sink: S,
+) -> Result<()>
+where
+    E: Experiment,
+    F: Fn(u64) -> Result<E::Point> + Sync,
+    M: Fn(Record<E::Point, E::Output>) -> Result<T> + Sync,
+    T: Send,
+    S: FnMut(u64, T) -> Result<()> + Send,
+{
+    use std::collections::BTreeSet;
+    use std::sync::{Condvar, Mutex, PoisonError};
+    type Outcome<T> = std::thread::Result<Result<T>>;
+
+    /// Jobs started and not yet through the sink, and whether to start no more.
+    struct Window {
+        open: BTreeSet<u64>,
+        stop: bool,
+    }
+    let window = window.max(1) as u64;
+    let state = Mutex::new(Window {
+        open: BTreeSet::new(),
+        stop: false,
+    });
+    let moved = Condvar::new();
+    let lock = || state.lock().unwrap_or_else(PoisonError::into_inner);
+    let one = |point: u64, replicate: u32| -> Result<T> {
+        if point > MAX_POINT {
+            return Err(Error::invalid(
+                "grid points",
+                point,
+                "at most 2^32 points per run (the point index keys the random stream)",
+            ));
+        }
+        let mut rng = rng_for(seed, point, replicate)?;
+        let params = point_at(point)?;
+        let output = exp.run_once(&params, &mut rng)?;
+        finish(Record {
+            point,
+            replicate,
+            params,
+            output,
+        })
+    };
+    std::thread::scope(|threads| {
+        let (tx, rx) = std::sync::mpsc::channel::<(u64, Outcome<T>)>();
+        let (moved, lock) = (&moved, &lock);
+        let writer = threads.spawn(move || {
+            // The first failure in job order, and a panic to resume.
+            let mut failed: Option<(u64, Error)> = None;
+            let mut panic = None;
+            for (k, outcome) in rx {
+                let result = match outcome {
+                    Ok(Ok(t)) if failed.is_none() && panic.is_none() => sink(k, t),
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(e),
+                    Err(p) => {
+                        panic = Some(p);
+                        Ok(())
+                    }
+                };
+                let mut w = lock();
+                w.open.remove(&k);
+                if let Err(e) = result {
+                    w.stop = true;
+                    if failed.as_ref().is_none_or(|(j, _)| k < *j) {
+                        failed = Some((k, e));
+                    }
+                }
+                w.stop |= panic.is_some();
+                drop(w);
+                moved.notify_all();
+            }
+            (failed, panic)
+        });
+        let on_worker = rayon::current_thread_index().is_some();
+        rayon::in_place_scope(|scope| {
+            for (k, (point, replicate)) in (0u64..).zip(jobs) {
+                let mut w = lock();
+                while !w.stop && w.open.first().is_some_and(|&low| k >= low + window) {
+                    if on_worker {
+                        // Called from inside the pool (a bench, a nested sweep): run queued
+                        // jobs here instead of blocking a worker they may need.
+                        drop(w);
+                        if !matches!(rayon::yield_now(), Some(rayon::Yield::Executed)) {
+                            std::thread::sleep(std::time::Duration::from_micros(200));
+                        }
+                        w = lock();
+                    } else {
+                        w = moved.wait(w).unwrap_or_else(PoisonError::into_inner);
+                    }
+                }
+                if w.stop {
+                    break;
+                }
+                w.open.insert(k);
+                drop(w);
+                let tx = tx.clone();
+                let one = &one;
+                scope.spawn(move |_| {
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        one(point, replicate)
+                    }));
+                    if matches!(outcome, Ok(Ok(_))) {
+                        on_done();
+                    }
+                    // The writer outlives every job (it ends when the last sender drops).
+                    let _ = tx.send((k, outcome));
+                });
+            }
+        });
+        drop(tx);
+        let (failed, panic) = match writer.join() {
+            Ok(r) => r,
+            Err(p) => std::panic::resume_unwind(p),
+        };
+        if let Some(p) = panic {
+            std::panic::resume_unwind(p);
+        }
+        failed.map_or(Ok(()), |(_, e)| Err(e))
+    })
+}
+
 /// Runs `replicates` replicates of every point, in parallel, deterministically, and returns
 /// the records in job order (point-major).
 ///

@@ -28,7 +28,7 @@ use super::config::{SweepConfig, SweepParams};
 use super::dp_robust::{dp_robust_bounds, DpRobust, DpRobustBounds, DpRobustMetrics};
 use super::privacy::{DpMean, MeanErrors, MeanPoint};
 use super::robust::{RobustAggregation, RobustOutcome, RobustPoint};
-use super::{run_streaming, Experiment};
+use super::{run_as_completed, Experiment};
 use crate::bounds::allouah2023fixing::kappa_lower_bound;
 use crate::bounds::applicability::{applicable_value, SimulatedModel};
 use crate::bounds::dwork2014algorithmic::dp_two_point_min_fail_prob;
@@ -215,6 +215,106 @@ pub enum SweepOutput {
     DpMean(MeanErrors),
     /// A `dp_robust` run: errors of every estimator on the same sample.
     DpRobust(DpRobustMetrics),
+    /// A `dp_mean` or `dp_robust` run whose metrics were not all finite.
+    Failed(RunFailure),
+}
+
+/// A run of a `dp_mean` or `dp_robust` point whose metrics are not all finite: serialised as
+/// `{"status":"failed","reason":...}` in place of the metrics, like a failed `robust` run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunFailure {
+    /// Always `failed`.
+    pub status: &'static str,
+    /// Which metrics were not finite.
+    pub reason: String,
+}
+
+/// How a record's run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordStatus {
+    /// Finite metrics.
+    Ok,
+    /// No finite metrics (the reason is in the record).
+    Failed,
+    /// The rule cannot run at that n and f.
+    NotApplicable,
+}
+
+/// The names of the non-finite values among `metrics`.
+fn non_finite(metrics: &[(&'static str, f64)]) -> Option<String> {
+    let bad: Vec<String> = metrics
+        .iter()
+        .filter(|(_, v)| !v.is_finite())
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect();
+    (!bad.is_empty()).then(|| format!("non-finite metric(s): {}", bad.join(", ")))
+}
+
+impl SweepOutput {
+    /// The output as recorded: metrics that are not all finite become a failed run with the
+    /// reason, so no record says `ok` next to a metric JSON cannot hold (it would be `null`).
+    /// κ̂ = +∞ (honest variance 0 and an aggregate off the honest mean) is a value, not a
+    /// failure.
+    pub fn checked(&self) -> SweepOutput {
+        let bad = match self {
+            SweepOutput::Robust(RobustOutcome::Ok(m)) => {
+                let mut v = vec![
+                    ("error", m.error),
+                    ("error_to_honest_mean", m.error_to_honest_mean),
+                    ("honest_variance", m.honest_variance),
+                    ("g2", m.g2),
+                ];
+                if m.kappa_hat != f64::INFINITY {
+                    v.push(("kappa_hat", m.kappa_hat));
+                }
+                non_finite(&v)
+            }
+            SweepOutput::DpMean(m) => non_finite(&[
+                ("nonprivate", m.nonprivate),
+                ("known_range", m.known_range),
+                ("coinpress", m.coinpress),
+                ("user_level", m.user_level),
+                ("user_level_known_range", m.user_level_known_range),
+                ("p1_record_level", m.p1_record_level),
+                ("p1_user_level", m.p1_user_level),
+            ]),
+            SweepOutput::DpRobust(m) => non_finite(&[
+                ("dp_average", m.dp_average),
+                ("dp_trmean", m.dp_trmean),
+                ("trmean_nonprivate", m.trmean_nonprivate),
+                ("trmean_noise_sigma", m.trmean_noise_sigma),
+            ]),
+            _ => None,
+        };
+        match (bad, self) {
+            (None, _) => self.clone(),
+            (Some(reason), SweepOutput::Robust(_)) => {
+                SweepOutput::Robust(RobustOutcome::Failed { reason })
+            }
+            (Some(reason), _) => SweepOutput::Failed(RunFailure {
+                status: "failed",
+                reason,
+            }),
+        }
+    }
+
+    fn failed(e: Error) -> SweepOutput {
+        SweepOutput::Failed(RunFailure {
+            status: "failed",
+            reason: e.to_string(),
+        })
+    }
+
+    /// How the run ended.
+    pub fn status(&self) -> RecordStatus {
+        match self {
+            SweepOutput::Robust(RobustOutcome::Failed { .. }) | SweepOutput::Failed(_) => {
+                RecordStatus::Failed
+            }
+            SweepOutput::Robust(RobustOutcome::NotApplicable { .. }) => RecordStatus::NotApplicable,
+            _ => RecordStatus::Ok,
+        }
+    }
 }
 
 /// One record line (see the [module docs](self) for the key order).
@@ -262,8 +362,14 @@ impl Experiment for SweepAny {
     fn run_once(&self, p: &SweepPoint, rng: &mut SimRng) -> Result<SweepOutput> {
         Ok(match &p.params {
             SweepParams::Robust(q) => SweepOutput::Robust(RobustAggregation.run_once(q, rng)?),
-            SweepParams::DpMean(q) => SweepOutput::DpMean(DpMean.run_once(q, rng)?),
-            SweepParams::DpRobust(q) => SweepOutput::DpRobust(DpRobust.run_once(q, rng)?),
+            // A validated point whose run still fails numerically is recorded as failed with
+            // the reason, like a robust run: a resumed sweep would only fail the same way.
+            SweepParams::DpMean(q) => DpMean
+                .run_once(q, rng)
+                .map_or_else(SweepOutput::failed, SweepOutput::DpMean),
+            SweepParams::DpRobust(q) => DpRobust
+                .run_once(q, rng)
+                .map_or_else(SweepOutput::failed, SweepOutput::DpRobust),
         })
     }
 }
@@ -313,10 +419,22 @@ fn now_unix() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, bytes).map_err(|e| io_err(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| io_err(path, e))
+/// Writes `bytes` to `path` through a temporary file renamed over it, so `path` is never
+/// half-written; the temporary file is removed on failure.
+///
+/// # Errors
+/// I/O errors, naming the file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let tmp = path.with_file_name(name);
+    let r = fs::write(&tmp, bytes)
+        .map_err(|e| io_err(&tmp, e))
+        .and_then(|()| fs::rename(&tmp, path).map_err(|e| io_err(path, e)));
+    if r.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    r
 }
 
 /// Reads a manifest.
@@ -360,8 +478,78 @@ fn scan(path: &Path, mut each: impl FnMut(Key, &[u8]) -> Result<()>) -> Result<u
     }
 }
 
+/// File name of the lock of a sweep directory: held (an advisory `flock`) by the one
+/// `sweep run` writing there, and holding its pid. The file stays; the lock is what says a
+/// run is alive (the OS drops it when the process ends, `kill -9` included).
+pub const LOCK: &str = "sweep.lock";
+
+/// The lock of a sweep directory, held while this value lives.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: File,
+}
+
+impl DirLock {
+    /// Takes the lock of `dir` (which must exist) and writes this process' pid into it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the pid when another process holds it; I/O errors.
+    pub fn acquire(dir: &Path) -> Result<DirLock> {
+        let path = dir.join(LOCK);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_err(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let pid = fs::read_to_string(&path).unwrap_or_default();
+                return Err(Error::invalid(
+                    "--out",
+                    dir.display(),
+                    format!(
+                        "another `sweep run` (pid {}) is writing there; wait for it, or stop it first",
+                        pid.trim()
+                    ),
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&path, e)),
+        }
+        file.set_len(0).map_err(|e| io_err(&path, e))?;
+        file.write_all(format!("{}\n", std::process::id()).as_bytes())
+            .map_err(|e| io_err(&path, e))?;
+        Ok(DirLock { _file: file })
+    }
+
+    /// The pid of the live `sweep run` holding `dir`'s lock, if any.
+    pub fn holder(dir: &Path) -> Option<u32> {
+        let path = dir.join(LOCK);
+        let file = File::open(&path).ok()?;
+        match file.try_lock_shared() {
+            // Nobody holds it: the last run is over (finished or killed).
+            Ok(()) => None,
+            Err(_) => fs::read_to_string(&path).ok()?.trim().parse().ok(),
+        }
+    }
+}
+
+/// Refuses an `--out` that exists but is not a directory, then creates it.
+fn create_out_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::invalid(
+            "--out",
+            dir.display(),
+            "is a file; a sweep writes into a directory (give a new or existing directory)",
+        ));
+    }
+    fs::create_dir_all(dir).map_err(|e| io_err(dir, e))
+}
+
 /// What [`run`] did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RunReport {
     /// Records of this shard.
     pub total: u64,
@@ -373,23 +561,72 @@ pub struct RunReport {
     pub torn_bytes: u64,
     /// Records of points where the rule could not run (`not_applicable`), this run.
     pub not_applicable: u64,
+    /// Records whose run failed at that point (`failed`, with a reason), this run.
+    pub failed: u64,
 }
 
-/// Runs (or resumes) shard `shard` of `cfg` into `dir`, streaming records to
-/// `dir/records.jsonl` as chunks of `chunk` jobs complete (default
-/// [`super::default_chunk`]). `on_done` is called per finished job (progress only).
+/// Watches a [`run`]: progress bars and tests. Every method has an empty default.
+pub trait Observer: Sync {
+    /// Called once before any job, with the records already on disk and the shard's total.
+    fn resumed(&self, _done: u64, _total: u64) {}
+    /// Called once per finished job, from worker threads, in no particular order.
+    fn finished_one(&self) {}
+}
+
+/// Watches nothing.
+impl Observer for () {}
+
+/// Which jobs of a shard are done: one bit per job, in job order.
+struct Done {
+    bits: Vec<u64>,
+}
+
+impl Done {
+    fn new(total: u64) -> Done {
+        Done {
+            bits: vec![0; total.div_ceil(64) as usize],
+        }
+    }
+    fn get(&self, j: u64) -> bool {
+        self.bits[(j / 64) as usize] >> (j % 64) & 1 == 1
+    }
+    /// Marks `j`; false when it was marked already.
+    fn set(&mut self, j: u64) -> bool {
+        let was = self.get(j);
+        self.bits[(j / 64) as usize] |= 1 << (j % 64);
+        !was
+    }
+}
+
+/// Runs (or resumes) shard `shard` of `cfg` into `dir`, appending each record to
+/// `dir/records.jsonl` as soon as its job finishes, at most `window` jobs ahead of the oldest
+/// unfinished one (default [`super::default_chunk`]).
+///
+/// # Order, resuming and the final bytes
+///
+/// Records reach the file in the order jobs finish, so a `kill -9` loses only the jobs that
+/// were running. While a run is in progress (or after it was killed) the file may therefore
+/// be out of (point, replicate) order; a resumed run reads the records in any order, skips
+/// them and appends the rest. When the last record of the shard is written, the file is put
+/// back in (point, replicate) order in one streaming pass (written to `records.jsonl.tmp`,
+/// then renamed over it; skipped when the file is already in order, as after a one-thread
+/// run), so a finished directory holds the same bytes whatever the threads, the window, the
+/// interruptions and resumptions, and `sweep merge` of finished or unfinished shards gives the
+/// same bytes as ever (it sorts).
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] when `dir` holds another config or shard; a record file that is
-/// not ours (bad line, other hash, foreign key); I/O errors; the first experiment error.
+/// [`Error::InvalidParameter`] when `dir` is a file, holds another config or shard, or
+/// another `sweep run` holds its [lock](LOCK); a record file that is not ours (bad line,
+/// other hash, foreign key); I/O errors; the first experiment error in job order.
 pub fn run(
     cfg: &SweepConfig,
     dir: &Path,
     shard: Shard,
-    chunk: Option<usize>,
-    on_done: &(dyn Fn() + Sync),
+    window: Option<usize>,
+    observer: &dyn Observer,
 ) -> Result<RunReport> {
-    fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    create_out_dir(dir)?;
+    let _lock = DirLock::acquire(dir)?;
     let shard_points = shard.points_of(cfg.points());
     let reps = u64::from(cfg.replicates);
     let total = shard_points * reps;
@@ -406,39 +643,37 @@ pub fn run(
             ));
         }
     }
-
-    // What is done already; cut a torn last line.
     let path = dir.join(RECORDS);
-    let mut done = vec![false; total as usize];
+    let tmp = ordering_tmp(&path);
+    // A finishing pass cut short (killed): its partial copy is ours to drop (we hold the lock).
+    if tmp.exists() {
+        fs::remove_file(&tmp).map_err(|e| io_err(&tmp, e))?;
+    }
+    let job_of = |point: u64, replicate: u32| {
+        (point - shard.index) / shard.count * reps + u64::from(replicate)
+    };
+
+    // What is done already (in any order); whether the file is in job order; cut a torn line.
+    let mut done = Done::new(total);
     let mut done_before = 0u64;
+    let mut in_order = true;
     let good = scan(&path, |k, _| {
-        if k.config_hash != cfg.hash() {
-            return Err(Error::invalid(
-                "--out",
-                dir.display(),
-                format!(
-                    "{} has records of config hash {} (sweep `{}`), not {}",
-                    path.display(),
-                    k.config_hash,
-                    k.sweep,
-                    cfg.hash()
-                ),
-            ));
-        }
-        if !shard.owns(k.point) || k.point >= cfg.points() || k.replicate >= cfg.replicates {
-            return Err(Error::invalid(
-                "--out",
-                dir.display(),
-                format!(
-                    "record (point {}, replicate {}) is not part of shard {}/{}",
-                    k.point, k.replicate, shard.index, shard.count
-                ),
-            ));
-        }
-        let j = ((k.point - shard.index) / shard.count * reps + u64::from(k.replicate)) as usize;
-        if !done[j] {
-            done[j] = true;
+        check_ours(cfg, dir, &path, shard, &k)?;
+        let j = job_of(k.point, k.replicate);
+        in_order &= j == done_before;
+        if done.set(j) {
             done_before += 1;
+        } else {
+            return Err(Error::invalid(
+                "--out",
+                dir.display(),
+                format!(
+                    "{} holds point {} replicate {} twice; remove the directory and run again",
+                    path.display(),
+                    k.point,
+                    k.replicate
+                ),
+            ));
         }
         Ok(())
     })?;
@@ -471,19 +706,20 @@ pub fn run(
     let text = serde_json::to_string_pretty(&manifest)
         .map_err(|e| Error::invalid("manifest", dir.display(), e.to_string()))?;
     write_atomic(&dir.join(MANIFEST), text.as_bytes())?;
+    observer.resumed(done_before, total);
 
-    let jobs = (0..shard_points).flat_map(move |i| {
-        let p = shard.index + i * shard.count;
-        (0..cfg.replicates).map(move |r| (p, r))
-    });
-    let done_ref = &done;
-    let jobs = jobs.filter(|&(p, r)| {
-        let j = ((p - shard.index) / shard.count * reps + u64::from(r)) as usize;
-        !done_ref[j]
-    });
+    let jobs = (0..shard_points)
+        .flat_map(move |i| {
+            let p = shard.index + i * shard.count;
+            (0..cfg.replicates).map(move |r| (p, r))
+        })
+        .filter(|&(p, r)| !done.get(job_of(p, r)));
     let mut written = 0u64;
     let mut not_applicable = 0u64;
-    run_streaming(
+    let mut failed = 0u64;
+    // Job order of the record written last, to see whether the file stays in order.
+    let mut last = done_before.checked_sub(1);
+    run_as_completed(
         &SweepAny,
         |p| {
             let (params, grid) = cfg.point(p)?;
@@ -496,10 +732,11 @@ pub fn run(
         },
         jobs,
         cfg.seed,
-        chunk.unwrap_or_else(super::default_chunk),
-        on_done,
+        window.unwrap_or_else(super::default_chunk),
+        &|| observer.finished_one(),
         // Serialise on the workers; the writer only appends bytes.
         |rec| {
+            let output = rec.output.checked();
             let mut line = Vec::with_capacity(1536);
             serde_json::to_writer(
                 &mut line,
@@ -513,38 +750,111 @@ pub fn run(
                     grid: &rec.params.grid,
                     params: &rec.params.params,
                     bounds: &rec.params.bounds,
-                    output: &rec.output,
+                    output: &output,
                 },
             )
             .map_err(|e| Error::invalid("record", rec.point, e.to_string()))?;
             line.push(b'\n');
-            Ok((
-                line,
-                matches!(
-                    rec.output,
-                    SweepOutput::Robust(RobustOutcome::NotApplicable { .. })
-                ),
-            ))
+            Ok((job_of(rec.point, rec.replicate), line, output.status()))
         },
-        |(line, na)| {
+        |_, (j, line, status)| {
+            // One write per line: a kill leaves at most one torn line, cut on resume.
             file.write_all(&line).map_err(|e| io_err(&path, e))?;
+            in_order &= last.map_or(j == 0, |l| j == l + 1);
+            last = Some(j);
             written += 1;
-            not_applicable += u64::from(na);
+            not_applicable += u64::from(status == RecordStatus::NotApplicable);
+            failed += u64::from(status == RecordStatus::Failed);
             Ok(())
         },
     )?;
     file.flush().map_err(|e| io_err(&path, e))?;
+    drop(file);
+    if done_before + written == total && !in_order {
+        put_in_job_order(&path, total, |k| job_of(k.point, k.replicate))?;
+    }
     Ok(RunReport {
         total,
         done_before,
         written,
         torn_bytes,
         not_applicable,
+        failed,
     })
 }
 
+/// Checks that a record found in `dir` belongs to `cfg`'s shard.
+fn check_ours(cfg: &SweepConfig, dir: &Path, path: &Path, shard: Shard, k: &Key) -> Result<()> {
+    if k.config_hash != cfg.hash() {
+        return Err(Error::invalid(
+            "--out",
+            dir.display(),
+            format!(
+                "{} has records of config hash {} (sweep `{}`), not {}",
+                path.display(),
+                k.config_hash,
+                k.sweep,
+                cfg.hash()
+            ),
+        ));
+    }
+    if !shard.owns(k.point) || k.point >= cfg.points() || k.replicate >= cfg.replicates {
+        return Err(Error::invalid(
+            "--out",
+            dir.display(),
+            format!(
+                "record (point {}, replicate {}) is not part of shard {}/{}",
+                k.point, k.replicate, shard.index, shard.count
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The temporary file of [`put_in_job_order`].
+fn ordering_tmp(path: &Path) -> PathBuf {
+    path.with_extension("jsonl.tmp")
+}
+
+/// Rewrites a complete record file of `total` records in job order (`job_of` of each line),
+/// streaming: a line is held only until the lines before it in job order have been written.
+/// [`run`] appends job k after every job ≤ k − window, so at most `window` lines per run that
+/// wrote to the file are held. Writes a temporary file and renames it over `path`; removes it
+/// on any failure.
+fn put_in_job_order(path: &Path, total: u64, job_of: impl Fn(&Key) -> u64) -> Result<()> {
+    let tmp = ordering_tmp(path);
+    let result = (|| {
+        let out = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, out);
+        let mut held: std::collections::BTreeMap<u64, Vec<u8>> = Default::default();
+        let mut next = 0u64;
+        scan(path, |k, line| {
+            held.insert(job_of(&k), line.to_vec());
+            while let Some(l) = held.remove(&next) {
+                w.write_all(&l).map_err(|e| io_err(&tmp, e))?;
+                next += 1;
+            }
+            Ok(())
+        })?;
+        if next != total || !held.is_empty() {
+            return Err(Error::invalid(
+                "records",
+                path.display(),
+                format!("expected jobs 0..{total} once each; found a gap at job {next}"),
+            ));
+        }
+        let out = w.into_inner().map_err(|e| io_err(&tmp, e.into_error()))?;
+        out.sync_all().map_err(|e| io_err(&tmp, e))?;
+        fs::rename(&tmp, path).map_err(|e| io_err(path, e))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// What [`merge`] did.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct MergeReport {
     /// The sweep's name.
     pub sweep: String,
@@ -560,31 +870,66 @@ pub struct MergeReport {
     pub torn: u64,
 }
 
+impl MergeReport {
+    /// Whether the merged file misses records: fewer than the grid holds, or an input ended in
+    /// a torn line (a shard still running or killed).
+    pub fn is_partial(&self) -> bool {
+        self.torn > 0 || self.expected.is_some_and(|e| self.records < e)
+    }
+}
+
+/// The manifest describing an input of [`merge`]: a sweep directory's, or that of the
+/// directory holding a `records.jsonl` given as a file.
+fn manifest_of(input: &Path) -> Option<Manifest> {
+    if input.is_dir() {
+        read_manifest(input).ok()
+    } else if input.file_name().is_some_and(|n| n == RECORDS) {
+        read_manifest(input.parent()?).ok()
+    } else {
+        None
+    }
+}
+
 /// Joins the records of `inputs` (sweep directories or record files) into `out`, sorted by
-/// (point, replicate), each line's bytes unchanged.
+/// (point, replicate), each line's bytes unchanged. Shards that are still running or were
+/// killed may have their records in any order; the merged file is sorted all the same.
+///
+/// Unless `allow_partial`, refuses to write a file that misses records
+/// ([`MergeReport::is_partial`]): shards not all given, not finished, or ending in a torn
+/// line. The grid's size comes from the inputs' manifests (`sweep.json`); record files
+/// without one are checked for torn lines only.
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for inputs of different configs (hash), for two different
-/// records with the same (point, replicate), or for no records at all; I/O errors.
-pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeReport> {
+/// records with the same (point, replicate), for no records at all, for an incomplete merge
+/// without `allow_partial`, for an `out` that is a directory; I/O errors. Nothing is left at
+/// `out` (nor its temporary file) on error.
+pub fn merge(inputs: &[PathBuf], out: &Path, allow_partial: bool) -> Result<MergeReport> {
+    if out.is_dir() {
+        return Err(Error::invalid(
+            "--out",
+            out.display(),
+            "is a directory; give the merged record file's path (e.g. DIR/records.jsonl)",
+        ));
+    }
     let mut lines: Vec<(u64, u32, Vec<u8>)> = Vec::new();
     let mut first: Option<(String, String, PathBuf)> = None;
     let mut expected = None;
     let mut torn = 0;
     for input in inputs {
-        let (file, dir) = if input.is_dir() {
-            (input.join(RECORDS), Some(input.as_path()))
+        let file = if input.is_dir() {
+            input.join(RECORDS)
         } else {
-            (input.clone(), None)
+            input.clone()
         };
-        if !file.exists() {
+        if !file.is_file() {
             return Err(Error::invalid(
                 "merge input",
                 input.display(),
                 format!("no {RECORDS} there"),
             ));
         }
-        if let Some(m) = dir.and_then(|d| read_manifest(d).ok()) {
+        if let Some(m) = manifest_of(input) {
             expected = Some(m.points * u64::from(m.replicates));
         }
         let good = scan(&file, |k, line| {
@@ -636,39 +981,68 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeReport> {
         }
         kept.push(l);
     }
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
-    }
-    let tmp = out.with_extension("jsonl.tmp");
-    {
-        let f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-        let mut w = std::io::BufWriter::new(f);
-        for (_, _, l) in &kept {
-            w.write_all(l).map_err(|e| io_err(&tmp, e))?;
-        }
-        w.flush().map_err(|e| io_err(&tmp, e))?;
-    }
-    fs::rename(&tmp, out).map_err(|e| io_err(out, e))?;
-    Ok(MergeReport {
+    let report = MergeReport {
         sweep,
         config_hash,
         records: kept.len() as u64,
         expected,
         duplicates,
         torn,
-    })
+    };
+    if report.is_partial() && !allow_partial {
+        let mut why = Vec::new();
+        if let Some(e) = expected.filter(|&e| report.records < e) {
+            why.push(format!(
+                "{} of {e} records ({} missing: shards not all given or not finished)",
+                report.records,
+                e - report.records
+            ));
+        }
+        if torn > 0 {
+            why.push(format!(
+                "{torn} input(s) end in a torn line (still running, or killed)"
+            ));
+        }
+        return Err(Error::invalid(
+            "merge inputs",
+            inputs.len(),
+            format!(
+                "incomplete: {}; finish the shards (`sweep status` shows them), or pass --allow-partial",
+                why.join("; ")
+            ),
+        ));
+    }
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+    }
+    let tmp = out.with_extension("jsonl.tmp");
+    let written = (|| {
+        let f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+        let mut w = std::io::BufWriter::new(f);
+        for (_, _, l) in &kept {
+            w.write_all(l).map_err(|e| io_err(&tmp, e))?;
+        }
+        w.flush().map_err(|e| io_err(&tmp, e))?;
+        fs::rename(&tmp, out).map_err(|e| io_err(out, e))
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written.map(|()| report)
 }
 
 /// Progress of one sweep directory.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Status {
     /// The manifest.
     pub manifest: Manifest,
     /// Complete records on disk.
     pub done: u64,
+    /// The pid of the `sweep run` writing there now, if one is alive (it holds [`LOCK`]).
+    pub running_pid: Option<u32>,
     /// Records per second of the last run (from its start to the last write), if measurable.
     pub rate: Option<f64>,
-    /// Seconds to completion at that rate.
+    /// Seconds to completion at that rate: only while a run is alive (0 when complete).
     pub eta_s: Option<f64>,
 }
 
@@ -684,6 +1058,7 @@ pub fn status(dir: &Path) -> Result<Status> {
         done += 1;
         Ok(())
     })?;
+    let running_pid = DirLock::holder(dir);
     let mtime = fs::metadata(&path)
         .and_then(|m| m.modified())
         .ok()
@@ -697,12 +1072,16 @@ pub fn status(dir: &Path) -> Result<Status> {
     let remaining = manifest.shard_records.saturating_sub(done);
     let eta_s = if remaining == 0 {
         Some(0.0)
-    } else {
+    } else if running_pid.is_some() {
         rate.map(|r| remaining as f64 / r)
+    } else {
+        // Nobody is working on it: no time to completion to speak of.
+        None
     };
     Ok(Status {
         manifest,
         done,
+        running_pid,
         rate,
         eta_s,
     })
@@ -742,8 +1121,107 @@ pub struct SlurmOptions {
     pub name: String,
 }
 
+/// Whether `s` is a Slurm time limit: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M` or `D-H:M:S`
+/// (decimal fields of at most 9 digits), or `UNLIMITED` / `INFINITE` (sbatch(1), `--time`).
+pub fn is_slurm_time(s: &str) -> bool {
+    let field = |f: &str| !f.is_empty() && f.len() <= 9 && f.bytes().all(|b| b.is_ascii_digit());
+    if s.eq_ignore_ascii_case("unlimited") || s.eq_ignore_ascii_case("infinite") {
+        return true;
+    }
+    match s.split_once('-') {
+        Some((days, rest)) => {
+            let parts: Vec<&str> = rest.split(':').collect();
+            field(days) && (1..=3).contains(&parts.len()) && parts.iter().all(|p| field(p))
+        }
+        None => {
+            let parts: Vec<&str> = s.split(':').collect();
+            (1..=3).contains(&parts.len()) && parts.iter().all(|p| field(p))
+        }
+    }
+}
+
+/// Whether `s` is a Slurm partition list: names of letters, digits, `_`, `-` and `.`,
+/// separated by commas (sbatch(1), `--partition`).
+pub fn is_slurm_partition(s: &str) -> bool {
+    s.split(',').all(|p| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    })
+}
+
+impl SlurmOptions {
+    /// Checks every value that reaches a generated script: no control characters anywhere (a
+    /// newline would end an `#SBATCH` line or a command and start another); `--time` and
+    /// `--partition` in Slurm's formats; an output path that an `#SBATCH --output=` line can
+    /// hold as is (sbatch splits those lines at white space and reads `"`, `\` and `%`
+    /// specially). Paths in shell commands are quoted ([`shell_quote`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the option and the reason.
+    pub fn validate(&self) -> Result<()> {
+        let fields = [
+            ("--out", self.out.as_str()),
+            ("--bin", self.exe.as_str()),
+            ("config", self.config.as_str()),
+            ("--time", self.time.as_str()),
+            ("--partition", self.partition.as_deref().unwrap_or("")),
+            ("job name", self.name.as_str()),
+        ];
+        for (what, v) in fields {
+            if v.chars().any(char::is_control) {
+                return Err(Error::invalid(
+                    what,
+                    v.escape_debug(),
+                    "contains a control character (a newline would inject a line into the job scripts)",
+                ));
+            }
+        }
+        if !is_slurm_time(&self.time) {
+            return Err(Error::invalid(
+                "--time",
+                self.time.escape_debug(),
+                "not a Slurm time limit: use M, M:S, H:M:S, D-H, D-H:M, D-H:M:S or UNLIMITED (e.g. 02:00:00)",
+            ));
+        }
+        if let Some(p) = &self.partition {
+            if !is_slurm_partition(p) {
+                return Err(Error::invalid(
+                    "--partition",
+                    p.escape_debug(),
+                    "not a Slurm partition name (letters, digits, `_`, `-`, `.`; several separated by commas)",
+                ));
+            }
+        }
+        if let Some(c) = self
+            .out
+            .chars()
+            .find(|c| c.is_whitespace() || "\"'\\%".contains(*c))
+        {
+            return Err(Error::invalid(
+                "--out",
+                self.out.escape_debug(),
+                format!("contains {c:?}, which an #SBATCH --output line cannot hold; choose a directory without white space, quotes, `\\` or `%`"),
+            ));
+        }
+        if !is_slurm_partition(&self.name) {
+            return Err(Error::invalid(
+                "job name",
+                &self.name,
+                "letters, digits, `_`, `-` and `.` only",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The array script and the merge script of a Slurm submission.
-pub fn slurm_scripts(o: &SlurmOptions) -> (String, String) {
+///
+/// # Errors
+/// Those of [`SlurmOptions::validate`]: nothing is generated from a value that could break
+/// out of its line.
+pub fn slurm_scripts(o: &SlurmOptions) -> Result<(String, String)> {
+    o.validate()?;
     let q = |s: &str| shell_quote(s);
     let out = o.out.trim_end_matches('/');
     let head = |job: &str, log: &str| {
@@ -781,7 +1259,7 @@ pub fn slurm_scripts(o: &SlurmOptions) -> (String, String) {
         dirs.join(" "),
         q(&format!("{out}/records.jsonl"))
     ));
-    (array, merge)
+    Ok((array, merge))
 }
 
 #[cfg(test)]
@@ -835,7 +1313,7 @@ mod tests {
         let cfg = tiny();
         let base = tmpdir("unit");
         let whole = base.join("whole");
-        let r = run(&cfg, &whole, Shard::ALL, Some(5), &|| ()).unwrap();
+        let r = run(&cfg, &whole, Shard::ALL, Some(5), &()).unwrap();
         assert_eq!((r.total, r.written, r.done_before), (12, 12, 0));
         // krum needs n > 2f + 2: with n = 8, f = 3 it is not applicable (3 records).
         assert_eq!(r.not_applicable, 3);
@@ -851,14 +1329,11 @@ mod tests {
             .map(|(i, _)| i + 1)
             .collect();
         fs::write(cut.join(RECORDS), &once[..starts[3] + 10]).unwrap();
-        let r = run(&cfg, &cut, Shard::ALL, Some(5), &|| ()).unwrap();
+        let r = run(&cfg, &cut, Shard::ALL, Some(5), &()).unwrap();
         assert_eq!((r.done_before, r.written, r.torn_bytes), (4, 8, 10));
         assert_eq!(fs::read(cut.join(RECORDS)).unwrap(), once);
         // Nothing left to do.
-        assert_eq!(
-            run(&cfg, &cut, Shard::ALL, None, &|| ()).unwrap().written,
-            0
-        );
+        assert_eq!(run(&cfg, &cut, Shard::ALL, None, &()).unwrap().written, 0);
 
         // Three shards merge to the one-process bytes.
         let shards: Vec<PathBuf> = (0..3).map(|k| base.join(format!("s{k}"))).collect();
@@ -871,21 +1346,21 @@ mod tests {
                     count: 3,
                 },
                 Some(2),
-                &|| (),
+                &(),
             )
             .unwrap();
         }
         let merged = base.join("merged.jsonl");
-        let m = merge(&shards, &merged).unwrap();
+        let m = merge(&shards, &merged, false).unwrap();
         assert_eq!((m.records, m.expected, m.duplicates), (12, Some(12), 0));
         assert_eq!(fs::read(&merged).unwrap(), once);
 
         // A directory of another shard or config is refused; so is merging mixed configs.
-        assert!(run(&cfg, &shards[0], Shard::ALL, None, &|| ()).is_err());
+        assert!(run(&cfg, &shards[0], Shard::ALL, None, &()).is_err());
         let other = SweepConfig::parse(&cfg_text_with_seed(6), "o.toml").unwrap();
         let od = base.join("other");
-        run(&other, &od, Shard::ALL, None, &|| ()).unwrap();
-        let e = merge(&[whole.clone(), od], &base.join("bad.jsonl")).unwrap_err();
+        run(&other, &od, Shard::ALL, None, &()).unwrap();
+        let e = merge(&[whole.clone(), od], &base.join("bad.jsonl"), true).unwrap_err();
         assert!(e.to_string().contains("mixed configs"), "{e}");
         let st = status(&whole).unwrap();
         assert_eq!((st.done, st.eta_s), (12, Some(0.0)));
@@ -894,6 +1369,204 @@ mod tests {
 
     fn cfg_text_with_seed(seed: u64) -> String {
         format!("name = \"tiny\"\nexperiment = \"robust\"\nseed = {seed}\nreplicates = 1\n[grid]\nrule = \"median\"\nattack = \"sign_flipping\"\nn = 7\nd = 2\n")
+    }
+
+    /// A resumed run finds its records in any order (a killed multi-thread run writes them as
+    /// jobs finish) and ends with the file in job order, byte for byte.
+    /// Mutation: skip `put_in_job_order` at the end of [`run`] (or mark every file in order)
+    /// and the bytes differ.
+    #[test]
+    fn records_out_of_order_are_put_back_in_order_when_complete() {
+        let cfg = tiny();
+        let base = tmpdir("order");
+        let whole = base.join("whole");
+        run(&cfg, &whole, Shard::ALL, Some(1), &()).unwrap();
+        let once = fs::read(whole.join(RECORDS)).unwrap();
+        let lines: Vec<&[u8]> = once.split_inclusive(|&b| b == b'\n').collect();
+        assert_eq!(lines.len(), 12);
+        // What a killed run may leave: jobs 7, 2, 0, 5 in the order they finished.
+        let dir = base.join("shuffled");
+        fs::create_dir_all(&dir).unwrap();
+        let partial: Vec<u8> = [7, 2, 0, 5]
+            .iter()
+            .flat_map(|&i| lines[i].to_vec())
+            .collect();
+        fs::write(dir.join(RECORDS), partial).unwrap();
+
+        struct Seen(std::sync::Mutex<Vec<u64>>);
+        impl Observer for Seen {
+            fn resumed(&self, done: u64, total: u64) {
+                self.0.lock().unwrap().extend([done, total]);
+            }
+        }
+        let seen = Seen(Default::default());
+        let r = run(&cfg, &dir, Shard::ALL, Some(3), &seen).unwrap();
+        assert_eq!((r.done_before, r.written), (4, 8));
+        // The progress bar starts from the 4 records on disk.
+        assert_eq!(*seen.0.lock().unwrap(), vec![4, 12]);
+        assert_eq!(fs::read(dir.join(RECORDS)).unwrap(), once);
+        assert!(!ordering_tmp(&dir.join(RECORDS)).exists());
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    /// Two runs on one directory: the second is refused while the first holds the lock, and
+    /// `status` gives an ETA only while a run is alive.
+    /// Mutation: drop the `try_lock` in [`DirLock::acquire`] and the second run proceeds.
+    #[test]
+    fn a_locked_directory_refuses_a_second_run() {
+        let cfg = tiny();
+        let base = tmpdir("lock");
+        let dir = base.join("d");
+        run(&cfg, &dir, Shard::ALL, None, &()).unwrap();
+        // Pretend the run stopped half-way: keep 5 of 12 records.
+        let text = fs::read(dir.join(RECORDS)).unwrap();
+        let cut: usize = text
+            .split_inclusive(|&b| b == b'\n')
+            .take(5)
+            .map(<[u8]>::len)
+            .sum();
+        fs::write(dir.join(RECORDS), &text[..cut]).unwrap();
+        let st = status(&dir).unwrap();
+        assert_eq!((st.done, st.running_pid, st.eta_s), (5, None, None));
+        {
+            let _held = DirLock::acquire(&dir).unwrap();
+            assert_eq!(DirLock::holder(&dir), Some(std::process::id()));
+            let e = run(&cfg, &dir, Shard::ALL, None, &())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("another `sweep run`") && e.contains(&std::process::id().to_string()),
+                "{e}"
+            );
+            assert_eq!(status(&dir).unwrap().running_pid, Some(std::process::id()));
+        }
+        assert_eq!(DirLock::holder(&dir), None);
+        let r = run(&cfg, &dir, Shard::ALL, None, &()).unwrap();
+        assert_eq!((r.done_before, r.written), (5, 7));
+        assert_eq!(fs::read(dir.join(RECORDS)).unwrap(), text);
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    /// Merging shards that miss records fails unless partial output is allowed.
+    /// Mutation: make `is_partial` return false and the first merge succeeds.
+    #[test]
+    fn merge_of_missing_shards_needs_allow_partial() {
+        let cfg = tiny();
+        let base = tmpdir("partial");
+        let shards: Vec<PathBuf> = (0..2).map(|k| base.join(format!("s{k}"))).collect();
+        for (k, d) in shards.iter().enumerate() {
+            let shard = Shard {
+                index: k as u64,
+                count: 2,
+            };
+            run(&cfg, d, shard, None, &()).unwrap();
+        }
+        let out = base.join("m.jsonl");
+        let e = merge(&shards[..1], &out, false).unwrap_err().to_string();
+        assert!(
+            e.contains("incomplete") && e.contains("6 of 12") && e.contains("--allow-partial"),
+            "{e}"
+        );
+        assert!(!out.exists() && !out.with_extension("jsonl.tmp").exists());
+        let m = merge(&shards[..1], &out, true).unwrap();
+        assert!(m.is_partial() && m.records == 6);
+        // A torn last line (a shard still writing) is partial too.
+        let mut torn = fs::read(shards[1].join(RECORDS)).unwrap();
+        torn.extend_from_slice(b"{\"sweep\"");
+        fs::write(shards[1].join(RECORDS), torn).unwrap();
+        let e = merge(&shards, &out, false).unwrap_err().to_string();
+        assert!(e.contains("torn"), "{e}");
+        assert_eq!(merge(&shards, &out, true).unwrap().records, 12);
+        // An --out that is a directory, and a run --out that is a file, are refused.
+        assert!(merge(&shards, &base, true).is_err());
+        assert!(run(&cfg, &out, Shard::ALL, None, &())
+            .unwrap_err()
+            .is_user_error());
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn non_finite_metrics_are_recorded_as_failed() {
+        let nan = SweepOutput::DpRobust(DpRobustMetrics {
+            dp_average: 1.0,
+            dp_trmean: f64::NAN,
+            trmean_nonprivate: 0.5,
+            trmean_noise_sigma: f64::INFINITY,
+            f: 0,
+        });
+        let c = nan.checked();
+        assert_eq!(c.status(), RecordStatus::Failed);
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(
+            json.starts_with(r#"{"status":"failed","reason":"non-finite metric(s): dp_trmean = NaN, trmean_noise_sigma = inf"#),
+            "{json}"
+        );
+        let fine = SweepOutput::DpRobust(DpRobustMetrics {
+            dp_average: 1.0,
+            dp_trmean: 2.0,
+            trmean_nonprivate: 0.5,
+            trmean_noise_sigma: 3.0,
+            f: 0,
+        });
+        assert_eq!(fine.checked(), fine);
+        assert_eq!(fine.status(), RecordStatus::Ok);
+    }
+
+    #[test]
+    fn slurm_values_cannot_inject_lines() {
+        for good in [
+            "30",
+            "30:00",
+            "01:00:00",
+            "2-00",
+            "2-12:30",
+            "1-00:00:00",
+            "UNLIMITED",
+        ] {
+            assert!(is_slurm_time(good), "{good}");
+        }
+        for bad in [
+            "",
+            "1:2:3:4",
+            "01:00:00\ntouch x",
+            "1h",
+            "-1",
+            "2-",
+            "1:-1",
+            "1 :00",
+        ] {
+            assert!(!is_slurm_time(bad), "{bad:?}");
+        }
+        assert!(is_slurm_partition("gpu,debug_2.x"));
+        for bad in ["", "a b", "a;b", "a,", "a\nb"] {
+            assert!(!is_slurm_partition(bad), "{bad:?}");
+        }
+        let base = SlurmOptions {
+            exe: "/bin/lbounds".into(),
+            config: "/x/c.toml".into(),
+            out: "/x/out".into(),
+            shards: 2,
+            partition: None,
+            time: "00:10:00".into(),
+            cpus: 1,
+            name: "lbounds-t".into(),
+        };
+        let with = |f: &dyn Fn(&mut SlurmOptions)| {
+            let mut o = base.clone();
+            f(&mut o);
+            slurm_scripts(&o)
+        };
+        // The regression: a newline in --out ended the #SBATCH line and ran a command.
+        let e = with(&|o| o.out = "/x/out\ntouch /tmp/pwned".into()).unwrap_err();
+        assert!(e.to_string().contains("control character"), "{e}");
+        assert!(with(&|o| o.time = "1:00\n#SBATCH --uid=0".into()).is_err());
+        assert!(with(&|o| o.partition = Some("a\nrm -rf ~".into())).is_err());
+        assert!(with(&|o| o.partition = Some("$(id)".into())).is_err());
+        assert!(with(&|o| o.out = "/x/my out".into()).is_err());
+        assert!(with(&|o| o.exe = "/bin/lb\rx".into()).is_err());
+        // Shell metacharacters in the executable's path are quoted, not run.
+        let (a, _) = with(&|o| o.exe = "/opt/l b;$(id)/lbounds".into()).unwrap();
+        assert!(a.contains("exec '/opt/l b;$(id)/lbounds' sweep run"), "{a}");
     }
 
     #[test]
@@ -907,7 +1580,8 @@ mod tests {
             time: "00:10:00".into(),
             cpus: 2,
             name: "lbounds-t".into(),
-        });
+        })
+        .unwrap();
         assert!(a.contains("#SBATCH --array=0-3"));
         assert!(a.contains("--shard \"$SLURM_ARRAY_TASK_ID\"/4"));
         assert!(a.contains("#SBATCH --partition=debug"));
