@@ -33,6 +33,9 @@ pub struct PlotSpec {
     pub log_x: bool,
 }
 
+/// One curve: its label and its points (x, mean, 95% CI half-width, replicates).
+pub type Curve = (String, Vec<(f64, f64, f64, usize)>);
+
 /// What [`plot_records`] drew.
 #[derive(Clone, Debug, Serialize)]
 pub struct PlotReport {
@@ -43,7 +46,7 @@ pub struct PlotReport {
     /// Runs without metrics (failed or not applicable), left out.
     pub without_metrics: u64,
     /// One entry per curve: its label and its (x, mean, 95% CI half-width, replicates).
-    pub curves: Vec<(String, Vec<(f64, f64, f64, usize)>)>,
+    pub curves: Vec<Curve>,
 }
 
 /// The value of `key` in a record (see the [module docs](self) for the lookup order).
@@ -174,8 +177,7 @@ pub fn plot_records(records: &[Value], spec: &PlotSpec, out: &Path) -> Result<Pl
             format!("no run has a finite value ({without_metrics} runs without metrics)"),
         ));
     }
-    let mut curves: Vec<(String, Vec<(f64, f64, f64, usize)>)> =
-        labels.iter().map(|l| (l.clone(), Vec::new())).collect();
+    let mut curves: Vec<Curve> = labels.iter().map(|l| (l.clone(), Vec::new())).collect();
     for ((curve, xb), ys) in &cells {
         if let Some(ci) = mean_ci(ys, 0.95) {
             curves[*curve]
