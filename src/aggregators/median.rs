@@ -61,7 +61,7 @@ impl Aggregator for Median {
 /// A kernel for [`super::coordinatewise::map_blocks`] computing the median of `n` wires.
 pub(crate) fn median_kernel(n: usize) -> impl Fn(&mut [Lane], &mut [f64]) + Sync {
     let k = n / 2;
-    let even = n % 2 == 0;
+    let even = n.is_multiple_of(2);
     let net = if even {
         SortingNetwork::selecting(n, [k - 1, k])
     } else {

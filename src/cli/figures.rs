@@ -9,8 +9,10 @@ use std::path::PathBuf;
 /// Regenerate the figures (SVG and PNG) from sweep records.
 ///
 /// With --records, plots those files (each figure picks the records of its sweep by name).
-/// Without, first runs (or resumes) every config of --configs into OUT/records/NAME/ and
-/// merges it to OUT/records/NAME.jsonl; plots never run experiments themselves.
+/// Without, first runs (or resumes) every sweep config into OUT/records/NAME/ and merges it to
+/// OUT/records/NAME.jsonl; plots never run experiments themselves. The configs are those of
+/// --configs, or by default the paper's five (examples/sweeps/*.toml, built into the
+/// binary, so this works from any directory).
 ///
 /// Example: lbounds figures --out figures
 #[derive(Debug, clap::Args)]
@@ -21,31 +23,85 @@ pub struct Args {
     /// Where the figures go.
     #[arg(long, default_value = "figures")]
     out: PathBuf,
-    /// Sweep configs to run when no --records are given.
-    #[arg(long, default_value = "examples/sweeps")]
-    configs: PathBuf,
+    /// A folder of sweep configs (*.toml) to run when no --records are given (default: the
+    /// built-in examples/sweeps configs).
+    #[arg(long)]
+    configs: Option<PathBuf>,
     /// Worker threads for the sweeps (default: all cores).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Print a JSON object (figures written, figures skipped, sweeps run) instead of lines.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The paper's sweep configs, compiled in: (file name, text).
+const BUILT_IN: [(&str, &str); 5] = [
+    (
+        "breakdown.toml",
+        include_str!("../../examples/sweeps/breakdown.toml"),
+    ),
+    (
+        "dimension.toml",
+        include_str!("../../examples/sweeps/dimension.toml"),
+    ),
+    (
+        "dp_mean.toml",
+        include_str!("../../examples/sweeps/dp_mean.toml"),
+    ),
+    (
+        "frontier.toml",
+        include_str!("../../examples/sweeps/frontier.toml"),
+    ),
+    (
+        "heterogeneity.toml",
+        include_str!("../../examples/sweeps/heterogeneity.toml"),
+    ),
+];
+
+/// The configs to run: those of `dir`, sorted by file name, or the built-in ones.
+fn configs(dir: Option<&PathBuf>) -> lbounds::Result<Vec<SweepConfig>> {
+    let Some(dir) = dir else {
+        return BUILT_IN
+            .iter()
+            .map(|(name, text)| {
+                SweepConfig::parse(text, &format!("examples/sweeps/{name} (built in)"))
+            })
+            .collect();
+    };
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| lbounds::Error::invalid("--configs", dir.display(), e.to_string()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(lbounds::Error::invalid(
+            "--configs",
+            dir.display(),
+            "holds no *.toml sweep config",
+        ));
+    }
+    paths.iter().map(|p| SweepConfig::load(p)).collect()
 }
 
 /// Runs the subcommand.
 pub fn run(a: Args) -> Result<()> {
     let mut files = a.records.clone();
     let mut log = String::new();
+    let mut runs = Vec::new();
     if files.is_empty() {
         set_threads(a.threads)?;
-        let mut configs: Vec<PathBuf> = std::fs::read_dir(&a.configs)
-            .map_err(|e| lbounds::Error::invalid("--configs", a.configs.display(), e.to_string()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        configs.sort();
         // Validate every config before running any.
-        let cfgs = configs
-            .iter()
-            .map(|p| SweepConfig::load(p))
-            .collect::<lbounds::Result<Vec<_>>>()?;
+        let cfgs = configs(a.configs.as_ref())?;
+        if a.out.exists() && !a.out.is_dir() {
+            return Err(lbounds::Error::invalid(
+                "--out",
+                a.out.display(),
+                "is a file; figures go into a directory",
+            )
+            .into());
+        }
         for cfg in &cfgs {
             let dir = a.out.join("records").join(&cfg.name);
             let progress = Progress::new(cfg.total_records(), &format!("sweep {}", cfg.name));
@@ -54,14 +110,20 @@ pub fn run(a: Args) -> Result<()> {
             progress.finish();
             let merged = a.out.join("records").join(format!("{}.jsonl", cfg.name));
             sweep::merge(std::slice::from_ref(&dir), &merged, false)?;
+            let secs = start.elapsed().as_secs_f64();
             log.push_str(&format!(
-                "sweep `{}`: {} records ({} run now in {:.1} s) -> {}\n",
+                "sweep `{}`: {} records ({} run now in {secs:.1} s) -> {}\n",
                 cfg.name,
                 r.total,
                 r.written,
-                start.elapsed().as_secs_f64(),
                 merged.display()
             ));
+            runs.push(serde_json::json!({
+                "sweep": cfg.name,
+                "records": merged.display().to_string(),
+                "report": r,
+                "seconds": secs,
+            }));
             files.push(merged);
         }
     }
@@ -75,6 +137,19 @@ pub fn run(a: Args) -> Result<()> {
         })?);
     }
     let (written, skipped) = lbounds::plot::all_figures(&records, &a.out)?;
+    if a.json {
+        let figures: Vec<serde_json::Value> = written
+            .iter()
+            .map(|w| {
+                serde_json::json!({
+                    "summary": w.summary,
+                    "files": w.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let v = serde_json::json!({ "figures": figures, "skipped": skipped, "sweeps_run": runs });
+        return emit(&(serde_json::to_string_pretty(&v)? + "\n"));
+    }
     for w in &written {
         let names: Vec<String> = w.files.iter().map(|p| p.display().to_string()).collect();
         log.push_str(&format!("{}\n  {}\n", w.summary, names.join(", ")));

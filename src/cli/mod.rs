@@ -9,6 +9,8 @@ mod bounds;
 #[cfg(feature = "plot")]
 mod figures;
 mod list;
+#[cfg(feature = "plot")]
+mod plot;
 mod privacy;
 mod simulate;
 mod sweep;
@@ -50,6 +52,9 @@ enum Command {
     /// Regenerate the paper figures (SVG and PNG) from sweep records.
     #[cfg(feature = "plot")]
     Figures(figures::Args),
+    /// Plot any metric of a sweep's records against any parameter (SVG or PNG).
+    #[cfg(feature = "plot")]
+    Plot(plot::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -64,6 +69,8 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Sweep(a) => sweep::run(a),
         #[cfg(feature = "plot")]
         Command::Figures(a) => figures::run(a),
+        #[cfg(feature = "plot")]
+        Command::Plot(a) => plot::run(a),
     }
 }
 

@@ -1,10 +1,12 @@
 //! The one experiment runner: jobs (grid point × replicate) mapped in parallel, streamed out.
 //!
 //! Every experiment in lbounds (robust aggregation today; DP estimation, distributed SGD and
-//! memorization audits later) implements [`Experiment`]; [`run_streaming`] is the only loop
-//! over grid points and seeds in the crate and the only place where parallelism over runs
-//! happens. [`run`] (all records in memory, for `lbounds simulate`) and the sweeps of
-//! [`sweep`] (records streamed to disk, resumable, sharded) are both built on it.
+//! memorization audits later) implements [`Experiment`]; [`run_streaming`] (records in job
+//! order) and [`run_as_completed`] (records as jobs finish) are the only loops over grid
+//! points and seeds in the crate and the only places where parallelism over runs happens.
+//! [`run`] (all records in memory, for `lbounds simulate`) is built on it; the
+//! sweeps of [`sweep`] (records streamed to disk as each job finishes, resumable, sharded)
+//! use [`run_as_completed`].
 //!
 //! Determinism: job `(point, replicate)` draws from [`rng_for`]`(seed, point, replicate)`, or,
 //! for an experiment that overrides [`Experiment::run_job`], from streams keyed by (seed,

@@ -16,13 +16,18 @@
 //! `--shard K/N` runs the points p with p mod N = K (all their replicates). Shards of one
 //! sweep go to different directories; [`merge`] joins them.
 //!
-//! # Resuming
+//! # Resuming, order and the lock
 //!
-//! Records are appended as whole lines (one `write` of the line and its newline), chunk by
-//! chunk, as they complete. On start, [`run`] reads the existing file: a last line without its
-//! newline (a write cut by `kill -9`) is truncated away, complete lines mark their
-//! (point, replicate) as done, and only the remaining jobs run. A directory belongs to one
-//! config and one shard (`sweep.json` records which); one process per directory at a time.
+//! Records are appended as whole lines (one `write` per line) as each job finishes, so a
+//! `kill -9` loses only the jobs that were running. On start, [`run`] takes the directory's
+//! [lock](LOCK) (a second `sweep run` on the same directory is refused, naming the pid of the
+//! first), reads the existing file in any order, truncates a last line without its newline
+//! (a write cut by `kill -9`), and runs only the remaining jobs. When the shard's last record
+//! is written, the file is put back in (point, replicate) order in one streaming pass, so a
+//! finished directory holds the same bytes whatever the threads, interruptions and resumes;
+//! an unfinished one may be out of order, which `sweep merge` (it sorts) and `lbounds plot`
+//! do not mind. A directory belongs to one config and one shard (`sweep.json` records which).
+//! [`status`] reports an ETA only while a run holds the lock.
 
 use super::config::{SweepConfig, SweepParams};
 use super::dp_robust::{dp_robust_bounds, DpRobust, DpRobustBounds, DpRobustMetrics};

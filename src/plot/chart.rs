@@ -53,20 +53,36 @@ pub struct Chart {
     pub series: Vec<Series>,
     pub shades: Vec<Shade>,
     pub vlines: Vec<VLine>,
-    pub legend: Legend,
     /// Fixed y range (else from the data, padded).
     pub y_range: Option<(f64, f64)>,
+    /// Text written on the figure under the legend (e.g. what a bound does and does not say).
+    pub note: Option<String>,
 }
 
-/// Where the legend box goes.
-#[derive(Clone, Copy)]
-pub enum Legend {
-    UpperLeft,
-    UpperRight,
-}
-
+/// Width of the plot area and of the column beside it that holds the legend and the note,
+/// so that neither ever covers a curve.
 const W: u32 = 1000;
+const LEGEND_W: u32 = 380;
 const H: u32 = 650;
+
+/// Splits `text` into lines of at most `width` characters at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for word in text.split_whitespace() {
+        if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
 
 fn draw_err(e: impl std::fmt::Display) -> Error {
     Error::Unsupported(format!("drawing failed: {e}"))
@@ -144,25 +160,61 @@ impl Chart {
 
     /// Writes `out/<stem>.svg` and `out/<stem>.png`.
     pub fn draw(&self, out: &Path) -> Result<()> {
-        fonts();
-        let [svg, png] = &self.files(out)[..] else {
-            unreachable!("invariant: two files")
-        };
-        {
-            let root = SVGBackend::new(svg, (W, H)).into_drawing_area();
-            self.draw_on(&root)?;
-            root.present().map_err(draw_err)?;
-        }
-        {
-            let root = BitMapBackend::new(png, (W, H)).into_drawing_area();
-            self.draw_on(&root)?;
-            root.present().map_err(draw_err)?;
+        for file in self.files(out) {
+            self.draw_file(&file)?;
         }
         Ok(())
     }
 
-    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
-        root.fill(&WHITE).map_err(draw_err)?;
+    /// Draws the chart into one file, SVG or PNG by its extension, through a temporary file
+    /// in the same folder renamed over it (removed on failure): never a half-written figure.
+    pub fn draw_file(&self, path: &Path) -> Result<()> {
+        fonts();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let mut name = std::ffi::OsString::from(".");
+        name.push(path.file_stem().unwrap_or_default());
+        name.push(".tmp.");
+        name.push(ext.as_deref().unwrap_or(""));
+        let tmp = path.with_file_name(name);
+        let drawn = match ext.as_deref() {
+            Some("svg") => {
+                let root = SVGBackend::new(&tmp, (W + LEGEND_W, H)).into_drawing_area();
+                self.draw_on(&root)
+                    .and_then(|()| root.present().map_err(draw_err))
+            }
+            Some("png") => {
+                let root = BitMapBackend::new(&tmp, (W + LEGEND_W, H)).into_drawing_area();
+                self.draw_on(&root)
+                    .and_then(|()| root.present().map_err(draw_err))
+            }
+            _ => {
+                return Err(Error::invalid(
+                    "--out",
+                    path.display(),
+                    "the figure's file name must end in .svg or .png",
+                ))
+            }
+        }
+        .and_then(|()| {
+            std::fs::rename(&tmp, path).map_err(|e| Error::Io {
+                path: path.display().to_string(),
+                source: e,
+            })
+        });
+        if drawn.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        drawn
+    }
+
+    fn draw_on<DB: DrawingBackend>(&self, whole: &DrawingArea<DB, Shift>) -> Result<()> {
+        whole.fill(&WHITE).map_err(draw_err)?;
+        let (root, side) = whole.split_horizontally(W);
+        self.legend_and_note(&side)?;
+        let root = &root;
         let ((x0, x1), (y0, y1)) = self.ranges();
         match (self.x_log, self.y_log) {
             (false, false) => self.plot(root, x0..x1, y0..y1, (y0, y1)),
@@ -256,50 +308,61 @@ impl Chart {
             }
             let line: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, p.1)).collect();
             let style = c.stroke_width(if s.dashed { 3 } else { 2 });
-            let anno = if s.dashed {
+            if s.dashed {
                 chart
                     .draw_series(DashedLineSeries::new(line.clone(), 10, 6, style))
-                    .map_err(draw_err)?
+                    .map_err(draw_err)?;
             } else {
                 chart
                     .draw_series(LineSeries::new(line.clone(), style))
-                    .map_err(draw_err)?
-            };
-            let dashed = s.dashed;
-            // An empty label keeps the curve out of the legend.
-            if s.label.is_empty() {
-                continue;
+                    .map_err(draw_err)?;
             }
-            anno.label(s.label.clone()).legend(move |(x, y)| {
-                let end = if dashed { x + 9 } else { x + 24 };
-                EmptyElement::at((x, y))
-                    + PathElement::new(vec![(0, 0), (end - x, 0)], c.stroke_width(3))
-                    + PathElement::new(
-                        if dashed {
-                            vec![(15, 0), (24, 0)]
-                        } else {
-                            vec![]
-                        },
-                        c.stroke_width(3),
-                    )
-            });
             if s.markers {
                 chart
                     .draw_series(line.iter().map(|&p| Circle::new(p, 3, c.filled())))
                     .map_err(draw_err)?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(match self.legend {
-                Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
-                Legend::UpperRight => SeriesLabelPosition::UpperRight,
-            })
-            .label_font(("sans-serif", 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(160, 160, 160))
-            .draw()
-            .map_err(draw_err)?;
+        Ok(())
+    }
+
+    /// The legend (one entry per labelled series; an empty label keeps a curve out) and the
+    /// note, in the column right of the plot.
+    fn legend_and_note<DB: DrawingBackend>(&self, side: &DrawingArea<DB, Shift>) -> Result<()> {
+        let font = ("sans-serif", 14).into_font();
+        let mut y = 60i32;
+        for s in self.series.iter().filter(|s| !s.label.is_empty()) {
+            let c = RGBColor(s.color.0, s.color.1, s.color.2);
+            let style = c.stroke_width(3);
+            if s.dashed {
+                side.draw(&PathElement::new(vec![(8, y), (17, y)], style))
+                    .map_err(draw_err)?;
+                side.draw(&PathElement::new(vec![(23, y), (32, y)], style))
+                    .map_err(draw_err)?;
+            } else {
+                side.draw(&PathElement::new(vec![(8, y), (32, y)], style))
+                    .map_err(draw_err)?;
+            }
+            for (i, line) in wrap(&s.label, 40).iter().enumerate() {
+                side.draw(&Text::new(
+                    line.clone(),
+                    (40, y - 8 + 17 * i as i32),
+                    font.clone(),
+                ))
+                .map_err(draw_err)?;
+                y += 17;
+            }
+            y += 6;
+        }
+        if let Some(note) = &self.note {
+            y += 14;
+            let grey = ("sans-serif", 13).into_font().color(&RGBColor(70, 70, 70));
+            for line in wrap(note, 46) {
+                side.draw(&Text::new(line, (8, y), grey.clone()))
+                    .map_err(draw_err)?;
+                y += 16;
+            }
+        }
         Ok(())
     }
 }

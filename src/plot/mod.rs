@@ -18,14 +18,16 @@
 //! the largest mean. Text is drawn with DejaVu Sans, embedded in the binary (plotters'
 //! `ab_glyph` backend), so PNGs render identically on machines without system fonts.
 
+pub mod any;
 mod chart;
 pub mod records;
 
+pub use any::{plot_records, read_records, PlotReport, PlotSpec};
 pub use records::{load, AnyRecord, DpMeanRecord, DpRobustRecord, PlotRecord};
 
 use crate::experiment::summary::{mean_ci, MeanCi};
 use crate::Result;
-use chart::{tick, Chart, Legend, Series, Shade, VLine};
+use chart::{tick, Chart, Series, Shade, VLine};
 use records::Outcome;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -191,6 +193,13 @@ fn eta(r: &PlotRecord) -> f64 {
 /// # Errors
 /// I/O and drawing errors.
 pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, Vec<String>)> {
+    if out.exists() && !out.is_dir() {
+        return Err(crate::Error::invalid(
+            "--out",
+            out.display(),
+            "is a file; figures go into a directory",
+        ));
+    }
     std::fs::create_dir_all(out).map_err(|e| crate::Error::Io {
         path: out.display().to_string(),
         source: e,
@@ -296,7 +305,7 @@ fn fig1(recs: &[&PlotRecord], out: &Path) -> Result<Written> {
             x: 0.5,
             label: "breakdown point 1/2".into(),
         }],
-        legend: Legend::UpperLeft,
+        note: None,
         y_range: None,
     };
     chart.draw(out)?;
@@ -349,7 +358,10 @@ fn fig2(recs: &[&PlotRecord], out: &Path) -> Result<Written> {
             x: 0.5,
             label: "breakdown point 1/2".into(),
         }],
-        legend: Legend::UpperLeft,
+        note: Some(
+            "The dashed bound is a supremum over instances (Allouah et al. 2023): on some honest inputs every rule has κ ≥ f/(n − 2f). The attacks plotted here need not reach that instance, so curves below the bound do not contradict it."
+                .into(),
+        ),
         y_range: None,
     };
     chart.draw(out)?;
@@ -395,7 +407,7 @@ fn fig3(recs: &[&PlotRecord], out: &Path) -> Result<Written> {
         series,
         shades: vec![],
         vlines: vec![],
-        legend: Legend::UpperLeft,
+        note: None,
         y_range: None,
     };
     chart.draw(out)?;
@@ -455,7 +467,10 @@ fn fig4(recs: &[&PlotRecord], out: &Path) -> Result<Written> {
         series,
         shades: vec![],
         vlines: vec![],
-        legend: Legend::UpperLeft,
+        note: Some(
+            "The dashed floor f·G²/(n − 2f) is a supremum over populations of heterogeneity G² (Allouah et al. 2023): on some population every rule errs at least this much. The populations and attacks plotted here need not reach it, so curves below the floor do not contradict it."
+                .into(),
+        ),
         y_range: None,
     };
     chart.draw(out)?;
@@ -567,7 +582,7 @@ fn fig5(recs: &[&DpMeanRecord], out: &Path) -> Result<Written> {
         series,
         shades: vec![],
         vlines: vec![],
-        legend: Legend::UpperRight,
+        note: None,
         y_range: None,
     };
     chart.draw(out)?;
@@ -701,7 +716,7 @@ fn fig6(recs: &[&DpRobustRecord], out: &Path) -> Result<Written> {
             x: 0.5,
             label: "breakdown point 1/2".into(),
         }],
-        legend: Legend::UpperLeft,
+        note: None,
         y_range,
     };
     chart.draw(out)?;

@@ -130,17 +130,30 @@ impl AnyRecord {
     }
 }
 
-fn parse_line(buf: &[u8]) -> serde_json::Result<AnyRecord> {
+fn parse_line(buf: &[u8]) -> serde_json::Result<Option<AnyRecord>> {
+    #[derive(Deserialize)]
+    struct Status {
+        #[serde(default)]
+        status: Option<String>,
+    }
     #[derive(Deserialize)]
     struct Kind {
         #[serde(default)]
         experiment: Option<String>,
+        #[serde(default)]
+        output: Option<Status>,
     }
     let kind: Kind = serde_json::from_slice(buf)?;
+    // A failed dp run (non-finite metrics, reason recorded) has no metrics to plot.
+    let failed = kind
+        .output
+        .and_then(|o| o.status)
+        .is_some_and(|s| s == "failed");
     Ok(match kind.experiment.as_deref() {
-        Some("dp_mean") => AnyRecord::DpMean(serde_json::from_slice(buf)?),
-        Some("dp_robust") => AnyRecord::DpRobust(serde_json::from_slice(buf)?),
-        _ => AnyRecord::Robust(serde_json::from_slice(buf)?),
+        Some("dp_mean" | "dp_robust") if failed => None,
+        Some("dp_mean") => Some(AnyRecord::DpMean(serde_json::from_slice(buf)?)),
+        Some("dp_robust") => Some(AnyRecord::DpRobust(serde_json::from_slice(buf)?)),
+        _ => Some(AnyRecord::Robust(serde_json::from_slice(buf)?)),
     })
 }
 
@@ -167,7 +180,7 @@ pub fn load(path: &Path) -> Result<Vec<AnyRecord>> {
             return Ok(out);
         }
         line += 1;
-        out.push(parse_line(&buf).map_err(|e| Error::Parse {
+        out.extend(parse_line(&buf).map_err(|e| Error::Parse {
             what: format!("{} line {line}", path.display()),
             reason: e.to_string(),
         })?);
