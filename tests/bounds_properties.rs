@@ -178,7 +178,7 @@ fn instance(
 /// is not re-checked per rule (it cannot fail); what can fail is the instance or the formula.
 ///
 /// Mutation checked: Δ* = 2σΦ⁻¹(1/2 + η) (the strong-contamination shift) in
-/// `hard::gauss_huber_pair` makes instances 0 and 5 fail.
+/// `hard::gauss_huber_pair` fails it on instance 0.
 #[test]
 fn two_world_instances_realize_the_catalogue_values() {
     let strategy = (0u8..8, 7usize..=13, 1usize..=3, 0.0f64..1.0, any::<u64>());
@@ -248,6 +248,11 @@ fn kappa_under_attack(
     Some(kappa_hat(&x, &h, &out))
 }
 
+/// On B1's instance (world A's honest inputs), the largest κ̂ over the crate's attacks is at
+/// least f/(n − 2f) for every rule: the attacks reach the bound.
+///
+/// Mutation checked: `kappa_lower_bound` returning 2f/(n − 2f) fails it (the median's sup is
+/// then half of it).
 #[test]
 fn b1_sup_over_attacks_reaches_the_kappa_lower_bound() {
     let pipes = pipelines();
@@ -293,6 +298,11 @@ fn b1_sup_over_attacks_reaches_the_kappa_lower_bound() {
         .unwrap();
 }
 
+/// κ̂ under every attack stays below the published κ (trimmed mean, Krum, medians) and SMEA's
+/// derived 4f/(n − 2f).
+///
+/// Mutation checked: a one-sided trimmed mean (dropping the 2f largest values instead of f at
+/// each end, `aggregators/trmean.rs`) fails it under inner_product_manipulation.
 #[test]
 fn published_kappa_upper_bounds_hold_under_every_attack() {
     let names = attack_names();
@@ -355,8 +365,8 @@ fn column(rows: &[f64]) -> Updates {
 /// σΦ⁻¹(1/2 + η). With n = 4001 the sample median is within 5 standard deviations
 /// sd = √(p(1−p))/(density·√n) of the population quantile; the average errs by about ηL.
 ///
-/// Mutation checked: the coordinate-wise median replaced by the average (in
-/// `aggregators::coordinatewise`) fails it at the first case; so does the lower quartile.
+/// Mutation checked: the coordinate-wise median replaced by the average
+/// (`aggregators/median.rs`) fails it at the first case.
 #[test]
 fn median_attains_r1_bias_under_far_contamination() {
     let median = build("median", &[], 0);
@@ -417,8 +427,8 @@ fn median_attains_r1_bias_under_far_contamination() {
 /// spike count is Binomial with sd < √k): the error is then exactly t·a, the lower bound;
 /// at +L it is below it. So max error ∈ [R3, 2·R3] while the average errs by about ηL.
 ///
-/// Mutation checked: trimming only the largest f values (one-sided trim in
-/// `aggregators::coordinatewise`) fails it; so does the average.
+/// Mutation checked: a one-sided trimmed mean (dropping the 2f largest values instead of f at
+/// each end, `aggregators/trmean.rs`) fails it.
 #[test]
 fn trimmed_mean_attains_r3_within_factor_two_under_far_contamination() {
     let n = 2001usize;
@@ -467,6 +477,11 @@ fn trimmed_mean_attains_r3_within_factor_two_under_far_contamination() {
         .unwrap();
 }
 
+/// NNM-composed rules stay within 4·f/(n − 2f) on B1's instance (NNM breaks the zeros' tie
+/// between the ±u groups by index, so the bound 4·f/(n − 2f) is reached, not just f/(n − 2f)).
+///
+/// Mutation checked: NNM dividing each neighbourhood sum by n − 2f instead of n − f
+/// (`aggregators/pre/nnm.rs`) fails it.
 #[test]
 fn nnm_composed_rules_attain_b1_within_a_constant() {
     // On B1's three-cluster instance NNM∘F has κ̂ = max over the two honest sets of
@@ -536,6 +551,10 @@ fn bumped(p: &BoundParams, key: &str, step: f64) -> BoundParams {
     q
 }
 
+/// Every entry grows / shrinks (weakly) with the keys its metadata declares.
+///
+/// Mutation checked: R1 computing Φ⁻¹(…)/σ instead of σ·Φ⁻¹(…) (`huber1964::gaussian_bias`)
+/// fails it (R1-huber must grow with sigma).
 #[test]
 fn monotone_in_the_declared_directions() {
     let strategy = (
@@ -590,6 +609,9 @@ fn ev(id: &str, kv: &[(&str, f64)]) -> f64 {
         .extended()
 }
 
+/// Formulas against independent known answers and their limits.
+///
+/// Mutation checked: T1-gauss without its cap at C (`allouah2023privacy.rs`) fails it.
 #[test]
 fn special_cases_and_limits() {
     let close = |a: f64, b: f64, tol: f64| (a - b).abs() <= tol * b.abs().max(1e-300);

@@ -138,6 +138,11 @@ fn general_position(rows: &[Vec<f64>]) -> bool {
     d2.windows(2).all(|w| w[1] - w[0] > 1e-6 * w[1]) && d2.first().is_some_and(|&m| m > 1e-6)
 }
 
+/// Rules of [`PERMUTATION_INVARIANT`] give the same output for any order of the inputs (in
+/// general position).
+///
+/// Mutation checked: the trimmed mean without its sorting network (`net.apply(w)` removed in
+/// `aggregators/trmean.rs`, so it trims by input position) fails it.
 #[test]
 fn permutation_invariance() {
     for rule in PERMUTATION_INVARIANT {
@@ -168,6 +173,9 @@ fn permutation_invariance() {
     }
 }
 
+/// F(X + c) = F(X) + c for the rules of [`TRANSLATION_EQUIVARIANT`].
+///
+/// Mutation checked: the average dividing by n + 1 (`aggregators/average.rs`) fails it.
 #[test]
 fn translation_equivariance() {
     for rule in TRANSLATION_EQUIVARIANT {
@@ -193,6 +201,10 @@ fn translation_equivariance() {
     }
 }
 
+/// With f of n inputs placed anywhere (up to ±1e6), the coordinate-wise median and trimmed
+/// mean stay inside the honest inputs' range in every coordinate.
+///
+/// Mutation checked: the median replaced by the average (`aggregators/median.rs`) fails it.
 #[test]
 fn coordinatewise_rules_stay_in_honest_range() {
     for rule in INSIDE_HONEST_RANGE {
@@ -262,6 +274,9 @@ fn worst_ratio(rows: &[Vec<f64>], out: &[f64], f: usize) -> f64 {
     worst
 }
 
+/// ‖F − x̄_S‖² ≤ κ·V_S for every set S of n − f inputs, with the published κ.
+///
+/// Mutation checked: the median replaced by the average (`aggregators/median.rs`) fails it.
 #[test]
 fn published_kappa_holds_for_every_honest_set() {
     // Honest points plus a Byzantine cluster at a position the test chooses: the rules'
@@ -306,8 +321,8 @@ fn published_kappa_holds_for_every_honest_set() {
 /// from the two constraints adding up for any F; what this checks is the catalogue's
 /// formula and instance against that algebra, and that the median really outputs 0.)
 ///
-/// Mutation checked: `kappa_lower_bound` returning f/(n − f) fails the equality at the
-/// median; 2f/(n − 2f) fails the inequality.
+/// Mutation checked: `kappa_lower_bound` returning 2f/(n − 2f) fails it (the median's κ̂ is
+/// then half the claimed bound).
 #[test]
 fn kappa_lower_bound_is_attained_and_never_beaten_on_the_three_cluster_instance() {
     let strategy =
