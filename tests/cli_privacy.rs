@@ -239,3 +239,78 @@ fn help_lists_privacy() {
         assert!(t.contains(sub), "{t}");
     }
 }
+
+#[test]
+fn issue12_fractions_and_faults() {
+    // A sampling rate written as batch size / dataset size.
+    let v = json(&[
+        "epsilon",
+        "--sampling-rate",
+        "256/60000",
+        "--noise-multiplier",
+        "1.1",
+        "--steps",
+        "100",
+        "--delta",
+        "1e-5",
+        "--json",
+    ]);
+    assert_eq!(v["sampling_rate"].as_f64().unwrap(), 256.0 / 60000.0);
+    // A noise multiplier of 1e-160 is no privacy: never the false ε = 0 (was NaN → 0).
+    let v = json(&[
+        "epsilon",
+        "--sampling-rate",
+        "0.5",
+        "--noise-multiplier",
+        "1e-160",
+        "--steps",
+        "1",
+        "--delta",
+        "1e-5",
+        "--json",
+    ]);
+    assert!(
+        v["epsilon"].is_null() || v["epsilon"].as_f64().unwrap() > 1e300,
+        "{v}"
+    );
+    // PLD below its δ floor: an error naming δ and pointing to RDP, not ε = inf.
+    fails_with(
+        &[
+            "epsilon",
+            "--accountant",
+            "pld",
+            "--sampling-rate",
+            "0.01",
+            "--noise-multiplier",
+            "1",
+            "--steps",
+            "10",
+            "--delta",
+            "1e-16",
+        ],
+        "RDP",
+    );
+    // DP-SGD on records of size 1e160 ends with a clear error (it used to hang), and an
+    // unbounded sampling rate is refused up front.
+    fails_with(
+        &["sgd", "--mean", "1e160", "--replicates", "1"],
+        "overflows",
+    );
+    fails_with(
+        &["sgd", "--sampling-rate", "1e-9", "--replicates", "1"],
+        "example visits",
+    );
+    // The report says the loss is not covered by ε.
+    let t = ok(&[
+        "sgd",
+        "--replicates",
+        "2",
+        "--epochs",
+        "1",
+        "--n",
+        "20",
+        "--noise-multipliers",
+        "1",
+    ]);
+    assert!(t.contains("NOT covered by epsilon"), "{t}");
+}

@@ -127,8 +127,8 @@ fn pld_is_between_one_step_exact_and_rdp() {
 /// The failure probability of the midpoint test is then checked against P1's bound
 /// (1 − δ)/(1 + e^ε).
 ///
-/// Mutation that fails it: `calibrate_sigma` returning 1% less noise (not DP: the grid
-/// check fails), or the classical σ = Δ√(2 ln(1.25/δ))/ε (not tight: the t* check fails).
+/// Mutation that fails it: `calibrate_sigma` returning 1% less noise (`Ok(hi * sensitivity)`
+/// → `Ok(0.99 * hi * sensitivity)`): the grid check fails.
 #[test]
 fn analytic_gaussian_is_tight_against_the_two_point_test() {
     let strat = (5usize..2000, 0.05f64..5.0, 1e-10f64..1e-2);
@@ -144,7 +144,11 @@ fn analytic_gaussian_is_tight_against_the_two_point_test() {
             let lhs = |t: f64| ee * bounds::phi(-t) + bounds::phi(t - mu);
             for k in 0..=2000 {
                 let t = -10.0 + (20.0 + mu) * f64::from(k) / 2000.0;
-                prop_assert!(lhs(t) >= 1.0 - delta * (1.0 + 1e-8) - 1e-14, "t={t}: {} < 1 − δ", lhs(t));
+                prop_assert!(
+                    lhs(t) >= 1.0 - delta * (1.0 + 1e-8) - 1e-14,
+                    "t={t}: {} < 1 − δ",
+                    lhs(t)
+                );
             }
             let gap = 1.0 - lhs(mu / 2.0 + eps / mu);
             prop_assert!(

@@ -66,8 +66,8 @@ struct EpsilonArgs {
     /// Accountant: rdp or pld.
     #[arg(long, value_enum, default_value_t = AccountantArg::Rdp)]
     accountant: AccountantArg,
-    /// Poisson sampling rate q in (0, 1].
-    #[arg(long, allow_negative_numbers = true)]
+    /// Poisson sampling rate q in (0, 1], as a decimal or a fraction B/N (e.g. 256/60000).
+    #[arg(long, allow_negative_numbers = true, value_parser = parse_rate)]
     sampling_rate: f64,
     /// Noise multiplier sigma > 0 (noise std / l2 sensitivity).
     #[arg(long, allow_negative_numbers = true)]
@@ -92,8 +92,8 @@ struct NoiseArgs {
     /// Accountant: rdp or pld.
     #[arg(long, value_enum, default_value_t = AccountantArg::Rdp)]
     accountant: AccountantArg,
-    /// Poisson sampling rate q in (0, 1].
-    #[arg(long, allow_negative_numbers = true)]
+    /// Poisson sampling rate q in (0, 1], as a decimal or a fraction B/N (e.g. 256/60000).
+    #[arg(long, allow_negative_numbers = true, value_parser = parse_rate)]
     sampling_rate: f64,
     /// Number of steps T >= 1.
     #[arg(long)]
@@ -246,8 +246,8 @@ struct SgdArgs {
     /// Per-example clip norm C.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     clip: f64,
-    /// Poisson sampling rate q in (0, 1].
-    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
+    /// Poisson sampling rate q in (0, 1], as a decimal or a fraction B/N (e.g. 256/60000).
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true, value_parser = parse_rate)]
     sampling_rate: f64,
     /// Epochs (each ceil(1/q) steps).
     #[arg(long, default_value_t = 5)]
@@ -263,6 +263,26 @@ struct SgdArgs {
     label_noise: f64,
     #[command(flatten)]
     pop: PopArgs,
+}
+
+/// A probability written as a decimal or as a fraction `B/N` (e.g. `256/60000`, a batch
+/// size over a dataset size).
+fn parse_rate(s: &str) -> std::result::Result<f64, String> {
+    let num = |t: &str| {
+        t.trim()
+            .parse::<f64>()
+            .map_err(|_| format!("`{t}` is not a number (write e.g. 0.004 or 256/60000)"))
+    };
+    match s.split_once('/') {
+        Some((a, b)) => {
+            let (a, b) = (num(a)?, num(b)?);
+            if b == 0.0 {
+                return Err("the denominator is 0".into());
+            }
+            Ok(a / b)
+        }
+        None => num(s),
+    }
 }
 
 /// Runs the subcommand.
@@ -572,6 +592,7 @@ fn sgd(a: SgdArgs) -> Result<()> {
             a.pop.seed
         );
         let _ = writeln!(s, "final training loss and ||theta - w*||, mean +- 95% CI; epsilon from the RDP accountant (add/remove-one)");
+        let _ = writeln!(s, "note: the loss and ||theta - w*|| are computed on the training data without noise for this report; they are NOT covered by epsilon (only the trained theta is)");
         let _ = writeln!(s);
         let _ = writeln!(
             s,

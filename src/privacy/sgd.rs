@@ -169,7 +169,11 @@ pub fn clip_in_place(g: &mut [f64], c: f64) -> f64 {
         let k = g.iter().filter(|v| v.is_infinite()).count() as f64;
         let each = c / k.sqrt();
         for v in g.iter_mut() {
-            *v = if v.is_infinite() { v.signum() * each } else { 0.0 };
+            *v = if v.is_infinite() {
+                v.signum() * each
+            } else {
+                0.0
+            };
         }
         // Rounding can leave the norm an ulp above c: the finite path fixes that.
         return clip_in_place(g, c);
@@ -279,7 +283,8 @@ pub struct EpochReport {
     pub epoch: usize,
     /// Total steps so far.
     pub steps: u64,
-    /// Mean training loss after the epoch.
+    /// Mean training loss after the epoch, computed on the training data **without noise**
+    /// for reporting: it is not covered by ε (only θ is).
     pub loss: f64,
     /// ε spent so far at the configured δ (RDP accountant); `None` without noise (ε = ∞).
     pub epsilon: Option<f64>,
@@ -511,10 +516,16 @@ mod tests {
         // c/∞ = 0 turned ∞ entries into NaN, and "NaN ≤ c" never held.
         let mut g = vec![1e160, -1e160, 3.0];
         let n = clip_in_place(&mut g, 1.0);
-        assert!(n <= 1.0 && (g[0] - std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-15, "{g:?}");
+        assert!(
+            n <= 1.0 && (g[0] - std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-15,
+            "{g:?}"
+        );
         let mut g = vec![f64::INFINITY, 1.0, f64::NEG_INFINITY];
         let n = clip_in_place(&mut g, 2.0);
-        assert!(n <= 2.0 && g[1] == 0.0 && g[0] > 1.4 && g[2] < -1.4, "{g:?}");
+        assert!(
+            n <= 2.0 && g[1] == 0.0 && g[0] > 1.4 && g[2] < -1.4,
+            "{g:?}"
+        );
         let mut g = vec![f64::NAN, 1.0];
         assert_eq!(clip_in_place(&mut g, 1.0), 0.0);
         assert_eq!(g, vec![0.0, 0.0]);
