@@ -523,7 +523,7 @@ fn out_that_is_a_file_is_exit_2_and_leaves_nothing_behind() {
             "--out",
             &out,
         ],
-        "is a file, but a directory is needed there",
+        "is a file; a sweep writes into a directory",
     );
     let inside = format!("{out}/sub");
     fails_with(

@@ -24,7 +24,7 @@
 //! - S. P. Karimireddy, L. He, M. Jaggi, "Byzantine-Robust Learning on Heterogeneous Datasets
 //!   via Bucketing", ICLR 2022, arXiv 2006.09365 (B2).
 
-use super::{BoundValue, Info, Kind, CATALOGUE};
+use super::{BoundValue, Info, CATALOGUE};
 use crate::data::population::{PopulationModel, RecordsPerUser};
 use crate::params::Params;
 use crate::Result;
@@ -291,7 +291,8 @@ pub fn evaluate(model: &SimulatedModel) -> Vec<Entry> {
         .iter()
         .filter_map(|b| {
             let info = b.info();
-            if OTHER_MEANING.contains(&info.id) {
+            // Conditions of guarantees (B8, O4) bound no quantity at all: never listed.
+            if OTHER_MEANING.contains(&info.id) || !info.kind.is_lower_bound() {
                 return None;
             }
             let mut uses_setting = false;
@@ -312,16 +313,7 @@ pub fn evaluate(model: &SimulatedModel) -> Vec<Entry> {
             if !uses_setting {
                 return None;
             }
-            let mut role = role(info.id);
-            if info.kind == Kind::Condition {
-                // Whatever the table above says, a condition of a guarantee bounds no error.
-                role = Role {
-                    quantity: Quantity::Other,
-                    unit: "condition of a guarantee",
-                    model: Model::Condition,
-                    squared: false,
-                };
-            }
+            let role = role(info.id);
             let value = missing.is_empty().then(|| {
                 let mut p = Params::new();
                 for s in info.params {
