@@ -48,7 +48,7 @@
 //! Stewart, "Robust Estimators in High Dimensions without the Computational Intractability",
 //! FOCS 2016, arXiv 1604.06443 (the filter it builds on).
 
-use super::far::tame;
+use super::far::{badly_scaled, tame};
 use super::linalg::{centred_gram, weighted_mean, Embedding};
 use super::{require_finite, require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
@@ -114,8 +114,8 @@ impl Caf {
             });
         }
         let gram = match centred_gram(x, "caf") {
-            Ok(g) => g,
-            Err(Error::NonFinite { .. }) if self.compat == Compat::Native => {
+            Ok(g) if self.compat == Compat::Byzfl || !badly_scaled(&g) => g,
+            Ok(_) | Err(Error::NonFinite { .. }) if self.compat == Compat::Native => {
                 // Inputs at infinity or with overflowing squares (see `far`).
                 let t = tame(x, self.f, "caf")?;
                 let mut out = Caf::new(t.f, self.compat).filter(t.x.view(), rng)?;
@@ -123,7 +123,7 @@ impl Caf {
                 out.lambda *= t.scale * t.scale;
                 return Ok(out);
             }
-            Err(e) => return Err(e),
+            r => r?,
         };
         match self.compat {
             Compat::Native => Ok(self.native(&Embedding::gram_only(gram, x.d()))),

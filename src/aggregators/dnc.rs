@@ -32,7 +32,7 @@
 //! Li, Ngai, Ye, Ju, Zhang & Voigt, "Blades: A Unified Benchmark Suite for Byzantine Attacks
 //! and Defenses in Federated Learning", IoTDI 2024, arXiv 2206.05359 (source of the defaults).
 
-use super::far::tame;
+use super::far::{badly_scaled, tame};
 use super::linalg::{centred_gram, gram_of_columns, subset_mean, sym_top};
 use super::{require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
@@ -118,8 +118,8 @@ impl Dnc {
         if b == d {
             // Every iteration would see all coordinates: one centred Gram matrix, no copy.
             match centred_gram(x, "dnc") {
-                Ok(g) => flag_top(&g),
-                Err(Error::NonFinite { .. }) => return self.good_set_tamed(x, rng),
+                Ok(g) if !badly_scaled(&g) => flag_top(&g),
+                Ok(_) | Err(Error::NonFinite { .. }) => return self.good_set_tamed(x, rng),
                 Err(e) => return Err(e),
             }
             return Ok(least_flagged(&times_flagged));

@@ -90,6 +90,15 @@ pub(crate) fn tame(x: UpdatesView<'_>, f: usize, rule: &str) -> Result<Tamed> {
     })
 }
 
+/// Whether a Gram matrix is so small or so large (largest diagonal entry outside
+/// [10⁻¹⁰⁰, 10¹⁰⁰], inputs beyond ~10^∓50) that the eigen-solvers' products of its entries
+/// would underflow or overflow (CAF returned the plain mean from about 10⁷⁸ up): the rules then
+/// [`tame`] their input as for non-finite squares (the rescaling is exact), an O(n) check.
+pub(crate) fn badly_scaled(g: &DMatrix<f64>) -> bool {
+    let top = (0..g.nrows()).map(|i| g[(i, i)]).fold(0.0, f64::max);
+    top > 0.0 && !(1e-100..=1e100).contains(&top)
+}
+
 /// 2ᵉ with 2ᵉ⁻¹ < max |xᵢⱼ| ≤ 2ᵉ over the columns `kept` (1 when all are 0), e clamped to
 /// [−1022, 1023] so that 2ᵉ itself is a normal number.
 pub(crate) fn pow2_scale(x: UpdatesView<'_>, kept: &[usize]) -> f64 {

@@ -145,10 +145,14 @@ impl GeometricMedian {
         let mut scale = None;
         for _ in 0..self.iters {
             let dist: Vec<f64> = rows.iter().map(|&i| d2[i].sqrt()).collect();
-            let s0 = *scale.get_or_insert_with(|| match median_of(&dist) {
-                // More than half the points at z₀: the mean distance is the only scale left.
-                m if m == 0.0 => dist.iter().sum::<f64>() / dist.len() as f64,
-                m => m,
+            let s0 = *scale.get_or_insert_with(|| {
+                let m = median_of(&dist);
+                if m > 0.0 {
+                    m
+                } else {
+                    // More than half the points at z₀: the mean distance is the scale left.
+                    dist.iter().sum::<f64>() / dist.len() as f64
+                }
             });
             let (mut others, mut w) = (Vec::new(), Vec::new());
             let mut eta = 0.0;
@@ -228,7 +232,7 @@ impl Aggregator for GeometricMedian {
         }
         // Squares near the top of the f64 range: run on a rescaled copy (module docs).
         let biggest = rows.iter().map(|&i| norms[i]).fold(0.0, f64::max);
-        if self.compat == Compat::Native && !(biggest <= OVERFLOW_GUARD) {
+        if self.compat == Compat::Native && biggest > OVERFLOW_GUARD {
             let t = tame(x, x.n(), "geometric_median")?;
             let g = GeometricMedian {
                 nu: self.nu / t.scale,

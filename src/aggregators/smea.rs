@@ -53,7 +53,7 @@
 //! Allouah, Guerraoui, Gupta, Pinot & Stephan, "On the Privacy-Robustness-Utility Trilemma in
 //! Distributed Learning", ICML 2023, arXiv 2302.04787.
 
-use super::far::tame;
+use super::far::{badly_scaled, tame};
 use super::linalg::{
     binomial, for_each_combination, subset_mean, sym_top, sym_top_value, symmetrize, Embedding,
 };
@@ -148,8 +148,8 @@ impl Smea {
             }
         }
         let emb = match Embedding::new(x, "smea") {
-            Ok(emb) => emb,
-            Err(Error::NonFinite { .. }) if self.compat == Compat::Native => {
+            Ok(emb) if self.compat == Compat::Byzfl || !badly_scaled(&emb.gram) => emb,
+            Ok(_) | Err(Error::NonFinite { .. }) if self.compat == Compat::Native => {
                 // Inputs at infinity or with overflowing squares (see `far`): never selected.
                 let t = tame(x, self.f, "smea")?;
                 let mut sel = Smea { f: t.f, ..*self }.select(t.x.view(), rng)?;
@@ -157,7 +157,7 @@ impl Smea {
                 sel.lambda *= t.scale * t.scale;
                 return Ok(sel);
             }
-            Err(e) => return Err(e),
+            r => r?,
         };
         if self.f == 0 || emb.m() == 0 {
             // One subset, or all inputs identical (every subset has the same mean).

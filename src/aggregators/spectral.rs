@@ -44,7 +44,7 @@
 //! Largest Eigenvalue of the Large Dimensional Sample Covariance Matrix", Probab. Theory
 //! Related Fields 1988 (the edge used for T).
 
-use super::far::tame;
+use super::far::{badly_scaled, tame};
 use super::linalg::{centred_gram, weighted_mean, Embedding};
 use super::{require_finite, require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
@@ -150,8 +150,8 @@ impl Spectral {
             return Ok(out);
         }
         let gram = match centred_gram(x, "spectral") {
-            Ok(g) => g,
-            Err(Error::NonFinite { .. }) => return self.filter_tamed(x),
+            Ok(g) if !badly_scaled(&g) => g,
+            Ok(_) | Err(Error::NonFinite { .. }) => return self.filter_tamed(x),
             Err(e) => return Err(e),
         };
         if out.sigma2.is_nan() {

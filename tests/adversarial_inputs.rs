@@ -1,0 +1,345 @@
+//! What a Byzantine user can send: ±∞, 10³⁰⁰, entries near f64::MAX, data at any scale.
+//!
+//! Regression tests named after the faults a fault-injection run found, and two properties:
+//! every scale-equivariant rule commutes with scaling all inputs by 10ᵏ (k in −150..150), and
+//! one outlier at 10ᵏ (k up to 300) moves no robust rule further than twice the honest
+//! diameter from the honest mean.
+
+use lbounds::aggregators::{self, AggContext};
+use lbounds::data::Updates;
+use lbounds::params::{Compat, Params};
+use lbounds::rng::rng_from_seed;
+use nalgebra::DMatrix;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+fn run(rule: &str, f: usize, compat: Compat, x: &Updates) -> lbounds::Result<Vec<f64>> {
+    let agg = aggregators::build(rule, &Params::new().with("f", f as f64), compat)?;
+    let mut rng = rng_from_seed(3);
+    agg.aggregate(x.view(), &mut AggContext::new(&mut rng))
+        .map(|v| v.as_slice().to_vec())
+}
+
+fn rows(r: &[&[f64]]) -> Updates {
+    let d = r[0].len();
+    Updates::new_allow_inf(DMatrix::from_fn(d, r.len(), |i, c| r[c][i])).unwrap()
+}
+
+fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
+    a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
+}
+
+/// Every rule ByzFL lacks or has, native semantics, that needs at most n = 9, f = 1.
+const ROBUST: &[&str] = &[
+    "median",
+    "trmean",
+    "geometric_median",
+    "krum",
+    "multi_krum",
+    "monna",
+    "meamed",
+    "bulyan",
+    "median_of_means",
+    "mda",
+    "smea",
+    "dnc",
+    "caf",
+    "spectral",
+];
+
+/// The `inf` attack (f copies of +∞) against every rule: a finite aggregate within the honest
+/// points' range, natively; the average says it is not robust.
+#[test]
+fn inf_attack_makes_no_native_rule_fail() {
+    let inf = f64::INFINITY;
+    let x = rows(&[
+        &[1.0, 2.0],
+        &[1.1, 2.1],
+        &[0.9, 1.9],
+        &[1.05, 2.05],
+        &[0.95, 1.95],
+        &[1.0, 2.1],
+        &[1.02, 1.98],
+        &[inf, inf],
+        &[inf, inf],
+    ]);
+    for rule in ROBUST.iter().chain(&["centered_clipping"]) {
+        // Bulyan needs n ≥ 4f + 3, so it runs with f = 1 on the last eight rows.
+        let (x, f) = if *rule == "bulyan" {
+            let m = x.matrix().columns(1, 8).into_owned();
+            (Updates::new_allow_inf(m).unwrap(), 1)
+        } else {
+            (x.clone(), 2)
+        };
+        let out = run(rule, f, Compat::Native, &x).unwrap_or_else(|e| panic!("{rule}: {e}"));
+        assert!(out.iter().all(|v| v.is_finite()), "{rule}: {out:?}");
+        if *rule != "centered_clipping" {
+            // Honest range: [0.9, 1.1] × [1.9, 2.1].
+            assert!(
+                out[0] >= 0.9 - 1e-12 && out[0] <= 1.1 + 1e-12,
+                "{rule}: {out:?}"
+            );
+            assert!(
+                out[1] >= 1.9 - 1e-12 && out[1] <= 2.1 + 1e-12,
+                "{rule}: {out:?}"
+            );
+        }
+    }
+    let e = run("average", 2, Compat::Native, &x)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not robust"), "{e}");
+}
+
+/// The fault "geometric_median returns NaN on rows of ±1e300": squared norms overflow.
+#[test]
+fn geometric_median_is_finite_on_rows_of_1e300() {
+    let x = rows(&[&[1e300, -1e300], &[-1e300, 1e300], &[1e300, 1e300]]);
+    let out = run("geometric_median", 0, Compat::Native, &x).unwrap();
+    assert!(out.iter().all(|v| v.is_finite()), "{out:?}");
+    // The three points form a triangle with all angles < 120°, so the minimiser (the Fermat
+    // point) lies inside it: entries within ±1e300.
+    assert!(out.iter().all(|v| v.abs() <= 1e300), "{out:?}");
+}
+
+/// The fault "ten rules print inf/NaN on three rows near 1.7e308 where a finite answer
+/// exists; centered clipping and clipping return a finite wrong 0".
+#[test]
+fn rows_near_f64_max_give_finite_answers() {
+    let x = rows(&[
+        &[1.7e308, 1.7e308],
+        &[1.6e308, 1.7e308],
+        &[1.65e308, 1.6e308],
+    ]);
+    for rule in [
+        "average",
+        "median",
+        "trmean",
+        "geometric_median",
+        "krum",
+        "multi_krum",
+        "monna",
+        "meamed",
+        "median_of_means",
+        "mda",
+        "caf",
+        "smea",
+        "spectral",
+        "dnc",
+    ] {
+        let out = run(rule, 0, Compat::Native, &x).unwrap_or_else(|e| panic!("{rule}: {e}"));
+        // Every rule here outputs a point of the inputs' bounding box (f = 0: a mean, a
+        // median or an input).
+        for (k, v) in out.iter().enumerate() {
+            let lo = [1.6e308, 1.6e308][k] * (1.0 - 1e-15);
+            assert!(
+                v.is_finite() && *v >= lo && *v <= 1.7e308,
+                "{rule}: {out:?}"
+            );
+        }
+    }
+    // Centered clipping from 0 with τ = 100: each row pulls by τ along its direction, so the
+    // result has norm ≤ 100 and points into the positive quadrant, not 0.
+    let out = run("centered_clipping", 0, Compat::Native, &x).unwrap();
+    let norm = out.iter().map(|v| v * v).sum::<f64>().sqrt();
+    assert!(
+        norm > 99.0 && norm <= 100.0 && out.iter().all(|v| *v > 0.0),
+        "{out:?}"
+    );
+}
+
+/// The fault "the native geometric median stops early when one input is far away (tolerance
+/// scaled by the outlier)": as the outlier goes from 10⁶ to 10¹², the geometric median must
+/// converge to one limit (the direction of the pull is fixed), to the stopping tolerance.
+#[test]
+fn geometric_median_does_not_stop_early_near_a_far_outlier() {
+    let honest: [&[f64]; 8] = [
+        &[1.0, 2.0],
+        &[1.1, 2.1],
+        &[0.9, 1.9],
+        &[1.05, 2.05],
+        &[0.3, 2.4],
+        &[1.7, 1.2],
+        &[0.8, 2.9],
+        &[1.4, 1.6],
+    ];
+    let with_outlier = |s: f64| {
+        let mut r: Vec<&[f64]> = honest.to_vec();
+        let far = [s, s];
+        r.push(&far);
+        run("geometric_median", 0, Compat::Native, &rows(&r)).unwrap()
+    };
+    let a = with_outlier(1e6);
+    let b = with_outlier(1e12);
+    // At 10⁶ the outlier's direction differs from the limit by ~1e-6 of the honest scale;
+    // the old stop (mean distance ≈ 1e5 as the scale) left 0.03–0.11.
+    assert!(close(&a, &b, 1e-4), "{a:?} vs {b:?}");
+}
+
+/// `--compat byzfl` reproduces ByzFL's NNM on the Inf attack at its declared f: NumPy's
+/// argpartition puts the NaN distances last, so every row becomes the mean of the finite
+/// rows, and TrMean then returns that mean.
+#[test]
+fn byzfl_nnm_then_trmean_on_the_inf_attack() {
+    let inf = f64::INFINITY;
+    let x = rows(&[&[0.0], &[1.0], &[2.0], &[5.0], &[inf]]);
+    let spec = aggregators::PipelineSpec {
+        rule: aggregators::StepSpec {
+            name: "TrMean".into(),
+            params: Params::new().with("f", 1.0),
+        },
+        pre: vec![aggregators::StepSpec {
+            name: "NNM".into(),
+            params: Params::new().with("f", 1.0),
+        }],
+    };
+    let p = spec.build(Compat::Byzfl).unwrap();
+    let mut rng = rng_from_seed(0);
+    let out = p.run(x.view(), &mut AggContext::new(&mut rng)).unwrap();
+    assert_eq!(out.as_slice(), &[2.0]);
+}
+
+/// The native limit: a rule that selects inputs (Krum, SMEA) never selects one at infinity,
+/// and the result equals the rule on the finite inputs with one less f.
+#[test]
+fn an_infinite_input_spends_one_unit_of_f() {
+    let inf = f64::INFINITY;
+    let finite: [&[f64]; 6] = [
+        &[0.0, 0.0],
+        &[1.0, 0.5],
+        &[0.2, 1.1],
+        &[3.0, 3.0],
+        &[0.7, 0.4],
+        &[-0.5, 0.3],
+    ];
+    let mut all: Vec<&[f64]> = finite.to_vec();
+    let far = [inf, -inf];
+    all.push(&far);
+    for rule in ["smea", "krum", "multi_krum", "caf", "dnc"] {
+        let with = run(rule, 2, Compat::Native, &rows(&all)).unwrap();
+        let without = run(rule, 1, Compat::Native, &rows(&finite)).unwrap();
+        assert!(
+            close(&with, &without, 1e-12),
+            "{rule}: {with:?} vs {without:?}"
+        );
+    }
+}
+
+fn runner(cases: u32) -> TestRunner {
+    TestRunner::new_with_rng(
+        Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        },
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[12; 32]),
+    )
+}
+
+/// Nine points in 3-D with entries in [−10, 10].
+fn points() -> impl Strategy<Value = Vec<Vec<f64>>> {
+    prop::collection::vec(prop::collection::vec(-10.0f64..10.0, 3), 9)
+}
+
+/// F(10ᵏ·X) = 10ᵏ·F(X) to rounding, k in −150..150, for every scale-equivariant rule
+/// (centered clipping is not one: its radius τ is absolute).
+///
+/// Tolerance: 1e-9 relative to 10ᵏ·max|x|: multiplying by 10ᵏ rounds each entry (2⁻⁵³
+/// relative), and the rules' arithmetic (distances, eigenvalues, Weiszfeld's relative stop
+/// 1e-10) amplifies it by far less than 10⁷.
+///
+/// Mutation checked: dropping the `* t.scale` that multiplies the geometric median's rescaled
+/// run back (its guard fires at k ≳ 150 here) makes this fail.
+#[test]
+fn every_rule_commutes_with_scaling_by_powers_of_ten() {
+    let rules: Vec<&str> = ROBUST
+        .iter()
+        .copied()
+        .filter(|r| *r != "bulyan")
+        .chain(["average"])
+        .collect();
+    runner(64)
+        .run(&(points(), -150i32..150), |(pts, k)| {
+            let s = 10f64.powi(k);
+            let r: Vec<&[f64]> = pts.iter().map(Vec::as_slice).collect();
+            let x = rows(&r);
+            let scaled: Vec<Vec<f64>> = pts
+                .iter()
+                .map(|p| p.iter().map(|v| v * s).collect())
+                .collect();
+            let rs: Vec<&[f64]> = scaled.iter().map(Vec::as_slice).collect();
+            let xs = rows(&rs);
+            let big = pts.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+            for rule in &rules {
+                let a = run(rule, 2, Compat::Native, &x).unwrap();
+                let b = run(rule, 2, Compat::Native, &xs).unwrap();
+                for (u, v) in a.iter().zip(&b) {
+                    prop_assert!(
+                        (u * s - v).abs() <= 1e-9 * s * big,
+                        "{rule} at 10^{k}: {a:?}·s vs {b:?}"
+                    );
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// One outlier at 10ᵏ·u (k in 0..=300, u a unit direction) among eight honest points moves no
+/// robust rule further than 2·D from the honest mean, D the honest diameter.
+///
+/// Why 2·D: with one outlier and f = 1, Krum, Multi-Krum, MDA, SMEA and DnC average honest
+/// points only (within D of their mean); median, trimmed mean, Meamed and median of means
+/// stay in the honest range per coordinate (within √3·D in 3-D); Bulyan does both; the
+/// geometric median of eight points and one far one lies where eight unit vectors balance
+/// one, inside the honest hull's D-neighbourhood. The average (moved by 10ᵏ/9) fails it.
+/// CAF and the spectral filter (which returned the plain mean from an outlier at about 10⁷⁸
+/// up) remove the outlier's weight first.
+///
+/// Mutation checked: making `far::tame` keep the finite scale (dividing by 1 instead of 2ᵉ)
+/// overflows SMEA's Gram matrix again at k ≳ 154 and this fails.
+#[test]
+fn one_far_outlier_moves_no_robust_rule_beyond_twice_the_honest_diameter() {
+    let rules: Vec<&str> = ROBUST.to_vec();
+    runner(48)
+        .run(
+            &(
+                prop::collection::vec(prop::collection::vec(-1.0f64..1.0, 3), 8),
+                prop::collection::vec(-1.0f64..1.0, 3),
+                0i32..=300,
+            ),
+            |(honest, dir, k)| {
+                let len = dir.iter().map(|v| v * v).sum::<f64>().sqrt();
+                prop_assume!(len > 0.1);
+                let far: Vec<f64> = dir.iter().map(|v| v / len * 10f64.powi(k)).collect();
+                let mut r: Vec<&[f64]> = honest.iter().map(Vec::as_slice).collect();
+                r.push(&far);
+                let x = rows(&r);
+                let mean: Vec<f64> = (0..3)
+                    .map(|j| honest.iter().map(|p| p[j]).sum::<f64>() / 8.0)
+                    .collect();
+                let mut diam = 0.0f64;
+                for a in &honest {
+                    for b in &honest {
+                        let d2: f64 = a.iter().zip(b).map(|(u, v)| (u - v) * (u - v)).sum();
+                        diam = diam.max(d2.sqrt());
+                    }
+                }
+                for rule in &rules {
+                    let out = run(rule, 1, Compat::Native, &x).unwrap();
+                    let dist = out
+                        .iter()
+                        .zip(&mean)
+                        .map(|(u, v)| (u - v) * (u - v))
+                        .sum::<f64>()
+                        .sqrt();
+                    prop_assert!(
+                        dist <= 2.0 * diam + 1e-12,
+                        "{rule} at 10^{k}: {out:?}, {dist} > 2·{diam}"
+                    );
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+}
