@@ -565,3 +565,72 @@ fn batch_size_dataset_size_epochs_schedule() {
         );
     }
 }
+
+/// A CSV of `rows` copies of `row` in the system temp directory, named by `tag` and the pid.
+fn records_file(tag: &str, row: &str, rows: usize) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("lbounds-{tag}-{}.csv", std::process::id()));
+    std::fs::write(&p, format!("{row}\n").repeat(rows)).unwrap();
+    p
+}
+
+/// Mutation: skipping the projection onto B(0, R) (no clipping) leaves the mean at (30, 40)
+/// and fails the first check; keying the stream by the position of ε in `--epsilons` instead
+/// of its value fails the second.
+#[test]
+fn mean_of_your_own_records() {
+    // 400 records (30, 40), norm 50, clipped to R = 5: x·R/‖x‖ = (3, 4) (projection onto the
+    // ball). Noise: analytic Gaussian for Δ₂ = 2R/N = 0.025 at ε = 50, δ = 1e-6 has
+    // σ = 0.003915 (`privacy gaussian --epsilon 50 --delta 1e-6 --sensitivity 0.025`), so the
+    // tolerance 0.05 ≈ 12.8σ is missed by a correct run with probability < 1e-30.
+    let p = records_file("mean-clip", "30,40", 400);
+    let path = p.to_str().unwrap();
+    let run = |eps: &str| -> Vec<Value> {
+        ok(&[
+            "mean",
+            "--input",
+            path,
+            "--epsilons",
+            eps,
+            "--delta",
+            "1e-6",
+            "--range",
+            "5",
+            "--json",
+        ])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+    };
+    let v = run("50");
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0]["records"].as_u64(), Some(400));
+    assert_eq!(v[0]["d"].as_u64(), Some(2));
+    assert_eq!(v[0]["estimator"], "known_range");
+    let m: Vec<f64> = v[0]["mean"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert!(
+        (m[0] - 3.0).abs() < 0.05 && (m[1] - 4.0).abs() < 0.05,
+        "{m:?}"
+    );
+    // One ε's release does not depend on the other ε listed (stream keyed by ε's value).
+    let both = run("1,50");
+    assert_eq!(both[1]["mean"], v[0]["mean"]);
+    // The text form prints one line per ε after the header.
+    let t = ok(&["mean", "--input", path, "--epsilons", "1,2", "--range", "5"]);
+    assert_eq!(t.lines().count(), 3, "{t}");
+    // Simulation flags with --input, a missing file, a bad range: exit 2.
+    fails_with(
+        &["mean", "--input", path, "--n", "3"],
+        "cannot be used with",
+    );
+    fails_with(
+        &["mean", "--input", path, "--epsilons", "1", "--range", "0"],
+        "`radius`",
+    );
+    fails_with(&["mean", "--input", "no-such-file.csv"], "no-such-file.csv");
+    std::fs::remove_file(p).unwrap();
+}
