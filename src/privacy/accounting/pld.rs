@@ -549,8 +549,7 @@ pub fn delta_for_events(events: &[(f64, f64, u64)], epsilon: f64, h: f64) -> Res
     let (r, a) = composed_both(events, h)?;
     Ok(r.delta_for_epsilon(epsilon)
         .max(a.delta_for_epsilon(epsilon))
-        .max(MIN_DELTA)
-        .min(1.0))
+        .clamp(MIN_DELTA, 1.0))
 }
 
 /// ε of `steps` compositions of the Poisson-subsampled Gaussian (rate q, noise multiplier σ)
