@@ -634,3 +634,38 @@ fn mean_of_your_own_records() {
     fails_with(&["mean", "--input", "no-such-file.csv"], "no-such-file.csv");
     std::fs::remove_file(p).unwrap();
 }
+
+#[test]
+fn sgd_batch_size_is_a_sampling_rate_over_the_records() {
+    // 20 users x 5 records = N = 100; --batch-size 10 means q = 10/100 = 0.1, the same run as
+    // --sampling-rate 0.1 (byte-identical JSON).
+    let base = [
+        "sgd",
+        "--n",
+        "20",
+        "--d",
+        "2",
+        "--records",
+        "5",
+        "--epochs",
+        "1",
+        "--noise-multipliers",
+        "1",
+        "--replicates",
+        "1",
+        "--json",
+    ];
+    let with = |extra: &[&str]| ok(&[&base[..], extra].concat());
+    assert_eq!(
+        with(&["--batch-size", "10"]),
+        with(&["--sampling-rate", "0.1"])
+    );
+    fails_with(
+        &[&base[..], &["--batch-size", "101"]].concat(),
+        "`batch-size`",
+    );
+    fails_with(
+        &[&base[..], &["--batch-size", "10", "--sampling-rate", "0.1"]].concat(),
+        "cannot be used with",
+    );
+}

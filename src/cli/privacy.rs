@@ -450,6 +450,9 @@ struct SgdArgs {
     /// Poisson sampling rate q in (0, 1], as a decimal or a fraction B/N (e.g. 256/60000).
     #[arg(long, default_value_t = 0.05, allow_negative_numbers = true, value_parser = parse_rate)]
     sampling_rate: f64,
+    /// Expected batch size B instead of --sampling-rate: q = B/N with N = n x records.
+    #[arg(long, conflicts_with = "sampling_rate")]
+    batch_size: Option<u64>,
     /// Epochs (each ceil(1/q) steps).
     #[arg(long, default_value_t = 5)]
     epochs: usize,
@@ -997,8 +1000,20 @@ fn mean_table(
     s
 }
 
-fn sgd(a: SgdArgs) -> Result<()> {
+fn sgd(mut a: SgdArgs) -> Result<()> {
     set_threads(a.pop.threads)?;
+    if let Some(b) = a.batch_size {
+        let n = (a.pop.n as u64).saturating_mul(a.pop.records as u64);
+        if b == 0 || b > n {
+            return Err(lbounds::Error::invalid(
+                "batch-size",
+                b,
+                format!("must be in 1..=N = n x records ({n})"),
+            )
+            .into());
+        }
+        a.sampling_rate = b as f64 / n as f64;
+    }
     check_sampling_rate(a.sampling_rate)?;
     check_delta(a.delta)?;
     let population = a.pop.population()?;
