@@ -235,7 +235,9 @@ fn help_lists_privacy() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("privacy"));
     let out = lbounds().args(["privacy", "--help"]).output().unwrap();
     let t = String::from_utf8_lossy(&out.stdout);
-    for sub in ["epsilon", "noise", "gaussian", "mean", "sgd"] {
+    for sub in [
+        "epsilon", "noise", "gaussian", "laplace", "rr", "compose", "mean", "sgd",
+    ] {
         assert!(t.contains(sub), "{t}");
     }
 }
@@ -313,4 +315,357 @@ fn issue12_fractions_and_faults() {
         "1",
     ]);
     assert!(t.contains("NOT covered by epsilon"), "{t}");
+}
+
+#[test]
+fn laplace_scale_is_sensitivity_over_epsilon() {
+    // Dwork, McSherry, Nissim & Smith (TCC 2006), Thm 1: b = Δ₁/ε = 2/0.5 = 4, pure ε-DP.
+    let v = json(&[
+        "laplace",
+        "--epsilon",
+        "0.5",
+        "--sensitivity",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(v["mechanism"], "laplace");
+    assert_eq!(v["scale"].as_f64(), Some(4.0), "{v}");
+    assert_eq!(v["epsilon"].as_f64(), Some(0.5));
+    assert_eq!(v["delta"].as_f64(), Some(0.0));
+    assert_eq!(v["sensitivity_l1"].as_f64(), Some(2.0));
+    let t = ok(&["laplace", "--epsilon", "0.5", "--sensitivity", "2"]);
+    assert!(t.starts_with("scale b = 4.000000"), "{t}");
+    fails_with(&["laplace", "--epsilon", "0"], "`epsilon`");
+    fails_with(
+        &["laplace", "--epsilon", "1", "--sensitivity", "-1"],
+        "`sensitivity`",
+    );
+}
+
+#[test]
+fn randomized_response_keep_probability() {
+    // Warner (JASA 1965) with k = 2: keep with e^ε/(1 + e^ε); ε = ln 3 gives 3/4 exactly
+    // up to rounding of ln 3 (tolerance 1e-15).
+    let v = json(&["rr", "--epsilon", &3f64.ln().to_string(), "--json"]);
+    assert_eq!(v["mechanism"], "randomized_response");
+    assert!(
+        (v["keep_probability"].as_f64().unwrap() - 0.75).abs() < 1e-15,
+        "{v}"
+    );
+    assert!(
+        (v["flip_probability"].as_f64().unwrap() - 0.25).abs() < 1e-15,
+        "{v}"
+    );
+    assert_eq!(v["delta"].as_f64(), Some(0.0));
+    // k-ary (Kairouz, Oh & Viswanath 2014): ε = ln 4, k = 4: 4/(4 + 3) = 0.571429.
+    let t = ok(&[
+        "rr",
+        "--epsilon",
+        &4f64.ln().to_string(),
+        "--categories",
+        "4",
+    ]);
+    assert!(
+        t.starts_with("keep the true answer with probability 0.571429"),
+        "{t}"
+    );
+    fails_with(&["rr", "--epsilon", "1", "--categories", "1"], "`k`");
+    fails_with(&["rr", "--epsilon", "-1"], "`epsilon`");
+}
+
+#[test]
+fn composition_basic_advanced_and_zcdp() {
+    // 100 × 0.1-DP at target δ = 1e-5. Basic: Σε = 10 (one ulp up). Advanced (Dwork, Rothblum
+    // & Vadhan 2010; same numbers as pure::tests::advanced_known_answer):
+    // 0.1·√(200 ln 1e5) + 100·0.1·(e^0.1 − 1) = 5.85024. zCDP (Bun & Steinke 2016): ρ = 100 ·
+    // 0.1²/2 = 0.5; ε < ρ + 2√(ρ ln(1/δ)) = 5.298 (their Prop. 1.3; the tight conversion used
+    // is smaller).
+    let v = json(&[
+        "compose",
+        "--cost",
+        "eps=0.1,count=100",
+        "--delta",
+        "1e-5",
+        "--json",
+    ]);
+    assert!(
+        (v["basic"]["epsilon"].as_f64().unwrap() - 10.0).abs() < 1e-12,
+        "{v}"
+    );
+    assert_eq!(v["basic"]["delta"].as_f64(), Some(0.0));
+    assert!(
+        (v["advanced"]["epsilon"].as_f64().unwrap() - 5.850_24).abs() < 1e-4,
+        "{v}"
+    );
+    assert_eq!(v["advanced"]["delta"].as_f64(), Some(1e-5));
+    assert!((v["zcdp_rho"].as_f64().unwrap() - 0.5).abs() < 1e-12, "{v}");
+    let z = v["zcdp"]["epsilon"].as_f64().unwrap();
+    assert!(z > 0.0 && z < 0.5 + 2.0 * (0.5 * 1e5f64.ln()).sqrt(), "{v}");
+    // Mixed pure and approximate costs: basic only, (0.1·100 + 1, 1e-6).
+    let v = json(&[
+        "compose",
+        "--cost",
+        "eps=0.1,count=100",
+        "--cost",
+        "eps=1,delta=1e-6",
+        "--delta",
+        "1e-5",
+        "--json",
+    ]);
+    assert!(
+        (v["basic"]["epsilon"].as_f64().unwrap() - 11.0).abs() < 1e-12,
+        "{v}"
+    );
+    assert_eq!(v["basic"]["delta"].as_f64(), Some(1e-6));
+    assert!(v["advanced"].is_null() && v["zcdp"].is_null(), "{v}");
+    fails_with(&["compose", "--cost", "eps=-1"], "`epsilon`");
+    fails_with(&["compose", "--cost", "delta=0.1"], "eps=E is required");
+    fails_with(&["compose", "--cost", "eps=1,count=0"], "count");
+    fails_with(&["compose", "--cost", "eps=1,bogus=2"], "unknown key");
+    fails_with(&["compose", "--cost", "eps=1", "--delta", "2"], "`delta`");
+}
+
+#[test]
+fn delta_for_epsilon_inverts_epsilon_for_delta() {
+    // Round trip on the known query: ε(δ = 1e-5) = 2.5965813615 (dp-accounting 0.6.0), so
+    // δ(ε = that) must come back ≤ 1e-5 and within 1 % of it (same RDP orders; 1 % covers the
+    // one-ulp rounding of ε propagated through (α − 1)·ε at the minimising order).
+    for acc in ["rdp", "pld"] {
+        let mut args = vec!["epsilon", "--accountant", acc, "--json"];
+        args.extend(QUERY);
+        let e = json(&args)["epsilon"].as_f64().unwrap().to_string();
+        let v = json(&[
+            "epsilon",
+            "--accountant",
+            acc,
+            "--sampling-rate",
+            "0.004267",
+            "--noise-multiplier",
+            "1.1",
+            "--steps",
+            "14060",
+            "--epsilon",
+            &e,
+            "--json",
+        ]);
+        let d = v["delta"].as_f64().unwrap();
+        assert!(d <= 1e-5 && d > 0.99e-5, "{acc}: {v}");
+        assert_eq!(v["accountant"], acc);
+        assert!(v["epsilon"].as_f64().is_some());
+    }
+    // Exactly one of --delta / --epsilon.
+    let mut both: Vec<&str> = vec!["epsilon", "--epsilon", "1"];
+    both.extend(QUERY);
+    fails_with(&both, "cannot be used with");
+    fails_with(
+        &[
+            "epsilon",
+            "--sampling-rate",
+            "0.1",
+            "--steps",
+            "5",
+            "--noise-multiplier",
+            "1",
+            "--epsilon",
+            "-1",
+        ],
+        "`epsilon`",
+    );
+}
+
+#[test]
+fn batch_size_dataset_size_epochs_schedule() {
+    // B = 256, N = 60000, E = 60: q = 256/60000, T = ⌈60·60000/256⌉ = ⌈14062.5⌉ = 14063.
+    let sched = [
+        "--batch-size",
+        "256",
+        "--dataset-size",
+        "60000",
+        "--epochs",
+        "60",
+    ];
+    let mut args = vec![
+        "epsilon",
+        "--noise-multiplier",
+        "1.1",
+        "--delta",
+        "1e-5",
+        "--json",
+    ];
+    args.extend(sched);
+    let v = json(&args);
+    assert_eq!(v["steps"].as_u64(), Some(14_063), "{v}");
+    assert_eq!(v["sampling_rate"].as_f64(), Some(256.0 / 60000.0));
+    // The same as the direct form with those values.
+    let d = json(&[
+        "epsilon",
+        "--noise-multiplier",
+        "1.1",
+        "--delta",
+        "1e-5",
+        "--sampling-rate",
+        "256/60000",
+        "--steps",
+        "14063",
+        "--json",
+    ]);
+    assert_eq!(v["epsilon"], d["epsilon"]);
+    let mut args = vec!["noise", "--epsilon", "3", "--delta", "1e-5", "--json"];
+    args.extend(sched);
+    assert_eq!(json(&args)["steps"].as_u64(), Some(14_063));
+    // Both forms, neither, incomplete, B > N, E = 0: exit 2 with one line.
+    let mut both = vec![
+        "epsilon",
+        "--noise-multiplier",
+        "1",
+        "--delta",
+        "1e-5",
+        "--steps",
+        "10",
+    ];
+    both.extend(sched);
+    fails_with(&both, "both schedule forms");
+    fails_with(
+        &["epsilon", "--noise-multiplier", "1", "--delta", "1e-5"],
+        "no schedule given",
+    );
+    fails_with(
+        &[
+            "epsilon",
+            "--noise-multiplier",
+            "1",
+            "--delta",
+            "1e-5",
+            "--batch-size",
+            "10",
+        ],
+        "incomplete schedule",
+    );
+    for (b, n, e, needle) in [
+        ("300", "200", "1", "`batch-size`"),
+        ("0", "200", "1", "`batch-size`"),
+        ("10", "200", "0", "`epochs`"),
+        ("1", "18446744073709551615", "2", "overflows"),
+    ] {
+        fails_with(
+            &[
+                "epsilon",
+                "--noise-multiplier",
+                "1",
+                "--delta",
+                "1e-5",
+                "--batch-size",
+                b,
+                "--dataset-size",
+                n,
+                "--epochs",
+                e,
+            ],
+            needle,
+        );
+    }
+}
+
+/// A CSV of `rows` copies of `row` in the system temp directory, named by `tag` and the pid.
+fn records_file(tag: &str, row: &str, rows: usize) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("lbounds-{tag}-{}.csv", std::process::id()));
+    std::fs::write(&p, format!("{row}\n").repeat(rows)).unwrap();
+    p
+}
+
+/// Mutation: skipping the projection onto B(0, R) (no clipping) leaves the mean at (30, 40)
+/// and fails the first check; keying the stream by the position of ε in `--epsilons` instead
+/// of its value fails the second.
+#[test]
+fn mean_of_your_own_records() {
+    // 400 records (30, 40), norm 50, clipped to R = 5: x·R/‖x‖ = (3, 4) (projection onto the
+    // ball). Noise: analytic Gaussian for Δ₂ = 2R/N = 0.025 at ε = 50, δ = 1e-6 has
+    // σ = 0.003915 (`privacy gaussian --epsilon 50 --delta 1e-6 --sensitivity 0.025`), so the
+    // tolerance 0.05 ≈ 12.8σ is missed by a correct run with probability < 1e-30.
+    let p = records_file("mean-clip", "30,40", 400);
+    let path = p.to_str().unwrap();
+    let run = |eps: &str| -> Vec<Value> {
+        ok(&[
+            "mean",
+            "--input",
+            path,
+            "--epsilons",
+            eps,
+            "--delta",
+            "1e-6",
+            "--range",
+            "5",
+            "--json",
+        ])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+    };
+    let v = run("50");
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0]["records"].as_u64(), Some(400));
+    assert_eq!(v[0]["d"].as_u64(), Some(2));
+    assert_eq!(v[0]["estimator"], "known_range");
+    let m: Vec<f64> = v[0]["mean"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert!(
+        (m[0] - 3.0).abs() < 0.05 && (m[1] - 4.0).abs() < 0.05,
+        "{m:?}"
+    );
+    // One ε's release does not depend on the other ε listed (stream keyed by ε's value).
+    let both = run("1,50");
+    assert_eq!(both[1]["mean"], v[0]["mean"]);
+    // The text form prints one line per ε after the header.
+    let t = ok(&["mean", "--input", path, "--epsilons", "1,2", "--range", "5"]);
+    assert_eq!(t.lines().count(), 3, "{t}");
+    // Simulation flags with --input, a missing file, a bad range: exit 2.
+    fails_with(
+        &["mean", "--input", path, "--n", "3"],
+        "cannot be used with",
+    );
+    fails_with(
+        &["mean", "--input", path, "--epsilons", "1", "--range", "0"],
+        "`radius`",
+    );
+    fails_with(&["mean", "--input", "no-such-file.csv"], "no-such-file.csv");
+    std::fs::remove_file(p).unwrap();
+}
+
+#[test]
+fn sgd_batch_size_is_a_sampling_rate_over_the_records() {
+    // 20 users x 5 records = N = 100; --batch-size 10 means q = 10/100 = 0.1, the same run as
+    // --sampling-rate 0.1 (byte-identical JSON).
+    let base = [
+        "sgd",
+        "--n",
+        "20",
+        "--d",
+        "2",
+        "--records",
+        "5",
+        "--epochs",
+        "1",
+        "--noise-multipliers",
+        "1",
+        "--replicates",
+        "1",
+        "--json",
+    ];
+    let with = |extra: &[&str]| ok(&[&base[..], extra].concat());
+    assert_eq!(
+        with(&["--batch-size", "10"]),
+        with(&["--sampling-rate", "0.1"])
+    );
+    fails_with(
+        &[&base[..], &["--batch-size", "101"]].concat(),
+        "`batch-size`",
+    );
+    fails_with(
+        &[&base[..], &["--batch-size", "10", "--sampling-rate", "0.1"]].concat(),
+        "cannot be used with",
+    );
 }

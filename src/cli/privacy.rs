@@ -9,11 +9,14 @@ use lbounds::data::population::{PopulationConfig, RecordsPerUser};
 use lbounds::experiment::privacy::{DpMean, DpSgd, MeanErrors, MeanPoint, SgdOutput, SgdPoint};
 use lbounds::experiment::summary::mean_ci;
 use lbounds::experiment::{self, Experiment, Record};
-use lbounds::privacy::accounting::{self, calibrate, AccountantKind};
-use lbounds::privacy::mechanisms::analytic_gaussian;
+use lbounds::privacy::accounting::{
+    self, calibrate, pure, Accountant, AccountantKind, ApproxAccountant, ZcdpAccountant,
+};
+use lbounds::privacy::estimators::known_range_mean;
 use lbounds::privacy::mechanisms::gaussian::classical_sigma;
+use lbounds::privacy::mechanisms::{analytic_gaussian, Laplace, Mechanism, RandomizedResponse};
 use lbounds::privacy::sgd::{Model, SgdConfig};
-use lbounds::privacy::{check_delta, check_noise_multiplier, check_sampling_rate};
+use lbounds::privacy::{check_delta, check_noise_multiplier, check_sampling_rate, PrivacyCost};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -27,12 +30,19 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Epsilon spent by T steps of the Poisson-subsampled Gaussian mechanism (DP-SGD).
+    /// Epsilon spent by T steps of the Poisson-subsampled Gaussian mechanism (DP-SGD), or
+    /// delta for a given epsilon.
     Epsilon(EpsilonArgs),
     /// The smallest noise multiplier that reaches a target (epsilon, delta).
     Noise(NoiseArgs),
     /// The analytic Gaussian mechanism's sigma for (epsilon, delta) and an l2 sensitivity.
     Gaussian(GaussianArgs),
+    /// The Laplace mechanism's scale for epsilon and an l1 sensitivity (pure epsilon-DP).
+    Laplace(LaplaceArgs),
+    /// Randomized response: the probability of keeping or flipping the true answer.
+    Rr(RrArgs),
+    /// Composition of pure and approximate DP mechanisms: basic, advanced and zCDP totals.
+    Compose(ComposeArgs),
     /// DP mean estimation on a simulated population: error vs epsilon next to the P1 rate.
     Mean(MeanArgs),
     /// DP-SGD (linear or logistic regression) on a simulated population.
@@ -57,34 +67,105 @@ impl From<AccountantArg> for AccountantKind {
     }
 }
 
+/// The sampling rate q and step count T, given directly (`--sampling-rate Q --steps T`) or
+/// as a training schedule (`--batch-size B --dataset-size N --epochs E`, which means
+/// q = B/N and T = ceil(E*N/B): E passes over the data in expected batches of B).
+#[derive(Debug, clap::Args)]
+struct Schedule {
+    /// Poisson sampling rate q in (0, 1], as a decimal or a fraction B/N (e.g. 256/60000).
+    #[arg(long, allow_negative_numbers = true, value_parser = parse_rate)]
+    sampling_rate: Option<f64>,
+    /// Number of steps T >= 1.
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Expected batch size B (instead of --sampling-rate/--steps): q = B/N.
+    #[arg(long)]
+    batch_size: Option<u64>,
+    /// Dataset size N (with --batch-size and --epochs).
+    #[arg(long)]
+    dataset_size: Option<u64>,
+    /// Epochs E (with --batch-size and --dataset-size): T = ceil(E*N/B) steps.
+    #[arg(long)]
+    epochs: Option<u64>,
+}
+
+impl Schedule {
+    /// (q, T) from whichever form was given; exactly one complete form is required.
+    fn resolve(&self) -> Result<(f64, u64)> {
+        let direct = self.sampling_rate.is_some() || self.steps.is_some();
+        let sched =
+            self.batch_size.is_some() || self.dataset_size.is_some() || self.epochs.is_some();
+        let form =
+            "give either --sampling-rate Q --steps T or --batch-size B --dataset-size N --epochs E";
+        match (direct, sched) {
+            (true, true) => anyhow::bail!("both schedule forms given: {form}"),
+            (false, false) => anyhow::bail!("no schedule given: {form}"),
+            (true, false) => match (self.sampling_rate, self.steps) {
+                (Some(q), Some(t)) => Ok((q, t)),
+                _ => anyhow::bail!("incomplete schedule: {form}"),
+            },
+            (false, true) => match (self.batch_size, self.dataset_size, self.epochs) {
+                (Some(b), Some(n), Some(e)) => {
+                    if b == 0 || b > n {
+                        return Err(lbounds::Error::invalid(
+                            "batch-size",
+                            b,
+                            format!("must be in 1..=dataset-size ({n})"),
+                        )
+                        .into());
+                    }
+                    if e == 0 {
+                        return Err(lbounds::Error::invalid("epochs", e, "must be >= 1").into());
+                    }
+                    let steps = e.checked_mul(n).map(|en| en.div_ceil(b)).ok_or_else(|| {
+                        lbounds::Error::invalid("epochs", e, "epochs x dataset-size overflows")
+                    })?;
+                    Ok((b as f64 / n as f64, steps))
+                }
+                _ => anyhow::bail!("incomplete schedule: {form}"),
+            },
+        }
+    }
+}
+
 /// Epsilon of DP-SGD: T steps of the Gaussian mechanism with noise multiplier S on Poisson
-/// samples of rate Q (add/remove-one neighbours).
+/// samples of rate Q (add/remove-one neighbours); with --epsilon instead of --delta, the
+/// smallest delta at which the run is (epsilon, delta)-DP. The schedule is either
+/// --sampling-rate Q --steps T, or --batch-size B --dataset-size N --epochs E, meaning
+/// q = B/N and T = ceil(E*N/B).
 ///
-/// Example: lbounds privacy epsilon --sampling-rate 0.004267 --noise-multiplier 1.1 --steps 14060 --delta 1e-5
+/// Examples:
+///   lbounds privacy epsilon --sampling-rate 0.004267 --noise-multiplier 1.1 --steps 14060 --delta 1e-5
+///   lbounds privacy epsilon --batch-size 256 --dataset-size 60000 --epochs 60 --noise-multiplier 1.1 --epsilon 3
 #[derive(Debug, clap::Args)]
 struct EpsilonArgs {
     /// Accountant: rdp or pld.
     #[arg(long, value_enum, default_value_t = AccountantArg::Rdp)]
     accountant: AccountantArg,
-    /// Poisson sampling rate q in (0, 1], as a decimal or a fraction B/N (e.g. 256/60000).
-    #[arg(long, allow_negative_numbers = true, value_parser = parse_rate)]
-    sampling_rate: f64,
+    #[command(flatten)]
+    schedule: Schedule,
     /// Noise multiplier sigma > 0 (noise std / l2 sensitivity).
     #[arg(long, allow_negative_numbers = true)]
     noise_multiplier: f64,
-    /// Number of steps T >= 1.
-    #[arg(long)]
-    steps: u64,
-    /// Target delta in (0, 1).
-    #[arg(long, allow_negative_numbers = true)]
-    delta: f64,
+    /// Target delta in (0, 1): report epsilon.
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        required_unless_present = "epsilon"
+    )]
+    delta: Option<f64>,
+    /// Target epsilon >= 0 instead of --delta: report delta.
+    #[arg(long, allow_negative_numbers = true, conflicts_with = "delta")]
+    epsilon: Option<f64>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
 }
 
 /// Noise calibration: the smallest noise multiplier with epsilon <= E at delta D after T
-/// steps at sampling rate Q (never on the wrong side of the target).
+/// steps at sampling rate Q (never on the wrong side of the target). The schedule is either
+/// --sampling-rate Q --steps T, or --batch-size B --dataset-size N --epochs E, meaning
+/// q = B/N and T = ceil(E*N/B).
 ///
 /// Example: lbounds privacy noise --sampling-rate 0.004267 --steps 14060 --epsilon 3 --delta 1e-5
 #[derive(Debug, clap::Args)]
@@ -92,12 +173,8 @@ struct NoiseArgs {
     /// Accountant: rdp or pld.
     #[arg(long, value_enum, default_value_t = AccountantArg::Rdp)]
     accountant: AccountantArg,
-    /// Poisson sampling rate q in (0, 1], as a decimal or a fraction B/N (e.g. 256/60000).
-    #[arg(long, allow_negative_numbers = true, value_parser = parse_rate)]
-    sampling_rate: f64,
-    /// Number of steps T >= 1.
-    #[arg(long)]
-    steps: u64,
+    #[command(flatten)]
+    schedule: Schedule,
     /// Target epsilon > 0.
     #[arg(long, allow_negative_numbers = true)]
     epsilon: f64,
@@ -128,6 +205,116 @@ struct GaussianArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+}
+
+/// The Laplace mechanism (Dwork, McSherry, Nissim & Smith, TCC 2006): adding Lap(b) with
+/// scale b = S/epsilon to each coordinate of a value of l1 sensitivity S is epsilon-DP (pure,
+/// delta = 0).
+///
+/// Example: lbounds privacy laplace --epsilon 0.5 --sensitivity 2
+#[derive(Debug, clap::Args)]
+struct LaplaceArgs {
+    /// Target epsilon > 0.
+    #[arg(long, allow_negative_numbers = true)]
+    epsilon: f64,
+    /// l1 sensitivity > 0.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    sensitivity: f64,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// k-ary randomized response (Warner, JASA 1965; Kairouz, Oh & Viswanath, NeurIPS 2014):
+/// report the true category with probability e^eps/(e^eps + k - 1), otherwise a uniform other
+/// one; epsilon-DP for each respondent (local DP). k = 2 is the coin-flip survey.
+///
+/// Example: lbounds privacy rr --epsilon 1
+#[derive(Debug, clap::Args)]
+struct RrArgs {
+    /// Target epsilon > 0.
+    #[arg(long, allow_negative_numbers = true)]
+    epsilon: f64,
+    /// Number of categories k >= 2.
+    #[arg(long, default_value_t = 2)]
+    categories: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Composition of mechanisms, each given as `--cost eps=E[,delta=D][,count=K]` (K runs of an
+/// (E, D)-DP mechanism; D = 0 is pure DP). Prints the basic composition (sum of epsilons and
+/// deltas; Dwork et al. EUROCRYPT 2006), and at the target --delta: the advanced composition
+/// when every cost is the same mechanism (Dwork, Rothblum & Vadhan, FOCS 2010; slack
+/// delta' = target - K*D) and the zCDP total when every cost is pure (rho = eps^2/2 each,
+/// Bun & Steinke, TCC 2016).
+///
+/// Example: lbounds privacy compose --cost eps=0.1,count=100 --delta 1e-5
+#[derive(Debug, clap::Args)]
+struct ComposeArgs {
+    /// One mechanism: eps=E[,delta=D][,count=K] (repeat the flag for several).
+    #[arg(long, required = true, value_parser = parse_cost)]
+    cost: Vec<Cost>,
+    /// Target total delta in (0, 1) for the advanced and zCDP totals.
+    #[arg(long, allow_negative_numbers = true)]
+    delta: Option<f64>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One `--cost`: `count` runs of an (epsilon, delta)-DP mechanism.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+struct Cost {
+    epsilon: f64,
+    delta: f64,
+    count: u64,
+}
+
+impl Cost {
+    fn privacy_cost(self) -> PrivacyCost {
+        if self.delta == 0.0 {
+            PrivacyCost::Pure {
+                epsilon: self.epsilon,
+            }
+        } else {
+            PrivacyCost::Approx {
+                epsilon: self.epsilon,
+                delta: self.delta,
+            }
+        }
+    }
+}
+
+/// Parses `eps=E[,delta=D][,count=K]`.
+fn parse_cost(s: &str) -> std::result::Result<Cost, String> {
+    let mut c = Cost {
+        epsilon: f64::NAN,
+        delta: 0.0,
+        count: 1,
+    };
+    for kv in s.split(',') {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| "write eps=E[,delta=D][,count=K]".to_string())?;
+        let v = v.trim();
+        let num = || v.parse::<f64>().map_err(|_| format!("{k}: not a number"));
+        match k.trim() {
+            "eps" | "epsilon" => c.epsilon = num()?,
+            "delta" => c.delta = num()?,
+            "count" => c.count = v.parse().map_err(|_| "count: not a whole number >= 1")?,
+            _ => return Err(format!("unknown key `{}` (eps, delta, count)", k.trim())),
+        }
+    }
+    if c.epsilon.is_nan() {
+        return Err("eps=E is required".into());
+    }
+    if c.count == 0 {
+        return Err("count must be >= 1".into());
+    }
+    c.privacy_cost().validate().map_err(|e| e.to_string())?;
+    Ok(c)
 }
 
 /// Options shared by the population-based subcommands.
@@ -192,9 +379,23 @@ impl PopArgs {
 /// (on user means; the known-range user-level error is in the JSON), next to the Cai-Wang-Zhang rate sigma^2 (d/N + d^2 ln(1/delta)/(N^2 eps^2))
 /// (P1, order only).
 ///
-/// Example: lbounds privacy mean --epsilons 0.1,0.3,1,3 --delta 1e-6 --n 200 --records 10
+/// With --input, the records are yours (one per row) instead of simulated: for every epsilon,
+/// the (epsilon, delta)-DP mean of the records clipped to the ball B(0, R) of --range, with
+/// analytic-Gaussian noise for l2 sensitivity 2R/N (replace-one neighbours, N public). Only
+/// the private means are printed.
+///
+/// Examples:
+///   lbounds privacy mean --epsilons 0.1,0.3,1,3 --delta 1e-6 --n 200 --records 10
+///   lbounds privacy mean --input records.csv --epsilons 1 --delta 1e-6 --range 5
 #[derive(Debug, clap::Args)]
 struct MeanArgs {
+    /// Your own records, one per row (instead of a simulated population).
+    #[arg(
+        long,
+        value_name = "PATH",
+        conflicts_with_all = ["n", "d", "records", "sigma", "mean", "heterogeneity", "replicates", "coinpress_steps"]
+    )]
+    input: Option<std::path::PathBuf>,
     /// Privacy levels to sweep, comma-separated.
     #[arg(
         long,
@@ -249,6 +450,9 @@ struct SgdArgs {
     /// Poisson sampling rate q in (0, 1], as a decimal or a fraction B/N (e.g. 256/60000).
     #[arg(long, default_value_t = 0.05, allow_negative_numbers = true, value_parser = parse_rate)]
     sampling_rate: f64,
+    /// Expected batch size B instead of --sampling-rate: q = B/N with N = n x records.
+    #[arg(long, conflicts_with = "sampling_rate")]
+    batch_size: Option<u64>,
     /// Epochs (each ceil(1/q) steps).
     #[arg(long, default_value_t = 5)]
     epochs: usize,
@@ -291,6 +495,9 @@ pub fn run(a: Args) -> Result<()> {
         Cmd::Epsilon(a) => epsilon(a),
         Cmd::Noise(a) => noise(a),
         Cmd::Gaussian(a) => gaussian(a),
+        Cmd::Laplace(a) => laplace(a),
+        Cmd::Rr(a) => rr(a),
+        Cmd::Compose(a) => compose(a),
         Cmd::Mean(a) => mean(a),
         Cmd::Sgd(a) => sgd(a),
     }
@@ -302,7 +509,39 @@ fn json_line<T: Serialize>(v: &T) -> Result<String> {
 
 fn epsilon(a: EpsilonArgs) -> Result<()> {
     let kind: AccountantKind = a.accountant.into();
-    let e = accounting::epsilon(kind, a.sampling_rate, a.noise_multiplier, a.steps, a.delta)?;
+    let (q, steps) = a.schedule.resolve()?;
+    let Some(delta) = a.delta else {
+        // clap makes exactly one of --delta / --epsilon present.
+        let eps = a.epsilon.unwrap_or_default();
+        let d = accounting::delta(kind, q, a.noise_multiplier, steps, eps)?;
+        let text = if a.json {
+            #[derive(Serialize)]
+            struct Out {
+                accountant: &'static str,
+                sampling_rate: f64,
+                noise_multiplier: f64,
+                steps: u64,
+                epsilon: f64,
+                delta: f64,
+            }
+            json_line(&Out {
+                accountant: kind.name(),
+                sampling_rate: q,
+                noise_multiplier: a.noise_multiplier,
+                steps,
+                epsilon: eps,
+                delta: d,
+            })?
+        } else {
+            format!(
+                "delta = {d:.6e} ({} accountant; q = {q}, sigma = {}, T = {steps}, epsilon = {eps})\n",
+                kind.name(),
+                a.noise_multiplier,
+            )
+        };
+        return emit(&text);
+    };
+    let e = accounting::epsilon(kind, q, a.noise_multiplier, steps, delta)?;
     let text = if a.json {
         #[derive(Serialize)]
         struct Out {
@@ -315,20 +554,17 @@ fn epsilon(a: EpsilonArgs) -> Result<()> {
         }
         json_line(&Out {
             accountant: kind.name(),
-            sampling_rate: a.sampling_rate,
+            sampling_rate: q,
             noise_multiplier: a.noise_multiplier,
-            steps: a.steps,
-            delta: a.delta,
+            steps,
+            delta,
             epsilon: e,
         })?
     } else {
         format!(
-            "epsilon = {e:.6} ({} accountant; q = {}, sigma = {}, T = {}, delta = {})\n",
+            "epsilon = {e:.6} ({} accountant; q = {q}, sigma = {}, T = {steps}, delta = {delta})\n",
             kind.name(),
-            a.sampling_rate,
             a.noise_multiplier,
-            a.steps,
-            a.delta
         )
     };
     emit(&text)
@@ -336,8 +572,9 @@ fn epsilon(a: EpsilonArgs) -> Result<()> {
 
 fn noise(a: NoiseArgs) -> Result<()> {
     let kind: AccountantKind = a.accountant.into();
-    let s = calibrate::noise_multiplier(kind, a.sampling_rate, a.steps, a.epsilon, a.delta)?;
-    let reached = accounting::epsilon(kind, a.sampling_rate, s, a.steps, a.delta)?;
+    let (q, steps) = a.schedule.resolve()?;
+    let s = calibrate::noise_multiplier(kind, q, steps, a.epsilon, a.delta)?;
+    let reached = accounting::epsilon(kind, q, s, steps, a.delta)?;
     let text = if a.json {
         #[derive(Serialize)]
         struct Out {
@@ -351,8 +588,8 @@ fn noise(a: NoiseArgs) -> Result<()> {
         }
         json_line(&Out {
             accountant: kind.name(),
-            sampling_rate: a.sampling_rate,
-            steps: a.steps,
+            sampling_rate: q,
+            steps,
             epsilon: a.epsilon,
             delta: a.delta,
             noise_multiplier: s,
@@ -360,12 +597,10 @@ fn noise(a: NoiseArgs) -> Result<()> {
         })?
     } else {
         format!(
-            "noise multiplier = {s:.6} ({} accountant; reaches epsilon = {reached:.6} <= {} at delta = {}, q = {}, T = {})\n",
+            "noise multiplier = {s:.6} ({} accountant; reaches epsilon = {reached:.6} <= {} at delta = {}, q = {q}, T = {steps})\n",
             kind.name(),
             a.epsilon,
             a.delta,
-            a.sampling_rate,
-            a.steps
         )
     };
     emit(&text)
@@ -405,6 +640,171 @@ fn gaussian(a: GaussianArgs) -> Result<()> {
             }
             None => {
                 let _ = writeln!(t, "classical calibration: not valid for epsilon >= 1");
+            }
+        }
+        t
+    };
+    emit(&text)
+}
+
+/// The guarantee of one call, as (epsilon, delta).
+fn guarantee_pair(m: &dyn Mechanism) -> (f64, f64) {
+    match m.guarantee() {
+        PrivacyCost::Pure { epsilon } => (epsilon, 0.0),
+        PrivacyCost::Approx { epsilon, delta } => (epsilon, delta),
+        other => unreachable!("pure or approximate mechanisms only, got {other:?}"),
+    }
+}
+
+fn laplace(a: LaplaceArgs) -> Result<()> {
+    let m = Laplace::new(a.sensitivity, a.epsilon)?;
+    let (eps, delta) = guarantee_pair(&m);
+    let text = if a.json {
+        #[derive(Serialize)]
+        struct Out {
+            mechanism: &'static str,
+            sensitivity_l1: f64,
+            scale: f64,
+            epsilon: f64,
+            delta: f64,
+        }
+        json_line(&Out {
+            mechanism: m.name(),
+            sensitivity_l1: a.sensitivity,
+            scale: m.scale(),
+            epsilon: eps,
+            delta,
+        })?
+    } else {
+        format!(
+            "scale b = {:.6} (Laplace mechanism, Dwork, McSherry, Nissim & Smith 2006): adding Lap(b) to each coordinate of a value of l1 sensitivity {} is {eps}-DP (pure, delta = 0)\n",
+            m.scale(),
+            a.sensitivity
+        )
+    };
+    emit(&text)
+}
+
+fn rr(a: RrArgs) -> Result<()> {
+    let m = RandomizedResponse::new(a.categories, a.epsilon)?;
+    let (eps, delta) = guarantee_pair(&m);
+    let keep = m.p_true();
+    let text = if a.json {
+        #[derive(Serialize)]
+        struct Out {
+            mechanism: &'static str,
+            categories: usize,
+            keep_probability: f64,
+            flip_probability: f64,
+            epsilon: f64,
+            delta: f64,
+        }
+        json_line(&Out {
+            mechanism: m.name(),
+            categories: a.categories,
+            keep_probability: keep,
+            flip_probability: 1.0 - keep,
+            epsilon: eps,
+            delta,
+        })?
+    } else {
+        format!(
+            "keep the true answer with probability {keep:.6}, report another of the {} categories with probability {:.6} (randomized response, Warner 1965): {eps}-DP per respondent (local DP)\n",
+            a.categories,
+            1.0 - keep
+        )
+    };
+    emit(&text)
+}
+
+fn compose(a: ComposeArgs) -> Result<()> {
+    if let Some(d) = a.delta {
+        check_delta(d)?;
+    }
+    let mut basic = ApproxAccountant::default();
+    let mut zcdp = ZcdpAccountant::default();
+    let all_pure = a.cost.iter().all(|c| c.delta == 0.0);
+    for c in &a.cost {
+        basic.compose(c.privacy_cost(), c.count)?;
+        if all_pure {
+            zcdp.compose(c.privacy_cost(), c.count)?;
+        }
+    }
+    let (basic_eps, basic_delta) = basic.total();
+    #[derive(Serialize)]
+    struct Total {
+        epsilon: f64,
+        delta: f64,
+    }
+    // Advanced composition needs one repeated mechanism and a slack delta' = target - K*D > 0.
+    let advanced = match (a.delta, a.cost.as_slice()) {
+        (Some(target), [c]) if target > c.count as f64 * c.delta => {
+            let slack = target - c.count as f64 * c.delta;
+            let (e, d) = pure::advanced(c.epsilon, c.delta, c.count, slack)?;
+            Some(Total {
+                epsilon: e,
+                delta: d,
+            })
+        }
+        _ => None,
+    };
+    let zcdp_total = match a.delta {
+        Some(target) if all_pure => Some(Total {
+            epsilon: zcdp.epsilon(target)?,
+            delta: target,
+        }),
+        _ => None,
+    };
+    let text = if a.json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            costs: &'a [Cost],
+            basic: Total,
+            advanced: Option<Total>,
+            zcdp: Option<Total>,
+            zcdp_rho: Option<f64>,
+        }
+        json_line(&Out {
+            costs: &a.cost,
+            basic: Total {
+                epsilon: basic_eps,
+                delta: basic_delta,
+            },
+            advanced,
+            zcdp: zcdp_total,
+            zcdp_rho: all_pure.then(|| zcdp.rho()),
+        })?
+    } else {
+        let mut t = format!(
+            "basic composition (Dwork et al. 2006): epsilon = {basic_eps:.6}, delta = {basic_delta:e}\n"
+        );
+        match &advanced {
+            Some(v) => {
+                let _ = writeln!(
+                    t,
+                    "advanced composition (Dwork, Rothblum & Vadhan 2010): epsilon = {:.6}, delta = {:e}",
+                    v.epsilon, v.delta
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    t,
+                    "advanced composition: needs --delta above K*delta and a single --cost"
+                );
+            }
+        }
+        match &zcdp_total {
+            Some(v) => {
+                let _ = writeln!(
+                    t,
+                    "zCDP (Bun & Steinke 2016): rho = {:.6}, epsilon = {:.6} at delta = {:e}",
+                    zcdp.rho(),
+                    v.epsilon,
+                    v.delta
+                );
+            }
+            None => {
+                let _ = writeln!(t, "zCDP: needs --delta and pure costs only (delta = 0)");
             }
         }
         t
@@ -457,6 +857,9 @@ fn records_json<P: Serialize, O: Serialize>(records: &[Record<P, O>], seed: u64)
 fn mean(a: MeanArgs) -> Result<()> {
     set_threads(a.pop.threads)?;
     check_delta(a.delta)?;
+    if let Some(path) = &a.input {
+        return mean_of_input(&a, path);
+    }
     let population = a.pop.population()?;
     if a.epsilons.is_empty() {
         anyhow::bail!("--epsilons: give at least one value");
@@ -481,6 +884,65 @@ fn mean(a: MeanArgs) -> Result<()> {
     } else {
         mean_table(&a, &points, &records)
     };
+    emit(&text)
+}
+
+/// `privacy mean --input`: the known-range DP mean of the user's records at every epsilon,
+/// each from its own stream keyed by (seed, the bits of epsilon), so a value's output does not
+/// depend on which other epsilons are listed.
+fn mean_of_input(a: &MeanArgs, path: &std::path::Path) -> Result<()> {
+    if a.epsilons.is_empty() {
+        anyhow::bail!("--epsilons: give at least one value");
+    }
+    let x = super::read_updates(path)?;
+    let points: Vec<&[f64]> = x.view().cols().collect();
+    let center = vec![0.0; x.d()];
+    #[derive(Serialize)]
+    struct Out<'a> {
+        input: String,
+        records: usize,
+        d: usize,
+        estimator: &'static str,
+        range: f64,
+        epsilon: f64,
+        delta: f64,
+        seed: u64,
+        mean: &'a [f64],
+    }
+    let mut text = String::new();
+    if !a.pop.json {
+        let _ = writeln!(
+            text,
+            "lbounds privacy mean: N = {} records of dimension d = {} from {}; each clipped to ||x|| <= {} and averaged with analytic-Gaussian noise (l2 sensitivity 2R/N, replace-one), delta = {}, seed {}",
+            x.n(),
+            x.d(),
+            path.display(),
+            a.range,
+            a.delta,
+            a.pop.seed
+        );
+    }
+    for &eps in &a.epsilons {
+        let mut rng = lbounds::rng::rng_from_seed(a.pop.seed);
+        rng.set_stream(eps.to_bits());
+        let m = known_range_mean(&points, &center, a.range, eps, a.delta, &mut rng)?;
+        if a.pop.json {
+            text.push_str(&json_line(&Out {
+                input: path.display().to_string(),
+                records: x.n(),
+                d: x.d(),
+                estimator: "known_range",
+                range: a.range,
+                epsilon: eps,
+                delta: a.delta,
+                seed: a.pop.seed,
+                mean: &m,
+            })?);
+        } else {
+            let shown: Vec<String> = m.iter().map(|v| format!("{v:.6}")).collect();
+            let _ = writeln!(text, "eps = {eps}: {}", shown.join(","));
+        }
+    }
     emit(&text)
 }
 
@@ -538,8 +1000,20 @@ fn mean_table(
     s
 }
 
-fn sgd(a: SgdArgs) -> Result<()> {
+fn sgd(mut a: SgdArgs) -> Result<()> {
     set_threads(a.pop.threads)?;
+    if let Some(b) = a.batch_size {
+        let n = (a.pop.n as u64).saturating_mul(a.pop.records as u64);
+        if b == 0 || b > n {
+            return Err(lbounds::Error::invalid(
+                "batch-size",
+                b,
+                format!("must be in 1..=N = n x records ({n})"),
+            )
+            .into());
+        }
+        a.sampling_rate = b as f64 / n as f64;
+    }
     check_sampling_rate(a.sampling_rate)?;
     check_delta(a.delta)?;
     let population = a.pop.population()?;

@@ -122,7 +122,7 @@ pub fn check_epsilon(eps: f64) -> Result<f64> {
     }
 }
 
-fn check_epsilon_nonneg(eps: f64) -> Result<f64> {
+pub(crate) fn check_epsilon_nonneg(eps: f64) -> Result<f64> {
     if eps.is_finite() && eps >= 0.0 {
         Ok(eps)
     } else {

@@ -71,6 +71,18 @@ pub fn epsilon(kind: AccountantKind, q: f64, sigma: f64, steps: u64, delta: f64)
     }
 }
 
+/// δ at ε of `steps` steps of the Poisson-subsampled Gaussian (rate q, noise multiplier σ),
+/// the inverse of [`epsilon`].
+///
+/// # Errors
+/// [`Error::InvalidParameter`] naming the first bad argument.
+pub fn delta(kind: AccountantKind, q: f64, sigma: f64, steps: u64, epsilon: f64) -> Result<f64> {
+    match kind {
+        AccountantKind::Rdp => rdp::delta(q, sigma, steps, epsilon),
+        AccountantKind::Pld => pld::delta(q, sigma, steps, epsilon),
+    }
+}
+
 fn unsupported(acc: &str, cost: &PrivacyCost) -> Error {
     Error::Unsupported(format!("the {acc} accountant cannot compose {cost:?}"))
 }
