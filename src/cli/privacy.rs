@@ -1,7 +1,7 @@
 //! `lbounds privacy`: accountants, noise calibration, the analytic Gaussian mechanism, and DP
 //! mean estimation / DP-SGD experiments on simulated populations.
 
-use super::{emit, set_threads, Progress};
+use super::{emit, set_threads, Progress, INPUT_HELP};
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
 use lbounds::data::noise::Noise;
@@ -392,10 +392,14 @@ struct MeanArgs {
     /// Your own records, one per row (instead of a simulated population).
     #[arg(
         long,
-        value_name = "PATH",
+        value_name = "PATH|-",
+        help = INPUT_HELP,
         conflicts_with_all = ["n", "d", "records", "sigma", "mean", "heterogeneity", "replicates", "coinpress_steps"]
     )]
     input: Option<std::path::PathBuf>,
+    /// The first line of a text input is a header row, whatever it holds.
+    #[arg(long, requires = "input")]
+    header: bool,
     /// Privacy levels to sweep, comma-separated.
     #[arg(
         long,
@@ -894,7 +898,7 @@ fn mean_of_input(a: &MeanArgs, path: &std::path::Path) -> Result<()> {
     if a.epsilons.is_empty() {
         anyhow::bail!("--epsilons: give at least one value");
     }
-    let x = super::read_updates(path)?;
+    let x = super::read_updates(path, a.header)?;
     let points: Vec<&[f64]> = x.view().cols().collect();
     let center = vec![0.0; x.d()];
     #[derive(Serialize)]
