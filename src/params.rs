@@ -142,7 +142,9 @@ impl Params {
             return Err(Error::invalid(
                 key,
                 v,
-                format!("iteration counts are capped at {MAX_ITERATIONS} (the defaults are 1 to 1000)"),
+                format!(
+                    "iteration counts are capped at {MAX_ITERATIONS} (the defaults are 1 to 1000)"
+                ),
             ));
         }
         Ok(v)

@@ -22,10 +22,18 @@ fn refused_quickly(args: &[&str], needle: &str) {
     let out = lbounds().args(args).timeout(PROMPT).output().unwrap();
     let took = start.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{args:?} after {took:?}: {stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{args:?} after {took:?}: {stderr}"
+    );
     assert!(took < PROMPT, "{args:?} took {took:?}");
     assert!(out.stdout.is_empty(), "{args:?}: partial output");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "not one line: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "not one line: {stderr}"
+    );
     assert!(stderr.contains(needle), "{stderr:?} lacks {needle:?}");
 }
 
@@ -52,12 +60,30 @@ fn aggregate_refuses_huge_iteration_counts() {
     ] {
         let param = format!("{key}=1e9");
         refused_quickly(
-            &["aggregate", "--rule", rule, "--f", "0", "--param", &param, "--input", &x],
+            &[
+                "aggregate",
+                "--rule",
+                rule,
+                "--f",
+                "0",
+                "--param",
+                &param,
+                "--input",
+                &x,
+            ],
             "capped at 100000",
         );
     }
     // The cap is not a lower default: 10⁵ itself still runs.
-    ok(&["aggregate", "--rule", "centered_clipping", "--param", "L=100000", "--input", &x]);
+    ok(&[
+        "aggregate",
+        "--rule",
+        "centered_clipping",
+        "--param",
+        "L=100000",
+        "--input",
+        &x,
+    ]);
     let _ = std::fs::remove_file(x);
 }
 
@@ -66,9 +92,22 @@ fn aggregate_refuses_huge_iteration_counts() {
 #[test]
 fn attack_refuses_huge_evaluation_counts() {
     let x = input("attack");
-    for attack in ["optimal_inner_product_manipulation", "optimal_a_little_is_enough"] {
+    for attack in [
+        "optimal_inner_product_manipulation",
+        "optimal_a_little_is_enough",
+    ] {
         refused_quickly(
-            &["attack", "--attack", attack, "--f", "1", "--param", "evals=1e9", "--input", &x],
+            &[
+                "attack",
+                "--attack",
+                attack,
+                "--f",
+                "1",
+                "--param",
+                "evals=1e9",
+                "--input",
+                &x,
+            ],
             "`evals`",
         );
     }
@@ -79,15 +118,39 @@ fn attack_refuses_huge_evaluation_counts() {
 /// as the two tests above (checked with centered clipping's `L`).
 #[test]
 fn simulate_refuses_huge_step_iteration_counts() {
-    let base = ["simulate", "--n", "20", "--d", "2", "--byzantine", "0.2", "--replicates", "1"];
+    let base = [
+        "simulate",
+        "--n",
+        "20",
+        "--d",
+        "2",
+        "--byzantine",
+        "0.2",
+        "--replicates",
+        "1",
+    ];
     refused_quickly(
-        &[&base[..], &["--rules", "centered_clipping:L=1e9", "--attacks", "sign_flipping"]].concat(),
+        &[
+            &base[..],
+            &[
+                "--rules",
+                "centered_clipping:L=1e9",
+                "--attacks",
+                "sign_flipping",
+            ],
+        ]
+        .concat(),
         "`L`",
     );
     refused_quickly(
         &[
             &base[..],
-            &["--rules", "median", "--attacks", "optimal_inner_product_manipulation:evals=1e9"],
+            &[
+                "--rules",
+                "median",
+                "--attacks",
+                "optimal_inner_product_manipulation:evals=1e9",
+            ],
         ]
         .concat(),
         "`evals`",
@@ -101,14 +164,32 @@ fn simulate_refuses_huge_step_iteration_counts() {
 fn simulate_refuses_absurd_sizes_up_front() {
     refused_quickly(
         &[
-            "simulate", "--n", "50", "--d", "10", "--byzantine", "0.2",
-            "--rules", "median,trmean,krum", "--attacks", "sign_flipping,inf,mimic",
-            "--replicates", "4294967295",
+            "simulate",
+            "--n",
+            "50",
+            "--d",
+            "10",
+            "--byzantine",
+            "0.2",
+            "--rules",
+            "median,trmean,krum",
+            "--attacks",
+            "sign_flipping,inf,mimic",
+            "--replicates",
+            "4294967295",
         ],
         "--replicates",
     );
     refused_quickly(
-        &["simulate", "--n", "50", "--d", "1000000000", "--rules", "median"],
+        &[
+            "simulate",
+            "--n",
+            "50",
+            "--d",
+            "1000000000",
+            "--rules",
+            "median",
+        ],
         "`d`",
     );
 }
@@ -118,9 +199,20 @@ fn simulate_refuses_absurd_sizes_up_front() {
 #[test]
 fn huge_bucket_size_is_the_mean() {
     let x = input("bucketing");
-    let out = ok(&["aggregate", "--rule", "average", "--pre", "bucketing:s=1e15", "--input", &x]);
+    let out = ok(&[
+        "aggregate",
+        "--rule",
+        "average",
+        "--pre",
+        "bucketing:s=1e15",
+        "--input",
+        &x,
+    ]);
     // One bucket holding all three rows: the mean (1, 2), up to the rounding of 3.0/3 and 6.0/3.
     let v: Vec<f64> = out.trim().split(',').map(|t| t.parse().unwrap()).collect();
-    assert!((v[0] - 1.0).abs() < 1e-12 && (v[1] - 2.0).abs() < 1e-12, "{out}");
+    assert!(
+        (v[0] - 1.0).abs() < 1e-12 && (v[1] - 2.0).abs() < 1e-12,
+        "{out}"
+    );
     let _ = std::fs::remove_file(x);
 }

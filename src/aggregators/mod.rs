@@ -400,11 +400,16 @@ mod tests {
             ("dnc", "num_iters"),
         ] {
             for compat in [Compat::Native, Compat::Byzfl] {
-                if compat == Compat::Byzfl && lookup(RULES, "aggregator", name).unwrap().byzfl.is_none() {
+                if compat == Compat::Byzfl
+                    && lookup(RULES, "aggregator", name).unwrap().byzfl.is_none()
+                {
                     continue;
                 }
                 let p = |v: f64| Params::new().with("f", 1.0).with(key, v);
-                assert!(build(name, &p(cap), compat).is_ok(), "{name}:{key} at the cap");
+                assert!(
+                    build(name, &p(cap), compat).is_ok(),
+                    "{name}:{key} at the cap"
+                );
                 let e = build(name, &p(1e9), compat).err().expect("refused");
                 assert!(
                     matches!(e, Error::InvalidParameter { ref name, .. } if name == key),

@@ -147,7 +147,9 @@ mod tests {
         let u = Updates::from_rows(&[vec![1.0, 2.0], vec![3.0, 4.0], vec![8.0, 0.0]]).unwrap();
         let p = Params::new().with("s", 1e15);
         let b = crate::aggregators::build_pre("bucketing", &p, Compat::Native).unwrap();
-        let out = b.apply(u, &mut AggContext::new(&mut rng_from_seed(5))).unwrap();
+        let out = b
+            .apply(u, &mut AggContext::new(&mut rng_from_seed(5)))
+            .unwrap();
         assert_eq!(rows(&out), vec![vec![4.0, 2.0]]);
     }
 
