@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{lbounds, ok};
+use common::{fails_with, lbounds, ok};
 use std::time::{Duration, Instant};
 
 /// A refusal must come before any work: a second leaves room for a loaded machine, while the
@@ -74,6 +74,19 @@ fn aggregate_refuses_huge_iteration_counts() {
             "capped at 100000",
         );
     }
+    // Below the cap the count is still a count: a fraction is refused, not rounded.
+    fails_with(
+        &[
+            "aggregate",
+            "--rule",
+            "centered_clipping",
+            "--param",
+            "L=1.5",
+            "--input",
+            &x,
+        ],
+        "non-negative integer",
+    );
     // The cap is not a lower default: 10⁵ itself still runs.
     ok(&[
         "aggregate",
