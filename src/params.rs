@@ -19,6 +19,11 @@ pub enum Compat {
     Byzfl,
 }
 
+/// Cap on every iteration or evaluation count a rule, pre-aggregator or attack accepts (see
+/// [`Params::iterations`]). The defaults are 1 to 1000; 10⁵ leaves room for convergence studies
+/// while bounding a run's length (one iteration is at most O(n·d) work).
+pub const MAX_ITERATIONS: usize = 100_000;
+
 /// Numeric parameters keyed by name. A `BTreeMap`, so serialisation order is stable.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -121,6 +126,28 @@ impl Params {
             }
             Some(&v) => Err(Error::invalid(key, v, "must be a non-negative integer")),
         }
+    }
+
+    /// An iteration or evaluation count (centered clipping's `L`, the geometric median's `T`,
+    /// DnC's `num_iters`, the optimal attacks' `evals`), at most [`MAX_ITERATIONS`].
+    ///
+    /// Every builder reads such counts through here, so the library, `simulate`, `aggregate`,
+    /// `attack` and sweeps all refuse `L=1e9` before any work instead of running for hours.
+    ///
+    /// # Errors
+    /// As [`Params::count`], and [`Error::InvalidParameter`] above [`MAX_ITERATIONS`].
+    pub fn iterations(&self, key: &str, default: usize) -> Result<usize> {
+        let v = self.count(key, default)?;
+        if v > MAX_ITERATIONS {
+            return Err(Error::invalid(
+                key,
+                v,
+                format!(
+                    "iteration counts are capped at {MAX_ITERATIONS} (the defaults are 1 to 1000)"
+                ),
+            ));
+        }
+        Ok(v)
     }
 
     /// The declared number of Byzantine inputs `f` (default 0, ByzFL's default).

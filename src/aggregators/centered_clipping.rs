@@ -50,7 +50,7 @@ pub const SPEC: Spec<dyn Aggregator> = Spec {
 fn build(p: &Params, compat: Compat) -> Result<Box<dyn Aggregator>> {
     p.f()?;
     Ok(Box::new(
-        CenteredClipping::new(p.count("L", 1)?, p.positive("tau", 100.0)?).with_compat(compat),
+        CenteredClipping::new(p.iterations("L", 1)?, p.positive("tau", 100.0)?).with_compat(compat),
     ))
 }
 

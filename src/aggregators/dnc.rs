@@ -56,7 +56,7 @@ fn build(p: &Params, _: Compat) -> Result<Box<dyn Aggregator>> {
     if sub_dim == 0 {
         return Err(Error::invalid("sub_dim", 0, "must be >= 1"));
     }
-    let num_iters = p.count("num_iters", 5)?;
+    let num_iters = p.iterations("num_iters", 5)?;
     if num_iters == 0 {
         return Err(Error::invalid("num_iters", 0, "must be >= 1"));
     }

@@ -66,10 +66,10 @@ pub const SPEC: Spec<dyn Aggregator> = Spec {
 fn build(p: &Params, compat: Compat) -> Result<Box<dyn Aggregator>> {
     p.f()?;
     Ok(Box::new(match compat {
-        Compat::Byzfl => GeometricMedian::byzfl(p.positive("nu", 0.1)?, p.count("T", 3)?),
+        Compat::Byzfl => GeometricMedian::byzfl(p.positive("nu", 0.1)?, p.iterations("T", 3)?),
         Compat::Native => GeometricMedian::native(
             p.non_negative("nu", 0.0)?,
-            p.count("T", 1000)?,
+            p.iterations("T", 1000)?,
             p.positive("tol", 1e-10)?,
         ),
     }))

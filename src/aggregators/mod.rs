@@ -386,6 +386,40 @@ mod tests {
         assert!(build("bulyan", &Params::new().with("f", 1.0), Compat::Native).is_ok());
     }
 
+    /// Every iteration count of every rule and pre-aggregator is refused above
+    /// [`crate::params::MAX_ITERATIONS`] by the builder itself, and accepted at the cap. Fails
+    /// if any builder reads its count with `Params::count` instead of `Params::iterations`
+    /// (checked: reverting centered clipping's `L` to `count` fails it).
+    #[test]
+    fn builders_cap_iteration_counts() {
+        use crate::params::MAX_ITERATIONS;
+        let cap = MAX_ITERATIONS as f64;
+        for (name, key) in [
+            ("centered_clipping", "L"),
+            ("geometric_median", "T"),
+            ("dnc", "num_iters"),
+        ] {
+            for compat in [Compat::Native, Compat::Byzfl] {
+                if compat == Compat::Byzfl
+                    && lookup(RULES, "aggregator", name).unwrap().byzfl.is_none()
+                {
+                    continue;
+                }
+                let p = |v: f64| Params::new().with("f", 1.0).with(key, v);
+                assert!(
+                    build(name, &p(cap), compat).is_ok(),
+                    "{name}:{key} at the cap"
+                );
+                let e = build(name, &p(1e9), compat).err().expect("refused");
+                assert!(
+                    matches!(e, Error::InvalidParameter { ref name, .. } if name == key),
+                    "{e}"
+                );
+                assert!(e.to_string().contains("capped at 100000"), "{e}");
+            }
+        }
+    }
+
     #[test]
     fn rules_that_trim_by_f_say_so() {
         for name in ["trmean", "krum", "nnm", "arc", "mda", "TrMean"] {

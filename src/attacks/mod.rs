@@ -97,3 +97,29 @@ pub fn require_attackers(f: usize) -> Result<()> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::MAX_ITERATIONS;
+    use crate::Error;
+
+    /// The optimal attacks' `evals` (defence evaluations of the search) is refused above
+    /// [`MAX_ITERATIONS`] by the builder, and accepted at the cap. Fails if `LineSearch::from_params`
+    /// reads `evals` with `Params::count` (checked by reverting it).
+    #[test]
+    fn builders_cap_evaluation_counts() {
+        for name in [
+            "optimal_inner_product_manipulation",
+            "optimal_a_little_is_enough",
+        ] {
+            let p = |v: f64| Params::new().with("evals", v);
+            assert!(build(name, &p(MAX_ITERATIONS as f64), Compat::Native).is_ok());
+            let e = build(name, &p(1e9), Compat::Native).err().expect("refused");
+            assert!(
+                matches!(e, Error::InvalidParameter { ref name, .. } if name == "evals"),
+                "{e}"
+            );
+        }
+    }
+}

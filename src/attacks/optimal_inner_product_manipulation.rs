@@ -143,7 +143,7 @@ impl LineSearch {
         } else {
             None
         };
-        let evals = p.count("evals", 20)?;
+        let evals = p.iterations("evals", 20)?;
         if evals == 0 {
             return Err(Error::invalid("evals", 0, "must be >= 1"));
         }

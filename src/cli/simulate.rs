@@ -311,6 +311,19 @@ pub fn run(a: Args) -> Result<()> {
             })
         })
         .collect();
+    let runs = points.len() as u64 * u64::from(a.replicates);
+    if runs > MAX_RUNS {
+        return Err(lbounds::Error::invalid(
+            "--replicates",
+            a.replicates,
+            format!(
+                "{} cells x {} replicates = {runs} runs; simulate keeps every run in memory and allows at most {MAX_RUNS} (a sweep streams its records to disk)",
+                points.len(),
+                a.replicates
+            ),
+        )
+        .into());
+    }
     let bounds = Bounds::new(&SimulatedModel::of(&model));
 
     let progress = Progress::new(points.len() as u64 * u64::from(a.replicates), "simulate");
@@ -358,6 +371,11 @@ fn available_bytes() -> Option<f64> {
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024.0)
 }
+
+/// Most runs (cells × replicates) one `simulate` holds: every run's record stays in memory until
+/// the table is summarised (a few hundred bytes each), so 4 294 967 295 replicates must be
+/// refused before any work rather than abort allocating. Larger studies belong in a sweep.
+const MAX_RUNS: u64 = 1_000_000;
 
 /// The worker threads to use: `--threads` (0 = every core), lowered so that the runs in
 /// flight (one per thread) fit in the available memory. Results do not depend on it.

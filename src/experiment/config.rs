@@ -952,39 +952,16 @@ fn declare_f(p: &mut RobustPoint) -> Result<()> {
     Ok(())
 }
 
-/// Step parameters that count iterations (centered clipping's `L`, the geometric median's
-/// `T`, DnC's `num_iters`, the optimal attacks' `evals`): a sweep runs unattended, so each is
-/// capped at [`MAX_ITERATIONS`] here, before any work, rather than left to run for hours.
-pub const ITERATION_KEYS: &[&str] = &["L", "T", "num_iters", "evals"];
-
-/// Cap on every [`ITERATION_KEYS`] parameter of a sweep point (their defaults are 1 to 1000).
-pub const MAX_ITERATIONS: f64 = 100_000.0;
-
-fn check_iterations(steps: &[&StepSpec]) -> Result<()> {
-    for step in steps {
-        for key in ITERATION_KEYS {
-            if let Some(&v) = step.params.0.get(*key) {
-                if v > MAX_ITERATIONS {
-                    return Err(Error::invalid(
-                        &format!("{}:{key}", step.name),
-                        v,
-                        format!("iteration counts are capped at {MAX_ITERATIONS} in sweeps"),
-                    ));
-                }
-            }
-        }
-    }
-    Ok(())
-}
+/// Cap on the iteration counts of a point's steps (`L`, `T`, `num_iters`, `evals`). The
+/// builders enforce it (see [`crate::params::Params::iterations`]), so a sweep refuses such a
+/// point at validation, before any work, exactly as `simulate` and `aggregate` do.
+pub use crate::params::MAX_ITERATIONS;
 
 /// What must hold at a point for it to run (applicability of the rule at n and f aside).
 fn check_point(p: &SweepParams) -> Result<()> {
     match p {
         SweepParams::Robust(p) => {
             p.population.validate()?;
-            let mut steps: Vec<&StepSpec> = p.defence.pre.iter().collect();
-            steps.extend([&p.defence.rule, &p.attack]);
-            check_iterations(&steps)?;
             p.defence.build(p.compat)?;
             crate::attacks::build(&p.attack.name, &p.attack.params, p.compat)?;
         }

@@ -81,7 +81,8 @@ impl PreAggregator for Bucketing {
         // In place, a block of coordinates at a time: the block's bucket means go to a small
         // buffer, then over the first m vectors. Each coordinate sums its bucket in member
         // order, so the bytes do not depend on the blocking or the thread count.
-        let ones = vec![1.0; self.s];
+        // A bucket holds at most n members: s = 10¹⁵ (one bucket) must not allocate s weights.
+        let ones = vec![1.0; self.s.min(n)];
         let nan_at: Vec<Option<(usize, usize)>> = x
             .row_blocks_mut(ROWS)
             .into_par_iter()
@@ -136,6 +137,20 @@ mod tests {
 
     fn rows(u: &Updates) -> Vec<Vec<f64>> {
         u.view().cols().map(<[f64]>::to_vec).collect()
+    }
+
+    /// An absurd bucket size is one bucket (the mean), computed without allocating s weights.
+    /// Fails (aborts allocating 8·10¹⁵ bytes; checked) if `apply` sizes its weight buffer by s
+    /// instead of min(s, n).
+    #[test]
+    fn huge_bucket_size_is_one_bucket_without_allocating_it() {
+        let u = Updates::from_rows(&[vec![1.0, 2.0], vec![3.0, 4.0], vec![8.0, 0.0]]).unwrap();
+        let p = Params::new().with("s", 1e15);
+        let b = crate::aggregators::build_pre("bucketing", &p, Compat::Native).unwrap();
+        let out = b
+            .apply(u, &mut AggContext::new(&mut rng_from_seed(5)))
+            .unwrap();
+        assert_eq!(rows(&out), vec![vec![4.0, 2.0]]);
     }
 
     #[test]

@@ -1,0 +1,231 @@
+//! Iteration counts and sizes are refused before any work, by every entry point: a rule's or an
+//! attack's `L=1e9` / `evals=1e9` is one line on stderr, exit 2, within a second, whether it
+//! comes through `aggregate --param`, `attack --param` or a `simulate` step; `simulate` refuses
+//! absurd sizes and replicate counts up front. The limit itself lives in the builders
+//! (`Params::iterations`, capped at `lbounds::params::MAX_ITERATIONS`), so the library and
+//! sweeps share it (tests/sweep.rs covers sweeps).
+#![cfg(feature = "cli")]
+
+mod common;
+
+use common::{fails_with, lbounds, ok};
+use std::time::{Duration, Instant};
+
+/// A refusal must come before any work: a second leaves room for a loaded machine, while the
+/// unbounded runs these guard against take hours.
+const PROMPT: Duration = Duration::from_secs(1);
+
+/// Exit 2, no stdout, one stderr line naming `needle`, within [`PROMPT`]: the process is killed
+/// at the deadline, so a missing check fails here instead of hanging the test.
+fn refused_quickly(args: &[&str], needle: &str) {
+    let start = Instant::now();
+    let out = lbounds().args(args).timeout(PROMPT).output().unwrap();
+    let took = start.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{args:?} after {took:?}: {stderr}"
+    );
+    assert!(took < PROMPT, "{args:?} took {took:?}");
+    assert!(out.stdout.is_empty(), "{args:?}: partial output");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "not one line: {stderr}"
+    );
+    assert!(stderr.contains(needle), "{stderr:?} lacks {needle:?}");
+}
+
+/// Three 2-D vectors in a file of this test's own.
+fn input(tag: &str) -> String {
+    let path = std::env::temp_dir().join(format!(
+        "lbounds-cli-limits-{tag}-{}.csv",
+        std::process::id()
+    ));
+    std::fs::write(&path, "1,2\n1.1,2.1\n0.9,1.9\n").unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// `aggregate --param` with an iteration count of 10⁹ for each rule that iterates. Fails if a
+/// rule's builder reads its count with `Params::count` instead of `Params::iterations` (checked
+/// with centered clipping's `L`: the command then runs 10⁹ iterations and exceeds the second).
+#[test]
+fn aggregate_refuses_huge_iteration_counts() {
+    let x = input("aggregate");
+    for (rule, key) in [
+        ("centered_clipping", "L"),
+        ("geometric_median", "T"),
+        ("dnc", "num_iters"),
+    ] {
+        let param = format!("{key}=1e9");
+        refused_quickly(
+            &[
+                "aggregate",
+                "--rule",
+                rule,
+                "--f",
+                "0",
+                "--param",
+                &param,
+                "--input",
+                &x,
+            ],
+            "capped at 100000",
+        );
+    }
+    // Below the cap the count is still a count: a fraction is refused, not rounded.
+    fails_with(
+        &[
+            "aggregate",
+            "--rule",
+            "centered_clipping",
+            "--param",
+            "L=1.5",
+            "--input",
+            &x,
+        ],
+        "non-negative integer",
+    );
+    // The cap is not a lower default: 10⁵ itself still runs.
+    ok(&[
+        "aggregate",
+        "--rule",
+        "centered_clipping",
+        "--param",
+        "L=100000",
+        "--input",
+        &x,
+    ]);
+    let _ = std::fs::remove_file(x);
+}
+
+/// `attack --param evals=1e9` for both optimal attacks. Fails if `LineSearch::from_params` reads
+/// `evals` with `Params::count` (checked: the search then runs 10⁹ defence evaluations).
+#[test]
+fn attack_refuses_huge_evaluation_counts() {
+    let x = input("attack");
+    for attack in [
+        "optimal_inner_product_manipulation",
+        "optimal_a_little_is_enough",
+    ] {
+        refused_quickly(
+            &[
+                "attack",
+                "--attack",
+                attack,
+                "--f",
+                "1",
+                "--param",
+                "evals=1e9",
+                "--input",
+                &x,
+            ],
+            "`evals`",
+        );
+    }
+    let _ = std::fs::remove_file(x);
+}
+
+/// `simulate` with a rule's or an attack's step parameter of 10⁹. Fails with the same mutations
+/// as the two tests above (checked with centered clipping's `L`).
+#[test]
+fn simulate_refuses_huge_step_iteration_counts() {
+    let base = [
+        "simulate",
+        "--n",
+        "20",
+        "--d",
+        "2",
+        "--byzantine",
+        "0.2",
+        "--replicates",
+        "1",
+    ];
+    refused_quickly(
+        &[
+            &base[..],
+            &[
+                "--rules",
+                "centered_clipping:L=1e9",
+                "--attacks",
+                "sign_flipping",
+            ],
+        ]
+        .concat(),
+        "`L`",
+    );
+    refused_quickly(
+        &[
+            &base[..],
+            &[
+                "--rules",
+                "median",
+                "--attacks",
+                "optimal_inner_product_manipulation:evals=1e9",
+            ],
+        ]
+        .concat(),
+        "`evals`",
+    );
+}
+
+/// `simulate` refuses, before any work, 4 294 967 295 replicates over 9 cells (which aborted
+/// allocating 12 TB) and a dimension of 10⁹ (the memory estimate). Fails if the runs cap in
+/// `simulate` is removed (checked: the process aborts on allocation, exit 134).
+#[test]
+fn simulate_refuses_absurd_sizes_up_front() {
+    refused_quickly(
+        &[
+            "simulate",
+            "--n",
+            "50",
+            "--d",
+            "10",
+            "--byzantine",
+            "0.2",
+            "--rules",
+            "median,trmean,krum",
+            "--attacks",
+            "sign_flipping,inf,mimic",
+            "--replicates",
+            "4294967295",
+        ],
+        "--replicates",
+    );
+    refused_quickly(
+        &[
+            "simulate",
+            "--n",
+            "50",
+            "--d",
+            "1000000000",
+            "--rules",
+            "median",
+        ],
+        "`d`",
+    );
+}
+
+/// A bucket size far above n is one bucket (documented), not an allocation of s weights. Fails
+/// if bucketing sizes its weight buffer by s instead of min(s, n) (checked: abort, exit 134).
+#[test]
+fn huge_bucket_size_is_the_mean() {
+    let x = input("bucketing");
+    let out = ok(&[
+        "aggregate",
+        "--rule",
+        "average",
+        "--pre",
+        "bucketing:s=1e15",
+        "--input",
+        &x,
+    ]);
+    // One bucket holding all three rows: the mean (1, 2), up to the rounding of 3.0/3 and 6.0/3.
+    let v: Vec<f64> = out.trim().split(',').map(|t| t.parse().unwrap()).collect();
+    assert!(
+        (v[0] - 1.0).abs() < 1e-12 && (v[1] - 2.0).abs() < 1e-12,
+        "{out}"
+    );
+    let _ = std::fs::remove_file(x);
+}
