@@ -54,7 +54,7 @@ const MAX_CANCELLATION: f64 = 1e6;
 /// [`Error::NonFinite`] (naming `rule`) when an input is infinite or so large that its
 /// squares overflow.
 pub(crate) fn centred_gram(x: UpdatesView<'_>, rule: &str) -> Result<DMatrix<f64>> {
-    let raw = product(x, false);
+    let raw = product(x, None);
     let norms = raw.diagonal();
     let g = centre(raw);
     if !g.iter().all(|v| v.is_finite()) {
@@ -66,7 +66,7 @@ pub(crate) fn centred_gram(x: UpdatesView<'_>, rule: &str) -> Result<DMatrix<f64
     if biggest <= MAX_CANCELLATION * spread || biggest == 0.0 {
         return Ok(g);
     }
-    let g = centre(product(x, true));
+    let g = centre(product(x, Some(x.col(0))));
     if g.iter().all(|v| v.is_finite()) {
         Ok(g)
     } else {
@@ -88,9 +88,10 @@ fn centre(mut g: DMatrix<f64>) -> DMatrix<f64> {
     g
 }
 
-/// Full symmetric YᵀY where Y = X (`shifted` false) or Y = X − x₀1ᵀ (`shifted` true),
-/// parallel over fixed coordinate chunks summed in chunk order.
-fn product(x: UpdatesView<'_>, shifted: bool) -> DMatrix<f64> {
+/// Full symmetric YᵀY where Y = X (no reference) or Y = X − r1ᵀ (`reference` r), parallel
+/// over fixed coordinate chunks summed in chunk order.
+fn product(x: UpdatesView<'_>, reference: Option<&[f64]>) -> DMatrix<f64> {
+    let shifted = reference.is_some();
     let (n, d) = (x.n(), x.d());
     let chunks = d.div_ceil(CHUNK);
     let partials: Vec<DMatrix<f64>> = (0..chunks)
@@ -104,7 +105,7 @@ fn product(x: UpdatesView<'_>, shifted: bool) -> DMatrix<f64> {
             } else {
                 Vec::new()
             };
-            let x0 = x.col(0);
+            let x0 = reference.unwrap_or(&[]);
             let mut b0 = lo;
             while b0 < hi {
                 let len = BLOCK.min(hi - b0);
@@ -244,20 +245,53 @@ impl Embedding {
     /// inner products and Gaussian draws, both basis-free), and this one costs O(n m²)
     /// instead of an eigendecomposition.
     pub fn from_gram(g: DMatrix<f64>, d: usize) -> Self {
+        Self::factor(g, d, false)
+    }
+
+    /// Coordinates of xᵢ − r (r = `reference`, any point: the subset scatters SMEA needs are
+    /// translation-invariant) from the Gram matrix of the xᵢ − r, with the rank cut relative
+    /// to each input's own squared norm ‖xᵢ − r‖² instead of the largest one.
+    ///
+    /// Why: [`Embedding::new`] centres at the mean and cuts at 10⁻¹² of the largest diagonal,
+    /// so one input 10⁶ times farther out than the spread of the others (10¹² in squares)
+    /// wipes out their spread: their centred Gram entries are differences of numbers of the
+    /// outlier's size, and every direction but the outlier's falls under the cut. With r the
+    /// coordinate-wise median (inside the majority) the entries of the near inputs are of
+    /// their own size, and the pivoted Cholesky keeps their directions: the residual of row
+    /// i, Gᵢᵢ − Σ lᵢ², carries a rounding error of order ε·Gᵢᵢ, so 10⁻¹²·Gᵢᵢ is the right
+    /// relative cut.
+    ///
+    /// # Errors
+    /// [`non_finite`] naming `rule` when a square overflows or an input is infinite.
+    pub fn around(x: UpdatesView<'_>, reference: &[f64], rule: &str) -> Result<Self> {
+        let g = product(x, Some(reference));
+        if !g.iter().all(|v| v.is_finite()) {
+            return Err(non_finite(rule));
+        }
+        Ok(Self::factor(g, x.d(), true))
+    }
+
+    /// Pivoted Cholesky of `g` (see [`Embedding::from_gram`]); a row stays eligible as a
+    /// pivot while its residual exceeds 10⁻¹² of the largest diagonal entry or, with
+    /// `per_row`, of its own diagonal entry.
+    fn factor(g: DMatrix<f64>, d: usize, per_row: bool) -> Self {
         let n = g.nrows();
         let mut rest: Vec<f64> = (0..n).map(|i| g[(i, i)]).collect();
         let top = rest.iter().copied().fold(0.0, f64::max);
-        let tol = 1e-12 * top;
+        let tol: Vec<f64> = rest
+            .iter()
+            .map(|&gi| 1e-12 * if per_row { gi } else { top })
+            .collect();
         let mut used = vec![false; n];
         let mut cols: Vec<Vec<f64>> = Vec::new();
         while cols.len() < n && top > 0.0 && top.is_finite() {
             let mut p = usize::MAX;
             for i in 0..n {
-                if !used[i] && (p == usize::MAX || rest[i] > rest[p]) {
+                if !used[i] && rest[i] > tol[i] && (p == usize::MAX || rest[i] > rest[p]) {
                     p = i;
                 }
             }
-            if rest[p] <= tol {
+            if p == usize::MAX {
                 break;
             }
             let piv = rest[p].sqrt();

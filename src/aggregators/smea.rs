@@ -20,8 +20,12 @@
 //!
 //! lbounds minimises the exact λ_max (to a few ulps: Householder tridiagonalization and Sturm
 //! bisection), working with the smaller of the k×k centred Gram matrix of S and its m×m
-//! scatter in embedding coordinates (k = n − f; m ≤ n − 1 is the rank of the centred inputs),
-//! so d is touched once, for the n×n Gram matrix. Ties go to the lexicographically first
+//! scatter in embedding coordinates (k = n − f; m ≤ n is the rank of the inputs relative to
+//! their coordinate-wise median), so d is touched once, for the n×n Gram matrix. The
+//! embedding is taken around the coordinate-wise median, with a rank cut relative to each
+//! input's own squared norm ([`Embedding::around`]): one input far out (10⁶ times the others'
+//! spread or more) then cannot wipe out the others' spread, as the mean-centred embedding
+//! did. Ties go to the lexicographically first
 //! subset, as in ByzFL's loop.
 //!
 //! 1. *Incumbent*: greedy removal (f times, drop the input with the largest squared
@@ -57,6 +61,7 @@ use super::far::{badly_scaled, tame};
 use super::linalg::{
     binomial, for_each_combination, subset_mean, sym_top, sym_top_value, symmetrize, Embedding,
 };
+use super::median::coordinate_median;
 use super::{require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
@@ -147,7 +152,14 @@ impl Smea {
                 )));
             }
         }
-        let emb = match Embedding::new(x, "smea") {
+        let emb = match self.compat {
+            // ByzFL's draws depend on the embedding's dimension: keep the mean-centred one.
+            Compat::Byzfl => Embedding::new(x, "smea"),
+            // Around the coordinate-wise median with a per-input rank cut, so that one far
+            // input cannot wipe out the spread of the others (`Embedding::around`).
+            Compat::Native => Embedding::around(x, &coordinate_median(x, None), "smea"),
+        };
+        let emb = match emb {
             Ok(emb) if self.compat == Compat::Byzfl || !badly_scaled(&emb.gram) => emb,
             Ok(_) | Err(Error::NonFinite { .. }) if self.compat == Compat::Native => {
                 // Inputs at infinity or with overflowing squares (see `far`): never selected.
@@ -668,6 +680,68 @@ mod tests {
             assert!(sel.exact, "trial {trial}");
             assert_eq!(sel.subset, want, "trial {trial}: n={n} f={f} d={d}");
             assert!((sel.lambda - l).abs() <= 1e-9 * l.max(1.0), "trial {trial}");
+        }
+    }
+
+    /// λ_max of the 2-D scatter of `rows[s]`, computed directly: two-pass centring at the
+    /// subset's own mean, closed-form eigenvalue of the 2×2 matrix (relative accuracy
+    /// ~1e-15 whatever the other rows hold).
+    fn lambda_2d(rows: &[Vec<f64>], s: &[usize]) -> f64 {
+        let k = s.len() as f64;
+        let mx = s.iter().map(|&i| rows[i][0]).sum::<f64>() / k;
+        let my = s.iter().map(|&i| rows[i][1]).sum::<f64>() / k;
+        let (mut a, mut b, mut c) = (0.0, 0.0, 0.0);
+        for &i in s {
+            let (x, y) = (rows[i][0] - mx, rows[i][1] - my);
+            a += x * x;
+            b += x * y;
+            c += y * y;
+        }
+        (a + c) / 2.0 + ((a - c) / 2.0).hypot(b)
+    }
+
+    /// Regression for the fault "native SMEA picks the second-best subset when one input is
+    /// ≥ 1e6 although certified exact": the mean-centred embedding cut every direction below
+    /// 1e-12 of the outlier's squared norm, so the honest spread vanished (λ of the best
+    /// subset 0.0109 instead of 0.025 from 1e6 up, the second-best subset chosen at 1e20).
+    /// Mutation that makes it fail: native mode back on `Embedding::new` (mean-centred, rank
+    /// cut relative to the largest diagonal).
+    #[test]
+    fn one_input_at_1e6_or_more_keeps_the_certified_subset() {
+        let honest = [
+            [1.0, 2.0],
+            [1.1, 2.1],
+            [0.9, 1.9],
+            [1.05, 2.05],
+            [0.95, 2.2],
+        ];
+        for f in [1usize, 2] {
+            for big in [1e6, 1e7, 1e8, 1e9, 1e12, 1e20, -1e9] {
+                let mut rows: Vec<Vec<f64>> = honest.iter().map(|r| r.to_vec()).collect();
+                rows.push(vec![big, big]);
+                let u = Updates::from_rows(&rows).unwrap();
+                let mut want = (Vec::new(), f64::INFINITY);
+                for_each_combination(6, 6 - f, |s| {
+                    let l = lambda_2d(&rows, s);
+                    if l < want.1 {
+                        want = (s.to_vec(), l);
+                    }
+                    true
+                });
+                let sel = Smea::new(f, Compat::Native)
+                    .select(u.view(), &mut rng_from_seed(0))
+                    .unwrap();
+                assert!(sel.exact);
+                assert_eq!(sel.subset, want.0, "f = {f}, outlier {big:e}");
+                // 1e-9 relative: both sides are accurate to ~1e-14 here; the fault was off
+                // by 10 % to 100 %.
+                assert!(
+                    (sel.lambda - want.1).abs() <= 1e-9 * want.1,
+                    "f = {f}, outlier {big:e}: λ {} vs {}",
+                    sel.lambda,
+                    want.1
+                );
+            }
         }
     }
 

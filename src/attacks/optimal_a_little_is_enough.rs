@@ -4,7 +4,9 @@
 //! ByzFL: `Optimal_ALittleIsEnough(agg=Average(), pre_agg_list=[Clipping()], f=1, evals=20,
 //! start=0.0, delta=10.0, ratio=0.8)`. The search, the default defence (Average after
 //! Clipping(c = 2.0)), the meaning of the key `f` (copies appended during the search; default:
-//! the real f given to `corrupt`) and the randomness are those of
+//! the real f given to `corrupt`), the randomness and the defence's state across evaluations
+//! (native: each evaluation independent; `--compat byzfl`: each starts from the previous
+//! evaluation's output, ByzFL's stateful CenteredClipping) are those of
 //! [`super::optimal_inner_product_manipulation`], which documents them. σ is the coordinate-wise
 //! standard deviation with ddof = 1, so at least two honest vectors are needed.
 //!
@@ -31,9 +33,9 @@ pub const SPEC: Spec<dyn Attack> = Spec {
     build,
 };
 
-fn build(p: &Params, _: Compat) -> Result<Box<dyn Attack>> {
+fn build(p: &Params, compat: Compat) -> Result<Box<dyn Attack>> {
     Ok(Box::new(OptimalALittleIsEnough::new(
-        LineSearch::from_params(p)?,
+        LineSearch::from_params(p, compat)?,
     )))
 }
 
@@ -127,6 +129,42 @@ mod tests {
             .unwrap();
         assert_eq!(b.n(), 2);
         assert_eq!(b.view().col(0), &[1.0 + 2f64.sqrt() * 30.0]);
+    }
+
+    /// Mutation that makes it fail: dropping the state carry in the search (compat τ* = 0
+    /// like native), or carrying it natively (native τ* = 39.28…).
+    #[test]
+    fn byzfl_compat_carries_centered_clipping_state_across_evaluations() {
+        // Honest (0), (2): ḡ = 1, σ = √2, b = 1 + √2·τ; f = 1; CenteredClipping(τ = 1, L = 1).
+        // Native (every evaluation from 0): τ = 0 gives diffs 0, 2 → 1, 1: v = 2/3; any larger
+        // τ clips b to 1 as well: J ≡ 1/3, nothing is accepted, τ* = start = 0.
+        // ByzFL (one CC object): v₁ = 2/3, J = 1/3. τ = 10 from 2/3: diffs −2/3, 4/3 → 1,
+        // b → 1: v₂ = 2/3 + 4/9 = 10/9, J = 1/9, rejected (δ → 8). τ = 8 from 10/9: diffs
+        // −10/9 → −1, 8/9, b → 1: v₃ = 10/9 + 8/27 = 38/27, J = 11/27 > 1/3: accepted. So with
+        // evals = 3, τ* = 8. With the default 20 evaluations a float64 Python replay of ByzFL
+        // 0.0.11's CenteredClipping and search gives τ* = 39.27942405962073.
+        use crate::attacks::optimal_inner_product_manipulation::tests::against_centered_clipping;
+        let h = Updates::from_rows(&[vec![0.0], vec![2.0]]).unwrap();
+        let name = "Optimal_ALittleIsEnough";
+        let b = |tau: f64| 1.0 + 2f64.sqrt() * tau;
+        let three = Params::new().with("evals", 3.0);
+        assert_eq!(
+            against_centered_clipping(name, &three, Compat::Native, &h),
+            vec![b(0.0)]
+        );
+        assert_eq!(
+            against_centered_clipping(name, &three, Compat::Byzfl, &h),
+            vec![b(8.0)]
+        );
+        let default = Params::new();
+        assert_eq!(
+            against_centered_clipping(name, &default, Compat::Native, &h),
+            vec![b(0.0)]
+        );
+        let got = against_centered_clipping(name, &default, Compat::Byzfl, &h)[0];
+        // 1e-12 relative: the replay and lbounds sum the clipped differences in the same
+        // order, so only the last bits of τ* = 39.28 may differ.
+        assert!((got - b(39.27942405962073)).abs() < 1e-12 * got, "{got}");
     }
 
     #[test]

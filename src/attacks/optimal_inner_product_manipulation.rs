@@ -29,10 +29,28 @@
 //! So exactly `evals` defence evaluations are made, candidates are always best + δ (with
 //! δ > 0 only τ ≥ start is explored), and ties keep the earlier τ.
 //!
-//! **Randomness and state.** Random defences (bucketing) draw from the attack's stream
-//! ([`AttackContext::rng`]). Each evaluation runs the defence with no previous aggregate; ByzFL's
-//! attack holds its own aggregator instance, so a stateful rule (CenteredClipping) carries its
-//! state across ByzFL's 20 evaluations and across rounds — a difference only for such rules.
+//! **Randomness.** Random defences (bucketing) draw from the attack's stream
+//! ([`AttackContext::rng`]).
+//!
+//! **State (centered clipping), native vs `--compat byzfl`.** ByzFL's attack holds ONE
+//! aggregator object (`self.agg`, built once per Byzantine client, distinct from the server's),
+//! and CenteredClipping keeps its last output in `self.m` and starts the next call from it. So
+//! in ByzFL each of the search's evaluations starts from the previous evaluation's output (the
+//! first from zeros, on a fresh attack), not from 0 or from the server's previous aggregate, and
+//! the state carries on into the next round's search.
+//! - `Compat::Native` (the clean semantics): every evaluation is independent; the defence runs
+//!   with no previous aggregate ([`AggContext::new`]), exactly as the server runs it in a
+//!   simulated round, so J(τ) is a function of τ alone and the search maximises the damage the
+//!   server will actually see.
+//! - `Compat::Byzfl`: the defence's output of evaluation k is passed as
+//!   [`AggContext::previous`] to evaluation k + 1 (the first starts from none, i.e. zeros).
+//!   Only centered clipping reads it, so for every other defence the two modes coincide. One
+//!   `corrupt` call mirrors one round of a freshly built ByzFL attack; ByzFL's carry-over into
+//!   later rounds is not reproduced (lbounds' attacks are stateless across calls). The effect
+//!   is real: with the state drifting towards the clipped fixed point, J can improve at every
+//!   evaluation whatever τ is, and the search then expands τ geometrically (the test
+//!   `byzfl_compat_carries_centered_clipping_state_across_evaluations` shows τ* = 70 where the
+//!   native search settles on 10).
 //!
 //! # References
 //! Xie, Koyejo & Gupta, "Fall of Empires: Breaking Byzantine-tolerant SGD by Inner Product
@@ -64,9 +82,9 @@ pub const SPEC: Spec<dyn Attack> = Spec {
 /// Parameter keys of the Optimal_* attacks.
 pub(crate) const SEARCH_KEYS: &[&str] = &["f", "evals", "start", "delta", "ratio"];
 
-fn build(p: &Params, _: Compat) -> Result<Box<dyn Attack>> {
+fn build(p: &Params, compat: Compat) -> Result<Box<dyn Attack>> {
     Ok(Box::new(OptimalInnerProductManipulation {
-        search: LineSearch::from_params(p)?,
+        search: LineSearch::from_params(p, compat)?,
     }))
 }
 
@@ -116,6 +134,9 @@ pub struct LineSearch {
     pub delta: f64,
     /// Contraction ratio, in (0.5, 1).
     pub ratio: f64,
+    /// `Byzfl`: each evaluation starts the defence from the previous evaluation's output
+    /// (ByzFL's stateful CenteredClipping); `Native`: evaluations are independent (module docs).
+    pub compat: Compat,
 }
 
 impl Default for LineSearch {
@@ -127,17 +148,19 @@ impl Default for LineSearch {
             start: 0.0,
             delta: 10.0,
             ratio: 0.8,
+            compat: Compat::Native,
         }
     }
 }
 
 impl LineSearch {
-    /// Reads and validates `f`, `evals`, `start`, `delta`, `ratio`.
+    /// Reads and validates `f`, `evals`, `start`, `delta`, `ratio`; `compat` chooses how the
+    /// defence's state carries across evaluations (module docs).
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for evals = 0, δ = 0, a ratio outside (0.5, 1), a non-integer
     /// f or any non-finite value.
-    pub fn from_params(p: &Params) -> Result<Self> {
+    pub fn from_params(p: &Params, compat: Compat) -> Result<Self> {
         let f = if p.0.contains_key("f") {
             Some(p.f()?)
         } else {
@@ -162,6 +185,7 @@ impl LineSearch {
             start,
             delta,
             ratio,
+            compat,
         })
     }
 
@@ -193,6 +217,9 @@ impl LineSearch {
         m.columns_mut(0, nh).copy_from(&honest.matrix());
         let mut buf = Some(m);
         let mut diff = vec![0.0; d];
+        // ByzFL's one aggregator object: the previous evaluation's output (compat only).
+        let mut state: Option<DVector<f64>> = None;
+        let carry = self.compat == Compat::Byzfl;
         let mut objective = |tau: f64| -> Result<f64> {
             // invariant: the buffer is put back after every evaluation below.
             let mut m = buf.take().expect("invariant: buffer returned");
@@ -201,11 +228,20 @@ impl LineSearch {
                 m.column_mut(c).copy_from(&b);
             }
             let u = Updates::new_allow_inf(m)?;
-            let out = pipeline.run(u.view(), &mut AggContext::new(rng));
+            let out = pipeline.run(
+                u.view(),
+                &mut AggContext {
+                    rng: &mut *rng,
+                    previous: state.as_ref(),
+                },
+            );
             buf = Some(u.into_matrix());
             let out = out?;
             for ((t, o), g) in diff.iter_mut().zip(out.iter()).zip(mean.iter()) {
                 *t = o - g;
+            }
+            if carry {
+                state = Some(out);
             }
             Ok(norm(&diff))
         };
@@ -360,6 +396,66 @@ pub(crate) mod tests {
         assert_eq!(b.view().col(2), &[-1.0]);
     }
 
+    /// Builds the named attack with `compat` and returns its Byzantine vector against
+    /// centered clipping (τ = 1, L = 1).
+    pub(crate) fn against_centered_clipping(
+        attack: &str,
+        p: &Params,
+        compat: Compat,
+        honest: &Updates,
+    ) -> Vec<f64> {
+        use crate::aggregators::centered_clipping::CenteredClipping;
+        let cc = Pipeline::rule(Box::new(CenteredClipping::new(1, 1.0).with_compat(compat)));
+        let mut rng = rng_from_seed(0);
+        let mut cx = AttackContext {
+            rng: &mut rng,
+            defence: Some(&cc),
+        };
+        let a = crate::attacks::build(attack, p, compat).unwrap();
+        a.corrupt(honest.view(), 1, &mut cx)
+            .unwrap()
+            .view()
+            .col(0)
+            .to_vec()
+    }
+
+    /// Mutation that makes it fail: dropping the `state = Some(out)` carry (compat then equals
+    /// native, τ* = 10), or carrying it in native mode too (native τ* becomes 70).
+    #[test]
+    fn byzfl_compat_carries_centered_clipping_state_across_evaluations() {
+        // Honest (1), (1), f = 1, defence CenteredClipping(τ = 1, L = 1), b = −τ_atk.
+        // Native (each evaluation from v = 0): τ_atk = 0 gives mean(1, 1, 0) = 2/3, J = 1/3;
+        // any τ_atk ≥ 1 is clipped to −1: v = (1 + 1 − 1)/3, J = 2/3, a plateau, so the
+        // search accepts 10 and then only ties: τ* = 10.
+        // ByzFL (one CC object; evaluation k starts from v_{k−1}): v₁ = 2/3 (J = 1/3); then b
+        // is always clipped to −1 and v ← v + (2(1 − v) − 1)/3: v = 5/9, 14/27, 41/81, so
+        // J = 4/9, 13/27, 40/81 rises at every evaluation and every expansion step is
+        // accepted. With evals = 4: τ = 0, 10, 30, 70 → τ* = 70.
+        // A float64 Python replay of ByzFL 0.0.11's CenteredClipping.__call__ and
+        // _expansion_phase/_contraction_phase on this input gives the same traces, and with the
+        // default 20 evaluations τ* = 10·(2¹⁹ − 1) = 5242870 (ByzFL) vs 10 (native).
+        let h = Updates::from_rows(&[vec![1.0], vec![1.0]]).unwrap();
+        let name = "Optimal_InnerProductManipulation";
+        let four = Params::new().with("evals", 4.0);
+        assert_eq!(
+            against_centered_clipping(name, &four, Compat::Native, &h),
+            vec![-10.0]
+        );
+        assert_eq!(
+            against_centered_clipping(name, &four, Compat::Byzfl, &h),
+            vec![-70.0]
+        );
+        let default = Params::new();
+        assert_eq!(
+            against_centered_clipping(name, &default, Compat::Native, &h),
+            vec![-10.0]
+        );
+        assert_eq!(
+            against_centered_clipping(name, &default, Compat::Byzfl, &h),
+            vec![-5242870.0]
+        );
+    }
+
     #[test]
     fn parameter_validation() {
         let bad = [
@@ -372,10 +468,13 @@ pub(crate) mod tests {
         ];
         for (k, v) in bad {
             let p = Params::new().with(k, v);
-            assert!(LineSearch::from_params(&p).is_err(), "{k} = {v}");
+            assert!(
+                LineSearch::from_params(&p, Compat::Native).is_err(),
+                "{k} = {v}"
+            );
         }
         assert_eq!(
-            LineSearch::from_params(&Params::new()).unwrap(),
+            LineSearch::from_params(&Params::new(), Compat::Native).unwrap(),
             LineSearch::default()
         );
         let h = Updates::from_rows(&[vec![1.0]]).unwrap();
