@@ -9,18 +9,27 @@
 //! Fisher–Yates shuffle); ByzFL draws from NumPy's or torch's global stream
 //! (`np.random.permutation` / `torch.randperm`), so only the distribution of the output can be
 //! compared with ByzFL, not its bits. Each bucket mean is summed in permutation order and
-//! divided by the bucket size, as NumPy's `mean` does. No difference between
-//! [`Compat::Native`] and [`Compat::Byzfl`].
+//! divided by the bucket size, as NumPy's `mean` does.
 //!
-//! Infinite entries are averaged as IEEE arithmetic does (+∞ stays +∞); a bucket mixing +∞ and
-//! −∞ would be NaN and is reported as [`crate::Error::NonFinite`].
+//! **Far and infinite inputs.** [`Compat::Byzfl`] does what NumPy does: a bucket sum that
+//! overflows is ±∞, and a bucket mixing +∞ and −∞ in a coordinate is NaN, reported as
+//! [`crate::Error::NonFinite`]. [`Compat::Native`] follows the conventions of
+//! `aggregators::far` (a vector with a non-finite entry is a point infinitely far away):
+//! - a bucket of finite inputs has a finite mean: a coordinate whose sum overflows (entries
+//!   near 1.7e308) is recomputed as Σ xᵢ/c (`data::mean_without_overflow`);
+//! - a bucket holding an infinite input is itself a point at infinity for the next rule:
+//!   every coordinate where its members' infinities agree in sign keeps that infinity (the
+//!   IEEE mean), and a coordinate mixing +∞ and −∞ takes the sign of the majority of those
+//!   infinite members (+∞ on a tie), never NaN. So it keeps at least one infinite entry, and
+//!   the rules that set infinite inputs aside discard the whole bucket (one Byzantine bucket
+//!   per Byzantine input at most, as the bucketing analysis counts).
 //!
 //! # References
 //! Karimireddy, He & Jaggi, "Byzantine-Robust Learning on Heterogeneous Datasets via
 //! Bucketing", ICLR 2022, arXiv 2006.09365.
 
 use crate::aggregators::{AggContext, PreAggregator};
-use crate::data::{add_weighted_rows, Updates};
+use crate::data::{add_weighted_rows, mean_without_overflow, Updates};
 use crate::params::{Compat, Params, Spec};
 use crate::rng::permutation;
 use crate::{Error, Result};
@@ -38,14 +47,16 @@ pub const SPEC: Spec<dyn PreAggregator> = Spec {
     build,
 };
 
-fn build(p: &Params, _: Compat) -> Result<Box<dyn PreAggregator>> {
-    Bucketing::new(p.count("s", 1)?).map(|b| Box::new(b) as Box<dyn PreAggregator>)
+fn build(p: &Params, compat: Compat) -> Result<Box<dyn PreAggregator>> {
+    Bucketing::new(p.count("s", 1)?)
+        .map(|b| Box::new(b.with_compat(compat)) as Box<dyn PreAggregator>)
 }
 
 /// Random bucketing with bucket size `s`.
 #[derive(Clone, Copy, Debug)]
 pub struct Bucketing {
     s: usize,
+    compat: Compat,
 }
 
 impl Bucketing {
@@ -57,7 +68,16 @@ impl Bucketing {
         if s == 0 {
             return Err(Error::invalid("s", 0, "bucket size must be >= 1"));
         }
-        Ok(Bucketing { s })
+        Ok(Bucketing {
+            s,
+            compat: Compat::Native,
+        })
+    }
+
+    /// The same bucketing with ByzFL's or lbounds' arithmetic on far inputs (module docs).
+    pub fn with_compat(mut self, compat: Compat) -> Self {
+        self.compat = compat;
+        self
     }
 }
 
@@ -103,6 +123,22 @@ impl PreAggregator for Bucketing {
                         let c = members.len() as f64;
                         for a in y.iter_mut() {
                             *a /= c;
+                        }
+                        if self.compat == Compat::Native && y.iter().any(|a| !a.is_finite()) {
+                            let all: Vec<&[f64]> = members.iter().map(|&j| &*cols[j]).collect();
+                            mean_without_overflow(y, &all, &ones[..all.len()], c);
+                            for (k, a) in y.iter_mut().enumerate() {
+                                if a.is_nan() {
+                                    let count = |v: f64| all.iter().filter(|r| r[k] == v).count();
+                                    let (up, down) =
+                                        (count(f64::INFINITY), count(f64::NEG_INFINITY));
+                                    *a = if up >= down {
+                                        f64::INFINITY
+                                    } else {
+                                        f64::NEG_INFINITY
+                                    };
+                                }
+                            }
                         }
                     }
                 }
@@ -219,8 +255,48 @@ mod tests {
         .is_err());
     }
 
+    /// Mutation that makes it fail: dropping the native branch (ByzFL's arithmetic: the
+    /// mixed bucket errors with NaN, the 1.7e308 bucket becomes +∞), or resolving a mixed
+    /// coordinate to 0 (the bucket would look finite to the next rule).
     #[test]
-    fn infinity_propagates_and_mixed_signs_error() {
+    fn native_buckets_are_overflow_free_and_infinite_buckets_stay_infinite() {
+        let inf = f64::INFINITY;
+        // s = n = 3, one bucket. Finite entries near 1.7e308: the mean is finite, 1.6e308
+        // (the IEEE sum overflows; Σ x/3 = (1.7 + 1.6 + 1.5)e308/3).
+        let u = Updates::from_rows(&[vec![1.7e308], vec![1.6e308], vec![1.5e308]]).unwrap();
+        let mut rng = rng_from_seed(0);
+        let out = Bucketing::new(3)
+            .unwrap()
+            .apply(u.clone(), &mut AggContext::new(&mut rng))
+            .unwrap();
+        assert!((out.view().col(0)[0] - 1.6e308).abs() <= 1e-15 * 1.6e308);
+        let byzfl = Bucketing::new(3)
+            .unwrap()
+            .with_compat(Compat::Byzfl)
+            .apply(u, &mut AggContext::new(&mut rng))
+            .unwrap();
+        assert_eq!(byzfl.view().col(0), &[inf]);
+        // +∞, −∞, +∞ and a finite coordinate: coordinate 0 mixes signs (majority +∞), so the
+        // bucket is a point at infinity, never NaN; coordinate 1 is the plain mean.
+        let m = nalgebra::DMatrix::from_column_slice(2, 3, &[inf, 1.0, -inf, 2.0, inf, 6.0]);
+        let u = Updates::new_allow_inf(m).unwrap();
+        let out = Bucketing::new(3)
+            .unwrap()
+            .apply(u.clone(), &mut AggContext::new(&mut rng))
+            .unwrap();
+        assert_eq!(out.view().col(0), &[inf, 3.0]);
+        // Majority −∞ gives −∞.
+        let m = nalgebra::DMatrix::from_column_slice(1, 3, &[-inf, inf, -inf]);
+        let u = Updates::new_allow_inf(m).unwrap();
+        let out = Bucketing::new(3)
+            .unwrap()
+            .apply(u, &mut AggContext::new(&mut rng))
+            .unwrap();
+        assert_eq!(out.view().col(0), &[-inf]);
+    }
+
+    #[test]
+    fn infinity_propagates_and_mixed_signs_error_under_byzfl() {
         let mut m = nalgebra::DMatrix::from_row_slice(1, 2, &[f64::INFINITY, 1.0]);
         let u = Updates::new_allow_inf(m.clone()).unwrap();
         let mut rng = rng_from_seed(0);
@@ -233,6 +309,7 @@ mod tests {
         let u = Updates::new_allow_inf(m).unwrap();
         assert!(Bucketing::new(2)
             .unwrap()
+            .with_compat(Compat::Byzfl)
             .apply(u.clone(), &mut AggContext::new(&mut rng))
             .is_err());
     }
