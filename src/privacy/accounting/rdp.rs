@@ -276,24 +276,9 @@ pub fn subsampled_gaussian_rdp_vec(q: f64, sigma: f64, orders: &[f64]) -> Result
 /// [`Error::NonFinite`] for a NaN RDP value.
 pub fn rdp_to_epsilon(orders: &[f64], rdp: &[f64], delta: f64) -> Result<(f64, f64)> {
     check_delta(delta)?;
-    if orders.len() != rdp.len() || orders.is_empty() {
-        return Err(Error::DimensionMismatch {
-            what: "RDP orders and values".into(),
-            expected: orders.len(),
-            got: rdp.len(),
-        });
-    }
+    check_curve(orders, rdp)?;
     let mut best = (f64::INFINITY, orders[0]);
     for (&a, &r) in orders.iter().zip(rdp) {
-        if a.is_nan() || a <= 1.0 {
-            return Err(Error::invalid("order", a, "RDP orders must be > 1"));
-        }
-        if r.is_nan() {
-            return Err(Error::NonFinite {
-                what: "RDP value".into(),
-                detail: format!("NaN at order {a}"),
-            });
-        }
         let eps = if delta * delta + (-r).exp_m1() > 0.0 {
             0.0
         } else if a > 1.01 {
@@ -309,6 +294,29 @@ pub fn rdp_to_epsilon(orders: &[f64], rdp: &[f64], delta: f64) -> Result<(f64, f
     Ok((if eps > 0.0 { next_up(eps) } else { eps }, best.1))
 }
 
+/// Checks an RDP curve: as many values as orders (at least one), every order > 1, no NaN.
+fn check_curve(orders: &[f64], rdp: &[f64]) -> Result<()> {
+    if orders.len() != rdp.len() || orders.is_empty() {
+        return Err(Error::DimensionMismatch {
+            what: "RDP orders and values".into(),
+            expected: orders.len(),
+            got: rdp.len(),
+        });
+    }
+    for (&a, &r) in orders.iter().zip(rdp) {
+        if a.is_nan() || a <= 1.0 {
+            return Err(Error::invalid("order", a, "RDP orders must be > 1"));
+        }
+        if r.is_nan() {
+            return Err(Error::NonFinite {
+                what: "RDP value".into(),
+                detail: format!("NaN at order {a}"),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The smallest δ such that a mechanism with RDP `rdp` at `orders` is (ε, δ)-DP, the inverse
 /// of [`rdp_to_epsilon`]: at each order α the smaller of
 /// ln δ = (α − 1)(r − ε + ln(1 − 1/α)) − ln α (Canonne, Kamath & Steinke 2020, Prop. 12,
@@ -322,24 +330,9 @@ pub fn rdp_to_epsilon(orders: &[f64], rdp: &[f64], delta: f64) -> Result<(f64, f
 /// [`Error::NonFinite`] for a NaN RDP value.
 pub fn rdp_to_delta(orders: &[f64], rdp: &[f64], epsilon: f64) -> Result<(f64, f64)> {
     crate::privacy::check_epsilon_nonneg(epsilon)?;
-    if orders.len() != rdp.len() || orders.is_empty() {
-        return Err(Error::DimensionMismatch {
-            what: "RDP orders and values".into(),
-            expected: orders.len(),
-            got: rdp.len(),
-        });
-    }
+    check_curve(orders, rdp)?;
     let mut best = (f64::INFINITY, orders[0]);
     for (&a, &r) in orders.iter().zip(rdp) {
-        if a.is_nan() || a <= 1.0 {
-            return Err(Error::invalid("order", a, "RDP orders must be > 1"));
-        }
-        if r.is_nan() {
-            return Err(Error::NonFinite {
-                what: "RDP value".into(),
-                detail: format!("NaN at order {a}"),
-            });
-        }
         let mut log_delta = if r == 0.0 {
             f64::NEG_INFINITY
         } else {
