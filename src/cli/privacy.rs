@@ -514,38 +514,31 @@ fn json_line<T: Serialize>(v: &T) -> Result<String> {
 fn epsilon(a: EpsilonArgs) -> Result<()> {
     let kind: AccountantKind = a.accountant.into();
     let (q, steps) = a.schedule.resolve()?;
-    let Some(delta) = a.delta else {
-        // clap makes exactly one of --delta / --epsilon present.
-        let eps = a.epsilon.unwrap_or_default();
-        let d = accounting::delta(kind, q, a.noise_multiplier, steps, eps)?;
-        let text = if a.json {
-            #[derive(Serialize)]
-            struct Out {
-                accountant: &'static str,
-                sampling_rate: f64,
-                noise_multiplier: f64,
-                steps: u64,
-                epsilon: f64,
-                delta: f64,
-            }
-            json_line(&Out {
-                accountant: kind.name(),
-                sampling_rate: q,
-                noise_multiplier: a.noise_multiplier,
-                steps,
-                epsilon: eps,
-                delta: d,
-            })?
-        } else {
-            format!(
-                "delta = {d:.6e} ({} accountant; q = {q}, sigma = {}, T = {steps}, epsilon = {eps})\n",
-                kind.name(),
-                a.noise_multiplier,
-            )
-        };
-        return emit(&text);
+    let sigma = a.noise_multiplier;
+    let context = |given: &str| {
+        format!(
+            "{} accountant; q = {q}, sigma = {sigma}, T = {steps}, {given}",
+            kind.name()
+        )
     };
-    let e = accounting::epsilon(kind, q, a.noise_multiplier, steps, delta)?;
+    // clap makes exactly one of --delta / --epsilon present: the other is computed.
+    let (epsilon, delta, line) = match a.delta {
+        Some(delta) => {
+            let e = accounting::epsilon(kind, q, sigma, steps, delta)?;
+            let given = format!("delta = {delta}");
+            (
+                e,
+                delta,
+                format!("epsilon = {e:.6} ({})\n", context(&given)),
+            )
+        }
+        None => {
+            let eps = a.epsilon.unwrap_or_default();
+            let d = accounting::delta(kind, q, sigma, steps, eps)?;
+            let given = format!("epsilon = {eps}");
+            (eps, d, format!("delta = {d:.6e} ({})\n", context(&given)))
+        }
+    };
     let text = if a.json {
         #[derive(Serialize)]
         struct Out {
@@ -559,17 +552,13 @@ fn epsilon(a: EpsilonArgs) -> Result<()> {
         json_line(&Out {
             accountant: kind.name(),
             sampling_rate: q,
-            noise_multiplier: a.noise_multiplier,
+            noise_multiplier: sigma,
             steps,
             delta,
-            epsilon: e,
+            epsilon,
         })?
     } else {
-        format!(
-            "epsilon = {e:.6} ({} accountant; q = {q}, sigma = {}, T = {steps}, delta = {delta})\n",
-            kind.name(),
-            a.noise_multiplier,
-        )
+        line
     };
     emit(&text)
 }

@@ -355,14 +355,21 @@ pub fn rdp_to_delta(orders: &[f64], rdp: &[f64], epsilon: f64) -> Result<(f64, f
 /// # Errors
 /// [`Error::InvalidParameter`] naming the first bad argument.
 pub fn delta(q: f64, sigma: f64, steps: u64, epsilon: f64) -> Result<f64> {
+    let (orders, rdp) = composed(q, sigma, steps)?;
+    Ok(rdp_to_delta(&orders, &rdp, epsilon)?.0)
+}
+
+/// dp-accounting's default orders and the RDP of `steps` compositions of the
+/// Poisson-subsampled Gaussian at each (RDP adds up under composition).
+fn composed(q: f64, sigma: f64, steps: u64) -> Result<(Vec<f64>, Vec<f64>)> {
     check_steps(steps)?;
     let orders = default_orders();
     let t = steps as f64;
-    let rdp: Vec<f64> = subsampled_gaussian_rdp_vec(q, sigma, &orders)?
+    let rdp = subsampled_gaussian_rdp_vec(q, sigma, &orders)?
         .into_iter()
         .map(|r| r * t)
         .collect();
-    Ok(rdp_to_delta(&orders, &rdp, epsilon)?.0)
+    Ok((orders, rdp))
 }
 
 /// ε of `steps` compositions of the Poisson-subsampled Gaussian (rate q, noise multiplier σ)
@@ -371,14 +378,8 @@ pub fn delta(q: f64, sigma: f64, steps: u64, epsilon: f64) -> Result<f64> {
 /// # Errors
 /// [`Error::InvalidParameter`] naming the first bad argument.
 pub fn epsilon(q: f64, sigma: f64, steps: u64, delta: f64) -> Result<f64> {
-    check_steps(steps)?;
     check_delta(delta)?;
-    let orders = default_orders();
-    let t = steps as f64;
-    let rdp: Vec<f64> = subsampled_gaussian_rdp_vec(q, sigma, &orders)?
-        .into_iter()
-        .map(|r| r * t)
-        .collect();
+    let (orders, rdp) = composed(q, sigma, steps)?;
     Ok(rdp_to_epsilon(&orders, &rdp, delta)?.0)
 }
 
