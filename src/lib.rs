@@ -34,6 +34,7 @@ pub mod bounds;
 pub mod data;
 pub mod error;
 pub mod experiment;
+pub mod learning;
 pub mod params;
 #[cfg(feature = "plot")]
 pub mod plot;

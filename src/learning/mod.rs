@@ -1,0 +1,19 @@
+//! Distributed learning across honest and Byzantine users: models, labelled data and its
+//! partition among users, and the D-SGD / FedAvg / DP-SGD training loops.
+//!
+//! Layers, bottom up:
+//! - [`examples`]: a labelled data set ([`Examples`], one example per column) and where it
+//!   comes from (synthetic populations, the shipped digits, a user's CSV);
+//! - [`partition`]: how examples are split among users (iid, Dirichlet label skew, ByzFL's
+//!   γ-similarity and extreme non-iid, feature shift, Zipf user sizes);
+//! - [`model`]: the [`Model`] trait (batch loss and gradient, per-example gradient norms, the
+//!   sum of clipped per-example gradients) and its pure-Rust f64 implementations;
+//! - the training loop on top, which reuses the aggregators, attacks and accountants.
+//!
+//! Everything is f64 and every random draw comes from a named ChaCha stream.
+
+pub mod examples;
+pub mod model;
+
+pub use examples::{Batch, Examples, Task};
+pub use model::Model;
