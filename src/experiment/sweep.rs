@@ -128,9 +128,8 @@ pub struct RobustBounds {
 
 /// The heterogeneity floor f·G²/(n − 2f) of (G, B)-dissimilar losses with B = 0: for every
 /// aggregation rule there are honest inputs of dissimilarity G² on which its squared error
-/// to the honest mean is at least this (0 when f = 0).
-///
-/// Local helper until the bounds catalogue lands.
+/// to the honest mean is at least this (0 when f = 0): the catalogue's B2 at B = 0
+/// ([`kappa_lower_bound`] × G²).
 ///
 /// # References
 /// - Allouah, Farhadkhani, Guerraoui, Gupta, Pinot & Stephan, "Fixing by Mixing: A Recipe for
