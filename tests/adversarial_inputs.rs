@@ -543,3 +543,83 @@ fn one_far_outlier_moves_no_robust_rule_beyond_twice_the_honest_diameter() {
         )
         .unwrap();
 }
+
+/// Ten honest rows in dimension `d` (deterministic, spread about 1 around (3, −1, 3, −1, …)),
+/// and a unit direction for the outlier.
+fn honest_cloud(d: usize) -> (Vec<Vec<f64>>, Vec<f64>) {
+    let honest: Vec<Vec<f64>> = (0..10)
+        .map(|i| {
+            (0..d)
+                .map(|j| {
+                    let centre = if j % 2 == 0 { 3.0 } else { -1.0 };
+                    centre + ((i * 7 + j * 3) as f64 * 1.37).sin()
+                })
+                .collect()
+        })
+        .collect();
+    let dir: Vec<f64> = (0..d).map(|j| (j as f64 + 0.5).cos()).collect();
+    let len = dir.iter().map(|v| v * v).sum::<f64>().sqrt();
+    (honest, dir.iter().map(|v| v / len).collect())
+}
+
+/// One outlier at 10ᵏ times the honest spread (k = 3..=300) among ten honest rows in 2, 3 and
+/// 5 dimensions: CAF and the spectral filter (f = 1 and 2) and DnC (f = 1) return the honest
+/// mean up to (10¹⁻ᵏ + 10⁻¹²) times the honest spread. The plain average is 10ᵏ/11 spreads
+/// away.
+///
+/// Why the honest mean, to O(10⁻ᵏ): in the first round the outlier carries the top
+/// direction and gets weight 0, and the honest rows keep weights equal up to O(10⁻ᵏ); on this
+/// cloud CAF's smallest eigenvalue is then that of the honest rows and the spectral filter
+/// accepts them (as at k = 3..8, where every version agreed), and DnC flags the outlier. The
+/// 10⁻¹² floor is rounding (ten rows, entries of order 1).
+///
+/// Mutation checked: CAF and the spectral filter on the mean-centred Gram matrix
+/// (`centred_gram` instead of `gram_about_majority`) fail it: once the outlier's weight is 0
+/// they ranked the honest rows by rounding errors and moved by 3–20 % of the spread at
+/// k = 10..16.
+#[test]
+fn one_outlier_at_ten_to_the_k_leaves_the_spectral_filters_at_the_honest_mean() {
+    for d in [2usize, 3, 5] {
+        let (honest, dir) = honest_cloud(d);
+        let mean: Vec<f64> = (0..d)
+            .map(|j| honest.iter().map(|p| p[j]).sum::<f64>() / 10.0)
+            .collect();
+        let spread = (honest
+            .iter()
+            .map(|p| {
+                p.iter()
+                    .zip(&mean)
+                    .map(|(u, v)| (u - v) * (u - v))
+                    .sum::<f64>()
+            })
+            .sum::<f64>()
+            / 10.0)
+            .sqrt();
+        for k in 3..=300 {
+            let far: Vec<f64> = dir.iter().map(|u| u * spread * 10f64.powi(k)).collect();
+            let mut r: Vec<&[f64]> = honest.iter().map(Vec::as_slice).collect();
+            r.push(&far);
+            let x = rows(&r);
+            for (rule, f) in [
+                ("caf", 1),
+                ("caf", 2),
+                ("spectral", 1),
+                ("spectral", 2),
+                ("dnc", 1),
+            ] {
+                let out = run(rule, f, Compat::Native, &x).unwrap();
+                let dist = out
+                    .iter()
+                    .zip(&mean)
+                    .map(|(u, v)| (u - v) * (u - v))
+                    .sum::<f64>()
+                    .sqrt();
+                let tol = (10f64.powi(1 - k) + 1e-12) * spread;
+                assert!(
+                    dist <= tol,
+                    "{rule} (f = {f}, d = {d}) at 10^{k}: {dist:e} from the honest mean > {tol:e}"
+                );
+            }
+        }
+    }
+}
