@@ -91,6 +91,206 @@ fn inf_attack_makes_no_native_rule_fail() {
     assert!(e.contains("not robust"), "{e}");
 }
 
+/// Nine honest 2-D rows in [0.9, 1.1] × [1.9, 2.1] (n = 11 with two Byzantine rows, enough for
+/// Bulyan at f = 2: n ≥ 4f + 3).
+const HONEST: [[f64; 2]; 9] = [
+    [1.0, 2.0],
+    [1.1, 2.1],
+    [0.9, 1.9],
+    [1.05, 2.05],
+    [0.95, 1.95],
+    [1.0, 2.1],
+    [1.02, 1.98],
+    [0.97, 2.03],
+    [1.08, 1.92],
+];
+
+/// The honest rows followed by `byz`, read as a server reads untrusted input (NaN is +∞).
+fn with_byzantine(byz: &[[f64; 2]]) -> Updates {
+    let all: Vec<[f64; 2]> = HONEST.iter().chain(byz).copied().collect();
+    Updates::new_untrusted(DMatrix::from_fn(2, all.len(), |i, c| all[c][i])).unwrap()
+}
+
+fn dist_to_honest_mean(out: &[f64]) -> f64 {
+    let k = HONEST.len() as f64;
+    (0..2)
+        .map(|j| out[j] - HONEST.iter().map(|h| h[j]).sum::<f64>() / k)
+        .map(|e| e * e)
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// The honest diameter: the usual distance a robust rule keeps from the honest mean with f
+/// outliers is at most twice it (see the far-outlier property below); the average with a
+/// point at infinity is infinitely far.
+fn honest_diameter() -> f64 {
+    let mut d = 0.0f64;
+    for a in &HONEST {
+        for b in &HONEST {
+            d = d.max(((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt());
+        }
+    }
+    d
+}
+
+/// Byzantine rows carrying NaN: a full-NaN row, and rows with one NaN coordinate whose other
+/// coordinate is an outlier of its own (−3, 5: outside the honest range).
+const NAN_ATTACKS: [[[f64; 2]; 2]; 3] = [
+    [[f64::NAN, f64::NAN], [-3.0, f64::NAN]],
+    [[f64::NAN, 5.0], [f64::NAN, f64::NAN]],
+    [[-3.0, f64::NAN], [f64::NAN, 5.0]],
+];
+
+/// A Byzantine user sending NaN: natively a NaN entry is +∞, a point at infinity, so with
+/// ≤ f NaN-bearing rows every rule and every pre-aggregator (before median and trimmed mean)
+/// returns a finite aggregate within twice the honest diameter of the honest mean; centered
+/// clipping within its own bound f·τ/n of the honest rows' contribution; the average says it
+/// is not robust.
+#[test]
+fn nan_rows_are_points_at_infinity_for_every_native_rule() {
+    let f = 2;
+    let bound = 2.0 * honest_diameter();
+    for byz in &NAN_ATTACKS {
+        let x = with_byzantine(byz);
+        for rule in ROBUST {
+            let out = run(rule, f, Compat::Native, &x).unwrap_or_else(|e| panic!("{rule}: {e}"));
+            let dist = dist_to_honest_mean(&out);
+            assert!(
+                dist <= bound,
+                "{rule} on {byz:?}: {out:?} ({dist} > {bound})"
+            );
+        }
+        for pre in ["nnm", "bucketing:s=2", "clipping:c=10", "arc"] {
+            for rule in ["median", "trmean"] {
+                let mut spec = aggregators::PipelineSpec {
+                    rule: aggregators::StepSpec::named(rule),
+                    pre: vec![aggregators::StepSpec::parse(pre).unwrap()],
+                };
+                spec.rule.params.set("f", f as f64);
+                if pre == "nnm" || pre == "arc" {
+                    spec.pre[0].params.set("f", f as f64);
+                }
+                let p = spec.build(Compat::Native).unwrap();
+                let mut rng = rng_from_seed(5);
+                let out = p
+                    .run(x.view(), &mut AggContext::new(&mut rng))
+                    .unwrap_or_else(|e| panic!("{pre}+{rule}: {e}"));
+                let dist = dist_to_honest_mean(out.as_slice());
+                assert!(
+                    dist <= bound,
+                    "{pre}+{rule} on {byz:?}: {out:?} ({dist} > {bound})"
+                );
+            }
+        }
+        // Centered clipping from 0 with τ = 100: the honest rows (norm < τ) pass unclipped and
+        // each NaN row pulls by at most τ/n, so the output is within f·τ/n of Σ honest / n.
+        let out = run("centered_clipping", f, Compat::Native, &x).unwrap();
+        let n = x.n() as f64;
+        let honest_part: Vec<f64> = (0..2)
+            .map(|j| HONEST.iter().map(|h| h[j]).sum::<f64>() / n)
+            .collect();
+        let dist = (0..2)
+            .map(|j| (out[j] - honest_part[j]).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!(
+            out.iter().all(|v| v.is_finite()) && dist <= f as f64 * 100.0 / n + 1e-9,
+            "centered_clipping on {byz:?}: {out:?}"
+        );
+        let e = run("average", f, Compat::Native, &x)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not robust") && e.contains("NaN"), "{e}");
+    }
+}
+
+/// More NaN-bearing rows than f, or nothing but NaN: a rule may refuse (naming the count and
+/// f) or answer, but never returns NaN and never panics.
+#[test]
+fn more_nan_rows_than_f_is_an_error_or_a_number_never_nan() {
+    let nan = f64::NAN;
+    let x = with_byzantine(&[[nan, nan], [-3.0, nan], [nan, 5.0]]);
+    let all_nan = Updates::new_untrusted(DMatrix::from_element(2, 5, nan)).unwrap();
+    for (x, f) in [(&x, 2), (&all_nan, 1)] {
+        for rule in ROBUST.iter().chain(&["centered_clipping", "average"]) {
+            match run(rule, f, Compat::Native, x) {
+                Ok(out) => assert!(out.iter().all(|v| !v.is_nan()), "{rule}: {out:?}"),
+                Err(e) => assert!(!e.to_string().is_empty()),
+            }
+        }
+    }
+}
+
+/// `--compat byzfl` does not take NaN (ByzFL's arithmetic carries it into most outputs) and
+/// says so, naming the entry; natively the same matrix is read with NaN as +∞.
+#[test]
+fn byzfl_semantics_refuse_nan_and_say_why() {
+    use lbounds::data::NonFiniteEntries;
+    let m = DMatrix::from_column_slice(2, 2, &[1.0, 2.0, 3.0, f64::NAN]);
+    let entries = aggregators::untrusted_entries(Compat::Byzfl);
+    let e = Updates::with_entries(m.clone(), entries)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("vector 1, coordinate 1 is NaN") && e.contains("--compat byzfl"),
+        "{e}"
+    );
+    assert_eq!(
+        aggregators::untrusted_entries(Compat::Native),
+        NonFiniteEntries::AtInfinity
+    );
+    let u = Updates::with_entries(m, NonFiniteEntries::AtInfinity).unwrap();
+    assert_eq!(u.view().col(1), &[3.0, f64::INFINITY]);
+    assert!(Updates::new(DMatrix::from_element(1, 1, f64::NAN)).is_err());
+}
+
+/// `lbounds aggregate` on rows with `nan` from one Byzantine user (f = 1): exit 0 and the
+/// median / trimmed mean of the honest rows with that row as +∞, natively; exit 2 with one
+/// line naming ByzFL under `--compat byzfl`.
+#[cfg(feature = "cli")]
+#[test]
+fn cli_aggregate_reads_nan_as_a_point_at_infinity() {
+    use assert_cmd::Command;
+    let honest = "1,2\n1.1,2.1\n0.9,1.9\n1.05,2.05\n";
+    let agg = |byz: &str, args: &[&str]| {
+        Command::cargo_bin("lbounds")
+            .unwrap()
+            .args(["aggregate", "--input", "-", "--json"])
+            .args(args)
+            .write_stdin(format!("{honest}{byz}\n"))
+            .output()
+            .unwrap()
+    };
+    // By hand, the NaN read as +∞. Row nan,nan: each coordinate's five values sorted are
+    // 0.9 1 1.05 1.1 ∞ and 1.9 2 2.05 2.1 ∞: median (1.05, 2.05), trimmed mean (f = 1) of the
+    // middle three the same. Row -3,nan: coordinate 0 is -3 0.9 1 1.05 1.1: median 1, trimmed
+    // mean (0.9 + 1 + 1.05)/3.
+    let cases = [
+        ("nan,nan", "median", [1.05, 2.05]),
+        ("nan,nan", "trmean", [1.05, 2.05]),
+        ("-3,NaN", "median", [1.0, 2.05]),
+        ("-3,NaN", "trmean", [(0.9 + 1.0 + 1.05) / 3.0, 2.05]),
+    ];
+    for (byz, rule, want) in cases {
+        let out = agg(byz, &["--rule", rule, "--f", "1"]);
+        assert!(out.status.success(), "{rule} on {byz}: {out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let got: Vec<f64> = serde_json::from_value(v["aggregate"].clone()).unwrap();
+        // 1e-12: a mean of three numbers rounds at 1e-16 relative.
+        assert!(close(&got, &want, 1e-12), "{rule} on {byz}: {got:?}");
+    }
+    let out = agg("nan,nan", &["--rule", "median", "--compat", "byzfl"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is NaN")
+            && stderr.contains("--compat byzfl")
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+}
+
 /// The fault "geometric_median returns NaN on rows of ±1e300": squared norms overflow.
 #[test]
 fn geometric_median_is_finite_on_rows_of_1e300() {
@@ -342,4 +542,84 @@ fn one_far_outlier_moves_no_robust_rule_beyond_twice_the_honest_diameter() {
             },
         )
         .unwrap();
+}
+
+/// Ten honest rows in dimension `d` (deterministic, spread about 1 around (3, −1, 3, −1, …)),
+/// and a unit direction for the outlier.
+fn honest_cloud(d: usize) -> (Vec<Vec<f64>>, Vec<f64>) {
+    let honest: Vec<Vec<f64>> = (0..10)
+        .map(|i| {
+            (0..d)
+                .map(|j| {
+                    let centre = if j % 2 == 0 { 3.0 } else { -1.0 };
+                    centre + ((i * 7 + j * 3) as f64 * 1.37).sin()
+                })
+                .collect()
+        })
+        .collect();
+    let dir: Vec<f64> = (0..d).map(|j| (j as f64 + 0.5).cos()).collect();
+    let len = dir.iter().map(|v| v * v).sum::<f64>().sqrt();
+    (honest, dir.iter().map(|v| v / len).collect())
+}
+
+/// One outlier at 10ᵏ times the honest spread (k = 3..=300) among ten honest rows in 2, 3 and
+/// 5 dimensions: CAF and the spectral filter (f = 1 and 2) and DnC (f = 1) return the honest
+/// mean up to (10¹⁻ᵏ + 10⁻¹²) times the honest spread. The plain average is 10ᵏ/11 spreads
+/// away.
+///
+/// Why the honest mean, to O(10⁻ᵏ): in the first round the outlier carries the top
+/// direction and gets weight 0, and the honest rows keep weights equal up to O(10⁻ᵏ); on this
+/// cloud CAF's smallest eigenvalue is then that of the honest rows and the spectral filter
+/// accepts them (as at k = 3..8, where every version agreed), and DnC flags the outlier. The
+/// 10⁻¹² floor is rounding (ten rows, entries of order 1).
+///
+/// Mutation checked: CAF and the spectral filter on the mean-centred Gram matrix
+/// (`centred_gram` instead of `gram_about_majority`) fail it: once the outlier's weight is 0
+/// they ranked the honest rows by rounding errors and moved by 3–20 % of the spread at
+/// k = 10..16.
+#[test]
+fn one_outlier_at_ten_to_the_k_leaves_the_spectral_filters_at_the_honest_mean() {
+    for d in [2usize, 3, 5] {
+        let (honest, dir) = honest_cloud(d);
+        let mean: Vec<f64> = (0..d)
+            .map(|j| honest.iter().map(|p| p[j]).sum::<f64>() / 10.0)
+            .collect();
+        let spread = (honest
+            .iter()
+            .map(|p| {
+                p.iter()
+                    .zip(&mean)
+                    .map(|(u, v)| (u - v) * (u - v))
+                    .sum::<f64>()
+            })
+            .sum::<f64>()
+            / 10.0)
+            .sqrt();
+        for k in 3..=300 {
+            let far: Vec<f64> = dir.iter().map(|u| u * spread * 10f64.powi(k)).collect();
+            let mut r: Vec<&[f64]> = honest.iter().map(Vec::as_slice).collect();
+            r.push(&far);
+            let x = rows(&r);
+            for (rule, f) in [
+                ("caf", 1),
+                ("caf", 2),
+                ("spectral", 1),
+                ("spectral", 2),
+                ("dnc", 1),
+            ] {
+                let out = run(rule, f, Compat::Native, &x).unwrap();
+                let dist = out
+                    .iter()
+                    .zip(&mean)
+                    .map(|(u, v)| (u - v) * (u - v))
+                    .sum::<f64>()
+                    .sqrt();
+                let tol = (10f64.powi(1 - k) + 1e-12) * spread;
+                assert!(
+                    dist <= tol,
+                    "{rule} (f = {f}, d = {d}) at 10^{k}: {dist:e} from the honest mean > {tol:e}"
+                );
+            }
+        }
+    }
 }

@@ -189,12 +189,26 @@ fn bad_input_is_one_line_and_exit_2() {
         &["aggregate", "--rule", "average", "--input", ragged.path()],
         "ragged",
     );
+    // A row of `aggregate` may come from a Byzantine user: NaN and ±∞ are read (NaN as +∞),
+    // and the average says it is not robust to them.
     fails_with(
         &["aggregate", "--rule", "average", "--input", nan.path()],
-        "not finite",
+        "not robust",
     );
     fails_with(
         &["aggregate", "--rule", "average", "--input", inf.path()],
+        "not robust",
+    );
+    fails_with(
+        &[
+            "attack",
+            "--attack",
+            "sign_flipping",
+            "--f",
+            "1",
+            "--input",
+            nan.path(),
+        ],
         "not finite",
     );
     fails_with(

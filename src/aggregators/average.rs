@@ -2,9 +2,10 @@
 //!
 //! ByzFL: `Average()`. No parameters; accepts any n ≥ 1.
 //!
-//! **Not robust**, and says so: when an input holds ±∞ (the `inf` attack) the mean is ±∞ or
-//! undefined (∞ − ∞), and the rule returns [`Error::NonFinite`] naming the first such vector
-//! and pointing to the robust rules, in both modes (ByzFL returns that ±∞/NaN vector). A sum
+//! **Not robust**, and says so: when an input holds ±∞ (the `inf` attack) or NaN (read as +∞,
+//! see [`crate::data::NonFiniteEntries::AtInfinity`]) the mean is ±∞ or undefined (∞ − ∞), and
+//! the rule returns [`Error::NonFinite`] naming the first such vector and pointing to the
+//! robust rules, in both modes (ByzFL returns that ±∞/NaN vector). A sum
 //! of finite inputs that overflows (entries near 1.7·10³⁰⁸) is recomputed so that the mean of
 //! finite numbers stays finite.
 
@@ -52,8 +53,9 @@ impl Aggregator for Average {
         Err(Error::NonFinite {
             what: "input of average".into(),
             detail: format!(
-                "the average is not robust: {} of {} vectors (first: vector {}) hold ±inf, so \
-                 the mean is infinite or undefined; use a robust rule (median, trmean, ...)",
+                "the average is not robust: {} of {} vectors (first: vector {}) hold ±inf or \
+                 NaN, so the mean is infinite or undefined; use a robust rule (median, \
+                 trmean, ...)",
                 bad.len(),
                 x.n(),
                 bad.first().copied().unwrap_or(0)

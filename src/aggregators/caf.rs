@@ -49,7 +49,7 @@
 //! FOCS 2016, arXiv 1604.06443 (the filter it builds on).
 
 use super::far::{badly_scaled, tame};
-use super::linalg::{centred_gram, weighted_mean, Embedding};
+use super::linalg::{centred_gram, gram_about_majority, weighted_mean, Embedding};
 use super::{require_finite, require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
@@ -113,7 +113,13 @@ impl Caf {
                 rounds: 0,
             });
         }
-        let gram = match centred_gram(x, "caf") {
+        // Native rounds only need weighted covariances, which a Gram matrix about any point
+        // gives; one about the majority keeps its spread when an input is far out.
+        let gram = match self.compat {
+            Compat::Native => gram_about_majority(x, "caf"),
+            Compat::Byzfl => centred_gram(x, "caf"),
+        };
+        let gram = match gram {
             Ok(g) if self.compat == Compat::Byzfl || !badly_scaled(&g) => g,
             Ok(_) | Err(Error::NonFinite { .. }) if self.compat == Compat::Native => {
                 // Inputs at infinity or with overflowing squares (see `far`).

@@ -74,6 +74,61 @@ pub(crate) fn centred_gram(x: UpdatesView<'_>, rule: &str) -> Result<DMatrix<f64
     }
 }
 
+/// Most orders of magnitude by which the inputs' largest squared distance from their mean may
+/// exceed the squared distances within the majority before [`gram_about_majority`] leaves
+/// the mean-centred Gram matrix: 10⁸, so at least half of f64's 16 digits of the majority's
+/// squared distances survive in it.
+const MAX_SPREAD_LOSS: f64 = 1e8;
+
+/// A Gram matrix about some point r, Gᵢⱼ = (xᵢ − r)·(xⱼ − r), accurate for the spread of the
+/// majority, for the computations that do not depend on r: weighted covariances
+/// ([`Embedding::weighted_top`] after [`Embedding::gram_only`]) and pairwise distances
+/// Gᵢᵢ + Gⱼⱼ − 2Gᵢⱼ. CAF and the spectral filter use it.
+///
+/// Why not always [`centred_gram`]: with one input 10ᵏ times farther out than the spread of
+/// the others, every xᵢ − x̄ is about 10ᵏ/n long, and the centred entries of two near inputs
+/// are numbers of size 10²ᵏ/n² whose last digits carry their own spread: from k ≈ 8 on it is
+/// lost, and the filters, once the outlier's weight is 0, rank the near inputs by rounding
+/// errors (CAF and the spectral filter moved by 3–20 % of the honest spread at k = 10–16
+/// where the exact answer moves by 10⁻¹⁰ of it). So the centred matrix is kept when the
+/// squared distances within the majority are not more than [`MAX_SPREAD_LOSS`] below its
+/// largest diagonal entry (an O(n²) check on the matrix: the common case pays no pass
+/// over the data), and otherwise the product is recomputed about r = the input whose median
+/// squared distance to the others is smallest, which lies in the majority when fewer than half
+/// the inputs are far (the same remedy as SMEA's [`Embedding::around`]).
+///
+/// # Errors
+/// Those of [`centred_gram`].
+pub(crate) fn gram_about_majority(x: UpdatesView<'_>, rule: &str) -> Result<DMatrix<f64>> {
+    let g = centred_gram(x, rule)?;
+    let n = g.nrows();
+    if n < 3 {
+        return Ok(g);
+    }
+    let sq_dist = |i: usize, j: usize| (g[(i, i)] + g[(j, j)] - 2.0 * g[(i, j)]).max(0.0);
+    let mut row = vec![0.0; n - 1];
+    let (mut medoid, mut closest) = (0, f64::INFINITY);
+    for i in 0..n {
+        for (r, j) in row.iter_mut().zip((0..n).filter(|&j| j != i)) {
+            *r = sq_dist(i, j);
+        }
+        let (_, &mut med, _) = row.select_nth_unstable_by((n - 1) / 2, f64::total_cmp);
+        if med < closest {
+            (medoid, closest) = (i, med);
+        }
+    }
+    let top = (0..n).map(|i| g[(i, i)]).fold(0.0, f64::max);
+    if closest * MAX_SPREAD_LOSS >= top {
+        return Ok(g);
+    }
+    let h = product(x, Some(x.col(medoid)));
+    if h.iter().all(|v| v.is_finite()) {
+        Ok(h)
+    } else {
+        Err(non_finite(rule))
+    }
+}
+
 /// Gᵢⱼ ← Gᵢⱼ − r̄ᵢ − r̄ⱼ + mean(r̄) (r̄ the row means): P G P, made exactly symmetric.
 fn centre(mut g: DMatrix<f64>) -> DMatrix<f64> {
     let n = g.nrows();
@@ -198,7 +253,8 @@ pub(crate) struct Embedding {
     /// m×n: column i holds coordinates of xᵢ − x̄ in an orthonormal basis of the span
     /// (m = numerical rank, ≤ min(n − 1, d)); zᵢ·zⱼ = Gᵢⱼ up to the rank cut.
     pub z: DMatrix<f64>,
-    /// The centred Gram matrix G (n×n).
+    /// The centred Gram matrix G (n×n); after [`Embedding::gram_only`], possibly a Gram matrix
+    /// about another point.
     pub gram: DMatrix<f64>,
     /// Ambient dimension d of the inputs.
     pub d: usize,
@@ -223,7 +279,8 @@ impl Embedding {
     }
 
     /// The Gram matrix alone, for callers that only need [`Embedding::weighted_top`] (no
-    /// coordinates: `z` is 0×n).
+    /// coordinates: `z` is 0×n). `g` may be the Gram matrix about any point (such as
+    /// [`gram_about_majority`]'s): the weighted covariance does not depend on it.
     pub fn gram_only(g: DMatrix<f64>, d: usize) -> Self {
         let n = g.nrows();
         Embedding {

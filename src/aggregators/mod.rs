@@ -32,7 +32,7 @@ pub mod smea;
 pub mod spectral;
 pub mod trmean;
 
-use crate::data::{Updates, UpdatesView};
+use crate::data::{NonFiniteEntries, Updates, UpdatesView};
 use crate::params::{build_from, lookup, Compat, Params, Spec};
 use crate::rng::SimRng;
 use crate::{Error, Result};
@@ -172,6 +172,20 @@ pub fn depends_on_f(name: &str) -> Result<bool> {
         }
     };
     Ok(keys.contains(&"f"))
+}
+
+/// How vectors that possibly Byzantine users sent are read under `compat`.
+///
+/// Natively ±∞ passes and a NaN entry is read as +∞ ([`NonFiniteEntries::AtInfinity`]): the
+/// vector is a point at infinity, which every rule sets aside, trims or clips as its module
+/// docs say (the common reading is in the `far` module). `--compat byzfl` keeps ±∞, on which
+/// the rules reproduce ByzFL, and refuses NaN with a message that says so: ByzFL's NumPy
+/// arithmetic carries a NaN into the output of most rules, and lbounds does not reproduce it.
+pub fn untrusted_entries(compat: Compat) -> NonFiniteEntries {
+    match compat {
+        Compat::Native => NonFiniteEntries::AtInfinity,
+        Compat::Byzfl => NonFiniteEntries::KeepInfinities,
+    }
 }
 
 /// [`Compat::Byzfl`] promises ByzFL 0.0.11's arithmetic, so an item ByzFL lacks is refused.

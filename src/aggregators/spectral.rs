@@ -45,7 +45,7 @@
 //! Related Fields 1988 (the edge used for T).
 
 use super::far::{badly_scaled, tame};
-use super::linalg::{centred_gram, weighted_mean, Embedding};
+use super::linalg::{gram_about_majority, weighted_mean, Embedding};
 use super::{require_finite, require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
@@ -149,7 +149,9 @@ impl Spectral {
             require_finite("spectral", x)?;
             return Ok(out);
         }
-        let gram = match centred_gram(x, "spectral") {
+        // A Gram matrix about the majority (the filter needs only weighted covariances and
+        // distances): it keeps the majority's spread when an input is far out.
+        let gram = match gram_about_majority(x, "spectral") {
             Ok(g) if !badly_scaled(&g) => g,
             Ok(_) | Err(Error::NonFinite { .. }) => return self.filter_tamed(x),
             Err(e) => return Err(e),
@@ -223,7 +225,7 @@ impl Spectral {
     }
 }
 
-/// med_i med_{j≠i} ‖xᵢ − xⱼ‖² / (2d (1 − 2/(9d))³), from the centred Gram matrix.
+/// med_i med_{j≠i} ‖xᵢ − xⱼ‖² / (2d (1 − 2/(9d))³), from a Gram matrix about any point.
 fn robust_sigma2(g: &DMatrix<f64>, d: usize) -> f64 {
     let n = g.nrows();
     if n < 2 {

@@ -1,6 +1,6 @@
 //! `lbounds aggregate`: one rule (after optional pre-aggregators) over the vectors of a file.
 
-use super::{emit, pipeline_spec, read_updates, CompatArg, INPUT_HELP};
+use super::{emit, pipeline_spec, read_untrusted_updates, CompatArg, INPUT_HELP};
 use anyhow::Result;
 use lbounds::aggregators::{AggContext, Pipeline};
 use lbounds::data::csv::format_vector;
@@ -69,7 +69,8 @@ const MAX_REPEAT: u64 = 10_000_000;
 pub fn run(a: Args) -> Result<()> {
     let spec = pipeline_spec(&a.rule, &a.params, &a.pre, a.f)?;
     let pipeline = spec.build(a.compat.into())?;
-    let x = read_updates(&a.input, a.header)?;
+    // Any row may come from a Byzantine user: ±∞ passes, and natively NaN is +∞.
+    let x = read_untrusted_updates(&a.input, a.header, a.compat.into())?;
     pipeline.check_n(x.n())?;
     if a.timing {
         // The warm-up draws from a stream of its own, so the printed aggregate is the same

@@ -192,9 +192,32 @@ pub fn emit(text: &str) -> Result<()> {
 /// Reads the vectors of `--input` (a path, or `-` for standard input) in any format that
 /// [`lbounds::data::input::read_updates`] accepts (CSV, whitespace- or tab-separated text,
 /// NumPy `.npy`). `header`: the first line of a text input is a header row whatever it holds
-/// (`--header`); without it a header row is still detected.
+/// (`--header`); without it a header row is still detected. Every entry must be finite.
 pub fn read_updates(path: &std::path::Path, header: bool) -> Result<lbounds::data::Updates> {
-    let opts = lbounds::data::csv::CsvOptions { header };
+    read_updates_with(path, header, Default::default())
+}
+
+/// [`read_updates`] for vectors that possibly Byzantine users sent (`aggregate`): `inf`,
+/// `-inf` and `nan` entries are read as [`lbounds::aggregators::untrusted_entries`] says
+/// under `compat`.
+pub fn read_untrusted_updates(
+    path: &std::path::Path,
+    header: bool,
+    compat: Compat,
+) -> Result<lbounds::data::Updates> {
+    read_updates_with(
+        path,
+        header,
+        lbounds::aggregators::untrusted_entries(compat),
+    )
+}
+
+fn read_updates_with(
+    path: &std::path::Path,
+    header: bool,
+    entries: lbounds::data::NonFiniteEntries,
+) -> Result<lbounds::data::Updates> {
+    let opts = lbounds::data::csv::CsvOptions { header, entries };
     match lbounds::data::input::read_updates(path, opts) {
         // A missing or unreadable input file is the caller's mistake: exit 2.
         Err(lbounds::Error::Io { path, source }) => {

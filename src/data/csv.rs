@@ -13,7 +13,7 @@
 //! matrix itself plus one line of text (measured: see [`read_csv`]).
 
 use super::population::MAX_VALUES;
-use super::Updates;
+use super::{NonFiniteEntries, Updates};
 use crate::error::printable;
 use crate::{Error, Result};
 use nalgebra::DMatrix;
@@ -26,6 +26,9 @@ pub struct CsvOptions {
     /// The first non-blank, non-comment line is a header row, whatever it holds. Without it a
     /// header is still skipped when none of its fields is a number.
     pub header: bool,
+    /// What `inf`, `-inf` and `nan` fields become (refused unless the vectors come from
+    /// possibly Byzantine users).
+    pub entries: NonFiniteEntries,
 }
 
 /// Longest line accepted, in bytes (1 GiB, about 4·10⁷ values of 25 characters): past it the
@@ -174,7 +177,7 @@ pub fn read_csv<R: BufRead>(mut reader: R, source: &str, opts: CsvOptions) -> Re
                     }
                 ),
             })?;
-            if !v.is_finite() {
+            if !v.is_finite() && opts.entries == NonFiniteEntries::Refuse {
                 return Err(Error::Parse {
                     what: at(),
                     reason: format!("`{}` is not finite", printable(field)),
@@ -208,7 +211,7 @@ pub fn read_csv<R: BufRead>(mut reader: R, source: &str, opts: CsvOptions) -> Re
     // Give back what the last doubling reserved beyond the matrix.
     values.shrink_to_fit();
     // Vector after vector is exactly the column-major layout of the d×n matrix.
-    Updates::new(DMatrix::from_vec(d, n, values))
+    Updates::with_entries(DMatrix::from_vec(d, n, values), opts.entries)
 }
 
 /// Formats a vector as one CSV line (shortest round-tripping decimal for each entry).
@@ -245,6 +248,30 @@ mod tests {
         assert!(e.contains("column 2") && e.contains("not finite"), "{e}");
         let e = parse_updates("1,inf\n", "x.csv").unwrap_err().to_string();
         assert!(e.contains("not finite"), "{e}");
+        // Untrusted input (`aggregate`): ±∞ passes and NaN is read as +∞ natively; under
+        // `--compat byzfl` NaN is refused, naming the entry.
+        let untrusted = |entries| CsvOptions {
+            entries,
+            ..CsvOptions::default()
+        };
+        let u = read_csv(
+            &b"1,nan\n-inf,2\n"[..],
+            "x.csv",
+            untrusted(NonFiniteEntries::AtInfinity),
+        )
+        .unwrap();
+        assert_eq!(
+            cols(&u),
+            vec![vec![1.0, f64::INFINITY], vec![f64::NEG_INFINITY, 2.0]]
+        );
+        let e = read_csv(
+            &b"1,2\nNaN,inf\n"[..],
+            "x.csv",
+            untrusted(NonFiniteEntries::KeepInfinities),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("vector 1, coordinate 0 is NaN"), "{e}");
         let e = parse_updates("1,abc\n", "x.csv").unwrap_err().to_string();
         assert!(e.contains("`abc` is not a number"), "{e}");
         let e = parse_updates("1,2,\n", "x.csv").unwrap_err().to_string();
@@ -284,7 +311,10 @@ mod tests {
         let e = parse_updates(",0,1\n0,1,2\n", "t").unwrap_err().to_string();
         assert!(e.contains("empty field"), "{e}");
         // ... and with --header the first line goes whatever it holds.
-        let opts = CsvOptions { header: true };
+        let opts = CsvOptions {
+            header: true,
+            ..CsvOptions::default()
+        };
         let u = read_csv(&b"\n# c\n0,1\n5,6\n"[..], "t", opts).unwrap();
         assert_eq!(cols(&u), vec![vec![5.0, 6.0]]);
         // A forced header may be in a legacy encoding (Latin-1 "é").

@@ -61,7 +61,7 @@ pub fn read_updates_from<R: BufRead>(
     }
     let whole = head.as_slice().chain(reader);
     if head.starts_with(NPY_MAGIC) {
-        read_npy(whole, source)
+        read_npy(whole, source, opts.entries)
     } else if head.starts_with(ZIP_MAGIC) {
         Err(Error::Parse {
             what: source.to_string(),

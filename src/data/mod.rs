@@ -2,9 +2,13 @@
 //!
 //! [`Updates`] holds `n` vectors of dimension `d` as the columns of a d×n matrix (each
 //! vector contiguous in memory, the layout of a NumPy `n×d` C-order array). It is validated
-//! once at construction (n ≥ 1, d ≥ 1, every entry finite), so aggregation hot paths cannot
-//! fail on shape. The one exception is [`Updates::from_columns_allow_inf`], which lets the
-//! ByzFL `inf` attack through to the rules that ByzFL defines on infinite input.
+//! once at construction (n ≥ 1, d ≥ 1, no NaN), so aggregation hot paths cannot fail on
+//! shape. What a constructor does with non-finite entries is a [`NonFiniteEntries`] policy:
+//! honest vectors and a user's own records must be finite ([`Updates::new`]); ±∞ passes where
+//! the rules define their output on it ([`Updates::new_allow_inf`], ByzFL's `inf` attack); and
+//! what Byzantine users send is read natively with every NaN entry as +∞
+//! ([`Updates::new_untrusted`]), a point at infinity that the rules set aside or clip along
+//! its limit direction (see the `far` module of the aggregators). No `Updates` holds a NaN.
 
 pub mod csv;
 pub mod input;
@@ -31,12 +35,48 @@ pub struct UpdatesView<'a> {
     n: usize,
 }
 
+/// What an [`Updates`] constructor does with entries that are not finite.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NonFiniteEntries {
+    /// ±∞ and NaN are refused: honest vectors, a user's own records ([`Updates::new`]).
+    #[default]
+    Refuse,
+    /// ±∞ passes, NaN is refused ([`Updates::new_allow_inf`]): ByzFL's `inf` attack, and
+    /// Byzantine input under `--compat byzfl`, whose NumPy arithmetic propagates a NaN into
+    /// the output of most rules (`np.median`, means, distances), which lbounds does not
+    /// reproduce.
+    KeepInfinities,
+    /// ±∞ passes and every NaN entry is read as +∞ ([`Updates::new_untrusted`]): the native
+    /// reading of what Byzantine users send. A NaN has no sign, so the choice of +∞ is a
+    /// convention; it makes the vector a point at infinity, which is exactly what a Byzantine
+    /// user sending +∞ there could do, so every guarantee a rule keeps against ±∞ input it
+    /// keeps against NaN input.
+    AtInfinity,
+}
+
 impl Updates {
     /// Wraps a d×n matrix after checking n ≥ 1, d ≥ 1 and every entry finite.
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for an empty dimension, [`Error::NonFinite`] for NaN/±∞.
     pub fn new(m: DMatrix<f64>) -> Result<Self> {
+        Self::with_entries(m, NonFiniteEntries::Refuse)
+    }
+
+    /// Wraps a d×n matrix, treating its non-finite entries as `entries` says.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for an empty dimension; [`Error::NonFinite`] naming the
+    /// first entry the policy refuses.
+    pub fn with_entries(m: DMatrix<f64>, entries: NonFiniteEntries) -> Result<Self> {
+        match entries {
+            NonFiniteEntries::Refuse => Self::finite(m),
+            NonFiniteEntries::KeepInfinities => Self::new_allow_inf(m),
+            NonFiniteEntries::AtInfinity => Self::new_untrusted(m),
+        }
+    }
+
+    fn finite(m: DMatrix<f64>) -> Result<Self> {
         Self::check_shape(&m)?;
         // A branch-free scan first (the common, all-finite case runs at memory speed), then
         // the position of the offending entry for the message.
@@ -59,7 +99,8 @@ impl Updates {
     /// rules (geometric median, median) define their output on it.
     ///
     /// # Errors
-    /// As [`Updates::new`], for NaN.
+    /// As [`Updates::new`], for NaN (the message says that `--compat byzfl` does not take NaN
+    /// and that native mode reads it as a point at infinity).
     pub fn new_allow_inf(m: DMatrix<f64>) -> Result<Self> {
         Self::check_shape(&m)?;
         if m.as_slice().iter().fold(false, |nan, v| nan | v.is_nan()) {
@@ -67,8 +108,30 @@ impl Updates {
             let (row, col) = (k % m.nrows(), k / m.nrows());
             return Err(Error::NonFinite {
                 what: "updates".into(),
-                detail: format!("vector {col}, coordinate {row} is NaN"),
+                detail: format!(
+                    "vector {col}, coordinate {row} is NaN. ByzFL 0.0.11 propagates a NaN into \
+                     the output of most rules (np.median, means, distances), and `--compat \
+                     byzfl` does not reproduce its arithmetic on NaN; `--compat native` reads \
+                     NaN as +inf, a point at infinity that robust rules discard"
+                ),
             });
+        }
+        Ok(Updates(m))
+    }
+
+    /// Wraps vectors sent by possibly Byzantine users, natively: ±∞ passes and every NaN entry
+    /// becomes +∞, so a vector with a NaN is a point at infinity, the first outlier every rule
+    /// discards ([`NonFiniteEntries::AtInfinity`]; how each rule treats such points is in its
+    /// module docs). One pass over the entries, in place.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for an empty dimension.
+    pub fn new_untrusted(mut m: DMatrix<f64>) -> Result<Self> {
+        Self::check_shape(&m)?;
+        for v in m.as_mut_slice() {
+            if v.is_nan() {
+                *v = f64::INFINITY;
+            }
         }
         Ok(Updates(m))
     }

@@ -7,7 +7,7 @@
 //! n scalars or one vector.
 
 use super::population::MAX_VALUES;
-use super::Updates;
+use super::{NonFiniteEntries, Updates};
 use crate::{Error, Result};
 use nalgebra::DMatrix;
 use npyz::{Deserialize, NpyFile, Order};
@@ -23,8 +23,8 @@ pub const NPY_MAGIC: &[u8] = b"\x93NUMPY";
 /// # Errors
 /// [`Error::Parse`] for a malformed or truncated file, an unsupported element type (complex,
 /// strings, objects, records), an array that is not 2-D, an empty dimension or more than
-/// [`MAX_VALUES`] entries; [`Error::NonFinite`] for NaN/±∞ entries.
-pub fn read_npy<R: Read>(reader: R, source: &str) -> Result<Updates> {
+/// [`MAX_VALUES`] entries; [`Error::NonFinite`] for the NaN/±∞ entries `entries` refuses.
+pub fn read_npy<R: Read>(reader: R, source: &str, entries: NonFiniteEntries) -> Result<Updates> {
     let bad = |reason: String| Error::Parse {
         what: source.to_string(),
         reason,
@@ -62,7 +62,7 @@ pub fn read_npy<R: Read>(reader: R, source: &str) -> Result<Updates> {
     let (n, d, total) = (n as usize, d as usize, total as usize);
     let order = file.order();
     let values = read_as_f64(file, order, n, d, total, source)?;
-    Updates::new(DMatrix::from_vec(d, n, values))
+    Updates::with_entries(DMatrix::from_vec(d, n, values), entries)
 }
 
 /// Element types tried in turn; the first one `npyz` can read the file's dtype as wins.
@@ -179,20 +179,29 @@ mod tests {
         let want = vec![vec![1.0, 2.0], vec![3.0, 4.0], vec![5.0, 6.0]];
         let c = [1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0];
         let f = [1.0f64, 3.0, 5.0, 2.0, 4.0, 6.0];
-        let read = |b: Vec<u8>| cols(&read_npy(&b[..], "t.npy").unwrap());
+        let read = |b: Vec<u8>| cols(&read_npy(&b[..], "t.npy", NonFiniteEntries::Refuse).unwrap());
         assert_eq!(read(npy(&[3, 2], Order::C, &c)), want);
         assert_eq!(read(npy(&[3, 2], Order::Fortran, &f)), want);
         assert_eq!(read(npy(&[3, 2], Order::C, &c.map(|v| v as f32))), want);
         assert_eq!(read(npy(&[3, 2], Order::C, &c.map(|v| v as i64))), want);
         assert_eq!(read(npy(&[3, 2], Order::C, &c.map(|v| v as u8))), want);
         // float32 widens exactly: 0.1f32 is 0.100000001490116…, not 0.1.
-        let u = read_npy(&npy(&[1, 1], Order::C, &[0.1f32])[..], "t").unwrap();
+        let u = read_npy(
+            &npy(&[1, 1], Order::C, &[0.1f32])[..],
+            "t",
+            NonFiniteEntries::Refuse,
+        )
+        .unwrap();
         assert_eq!(u.view().col(0), &[f64::from(0.1f32)]);
     }
 
     #[test]
     fn refuses_what_is_not_n_vectors() {
-        let err = |b: Vec<u8>| read_npy(&b[..], "t.npy").unwrap_err().to_string();
+        let err = |b: Vec<u8>| {
+            read_npy(&b[..], "t.npy", NonFiniteEntries::Refuse)
+                .unwrap_err()
+                .to_string()
+        };
         let e = err(npy(&[3], Order::C, &[1.0f64, 2.0, 3.0]));
         assert!(e.contains("reshape(-1, 1)"), "{e}");
         let e = err(npy(&[1, 1, 2], Order::C, &[1.0f64, 2.0]));
