@@ -230,6 +230,7 @@ pub fn run_with(p: &RobustPoint, streams: Streams) -> Result<RobustOutcome> {
         let mut acx = AttackContext {
             rng: &mut attack_rng,
             defence: Some(&pipeline),
+            defence_state: None,
         };
         let byz = match attack.corrupt(honest.view(), f, &mut acx) {
             Ok(b) => b,
