@@ -14,6 +14,7 @@
 
 pub mod examples;
 pub mod model;
+pub mod train;
 
 pub use examples::{Batch, Examples, Task};
 pub use model::Model;
