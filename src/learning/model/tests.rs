@@ -286,13 +286,13 @@ fn zero_parameters_known_answers() {
     let y = [3.0, 0.0];
     let mut g = vec![0.0; softmax.n_params()];
     let loss = softmax
-        .loss_grad(&vec![0.0; 12], batch(&x, &y), &mut g)
+        .loss_grad(&[0.0; 12], batch(&x, &y), &mut g)
         .unwrap();
     assert!((loss - 4f64.ln()).abs() < 1e-15);
     // Row k of W: mean over the two examples of (¼ − [k = yᵢ])·xᵢ.
     let want_w0 = [
-        (0.25 * 1.0 + (0.25 - 1.0) * -1.0) / 2.0,
-        (0.25 * 2.0 + (0.25 - 1.0) * 0.5) / 2.0,
+        (0.25 * x[(0, 0)] + (0.25 - 1.0) * x[(0, 1)]) / 2.0,
+        (0.25 * x[(1, 0)] + (0.25 - 1.0) * x[(1, 1)]) / 2.0,
     ];
     assert!((g[0] - want_w0[0]).abs() < 1e-15 && (g[1] - want_w0[1]).abs() < 1e-15);
     assert!(
@@ -312,8 +312,8 @@ fn zero_parameters_known_answers() {
     assert_eq!(
         g,
         [
-            (-0.5 * 1.0 + 0.5 * -1.0) / 2.0,
-            (-0.5 * 2.0 + 0.5 * 0.5) / 2.0,
+            (-0.5 * x[(0, 0)] + 0.5 * x[(0, 1)]) / 2.0,
+            (-0.5 * x[(1, 0)] + 0.5 * x[(1, 1)]) / 2.0,
             0.0
         ]
     );
@@ -511,7 +511,7 @@ fn bad_input_is_an_error() {
     let (x, y) = data(3, 5, net.task(), 1);
     let ok = batch(&x, &y);
     let mut g = vec![0.0; d];
-    let mut n = vec![0.0; 5];
+    let mut n = [0.0; 5];
     assert!(net.loss_grad(&theta[1..], ok, &mut g).is_err());
     assert!(net.loss_grad(&theta, ok, &mut g[1..]).is_err());
     assert!(net.per_example_grad_norms(&theta, ok, &mut n[1..]).is_err());
