@@ -14,6 +14,9 @@
 
 pub mod examples;
 pub mod model;
+pub mod partition;
+pub mod sources;
 
 pub use examples::{Batch, Examples, Task};
 pub use model::Model;
+pub use partition::Partition;
