@@ -91,7 +91,7 @@ impl FitSums {
             return None;
         }
         let vx = self.sxx - self.sx * self.sx / self.n;
-        if !(vx > 0.0) {
+        if vx.is_nan() || vx <= 0.0 {
             return None;
         }
         let slope = (self.sxy - self.sx * self.sy / self.n) / vx;

@@ -471,7 +471,7 @@ impl<'a> Trainer<'a> {
         self.done = round;
         self.lr = self.cfg.next_lr(lr, round);
         let evaluate = self.status == RunStatus::Completed
-            && (round % self.cfg.eval_every == 0 || round == self.cfg.rounds);
+            && (round.is_multiple_of(self.cfg.eval_every) || round == self.cfg.rounds);
         if let Some(p) = &mut self.privacy {
             p.acc.compose(p.cost, p.per_round)?;
         }
