@@ -122,7 +122,11 @@ pub enum Partition {
 
 /// A scheme's canonical name, the names [`Partition::parse`] accepts for it (ByzFL's spellings
 /// too), and its one key with the default.
-type Scheme = (&'static str, &'static [&'static str], Option<(&'static str, f64)>);
+type Scheme = (
+    &'static str,
+    &'static [&'static str],
+    Option<(&'static str, f64)>,
+);
 
 const SCHEMES: [Scheme; 6] = [
     ("iid", &["iid"], None),

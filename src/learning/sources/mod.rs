@@ -5,8 +5,12 @@
 //! [`SimRng`] it is given; callers key that stream by a name (`"data"`, `"split"`), never by a
 //! position.
 
+pub mod csv;
+pub mod digits;
 pub mod synthetic;
 
+pub use csv::{load_csv, read_examples, CsvSpec, Dataset};
+pub use digits::digits;
 pub use synthetic::{Synthetic, SyntheticKind};
 
 use crate::rng::{permutation, SimRng};
