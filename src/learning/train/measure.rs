@@ -19,16 +19,15 @@
 use crate::bounds;
 use crate::data::{sq_dist, sq_norm, UpdatesView};
 use crate::experiment::robust::extended_real;
-use crate::learning::{Examples, Model, Task};
 use crate::params::Params;
-use crate::Result;
 use serde::Serialize;
 
 /// One evaluation of the model and of the honest clients at θ.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Evaluation {
-    /// Accuracy on the test set (argmax of the logits; logit > 0 for binary logistic);
-    /// `None` without a test set or for regression.
+    /// Accuracy on the test set ([`crate::learning::model::Evaluation::accuracy`]: argmax
+    /// of the logits, the logit's sign for binary logistic); `None` without a test set or for
+    /// regression.
     pub test_accuracy: Option<f64>,
     /// Mean loss on the test set.
     pub test_loss: Option<f64>,
@@ -118,47 +117,6 @@ impl FitSums {
     }
 }
 
-/// Accuracy and mean loss of θ on `test` (accuracy `None` for regression).
-///
-/// # Errors
-/// The model's.
-pub(super) fn test_metrics(
-    model: &dyn Model,
-    theta: &[f64],
-    test: &Examples,
-) -> Result<(Option<f64>, f64)> {
-    let loss = model.loss(theta, test.batch())?;
-    let acc = match test.task() {
-        Task::Regression => None,
-        Task::Classification { .. } => {
-            let out = model.predict(theta, test.x().as_view())?;
-            let correct = test
-                .y()
-                .iter()
-                .enumerate()
-                .filter(|&(j, &y)| predicted_class(out.column(j).as_slice()) == y as usize)
-                .count();
-            Some(correct as f64 / test.len() as f64)
-        }
-    };
-    Ok((acc, loss))
-}
-
-/// The class a column of logits predicts: argmax (first on ties, as torch), or for one
-/// logit (binary logistic regression) 1 when it is > 0.
-fn predicted_class(logits: &[f64]) -> usize {
-    if logits.len() == 1 {
-        return usize::from(logits[0] > 0.0);
-    }
-    let mut best = 0;
-    for (k, &v) in logits.iter().enumerate() {
-        if v > logits[best] {
-            best = k;
-        }
-    }
-    best
-}
-
 /// (‖∇F_H‖², G²) from the honest clients' full gradients (the columns of `grads`).
 pub(super) fn heterogeneity(grads: UpdatesView<'_>) -> (f64, f64) {
     let mean = grads.mean();
@@ -241,13 +199,5 @@ mod tests {
         assert!(floors(20, 3, 1.0, Some(GbFit { g2: 1.0, b2: 5.0 })).1.is_none());
         assert_eq!(floors(20, 0, 1.0, None), (None, None));
         assert_eq!(floors(6, 3, 1.0, None), (None, None));
-    }
-
-    #[test]
-    fn binary_and_multiclass_predictions() {
-        assert_eq!(predicted_class(&[0.3]), 1);
-        assert_eq!(predicted_class(&[-0.3]), 0);
-        assert_eq!(predicted_class(&[0.0]), 0);
-        assert_eq!(predicted_class(&[1.0, 3.0, 3.0]), 1);
     }
 }

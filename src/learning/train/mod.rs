@@ -710,8 +710,8 @@ impl<'a> Trainer<'a> {
         };
         let (test_accuracy, test_loss) = match self.test {
             Some(test) => {
-                let (a, l) = measure::test_metrics(self.model, &self.theta, test)?;
-                (a, Some(l))
+                let e = self.model.evaluate(&self.theta, test.batch())?;
+                (e.accuracy, Some(e.loss))
             }
             None => (None, None),
         };
