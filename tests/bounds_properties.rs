@@ -240,6 +240,7 @@ fn kappa_under_attack(
     let mut cx = AttackContext {
         rng: &mut rng,
         defence: Some(p),
+        defence_state: None,
     };
     let byz = attack.corrupt(honest.view(), f, &mut cx).ok()?;
     let x = honest.concat(&byz).ok()?;

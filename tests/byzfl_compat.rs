@@ -452,6 +452,7 @@ fn run_attack_case(case: &Value, rng: &mut SimRng) -> Outcome {
     let mut cx = AttackContext {
         rng: &mut *rng,
         defence: defence.as_ref(),
+        defence_state: None,
     };
     let byz = match attack.corrupt(honest.view(), f, &mut cx) {
         Ok(b) => b,

@@ -23,6 +23,7 @@ use crate::data::{Updates, UpdatesView};
 use crate::params::{build_from, Compat, Params, Spec};
 use crate::rng::SimRng;
 use crate::Result;
+use nalgebra::DVector;
 
 /// What an attack may look at besides the honest updates.
 pub struct AttackContext<'a> {
@@ -31,12 +32,22 @@ pub struct AttackContext<'a> {
     /// The defence under attack (optimal attacks search against it; ByzFL's default when
     /// `None` is Average after Clipping(c = 2)).
     pub defence: Option<&'a Pipeline>,
+    /// The defence's state as the attack sees it, for defences that keep one across calls
+    /// (centered clipping starts from its last output). A training loop holds it across
+    /// rounds; `None` (one-off calls) starts every search from no state. How the optimal
+    /// attacks read and update it depends on the compat mode
+    /// ([`optimal_inner_product_manipulation`] documents both).
+    pub defence_state: Option<&'a mut Option<DVector<f64>>>,
 }
 
 impl<'a> AttackContext<'a> {
     /// A context with no known defence.
     pub fn new(rng: &'a mut SimRng) -> Self {
-        AttackContext { rng, defence: None }
+        AttackContext {
+            rng,
+            defence: None,
+            defence_state: None,
+        }
     }
 }
 

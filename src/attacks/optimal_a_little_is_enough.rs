@@ -95,6 +95,7 @@ mod tests {
         let mut cx = AttackContext {
             rng: &mut rng,
             defence: Some(&defence),
+            defence_state: None,
         };
         let b = OptimalALittleIsEnough::new(LineSearch::default())
             .corrupt(h.view(), 1, &mut cx)
@@ -119,6 +120,7 @@ mod tests {
         let mut cx = AttackContext {
             rng: &mut rng,
             defence: Some(&defence),
+            defence_state: None,
         };
         let s = LineSearch {
             evals: 3,

@@ -38,19 +38,22 @@
 //! in ByzFL each of the search's evaluations starts from the previous evaluation's output (the
 //! first from zeros, on a fresh attack), not from 0 or from the server's previous aggregate, and
 //! the state carries on into the next round's search.
-//! - `Compat::Native` (the clean semantics): every evaluation is independent; the defence runs
-//!   with no previous aggregate ([`AggContext::new`]), exactly as the server runs it in a
-//!   simulated round, so J(τ) is a function of τ alone and the search maximises the damage the
-//!   server will actually see.
+//! - `Compat::Native` (the clean semantics): every evaluation is independent and starts from
+//!   the state the caller gives in [`AttackContext::defence_state`] (a training loop gives the
+//!   server's previous aggregate, where the server's centered clipping will start; none:
+//!   [`AggContext::new`], as in a one-off simulated round), which the search leaves unchanged.
+//!   So J(τ) is a function of τ alone and the search maximises the damage the server will
+//!   actually see.
 //! - `Compat::Byzfl`: the defence's output of evaluation k is passed as
-//!   [`AggContext::previous`] to evaluation k + 1 (the first starts from none, i.e. zeros).
-//!   Only centered clipping reads it, so for every other defence the two modes coincide. One
-//!   `corrupt` call mirrors one round of a freshly built ByzFL attack; ByzFL's carry-over into
-//!   later rounds is not reproduced (lbounds' attacks are stateless across calls). The effect
-//!   is real: with the state drifting towards the clipped fixed point, J can improve at every
-//!   evaluation whatever τ is, and the search then expands τ geometrically (the test
-//!   `byzfl_compat_carries_centered_clipping_state_across_evaluations` shows τ* = 70 where the
-//!   native search settles on 10).
+//!   [`AggContext::previous`] to evaluation k + 1; the first starts from the caller's
+//!   [`AttackContext::defence_state`] (none, i.e. zeros, for a fresh attack), and the last
+//!   output is written back there, so a training loop that keeps it from round to round
+//!   reproduces ByzFL's one aggregator object, whose state carries into the next round's
+//!   search. Only centered clipping reads it, so for every other defence the two modes
+//!   coincide. The effect is real: with the state drifting towards the clipped fixed point, J
+//!   can improve at every evaluation whatever τ is, and the search then expands τ
+//!   geometrically (the test `byzfl_compat_carries_centered_clipping_state_across_evaluations`
+//!   shows τ* = 70 where the native search settles on 10).
 //!
 //! # References
 //! Xie, Koyejo & Gupta, "Fall of Empires: Breaking Byzantine-tolerant SGD by Inner Product
@@ -217,8 +220,9 @@ impl LineSearch {
         m.columns_mut(0, nh).copy_from(&honest.matrix());
         let mut buf = Some(m);
         let mut diff = vec![0.0; d];
-        // ByzFL's one aggregator object: the previous evaluation's output (compat only).
-        let mut state: Option<DVector<f64>> = None;
+        // The defence's state each evaluation starts from: the caller's (native: fixed;
+        // compat: ByzFL's one aggregator object, the previous evaluation's output).
+        let mut state: Option<DVector<f64>> = cx.defence_state.as_deref().cloned().flatten();
         let carry = self.compat == Compat::Byzfl;
         let mut objective = |tau: f64| -> Result<f64> {
             // invariant: the buffer is put back after every evaluation below.
@@ -275,6 +279,11 @@ impl LineSearch {
             }
             delta *= self.ratio;
         }
+        if carry {
+            if let Some(slot) = cx.defence_state.as_deref_mut() {
+                *slot = state;
+            }
+        }
         Ok(best_x)
     }
 }
@@ -319,6 +328,7 @@ pub(crate) mod tests {
         let mut cx = AttackContext {
             rng: &mut rng,
             defence: Some(defence),
+            defence_state: None,
         };
         OptimalInnerProductManipulation::new(search)
             .corrupt(honest.view(), f, &mut cx)
@@ -410,6 +420,7 @@ pub(crate) mod tests {
         let mut cx = AttackContext {
             rng: &mut rng,
             defence: Some(&cc),
+            defence_state: None,
         };
         let a = crate::attacks::build(attack, p, compat).unwrap();
         a.corrupt(honest.view(), 1, &mut cx)
@@ -454,6 +465,48 @@ pub(crate) mod tests {
             against_centered_clipping(name, &default, Compat::Byzfl, &h),
             vec![-5242870.0]
         );
+    }
+
+    /// ByzFL's attack keeps one CenteredClipping object for the whole run, so its state
+    /// carries from one round's search into the next; `defence_state` reproduces that.
+    /// Mutation that makes it fail: not writing the final state back into `defence_state`
+    /// (round 2 then starts from zeros and returns 113.75), or updating it in native mode.
+    #[test]
+    fn byzfl_compat_carries_centered_clipping_state_across_rounds() {
+        use crate::aggregators::centered_clipping::CenteredClipping;
+        // Values from a float64 Python replay of ByzFL 0.0.11's CenteredClipping (L = 1,
+        // τ = 1) and its expansion/contraction search with evals = 4, one CC object kept
+        // across two calls. Round 1, honest (1), (1): τ* = 70, state 41/81 (see
+        // `byzfl_compat_carries_centered_clipping_state_across_evaluations`). Round 2, honest
+        // (−3), (−0.25), ḡ = −1.625: from 41/81 the search keeps τ* = 0 (b = 0, state
+        // −0.24939…), from a fresh object it finds τ* = 70 (b = 113.75).
+        let p = Params::new().with("evals", 4.0);
+        let run = |compat: Compat, h: &Updates, state: &mut Option<DVector<f64>>| {
+            let cc = Pipeline::rule(Box::new(CenteredClipping::new(1, 1.0).with_compat(compat)));
+            let mut rng = rng_from_seed(0);
+            let mut cx = AttackContext {
+                rng: &mut rng,
+                defence: Some(&cc),
+                defence_state: Some(state),
+            };
+            let a = crate::attacks::build("Optimal_InnerProductManipulation", &p, compat).unwrap();
+            a.corrupt(h.view(), 1, &mut cx).unwrap().view().col(0)[0]
+        };
+        let r1 = Updates::from_rows(&[vec![1.0], vec![1.0]]).unwrap();
+        let r2 = Updates::from_rows(&[vec![-3.0], vec![-0.25]]).unwrap();
+        let mut state = None;
+        assert_eq!(run(Compat::Byzfl, &r1, &mut state), -70.0);
+        let s1 = state.as_ref().unwrap()[0];
+        assert!((s1 - 41.0 / 81.0).abs() < 1e-15, "{s1}");
+        assert_eq!(run(Compat::Byzfl, &r2, &mut state), 0.0);
+        let s2 = state.as_ref().unwrap()[0];
+        // 1e-15: a few roundings of numbers of order 1 (the replay prints −0.2493903368388965).
+        assert!((s2 + 0.2493903368388965).abs() < 1e-15, "{s2}");
+        assert_eq!(run(Compat::Byzfl, &r2, &mut None), 113.75);
+        // Native: every evaluation starts from the given state, which stays as it was.
+        let mut native = Some(DVector::from_element(1, 41.0 / 81.0));
+        assert_eq!(run(Compat::Native, &r2, &mut native), 16.25);
+        assert_eq!(native.unwrap()[0], 41.0 / 81.0);
     }
 
     #[test]

@@ -83,6 +83,7 @@ pub fn run(a: Args) -> Result<()> {
         &mut AttackContext {
             rng: &mut rng,
             defence: defence.as_ref(),
+            defence_state: None,
         },
     )?;
     let bv = byz.view();

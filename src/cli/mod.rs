@@ -14,6 +14,7 @@ mod plot;
 mod privacy;
 mod simulate;
 mod sweep;
+mod train;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -55,6 +56,8 @@ enum Command {
     /// Plot any metric of a sweep's records against any parameter (SVG or PNG).
     #[cfg(feature = "plot")]
     Plot(plot::Args),
+    /// Train a model across honest and Byzantine users (D-SGD or FedAvg, robust rules, DP).
+    Train(train::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -71,6 +74,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Figures(a) => figures::run(a),
         #[cfg(feature = "plot")]
         Command::Plot(a) => plot::run(a),
+        Command::Train(a) => train::run(a),
     }
 }
 
@@ -312,10 +316,14 @@ pub struct Progress {
 impl Progress {
     /// A hidden bar for `total` jobs.
     pub fn new(total: u64, what: &str) -> Self {
+        Self::with_unit(total, what, "runs")
+    }
+
+    /// A hidden bar for `total` steps counted in `unit` (`rounds`).
+    pub fn with_unit(total: u64, what: &str, unit: &str) -> Self {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
-        if let Ok(style) =
-            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} runs, {per_sec}, eta {eta}")
-        {
+        let template = format!("{{msg}} [{{bar:30}}] {{pos}}/{{len}} {unit}, {{per_sec}}, eta {{eta}}");
+        if let Ok(style) = ProgressStyle::with_template(&template) {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_message(what.to_string());

@@ -37,13 +37,13 @@ pub const MAX_LINE_BYTES: u64 = 1 << 30;
 
 /// The separator of a text input, fixed by its first data line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Separator {
+pub(crate) enum Separator {
     Comma,
     Whitespace,
 }
 
 impl Separator {
-    fn of(line: &str) -> Separator {
+    pub(crate) fn of(line: &str) -> Separator {
         if line.contains(',') {
             Separator::Comma
         } else {
@@ -51,7 +51,7 @@ impl Separator {
         }
     }
 
-    fn fields<'a>(self, line: &'a str) -> Box<dyn Iterator<Item = &'a str> + 'a> {
+    pub(crate) fn fields<'a>(self, line: &'a str) -> Box<dyn Iterator<Item = &'a str> + 'a> {
         match self {
             Separator::Comma => Box::new(line.split(',').map(unquote)),
             Separator::Whitespace => Box::new(line.split_ascii_whitespace().map(unquote)),
@@ -68,7 +68,7 @@ fn unquote(field: &str) -> &str {
 }
 
 /// A header row: no field of `line` is a number.
-fn is_header(line: &str) -> bool {
+pub(crate) fn is_header(line: &str) -> bool {
     !Separator::of(line)
         .fields(line)
         .any(|f| f.parse::<f64>().is_ok())
@@ -96,63 +96,18 @@ pub fn parse_updates(text: &str, source: &str) -> Result<Updates> {
 /// NaN/±∞, an empty field, a line whose length differs from the first vector's, text that is
 /// not UTF-8, a line longer than [`MAX_LINE_BYTES`], more than
 /// [`MAX_VALUES`] values, or an input without vectors; [`Error::Io`] when reading fails.
-pub fn read_csv<R: BufRead>(mut reader: R, source: &str, opts: CsvOptions) -> Result<Updates> {
+pub fn read_csv<R: BufRead>(reader: R, source: &str, opts: CsvOptions) -> Result<Updates> {
     let mut values: Vec<f64> = Vec::new();
-    let mut line_buf: Vec<u8> = Vec::new();
     let mut separator: Option<Separator> = None;
     let (mut n, mut d) = (0usize, 0usize);
-    let mut first_line = true;
-    let mut seen_content = false;
-    let mut lineno = 0u64;
+    let mut lines = TextLines::new(reader, source);
+    let mut first = true;
     let at_line = |lineno: u64| format!("{source} line {lineno}");
-    loop {
-        line_buf.clear();
-        let got = reader
-            .by_ref()
-            .take(MAX_LINE_BYTES + 1)
-            .read_until(b'\n', &mut line_buf)
-            .map_err(|e| Error::Io {
-                path: source.to_string(),
-                source: e,
-            })?;
-        if got == 0 {
-            break;
-        }
-        lineno += 1;
-        if got as u64 > MAX_LINE_BYTES {
-            return Err(Error::Parse {
-                what: at_line(lineno),
-                reason: format!("line longer than {MAX_LINE_BYTES} bytes"),
-            });
-        }
-        let mut bytes = &line_buf[..];
-        if first_line {
-            first_line = false;
-            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        }
-        let is_first_content = !seen_content;
-        let line = match std::str::from_utf8(bytes) {
-            Ok(s) => s.trim(),
-            // A declared header may hold names in a legacy encoding; data must be text.
-            Err(_) if is_first_content && opts.header => {
-                seen_content = true;
-                continue;
-            }
-            Err(e) => {
-                return Err(Error::Parse {
-                    what: at_line(lineno),
-                    reason: format!(
-                        "not UTF-8 text (invalid byte at offset {})",
-                        e.valid_up_to()
-                    ),
-                })
-            }
-        };
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        seen_content = true;
-        if is_first_content && (opts.header || is_header(line)) {
+    // A declared header may hold names in a legacy encoding; data must be text.
+    while let Some((lineno, line)) = lines.next_line(first && opts.header)? {
+        let is_first = std::mem::replace(&mut first, false);
+        let Some(line) = line else { continue };
+        if is_first && (opts.header || is_header(line)) {
             continue;
         }
         let sep = *separator.get_or_insert_with(|| Separator::of(line));
@@ -212,6 +167,89 @@ pub fn read_csv<R: BufRead>(mut reader: R, source: &str, opts: CsvOptions) -> Re
     values.shrink_to_fit();
     // Vector after vector is exactly the column-major layout of the d×n matrix.
     Updates::with_entries(DMatrix::from_vec(d, n, values), opts.entries)
+}
+
+/// The content lines of a text input, read one at a time into one reused buffer: a UTF-8
+/// byte-order mark on the first line, blank lines and `#` comment lines are skipped, and each
+/// line is trimmed (CRLF ends included).
+pub(crate) struct TextLines<'s, R> {
+    reader: R,
+    buf: Vec<u8>,
+    lineno: u64,
+    source: &'s str,
+}
+
+impl<'s, R: BufRead> TextLines<'s, R> {
+    /// Lines of `reader`; `source` names it in errors.
+    pub(crate) fn new(reader: R, source: &'s str) -> Self {
+        TextLines {
+            reader,
+            buf: Vec::new(),
+            lineno: 0,
+            source,
+        }
+    }
+
+    /// The next content line with its 1-based line number, `None` at the end. A line that is
+    /// not UTF-8 is an error, unless `allow_non_utf8`, when it comes back as `(lineno, None)`.
+    ///
+    /// # Errors
+    /// [`Error::Parse`] for a line longer than [`MAX_LINE_BYTES`] or not UTF-8; [`Error::Io`]
+    /// when reading fails.
+    pub(crate) fn next_line(
+        &mut self,
+        allow_non_utf8: bool,
+    ) -> Result<Option<(u64, Option<&str>)>> {
+        loop {
+            self.buf.clear();
+            let got = self
+                .reader
+                .by_ref()
+                .take(MAX_LINE_BYTES + 1)
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|e| Error::Io {
+                    path: self.source.to_string(),
+                    source: e,
+                })?;
+            if got == 0 {
+                return Ok(None);
+            }
+            self.lineno += 1;
+            let at = || format!("{} line {}", self.source, self.lineno);
+            if got as u64 > MAX_LINE_BYTES {
+                return Err(Error::Parse {
+                    what: at(),
+                    reason: format!("line longer than {MAX_LINE_BYTES} bytes"),
+                });
+            }
+            let mut bytes = &self.buf[..];
+            if self.lineno == 1 {
+                bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+            }
+            match std::str::from_utf8(bytes) {
+                Ok(s) => {
+                    let line = s.trim();
+                    if !line.is_empty() && !line.starts_with('#') {
+                        // Re-borrow: the checks above end the first borrow of the buffer.
+                        let start = line.as_ptr() as usize - self.buf.as_ptr() as usize;
+                        let text = std::str::from_utf8(&self.buf[start..start + line.len()])
+                            .expect("invariant: a sub-slice of valid UTF-8 at char boundaries");
+                        return Ok(Some((self.lineno, Some(text))));
+                    }
+                }
+                Err(_) if allow_non_utf8 => return Ok(Some((self.lineno, None))),
+                Err(e) => {
+                    return Err(Error::Parse {
+                        what: at(),
+                        reason: format!(
+                            "not UTF-8 text (invalid byte at offset {})",
+                            e.valid_up_to()
+                        ),
+                    })
+                }
+            }
+        }
+    }
 }
 
 /// Formats a vector as one CSV line (shortest round-tripping decimal for each entry).

@@ -315,6 +315,20 @@ impl<'a> UpdatesView<'a> {
         DMatrixView::from_slice(self.data, self.d, self.n)
     }
 
+    /// The first `k` vectors, without a copy (the honest ones, when the Byzantine vectors
+    /// follow them).
+    ///
+    /// # Panics
+    /// When `k` is 0 or exceeds n (a caller bug).
+    pub fn first(&self, k: usize) -> UpdatesView<'a> {
+        assert!(k >= 1 && k <= self.n, "invariant: first({k}) of {} vectors", self.n);
+        UpdatesView {
+            data: &self.data[..k * self.d],
+            d: self.d,
+            n: k,
+        }
+    }
+
     /// Copies the columns listed in `idx`, in that order.
     pub fn select(&self, idx: &[usize]) -> Updates {
         let mut m = DMatrix::zeros(self.d(), idx.len());

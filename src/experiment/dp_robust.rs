@@ -326,6 +326,7 @@ impl Experiment for DpRobust {
             let mut acx = AttackContext {
                 rng: &mut *rng,
                 defence: Some(&defence),
+                defence_state: None,
             };
             let byz = attack.corrupt(honest.view(), f, &mut acx)?;
             honest.concat(&byz)?

@@ -17,10 +17,13 @@
 
 pub mod config;
 pub mod dp_robust;
+pub mod par;
 pub mod privacy;
 pub mod robust;
 pub mod summary;
 pub mod sweep;
+
+pub use par::par_map_indexed;
 
 use crate::rng::{rng_for, rng_named, SimRng, MAX_POINT};
 use crate::{Error, Result};

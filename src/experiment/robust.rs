@@ -230,6 +230,7 @@ pub fn run_with(p: &RobustPoint, streams: Streams) -> Result<RobustOutcome> {
         let mut acx = AttackContext {
             rng: &mut attack_rng,
             defence: Some(&pipeline),
+            defence_state: None,
         };
         let byz = match attack.corrupt(honest.view(), f, &mut acx) {
             Ok(b) => b,
@@ -277,7 +278,7 @@ pub fn run_with(p: &RobustPoint, streams: Streams) -> Result<RobustOutcome> {
 
 /// κ̂ = ‖F − x̄_H‖²/var_H, extended to var_H = 0: 0 when F = x̄_H, +∞ otherwise (any finite κ
 /// would claim ‖F − x̄_H‖² ≤ κ·0).
-fn kappa_hat(to_honest_sq: f64, honest_variance: f64) -> f64 {
+pub(crate) fn kappa_hat(to_honest_sq: f64, honest_variance: f64) -> f64 {
     if honest_variance > 0.0 {
         to_honest_sq / honest_variance
     } else if to_honest_sq == 0.0 {

@@ -139,6 +139,28 @@ impl Examples {
         }
     }
 
+    /// Adds `offset` (length p) to every example's features (a client's feature shift).
+    ///
+    /// # Errors
+    /// A length other than p, or a shift that makes a feature non-finite (nothing changes).
+    pub fn shift_features(&mut self, offset: &[f64]) -> Result<()> {
+        if offset.len() != self.features() {
+            return Err(Error::DimensionMismatch {
+                what: "feature offset".into(),
+                expected: self.features(),
+                got: offset.len(),
+            });
+        }
+        let shifted = DMatrix::from_fn(self.x.nrows(), self.x.ncols(), |r, c| {
+            self.x[(r, c)] + offset[r]
+        });
+        if let Some(v) = shifted.iter().find(|v| !v.is_finite()) {
+            return Err(Error::invalid("feature", v, "features must be finite"));
+        }
+        self.x = shifted;
+        Ok(())
+    }
+
     /// All examples as one batch (no copy).
     pub fn batch(&self) -> Batch<'_> {
         Batch {

@@ -14,6 +14,10 @@
 
 pub mod examples;
 pub mod model;
+pub mod partition;
+pub mod sources;
+pub mod train;
 
 pub use examples::{Batch, Examples, Task};
 pub use model::Model;
+pub use partition::Partition;

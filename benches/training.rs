@@ -1,0 +1,121 @@
+//! Model-level speed at ByzFL's benchmark sizes, one thread, f64.
+//!
+//! - `gemm/784x256x100`: the yardstick, this machine's matrix-product rate: one product of a
+//!   784 × 256 by a 256 × 100 matrix (the first layer's weight gradient of the MLP at batch
+//!   256), 20 070 400 multiply-adds.
+//! - `client_step`: one client's `loss_grad` at batch 32 (a D-SGD client step) for softmax
+//!   regression 784→10 (d = 7 850; 501 760 multiply-adds in its two matrix products) and
+//!   ByzFL's `fc_mnist` MLP 784-100-10 (d = 79 510; 5 113 600 multiply-adds: forward,
+//!   back-propagation to the hidden layer, weight gradients).
+//! - `dp_step`: the MLP at batch 256: `clipped_grad_sum` with C = 1 (exact per-example
+//!   clipping, the DP-SGD step), next to `loss_grad` (the non-private step) and
+//!   `per_example_grad_norms` alone. 40 908 800 multiply-adds each (the norms skip the
+//!   weight-gradient products: 20 582 400).
+//!
+//! Every row's throughput is its multiply-adds per second ("elem/s"), so dividing the
+//! yardstick's rate by a row's gives how far that row is from the matrix-product floor.
+//! Compare with the times in docs/performance.md (ByzFL: 0.55 ms per softmax client step,
+//! 0.85–1.0 ms per MLP client step; Opacus 1.6.0 per-sample 154 ms and ghost clipping
+//! 7.2 ms per DP-SGD step; plain torch SGD 4.6 ms; all float32, one thread).
+//!
+//! Run: `cargo bench --bench training`.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use lbounds::learning::model::{Model, ModelSpec};
+use lbounds::learning::{Batch, Task};
+use lbounds::rng::{rng_from_seed, uniform_index};
+use nalgebra::DMatrix;
+use rand::RngExt;
+use rand_distr::StandardNormal;
+use std::hint::black_box;
+
+const FEATURES: usize = 784;
+const CLASSES: usize = 10;
+
+/// N(0, 1) features (p × b) and uniform labels, from a fixed seed.
+fn data(b: usize) -> (DMatrix<f64>, Vec<f64>) {
+    let mut rng = rng_from_seed(7);
+    let x = DMatrix::from_fn(FEATURES, b, |_, _| rng.sample::<f64, _>(StandardNormal));
+    let y = (0..b)
+        .map(|_| uniform_index(&mut rng, CLASSES) as f64)
+        .collect();
+    (x, y)
+}
+
+fn model(spec: &str) -> Box<dyn Model> {
+    let spec = ModelSpec::parse(spec, None, None).expect("known model");
+    spec.build(FEATURES, Task::Classification { classes: CLASSES })
+        .expect("bench model builds")
+}
+
+fn gemm(c: &mut Criterion) {
+    let mut rng = rng_from_seed(1);
+    let a = DMatrix::from_fn(784, 256, |_, _| rng.sample::<f64, _>(StandardNormal));
+    let b = DMatrix::from_fn(256, 100, |_, _| rng.sample::<f64, _>(StandardNormal));
+    let mut out = DMatrix::<f64>::zeros(784, 100);
+    let mut group = c.benchmark_group("gemm");
+    group.throughput(Throughput::Elements(784 * 256 * 100));
+    group.bench_function("784x256x100", |bench| {
+        bench.iter(|| {
+            out.gemm(1.0, &a, &b, 0.0);
+            black_box(&out);
+        })
+    });
+    group.finish();
+}
+
+fn client_step(c: &mut Criterion) {
+    let (x, y) = data(32);
+    let batch = Batch {
+        x: x.as_view(),
+        y: &y,
+    };
+    let mut group = c.benchmark_group("client_step");
+    for (name, madds) in [("softmax", 501_760u64), ("mlp", 5_113_600)] {
+        let m = model(name);
+        let theta = m.init(&mut rng_from_seed(3));
+        let mut grad = vec![0.0; m.n_params()];
+        group.throughput(Throughput::Elements(madds));
+        group.bench_function(BenchmarkId::new(name, "b32"), |bench| {
+            bench.iter(|| black_box(m.loss_grad(&theta, batch, &mut grad).expect("valid")))
+        });
+    }
+    group.finish();
+}
+
+fn dp_step(c: &mut Criterion) {
+    let (x, y) = data(256);
+    let batch = Batch {
+        x: x.as_view(),
+        y: &y,
+    };
+    let m = model("mlp");
+    let theta = m.init(&mut rng_from_seed(3));
+    let mut grad = vec![0.0; m.n_params()];
+    let mut norms = vec![0.0; 256];
+    let mut group = c.benchmark_group("dp_step/mlp_b256");
+    group.throughput(Throughput::Elements(40_908_800));
+    group.bench_function("clipped_grad_sum", |bench| {
+        bench.iter(|| {
+            black_box(
+                m.clipped_grad_sum(&theta, batch, 1.0, &mut grad)
+                    .expect("valid"),
+            )
+        })
+    });
+    group.bench_function("loss_grad", |bench| {
+        bench.iter(|| black_box(m.loss_grad(&theta, batch, &mut grad).expect("valid")))
+    });
+    group.throughput(Throughput::Elements(20_582_400));
+    group.bench_function("per_example_grad_norms", |bench| {
+        bench.iter(|| {
+            m.per_example_grad_norms(&theta, batch, &mut norms)
+                .expect("valid");
+            black_box(&norms);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, gemm, client_step, dp_step);
+criterion_main!(benches);

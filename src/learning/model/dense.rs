@@ -1,0 +1,778 @@
+//! The dense-layer engine: a stack of fully connected layers with a loss head, batched.
+//!
+//! One type, [`DenseNet`], serves every model lbounds trains: with no hidden layer it is
+//! linear regression (squared head), binary logistic regression (logistic head) or softmax
+//! regression (softmax head); with hidden layers it is an MLP.
+//!
+//! # Computation
+//! Activations are stored one example per column, so each layer is one matrix product for a
+//! whole chunk of examples (nalgebra's `gemm`, which runs matrixmultiply's packed f64 kernels
+//! once every dimension exceeds 5). The weights are never copied: a row-major `[out, in]`
+//! block of θ is read through a strided view as the `out × in` matrix W (forward), or as its
+//! column-major transpose (backward); the weight gradient is written the same way.
+//!
+//! Per example i and layer k (input aᵢ, output gradient gᵢ = ∂ℓᵢ/∂zᵢ), the weight gradient is
+//! the outer product gᵢaᵢᵀ and the bias gradient gᵢ, so
+//! ‖∇ℓᵢ‖² = Σₖ ‖gᵢ‖²(‖aᵢ‖² + 1): per-example norms cost two column norms per layer and
+//! never materialise a per-example gradient (Goodfellow, "Efficient Per-Example Gradient
+//! Computations", 2015, arXiv 1510.01799; the "ghost norm" of Li, Tramèr, Liang & Hashimoto,
+//! "Large Language Models Can Be Strong Differentially Private Learners", ICLR 2022,
+//! arXiv 2110.05679).
+//!
+//! The clipped sum Σᵢ wᵢ∇ℓᵢ with wᵢ = min(1, C/‖∇ℓᵢ‖) is back-propagation re-weighted per
+//! example: the backward pass is linear in the head's output gradient and keeps examples in
+//! separate columns, so scaling column i of every layer's output gradient by wᵢ is exactly a
+//! second backward pass started from wᵢgᵢ at the head. We keep each layer's output gradient
+//! from the one backward pass, scale its columns, and only then form the weight gradients:
+//! one forward, one backward, and the weight-gradient products once — the work of a plain
+//! [`Model::loss_grad`] plus O(B·Σ widths). (Opacus's ghost clipping runs a second backward.)
+//!
+//! Large batches are processed in chunks of columns (at most [`CHUNK`], fewer for very wide
+//! layers), so the scratch memory is bounded whatever the batch size.
+
+use super::gemm::{gemm, Mat};
+use super::{Evaluation, Model};
+use crate::learning::examples::{Batch, Task};
+use crate::rng::SimRng;
+use crate::{Error, Result};
+use nalgebra::{DMatrix, DMatrixView};
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+
+/// Largest parameter count a [`DenseNet`] accepts (10⁹ f64 = 8 GB per vector): a guard
+/// against absurd widths from a command line, checked before anything is allocated.
+pub const MAX_PARAMS: usize = 1_000_000_000;
+
+/// Most examples processed at once; larger batches are split into chunks of columns.
+pub const CHUNK: usize = 512;
+
+/// Scratch floats per chunk beyond which the chunk shrinks (2²² f64 = 32 MB).
+const SCRATCH_FLOATS: usize = 1 << 22;
+
+/// The non-linearity between hidden layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// max(0, z); derivative 1 for z > 0 and 0 otherwise (torch's choice at z = 0).
+    Relu,
+    /// tanh z; derivative 1 − tanh² z.
+    Tanh,
+}
+
+impl Activation {
+    /// Every activation's name, as the CLI spells it.
+    pub const NAMES: [&'static str; 2] = ["relu", "tanh"];
+
+    /// The name as the CLI spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::Tanh => "tanh",
+        }
+    }
+
+    /// Parses `relu` or `tanh`.
+    ///
+    /// # Errors
+    /// Any other name.
+    pub fn parse(s: &str) -> Result<Activation> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "relu" => Ok(Activation::Relu),
+            "tanh" => Ok(Activation::Tanh),
+            _ => Err(Error::unknown("activation", s, Activation::NAMES)),
+        }
+    }
+
+    fn apply(self, z: &mut [f64]) {
+        match self {
+            Activation::Relu => z.iter_mut().for_each(|v| *v = v.max(0.0)),
+            Activation::Tanh => z.iter_mut().for_each(|v| *v = v.tanh()),
+        }
+    }
+
+    /// `d ← d ⊙ σ'(z)`, with σ' written in terms of the activation a = σ(z).
+    fn backprop(self, d: &mut [f64], a: &[f64]) {
+        match self {
+            // torch's threshold_backward: zero where a ≤ 0 (a NaN passes d through).
+            Activation::Relu => d.iter_mut().zip(a).for_each(|(d, &a)| {
+                if a <= 0.0 {
+                    *d = 0.0;
+                }
+            }),
+            Activation::Tanh => d.iter_mut().zip(a).for_each(|(d, &a)| *d *= 1.0 - a * a),
+        }
+    }
+}
+
+/// The loss on the last layer's outputs z (per example; the model's loss is the batch mean).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Head {
+    /// Regression, one output: ½(z − y)², gradient z − y. The ½ is the convention of
+    /// `privacy::sgd`; torch's `MSELoss` has no ½, so its loss and gradient are twice these.
+    Squared,
+    /// Binary classification, one output (the logit), labels {0, 1}: binary cross-entropy
+    /// with logits, ln(1 + eᶻ) − yz, gradient s(z) − y with s the sigmoid (torch's
+    /// `BCEWithLogitsLoss`).
+    Logistic,
+    /// K-class classification, K outputs (the logits): cross-entropy
+    /// ln Σₖ e^{zₖ} − z_y, gradient softmax(z) − e_y (torch's `CrossEntropyLoss`).
+    Softmax,
+}
+
+impl Head {
+    /// Loss of one example with outputs `z`, overwriting `z` with ∂ℓ/∂z when `grad`.
+    /// Numerically stable: ln(1 + eᶻ) = max(z, 0) + ln(1 + e^{−|z|}), and the log-sum-exp
+    /// subtracts the largest logit first.
+    #[inline]
+    fn loss(self, z: &mut [f64], y: f64, grad: bool) -> f64 {
+        match self {
+            Head::Squared => {
+                let r = z[0] - y;
+                if grad {
+                    z[0] = r;
+                }
+                0.5 * r * r
+            }
+            Head::Logistic => {
+                let v = z[0];
+                let loss = v.max(0.0) + (-v.abs()).exp().ln_1p() - y * v;
+                if grad {
+                    z[0] = sigmoid(v) - y;
+                }
+                loss
+            }
+            Head::Softmax => {
+                let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let s: f64 = z.iter().map(|&v| (v - m).exp()).sum();
+                let label = y as usize;
+                let loss = m + s.ln() - z[label];
+                if grad {
+                    z.iter_mut().for_each(|v| *v = (*v - m).exp() / s);
+                    z[label] -= 1.0;
+                }
+                loss
+            }
+        }
+    }
+}
+
+/// The logistic sigmoid, without overflow for large |z|.
+#[inline]
+fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// Whether an example's outputs `z` predict its label `y`: the logit's sign for one output
+/// (z > 0 means class 1), the first largest logit otherwise. A NaN output is never correct.
+pub(crate) fn predicts(z: &[f64], y: f64) -> bool {
+    if z.iter().any(|v| v.is_nan()) {
+        return false;
+    }
+    if z.len() == 1 {
+        return (z[0] > 0.0) == (y == 1.0);
+    }
+    let mut best = 0;
+    for (k, &v) in z.iter().enumerate() {
+        if v > z[best] {
+            best = k;
+        }
+    }
+    best as f64 == y
+}
+
+/// A stack of dense layers with a loss head: linear, logistic and softmax regression, and
+/// MLPs.
+///
+/// Layer k maps width `widths[k]` to `widths[k + 1]`; hidden layers apply the activation, the
+/// last layer's outputs go to the head. Parameters: for each layer in order, its weight
+/// `[out, in]` row-major then its bias `[out]`, exactly torch's `parameters_to_vector` of
+/// the equivalent `nn.Sequential` of `nn.Linear` layers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenseNet {
+    widths: Vec<usize>,
+    activation: Activation,
+    head: Head,
+    task: Task,
+    n_params: usize,
+}
+
+/// What one pass over a chunk computes.
+#[derive(Clone, Copy, PartialEq)]
+enum Want {
+    /// The loss only.
+    Loss,
+    /// The sum of per-example gradients (scaled by 1/B at the end by the caller).
+    Grad,
+    /// Per-example gradient norms.
+    Norms,
+    /// The sum of per-example gradients clipped to norm C.
+    Clipped(f64),
+}
+
+/// Scratch buffers for one pass, sized for a chunk, reused across chunks.
+struct Work {
+    /// Per layer: its outputs after the activation (the last: logits, then ∂ℓ/∂z).
+    acts: Vec<Vec<f64>>,
+    /// Per hidden layer: ∂ℓ/∂z of its outputs.
+    grads: Vec<Vec<f64>>,
+    /// Per example: its squared gradient norm.
+    sq: Vec<f64>,
+}
+
+impl DenseNet {
+    /// A network with layer widths `widths` (input features first, outputs last).
+    ///
+    /// # Errors
+    /// Fewer than two widths, a zero width, more than [`MAX_PARAMS`] parameters, or a head
+    /// that does not fit the task or the output width (squared: regression, 1 output;
+    /// logistic: 2 classes, 1 output; softmax: K classes, K outputs).
+    pub fn new(
+        widths: Vec<usize>,
+        activation: Activation,
+        head: Head,
+        task: Task,
+    ) -> Result<DenseNet> {
+        if widths.len() < 2 {
+            return Err(Error::invalid(
+                "layer widths",
+                widths.len(),
+                "a network needs an input width and an output width",
+            ));
+        }
+        if let Some(&w) = widths.iter().find(|&&w| w == 0) {
+            return Err(Error::invalid("layer width", w, "every width must be ≥ 1"));
+        }
+        let outputs = widths[widths.len() - 1];
+        let expected = match (head, task) {
+            (Head::Squared, Task::Regression) => 1,
+            (Head::Logistic, Task::Classification { classes: 2 }) => 1,
+            (Head::Softmax, Task::Classification { classes }) if classes >= 2 => classes,
+            _ => {
+                return Err(Error::Unsupported(format!(
+                    "the {head:?} head does not fit a {} task (squared needs regression, \
+                     logistic two classes, softmax at least two classes)",
+                    describe_task(task)
+                )))
+            }
+        };
+        if outputs != expected {
+            return Err(Error::DimensionMismatch {
+                what: format!("outputs of the {head:?} head"),
+                expected,
+                got: outputs,
+            });
+        }
+        let too_many = || {
+            Error::invalid(
+                "model size",
+                format!("widths {widths:?}"),
+                format!("more than {MAX_PARAMS} parameters"),
+            )
+        };
+        let mut n_params = 0usize;
+        for w in widths.windows(2) {
+            let layer = w[0]
+                .checked_mul(w[1])
+                .and_then(|m| m.checked_add(w[1]))
+                .ok_or_else(too_many)?;
+            n_params = n_params.checked_add(layer).ok_or_else(too_many)?;
+        }
+        if n_params > MAX_PARAMS {
+            return Err(too_many());
+        }
+        Ok(DenseNet {
+            widths,
+            activation,
+            head,
+            task,
+            n_params,
+        })
+    }
+
+    /// Layer widths, input first.
+    pub fn widths(&self) -> &[usize] {
+        &self.widths
+    }
+
+    /// The hidden-layer activation.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    /// The loss head.
+    pub fn head(&self) -> Head {
+        self.head
+    }
+
+    /// Number of layers (hidden layers + 1).
+    fn depth(&self) -> usize {
+        self.widths.len() - 1
+    }
+
+    /// (offset of the weight in θ, fan-in, fan-out) of each layer; the bias follows the weight.
+    fn layers(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        self.widths.windows(2).scan(0usize, |off, w| {
+            let at = *off;
+            *off += w[0] * w[1] + w[1];
+            Some((at, w[0], w[1]))
+        })
+    }
+
+    fn outputs(&self) -> usize {
+        self.widths[self.depth()]
+    }
+
+    /// Examples per chunk for a batch of `b`: at most [`CHUNK`], and few enough that the
+    /// activations and gradients fit in [`SCRATCH_FLOATS`].
+    fn chunk_len(&self, b: usize) -> usize {
+        let per_column: usize = 2 * self.widths[1..].iter().sum::<usize>() + 1;
+        (SCRATCH_FLOATS / per_column).clamp(1, CHUNK).min(b.max(1))
+    }
+
+    fn work(&self, cols: usize) -> Work {
+        let d = self.depth();
+        Work {
+            acts: self.widths[1..]
+                .iter()
+                .map(|&w| vec![0.0; w * cols])
+                .collect(),
+            grads: self.widths[1..d]
+                .iter()
+                .map(|&w| vec![0.0; w * cols])
+                .collect(),
+            sq: vec![0.0; cols],
+        }
+    }
+
+    /// Checks θ and the batch against the model.
+    fn check(&self, theta: &[f64], batch: &Batch<'_>) -> Result<()> {
+        self.check_inputs(theta, batch.x)?;
+        if batch.x.ncols() != batch.y.len() {
+            return Err(Error::DimensionMismatch {
+                what: "batch targets".into(),
+                expected: batch.x.ncols(),
+                got: batch.y.len(),
+            });
+        }
+        match self.task {
+            Task::Regression => {
+                if let Some(v) = batch.y.iter().find(|v| !v.is_finite()) {
+                    return Err(Error::invalid("target", v, "targets must be finite"));
+                }
+            }
+            Task::Classification { classes } => {
+                if let Some(v) = batch
+                    .y
+                    .iter()
+                    .find(|&&v| !(v >= 0.0 && v < classes as f64 && v.fract() == 0.0))
+                {
+                    return Err(Error::invalid(
+                        "label",
+                        v,
+                        format!("labels must be integers in 0..{classes}"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_inputs(&self, theta: &[f64], x: DMatrixView<'_, f64>) -> Result<()> {
+        if theta.len() != self.n_params {
+            return Err(Error::DimensionMismatch {
+                what: format!("parameters of {}", self.describe()),
+                expected: self.n_params,
+                got: theta.len(),
+            });
+        }
+        if x.nrows() != self.widths[0] {
+            return Err(Error::DimensionMismatch {
+                what: format!("features of {}", self.describe()),
+                expected: self.widths[0],
+                got: x.nrows(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Forward pass of a chunk `x` (p × c): every layer's outputs into `work.acts`.
+    fn forward(&self, theta: &[f64], x: DMatrixView<'_, f64>, acts: &mut [Vec<f64>]) {
+        let c = x.ncols();
+        let last = self.depth() - 1;
+        for (k, (off, fan_in, fan_out)) in self.layers().enumerate() {
+            let (done, rest) = acts.split_at_mut(k);
+            let z = &mut rest[0][..fan_out * c];
+            let weight = &theta[off..off + fan_in * fan_out];
+            let bias = &theta[off + fan_in * fan_out..off + fan_in * fan_out + fan_out];
+            let input = if k == 0 {
+                Mat::from_view(x)
+            } else {
+                Mat::col_major(&done[k - 1][..fan_in * c], fan_in, c)
+            };
+            // W is the out × in block of θ, row-major.
+            gemm(1.0, Mat::row_major(weight, fan_out, fan_in), input, 0.0, z);
+            for col in z.chunks_exact_mut(fan_out) {
+                col.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+            }
+            if k < last {
+                self.activation.apply(z);
+            }
+        }
+    }
+
+    /// One chunk: forward, head, and what `want` asks for. Returns the chunk's loss sum.
+    /// Gradients are added into `grad`; norms are written into `norms`.
+    #[allow(clippy::too_many_arguments)]
+    fn pass(
+        &self,
+        theta: &[f64],
+        x: DMatrixView<'_, f64>,
+        y: &[f64],
+        want: Want,
+        work: &mut Work,
+        grad: &mut [f64],
+        norms: &mut [f64],
+    ) -> f64 {
+        let c = x.ncols();
+        let depth = self.depth();
+        let k_out = self.outputs();
+        self.forward(theta, x, &mut work.acts);
+        let need_grad = want != Want::Loss;
+        let logits = &mut work.acts[depth - 1][..k_out * c];
+        let mut loss = 0.0;
+        for (z, &yi) in logits.chunks_exact_mut(k_out).zip(y) {
+            loss += self.head.loss(z, yi, need_grad);
+        }
+        if !need_grad {
+            return loss;
+        }
+        self.backward(theta, c, work);
+        let clip = match want {
+            Want::Norms => None,
+            Want::Clipped(cn) if cn.is_finite() => Some(cn),
+            _ => {
+                self.weight_grads(x, work, grad);
+                return loss;
+            }
+        };
+        // ‖∇ℓᵢ‖² = Σₖ ‖gᵢ⁽ᵏ⁾‖² (‖aᵢ⁽ᵏ⁾‖² + 1), the 1 for the bias.
+        let mut sq_buf = std::mem::take(&mut work.sq);
+        let sq = &mut sq_buf[..c];
+        sq.iter_mut().for_each(|s| *s = 0.0);
+        for (k, (_, fan_in, fan_out)) in self.layers().enumerate() {
+            let g = self.out_grad(work, k, c);
+            for (i, s) in sq.iter_mut().enumerate() {
+                let gi = &g[i * fan_out..(i + 1) * fan_out];
+                let a2 = if k == 0 {
+                    x.column(i).norm_squared()
+                } else {
+                    sum_sq(&work.acts[k - 1][i * fan_in..(i + 1) * fan_in])
+                };
+                *s += sum_sq(gi) * (a2 + 1.0);
+            }
+        }
+        match clip {
+            None => {
+                norms
+                    .iter_mut()
+                    .zip(sq.iter())
+                    .for_each(|(n, s)| *n = s.sqrt());
+            }
+            Some(cn) => {
+                // wᵢ = min(1, C/‖∇ℓᵢ‖): exactly, without Opacus's +1e-6 in the denominator;
+                // a zero gradient gives C/0 = ∞, so w = 1.
+                let weights: Vec<f64> = sq.iter().map(|s| (cn / s.sqrt()).min(1.0)).collect();
+                for k in 0..depth {
+                    let fan_out = self.widths[k + 1];
+                    let g = if k == depth - 1 {
+                        &mut work.acts[k][..fan_out * c]
+                    } else {
+                        &mut work.grads[k][..fan_out * c]
+                    };
+                    for (col, &w) in g.chunks_exact_mut(fan_out).zip(&weights) {
+                        if w < 1.0 {
+                            col.iter_mut().for_each(|v| *v *= w);
+                        }
+                    }
+                }
+                self.weight_grads(x, work, grad);
+            }
+        }
+        work.sq = sq_buf;
+        loss
+    }
+
+    /// ∂ℓ/∂z of layer k's outputs for the current chunk (out × c, column-major).
+    fn out_grad<'w>(&self, work: &'w Work, k: usize, c: usize) -> &'w [f64] {
+        let fan_out = self.widths[k + 1];
+        if k == self.depth() - 1 {
+            &work.acts[k][..fan_out * c]
+        } else {
+            &work.grads[k][..fan_out * c]
+        }
+    }
+
+    /// Back-propagates the head's output gradient (in the last `acts`) to every hidden layer:
+    /// g⁽ᵏ⁻¹⁾ = (W⁽ᵏ⁾ᵀ g⁽ᵏ⁾) ⊙ σ'(a⁽ᵏ⁾), into `work.grads`.
+    fn backward(&self, theta: &[f64], c: usize, work: &mut Work) {
+        let depth = self.depth();
+        let layers: Vec<_> = self.layers().collect();
+        for k in (1..depth).rev() {
+            let (off, fan_in, fan_out) = layers[k];
+            // Wᵀ is W's row-major block read column-major: an in × out matrix, contiguous.
+            let wt = Mat::col_major(&theta[off..off + fan_in * fan_out], fan_in, fan_out);
+            let (lower, upper) = work.grads.split_at_mut(k);
+            let g_above: &[f64] = if k == depth - 1 {
+                &work.acts[k][..fan_out * c]
+            } else {
+                &upper[0][..fan_out * c]
+            };
+            let g_below = &mut lower[k - 1][..fan_in * c];
+            gemm(1.0, wt, Mat::col_major(g_above, fan_out, c), 0.0, g_below);
+            self.activation
+                .backprop(g_below, &work.acts[k - 1][..fan_in * c]);
+        }
+    }
+
+    /// Adds Σᵢ gᵢaᵢᵀ (weights) and Σᵢ gᵢ (biases) of every layer into `grad`.
+    fn weight_grads(&self, x: DMatrixView<'_, f64>, work: &Work, grad: &mut [f64]) {
+        let c = x.ncols();
+        for (k, (off, fan_in, fan_out)) in self.layers().enumerate() {
+            let g = self.out_grad(work, k, c);
+            let (gw, gb) =
+                grad[off..off + fan_in * fan_out + fan_out].split_at_mut(fan_in * fan_out);
+            // The row-major out × in gradient block is, column-major, the in × out matrix
+            // Σᵢ aᵢgᵢᵀ = A Gᵀ; Gᵀ is G (out × c, column-major) read row-major as c × out.
+            let a = if k == 0 {
+                Mat::from_view(x)
+            } else {
+                Mat::col_major(&work.acts[k - 1][..fan_in * c], fan_in, c)
+            };
+            gemm(1.0, a, Mat::row_major(g, c, fan_out), 1.0, gw);
+            for col in g.chunks_exact(fan_out) {
+                gb.iter_mut().zip(col).for_each(|(b, v)| *b += v);
+            }
+        }
+    }
+
+    /// Runs `want` over the batch in chunks; returns the loss sum.
+    fn run(
+        &self,
+        theta: &[f64],
+        batch: &Batch<'_>,
+        want: Want,
+        grad: &mut [f64],
+        norms: &mut [f64],
+    ) -> f64 {
+        let b = batch.len();
+        let chunk = self.chunk_len(b);
+        let mut work = self.work(chunk);
+        let mut loss = 0.0;
+        let mut start = 0;
+        while start < b {
+            let c = chunk.min(b - start);
+            let x = batch.x.columns(start, c);
+            let y = &batch.y[start..start + c];
+            let n = if want == Want::Norms {
+                &mut norms[start..start + c]
+            } else {
+                &mut norms[..0]
+            };
+            loss += self.pass(theta, x, y, want, &mut work, grad, n);
+            start += c;
+        }
+        loss
+    }
+}
+
+#[inline]
+fn sum_sq(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum()
+}
+
+fn describe_task(task: Task) -> String {
+    match task {
+        Task::Regression => "regression".into(),
+        Task::Classification { classes } => format!("{classes}-class classification"),
+    }
+}
+
+fn check_len(what: &str, expected: usize, got: usize) -> Result<()> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(Error::DimensionMismatch {
+            what: what.into(),
+            expected,
+            got,
+        })
+    }
+}
+
+fn check_nonempty(batch: &Batch<'_>) -> Result<()> {
+    if batch.is_empty() {
+        Err(Error::too_few(
+            "a mean loss",
+            "at least one example",
+            "an empty batch",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+impl Model for DenseNet {
+    fn describe(&self) -> String {
+        let arrow = |w: &[usize]| format!("{}→{}", w[0], w[1]);
+        match (self.depth(), self.head) {
+            (1, Head::Squared) => format!("linear {}", arrow(&self.widths)),
+            (1, Head::Logistic) => format!("logistic {}", arrow(&self.widths)),
+            (1, Head::Softmax) => format!("softmax {}", arrow(&self.widths)),
+            _ => {
+                let w: Vec<String> = self.widths.iter().map(ToString::to_string).collect();
+                let head = match self.head {
+                    Head::Squared => "squared",
+                    Head::Logistic => "logistic",
+                    Head::Softmax => "softmax",
+                };
+                format!("mlp {} {} {head}", w.join("-"), self.activation.name())
+            }
+        }
+    }
+
+    fn n_params(&self) -> usize {
+        self.n_params
+    }
+
+    fn n_features(&self) -> usize {
+        self.widths[0]
+    }
+
+    fn task(&self) -> Task {
+        self.task
+    }
+
+    /// The gradient is the per-example sum divided by B entry by entry, so it equals
+    /// [`Model::clipped_grad_sum`] with C = ∞ divided by B bit for bit.
+    fn loss_grad(&self, theta: &[f64], batch: Batch<'_>, grad: &mut [f64]) -> Result<f64> {
+        self.check(theta, &batch)?;
+        check_len("gradient buffer", self.n_params, grad.len())?;
+        check_nonempty(&batch)?;
+        grad.iter_mut().for_each(|g| *g = 0.0);
+        let b = batch.len() as f64;
+        let loss = self.run(theta, &batch, Want::Grad, grad, &mut []);
+        grad.iter_mut().for_each(|g| *g /= b);
+        Ok(loss / b)
+    }
+
+    fn loss(&self, theta: &[f64], batch: Batch<'_>) -> Result<f64> {
+        self.check(theta, &batch)?;
+        check_nonempty(&batch)?;
+        Ok(self.run(theta, &batch, Want::Loss, &mut [], &mut []) / batch.len() as f64)
+    }
+
+    fn per_example_grad_norms(
+        &self,
+        theta: &[f64],
+        batch: Batch<'_>,
+        out: &mut [f64],
+    ) -> Result<()> {
+        self.check(theta, &batch)?;
+        check_len("per-example norm buffer", batch.len(), out.len())?;
+        self.run(theta, &batch, Want::Norms, &mut [], out);
+        Ok(())
+    }
+
+    /// An empty batch (Poisson sampling allows one) gives the zero sum and a loss of 0.
+    fn clipped_grad_sum(
+        &self,
+        theta: &[f64],
+        batch: Batch<'_>,
+        c: f64,
+        out: &mut [f64],
+    ) -> Result<f64> {
+        self.check(theta, &batch)?;
+        check_len("gradient buffer", self.n_params, out.len())?;
+        if c.is_nan() || c <= 0.0 {
+            return Err(Error::invalid(
+                "clip norm",
+                c,
+                "must be positive (∞: no clipping)",
+            ));
+        }
+        out.iter_mut().for_each(|g| *g = 0.0);
+        if batch.is_empty() {
+            return Ok(0.0);
+        }
+        let loss = self.run(theta, &batch, Want::Clipped(c), out, &mut []);
+        Ok(loss / batch.len() as f64)
+    }
+
+    fn predict(&self, theta: &[f64], x: DMatrixView<'_, f64>) -> Result<DMatrix<f64>> {
+        self.check_inputs(theta, x)?;
+        let b = x.ncols();
+        let k_out = self.outputs();
+        let chunk = self.chunk_len(b);
+        let mut work = self.work(chunk);
+        let mut out = DMatrix::zeros(k_out, b);
+        let mut start = 0;
+        while start < b {
+            let c = chunk.min(b - start);
+            self.forward(theta, x.columns(start, c), &mut work.acts);
+            out.columns_mut(start, c)
+                .copy_from_slice(&work.acts[self.depth() - 1][..k_out * c]);
+            start += c;
+        }
+        Ok(out)
+    }
+
+    fn init(&self, rng: &mut SimRng) -> Vec<f64> {
+        let mut theta = Vec::with_capacity(self.n_params);
+        for (_, fan_in, fan_out) in self.layers() {
+            // torch's nn.Linear.reset_parameters: kaiming_uniform_(a = √5) gives the bound
+            // √(6/((1 + a²)·in)) = 1/√in for the weight, and the bias uses 1/√in too.
+            let bound = 1.0 / (fan_in as f64).sqrt();
+            theta.extend(
+                (0..fan_in * fan_out + fan_out).map(|_| bound * (2.0 * rng.random::<f64>() - 1.0)),
+            );
+        }
+        theta
+    }
+
+    fn evaluate(&self, theta: &[f64], batch: Batch<'_>) -> Result<Evaluation> {
+        self.check(theta, &batch)?;
+        check_nonempty(&batch)?;
+        let b = batch.len();
+        let k_out = self.outputs();
+        let chunk = self.chunk_len(b);
+        let mut work = self.work(chunk);
+        let classify = matches!(self.task, Task::Classification { .. });
+        let (mut loss, mut correct) = (0.0, 0usize);
+        let mut start = 0;
+        while start < b {
+            let c = chunk.min(b - start);
+            self.forward(theta, batch.x.columns(start, c), &mut work.acts);
+            let logits = &mut work.acts[self.depth() - 1][..k_out * c];
+            for (z, &y) in logits
+                .chunks_exact_mut(k_out)
+                .zip(&batch.y[start..start + c])
+            {
+                if classify && predicts(z, y) {
+                    correct += 1;
+                }
+                loss += self.head.loss(z, y, false);
+            }
+            start += c;
+        }
+        Ok(Evaluation {
+            loss: loss / b as f64,
+            accuracy: classify.then(|| correct as f64 / b as f64),
+        })
+    }
+}

@@ -1,0 +1,218 @@
+//! One honest client: its examples, how it draws its batches, and its gradient estimate.
+//!
+//! Every draw comes from the client's own named streams (`batches/client/<i>`,
+//! `dp-noise/client/<i>`), so a client computes the same numbers whichever thread runs it and
+//! whatever the other clients do.
+
+use super::config::Sampling;
+use crate::learning::{Batch, Examples, Model, Task};
+use crate::rng::{permutation, SimRng};
+use crate::{Error, Result};
+use nalgebra::DMatrixView;
+use rand::RngExt;
+use rand_distr::StandardNormal;
+
+/// How every client computes its gradient estimate in this run.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct StepSettings {
+    /// Batch size B; `None`: the client's full data.
+    pub batch: Option<usize>,
+    /// Shuffled epochs or Poisson sampling (ignored for full batches).
+    pub sampling: Sampling,
+    /// Example-level DP: (clip norm, `None` = ∞; noise multiplier σ).
+    pub dp: Option<(Option<f64>, f64)>,
+    /// Also compute the raw gradient on flipped labels C − 1 − y (label flipping), C classes.
+    pub flip_classes: Option<usize>,
+}
+
+impl StepSettings {
+    /// Whether the gradient is a clipped/noised sum over the expected batch size (Poisson
+    /// sampling or DP) rather than the batch mean.
+    fn sums(&self) -> bool {
+        self.dp.is_some() || (self.batch.is_some() && self.sampling == Sampling::Poisson)
+    }
+}
+
+/// An honest client's sampling state and buffers (allocated once, reused every round).
+pub(super) struct Client<'a> {
+    pub(super) data: &'a Examples,
+    batches: SimRng,
+    noise: SimRng,
+    /// The current epoch's order (shuffled sampling) and the next position in it.
+    order: Vec<usize>,
+    pos: usize,
+    /// The batch's example indices, features (p × b, one per column) and targets.
+    pub(super) idx: Vec<usize>,
+    xbuf: Vec<f64>,
+    ybuf: Vec<f64>,
+    /// Flipped targets of the batch (label flipping).
+    yflip: Vec<f64>,
+    /// The gradient estimate of the last step (length d).
+    pub(super) grad: Vec<f64>,
+}
+
+impl<'a> Client<'a> {
+    pub(super) fn new(data: &'a Examples, d: usize, batches: SimRng, noise: SimRng) -> Self {
+        Client {
+            data,
+            batches,
+            noise,
+            order: Vec::new(),
+            pos: 0,
+            idx: Vec::new(),
+            xbuf: Vec::new(),
+            ybuf: Vec::new(),
+            yflip: Vec::new(),
+            grad: vec![0.0; d],
+        }
+    }
+
+    /// The largest probability with which one of this client's examples enters a step's batch.
+    pub(super) fn sample_rate(&self, s: &StepSettings) -> f64 {
+        match s.batch {
+            None => 1.0,
+            Some(b) => (b as f64 / self.data.len() as f64).min(1.0),
+        }
+    }
+
+    /// Draws the next batch's indices (nothing for a full batch).
+    pub(super) fn draw(&mut self, s: &StepSettings) {
+        let Some(b) = s.batch else { return };
+        let n = self.data.len();
+        self.idx.clear();
+        match s.sampling {
+            Sampling::Shuffle => {
+                // A new epoch when the last one is used up: a fresh permutation, batches of
+                // b in that order, the last one partial (no drop_last).
+                if self.pos >= self.order.len() {
+                    self.order = permutation(&mut self.batches, n);
+                    self.pos = 0;
+                }
+                let end = (self.pos + b).min(n);
+                self.idx.extend_from_slice(&self.order[self.pos..end]);
+                self.pos = end;
+            }
+            Sampling::Poisson => {
+                let q = (b as f64 / n as f64).min(1.0);
+                for i in 0..n {
+                    if self.batches.random::<f64>() < q {
+                        self.idx.push(i);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One step's gradient estimate at θ into `self.grad`, on the client's next batch, and the
+    /// raw gradient on flipped labels of the same batch into `flip` when asked; returns the
+    /// batch's mean loss (`None` for an empty Poisson batch).
+    ///
+    /// Full batch or shuffled batches: the batch-mean gradient (ByzFL's). Poisson sampling or
+    /// example-level DP: (Σ clip_C(∇ℓᵢ) + N(0, σ²C²I)) / (q·Nᵢ), the sum over the sampled
+    /// examples divided by the expected batch size (q·Nᵢ = min(B, Nᵢ), an integer, so no
+    /// rounding of q enters), with C = ∞ meaning no clipping and σ = 0 no draw at all.
+    ///
+    /// # Errors
+    /// The model's errors; [`Error::NonFinite`] for a gradient that overflows.
+    pub(super) fn gradient(
+        &mut self,
+        model: &dyn Model,
+        theta: &[f64],
+        s: &StepSettings,
+        flip: Option<&mut [f64]>,
+    ) -> Result<Option<f64>> {
+        self.draw(s);
+        let data = self.data;
+        let p = data.features();
+        let full = s.batch.is_none();
+        let b = if full { data.len() } else { self.idx.len() };
+        if !full {
+            self.xbuf.clear();
+            self.ybuf.clear();
+            let xs = data.x().as_slice();
+            for &i in &self.idx {
+                self.xbuf.extend_from_slice(&xs[i * p..(i + 1) * p]);
+                self.ybuf.push(data.y()[i]);
+            }
+        }
+        let (x, y): (DMatrixView<'_, f64>, &[f64]) = if full {
+            (data.x().as_view(), data.y())
+        } else {
+            (DMatrixView::from_slice(&self.xbuf, p, b), &self.ybuf)
+        };
+        let batch = Batch { x, y };
+        let grad = &mut self.grad;
+        let loss = if !s.sums() {
+            Some(model.loss_grad(theta, batch, grad)?)
+        } else {
+            let expected = match s.batch {
+                Some(bs) => bs.min(data.len()),
+                None => data.len(),
+            } as f64;
+            let clip = s.dp.and_then(|(c, _)| c);
+            let sigma = s.dp.map_or(0.0, |(_, sigma)| sigma);
+            let loss = if b == 0 {
+                grad.iter_mut().for_each(|g| *g = 0.0);
+                None
+            } else if let Some(c) = clip {
+                Some(model.clipped_grad_sum(theta, batch, c, grad)?)
+            } else {
+                let l = model.loss_grad(theta, batch, grad)?;
+                let bf = b as f64;
+                grad.iter_mut().for_each(|g| *g *= bf);
+                Some(l)
+            };
+            if sigma > 0.0 {
+                // invariant: validation requires a clip norm when σ > 0.
+                let sd = sigma * clip.unwrap_or(0.0);
+                for g in grad.iter_mut() {
+                    *g += sd * self.noise.sample::<f64, _>(StandardNormal);
+                }
+            }
+            grad.iter_mut().for_each(|g| *g /= expected);
+            loss
+        };
+        if !grad.iter().all(|g| g.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "a client's gradient".into(),
+                detail: "it overflows f64 (the parameters or the data are too large)".into(),
+            });
+        }
+        if let (Some(out), Some(classes)) = (flip, s.flip_classes) {
+            if b == 0 {
+                out.iter_mut().for_each(|g| *g = 0.0);
+            } else {
+                let top = (classes - 1) as f64;
+                self.yflip.clear();
+                self.yflip.extend(y.iter().map(|&v| top - v));
+                let flipped = Batch {
+                    x,
+                    y: &self.yflip,
+                };
+                model.loss_grad(theta, flipped, out)?;
+            }
+        }
+        Ok(loss)
+    }
+
+    /// The mean loss and gradient of the client's whole data at θ, into `out`.
+    ///
+    /// # Errors
+    /// The model's.
+    pub(super) fn full_gradient(
+        &self,
+        model: &dyn Model,
+        theta: &[f64],
+        out: &mut [f64],
+    ) -> Result<f64> {
+        model.loss_grad(theta, self.data.batch(), out)
+    }
+}
+
+/// Number of classes of a classification task, `None` for regression.
+pub(super) fn classes(task: Task) -> Option<usize> {
+    match task {
+        Task::Classification { classes } => Some(classes),
+        Task::Regression => None,
+    }
+}

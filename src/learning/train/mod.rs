@@ -1,0 +1,824 @@
+//! Distributed training across honest and Byzantine users: D-SGD with client momentum (and a
+//! FedAvg variant), Byzantine attacks, robust aggregation, local or central differential
+//! privacy with accounting, and the measurements the bounds speak about.
+//!
+//! # One D-SGD round (ByzFL 0.0.11's order; `--compat byzfl` reproduces it exactly)
+//!
+//! ```text
+//! for each honest client i (in parallel, deterministic):
+//!     gᵢ = gradient of its mean loss on its next batch at θ          (client.rs)
+//!     [label flipping: g′ᵢ = raw gradient on labels C − 1 − y, same batch]
+//!     mᵢ ← β·mᵢ + (1 − β)·gᵢ            (m = 0 at start, no bias correction)
+//! b = Attack([m₁..m_h]) (or mean g′ᵢ); the server receives [m₁..m_h, b, …, b] (f copies)
+//! a = Rule(Pre_k(…Pre_1(received)))     (centered clipping starts from the last a)
+//! θ ← θ − η_t·(a + λθ)                  (weight decay on the server, after aggregation)
+//! η_{t+1} = MultiStepLR step            (milestones counted in rounds)
+//! ```
+//!
+//! **FedAvg** ([`Algorithm::FedAvg`]): every honest client starts from θ, takes K local SGD
+//! steps θᵢ ← θᵢ − η(gᵢ + λθᵢ) on its own batches and sends θᵢ; the Byzantine users attack
+//! those parameter vectors; the server sets θ = a. Natively the clients step with the round's
+//! η_t; with `compat: byzfl` with the constant η (ByzFL never steps the clients' schedulers).
+//! ByzFL's random client subset is not modelled: every honest client takes part.
+//!
+//! # Adaptive attacks and the defence's state
+//! The optimal attacks search against the server's pipeline every round. Centered clipping is
+//! the one stateful rule: the server starts it from its previous aggregate in both modes.
+//! The attack's view of that state ([`crate::attacks::AttackContext::defence_state`]):
+//! natively the server's previous aggregate, held fixed through the search (the damage the
+//! server will really see); with `compat: byzfl` the attack's own copy of the defence, whose
+//! state moves with every evaluation of the search and carries into the next round (ByzFL's
+//! one aggregator object inside the attack), starting from zeros.
+//!
+//! # Differential privacy
+//! - **Example level** (local DP-SGD, [`DpLevel::Example`]): each honest client clips every
+//!   example's gradient to C, adds N(0, σ²C²I) to the sum and divides by the expected batch
+//!   size, with Poisson sampling at q = min(1, B/Nᵢ) (Abadi et al., CCS 2016, arXiv
+//!   1607.00133; the sampled Gaussian of Mironov, Talwar & Zhang 2019, arXiv 1908.10530).
+//!   Everything a client sends (momentum, FedAvg parameters) is post-processing of these
+//!   noised sums, so each client's records are protected against the server and the
+//!   Byzantine users by the subsampled-Gaussian accountant (RDP or PLD, add/remove-one
+//!   record) over the steps taken, at the largest q among the clients.
+//! - **User level** (central DP, [`DpLevel::User`]): the server clips each received vector to
+//!   norm C, aggregates, projects the aggregate on the ball of radius C and adds
+//!   N(0, σ²Δ²I). Replacing one user's vector moves a plain average of n clipped vectors by at
+//!   most Δ = 2C/n; for any other pipeline the projected aggregate lies in the ball of radius
+//!   C, so one user moves it by at most its diameter Δ = 2C. Each round is then the Gaussian
+//!   mechanism with noise multiplier σ on a query of sensitivity Δ (replace-one-user), and the
+//!   rounds compose adaptively: the RDP/PLD accountant of the Gaussian (q = 1) over the rounds
+//!   (Dwork & Roth 2014, Thm A.1; Mironov 2017, Prop. 7 and Prop. 1). κ̂ is measured on the
+//!   aggregate before the noise.
+//!
+//! # Determinism
+//! Every draw comes from a stream named by its role, keyed by (seed, replicate): `batches/
+//! client/<i>` and `dp-noise/client/<i>` (client i's batches and DP noise), `attack`, `rule`,
+//! `dp-noise/server`. The clients run in parallel through [`crate::experiment::par_map_indexed`]
+//! and each touches only its own state, so the records are the same bytes for any thread
+//! count.
+//!
+//! # Robustness
+//! A Byzantine vector with ±∞ or 1e300 entries goes to the rule as it is: robust rules handle
+//! far points; a rule undefined on ±∞ stops the run with its reason ([`RunStatus::Failed`]);
+//! the plain average is poisoned, which is its non-robustness: the first non-finite θ stops
+//! the run as [`RunStatus::Diverged`] at that round, never a panic. Memory is flat in the
+//! number of rounds: records are streamed to a sink, nothing is kept per round.
+
+pub mod config;
+mod client;
+pub mod measure;
+
+pub use config::{
+    is_label_flipping, Algorithm, DpConfig, DpLevel, Sampling, TrainConfig, LABEL_FLIPPING,
+};
+pub use measure::{Evaluation, GbFit};
+
+use crate::aggregators::{AggContext, Pipeline};
+use crate::attacks::{self, Attack, AttackContext};
+use crate::data::population::MAX_VALUES;
+use crate::data::Updates;
+use crate::experiment::par_map_indexed;
+use crate::experiment::robust::Streams;
+use crate::learning::{Examples, Model};
+use crate::params::Compat;
+use crate::privacy::accounting::{Accountant, AccountantKind, PldAccountant, RdpAccountant};
+use crate::privacy::sgd::clip_in_place;
+use crate::privacy::PrivacyCost;
+use crate::rng::SimRng;
+use crate::{Error, Result};
+use client::{classes, Client, StepSettings};
+use measure::FitSums;
+use nalgebra::{DMatrix, DVector};
+use rand::RngExt;
+use rand_distr::StandardNormal;
+use serde::Serialize;
+use std::time::Instant;
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every round ran.
+    Completed,
+    /// θ, a client's gradient or the aggregate stopped being finite at `round` (the plain
+    /// average under a far or infinite attack, or too large a learning rate); the parameters
+    /// are those before that round.
+    Diverged {
+        /// The round (1-based) whose update was not finite.
+        round: usize,
+        /// What was not finite.
+        reason: String,
+    },
+    /// A step refused its input at `round` (an attack or rule that cannot run on what it was
+    /// given).
+    Failed {
+        /// The round (1-based).
+        round: usize,
+        /// The step's error.
+        reason: String,
+    },
+}
+
+/// One round's record, as the sink receives it (and `lbounds train --json` prints it).
+#[derive(Clone, Debug, Serialize)]
+pub struct RoundRecord<'a> {
+    /// The round, from 1.
+    pub round: usize,
+    /// Wall time of the round's computation (clients, attack, aggregation, update), seconds;
+    /// evaluation excluded.
+    pub seconds: f64,
+    /// The learning rate the round used.
+    pub lr: f64,
+    /// Mean over the honest clients of their batch losses at θ before the update (ByzFL's
+    /// `train_loss`); `None` when every batch was empty.
+    pub train_loss: Option<f64>,
+    /// ε spent so far at the configured δ (`None` without DP, with σ = 0, or with the PLD
+    /// accountant outside evaluation rounds).
+    pub epsilon: Option<f64>,
+    /// Completed, or why the run stopped at this round.
+    #[serde(flatten)]
+    pub status: &'a RunStatus,
+    /// The evaluation after this round's update, on evaluation rounds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval: Option<&'a Evaluation>,
+    /// θ after the round (before it, for a run that stopped here), in the model's layout.
+    pub params: &'a [f64],
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TrainSummary {
+    /// Rounds run (the stopping round included).
+    pub rounds: usize,
+    /// Completed, diverged or failed.
+    #[serde(flatten)]
+    pub status: RunStatus,
+    /// The last evaluation.
+    pub last_eval: Option<Evaluation>,
+    /// ε spent at the configured δ (`None` without DP or with σ = 0).
+    pub epsilon: Option<f64>,
+    /// Total wall time of the rounds (evaluations excluded), seconds.
+    pub seconds: f64,
+    /// The final parameters.
+    #[serde(skip)]
+    pub params: Vec<f64>,
+}
+
+/// The Byzantine users' strategy.
+enum Byzantine {
+    /// An attack of [`crate::attacks`].
+    Attack(Box<dyn Attack>),
+    /// The mean of the honest raw gradients on flipped labels.
+    LabelFlipping,
+}
+
+/// The privacy accountant of a run and the cost it adds per round.
+struct Privacy {
+    acc: Box<dyn Accountant + Send>,
+    kind: AccountantKind,
+    cost: PrivacyCost,
+    per_round: u64,
+    delta: f64,
+}
+
+/// A training run in progress: the state between rounds. [`train`] drives it; benches and
+/// custom drivers call [`Trainer::round`] themselves.
+pub struct Trainer<'a> {
+    model: &'a dyn Model,
+    cfg: &'a TrainConfig,
+    clients: Vec<Client<'a>>,
+    test: Option<&'a Examples>,
+    settings: StepSettings,
+    theta: Vec<f64>,
+    /// d × n: the honest clients' vectors (momentum, or FedAvg parameters), then the f
+    /// Byzantine ones; reused every round, the honest part persisting as the momentum.
+    received: Updates,
+    /// d × h raw flipped-label gradients (label flipping only).
+    flipped: Option<Updates>,
+    pipeline: Pipeline,
+    byzantine: Option<Byzantine>,
+    attack_rng: SimRng,
+    rule_rng: SimRng,
+    server_noise: SimRng,
+    /// The attack's view of the defence's state (module docs).
+    attack_state: Option<DVector<f64>>,
+    /// The server's previous aggregate (centered clipping starts from it).
+    previous: Option<DVector<f64>>,
+    lr: f64,
+    done: usize,
+    privacy: Option<Privacy>,
+    fit: FitSums,
+    eval_grads: Option<Updates>,
+    status: RunStatus,
+    last_eval: Option<Evaluation>,
+    seconds: f64,
+}
+
+/// What [`Trainer::round`] reports (the record's owned parts).
+#[derive(Clone, Debug)]
+pub struct RoundOutcome {
+    /// The round, from 1.
+    pub round: usize,
+    /// Wall time of the round, seconds (evaluation excluded).
+    pub seconds: f64,
+    /// The learning rate used.
+    pub lr: f64,
+    /// Mean honest batch loss before the update.
+    pub train_loss: Option<f64>,
+    /// ε so far.
+    pub epsilon: Option<f64>,
+    /// Whether this round evaluated (see [`Trainer::last_eval`]).
+    pub evaluated: bool,
+}
+
+impl<'a> Trainer<'a> {
+    /// Checks everything and prepares a run: `honest[i]` is honest client i's local data,
+    /// `init` the initial θ, `streams` the run's (seed, replicate).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the problem: the config's, no honest client, a
+    /// client with no examples, data that does not fit the model (features, task), an initial
+    /// vector of the wrong length or not finite, an unknown rule or attack, a defence that
+    /// cannot run with n = h + f inputs (e.g. f ≥ n/2 for a rule needing n > 2f), a run past
+    /// the size limit.
+    pub fn new(
+        model: &'a dyn Model,
+        honest: &'a [Examples],
+        test: Option<&'a Examples>,
+        init: Vec<f64>,
+        cfg: &'a TrainConfig,
+        streams: Streams,
+    ) -> Result<Trainer<'a>> {
+        cfg.validate()?;
+        let h = honest.len();
+        if h == 0 {
+            return Err(Error::invalid("clients", 0, "need at least one honest client"));
+        }
+        let d = model.n_params();
+        if init.len() != d {
+            return Err(Error::invalid(
+                "init",
+                format!("{} values", init.len()),
+                format!("{} has {d} parameters", model.describe()),
+            ));
+        }
+        if let Some(v) = init.iter().find(|v| !v.is_finite()) {
+            return Err(Error::invalid("init", v, "initial parameters must be finite"));
+        }
+        for (i, c) in honest.iter().chain(test).enumerate() {
+            let who = if i < h {
+                format!("client {i}")
+            } else {
+                "the test set".to_string()
+            };
+            if c.is_empty() {
+                return Err(Error::invalid(
+                    "clients",
+                    format!("{who} has no examples"),
+                    "every honest client needs at least one example",
+                ));
+            }
+            if c.features() != model.n_features() {
+                return Err(Error::invalid(
+                    "features",
+                    c.features(),
+                    format!(
+                        "{who} has {} features, {} expects {}",
+                        c.features(),
+                        model.describe(),
+                        model.n_features()
+                    ),
+                ));
+            }
+            if c.task() != model.task() {
+                return Err(Error::invalid(
+                    "task",
+                    format!("{:?}", c.task()),
+                    format!(
+                        "{who}'s targets do not fit {} ({:?})",
+                        model.describe(),
+                        model.task()
+                    ),
+                ));
+            }
+        }
+        let f = cfg.byzantine;
+        let n = h + f;
+        if (n as u64).saturating_mul(d as u64) > MAX_VALUES {
+            return Err(Error::invalid(
+                "clients",
+                n,
+                format!("n·d = {n}·{d} values exceed the limit of {MAX_VALUES} (8 GiB of f64)"),
+            ));
+        }
+        let pipeline = cfg.defence.build(cfg.compat)?;
+        pipeline.check_n(n)?;
+        let byzantine = match cfg.active_attack() {
+            None => None,
+            Some(a) if is_label_flipping(&a.name) => {
+                if classes(model.task()).is_none() {
+                    return Err(Error::invalid(
+                        "attack",
+                        LABEL_FLIPPING,
+                        "label flipping needs a classification task",
+                    ));
+                }
+                Some(Byzantine::LabelFlipping)
+            }
+            Some(a) => Some(Byzantine::Attack(attacks::build(
+                &a.name,
+                &a.params,
+                cfg.compat,
+            )?)),
+        };
+        let flipping = matches!(byzantine, Some(Byzantine::LabelFlipping));
+        let dp_example = cfg
+            .privacy
+            .filter(|p| p.level == DpLevel::Example)
+            .map(|p| (p.clip, p.noise_multiplier));
+        let settings = StepSettings {
+            batch: cfg.batch_size,
+            sampling: cfg.effective_sampling(),
+            dp: dp_example,
+            flip_classes: if flipping { classes(model.task()) } else { None },
+        };
+        let clients: Vec<Client<'a>> = honest
+            .iter()
+            .enumerate()
+            .map(|(i, data)| {
+                Client::new(
+                    data,
+                    d,
+                    streams.get(&format!("batches/client/{i}")),
+                    streams.get(&format!("dp-noise/client/{i}")),
+                )
+            })
+            .collect();
+        let privacy = match cfg.privacy {
+            Some(dp) if dp.noise_multiplier > 0.0 => {
+                let (q, per_round) = match dp.level {
+                    DpLevel::Example => (
+                        clients
+                            .iter()
+                            .map(|c| c.sample_rate(&settings))
+                            .fold(0.0, f64::max),
+                        match cfg.algorithm {
+                            Algorithm::Dsgd => 1,
+                            Algorithm::FedAvg { local_steps } => local_steps as u64,
+                        },
+                    ),
+                    DpLevel::User => (1.0, 1),
+                };
+                let acc: Box<dyn Accountant + Send> = match dp.accountant {
+                    AccountantKind::Rdp => Box::new(RdpAccountant::default()),
+                    AccountantKind::Pld => Box::new(PldAccountant::default()),
+                };
+                Some(Privacy {
+                    acc,
+                    kind: dp.accountant,
+                    cost: PrivacyCost::SubsampledGaussian {
+                        noise_multiplier: dp.noise_multiplier,
+                        sample_rate: q,
+                    },
+                    per_round,
+                    delta: dp.delta,
+                })
+            }
+            _ => None,
+        };
+        Ok(Trainer {
+            model,
+            cfg,
+            clients,
+            test,
+            settings,
+            theta: init,
+            received: Updates::new(DMatrix::zeros(d, n))?,
+            flipped: if flipping {
+                Some(Updates::new(DMatrix::zeros(d, h))?)
+            } else {
+                None
+            },
+            pipeline,
+            byzantine,
+            attack_rng: streams.get("attack"),
+            rule_rng: streams.get("rule"),
+            server_noise: streams.get("dp-noise/server"),
+            attack_state: None,
+            previous: None,
+            lr: cfg.lr,
+            done: 0,
+            privacy,
+            fit: FitSums::default(),
+            eval_grads: None,
+            status: RunStatus::Completed,
+            last_eval: None,
+            seconds: 0.0,
+        })
+    }
+
+    /// The current parameters.
+    pub fn params(&self) -> &[f64] {
+        &self.theta
+    }
+
+    /// Rounds run so far.
+    pub fn rounds_done(&self) -> usize {
+        self.done
+    }
+
+    /// Whether the run is over (all rounds run, or stopped).
+    pub fn finished(&self) -> bool {
+        self.done >= self.cfg.rounds || self.status != RunStatus::Completed
+    }
+
+    /// Completed so far, or why the run stopped.
+    pub fn status(&self) -> &RunStatus {
+        &self.status
+    }
+
+    /// The most recent evaluation.
+    pub fn last_eval(&self) -> Option<&Evaluation> {
+        self.last_eval.as_ref()
+    }
+
+    /// Runs one round (module docs), and the evaluation when the round is an evaluation round.
+    /// A round that stops the run sets [`Trainer::status`] and keeps θ as it was.
+    ///
+    /// # Errors
+    /// Only errors that are not findings about the run (a sink or model bug); a diverging or
+    /// refused round is a status, not an error.
+    pub fn round(&mut self) -> Result<RoundOutcome> {
+        let t = self.done; // 0-based round index
+        let round = t + 1;
+        let lr = self.lr;
+        let start = Instant::now();
+        let stop = match self.compute_round(lr) {
+            Ok(step) => step,
+            Err(e) => Step::Stop(RunStatus::Failed {
+                round,
+                reason: e.to_string(),
+            }),
+        };
+        let train_loss = match stop {
+            Step::Stop(status) => {
+                self.status = status;
+                None
+            }
+            Step::Done { train_loss } => train_loss,
+        };
+        let seconds = start.elapsed().as_secs_f64();
+        self.seconds += seconds;
+        self.done = round;
+        self.lr = self.cfg.next_lr(lr, round);
+        let evaluate = self.status == RunStatus::Completed
+            && (round.is_multiple_of(self.cfg.eval_every) || round == self.cfg.rounds);
+        if let Some(p) = &mut self.privacy {
+            p.acc.compose(p.cost, p.per_round)?;
+        }
+        let epsilon = match &self.privacy {
+            Some(p) if p.kind == AccountantKind::Rdp || evaluate || self.finished() => {
+                Some(p.acc.epsilon(p.delta)?)
+            }
+            _ => None,
+        };
+        if evaluate {
+            self.last_eval = Some(self.evaluate()?);
+        }
+        Ok(RoundOutcome {
+            round,
+            seconds,
+            lr,
+            train_loss,
+            epsilon,
+            evaluated: evaluate,
+        })
+    }
+
+    /// The client phase, the attack, the aggregation and the update.
+    fn compute_round(&mut self, lr: f64) -> Result<Step> {
+        let h = self.clients.len();
+        let f = self.cfg.byzantine;
+        let d = self.theta.len();
+        let beta = self.cfg.momentum;
+        // (1 − β) in f64, as ByzFL's Python float (0.09999999999999998 for β = 0.9).
+        let alpha = 1.0 - beta;
+        let lambda = self.cfg.weight_decay;
+        let local_lr = match self.cfg.compat {
+            Compat::Byzfl => self.cfg.lr,
+            Compat::Native => lr,
+        };
+        let (model, settings, algorithm) = (self.model, self.settings, self.cfg.algorithm);
+        let theta: &[f64] = &self.theta;
+        // Honest phase: each client owns its state, its column of `received` and of `flipped`.
+        let columns = self.received.as_mut_slice()[..h * d].chunks_mut(d);
+        let mut flips: Vec<Option<&mut [f64]>> = match &mut self.flipped {
+            Some(u) => u.as_mut_slice().chunks_mut(d).map(Some).collect(),
+            None => (0..h).map(|_| None).collect(),
+        };
+        let mut items: Vec<_> = self
+            .clients
+            .iter_mut()
+            .zip(columns)
+            .zip(flips.iter_mut())
+            .map(|((c, col), fl)| (c, col, fl.take()))
+            .collect();
+        let losses: Vec<Result<Option<f64>>> =
+            par_map_indexed(&mut items, |_, (client, col, flip)| match algorithm {
+                Algorithm::Dsgd => {
+                    let loss = client.gradient(model, theta, &settings, flip.as_deref_mut())?;
+                    if beta == 0.0 {
+                        col.copy_from_slice(&client.grad);
+                    } else {
+                        for (m, g) in col.iter_mut().zip(&client.grad) {
+                            *m = *m * beta + alpha * g;
+                        }
+                    }
+                    Ok(loss)
+                }
+                Algorithm::FedAvg { local_steps } => {
+                    col.copy_from_slice(theta);
+                    let mut first = None;
+                    for k in 0..local_steps {
+                        let loss = client.gradient(model, col, &settings, None)?;
+                        if k == 0 {
+                            first = loss;
+                        }
+                        for (w, g) in col.iter_mut().zip(&client.grad) {
+                            let step = if lambda != 0.0 { g + lambda * *w } else { *g };
+                            *w -= local_lr * step;
+                        }
+                    }
+                    if col.iter().all(|w| w.is_finite()) {
+                        Ok(first)
+                    } else {
+                        Err(Error::NonFinite {
+                            what: "a client's local parameters".into(),
+                            detail: "they overflow f64 (lower the learning rate)".into(),
+                        })
+                    }
+                }
+            });
+        drop(items);
+        let mut sum = 0.0;
+        let mut counted = 0usize;
+        for r in losses {
+            match r {
+                Ok(Some(l)) => {
+                    sum += l;
+                    counted += 1;
+                }
+                Ok(None) => {}
+                Err(e @ Error::NonFinite { .. }) => {
+                    return Ok(Step::Stop(RunStatus::Diverged {
+                        round: self.done + 1,
+                        reason: e.to_string(),
+                    }))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let train_loss = (counted > 0).then(|| sum / counted as f64);
+
+        // The Byzantine vectors, f copies after the honest ones.
+        if f > 0 {
+            let byz = match self.byzantine.as_ref() {
+                Some(Byzantine::Attack(attack)) => {
+                    if self.cfg.compat == Compat::Native {
+                        self.attack_state.clone_from(&self.previous);
+                    }
+                    let honest = self.received.view().first(h);
+                    let mut cx = AttackContext {
+                        rng: &mut self.attack_rng,
+                        defence: Some(&self.pipeline),
+                        defence_state: Some(&mut self.attack_state),
+                    };
+                    attack.corrupt(honest, f, &mut cx)?
+                }
+                Some(Byzantine::LabelFlipping) => {
+                    // invariant: label flipping allocates `flipped`.
+                    let flipped = self.flipped.as_ref().expect("invariant: flipped buffer");
+                    let mean = crate::attacks::a_little_is_enough::byzfl_mean(flipped.view());
+                    Updates::repeat(&mean, f)?
+                }
+                // invariant: validation requires an attack when f > 0.
+                None => return Err(Error::invalid("attack", "none", "f > 0 needs an attack")),
+            };
+            if byz.n() != f || byz.d() != d {
+                return Err(Error::DimensionMismatch {
+                    what: "Byzantine vectors".into(),
+                    expected: f * d,
+                    got: byz.n() * byz.d(),
+                });
+            }
+            self.received.as_mut_slice()[h * d..].copy_from_slice(byz.view().as_slice());
+        }
+
+        // Aggregation.
+        let central = self.cfg.privacy.filter(|p| p.level == DpLevel::User);
+        let mut cx = AggContext {
+            rng: &mut self.rule_rng,
+            previous: self.previous.as_ref(),
+        };
+        let out = match central.and_then(|p| p.clip) {
+            Some(c) => {
+                let mut clipped = self.received.clone();
+                for col in clipped.as_mut_slice().chunks_mut(d) {
+                    clip_in_place(col, c);
+                }
+                self.pipeline.run_owned(clipped, &mut cx)
+            }
+            None => self.pipeline.run(self.received.view(), &mut cx),
+        };
+        let mut aggregate = match out {
+            Ok(a) => a,
+            // A rule with no finite output on this input (the average of ±∞): poisoned.
+            Err(e @ Error::NonFinite { .. }) => {
+                return Ok(Step::Stop(RunStatus::Diverged {
+                    round: self.done + 1,
+                    reason: e.to_string(),
+                }))
+            }
+            Err(e) => {
+                return Ok(Step::Stop(RunStatus::Failed {
+                    round: self.done + 1,
+                    reason: e.to_string(),
+                }))
+            }
+        };
+        if !aggregate.iter().all(|v| v.is_finite()) {
+            return Ok(Step::Stop(RunStatus::Diverged {
+                round: self.done + 1,
+                reason: format!("the aggregate of {} is not finite", self.pipeline.label()),
+            }));
+        }
+        let robust_output = aggregate.clone();
+        if let Some(p) = central {
+            if let Some(c) = p.clip {
+                clip_in_place(aggregate.as_mut_slice(), c);
+            }
+            if p.noise_multiplier > 0.0 {
+                // invariant: validation requires a clip norm when σ > 0.
+                let c = p.clip.unwrap_or(0.0);
+                let plain_average = self.pipeline.pre.is_empty()
+                    && self.pipeline.agg.name() == crate::aggregators::average::SPEC.name;
+                let sensitivity = if plain_average {
+                    2.0 * c / (h + f) as f64
+                } else {
+                    2.0 * c
+                };
+                let sd = p.noise_multiplier * sensitivity;
+                for v in aggregate.iter_mut() {
+                    *v += sd * self.server_noise.sample::<f64, _>(StandardNormal);
+                }
+            }
+        }
+
+        // The server's step.
+        let mut next = match algorithm {
+            Algorithm::Dsgd => {
+                let mut next = self.theta.clone();
+                for (w, a) in next.iter_mut().zip(aggregate.iter()) {
+                    // torch.optim.SGD: d_p = a + λ·w; w ← w − η·d_p.
+                    let dp = if lambda != 0.0 { a + lambda * *w } else { *a };
+                    *w -= lr * dp;
+                }
+                next
+            }
+            Algorithm::FedAvg { .. } => aggregate.as_slice().to_vec(),
+        };
+        if !next.iter().all(|w| w.is_finite()) {
+            return Ok(Step::Stop(RunStatus::Diverged {
+                round: self.done + 1,
+                reason: "the parameters are not finite after the update".into(),
+            }));
+        }
+        std::mem::swap(&mut self.theta, &mut next);
+        // The server's centered clipping starts the next round from the rule's own output
+        // (before any DP noise), which is also what κ̂ measures.
+        self.previous = Some(robust_output);
+        Ok(Step::Done { train_loss })
+    }
+
+    /// The evaluation at the current θ, with κ̂ of this round's rule output.
+    fn evaluate(&mut self) -> Result<Evaluation> {
+        let h = self.clients.len();
+        let n = h + self.cfg.byzantine;
+        let d = self.theta.len();
+        let kappa_hat = match &self.previous {
+            Some(a) => measure::kappa_hat(self.received.view().first(h), a.as_slice()),
+            None => 0.0,
+        };
+        let (test_accuracy, test_loss) = match self.test {
+            Some(test) => {
+                let e = self.model.evaluate(&self.theta, test.batch())?;
+                (e.accuracy, Some(e.loss))
+            }
+            None => (None, None),
+        };
+        let grads = match &mut self.eval_grads {
+            Some(g) => g,
+            None => self.eval_grads.insert(Updates::new(DMatrix::zeros(d, h))?),
+        };
+        let (model, theta) = (self.model, &self.theta);
+        let mut items: Vec<_> = self
+            .clients
+            .iter()
+            .zip(grads.as_mut_slice().chunks_mut(d))
+            .collect();
+        let losses = par_map_indexed(&mut items, |_, (client, out)| {
+            client.full_gradient(model, theta, out)
+        });
+        drop(items);
+        let mut honest_loss = 0.0;
+        for l in losses {
+            honest_loss += l?;
+        }
+        honest_loss /= h as f64;
+        if !grads.view().all_finite() {
+            return Err(Error::NonFinite {
+                what: "the honest clients' full gradients".into(),
+                detail: "they overflow f64".into(),
+            });
+        }
+        let (grad_norm_sq, g2) = measure::heterogeneity(grads.view());
+        self.fit.add(grad_norm_sq, g2);
+        let fit = self.fit.fit();
+        let (floor_b2, floor_b3) = measure::floors(n, self.cfg.byzantine, g2, fit);
+        Ok(Evaluation {
+            test_accuracy,
+            test_loss,
+            honest_loss,
+            grad_norm_sq,
+            g2,
+            fit,
+            kappa_hat,
+            floor_b2,
+            floor_b3,
+        })
+    }
+
+    /// Builds the record of the round `o` reported.
+    pub fn record<'s>(&'s self, o: &RoundOutcome) -> RoundRecord<'s> {
+        RoundRecord {
+            round: o.round,
+            seconds: o.seconds,
+            lr: o.lr,
+            train_loss: o.train_loss,
+            epsilon: o.epsilon,
+            status: &self.status,
+            eval: if o.evaluated {
+                self.last_eval.as_ref()
+            } else {
+                None
+            },
+            params: &self.theta,
+        }
+    }
+
+    /// The summary so far.
+    pub fn summary(&self) -> Result<TrainSummary> {
+        let epsilon = match &self.privacy {
+            Some(p) => Some(p.acc.epsilon(p.delta)?),
+            None => None,
+        };
+        Ok(TrainSummary {
+            rounds: self.done,
+            status: self.status.clone(),
+            last_eval: self.last_eval.clone(),
+            epsilon,
+            seconds: self.seconds,
+            params: self.theta.clone(),
+        })
+    }
+}
+
+/// How a round's computation ended.
+enum Step {
+    Done { train_loss: Option<f64> },
+    Stop(RunStatus),
+}
+
+/// Trains: `cfg.rounds` rounds (fewer if the run diverges or a step refuses its input), each
+/// round's record handed to `sink` as soon as it is computed (nothing is kept per round).
+///
+/// # Errors
+/// Those of [`Trainer::new`] (bad input: nothing ran) and of `sink`.
+pub fn train(
+    model: &dyn Model,
+    honest: &[Examples],
+    test: Option<&Examples>,
+    init: Vec<f64>,
+    cfg: &TrainConfig,
+    streams: Streams,
+    sink: &mut dyn FnMut(&RoundRecord<'_>) -> Result<()>,
+) -> Result<TrainSummary> {
+    let mut tr = Trainer::new(model, honest, test, init, cfg, streams)?;
+    while !tr.finished() {
+        let o = tr.round()?;
+        sink(&tr.record(&o))?;
+    }
+    tr.summary()
+}
+
+#[cfg(test)]
+mod tests;

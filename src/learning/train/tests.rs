@@ -1,0 +1,365 @@
+//! Unit tests of the loop on a tiny least-squares model private to these tests (the real
+//! models are tested in their own files; the equivalences on them live in
+//! tests/train_equivalences.rs).
+
+use super::*;
+use crate::aggregators::{PipelineSpec, StepSpec};
+use crate::learning::{Batch, Task};
+use crate::rng::rng_named;
+use nalgebra::DMatrixView;
+
+/// ½(θᵀx − y)², mean over the batch; d = p, no bias.
+struct LeastSquares {
+    p: usize,
+}
+
+impl LeastSquares {
+    fn residuals(&self, theta: &[f64], b: Batch<'_>) -> Vec<f64> {
+        (0..b.len())
+            .map(|j| {
+                let x = b.x.column(j);
+                x.iter().zip(theta).map(|(a, t)| a * t).sum::<f64>() - b.y[j]
+            })
+            .collect()
+    }
+}
+
+impl Model for LeastSquares {
+    fn describe(&self) -> String {
+        format!("least squares {}", self.p)
+    }
+    fn n_params(&self) -> usize {
+        self.p
+    }
+    fn n_features(&self) -> usize {
+        self.p
+    }
+    fn task(&self) -> Task {
+        Task::Regression
+    }
+    fn loss_grad(&self, theta: &[f64], b: Batch<'_>, grad: &mut [f64]) -> Result<f64> {
+        let r = self.residuals(theta, b);
+        grad.iter_mut().for_each(|g| *g = 0.0);
+        for (j, rj) in r.iter().enumerate() {
+            for (g, x) in grad.iter_mut().zip(b.x.column(j).iter()) {
+                *g += rj * x;
+            }
+        }
+        let m = b.len() as f64;
+        grad.iter_mut().for_each(|g| *g /= m);
+        Ok(r.iter().map(|v| 0.5 * v * v).sum::<f64>() / m)
+    }
+    fn loss(&self, theta: &[f64], b: Batch<'_>) -> Result<f64> {
+        let r = self.residuals(theta, b);
+        Ok(r.iter().map(|v| 0.5 * v * v).sum::<f64>() / b.len() as f64)
+    }
+    fn per_example_grad_norms(&self, theta: &[f64], b: Batch<'_>, out: &mut [f64]) -> Result<()> {
+        let r = self.residuals(theta, b);
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = r[j].abs() * b.x.column(j).norm();
+        }
+        Ok(())
+    }
+    fn clipped_grad_sum(&self, theta: &[f64], b: Batch<'_>, c: f64, out: &mut [f64]) -> Result<f64> {
+        let r = self.residuals(theta, b);
+        out.iter_mut().for_each(|g| *g = 0.0);
+        for (j, rj) in r.iter().enumerate() {
+            let x = b.x.column(j);
+            let nrm = rj.abs() * x.norm();
+            let s = if nrm > c { c / nrm } else { 1.0 };
+            for (g, xv) in out.iter_mut().zip(x.iter()) {
+                *g += s * rj * xv;
+            }
+        }
+        Ok(r.iter().map(|v| 0.5 * v * v).sum::<f64>() / b.len() as f64)
+    }
+    fn predict(&self, theta: &[f64], x: DMatrixView<'_, f64>) -> Result<DMatrix<f64>> {
+        Ok(DMatrix::from_fn(1, x.ncols(), |_, j| {
+            x.column(j).iter().zip(theta).map(|(a, t)| a * t).sum()
+        }))
+    }
+    fn init(&self, _rng: &mut SimRng) -> Vec<f64> {
+        vec![0.0; self.p]
+    }
+}
+
+/// `clients` regression clients of `sizes[i]` examples, p = 3, y = ⟨(1, −2, 0.5), x⟩ + shift
+/// per client (heterogeneous), from a fixed stream.
+fn clients(sizes: &[usize]) -> Vec<Examples> {
+    let mut rng = rng_named(99, 0, "test-data");
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &m)| {
+            let x = DMatrix::from_fn(3, m, |_, _| rng.random::<f64>() * 2.0 - 1.0);
+            let y = (0..m)
+                .map(|j| x[(0, j)] - 2.0 * x[(1, j)] + 0.5 * x[(2, j)] + 0.3 * i as f64)
+                .collect();
+            Examples::new(x, y, Task::Regression).unwrap()
+        })
+        .collect()
+}
+
+fn spec(rule: &str, f: usize) -> PipelineSpec {
+    let mut r = StepSpec::named(rule);
+    if crate::aggregators::depends_on_f(rule).unwrap() {
+        r.params.set("f", f as f64);
+    }
+    PipelineSpec {
+        rule: r,
+        pre: vec![],
+    }
+}
+
+/// Runs and returns the records as JSON without their wall times, and the summary.
+fn run(cfg: &TrainConfig, data: &[Examples], seed: u64) -> (Vec<String>, TrainSummary) {
+    let model = LeastSquares { p: 3 };
+    let mut lines = Vec::new();
+    let s = train(
+        &model,
+        data,
+        None,
+        vec![0.1, 0.2, -0.3],
+        cfg,
+        Streams::new(seed, 0),
+        &mut |r| {
+            let mut v = serde_json::to_value(r).unwrap();
+            v.as_object_mut().unwrap().remove("seconds");
+            lines.push(v.to_string());
+            Ok(())
+        },
+    )
+    .unwrap();
+    (lines, s)
+}
+
+/// Hand-derived two rounds of D-SGD with momentum, weight decay and a milestone, one honest
+/// client (p = 1, one example x = 1, y = 0, so g = θ) and f = 1 sign-flipping attacker under
+/// the average. β = 0.5, η = 0.1, λ = 0.1, milestone 1 with γ = 0.5, θ₀ = 1:
+/// round 1: g = 1, m = 0.5·0 + 0.5·1 = 0.5, b = −0.5, a = 0, θ₁ = 1 − 0.1·(0 + 0.1·1) = 0.99;
+/// round 2 (η = 0.05): g = 0.99, m = 0.25 + 0.495 = 0.745, b = −0.745, a = 0,
+/// θ₂ = 0.99 − 0.05·0.099 = 0.98505.
+/// Mutation that makes it fail: stepping the schedule before the round (η₁ = 0.05 gives
+/// θ₁ = 0.995), or dropping the server's weight decay (θ stays 1).
+#[test]
+fn two_rounds_known_answer() {
+    let x = DMatrix::from_element(1, 1, 1.0);
+    let data = vec![Examples::new(x, vec![0.0], Task::Regression).unwrap()];
+    let mut cfg = TrainConfig::new(2, 0.1, spec("average", 1));
+    cfg.momentum = 0.5;
+    cfg.weight_decay = 0.1;
+    cfg.lr_milestones = vec![1];
+    cfg.lr_decay = 0.5;
+    cfg.byzantine = 1;
+    cfg.attack = Some(StepSpec::named("sign_flipping"));
+    let model = LeastSquares { p: 1 };
+    let mut thetas = Vec::new();
+    train(&model, &data, None, vec![1.0], &cfg, Streams::new(0, 0), &mut |r| {
+        thetas.push((r.lr, r.params[0]));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(thetas[0].0, 0.1);
+    assert_eq!(thetas[1].0, 0.05);
+    // Tolerance 1e-15: three roundings of numbers of order 1.
+    assert!((thetas[0].1 - 0.99).abs() < 1e-15, "{thetas:?}");
+    assert!((thetas[1].1 - 0.98505).abs() < 1e-15, "{thetas:?}");
+}
+
+/// Records are the same bytes with 1 and 2 threads (mini-batches, DP noise, a random rule
+/// input order does not exist, but the attack and the clients draw from their streams).
+/// Mutation that makes it fail: drawing every client's batches from one shared stream
+/// (`streams.get("batches")` behind a mutex) instead of `batches/client/<i>`.
+#[test]
+fn identical_records_for_any_thread_count() {
+    let data = clients(&[17, 23, 9, 30, 12]);
+    let mut cfg = TrainConfig::new(6, 0.05, spec("trmean", 2));
+    cfg.batch_size = Some(4);
+    cfg.momentum = 0.9;
+    cfg.byzantine = 2;
+    cfg.attack = Some(StepSpec::named("a_little_is_enough"));
+    cfg.eval_every = 2;
+    cfg.privacy = Some(DpConfig {
+        level: DpLevel::Example,
+        noise_multiplier: 0.7,
+        clip: Some(1.0),
+        delta: 1e-5,
+        accountant: AccountantKind::Rdp,
+    });
+    let with = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| run(&cfg, &data, 3).0)
+    };
+    let one = with(1);
+    assert_eq!(one.len(), 6);
+    assert_eq!(with(2), one);
+    assert_ne!(run(&cfg, &data, 4).0, one, "another seed draws other batches");
+}
+
+/// DP with σ = 0 and C = ∞ is the non-private run with the same (Poisson) sampling, bit for
+/// bit, and reports no ε. Mutation that makes it fail: drawing the DP noise from the client's
+/// batch stream (the batches then change) or dividing by the realised batch size under DP.
+#[test]
+fn dp_without_noise_or_clipping_is_the_plain_run() {
+    let data = clients(&[15, 22, 8]);
+    let mut plain = TrainConfig::new(8, 0.1, spec("average", 0));
+    plain.batch_size = Some(5);
+    plain.sampling = Some(Sampling::Poisson);
+    plain.momentum = 0.5;
+    let mut dp = plain.clone();
+    dp.sampling = None;
+    dp.privacy = Some(DpConfig {
+        level: DpLevel::Example,
+        noise_multiplier: 0.0,
+        clip: None,
+        delta: 1e-5,
+        accountant: AccountantKind::Rdp,
+    });
+    let (a, sa) = run(&plain, &data, 1);
+    let (b, sb) = run(&dp, &data, 1);
+    assert_eq!(a, b);
+    assert_eq!(sa.params, sb.params);
+    assert_eq!(sb.epsilon, None);
+}
+
+/// Clipping at a norm no example reaches changes nothing beyond rounding; a small clip norm
+/// bounds every step; noise spends ε, which grows with the rounds and equals the RDP
+/// accountant's at the largest sampling rate. Mutation that makes it fail: accounting at the
+/// smallest client's rate instead of the largest (5/22 instead of 5/8).
+#[test]
+fn dp_clipping_and_accounting() {
+    let data = clients(&[15, 22, 8]);
+    let mut cfg = TrainConfig::new(5, 0.1, spec("average", 0));
+    cfg.batch_size = Some(5);
+    cfg.sampling = Some(Sampling::Poisson);
+    let (_, plain) = run(&cfg, &data, 1);
+    let dp = |clip: f64, sigma: f64| {
+        let mut c = cfg.clone();
+        c.privacy = Some(DpConfig {
+            level: DpLevel::Example,
+            noise_multiplier: sigma,
+            clip: Some(clip),
+            delta: 1e-5,
+            accountant: AccountantKind::Rdp,
+        });
+        run(&c, &data, 1)
+    };
+    let (_, loose) = dp(1e300, 0.0);
+    for (a, b) in loose.params.iter().zip(&plain.params) {
+        // 1e-13: the clipped sum and the mean times b differ by a few roundings per step.
+        assert!((a - b).abs() < 1e-13, "{a} {b}");
+    }
+    // A tiny clip norm: every step moves θ by at most η·C·(batch)/expected per client.
+    let (_, tight) = dp(1e-3, 0.0);
+    let moved: f64 = tight
+        .params
+        .iter()
+        .zip([0.1, 0.2, -0.3])
+        .map(|(a, b)| (a - b) * (a - b))
+        .sum::<f64>()
+        .sqrt();
+    // 5 rounds, each θ step ≤ η·max_i(|batch_i|·C/B); batches ≤ N_i ≤ 22 examples, B = 5.
+    assert!(moved <= 5.0 * 0.1 * 22.0 * 1e-3 / 5.0 + 1e-15, "{moved}");
+    let (lines, noisy) = dp(1.0, 1.0);
+    let eps: Vec<f64> = lines
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["epsilon"].as_f64().unwrap())
+        .collect();
+    assert!(eps.windows(2).all(|w| w[0] < w[1]), "{eps:?}");
+    // q = max B/Nᵢ = 5/8, σ = 1, 5 steps: the RDP accountant's ε at δ = 1e-5.
+    let want = crate::privacy::accounting::rdp::epsilon(5.0 / 8.0, 1.0, 5, 1e-5).unwrap();
+    assert_eq!(noisy.epsilon, Some(want));
+}
+
+/// The `inf` attack poisons the average (the run stops as diverged or failed, no panic) and
+/// not the coordinate-wise median; an attack at 1e300 is survived by trimmed mean.
+/// Mutation that makes it fail: removing the finiteness check of the aggregate (θ becomes
+/// ±∞ and the record carries it).
+#[test]
+fn far_and_infinite_byzantine_vectors() {
+    let data = clients(&[10, 10, 10, 10, 10]);
+    let attack = |name: &str, rule: &str, params: &[(&str, f64)]| {
+        let mut cfg = TrainConfig::new(5, 0.05, spec(rule, 1));
+        cfg.byzantine = 1;
+        let mut a = StepSpec::named(name);
+        for (k, v) in params {
+            a.params.set(k, *v);
+        }
+        cfg.attack = Some(a);
+        run(&cfg, &data, 0)
+    };
+    let (lines, s) = attack("inf", "average", &[]);
+    assert!(matches!(s.status, RunStatus::Diverged { round: 1, .. }), "{:?}", s.status);
+    assert_eq!(lines.len(), 1, "stops at round 1");
+    assert!(s.params.iter().all(|v| v.is_finite()));
+    let (_, s) = attack("inf", "median", &[]);
+    assert_eq!(s.status, RunStatus::Completed);
+    assert!(s.params.iter().all(|v| v.is_finite()));
+    let (_, s) = attack("inner_product_manipulation", "trmean", &[("tau", 1e300)]);
+    assert_eq!(s.status, RunStatus::Completed);
+    assert!(s.params.iter().all(|v| v.is_finite()));
+    let (_, s) = attack("inner_product_manipulation", "average", &[("tau", 1e300)]);
+    assert!(matches!(s.status, RunStatus::Diverged { .. }), "{:?}", s.status);
+}
+
+/// Bad input is refused before any round, naming the problem.
+#[test]
+fn bad_input_is_named() {
+    let model = LeastSquares { p: 3 };
+    let data = clients(&[5, 5, 5]);
+    let cfg = TrainConfig::new(2, 0.1, spec("average", 0));
+    let err = |cfg: &TrainConfig, data: &[Examples], init: Vec<f64>| {
+        Trainer::new(&model, data, None, init, cfg, Streams::new(0, 0))
+            .err()
+            .expect("refused")
+            .to_string()
+    };
+    assert!(err(&cfg, &data, vec![0.0; 2]).contains("init"));
+    let mut trm = cfg.clone();
+    trm.defence = spec("trmean", 3);
+    trm.byzantine = 3;
+    trm.attack = Some(StepSpec::named("sign_flipping"));
+    assert!(err(&trm, &data, vec![0.0; 3]).contains("n > 2f"));
+    let empty = Examples::new(DMatrix::zeros(3, 0), vec![], Task::Regression).unwrap();
+    let mut with_empty = data.clone();
+    with_empty.push(empty);
+    assert!(err(&cfg, &with_empty, vec![0.0; 3]).contains("client 3 has no examples"));
+    let mut bad_attack = cfg.clone();
+    bad_attack.byzantine = 1;
+    bad_attack.attack = Some(StepSpec::named("nope"));
+    assert!(err(&bad_attack, &data, vec![0.0; 3]).contains("unknown attack"));
+    let mut flip = cfg.clone();
+    flip.byzantine = 1;
+    flip.attack = Some(StepSpec::named(LABEL_FLIPPING));
+    assert!(err(&flip, &data, vec![0.0; 3]).contains("classification"));
+}
+
+/// Shuffled epochs: over one epoch every example is used exactly once, batches of B with a
+/// partial last one, then a new order. Mutation that makes it fail: dropping the partial
+/// batch (`drop_last`).
+#[test]
+fn shuffled_epochs_cover_every_example_once() {
+    let data = clients(&[7]);
+    let settings = StepSettings {
+        batch: Some(3),
+        sampling: Sampling::Shuffle,
+        dp: None,
+        flip_classes: None,
+    };
+    let mut c = Client::new(&data[0], 3, rng_named(0, 0, "b"), rng_named(0, 0, "n"));
+    let mut seen = Vec::new();
+    let mut sizes = Vec::new();
+    for _ in 0..3 {
+        c.draw(&settings);
+        sizes.push(c.idx.len());
+        seen.extend_from_slice(&c.idx);
+    }
+    assert_eq!(sizes, [3, 3, 1]);
+    seen.sort_unstable();
+    assert_eq!(seen, (0..7).collect::<Vec<_>>());
+    c.draw(&settings);
+    assert_eq!(c.idx.len(), 3, "a new epoch starts");
+}
