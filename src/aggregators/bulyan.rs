@@ -17,6 +17,9 @@
 //! selected only when fewer than θ finite vectors remain; the coordinate phase then follows
 //! [`super::meamed`]'s rules for infinite values.
 //!
+//! **NaN** (native, read as +∞ by `Updates::new_untrusted`): its vector is at infinity, ranked
+//! last by the Krum rounds and trimmed by the coordinate-wise phase.
+//!
 //! # References
 //! - E. M. El Mhamdi, R. Guerraoui, S. Rouault, "The hidden vulnerability of distributed
 //!   learning in Byzantium", ICML 2018, arXiv 1802.07927 (Algorithm 1).

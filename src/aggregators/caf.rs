@@ -39,8 +39,13 @@
 //! a ~ N(0, I_m) and ‖g‖² = ‖a‖² + χ²(d − m), drawn in O(m): exactly the law of ByzFL's O(d)
 //! draw.
 //!
-//! Non-finite input is rejected ([`Error::NonFinite`], detected on the Gram matrix at no
-//! extra pass): ByzFL's arithmetic turns it into NaN.
+//! **Far and non-finite input.** Natively a vector with ±∞ or NaN (read as +∞ by
+//! `Updates::new_untrusted`) is set aside and spends one unit of f, and inputs whose squares
+//! overflow are rescaled exactly (module `far`); one input far out cannot wipe out the others'
+//! spread: from 10⁴ times that spread on, the weighted covariances come from a Gram matrix
+//! about the majority (`linalg::gram_about_majority`), not about the mean. With
+//! f = 0, and in `Compat::Byzfl`, non-finite input is rejected ([`Error::NonFinite`],
+//! detected on the Gram matrix at no extra pass): ByzFL's arithmetic turns it into NaN.
 //!
 //! # References
 //! Allouah, Guerraoui & Stephan, "Towards Trustworthy Federated Learning with Untrusted

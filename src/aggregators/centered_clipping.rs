@@ -27,6 +27,10 @@
 //! nothing (ByzFL's finite but wrong 0 on rows near 1.7e308), and ±∞ gives ∞·0 = NaN in every
 //! coordinate, which lbounds reports as [`crate::Error::NonFinite`].
 //!
+//! **NaN** (native, read as +∞ by `Updates::new_untrusted`): its vector is at infinity along
+//! +1 in its NaN coordinates (and the signs of its infinite ones), so it pulls by τ/n along
+//! that direction, like any far input.
+//!
 //! # References
 //! - S. P. Karimireddy, L. He, M. Jaggi, "Learning from history for Byzantine robust
 //!   optimization", ICML 2021, arXiv 2012.10333.

@@ -23,8 +23,13 @@
 //! (σ², u), sᵢ = σ²uᵢ², so no b×b matrix or SVD is formed. All coordinate sets are drawn
 //! before any scoring, in iteration order, so the result does not depend on threads.
 //!
-//! Non-finite input is rejected ([`Error::NonFinite`], detected on the sampled Gram matrices or
-//! the output, without a separate O(nd) scan).
+//! Non-finite input (±∞, or NaN read as +∞ by `Updates::new_untrusted`) and inputs whose
+//! squares overflow are detected on the sampled Gram matrices, without a separate O(nd) scan:
+//! a vector with a non-finite entry is set aside and spends one unit of f, the others are
+//! rescaled exactly (module `far`). With one input 10ᵏ times farther out than the others'
+//! spread and f ≥ 2, the other inputs' scores along its direction differ by 10⁻ᵏ of their
+//! size, below f64's resolution from k ≈ 16: which of them is flagged with it is then decided
+//! by rounding (the output is still a mean of inputs other than the far one).
 //!
 //! # References
 //! Shejwalkar & Houmansadr, "Manipulating the Byzantine: Optimizing Model Poisoning Attacks

@@ -15,6 +15,17 @@
 //!    changes). The rules are scale-equivariant, so their selections (weights, subsets) are
 //!    unchanged by the division, and the caller forms its output from the original inputs.
 //!
+//! **NaN.** A NaN has no sign and no size. Natively, what Byzantine users send is read through
+//! [`Updates::new_untrusted`], which turns every NaN entry into +∞ before any rule sees it: a
+//! vector with a NaN is then a point at infinity whose limit direction is +1 in its NaN
+//! coordinates (and the signs of its infinite ones). It is set aside here like any infinite
+//! vector, it is a +∞ value for the coordinate-wise rules (trimmed, or outside the median's
+//! middle), and the clipping steps clip it along that direction. A Byzantine user could have
+//! sent that +∞ itself, so every guarantee a rule keeps against ±∞ it keeps against NaN. Each
+//! rule's module docs say in one line what it does with such a vector. The average is not
+//! robust and says so ([`Error::NonFinite`]); `--compat byzfl` refuses NaN
+//! ([`crate::data::NonFiniteEntries::KeepInfinities`]).
+//!
 //! For Krum-type selections this is exactly the limit of the rule as the k vectors go to
 //! infinity (their distances dominate every score, so they are never selected and never a
 //! neighbour); for the filters (CAF, spectral, DnC) it is the documented convention that an

@@ -35,6 +35,9 @@
 //! partial distances to it are computed together (in parallel over blocks, partial sums added
 //! in block order, so the result does not depend on the thread count).
 //!
+//! **NaN** (native, read as +∞ by `Updates::new_untrusted`): its vector has an infinite
+//! entry, so it is dropped with the infinite rows.
+//!
 //! # References
 //! - E. Weiszfeld, "Sur le point pour lequel la somme des distances de n points donnés est
 //!   minimum", Tohoku Mathematical Journal 43, 1937.

@@ -19,6 +19,9 @@
 //! Cost: one blocked pass over the data computing all n(n+1)/2 distances (see
 //! the internal `distances` module), then O(n² log n).
 //!
+//! **NaN** (native, read as +∞ by `Updates::new_untrusted`): its vector is at infinity, its
+//! score ∞ or NaN ranks last, and it is never selected while at most f vectors are non-finite.
+//!
 //! # References
 //! - P. Blanchard, E. M. El Mhamdi, R. Guerraoui, J. Stainer, "Machine learning with
 //!   adversaries: Byzantine tolerant gradient descent", NeurIPS 2017.

@@ -44,6 +44,9 @@
 //! is returned, i.e. the mean of the first n − f inputs. For n = 1 (f = 0) lbounds returns x₀
 //! where ByzFL fails on an empty maximum.
 //!
+//! **NaN** (native, read as +∞ by `Updates::new_untrusted`): its distances are ∞ or NaN,
+//! conflicts at every threshold, so no subset of finite diameter contains it.
+//!
 //! # References
 //! El Mhamdi, Guerraoui, Guirguis, Hoang & Rouault, "Genuinely Distributed Byzantine Machine
 //! Learning", PODC 2020, arXiv 1905.03853. Buss & Goldsmith, "Nondeterminism within P",

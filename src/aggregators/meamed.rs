@@ -23,6 +23,10 @@
 //! past the right end. Everything is branch-free across `LANES` = 32
 //! coordinates.
 //!
+//! **NaN** (native, read as +∞ by `Updates::new_untrusted`): a +∞ value of its coordinate,
+//! farthest from the median and never among the n − f averaged while at most f of that
+//! coordinate's values are non-finite.
+//!
 //! # References
 //! - C. Xie, O. Koyejo, I. Gupta, "Generalized Byzantine-tolerant SGD", arXiv 1802.10116, 2018.
 

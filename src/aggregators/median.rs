@@ -11,6 +11,10 @@
 //! Implementation: blocked transpose and a selection network vectorised across coordinates
 //! (see the internal `coordinatewise` module), parallel over coordinate blocks.
 //!
+//! **NaN** (native, a Byzantine user's input read by `Updates::new_untrusted`): a +∞ value of
+//! its coordinate, so the median stays between honest values while fewer than half a
+//! coordinate's values are non-finite.
+//!
 //! # References
 //! - D. Yin, Y. Chen, K. Ramchandran, P. Bartlett, "Byzantine-robust distributed learning:
 //!   towards optimal statistical rates", ICML 2018, arXiv 1803.01498.

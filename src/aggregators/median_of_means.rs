@@ -17,6 +17,10 @@
 //! The means are formed block by block inside the coordinate-wise median's transposed buffer
 //! (see the internal `coordinatewise` module), so no k×d temporary is allocated.
 //!
+//! **NaN** (native, read as +∞ by `Updates::new_untrusted`): the group holding it has a +∞
+//! mean in that coordinate, one of the at most f spoiled groups the median of the 2f + 1
+//! group means discards.
+//!
 //! # References
 //! - A. S. Nemirovsky, D. B. Yudin, "Problem complexity and method efficiency in
 //!   optimization", Wiley, 1983.

@@ -16,6 +16,9 @@
 //!
 //! Cost: one pass for the n distances to x_idx (rows in parallel), one for the mean.
 //!
+//! **NaN** (native, read as +∞ by `Updates::new_untrusted`): its vector is at infinity, the
+//! farthest from the pivot, never averaged while at most f vectors are non-finite.
+//!
 //! # References
 //! - S. Farhadkhani, R. Guerraoui, N. Gupta, L.-N. Hoang, R. Pinot, J. Stephan, "Robust
 //!   collaborative learning with linear gradient overhead", ICML 2023, arXiv 2209.10931.

@@ -17,6 +17,9 @@
 //! or NaN and are chosen last; when more than f vectors are +∞ some are chosen and the output
 //! is +∞ (or NaN), as in ByzFL.
 //!
+//! **NaN** (native, read as +∞ by `Updates::new_untrusted`): its vector is at infinity and
+//! chosen last, never averaged while at most f vectors are non-finite.
+//!
 //! # References
 //! - P. Blanchard, E. M. El Mhamdi, R. Guerraoui, J. Stainer, "Machine learning with
 //!   adversaries: Byzantine tolerant gradient descent", NeurIPS 2017.

@@ -53,6 +53,9 @@
 //!
 //! Non-finite input is rejected ([`Error::NonFinite`]). f = 0 returns the mean.
 //!
+//! **NaN** (native, read as +∞ by `Updates::new_untrusted`): its vector is set aside with the
+//! infinite ones and spends one unit of f (module `far`).
+//!
 //! # References
 //! Allouah, Guerraoui, Gupta, Pinot & Stephan, "On the Privacy-Robustness-Utility Trilemma in
 //! Distributed Learning", ICML 2023, arXiv 2302.04787.

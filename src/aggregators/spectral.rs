@@ -33,8 +33,13 @@
 //! (Householder tridiagonalization, Sturm bisection, inverse iteration; no power iteration,
 //! no randomness); one O(nd) pass forms the output.
 //!
-//! Non-finite input is rejected ([`Error::NonFinite`], detected on the Gram matrix at no extra
-//! pass).
+//! **Far and non-finite input.** A vector with ±∞ or NaN (read as +∞ by
+//! `Updates::new_untrusted`) is set aside and spends one unit of f (detected on the Gram
+//! matrix at no extra pass; with nothing to remove, f = 0, it is rejected with
+//! [`Error::NonFinite`]), and inputs whose squares overflow are rescaled exactly (module
+//! `far`). One input far out cannot wipe out the others' spread: from 10⁴ times that spread on,
+//! the weighted covariances and σ̂'s pairwise distances come from a Gram matrix about the
+//! majority (`linalg::gram_about_majority`).
 //!
 //! # References
 //! Diakonikolas, Kamath, Kane, Li, Moitra & Stewart, "Robust Estimators in High Dimensions

@@ -11,6 +11,9 @@
 //! Implementation: blocked transpose and a sorting network vectorised across coordinates
 //! (see the internal `coordinatewise` module), parallel over coordinate blocks.
 //!
+//! **NaN** (native, read as +∞ by `Updates::new_untrusted`): a +∞ value of its coordinate,
+//! trimmed while at most f of that coordinate's values are non-finite.
+//!
 //! # References
 //! - D. Yin, Y. Chen, K. Ramchandran, P. Bartlett, "Byzantine-robust distributed learning:
 //!   towards optimal statistical rates", ICML 2018, arXiv 1803.01498.

@@ -16,6 +16,11 @@ use std::time::{Duration, Instant};
 /// The input has one vector per row. The output is the aggregate as one CSV line, or with
 /// --json an object {"aggregate": [...], "rule": ...}.
 ///
+/// Any row may come from a Byzantine user, so `inf`, `-inf` and `nan` are read: natively a
+/// NaN is +inf, a point at infinity that the robust rules set aside, trim or clip (each rule's
+/// docs say how); the average says it is not robust to them; --compat byzfl refuses NaN
+/// (ByzFL's arithmetic carries it into most outputs).
+///
 /// --repeat K --timing times the aggregation as the benches do (benches/aggregators.rs): one
 /// untimed warm-up call, then K timed calls of the rule alone; reading the input is not
 /// timed, and with --pre each call gets a fresh copy of the input made outside the timed

@@ -25,6 +25,9 @@
 //! that scale, and a clipped infinite one becomes the threshold times its limit direction (the
 //! sign pattern of its infinite entries over √(their count), as in centered clipping).
 //!
+//! **NaN** (native, read as +∞ by `Updates::new_untrusted`): its vector is among the largest
+//! (infinitely far) and, clipped, becomes the threshold times its limit direction.
+//!
 //! # References
 //! Allouah, Guerraoui, Gupta, Jellouli, Rizk & Stephan, "Boosting Robustness by Clipping
 //! Gradients in Distributed Learning", arXiv 2405.14432, 2024 (later versions: "The Vital Role of

@@ -24,6 +24,9 @@
 //!   the rules that set infinite inputs aside discard the whole bucket (one Byzantine bucket
 //!   per Byzantine input at most, as the bucketing analysis counts).
 //!
+//! **NaN** (native, read as +∞ by `Updates::new_untrusted`): its bucket is a point at
+//! infinity, as above.
+//!
 //! # References
 //! Karimireddy, He & Jaggi, "Byzantine-Robust Learning on Heterogeneous Datasets via
 //! Bucketing", ICLR 2022, arXiv 2006.09365.

@@ -11,6 +11,9 @@
 //! `Compat::Byzfl` reproduces ByzFL: x·(c/∞) = x·0 is all zeros for a finite vector whose norm
 //! overflows, and NaN in the infinite entries, which lbounds reports as
 //! [`crate::Error::NonFinite`] instead of a NaN vector.
+//!
+//! **NaN** (native, read as +∞ by `Updates::new_untrusted`): its vector becomes c times its
+//! limit direction, +1 in its NaN coordinates.
 
 use crate::aggregators::centered_clipping::far_direction;
 use crate::aggregators::{AggContext, PreAggregator};

@@ -41,6 +41,9 @@
 //! infinite distances in an unspecified order, and with fewer it averages infinite rows; both
 //! are refused ([`crate::Error::NonFinite`], naming nnm).
 //!
+//! **NaN** (native, read as +∞ by `Updates::new_untrusted`): its vector is at infinity and
+//! stays so, for the rule after NNM to discard.
+//!
 //! # References
 //! Allouah, Farhadkhani, Guerraoui, Gupta, Pinot & Stephan, "Fixing by Mixing: A Recipe for
 //! Optimal Byzantine ML under Heterogeneity", AISTATS 2023, arXiv 2302.01772.
