@@ -61,7 +61,8 @@ fn theta_for(net: &DenseNet, seed: u64) -> Vec<f64> {
 /// relative to the largest gradient entry) leaves four orders of margin. A ReLU kink within
 /// h of a pre-activation would break it; with Gaussian data and a fixed seed none is.
 /// Mutation checked: dropping the activation's derivative in `backward` (a ReLU MLP treated
-/// as linear below the head) fails this test.
+/// as linear below the head) fails this test; so does accumulating into the (NaN-filled)
+/// gradient buffer on the first chunk instead of overwriting it.
 #[test]
 fn gradient_matches_finite_differences() {
     for net in zoo() {
