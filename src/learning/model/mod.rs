@@ -35,7 +35,7 @@ mod spec;
 mod tests;
 
 pub use dense::{Activation, DenseNet, Head, CHUNK, MAX_PARAMS};
-pub use spec::ModelSpec;
+pub use spec::{ModelSpec, DEFAULT_HIDDEN};
 
 /// A model's mean loss on a set of examples and, for classification, its accuracy.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
