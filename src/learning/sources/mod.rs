@@ -1,6 +1,6 @@
 //! Where labelled examples come from, chosen by the CLI's `--data`
 //! ([`DataSource::parse`]): synthetic populations ([`synthetic`]), the shipped UCI digits
-//! ([`digits`]), or a user's CSV file ([`csv`]); and a deterministic train/test split
+//! ([`digits`](mod@digits)), or a user's CSV file ([`csv`]); and a deterministic train/test split
 //! ([`train_test_split`]).
 //!
 //! Every source returns [`Examples`](crate::learning::Examples) and draws only from the
