@@ -156,9 +156,15 @@ class CenteredClipping:
 
 
 class Defence:
-    def __init__(self, rule, pre, f):
+    def __init__(self, rule, pre, f, cc_tau=100.0, carry=True):
         self.rule, self.pre, self.f = rule, pre, f
-        self.cc = CenteredClipping() if rule == "centered_clipping" else None
+        self.cc = CenteredClipping(cc_tau) if rule == "centered_clipping" else None
+        self.carry = carry
+
+    def fresh(self):
+        """Forget the CC state (only for checking that a case depends on it)."""
+        if self.cc is not None and not self.carry:
+            self.cc.m = None
 
     def __call__(self, vs):
         for p in self.pre:
@@ -237,7 +243,7 @@ def attack(name, honest, flipped, f, attack_defence):
 # the loop
 
 
-def run(case):
+def run(case, carry=True):
     p, k, model = case["p"], case["k"], case["model"]
     h, f = case["clients"] - case["f"], case["f"]
     data = case["rows"]
@@ -246,8 +252,9 @@ def run(case):
     beta, lr, wd = case["momentum"], case["lr"], case["weight_decay"]
     milestones, gamma = case["milestones"], case["lr_decay"]
     classes = case["classes"]
-    server = Defence(case["rule"], case["pre"], f)
-    attack_defence = Defence(case["rule"], case["pre"], f)
+    tau = case.get("cc_tau", 100.0)
+    server = Defence(case["rule"], case["pre"], f, tau)
+    attack_defence = Defence(case["rule"], case["pre"], f, tau, carry)
     m = [[0.0] * len(w) for _ in range(h)]
     traj = []
     for t in range(case["rounds"]):
@@ -259,6 +266,7 @@ def run(case):
             m[i] = [beta * a + (1.0 - beta) * b for a, b in zip(m[i], gs[i])]
         vs = [list(v) for v in m]
         if f > 0:
+            attack_defence.fresh()
             b = attack(case["attack"], vs, flipped, f, attack_defence)
             vs = vs + [b] * f
         a = server(vs)
@@ -272,7 +280,8 @@ def run(case):
 
 
 def make_case(rng, name, model, classes, p, clients, f, rule, pre, attack_name, rounds,
-              lr=0.5, momentum=0.9, wd=1e-2, milestones=(3,), gamma=0.5, per_client=(4, 8)):
+              lr=0.5, momentum=0.9, wd=1e-2, milestones=(3,), gamma=0.5, per_client=(4, 8),
+              cc_tau=None):
     k = 1 if model == "logistic" else classes
     h = clients - f
     # Heterogeneous clients: each has its own feature offset and label mix.
@@ -290,6 +299,8 @@ def make_case(rng, name, model, classes, p, clients, f, rule, pre, attack_name, 
                 rule=rule, pre=list(pre), attack=attack_name, rounds=rounds, lr=lr,
                 momentum=momentum, weight_decay=wd, milestones=list(milestones),
                 lr_decay=gamma, rows=rows, init=init)
+    if cc_tau is not None:
+        case["cc_tau"] = cc_tau
     assert len({r[p + 1] for r in rows if r[p + 1] < h}) == h
     case["params"] = run(case)
     return case
@@ -312,9 +323,16 @@ def main():
                   "centered_clipping", [], "optimal_inner_product_manipulation", 5),
         make_case(rng, "softmax_nnm_trmean_optimal_alie", "softmax", 3, 3, 7, 2, "trmean",
                   ["nnm"], "optimal_a_little_is_enough", 4),
+        make_case(rng, "logistic_cc_tau_optimal_alie", "logistic", 2, 3, 6, 1,
+                  "centered_clipping", [], "optimal_a_little_is_enough", 5, cc_tau=0.1),
         make_case(rng, "softmax_average_no_attack", "softmax", 4, 3, 4, 0, "average", [],
                   "sign_flipping", 4, momentum=0.0, wd=0.0, milestones=()),
     ]
+    for c in cases:
+        # Whether the attack's own CC state carried across rounds changes the trajectory
+        # (the cases that test that carry say so).
+        c["state_matters"] = c["rule"] == "centered_clipping" and run(c, carry=False) != c[
+            "params"]
     with open(OUT, "w") as fh:
         json.dump({"generator": "scripts/byzfl_train_reference.py", "cases": cases}, fh)
         fh.write("\n")

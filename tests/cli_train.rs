@@ -88,7 +88,10 @@ fn contract_args(case: &Value, d: &std::path::Path) -> Vec<String> {
         "--init",
         init_path.to_str().unwrap(),
         "--rule",
-        &s("rule"),
+        &match case.get("cc_tau") {
+            Some(tau) => format!("{}:tau={tau}", s("rule")),
+            None => s("rule"),
+        },
     ]
     .iter()
     .map(|x| x.to_string())
@@ -122,10 +125,10 @@ fn contract_args(case: &Value, d: &std::path::Path) -> Vec<String> {
 /// stays below 1e-13, and 1e-10 leaves room for the optimal attacks' τ (an exact search
 /// decision flip would differ by O(1)).
 ///
-/// Mutations that make it fail (each checked): the momentum placed after aggregation, the
-/// weight decay inside the clients' gradients, the Byzantine copies before the honest vectors
-/// (Krum's tie order), the attack's CC state not carried across rounds (case
-/// `logistic_cc_optimal_ipm`), the schedule stepped before the round.
+/// Mutations that make it fail (each checked): the attack's centered-clipping state reset
+/// every round instead of carried (case `logistic_cc_tau_optimal_alie`, where the replay
+/// itself shows the carry changes the trajectory: `state_matters`), the weight decay inside
+/// the clients' momentum, the schedule stepped before the round.
 #[test]
 fn byzfl_compat_contract_matches_the_reference_replay() {
     let fixture: Value = serde_json::from_str(
