@@ -164,7 +164,8 @@ mod tests {
 
     /// Points on y = 2 + 3x give back (2, 3); a decreasing cloud gives the constant fit; an
     /// increasing one through a negative intercept gives the line through the origin.
-    /// Mutation that makes it fail: swapping intercept and slope in the unconstrained case.
+    /// Mutation that makes it fail (checked): swapping intercept and slope in the
+    /// unconstrained case.
     #[test]
     fn fit_recovers_a_line_and_stays_non_negative() {
         let mut s = FitSums::default();

@@ -200,8 +200,8 @@ fn identical_records_for_any_thread_count() {
 }
 
 /// DP with σ = 0 and C = ∞ is the non-private run with the same (Poisson) sampling, bit for
-/// bit, and reports no ε. Mutation that makes it fail: drawing the DP noise from the client's
-/// batch stream (the batches then change) or dividing by the realised batch size under DP.
+/// bit, and reports no ε. Mutation that makes it fail (checked): drawing the DP noise, even
+/// at σ = 0, from the client's batch stream (the batches then change).
 #[test]
 fn dp_without_noise_or_clipping_is_the_plain_run() {
     let data = clients(&[15, 22, 8]);
@@ -276,8 +276,8 @@ fn dp_clipping_and_accounting() {
 
 /// The `inf` attack poisons the average (the run stops as diverged or failed, no panic) and
 /// not the coordinate-wise median; an attack at 1e300 is survived by trimmed mean.
-/// Mutation that makes it fail: removing the finiteness check of the aggregate (θ becomes
-/// ±∞ and the record carries it).
+/// Mutation that makes it fail (checked): propagating the rule's refusal of ±∞ as an error
+/// (`?`) instead of recording the run as diverged.
 #[test]
 fn far_and_infinite_byzantine_vectors() {
     let data = clients(&[10, 10, 10, 10, 10]);
@@ -339,7 +339,7 @@ fn bad_input_is_named() {
 
 /// Shuffled epochs: over one epoch every example is used exactly once, batches of B with a
 /// partial last one, then a new order. Mutation that makes it fail: dropping the partial
-/// batch (`drop_last`).
+/// batch (`drop_last`; checked: sizes become [3, 3, 3]).
 #[test]
 fn shuffled_epochs_cover_every_example_once() {
     let data = clients(&[7]);
