@@ -232,7 +232,10 @@ fn same_records_for_one_and_two_threads() {
 fn defaults_train_two_defences_on_the_digits() {
     let out = ok(&["train"]);
     assert!(out.contains("softmax 64"), "{out}");
-    assert!(out.contains("f = 5 Byzantine (a_little_is_enough)"), "{out}");
+    assert!(
+        out.contains("f = 5 Byzantine (a_little_is_enough)"),
+        "{out}"
+    );
     let rows: Vec<&str> = out
         .lines()
         .filter(|l| l.starts_with("average") || l.starts_with("nnm+trmean"))
@@ -294,14 +297,27 @@ fn bad_input_is_one_line_exit_2_nothing_written() {
     fails(base(&["--lr", "-1"]), "lr");
     fails(base(&["--lr", "NaN"]), "lr");
     fails(base(&["--rounds", "0"]), "rounds");
-    fails(base(&["--rule", "trmean", "--byzantine-count", "2", "--clients", "4"]), "n > 2f");
+    fails(
+        base(&[
+            "--rule",
+            "trmean",
+            "--byzantine-count",
+            "2",
+            "--clients",
+            "4",
+        ]),
+        "n > 2f",
+    );
     let init = d.join("init.csv");
     std::fs::write(&init, "0.1,0.2\n").unwrap();
     let mut args = base(&[]);
     args.extend(["--init".to_string(), init.to_str().unwrap().to_string()]);
     fails(args, "init");
     // Client 2 (honest when n = 4, f = 1) has no rows.
-    fails(base(&["--clients", "4", "--byzantine-count", "1"]), "client 2 has no rows");
+    fails(
+        base(&["--clients", "4", "--byzantine-count", "1"]),
+        "client 2 has no rows",
+    );
     let bad = d.join("bad.csv");
     std::fs::write(&bad, "a,b,y,client\n1,x,0,0\n3,4,1,1\n").unwrap();
     let mut args = base(&[]);
@@ -312,7 +328,13 @@ fn bad_input_is_one_line_exit_2_nothing_written() {
     args[2] = one.to_str().unwrap().to_string();
     fails(args, "class");
     fails_with(
-        &["train", "--data", "synthetic:classes=3", "--partition", "zebra"],
+        &[
+            "train",
+            "--data",
+            "synthetic:classes=3",
+            "--partition",
+            "zebra",
+        ],
         "unknown",
     );
     fails_with(&["train", "--data", c, "--label-column", "nope"], "nope");

@@ -41,9 +41,17 @@ fn average() -> PipelineSpec {
 }
 
 fn final_params(m: &dyn Model, clients: &[Examples], init: &[f64], cfg: &TrainConfig) -> Vec<f64> {
-    train(m, clients, None, init.to_vec(), cfg, Streams::new(7, 0), &mut |_| Ok(()))
-        .unwrap()
-        .params
+    train(
+        m,
+        clients,
+        None,
+        init.to_vec(),
+        cfg,
+        Streams::new(7, 0),
+        &mut |_| Ok(()),
+    )
+    .unwrap()
+    .params
 }
 
 fn max_rel_diff(a: &[f64], b: &[f64]) -> f64 {
@@ -159,7 +167,10 @@ fn average_under_any_partition_is_fedsgd() {
         assert!(max_rel_diff(&b, &theta) < 1e-12, "{spec}: FedAvg");
         let sizes: Vec<usize> = clients.iter().map(Examples::len).collect();
         if spec != "extreme" {
-            assert!(sizes.iter().min() != sizes.iter().max(), "{spec}: sizes {sizes:?}");
+            assert!(
+                sizes.iter().min() != sizes.iter().max(),
+                "{spec}: sizes {sizes:?}"
+            );
         }
     }
 }

@@ -11,8 +11,8 @@ use lbounds::learning::sources::csv::{load_csv, CsvSpec};
 use lbounds::learning::sources::digits::digits;
 use lbounds::learning::sources::{train_test_split, Synthetic};
 use lbounds::learning::train::{
-    is_label_flipping, Algorithm, DpConfig, DpLevel, Evaluation, RunStatus, Sampling,
-    TrainConfig, TrainSummary, Trainer,
+    is_label_flipping, Algorithm, DpConfig, DpLevel, Evaluation, RunStatus, Sampling, TrainConfig,
+    TrainSummary, Trainer,
 };
 use lbounds::learning::{Examples, Model};
 use lbounds::params::Compat;
@@ -309,7 +309,7 @@ pub fn run(a: Args) -> Result<()> {
     if a.json {
         return Ok(());
     }
-    emit(&table(&a, &model, &fed, n, f, &attack_label, &rows))
+    emit(&table(&a, model.as_ref(), &fed, n, f, &attack_label, &rows))
 }
 
 /// `nnm` then the user's pre-aggregators.
@@ -385,11 +385,15 @@ fn federation(
     let regression = matches!(spec, ModelSpec::Linear);
     let (examples, client_ids) = if a.data == "digits" {
         (digits(), None)
-    } else if let Some(args) = a.data.strip_prefix("synthetic:").or(if a.data == "synthetic" {
-        Some("")
-    } else {
-        None
-    }) {
+    } else if let Some(args) = a
+        .data
+        .strip_prefix("synthetic:")
+        .or(if a.data == "synthetic" {
+            Some("")
+        } else {
+            None
+        })
+    {
         let s = Synthetic::parse(args)?;
         (s.generate(&mut streams.get("data"))?, None)
     } else {
@@ -465,7 +469,7 @@ fn read_init(path: &std::path::Path) -> Result<Vec<f64>> {
 /// The final table.
 fn table(
     a: &Args,
-    model: &Box<dyn Model>,
+    model: &dyn Model,
     fed: &Federation,
     n: usize,
     f: usize,
