@@ -3,6 +3,8 @@
 //! - `gemm/784x256x100`: the yardstick, this machine's matrix-product rate: one product of a
 //!   784 × 256 by a 256 × 100 matrix (the first layer's weight gradient of the MLP at batch
 //!   256), 20 070 400 multiply-adds.
+//! - `floor/*`: the matrix products of each step below alone, at the step's own shapes
+//!   (thin products run below the yardstick's rate): the step's arithmetic floor.
 //! - `client_step`: one client's `loss_grad` at batch 32 (a D-SGD client step) for softmax
 //!   regression 784→10 (d = 7 850; 501 760 multiply-adds in its two matrix products) and
 //!   ByzFL's `fc_mnist` MLP 784-100-10 (d = 79 510; 5 113 600 multiply-adds: forward,
@@ -13,7 +15,8 @@
 //!   weight-gradient products: 20 582 400).
 //!
 //! Every row's throughput is its multiply-adds per second ("elem/s"), so dividing the
-//! yardstick's rate by a row's gives how far that row is from the matrix-product floor.
+//! yardstick's rate by a row's gives how far that row is from the matrix-product rate, and
+//! a step's time over its `floor/*` row is the engine's overhead above its own products.
 //! Compare with the times in docs/performance.md (ByzFL: 0.55 ms per softmax client step,
 //! 0.85–1.0 ms per MLP client step; Opacus 1.6.0 per-sample 154 ms and ghost clipping
 //! 7.2 ms per DP-SGD step; plain torch SGD 4.6 ms; all float32, one thread).
@@ -62,6 +65,71 @@ fn gemm(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// The matrix products of one step of a dense network with `widths` at batch `b`, alone:
+/// forward Wₖaₖ, back-propagation Wₖᵀgₖ (above the first layer) and weight gradients aₖgₖᵀ,
+/// on contiguous random matrices with nalgebra's gemm (matrixmultiply, as the engine). This
+/// is the step's arithmetic floor at its own shapes: the engine's time divided by it is its
+/// overhead (head, activations, bias sums, scaling, norms).
+fn products_floor(c: &mut Criterion, name: &str, widths: &[usize], b: usize) {
+    let mut rng = rng_from_seed(5);
+    let mut gauss =
+        |r: usize, k: usize| DMatrix::from_fn(r, k, |_, _| rng.sample::<f64, _>(StandardNormal));
+    // Per layer: W (out × in), Wᵀ (in × out), a (in × b), g (out × b), gᵀ (b × out).
+    let layers: Vec<_> = widths
+        .windows(2)
+        .map(|w| {
+            let wt = gauss(w[0], w[1]);
+            (
+                wt.transpose(),
+                wt,
+                gauss(w[0], b),
+                gauss(w[1], b),
+                gauss(b, w[1]),
+            )
+        })
+        .collect();
+    let mut outs: Vec<_> = widths
+        .windows(2)
+        .map(|w| {
+            (
+                DMatrix::<f64>::zeros(w[1], b),
+                DMatrix::<f64>::zeros(w[0], b),
+                DMatrix::<f64>::zeros(w[0], w[1]),
+            )
+        })
+        .collect();
+    let madds: usize = widths
+        .windows(2)
+        .map(|w| 2 * w[0] * w[1] * b)
+        .sum::<usize>()
+        + widths
+            .windows(2)
+            .skip(1)
+            .map(|w| w[0] * w[1] * b)
+            .sum::<usize>();
+    let mut group = c.benchmark_group("floor");
+    group.throughput(Throughput::Elements(madds as u64));
+    group.bench_function(name, |bench| {
+        bench.iter(|| {
+            for (k, ((w, wt, a, g, gt), (z, da, dw))) in layers.iter().zip(&mut outs).enumerate() {
+                z.gemm(1.0, w, a, 0.0);
+                if k > 0 {
+                    da.gemm(1.0, wt, g, 0.0);
+                }
+                dw.gemm(1.0, a, gt, 0.0);
+            }
+            black_box(&outs);
+        })
+    });
+    group.finish();
+}
+
+fn floors(c: &mut Criterion) {
+    products_floor(c, "softmax_b32", &[FEATURES, CLASSES], 32);
+    products_floor(c, "mlp_b32", &[FEATURES, 100, CLASSES], 32);
+    products_floor(c, "mlp_b256", &[FEATURES, 100, CLASSES], 256);
 }
 
 fn client_step(c: &mut Criterion) {
@@ -117,5 +185,5 @@ fn dp_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, gemm, client_step, dp_step);
+criterion_group!(benches, gemm, floors, client_step, dp_step);
 criterion_main!(benches);

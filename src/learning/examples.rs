@@ -139,6 +139,37 @@ impl Examples {
         }
     }
 
+    /// Appends `other`'s examples (canary flags included) after this set's.
+    ///
+    /// # Errors
+    /// A different feature count or task.
+    pub fn append(&mut self, other: &Examples) -> Result<()> {
+        if other.features() != self.features() {
+            return Err(Error::DimensionMismatch {
+                what: "appended examples' features".into(),
+                expected: self.features(),
+                got: other.features(),
+            });
+        }
+        if other.task != self.task {
+            return Err(Error::invalid(
+                "appended examples",
+                format!("{:?}", other.task),
+                format!("the examples are {:?}", self.task),
+            ));
+        }
+        let (p, n) = (self.features(), self.len());
+        // Column-major: the appended examples' columns follow this set's in one buffer.
+        let mut values: Vec<f64> = std::mem::replace(&mut self.x, DMatrix::zeros(0, 0))
+            .data
+            .into();
+        values.extend_from_slice(other.x.as_slice());
+        self.x = DMatrix::from_vec(p, n + other.len(), values);
+        self.y.extend_from_slice(&other.y);
+        self.canary.extend_from_slice(&other.canary);
+        Ok(())
+    }
+
     /// Adds `offset` (length p) to every example's features (a client's feature shift).
     ///
     /// # Errors

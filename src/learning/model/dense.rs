@@ -143,15 +143,23 @@ impl Head {
                 loss
             }
             Head::Softmax => {
-                let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let s: f64 = z.iter().map(|&v| (v - m).exp()).sum();
                 let label = y as usize;
-                let loss = m + s.ln() - z[label];
-                if grad {
-                    z.iter_mut().for_each(|v| *v = (*v - m).exp() / s);
+                let z_y = z[label];
+                let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let s = if grad {
+                    // Each e^{zₖ − m} once: kept in z, then normalised into the gradient.
+                    let mut s = 0.0;
+                    for v in z.iter_mut() {
+                        *v = (*v - m).exp();
+                        s += *v;
+                    }
+                    z.iter_mut().for_each(|v| *v /= s);
                     z[label] -= 1.0;
-                }
-                loss
+                    s
+                } else {
+                    z.iter().map(|&v| (v - m).exp()).sum()
+                };
+                m + s.ln() - z_y
             }
         }
     }
@@ -427,7 +435,8 @@ impl DenseNet {
     }
 
     /// One chunk: forward, head, and what `want` asks for. Returns the chunk's loss sum.
-    /// Gradients are added into `grad`; norms are written into `norms`.
+    /// Gradients are written into `grad` for the `first` chunk and added for the others;
+    /// norms are written into `norms`.
     #[allow(clippy::too_many_arguments)]
     fn pass(
         &self,
@@ -438,6 +447,7 @@ impl DenseNet {
         work: &mut Work,
         grad: &mut [f64],
         norms: &mut [f64],
+        first: bool,
     ) -> f64 {
         let c = x.ncols();
         let depth = self.depth();
@@ -457,7 +467,7 @@ impl DenseNet {
             Want::Norms => None,
             Want::Clipped(cn) if cn.is_finite() => Some(cn),
             _ => {
-                self.weight_grads(x, work, grad);
+                self.weight_grads(x, work, grad, first);
                 return loss;
             }
         };
@@ -501,7 +511,7 @@ impl DenseNet {
                         }
                     }
                 }
-                self.weight_grads(x, work, grad);
+                self.weight_grads(x, work, grad, first);
             }
         }
         work.sq = sq_buf;
@@ -540,8 +550,9 @@ impl DenseNet {
         }
     }
 
-    /// Adds Σᵢ gᵢaᵢᵀ (weights) and Σᵢ gᵢ (biases) of every layer into `grad`.
-    fn weight_grads(&self, x: DMatrixView<'_, f64>, work: &Work, grad: &mut [f64]) {
+    /// Σᵢ gᵢaᵢᵀ (weights) and Σᵢ gᵢ (biases) of every layer: written into `grad` for the
+    /// `first` chunk (no separate zeroing pass over the d entries), added for the others.
+    fn weight_grads(&self, x: DMatrixView<'_, f64>, work: &Work, grad: &mut [f64], first: bool) {
         let c = x.ncols();
         for (k, (off, fan_in, fan_out)) in self.layers().enumerate() {
             let g = self.out_grad(work, k, c);
@@ -554,7 +565,16 @@ impl DenseNet {
             } else {
                 Mat::col_major(&work.acts[k - 1][..fan_in * c], fan_in, c)
             };
-            gemm(1.0, a, Mat::row_major(g, c, fan_out), 1.0, gw);
+            gemm(
+                1.0,
+                a,
+                Mat::row_major(g, c, fan_out),
+                if first { 0.0 } else { 1.0 },
+                gw,
+            );
+            if first {
+                gb.iter_mut().for_each(|b| *b = 0.0);
+            }
             for col in g.chunks_exact(fan_out) {
                 gb.iter_mut().zip(col).for_each(|(b, v)| *b += v);
             }
@@ -584,7 +604,7 @@ impl DenseNet {
             } else {
                 &mut norms[..0]
             };
-            loss += self.pass(theta, x, y, want, &mut work, grad, n);
+            loss += self.pass(theta, x, y, want, &mut work, grad, n, start == 0);
             start += c;
         }
         loss
@@ -658,16 +678,18 @@ impl Model for DenseNet {
         self.task
     }
 
-    /// The gradient is the per-example sum divided by B entry by entry, so it equals
-    /// [`Model::clipped_grad_sum`] with C = ∞ divided by B bit for bit.
+    /// The gradient is the per-example sum multiplied entry by entry by `1.0 / B as f64` (a
+    /// multiplication: a division pass cost a fifth of an MLP client step), so
+    /// [`Model::clipped_grad_sum`] with C = ∞ times that same factor equals it bit for bit.
+    /// For a power-of-two B this is also the exact quotient sum / B.
     fn loss_grad(&self, theta: &[f64], batch: Batch<'_>, grad: &mut [f64]) -> Result<f64> {
         self.check(theta, &batch)?;
         check_len("gradient buffer", self.n_params, grad.len())?;
         check_nonempty(&batch)?;
-        grad.iter_mut().for_each(|g| *g = 0.0);
         let b = batch.len() as f64;
         let loss = self.run(theta, &batch, Want::Grad, grad, &mut []);
-        grad.iter_mut().for_each(|g| *g /= b);
+        let inv = 1.0 / b;
+        grad.iter_mut().for_each(|g| *g *= inv);
         Ok(loss / b)
     }
 
@@ -690,6 +712,7 @@ impl Model for DenseNet {
     }
 
     /// An empty batch (Poisson sampling allows one) gives the zero sum and a loss of 0.
+    /// C = ∞ skips the norms; the sum is then the one [`Model::loss_grad`] scales by 1/B.
     fn clipped_grad_sum(
         &self,
         theta: &[f64],
@@ -706,8 +729,8 @@ impl Model for DenseNet {
                 "must be positive (∞: no clipping)",
             ));
         }
-        out.iter_mut().for_each(|g| *g = 0.0);
         if batch.is_empty() {
+            out.iter_mut().for_each(|g| *g = 0.0);
             return Ok(0.0);
         }
         let loss = self.run(theta, &batch, Want::Clipped(c), out, &mut []);

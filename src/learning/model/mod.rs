@@ -35,7 +35,7 @@ mod spec;
 mod tests;
 
 pub use dense::{Activation, DenseNet, Head, CHUNK, MAX_PARAMS};
-pub use spec::ModelSpec;
+pub use spec::{ModelSpec, DEFAULT_HIDDEN};
 
 /// A model's mean loss on a set of examples and, for classification, its accuracy.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
@@ -91,7 +91,11 @@ pub trait Model: Send + Sync {
 
     /// Σᵢ clip_C(∇ℓᵢ) into `out` (length d, overwritten), each example's gradient scaled by
     /// min(1, C/‖∇ℓᵢ‖); returns the mean loss. `c = ∞` gives B times [`Model::loss_grad`]'s
-    /// gradient.
+    /// gradient (up to rounding; [`DenseNet`] states the exact relation).
+    ///
+    /// The factor is exactly min(1, C/‖∇ℓᵢ‖), a zero gradient getting 1. Opacus 1.6.0 uses
+    /// min(1, C/(‖∇ℓᵢ‖ + 10⁻⁶)), which shrinks a gradient of norm exactly C by C/(C + 10⁻⁶);
+    /// lbounds does not add the 10⁻⁶.
     ///
     /// # Errors
     /// As [`Model::loss_grad`]; `c` not positive.

@@ -61,13 +61,15 @@ fn theta_for(net: &DenseNet, seed: u64) -> Vec<f64> {
 /// relative to the largest gradient entry) leaves four orders of margin. A ReLU kink within
 /// h of a pre-activation would break it; with Gaussian data and a fixed seed none is.
 /// Mutation checked: dropping the activation's derivative in `backward` (a ReLU MLP treated
-/// as linear below the head) fails this test.
+/// as linear below the head) fails this test; so does accumulating into the (NaN-filled)
+/// gradient buffer on the first chunk instead of overwriting it.
 #[test]
 fn gradient_matches_finite_differences() {
     for net in zoo() {
         let (x, y) = data(5, 9, net.task(), 11);
         let theta = theta_for(&net, 3);
-        let mut grad = vec![0.0; net.n_params()];
+        // The buffer's old contents (NaN here) must be overwritten, never read.
+        let mut grad = vec![f64::NAN; net.n_params()];
         let loss = net.loss_grad(&theta, batch(&x, &y), &mut grad).unwrap();
         assert_eq!(
             loss,
@@ -154,7 +156,7 @@ fn clipped_sum_matches_materialised_clipping() {
             let w = (c / norm(g)).min(1.0);
             want.iter_mut().zip(g).for_each(|(s, v)| *s += w * v);
         }
-        let mut got = vec![0.0; net.n_params()];
+        let mut got = vec![f64::NAN; net.n_params()];
         let loss = net
             .clipped_grad_sum(&theta, batch(&x, &y), c, &mut got)
             .unwrap();
@@ -172,25 +174,30 @@ fn clipped_sum_matches_materialised_clipping() {
     }
 }
 
-/// With C = ∞ nothing is clipped: the sum divided by B is `loss_grad`'s gradient bit for bit
-/// (the DP loop with σ = 0 and C = ∞ must reproduce the non-private run exactly). Also holds
-/// across chunks (B = 1300 > CHUNK).
-/// Mutation checked: `loss_grad` multiplying by 1/B instead of dividing by B fails this test.
+/// With C = ∞ nothing is clipped: the sum times `1.0 / B` is `loss_grad`'s gradient bit for
+/// bit (the DP loop with σ = 0 and C = ∞ must reproduce the non-private run exactly). Also
+/// holds across chunks (B = 1300 > CHUNK) and for B = 7, where x·(1/7) and x/7 differ.
+/// Mutation checked: `loss_grad` dividing by B instead of multiplying by 1/B fails this test.
 #[test]
 fn infinite_clip_is_the_plain_gradient_bit_for_bit() {
     for net in zoo() {
         for b in [7, 1300] {
             let (x, y) = data(5, b, net.task(), 2);
             let theta = theta_for(&net, 8);
-            let mut g = vec![0.0; net.n_params()];
+            let mut g = vec![f64::NAN; net.n_params()];
             let l1 = net.loss_grad(&theta, batch(&x, &y), &mut g).unwrap();
-            let mut s = vec![0.0; net.n_params()];
+            let mut s = vec![f64::NAN; net.n_params()];
             let l2 = net
                 .clipped_grad_sum(&theta, batch(&x, &y), f64::INFINITY, &mut s)
                 .unwrap();
             assert_eq!(l1, l2);
             for (a, v) in g.iter().zip(&s) {
-                assert_eq!(a.to_bits(), (v / b as f64).to_bits(), "{}", net.describe());
+                assert_eq!(
+                    a.to_bits(),
+                    (v * (1.0 / b as f64)).to_bits(),
+                    "{}",
+                    net.describe()
+                );
             }
         }
     }

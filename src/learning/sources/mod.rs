@@ -1,5 +1,7 @@
-//! Where labelled examples come from: synthetic populations ([`synthetic`]), and a
-//! deterministic train/test split ([`train_test_split`]).
+//! Where labelled examples come from, chosen by the CLI's `--data`
+//! ([`DataSource::parse`]): synthetic populations ([`synthetic`]), the shipped UCI digits
+//! ([`digits`]), or a user's CSV file ([`csv`]); and a deterministic train/test split
+//! ([`train_test_split`]).
 //!
 //! Every source returns [`Examples`](crate::learning::Examples) and draws only from the
 //! [`SimRng`] it is given; callers key that stream by a name (`"data"`, `"split"`), never by a
@@ -13,8 +15,120 @@ pub use csv::{load_csv, read_examples, CsvSpec, Dataset};
 pub use digits::digits;
 pub use synthetic::{Synthetic, SyntheticKind};
 
+use crate::learning::examples::Task;
 use crate::rng::{permutation, SimRng};
 use crate::{Error, Result};
+use std::path::PathBuf;
+
+/// A data set named on the command line (`--data`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataSource {
+    /// `synthetic[:KEY=VALUE,...]`: a generated population ([`Synthetic::parse`]).
+    Synthetic(Synthetic),
+    /// `digits`: the shipped UCI optical digits ([`digits()`]), 1797 × 64, ten classes.
+    Digits,
+    /// A path to the user's CSV file ([`load_csv`]).
+    Csv(PathBuf),
+}
+
+impl DataSource {
+    /// Reads `--data`: `synthetic` or `synthetic:classes=K,features=P,records=R,...`,
+    /// `digits`, or a path. A bare word that is neither a source name nor an existing file is
+    /// an unknown source (so `digts` gets a hint instead of "file not found"); anything with a
+    /// `.` or a path separator is a path.
+    ///
+    /// # Errors
+    /// [`Error::Unknown`] for an unknown bare word; what [`Synthetic::parse`] rejects.
+    pub fn parse(s: &str) -> Result<DataSource> {
+        let s = s.trim();
+        if let Some(args) = s.strip_prefix("synthetic:") {
+            return Synthetic::parse(args).map(DataSource::Synthetic);
+        }
+        match s {
+            "synthetic" => return Ok(DataSource::Synthetic(Synthetic::default())),
+            "digits" => return Ok(DataSource::Digits),
+            _ => {}
+        }
+        let looks_like_path = s.contains(['.', '/', '\\']) || std::path::Path::new(s).exists();
+        if s.is_empty() || !looks_like_path {
+            return Err(Error::unknown(
+                "data source (known: synthetic[:KEY=VALUE,...], digits, or a CSV file)",
+                &crate::error::printable(s),
+                ["synthetic", "digits"],
+            ));
+        }
+        Ok(DataSource::Csv(PathBuf::from(s)))
+    }
+
+    /// A short description for records and tables (`digits`, `synthetic:mixture K=10 p=20
+    /// N=2000`, the path).
+    pub fn describe(&self) -> String {
+        match self {
+            DataSource::Digits => "digits".into(),
+            DataSource::Csv(p) => p.display().to_string(),
+            DataSource::Synthetic(s) => match s.kind {
+                SyntheticKind::Regression => format!(
+                    "synthetic:regression p={} N={} noise={}",
+                    s.features, s.records, s.noise
+                ),
+                kind => format!(
+                    "synthetic:{} K={} p={} N={} noise={}",
+                    SyntheticKind::NAMES[kind as usize],
+                    s.classes,
+                    s.features,
+                    s.records,
+                    s.noise
+                ),
+            },
+        }
+    }
+
+    /// Loads the examples: a synthetic population is drawn from `rng` (the other sources draw
+    /// nothing); a CSV is read with `csv`'s columns.
+    ///
+    /// # Errors
+    /// A label or client column named for a source that is not a CSV file; regression asked
+    /// of the digits or of a classification population (or classes of a regression one); and
+    /// what the source's reader rejects.
+    pub fn load(&self, csv: &CsvSpec, rng: &mut SimRng) -> Result<Dataset> {
+        if !matches!(self, DataSource::Csv(_)) {
+            for (flag, given) in [
+                ("--label-column", &csv.label_column),
+                ("--client-column", &csv.client_column),
+            ] {
+                if let Some(c) = given {
+                    return Err(Error::invalid(
+                        flag,
+                        crate::error::printable(c),
+                        format!("applies to a CSV file, and the data is {}", self.describe()),
+                    ));
+                }
+            }
+        }
+        let examples = match self {
+            DataSource::Csv(path) => return load_csv(path, csv),
+            DataSource::Digits => digits(),
+            DataSource::Synthetic(s) => s.generate(rng)?,
+        };
+        let regression = examples.task() == Task::Regression;
+        if regression != csv.regression {
+            return Err(Error::invalid(
+                "data",
+                self.describe(),
+                if csv.regression {
+                    "has class labels and the model needs real targets (for a synthetic \
+                     regression population: --data synthetic:kind=regression)"
+                } else {
+                    "has real targets and the model needs class labels"
+                },
+            ));
+        }
+        Ok(Dataset {
+            examples,
+            clients: None,
+        })
+    }
+}
 
 /// Largest number of classes a source accepts (2¹⁶): a model's last layer has one row per
 /// class, so a label column holding 10⁹ must be refused before anything is allocated.
@@ -112,6 +226,52 @@ mod tests {
     /// stream's name.
     ///
     /// Mutation that fails it: `split_off(n_test)` (the sizes swap).
+    #[test]
+    fn sources_parse_and_load() {
+        assert_eq!(DataSource::parse("digits").unwrap(), DataSource::Digits);
+        assert_eq!(
+            DataSource::parse("synthetic").unwrap(),
+            DataSource::Synthetic(Synthetic::default())
+        );
+        let s = DataSource::parse("synthetic:classes=3,features=4,records=30").unwrap();
+        assert_eq!(s.describe(), "synthetic:mixture K=3 p=4 N=30 noise=0");
+        assert_eq!(
+            DataSource::parse("data/train.csv").unwrap(),
+            DataSource::Csv("data/train.csv".into())
+        );
+        let e = DataSource::parse("digts").unwrap_err().to_string();
+        assert!(e.contains("did you mean `digits`"), "{e}");
+        let e = DataSource::parse("synthetic:clases=3")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did you mean `classes`"), "{e}");
+        let mut rng = rng_named(1, 0, "data");
+        let d = s.load(&CsvSpec::default(), &mut rng).unwrap();
+        assert_eq!((d.examples.len(), d.clients), (30, None));
+        let with = |label: Option<&str>, regression| CsvSpec {
+            label_column: label.map(str::to_string),
+            client_column: None,
+            regression,
+        };
+        let e = DataSource::Digits
+            .load(&with(Some("y"), false), &mut rng)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--label-column") && e.contains("CSV file"),
+            "{e}"
+        );
+        let e = s.load(&with(None, true), &mut rng).unwrap_err().to_string();
+        assert!(e.contains("kind=regression"), "{e}");
+        let r = DataSource::parse("synthetic:kind=regression,records=5").unwrap();
+        assert!(r.load(&with(None, true), &mut rng).is_ok());
+        assert!(r.load(&with(None, false), &mut rng).is_err());
+        let e = DataSource::Csv("no/such.csv".into())
+            .load(&CsvSpec::default(), &mut rng)
+            .unwrap_err();
+        assert!(e.is_user_error(), "{e}");
+    }
+
     #[test]
     fn split_sizes_and_determinism() {
         let split = |n, f, name| train_test_split(n, f, &mut rng_named(1, 0, name)).unwrap();

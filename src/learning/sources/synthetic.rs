@@ -59,7 +59,7 @@ pub enum SyntheticKind {
 }
 
 impl SyntheticKind {
-    const NAMES: [&'static str; 3] = ["mixture", "teacher", "regression"];
+    pub(crate) const NAMES: [&'static str; 3] = ["mixture", "teacher", "regression"];
 
     fn parse(s: &str) -> Result<SyntheticKind> {
         match s {
