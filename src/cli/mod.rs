@@ -57,7 +57,7 @@ enum Command {
     #[cfg(feature = "plot")]
     Plot(plot::Args),
     /// Train a model across honest and Byzantine users (D-SGD or FedAvg, robust rules, DP).
-    Train(train::Args),
+    Train(Box<train::Args>),
 }
 
 /// Runs the chosen subcommand.
@@ -74,7 +74,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Figures(a) => figures::run(a),
         #[cfg(feature = "plot")]
         Command::Plot(a) => plot::run(a),
-        Command::Train(a) => train::run(a),
+        Command::Train(a) => train::run(*a),
     }
 }
 
@@ -322,7 +322,8 @@ impl Progress {
     /// A hidden bar for `total` steps counted in `unit` (`rounds`).
     pub fn with_unit(total: u64, what: &str, unit: &str) -> Self {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
-        let template = format!("{{msg}} [{{bar:30}}] {{pos}}/{{len}} {unit}, {{per_sec}}, eta {{eta}}");
+        let template =
+            format!("{{msg}} [{{bar:30}}] {{pos}}/{{len}} {unit}, {{per_sec}}, eta {{eta}}");
         if let Ok(style) = ProgressStyle::with_template(&template) {
             bar.set_style(style.progress_chars("=> "));
         }

@@ -7,12 +7,11 @@ use lbounds::aggregators::{PipelineSpec, StepSpec};
 use lbounds::experiment::robust::Streams;
 use lbounds::learning::model::ModelSpec;
 use lbounds::learning::partition::{assigned, Partition};
-use lbounds::learning::sources::csv::{load_csv, CsvSpec};
-use lbounds::learning::sources::digits::digits;
-use lbounds::learning::sources::{train_test_split, Synthetic};
+use lbounds::learning::sources::csv::CsvSpec;
+use lbounds::learning::sources::{train_test_split, DataSource};
 use lbounds::learning::train::{
-    is_label_flipping, Algorithm, DpConfig, DpLevel, Evaluation, RunStatus, Sampling,
-    TrainConfig, TrainSummary, Trainer,
+    is_label_flipping, Algorithm, DpConfig, DpLevel, Evaluation, RunStatus, Sampling, TrainConfig,
+    TrainSummary, Trainer,
 };
 use lbounds::learning::{Examples, Model};
 use lbounds::params::Compat;
@@ -309,7 +308,7 @@ pub fn run(a: Args) -> Result<()> {
     if a.json {
         return Ok(());
     }
-    emit(&table(&a, &model, &fed, n, f, &attack_label, &rows))
+    emit(&table(&a, model.as_ref(), &fed, n, f, &attack_label, &rows))
 }
 
 /// `nnm` then the user's pre-aggregators.
@@ -382,41 +381,19 @@ fn federation(
     n: usize,
     streams: &Streams,
 ) -> Result<Federation> {
-    let regression = matches!(spec, ModelSpec::Linear);
-    let (examples, client_ids) = if a.data == "digits" {
-        (digits(), None)
-    } else if let Some(args) = a.data.strip_prefix("synthetic:").or(if a.data == "synthetic" {
-        Some("")
-    } else {
-        None
-    }) {
-        let s = Synthetic::parse(args)?;
-        (s.generate(&mut streams.get("data"))?, None)
-    } else {
-        let csv = CsvSpec {
-            label_column: a.label_column.clone(),
-            client_column: a.client_column.clone(),
-            regression,
-        };
-        let path = PathBuf::from(&a.data);
-        let data = match load_csv(&path, &csv) {
-            Err(lbounds::Error::Io { path, source }) => {
-                return Err(lbounds::Error::invalid("--data", path, source.to_string()).into())
-            }
-            other => other?,
-        };
-        (data.examples, data.clients)
+    let csv = CsvSpec {
+        label_column: a.label_column.clone(),
+        client_column: a.client_column.clone(),
+        regression: matches!(spec, ModelSpec::Linear),
     };
-    if a.data == "digits" || a.data.starts_with("synthetic") {
-        for (flag, given) in [
-            ("--client-column", &a.client_column),
-            ("--label-column", &a.label_column),
-        ] {
-            if given.is_some() {
-                anyhow::bail!("{flag} reads a CSV file; --data {} has none", a.data);
-            }
+    let data = match DataSource::parse(&a.data)?.load(&csv, &mut streams.get("data")) {
+        // A missing or unreadable file is the caller's mistake: exit 2.
+        Err(lbounds::Error::Io { path, source }) => {
+            return Err(lbounds::Error::invalid("--data", path, source.to_string()).into())
         }
-    }
+        other => other?,
+    };
+    let (examples, client_ids) = (data.examples, data.clients);
     let features = examples.features();
     let task = examples.task();
     match client_ids {
@@ -465,7 +442,7 @@ fn read_init(path: &std::path::Path) -> Result<Vec<f64>> {
 /// The final table.
 fn table(
     a: &Args,
-    model: &Box<dyn Model>,
+    model: &dyn Model,
     fed: &Federation,
     n: usize,
     f: usize,

@@ -321,7 +321,11 @@ impl<'a> UpdatesView<'a> {
     /// # Panics
     /// When `k` is 0 or exceeds n (a caller bug).
     pub fn first(&self, k: usize) -> UpdatesView<'a> {
-        assert!(k >= 1 && k <= self.n, "invariant: first({k}) of {} vectors", self.n);
+        assert!(
+            k >= 1 && k <= self.n,
+            "invariant: first({k}) of {} vectors",
+            self.n
+        );
         UpdatesView {
             data: &self.data[..k * self.d],
             d: self.d,

@@ -185,10 +185,7 @@ impl<'a> Client<'a> {
                 let top = (classes - 1) as f64;
                 self.yflip.clear();
                 self.yflip.extend(y.iter().map(|&v| top - v));
-                let flipped = Batch {
-                    x,
-                    y: &self.yflip,
-                };
+                let flipped = Batch { x, y: &self.yflip };
                 model.loss_grad(theta, flipped, out)?;
             }
         }

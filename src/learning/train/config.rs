@@ -319,10 +319,14 @@ mod tests {
     use super::*;
 
     fn cfg() -> TrainConfig {
-        TrainConfig::new(3, 0.1, PipelineSpec {
-            rule: StepSpec::named("average"),
-            pre: vec![],
-        })
+        TrainConfig::new(
+            3,
+            0.1,
+            PipelineSpec {
+                rule: StepSpec::named("average"),
+                pre: vec![],
+            },
+        )
     }
 
     /// torch's MultiStepLR(milestones=[2, 4, 4], gamma=0.5) stepped once per round gives

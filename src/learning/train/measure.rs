@@ -120,7 +120,11 @@ impl FitSums {
 /// (‖∇F_H‖², G²) from the honest clients' full gradients (the columns of `grads`).
 pub(super) fn heterogeneity(grads: UpdatesView<'_>) -> (f64, f64) {
     let mean = grads.mean();
-    let g2 = grads.cols().map(|c| sq_dist(c, mean.as_slice())).sum::<f64>() / grads.n() as f64;
+    let g2 = grads
+        .cols()
+        .map(|c| sq_dist(c, mean.as_slice()))
+        .sum::<f64>()
+        / grads.n() as f64;
     (sq_norm(mean.as_slice()), g2)
 }
 
@@ -137,7 +141,12 @@ pub(super) fn kappa_hat(honest: UpdatesView<'_>, aggregate: &[f64]) -> f64 {
 
 /// The catalogue's B2 and B3 floors on ‖∇F_H‖² at (n, f, G², fitted B²), each only where its
 /// hypotheses hold and its value is finite.
-pub(super) fn floors(n: usize, f: usize, g2: f64, fit: Option<GbFit>) -> (Option<f64>, Option<f64>) {
+pub(super) fn floors(
+    n: usize,
+    f: usize,
+    g2: f64,
+    fit: Option<GbFit>,
+) -> (Option<f64>, Option<f64>) {
     if f == 0 || 2 * f >= n {
         return (None, None);
     }
@@ -149,12 +158,8 @@ pub(super) fn floors(n: usize, f: usize, g2: f64, fit: Option<GbFit>) -> (Option
     };
     let base = Params::new().with("n", n as f64).with("f", f as f64);
     let b2 = finite("B2", base.clone().with("G", g2.sqrt()));
-    let b3 = fit.and_then(|fit| {
-        finite(
-            "B3",
-            base.with("G", fit.g2.sqrt()).with("B", fit.b2.sqrt()),
-        )
-    });
+    let b3 =
+        fit.and_then(|fit| finite("B3", base.with("G", fit.g2.sqrt()).with("B", fit.b2.sqrt())));
     (b2, b3)
 }
 
@@ -164,7 +169,8 @@ mod tests {
 
     /// Points on y = 2 + 3x give back (2, 3); a decreasing cloud gives the constant fit; an
     /// increasing one through a negative intercept gives the line through the origin.
-    /// Mutation that makes it fail: swapping intercept and slope in the unconstrained case.
+    /// Mutation that makes it fail (checked): swapping intercept and slope in the
+    /// unconstrained case.
     #[test]
     fn fit_recovers_a_line_and_stays_non_negative() {
         let mut s = FitSums::default();
@@ -172,7 +178,10 @@ mod tests {
             s.add(x, 2.0 + 3.0 * x);
         }
         let f = s.fit().unwrap();
-        assert!((f.g2 - 2.0).abs() < 1e-12 && (f.b2 - 3.0).abs() < 1e-12, "{f:?}");
+        assert!(
+            (f.g2 - 2.0).abs() < 1e-12 && (f.b2 - 3.0).abs() < 1e-12,
+            "{f:?}"
+        );
         let mut s = FitSums::default();
         s.add(1.0, 3.0);
         s.add(2.0, 1.0);
@@ -196,7 +205,9 @@ mod tests {
         assert!((b2.unwrap() - 3.0 / 14.0).abs() < 1e-15);
         assert!((b3.unwrap() - 3.0 / 11.0).abs() < 1e-15);
         // Past B3's breakdown point f/n ≥ 1/(2 + B²): no B3 floor; no floor without attackers.
-        assert!(floors(20, 3, 1.0, Some(GbFit { g2: 1.0, b2: 5.0 })).1.is_none());
+        assert!(floors(20, 3, 1.0, Some(GbFit { g2: 1.0, b2: 5.0 }))
+            .1
+            .is_none());
         assert_eq!(floors(20, 0, 1.0, None), (None, None));
         assert_eq!(floors(6, 3, 1.0, None), (None, None));
     }

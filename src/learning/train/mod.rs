@@ -63,8 +63,8 @@
 //! the run as [`RunStatus::Diverged`] at that round, never a panic. Memory is flat in the
 //! number of rounds: records are streamed to a sink, nothing is kept per round.
 
-pub mod config;
 mod client;
+pub mod config;
 pub mod measure;
 
 pub use config::{
@@ -251,7 +251,11 @@ impl<'a> Trainer<'a> {
         cfg.validate()?;
         let h = honest.len();
         if h == 0 {
-            return Err(Error::invalid("clients", 0, "need at least one honest client"));
+            return Err(Error::invalid(
+                "clients",
+                0,
+                "need at least one honest client",
+            ));
         }
         let d = model.n_params();
         if init.len() != d {
@@ -262,7 +266,11 @@ impl<'a> Trainer<'a> {
             ));
         }
         if let Some(v) = init.iter().find(|v| !v.is_finite()) {
-            return Err(Error::invalid("init", v, "initial parameters must be finite"));
+            return Err(Error::invalid(
+                "init",
+                v,
+                "initial parameters must be finite",
+            ));
         }
         for (i, c) in honest.iter().chain(test).enumerate() {
             let who = if i < h {
@@ -325,9 +333,7 @@ impl<'a> Trainer<'a> {
                 Some(Byzantine::LabelFlipping)
             }
             Some(a) => Some(Byzantine::Attack(attacks::build(
-                &a.name,
-                &a.params,
-                cfg.compat,
+                &a.name, &a.params, cfg.compat,
             )?)),
         };
         let flipping = matches!(byzantine, Some(Byzantine::LabelFlipping));
@@ -339,7 +345,11 @@ impl<'a> Trainer<'a> {
             batch: cfg.batch_size,
             sampling: cfg.effective_sampling(),
             dp: dp_example,
-            flip_classes: if flipping { classes(model.task()) } else { None },
+            flip_classes: if flipping {
+                classes(model.task())
+            } else {
+                None
+            },
         };
         let clients: Vec<Client<'a>> = honest
             .iter()

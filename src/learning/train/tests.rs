@@ -60,7 +60,13 @@ impl Model for LeastSquares {
         }
         Ok(())
     }
-    fn clipped_grad_sum(&self, theta: &[f64], b: Batch<'_>, c: f64, out: &mut [f64]) -> Result<f64> {
+    fn clipped_grad_sum(
+        &self,
+        theta: &[f64],
+        b: Batch<'_>,
+        c: f64,
+        out: &mut [f64],
+    ) -> Result<f64> {
         let r = self.residuals(theta, b);
         out.iter_mut().for_each(|g| *g = 0.0);
         for (j, rj) in r.iter().enumerate() {
@@ -154,10 +160,18 @@ fn two_rounds_known_answer() {
     cfg.attack = Some(StepSpec::named("sign_flipping"));
     let model = LeastSquares { p: 1 };
     let mut thetas = Vec::new();
-    train(&model, &data, None, vec![1.0], &cfg, Streams::new(0, 0), &mut |r| {
-        thetas.push((r.lr, r.params[0]));
-        Ok(())
-    })
+    train(
+        &model,
+        &data,
+        None,
+        vec![1.0],
+        &cfg,
+        Streams::new(0, 0),
+        &mut |r| {
+            thetas.push((r.lr, r.params[0]));
+            Ok(())
+        },
+    )
     .unwrap();
     assert_eq!(thetas[0].0, 0.1);
     assert_eq!(thetas[1].0, 0.05);
@@ -196,12 +210,16 @@ fn identical_records_for_any_thread_count() {
     let one = with(1);
     assert_eq!(one.len(), 6);
     assert_eq!(with(2), one);
-    assert_ne!(run(&cfg, &data, 4).0, one, "another seed draws other batches");
+    assert_ne!(
+        run(&cfg, &data, 4).0,
+        one,
+        "another seed draws other batches"
+    );
 }
 
 /// DP with σ = 0 and C = ∞ is the non-private run with the same (Poisson) sampling, bit for
-/// bit, and reports no ε. Mutation that makes it fail: drawing the DP noise from the client's
-/// batch stream (the batches then change) or dividing by the realised batch size under DP.
+/// bit, and reports no ε. Mutation that makes it fail (checked): drawing the DP noise, even
+/// at σ = 0, from the client's batch stream (the batches then change).
 #[test]
 fn dp_without_noise_or_clipping_is_the_plain_run() {
     let data = clients(&[15, 22, 8]);
@@ -266,7 +284,11 @@ fn dp_clipping_and_accounting() {
     let (lines, noisy) = dp(1.0, 1.0);
     let eps: Vec<f64> = lines
         .iter()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["epsilon"].as_f64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["epsilon"]
+                .as_f64()
+                .unwrap()
+        })
         .collect();
     assert!(eps.windows(2).all(|w| w[0] < w[1]), "{eps:?}");
     // q = max B/Nᵢ = 5/8, σ = 1, 5 steps: the RDP accountant's ε at δ = 1e-5.
@@ -276,8 +298,8 @@ fn dp_clipping_and_accounting() {
 
 /// The `inf` attack poisons the average (the run stops as diverged or failed, no panic) and
 /// not the coordinate-wise median; an attack at 1e300 is survived by trimmed mean.
-/// Mutation that makes it fail: removing the finiteness check of the aggregate (θ becomes
-/// ±∞ and the record carries it).
+/// Mutation that makes it fail (checked): propagating the rule's refusal of ±∞ as an error
+/// (`?`) instead of recording the run as diverged.
 #[test]
 fn far_and_infinite_byzantine_vectors() {
     let data = clients(&[10, 10, 10, 10, 10]);
@@ -292,7 +314,11 @@ fn far_and_infinite_byzantine_vectors() {
         run(&cfg, &data, 0)
     };
     let (lines, s) = attack("inf", "average", &[]);
-    assert!(matches!(s.status, RunStatus::Diverged { round: 1, .. }), "{:?}", s.status);
+    assert!(
+        matches!(s.status, RunStatus::Diverged { round: 1, .. }),
+        "{:?}",
+        s.status
+    );
     assert_eq!(lines.len(), 1, "stops at round 1");
     assert!(s.params.iter().all(|v| v.is_finite()));
     let (_, s) = attack("inf", "median", &[]);
@@ -302,7 +328,11 @@ fn far_and_infinite_byzantine_vectors() {
     assert_eq!(s.status, RunStatus::Completed);
     assert!(s.params.iter().all(|v| v.is_finite()));
     let (_, s) = attack("inner_product_manipulation", "average", &[("tau", 1e300)]);
-    assert!(matches!(s.status, RunStatus::Diverged { .. }), "{:?}", s.status);
+    assert!(
+        matches!(s.status, RunStatus::Diverged { .. }),
+        "{:?}",
+        s.status
+    );
 }
 
 /// Bad input is refused before any round, naming the problem.
@@ -339,7 +369,7 @@ fn bad_input_is_named() {
 
 /// Shuffled epochs: over one epoch every example is used exactly once, batches of B with a
 /// partial last one, then a new order. Mutation that makes it fail: dropping the partial
-/// batch (`drop_last`).
+/// batch (`drop_last`; checked: sizes become [3, 3, 3]).
 #[test]
 fn shuffled_epochs_cover_every_example_once() {
     let data = clients(&[7]);
