@@ -25,7 +25,9 @@
 //! assert_eq!(out[0], 103.0 / 3.0);
 //! ```
 
-#![deny(unsafe_code)] // one audited exception: `simd` (runtime CPU-feature dispatch)
+#![deny(unsafe_code)]
+// two audited exceptions: `simd` (runtime CPU-feature dispatch) and
+// `learning::model::gemm` (bounds-checked matrixmultiply calls on strided views)
 #![warn(missing_docs)]
 
 pub mod aggregators;
