@@ -17,7 +17,7 @@
 //! Heterogeneity", AISTATS 2023, arXiv 2302.01772 (where ByzFL's authors use the optimised
 //! attack).
 
-use super::a_little_is_enough::{alie_vector, byzfl_mean, std_ddof1};
+use super::a_little_is_enough::{alie_vector, byzfl_mean_std};
 use super::optimal_inner_product_manipulation::{LineSearch, SEARCH_KEYS};
 use super::{require_attackers, Attack, AttackContext};
 use crate::data::{Updates, UpdatesView};
@@ -64,8 +64,7 @@ impl Attack for OptimalALittleIsEnough {
         cx: &mut AttackContext<'_>,
     ) -> Result<Updates> {
         require_attackers(f)?;
-        let mean = byzfl_mean(honest);
-        let std = std_ddof1("optimal_a_little_is_enough", honest, &mean)?;
+        let (mean, std) = byzfl_mean_std("optimal_a_little_is_enough", honest)?;
         let tau = self
             .search
             .search(honest, f, cx, &mean, &|t| alie_vector(&mean, &std, t))?;
