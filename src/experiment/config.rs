@@ -1332,6 +1332,47 @@ d = 3
         );
     }
 
+    /// A `train` grid: schema order, f declared on f-aware steps, `"full"` batches, the
+    /// privacy keys, and the refusals that need a whole point (both noise settings).
+    #[test]
+    fn train_points() {
+        let text = r#"
+name = "t"
+experiment = "train"
+seed = 1
+replicates = 1
+
+[grid]
+rule = ["average", "trmean"]
+pre = "nnm"
+attack = "label_flipping"
+byzantine_fraction = [0.0, 0.25]
+dp_epsilon = ["none", 2]
+batch = "full"
+clients = 12
+"#;
+        let c = SweepConfig::parse(text, "t.toml").unwrap();
+        assert_eq!(c.points(), 8);
+        // rule, attack, fraction, dp_epsilon: point 7 = trmean, 0.25, ε = 2.
+        let (p, _) = c.point(7).unwrap();
+        let SweepParams::Train(t) = p else {
+            panic!("a train point")
+        };
+        assert_eq!(t.f(), 3);
+        assert_eq!(t.train.byzantine, 3);
+        assert_eq!(t.train.defence.rule.params.0.get("f"), Some(&3.0));
+        assert_eq!(t.train.defence.pre[0].params.0.get("f"), Some(&3.0));
+        assert_eq!(t.train.batch_size, None);
+        assert_eq!(t.privacy.noise, Some(NoiseSetting::Epsilon(2.0)));
+        let bad = text.replace("batch = \"full\"", "batch = \"half\"");
+        assert!(msg(&bad).contains("grid.batch"), "{}", msg(&bad));
+        let both = text.replace("clients = 12", "clients = 12\ndp_sigma = 1.0");
+        let m = msg(&both);
+        assert!(m.contains("grid point 1 ") && m.contains("dp_epsilon"), "{m}");
+        let m = msg(&text.replace("\"nnm\"", "\"nmm\""));
+        assert!(m.contains("grid.pre") && m.contains("nnm"), "{m}");
+    }
+
     #[test]
     fn noise_specs() {
         assert_eq!(

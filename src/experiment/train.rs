@@ -535,3 +535,131 @@ pub fn declare_f(defence: &mut PipelineSpec, f: usize) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregators::StepSpec;
+
+    /// A small run: digits, softmax, n = 10 users, 8 full-batch rounds.
+    fn point(rule: &str, attack: &str, fraction: f64) -> TrainPoint {
+        let f = byzantine_count(fraction, 10);
+        let mut defence = PipelineSpec {
+            rule: StepSpec::named(rule),
+            pre: vec![],
+        };
+        declare_f(&mut defence, f).unwrap();
+        let mut train = TrainConfig::new(8, 0.5, defence);
+        train.momentum = 0.9;
+        train.byzantine = f;
+        train.attack = Some(StepSpec::named(attack));
+        TrainPoint {
+            data: DataSource::Digits,
+            test_fraction: 0.2,
+            partition: Partition::Dirichlet { alpha: 1.0 },
+            model: ModelSpec::Softmax,
+            clients: 10,
+            byzantine_fraction: fraction,
+            privacy: PrivacySpec::default(),
+            train,
+        }
+    }
+
+    fn job(replicate: u32) -> Job {
+        Job {
+            seed: 3,
+            point: 0,
+            replicate,
+        }
+    }
+
+    fn metrics(o: &TrainOutcome) -> &TrainMetrics {
+        o.metrics.as_ref().expect("a run that trained")
+    }
+
+    /// Common random numbers: without Byzantine users the attack is never used, so the arms
+    /// that differ only by their attack must give the same bytes, since they train on the same
+    /// split, partition, initial vector and batches (here with batches of 16, so the batch
+    /// streams matter too). Another replicate draws other data. Mutation that fails it: naming
+    /// the split's stream after the arm
+    /// (`streams.get(&format!("split/{}", step_label(attack)))`).
+    #[test]
+    fn every_arm_of_a_replicate_trains_on_the_same_draws() {
+        let runs: Vec<TrainOutcome> = [
+            ("average", "sign_flipping"),
+            ("average", "a_little_is_enough"),
+            ("average", "label_flipping"),
+            ("average", "inf"),
+        ]
+        .iter()
+        .map(|(r, a)| {
+            let mut p = point(r, a, 0.0);
+            p.train.batch_size = Some(16);
+            Training.run_job(&p, job(1)).unwrap()
+        })
+        .collect();
+        assert_eq!(runs[0].status, TrainStatus::Ok);
+        for r in &runs[1..] {
+            assert_eq!(r, &runs[0]);
+        }
+        let mut p = point("average", "sign_flipping", 0.0);
+        p.train.batch_size = Some(16);
+        let other = Training.run_job(&p, job(2)).unwrap();
+        assert_ne!(metrics(&other).last_eval, metrics(&runs[0]).last_eval);
+        // Learning happened: ten classes, chance is 0.1 (0.47 after these 8 rounds).
+        assert!(metrics(&runs[0]).test_accuracy.unwrap() > 0.3);
+    }
+
+    /// A target ε is met, not exceeded: the loop's accountant, composing the calibrated σ at
+    /// the largest sampling rate among the users, reports ε ≤ target and within 0.1% of it
+    /// (the calibration's bracket is 1e-6 relative; the RDP conversion is monotone in σ).
+    /// Mutation that fails it: calibrating at the smallest sampling rate among the users
+    /// (`fold(1.0, f64::min)`): the accountant then reports ε above the target.
+    #[test]
+    fn a_target_epsilon_is_reached_and_not_exceeded() {
+        let mut p = point("average", "sign_flipping", 0.0);
+        p.partition = Partition::Zipf { s: 1.0 };
+        p.train.batch_size = Some(16);
+        p.privacy.noise = Some(NoiseSetting::Epsilon(2.0));
+        p.check().unwrap();
+        let o = Training.run_job(&p, job(0)).unwrap();
+        let m = metrics(&o);
+        let eps = m.epsilon.unwrap();
+        assert!(eps <= 2.0 && eps > 2.0 * 0.999, "epsilon {eps}");
+        assert!(m.noise_multiplier.unwrap() > 0.0);
+    }
+
+    /// Outcomes: a rule that cannot run at n and f is `not_applicable` without metrics (Krum
+    /// needs n > 2f + 2: n = 10, f = 4); the average under +∞ diverges at round 1 and still
+    /// reports the accuracy of the initial parameters it kept; a bad data source is named.
+    #[test]
+    fn outcomes_say_why() {
+        let o = Training
+            .run_job(&point("krum", "sign_flipping", 0.4), job(0))
+            .unwrap();
+        assert!(matches!(o.status, TrainStatus::NotApplicable { .. }), "{o:?}");
+        assert!(o.metrics.is_none());
+        let o = Training
+            .run_job(&point("average", "inf", 0.2), job(0))
+            .unwrap();
+        assert!(
+            matches!(o.status, TrainStatus::Diverged { round: 1, .. }),
+            "{o:?}"
+        );
+        assert!(metrics(&o).test_accuracy.unwrap() < 0.5);
+        let j = serde_json::to_value(&o).unwrap();
+        assert_eq!(j["status"], "diverged");
+        assert!(j["test_accuracy"].is_number() && j.get("params").is_none());
+        assert!(DataSource::parse("digitz").is_err());
+        assert!(DataSource::parse("digits:x=1").is_err());
+        assert!(matches!(
+            DataSource::parse("synthetic:classes=3,features=5").unwrap(),
+            DataSource::Synthetic(Synthetic { classes: 3, .. })
+        ));
+        let mut p = point("average", "label_flipping", 0.2);
+        p.data = DataSource::parse("synthetic:kind=regression").unwrap();
+        p.model = ModelSpec::Linear;
+        p.partition = Partition::Iid;
+        assert!(p.check().unwrap_err().to_string().contains("label flipping"));
+    }
+}
