@@ -553,7 +553,15 @@ fn train_records_do_not_depend_on_threads_or_shards() {
     assert_eq!(a.iter().filter(|&&c| c == b'\n').count(), 32);
     let two = base.join("t2");
     ok(&[
-        "sweep", "run", s(&cfg), "--out", s(&two), "--threads", "2", "--chunk", "3",
+        "sweep",
+        "run",
+        s(&cfg),
+        "--out",
+        s(&two),
+        "--threads",
+        "2",
+        "--chunk",
+        "3",
     ]);
     assert_eq!(merged(&[two], &base.join("b.jsonl")), a, "1 vs 2 threads");
     let shards: Vec<PathBuf> = (0..2).map(|k| base.join(format!("s{k}"))).collect();
@@ -571,7 +579,10 @@ fn train_records_do_not_depend_on_threads_or_shards() {
     let first = &recs[0];
     assert_eq!(first["experiment"], "train");
     assert!(first["output"]["test_accuracy"].is_number());
-    assert!(first["output"].get("params").is_none(), "no parameter vectors");
+    assert!(
+        first["output"].get("params").is_none(),
+        "no parameter vectors"
+    );
     // At f = 0 the attack is unused: same (defence, privacy, replicate), same output.
     let at_zero = |attack: &str| -> Vec<&serde_json::Value> {
         recs.iter()

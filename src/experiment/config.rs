@@ -139,12 +139,12 @@ use super::dp_robust::DpRobustPoint;
 use super::privacy::MeanPoint;
 use super::robust::RobustPoint;
 use super::train::{declare_f as declare_f_in, DataSource, NoiseSetting, PrivacySpec, TrainPoint};
-use crate::learning::model::ModelSpec;
-use crate::learning::train::{DpLevel, TrainConfig, LABEL_FLIPPING};
-use crate::learning::Partition;
 use crate::aggregators::{PipelineSpec, StepSpec, PRE_AGGREGATORS, RULES};
 use crate::data::noise::Noise;
 use crate::data::population::{byzantine_count, PopulationConfig, RecordsPerUser};
+use crate::learning::model::ModelSpec;
+use crate::learning::train::{DpLevel, TrainConfig, LABEL_FLIPPING};
+use crate::learning::Partition;
 use crate::params::{lookup, Compat};
 use crate::privacy::{check_delta, check_epsilon};
 use crate::{Error, Result};
@@ -938,11 +938,7 @@ fn apply(key: &str, v: &toml::Value, p: &mut SweepParams) -> Result<()> {
 fn want_float_or_none(key: &str, v: &toml::Value) -> Result<Option<f64>> {
     match v {
         toml::Value::String(s) if s == "none" => Ok(None),
-        toml::Value::String(s) => Err(Error::invalid(
-            key,
-            s,
-            "expected a number or \"none\"",
-        )),
+        toml::Value::String(s) => Err(Error::invalid(key, s, "expected a number or \"none\"")),
         _ => want_float(key, v).map(Some),
     }
 }
@@ -996,12 +992,13 @@ fn apply_train(key: &str, v: &toml::Value, t: &mut TrainPoint) -> Result<()> {
         }
         "rounds" => t.train.rounds = want_int(key, v, 1)?,
         "batch" => {
-            t.train.batch_size = match v {
-                toml::Value::String(s) if s == "full" => None,
-                _ => Some(want_int(key, v, 1).map_err(|_| {
-                    Error::invalid(key, v, "expected an integer >= 1 or \"full\"")
-                })?),
-            }
+            t.train.batch_size =
+                match v {
+                    toml::Value::String(s) if s == "full" => None,
+                    _ => Some(want_int(key, v, 1).map_err(|_| {
+                        Error::invalid(key, v, "expected an integer >= 1 or \"full\"")
+                    })?),
+                }
         }
         "lr" => t.train.lr = crate::error::check_positive(key, want_float(key, v)?)?,
         "momentum" => {
@@ -1051,7 +1048,13 @@ fn apply_train(key: &str, v: &toml::Value, t: &mut TrainPoint) -> Result<()> {
             }
         }
         "compat" => t.train.compat = want_compat(key, v)?,
-        other => return Err(Error::unknown("grid key", other, TRAIN_KEYS.iter().copied())),
+        other => {
+            return Err(Error::unknown(
+                "grid key",
+                other,
+                TRAIN_KEYS.iter().copied(),
+            ))
+        }
     }
     Ok(())
 }
@@ -1368,7 +1371,10 @@ clients = 12
         assert!(msg(&bad).contains("grid.batch"), "{}", msg(&bad));
         let both = text.replace("clients = 12", "clients = 12\ndp_sigma = 1.0");
         let m = msg(&both);
-        assert!(m.contains("grid point 1 ") && m.contains("dp_epsilon"), "{m}");
+        assert!(
+            m.contains("grid point 1 ") && m.contains("dp_epsilon"),
+            "{m}"
+        );
         let m = msg(&text.replace("\"nnm\"", "\"nmm\""));
         assert!(m.contains("grid.pre") && m.contains("nnm"), "{m}");
     }

@@ -419,11 +419,14 @@ pub fn run_with(p: &TrainPoint, streams: Streams) -> Result<TrainOutcome> {
         Ok(x) => x,
         Err(e) => return before(e),
     };
-    let (train_idx, test_idx) =
-        match train_test_split(examples.len(), p.test_fraction, &mut streams.get(SPLIT_STREAM)) {
-            Ok(s) => s,
-            Err(e) => return before(e),
-        };
+    let (train_idx, test_idx) = match train_test_split(
+        examples.len(),
+        p.test_fraction,
+        &mut streams.get(SPLIT_STREAM),
+    ) {
+        Ok(s) => s,
+        Err(e) => return before(e),
+    };
     let train_set = examples.select(&train_idx);
     let test = (!test_idx.is_empty()).then(|| examples.select(&test_idx));
     let clients = match p
@@ -454,9 +457,7 @@ pub fn run_with(p: &TrainPoint, streams: Streams) -> Result<TrainOutcome> {
                             cfg.rounds as u64
                                 * match cfg.algorithm {
                                     train::Algorithm::Dsgd => 1,
-                                    train::Algorithm::FedAvg { local_steps } => {
-                                        local_steps as u64
-                                    }
+                                    train::Algorithm::FedAvg { local_steps } => local_steps as u64,
                                 },
                         ),
                         DpLevel::User => (1.0, cfg.rounds as u64),
@@ -637,7 +638,10 @@ mod tests {
         let o = Training
             .run_job(&point("krum", "sign_flipping", 0.4), job(0))
             .unwrap();
-        assert!(matches!(o.status, TrainStatus::NotApplicable { .. }), "{o:?}");
+        assert!(
+            matches!(o.status, TrainStatus::NotApplicable { .. }),
+            "{o:?}"
+        );
         assert!(o.metrics.is_none());
         let o = Training
             .run_job(&point("average", "inf", 0.2), job(0))
@@ -660,6 +664,10 @@ mod tests {
         p.data = DataSource::parse("synthetic:kind=regression").unwrap();
         p.model = ModelSpec::Linear;
         p.partition = Partition::Iid;
-        assert!(p.check().unwrap_err().to_string().contains("label flipping"));
+        assert!(p
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("label flipping"));
     }
 }

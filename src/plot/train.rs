@@ -127,10 +127,9 @@ pub fn collapse_point(curve: &[(f64, MeanCi)], chance: f64) -> Option<f64> {
 fn data_name(r: &TrainRecord) -> String {
     match &r.params.data {
         crate::experiment::train::DataSource::Digits => "digits".into(),
-        crate::experiment::train::DataSource::Synthetic(s) => format!(
-            "synthetic {}-class, {} features",
-            s.classes, s.features
-        ),
+        crate::experiment::train::DataSource::Synthetic(s) => {
+            format!("synthetic {}-class, {} features", s.classes, s.features)
+        }
     }
 }
 
@@ -289,7 +288,8 @@ pub(super) fn fig8(recs: &[&TrainRecord], out: &Path) -> Result<Written> {
         .fold((f64::INFINITY, 0.0f64), |(a, b), &v| (a.min(v), b.max(v)));
     series.extend(floors);
     series.push(Series {
-        label: "dashed: B2 floor f·G²/(n − 2f) at the defence's measured G² (Allouah et al. 2023)".into(),
+        label: "dashed: B2 floor f·G²/(n − 2f) at the defence's measured G² (Allouah et al. 2023)"
+            .into(),
         color: (150, 150, 150),
         points: vec![],
         dashed: true,

@@ -133,7 +133,8 @@ impl Accountant for RdpAccountant {
                 sample_rate,
             } => {
                 let cached = self.last_step.as_ref().filter(|(s, q, _)| {
-                    s.to_bits() == noise_multiplier.to_bits() && q.to_bits() == sample_rate.to_bits()
+                    s.to_bits() == noise_multiplier.to_bits()
+                        && q.to_bits() == sample_rate.to_bits()
                 });
                 let one = match cached {
                     Some((_, _, one)) => one,
@@ -143,7 +144,10 @@ impl Accountant for RdpAccountant {
                             noise_multiplier,
                             &self.orders,
                         )?;
-                        &self.last_step.insert((noise_multiplier, sample_rate, one)).2
+                        &self
+                            .last_step
+                            .insert((noise_multiplier, sample_rate, one))
+                            .2
                     }
                 };
                 for (r, o) in self.rdp.iter_mut().zip(one) {
