@@ -268,7 +268,7 @@ pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, V
         records
             .iter()
             .filter_map(|r| match r {
-                AnyRecord::Train(r) if r.sweep == name => Some(r),
+                AnyRecord::Train(r) if r.sweep == name => Some(r.as_ref()),
                 _ => None,
             })
             .collect()

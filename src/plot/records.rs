@@ -172,8 +172,8 @@ pub enum AnyRecord {
     DpMean(DpMeanRecord),
     /// `dp_robust`.
     DpRobust(DpRobustRecord),
-    /// `train`.
-    Train(TrainRecord),
+    /// `train` (boxed: its parameters make it the largest record by far).
+    Train(Box<TrainRecord>),
 }
 
 impl AnyRecord {
@@ -211,7 +211,7 @@ fn parse_line(buf: &[u8]) -> serde_json::Result<Option<AnyRecord>> {
         Some("dp_mean" | "dp_robust") if failed => None,
         Some("dp_mean") => Some(AnyRecord::DpMean(serde_json::from_slice(buf)?)),
         Some("dp_robust") => Some(AnyRecord::DpRobust(serde_json::from_slice(buf)?)),
-        Some("train") => Some(AnyRecord::Train(serde_json::from_slice(buf)?)),
+        Some("train") => Some(AnyRecord::Train(Box::new(serde_json::from_slice(buf)?))),
         _ => Some(AnyRecord::Robust(serde_json::from_slice(buf)?)),
     })
 }
