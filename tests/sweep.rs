@@ -512,3 +512,214 @@ fn json_reports_and_partial_merges() {
     assert_eq!(m["report"]["expected"], 72);
     let _ = std::fs::remove_dir_all(&base);
 }
+
+/// A small `train` sweep: digits, softmax, n = 10, 6 rounds of batches of 16; two defences,
+/// two attacks, f/n ∈ {0, 0.2}, and one private level (a target ε) next to none.
+const TRAIN: &str = r#"
+name = "trn"
+experiment = "train"
+seed = 5
+replicates = 2
+zip = [["rule", "pre"]]
+
+[grid]
+rule = ["average", "trmean"]
+pre = ["", "nnm"]
+attack = ["sign_flipping", "label_flipping"]
+byzantine_fraction = [0.0, 0.2]
+dp_epsilon = ["none", 4.0]
+partition = "dirichlet:alpha=0.5"
+clients = 10
+rounds = 6
+batch = 16
+eval_every = 3
+"#;
+
+/// `experiment = "train"`: the records are the same bytes for 1 and 2 threads and for two
+/// shards merged, and the arms of a replicate share their draws (at f = 0 the attack is
+/// unused, so records that differ only by the attack have the same output). Mutation that
+/// fails it: the sweep running `train` points through `run_once` with the point-keyed stream
+/// (`_ => self.run_once(..)` for every kind in `SweepAny::run_job`): the outputs at f = 0
+/// then differ between attacks.
+#[test]
+fn train_records_do_not_depend_on_threads_or_shards() {
+    let base = tmp("trdet");
+    let cfg = base.join("t.toml");
+    std::fs::write(&cfg, TRAIN).unwrap();
+    let one = base.join("t1");
+    ok(&["sweep", "run", s(&cfg), "--out", s(&one), "--threads", "1"]);
+    let a = std::fs::read(one.join("records.jsonl")).unwrap();
+    // 2 defences × 2 attacks × 2 fractions × 2 privacy levels × 2 replicates.
+    assert_eq!(a.iter().filter(|&&c| c == b'\n').count(), 32);
+    let two = base.join("t2");
+    ok(&[
+        "sweep",
+        "run",
+        s(&cfg),
+        "--out",
+        s(&two),
+        "--threads",
+        "2",
+        "--chunk",
+        "3",
+    ]);
+    assert_eq!(merged(&[two], &base.join("b.jsonl")), a, "1 vs 2 threads");
+    let shards: Vec<PathBuf> = (0..2).map(|k| base.join(format!("s{k}"))).collect();
+    for (k, d) in shards.iter().enumerate() {
+        let shard = format!("{k}/2");
+        ok(&["sweep", "run", s(&cfg), "--out", s(d), "--shard", &shard]);
+    }
+    assert_eq!(merged(&shards, &base.join("c.jsonl")), a, "1 vs 2 shards");
+
+    let recs: Vec<serde_json::Value> = a
+        .split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    let first = &recs[0];
+    assert_eq!(first["experiment"], "train");
+    assert!(first["output"]["test_accuracy"].is_number());
+    assert!(
+        first["output"].get("params").is_none(),
+        "no parameter vectors"
+    );
+    // At f = 0 the attack is unused: same (defence, privacy, replicate), same output.
+    let at_zero = |attack: &str| -> Vec<&serde_json::Value> {
+        recs.iter()
+            .filter(|r| r["grid"]["byzantine_fraction"] == 0.0 && r["grid"]["attack"] == attack)
+            .map(|r| &r["output"])
+            .collect()
+    };
+    assert_eq!(at_zero("sign_flipping"), at_zero("label_flipping"));
+    // The private runs spend at most their target.
+    for r in recs.iter().filter(|r| r["grid"]["dp_epsilon"] == 4.0) {
+        let eps = r["output"]["epsilon"].as_f64().unwrap();
+        assert!(eps <= 4.0 && eps > 3.99, "{eps}");
+    }
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// A `train` sweep cut short (records of a killed run: some whole lines and a torn one)
+/// resumes: the whole lines are kept, only the rest runs, and the finished file is the same
+/// bytes as an uninterrupted run. Mutation that fails it: not truncating the torn last line
+/// on resume (the file then holds a broken record).
+#[test]
+fn train_sweep_resumes_after_a_kill() {
+    let base = tmp("trkill");
+    let cfg = base.join("t.toml");
+    std::fs::write(&cfg, TRAIN).unwrap();
+    let full = base.join("full");
+    ok(&["sweep", "run", s(&cfg), "--out", s(&full)]);
+    let reference = std::fs::read(full.join("records.jsonl")).unwrap();
+    // What a kill -9 leaves: the sweep's directory with 11 whole records and half a line.
+    let dir = base.join("cut");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(full.join("sweep.json"), dir.join("sweep.json")).unwrap();
+    let lines: Vec<&[u8]> = reference.split_inclusive(|&c| c == b'\n').collect();
+    let mut partial: Vec<u8> = lines[..11].concat();
+    partial.extend_from_slice(&lines[11][..lines[11].len() / 2]);
+    std::fs::write(dir.join("records.jsonl"), &partial).unwrap();
+    let msg = ok(&["sweep", "run", s(&cfg), "--out", s(&dir), "--threads", "2"]);
+    assert!(msg.contains("11 already done"), "{msg}");
+    assert_eq!(std::fs::read(dir.join("records.jsonl")).unwrap(), reference);
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// Bad `train` configs: one line naming the file, line and key, exit 2, nothing written.
+#[test]
+fn train_configs_fail_before_any_work() {
+    let base = tmp("trbad");
+    let cases: [(&str, String, &[&str]); 6] = [
+        (
+            "key",
+            TRAIN.replace("rounds = 6", "round = 6"),
+            &["grid.round", "rounds"],
+        ),
+        (
+            "partition",
+            TRAIN.replace("dirichlet:alpha=0.5", "dirichlet:alpha=-1"),
+            &["grid.partition", "alpha"],
+        ),
+        (
+            "scheme",
+            TRAIN.replace("dirichlet:alpha=0.5", "dirichlet_skew"),
+            &["grid.partition", "dirichlet"],
+        ),
+        (
+            "model",
+            TRAIN.replace("clients = 10", "clients = 10\nmodel = \"mlp:0\""),
+            &["grid.model", "hidden"],
+        ),
+        (
+            "both",
+            TRAIN.replace("rounds = 6", "rounds = 6\ndp_sigma = 1.0"),
+            &["grid point", "dp_sigma", "dp_epsilon"],
+        ),
+        (
+            "regression",
+            TRAIN.replace(
+                "clients = 10",
+                "clients = 10\ndata = \"synthetic:kind=regression\"\nmodel = \"linear\"",
+            ),
+            &["grid point", "partition"],
+        ),
+    ];
+    for (tag, text, needles) in cases {
+        let cfg = base.join(format!("{tag}.toml"));
+        std::fs::write(&cfg, text).unwrap();
+        let out_dir = base.join(tag);
+        let out = lbounds()
+            .args(["sweep", "run", s(&cfg), "--out", s(&out_dir)])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{tag}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{tag}: {err}");
+        for n in needles {
+            assert!(
+                err.contains(n) && err.contains(&format!("{tag}.toml")),
+                "{tag}: {n} in {err}"
+            );
+        }
+        assert!(!out_dir.exists(), "{tag}: nothing may be written");
+    }
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// Figures 7–9 are drawn from `train` records alone.
+#[test]
+fn train_figures_are_drawn_from_records() {
+    let base = tmp("trfig");
+    let mut records = Vec::new();
+    for name in ["train_breakdown", "train_heterogeneity", "train_frontier"] {
+        let text = TRAIN
+            .replace("name = \"trn\"", &format!("name = \"{name}\""))
+            .replace(
+                "partition = \"dirichlet:alpha=0.5\"",
+                "partition = [\"dirichlet:alpha=0.5\", \"dirichlet:alpha=5\"]",
+            );
+        let cfg = base.join(format!("{name}.toml"));
+        std::fs::write(&cfg, text).unwrap();
+        let dir = base.join(name);
+        ok(&["sweep", "run", s(&cfg), "--out", s(&dir)]);
+        records.push(dir.join("records.jsonl"));
+    }
+    let out = base.join("figs");
+    let mut args = vec!["figures", "--out", s(&out)];
+    for r in &records {
+        args.extend(["--records", s(r)]);
+    }
+    let msg = ok(&args);
+    for stem in [
+        "fig7_accuracy_vs_fraction",
+        "fig8_gradient_vs_heterogeneity",
+        "fig9_trilemma_frontier",
+    ] {
+        let png = std::fs::read(out.join(format!("{stem}.png"))).unwrap();
+        assert_eq!(&png[1..4], b"PNG", "{stem}.png");
+        let svg = std::fs::read_to_string(out.join(format!("{stem}.svg"))).unwrap();
+        assert!(svg.contains("<svg"), "{stem}.svg");
+    }
+    assert!(msg.contains("fig7") && msg.contains("collapse"), "{msg}");
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 /// With --records, plots those files (each figure picks the records of its sweep by name).
 /// Without, first runs (or resumes) every sweep config into OUT/records/NAME/ and merges it to
 /// OUT/records/NAME.jsonl; plots never run experiments themselves. The configs are those of
-/// --configs, or by default the paper's five (examples/sweeps/*.toml, built into the
+/// --configs, or by default the paper's eight (examples/sweeps/*.toml, built into the
 /// binary, so this works from any directory).
 ///
 /// Example: lbounds figures --out figures
@@ -36,7 +36,7 @@ pub struct Args {
 }
 
 /// The paper's sweep configs, compiled in: (file name, text).
-const BUILT_IN: [(&str, &str); 5] = [
+const BUILT_IN: [(&str, &str); 8] = [
     (
         "breakdown.toml",
         include_str!("../../examples/sweeps/breakdown.toml"),
@@ -56,6 +56,18 @@ const BUILT_IN: [(&str, &str); 5] = [
     (
         "heterogeneity.toml",
         include_str!("../../examples/sweeps/heterogeneity.toml"),
+    ),
+    (
+        "train_breakdown.toml",
+        include_str!("../../examples/sweeps/train_breakdown.toml"),
+    ),
+    (
+        "train_frontier.toml",
+        include_str!("../../examples/sweeps/train_frontier.toml"),
+    ),
+    (
+        "train_heterogeneity.toml",
+        include_str!("../../examples/sweeps/train_heterogeneity.toml"),
     ),
 ];
 

@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! name = "breakdown"          # names the records (figures find their data by it)
-//! experiment = "robust"       # the experiment kind: robust, dp_mean, dp_robust
+//! experiment = "robust"       # the experiment kind: robust, dp_mean, dp_robust, train
 //! seed = 1                    # every random stream is keyed by (seed, point, replicate)
 //! replicates = 10             # runs per grid point
 //! description = "optional free text"
@@ -19,7 +19,8 @@
 //! # The grid
 //!
 //! The grid is the **Cartesian product** of the lists, taken in the fixed key order of the
-//! experiment's schema ([`ROBUST_KEYS`], [`DP_MEAN_KEYS`], [`DP_ROBUST_KEYS`]; not the order
+//! experiment's schema ([`ROBUST_KEYS`], [`DP_MEAN_KEYS`], [`DP_ROBUST_KEYS`],
+//! [`TRAIN_KEYS`]; not the order
 //! of the file), the last key varying
 //! fastest; point `p` is the `p`-th element of that product, counting from 0. Keys listed
 //! together in one `zip` group are walked **together** instead (their lists must have the
@@ -86,6 +87,38 @@
 //! | `range` | float > 0 | public bound R ≥ ‖μ·**1**‖ (checked per point) | 10 |
 //! | `compat` | string | `native` or `byzfl` attack names | `native` |
 //!
+//! # Keys of the `train` experiment (distributed training, as `lbounds train`)
+//!
+//! [`super::train::Training`]: one D-SGD run per record (data, split, partition and initial
+//! vector shared by every arm of a replicate). Every step that takes `f` gets the point's f.
+//!
+//! | key | type | meaning | default |
+//! |---|---|---|---|
+//! | `data` | string | `digits` (shipped, 1797 × 64) or `synthetic:K=V,...` | `digits` |
+//! | `test_fraction` | float in [0, 1) | held-out test examples | 0.2 |
+//! | `partition` | string | `iid`, `dirichlet:alpha=A`, `gamma:G`, `extreme`, `feature_shift:scale=S`, `zipf:s=S` | `iid` |
+//! | `model` | string `NAME[:HIDDEN[:ACT]]` | `linear`, `logistic`, `softmax`, `mlp:100,50:tanh` | `softmax` |
+//! | `clients` | integer ≥ 1 | users n, honest and Byzantine | 20 |
+//! | `rule` | string `NAME[:K=V,...]` | aggregation rule | required |
+//! | `pre` | string `NAME[:K=V]+NAME...` | pre-aggregators, `""` for none | `""` |
+//! | `attack` | string `NAME[:K=V,...]` | an attack of `lbounds list` or `label_flipping` | required |
+//! | `byzantine_fraction` | float in [0, 0.5) | f = ⌊fraction·n⌋ | 0 |
+//! | `rounds` | integer ≥ 1 | D-SGD rounds | 50 |
+//! | `batch` | integer ≥ 1 or `"full"` | examples per user and step | `"full"` |
+//! | `lr` | float > 0 | learning rate | 0.5 |
+//! | `momentum` | float in [0, 1) | client momentum β | 0.9 |
+//! | `weight_decay` | float ≥ 0 | λ, on the server | 0 |
+//! | `eval_every` | integer ≥ 1 | rounds between evaluations (and the last) | 10 |
+//! | `dp_level` | string | `example` (local DP-SGD) or `user` (central) | `example` |
+//! | `dp_epsilon` | float > 0 or `"none"` | target ε, σ calibrated per run | `"none"` |
+//! | `dp_sigma` | float ≥ 0 or `"none"` | fixed noise multiplier | `"none"` |
+//! | `clip` | float > 0 | clip norm C of a private run | 1 |
+//! | `dp_delta` | float in (0, 1) | δ | 1e-5 |
+//! | `compat` | string | `native` or `byzfl` | `native` |
+//!
+//! At most one of `dp_epsilon` and `dp_sigma` may be set at a point; with neither the run is
+//! not private. A rule that cannot run at a point's n and f is recorded as `not_applicable`.
+//!
 //! # Validation
 //!
 //! Everything is checked before any work: unknown keys, wrong types, empty lists, values out
@@ -105,9 +138,13 @@
 use super::dp_robust::DpRobustPoint;
 use super::privacy::MeanPoint;
 use super::robust::RobustPoint;
+use super::train::{declare_f as declare_f_in, DataSource, NoiseSetting, PrivacySpec, TrainPoint};
 use crate::aggregators::{PipelineSpec, StepSpec, PRE_AGGREGATORS, RULES};
 use crate::data::noise::Noise;
 use crate::data::population::{byzantine_count, PopulationConfig, RecordsPerUser};
+use crate::learning::model::ModelSpec;
+use crate::learning::train::{DpLevel, TrainConfig, LABEL_FLIPPING};
+use crate::learning::Partition;
 use crate::params::{lookup, Compat};
 use crate::privacy::{check_delta, check_epsilon};
 use crate::{Error, Result};
@@ -137,6 +174,8 @@ pub enum ExperimentKind {
     DpMean,
     /// Robust and user-level private mean estimation ([`super::dp_robust::DpRobust`]).
     DpRobust,
+    /// Distributed training across honest and Byzantine users ([`super::train::Training`]).
+    Train,
 }
 
 /// Every kind, in the order messages list them.
@@ -144,6 +183,7 @@ pub const KINDS: &[ExperimentKind] = &[
     ExperimentKind::Robust,
     ExperimentKind::DpMean,
     ExperimentKind::DpRobust,
+    ExperimentKind::Train,
 ];
 
 impl ExperimentKind {
@@ -153,6 +193,7 @@ impl ExperimentKind {
             ExperimentKind::Robust => "robust",
             ExperimentKind::DpMean => "dp_mean",
             ExperimentKind::DpRobust => "dp_robust",
+            ExperimentKind::Train => "train",
         }
     }
 
@@ -162,6 +203,7 @@ impl ExperimentKind {
             ExperimentKind::Robust => ROBUST_KEYS,
             ExperimentKind::DpMean => DP_MEAN_KEYS,
             ExperimentKind::DpRobust => DP_ROBUST_KEYS,
+            ExperimentKind::Train => TRAIN_KEYS,
         }
     }
 
@@ -171,6 +213,7 @@ impl ExperimentKind {
             ExperimentKind::Robust => &["rule", "attack"],
             ExperimentKind::DpMean => &["epsilon"],
             ExperimentKind::DpRobust => &["attack", "epsilon"],
+            ExperimentKind::Train => &["rule", "attack"],
         }
     }
 }
@@ -185,6 +228,8 @@ pub enum SweepParams {
     DpMean(MeanPoint),
     /// A `dp_robust` point.
     DpRobust(DpRobustPoint),
+    /// A `train` point.
+    Train(TrainPoint),
 }
 
 impl SweepParams {
@@ -210,6 +255,31 @@ pub const ROBUST_KEYS: &[&str] = &[
     "mean",
     "noise",
     "records",
+    "compat",
+];
+
+/// Grid keys of the `train` experiment, in product order (the last varies fastest).
+pub const TRAIN_KEYS: &[&str] = &[
+    "data",
+    "test_fraction",
+    "partition",
+    "model",
+    "clients",
+    "rule",
+    "pre",
+    "attack",
+    "byzantine_fraction",
+    "rounds",
+    "batch",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "eval_every",
+    "dp_level",
+    "dp_epsilon",
+    "dp_sigma",
+    "clip",
+    "dp_delta",
     "compat",
 ];
 
@@ -679,8 +749,14 @@ impl SweepConfig {
         for (a, &i) in self.axes.iter().zip(&idx) {
             apply(a.key, &a.values[i], &mut pt)?;
         }
-        if let SweepParams::Robust(r) = &mut pt {
-            declare_f(r)?;
+        match &mut pt {
+            SweepParams::Robust(r) => declare_f(r)?,
+            SweepParams::Train(t) => {
+                let f = t.f();
+                t.train.byzantine = f;
+                declare_f_in(&mut t.train.defence, f)?;
+            }
+            _ => {}
         }
         Ok((pt, grid))
     }
@@ -728,6 +804,27 @@ fn base_point(kind: ExperimentKind) -> SweepParams {
             delta: 1e-5,
             range: 10.0,
             compat: Compat::Native,
+        }),
+        ExperimentKind::Train => SweepParams::Train(TrainPoint {
+            data: DataSource::Digits,
+            test_fraction: 0.2,
+            partition: Partition::Iid,
+            model: ModelSpec::Softmax,
+            clients: 20,
+            byzantine_fraction: 0.0,
+            privacy: PrivacySpec::default(),
+            train: TrainConfig {
+                momentum: 0.9,
+                attack: Some(StepSpec::named("sign_flipping")),
+                ..TrainConfig::new(
+                    50,
+                    0.5,
+                    PipelineSpec {
+                        rule: StepSpec::named("average"),
+                        pre: vec![],
+                    },
+                )
+            },
         }),
     }
 }
@@ -833,7 +930,133 @@ fn apply(key: &str, v: &toml::Value, p: &mut SweepParams) -> Result<()> {
             }
             _ => apply_population(key, v, &mut q.population),
         },
+        SweepParams::Train(t) => apply_train(key, v, t),
     }
+}
+
+/// A number, or the string `"none"` (→ `None`).
+fn want_float_or_none(key: &str, v: &toml::Value) -> Result<Option<f64>> {
+    match v {
+        toml::Value::String(s) if s == "none" => Ok(None),
+        toml::Value::String(s) => Err(Error::invalid(key, s, "expected a number or \"none\"")),
+        _ => want_float(key, v).map(Some),
+    }
+}
+
+/// Sets one key of a `train` point. The privacy keys other than `dp_epsilon` and `dp_sigma`
+/// (`dp_level`, `clip`, `dp_delta`) matter only at a private point (one of those two set).
+fn apply_train(key: &str, v: &toml::Value, t: &mut TrainPoint) -> Result<()> {
+    match key {
+        "data" => t.data = DataSource::parse(want_str(key, v)?)?,
+        "test_fraction" => {
+            let x = want_float(key, v)?;
+            if !(0.0..1.0).contains(&x) {
+                return Err(Error::invalid(key, x, "must lie in [0, 1)"));
+            }
+            t.test_fraction = x;
+        }
+        "partition" => t.partition = Partition::parse(want_str(key, v)?)?,
+        "model" => {
+            let s = want_str(key, v)?;
+            let mut parts = s.splitn(3, ':');
+            let name = parts.next().unwrap_or_default();
+            t.model = ModelSpec::parse(name, parts.next(), parts.next())?;
+        }
+        "clients" => t.clients = want_int(key, v, 1)?,
+        "rule" | "pre" => {
+            // The robust experiment's parsing of a defence, on this point's pipeline.
+            let mut probe = RobustPoint {
+                population: PopulationConfig::default(),
+                defence: t.train.defence.clone(),
+                attack: StepSpec::named("sign_flipping"),
+                compat: t.train.compat,
+            };
+            apply_robust(key, v, &mut probe)?;
+            t.train.defence = probe.defence;
+        }
+        "attack" => {
+            let s = StepSpec::parse(want_str(key, v)?)?;
+            if !crate::learning::train::is_label_flipping(&s.name) {
+                crate::attacks::build(&s.name, &s.params, t.train.compat).map_err(|e| {
+                    Error::invalid(key, &s.name, format!("{e} (or {LABEL_FLIPPING})"))
+                })?;
+            }
+            t.train.attack = Some(s);
+        }
+        "byzantine_fraction" => {
+            let x = want_float(key, v)?;
+            if !(0.0..0.5).contains(&x) {
+                return Err(Error::invalid(key, x, "must be in [0, 0.5)"));
+            }
+            t.byzantine_fraction = x;
+        }
+        "rounds" => t.train.rounds = want_int(key, v, 1)?,
+        "batch" => {
+            t.train.batch_size =
+                match v {
+                    toml::Value::String(s) if s == "full" => None,
+                    _ => Some(want_int(key, v, 1).map_err(|_| {
+                        Error::invalid(key, v, "expected an integer >= 1 or \"full\"")
+                    })?),
+                }
+        }
+        "lr" => t.train.lr = crate::error::check_positive(key, want_float(key, v)?)?,
+        "momentum" => {
+            let x = want_float(key, v)?;
+            if !(0.0..1.0).contains(&x) {
+                return Err(Error::invalid(key, x, "must lie in [0, 1)"));
+            }
+            t.train.momentum = x;
+        }
+        "weight_decay" => {
+            t.train.weight_decay = crate::error::check_non_negative(key, want_float(key, v)?)?
+        }
+        "eval_every" => t.train.eval_every = want_int(key, v, 1)?,
+        "dp_level" => {
+            let level = match want_str(key, v)? {
+                "example" => DpLevel::Example,
+                "user" => DpLevel::User,
+                other => return Err(Error::unknown("dp_level", other, ["example", "user"])),
+            };
+            t.privacy.level = level;
+        }
+        "clip" => t.privacy.clip = crate::error::check_positive(key, want_float(key, v)?)?,
+        "dp_delta" => {
+            let d = want_float(key, v)?;
+            check_delta(d)?;
+            t.privacy.delta = d;
+        }
+        "dp_epsilon" | "dp_sigma" => {
+            let x = want_float_or_none(key, v)?;
+            let noise = match (key, x) {
+                (_, None) => None,
+                ("dp_epsilon", Some(e)) => Some(NoiseSetting::Epsilon(check_epsilon(e)?)),
+                (_, Some(s)) => Some(NoiseSetting::Sigma(crate::error::check_non_negative(
+                    key, s,
+                )?)),
+            };
+            if let Some(noise) = noise {
+                let p = &mut t.privacy;
+                if key == "dp_sigma" && matches!(p.noise, Some(NoiseSetting::Epsilon(_))) {
+                    return Err(Error::invalid(
+                        key,
+                        v,
+                        "dp_epsilon is set at this point: give one of dp_epsilon and dp_sigma",
+                    ));
+                }
+                p.noise = Some(noise);
+            }
+        }
+        "compat" => t.train.compat = want_compat(key, v)?,
+        other => {
+            return Err(Error::unknown(
+                "grid key",
+                other,
+                TRAIN_KEYS.iter().copied(),
+            ))
+        }
+    }
+    Ok(())
 }
 
 fn want_compat(key: &str, v: &toml::Value) -> Result<Compat> {
@@ -933,23 +1156,8 @@ fn apply_robust(key: &str, v: &toml::Value, p: &mut RobustPoint) -> Result<()> {
 
 /// Gives every step that accepts `f` the point's f = ⌊fraction·n⌋, unless it sets its own.
 fn declare_f(p: &mut RobustPoint) -> Result<()> {
-    let f = byzantine_count(p.population.byzantine_fraction, p.population.n) as f64;
-    let rule = &mut p.defence.rule;
-    if lookup(RULES, "aggregator", &rule.name)?.keys.contains(&"f")
-        && !rule.params.0.contains_key("f")
-    {
-        rule.params.set("f", f);
-    }
-    for step in &mut p.defence.pre {
-        if lookup(PRE_AGGREGATORS, "pre-aggregator", &step.name)?
-            .keys
-            .contains(&"f")
-            && !step.params.0.contains_key("f")
-        {
-            step.params.set("f", f);
-        }
-    }
-    Ok(())
+    let f = byzantine_count(p.population.byzantine_fraction, p.population.n);
+    declare_f_in(&mut p.defence, f)
 }
 
 /// Cap on the iteration counts of a point's steps (`L`, `T`, `num_iters`, `evals`). The
@@ -981,6 +1189,7 @@ fn check_point(p: &SweepParams) -> Result<()> {
         SweepParams::DpRobust(q) => {
             q.check()?;
         }
+        SweepParams::Train(t) => t.check()?,
     }
     Ok(())
 }
@@ -1124,6 +1333,50 @@ d = 3
             m.contains("grid point 3 ") && m.contains("\"n\":20000"),
             "{m}"
         );
+    }
+
+    /// A `train` grid: schema order, f declared on f-aware steps, `"full"` batches, the
+    /// privacy keys, and the refusals that need a whole point (both noise settings).
+    #[test]
+    fn train_points() {
+        let text = r#"
+name = "t"
+experiment = "train"
+seed = 1
+replicates = 1
+
+[grid]
+rule = ["average", "trmean"]
+pre = "nnm"
+attack = "label_flipping"
+byzantine_fraction = [0.0, 0.25]
+dp_epsilon = ["none", 2]
+batch = "full"
+clients = 12
+"#;
+        let c = SweepConfig::parse(text, "t.toml").unwrap();
+        assert_eq!(c.points(), 8);
+        // rule, attack, fraction, dp_epsilon: point 7 = trmean, 0.25, ε = 2.
+        let (p, _) = c.point(7).unwrap();
+        let SweepParams::Train(t) = p else {
+            panic!("a train point")
+        };
+        assert_eq!(t.f(), 3);
+        assert_eq!(t.train.byzantine, 3);
+        assert_eq!(t.train.defence.rule.params.0.get("f"), Some(&3.0));
+        assert_eq!(t.train.defence.pre[0].params.0.get("f"), Some(&3.0));
+        assert_eq!(t.train.batch_size, None);
+        assert_eq!(t.privacy.noise, Some(NoiseSetting::Epsilon(2.0)));
+        let bad = text.replace("batch = \"full\"", "batch = \"half\"");
+        assert!(msg(&bad).contains("grid.batch"), "{}", msg(&bad));
+        let both = text.replace("clients = 12", "clients = 12\ndp_sigma = 1.0");
+        let m = msg(&both);
+        assert!(
+            m.contains("grid point 1 ") && m.contains("dp_epsilon"),
+            "{m}"
+        );
+        let m = msg(&text.replace("\"nnm\"", "\"nmm\""));
+        assert!(m.contains("grid.pre") && m.contains("nnm"), "{m}");
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod privacy;
 pub mod robust;
 pub mod summary;
 pub mod sweep;
+pub mod train;
 
 pub use par::par_map_indexed;
 
@@ -221,7 +222,8 @@ where
 /// has been handed to `sink`; so the sink sees job `k` after every job `j ≤ k − window`, and a
 /// reader can put the sink's output back in job order holding fewer than `window` records
 /// (see [`sweep`]'s finishing pass). `window` also bounds the records in memory. Results do
-/// not depend on timing: each job draws from [`rng_for`]`(seed, point, replicate)` only.
+/// not depend on timing: each job draws only from the streams of [`Experiment::run_job`]
+/// (by default [`rng_for`]`(seed, point, replicate)`).
 ///
 /// `on_done` is called once per finished job, from worker threads (progress only). `sink`
 /// runs on a writer thread of its own.
@@ -273,9 +275,13 @@ where
                 "at most 2^32 points per run (the point index keys the random stream)",
             ));
         }
-        let mut rng = rng_for(seed, point, replicate)?;
+        let job = Job {
+            seed,
+            point,
+            replicate,
+        };
         let params = point_at(point)?;
-        let output = exp.run_once(&params, &mut rng)?;
+        let output = exp.run_job(&params, job)?;
         finish(Record {
             point,
             replicate,

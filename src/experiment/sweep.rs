@@ -7,8 +7,9 @@
 //! `sweep` (the config's name), `experiment` (its kind), `config_hash`, `point`, `replicate`, `seed`, `grid` (the
 //! point's values as written in the config, keys sorted), `params` (every parameter of the
 //! run, defaults included), `bounds` (the lower bounds that apply at the point:
-//! [`RobustBounds`], [`DpMeanBounds`] or [`DpRobustBounds`]) and `output` (the metrics:
-//! [`RobustOutcome`] tagged by `status`, [`MeanErrors`] or [`DpRobustMetrics`]). A line's bytes depend
+//! [`RobustBounds`], [`DpMeanBounds`], [`DpRobustBounds`] or [`TrainBounds`]) and `output`
+//! (the metrics: [`RobustOutcome`] tagged by `status`, [`MeanErrors`], [`DpRobustMetrics`] or
+//! [`TrainOutcome`] tagged by `status`). A line's bytes depend
 //! only on the config, the point and the replicate, never on threads, shards or timing.
 //!
 //! # Shards
@@ -33,7 +34,8 @@ use super::config::{SweepConfig, SweepParams};
 use super::dp_robust::{dp_robust_bounds, DpRobust, DpRobustBounds, DpRobustMetrics};
 use super::privacy::{DpMean, MeanErrors, MeanPoint};
 use super::robust::{RobustAggregation, RobustOutcome, RobustPoint};
-use super::{run_as_completed, Experiment};
+use super::train::{train_bounds, TrainBounds, TrainOutcome, TrainStatus, Training};
+use super::{run_as_completed, Experiment, Job};
 use crate::bounds::allouah2023fixing::kappa_lower_bound;
 use crate::bounds::applicability::{applicable_value, SimulatedModel};
 use crate::bounds::dwork2014algorithmic::dp_two_point_min_fail_prob;
@@ -207,6 +209,8 @@ pub enum SweepBounds {
     DpMean(DpMeanBounds),
     /// At a `dp_robust` point.
     DpRobust(DpRobustBounds),
+    /// At a `train` point.
+    Train(TrainBounds),
 }
 
 /// What one run of a sweep produced, by experiment kind (serialised as the inner value).
@@ -219,6 +223,8 @@ pub enum SweepOutput {
     DpMean(MeanErrors),
     /// A `dp_robust` run: errors of every estimator on the same sample.
     DpRobust(DpRobustMetrics),
+    /// A `train` run (tagged by `status`).
+    Train(TrainOutcome),
     /// A `dp_mean` or `dp_robust` run whose metrics were not all finite.
     Failed(RunFailure),
 }
@@ -315,7 +321,15 @@ impl SweepOutput {
             SweepOutput::Robust(RobustOutcome::Failed { .. }) | SweepOutput::Failed(_) => {
                 RecordStatus::Failed
             }
-            SweepOutput::Robust(RobustOutcome::NotApplicable { .. }) => RecordStatus::NotApplicable,
+            SweepOutput::Robust(RobustOutcome::NotApplicable { .. })
+            | SweepOutput::Train(TrainOutcome {
+                status: TrainStatus::NotApplicable { .. },
+                ..
+            }) => RecordStatus::NotApplicable,
+            SweepOutput::Train(TrainOutcome {
+                status: TrainStatus::Failed { .. },
+                ..
+            }) => RecordStatus::Failed,
             _ => RecordStatus::Ok,
         }
     }
@@ -374,7 +388,17 @@ impl Experiment for SweepAny {
             SweepParams::DpRobust(q) => DpRobust
                 .run_once(q, rng)
                 .map_or_else(SweepOutput::failed, SweepOutput::DpRobust),
+            SweepParams::Train(q) => SweepOutput::Train(Training.run_once(q, rng)?),
         })
+    }
+
+    /// A `train` point draws from streams named per replicate (common random numbers across
+    /// its grid, see [`super::train`]); the other kinds from their point-keyed stream.
+    fn run_job(&self, p: &SweepPoint, job: Job) -> Result<SweepOutput> {
+        match &p.params {
+            SweepParams::Train(q) => Ok(SweepOutput::Train(Training.run_job(q, job)?)),
+            _ => self.run_once(p, &mut job.rng()?),
+        }
     }
 }
 
@@ -387,6 +411,7 @@ pub fn sweep_bounds(p: &SweepParams) -> Result<SweepBounds> {
         SweepParams::Robust(q) => SweepBounds::Robust(robust_bounds(q)?),
         SweepParams::DpMean(q) => SweepBounds::DpMean(dp_mean_bounds(q)?),
         SweepParams::DpRobust(q) => SweepBounds::DpRobust(dp_robust_bounds(q)?),
+        SweepParams::Train(q) => SweepBounds::Train(train_bounds(q)?),
     })
 }
 

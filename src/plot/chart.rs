@@ -169,52 +169,18 @@ impl Chart {
     /// Draws the chart into one file, SVG or PNG by its extension, through a temporary file
     /// in the same folder renamed over it (removed on failure): never a half-written figure.
     pub fn draw_file(&self, path: &Path) -> Result<()> {
-        fonts();
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        let mut name = std::ffi::OsString::from(".");
-        name.push(path.file_stem().unwrap_or_default());
-        name.push(".tmp.");
-        name.push(ext.as_deref().unwrap_or(""));
-        let tmp = path.with_file_name(name);
-        let drawn = match ext.as_deref() {
-            Some("svg") => {
-                let root = SVGBackend::new(&tmp, (W + LEGEND_W, H)).into_drawing_area();
-                self.draw_on(&root)
-                    .and_then(|()| root.present().map_err(draw_err))
-            }
-            Some("png") => {
-                let root = BitMapBackend::new(&tmp, (W + LEGEND_W, H)).into_drawing_area();
-                self.draw_on(&root)
-                    .and_then(|()| root.present().map_err(draw_err))
-            }
-            _ => {
-                return Err(Error::invalid(
-                    "--out",
-                    path.display(),
-                    "the figure's file name must end in .svg or .png",
-                ))
-            }
-        }
-        .and_then(|()| {
-            std::fs::rename(&tmp, path).map_err(|e| Error::Io {
-                path: path.display().to_string(),
-                source: e,
-            })
-        });
-        if drawn.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        drawn
+        draw_file(self, path)
     }
 
     fn draw_on<DB: DrawingBackend>(&self, whole: &DrawingArea<DB, Shift>) -> Result<()> {
         whole.fill(&WHITE).map_err(draw_err)?;
         let (root, side) = whole.split_horizontally(W);
-        self.legend_and_note(&side)?;
-        let root = &root;
+        legend_and_note(&self.series, self.note.as_deref(), &side)?;
+        self.draw_plot(&root)
+    }
+
+    /// The plot alone (axes, bands, curves) on `root`.
+    fn draw_plot<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let ((x0, x1), (y0, y1)) = self.ranges();
         match (self.x_log, self.y_log) {
             (false, false) => self.plot(root, x0..x1, y0..y1, (y0, y1)),
@@ -325,43 +291,164 @@ impl Chart {
         }
         Ok(())
     }
+}
 
-    /// The legend (one entry per labelled series; an empty label keeps a curve out) and the
-    /// note, in the column right of the plot.
-    fn legend_and_note<DB: DrawingBackend>(&self, side: &DrawingArea<DB, Shift>) -> Result<()> {
-        let font = ("sans-serif", 14).into_font();
-        let mut y = 60i32;
-        for s in self.series.iter().filter(|s| !s.label.is_empty()) {
-            let c = RGBColor(s.color.0, s.color.1, s.color.2);
-            let style = c.stroke_width(3);
-            if s.dashed {
-                side.draw(&PathElement::new(vec![(8, y), (17, y)], style))
-                    .map_err(draw_err)?;
-                side.draw(&PathElement::new(vec![(23, y), (32, y)], style))
-                    .map_err(draw_err)?;
-            } else {
-                side.draw(&PathElement::new(vec![(8, y), (32, y)], style))
-                    .map_err(draw_err)?;
-            }
-            for (i, line) in wrap(&s.label, 40).iter().enumerate() {
-                side.draw(&Text::new(
-                    line.clone(),
-                    (40, y - 8 + 17 * i as i32),
-                    font.clone(),
-                ))
+/// The legend (one entry per labelled series; an empty label keeps a curve out) and the
+/// note, in the column right of the plot.
+fn legend_and_note<DB: DrawingBackend>(
+    series: &[Series],
+    note: Option<&str>,
+    side: &DrawingArea<DB, Shift>,
+) -> Result<()> {
+    let font = ("sans-serif", 14).into_font();
+    let mut y = 60i32;
+    for s in series.iter().filter(|s| !s.label.is_empty()) {
+        let c = RGBColor(s.color.0, s.color.1, s.color.2);
+        let style = c.stroke_width(3);
+        if s.dashed {
+            side.draw(&PathElement::new(vec![(8, y), (17, y)], style))
                 .map_err(draw_err)?;
-                y += 17;
-            }
-            y += 6;
+            side.draw(&PathElement::new(vec![(23, y), (32, y)], style))
+                .map_err(draw_err)?;
+        } else {
+            side.draw(&PathElement::new(vec![(8, y), (32, y)], style))
+                .map_err(draw_err)?;
         }
-        if let Some(note) = &self.note {
-            y += 14;
-            let grey = ("sans-serif", 13).into_font().color(&RGBColor(70, 70, 70));
-            for line in wrap(note, 46) {
-                side.draw(&Text::new(line, (8, y), grey.clone()))
-                    .map_err(draw_err)?;
-                y += 16;
-            }
+        for (i, line) in wrap(&s.label, 40).iter().enumerate() {
+            side.draw(&Text::new(
+                line.clone(),
+                (40, y - 8 + 17 * i as i32),
+                font.clone(),
+            ))
+            .map_err(draw_err)?;
+            y += 17;
+        }
+        y += 6;
+    }
+    if let Some(note) = note {
+        y += 14;
+        let grey = ("sans-serif", 13).into_font().color(&RGBColor(70, 70, 70));
+        for line in wrap(note, 46) {
+            side.draw(&Text::new(line, (8, y), grey.clone()))
+                .map_err(draw_err)?;
+            y += 16;
+        }
+    }
+    Ok(())
+}
+
+/// A figure a file can hold: its pixel size and how it draws itself.
+trait Figure {
+    fn size(&self) -> (u32, u32);
+    fn draw_on<DB: DrawingBackend>(&self, whole: &DrawingArea<DB, Shift>) -> Result<()>;
+}
+
+impl Figure for Chart {
+    fn size(&self) -> (u32, u32) {
+        (W + LEGEND_W, H)
+    }
+    fn draw_on<DB: DrawingBackend>(&self, whole: &DrawingArea<DB, Shift>) -> Result<()> {
+        Chart::draw_on(self, whole)
+    }
+}
+
+/// Draws `fig` into one file, SVG or PNG by its extension, through a temporary file in the
+/// same folder renamed over it (removed on failure): never a half-written figure.
+fn draw_file<F: Figure>(fig: &F, path: &Path) -> Result<()> {
+    fonts();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_stem().unwrap_or_default());
+    name.push(".tmp.");
+    name.push(ext.as_deref().unwrap_or(""));
+    let tmp = path.with_file_name(name);
+    let drawn = match ext.as_deref() {
+        Some("svg") => {
+            let root = SVGBackend::new(&tmp, fig.size()).into_drawing_area();
+            fig.draw_on(&root)
+                .and_then(|()| root.present().map_err(draw_err))
+        }
+        Some("png") => {
+            let root = BitMapBackend::new(&tmp, fig.size()).into_drawing_area();
+            fig.draw_on(&root)
+                .and_then(|()| root.present().map_err(draw_err))
+        }
+        _ => {
+            return Err(Error::invalid(
+                "--out",
+                path.display(),
+                "the figure's file name must end in .svg or .png",
+            ))
+        }
+    }
+    .and_then(|()| {
+        std::fs::rename(&tmp, path).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            source: e,
+        })
+    });
+    if drawn.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    drawn
+}
+
+/// Width of one panel of a [`Panels`] figure.
+const PANEL_W: u32 = 560;
+
+/// Several charts side by side under one title, sharing the legend of the first (its series'
+/// labels) and one note in the column at the right. Each panel keeps its own caption, axes
+/// and ranges (set `y_range` alike to compare panels).
+pub struct Panels {
+    /// File stem.
+    pub stem: String,
+    /// Title above the panels.
+    pub title: String,
+    /// The panels, left to right.
+    pub panels: Vec<Chart>,
+    /// Text under the legend.
+    pub note: Option<String>,
+}
+
+impl Figure for Panels {
+    fn size(&self) -> (u32, u32) {
+        (PANEL_W * self.panels.len().max(1) as u32 + LEGEND_W, H + 40)
+    }
+    fn draw_on<DB: DrawingBackend>(&self, whole: &DrawingArea<DB, Shift>) -> Result<()> {
+        whole.fill(&WHITE).map_err(draw_err)?;
+        let (head, body) = whole.split_vertically(40);
+        head.titled(&self.title, ("sans-serif", 22))
+            .map_err(draw_err)?;
+        let (plots, side) = body.split_horizontally(PANEL_W * self.panels.len().max(1) as u32);
+        let legend: &[Series] = self.panels.first().map_or(&[], |c| &c.series);
+        legend_and_note(legend, self.note.as_deref(), &side)?;
+        for (chart, area) in self
+            .panels
+            .iter()
+            .zip(plots.split_evenly((1, self.panels.len().max(1))))
+        {
+            chart.draw_plot(&area)?;
+        }
+        Ok(())
+    }
+}
+
+impl Panels {
+    /// The files [`Panels::draw`] writes.
+    pub fn files(&self, out: &Path) -> Vec<PathBuf> {
+        vec![
+            out.join(format!("{}.svg", self.stem)),
+            out.join(format!("{}.png", self.stem)),
+        ]
+    }
+
+    /// Writes `out/<stem>.svg` and `out/<stem>.png`.
+    pub fn draw(&self, out: &Path) -> Result<()> {
+        for file in self.files(out) {
+            draw_file(self, &file)?;
         }
         Ok(())
     }

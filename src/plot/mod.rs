@@ -12,6 +12,9 @@
 //! | `fig4_error_vs_heterogeneity` | `heterogeneity` | squared error to the honest mean vs G² at f/n = 0.2 against f·G²/(n − 2f) |
 //! | `fig5_dp_mean_vs_epsilon` | `dp_mean` (kind `dp_mean`) | squared error of the DP mean estimators vs ε (log–log) against the P1 order (Cai–Wang–Zhang; order only) |
 //! | `fig6_frontier` | `frontier` (kind `dp_robust`) | per ε, the best of the DP average and the DP trimmed mean under its worst attack vs f/n; the region below the Huber bound shaded as impossible; max(Huber, √P1) dashed (order only) |
+//! | `fig7_accuracy_vs_fraction` | `train_breakdown` (kind `train`) | test accuracy of the trained model vs f/n per defence (worst attack), measured collapse per defence, breakdown point 1/2 |
+//! | `fig8_gradient_vs_heterogeneity` | `train_heterogeneity` (kind `train`) | ‖∇F_H‖² at the trained model vs Dirichlet α (or γ) per defence (worst attack), B2 floor f·G²/(n − 2f) at the measured G² |
+//! | `fig9_trilemma_frontier` | `train_frontier` (kind `train`) | one panel per heterogeneity level: best defence's worst-attack test accuracy vs ε per f/n, without privacy dashed; no bound overlaid (none measures accuracy) |
 //!
 //! Every curve is a mean over replicates with a 95% Student-t confidence band
 //! ([`crate::experiment::summary::mean_ci`]); "worst attack" is, at each x, the attack with
@@ -21,9 +24,10 @@
 pub mod any;
 mod chart;
 pub mod records;
+mod train;
 
 pub use any::{plot_records, read_records, PlotReport, PlotSpec};
-pub use records::{load, AnyRecord, DpMeanRecord, DpRobustRecord, PlotRecord};
+pub use records::{load, AnyRecord, DpMeanRecord, DpRobustRecord, PlotRecord, TrainRecord};
 
 use crate::experiment::summary::{mean_ci, MeanCi};
 use crate::Result;
@@ -259,6 +263,27 @@ pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, V
         .collect();
     draw("fig6", "frontier", frontier.is_empty(), &mut || {
         Ok(vec![fig6(&frontier, out)?])
+    })?;
+    let trained = |name: &str| -> Vec<&TrainRecord> {
+        records
+            .iter()
+            .filter_map(|r| match r {
+                AnyRecord::Train(r) if r.sweep == name => Some(r.as_ref()),
+                _ => None,
+            })
+            .collect()
+    };
+    let t7 = trained("train_breakdown");
+    draw("fig7", "train_breakdown", t7.is_empty(), &mut || {
+        Ok(vec![train::fig7(&t7, out)?])
+    })?;
+    let t8 = trained("train_heterogeneity");
+    draw("fig8", "train_heterogeneity", t8.is_empty(), &mut || {
+        Ok(vec![train::fig8(&t8, out)?])
+    })?;
+    let t9 = trained("train_frontier");
+    draw("fig9", "train_frontier", t9.is_empty(), &mut || {
+        Ok(vec![train::fig9(&t9, out)?])
     })?;
     Ok((written, skipped))
 }
@@ -772,7 +797,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("lbounds-plot-{}", std::process::id()));
         let (written, skipped) = all_figures(&[], &dir).unwrap();
         assert!(written.is_empty());
-        assert_eq!(skipped.len(), 5);
+        assert_eq!(skipped.len(), 8);
         assert!(skipped.iter().any(|s| s.starts_with("fig5")));
         let _ = std::fs::remove_dir_all(&dir);
     }

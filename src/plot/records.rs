@@ -4,6 +4,7 @@ use crate::experiment::dp_robust::{DpRobustBounds, DpRobustMetrics, DpRobustPoin
 use crate::experiment::privacy::MeanPoint;
 use crate::experiment::robust::RobustPoint;
 use crate::experiment::sweep::{DpMeanBounds, RobustBounds};
+use crate::experiment::train::{TrainBounds, TrainPoint};
 use crate::{Error, Result};
 use serde::Deserialize;
 use std::io::BufRead;
@@ -107,6 +108,60 @@ pub struct DpRobustRecord {
     pub output: DpRobustMetrics,
 }
 
+/// What a `train` run's last evaluation measured, as stored (the fields the figures use).
+#[derive(Clone, Debug, Deserialize)]
+pub struct TrainEvalOutput {
+    /// ‖∇F_H(θ)‖² at the evaluated model.
+    pub grad_norm_sq: f64,
+    /// G²(θ), the honest users' measured heterogeneity there.
+    pub g2: f64,
+    /// B2's floor f·G²/(n − 2f) at that G² (where its hypotheses hold).
+    #[serde(default)]
+    pub floor_b2: Option<f64>,
+}
+
+/// A `train` run's output, as stored.
+#[derive(Clone, Debug, Deserialize)]
+pub struct TrainOutput {
+    /// `ok`, `diverged`, `failed` or `not_applicable`.
+    pub status: String,
+    /// Test accuracy of the final parameters (absent when nothing ran).
+    #[serde(default)]
+    pub test_accuracy: Option<f64>,
+    /// ε spent.
+    #[serde(default)]
+    pub epsilon: Option<f64>,
+    /// The last evaluation.
+    #[serde(default)]
+    pub last_eval: Option<TrainEvalOutput>,
+}
+
+impl TrainOutput {
+    /// Whether the run trained a model the figures may score: completed, or diverged (the
+    /// server holds the parameters before the bad round; a diverged run is the rule's
+    /// failure, not a missing point).
+    pub fn scored(&self) -> bool {
+        matches!(self.status.as_str(), "ok" | "diverged")
+    }
+}
+
+/// A record of a `train` sweep.
+#[derive(Clone, Debug, Deserialize)]
+pub struct TrainRecord {
+    /// The sweep's name.
+    pub sweep: String,
+    /// Grid point index.
+    pub point: u64,
+    /// Replicate index.
+    pub replicate: u32,
+    /// Every parameter of the run.
+    pub params: TrainPoint,
+    /// The bounds at the point.
+    pub bounds: TrainBounds,
+    /// What the run measured.
+    pub output: TrainOutput,
+}
+
 /// A record of any experiment kind (chosen by the record's `experiment` key; records without
 /// one are `robust`).
 #[derive(Clone, Debug)]
@@ -117,6 +172,8 @@ pub enum AnyRecord {
     DpMean(DpMeanRecord),
     /// `dp_robust`.
     DpRobust(DpRobustRecord),
+    /// `train` (boxed: its parameters make it the largest record by far).
+    Train(Box<TrainRecord>),
 }
 
 impl AnyRecord {
@@ -126,6 +183,7 @@ impl AnyRecord {
             AnyRecord::Robust(r) => &r.sweep,
             AnyRecord::DpMean(r) => &r.sweep,
             AnyRecord::DpRobust(r) => &r.sweep,
+            AnyRecord::Train(r) => &r.sweep,
         }
     }
 }
@@ -153,6 +211,7 @@ fn parse_line(buf: &[u8]) -> serde_json::Result<Option<AnyRecord>> {
         Some("dp_mean" | "dp_robust") if failed => None,
         Some("dp_mean") => Some(AnyRecord::DpMean(serde_json::from_slice(buf)?)),
         Some("dp_robust") => Some(AnyRecord::DpRobust(serde_json::from_slice(buf)?)),
+        Some("train") => Some(AnyRecord::Train(Box::new(serde_json::from_slice(buf)?))),
         _ => Some(AnyRecord::Robust(serde_json::from_slice(buf)?)),
     })
 }

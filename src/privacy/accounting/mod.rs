@@ -92,13 +92,20 @@ fn unsupported(acc: &str, cost: &PrivacyCost) -> Error {
 pub struct RdpAccountant {
     orders: Vec<f64>,
     rdp: Vec<f64>,
+    /// The RDP curve of the last subsampled Gaussian composed, by (σ, q): a training loop
+    /// composes the same step every round, and the curve's series dominate its cost.
+    last_step: Option<(f64, f64, Vec<f64>)>,
 }
 
 impl Default for RdpAccountant {
     fn default() -> Self {
         let orders = rdp::default_orders();
         let rdp = vec![0.0; orders.len()];
-        RdpAccountant { orders, rdp }
+        RdpAccountant {
+            orders,
+            rdp,
+            last_step: None,
+        }
     }
 }
 
@@ -125,8 +132,24 @@ impl Accountant for RdpAccountant {
                 noise_multiplier,
                 sample_rate,
             } => {
-                let one =
-                    rdp::subsampled_gaussian_rdp_vec(sample_rate, noise_multiplier, &self.orders)?;
+                let cached = self.last_step.as_ref().filter(|(s, q, _)| {
+                    s.to_bits() == noise_multiplier.to_bits()
+                        && q.to_bits() == sample_rate.to_bits()
+                });
+                let one = match cached {
+                    Some((_, _, one)) => one,
+                    None => {
+                        let one = rdp::subsampled_gaussian_rdp_vec(
+                            sample_rate,
+                            noise_multiplier,
+                            &self.orders,
+                        )?;
+                        &self
+                            .last_step
+                            .insert((noise_multiplier, sample_rate, one))
+                            .2
+                    }
+                };
                 for (r, o) in self.rdp.iter_mut().zip(one) {
                     *r += c * o;
                 }
