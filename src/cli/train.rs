@@ -35,7 +35,8 @@ use std::path::PathBuf;
 ///
 /// Without --rule, two defences are trained on the same users: the plain average and
 /// NNM + trimmed mean. With no options at all: softmax regression on the shipped digits,
-/// 25 users of whom 20% Byzantine under ALIE, Dirichlet(1) label skew.
+/// 25 users of whom 20% Byzantine under ALIE (optimal_a_little_is_enough: its scale searched
+/// against each defence every round), Dirichlet(1) label skew.
 ///
 /// `--compat byzfl` computes exactly what ByzFL 0.0.11's D-SGD computes (float64; use
 /// `--batch full` for identical trajectories, since batch order cannot match torch's).
@@ -117,8 +118,11 @@ pub struct Args {
     /// Pre-aggregators before the rule, in order (repeatable), e.g. --pre nnm.
     #[arg(long = "pre", value_name = "NAME[:KEY=VALUE,...]")]
     pre: Vec<String>,
-    /// What the Byzantine users send: any attack of `lbounds list`, or label_flipping.
-    #[arg(long, default_value = "a_little_is_enough")]
+    /// What the Byzantine users send: any attack of `lbounds list`, or label_flipping. The
+    /// default, ALIE with its scale searched against the defence each round, is the attack
+    /// that separates the average from the robust rules (plain ALIE with its fixed scale
+    /// barely moves the average on the digits: 0.91 vs 0.90 test accuracy).
+    #[arg(long, default_value = "optimal_a_little_is_enough")]
     attack: String,
     /// A parameter of the attack (repeatable): --attack-param tau=3
     #[arg(long = "attack-param", value_name = "KEY=VALUE")]
@@ -478,8 +482,11 @@ fn table(
         "kappa",
         "seconds"
     );
+    // Four decimals in the usual range; a poisoned run's loss or kappa (1e12) in scientific
+    // notation, so the columns stay aligned.
     let num = |v: Option<f64>, w: usize| match v {
-        Some(x) if x.is_finite() => format!("{x:>w$.4}"),
+        Some(x) if x.is_finite() && x.abs() < 1e4 => format!("{x:>w$.4}"),
+        Some(x) if x.is_finite() => format!("{x:>w$.3e}"),
         Some(x) if x == f64::INFINITY => format!("{:>w$}", "inf"),
         _ => format!("{:>w$}", "-"),
     };
