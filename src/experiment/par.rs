@@ -34,8 +34,11 @@ mod tests {
     use rand::Rng;
 
     /// The same results for 1, 2 and 3 threads, in index order, each item mutated once.
-    /// Mutation that makes it fail: drawing from one stream shared by all items (behind a
-    /// mutex) instead of the item's own named stream: the draws then follow scheduling.
+    /// Items sleep longer the smaller their index, so with two or more threads they finish
+    /// out of index order: an implementation whose output or draws follow completion order
+    /// differs from the one-thread run. Mutation that makes it fail (checked): drawing from
+    /// one stream shared by all items (behind a mutex) instead of the item's own named
+    /// stream — the draws then follow scheduling.
     #[test]
     fn identical_for_any_thread_count() {
         let run = |threads: usize| {
@@ -46,6 +49,7 @@ mod tests {
             pool.install(|| {
                 let mut items: Vec<u64> = (0..64).collect();
                 let out = par_map_indexed(&mut items, |i, x| {
+                    std::thread::sleep(std::time::Duration::from_micros(20 * (64 - i as u64)));
                     *x += 1;
                     let mut rng = rng_named(7, 0, &format!("item/{i}"));
                     (0..1000).map(|_| rng.next_u64() % 1000).sum::<u64>() + *x

@@ -182,8 +182,13 @@ fn two_rounds_known_answer() {
 
 /// Records are the same bytes with 1 and 2 threads (mini-batches, DP noise, a random rule
 /// input order does not exist, but the attack and the clients draw from their streams).
-/// Mutation that makes it fail: drawing every client's batches from one shared stream
-/// (`streams.get("batches")` behind a mutex) instead of `batches/client/<i>`.
+/// End-to-end companion of `experiment::par`'s `identical_for_any_thread_count`, which is
+/// where the scheduling mutation (draws from one shared stream behind a mutex instead of
+/// `batches/client/<i>`) is checked to fail: here each client's step is too short for two
+/// threads to reorder the clients reliably, so this test alone need not catch it (tried:
+/// returning the client results in completion order did not fail it). What it does catch:
+/// any thread-count dependence outside the client map (e.g. a rule or attack drawing from
+/// a thread-local generator).
 #[test]
 fn identical_records_for_any_thread_count() {
     let data = clients(&[17, 23, 9, 30, 12]);
