@@ -458,3 +458,27 @@ fn user_level_dp_clips_at_the_server_and_accounts_the_gaussian_per_round() {
         "{eps:?} {want}"
     );
 }
+
+/// The PLD accountant in the loop: the run's final ε (computed at the last evaluation round)
+/// is the PLD accountant's for the per-round Gaussian (user level, q = 1) over the rounds run.
+/// Mutation that makes it fail (checked): accounting one round fewer than were run.
+#[test]
+fn pld_accounting_in_the_loop_matches_the_accountant() {
+    let data = clients(&[15, 22, 8]);
+    let mut cfg = TrainConfig::new(6, 0.1, spec("average", 0));
+    cfg.momentum = 0.0;
+    cfg.eval_every = 3;
+    cfg.privacy = Some(DpConfig {
+        level: DpLevel::User,
+        noise_multiplier: 1.5,
+        clip: Some(1.0),
+        delta: 1e-5,
+        accountant: AccountantKind::Pld,
+    });
+    let (_, s) = run(&cfg, &data, 2);
+    let want = crate::privacy::accounting::epsilon(AccountantKind::Pld, 1.0, 1.5, 6, 1e-5).unwrap();
+    let got = s.epsilon.unwrap();
+    // Both discretise the same privacy-loss distribution on the same grid; 1e-9 relative
+    // leaves room for a different composition order of the FFT powers.
+    assert!((got - want).abs() <= 1e-9 * want, "{got} {want}");
+}
