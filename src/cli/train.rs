@@ -8,7 +8,8 @@ use lbounds::experiment::robust::Streams;
 use lbounds::learning::model::ModelSpec;
 use lbounds::learning::partition::{assigned, Partition};
 use lbounds::learning::sources::csv::CsvSpec;
-use lbounds::learning::sources::{train_test_split, DataSource};
+use lbounds::learning::sources::DataSource;
+use lbounds::learning::streams as stream;
 use lbounds::learning::train::{
     is_label_flipping, Algorithm, DpConfig, DpLevel, Evaluation, RunStatus, Sampling, TrainConfig,
     TrainSummary, Trainer,
@@ -247,7 +248,7 @@ pub fn run(a: Args) -> Result<()> {
     let model = spec.build(fed.features, fed.task)?;
     let init = match &a.init {
         Some(path) => read_init(path)?,
-        None => model.init(&mut streams.get("init")),
+        None => model.init(&mut streams.get(stream::INIT)),
     };
     let defences: Vec<PipelineSpec> = match &a.rule {
         Some(rule) => vec![pipeline_spec(rule, &[], &a.pre, Some(f))?],
@@ -390,7 +391,7 @@ fn federation(
         client_column: a.client_column.clone(),
         regression: matches!(spec, ModelSpec::Linear),
     };
-    let data = match DataSource::parse(&a.data)?.load(&csv, &mut streams.get("data")) {
+    let data = match DataSource::parse(&a.data)?.load(&csv, &mut streams.get(stream::DATA)) {
         // A missing or unreadable file is the caller's mistake: exit 2.
         Err(lbounds::Error::Io { path, source }) => {
             return Err(lbounds::Error::invalid("--data", path, source.to_string()).into())
@@ -411,11 +412,13 @@ fn federation(
             })
         }
         None => {
-            let (train, test) =
-                train_test_split(examples.len(), a.test_fraction, &mut streams.get("split"))?;
-            let train = examples.select(&train);
-            let test = (!test.is_empty()).then(|| examples.select(&test));
-            let clients = partition.clients(&train, honest, &mut streams.get("partition"))?;
+            let (clients, test) = partition.federate(
+                &examples,
+                a.test_fraction,
+                honest,
+                &mut streams.get(stream::SPLIT),
+                &mut streams.get(stream::PARTITION),
+            )?;
             Ok(Federation {
                 clients,
                 test,

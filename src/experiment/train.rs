@@ -7,7 +7,7 @@
 //!
 //! 1. The examples: the shipped UCI digits, or a synthetic population drawn from the stream
 //!    `data`.
-//! 2. A train/test split ([`train_test_split`], stream `split`).
+//! 2. A train/test split ([`crate::learning::sources::train_test_split`], stream `split`).
 //! 3. The training part partitioned among the h = n − f honest users ([`Partition`], stream
 //!    `partition`); the f = ⌊fraction·n⌋ Byzantine users hold no data.
 //! 4. The initial parameters ([`crate::learning::Model::init`], stream `init`).
@@ -46,7 +46,7 @@ use crate::aggregators::PipelineSpec;
 use crate::bounds::allouah2023fixing::kappa_lower_bound;
 use crate::data::population::byzantine_count;
 use crate::learning::model::ModelSpec;
-use crate::learning::sources::{digits, train_test_split, Synthetic};
+use crate::learning::sources::{digits, Synthetic};
 use crate::learning::train::{self, DpConfig, DpLevel, Evaluation, RunStatus, TrainConfig};
 use crate::learning::{Examples, Partition, Task};
 use crate::privacy::accounting::calibrate::noise_multiplier;
@@ -358,14 +358,11 @@ impl TrainOutcome {
     }
 }
 
-/// Names of the streams of the data set, its split, its partition and the initial vector.
-pub const DATA_STREAM: &str = "data";
-/// See [`DATA_STREAM`].
-pub const SPLIT_STREAM: &str = "split";
-/// See [`DATA_STREAM`].
-pub const PARTITION_STREAM: &str = "partition";
-/// See [`DATA_STREAM`].
-pub const INIT_STREAM: &str = "init";
+/// Names of the streams of the data set, its split, its partition and the initial vector
+/// (shared with `lbounds train`).
+pub use crate::learning::streams::{
+    DATA as DATA_STREAM, INIT as INIT_STREAM, PARTITION as PARTITION_STREAM, SPLIT as SPLIT_STREAM,
+};
 
 /// The training experiment (stateless; all parameters are in the point).
 #[derive(Clone, Copy, Debug, Default)]
@@ -419,21 +416,14 @@ pub fn run_with(p: &TrainPoint, streams: Streams) -> Result<TrainOutcome> {
         Ok(x) => x,
         Err(e) => return before(e),
     };
-    let (train_idx, test_idx) = match train_test_split(
-        examples.len(),
+    let (clients, test) = match p.partition.federate(
+        &examples,
         p.test_fraction,
+        h,
         &mut streams.get(SPLIT_STREAM),
+        &mut streams.get(PARTITION_STREAM),
     ) {
-        Ok(s) => s,
-        Err(e) => return before(e),
-    };
-    let train_set = examples.select(&train_idx);
-    let test = (!test_idx.is_empty()).then(|| examples.select(&test_idx));
-    let clients = match p
-        .partition
-        .clients(&train_set, h, &mut streams.get(PARTITION_STREAM))
-    {
-        Ok(c) => c,
+        Ok(fed) => fed,
         Err(e) => return before(e),
     };
     let model = p.model.build(examples.features(), examples.task())?;

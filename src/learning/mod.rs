@@ -22,3 +22,18 @@ pub mod train;
 pub use examples::{Batch, Examples, Task};
 pub use model::Model;
 pub use partition::Partition;
+
+/// Names of the random streams that set up a training run, shared by `lbounds train` and
+/// the sweeps' `train` experiment, so one seed gives both the same data, split, clients and
+/// initial vector. (The loop's own streams — batches, noise, attack, rule — are named in
+/// [`train`].)
+pub mod streams {
+    /// The data set (a synthetic draw; unused for a file).
+    pub const DATA: &str = "data";
+    /// The train/test split.
+    pub const SPLIT: &str = "split";
+    /// The partition of the training part among the honest users.
+    pub const PARTITION: &str = "partition";
+    /// The initial parameter vector.
+    pub const INIT: &str = "init";
+}

@@ -323,6 +323,30 @@ impl Partition {
         Ok(parts)
     }
 
+    /// The federation of a data set: `examples` split into a training and a test part
+    /// ([`super::sources::train_test_split`] from `split_rng`, the test part holding
+    /// `test_fraction` of the examples; `None` when that is empty), and the training part
+    /// shared among `honest` clients by [`Partition::clients`] from `partition_rng`. The one
+    /// place `lbounds train` and the sweeps build their clients, so a seed gives both the
+    /// same users.
+    ///
+    /// # Errors
+    /// As [`super::sources::train_test_split`] and [`Partition::clients`].
+    pub fn federate(
+        &self,
+        examples: &Examples,
+        test_fraction: f64,
+        honest: usize,
+        split_rng: &mut SimRng,
+        partition_rng: &mut SimRng,
+    ) -> Result<(Vec<Examples>, Option<Examples>)> {
+        let (train, test) =
+            super::sources::train_test_split(examples.len(), test_fraction, split_rng)?;
+        let train = examples.select(&train);
+        let test = (!test.is_empty()).then(|| examples.select(&test));
+        Ok((self.clients(&train, honest, partition_rng)?, test))
+    }
+
     /// Each honest client's examples: [`Partition::indices`], selected (canary flags travel
     /// with the examples), with the feature shift applied for
     /// [`Partition::FeatureShift`] (drawn after the indices, from the same stream).

@@ -8,7 +8,7 @@
 //! `failed` or `not_applicable`) are left out and counted. Like every figure, this reads
 //! records only.
 
-use super::chart::{Chart, Series};
+use super::chart::{Chart, Series, Stroke};
 use super::PALETTE;
 use crate::experiment::summary::mean_ci;
 use crate::{Error, Result};
@@ -195,7 +195,7 @@ pub fn plot_records(records: &[Value], spec: &PlotSpec, out: &Path) -> Result<Pl
             label: label.clone(),
             color: PALETTE[i % PALETTE.len()],
             points: pts.iter().map(|p| (p.0, p.1, p.2)).collect(),
-            dashed: false,
+            stroke: Stroke::Solid,
             markers: true,
         })
         .collect();

@@ -26,8 +26,17 @@ pub struct Series {
     pub label: String,
     pub color: (u8, u8, u8),
     pub points: Vec<(f64, f64, f64)>,
-    pub dashed: bool,
+    pub stroke: Stroke,
     pub markers: bool,
+}
+
+/// How a curve is drawn: measured curves solid (a pre-aggregated variant dashed), reference
+/// curves (bounds, floors, same-setting comparisons) dashed or dotted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stroke {
+    Solid,
+    Dashed,
+    Dotted,
 }
 
 /// The region between the x axis (bottom of the plot) and a curve.
@@ -273,16 +282,24 @@ impl Chart {
                     .map_err(draw_err)?;
             }
             let line: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, p.1)).collect();
-            let style = c.stroke_width(if s.dashed { 3 } else { 2 });
-            if s.dashed {
-                chart
-                    .draw_series(DashedLineSeries::new(line.clone(), 10, 6, style))
-                    .map_err(draw_err)?;
-            } else {
-                chart
-                    .draw_series(LineSeries::new(line.clone(), style))
-                    .map_err(draw_err)?;
-            }
+            match s.stroke {
+                Stroke::Solid => chart
+                    .draw_series(LineSeries::new(line.clone(), c.stroke_width(2)))
+                    .map_err(draw_err)?,
+                Stroke::Dashed => chart
+                    .draw_series(DashedLineSeries::new(
+                        line.clone(),
+                        10,
+                        6,
+                        c.stroke_width(3),
+                    ))
+                    .map_err(draw_err)?,
+                Stroke::Dotted => chart
+                    .draw_series(DottedLineSeries::new(line.clone(), 0, 7, move |p| {
+                        Circle::new(p, 2, c.filled())
+                    }))
+                    .map_err(draw_err)?,
+            };
             if s.markers {
                 chart
                     .draw_series(line.iter().map(|&p| Circle::new(p, 3, c.filled())))
@@ -305,22 +322,27 @@ fn legend_and_note<DB: DrawingBackend>(
     for s in series.iter().filter(|s| !s.label.is_empty()) {
         let c = RGBColor(s.color.0, s.color.1, s.color.2);
         let style = c.stroke_width(3);
-        if s.dashed {
-            side.draw(&PathElement::new(vec![(8, y), (17, y)], style))
-                .map_err(draw_err)?;
-            side.draw(&PathElement::new(vec![(23, y), (32, y)], style))
-                .map_err(draw_err)?;
-        } else {
-            side.draw(&PathElement::new(vec![(8, y), (32, y)], style))
-                .map_err(draw_err)?;
+        match s.stroke {
+            Stroke::Solid => side
+                .draw(&PathElement::new(vec![(8, y), (32, y)], style))
+                .map_err(draw_err)?,
+            Stroke::Dashed => {
+                for (a, b) in [(8, 17), (23, 32)] {
+                    side.draw(&PathElement::new(vec![(a, y), (b, y)], style))
+                        .map_err(draw_err)?;
+                }
+            }
+            Stroke::Dotted => {
+                for x in (9..=32).step_by(7) {
+                    side.draw(&Circle::new((x, y), 2, c.filled()))
+                        .map_err(draw_err)?;
+                }
+            }
         }
-        for (i, line) in wrap(&s.label, 40).iter().enumerate() {
-            side.draw(&Text::new(
-                line.clone(),
-                (40, y - 8 + 17 * i as i32),
-                font.clone(),
-            ))
-            .map_err(draw_err)?;
+        // One line of text per wrapped line, each 17 px under the previous one.
+        for line in wrap(&s.label, 40) {
+            side.draw(&Text::new(line, (40, y - 8), font.clone()))
+                .map_err(draw_err)?;
             y += 17;
         }
         y += 6;

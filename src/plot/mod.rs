@@ -31,7 +31,7 @@ pub use records::{load, AnyRecord, DpMeanRecord, DpRobustRecord, PlotRecord, Tra
 
 use crate::experiment::summary::{mean_ci, MeanCi};
 use crate::Result;
-use chart::{tick, Chart, Series, Shade, VLine};
+use chart::{tick, Chart, Series, Shade, Stroke, VLine};
 use records::Outcome;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -137,7 +137,11 @@ fn series_of(curves: BTreeMap<String, Vec<(f64, MeanCi)>>, order: &[String]) -> 
                 .iter()
                 .map(|(x, c)| (*x, c.mean, c.half_width))
                 .collect(),
-            dashed: l.contains('+'),
+            stroke: if l.contains('+') {
+                Stroke::Dashed
+            } else {
+                Stroke::Solid
+            },
             markers: true,
         })
         .collect()
@@ -310,7 +314,7 @@ fn fig1(recs: &[&PlotRecord], out: &Path) -> Result<Written> {
         label: "lower bound σ_u·Φ⁻¹(1/(2(1−η))), σ_u = sd of an update (Huber 1964)".into(),
         color: (0, 0, 0),
         points: bound.iter().map(|&(x, y)| (x, y, 0.0)).collect(),
-        dashed: true,
+        stroke: Stroke::Dashed,
         markers: false,
     });
     let chart = Chart {
@@ -363,7 +367,7 @@ fn fig2(recs: &[&PlotRecord], out: &Path) -> Result<Written> {
         label: "lower bound κ ≥ f/(n − 2f) (Allouah et al. 2023)".into(),
         color: (0, 0, 0),
         points: bound.iter().map(|&(x, y)| (x, y, 0.0)).collect(),
-        dashed: true,
+        stroke: Stroke::Dashed,
         markers: false,
     });
     let chart = Chart {
@@ -414,7 +418,7 @@ fn fig3(recs: &[&PlotRecord], out: &Path) -> Result<Written> {
         label: "lower bound σ_u·Φ⁻¹(1/(2(1−η))), dimension-free (Huber 1964)".into(),
         color: (0, 0, 0),
         points: bound.iter().map(|&(x, y)| (x, y, 0.0)).collect(),
-        dashed: true,
+        stroke: Stroke::Dashed,
         markers: false,
     });
     let p = &recs[0].params.population;
@@ -475,7 +479,7 @@ fn fig4(recs: &[&PlotRecord], out: &Path) -> Result<Written> {
         ),
         color: (0, 0, 0),
         points: bound.iter().map(|&(x, y)| (x, y, 0.0)).collect(),
-        dashed: true,
+        stroke: Stroke::Dashed,
         markers: false,
     });
     let chart = Chart {
@@ -564,7 +568,11 @@ fn fig5(recs: &[&DpMeanRecord], out: &Path) -> Result<Written> {
             label: (*label).to_string(),
             color: PALETTE[*c],
             points: curve(recs.iter().copied(), eps, m),
-            dashed: *dashed,
+            stroke: if *dashed {
+                Stroke::Dashed
+            } else {
+                Stroke::Solid
+            },
             markers: true,
         })
         .collect();
@@ -579,14 +587,14 @@ fn fig5(recs: &[&DpMeanRecord], out: &Path) -> Result<Written> {
             .into(),
         color: (0, 0, 0),
         points: p1(|r| r.bounds.p1_record_level),
-        dashed: true,
+        stroke: Stroke::Dashed,
         markers: false,
     });
     series.push(Series {
         label: "P1 user level, σ²/m over n users, order only, to verify".into(),
         color: (110, 110, 110),
         points: p1(|r| r.bounds.p1_user_level),
-        dashed: true,
+        stroke: Stroke::Dashed,
         markers: false,
     });
     let p = &recs[0].params;
@@ -666,7 +674,7 @@ fn fig6(recs: &[&DpRobustRecord], out: &Path) -> Result<Written> {
                     ("dp_trmean", |r| r.output.dp_trmean),
                 ],
             ),
-            dashed: false,
+            stroke: Stroke::Solid,
             markers: true,
         });
         let order: Vec<(f64, f64, f64)> = curve(at.iter().copied(), eta, |r| {
@@ -679,7 +687,7 @@ fn fig6(recs: &[&DpRobustRecord], out: &Path) -> Result<Written> {
             label: String::new(),
             color,
             points: order,
-            dashed: true,
+            stroke: Stroke::Dashed,
             markers: false,
         });
     }
@@ -688,14 +696,14 @@ fn fig6(recs: &[&DpRobustRecord], out: &Path) -> Result<Written> {
         label: "dashed, per ε: max(Huber, √P1 user level), order only, to verify".into(),
         color: (150, 150, 150),
         points: vec![],
-        dashed: true,
+        stroke: Stroke::Dashed,
         markers: false,
     });
     series.push(Series {
         label: "no privacy: trimmed mean (ε = ∞)".into(),
         color: (90, 90, 90),
         points: best(recs, &[("trmean", |r| r.output.trmean_nonprivate)]),
-        dashed: false,
+        stroke: Stroke::Solid,
         markers: true,
     });
     let huber: Vec<(f64, f64)> = curve(recs.iter().copied(), eta, |r| r.bounds.robust_lower)
@@ -707,7 +715,7 @@ fn fig6(recs: &[&DpRobustRecord], out: &Path) -> Result<Written> {
         label: "impossible below σ_u·Φ⁻¹(1/(2(1−η))) for the worst adversary (Huber 1964)".into(),
         color: (0, 0, 0),
         points: huber.iter().map(|&(x, y)| (x, y, 0.0)).collect(),
-        dashed: true,
+        stroke: Stroke::Dashed,
         markers: false,
     });
     // Room above the curves for the legend (log axis: a decade and a half).

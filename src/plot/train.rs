@@ -7,7 +7,7 @@
 //!   theoretical breakdown point 1/2.
 //! - **fig8** (`train_heterogeneity`): ‖∇F_H(θ_T)‖² at the trained model vs the partition's
 //!   heterogeneity parameter (Dirichlet α or γ) per defence under its worst attack, each with
-//!   the B2 floor f·G²/(n − 2f) at the G² measured at the same models (same runs).
+//!   the B2 floor f·G²/(n − 2f) dotted, at the G² measured at the same models (same runs).
 //! - **fig9** (`train_frontier`): one panel per heterogeneity level; in each, for every
 //!   (ε, f/n) the best defence's worst-attack test accuracy against ε, one curve per f/n, and
 //!   the same without privacy dashed. No catalogue bound measures test accuracy, so none is
@@ -17,7 +17,7 @@
 //! bad round, and the divergence is the rule's failure); `failed` and `not_applicable` runs
 //! are left out.
 
-use super::chart::{tick, Chart, Panels, Series, VLine};
+use super::chart::{tick, Chart, Panels, Series, Stroke, VLine};
 use super::records::TrainRecord;
 use super::{key, series_of, Written, PALETTE};
 use crate::experiment::summary::{mean_ci, MeanCi};
@@ -155,7 +155,7 @@ pub(super) fn fig7(recs: &[&TrainRecord], out: &Path) -> Result<Written> {
         label: format!("chance 1/K = {}", tick(chance)),
         color: (120, 120, 120),
         points: vec![(0.0, chance, 0.0), (0.5, chance, 0.0)],
-        dashed: true,
+        stroke: Stroke::Dashed,
         markers: false,
     });
     let p = &recs[0].params;
@@ -275,7 +275,7 @@ pub(super) fn fig8(recs: &[&TrainRecord], out: &Path) -> Result<Written> {
             label: String::new(),
             color: s.color,
             points: pts,
-            dashed: true,
+            stroke: Stroke::Dotted,
             markers: false,
         });
     }
@@ -288,11 +288,11 @@ pub(super) fn fig8(recs: &[&TrainRecord], out: &Path) -> Result<Written> {
         .fold((f64::INFINITY, 0.0f64), |(a, b), &v| (a.min(v), b.max(v)));
     series.extend(floors);
     series.push(Series {
-        label: "dashed: B2 floor f·G²/(n − 2f) at the defence's measured G² (Allouah et al. 2023)"
+        label: "dotted: B2 floor f·G²/(n − 2f) at the defence's measured G² (Allouah et al. 2023)"
             .into(),
         color: (150, 150, 150),
         points: vec![],
-        dashed: true,
+        stroke: Stroke::Dotted,
         markers: false,
     });
     let (n, f) = (at[0].params.clients, at[0].bounds.f);
@@ -313,7 +313,7 @@ pub(super) fn fig8(recs: &[&TrainRecord], out: &Path) -> Result<Written> {
         shades: vec![],
         vlines: vec![],
         note: Some(format!(
-            "B2 bounds the quantity on the y axis: for (G, 0)-dissimilar honest losses no rule guarantees ‖∇F_H‖² below f·G²/(n − 2f) = {f}G²/{} on every instance. G² here is measured at each trained model (from {} to {}), a lower estimate of the supremum over θ the hypothesis needs, so the dashed floors are indicative; a curve below its floor does not contradict the bound (this instance is not the worst one), and one above it also carries the optimisation error of {} rounds.",
+            "B2 bounds the quantity on the y axis: for (G, 0)-dissimilar honest losses no rule guarantees ‖∇F_H‖² below f·G²/(n − 2f) = {f}G²/{} on every instance. G² here is measured at each trained model (from {} to {}), a lower estimate of the supremum over θ the hypothesis needs, so the dotted floors are indicative; a curve below its floor does not contradict the bound (this instance is not the worst one), and one above it also carries the optimisation error of {} rounds.",
             n - 2 * f,
             tick(g_lo),
             tick(g_hi),
@@ -417,7 +417,7 @@ pub(super) fn fig9(recs: &[&TrainRecord], out: &Path) -> Result<Written> {
                 label: format!("f/n = {}", tick(frac)),
                 color,
                 points: curve,
-                dashed: false,
+                stroke: Stroke::Solid,
                 markers: true,
             });
             if let Some(&(_, acc, _)) = best_defence(&public, |_| 0.0).first() {
@@ -425,7 +425,7 @@ pub(super) fn fig9(recs: &[&TrainRecord], out: &Path) -> Result<Written> {
                     label: String::new(),
                     color,
                     points: vec![(e_lo, acc, 0.0), (e_hi, acc, 0.0)],
-                    dashed: true,
+                    stroke: Stroke::Dashed,
                     markers: false,
                 });
             }
@@ -435,7 +435,7 @@ pub(super) fn fig9(recs: &[&TrainRecord], out: &Path) -> Result<Written> {
                 label: "dashed: same f/n without privacy".into(),
                 color: (150, 150, 150),
                 points: vec![],
-                dashed: true,
+                stroke: Stroke::Dashed,
                 markers: false,
             });
         }
