@@ -21,13 +21,16 @@
 //! - [`accounting`]: RDP, PLD, zCDP and pure/approximate composition, plus calibration;
 //! - [`estimators`]: DP mean estimation (known range, CoinPress, user level) next to the
 //!   Cai–Wang–Zhang rate;
-//! - [`sgd`]: DP-SGD for linear and logistic regression.
+//! - [`sgd`]: DP-SGD for linear and logistic regression;
+//! - [`audit`]: empirical lower bounds on ε from membership tests (Clopper–Pearson, GDP,
+//!   one-run auditing).
 //!
 //! # References
 //! - Dwork & Roth, "The Algorithmic Foundations of Differential Privacy", Foundations and
 //!   Trends in Theoretical Computer Science 9(3–4), 2014.
 
 pub mod accounting;
+pub mod audit;
 pub mod estimators;
 pub mod mechanisms;
 pub(crate) mod normal;
