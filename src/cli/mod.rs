@@ -5,6 +5,7 @@
 
 mod aggregate;
 mod attack;
+mod audit;
 mod bounds;
 #[cfg(feature = "plot")]
 mod figures;
@@ -58,6 +59,9 @@ enum Command {
     Plot(plot::Args),
     /// Train a model across honest and Byzantine users (D-SGD or FedAvg, robust rules, DP).
     Train(Box<train::Args>),
+    /// Privacy auditing: lower bounds on epsilon from membership tests (counts, scores, GDP,
+    /// one run).
+    Audit(audit::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -75,6 +79,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         #[cfg(feature = "plot")]
         Command::Plot(a) => plot::run(a),
         Command::Train(a) => train::run(*a),
+        Command::Audit(a) => audit::run(a),
     }
 }
 

@@ -220,7 +220,7 @@ pub struct CurveEpsilon {
     pub epsilon_lower: f64,
     /// The threshold that reached it (`None` when ε_LB = 0).
     pub threshold: Option<f64>,
-    /// Whether the mirrored test (member when score < t) reached it.
+    /// Whether the mirrored test (member when score ≤ t; `threshold` is that t) reached it.
     pub mirrored: bool,
     /// Hull vertices the budget was spread over.
     pub vertices: usize,
@@ -234,8 +234,8 @@ pub struct CurveEpsilon {
 /// ε_LB = max over vertices of ln((TPR_lo − δ)/FPR_hi) with TPR_lo = 1 − FNR_hi (jax_privacy
 /// `CanaryScoreAuditor.epsilon_clopper_pearson` with its default Bonferroni strategy).
 ///
-/// `two_sided` also runs the mirrored test (member when score < t) on its own frontier (the
-/// negated scores), each direction with half of α.
+/// `two_sided` also runs the mirrored test (member when score ≤ t; `threshold` is that t) on
+/// its own frontier (the negated scores), each direction with half of α.
 ///
 /// Choosing the best threshold with per-threshold bounds at α/2 instead inflates ε on null
 /// scores (reference §3.1): the tests show it.

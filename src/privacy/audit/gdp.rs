@@ -68,7 +68,7 @@ pub struct GdpAudit {
     pub mu_lower: f64,
     /// ε of a μ_lower-GDP mechanism at δ (the audit's ε estimate).
     pub epsilon: f64,
-    /// Whether the mirrored test (member when score < t) gave μ_lower.
+    /// Whether the mirrored test (member when score ≤ t; `threshold` is that t) gave μ_lower.
     pub mirrored: bool,
 }
 

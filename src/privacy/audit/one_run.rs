@@ -77,9 +77,7 @@ impl OneRun {
 
 /// P[Bin(r, q) ≥ v] = I_q(v, r − v + 1) (1 for v = 0).
 fn tail_at_least(r: u64, v: u64, q: f64) -> f64 {
-    if v == 0 {
-        1.0
-    } else if q >= 1.0 {
+    if v == 0 || q >= 1.0 {
         1.0
     } else {
         beta_reg(v as f64, (r - v + 1) as f64, q)
