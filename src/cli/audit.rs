@@ -1,7 +1,7 @@
 //! `lbounds audit`: empirical lower bounds on ε from membership tests — one operating point,
 //! a whole score curve, the Gaussian-DP route and one-run auditing.
 
-use super::emit;
+use super::{emit, json_line};
 use anyhow::Result;
 use clap::Subcommand;
 use lbounds::privacy::audit::epsilon::{self, Counts};
@@ -150,10 +150,6 @@ pub fn run(a: Args) -> Result<()> {
         Cmd::Gdp(a) => gdp_cmd(a),
         Cmd::OneRun(a) => one_run_cmd(a),
     }
-}
-
-fn json_line<T: Serialize>(v: &T) -> Result<String> {
-    Ok(serde_json::to_string(v)? + "\n")
 }
 
 fn epsilon_cmd(a: EpsilonArgs) -> Result<()> {

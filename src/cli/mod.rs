@@ -198,6 +198,11 @@ pub fn emit(text: &str) -> Result<()> {
     Ok(())
 }
 
+/// One JSON object and a newline (the `--json` output of the one-object commands).
+pub fn json_line<T: serde::Serialize>(v: &T) -> Result<String> {
+    Ok(serde_json::to_string(v)? + "\n")
+}
+
 /// Reads the vectors of `--input` (a path, or `-` for standard input) in any format that
 /// [`lbounds::data::input::read_updates`] accepts (CSV, whitespace- or tab-separated text,
 /// NumPy `.npy`). `header`: the first line of a text input is a header row whatever it holds

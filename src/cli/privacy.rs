@@ -1,7 +1,7 @@
 //! `lbounds privacy`: accountants, noise calibration, the analytic Gaussian mechanism, and DP
 //! mean estimation / DP-SGD experiments on simulated populations.
 
-use super::{emit, set_threads, Progress, INPUT_HELP};
+use super::{emit, json_line, set_threads, Progress, INPUT_HELP};
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
 use lbounds::data::noise::Noise;
@@ -505,10 +505,6 @@ pub fn run(a: Args) -> Result<()> {
         Cmd::Mean(a) => mean(a),
         Cmd::Sgd(a) => sgd(a),
     }
-}
-
-fn json_line<T: Serialize>(v: &T) -> Result<String> {
-    Ok(serde_json::to_string(v)? + "\n")
 }
 
 fn epsilon(a: EpsilonArgs) -> Result<()> {

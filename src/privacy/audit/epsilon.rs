@@ -11,7 +11,7 @@
 //! Sign convention: a higher score means "member" (the test says "in" when score ≥ t). Negate
 //! losses before passing them.
 
-use super::{check_alpha, check_audit_delta, clopper_pearson};
+use super::{check_alpha, check_audit_delta, clopper_pearson, negated};
 use crate::{Error, Result};
 use serde::Serialize;
 
@@ -254,8 +254,7 @@ pub fn from_scores(
     let budget = if two_sided { alpha / 2.0 } else { alpha };
     let mut best = one_direction(members, non_members, delta, budget)?;
     if two_sided {
-        let neg = |s: &[f64]| s.iter().map(|x| -x).collect::<Vec<f64>>();
-        let mut mirror = one_direction(&neg(members), &neg(non_members), delta, budget)?;
+        let mut mirror = one_direction(&negated(members), &negated(non_members), delta, budget)?;
         mirror.mirrored = true;
         mirror.threshold = mirror.threshold.map(|t| -t);
         mirror.vertices += best.vertices;

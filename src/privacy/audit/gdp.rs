@@ -15,7 +15,7 @@
 //! (the mirrored one on negated scores) under one Bonferroni budget.
 
 use super::epsilon::frontier;
-use super::{check_alpha, clopper_pearson};
+use super::{check_alpha, clopper_pearson, negated};
 use crate::bounds::phi_inv;
 use crate::privacy::mechanisms::analytic_gaussian::gaussian_delta;
 use crate::{Error, Result};
@@ -96,8 +96,7 @@ pub fn from_scores(
     let mut mu = mu_one_direction(members, non_members, delta, budget)?;
     let mut mirrored = false;
     if two_sided {
-        let neg = |s: &[f64]| s.iter().map(|x| -x).collect::<Vec<f64>>();
-        let m = mu_one_direction(&neg(members), &neg(non_members), delta, budget)?;
+        let m = mu_one_direction(&negated(members), &negated(non_members), delta, budget)?;
         if m > mu {
             mu = m;
             mirrored = true;

@@ -43,3 +43,8 @@ pub fn check_audit_delta(delta: f64) -> Result<f64> {
         Err(Error::invalid("delta", delta, "must be in [0, 1)"))
     }
 }
+
+/// The scores of the mirrored test: "member when score ≤ t" is "member when −score ≥ −t".
+pub(crate) fn negated(scores: &[f64]) -> Vec<f64> {
+    scores.iter().map(|x| -x).collect()
+}
