@@ -8,7 +8,8 @@
 //! the rules define their output on it ([`Updates::new_allow_inf`], ByzFL's `inf` attack); and
 //! what Byzantine users send is read natively with every NaN entry as +∞
 //! ([`Updates::new_untrusted`]), a point at infinity that the rules set aside or clip along
-//! its limit direction (see the `far` module of the aggregators). No `Updates` holds a NaN.
+//! its limit direction (see the `far` module of the aggregators). No `Updates` holds a NaN,
+//! except Byzantine input read for `--compat byzfl` ([`NonFiniteEntries::Keep`]).
 
 pub mod csv;
 pub mod input;
@@ -52,6 +53,11 @@ pub enum NonFiniteEntries {
     /// user sending +∞ there could do, so every guarantee a rule keeps against ±∞ input it
     /// keeps against NaN input.
     AtInfinity,
+    /// ±∞ and NaN pass as they are: Byzantine input under `--compat byzfl`, whose rules
+    /// reproduce ByzFL 0.0.11's NumPy arithmetic on NaN where it returns a number and report
+    /// an error where it returns NaN (the `far` module of the aggregators has the table). Only
+    /// [`crate::params::Compat::Byzfl`] rules and pre-aggregators may be given such vectors.
+    Keep,
 }
 
 impl Updates {
@@ -73,6 +79,10 @@ impl Updates {
             NonFiniteEntries::Refuse => Self::finite(m),
             NonFiniteEntries::KeepInfinities => Self::new_allow_inf(m),
             NonFiniteEntries::AtInfinity => Self::new_untrusted(m),
+            NonFiniteEntries::Keep => {
+                Self::check_shape(&m)?;
+                Ok(Updates(m))
+            }
         }
     }
 
