@@ -291,7 +291,9 @@ fn byzfl_nan_case(inputs: &serde_json::Value, case: &serde_json::Value) -> Resul
             let named = names.iter().any(|n| e.contains(n.as_str()));
             (e.contains(says) && named && !e.contains('\n'))
                 .then_some(())
-                .ok_or(format!("error `{e}` should name one of {names:?} and say `{says}`"))
+                .ok_or(format!(
+                    "error `{e}` should name one of {names:?} and say `{says}`"
+                ))
         }
     }
 }
@@ -307,7 +309,10 @@ fn byzfl_nan_case(inputs: &serde_json::Value, case: &serde_json::Value) -> Resul
 /// returns NaN, Krum with k > f returns another row than x₀).
 #[test]
 fn byzfl_semantics_reproduce_nan_input_or_say_byzfl_returns_nan() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/byzfl_nan/cases.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/byzfl_nan/cases.json"
+    );
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let cases = doc["cases"].as_array().unwrap();
@@ -362,7 +367,10 @@ fn cli_aggregate_reads_nan_as_a_point_at_infinity() {
     }
     // --compat byzfl: ByzFL's TrMean sorts the NaN after every number and trims it, the same
     // (1.05, 2.05) by hand; its np.median is NaN, reported in one line, exit 2.
-    let out = agg("nan,nan", &["--rule", "TrMean", "--f", "1", "--compat", "byzfl"]);
+    let out = agg(
+        "nan,nan",
+        &["--rule", "TrMean", "--f", "1", "--compat", "byzfl"],
+    );
     assert!(out.status.success(), "{out:?}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let got: Vec<f64> = serde_json::from_value(v["aggregate"].clone()).unwrap();

@@ -206,14 +206,31 @@ enum NanRule {
     /// The rule's own ±∞ reproduction is exact on NaN rows (NaN distances, scores and
     /// diameters behave in it as in NumPy).
     Exact,
-    TrMean { f: usize },
-    Meamed { f: usize },
-    GeometricMedian { iters: usize },
-    CenteredClipping { iters: usize },
-    Monna { idx: usize },
-    Smea { f: usize, params: Params },
-    Nnm { f: usize },
-    Arc { f: usize },
+    TrMean {
+        f: usize,
+    },
+    Meamed {
+        f: usize,
+    },
+    GeometricMedian {
+        iters: usize,
+    },
+    CenteredClipping {
+        iters: usize,
+    },
+    Monna {
+        idx: usize,
+    },
+    Smea {
+        f: usize,
+        params: Params,
+    },
+    Nnm {
+        f: usize,
+    },
+    Arc {
+        f: usize,
+    },
 }
 
 impl NanRule {
@@ -362,7 +379,9 @@ impl Aggregator for ByzflNan<dyn Aggregator> {
                     ),
                 ))
             }
-            NanRule::CenteredClipping { .. } => self.inner.aggregate(nan_as_plus_inf(x).view(), cx)?,
+            NanRule::CenteredClipping { .. } => {
+                self.inner.aggregate(nan_as_plus_inf(x).view(), cx)?
+            }
             NanRule::Monna { idx } if nan.binary_search(idx).is_ok() => {
                 return Err(byzfl_unspecified(
                     rule,
@@ -396,7 +415,13 @@ impl Aggregator for ByzflNan<dyn Aggregator> {
                     x.col(clean[c])[r]
                 }))?;
                 let p = params.clone().with("f", (f - k) as f64);
-                let smea = build(crate::aggregators::RULES, "aggregator", rule, &p, Compat::Byzfl)?;
+                let smea = build(
+                    crate::aggregators::RULES,
+                    "aggregator",
+                    rule,
+                    &p,
+                    Compat::Byzfl,
+                )?;
                 smea.aggregate(sub.view(), cx)?
             }
             NanRule::Nnm { .. } | NanRule::Arc { .. } => {
@@ -406,7 +431,10 @@ impl Aggregator for ByzflNan<dyn Aggregator> {
         if out.iter().any(|v| v.is_nan()) {
             return Err(byzfl_returns_nan(
                 rule,
-                &format!("{k} of {} vectors hold NaN and one enters the output", x.n()),
+                &format!(
+                    "{k} of {} vectors hold NaN and one enters the output",
+                    x.n()
+                ),
             ));
         }
         Ok(out)

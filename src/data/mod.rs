@@ -42,10 +42,7 @@ pub enum NonFiniteEntries {
     /// ±∞ and NaN are refused: honest vectors, a user's own records ([`Updates::new`]).
     #[default]
     Refuse,
-    /// ±∞ passes, NaN is refused ([`Updates::new_allow_inf`]): ByzFL's `inf` attack, and
-    /// Byzantine input under `--compat byzfl`, whose NumPy arithmetic propagates a NaN into
-    /// the output of most rules (`np.median`, means, distances), which lbounds does not
-    /// reproduce.
+    /// ±∞ passes, NaN is refused ([`Updates::new_allow_inf`]): ByzFL's `inf` attack.
     KeepInfinities,
     /// ±∞ passes and every NaN entry is read as +∞ ([`Updates::new_untrusted`]): the native
     /// reading of what Byzantine users send. A NaN has no sign, so the choice of +∞ is a

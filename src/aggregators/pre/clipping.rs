@@ -74,25 +74,23 @@ impl PreAggregator for Clipping {
         use rayon::prelude::*;
         let d = x.d();
         // Vectors are independent: clip them in parallel (same bytes for any thread count).
-        x.as_mut_slice()
-            .par_chunks_mut(d)
-            .for_each(|col| {
-                let nrm = norm(col);
-                // ByzFL: x * min(1, c/‖x‖); a zero vector stays zero.
-                if nrm > self.c {
-                    if !nrm.is_finite() && self.compat == Compat::Native {
-                        let dir = far_direction(col.iter().copied());
-                        for (v, u) in col.iter_mut().zip(dir) {
-                            *v = self.c * u;
-                        }
-                        return;
+        x.as_mut_slice().par_chunks_mut(d).for_each(|col| {
+            let nrm = norm(col);
+            // ByzFL: x * min(1, c/‖x‖); a zero vector stays zero.
+            if nrm > self.c {
+                if !nrm.is_finite() && self.compat == Compat::Native {
+                    let dir = far_direction(col.iter().copied());
+                    for (v, u) in col.iter_mut().zip(dir) {
+                        *v = self.c * u;
                     }
-                    // ByzFL: an infinite norm gives c/∞ = 0, so NaN (∞ · 0) in the infinite
-                    // entries and 0 elsewhere: passed on for the next rule (see `far`).
-                    let scale = self.c / nrm;
-                    col.iter_mut().for_each(|v| *v *= scale);
+                    return;
                 }
-            });
+                // ByzFL: an infinite norm gives c/∞ = 0, so NaN (∞ · 0) in the infinite
+                // entries and 0 elsewhere: passed on for the next rule (see `far`).
+                let scale = self.c / nrm;
+                col.iter_mut().for_each(|v| *v *= scale);
+            }
+        });
         Ok(x)
     }
 }
