@@ -719,3 +719,52 @@ fn one_outlier_at_ten_to_the_k_leaves_the_spectral_filters_at_the_honest_mean() 
         }
     }
 }
+
+/// DnC next to one far outlier: ten honest rows cᵢ·e + wᵢ (cᵢ distinct multiples of 0.3 in a
+/// scrambled order, e a unit direction, |wᵢ| ≤ 10⁻³ noise) and one row at 10ᵏ·e, k = 3..=300,
+/// d = 1, 2, 3, 5, every coordinate (`sub_dim` = d) or two drawn per iteration, f = 1, 2, 3.
+/// The good set is exactly what exact arithmetic gives: the outlier and the f − 1 honest rows
+/// with the smallest cᵢ are flagged, the other n − f averaged.
+///
+/// Why, exactly: every centred row has (xᵢ − μ)·e ≈ cᵢ − 10ᵏ/11 with |cᵢ| ≤ 2.7, so the
+/// outlier's score is the largest and the honest scores ((xᵢ − μ)·v)² decrease with cᵢ; v
+/// differs from e by O(10⁻ᵏ) and the noise moves a projection by ≤ 2·10⁻³, far below the gaps
+/// of 0.3 (on a drawn coordinate subset S the same holds for e_S, since wᵢ ≤ 10⁻³ and cᵢ
+/// differ by 0.3·|e_S|).
+///
+/// Mutation checked: ranking on the mean-centred Gram matrix again (`centred_gram` instead of
+/// `gram_about_majority`, no `lost_digits` fallback) fails it: at d = 1, f = 2, 10¹⁵ rounding
+/// flags honest row 1 (c = 0.3) instead of row 5 (c = 0).
+#[test]
+fn dnc_flags_what_exact_arithmetic_flags_next_to_one_outlier_at_ten_to_the_k() {
+    use lbounds::aggregators::dnc::Dnc;
+    let c: [f64; 10] = [2.1, 0.3, 1.5, 2.7, 0.9, 0.0, 1.2, 2.4, 0.6, 1.8];
+    let mut by_c: Vec<usize> = (0..10).collect();
+    by_c.sort_by(|&a, &b| c[a].total_cmp(&c[b]));
+    for d in [1usize, 2, 3, 5] {
+        let e: Vec<f64> = (0..d).map(|j| 1.0 + 0.5 * j as f64).collect();
+        let len = e.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let e: Vec<f64> = e.iter().map(|v| v / len).collect();
+        let noise = |i: usize, j: usize| 1e-3 * (((7 * i + 3 * j) as f64).sin());
+        let honest: Vec<Vec<f64>> = (0..10)
+            .map(|i| (0..d).map(|j| c[i] * e[j] + noise(i, j)).collect())
+            .collect();
+        for k in 3..=300 {
+            let far: Vec<f64> = e.iter().map(|u| u * 10f64.powi(k)).collect();
+            let mut r: Vec<&[f64]> = honest.iter().map(Vec::as_slice).collect();
+            r.push(&far);
+            let x = rows(&r);
+            for sub_dim in [d, 2.min(d)] {
+                for f in 1..=3 {
+                    let mut want: Vec<usize> = by_c[f - 1..].to_vec();
+                    want.sort_unstable();
+                    let mut rng = rng_from_seed(5);
+                    let got = Dnc::new(f, sub_dim, 5, 1.0)
+                        .good_set(x.view(), &mut rng)
+                        .unwrap();
+                    assert_eq!(got, want, "d = {d}, sub_dim = {sub_dim}, f = {f}, 10^{k}");
+                }
+            }
+        }
+    }
+}
