@@ -221,32 +221,118 @@ fn more_nan_rows_than_f_is_an_error_or_a_number_never_nan() {
     }
 }
 
-/// `--compat byzfl` does not take NaN (ByzFL's arithmetic carries it into most outputs) and
-/// says so, naming the entry; natively the same matrix is read with NaN as +∞.
-#[test]
-fn byzfl_semantics_refuse_nan_and_say_why() {
+/// One case of `tests/fixtures/byzfl_nan/cases.json`: ByzFL 0.0.11's own output on an input
+/// with NaN rows, and what `--compat byzfl` must do with it.
+fn byzfl_nan_case(inputs: &serde_json::Value, case: &serde_json::Value) -> Result<(), String> {
+    use lbounds::aggregators::PipelineSpec;
     use lbounds::data::NonFiniteEntries;
-    let m = DMatrix::from_column_slice(2, 2, &[1.0, 2.0, 3.0, f64::NAN]);
-    let entries = aggregators::untrusted_entries(Compat::Byzfl);
-    let e = Updates::with_entries(m.clone(), entries)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("vector 1, coordinate 1 is NaN") && e.contains("--compat byzfl"),
-        "{e}"
-    );
+    use lbounds::params::lookup;
+    let num = |v: &serde_json::Value| match v.as_str() {
+        Some("nan") => f64::NAN,
+        Some("inf") => f64::INFINITY,
+        Some("-inf") => f64::NEG_INFINITY,
+        _ => v.as_f64().expect("a number"),
+    };
+    let rows: Vec<Vec<f64>> = inputs[case["input"].as_str().unwrap()]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_array().unwrap().iter().map(num).collect())
+        .collect();
+    let d = rows[0].len();
+    let m = DMatrix::from_fn(d, rows.len(), |i, c| rows[c][i]);
+    // What `aggregate --compat byzfl` reads: NaN kept.
     assert_eq!(
-        aggregators::untrusted_entries(Compat::Native),
-        NonFiniteEntries::AtInfinity
+        aggregators::untrusted_entries(Compat::Byzfl),
+        NonFiniteEntries::Keep
     );
-    let u = Updates::with_entries(m, NonFiniteEntries::AtInfinity).unwrap();
-    assert_eq!(u.view().col(1), &[3.0, f64::INFINITY]);
-    assert!(Updates::new(DMatrix::from_element(1, 1, f64::NAN)).is_err());
+    let x = Updates::with_entries(m, NonFiniteEntries::Keep).unwrap();
+    let spec: PipelineSpec = serde_json::from_value(case["pipeline"].clone()).unwrap();
+    let pipeline = spec.build(Compat::Byzfl).map_err(|e| e.to_string())?;
+    let mut rng = rng_from_seed(0);
+    let got = pipeline.run(x.view(), &mut AggContext::new(&mut rng));
+    let names: Vec<String> = spec
+        .pre
+        .iter()
+        .chain([&spec.rule])
+        .map(|s| {
+            let rule = lookup(aggregators::RULES, "aggregator", &s.name).map(|r| r.name);
+            let pre = lookup(aggregators::PRE_AGGREGATORS, "pre", &s.name).map(|p| p.name);
+            rule.or(pre).unwrap().to_string()
+        })
+        .collect();
+    match (case["expect"].as_str().unwrap(), got) {
+        ("value", Ok(out)) => {
+            let want: Vec<f64> = case["byzfl"].as_array().unwrap().iter().map(num).collect();
+            // 1e-12 relative: NumPy and lbounds may sum a mean in another order (a few ulps);
+            // ±∞ entries must match exactly.
+            let ok = out.iter().zip(&want).all(|(a, b)| {
+                if b.is_finite() {
+                    (a - b).abs() <= 1e-12 * b.abs().max(1.0)
+                } else {
+                    a == b
+                }
+            });
+            ok.then_some(())
+                .ok_or(format!("got {:?}, ByzFL {want:?}", out.as_slice()))
+        }
+        ("value", Err(e)) => Err(format!("error {e}, ByzFL returns {}", case["byzfl"])),
+        (kind, Ok(out)) => Err(format!(
+            "returned {:?} where ByzFL's answer is {kind}",
+            out.as_slice()
+        )),
+        (kind, Err(e)) => {
+            let e = e.to_string();
+            // The average's own message ("not robust ... NaN") predates this table.
+            let says = match kind {
+                "nan" => "NaN",
+                _ => "unspecified",
+            };
+            let named = names.iter().any(|n| e.contains(n.as_str()));
+            (e.contains(says) && named && !e.contains('\n'))
+                .then_some(())
+                .ok_or(format!(
+                    "error `{e}` should name one of {names:?} and say `{says}`"
+                ))
+        }
+    }
+}
+
+/// `--compat byzfl` on NaN input computes what ByzFL 0.0.11 computes where that is a number and
+/// says so where ByzFL returns NaN (or None, or raises) or hangs on an unspecified order: every
+/// ByzFL aggregator and pre-aggregator on six inputs with NaN rows (whole rows, single entries,
+/// the first row, more rows than f, NaN next to +∞, d = 1), 168 cases. Expected outputs are
+/// ByzFL 0.0.11's own (NumPy 2.4.6, float64), written by `scripts/byzfl_nan_golden.py`.
+///
+/// Mutation checked: reading NaN as +∞ under `--compat byzfl` (`untrusted_entries` returning
+/// `AtInfinity`, native semantics) fails it (Median and MoNNA then return numbers where ByzFL
+/// returns NaN, Krum with k > f returns another row than x₀).
+#[test]
+fn byzfl_semantics_reproduce_nan_input_or_say_byzfl_returns_nan() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/byzfl_nan/cases.json"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let cases = doc["cases"].as_array().unwrap();
+    assert!(cases.len() >= 150, "{}", cases.len());
+    let mut failures = Vec::new();
+    for case in cases {
+        if let Err(why) = byzfl_nan_case(&doc["inputs"], case) {
+            failures.push(format!(
+                "{} {} on {}: {why}",
+                case["label"], case["pipeline"], case["input"]
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// `lbounds aggregate` on rows with `nan` from one Byzantine user (f = 1): exit 0 and the
-/// median / trimmed mean of the honest rows with that row as +∞, natively; exit 2 with one
-/// line naming ByzFL under `--compat byzfl`.
+/// median / trimmed mean of the honest rows with that row as +∞, natively; under
+/// `--compat byzfl` ByzFL's trimmed mean (the same number) and, for the median, where ByzFL
+/// returns NaN, exit 2 with one line saying so.
 #[cfg(feature = "cli")]
 #[test]
 fn cli_aggregate_reads_nan_as_a_point_at_infinity() {
@@ -279,13 +365,23 @@ fn cli_aggregate_reads_nan_as_a_point_at_infinity() {
         // 1e-12: a mean of three numbers rounds at 1e-16 relative.
         assert!(close(&got, &want, 1e-12), "{rule} on {byz}: {got:?}");
     }
+    // --compat byzfl: ByzFL's TrMean sorts the NaN after every number and trims it, the same
+    // (1.05, 2.05) by hand; its np.median is NaN, reported in one line, exit 2.
+    let out = agg(
+        "nan,nan",
+        &["--rule", "TrMean", "--f", "1", "--compat", "byzfl"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<f64> = serde_json::from_value(v["aggregate"].clone()).unwrap();
+    assert!(close(&got, &[1.05, 2.05], 1e-12), "{got:?}");
     let out = agg("nan,nan", &["--rule", "median", "--compat", "byzfl"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("is NaN")
-            && stderr.contains("--compat byzfl")
+        stderr.contains("median")
+            && stderr.contains("ByzFL 0.0.11 returns NaN")
             && stderr.lines().count() == 1,
         "{stderr}"
     );
@@ -619,6 +715,55 @@ fn one_outlier_at_ten_to_the_k_leaves_the_spectral_filters_at_the_honest_mean() 
                     dist <= tol,
                     "{rule} (f = {f}, d = {d}) at 10^{k}: {dist:e} from the honest mean > {tol:e}"
                 );
+            }
+        }
+    }
+}
+
+/// DnC next to one far outlier: ten honest rows cᵢ·e + wᵢ (cᵢ distinct multiples of 0.3 in a
+/// scrambled order, e a unit direction, |wᵢ| ≤ 10⁻³ noise) and one row at 10ᵏ·e, k = 3..=300,
+/// d = 1, 2, 3, 5, every coordinate (`sub_dim` = d) or two drawn per iteration, f = 1, 2, 3.
+/// The good set is exactly what exact arithmetic gives: the outlier and the f − 1 honest rows
+/// with the smallest cᵢ are flagged, the other n − f averaged.
+///
+/// Why, exactly: every centred row has (xᵢ − μ)·e ≈ cᵢ − 10ᵏ/11 with |cᵢ| ≤ 2.7, so the
+/// outlier's score is the largest and the honest scores ((xᵢ − μ)·v)² decrease with cᵢ; v
+/// differs from e by O(10⁻ᵏ) and the noise moves a projection by ≤ 2·10⁻³, far below the gaps
+/// of 0.3 (on a drawn coordinate subset S the same holds for e_S, since wᵢ ≤ 10⁻³ and cᵢ
+/// differ by 0.3·|e_S|).
+///
+/// Mutation checked: ranking on the mean-centred Gram matrix again (`centred_gram` instead of
+/// `gram_about_majority`, no `lost_digits` fallback) fails it: at d = 1, f = 2, 10¹⁵ rounding
+/// flags honest row 1 (c = 0.3) instead of row 5 (c = 0).
+#[test]
+fn dnc_flags_what_exact_arithmetic_flags_next_to_one_outlier_at_ten_to_the_k() {
+    use lbounds::aggregators::dnc::Dnc;
+    let c: [f64; 10] = [2.1, 0.3, 1.5, 2.7, 0.9, 0.0, 1.2, 2.4, 0.6, 1.8];
+    let mut by_c: Vec<usize> = (0..10).collect();
+    by_c.sort_by(|&a, &b| c[a].total_cmp(&c[b]));
+    for d in [1usize, 2, 3, 5] {
+        let e: Vec<f64> = (0..d).map(|j| 1.0 + 0.5 * j as f64).collect();
+        let len = e.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let e: Vec<f64> = e.iter().map(|v| v / len).collect();
+        let noise = |i: usize, j: usize| 1e-3 * (((7 * i + 3 * j) as f64).sin());
+        let honest: Vec<Vec<f64>> = (0..10)
+            .map(|i| (0..d).map(|j| c[i] * e[j] + noise(i, j)).collect())
+            .collect();
+        for k in 3..=300 {
+            let far: Vec<f64> = e.iter().map(|u| u * 10f64.powi(k)).collect();
+            let mut r: Vec<&[f64]> = honest.iter().map(Vec::as_slice).collect();
+            r.push(&far);
+            let x = rows(&r);
+            for sub_dim in [d, 2.min(d)] {
+                for f in 1..=3 {
+                    let mut want: Vec<usize> = by_c[f - 1..].to_vec();
+                    want.sort_unstable();
+                    let mut rng = rng_from_seed(5);
+                    let got = Dnc::new(f, sub_dim, 5, 1.0)
+                        .good_set(x.view(), &mut rng)
+                        .unwrap();
+                    assert_eq!(got, want, "d = {d}, sub_dim = {sub_dim}, f = {f}, 10^{k}");
+                }
             }
         }
     }

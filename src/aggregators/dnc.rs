@@ -27,9 +27,11 @@
 //! squares overflow are detected on the sampled Gram matrices, without a separate O(nd) scan:
 //! a vector with a non-finite entry is set aside and spends one unit of f, the others are
 //! rescaled exactly (module `far`). With one input 10ᵏ times farther out than the others'
-//! spread and f ≥ 2, the other inputs' scores along its direction differ by 10⁻ᵏ of their
-//! size, below f64's resolution from k ≈ 16: which of them is flagged with it is then decided
-//! by rounding (the output is still a mean of inputs other than the far one).
+//! spread, their scores along its direction differ by 10⁻ᵏ of their size, below f64's
+//! resolution from k ≈ 16; when the centred Gram matrix has lost those digits the iteration
+//! works on the Gram matrix about a robust centre (`linalg::gram_about_majority`) and ranks
+//! the scores exactly from it (see `top_scores`), so the inputs flagged with the far one are
+//! those exact arithmetic flags, at any k.
 //!
 //! # References
 //! Shejwalkar & Houmansadr, "Manipulating the Byzantine: Optimizing Model Poisoning Attacks
@@ -38,9 +40,9 @@
 //! and Defenses in Federated Learning", IoTDI 2024, arXiv 2206.05359 (source of the defaults).
 
 use super::far::{badly_scaled, tame};
-use super::linalg::{centred_gram, gram_of_columns, subset_mean, sym_top};
+use super::linalg::{centre, gram_about_majority, gram_of_columns, subset_mean, sym_top};
 use super::{require_honest_majority, AggContext, Aggregator};
-use crate::data::UpdatesView;
+use crate::data::{Updates, UpdatesView};
 use crate::params::{Compat, Params, Spec};
 use crate::rng::{uniform_index, SimRng};
 use crate::{Error, Result};
@@ -112,17 +114,13 @@ impl Dnc {
         let b = self.sub_dim.min(d);
         let mut times_flagged = vec![0usize; n];
         let mut flag_top = |k: &DMatrix<f64>| {
-            let (lambda, u) = sym_top(k);
-            let scores: Vec<f64> = u.iter().map(|ui| lambda.max(0.0) * ui * ui).collect();
-            let mut order: Vec<usize> = (0..n).collect();
-            order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(a.cmp(&b)));
-            for &i in &order[n - flag..] {
+            for i in top_scores(k, flag) {
                 times_flagged[i] += 1;
             }
         };
         if b == d {
-            // Every iteration would see all coordinates: one centred Gram matrix, no copy.
-            match centred_gram(x, "dnc") {
+            // Every iteration would see all coordinates: one Gram matrix, no copy.
+            match gram_about_majority(x, "dnc") {
                 Ok(g) if !badly_scaled(&g) => flag_top(&g),
                 Ok(_) | Err(Error::NonFinite { .. }) => return self.good_set_tamed(x, rng),
                 Err(e) => return Err(e),
@@ -134,21 +132,39 @@ impl Dnc {
         let sets: Vec<Vec<usize>> = (0..self.num_iters)
             .map(|_| sample_coords(rng, d, b))
             .collect();
-        let grams: Vec<DMatrix<f64>> = sets
+        let gather = |coords: &[usize]| {
+            let mut buf = vec![0.0; b * n];
+            for (out, col) in buf.chunks_exact_mut(b).zip(x.cols()) {
+                for (o, &c) in out.iter_mut().zip(coords) {
+                    *o = col[c];
+                }
+            }
+            buf
+        };
+        let grams: Vec<Result<DMatrix<f64>>> = sets
             .par_iter()
             .map(|coords| {
-                let mut buf = vec![0.0; b * n];
-                for (out, col) in buf.chunks_exact_mut(b).zip(x.cols()) {
-                    for (o, &c) in out.iter_mut().zip(coords) {
-                        *o = col[c];
-                    }
+                let k = centred_columns_gram(&mut gather(coords), b, n);
+                if !lost_digits(&k) {
+                    return Ok(k);
                 }
-                centred_columns_gram(&mut buf, b, n)
+                // Rare: one input so far out that the centred entries lost the others' spread.
+                let raw = Updates::new_allow_inf(DMatrix::from_vec(b, n, gather(coords)))?;
+                gram_about_majority(raw.view(), "dnc")
             })
             .collect();
-        if grams.iter().any(|k| !k.iter().all(|v| v.is_finite())) {
-            return self.good_set_tamed(x, rng);
-        }
+        let grams = match grams.into_iter().collect::<Result<Vec<_>>>() {
+            // Entries beyond 10^±100 would over- or underflow in the eigen-solver: rescale
+            // exactly (`far`), as the full-coordinate path does.
+            Ok(g)
+                if g.iter()
+                    .all(|k| k.iter().all(|v| v.is_finite()) && !badly_scaled(k)) =>
+            {
+                g
+            }
+            Ok(_) | Err(Error::NonFinite { .. }) => return self.good_set_tamed(x, rng),
+            Err(e) => return Err(e),
+        };
         for k in &grams {
             flag_top(k);
         }
@@ -182,6 +198,59 @@ fn centred_columns_gram(buf: &mut [f64], b: usize, n: usize) -> DMatrix<f64> {
         }
     }
     gram_of_columns(buf, b, n)
+}
+
+/// The `flag` inputs with the largest DnC scores sᵢ = ((xᵢ − μ)·v)² (ties: the larger index),
+/// v the top eigenvector of the inputs' covariance, from their Gram matrix `g` about some
+/// point r: the mean ([`centred_gram`], the common case) or a robust centre
+/// ([`gram_about_majority`] about the medoid, whose row is then 0).
+///
+/// About the mean, sᵢ = λuᵢ² with (λ, u) the top eigenpair of `g`. With one input 10ᵏ times
+/// farther out than the others' spread the other inputs' sᵢ differ by 10⁻ᵏ of their size,
+/// below f64's resolution from k ≈ 16, and which of them is flagged was decided by rounding.
+/// About a robust centre the scores are ranked exactly instead: with u the top eigenvector of
+/// P g P (P the centring projection, u ⊥ 1) and pᵢ = (g u)ᵢ = √λ (xᵢ − r)·v, which carries
+/// each input's own offset to full relative precision, sᵢ ∝ (pᵢ − p̄)², and two scores
+/// compare as sign(pᵢ − pⱼ)·sign((pᵢ − p̄) + (pⱼ − p̄)), no difference of two huge squares
+/// formed.
+fn top_scores(g: &DMatrix<f64>, flag: usize) -> Vec<usize> {
+    let n = g.nrows();
+    let about_mean = !(0..n).any(|i| g.row(i).iter().all(|&v| v == 0.0));
+    if about_mean {
+        let (lambda, u) = sym_top(g);
+        let scores: Vec<f64> = u.iter().map(|ui| lambda.max(0.0) * ui * ui).collect();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(a.cmp(&b)));
+        return order[n - flag..].to_vec();
+    }
+    let (_, u) = sym_top(&centre(g.clone()));
+    let p = g * u;
+    let mean = p.mean();
+    let above = |i: usize, j: usize| {
+        let by = (p[i] - p[j]) * ((p[i] - mean) + (p[j] - mean));
+        by > 0.0 || (by == 0.0 || by.is_nan()) && i > j
+    };
+    // `flag` passes of a running maximum (no sort, so no order need be transitive).
+    let mut left: Vec<usize> = (0..n).collect();
+    let mut top = Vec::with_capacity(flag);
+    for _ in 0..flag {
+        let best = (1..left.len()).fold(0, |b, c| if above(left[c], left[b]) { c } else { b });
+        top.push(left.remove(best));
+    }
+    top
+}
+
+/// Whether the mean-centred Gram matrix `k` lost the digits of the closest inputs' squared
+/// distance: the largest squared distance from the mean exceeds it by more than 10⁸ (half of
+/// f64's digits), the test [`gram_about_majority`] starts with.
+fn lost_digits(k: &DMatrix<f64>) -> bool {
+    let n = k.nrows();
+    let top = (0..n).map(|i| k[(i, i)]).fold(0.0, f64::max);
+    let nearest = (0..n)
+        .flat_map(|j| (0..j).map(move |i| (i, j)))
+        .map(|(i, j)| (k[(i, i)] + k[(j, j)] - 2.0 * k[(i, j)]).max(0.0))
+        .fold(f64::INFINITY, f64::min);
+    n >= 3 && nearest * 1e8 < top
 }
 
 /// Inputs never flagged; if there are none, those flagged least often.

@@ -136,7 +136,7 @@ pub(crate) fn gram_about_majority(x: UpdatesView<'_>, rule: &str) -> Result<DMat
 }
 
 /// Gᵢⱼ ← Gᵢⱼ − r̄ᵢ − r̄ⱼ + mean(r̄) (r̄ the row means): P G P, made exactly symmetric.
-fn centre(mut g: DMatrix<f64>) -> DMatrix<f64> {
+pub(crate) fn centre(mut g: DMatrix<f64>) -> DMatrix<f64> {
     let n = g.nrows();
     let row: Vec<f64> = (0..n).map(|i| g.row(i).sum() / n as f64).collect();
     let all = row.iter().sum::<f64>() / n as f64;

@@ -137,10 +137,18 @@ pub const PRE_AGGREGATORS: &[Spec<dyn PreAggregator>] = &[
 /// # Errors
 /// [`Error::Unknown`] for an unknown name or parameter key; [`Error::Unsupported`] for
 /// [`Compat::Byzfl`] with a rule ByzFL 0.0.11 does not have (never a silent native run); the
-/// rule's own validation errors.
+/// rule's own validation errors. Under [`Compat::Byzfl`] the rule takes NaN input as ByzFL
+/// does (the table in the `far` module).
 pub fn build(name: &str, params: &Params, compat: Compat) -> Result<Box<dyn Aggregator>> {
     require_in_byzfl(RULES, "aggregator", name, compat)?;
-    build_from(RULES, "aggregator", name, params, compat)
+    let rule = build_from(RULES, "aggregator", name, params, compat)?;
+    match compat {
+        Compat::Native => Ok(rule),
+        Compat::Byzfl => {
+            let name = lookup(RULES, "aggregator", name)?.name;
+            Ok(Box::new(far::ByzflNan::new(name, params, rule)?))
+        }
+    }
 }
 
 /// Builds a pre-aggregator by name.
@@ -149,7 +157,14 @@ pub fn build(name: &str, params: &Params, compat: Compat) -> Result<Box<dyn Aggr
 /// As [`build`].
 pub fn build_pre(name: &str, params: &Params, compat: Compat) -> Result<Box<dyn PreAggregator>> {
     require_in_byzfl(PRE_AGGREGATORS, "pre-aggregator", name, compat)?;
-    build_from(PRE_AGGREGATORS, "pre-aggregator", name, params, compat)
+    let step = build_from(PRE_AGGREGATORS, "pre-aggregator", name, params, compat)?;
+    match compat {
+        Compat::Native => Ok(step),
+        Compat::Byzfl => {
+            let name = lookup(PRE_AGGREGATORS, "pre-aggregator", name)?.name;
+            Ok(Box::new(far::ByzflNan::new(name, params, step)?))
+        }
+    }
 }
 
 /// Whether the rule or pre-aggregator named `name` (any spelling) changes meaning with the
@@ -178,13 +193,15 @@ pub fn depends_on_f(name: &str) -> Result<bool> {
 ///
 /// Natively ±∞ passes and a NaN entry is read as +∞ ([`NonFiniteEntries::AtInfinity`]): the
 /// vector is a point at infinity, which every rule sets aside, trims or clips as its module
-/// docs say (the common reading is in the `far` module). `--compat byzfl` keeps ±∞, on which
-/// the rules reproduce ByzFL, and refuses NaN with a message that says so: ByzFL's NumPy
-/// arithmetic carries a NaN into the output of most rules, and lbounds does not reproduce it.
+/// docs say (the common reading is in the `far` module). `--compat byzfl` keeps ±∞ and NaN
+/// ([`NonFiniteEntries::Keep`]): each rule then computes what ByzFL 0.0.11's NumPy arithmetic
+/// computes where that is a number, and reports an error naming the rule where ByzFL returns
+/// NaN (or None) or where its answer hangs on an unspecified order of NaN keys (the table is
+/// in the `far` module).
 pub fn untrusted_entries(compat: Compat) -> NonFiniteEntries {
     match compat {
         Compat::Native => NonFiniteEntries::AtInfinity,
-        Compat::Byzfl => NonFiniteEntries::KeepInfinities,
+        Compat::Byzfl => NonFiniteEntries::Keep,
     }
 }
 
@@ -322,7 +339,7 @@ impl Pipeline {
     pub fn run(&self, x: UpdatesView<'_>, cx: &mut AggContext<'_>) -> Result<DVector<f64>> {
         if self.pre.is_empty() {
             self.check_n(x.n())?;
-            return self.agg.aggregate(x, cx);
+            return self.no_nan_out(self.agg.aggregate(x, cx)?);
         }
         // The pre-aggregators rewrite their input: one copy, then in place.
         self.run_owned(x.to_owned(), cx)
@@ -339,7 +356,20 @@ impl Pipeline {
         for p in &self.pre {
             x = p.apply(x, cx)?;
         }
-        self.agg.aggregate(x.view(), cx)
+        self.no_nan_out(self.agg.aggregate(x.view(), cx)?)
+    }
+
+    /// A NaN in the aggregate is an error, never a number (O(d)): natively no rule returns one
+    /// (NaN input is read as +∞), and under `--compat byzfl` it is what ByzFL returns on NaN
+    /// input in a case no rule caught first (see `far`).
+    fn no_nan_out(&self, out: DVector<f64>) -> Result<DVector<f64>> {
+        if out.iter().any(|v| v.is_nan()) {
+            return Err(far::byzfl_returns_nan(
+                &self.label(),
+                "a NaN reaches the aggregate through NumPy's arithmetic",
+            ));
+        }
+        Ok(out)
     }
 
     /// `nnm+trmean` style label from the steps' names.

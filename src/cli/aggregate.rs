@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 ///
 /// Any row may come from a Byzantine user, so `inf`, `-inf` and `nan` are read: natively a
 /// NaN is +inf, a point at infinity that the robust rules set aside, trim or clip (each rule's
-/// docs say how); the average says it is not robust to them; --compat byzfl refuses NaN
-/// (ByzFL's arithmetic carries it into most outputs).
+/// docs say how); the average says it is not robust to them; --compat byzfl computes what
+/// ByzFL 0.0.11 computes on NaN where that is a number and otherwise says that ByzFL returns
+/// NaN there (exit 2).
 ///
 /// --repeat K --timing times the aggregation as the benches do (benches/aggregators.rs): one
 /// untimed warm-up call, then K timed calls of the rule alone; reading the input is not

@@ -8,7 +8,8 @@
 //! the rules define their output on it ([`Updates::new_allow_inf`], ByzFL's `inf` attack); and
 //! what Byzantine users send is read natively with every NaN entry as +∞
 //! ([`Updates::new_untrusted`]), a point at infinity that the rules set aside or clip along
-//! its limit direction (see the `far` module of the aggregators). No `Updates` holds a NaN.
+//! its limit direction (see the `far` module of the aggregators). No `Updates` holds a NaN,
+//! except Byzantine input read for `--compat byzfl` ([`NonFiniteEntries::Keep`]).
 
 pub mod csv;
 pub mod input;
@@ -41,10 +42,7 @@ pub enum NonFiniteEntries {
     /// ±∞ and NaN are refused: honest vectors, a user's own records ([`Updates::new`]).
     #[default]
     Refuse,
-    /// ±∞ passes, NaN is refused ([`Updates::new_allow_inf`]): ByzFL's `inf` attack, and
-    /// Byzantine input under `--compat byzfl`, whose NumPy arithmetic propagates a NaN into
-    /// the output of most rules (`np.median`, means, distances), which lbounds does not
-    /// reproduce.
+    /// ±∞ passes, NaN is refused ([`Updates::new_allow_inf`]): ByzFL's `inf` attack.
     KeepInfinities,
     /// ±∞ passes and every NaN entry is read as +∞ ([`Updates::new_untrusted`]): the native
     /// reading of what Byzantine users send. A NaN has no sign, so the choice of +∞ is a
@@ -52,6 +50,11 @@ pub enum NonFiniteEntries {
     /// user sending +∞ there could do, so every guarantee a rule keeps against ±∞ input it
     /// keeps against NaN input.
     AtInfinity,
+    /// ±∞ and NaN pass as they are: Byzantine input under `--compat byzfl`, whose rules
+    /// reproduce ByzFL 0.0.11's NumPy arithmetic on NaN where it returns a number and report
+    /// an error where it returns NaN (the `far` module of the aggregators has the table). Only
+    /// [`crate::params::Compat::Byzfl`] rules and pre-aggregators may be given such vectors.
+    Keep,
 }
 
 impl Updates {
@@ -73,6 +76,10 @@ impl Updates {
             NonFiniteEntries::Refuse => Self::finite(m),
             NonFiniteEntries::KeepInfinities => Self::new_allow_inf(m),
             NonFiniteEntries::AtInfinity => Self::new_untrusted(m),
+            NonFiniteEntries::Keep => {
+                Self::check_shape(&m)?;
+                Ok(Updates(m))
+            }
         }
     }
 

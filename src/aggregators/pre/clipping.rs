@@ -9,8 +9,9 @@
 //! attack) becomes c times its limit direction: the sign pattern of its infinite entries over
 //! √(their count), 0 elsewhere (the same rule as centered clipping's far inputs).
 //! `Compat::Byzfl` reproduces ByzFL: x·(c/∞) = x·0 is all zeros for a finite vector whose norm
-//! overflows, and NaN in the infinite entries, which lbounds reports as
-//! [`crate::Error::NonFinite`] instead of a NaN vector.
+//! overflows, and NaN in the infinite entries (0 elsewhere), which the next rule takes as
+//! ByzFL does (the NaN table in `aggregators::far`). A vector holding NaN has a NaN norm,
+//! never > c, and passes as it is, as in ByzFL.
 //!
 //! **NaN** (native, read as +∞ by `Updates::new_untrusted`): its vector becomes c times its
 //! limit direction, +1 in its NaN coordinates.
@@ -19,7 +20,7 @@ use crate::aggregators::centered_clipping::far_direction;
 use crate::aggregators::{AggContext, PreAggregator};
 use crate::data::{norm, Updates};
 use crate::params::{Compat, Params, Spec};
-use crate::{Error, Result};
+use crate::Result;
 
 /// Registry entry.
 pub const SPEC: Spec<dyn PreAggregator> = Spec {
@@ -73,35 +74,23 @@ impl PreAggregator for Clipping {
         use rayon::prelude::*;
         let d = x.d();
         // Vectors are independent: clip them in parallel (same bytes for any thread count).
-        x.as_mut_slice()
-            .par_chunks_mut(d)
-            .enumerate()
-            .try_for_each(|(i, col)| {
-                let nrm = norm(col);
-                // ByzFL: x * min(1, c/‖x‖); a zero vector stays zero.
-                if nrm > self.c {
-                    if !nrm.is_finite() && self.compat == Compat::Native {
-                        let dir = far_direction(col.iter().copied());
-                        for (v, u) in col.iter_mut().zip(dir) {
-                            *v = self.c * u;
-                        }
-                        return Ok(());
+        x.as_mut_slice().par_chunks_mut(d).for_each(|col| {
+            let nrm = norm(col);
+            // ByzFL: x * min(1, c/‖x‖); a zero vector stays zero.
+            if nrm > self.c {
+                if !nrm.is_finite() && self.compat == Compat::Native {
+                    let dir = far_direction(col.iter().copied());
+                    for (v, u) in col.iter_mut().zip(dir) {
+                        *v = self.c * u;
                     }
-                    // An infinite entry makes the norm infinite, so finite norms skip the scan.
-                    if !nrm.is_finite() && col.iter().any(|v| v.is_infinite()) {
-                        return Err(Error::NonFinite {
-                            what: "input of clipping".into(),
-                            detail: format!(
-                            "vector {i} has an infinite entry: clipping it computes inf * 0 = NaN \
-                             (ByzFL returns NaN here)"
-                        ),
-                        });
-                    }
-                    let scale = self.c / nrm;
-                    col.iter_mut().for_each(|v| *v *= scale);
+                    return;
                 }
-                Ok(())
-            })?;
+                // ByzFL: an infinite norm gives c/∞ = 0, so NaN (∞ · 0) in the infinite
+                // entries and 0 elsewhere: passed on for the next rule (see `far`).
+                let scale = self.c / nrm;
+                col.iter_mut().for_each(|v| *v *= scale);
+            }
+        });
         Ok(x)
     }
 }
@@ -130,11 +119,13 @@ mod tests {
         let u = Updates::new_allow_inf(m).unwrap();
         let mut rng = rng_from_seed(0);
         let byzfl = Clipping::new(2.0).with_compat(Compat::Byzfl);
-        let e = byzfl
+        // (+inf, 0) · (2/inf) = (inf · 0, 0 · 0) = (NaN, 0), as NumPy computes it; the next
+        // rule takes the NaN as ByzFL does (`far`).
+        let out = byzfl
             .apply(u.clone(), &mut AggContext::new(&mut rng))
-            .unwrap_err();
-        assert!(matches!(e, Error::NonFinite { .. }), "{e}");
-        assert!(e.to_string().contains("vector 0"), "{e}");
+            .unwrap();
+        assert!(out.view().col(0)[0].is_nan() && out.view().col(0)[1] == 0.0);
+        assert_eq!(out.view().col(1), &[1.0, 0.0]);
         // A finite vector whose norm overflows is scaled by c/inf = 0, as in ByzFL.
         let u = Updates::from_rows(&[vec![1e300, 1e300]]).unwrap();
         let out = byzfl
