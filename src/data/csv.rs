@@ -286,8 +286,8 @@ mod tests {
         assert!(e.contains("column 2") && e.contains("not finite"), "{e}");
         let e = parse_updates("1,inf\n", "x.csv").unwrap_err().to_string();
         assert!(e.contains("not finite"), "{e}");
-        // Untrusted input (`aggregate`): ±∞ passes and NaN is read as +∞ natively; under
-        // `--compat byzfl` NaN is refused, naming the entry.
+        // Untrusted input (`aggregate`): ±∞ passes and NaN is read as +∞ natively; the
+        // policy that keeps ±∞ only (`Updates::new_allow_inf`) refuses NaN, naming the entry.
         let untrusted = |entries| CsvOptions {
             entries,
             ..CsvOptions::default()
