@@ -101,7 +101,7 @@ pub trait Attack: Send + Sync {
 /// # Errors
 /// [`crate::Error::DimensionMismatch`] when `len` is not a multiple of `d`.
 pub(crate) fn byzantine_count(d: usize, len: usize) -> Result<usize> {
-    if d == 0 || len % d != 0 {
+    if d == 0 || !len.is_multiple_of(d) {
         return Err(crate::Error::DimensionMismatch {
             what: "Byzantine vectors buffer".into(),
             expected: d * len.div_ceil(d.max(1)),

@@ -283,7 +283,7 @@ impl<'a> UpdatesView<'a> {
     /// When `data` is empty or not a whole number of vectors (a caller bug).
     pub(crate) fn from_slice(data: &'a [f64], d: usize) -> UpdatesView<'a> {
         assert!(
-            d >= 1 && !data.is_empty() && data.len() % d == 0,
+            d >= 1 && !data.is_empty() && data.len().is_multiple_of(d),
             "invariant: {} values as vectors of length {d}",
             data.len()
         );
