@@ -264,9 +264,9 @@ mod tests {
     /// The blocked, parallel mean and deviation (alone, fused, and inside the attack's
     /// vectors) are NumPy's coordinate-by-coordinate order bit for bit, across block
     /// boundaries and a partial last block, for 1 and 2 threads and for 3, 7 and 9 vectors
-    /// (a partial sweep of four rows, none, one). Mutations that make it fail (checked):
-    /// dividing a block's mean before the last vector is added; summing the deviations of the
-    /// rows four at a time in a different association ((a + b) + (c + d)).
+    /// (a partial sweep of four rows, none, one). Mutation that makes it fail (checked):
+    /// summing the squared deviations of the rows four at a time in another association,
+    /// s + ((a² + b²) + (c² + d²)) instead of (((s + a²) + b²) + c²) + d².
     #[test]
     fn blocked_mean_std_are_numpys_order_bit_for_bit() {
         use rand::RngExt;
