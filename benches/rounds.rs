@@ -3,16 +3,46 @@
 //! MLP 784-100-10, for Average, TrMean, NNM+TrMean, Krum and GeometricMedian. One round =
 //! 40 client gradients and momentum updates, the attack, the aggregation and the server step
 //! (no evaluation). Run with `RAYON_NUM_THREADS=1` for ByzFL's one-thread column.
+//!
+//! `round_parts/*`: the round's memory-bound passes alone at the MLP's d = 79 510, each with
+//! its bytes as throughput, next to the two yardsticks that bound them, so that the round's
+//! memory floor (bytes it must move ÷ this machine's rate for that kind of pass) is measured
+//! rather than assumed:
+//! - `read`: one read of the 40 honest vectors (25.4 MB), 32 independent accumulators in the
+//!   widest vector instructions (the rate of a pure streaming read);
+//! - `momentum`: m ← β·m + (1 − β)·g over the 40 momentum columns with one g in cache (the
+//!   client phase's traffic: each column read and written once, 50.9 MB);
+//! - `alie`: the attack alone, 40 vectors read, 10 written (31.8 MB);
+//! - `average`: the rule alone on the 50 vectors (31.8 MB).
+//!
+//! On a shared machine, `LBOUNDS_BENCH_CPU_TIME=1` measures the CPU time the process spends
+//! (all its threads, from `/proc/self/task/*/schedstat`) instead of wall time: time slices
+//! lost to other processes then drop out (their cache and memory traffic do not). With one
+//! thread it is the wall time of an idle machine; with more it is their sum, not the wall
+//! time.
 
+use criterion::Throughput;
 use criterion::{criterion_group, criterion_main, Criterion};
-use lbounds::aggregators::{PipelineSpec, StepSpec};
+use lbounds::aggregators::{AggContext, Pipeline, PipelineSpec, StepSpec};
+use lbounds::attacks::AttackContext;
+use lbounds::data::Updates;
 use lbounds::experiment::robust::Streams;
 use lbounds::learning::model::{Activation, ModelSpec};
 use lbounds::learning::partition::Partition;
 use lbounds::learning::sources::Synthetic;
 use lbounds::learning::train::{TrainConfig, Trainer};
-use lbounds::rng::rng_named;
+use lbounds::params::{Compat, Params};
+use lbounds::rng::{rng_from_seed, rng_named};
+use nalgebra::DMatrix;
+use rand::RngExt;
+use rand_distr::StandardNormal;
+use std::hint::black_box;
 use std::time::Duration;
+
+/// The MLP 784-100-10's parameter count.
+const D: usize = 79_510;
+const HONEST: usize = 40;
+const BYZANTINE: usize = 10;
 
 fn defence(rule: &str, pre: &[&str]) -> PipelineSpec {
     let with_f = |name: &str| {
@@ -77,12 +107,126 @@ fn rounds(c: &mut Criterion) {
             )
             .unwrap();
             g.bench_function(format!("{mname}/{dname}"), |b| {
-                b.iter(|| tr.round().unwrap())
+                timed(b, || tr.round().unwrap())
             });
         }
     }
     g.finish();
 }
 
-criterion_group!(benches, rounds);
+/// CPU time used so far by every thread of this process (Linux; zero elsewhere).
+fn cpu_time() -> Duration {
+    let ns: u64 = std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(ns)
+}
+
+/// Times `f` by wall clock, or by CPU time under `LBOUNDS_BENCH_CPU_TIME` (module docs).
+fn timed<R>(b: &mut criterion::Bencher<'_>, mut f: impl FnMut() -> R) {
+    if std::env::var_os("LBOUNDS_BENCH_CPU_TIME").is_some() {
+        b.iter_custom(|iters| {
+            let start = cpu_time();
+            for _ in 0..iters {
+                black_box(f());
+            }
+            cpu_time() - start
+        })
+    } else {
+        b.iter(f)
+    }
+}
+
+/// Sum of every entry, in parallel chunks, 32 accumulators per chunk compiled for the widest
+/// vector instructions: a streaming read that neither the add latency nor the instruction
+/// count bounds.
+fn read_pass(x: &[f64]) -> f64 {
+    use rayon::prelude::*;
+    x.par_chunks(1 << 16)
+        .map(|c| {
+            lbounds::simd::widest(
+                #[inline(always)]
+                || {
+                    let mut acc = [0.0f64; 32];
+                    let mut it = c.chunks_exact(32);
+                    for w in &mut it {
+                        for (a, v) in acc.iter_mut().zip(w) {
+                            *a += v;
+                        }
+                    }
+                    acc.iter().sum::<f64>() + it.remainder().iter().sum::<f64>()
+                },
+            )
+        })
+        .sum()
+}
+
+/// m ← β·m + (1 − β)·g for every column m of `ms` (length d each), the columns in parallel.
+fn momentum_pass(ms: &mut [f64], g: &[f64], beta: f64) {
+    use rayon::prelude::*;
+    let alpha = 1.0 - beta;
+    ms.par_chunks_mut(g.len()).for_each(|m| {
+        lbounds::simd::widest(
+            #[inline(always)]
+            || {
+                for (m, g) in m.iter_mut().zip(g) {
+                    *m = *m * beta + alpha * g;
+                }
+            },
+        )
+    });
+}
+
+fn round_parts(c: &mut Criterion) {
+    let mut rng = rng_from_seed(3);
+    let all = Updates::new(DMatrix::from_fn(D, HONEST + BYZANTINE, |_, _| {
+        rng.sample::<f64, _>(StandardNormal)
+    }))
+    .unwrap();
+    let honest = all.view().first(HONEST);
+    let mut ms = honest.as_slice().to_vec();
+    let g = all.view().col(HONEST).to_vec();
+    let mut byz = vec![0.0; BYZANTINE * D];
+    let alie =
+        lbounds::attacks::build("a_little_is_enough", &Params::new(), Compat::Native).unwrap();
+    let average = Pipeline::rule(
+        lbounds::aggregators::build("average", &Params::new(), Compat::Native).unwrap(),
+    );
+    let bytes = |vectors: usize| Throughput::Bytes((vectors * D * 8) as u64);
+    let mut g_ = c.benchmark_group("round_parts");
+    g_.sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    g_.throughput(bytes(HONEST));
+    g_.bench_function("read/40x79510", |b| {
+        timed(b, || read_pass(honest.as_slice()))
+    });
+    g_.throughput(bytes(2 * HONEST));
+    g_.bench_function("momentum/40x79510", |b| {
+        timed(b, || momentum_pass(black_box(&mut ms), &g, 0.9))
+    });
+    g_.throughput(bytes(HONEST + BYZANTINE));
+    g_.bench_function("alie/40x79510", |b| {
+        let mut rng = rng_from_seed(4);
+        timed(b, || {
+            alie.corrupt_into(honest, &mut byz, &mut AttackContext::new(&mut rng))
+                .unwrap()
+        })
+    });
+    g_.bench_function("average/50x79510", |b| {
+        let mut rng = rng_from_seed(5);
+        timed(b, || {
+            average
+                .run(all.view(), &mut AggContext::new(&mut rng))
+                .unwrap()
+        })
+    });
+    g_.finish();
+}
+
+criterion_group!(benches, rounds, round_parts);
 criterion_main!(benches);

@@ -14,11 +14,14 @@
 //! Baruch, Baruch & Goldberg, "A Little Is Enough: Circumventing Defenses For Distributed
 //! Learning", NeurIPS 2019, arXiv 1902.06156.
 
-use super::{require_attackers, Attack, AttackContext};
-use crate::data::{Updates, UpdatesView};
+use super::{byzantine_count, require_attackers, Attack, AttackContext};
+use crate::data::{
+    add_weighted_rows, for_each_block_mut, map_blocks_mut_in_order, map_row_blocks_mut_in_order,
+    refuse_nan, Updates, UpdatesView,
+};
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
-use nalgebra::DVector;
+use nalgebra::{DMatrix, DVector};
 
 /// Registry entry.
 pub const SPEC: Spec<dyn Attack> = Spec {
@@ -55,30 +58,53 @@ impl Attack for ALittleIsEnough {
         &self,
         honest: UpdatesView<'_>,
         f: usize,
-        _cx: &mut AttackContext<'_>,
+        cx: &mut AttackContext<'_>,
     ) -> Result<Updates> {
-        require_attackers(f)?;
-        let (mean, std) = byzfl_mean_std("a_little_is_enough", honest)?;
-        Updates::repeat(&alie_vector(&mean, &std, self.tau), f)
+        let mut out = DMatrix::zeros(honest.d(), f);
+        self.corrupt_into(honest, out.as_mut_slice(), cx)?;
+        Updates::new_allow_inf(out)
+    }
+
+    /// One sweep over the honest vectors, block of coordinates by block of coordinates (in
+    /// parallel): the block's mean and deviation while its values are in cache, then the
+    /// f copies of ḡ + σ·τ for those coordinates.
+    fn corrupt_into(
+        &self,
+        honest: UpdatesView<'_>,
+        out: &mut [f64],
+        _cx: &mut AttackContext<'_>,
+    ) -> Result<()> {
+        let d = honest.d();
+        require_attackers(byzantine_count(d, out.len())?)?;
+        require_two("a_little_is_enough", honest.n())?;
+        let rows = block_rows(honest.n());
+        map_row_blocks_mut_in_order(out, d, rows, |b, copies| {
+            let len = copies[0].len();
+            let (mut mean, mut std) = (vec![0.0; len], vec![0.0; len]);
+            mean_std_block(honest, b * rows, &mut mean, &mut std);
+            let (first, rest) = copies.split_first_mut().expect("f ≥ 1 vectors");
+            for ((v, m), s) in first.iter_mut().zip(&mean).zip(&std) {
+                *v = alie_value(*m, *s, self.tau);
+            }
+            for c in rest {
+                c.copy_from_slice(first);
+            }
+        });
+        // The f vectors are copies of the first: a NaN (∞ − ∞ from honest sums that
+        // overflow, with τ < 0) shows there first.
+        refuse_nan(&out[..d], d)
     }
 }
 
 /// ḡ + σ·τ, in ByzFL's operation order (`add(mean, multiply(std, tau))`).
 pub(crate) fn alie_vector(mean: &DVector<f64>, std: &DVector<f64>, tau: f64) -> DVector<f64> {
-    mean.zip_map(std, |m, s| m + s * tau)
+    mean.zip_map(std, |m, s| alie_value(m, s, tau))
 }
 
-/// Coordinate-wise mean as NumPy computes it: a left-to-right sum over the vectors, divided
-/// by their number.
-pub(crate) fn byzfl_mean(x: UpdatesView<'_>) -> DVector<f64> {
-    let mut acc = x.col(0).to_vec();
-    for c in x.cols().skip(1) {
-        for (a, v) in acc.iter_mut().zip(c) {
-            *a += v;
-        }
-    }
-    let n = x.n() as f64;
-    DVector::from_iterator(x.d(), acc.into_iter().map(|a| a / n))
+/// One coordinate of [`alie_vector`].
+#[inline(always)]
+fn alie_value(mean: f64, std: f64, tau: f64) -> f64 {
+    mean + std * tau
 }
 
 /// A standard deviation with ddof = 1 needs two vectors.
@@ -93,15 +119,87 @@ fn require_two(who: &str, n: usize) -> Result<()> {
     Ok(())
 }
 
-/// Coordinates per block of [`byzfl_mean_std`]: n vectors × 512 coordinates (160 KB at
-/// n = 40) stay in the L2 cache between the mean's pass and the deviations' pass.
-const BLOCK: usize = 512;
+/// Coordinates per block for `n` vectors: the block's values (n × rows f64, about 1 MiB)
+/// stay in the L2 cache between the mean's pass and the deviations' pass; a multiple of 64
+/// between 256 and 4096 (3 264 at n = 40). Blocks are also the unit of parallel work.
+/// Every output depends only on its own coordinate, so the block size never changes a bit.
+fn block_rows(n: usize) -> usize {
+    ((1 << 20) / (8 * n.max(1)) / 64 * 64).clamp(256, 4096)
+}
+
+/// Coordinates `lo .. lo + len` of every vector of `x`, in order.
+fn block_of(x: UpdatesView<'_>, lo: usize, len: usize) -> Vec<&[f64]> {
+    x.cols().map(|c| &c[lo..lo + len]).collect()
+}
+
+/// The mean of `rows` coordinate by coordinate into `mean`, as NumPy computes it: the first
+/// row, plus each next row left to right, divided by the count. Four rows per sweep over
+/// `mean` ([`add_weighted_rows`] with weights 1, which add each row exactly).
+fn mean_of_rows(rows: &[&[f64]], mean: &mut [f64]) {
+    mean.copy_from_slice(rows[0]);
+    let ones = vec![1.0; rows.len() - 1];
+    add_weighted_rows(mean, &rows[1..], &ones, None);
+    let n = rows.len() as f64;
+    mean.iter_mut().for_each(|a| *a /= n);
+}
+
+/// `sqrt(Σᵢ (rowᵢ − mean)² / (n − 1))` coordinate by coordinate into `std`, the sum left to
+/// right from 0 (NumPy's `sqrt(var(ddof=1))`); four rows per sweep over `std`.
+fn std_of_rows(rows: &[&[f64]], mean: &[f64], std: &mut [f64]) {
+    crate::simd::widest(
+        #[inline(always)]
+        || {
+            let len = std.len();
+            let c = &mean[..len];
+            std.fill(0.0);
+            let mut quads = rows.chunks_exact(4);
+            for r in &mut quads {
+                let r: [&[f64]; 4] = std::array::from_fn(|t| &r[t][..len]);
+                for k in 0..len {
+                    let mut s = std[k];
+                    for row in &r {
+                        let e = row[k] - c[k];
+                        s += e * e;
+                    }
+                    std[k] = s;
+                }
+            }
+            for r in quads.remainder() {
+                for ((s, v), m) in std.iter_mut().zip(&r[..len]).zip(c) {
+                    let e = v - m;
+                    *s += e * e;
+                }
+            }
+            let dof = (rows.len() - 1) as f64;
+            std.iter_mut().for_each(|s| *s = (*s / dof).sqrt());
+        },
+    )
+}
+
+/// Mean and deviation (ddof = 1) of coordinates `lo .. lo + mean.len()` of `x`: the block is
+/// read from memory once, by the mean's pass, and is still in cache for the deviations'.
+/// (Prefetching the next block during the deviations' pass was measured: no gain.)
+fn mean_std_block(x: UpdatesView<'_>, lo: usize, mean: &mut [f64], std: &mut [f64]) {
+    let rows = block_of(x, lo, mean.len());
+    mean_of_rows(&rows, mean);
+    std_of_rows(&rows, mean, std);
+}
+
+/// Coordinate-wise mean as NumPy computes it: a left-to-right sum over the vectors, divided
+/// by their number. Coordinate blocks in parallel.
+pub(crate) fn byzfl_mean(x: UpdatesView<'_>) -> DVector<f64> {
+    let rows = block_rows(x.n());
+    let mut mean = vec![0.0; x.d()];
+    for_each_block_mut(&mut mean, rows, |b, m| {
+        mean_of_rows(&block_of(x, b * rows, m.len()), m);
+    });
+    DVector::from_vec(mean)
+}
 
 /// [`byzfl_mean`] and [`std_ddof1`] in one sweep over memory, bit for bit the same numbers:
-/// the coordinates are taken in blocks, and each block's two passes (sum, then squared
-/// deviations, both left to right over the vectors) run while the block is in cache. At the
-/// training loop's sizes (40 × 8·10⁴) the two separate passes each stream the whole matrix
-/// from memory; this streams it once.
+/// the coordinates are taken in blocks (in parallel), and each block's two passes run while
+/// the block is in cache. At the training loop's sizes (40 × 8·10⁴) two separate passes
+/// would each stream the whole matrix from memory; this streams it once.
 ///
 /// # Errors
 /// As [`std_ddof1`].
@@ -110,30 +208,14 @@ pub(crate) fn byzfl_mean_std(
     x: UpdatesView<'_>,
 ) -> Result<(DVector<f64>, DVector<f64>)> {
     require_two(who, x.n())?;
-    let (d, n) = (x.d(), x.n());
-    let mut mean = DVector::<f64>::zeros(d);
-    let mut std = DVector::<f64>::zeros(d);
-    let dof = (n - 1) as f64;
-    for start in (0..d).step_by(BLOCK) {
-        let end = (start + BLOCK).min(d);
-        let m = &mut mean.as_mut_slice()[start..end];
-        m.copy_from_slice(&x.col(0)[start..end]);
-        for c in x.cols().skip(1) {
-            for (a, v) in m.iter_mut().zip(&c[start..end]) {
-                *a += v;
-            }
-        }
-        m.iter_mut().for_each(|a| *a /= n as f64);
-        let s = &mut std.as_mut_slice()[start..end];
-        for c in x.cols() {
-            for ((a, v), mu) in s.iter_mut().zip(&c[start..end]).zip(m.iter()) {
-                let t = v - mu;
-                *a += t * t;
-            }
-        }
-        s.iter_mut().for_each(|a| *a = (*a / dof).sqrt());
-    }
-    Ok((mean, std))
+    let rows = block_rows(x.n());
+    let mut mean = vec![0.0; x.d()];
+    let std = map_blocks_mut_in_order(&mut mean, rows, |b, m| {
+        let mut s = vec![0.0; m.len()];
+        mean_std_block(x, b * rows, m, &mut s);
+        s
+    });
+    Ok((DVector::from_vec(mean), DVector::from_vec(std.concat())))
 }
 
 /// Coordinate-wise standard deviation with ddof = 1 around `mean`, as NumPy computes
@@ -147,18 +229,13 @@ pub(crate) fn std_ddof1(
     mean: &DVector<f64>,
 ) -> Result<DVector<f64>> {
     require_two(who, x.n())?;
-    let mut acc = vec![0.0; x.d()];
-    for c in x.cols() {
-        for ((a, v), m) in acc.iter_mut().zip(c).zip(mean.iter()) {
-            let t = v - m;
-            *a += t * t;
-        }
-    }
-    let dof = (x.n() - 1) as f64;
-    Ok(DVector::from_iterator(
-        x.d(),
-        acc.into_iter().map(|a| (a / dof).sqrt()),
-    ))
+    let rows = block_rows(x.n());
+    let mut std = vec![0.0; x.d()];
+    for_each_block_mut(&mut std, rows, |b, s| {
+        let lo = b * rows;
+        std_of_rows(&block_of(x, lo, s.len()), &mean.as_slice()[lo..], s);
+    });
+    Ok(DVector::from_vec(std))
 }
 
 #[cfg(test)]
@@ -166,25 +243,88 @@ mod tests {
     use super::*;
     use crate::rng::rng_from_seed;
 
-    /// The blocked one-sweep mean and deviation are the two-pass ones bit for bit, across a
-    /// block boundary and a partial last block. Fails if a block's mean is divided before
-    /// the last vector is added, or a block boundary skips a coordinate.
-    #[test]
-    fn blocked_mean_std_equals_the_two_passes_bit_for_bit() {
-        use rand::RngExt;
-        let mut rng = rng_from_seed(5);
-        let d = 2 * BLOCK + 37;
-        let cols: Vec<DVector<f64>> = (0..7)
-            .map(|_| DVector::from_fn(d, |_, _| rng.random::<f64>() * 1e3 - 3.0))
+    /// NumPy's order, coordinate by coordinate: the first vector plus each next one left to
+    /// right, divided by n; then Σᵢ (xᵢ − m)² left to right from 0, over n − 1, square root.
+    fn numpy_mean_std(x: UpdatesView<'_>) -> (Vec<f64>, Vec<f64>) {
+        let (d, n) = (x.d(), x.n());
+        let mean: Vec<f64> = (0..d)
+            .map(|k| x.cols().skip(1).fold(x.col(0)[k], |a, c| a + c[k]) / n as f64)
             .collect();
-        let x = Updates::from_columns(&cols).unwrap();
-        let mean = byzfl_mean(x.view());
-        let std = std_ddof1("t", x.view(), &mean).unwrap();
-        let (m2, s2) = byzfl_mean_std("t", x.view()).unwrap();
-        assert_eq!(mean, m2);
-        assert_eq!(std, s2);
-        let one = Updates::from_columns(&cols[..1]).unwrap();
+        let std = (0..d)
+            .map(|k| {
+                let ss = x
+                    .cols()
+                    .fold(0.0, |a, c| a + (c[k] - mean[k]) * (c[k] - mean[k]));
+                (ss / (n - 1) as f64).sqrt()
+            })
+            .collect();
+        (mean, std)
+    }
+
+    /// The blocked, parallel mean and deviation (alone, fused, and inside the attack's
+    /// vectors) are NumPy's coordinate-by-coordinate order bit for bit, across block
+    /// boundaries and a partial last block, for 1 and 2 threads and for 3, 7 and 9 vectors
+    /// (a partial sweep of four rows, none, one). Mutation that makes it fail (checked):
+    /// summing the squared deviations of the rows four at a time in another association,
+    /// s + ((a² + b²) + (c² + d²)) instead of (((s + a²) + b²) + c²) + d².
+    #[test]
+    fn blocked_mean_std_are_numpys_order_bit_for_bit() {
+        use rand::RngExt;
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for n in [3, 7, 9] {
+            let mut rng = rng_from_seed(5 + n as u64);
+            let d = 2 * block_rows(n) + 37;
+            let cols: Vec<DVector<f64>> = (0..n)
+                .map(|_| DVector::from_fn(d, |_, _| rng.random::<f64>() * 1e3 - 3.0))
+                .collect();
+            let x = Updates::from_columns(&cols).unwrap();
+            let (mean, std) = numpy_mean_std(x.view());
+            let alie: Vec<f64> = mean.iter().zip(&std).map(|(m, s)| m + s * 1.5).collect();
+            for threads in [1, 2] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                pool.install(|| {
+                    let m = byzfl_mean(x.view());
+                    assert_eq!(bits(m.as_slice()), bits(&mean));
+                    let s = std_ddof1("t", x.view(), &m).unwrap();
+                    assert_eq!(bits(s.as_slice()), bits(&std));
+                    let (m2, s2) = byzfl_mean_std("t", x.view()).unwrap();
+                    assert_eq!(bits(m2.as_slice()), bits(&mean));
+                    assert_eq!(bits(s2.as_slice()), bits(&std));
+                    let mut rng = rng_from_seed(0);
+                    let b = ALittleIsEnough::new(1.5)
+                        .corrupt(x.view(), 3, &mut AttackContext::new(&mut rng))
+                        .unwrap();
+                    for c in b.view().cols() {
+                        assert_eq!(bits(c), bits(&alie));
+                    }
+                });
+            }
+        }
+        let one = Updates::from_columns(&[DVector::from_element(3, 1.0)]).unwrap();
         assert!(byzfl_mean_std("t", one.view()).is_err());
+    }
+
+    /// Honest sums that overflow with τ < 0 give ∞ − ∞: the attack refuses the NaN vector
+    /// (as `Updates` would) instead of sending it, and a buffer that is not whole vectors is
+    /// refused.
+    #[test]
+    fn nan_vector_and_ragged_buffer_are_refused() {
+        let h = Updates::from_rows(&[vec![1.7e308, 1.0], vec![1.7e308, 2.0]]).unwrap();
+        let mut rng = rng_from_seed(0);
+        let mut out = vec![0.0; 4];
+        let e = ALittleIsEnough::new(-1.0)
+            .corrupt_into(h.view(), &mut out, &mut AttackContext::new(&mut rng))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("vector 0, coordinate 0 is NaN"), "{e}");
+        let mut out = vec![0.0; 3];
+        let e = ALittleIsEnough::new(1.0)
+            .corrupt_into(h.view(), &mut out, &mut AttackContext::new(&mut rng))
+            .unwrap_err();
+        assert!(matches!(e, Error::DimensionMismatch { .. }), "{e}");
     }
 
     #[test]

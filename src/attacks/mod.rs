@@ -67,6 +67,48 @@ pub trait Attack: Send + Sync {
         f: usize,
         cx: &mut AttackContext<'_>,
     ) -> Result<Updates>;
+
+    /// [`Attack::corrupt`] written into `out`: the f = `out.len()` / d Byzantine vectors one
+    /// after the other, the same numbers. A training loop keeps its Byzantine vectors in one
+    /// buffer across rounds; an attack computed in one pass over the honest vectors (ALIE)
+    /// writes them there directly, the others are copied from [`Attack::corrupt`].
+    ///
+    /// # Errors
+    /// Those of [`Attack::corrupt`]; [`crate::Error::DimensionMismatch`] when `out` is not a
+    /// whole number of vectors of the honest dimension.
+    fn corrupt_into(
+        &self,
+        honest: UpdatesView<'_>,
+        out: &mut [f64],
+        cx: &mut AttackContext<'_>,
+    ) -> Result<()> {
+        let f = byzantine_count(honest.d(), out.len())?;
+        let b = self.corrupt(honest, f, cx)?;
+        if b.n() != f || b.d() != honest.d() {
+            return Err(crate::Error::DimensionMismatch {
+                what: format!("vectors of attack {}", self.name()),
+                expected: out.len(),
+                got: b.n() * b.d(),
+            });
+        }
+        out.copy_from_slice(b.view().as_slice());
+        Ok(())
+    }
+}
+
+/// The number of vectors of dimension `d` in a buffer of `len` values.
+///
+/// # Errors
+/// [`crate::Error::DimensionMismatch`] when `len` is not a multiple of `d`.
+pub(crate) fn byzantine_count(d: usize, len: usize) -> Result<usize> {
+    if d == 0 || !len.is_multiple_of(d) {
+        return Err(crate::Error::DimensionMismatch {
+            what: "Byzantine vectors buffer".into(),
+            expected: d * len.div_ceil(d.max(1)),
+            got: len,
+        });
+    }
+    Ok(len / d)
 }
 
 /// The attacks, in the order listings and tables show them.

@@ -172,7 +172,7 @@ impl<'a> Client<'a> {
             grad.iter_mut().for_each(|g| *g /= expected);
             loss
         };
-        if !grad.iter().all(|g| g.is_finite()) {
+        if !crate::data::all_finite(grad) {
             return Err(Error::NonFinite {
                 what: "a client's gradient".into(),
                 detail: "it overflows f64 (the parameters or the data are too large)".into(),

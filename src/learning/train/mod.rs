@@ -75,7 +75,7 @@ pub use measure::{Evaluation, GbFit};
 use crate::aggregators::{AggContext, Pipeline};
 use crate::attacks::{self, Attack, AttackContext};
 use crate::data::population::MAX_VALUES;
-use crate::data::Updates;
+use crate::data::{all_finite, map_blocks_mut_in_order, Updates, UpdatesView};
 use crate::experiment::par_map_indexed;
 use crate::experiment::robust::Streams;
 use crate::learning::{Examples, Model};
@@ -92,6 +92,9 @@ use rand::RngExt;
 use rand_distr::StandardNormal;
 use serde::Serialize;
 use std::time::Instant;
+
+/// Coordinates per parallel block of the server's step (64 KiB of θ).
+const SERVER_BLOCK: usize = 8192;
 
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -189,6 +192,8 @@ pub struct Trainer<'a> {
     test: Option<&'a Examples>,
     settings: StepSettings,
     theta: Vec<f64>,
+    /// The server step's output buffer, swapped with `theta` after a finite step.
+    next_theta: Vec<f64>,
     /// d × n: the honest clients' vectors (momentum, or FedAvg parameters), then the f
     /// Byzantine ones; reused every round, the honest part persisting as the momentum.
     received: Updates,
@@ -401,6 +406,7 @@ impl<'a> Trainer<'a> {
             clients,
             test,
             settings,
+            next_theta: vec![0.0; d],
             theta: init,
             received: Updates::new(DMatrix::zeros(d, n))?,
             flipped: if flipping {
@@ -589,38 +595,33 @@ impl<'a> Trainer<'a> {
         }
         let train_loss = (counted > 0).then(|| sum / counted as f64);
 
-        // The Byzantine vectors, f copies after the honest ones.
+        // The Byzantine vectors, f of them after the honest ones, written in place.
         if f > 0 {
-            let byz = match self.byzantine.as_ref() {
+            let (honest, byz) = self.received.as_mut_slice().split_at_mut(h * d);
+            let honest = UpdatesView::from_slice(honest, d);
+            match self.byzantine.as_ref() {
                 Some(Byzantine::Attack(attack)) => {
                     if self.cfg.compat == Compat::Native {
                         self.attack_state.clone_from(&self.previous);
                     }
-                    let honest = self.received.view().first(h);
                     let mut cx = AttackContext {
                         rng: &mut self.attack_rng,
                         defence: Some(&self.pipeline),
                         defence_state: Some(&mut self.attack_state),
                     };
-                    attack.corrupt(honest, f, &mut cx)?
+                    attack.corrupt_into(honest, byz, &mut cx)?;
                 }
                 Some(Byzantine::LabelFlipping) => {
                     // invariant: label flipping allocates `flipped`.
                     let flipped = self.flipped.as_ref().expect("invariant: flipped buffer");
                     let mean = crate::attacks::a_little_is_enough::byzfl_mean(flipped.view());
-                    Updates::repeat(&mean, f)?
+                    for c in byz.chunks_mut(d) {
+                        c.copy_from_slice(mean.as_slice());
+                    }
                 }
                 // invariant: validation requires an attack when f > 0.
                 None => return Err(Error::invalid("attack", "none", "f > 0 needs an attack")),
-            };
-            if byz.n() != f || byz.d() != d {
-                return Err(Error::DimensionMismatch {
-                    what: "Byzantine vectors".into(),
-                    expected: f * d,
-                    got: byz.n() * byz.d(),
-                });
             }
-            self.received.as_mut_slice()[h * d..].copy_from_slice(byz.view().as_slice());
         }
 
         // Aggregation.
@@ -655,13 +656,15 @@ impl<'a> Trainer<'a> {
                 }))
             }
         };
-        if !aggregate.iter().all(|v| v.is_finite()) {
+        if !all_finite(aggregate.as_slice()) {
             return Ok(Step::Stop(RunStatus::Diverged {
                 round: self.done + 1,
                 reason: format!("the aggregate of {} is not finite", self.pipeline.label()),
             }));
         }
-        let robust_output = aggregate.clone();
+        // The server's centered clipping starts the next round from the rule's own output
+        // (before any DP noise), which is also what κ̂ measures.
+        let robust_output = central.map(|_| aggregate.clone());
         if let Some(p) = central {
             if let Some(c) = p.clip {
                 clip_in_place(aggregate.as_mut_slice(), c);
@@ -683,29 +686,38 @@ impl<'a> Trainer<'a> {
             }
         }
 
-        // The server's step.
-        let mut next = match algorithm {
+        // The server's step, into the spare buffer (θ stays as it was if the step diverges),
+        // coordinate blocks in parallel.
+        let next = &mut self.next_theta;
+        let finite = match algorithm {
             Algorithm::Dsgd => {
-                let mut next = self.theta.clone();
-                for (w, a) in next.iter_mut().zip(aggregate.iter()) {
-                    // torch.optim.SGD: d_p = a + λ·w; w ← w − η·d_p.
-                    let dp = if lambda != 0.0 { a + lambda * *w } else { *a };
-                    *w -= lr * dp;
-                }
-                next
+                let (theta, a) = (&self.theta, aggregate.as_slice());
+                map_blocks_mut_in_order(next, SERVER_BLOCK, |b, next| {
+                    let lo = b * SERVER_BLOCK;
+                    let (theta, a) = (&theta[lo..lo + next.len()], &a[lo..lo + next.len()]);
+                    for ((n, w), a) in next.iter_mut().zip(theta).zip(a) {
+                        // torch.optim.SGD: d_p = a + λ·w; w ← w − η·d_p.
+                        let dp = if lambda != 0.0 { a + lambda * w } else { *a };
+                        *n = w - lr * dp;
+                    }
+                    all_finite(next)
+                })
+                .into_iter()
+                .all(|ok| ok)
             }
-            Algorithm::FedAvg { .. } => aggregate.as_slice().to_vec(),
+            Algorithm::FedAvg { .. } => {
+                next.copy_from_slice(aggregate.as_slice());
+                all_finite(next)
+            }
         };
-        if !next.iter().all(|w| w.is_finite()) {
+        if !finite {
             return Ok(Step::Stop(RunStatus::Diverged {
                 round: self.done + 1,
                 reason: "the parameters are not finite after the update".into(),
             }));
         }
-        std::mem::swap(&mut self.theta, &mut next);
-        // The server's centered clipping starts the next round from the rule's own output
-        // (before any DP noise), which is also what κ̂ measures.
-        self.previous = Some(robust_output);
+        std::mem::swap(&mut self.theta, &mut self.next_theta);
+        self.previous = Some(robust_output.unwrap_or(aggregate));
         Ok(Step::Done { train_loss })
     }
 

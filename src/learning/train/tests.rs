@@ -482,3 +482,62 @@ fn pld_accounting_in_the_loop_matches_the_accountant() {
     // leaves room for a different composition order of the FFT powers.
     assert!((got - want).abs() <= 1e-9 * want, "{got} {want}");
 }
+
+/// With d = 80 010 (softmax regression on 8000 features) the attack, the rule and the
+/// server's step each run over several coordinate blocks in parallel, not one: the records
+/// are still the same bytes with 1 and 2 threads, for the average and the trimmed mean under
+/// ALIE. Mutation that makes it fail (checked): ALIE's blocks taking their first coordinate
+/// from a shared counter of blocks started (an atomic `fetch_add`) instead of from their
+/// index, so the block-to-coordinates map follows scheduling.
+#[test]
+fn identical_records_for_any_thread_count_across_coordinate_blocks() {
+    use crate::learning::model::ModelSpec;
+    let (p, classes) = (8000, 10);
+    let task = Task::Classification { classes };
+    let model = ModelSpec::Softmax.build(p, task).unwrap();
+    let mut rng = rng_named(98, 0, "test-data");
+    let data: Vec<Examples> = (0..6)
+        .map(|i| {
+            let x = DMatrix::from_fn(p, 12, |_, _| rng.random::<f64>() * 2.0 - 1.0);
+            let y = (0..12).map(|j| ((i + j) % classes) as f64).collect();
+            Examples::new(x, y, task).unwrap()
+        })
+        .collect();
+    let init = model.init(&mut rng_named(98, 0, "init"));
+    assert!(init.len() > 8 * 8192, "many blocks of every parallel pass");
+    for rule in ["average", "trmean"] {
+        let mut cfg = TrainConfig::new(3, 0.1, spec(rule, 2));
+        cfg.batch_size = Some(4);
+        cfg.momentum = 0.9;
+        cfg.byzantine = 2;
+        cfg.attack = Some(StepSpec::named("a_little_is_enough"));
+        let with = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| {
+                    let mut params = Vec::new();
+                    let s = train(
+                        model.as_ref(),
+                        &data,
+                        None,
+                        init.clone(),
+                        &cfg,
+                        Streams::new(5, 0),
+                        &mut |r| {
+                            params.push(r.params.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+                            Ok(())
+                        },
+                    )
+                    .unwrap();
+                    assert_eq!(s.status, RunStatus::Completed);
+                    params
+                })
+        };
+        let one = with(1);
+        assert_eq!(one.len(), 3);
+        assert_ne!(one[0], one[2], "the parameters move");
+        assert!(with(2) == one, "{rule}: 2 threads differ from 1");
+    }
+}
