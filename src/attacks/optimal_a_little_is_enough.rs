@@ -17,9 +17,10 @@
 //! Heterogeneity", AISTATS 2023, arXiv 2302.01772 (where ByzFL's authors use the optimised
 //! attack).
 
-use super::a_little_is_enough::{alie_vector, byzfl_mean_std};
+use super::a_little_is_enough::byzfl_mean_std;
 use super::optimal_inner_product_manipulation::{LineSearch, SEARCH_KEYS};
 use super::{require_attackers, Attack, AttackContext};
+use crate::aggregators::CandidateLine;
 use crate::data::{Updates, UpdatesView};
 use crate::params::{Compat, Params, Spec};
 use crate::Result;
@@ -65,10 +66,10 @@ impl Attack for OptimalALittleIsEnough {
     ) -> Result<Updates> {
         require_attackers(f)?;
         let (mean, std) = byzfl_mean_std("optimal_a_little_is_enough", honest)?;
-        let tau = self
-            .search
-            .search(honest, f, cx, &mean, &|t| alie_vector(&mean, &std, t))?;
-        Updates::repeat(&alie_vector(&mean, &std, tau), f)
+        // ḡ + τ·σ, computed as `alie_vector` computes it.
+        let line = CandidateLine::new(Some(mean.clone()), std);
+        let tau = self.search.search(honest, f, cx, &mean, &line)?;
+        Updates::repeat(&line.at(tau), f)
     }
 }
 
