@@ -510,12 +510,34 @@ fn centred_norm_and_dot(h: &[f64], p: Option<&[f64]>, q: &[f64]) -> (f64, f64) {
 /// The trimmed mean (f at each end) of n = Σ w vectors of which ys[g] appears w[g] times:
 /// per coordinate, the values ranked f..n − f in ascending order are added from 0 left to
 /// right and divided by n − 2f, as the trimmed mean adds its sorted column (equal values are
-/// interchangeable, and ±0 do not change a sum that starts from +0). Eight coordinates at a
-/// time, each rank's value chosen among the groups by comparisons.
+/// interchangeable, and ±0 do not change a sum that starts from +0).
+///
+/// A vector that appears at least n − f times holds every kept rank wherever the others fall,
+/// so its kept sum is it added n − 2f times. Otherwise, eight coordinates at a time: each
+/// group's first rank (the weights of the groups before it: smaller value, or equal value and
+/// smaller index); the value at kept rank r is that of the group whose first rank is the
+/// largest ≤ r, found by walking r upwards and switching at each group's first rank.
 fn trimmed_mean_of_groups(ys: &[&[f64]], w: &[usize], f: usize, out: &mut [f64]) {
     const L: usize = 8;
     let n: usize = w.iter().sum();
-    let kept = (n - 2 * f) as f64;
+    let kept = n - 2 * f;
+    let kept_f = kept as f64;
+    if let Some(g) = w.iter().position(|&x| x >= n - f) {
+        let y = ys[g];
+        crate::simd::widest(
+            #[inline(always)]
+            || {
+                for (o, y) in out.iter_mut().zip(y) {
+                    let mut s = 0.0;
+                    for _ in 0..kept {
+                        s += y;
+                    }
+                    *o = s / kept_f;
+                }
+            },
+        );
+        return;
+    }
     let g = ys.len();
     let wf: Vec<f64> = w.iter().map(|&x| x as f64).collect();
     crate::simd::widest(
@@ -529,28 +551,35 @@ fn trimmed_mean_of_groups(ys: &[&[f64]], w: &[usize], f: usize, out: &mut [f64])
                 for (a, va) in v.iter_mut().enumerate().take(g) {
                     va[..len].copy_from_slice(&ys[a][c0..c0 + len]);
                 }
-                // First rank of group a in each lane: the weights of the groups before it
-                // (smaller value, or equal value and smaller group index).
                 let mut first = [[0.0f64; L]; MAX_GROUPS];
                 for a in 0..g {
                     for bb in 0..g {
-                        if bb == a {
-                            continue;
-                        }
                         for l in 0..L {
                             let before = v[bb][l] < v[a][l] || (v[bb][l] == v[a][l] && bb < a);
                             first[a][l] += if before { wf[bb] } else { 0.0 };
                         }
                     }
                 }
+                // The value at rank f: the group with the largest first rank ≤ f.
+                let lo = f as f64;
+                let mut x = [0.0f64; L];
+                let mut at = [-1.0f64; L];
+                for a in 0..g {
+                    for l in 0..L {
+                        let take = first[a][l] <= lo && first[a][l] > at[l];
+                        x[l] = if take { v[a][l] } else { x[l] };
+                        at[l] = if take { first[a][l] } else { at[l] };
+                    }
+                }
                 let mut s = [0.0f64; L];
-                for rank in f..n - f {
+                for l in 0..L {
+                    s[l] += x[l];
+                }
+                for rank in f + 1..n - f {
                     let r = rank as f64;
-                    let mut x = [0.0f64; L];
                     for a in 0..g {
                         for l in 0..L {
-                            let inside = first[a][l] <= r && r < first[a][l] + wf[a];
-                            x[l] = if inside { v[a][l] } else { x[l] };
+                            x[l] = if first[a][l] == r { v[a][l] } else { x[l] };
                         }
                     }
                     for l in 0..L {
@@ -558,7 +587,7 @@ fn trimmed_mean_of_groups(ys: &[&[f64]], w: &[usize], f: usize, out: &mut [f64])
                     }
                 }
                 for l in 0..len {
-                    out[c0 + l] = s[l] / kept;
+                    out[c0 + l] = s[l] / kept_f;
                 }
                 c0 += L;
             }
@@ -783,6 +812,47 @@ mod tests {
                         "t {t}"
                     );
                 }
+            }
+        }
+    }
+
+    /// The grouped trimmed mean equals the definition (expand the groups, sort each
+    /// coordinate, add the kept values in order from 0, divide) bit for bit, with many equal
+    /// values across groups (small integers plus a fraction) and weights with and without a
+    /// group holding every kept rank.
+    /// Mutation that makes it fail (checked): ranking equal values by `bb <= a` instead of
+    /// `bb < a` (two groups then claim the same first rank).
+    #[test]
+    fn grouped_trimmed_mean_matches_the_definition() {
+        let mut rng = rng_from_seed(8);
+        for _ in 0..300 {
+            let g = rng.random_range(1..=MAX_GROUPS);
+            let w: Vec<usize> = (0..g).map(|_| rng.random_range(1..9)).collect();
+            let n: usize = w.iter().sum();
+            let f = rng.random_range(0..n.div_ceil(2));
+            let d = rng.random_range(1..20);
+            let ys: Vec<Vec<f64>> = (0..g)
+                .map(|_| {
+                    (0..d)
+                        .map(|_| rng.random_range(0..4) as f64 + 0.1)
+                        .collect()
+                })
+                .collect();
+            let refs: Vec<&[f64]> = ys.iter().map(Vec::as_slice).collect();
+            let mut got = vec![0.0; d];
+            trimmed_mean_of_groups(&refs, &w, f, &mut got);
+            for c in 0..d {
+                let mut col: Vec<f64> = ys
+                    .iter()
+                    .zip(&w)
+                    .flat_map(|(y, &k)| std::iter::repeat_n(y[c], k))
+                    .collect();
+                col.sort_by(f64::total_cmp);
+                let mut s = 0.0;
+                for v in &col[f..n - f] {
+                    s += v;
+                }
+                assert_eq!(got[c], s / (n - 2 * f) as f64, "w {w:?} f {f} c {c}");
             }
         }
     }
