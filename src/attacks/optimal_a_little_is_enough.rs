@@ -169,6 +169,22 @@ mod tests {
         assert!((got - b(39.27942405962073)).abs() < 1e-12 * got, "{got}");
     }
 
+    /// The search's line gives the bits of `alie_vector` (and the IPM line those of
+    /// `ipm_vector`), so the attacks' outputs are those of the plain formulas.
+    #[test]
+    fn lines_reproduce_the_attack_vectors() {
+        use crate::attacks::a_little_is_enough::{alie_vector, byzfl_mean};
+        use crate::attacks::inner_product_manipulation::ipm_vector;
+        let h = Updates::from_rows(&[vec![0.1, -3.7, 1e-9], vec![2.3, 0.01, -4e5]]).unwrap();
+        let (mean, std) = byzfl_mean_std("t", h.view()).unwrap();
+        let alie = CandidateLine::new(Some(mean.clone()), std.clone());
+        let ipm = CandidateLine::new(None, -byzfl_mean(h.view()));
+        for t in [0.0, 0.3, 1.7, 10.0, 5242870.0, -2.5] {
+            assert_eq!(alie.at(t), alie_vector(&mean, &std, t));
+            assert_eq!(ipm.at(t), ipm_vector(&mean, t));
+        }
+    }
+
     #[test]
     fn errors() {
         let mut rng = rng_from_seed(0);
