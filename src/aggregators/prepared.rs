@@ -307,7 +307,8 @@ impl NnmOnLine {
                 .iter()
                 .map(|&j| brackets[j as usize].0)
                 .fold(f64::INFINITY, f64::min);
-            if !(top < next) {
+            // Not `top < next` (NaN cannot occur: brackets are checked finite).
+            if top >= next {
                 return None;
             }
             set.truncate(h);
@@ -495,10 +496,10 @@ fn centred_norm_and_dot(h: &[f64], p: Option<&[f64]>, q: &[f64]) -> (f64, f64) {
                     ab[l] += v * q[c0 + l];
                 }
             }
-            for c in full..d {
+            for (c, qc) in q.iter().enumerate().take(d).skip(full) {
                 let v = g(c);
                 tail.0 += v * v;
-                tail.1 += v * q[c];
+                tail.1 += v * qc;
             }
             let fold =
                 |s: [f64; 8]| ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
