@@ -28,6 +28,7 @@ pub mod median_of_means;
 pub mod monna;
 pub mod multi_krum;
 pub mod pre;
+mod prepared;
 pub mod smea;
 pub mod spectral;
 pub mod trmean;
@@ -38,6 +39,8 @@ use crate::rng::SimRng;
 use crate::{Error, Result};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
+
+pub use prepared::{CandidateLine, PreparedDefence};
 
 /// Randomness and cross-round state live with the caller, so one rule can be shared by a sweep.
 pub struct AggContext<'a> {
@@ -59,7 +62,8 @@ impl<'a> AggContext<'a> {
 }
 
 /// A robust aggregation rule: n vectors in, one vector out.
-pub trait Aggregator: Send + Sync {
+/// `Any` lets [`Pipeline::prepare`] recognise the steps it has a shortcut for.
+pub trait Aggregator: std::any::Any + Send + Sync {
     /// Stable snake_case key (configs, records, legends).
     fn name(&self) -> &'static str;
 
@@ -82,7 +86,7 @@ pub trait Aggregator: Send + Sync {
 /// A step takes the vectors by value and rewrites them in place where it can (clipping, ARC,
 /// bucketing and NNM all do), as ByzFL's in-place pre-aggregators do: at d = 10⁶ a fresh n×d
 /// output per step would cost more than the step itself (400 MB of new pages).
-pub trait PreAggregator: Send + Sync {
+pub trait PreAggregator: std::any::Any + Send + Sync {
     /// Stable snake_case key.
     fn name(&self) -> &'static str;
 

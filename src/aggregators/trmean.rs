@@ -49,6 +49,11 @@ impl TrimmedMean {
     pub fn new(f: usize) -> Self {
         TrimmedMean { f }
     }
+
+    /// The trimming level f.
+    pub fn f(&self) -> usize {
+        self.f
+    }
 }
 
 impl Aggregator for TrimmedMean {

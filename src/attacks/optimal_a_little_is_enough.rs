@@ -17,9 +17,10 @@
 //! Heterogeneity", AISTATS 2023, arXiv 2302.01772 (where ByzFL's authors use the optimised
 //! attack).
 
-use super::a_little_is_enough::{alie_vector, byzfl_mean_std};
+use super::a_little_is_enough::byzfl_mean_std;
 use super::optimal_inner_product_manipulation::{LineSearch, SEARCH_KEYS};
 use super::{require_attackers, Attack, AttackContext};
+use crate::aggregators::CandidateLine;
 use crate::data::{Updates, UpdatesView};
 use crate::params::{Compat, Params, Spec};
 use crate::Result;
@@ -65,10 +66,10 @@ impl Attack for OptimalALittleIsEnough {
     ) -> Result<Updates> {
         require_attackers(f)?;
         let (mean, std) = byzfl_mean_std("optimal_a_little_is_enough", honest)?;
-        let tau = self
-            .search
-            .search(honest, f, cx, &mean, &|t| alie_vector(&mean, &std, t))?;
-        Updates::repeat(&alie_vector(&mean, &std, tau), f)
+        // ḡ + τ·σ, computed as `alie_vector` computes it.
+        let line = CandidateLine::new(Some(mean.clone()), std);
+        let tau = self.search.search(honest, f, cx, &mean, &line)?;
+        Updates::repeat(&line.at(tau), f)
     }
 }
 
@@ -166,6 +167,22 @@ mod tests {
         // 1e-12 relative: the replay and lbounds sum the clipped differences in the same
         // order, so only the last bits of τ* = 39.28 may differ.
         assert!((got - b(39.27942405962073)).abs() < 1e-12 * got, "{got}");
+    }
+
+    /// The search's line gives the bits of `alie_vector` (and the IPM line those of
+    /// `ipm_vector`), so the attacks' outputs are those of the plain formulas.
+    #[test]
+    fn lines_reproduce_the_attack_vectors() {
+        use crate::attacks::a_little_is_enough::{alie_vector, byzfl_mean};
+        use crate::attacks::inner_product_manipulation::ipm_vector;
+        let h = Updates::from_rows(&[vec![0.1, -3.7, 1e-9], vec![2.3, 0.01, -4e5]]).unwrap();
+        let (mean, std) = byzfl_mean_std("t", h.view()).unwrap();
+        let alie = CandidateLine::new(Some(mean.clone()), std.clone());
+        let ipm = CandidateLine::new(None, -byzfl_mean(h.view()));
+        for t in [0.0, 0.3, 1.7, 10.0, 5242870.0, -2.5] {
+            assert_eq!(alie.at(t), alie_vector(&mean, &std, t));
+            assert_eq!(ipm.at(t), ipm_vector(&mean, t));
+        }
     }
 
     #[test]

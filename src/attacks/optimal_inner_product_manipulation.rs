@@ -63,15 +63,14 @@
 //! use the optimised attack).
 
 use super::a_little_is_enough::byzfl_mean;
-use super::inner_product_manipulation::ipm_vector;
 use super::{require_attackers, Attack, AttackContext};
 use crate::aggregators::average::Average;
 use crate::aggregators::pre::clipping::Clipping;
-use crate::aggregators::{AggContext, Pipeline};
+use crate::aggregators::{AggContext, CandidateLine, Pipeline};
 use crate::data::{norm, Updates, UpdatesView};
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
-use nalgebra::{DMatrix, DVector};
+use nalgebra::DVector;
 
 /// Registry entry.
 pub const SPEC: Spec<dyn Attack> = Spec {
@@ -117,10 +116,10 @@ impl Attack for OptimalInnerProductManipulation {
     ) -> Result<Updates> {
         require_attackers(f)?;
         let mean = byzfl_mean(honest);
-        let tau = self
-            .search
-            .search(honest, f, cx, &mean, &|t| ipm_vector(&mean, t))?;
-        Updates::repeat(&ipm_vector(&mean, tau), f)
+        // −τ·ḡ as the line τ·(−ḡ): the same bits as `ipm_vector` (rounding is symmetric).
+        let line = CandidateLine::new(None, -&mean);
+        let tau = self.search.search(honest, f, cx, &mean, &line)?;
+        Updates::repeat(&line.at(tau), f)
     }
 }
 
@@ -192,8 +191,10 @@ impl LineSearch {
         })
     }
 
-    /// Runs the search and returns τ*. `byz(τ)` is the Byzantine vector for factor τ and
-    /// `mean` the honest mean ḡ.
+    /// Runs the search and returns τ*. The Byzantine vector for factor τ is `line.at(τ)` and
+    /// `mean` is the honest mean ḡ. The defence is prepared once on the honest vectors
+    /// ([`Pipeline::prepare`]), so the evaluations share what does not depend on τ; each gives
+    /// the bits a plain run of the defence would.
     ///
     /// # Errors
     /// Those of the defence (e.g. too few inputs for it).
@@ -203,7 +204,7 @@ impl LineSearch {
         f: usize,
         cx: &mut AttackContext<'_>,
         mean: &DVector<f64>,
-        byz: &dyn Fn(f64) -> DVector<f64>,
+        line: &CandidateLine,
     ) -> Result<f64> {
         let copies = self.f.unwrap_or(f);
         let default_defence;
@@ -215,32 +216,20 @@ impl LineSearch {
             }
         };
         let rng = &mut *cx.rng;
-        let (nh, d) = (honest.n(), honest.d());
-        let mut m = DMatrix::zeros(d, nh + copies);
-        m.columns_mut(0, nh).copy_from(&honest.matrix());
-        let mut buf = Some(m);
-        let mut diff = vec![0.0; d];
+        let mut prepared = pipeline.prepare(honest, copies, line);
+        let mut diff = vec![0.0; honest.d()];
         // The defence's state each evaluation starts from: the caller's (native: fixed;
         // compat: ByzFL's one aggregator object, the previous evaluation's output).
         let mut state: Option<DVector<f64>> = cx.defence_state.as_deref().cloned().flatten();
         let carry = self.compat == Compat::Byzfl;
         let mut objective = |tau: f64| -> Result<f64> {
-            // invariant: the buffer is put back after every evaluation below.
-            let mut m = buf.take().expect("invariant: buffer returned");
-            let b = byz(tau);
-            for c in nh..nh + copies {
-                m.column_mut(c).copy_from(&b);
-            }
-            let u = Updates::new_allow_inf(m)?;
-            let out = pipeline.run(
-                u.view(),
+            let out = prepared.run(
+                tau,
                 &mut AggContext {
                     rng: &mut *rng,
                     previous: state.as_ref(),
                 },
-            );
-            buf = Some(u.into_matrix());
-            let out = out?;
+            )?;
             for ((t, o), g) in diff.iter_mut().zip(out.iter()).zip(mean.iter()) {
                 *t = o - g;
             }

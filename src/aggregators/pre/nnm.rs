@@ -84,6 +84,11 @@ impl Nnm {
         Nnm { f, compat }
     }
 
+    /// The declared f.
+    pub(crate) fn f(&self) -> usize {
+        self.f
+    }
+
     /// The neighbour lists: for each i, the indices of its n − f nearest vectors in increasing
     /// index order (ties in distance broken by the smaller index).
     fn neighbours(&self, d2: &[f64], n: usize) -> Vec<Vec<usize>> {
@@ -208,7 +213,7 @@ impl PreAggregator for Nnm {
 
 /// y = (s₀ + s₁ + … + s_{m−1}) / k, summed left to right per coordinate (NumPy's order),
 /// with a tile of coordinates held in registers across all m sources.
-fn mean_into(y: &mut [f64], srcs: &[&[f64]], k: f64) {
+pub(crate) fn mean_into(y: &mut [f64], srcs: &[&[f64]], k: f64) {
     const T: usize = 16;
     // invariant: at least one neighbour (k = n − f ≥ 1).
     let (first, rest) = srcs.split_first().expect("invariant: n - f >= 1");
