@@ -96,12 +96,15 @@ impl Attack for ALittleIsEnough {
     }
 }
 
-/// ḡ + σ·τ, in ByzFL's operation order (`add(mean, multiply(std, tau))`).
+/// ḡ + σ·τ, in ByzFL's operation order (`add(mean, multiply(std, tau))`): the attack
+/// vector as one expression, which the tests hold the blocked attack and the optimal attacks'
+/// search line to.
+#[cfg(test)]
 pub(crate) fn alie_vector(mean: &DVector<f64>, std: &DVector<f64>, tau: f64) -> DVector<f64> {
     mean.zip_map(std, |m, s| alie_value(m, s, tau))
 }
 
-/// One coordinate of [`alie_vector`].
+/// One coordinate of the ALIE vector, ḡ + σ·τ.
 #[inline(always)]
 fn alie_value(mean: f64, std: f64, tau: f64) -> f64 {
     mean + std * tau
