@@ -582,6 +582,60 @@ mod tests {
         );
     }
 
+    /// Krum's pick from distances (native scores, f = 2).
+    fn krum_pick(d2: &[f64], n: usize) -> usize {
+        let all: Vec<usize> = (0..n).collect();
+        let s = crate::aggregators::krum::native_scores(d2, n, &all, n - 4);
+        crate::aggregators::krum::argmin_nan_last(&s)
+    }
+
+    /// The Gram-form distances Krum uses pick what the direct sums pick, where the plain Gram
+    /// expansion does not: (1) data at 10⁸ with unit spread, where XᵀX (no reference near the
+    /// data) loses the distances to cancellation and picks another vector; (2) a cluster of
+    /// six vectors 10⁻⁹ apart that decides the pick, where even the expansion about an input
+    /// loses them and only the direct recomputation ranks them.
+    ///
+    /// Mutation checked: `RESOLVED = 0.0` (no direct recomputation) together with no
+    /// re-framing about the medoid in `gram_near_majority` fails part 2 (0.8e-13 against
+    /// 5e-16). Either safeguard alone keeps it passing: the cluster holds the medoid.
+    #[test]
+    fn gram_distances_select_as_the_direct_sums() {
+        use rand::RngExt;
+        let mut rng = crate::rng::rng_from_seed(7);
+        let d = 3001;
+        // (1) Far from the origin.
+        let rows: Vec<Vec<f64>> = (0..9)
+            .map(|_| (0..d).map(|_| 1e8 + rng.random::<f64>()).collect())
+            .collect();
+        let u = Updates::from_rows(&rows).unwrap();
+        let direct = pairwise_sq_dists(u.view());
+        let plain = sq_dists_of_gram(&gram_about(u.view(), &vec![0.0; d]), 9);
+        let fast = pairwise_sq_dists_by_gram(u.view());
+        assert_ne!(krum_pick(&plain, 9), krum_pick(&direct, 9));
+        assert_eq!(krum_pick(&fast, 9), krum_pick(&direct, 9));
+        for (a, b) in fast.iter().zip(&direct) {
+            assert!((a - b).abs() <= 1e-9 * b, "{a} vs {b}");
+        }
+        // (2) Three unit-scale vectors and a cluster of six within 1e-9 of one point.
+        let centre: Vec<f64> = (0..d).map(|_| rng.random::<f64>()).collect();
+        let mut rows: Vec<Vec<f64>> = (0..3)
+            .map(|_| (0..d).map(|_| rng.random::<f64>()).collect())
+            .collect();
+        rows.extend((0..6).map(|_| {
+            centre
+                .iter()
+                .map(|c| c + 1e-9 * rng.random::<f64>())
+                .collect::<Vec<f64>>()
+        }));
+        let u = Updates::from_rows(&rows).unwrap();
+        let direct = pairwise_sq_dists(u.view());
+        let fast = pairwise_sq_dists_by_gram(u.view());
+        assert_eq!(krum_pick(&fast, 9), krum_pick(&direct, 9));
+        for (a, b) in fast.iter().zip(&direct) {
+            assert!((a - b).abs() <= 1e-9 * b, "{a} vs {b}");
+        }
+    }
+
     #[test]
     fn infinite_entries_follow_cdist() {
         let inf = f64::INFINITY;
