@@ -279,7 +279,9 @@ pub(crate) fn gram_near_majority(x: UpdatesView<'_>) -> (Vec<f64>, usize) {
     let n = x.n();
     let g = gram_about(x, x.col(0));
     let (m, spread) = medoid(&sq_dists_of_gram(&g, n), n);
-    if m != 0 && !(g[m * n + m] <= FRAME_REACH * spread) {
+    // NaN (a non-finite input) counts as far.
+    let near = g[m * n + m] <= FRAME_REACH * spread;
+    if m != 0 && !near {
         (gram_about(x, x.col(m)), m)
     } else {
         (g, 0)
@@ -351,7 +353,8 @@ pub(crate) fn pairwise_sq_dists_by_gram(x: UpdatesView<'_>) -> Vec<f64> {
     for i in 0..n {
         for j in i + 1..n {
             let terms = root[i] + root[j];
-            if !(terms.is_finite() && out[i * n + j] >= RESOLVED * terms * terms) {
+            let resolved = out[i * n + j] >= RESOLVED * terms * terms;
+            if !(terms.is_finite() && resolved) {
                 (involved[i], involved[j]) = (true, true);
             }
         }

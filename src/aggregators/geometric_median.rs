@@ -303,7 +303,7 @@ impl Frame {
     ) -> Option<Frame> {
         let n = x.n();
         let norm2 = sq_norm(origin);
-        if !(norm2 <= OVERFLOW_GUARD) {
+        if norm2.is_nan() || norm2 > OVERFLOW_GUARD {
             return None;
         }
         let radius = (0..n)
