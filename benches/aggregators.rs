@@ -7,12 +7,24 @@
 //!
 //! Run: `cargo bench --bench aggregators` (all), or filter: `cargo bench --bench aggregators -- median/`.
 //! `LBOUNDS_BENCH_DIMS=1000,100000` restricts the dimensions.
+//!
+//! A second group, `aggregators/dsgd_round_input`, times the distance-based rules on the input
+//! they get inside a D-SGD round at ByzFL's setting (`benches/rounds.rs`): the momentum
+//! vectors of 40 honest MLP 784-100-10 clients (d = 79 510, batch 32, β = 0.9, after a few
+//! rounds, so nearly equal) followed by 10 identical ALIE vectors. Gaussian inputs have no
+//! near-duplicates and a different Weiszfeld iteration count, so they time these rules
+//! differently (`RAYON_NUM_THREADS=1 cargo bench --bench aggregators -- dsgd_round_input`).
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use lbounds::aggregators::{self, AggContext, Pipeline, PRE_AGGREGATORS, RULES};
+use lbounds::attacks::{self, AttackContext};
 use lbounds::data::Updates;
+use lbounds::learning::model::{Activation, ModelSpec};
+use lbounds::learning::partition::Partition;
+use lbounds::learning::sources::Synthetic;
+use lbounds::learning::Batch;
 use lbounds::params::{Compat, Params};
-use lbounds::rng::rng_from_seed;
+use lbounds::rng::{rng_from_seed, rng_named};
 use nalgebra::DMatrix;
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -130,5 +142,101 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// The n = 50 vectors a D-SGD round at ByzFL's setting aggregates (module docs): the honest
+/// clients' momenta after `ROUNDS` rounds of plain averaging (lr 0.01, each client cycling
+/// through its batches of 32), then the 10 ALIE copies computed from them.
+fn round_input() -> Updates {
+    const HONEST: usize = 40;
+    const ROUNDS: usize = 5;
+    const BATCH: usize = 32;
+    let data = Synthetic::parse("classes=10,features=784,records=2560")
+        .expect("valid synthetic spec")
+        .generate(&mut rng_named(0, 0, "data"))
+        .expect("synthetic data");
+    let clients = Partition::Iid
+        .clients(&data, HONEST, &mut rng_named(0, 0, "partition"))
+        .expect("iid partition");
+    let spec = ModelSpec::Mlp {
+        hidden: vec![100],
+        activation: Activation::Relu,
+    };
+    let model = spec.build(784, data.task()).expect("MLP builds");
+    let mut theta = model.init(&mut rng_named(0, 0, "init"));
+    let d = theta.len();
+    let mut momenta = DMatrix::<f64>::zeros(d, HONEST);
+    let mut grad = vec![0.0; d];
+    for round in 0..ROUNDS {
+        for (i, client) in clients.iter().enumerate() {
+            let lo = (round * BATCH) % (client.len() - BATCH + 1);
+            let batch = Batch {
+                x: client.x().columns(lo, BATCH),
+                y: &client.y()[lo..lo + BATCH],
+            };
+            model
+                .loss_grad(&theta, batch, &mut grad)
+                .expect("finite gradient");
+            for (m, g) in momenta.column_mut(i).iter_mut().zip(&grad) {
+                *m = 0.9 * *m + 0.1 * g;
+            }
+        }
+        for (k, t) in theta.iter_mut().enumerate() {
+            *t -= 0.01 * momenta.row(k).sum() / HONEST as f64;
+        }
+    }
+    let honest = Updates::new(momenta).expect("finite momenta");
+    let alie =
+        attacks::build("a_little_is_enough", &Params::new(), Compat::Native).expect("ALIE builds");
+    let mut rng = rng_named(0, 0, "attack");
+    let byz = alie
+        .corrupt(
+            honest.view(),
+            F,
+            &mut AttackContext {
+                rng: &mut rng,
+                defence: None,
+                defence_state: None,
+            },
+        )
+        .expect("ALIE on 40 honest vectors");
+    let mut all = honest.view().as_slice().to_vec();
+    all.extend_from_slice(byz.view().as_slice());
+    Updates::new(DMatrix::from_vec(d, N, all)).expect("finite round input")
+}
+
+fn round_rules(c: &mut Criterion) {
+    let x = round_input();
+    let mut group = c.benchmark_group("aggregators/dsgd_round_input");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(3));
+    group.bench_function("sum", |b| {
+        b.iter(|| black_box(bandwidth_sum(x.matrix().as_slice())))
+    });
+    for (name, compat) in [
+        ("average", Compat::Native),
+        ("krum", Compat::Native),
+        ("multi_krum", Compat::Native),
+        ("geometric_median", Compat::Native),
+        ("geometric_median", Compat::Byzfl),
+    ] {
+        let agg = aggregators::build(name, &params(), compat).expect("registered rule builds");
+        let p = Pipeline::rule(agg);
+        let label = match compat {
+            Compat::Byzfl => format!("{name}_byzfl"),
+            Compat::Native => name.to_string(),
+        };
+        let mut rng = rng_from_seed(2);
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                black_box(
+                    p.run(x.view(), &mut AggContext::new(&mut rng))
+                        .expect("round input is valid"),
+                )
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, round_rules);
 criterion_main!(benches);

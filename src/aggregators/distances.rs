@@ -8,6 +8,7 @@
 //! of threads. Infinite entries propagate as in SciPy's `cdist`: a distance to a vector with
 //! +∞ is +∞, and between two vectors with +∞ in the same coordinate it is NaN (∞ − ∞).
 
+use super::coordinatewise::streams_from_memory;
 use crate::data::{map_blocks_in_order, map_blocks_mut_in_order, UpdatesView};
 
 /// Coordinates per parallel task in the blocked kernels.
@@ -15,7 +16,7 @@ const DIST_BLOCK: usize = 2048;
 
 /// Σ (aₖ − bₖ)² and Σ aₖ² with eight interleaved accumulators (vectorisable, fixed
 /// association): the crate-wide kernels of `data`.
-pub(crate) use crate::data::{add_weighted_rows, sq_dist, sq_norm};
+pub(crate) use crate::data::{add_weighted_rows, sq_norm};
 
 /// The n×n matrix of squared distances, row-major and symmetric: the crate's one pairwise
 /// kernel (Krum, Multi-Krum, Bulyan, MDA, NNM, the min-max attack). The diagonal is computed
@@ -25,40 +26,130 @@ pub(crate) use crate::data::{add_weighted_rows, sq_dist, sq_norm};
 /// blocks run in parallel and their partial matrices are added in block order. Within a block
 /// the pairs are taken in register tiles ([`pair_tile`]): a T×T tile loads 2T rows per eight
 /// coordinates and updates T² independent sums, so the loop is bound by arithmetic, not by
-/// loads or by one addition's latency (a pair at a time, as [`sq_dist`], reads two values per
-/// subtract-multiply-add and ran 6× slower at d = 10⁶). Each pair's sum has the association of
-/// [`sq_dist`] on the block (with the multiply-add fused, one rounding fewer), so the result
-/// does not depend on the tile size either.
+/// loads or by one addition's latency (a pair at a time, as `data::sq_dist`, reads two values
+/// per subtract-multiply-add and ran 6× slower at d = 10⁶). Each pair's sum has the
+/// association of `data::sq_dist` on the block (with the multiply-add fused, one rounding
+/// fewer), so the result does not depend on the tile size either.
 pub(crate) fn pairwise_sq_dists(x: UpdatesView<'_>) -> Vec<f64> {
-    let (n, d) = (x.n(), x.d());
+    let all: Vec<usize> = (0..x.n()).collect();
+    unpack(&packed_pairs::<false>(x, &all, None), x.n())
+}
+
+/// [`pairwise_sq_dists`] of the columns `cols` of `x` (|cols|×|cols|, in the order of
+/// `cols`), with the same sums.
+pub(crate) fn pairwise_sq_dists_of(x: UpdatesView<'_>, cols: &[usize]) -> Vec<f64> {
+    unpack(&packed_pairs::<false>(x, cols, None), cols.len())
+}
+
+/// The n×n Gram matrix of the columns about `reference`, Gᵢⱼ = (xᵢ − r)·(xⱼ − r), row-major
+/// and exactly symmetric: the blocked pass of [`pairwise_sq_dists`] with one multiply-add per
+/// pair and coordinate instead of a subtraction and a multiply-add (half the arithmetic), on
+/// each block's copy of xᵢ − r. Every pair is summed with the same association, so identical
+/// inputs get identical rows and Gᵢᵢ + Gⱼⱼ − 2Gᵢⱼ is exactly 0 between them. The entries scale
+/// with the inputs' distances from r (not with their norms), so with r among the inputs, the
+/// distances Gᵢᵢ + Gⱼⱼ − 2Gᵢⱼ lose to cancellation only the digits by which Gᵢᵢ + Gⱼⱼ exceeds
+/// them. A non-finite input (or one whose squares overflow) gives non-finite entries in its
+/// row and column; a non-finite `reference`, in all of them.
+pub(crate) fn gram_about(x: UpdatesView<'_>, reference: &[f64]) -> Vec<f64> {
+    let all: Vec<usize> = (0..x.n()).collect();
+    unpack(&packed_pairs::<true>(x, &all, Some(reference)), x.n())
+}
+
+/// The packed upper triangle (row by row) of Σₖ (aᵢₖ − aⱼₖ)² (`DOT` false) or Σₖ aᵢₖaⱼₖ
+/// (`DOT` true) over the columns `cols` of `x`, minus `reference` if given, one block of
+/// coordinates per parallel task, partial triangles added in block order.
+fn packed_pairs<const DOT: bool>(
+    x: UpdatesView<'_>,
+    cols: &[usize],
+    reference: Option<&[f64]>,
+) -> Vec<f64> {
+    let (n, d) = (cols.len(), x.d());
     let npairs = n * (n + 1) / 2;
-    let block = pair_block_len(d);
+    // The Gram pass keeps a block of x, its shifted copy and the next block (prefetched) in
+    // L2: half the distance kernel's blocks so that the three fit.
+    let block = if reference.is_some() {
+        pair_block_len(d).div_ceil(2).next_multiple_of(8)
+    } else {
+        pair_block_len(d)
+    };
     let wide = crate::simd::has_avx512();
+    let stream = streams_from_memory(x);
     let partials = map_blocks_in_order(d.div_ceil(block), |b| {
         let (lo, hi) = (b * block, ((b + 1) * block).min(d));
         let mut part = vec![0.0; npairs];
+        // From memory, the next block is asked for while this one is computed, so that its
+        // reads overlap the arithmetic (without it, the Gram pass at d = 79 510 spent 40 % of
+        // its time waiting on the loads of its copy loop).
+        let next: Vec<&[f64]> = if stream && hi < d {
+            let end = (hi + block).min(d);
+            cols.iter().map(|&i| &x.col(i)[hi..end]).collect()
+        } else {
+            Vec::new()
+        };
         // 4×4 tiles keep 16 accumulators of eight lanes in 16 of the 32 AVX-512
         // registers; with 16 registers (AVX2, SSE2, NEON) 2×2 tiles avoid spilling.
-        if wide {
-            crate::simd::widest(
-                #[inline(always)]
-                || pairs_in_block::<4>(x, lo, hi, &mut part),
-            );
-        } else {
-            crate::simd::widest(
-                #[inline(always)]
-                || pairs_in_block::<2>(x, lo, hi, &mut part),
-            );
+        let mut run = |rows: &[&[f64]]| {
+            if wide {
+                crate::simd::widest(
+                    #[inline(always)]
+                    || pairs_in_block::<4, DOT>(rows, &next, &mut part),
+                );
+            } else {
+                crate::simd::widest(
+                    #[inline(always)]
+                    || pairs_in_block::<2, DOT>(rows, &next, &mut part),
+                );
+            }
+        };
+        match reference {
+            None => {
+                let rows: Vec<&[f64]> = cols.iter().map(|&i| &x.col(i)[lo..hi]).collect();
+                run(&rows);
+            }
+            Some(r) => with_block_buffer(n * (hi - lo), |buf| {
+                let r = &r[lo..hi];
+                for (out, &i) in buf.chunks_exact_mut(hi - lo).zip(cols) {
+                    for ((o, v), r) in out.iter_mut().zip(&x.col(i)[lo..hi]).zip(r) {
+                        *o = v - r;
+                    }
+                }
+                let rows: Vec<&[f64]> = buf.chunks_exact(hi - lo).collect();
+                run(&rows);
+            }),
         }
         part
     });
-    let acc = add_in_order(&partials, npairs);
+    add_in_order(&partials, npairs)
+}
+
+thread_local! {
+    /// Each thread's buffer for one block of shifted columns (n × 2048 f64, 800 kB at n = 50),
+    /// kept from call to call instead of allocated (and page-faulted) per block.
+    static BLOCK_BUFFER: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `work` on `len` f64 of scratch: this thread's kept buffer, or a fresh one if that is
+/// in use further up the stack. Every entry `work` reads it writes first.
+fn with_block_buffer<R>(len: usize, work: impl FnOnce(&mut [f64]) -> R) -> R {
+    BLOCK_BUFFER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut data) => {
+            if data.len() < len {
+                data.resize(len, 0.0);
+            }
+            work(&mut data[..len])
+        }
+        Err(_) => work(&mut vec![0.0; len]),
+    })
+}
+
+/// The symmetric n×n row-major matrix of a packed upper triangle.
+fn unpack(packed: &[f64], n: usize) -> Vec<f64> {
     let mut out = vec![0.0; n * n];
     let mut k = 0;
     for i in 0..n {
         for j in i..n {
-            out[i * n + j] = acc[k];
-            out[j * n + i] = acc[k];
+            out[i * n + j] = packed[k];
+            out[j * n + i] = packed[k];
             k += 1;
         }
     }
@@ -73,20 +164,35 @@ fn pair_block_len(d: usize) -> usize {
     (d / 8).next_multiple_of(8).clamp(256, DIST_BLOCK)
 }
 
-/// Adds the squared distances of every pair i ≤ j over coordinates `lo..hi` to `part`
-/// (packed upper triangle, row by row), a T×T tile of pairs at a time. Row groups of T are
-/// padded with the last row; the padded pairs are computed and dropped.
+/// Adds the pair sums (see [`packed_pairs`]) of every pair i ≤ j of `rows` (one block of
+/// coordinates each, equally long) to `part` (packed upper triangle, row by row), a T×T tile
+/// of pairs at a time. Row groups of T are padded with the last row; the padded pairs are
+/// computed and dropped. The cache lines of `next` (the next block's rows, or none) are
+/// prefetched spread evenly over the tiles.
 #[inline(always)]
-fn pairs_in_block<const T: usize>(x: UpdatesView<'_>, lo: usize, hi: usize, part: &mut [f64]) {
-    let n = x.n();
+fn pairs_in_block<const T: usize, const DOT: bool>(
+    rows: &[&[f64]],
+    next: &[&[f64]],
+    part: &mut [f64],
+) {
+    let n = rows.len();
     let groups: Vec<[usize; T]> = (0..n.div_ceil(T))
         .map(|g| std::array::from_fn(|t| (g * T + t).min(n - 1)))
         .collect();
+    let tiles = groups.len() * (groups.len() + 1) / 2;
+    let lines_per_row = next.first().map_or(0, |r| r.len().div_ceil(8));
+    let lines = next.len() * lines_per_row;
+    let mut tile = 0;
     for (ga, rows_a) in groups.iter().enumerate() {
-        let a: [&[f64]; T] = std::array::from_fn(|t| &x.col(rows_a[t])[lo..hi]);
+        let a: [&[f64]; T] = std::array::from_fn(|t| rows[rows_a[t]]);
         for rows_b in &groups[ga..] {
-            let b: [&[f64]; T] = std::array::from_fn(|t| &x.col(rows_b[t])[lo..hi]);
-            let tile = pair_tile::<T, T>(a, b);
+            for l in tile * lines / tiles..(tile + 1) * lines / tiles {
+                let (r, k) = (l / lines_per_row, (l % lines_per_row) * 8);
+                crate::simd::prefetch(&next[r][k..(k + 8).min(next[r].len())]);
+            }
+            tile += 1;
+            let b: [&[f64]; T] = std::array::from_fn(|t| rows[rows_b[t]]);
+            let tile = pair_tile::<T, T, DOT>(a, b);
             for (ta, &i) in rows_a.iter().enumerate() {
                 for (tb, &j) in rows_b.iter().enumerate() {
                     if i <= j {
@@ -99,11 +205,12 @@ fn pairs_in_block<const T: usize>(x: UpdatesView<'_>, lo: usize, hi: usize, part
     }
 }
 
-/// Σₖ (aᵢₖ − bⱼₖ)² for every pair of a TA×TB tile, each associated as [`sq_dist`]: eight lane
-/// sums over the whole multiple-of-8 part (fused multiply-adds: two operations per pair and
-/// coordinate instead of three), combined pairwise, plus the tail.
+/// Σₖ (aᵢₖ − bⱼₖ)² (or Σₖ aᵢₖbⱼₖ when `DOT`) for every pair of a TA×TB tile, each associated
+/// as `data::sq_dist`: eight lane sums over the whole multiple-of-8 part (fused multiply-adds:
+/// two operations per pair and coordinate for a distance, one for a product), combined
+/// pairwise, plus the tail.
 #[inline(always)]
-fn pair_tile<const TA: usize, const TB: usize>(
+fn pair_tile<const TA: usize, const TB: usize, const DOT: bool>(
     a: [&[f64]; TA],
     b: [&[f64]; TB],
 ) -> [[f64; TB]; TA] {
@@ -126,8 +233,12 @@ fn pair_tile<const TA: usize, const TB: usize>(
         for i in 0..TA {
             for j in 0..TB {
                 for l in 0..8 {
-                    let t = va[i][l] - vb[j][l];
-                    acc[i][j][l] = t.mul_add(t, acc[i][j][l]);
+                    acc[i][j][l] = if DOT {
+                        va[i][l].mul_add(vb[j][l], acc[i][j][l])
+                    } else {
+                        let t = va[i][l] - vb[j][l];
+                        t.mul_add(t, acc[i][j][l])
+                    };
                 }
             }
         }
@@ -139,10 +250,123 @@ fn pair_tile<const TA: usize, const TB: usize>(
             let tail: f64 = a[i][full..]
                 .iter()
                 .zip(&b[j][full..])
-                .map(|(x, y)| (x - y) * (x - y))
+                .map(|(x, y)| if DOT { x * y } else { (x - y) * (x - y) })
                 .sum();
             let s = acc[i][j];
             out[i][j] = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
+        }
+    }
+    out
+}
+
+/// How far the medoid may lie from the first frame's reference, in squared median spreads,
+/// before [`gram_near_majority`] recomputes the Gram matrix about the medoid: 10² costs at
+/// most two of f64's sixteen digits of the distances around the medoid.
+const FRAME_REACH: f64 = 100.0;
+
+/// A squared distance Gᵢᵢ + Gⱼⱼ − 2Gᵢⱼ below this fraction of (√Gᵢᵢ + √Gⱼⱼ)², the size of the
+/// terms it is the difference of, has lost more than six of f64's sixteen digits to
+/// cancellation ([`pairwise_sq_dists_by_gram`] recomputes it directly).
+pub(crate) const RESOLVED: f64 = 1e-6;
+
+/// The Gram matrix ([`gram_about`]) about an input near the majority, and that input: x₀,
+/// unless the medoid (the input with the smallest median squared distance to the others) lies
+/// more than 10 median spreads from x₀ (x₀ a far outlier, or data far from x₀ relative to
+/// their spread), in which case the matrix is recomputed about the medoid: one pass over the
+/// data in the common case, two when x₀ is far from the rest. (The medoid, not the mean: one
+/// far input moves the mean, and with it every entry, arbitrarily far.)
+pub(crate) fn gram_near_majority(x: UpdatesView<'_>) -> (Vec<f64>, usize) {
+    let n = x.n();
+    let g = gram_about(x, x.col(0));
+    let (m, spread) = medoid(&sq_dists_of_gram(&g, n), n);
+    // NaN (a non-finite input) counts as far.
+    let near = g[m * n + m] <= FRAME_REACH * spread;
+    if m != 0 && !near {
+        (gram_about(x, x.col(m)), m)
+    } else {
+        (g, 0)
+    }
+}
+
+/// The n×n squared distances Gᵢᵢ + Gⱼⱼ − 2Gᵢⱼ of a Gram matrix (row-major, diagonal 0,
+/// not clamped: a negative value is rounding).
+pub(crate) fn sq_dists_of_gram(g: &[f64], n: usize) -> Vec<f64> {
+    let mut out = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            if i != j {
+                out[i * n + j] = g[i * n + i] + g[j * n + j] - 2.0 * g[i * n + j];
+            }
+        }
+    }
+    out
+}
+
+/// The medoid of n points given their n×n squared distances: the point with the smallest
+/// median (lower middle) squared distance to the others, NaN last, lowest index on ties; and
+/// that median (0 for n = 1).
+pub(crate) fn medoid(d2: &[f64], n: usize) -> (usize, f64) {
+    let (mut best, mut spread) = (0, f64::NAN);
+    let mut row = Vec::with_capacity(n);
+    for i in 0..n {
+        row.clear();
+        row.extend((0..n).filter(|&j| j != i).map(|j| d2[i * n + j]));
+        let m = if row.is_empty() {
+            0.0
+        } else {
+            let mid = (row.len() - 1) / 2;
+            *row.select_nth_unstable_by(mid, |a, b| nan_last(*a, *b)).1
+        };
+        if i == 0 || nan_last(m, spread).is_lt() {
+            (best, spread) = (i, m);
+        }
+    }
+    (best, spread)
+}
+
+/// [`pairwise_sq_dists`] at half its arithmetic: Gᵢᵢ + Gⱼⱼ − 2Gᵢⱼ from the Gram matrix about an
+/// input near the majority ([`gram_near_majority`]), except where that expansion is not
+/// accurate: every pair whose distance is below [`RESOLVED`]·(√Gᵢᵢ + √Gⱼⱼ)² (close vectors,
+/// identical copies), or whose row is non-finite (infinite entries, squares that overflow),
+/// is recomputed by the direct kernel, together with every pair among the vectors involved.
+///
+/// Why this is safe for selections (Krum, Multi-Krum): a Gram entry is a sum like the direct
+/// kernel's, with a rounding error of k ulps of √Gᵢᵢ·√Gⱼⱼ (k a few in practice; at most about
+/// block/8 + number of blocks ≈ 300 at d = 10⁵), so a distance kept from the expansion is off
+/// by k ulps of (√Gᵢᵢ + √Gⱼⱼ)², at most 10⁶ times the distance: a relative error of k·10⁻¹⁰
+/// at worst, and of a few k ulps when the vectors are spread around the reference, the
+/// common case ((√Gᵢᵢ + √Gⱼⱼ)² is then about twice the distance). Sums of such non-negative
+/// distances keep that relative accuracy, so a selection by them differs from the direct one
+/// only between scores that agree to that accuracy, where the direct kernel's own rounding
+/// already decides. The distances of close vectors, where the
+/// expansion would lose everything, come from the direct kernel, exact to rounding; identical
+/// vectors get identical rows (and distance exactly 0), so ties among copies still go to the
+/// lowest index. Without the reference near the data (the plain product XᵀX), vectors far
+/// from the origin relative to their spread (model parameters, momenta with a large common
+/// part) would lose all digits of their distances.
+pub(crate) fn pairwise_sq_dists_by_gram(x: UpdatesView<'_>) -> Vec<f64> {
+    let n = x.n();
+    let (g, _) = gram_near_majority(x);
+    let mut out = sq_dists_of_gram(&g, n);
+    let root: Vec<f64> = (0..n).map(|i| g[i * n + i].sqrt()).collect();
+    let mut involved = vec![false; n];
+    for i in 0..n {
+        for j in i + 1..n {
+            let terms = root[i] + root[j];
+            let resolved = out[i * n + j] >= RESOLVED * terms * terms;
+            if !(terms.is_finite() && resolved) {
+                (involved[i], involved[j]) = (true, true);
+            }
+        }
+    }
+    let rows: Vec<usize> = (0..n).filter(|&i| involved[i]).collect();
+    if !rows.is_empty() {
+        let exact = pairwise_sq_dists_of(x, &rows);
+        let k = rows.len();
+        for (a, &i) in rows.iter().enumerate() {
+            for (b, &j) in rows.iter().enumerate() {
+                out[i * n + j] = exact[a * k + b];
+            }
         }
     }
     out
@@ -174,25 +398,12 @@ fn dists_to(x: UpdatesView<'_>, z: Option<&[f64]>) -> Vec<f64> {
     add_in_order(&partials, n)
 }
 
-/// One fused pass of a Weiszfeld-type iteration: z = (Σᵢ wᵢ·x_{idx[i]}) / `total` (added in
-/// the order of `idx`) and the squared distance of every column of `x` to that z. Each block
-/// of coordinates computes its part of z, then its partial distances while the block is still
-/// in cache, so an iteration reads the data once instead of twice. The distances equal
-/// [`sq_dists_to`]`(x, z)` bit for bit.
-pub(crate) fn weighted_mean_and_dists(
-    x: UpdatesView<'_>,
-    idx: &[usize],
-    w: &[f64],
-    total: f64,
-) -> (Vec<f64>, Vec<f64>) {
-    let mut z = vec![0.0; x.d()];
-    let d2 = weighted_mean_and_dists_into(x, idx, w, total, &mut z);
-    (z, d2)
-}
-
-/// [`weighted_mean_and_dists`] writing z into `z` (d long, overwritten): iterations that no
-/// longer need the previous point reuse its storage instead of allocating (and the kernel
-/// zeroing and mapping) d new f64 per step.
+/// One fused pass of a Weiszfeld-type iteration (ByzFL's geometric median): z = (Σᵢ
+/// wᵢ·x_{idx[i]}) / `total` (added in the order of `idx`), written into `z` (d long,
+/// overwritten, so no d new f64 per step), and the squared distance of every column of `x` to
+/// that z. Each block of coordinates computes its part of z, then its partial distances while
+/// the block is still in cache, so an iteration reads the data once instead of twice. The
+/// distances equal [`sq_dists_to`]`(x, z)` bit for bit.
 pub(crate) fn weighted_mean_and_dists_into(
     x: UpdatesView<'_>,
     idx: &[usize],
@@ -219,7 +430,7 @@ pub(crate) fn weighted_mean_and_dists_into(
 
 /// Writes the squared distance of every column of `x` to `z` over coordinates `lo..hi` (`z`
 /// is that block) into `part`, eight columns at a time on AVX-512 (eight independent sums in
-/// flight), four elsewhere. Same association as [`sq_dist`], multiply-adds fused.
+/// flight), four elsewhere. Same association as `data::sq_dist`, multiply-adds fused.
 fn dists_in_block(x: UpdatesView<'_>, lo: usize, hi: usize, z: &[f64], part: &mut [f64]) {
     #[inline(always)]
     fn run<const T: usize>(x: UpdatesView<'_>, lo: usize, hi: usize, z: &[f64], part: &mut [f64]) {
@@ -227,7 +438,7 @@ fn dists_in_block(x: UpdatesView<'_>, lo: usize, hi: usize, z: &[f64], part: &mu
         for g in 0..n.div_ceil(T) {
             let rows: [usize; T] = std::array::from_fn(|t| (g * T + t).min(n - 1));
             let a: [&[f64]; T] = std::array::from_fn(|t| &x.col(rows[t])[lo..hi]);
-            let tile = pair_tile::<T, 1>(a, [z]);
+            let tile = pair_tile::<T, 1, false>(a, [z]);
             for (t, &i) in rows.iter().enumerate() {
                 part[i] = tile[t][0];
             }
@@ -354,23 +565,78 @@ mod tests {
             })
             .collect();
         let u = Updates::from_rows(&rows).unwrap();
+        let block: Vec<&[f64]> = u.view().cols().map(|c| &c[3..]).collect();
         let mut small = vec![0.0; n * (n + 1) / 2];
-        pairs_in_block::<2>(u.view(), 3, d, &mut small);
+        pairs_in_block::<2, false>(&block, &[], &mut small);
         let mut wide = vec![0.0; n * (n + 1) / 2];
         crate::simd::widest(
             #[inline(always)]
-            || pairs_in_block::<4>(u.view(), 3, d, &mut wide),
+            || pairs_in_block::<4, false>(&block, &[], &mut wide),
         );
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&small), bits(&wide));
         // Entry 1 of the packed triangle is the pair (0, 1): the unfused sum agrees to a few
         // ulps per term (1e-12 relative over ~500 terms).
-        let direct = sq_dist(&rows[0][3..], &rows[1][3..]);
+        let direct = crate::data::sq_dist(&rows[0][3..], &rows[1][3..]);
         assert!(
             (small[1] - direct).abs() <= 1e-12 * direct,
             "{} vs {direct}",
             small[1]
         );
+    }
+
+    /// Krum's pick from distances (native scores, f = 2).
+    fn krum_pick(d2: &[f64], n: usize) -> usize {
+        let all: Vec<usize> = (0..n).collect();
+        let s = crate::aggregators::krum::native_scores(d2, n, &all, n - 4);
+        crate::aggregators::krum::argmin_nan_last(&s)
+    }
+
+    /// The Gram-form distances Krum uses pick what the direct sums pick, where the plain Gram
+    /// expansion does not: (1) data at 10⁸ with unit spread, where XᵀX (no reference near the
+    /// data) loses the distances to cancellation and picks another vector; (2) a cluster of
+    /// six vectors 10⁻⁹ apart that decides the pick, where even the expansion about an input
+    /// loses them and only the direct recomputation ranks them.
+    ///
+    /// Mutation checked: `RESOLVED = 0.0` (no direct recomputation) together with no
+    /// re-framing about the medoid in `gram_near_majority` fails part 2 (0.8e-13 against
+    /// 5e-16). Either safeguard alone keeps it passing: the cluster holds the medoid.
+    #[test]
+    fn gram_distances_select_as_the_direct_sums() {
+        use rand::RngExt;
+        let mut rng = crate::rng::rng_from_seed(7);
+        let d = 3001;
+        // (1) Far from the origin.
+        let rows: Vec<Vec<f64>> = (0..9)
+            .map(|_| (0..d).map(|_| 1e8 + rng.random::<f64>()).collect())
+            .collect();
+        let u = Updates::from_rows(&rows).unwrap();
+        let direct = pairwise_sq_dists(u.view());
+        let plain = sq_dists_of_gram(&gram_about(u.view(), &vec![0.0; d]), 9);
+        let fast = pairwise_sq_dists_by_gram(u.view());
+        assert_ne!(krum_pick(&plain, 9), krum_pick(&direct, 9));
+        assert_eq!(krum_pick(&fast, 9), krum_pick(&direct, 9));
+        for (a, b) in fast.iter().zip(&direct) {
+            assert!((a - b).abs() <= 1e-9 * b, "{a} vs {b}");
+        }
+        // (2) Three unit-scale vectors and a cluster of six within 1e-9 of one point.
+        let centre: Vec<f64> = (0..d).map(|_| rng.random::<f64>()).collect();
+        let mut rows: Vec<Vec<f64>> = (0..3)
+            .map(|_| (0..d).map(|_| rng.random::<f64>()).collect())
+            .collect();
+        rows.extend((0..6).map(|_| {
+            centre
+                .iter()
+                .map(|c| c + 1e-9 * rng.random::<f64>())
+                .collect::<Vec<f64>>()
+        }));
+        let u = Updates::from_rows(&rows).unwrap();
+        let direct = pairwise_sq_dists(u.view());
+        let fast = pairwise_sq_dists_by_gram(u.view());
+        assert_eq!(krum_pick(&fast, 9), krum_pick(&direct, 9));
+        for (a, b) in fast.iter().zip(&direct) {
+            assert!((a - b).abs() <= 1e-9 * b, "{a} vs {b}");
+        }
     }
 
     #[test]

@@ -11,29 +11,52 @@
 //! zero vector pins the iterate near the origin (the "origin attack", tested below). Here ν
 //! must be > 0 (ByzFL accepts ν = 0, which gives NaN once z hits a data point).
 //!
-//! **`Compat::Native`** runs Weiszfeld's iteration to convergence from the coordinate-wise
-//! median, with the Vardi–Zhang correction at data points:
-//! - start z₀ = coordinate-wise median of the finite rows (rows with ±∞ are dropped, as in
-//!   ByzFL: an infinitely distant point has no usable direction);
+//! **`Compat::Native`** runs Weiszfeld's iteration to convergence, with the Vardi–Zhang
+//! correction at data points, on the n×n Gram matrix of the inputs (see *Gram form* below):
+//! - start z₀ = coordinate-wise median of the finite rows;
 //! - step: points with ‖xᵢ − z‖ ≤ ν are *at* z (multiplicity η); the others get weights
 //!   1/‖xᵢ − z‖ and give the Weiszfeld point T̃. If η = 0, z ← T̃. Otherwise, with
 //!   R = Σ_{others} (xᵢ − z)/‖xᵢ − z‖ and r = ‖R‖: if r ≤ η, z is optimal and the iteration
 //!   stops; else z ← (1 − η/r)·T̃ + (η/r)·z;
-//! - stop when ‖z_{t+1} − z_t‖ ≤ tol·s₀ + 4ε‖z_t‖, s₀ = the *median* distance of the points
-//!   to z₀ (the data's scale, so the rule is translation equivariant; the median, because one
-//!   far outlier would inflate a mean distance and stop the iteration early: a point at 10⁶
-//!   among unit-scale data left the result 0.03–0.11 off), ε the f64 machine epsilon (the
-//!   resolution at ‖z_t‖), or after T steps;
-//! - inputs whose squares overflow (entries ≳ 10¹⁵⁰): the finite rows are divided by a power of
-//!   two near their largest |entry| (exact), the iteration runs there with ν scaled alike, and
-//!   the result is multiplied back; the rule is scale-equivariant, so this is the same
-//!   minimiser, without the NaN that 0/0 weights gave on rows of ±10³⁰⁰;
+//! - when z comes within 10⁻³·s₀ of an input xⱼ (s₀ below), xⱼ itself is tested once with
+//!   the same condition (‖Σ_{i≠j} (xᵢ − xⱼ)/‖xᵢ − xⱼ‖‖ ≤ η): if it holds, xⱼ is returned
+//!   exactly. Where the minimiser is an input (many identical Byzantine copies, say)
+//!   Weiszfeld only approaches it geometrically; this ends there;
+//! - stop when ‖z_{t+1} − z_t‖ ≤ tol·s₀ + 4ε(‖r‖ + ‖z_t − r‖), s₀ = the *median* distance
+//!   of the points to z₀ (the data's scale, so the rule is translation equivariant; the
+//!   median, because one far outlier would inflate a mean distance and stop the iteration
+//!   early: a point at 10⁶ among unit-scale data left the result 0.03–0.11 off), ε the f64
+//!   machine epsilon and ‖r‖ + ‖z_t − r‖ ≥ ‖z_t‖ (r the Gram frame's point, below: the
+//!   resolution of z's coordinates far from 0), or after T steps;
+//! - non-finite inputs are dropped (as in ByzFL: an infinitely distant point has no usable
+//!   direction; the finite rows are then rescaled as below), and inputs whose squares come near overflow (entries ≳ 10¹⁵⁰) are divided by
+//!   a power of two near their largest |entry| (exact); the iteration runs there with ν scaled
+//!   alike, and the result is multiplied back: the rule is scale-equivariant, so this is the
+//!   same minimiser, without the NaN that 0/0 weights gave on rows of ±10³⁰⁰;
 //! - defaults: T = 1000 (maximum steps), ν = 0 (only exact coincidence counts as "at z"),
 //!   tol = 1e-10.
 //!
-//! Each step reads the data once: per block of coordinates, the new iterate's block and the
-//! partial distances to it are computed together (in parallel over blocks, partial sums added
-//! in block order, so the result does not depend on the thread count).
+//! **Gram form.** Every iterate after the first step is an affine combination of z₀ and the
+//! inputs, z = z₀ + Σ wᵢ(xᵢ − z₀), so with the Gram matrix about z₀, Gᵢⱼ = (xᵢ − z₀)·(xⱼ − z₀),
+//! computed once in one pass (at matrix-product speed, `distances::gram_about`), every distance
+//! the iteration needs is ‖z − xⱼ‖² = wᵀGw − 2(Gw)ⱼ + Gⱼⱼ and every step length is √(δᵀGδ):
+//! each step costs O(n²) instead of a pass over the n·d entries, and only the result goes back
+//! to ℝᵈ. (On the inputs of a D-SGD round, 40 momenta and 10 ALIE copies at d = 79 510,
+//! Weiszfeld takes about 15 steps; each was a 32 MB pass.) The expansion loses to cancellation
+//! the digits by which its terms exceed the distance, so the frame is kept near the iterate:
+//! - z₀, a coordinate-wise median, lies among the majority, so the terms are of the size of
+//!   the majority's spread (as in the direct sums Σₖ (zₖ − xⱼₖ)², whose z carries a rounding
+//!   of ε‖z‖ in each coordinate);
+//! - a distance that falls below 10⁻⁶ of its terms, (Σ |wᵢ|‖xᵢ − r‖ + ‖xⱼ − r‖)², or an iterate
+//!   (in the inputs' hull) within 10⁻³·s₀ of xⱼ, moves the frame to xⱼ (at most four times),
+//!   where ‖z − xⱼ‖² = wᵀGw is a sum of the small terms alone; xⱼ's own optimality test is
+//!   made there. So no distance that enters a weight has lost more than six digits, and the
+//!   distances to an input the iterate approaches are exact to rounding.
+//!
+//! The Gram product adds fixed coordinate chunks in chunk order, so the result does not depend
+//! on the thread count. ByzFL's three steps read the data once each instead: per block of
+//! coordinates, the new iterate's block and the partial distances to it are computed together
+//! (in parallel over blocks, partial sums added in block order).
 //!
 //! **NaN** (native, read as +∞ by `Updates::new_untrusted`): its vector has an infinite
 //! entry, so it is dropped with the infinite rows.
@@ -46,10 +69,9 @@
 //! - K. Pillutla, S. M. Kakade, Z. Harchaoui, "Robust aggregation for federated learning",
 //!   IEEE Transactions on Signal Processing, 2022, arXiv 1912.13445 (smoothed Weiszfeld).
 
-use super::distances::{
-    sq_dist, sq_dists_to, sq_norm, sq_norms, weighted_mean_and_dists, weighted_mean_and_dists_into,
-};
+use super::distances::{self, gram_about, sq_norm, sq_norms, weighted_mean_and_dists_into};
 use super::far::tame;
+use super::linalg::{non_finite, weighted_mean};
 use super::median::coordinate_median;
 use super::{AggContext, Aggregator};
 use crate::data::UpdatesView;
@@ -142,65 +164,217 @@ impl GeometricMedian {
         z
     }
 
-    fn native_run(&self, x: UpdatesView<'_>, rows: &[usize]) -> Vec<f64> {
-        let mut z = coordinate_median(x, Some(rows));
-        let mut d2 = sq_dists_to(x, &z);
+    /// Weiszfeld with the Vardi–Zhang correction on the Gram matrix (module docs). `None`
+    /// when some input is non-finite or its squares come near overflow (the caller tames the
+    /// input and calls again).
+    fn native_run(&self, x: UpdatesView<'_>) -> Option<DVector<f64>> {
+        let n = x.n();
+        // z₀ = the coordinate-wise median; the first frame is about it, and z is held as
+        // z₀ + Σ wᵢ(xᵢ − z₀) (w = 0 at the start) until a step leaves z₀ behind.
+        let z0 = coordinate_median(x, None);
+        let mut frame = Frame::new(x, gram_about(x, &z0), &z0, None)?;
+        let mut w = vec![0.0; n];
+        let mut in_hull = false;
+        let mut d2 = frame.sq_dists(&w);
         let mut scale = None;
+        let mut tested = vec![false; n];
+        let mut reframes = 0;
         for _ in 0..self.iters {
-            let dist: Vec<f64> = rows.iter().map(|&i| d2[i].sqrt()).collect();
+            let dist: Vec<f64> = d2.iter().map(|v| v.sqrt()).collect();
             let s0 = *scale.get_or_insert_with(|| {
                 let m = median_of(&dist);
                 if m > 0.0 {
                     m
                 } else {
                     // More than half the points at z₀: the mean distance is the scale left.
-                    dist.iter().sum::<f64>() / dist.len() as f64
+                    dist.iter().sum::<f64>() / n as f64
                 }
             });
-            let (mut others, mut w) = (Vec::new(), Vec::new());
-            let mut eta = 0.0;
-            for (&i, &di) in rows.iter().zip(&dist) {
-                if di <= self.nu {
-                    eta += 1.0;
-                } else {
-                    others.push(i);
-                    w.push(1.0 / di);
+            // Near an input (or where the Gram expansion has lost digits to it): look at it
+            // from its own frame, where its distances are exact, and stop there if it is the
+            // minimiser (Vardi–Zhang: ‖Σ unit vectors to the others‖ ≤ its multiplicity).
+            if let Some(j) = frame.nearby(&w, &d2, s0).filter(|_| in_hull) {
+                if frame.reference != Some(j) && reframes < MAX_REFRAMES {
+                    frame = Frame::new(x, gram_about(x, x.col(j)), x.col(j), Some(j))?;
+                    reframes += 1;
+                    d2 = frame.sq_dists(&w);
+                }
+                if frame.reference == Some(j) && !tested[j] {
+                    tested[j] = true;
+                    if frame.vertex_is_optimal(self.nu) {
+                        return Some(DVector::from_column_slice(x.col(j)));
+                    }
                 }
             }
-            if others.is_empty() {
+            let mut t: Vec<f64> = d2.iter().map(|v| v.sqrt()).collect();
+            let mut eta = 0.0;
+            for ti in &mut t {
+                if *ti <= self.nu {
+                    eta += 1.0;
+                    *ti = 0.0;
+                } else {
+                    *ti = 1.0 / *ti;
+                }
+            }
+            let total: f64 = t.iter().sum();
+            if total == 0.0 {
                 break; // every point sits at z
             }
-            let total: f64 = w.iter().sum();
-            // T̃ (the Weiszfeld point) and the distances to it, in one pass.
-            let (t, d2_t) = weighted_mean_and_dists(x, &others, &w, total);
+            // T̃, the Weiszfeld point, as weights summing to one.
+            for ti in &mut t {
+                *ti /= total;
+            }
             let next = if eta == 0.0 {
-                d2 = d2_t;
+                in_hull = true;
                 t
             } else {
                 // R = Σ (xᵢ − z)/‖xᵢ − z‖ = total·(T̃ − z).
-                let r = total * sq_dist(&t, &z).sqrt();
+                let r = total * frame.norm_of_difference(&t, &w);
                 if r <= eta {
                     break; // z is a data point satisfying the optimality condition
                 }
                 let a = eta / r;
-                let next: Vec<f64> = t
-                    .iter()
-                    .zip(&z)
+                t.iter()
+                    .zip(&w)
                     .map(|(t, z)| (1.0 - a) * t + a * z)
-                    .collect();
-                d2 = sq_dists_to(x, &next);
-                next
+                    .collect()
             };
-            let step = sq_dist(&next, &z).sqrt();
-            let size = sq_norm(&z).sqrt();
-            z = next;
+            let step = frame.norm_of_difference(&next, &w);
+            // ‖z‖ ≤ ‖r‖ + ‖z − r‖: the resolution of z's coordinates far from 0.
+            let size = frame.norm + frame.quad(&w).sqrt();
+            d2 = frame.sq_dists(&next);
+            w = next;
             // Relative to the data's spread, not to ‖z‖, so that the result is translation
             // equivariant; the ε·‖z‖ term stops at floating-point resolution far from 0.
             if step <= self.tol * s0 + 4.0 * f64::EPSILON * size {
                 break;
             }
         }
-        z
+        Some(if in_hull {
+            weighted_mean(x, &w)
+        } else {
+            // Still z₀ + Σ wᵢ(xᵢ − z₀) (frames move only once z is in the inputs' hull).
+            let mut z = z0;
+            for (i, &wi) in w.iter().enumerate() {
+                if wi != 0.0 {
+                    for ((zk, xk), rk) in z.iter_mut().zip(x.col(i)).zip(&frame.origin) {
+                        *zk += wi * (xk - rk);
+                    }
+                }
+            }
+            DVector::from_vec(z)
+        })
+    }
+}
+
+/// A squared distance below this fraction of (Σᵢ wᵢ‖xᵢ − x_r‖ + ‖xⱼ − x_r‖)², the size of the
+/// terms it is the difference of, has lost more than six digits to cancellation.
+const RESOLVED: f64 = distances::RESOLVED;
+
+/// An iterate within this fraction of the data's scale s₀ of an input is "near" it.
+const NEAR: f64 = 1e-3;
+
+/// Frames recomputed during the iteration at most (each is a pass over the data).
+const MAX_REFRAMES: usize = 4;
+
+/// The inputs seen from one of them, x_r: the Gram matrix Gᵢⱼ = (xᵢ − x_r)·(xⱼ − x_r)
+/// (row-major). A point of the affine hull z = Σ wᵢxᵢ (Σ wᵢ = 1) is held by its weights w,
+/// and ‖z − xⱼ‖² = wᵀGw − 2(Gw)ⱼ + Gⱼⱼ, O(n²) instead of a pass over n·d entries.
+struct Frame {
+    g: Vec<f64>,
+    /// The input the frame is about, or `None` for z₀.
+    reference: Option<usize>,
+    /// The point r the frame is about (z₀ only: a copy for the final sum).
+    origin: Vec<f64>,
+    /// ‖r‖.
+    norm: f64,
+    /// ‖xᵢ − x_r‖.
+    radius: Vec<f64>,
+}
+
+impl Frame {
+    /// `None` if an input is non-finite or a squared norm or distance exceeds
+    /// [`OVERFLOW_GUARD`].
+    fn new(
+        x: UpdatesView<'_>,
+        g: Vec<f64>,
+        origin: &[f64],
+        reference: Option<usize>,
+    ) -> Option<Frame> {
+        let n = x.n();
+        let norm2 = sq_norm(origin);
+        if norm2.is_nan() || norm2 > OVERFLOW_GUARD {
+            return None;
+        }
+        let radius = (0..n)
+            .map(|i| g[i * n + i])
+            .map(|v| (v <= OVERFLOW_GUARD).then(|| v.sqrt()))
+            .collect::<Option<Vec<f64>>>()?;
+        Some(Frame {
+            g,
+            reference,
+            origin: if reference.is_none() {
+                origin.to_vec()
+            } else {
+                Vec::new()
+            },
+            norm: norm2.sqrt(),
+            radius,
+        })
+    }
+
+    /// G·a.
+    fn times(&self, a: &[f64]) -> Vec<f64> {
+        self.g
+            .chunks_exact(a.len())
+            .map(|row| row.iter().zip(a).map(|(g, a)| g * a).sum())
+            .collect()
+    }
+
+    /// aᵀGa, clamped at 0 (G is positive semi-definite; rounding can dip below).
+    fn quad(&self, a: &[f64]) -> f64 {
+        let ga = self.times(a);
+        a.iter().zip(&ga).map(|(a, b)| a * b).sum::<f64>().max(0.0)
+    }
+
+    /// ‖Σ (aᵢ − bᵢ) xᵢ‖ for weights of equal sums (a difference of two points).
+    fn norm_of_difference(&self, a: &[f64], b: &[f64]) -> f64 {
+        let diff: Vec<f64> = a.iter().zip(b).map(|(a, b)| a - b).collect();
+        self.quad(&diff).sqrt()
+    }
+
+    /// ‖z − xⱼ‖² for every j, z = Σ wᵢxᵢ.
+    fn sq_dists(&self, w: &[f64]) -> Vec<f64> {
+        let n = w.len();
+        let gw = self.times(w);
+        let q: f64 = w.iter().zip(&gw).map(|(a, b)| a * b).sum();
+        (0..n)
+            .map(|j| (q - 2.0 * gw[j] + self.g[j * n + j]).max(0.0))
+            .collect()
+    }
+
+    /// The input nearest z = Σ wᵢxᵢ (distances `d2`) if z is within [`NEAR`]·`s0` of it or
+    /// its distance has lost digits to cancellation ([`RESOLVED`]).
+    fn nearby(&self, w: &[f64], d2: &[f64], s0: f64) -> Option<usize> {
+        let spread: f64 = w.iter().zip(&self.radius).map(|(w, r)| w.abs() * r).sum();
+        let j = (0..d2.len()).min_by(|&a, &b| d2[a].total_cmp(&d2[b]))?;
+        let terms = spread + self.radius[j];
+        (d2[j] <= (NEAR * s0).powi(2) || d2[j] < RESOLVED * terms * terms).then_some(j)
+    }
+
+    /// Whether the reference input minimises Σ ‖xᵢ − z‖ (Vardi & Zhang 2000): with η the
+    /// inputs within `nu` of it (itself included), ‖Σ_{others} (xᵢ − x_r)/‖xᵢ − x_r‖‖ ≤ η.
+    fn vertex_is_optimal(&self, nu: f64) -> bool {
+        let mut u = vec![0.0; self.radius.len()];
+        let mut eta = 0.0;
+        for (ui, &ri) in u.iter_mut().zip(&self.radius) {
+            if ri <= nu {
+                eta += 1.0;
+            } else {
+                *ui = 1.0 / ri;
+            }
+        }
+        self.quad(&u).sqrt() <= eta
     }
 }
 
@@ -218,13 +392,29 @@ impl Aggregator for GeometricMedian {
 
     fn aggregate(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<DVector<f64>> {
         self.check_n(x.n())?;
+        if self.compat == Compat::Native {
+            if let Some(z) = self.native_run(x) {
+                return Ok(z);
+            }
+            // Infinite rows, or squares near the top of the f64 range: run on the finite
+            // rows divided by a power of two (module docs).
+            let t = tame(x, x.n(), "geometric_median")?;
+            let g = GeometricMedian {
+                nu: self.nu / t.scale,
+                ..*self
+            };
+            let z = g
+                .native_run(t.x.view())
+                .ok_or_else(|| non_finite("geometric_median"))?;
+            return Ok(z * t.scale);
+        }
         // A vector with an infinite entry has an infinite norm; only those (or a finite one
         // whose norm overflowed) need their entries checked, not the whole input.
         let norms = sq_norms(x);
         let rows: Vec<usize> = (0..x.n())
             .filter(|&i| norms[i].is_finite() || x.col(i).iter().all(|v| v.is_finite()))
             .collect();
-        if self.compat == Compat::Byzfl && self.iters == 0 {
+        if self.iters == 0 {
             return Ok(DVector::zeros(x.d()));
         }
         if rows.is_empty() {
@@ -233,23 +423,7 @@ impl Aggregator for GeometricMedian {
                 detail: "every vector has an infinite entry (ByzFL would return NaN)".into(),
             });
         }
-        // Squares near the top of the f64 range: run on a rescaled copy (module docs).
-        let biggest = rows.iter().map(|&i| norms[i]).fold(0.0, f64::max);
-        if self.compat == Compat::Native && biggest > OVERFLOW_GUARD {
-            let t = tame(x, x.n(), "geometric_median")?;
-            let g = GeometricMedian {
-                nu: self.nu / t.scale,
-                ..*self
-            };
-            let all: Vec<usize> = (0..t.x.n()).collect();
-            let z = g.native_run(t.x.view(), &all);
-            return Ok(DVector::from_vec(z) * t.scale);
-        }
-        let z = match self.compat {
-            Compat::Byzfl => self.byzfl_run(x, &rows, norms),
-            Compat::Native => self.native_run(x, &rows),
-        };
-        Ok(DVector::from_vec(z))
+        Ok(DVector::from_vec(self.byzfl_run(x, &rows, norms)))
     }
 }
 

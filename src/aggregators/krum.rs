@@ -16,8 +16,12 @@
 //! the argmin exactly as in NumPy (which returns the first NaN), so when more than f vectors
 //! are +∞ ByzFL and lbounds both return a +∞ vector. Native mode ranks a NaN score last.
 //!
-//! Cost: one blocked pass over the data computing all n(n+1)/2 distances (see
-//! the internal `distances` module), then O(n² log n).
+//! Cost: one blocked pass over the data, then O(n² log n). Native mode takes the n(n+1)/2
+//! distances from the Gram matrix about an input near the data (one multiply-add per pair and
+//! coordinate instead of a subtraction and a multiply-add), and recomputes directly the
+//! distances that the expansion would lose to cancellation (close vectors, identical copies,
+//! non-finite ones): see `distances::pairwise_sq_dists_by_gram` for why the selection is the
+//! direct one's. Byzfl mode sums the squared differences directly, as SciPy's `cdist`.
 //!
 //! **NaN** (native, read as +∞ by `Updates::new_untrusted`): its vector is at infinity, its
 //! score ∞ or NaN ranks last, and it is never selected while at most f vectors are non-finite.
@@ -26,7 +30,7 @@
 //! - P. Blanchard, E. M. El Mhamdi, R. Guerraoui, J. Stainer, "Machine learning with
 //!   adversaries: Byzantine tolerant gradient descent", NeurIPS 2017.
 
-use super::distances::{nan_last, pairwise_sq_dists};
+use super::distances::{nan_last, pairwise_sq_dists, pairwise_sq_dists_by_gram};
 use super::{require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
@@ -148,7 +152,12 @@ impl Aggregator for Krum {
     fn aggregate(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<DVector<f64>> {
         self.check_n(x.n())?;
         let n = x.n();
-        let d2 = pairwise_sq_dists(x);
+        // ByzFL's selection is by SciPy's direct `cdist`; the native one by the Gram form,
+        // exact where it matters (see `distances::pairwise_sq_dists_by_gram`).
+        let d2 = match self.compat {
+            Compat::Byzfl => pairwise_sq_dists(x),
+            Compat::Native => pairwise_sq_dists_by_gram(x),
+        };
         let best = match self.compat {
             Compat::Byzfl => argmin_numpy(&byzfl_scores(&d2, n, self.f)),
             Compat::Native => {

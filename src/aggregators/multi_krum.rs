@@ -24,7 +24,7 @@
 //! - P. Blanchard, E. M. El Mhamdi, R. Guerraoui, J. Stainer, "Machine learning with
 //!   adversaries: Byzantine tolerant gradient descent", NeurIPS 2017.
 
-use super::distances::{k_smallest, pairwise_sq_dists};
+use super::distances::{k_smallest, pairwise_sq_dists, pairwise_sq_dists_by_gram};
 use super::krum::{byzfl_scores, check_krum_n, native_scores};
 use super::{AggContext, Aggregator};
 use crate::data::UpdatesView;
@@ -62,7 +62,12 @@ impl MultiKrum {
     pub fn selection(&self, x: UpdatesView<'_>) -> Result<Vec<usize>> {
         self.check_n(x.n())?;
         let n = x.n();
-        let d2 = pairwise_sq_dists(x);
+        // ByzFL's selection is by SciPy's direct `cdist`; the native one by the Gram form,
+        // exact where it matters (see `distances::pairwise_sq_dists_by_gram`).
+        let d2 = match self.compat {
+            Compat::Byzfl => pairwise_sq_dists(x),
+            Compat::Native => pairwise_sq_dists_by_gram(x),
+        };
         let scores = match self.compat {
             Compat::Byzfl => byzfl_scores(&d2, n, self.f),
             Compat::Native => {
