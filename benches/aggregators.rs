@@ -15,6 +15,8 @@
 //! near-duplicates and a different Weiszfeld iteration count, so they time these rules
 //! differently (`RAYON_NUM_THREADS=1 cargo bench --bench aggregators -- dsgd_round_input`).
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use lbounds::aggregators::{self, AggContext, Pipeline, PRE_AGGREGATORS, RULES};
 use lbounds::attacks::{self, AttackContext};
@@ -47,31 +49,6 @@ fn input(d: usize) -> Updates {
     Updates::new(m).expect("finite Gaussian input")
 }
 
-/// The memory-bandwidth yardstick: every entry read once on every core, with 32 independent
-/// accumulators compiled for the widest vector instructions (as the kernels are), so that
-/// neither the add latency nor the instruction count bounds it: on the measurement machine,
-/// 8 accumulators on the SSE2 baseline ran at 18.9 ms for d = 10⁶ and this at 14 ms.
-fn bandwidth_sum(x: &[f64]) -> f64 {
-    use rayon::prelude::*;
-    x.par_chunks(1 << 16)
-        .map(|c| {
-            lbounds::simd::widest(
-                #[inline(always)]
-                || {
-                    let mut acc = [0.0f64; 32];
-                    let mut it = c.chunks_exact(32);
-                    for w in &mut it {
-                        for (a, v) in acc.iter_mut().zip(w) {
-                            *a += v;
-                        }
-                    }
-                    acc.iter().sum::<f64>() + it.remainder().iter().sum::<f64>()
-                },
-            )
-        })
-        .sum()
-}
-
 fn params() -> Params {
     Params::new().with("f", F as f64)
 }
@@ -87,7 +64,7 @@ fn bench(c: &mut Criterion) {
                 .measurement_time(Duration::from_secs(4));
         }
         group.bench_function(BenchmarkId::new("sum", d), |b| {
-            b.iter(|| black_box(bandwidth_sum(x.matrix().as_slice())))
+            b.iter(|| black_box(common::bandwidth_sum(x.matrix().as_slice())))
         });
         let mut pipelines: Vec<(String, Pipeline)> = Vec::new();
         for spec in RULES {
@@ -210,7 +187,7 @@ fn round_rules(c: &mut Criterion) {
         .sample_size(20)
         .measurement_time(Duration::from_secs(3));
     group.bench_function("sum", |b| {
-        b.iter(|| black_box(bandwidth_sum(x.matrix().as_slice())))
+        b.iter(|| black_box(common::bandwidth_sum(x.matrix().as_slice())))
     });
     for (name, compat) in [
         ("average", Compat::Native),

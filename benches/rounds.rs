@@ -21,6 +21,8 @@
 //! thread it is the wall time of an idle machine; with more it is their sum, not the wall
 //! time.
 
+mod common;
+
 use criterion::Throughput;
 use criterion::{criterion_group, criterion_main, Criterion};
 use lbounds::aggregators::{AggContext, Pipeline, PipelineSpec, StepSpec};
@@ -141,30 +143,6 @@ fn timed<R>(b: &mut criterion::Bencher<'_>, mut f: impl FnMut() -> R) {
     }
 }
 
-/// Sum of every entry, in parallel chunks, 32 accumulators per chunk compiled for the widest
-/// vector instructions: a streaming read that neither the add latency nor the instruction
-/// count bounds.
-fn read_pass(x: &[f64]) -> f64 {
-    use rayon::prelude::*;
-    x.par_chunks(1 << 16)
-        .map(|c| {
-            lbounds::simd::widest(
-                #[inline(always)]
-                || {
-                    let mut acc = [0.0f64; 32];
-                    let mut it = c.chunks_exact(32);
-                    for w in &mut it {
-                        for (a, v) in acc.iter_mut().zip(w) {
-                            *a += v;
-                        }
-                    }
-                    acc.iter().sum::<f64>() + it.remainder().iter().sum::<f64>()
-                },
-            )
-        })
-        .sum()
-}
-
 /// m ← β·m + (1 − β)·g for every column m of `ms` (length d each), the columns in parallel.
 fn momentum_pass(ms: &mut [f64], g: &[f64], beta: f64) {
     use rayon::prelude::*;
@@ -203,7 +181,7 @@ fn round_parts(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(2));
     g_.throughput(bytes(HONEST));
     g_.bench_function("read/40x79510", |b| {
-        timed(b, || read_pass(honest.as_slice()))
+        timed(b, || common::bandwidth_sum(honest.as_slice()))
     });
     g_.throughput(bytes(2 * HONEST));
     g_.bench_function("momentum/40x79510", |b| {
