@@ -669,7 +669,15 @@ fn f_dependent_rules_require_a_declared_f() {
             &["aggregate", "--rule", rule, "--input", csv.path()],
             "declare it with --f",
         );
-        ok(&["aggregate", "--rule", rule, "--f", "1", "--input", csv.path()]);
+        ok(&[
+            "aggregate",
+            "--rule",
+            rule,
+            "--f",
+            "1",
+            "--input",
+            csv.path(),
+        ]);
     }
     fails_with(
         &[
@@ -685,7 +693,15 @@ fn f_dependent_rules_require_a_declared_f() {
     );
     // The step parameter is a declaration too, and --f 0 is an explicit choice.
     ok(&["aggregate", "--rule", "trmean:f=1", "--input", csv.path()]);
-    ok(&["aggregate", "--rule", "trmean", "--f", "0", "--input", csv.path()]);
+    ok(&[
+        "aggregate",
+        "--rule",
+        "trmean",
+        "--f",
+        "0",
+        "--input",
+        csv.path(),
+    ]);
     // Median ignores f: no declaration needed.
     ok(&["aggregate", "--rule", "median", "--input", csv.path()]);
 }

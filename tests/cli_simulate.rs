@@ -242,7 +242,7 @@ fn variants_get_their_own_headers_and_refusals_their_own_rows() {
 /// median through the shared data) the paired half-width is below the unpaired
 /// √(h₁² + h₂²) at this fixed seed. Fails if the pairing is lost (checked: comparing each
 /// replicate with the best rule's next replicate, `best.iter().cycle().skip(1)`, gives the
-/// geometric median a paired half-width of ~0.04).
+/// geometric median a paired half-width of 0.037).
 #[test]
 fn vs_best_is_a_paired_difference() {
     let t = ok(&[
@@ -283,7 +283,11 @@ fn vs_best_is_a_paired_difference() {
     );
     let tr = row("trmean");
     let unpaired = (h_median.powi(2) + num(&tr[3]).powi(2)).sqrt();
-    assert!(num(&tr[6]) < unpaired, "paired {} vs {unpaired}:\n{t}", tr[6]);
+    assert!(
+        num(&tr[6]) < unpaired,
+        "paired {} vs {unpaired}:\n{t}",
+        tr[6]
+    );
 }
 
 /// Under IPM with tau = 1e80 (f identical inputs 1e80 times the honest mean away), CAF and
@@ -291,8 +295,8 @@ fn vs_best_is_a_paired_difference() {
 /// (< 1, where sigma per update coordinate is 0.32), never ~1e79 reported as a plain number,
 /// and no cell fails (issue 12, point 7: the fault-injection run saw CAF and spectral return
 /// the plain mean from about 1e78 up, and a sweep record 3e79 with `status: ok`). Fails if
-/// the Gram matrix about the majority falls back to the mean-centred one (checked: see the
-/// report of the mutation in `gram_about_majority`).
+/// the rules stop rescaling a badly scaled Gram matrix (checked: with `far::badly_scaled`
+/// returning false, CAF's worst-case error is 3.5e79).
 #[test]
 fn caf_and_spectral_survive_ipm_at_1e80() {
     let t = ok(&[
