@@ -673,7 +673,9 @@ fn sgd_batch_size_is_a_sampling_rate_over_the_records() {
 /// `privacy sgd` at a vanishing noise multiplier (1e-160, where the RDP bound's terms used to
 /// overflow to NaN and `max(0)` turned it into ε = 0) reports ε = +∞ (text `inf`, JSON null),
 /// never a finite ε, least of all 0 (issue 12, point 7). A sane multiplier in the same run
-/// keeps its finite ε. Fails if NaN in the RDP accountant is clamped to 0 again.
+/// keeps its finite ε. Fails if the accountant reports any finite ε at σ = 1e-160. Not
+/// mutation-checked: turning the NaN-preserving clamp in `rdp_unchecked` back into
+/// `.max(0.0)` leaves it passing (checked), as the RDP terms at this σ now reach +∞, not NaN.
 #[test]
 fn sgd_at_a_vanishing_noise_multiplier_is_never_private() {
     let t = ok(&[
@@ -740,7 +742,8 @@ fn sgd_on_huge_records_ends_with_a_clear_error() {
 /// naming `delta` and suggesting RDP, not the false "no multiplier reaches the target" (the
 /// PLD ε was +∞ below δ ≈ 1e-15, so calibration saw every σ fail; issue 12, point 7). RDP at
 /// the same δ calibrates a finite multiplier, so a target is reachable. Fails if the PLD
-/// accountant's `MIN_DELTA` check is removed.
+/// accountant's `MIN_DELTA` check is removed (checked: the CLI then says "no noise multiplier
+/// up to 1e6 reaches this target").
 #[test]
 fn pld_noise_calibration_below_its_delta_floor_names_delta() {
     for delta in ["1e-16", "1e-30"] {
