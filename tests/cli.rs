@@ -617,3 +617,91 @@ fn timing_leaves_the_aggregate_unchanged_and_reports_the_median_call() {
     assert!(0.0 < min && min <= med && min <= mean, "{timed}");
     assert_eq!(timed["repeat"], 3);
 }
+
+/// `--compat byzfl` with a rule (or pre-aggregator) that ByzFL 0.0.11 does not have is exit 2
+/// with one stderr line naming the rule, never a silent native run (issue 12, point 3). Fails
+/// if `require_in_byzfl` stops refusing (checked: making it return `Ok(())` unconditionally
+/// makes `aggregate` print a native aggregate with exit 0).
+#[test]
+fn compat_byzfl_refuses_rules_byzfl_lacks() {
+    let csv = Csv::new(
+        "byzfl-lacks.csv",
+        "1,2\n1.1,2.1\n0.9,1.9\n1.05,2.05\n0.95,1.95\n1,2\n1.02,2.02\n100,100\n",
+    );
+    for rule in ["bulyan", "dnc", "spectral"] {
+        fails_with(
+            &[
+                "aggregate",
+                "--compat",
+                "byzfl",
+                "--rule",
+                rule,
+                "--f",
+                "1",
+                "--input",
+                csv.path(),
+            ],
+            &format!("`{rule}` does not exist in ByzFL"),
+        );
+        // The same rule runs natively: the refusal is about ByzFL, not the input.
+        ok(&[
+            "aggregate",
+            "--rule",
+            rule,
+            "--f",
+            "1",
+            "--input",
+            csv.path(),
+        ]);
+    }
+}
+
+/// A rule or pre-aggregator whose meaning depends on f (trmean, krum, the nnm pre-aggregator)
+/// run without `--f` is exit 2 with one line telling the user to declare it, never a silent
+/// f = 0 (where trmean is the plain average; issue 12, point 3). Rules that ignore f still run
+/// without it. Fails if the `depends_on_f` check in the CLI's pipeline builder is dropped
+/// (checked: with the check disabled, `--rule trmean` without `--f` exits 0 with the average).
+#[test]
+fn f_dependent_rules_require_a_declared_f() {
+    let csv = Csv::new("needs-f.csv", "1,2\n1.1,2.1\n0.9,1.9\n1.05,2.05\n100,100\n");
+    for rule in ["trmean", "krum"] {
+        fails_with(
+            &["aggregate", "--rule", rule, "--input", csv.path()],
+            "declare it with --f",
+        );
+        ok(&[
+            "aggregate",
+            "--rule",
+            rule,
+            "--f",
+            "1",
+            "--input",
+            csv.path(),
+        ]);
+    }
+    fails_with(
+        &[
+            "aggregate",
+            "--rule",
+            "average",
+            "--pre",
+            "nnm",
+            "--input",
+            csv.path(),
+        ],
+        "`nnm` depends on the number f",
+    );
+    // The step parameter is a declaration too, and --f 0 is an explicit choice.
+    ok(&["aggregate", "--rule", "trmean:f=1", "--input", csv.path()]);
+    ok(&[
+        "aggregate",
+        "--rule",
+        "trmean",
+        "--f",
+        "0",
+        "--input",
+        csv.path(),
+    ]);
+    // Median ignores f: no declaration needed.
+    ok(&["aggregate", "--rule", "median", "--input", csv.path()]);
+}

@@ -669,3 +669,120 @@ fn sgd_batch_size_is_a_sampling_rate_over_the_records() {
         "cannot be used with",
     );
 }
+
+/// `privacy sgd` at a vanishing noise multiplier (1e-160, where the RDP bound's terms used to
+/// overflow to NaN and `max(0)` turned it into ε = 0) reports ε = +∞ (text `inf`, JSON null),
+/// never a finite ε, least of all 0 (issue 12, point 7). A sane multiplier in the same run
+/// keeps its finite ε. Fails if the accountant reports any finite ε at σ = 1e-160. Not
+/// mutation-checked: turning the NaN-preserving clamp in `rdp_unchecked` back into
+/// `.max(0.0)` leaves it passing (checked), as the RDP terms at this σ now reach +∞, not NaN.
+#[test]
+fn sgd_at_a_vanishing_noise_multiplier_is_never_private() {
+    let t = ok(&[
+        "sgd",
+        "--noise-multipliers",
+        "1e-160,1",
+        "--replicates",
+        "1",
+        "--epochs",
+        "1",
+        "--n",
+        "20",
+    ]);
+    // The table's rows: sigma, epsilon, ... ; the first is sigma = 1e-160, the second sigma = 1.
+    let rows: Vec<Vec<&str>> = t
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|w| w.len() >= 2 && w[0].parse::<f64>().is_ok())
+        .collect();
+    assert_eq!(rows.len(), 2, "{t}");
+    assert_eq!(rows[0][1], "inf", "{t}");
+    let eps1: f64 = rows[1][1].parse().unwrap();
+    assert!(eps1.is_finite() && eps1 > 0.0, "{t}");
+    // The JSON records say the same: ε is +∞ (null), not a number.
+    let out = common::ok(&privacy(&[
+        "sgd",
+        "--noise-multipliers",
+        "1e-160",
+        "--replicates",
+        "1",
+        "--epochs",
+        "1",
+        "--n",
+        "20",
+        "--json",
+    ]));
+    for line in out.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        for e in v["output"]["epochs"].as_array().unwrap() {
+            let eps = &e["epsilon"];
+            assert!(
+                eps.is_null() || eps.as_str() == Some("inf") || eps.as_f64().unwrap() > 1e300,
+                "{v}"
+            );
+        }
+    }
+}
+
+/// `privacy sgd --sigma 1e160` (records whose squared norms overflow) ends at once with one
+/// clear line, exit 2, like `--mean 1e160` (issue 12, point 7: both used to hang clipping a
+/// gradient that held inf). Fails if the per-example gradient's overflow check is dropped (the
+/// run then hangs or prints non-finite numbers).
+#[test]
+fn sgd_on_huge_records_ends_with_a_clear_error() {
+    let started = std::time::Instant::now();
+    fails_with(
+        &["sgd", "--sigma", "1e160", "--replicates", "1", "--n", "20"],
+        "overflows",
+    );
+    assert!(started.elapsed().as_secs_f64() < 10.0);
+}
+
+/// `privacy noise --accountant pld` at a δ below the PLD accountant's resolution is an error
+/// naming `delta` and suggesting RDP, not the false "no multiplier reaches the target" (the
+/// PLD ε was +∞ below δ ≈ 1e-15, so calibration saw every σ fail; issue 12, point 7). RDP at
+/// the same δ calibrates a finite multiplier, so a target is reachable. Fails if the PLD
+/// accountant's `MIN_DELTA` check is removed (checked: the CLI then says "no noise multiplier
+/// up to 1e6 reaches this target").
+#[test]
+fn pld_noise_calibration_below_its_delta_floor_names_delta() {
+    for delta in ["1e-16", "1e-30"] {
+        let args = [
+            "noise",
+            "--accountant",
+            "pld",
+            "--sampling-rate",
+            "0.01",
+            "--steps",
+            "100",
+            "--epsilon",
+            "3",
+            "--delta",
+            delta,
+        ];
+        let out = common::lbounds().args(privacy(&args)).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(out.stdout.is_empty());
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("delta") && stderr.contains("RDP"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("no multiplier"), "{stderr}");
+        // RDP reaches the same target: the refusal is the accountant's limit, not the target's.
+        let v = json(&[
+            "noise",
+            "--sampling-rate",
+            "0.01",
+            "--steps",
+            "100",
+            "--epsilon",
+            "3",
+            "--delta",
+            delta,
+            "--json",
+        ]);
+        assert!(v.to_string().contains("noise_multiplier"), "{v}");
+    }
+}
