@@ -769,7 +769,7 @@ fn pld_noise_calibration_below_its_delta_floor_names_delta() {
             stderr.contains("delta") && stderr.contains("RDP"),
             "{stderr}"
         );
-        assert!(!stderr.contains("no multiplier"), "{stderr}");
+        assert!(!stderr.contains("no noise multiplier"), "{stderr}");
         // RDP reaches the same target: the refusal is the accountant's limit, not the target's.
         let v = json(&[
             "noise",

@@ -106,6 +106,18 @@ fn clients(sizes: &[usize]) -> Vec<Examples> {
         .collect()
 }
 
+/// The `epsilon` of every round record (JSON lines).
+fn epsilons(lines: &[String]) -> Vec<f64> {
+    lines
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["epsilon"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect()
+}
+
 fn spec(rule: &str, f: usize) -> PipelineSpec {
     let mut r = StepSpec::named(rule);
     if crate::aggregators::depends_on_f(rule).unwrap() {
@@ -287,14 +299,7 @@ fn dp_clipping_and_accounting() {
     // 5 rounds, each θ step ≤ η·max_i(|batch_i|·C/B); batches ≤ N_i ≤ 22 examples, B = 5.
     assert!(moved <= 5.0 * 0.1 * 22.0 * 1e-3 / 5.0 + 1e-15, "{moved}");
     let (lines, noisy) = dp(1.0, 1.0);
-    let eps: Vec<f64> = lines
-        .iter()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["epsilon"]
-                .as_f64()
-                .unwrap()
-        })
-        .collect();
+    let eps = epsilons(&lines);
     assert!(eps.windows(2).all(|w| w[0] < w[1]), "{eps:?}");
     // q = max B/Nᵢ = 5/8, σ = 1, 5 steps: the RDP accountant's ε at δ = 1e-5.
     let want = crate::privacy::accounting::rdp::epsilon(5.0 / 8.0, 1.0, 5, 1e-5).unwrap();
@@ -442,14 +447,7 @@ fn user_level_dp_clips_at_the_server_and_accounts_the_gaussian_per_round() {
         tight.params
     );
     let (lines, noisy) = central(1.0, 2.0);
-    let eps: Vec<f64> = lines
-        .iter()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["epsilon"]
-                .as_f64()
-                .unwrap()
-        })
-        .collect();
+    let eps = epsilons(&lines);
     assert!(eps.windows(2).all(|w| w[0] < w[1]), "{eps:?}");
     let want = crate::privacy::accounting::rdp::epsilon(1.0, 2.0, 5, 1e-5).unwrap();
     // The same accountant on the same curve: equal up to the composition's roundings.
