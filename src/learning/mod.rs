@@ -17,6 +17,7 @@ pub mod examples;
 pub mod model;
 pub mod partition;
 pub mod sources;
+pub mod text;
 pub mod train;
 
 pub use examples::{Batch, Examples, Task};

@@ -15,8 +15,10 @@
 
 pub mod clopper_pearson;
 pub mod epsilon;
+pub mod exposure;
 pub mod gdp;
 pub mod one_run;
+pub mod skew_normal;
 
 use crate::{Error, Result};
 
