@@ -50,8 +50,8 @@ fn maximum_exposure_is_log2_of_the_space() {
 /// force), for contexts narrower, equal to and wider than the secret (w = 2, 3, 4 with 3
 /// digits), with and without a hidden layer. Tolerance 1e-12 relative: the two sum the same
 /// terms in the same order, and only the batch position of a column differs.
-/// Mutation checked: indexing the table by `parent / contexts` instead of `parent % contexts`
-/// fails it.
+/// Mutation checked: indexing the table by `parent / contexts % contexts` (the leading digits)
+/// instead of `parent % contexts` (the trailing ones) fails it.
 #[test]
 fn enumeration_matches_brute_force() {
     for (w, hidden) in [(2, 8), (3, 0), (3, 16), (4, 8)] {
@@ -76,7 +76,7 @@ fn enumeration_matches_brute_force() {
 
 /// Interpolation with every other candidate as a reference is the exact exposure up to
 /// log₂(N/(N − 1)) (it divides by the N − 1 references instead of N).
-/// Mutation checked: rank = #{references ≤ s} without the + 1 fails it.
+/// Mutation checked: rank = max(1, #{references ≤ s}) instead of 1 + #{…} fails it.
 #[test]
 fn interpolation_with_all_candidates_is_exact() {
     let (model, theta) = random_model(3, 8, 5);
@@ -151,7 +151,7 @@ fn unseen_secret_has_uniform_rank() {
 /// A model trained non-privately on a canary inserted 16 times ranks it first among all 10⁶
 /// candidates: exposure = 19.93 bits, in each of 3 replicates; the interpolated estimate then
 /// sits at its cap log₂ 2000, and the extrapolated one beyond 15 bits.
-/// Mutation checked: ranking by the highest score (`x >= s` in `rank`) fails it.
+/// Mutation checked: inserting no copy of the canary in `corpus` fails it.
 #[test]
 fn memorised_canary_reaches_the_maximum() {
     let p = ExposurePoint {
@@ -174,7 +174,7 @@ fn memorised_canary_reaches_the_maximum() {
 /// exposure drops by more than 5 bits and no replicate's DP exposure exceeds its
 /// non-private one by more than 1 bit. (Measured: non-private 19.9, 19.9, 13.5, … bits;
 /// at ε = 2 about 4–8 bits.)
-/// Mutation checked: ignoring `epsilon` in `calibrated_sigma` (training without DP) fails it.
+/// Mutation checked: `calibrated_sigma` returning `None` (training without DP) fails it.
 #[test]
 fn dp_lowers_exposure() {
     let mut gap = 0.0;
