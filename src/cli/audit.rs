@@ -31,6 +31,9 @@ enum Cmd {
     Gdp(GdpArgs),
     /// Epsilon lower bound from one training run with many canaries (Steinke et al. 2023).
     OneRun(OneRunArgs),
+    /// Canary exposure of a small character model trained with or without DP-SGD (the
+    /// Secret Sharer, Carlini et al. 2019): exact over all secrets, sampled, extrapolated.
+    Exposure(super::audit_exposure::ExposureArgs),
 }
 
 /// One operating point: N1 members of which TP were called members, N0 non-members of which
@@ -149,6 +152,7 @@ pub fn run(a: Args) -> Result<()> {
         Cmd::Scores(a) => scores(a),
         Cmd::Gdp(a) => gdp_cmd(a),
         Cmd::OneRun(a) => one_run_cmd(a),
+        Cmd::Exposure(a) => super::audit_exposure::run(a),
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! name = "breakdown"          # names the records (figures find their data by it)
-//! experiment = "robust"       # the experiment kind: robust, dp_mean, dp_robust, train
+//! experiment = "robust"       # the experiment kind: robust, dp_mean, dp_robust, train, exposure
 //! seed = 1                    # every random stream is keyed by (seed, point, replicate)
 //! replicates = 10             # runs per grid point
 //! description = "optional free text"
@@ -20,7 +20,7 @@
 //!
 //! The grid is the **Cartesian product** of the lists, taken in the fixed key order of the
 //! experiment's schema ([`ROBUST_KEYS`], [`DP_MEAN_KEYS`], [`DP_ROBUST_KEYS`],
-//! [`TRAIN_KEYS`]; not the order
+//! [`TRAIN_KEYS`], [`EXPOSURE_KEYS`]; not the order
 //! of the file), the last key varying
 //! fastest; point `p` is the `p`-th element of that product, counting from 0. Keys listed
 //! together in one `zip` group are walked **together** instead (their lists must have the
@@ -119,6 +119,28 @@
 //! At most one of `dp_epsilon` and `dp_sigma` may be set at a point; with neither the run is
 //! not private. A rule that cannot run at a point's n and f is recorded as `not_applicable`.
 //!
+//! # Keys of the `exposure` experiment (canary exposure, as `lbounds audit exposure`)
+//!
+//! [`super::exposure::CanaryExposure`]: one training run and the canary's exposure (exact,
+//! interpolated, extrapolated) per record; text, secret and initial weights shared by every
+//! point of a replicate.
+//!
+//! | key | type | meaning | default |
+//! |---|---|---|---|
+//! | `insertions` | integer ≥ 0 | copies of the canary in the text | 4 |
+//! | `epsilon` | float > 0 or `"none"` | target ε of DP-SGD (σ calibrated per point) | `"none"` |
+//! | `delta` | float in (0, 1) | δ of the target | 1e-5 |
+//! | `clip` | float > 0 | DP-SGD clip norm | 1 |
+//! | `tokens` | integer ≥ 1 | tokens of user text | 4000 |
+//! | `fanout` | integer in 1..=17 | successors per token of the Markov chain | 4 |
+//! | `digits` | integer in 1..=7 | digits of the secret (10^digits enumerated) | 6 |
+//! | `context` | integer in 1..=10 | model's context window | 3 |
+//! | `hidden` | integer ≥ 0 | tanh hidden units (0: softmax regression) | 32 |
+//! | `epochs` | integer ≥ 1 | passes over the text | 30 |
+//! | `batch` | integer ≥ 1 | batch size | 64 |
+//! | `lr` | float > 0 | learning rate | 0.5 |
+//! | `references` | integer ≥ 3 | random secrets of the sampled estimates | 2000 |
+//!
 //! # Validation
 //!
 //! Everything is checked before any work: unknown keys, wrong types, empty lists, values out
@@ -136,6 +158,7 @@
 //! refuses to join records of different configs.
 
 use super::dp_robust::DpRobustPoint;
+use super::exposure::ExposurePoint;
 use super::privacy::MeanPoint;
 use super::robust::RobustPoint;
 use super::train::{declare_f as declare_f_in, DataSource, NoiseSetting, PrivacySpec, TrainPoint};
@@ -176,6 +199,8 @@ pub enum ExperimentKind {
     DpRobust,
     /// Distributed training across honest and Byzantine users ([`super::train::Training`]).
     Train,
+    /// Canary exposure of a trained character model ([`super::exposure::CanaryExposure`]).
+    Exposure,
 }
 
 /// Every kind, in the order messages list them.
@@ -184,6 +209,7 @@ pub const KINDS: &[ExperimentKind] = &[
     ExperimentKind::DpMean,
     ExperimentKind::DpRobust,
     ExperimentKind::Train,
+    ExperimentKind::Exposure,
 ];
 
 impl ExperimentKind {
@@ -194,6 +220,7 @@ impl ExperimentKind {
             ExperimentKind::DpMean => "dp_mean",
             ExperimentKind::DpRobust => "dp_robust",
             ExperimentKind::Train => "train",
+            ExperimentKind::Exposure => "exposure",
         }
     }
 
@@ -204,6 +231,7 @@ impl ExperimentKind {
             ExperimentKind::DpMean => DP_MEAN_KEYS,
             ExperimentKind::DpRobust => DP_ROBUST_KEYS,
             ExperimentKind::Train => TRAIN_KEYS,
+            ExperimentKind::Exposure => EXPOSURE_KEYS,
         }
     }
 
@@ -214,6 +242,7 @@ impl ExperimentKind {
             ExperimentKind::DpMean => &["epsilon"],
             ExperimentKind::DpRobust => &["attack", "epsilon"],
             ExperimentKind::Train => &["rule", "attack"],
+            ExperimentKind::Exposure => &[],
         }
     }
 }
@@ -230,6 +259,8 @@ pub enum SweepParams {
     DpRobust(DpRobustPoint),
     /// A `train` point.
     Train(TrainPoint),
+    /// An `exposure` point.
+    Exposure(ExposurePoint),
 }
 
 impl SweepParams {
@@ -281,6 +312,23 @@ pub const TRAIN_KEYS: &[&str] = &[
     "clip",
     "dp_delta",
     "compat",
+];
+
+/// Grid keys of the `exposure` experiment, in product order (the last varies fastest).
+pub const EXPOSURE_KEYS: &[&str] = &[
+    "tokens",
+    "fanout",
+    "digits",
+    "context",
+    "hidden",
+    "epochs",
+    "batch",
+    "lr",
+    "references",
+    "clip",
+    "delta",
+    "epsilon",
+    "insertions",
 ];
 
 /// Grid keys of the `dp_mean` experiment, in product order.
@@ -826,6 +874,7 @@ fn base_point(kind: ExperimentKind) -> SweepParams {
                 )
             },
         }),
+        ExperimentKind::Exposure => SweepParams::Exposure(ExposurePoint::default()),
     }
 }
 
@@ -931,7 +980,34 @@ fn apply(key: &str, v: &toml::Value, p: &mut SweepParams) -> Result<()> {
             _ => apply_population(key, v, &mut q.population),
         },
         SweepParams::Train(t) => apply_train(key, v, t),
+        SweepParams::Exposure(e) => apply_exposure(key, v, e),
     }
+}
+
+/// Sets one key of an `exposure` point (ranges are checked with the whole point).
+fn apply_exposure(key: &str, v: &toml::Value, e: &mut ExposurePoint) -> Result<()> {
+    match key {
+        "tokens" => e.tokens = want_int(key, v, 1)?,
+        "fanout" => e.fanout = want_int(key, v, 1)?,
+        "digits" => e.digits = want_int(key, v, 1)?,
+        "context" => e.context = want_int(key, v, 1)?,
+        "hidden" => e.hidden = want_int(key, v, 0)?,
+        "epochs" => e.epochs = want_int(key, v, 1)?,
+        "batch" => e.batch = want_int(key, v, 1)?,
+        "references" => e.references = want_int(key, v, 3)?,
+        "insertions" => e.insertions = want_int(key, v, 0)?,
+        "lr" => e.lr = want_float(key, v)?,
+        "clip" => e.clip = want_float(key, v)?,
+        "delta" => e.delta = want_float(key, v)?,
+        "epsilon" => {
+            e.epsilon = want_float_or_none(key, v)?;
+            if let Some(x) = e.epsilon {
+                check_epsilon(x)?;
+            }
+        }
+        _ => return Err(Error::unknown("grid key", key, EXPOSURE_KEYS.iter().copied())),
+    }
+    Ok(())
 }
 
 /// A number, or the string `"none"` (→ `None`).
@@ -1190,6 +1266,10 @@ fn check_point(p: &SweepParams) -> Result<()> {
             q.check()?;
         }
         SweepParams::Train(t) => t.check()?,
+        SweepParams::Exposure(e) => {
+            e.check()?;
+            super::exposure::calibrated_sigma(e)?;
+        }
     }
     Ok(())
 }

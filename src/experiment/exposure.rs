@@ -220,6 +220,26 @@ impl ExposurePoint {
     }
 }
 
+/// The ceilings at a point: exact exposure is at most log₂|R|, the interpolated estimate at
+/// most log₂(references).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExposureBounds {
+    /// log₂ 10^D.
+    pub log2_space: f64,
+    /// log₂ of the number of references.
+    pub log2_references: f64,
+}
+
+impl ExposureBounds {
+    /// The ceilings of `p`.
+    pub fn at(p: &ExposurePoint) -> ExposureBounds {
+        ExposureBounds {
+            log2_space: p.digits as f64 * 10f64.log2(),
+            log2_references: (p.references as f64).log2(),
+        }
+    }
+}
+
 /// What one run reports (no timings: a record's bytes depend only on its point and
 /// replicate).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -7,9 +7,10 @@
 //! `sweep` (the config's name), `experiment` (its kind), `config_hash`, `point`, `replicate`, `seed`, `grid` (the
 //! point's values as written in the config, keys sorted), `params` (every parameter of the
 //! run, defaults included), `bounds` (the lower bounds that apply at the point:
-//! [`RobustBounds`], [`DpMeanBounds`], [`DpRobustBounds`] or [`TrainBounds`]) and `output`
-//! (the metrics: [`RobustOutcome`] tagged by `status`, [`MeanErrors`], [`DpRobustMetrics`] or
-//! [`TrainOutcome`] tagged by `status`). A line's bytes depend
+//! [`RobustBounds`], [`DpMeanBounds`], [`DpRobustBounds`], [`TrainBounds`] or
+//! [`ExposureBounds`]) and `output` (the metrics: [`RobustOutcome`] tagged by `status`,
+//! [`MeanErrors`], [`DpRobustMetrics`], [`TrainOutcome`] tagged by `status`, or
+//! [`ExposureOutcome`]). A line's bytes depend
 //! only on the config, the point and the replicate, never on threads, shards or timing.
 //!
 //! # Shards
@@ -32,6 +33,7 @@
 
 use super::config::{SweepConfig, SweepParams};
 use super::dp_robust::{dp_robust_bounds, DpRobust, DpRobustBounds, DpRobustMetrics};
+use super::exposure::{CanaryExposure, ExposureBounds, ExposureOutcome};
 use super::privacy::{DpMean, MeanErrors, MeanPoint};
 use super::robust::{RobustAggregation, RobustOutcome, RobustPoint};
 use super::train::{train_bounds, TrainBounds, TrainOutcome, TrainStatus, Training};
@@ -211,6 +213,8 @@ pub enum SweepBounds {
     DpRobust(DpRobustBounds),
     /// At a `train` point.
     Train(TrainBounds),
+    /// At an `exposure` point.
+    Exposure(ExposureBounds),
 }
 
 /// What one run of a sweep produced, by experiment kind (serialised as the inner value).
@@ -225,6 +229,8 @@ pub enum SweepOutput {
     DpRobust(DpRobustMetrics),
     /// A `train` run (tagged by `status`).
     Train(TrainOutcome),
+    /// An `exposure` run.
+    Exposure(ExposureOutcome),
     /// A `dp_mean` or `dp_robust` run whose metrics were not all finite.
     Failed(RunFailure),
 }
@@ -293,6 +299,12 @@ impl SweepOutput {
                 ("dp_trmean", m.dp_trmean),
                 ("trmean_nonprivate", m.trmean_nonprivate),
                 ("trmean_noise_sigma", m.trmean_noise_sigma),
+            ]),
+            SweepOutput::Exposure(o) => non_finite(&[
+                ("exposure_exact", o.exposures.exposure_exact),
+                ("exposure_interpolated", o.exposures.exposure_interpolated),
+                ("exposure_extrapolated", o.exposures.exposure_extrapolated),
+                ("train_loss", o.train_loss),
             ]),
             _ => None,
         };
@@ -389,14 +401,21 @@ impl Experiment for SweepAny {
                 .run_once(q, rng)
                 .map_or_else(SweepOutput::failed, SweepOutput::DpRobust),
             SweepParams::Train(q) => SweepOutput::Train(Training.run_once(q, rng)?),
+            SweepParams::Exposure(q) => CanaryExposure
+                .run_once(q, rng)
+                .map_or_else(SweepOutput::failed, SweepOutput::Exposure),
         })
     }
 
-    /// A `train` point draws from streams named per replicate (common random numbers across
-    /// its grid, see [`super::train`]); the other kinds from their point-keyed stream.
+    /// A `train` or `exposure` point draws from streams named per replicate (common random
+    /// numbers across its grid, see [`super::train`]); the other kinds from their point-keyed
+    /// stream.
     fn run_job(&self, p: &SweepPoint, job: Job) -> Result<SweepOutput> {
         match &p.params {
             SweepParams::Train(q) => Ok(SweepOutput::Train(Training.run_job(q, job)?)),
+            SweepParams::Exposure(q) => Ok(CanaryExposure
+                .run_job(q, job)
+                .map_or_else(SweepOutput::failed, SweepOutput::Exposure)),
             _ => self.run_once(p, &mut job.rng()?),
         }
     }
@@ -412,6 +431,7 @@ pub fn sweep_bounds(p: &SweepParams) -> Result<SweepBounds> {
         SweepParams::DpMean(q) => SweepBounds::DpMean(dp_mean_bounds(q)?),
         SweepParams::DpRobust(q) => SweepBounds::DpRobust(dp_robust_bounds(q)?),
         SweepParams::Train(q) => SweepBounds::Train(train_bounds(q)?),
+        SweepParams::Exposure(q) => SweepBounds::Exposure(ExposureBounds::at(q)),
     })
 }
 

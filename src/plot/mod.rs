@@ -14,6 +14,7 @@
 //! | `fig6_frontier` | `frontier` (kind `dp_robust`) | per ε, the best of the DP average and the DP trimmed mean under its worst attack vs f/n; the region below the Huber bound shaded as impossible; max(Huber, √P1) dashed (order only) |
 //! | `fig7_accuracy_vs_fraction` | `train_breakdown` (kind `train`) | test accuracy of the trained model vs f/n per defence (worst attack), measured collapse per defence, breakdown point 1/2 |
 //! | `fig8_gradient_vs_heterogeneity` | `train_heterogeneity` (kind `train`) | ‖∇F_H‖² at the trained model vs Dirichlet α (or γ) per defence (worst attack), B2 floor f·G²/(n − 2f) at the measured G² |
+//! | `fig10_exposure_vs_insertions` | `exposure` (kind `exposure`) | canary exposure (exact, by enumeration of all 10⁶ secrets) vs insertions, one curve per ε (plain SGD and DP-SGD), the ceiling log₂\|R\| = 19.93 bits dashed |
 //! | `fig9_trilemma_frontier` | `train_frontier` (kind `train`) | one panel per heterogeneity level: best defence's worst-attack test accuracy vs ε per f/n, without privacy dashed; no bound overlaid (none measures accuracy) |
 //!
 //! Every curve is a mean over replicates with a 95% Student-t confidence band
@@ -23,11 +24,14 @@
 
 pub mod any;
 mod chart;
+mod exposure;
 pub mod records;
 mod train;
 
 pub use any::{plot_records, read_records, PlotReport, PlotSpec};
-pub use records::{load, AnyRecord, DpMeanRecord, DpRobustRecord, PlotRecord, TrainRecord};
+pub use records::{
+    load, AnyRecord, DpMeanRecord, DpRobustRecord, ExposureRecord, PlotRecord, TrainRecord,
+};
 
 use crate::experiment::summary::{mean_ci, MeanCi};
 use crate::Result;
@@ -288,6 +292,16 @@ pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, V
     let t9 = trained("train_frontier");
     draw("fig9", "train_frontier", t9.is_empty(), &mut || {
         Ok(vec![train::fig9(&t9, out)?])
+    })?;
+    let exposed: Vec<&ExposureRecord> = records
+        .iter()
+        .filter_map(|r| match r {
+            AnyRecord::Exposure(r) if r.sweep == "exposure" => Some(r.as_ref()),
+            _ => None,
+        })
+        .collect();
+    draw("fig10", "exposure", exposed.is_empty(), &mut || {
+        Ok(vec![exposure::fig10(&exposed, out)?])
     })?;
     Ok((written, skipped))
 }

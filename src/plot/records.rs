@@ -1,6 +1,8 @@
 //! Reading sweep records (JSON Lines written by [`crate::experiment::sweep`]).
 
 use crate::experiment::dp_robust::{DpRobustBounds, DpRobustMetrics, DpRobustPoint};
+use crate::experiment::exposure::{ExposureBounds, ExposurePoint};
+use crate::privacy::audit::exposure::Exposures;
 use crate::experiment::privacy::MeanPoint;
 use crate::experiment::robust::RobustPoint;
 use crate::experiment::sweep::{DpMeanBounds, RobustBounds};
@@ -162,6 +164,23 @@ pub struct TrainRecord {
     pub output: TrainOutput,
 }
 
+/// A record of an `exposure` sweep (a failed run, with non-finite metrics, is skipped).
+#[derive(Clone, Debug, Deserialize)]
+pub struct ExposureRecord {
+    /// The sweep's name.
+    pub sweep: String,
+    /// Grid point index.
+    pub point: u64,
+    /// Replicate index.
+    pub replicate: u32,
+    /// Every parameter of the run.
+    pub params: ExposurePoint,
+    /// The ceilings at the point.
+    pub bounds: ExposureBounds,
+    /// The exposure estimates (other outcome fields are not needed by the figures).
+    pub output: Exposures,
+}
+
 /// A record of any experiment kind (chosen by the record's `experiment` key; records without
 /// one are `robust`).
 #[derive(Clone, Debug)]
@@ -174,6 +193,8 @@ pub enum AnyRecord {
     DpRobust(DpRobustRecord),
     /// `train` (boxed: its parameters make it the largest record by far).
     Train(Box<TrainRecord>),
+    /// `exposure`.
+    Exposure(Box<ExposureRecord>),
 }
 
 impl AnyRecord {
@@ -184,6 +205,7 @@ impl AnyRecord {
             AnyRecord::DpMean(r) => &r.sweep,
             AnyRecord::DpRobust(r) => &r.sweep,
             AnyRecord::Train(r) => &r.sweep,
+            AnyRecord::Exposure(r) => &r.sweep,
         }
     }
 }
@@ -208,7 +230,8 @@ fn parse_line(buf: &[u8]) -> serde_json::Result<Option<AnyRecord>> {
         .and_then(|o| o.status)
         .is_some_and(|s| s == "failed");
     Ok(match kind.experiment.as_deref() {
-        Some("dp_mean" | "dp_robust") if failed => None,
+        Some("dp_mean" | "dp_robust" | "exposure") if failed => None,
+        Some("exposure") => Some(AnyRecord::Exposure(Box::new(serde_json::from_slice(buf)?))),
         Some("dp_mean") => Some(AnyRecord::DpMean(serde_json::from_slice(buf)?)),
         Some("dp_robust") => Some(AnyRecord::DpRobust(serde_json::from_slice(buf)?)),
         Some("train") => Some(AnyRecord::Train(Box::new(serde_json::from_slice(buf)?))),
