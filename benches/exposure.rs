@@ -34,7 +34,9 @@ fn enumeration(c: &mut Criterion) {
         if context == 3 {
             let refs: Vec<u64> = (0..2000u64).map(|i| i * 499 % 1_000_000).collect();
             g.bench_function(format!("score_2000_references_hidden{hidden}"), |b| {
-                b.iter(|| black_box(score_secrets(t.model.as_ref(), &t.theta, &space, &refs).unwrap()))
+                b.iter(|| {
+                    black_box(score_secrets(t.model.as_ref(), &t.theta, &space, &refs).unwrap())
+                })
             });
         }
     }

@@ -64,14 +64,32 @@ fn dp_run_reports_epsilon_and_lower_exposure() {
 /// estimates and the statistic.
 #[test]
 fn deterministic_and_readable() {
-    let args = ["--epochs", "2", "--references", "50", "--digits", "4", "--seed", "7"];
+    let args = [
+        "--epochs",
+        "2",
+        "--references",
+        "50",
+        "--digits",
+        "4",
+        "--seed",
+        "7",
+    ];
     let mut a = json(&args);
     let mut b = json(&args);
     a["seconds"] = Value::Null;
     b["seconds"] = Value::Null;
     assert_eq!(a, b);
     assert!((num(&a, "log2_space") - 4.0 * 10f64.log2()).abs() < 1e-12);
-    let t = ok(&["audit", "exposure", "--epochs", "2", "--references", "50", "--digits", "4"]);
+    let t = ok(&[
+        "audit",
+        "exposure",
+        "--epochs",
+        "2",
+        "--references",
+        "50",
+        "--digits",
+        "4",
+    ]);
     for needle in [
         "exposure (exact, all 10^4 candidates)",
         "exposure (interpolated, 50 random references)",

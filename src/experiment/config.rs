@@ -1005,7 +1005,13 @@ fn apply_exposure(key: &str, v: &toml::Value, e: &mut ExposurePoint) -> Result<(
                 check_epsilon(x)?;
             }
         }
-        _ => return Err(Error::unknown("grid key", key, EXPOSURE_KEYS.iter().copied())),
+        _ => {
+            return Err(Error::unknown(
+                "grid key",
+                key,
+                EXPOSURE_KEYS.iter().copied(),
+            ))
+        }
     }
     Ok(())
 }

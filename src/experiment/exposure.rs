@@ -185,7 +185,11 @@ impl ExposurePoint {
             ));
         }
         if self.references > 10_000_000 {
-            return Err(Error::invalid("references", self.references, "must be <= 1e7"));
+            return Err(Error::invalid(
+                "references",
+                self.references,
+                "must be <= 1e7",
+            ));
         }
         crate::error::check_positive("lr", self.lr)?;
         crate::error::check_positive("clip", self.clip)?;
@@ -194,7 +198,8 @@ impl ExposurePoint {
             check_epsilon(e)?;
         }
         let total = (self.tokens as u64).saturating_add(
-            (self.insertions as u64).saturating_mul((text::CANARY_PREFIX.len() + self.digits) as u64),
+            (self.insertions as u64)
+                .saturating_mul((text::CANARY_PREFIX.len() + self.digits) as u64),
         );
         if total > text::MAX_TOKENS as u64 {
             return Err(Error::invalid(
@@ -210,10 +215,7 @@ impl ExposurePoint {
             return Err(Error::invalid(
                 "epochs",
                 self.epochs,
-                format!(
-                    "{} steps exceed the limit of {MAX_STEPS}",
-                    self.steps()
-                ),
+                format!("{} steps exceed the limit of {MAX_STEPS}", self.steps()),
             ));
         }
         Ok(())
@@ -394,8 +396,7 @@ pub fn run_with(
         t.secret,
         p.references,
     );
-    let exposures =
-        exposure::exposures(t.model.as_ref(), &t.theta, &space, t.secret, &references)?;
+    let exposures = exposure::exposures(t.model.as_ref(), &t.theta, &space, t.secret, &references)?;
     Ok(ExposureOutcome {
         secret: text::decode(&text::secret_tokens(t.secret, p.digits)),
         steps: t.summary.rounds,

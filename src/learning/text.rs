@@ -62,11 +62,7 @@ pub fn encode(s: &str) -> Result<Vec<u8>> {
                 .position(|a| a == c)
                 .map(|i| i as u8)
                 .ok_or_else(|| {
-                    Error::invalid(
-                        "text",
-                        c,
-                        format!("not a token (alphabet: \"{ALPHABET}\")"),
-                    )
+                    Error::invalid("text", c, format!("not a token (alphabet: \"{ALPHABET}\")"))
                 })
         })
         .collect()
@@ -150,7 +146,10 @@ impl MarkovText {
         while out.len() < len {
             let u: f64 = rng.random();
             let row = &self.successors[usize::from(t)];
-            t = row.iter().find(|(_, c)| u < *c).map_or(row[row.len() - 1].0, |&(s, _)| s);
+            t = row
+                .iter()
+                .find(|(_, c)| u < *c)
+                .map_or(row[row.len() - 1].0, |&(s, _)| s);
             out.push(t);
         }
         out
@@ -245,10 +244,7 @@ pub fn windows(tokens: &[u8], w: usize) -> Result<Examples> {
     let p = features(w);
     let mut x = DMatrix::<f64>::zeros(p, n);
     for (t, mut col) in x.column_iter_mut().enumerate() {
-        one_hot(
-            &tokens[t..t + w],
-            col.as_mut_slice(),
-        );
+        one_hot(&tokens[t..t + w], col.as_mut_slice());
     }
     let y = tokens[w..].iter().map(|&t| f64::from(t)).collect();
     Examples::new(x, y, Task::Classification { classes: VOCAB })
@@ -297,7 +293,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.len(), 1000 + 5 * canary.len());
-        let found = c.windows(canary.len()).filter(|w| *w == canary.as_slice()).count();
+        let found = c
+            .windows(canary.len())
+            .filter(|w| *w == canary.as_slice())
+            .count();
         assert!(found >= 5, "{found}");
         let ex = windows(&c, 3).unwrap();
         assert_eq!(ex.len(), c.len() - 3);

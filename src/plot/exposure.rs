@@ -24,7 +24,11 @@ pub(super) fn fig10(recs: &[&ExposureRecord], out: &Path) -> Result<Written> {
             label: if e.is_infinite() {
                 "ε = ∞ (plain SGD)".to_string()
             } else {
-                format!("ε = {} (DP-SGD, δ = {})", super::chart::tick(e), super::chart::tick(recs[0].params.delta))
+                format!(
+                    "ε = {} (DP-SGD, δ = {})",
+                    super::chart::tick(e),
+                    super::chart::tick(recs[0].params.delta)
+                )
             },
             color: PALETTE[i % PALETTE.len()],
             points: curve(
@@ -43,9 +47,14 @@ pub(super) fn fig10(recs: &[&ExposureRecord], out: &Path) -> Result<Written> {
         .collect();
     let (lo, hi) = xs
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
     series.push(Series {
-        label: format!("maximum log₂|R| = {ceiling:.2} bits (rank 1 of all {} secrets)", 10u64.pow(recs[0].params.digits as u32)),
+        label: format!(
+            "maximum log₂|R| = {ceiling:.2} bits (rank 1 of all {} secrets)",
+            10u64.pow(recs[0].params.digits as u32)
+        ),
         color: (0, 0, 0),
         points: vec![(lo, ceiling, 0.0), (hi, ceiling, 0.0)],
         stroke: Stroke::Dashed,
@@ -56,8 +65,8 @@ pub(super) fn fig10(recs: &[&ExposureRecord], out: &Path) -> Result<Written> {
     let chart = Chart {
         stem: "fig10_exposure_vs_insertions".into(),
         title: format!(
-            "Canary exposure vs insertions (\"my pin is\" + {} digits; {} tokens, {}-token context, {} epochs; {reps} replicates)",
-            p.digits, p.tokens, p.context, p.epochs
+            "Canary exposure vs insertions ({}-digit secret, {} tokens, {reps} replicates)",
+            p.digits, p.tokens
         ),
         x_label: "copies of the canary in the training text (log scale)".into(),
         y_label: "exposure, exact by enumeration (bits)".into(),

@@ -2,11 +2,11 @@
 
 use crate::experiment::dp_robust::{DpRobustBounds, DpRobustMetrics, DpRobustPoint};
 use crate::experiment::exposure::{ExposureBounds, ExposurePoint};
-use crate::privacy::audit::exposure::Exposures;
 use crate::experiment::privacy::MeanPoint;
 use crate::experiment::robust::RobustPoint;
 use crate::experiment::sweep::{DpMeanBounds, RobustBounds};
 use crate::experiment::train::{TrainBounds, TrainPoint};
+use crate::privacy::audit::exposure::Exposures;
 use crate::{Error, Result};
 use serde::Deserialize;
 use std::io::BufRead;

@@ -136,11 +136,7 @@ fn digit_table(model: &dyn Model, theta: &[f64], x: &DMatrix<f64>) -> Result<Vec
 ///
 /// # Errors
 /// Those of [`SecretSpace::check`] and of the model.
-pub fn enumerate_scores(
-    model: &dyn Model,
-    theta: &[f64],
-    space: &SecretSpace,
-) -> Result<Vec<f64>> {
+pub fn enumerate_scores(model: &dyn Model, theta: &[f64], space: &SecretSpace) -> Result<Vec<f64>> {
     space.check(model)?;
     let w = space.context;
     let p = features(w);

@@ -266,7 +266,7 @@ mod tests {
 
     /// α = 0 is the normal: ln F = ln Φ, to 1e-12 relative, from the centre to z = −35.
     /// Mutation checked: ln Φ(sign(α)·t) for ln Φ(αt) in the density fails it (sign(0) = 1 in
-/// Rust, so α = 0 becomes 2φ(t)Φ(t)).
+    /// Rust, so α = 0 becomes 2φ(t)Φ(t)).
     #[test]
     fn shape_zero_is_the_normal() {
         let sn = SkewNormal::new(0.0, 1.0, 0.0).unwrap();

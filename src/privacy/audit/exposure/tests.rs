@@ -62,7 +62,10 @@ fn enumeration_matches_brute_force() {
         let slow = score_secrets(model.as_ref(), &theta, &sp, &all).unwrap();
         assert_eq!(fast.len(), 1000);
         for (i, (a, b)) in fast.iter().zip(&slow).enumerate() {
-            assert!((a - b).abs() <= 1e-12 * b.abs(), "w {w} secret {i}: {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1e-12 * b.abs(),
+                "w {w} secret {i}: {a} vs {b}"
+            );
         }
         // Ranks from either agree on every secret.
         for secret in [0u64, 7, 123, 999] {
@@ -113,7 +116,10 @@ fn ties_count_against_the_secret() {
     assert_eq!(rank(&scores, 321).unwrap(), 1000);
     assert_eq!(exposure_from_rank(1000, 1000), 0.0);
     let interp = interpolated(scores[0], &scores[1..]).unwrap();
-    assert!((interp - (999f64 / 1000.0).log2()).abs() < 1e-15, "{interp}");
+    assert!(
+        (interp - (999f64 / 1000.0).log2()).abs() < 1e-15,
+        "{interp}"
+    );
     assert!(rank(&scores, 1000).is_err());
 }
 
@@ -136,7 +142,10 @@ fn unseen_secret_has_uniform_rank() {
     let scores = enumerate_scores(t.model.as_ref(), &t.theta, &sp).unwrap();
     let mut sorted = scores.clone();
     sorted.sort_by(f64::total_cmp);
-    assert!(sorted.windows(2).all(|w| w[0] < w[1]), "no ties in this model");
+    assert!(
+        sorted.windows(2).all(|w| w[0] < w[1]),
+        "no ties in this model"
+    );
     let exposure = |s: u64| exposure_from_rank(rank(&scores, s).unwrap(), sp.size());
     let mean_all = (0..sp.size()).map(exposure).sum::<f64>() / sp.size() as f64;
     assert!(
@@ -191,7 +200,10 @@ fn dp_lowers_exposure() {
                 .exposure_exact
         };
         let (plain, private) = (run(None), run(Some(1.0)));
-        assert!(private < plain + 1.0, "replicate {rep}: {private} vs {plain}");
+        assert!(
+            private < plain + 1.0,
+            "replicate {rep}: {private} vs {plain}"
+        );
         gap += (plain - private) / 4.0;
     }
     assert!(gap > 5.0, "mean gap {gap}");
