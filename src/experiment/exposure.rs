@@ -424,3 +424,62 @@ pub fn draw_references(rng: &mut SimRng, size: u64, secret: u64, n: usize) -> Ve
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::config::{SweepConfig, SweepParams};
+
+    /// The built-in sweep parses into its 24 points, the last key (`insertions`) fastest, and
+    /// bad values name their key.
+    #[test]
+    fn sweep_config_parses() {
+        let c = SweepConfig::parse(
+            include_str!("../../examples/sweeps/exposure.toml"),
+            "exposure.toml",
+        )
+        .unwrap();
+        assert_eq!(c.points(), 24);
+        let (p, grid) = c.point(1).unwrap();
+        let SweepParams::Exposure(e) = p else {
+            panic!("an exposure point")
+        };
+        assert_eq!((e.insertions, e.epsilon), (2, None));
+        assert_eq!(grid["epsilon"], "none");
+        let (p, _) = c.point(23).unwrap();
+        let SweepParams::Exposure(e) = p else {
+            panic!("an exposure point")
+        };
+        assert_eq!((e.insertions, e.epsilon), (32, Some(0.5)));
+        let bad = |grid: &str, needle: &str| {
+            let text = format!(
+                "name = \"x\"\nexperiment = \"exposure\"\nseed = 1\nreplicates = 1\n[grid]\n{grid}\n"
+            );
+            let e = SweepConfig::parse(&text, "x.toml").unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        };
+        bad("digits = 8", "digits");
+        bad("epsilon = 0", "epsilon");
+        bad("epsilon = \"all\"", "epsilon");
+        bad("context = 11", "context");
+        bad("references = 2", "references");
+        bad("rule = \"median\"", "rule");
+    }
+
+    /// The calibrated σ reaches the target: the accountant's ε over the run's steps at q = B/N
+    /// is within 1% below it (the calibration bisects σ), and a run reports that ε.
+    #[test]
+    fn dp_runs_spend_the_target_epsilon() {
+        let p = ExposurePoint {
+            epsilon: Some(2.0),
+            epochs: 2,
+            references: 10,
+            ..ExposurePoint::default()
+        };
+        let o = run_with(&p, Streams::new(1, 0), &mut |_, _| {}).unwrap();
+        let eps = o.epsilon.unwrap();
+        assert!(eps <= 2.0 && eps > 1.98, "{eps}");
+        assert_eq!(o.noise_multiplier, calibrated_sigma(&p).unwrap());
+        assert_eq!(calibrated_sigma(&ExposurePoint::default()).unwrap(), None);
+    }
+}
