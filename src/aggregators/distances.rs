@@ -128,18 +128,9 @@ thread_local! {
     static BLOCK_BUFFER: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Runs `work` on `len` f64 of scratch: this thread's kept buffer, or a fresh one if that is
-/// in use further up the stack. Every entry `work` reads it writes first.
+/// Runs `work` on `len` f64 of this thread's block buffer (`data::with_scratch`).
 fn with_block_buffer<R>(len: usize, work: impl FnOnce(&mut [f64]) -> R) -> R {
-    BLOCK_BUFFER.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut data) => {
-            if data.len() < len {
-                data.resize(len, 0.0);
-            }
-            work(&mut data[..len])
-        }
-        Err(_) => work(&mut vec![0.0; len]),
-    })
+    crate::data::with_scratch(&BLOCK_BUFFER, len, work)
 }
 
 /// The symmetric n×n row-major matrix of a packed upper triangle.
