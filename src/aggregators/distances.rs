@@ -567,11 +567,11 @@ mod tests {
         let u = Updates::from_rows(&rows).unwrap();
         let block: Vec<&[f64]> = u.view().cols().map(|c| &c[3..]).collect();
         let mut small = vec![0.0; n * (n + 1) / 2];
-        pairs_in_block::<2, false>(&block, &[], &mut small);
+        pairs_in_block::<2, false>(&block, &[], &[], &mut small);
         let mut wide = vec![0.0; n * (n + 1) / 2];
         crate::simd::widest(
             #[inline(always)]
-            || pairs_in_block::<4, false>(&block, &[], &mut wide),
+            || pairs_in_block::<4, false>(&block, &[], &[], &mut wide),
         );
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&small), bits(&wide));
@@ -590,6 +590,31 @@ mod tests {
         let all: Vec<usize> = (0..n).collect();
         let s = crate::aggregators::krum::native_scores(d2, n, &all, n - 4);
         crate::aggregators::krum::argmin_nan_last(&s)
+    }
+
+    /// The Gram kernel subtracts the reference as it loads each entry; that must be the same
+    /// bits as the Gram matrix about the origin of the vectors shifted beforehand (what it
+    /// computed when it wrote a shifted copy of each block), including the ragged tails of
+    /// the last block (d = 1037: blocks of 128, the last holding 13 = 8 + a tail of 5).
+    /// Mutation checked: the tail summing the raw products x·y instead of (x − r)(y − r)
+    /// fails it.
+    #[test]
+    fn gram_about_a_reference_is_the_gram_of_the_shifted_vectors() {
+        use rand::RngExt;
+        let mut rng = crate::rng::rng_from_seed(11);
+        let (n, d) = (7, 1037);
+        let rows: Vec<Vec<f64>> = (0..n)
+            .map(|_| (0..d).map(|_| 3.0 + rng.random::<f64>()).collect())
+            .collect();
+        let r: Vec<f64> = (0..d).map(|_| 3.0 + rng.random::<f64>()).collect();
+        let shifted: Vec<Vec<f64>> = rows
+            .iter()
+            .map(|x| x.iter().zip(&r).map(|(x, r)| x - r).collect())
+            .collect();
+        let fused = gram_about(Updates::from_rows(&rows).unwrap().view(), &r);
+        let copied = gram_about(Updates::from_rows(&shifted).unwrap().view(), &vec![0.0; d]);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&fused), bits(&copied));
     }
 
     /// The Gram-form distances Krum uses pick what the direct sums pick, where the plain Gram
