@@ -13,7 +13,8 @@
 //! vectors of 40 honest MLP 784-100-10 clients (d = 79 510, batch 32, β = 0.9, after a few
 //! rounds, so nearly equal) followed by 10 identical ALIE vectors. Gaussian inputs have no
 //! near-duplicates and a different Weiszfeld iteration count, so they time these rules
-//! differently (`RAYON_NUM_THREADS=1 cargo bench --bench aggregators -- dsgd_round_input`).
+//! differently (`RAYON_NUM_THREADS=1 cargo bench --bench aggregators -- dsgd_round_input`;
+//! `LBOUNDS_BENCH_CPU_TIME=1` times these by CPU time, as `benches/rounds.rs`).
 
 mod common;
 
@@ -204,11 +205,9 @@ fn round_rules(c: &mut Criterion) {
         };
         let mut rng = rng_from_seed(2);
         group.bench_function(label, |b| {
-            b.iter(|| {
-                black_box(
-                    p.run(x.view(), &mut AggContext::new(&mut rng))
-                        .expect("round input is valid"),
-                )
+            common::timed(b, || {
+                p.run(x.view(), &mut AggContext::new(&mut rng))
+                    .expect("round input is valid")
             })
         });
     }

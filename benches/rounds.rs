@@ -23,6 +23,8 @@
 
 mod common;
 
+use common::timed;
+
 use criterion::Throughput;
 use criterion::{criterion_group, criterion_main, Criterion};
 use lbounds::aggregators::{AggContext, Pipeline, PipelineSpec, StepSpec};
@@ -114,33 +116,6 @@ fn rounds(c: &mut Criterion) {
         }
     }
     g.finish();
-}
-
-/// CPU time used so far by every thread of this process (Linux; zero elsewhere).
-fn cpu_time() -> Duration {
-    let ns: u64 = std::fs::read_dir("/proc/self/task")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    Duration::from_nanos(ns)
-}
-
-/// Times `f` by wall clock, or by CPU time under `LBOUNDS_BENCH_CPU_TIME` (module docs).
-fn timed<R>(b: &mut criterion::Bencher<'_>, mut f: impl FnMut() -> R) {
-    if std::env::var_os("LBOUNDS_BENCH_CPU_TIME").is_some() {
-        b.iter_custom(|iters| {
-            let start = cpu_time();
-            for _ in 0..iters {
-                black_box(f());
-            }
-            cpu_time() - start
-        })
-    } else {
-        b.iter(f)
-    }
 }
 
 /// m ← β·m + (1 − β)·g for every column m of `ms` (length d each), the columns in parallel.

@@ -24,3 +24,33 @@ pub fn bandwidth_sum(x: &[f64]) -> f64 {
         })
         .sum()
 }
+
+/// CPU time used so far by every thread of this process (Linux; zero elsewhere).
+fn cpu_time() -> std::time::Duration {
+    let ns: u64 = std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    std::time::Duration::from_nanos(ns)
+}
+
+/// Times `f` by wall clock, or, under `LBOUNDS_BENCH_CPU_TIME`, by the CPU time all the
+/// process's threads spend (`/proc/self/task/*/schedstat`): on a shared machine the time
+/// slices lost to other processes then drop out (their cache and memory traffic do not).
+/// With one thread it is an idle machine's wall time; with more, the threads' sum.
+pub fn timed<R>(b: &mut criterion::Bencher<'_>, mut f: impl FnMut() -> R) {
+    if std::env::var_os("LBOUNDS_BENCH_CPU_TIME").is_some() {
+        b.iter_custom(|iters| {
+            let start = cpu_time();
+            for _ in 0..iters {
+                std::hint::black_box(f());
+            }
+            cpu_time() - start
+        })
+    } else {
+        b.iter(f)
+    }
+}

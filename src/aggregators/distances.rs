@@ -43,8 +43,8 @@ pub(crate) fn pairwise_sq_dists_of(x: UpdatesView<'_>, cols: &[usize]) -> Vec<f6
 
 /// The n×n Gram matrix of the columns about `reference`, Gᵢⱼ = (xᵢ − r)·(xⱼ − r), row-major
 /// and exactly symmetric: the blocked pass of [`pairwise_sq_dists`] with one multiply-add per
-/// pair and coordinate instead of a subtraction and a multiply-add (half the arithmetic), on
-/// each block's copy of xᵢ − r. Every pair is summed with the same association, so identical
+/// pair and coordinate instead of a subtraction and a multiply-add (half the arithmetic; the
+/// n subtractions xᵢ − r per coordinate are made as the tiles load their rows). Every pair is summed with the same association, so identical
 /// inputs get identical rows and Gᵢᵢ + Gⱼⱼ − 2Gᵢⱼ is exactly 0 between them. The entries scale
 /// with the inputs' distances from r (not with their norms), so with r among the inputs, the
 /// distances Gᵢᵢ + Gⱼⱼ − 2Gᵢⱼ lose to cancellation only the digits by which Gᵢᵢ + Gⱼⱼ exceeds
@@ -65,8 +65,9 @@ fn packed_pairs<const DOT: bool>(
 ) -> Vec<f64> {
     let (n, d) = (cols.len(), x.d());
     let npairs = n * (n + 1) / 2;
-    // The Gram pass keeps a block of x, its shifted copy and the next block (prefetched) in
-    // L2: half the distance kernel's blocks so that the three fit.
+    // The Gram pass's blocks are half the distance kernel's (they once had to fit a shifted
+    // copy in L2 beside the block and the next one; kept so that its sums, and every result
+    // built on them, stay the same bits).
     let block = if reference.is_some() {
         pair_block_len(d).div_ceil(2).next_multiple_of(8)
     } else {
@@ -79,67 +80,33 @@ fn packed_pairs<const DOT: bool>(
         let mut part = vec![0.0; npairs];
         // From memory, the next block is asked for while this one is computed, so that its
         // reads overlap the arithmetic (without it, the Gram pass at d = 79 510 spent 40 % of
-        // its time waiting on the loads of its copy loop).
+        // its time waiting on its loads).
         let next: Vec<&[f64]> = if stream && hi < d {
             let end = (hi + block).min(d);
             cols.iter().map(|&i| &x.col(i)[hi..end]).collect()
         } else {
             Vec::new()
         };
+        let rows: Vec<&[f64]> = cols.iter().map(|&i| &x.col(i)[lo..hi]).collect();
+        // The products are of xᵢ − r, subtracted as each entry is loaded (on the adders, which
+        // the multiply-adds leave idle): no shifted copy of the block is written and re-read.
+        let r = reference.map_or(&[][..], |r| &r[lo..hi]);
         // 4×4 tiles keep 16 accumulators of eight lanes in 16 of the 32 AVX-512
         // registers; with 16 registers (AVX2, SSE2, NEON) 2×2 tiles avoid spilling.
-        let mut run = |rows: &[&[f64]]| {
-            if wide {
-                crate::simd::widest(
-                    #[inline(always)]
-                    || pairs_in_block::<4, DOT>(rows, &next, &mut part),
-                );
-            } else {
-                crate::simd::widest(
-                    #[inline(always)]
-                    || pairs_in_block::<2, DOT>(rows, &next, &mut part),
-                );
-            }
-        };
-        match reference {
-            None => {
-                let rows: Vec<&[f64]> = cols.iter().map(|&i| &x.col(i)[lo..hi]).collect();
-                run(&rows);
-            }
-            Some(r) => with_block_buffer(n * (hi - lo), |buf| {
-                let r = &r[lo..hi];
-                for (out, &i) in buf.chunks_exact_mut(hi - lo).zip(cols) {
-                    for ((o, v), r) in out.iter_mut().zip(&x.col(i)[lo..hi]).zip(r) {
-                        *o = v - r;
-                    }
-                }
-                let rows: Vec<&[f64]> = buf.chunks_exact(hi - lo).collect();
-                run(&rows);
-            }),
+        if wide {
+            crate::simd::widest(
+                #[inline(always)]
+                || pairs_in_block::<4, DOT>(&rows, r, &next, &mut part),
+            );
+        } else {
+            crate::simd::widest(
+                #[inline(always)]
+                || pairs_in_block::<2, DOT>(&rows, r, &next, &mut part),
+            );
         }
         part
     });
     add_in_order(&partials, npairs)
-}
-
-thread_local! {
-    /// Each thread's buffer for one block of shifted columns (n × 2048 f64, 800 kB at n = 50),
-    /// kept from call to call instead of allocated (and page-faulted) per block.
-    static BLOCK_BUFFER: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Runs `work` on `len` f64 of scratch: this thread's kept buffer, or a fresh one if that is
-/// in use further up the stack. Every entry `work` reads it writes first.
-fn with_block_buffer<R>(len: usize, work: impl FnOnce(&mut [f64]) -> R) -> R {
-    BLOCK_BUFFER.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut data) => {
-            if data.len() < len {
-                data.resize(len, 0.0);
-            }
-            work(&mut data[..len])
-        }
-        Err(_) => work(&mut vec![0.0; len]),
-    })
 }
 
 /// The symmetric n×n row-major matrix of a packed upper triangle.
@@ -172,6 +139,7 @@ fn pair_block_len(d: usize) -> usize {
 #[inline(always)]
 fn pairs_in_block<const T: usize, const DOT: bool>(
     rows: &[&[f64]],
+    r: &[f64],
     next: &[&[f64]],
     part: &mut [f64],
 ) {
@@ -182,17 +150,24 @@ fn pairs_in_block<const T: usize, const DOT: bool>(
     let tiles = groups.len() * (groups.len() + 1) / 2;
     let lines_per_row = next.first().map_or(0, |r| r.len().div_ceil(8));
     let lines = next.len() * lines_per_row;
+    // The next line to prefetch, as a count and as (row, coordinate), advanced one line at a
+    // time (a division per line, to find its row, cost as much as the prefetch itself).
+    let (mut line, mut row, mut at) = (0, 0, 0);
     let mut tile = 0;
     for (ga, rows_a) in groups.iter().enumerate() {
         let a: [&[f64]; T] = std::array::from_fn(|t| rows[rows_a[t]]);
         for rows_b in &groups[ga..] {
-            for l in tile * lines / tiles..(tile + 1) * lines / tiles {
-                let (r, k) = (l / lines_per_row, (l % lines_per_row) * 8);
-                crate::simd::prefetch(&next[r][k..(k + 8).min(next[r].len())]);
-            }
             tile += 1;
+            while line < tile * lines / tiles {
+                crate::simd::prefetch(&next[row][at..(at + 8).min(next[row].len())]);
+                line += 1;
+                at += 8;
+                if at >= next[row].len() {
+                    (row, at) = (row + 1, 0);
+                }
+            }
             let b: [&[f64]; T] = std::array::from_fn(|t| rows[rows_b[t]]);
-            let tile = pair_tile::<T, T, DOT>(a, b);
+            let tile = pair_tile::<T, T, DOT>(a, b, r);
             for (ta, &i) in rows_a.iter().enumerate() {
                 for (tb, &j) in rows_b.iter().enumerate() {
                     if i <= j {
@@ -205,30 +180,46 @@ fn pairs_in_block<const T: usize, const DOT: bool>(
     }
 }
 
-/// Σₖ (aᵢₖ − bⱼₖ)² (or Σₖ aᵢₖbⱼₖ when `DOT`) for every pair of a TA×TB tile, each associated
-/// as `data::sq_dist`: eight lane sums over the whole multiple-of-8 part (fused multiply-adds:
-/// two operations per pair and coordinate for a distance, one for a product), combined
-/// pairwise, plus the tail.
+/// Σₖ (aᵢₖ − bⱼₖ)² (or Σₖ (aᵢₖ − rₖ)(bⱼₖ − rₖ) when `DOT`; `r` is unused otherwise) for every
+/// pair of a TA×TB tile, each associated as `data::sq_dist`: eight lane sums over the whole
+/// multiple-of-8 part (fused multiply-adds: two operations per pair and coordinate for a
+/// distance, one for a product), combined pairwise, plus the tail.
 #[inline(always)]
 fn pair_tile<const TA: usize, const TB: usize, const DOT: bool>(
     a: [&[f64]; TA],
     b: [&[f64]; TB],
+    r: &[f64],
 ) -> [[f64; TB]; TA] {
     let len = a[0].len();
     let full = len - len % 8;
     // Sliced to the multiple-of-8 length so the compiler sees every load in bounds: a bounds
     // check in the loop kept the accumulators in memory (measured 1.8× slower).
     let (ha, hb) = (a.map(|r| &r[..full]), b.map(|r| &r[..full]));
+    let hr = if DOT { &r[..full] } else { &[][..] };
     let mut acc = [[[0.0f64; 8]; TB]; TA];
     let mut k = 0;
     while k < full {
         let mut va = [[0.0f64; 8]; TA];
         let mut vb = [[0.0f64; 8]; TB];
+        let mut vr = [0.0f64; 8];
+        if DOT {
+            vr.copy_from_slice(&hr[k..k + 8]);
+        }
         for t in 0..TA {
             va[t].copy_from_slice(&ha[t][k..k + 8]);
+            if DOT {
+                for l in 0..8 {
+                    va[t][l] -= vr[l];
+                }
+            }
         }
         for t in 0..TB {
             vb[t].copy_from_slice(&hb[t][k..k + 8]);
+            if DOT {
+                for l in 0..8 {
+                    vb[t][l] -= vr[l];
+                }
+            }
         }
         for i in 0..TA {
             for j in 0..TB {
@@ -247,11 +238,20 @@ fn pair_tile<const TA: usize, const TB: usize, const DOT: bool>(
     let mut out = [[0.0f64; TB]; TA];
     for i in 0..TA {
         for j in 0..TB {
-            let tail: f64 = a[i][full..]
-                .iter()
-                .zip(&b[j][full..])
-                .map(|(x, y)| if DOT { x * y } else { (x - y) * (x - y) })
-                .sum();
+            let tail: f64 = if DOT {
+                a[i][full..]
+                    .iter()
+                    .zip(&b[j][full..])
+                    .zip(&r[full..])
+                    .map(|((x, y), r)| (x - r) * (y - r))
+                    .sum()
+            } else {
+                a[i][full..]
+                    .iter()
+                    .zip(&b[j][full..])
+                    .map(|(x, y)| (x - y) * (x - y))
+                    .sum()
+            };
             let s = acc[i][j];
             out[i][j] = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
         }
@@ -438,7 +438,7 @@ fn dists_in_block(x: UpdatesView<'_>, lo: usize, hi: usize, z: &[f64], part: &mu
         for g in 0..n.div_ceil(T) {
             let rows: [usize; T] = std::array::from_fn(|t| (g * T + t).min(n - 1));
             let a: [&[f64]; T] = std::array::from_fn(|t| &x.col(rows[t])[lo..hi]);
-            let tile = pair_tile::<T, 1, false>(a, [z]);
+            let tile = pair_tile::<T, 1, false>(a, [z], &[]);
             for (t, &i) in rows.iter().enumerate() {
                 part[i] = tile[t][0];
             }
@@ -567,11 +567,11 @@ mod tests {
         let u = Updates::from_rows(&rows).unwrap();
         let block: Vec<&[f64]> = u.view().cols().map(|c| &c[3..]).collect();
         let mut small = vec![0.0; n * (n + 1) / 2];
-        pairs_in_block::<2, false>(&block, &[], &mut small);
+        pairs_in_block::<2, false>(&block, &[], &[], &mut small);
         let mut wide = vec![0.0; n * (n + 1) / 2];
         crate::simd::widest(
             #[inline(always)]
-            || pairs_in_block::<4, false>(&block, &[], &mut wide),
+            || pairs_in_block::<4, false>(&block, &[], &[], &mut wide),
         );
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&small), bits(&wide));
@@ -590,6 +590,31 @@ mod tests {
         let all: Vec<usize> = (0..n).collect();
         let s = crate::aggregators::krum::native_scores(d2, n, &all, n - 4);
         crate::aggregators::krum::argmin_nan_last(&s)
+    }
+
+    /// The Gram kernel subtracts the reference as it loads each entry; that must be the same
+    /// bits as the Gram matrix about the origin of the vectors shifted beforehand (what it
+    /// computed when it wrote a shifted copy of each block), including the ragged tails of
+    /// the last block (d = 1037: blocks of 128, the last holding 13 = 8 + a tail of 5).
+    /// Mutation checked: the tail summing the raw products x·y instead of (x − r)(y − r)
+    /// fails it.
+    #[test]
+    fn gram_about_a_reference_is_the_gram_of_the_shifted_vectors() {
+        use rand::RngExt;
+        let mut rng = crate::rng::rng_from_seed(11);
+        let (n, d) = (7, 1037);
+        let rows: Vec<Vec<f64>> = (0..n)
+            .map(|_| (0..d).map(|_| 3.0 + rng.random::<f64>()).collect())
+            .collect();
+        let r: Vec<f64> = (0..d).map(|_| 3.0 + rng.random::<f64>()).collect();
+        let shifted: Vec<Vec<f64>> = rows
+            .iter()
+            .map(|x| x.iter().zip(&r).map(|(x, r)| x - r).collect())
+            .collect();
+        let fused = gram_about(Updates::from_rows(&rows).unwrap().view(), &r);
+        let copied = gram_about(Updates::from_rows(&shifted).unwrap().view(), &vec![0.0; d]);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&fused), bits(&copied));
     }
 
     /// The Gram-form distances Krum uses pick what the direct sums pick, where the plain Gram

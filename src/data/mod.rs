@@ -416,6 +416,27 @@ pub(crate) fn mean_without_overflow(acc: &mut [f64], rows: &[&[f64]], w: &[f64],
     }
 }
 
+/// Runs `work` on `len` f64 of scratch: the thread's buffer kept in `key` from call to call
+/// (grown when too short, never zeroed: `work` must write every entry it reads), or a fresh
+/// one if that buffer is in use further up the stack. Kernels that make a d-sized or
+/// block-sized scratch per call use this instead: a fresh allocation is page-faulted and
+/// zeroed every time, and a kept one is still in cache.
+pub(crate) fn with_scratch<R>(
+    key: &'static std::thread::LocalKey<std::cell::RefCell<Vec<f64>>>,
+    len: usize,
+    work: impl FnOnce(&mut [f64]) -> R,
+) -> R {
+    key.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut data) => {
+            if data.len() < len {
+                data.resize(len, 0.0);
+            }
+            work(&mut data[..len])
+        }
+        Err(_) => work(&mut vec![0.0; len]),
+    })
+}
+
 /// Runs `f(b, chunk)` on the consecutive `block`-long chunks of `out`, in parallel when there
 /// are several. A single chunk runs on the calling thread: handing it to the thread pool costs
 /// a wake-up (several µs), more than the work itself at d ≈ 10³. The chunks are the same

@@ -47,12 +47,10 @@ pub(super) struct Client<'a> {
     ybuf: Vec<f64>,
     /// Flipped targets of the batch (label flipping).
     yflip: Vec<f64>,
-    /// The gradient estimate of the last step (length d).
-    pub(super) grad: Vec<f64>,
 }
 
 impl<'a> Client<'a> {
-    pub(super) fn new(data: &'a Examples, d: usize, batches: SimRng, noise: SimRng) -> Self {
+    pub(super) fn new(data: &'a Examples, batches: SimRng, noise: SimRng) -> Self {
         Client {
             data,
             batches,
@@ -63,7 +61,6 @@ impl<'a> Client<'a> {
             xbuf: Vec::new(),
             ybuf: Vec::new(),
             yflip: Vec::new(),
-            grad: vec![0.0; d],
         }
     }
 
@@ -103,9 +100,9 @@ impl<'a> Client<'a> {
         }
     }
 
-    /// One step's gradient estimate at θ into `self.grad`, on the client's next batch, and the
-    /// raw gradient on flipped labels of the same batch into `flip` when asked; returns the
-    /// batch's mean loss (`None` for an empty Poisson batch).
+    /// One step's gradient estimate at θ into `grad` (length d; every entry is written), on
+    /// the client's next batch, and the raw gradient on flipped labels of the same batch into
+    /// `flip` when asked; returns the batch's mean loss (`None` for an empty Poisson batch).
     ///
     /// Full batch or shuffled batches: the batch-mean gradient (ByzFL's). Poisson sampling or
     /// example-level DP: (Σ clip_C(∇ℓᵢ) + N(0, σ²C²I)) / (q·Nᵢ), the sum over the sampled
@@ -119,6 +116,7 @@ impl<'a> Client<'a> {
         model: &dyn Model,
         theta: &[f64],
         s: &StepSettings,
+        grad: &mut [f64],
         flip: Option<&mut [f64]>,
     ) -> Result<Option<f64>> {
         self.draw(s);
@@ -141,7 +139,6 @@ impl<'a> Client<'a> {
             (DMatrixView::from_slice(&self.xbuf, p, b), &self.ybuf)
         };
         let batch = Batch { x, y };
-        let grad = &mut self.grad;
         let loss = if !s.sums() {
             Some(model.loss_grad(theta, batch, grad)?)
         } else {

@@ -389,7 +389,7 @@ fn shuffled_epochs_cover_every_example_once() {
         dp: None,
         flip_classes: None,
     };
-    let mut c = Client::new(&data[0], 3, rng_named(0, 0, "b"), rng_named(0, 0, "n"));
+    let mut c = Client::new(&data[0], rng_named(0, 0, "b"), rng_named(0, 0, "n"));
     let mut seen = Vec::new();
     let mut sizes = Vec::new();
     for _ in 0..3 {
