@@ -319,10 +319,14 @@ pub enum PlantedBug {
     /// Per-example clipping skipped: every gradient enters the sum at full norm while the
     /// noise is still σC (the sensitivity is unbounded).
     NoClipping,
-    /// The noise N(0, σ²C²I) is added after dividing the clipped sum by the expected batch
-    /// size qN, not before (jax_privacy PR #395): the noise is qN times too small. Realised
-    /// as noise of standard deviation qN·σC on the sum, which divided by qN is the same
-    /// mechanism.
+    /// Noise and normalisation disagree: the noise is scaled for the mean (standard
+    /// deviation σC/(qN), the sensitivity of the averaged gradient) but added to the clipped
+    /// **sum**, which is then divided by qN, so the noise on the update is qN times too
+    /// small (Opacus divides its noise by the batch size under `loss_reduction = "mean"`
+    /// (Opacus issue #200); summed gradients under that setting give exactly this). The
+    /// mirror image, noise calibrated for the sum but added to the mean (jax_privacy issue
+    /// #383, PR #395), over-noises by qN: a utility bug, not a privacy bug, which an audit
+    /// rightly cannot flag.
     NoiseOnMean,
     /// The sampler's rate is [`WRONG_RATE_FACTOR`]·q while the accountant is given q: each
     /// of 4 data-parallel workers Poisson-samples its own quarter of the data with the global
@@ -486,7 +490,7 @@ pub fn dp_sgd_audited(
     // invariant: validate() requires a clip norm when σ > 0.
     let sd = cfg.noise_multiplier * cfg.clip.unwrap_or(0.0);
     let sd = if bug == PlantedBug::NoiseOnMean {
-        sd * expected
+        sd / expected
     } else {
         sd
     };
@@ -795,7 +799,7 @@ mod tests {
     /// sampling does not matter):
     /// - correct: a canary of raw norm 100 moves θ₂ by exactly one clipped gradient per step;
     ///   no-clipping: by 100;
-    /// - noise-on-mean: the same noise draws, qN = 20 times larger per step;
+    /// - noise-on-mean: the same noise draws, qN = 20 times smaller per step;
     /// - reused-noise: every step's noise is the first step's;
     /// - wrong-sampling-rate: the canary is sampled at 4q (q = 0.05: 4 epochs × 20 steps,
     ///   8 000 coins over 100 seeds, rate within 0.03 of 0.2, 6.7 standard errors of 0.0045).
@@ -816,7 +820,7 @@ mod tests {
         let ok = free_updates(&c, PlantedBug::None, &[], 2);
         let bug = free_updates(&c, PlantedBug::NoiseOnMean, &[], 2);
         for (a, b) in ok.iter().zip(&bug) {
-            assert!((b / a - 20.0).abs() < 1e-6, "{a} {b}");
+            assert!((a / b - 20.0).abs() < 1e-6, "{a} {b}");
         }
         let reused = free_updates(&c, PlantedBug::ReusedNoise, &[], 3);
         assert!(reused
