@@ -363,22 +363,28 @@ impl PlantedBug {
         }
     }
 
-    /// The variant called `name`.
+    /// The variant called `name` (`_` and `-` alike, any case).
     ///
     /// # Errors
-    /// [`Error::Unknown`] with the closest name as suggestion.
+    /// [`Error::Unknown`] with the closest name as suggestion, or, when no name is close,
+    /// [`Error::InvalidParameter`] listing them all.
     pub fn parse(name: &str) -> Result<PlantedBug> {
         let want = name.trim().to_ascii_lowercase().replace('_', "-");
-        PlantedBug::ALL
-            .into_iter()
-            .find(|b| b.name() == want)
-            .ok_or_else(|| {
-                Error::unknown(
-                    "planted bug",
-                    name,
-                    PlantedBug::ALL.iter().map(|b| b.name()),
-                )
-            })
+        if let Some(b) = PlantedBug::ALL.into_iter().find(|b| b.name() == want) {
+            return Ok(b);
+        }
+        let names = PlantedBug::ALL.map(PlantedBug::name);
+        match Error::unknown("planted bug", name, names) {
+            e @ Error::Unknown {
+                suggestion: Some(_),
+                ..
+            } => Err(e),
+            _ => Err(Error::invalid(
+                "planted-bug",
+                name,
+                format!("must be one of {}", names.join(", ")),
+            )),
+        }
     }
 }
 

@@ -569,8 +569,8 @@ mod tests {
 
     /// Known answer (module docs; Dong, Roth & Su 2022): with q = 1 the update sums are
     /// N(T, σ²T) with the canary and N(0, σ²T) without, so μ̂ → √T/σ. T = 25, claimed
-    /// ε = 4 (σ ≈ 4.5, μ ≈ 1.1), K = 2000 runs per world: μ̂'s standard error is
-    /// √(1/K·(1 + 1 + μ²/2)) ≈ 0.035, so 0.15 is over 4 standard errors; the Gaussian-DP
+    /// ε = 4 (σ ≈ 5.8, μ ≈ 0.86), K = 2000 runs per world: μ̂'s standard error is
+    /// √(1/K·(1 + 1 + μ²/2)) ≈ 0.034, so 0.15 is over 4 standard errors; the Gaussian-DP
     /// lower confidence bound on μ lies below √T/σ and within 20 % of it. Mutation checked:
     /// not clipping the canary in `dp_sgd_audited` (μ̂ ≈ 100·√T/σ) fails it.
     #[test]
@@ -596,8 +596,9 @@ mod tests {
     /// (q = 1, T = 4, claimed ε = 1, K = 50) and 40 one-run audits (M = 200, R = 40) may
     /// exceed ε in at most 5 each (at α = 0.05 a valid audit exceeds with probability ≤ 0.05
     /// per audit; P[Bin(40, 0.05) ≥ 6] = 0.014). Measured: 0 and 0. Mutation checked:
-    /// replacing the Bonferroni-hull bound by the best in-sample ln(TPR/FPR) over thresholds
-    /// (the selection trap of reference §3.1) gives 40 and 40 violations.
+    /// replacing the multi-run Bonferroni-hull bound of the update sums by the best
+    /// in-sample ln(TPR/FPR) over thresholds (the selection trap of reference §3.1) gives 23
+    /// violations of 40.
     #[test]
     fn correct_dp_sgd_is_sound_in_repeated_audits() {
         let mut multi = cfg(1.0, PlantedBug::None, Method::MultiRun { runs: 50 });
