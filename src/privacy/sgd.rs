@@ -430,6 +430,9 @@ impl GradientCanary {
     }
 }
 
+/// What [`AuditHooks::observe`] calls after every step: the step number and θ_t.
+pub type Observer<'a> = dyn FnMut(u64, &[f64]) + 'a;
+
 /// Optional audit hooks of [`dp_sgd_audited`]; the default is none of them.
 #[derive(Default)]
 pub struct AuditHooks<'a> {
@@ -439,7 +442,7 @@ pub struct AuditHooks<'a> {
     /// Poisson coins after the data's, in this order).
     pub canaries: &'a [GradientCanary],
     /// Called after every step with the step number (from 1) and θ_t.
-    pub observe: Option<&'a mut dyn FnMut(u64, &[f64])>,
+    pub observe: Option<&'a mut Observer<'a>>,
 }
 
 /// Runs DP-SGD from θ = 0 (module docs).
