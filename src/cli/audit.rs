@@ -34,6 +34,8 @@ enum Cmd {
     /// Canary exposure of a small character model trained with or without DP-SGD (the
     /// Secret Sharer, Carlini et al. 2019): exact over all secrets, sampled, extrapolated.
     Exposure(super::audit_exposure::ExposureArgs),
+    /// Audit lbounds' own DP-SGD with a gradient canary, optionally with a planted bug.
+    Dpsgd(super::audit_dpsgd::DpsgdArgs),
 }
 
 /// One operating point: N1 members of which TP were called members, N0 non-members of which
@@ -153,6 +155,7 @@ pub fn run(a: Args) -> Result<()> {
         Cmd::Gdp(a) => gdp_cmd(a),
         Cmd::OneRun(a) => one_run_cmd(a),
         Cmd::Exposure(a) => super::audit_exposure::run(a),
+        Cmd::Dpsgd(a) => super::audit_dpsgd::run(a),
     }
 }
 

@@ -6,6 +6,7 @@
 mod aggregate;
 mod attack;
 mod audit;
+mod audit_dpsgd;
 mod audit_exposure;
 mod bounds;
 #[cfg(feature = "plot")]

@@ -11,6 +11,13 @@
 //! With σ = 0 no noise is drawn and with no clip norm no clipping happens, so DP-SGD then
 //! takes exactly the steps of [`plain_sgd`] on the same stream (tested bit for bit).
 //!
+//! For auditing ([`crate::privacy::audit::dpsgd`]), [`dp_sgd_audited`] is the same loop with
+//! three optional hooks ([`AuditHooks`]): white-box gradient canaries (extra examples whose
+//! per-example gradient the adversary sets, sampled and clipped like every other example), an
+//! observer of every iterate θ_t, and a [`PlantedBug`], a deliberate realistic deviation the
+//! audit must catch. [`dp_sgd`] is `dp_sgd_audited` with no hooks, bit for bit the DP-SGD it
+//! always was (tested against θ computed before the hooks existed).
+//!
 //! Losses: linear ½(θᵀx − y)², gradient (θᵀx − y)x; logistic (y ∈ {0, 1})
 //! ln(1 + e^{θᵀx}) − yθᵀx, gradient (s(θᵀx) − y)x with s the sigmoid.
 //!
@@ -299,16 +306,184 @@ pub struct Trained {
     pub epochs: Vec<EpochReport>,
 }
 
+/// A deliberate deviation from DP-SGD, each one a bug found in (or proposed for) real DP
+/// libraries, for checking that an audit catches it. [`dp_sgd`] never plants one; only
+/// [`dp_sgd_audited`] (driven by `lbounds audit dpsgd`) does. Each keeps the accountant's ε
+/// unchanged, so the reported ε is a false promise.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlantedBug {
+    /// The correct DP-SGD.
+    #[default]
+    None,
+    /// Per-example clipping skipped: every gradient enters the sum at full norm while the
+    /// noise is still σC (the sensitivity is unbounded).
+    NoClipping,
+    /// Noise and normalisation disagree: the noise is scaled for the mean (standard
+    /// deviation σC/(qN), the sensitivity of the averaged gradient) but added to the clipped
+    /// **sum**, which is then divided by qN, so the noise on the update is qN times too
+    /// small (Opacus divides its noise by the batch size under `loss_reduction = "mean"`
+    /// (Opacus issue #200); summed gradients under that setting give exactly this). The
+    /// mirror image, noise calibrated for the sum but added to the mean (jax_privacy issue
+    /// #383, PR #395), over-noises by qN: a utility bug, not a privacy bug, which an audit
+    /// rightly cannot flag.
+    NoiseOnMean,
+    /// The sampler's rate is [`WRONG_RATE_FACTOR`]·q while the accountant is given q: each
+    /// of 4 data-parallel workers Poisson-samples its own quarter of the data with the global
+    /// expected batch size qN, i.e. at rate qN/(N/4) = 4q, and the accountant is given the
+    /// global q = (batch size)/N. The division by the expected batch size still uses qN.
+    WrongSamplingRate,
+    /// One noise vector is drawn at the first step and added again at every step (a noise
+    /// generator re-seeded identically each step, or noise cached outside the loop): the
+    /// noise cancels from the difference of any two updates.
+    ReusedNoise,
+}
+
+/// The sampling-rate multiplier of [`PlantedBug::WrongSamplingRate`] (4 workers).
+pub const WRONG_RATE_FACTOR: f64 = 4.0;
+
+impl PlantedBug {
+    /// Every variant, the correct one first.
+    pub const ALL: [PlantedBug; 5] = [
+        PlantedBug::None,
+        PlantedBug::NoClipping,
+        PlantedBug::NoiseOnMean,
+        PlantedBug::WrongSamplingRate,
+        PlantedBug::ReusedNoise,
+    ];
+
+    /// The name used on the command line and in records.
+    pub fn name(self) -> &'static str {
+        match self {
+            PlantedBug::None => "none",
+            PlantedBug::NoClipping => "no-clipping",
+            PlantedBug::NoiseOnMean => "noise-on-mean",
+            PlantedBug::WrongSamplingRate => "wrong-sampling-rate",
+            PlantedBug::ReusedNoise => "reused-noise",
+        }
+    }
+
+    /// The variant called `name` (`_` and `-` alike, any case).
+    ///
+    /// # Errors
+    /// [`Error::Unknown`] with the closest name as suggestion, or, when no name is close,
+    /// [`Error::InvalidParameter`] listing them all.
+    pub fn parse(name: &str) -> Result<PlantedBug> {
+        let want = name.trim().to_ascii_lowercase().replace('_', "-");
+        if let Some(b) = PlantedBug::ALL.into_iter().find(|b| b.name() == want) {
+            return Ok(b);
+        }
+        let names = PlantedBug::ALL.map(PlantedBug::name);
+        match Error::unknown("planted bug", name, names) {
+            e @ Error::Unknown {
+                suggestion: Some(_),
+                ..
+            } => Err(e),
+            _ => Err(Error::invalid(
+                "planted-bug",
+                name,
+                format!("must be one of {}", names.join(", ")),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for PlantedBug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A white-box gradient canary: an extra training example whose per-example gradient is set
+/// by the adversary (the same at every step), given sparsely as (coordinate, value) pairs.
+/// It is Poisson-sampled and clipped exactly like the data's examples (Nasr, Song,
+/// Thakurta, Papernot & Carlini, "Adversary instantiation: lower bounds for differentially
+/// private machine learning", S&P 2021, arXiv 2101.04535: the gradient canary).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GradientCanary {
+    /// Non-zero entries of the gradient, coordinates < d.
+    pub entries: Vec<(usize, f64)>,
+}
+
+impl GradientCanary {
+    /// The Dirac canary: gradient `magnitude`·e_`coordinate`.
+    pub fn dirac(coordinate: usize, magnitude: f64) -> GradientCanary {
+        GradientCanary {
+            entries: vec![(coordinate, magnitude)],
+        }
+    }
+
+    fn check(&self, d: usize) -> Result<()> {
+        for &(j, v) in &self.entries {
+            if j >= d {
+                return Err(Error::invalid(
+                    "canary coordinate",
+                    j,
+                    format!("must be below the dimension {d}"),
+                ));
+            }
+            if !v.is_finite() {
+                return Err(Error::invalid("canary gradient", v, "must be finite"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What [`AuditHooks::observe`] calls after every step: the step number and θ_t.
+pub type Observer<'a> = dyn FnMut(u64, &[f64]) + 'a;
+
+/// Optional audit hooks of [`dp_sgd_audited`]; the default is none of them.
+#[derive(Default)]
+pub struct AuditHooks<'a> {
+    /// The deviation to plant ([`PlantedBug::None`]: the correct DP-SGD).
+    pub planted_bug: PlantedBug,
+    /// Gradient canaries, appended to the data set's examples (each step draws their
+    /// Poisson coins after the data's, in this order).
+    pub canaries: &'a [GradientCanary],
+    /// Called after every step with the step number (from 1) and θ_t.
+    pub observe: Option<&'a mut Observer<'a>>,
+}
+
 /// Runs DP-SGD from θ = 0 (module docs).
 ///
 /// # Errors
 /// As [`SgdConfig::validate`]; a diverging run (non-finite θ) is an
 /// [`Error::NonFinite`] naming the step.
 pub fn dp_sgd(data: &Dataset, cfg: &SgdConfig, rng: &mut SimRng) -> Result<Trained> {
+    dp_sgd_audited(data, cfg, AuditHooks::default(), rng)
+}
+
+/// [`dp_sgd`] with audit hooks: gradient canaries, an observer of every iterate and a planted
+/// bug. With `AuditHooks::default()` it is [`dp_sgd`], draw for draw.
+///
+/// # Errors
+/// As [`dp_sgd`], plus a canary coordinate ≥ d or a non-finite canary gradient.
+pub fn dp_sgd_audited(
+    data: &Dataset,
+    cfg: &SgdConfig,
+    mut hooks: AuditHooks<'_>,
+    rng: &mut SimRng,
+) -> Result<Trained> {
     cfg.validate()?;
     let (n, d) = (data.n(), data.d());
-    cfg.check_size(n)?;
+    for c in hooks.canaries {
+        c.check(d)?;
+    }
+    cfg.check_size(n + hooks.canaries.len())?;
+    let bug = hooks.planted_bug;
     let q = cfg.sample_rate;
+    // The sampler's rate; the accountant and the step always use the configured q.
+    let sampling = if bug == PlantedBug::WrongSamplingRate {
+        (WRONG_RATE_FACTOR * q).min(1.0)
+    } else {
+        q
+    };
+    let clip = if bug == PlantedBug::NoClipping {
+        None
+    } else {
+        cfg.clip
+    };
     let per_epoch = cfg.steps_per_epoch();
     let orders = rdp::default_orders();
     let rdp_step = if cfg.noise_multiplier > 0.0 {
@@ -321,16 +496,25 @@ pub fn dp_sgd(data: &Dataset, cfg: &SgdConfig, rng: &mut SimRng) -> Result<Train
         None
     };
     let expected = q * n as f64;
+    // invariant: validate() requires a clip norm when σ > 0.
+    let sd = cfg.noise_multiplier * cfg.clip.unwrap_or(0.0);
+    let sd = if bug == PlantedBug::NoiseOnMean {
+        sd / expected
+    } else {
+        sd
+    };
+    let mut reused: Option<Vec<f64>> = None;
     let mut theta = vec![0.0; d];
     let mut acc = vec![0.0; d];
     let mut g = vec![0.0; d];
+    let mut canary_g = Vec::new();
     let mut reports = Vec::with_capacity(cfg.epochs);
     let mut steps = 0u64;
     for epoch in 1..=cfg.epochs {
         for _ in 0..per_epoch {
             acc.iter_mut().for_each(|a| *a = 0.0);
             for i in 0..n {
-                if rng.random::<f64>() >= q {
+                if rng.random::<f64>() >= sampling {
                     continue;
                 }
                 let x = data.row(i);
@@ -348,18 +532,41 @@ pub fn dp_sgd(data: &Dataset, cfg: &SgdConfig, rng: &mut SimRng) -> Result<Train
                         ),
                     });
                 }
-                if let Some(c) = cfg.clip {
+                if let Some(c) = clip {
                     clip_in_place(&mut g, c);
                 }
                 for (a, gj) in acc.iter_mut().zip(&g) {
                     *a += gj;
                 }
             }
+            for canary in hooks.canaries {
+                if rng.random::<f64>() >= sampling {
+                    continue;
+                }
+                // The norm of a sparse vector is the norm of its entries.
+                canary_g.clear();
+                canary_g.extend(canary.entries.iter().map(|e| e.1));
+                if let Some(c) = clip {
+                    clip_in_place(&mut canary_g, c);
+                }
+                for (&(j, _), v) in canary.entries.iter().zip(&canary_g) {
+                    acc[j] += v;
+                }
+            }
             if cfg.noise_multiplier > 0.0 {
-                // invariant: validate() requires a clip norm when σ > 0.
-                let sd = cfg.noise_multiplier * cfg.clip.unwrap_or(0.0);
-                for a in acc.iter_mut() {
-                    *a += sd * rng.sample::<f64, _>(StandardNormal);
+                if bug == PlantedBug::ReusedNoise {
+                    let z = reused.get_or_insert_with(|| {
+                        (0..d)
+                            .map(|_| rng.sample::<f64, _>(StandardNormal))
+                            .collect()
+                    });
+                    for (a, zj) in acc.iter_mut().zip(z.iter()) {
+                        *a += sd * zj;
+                    }
+                } else {
+                    for a in acc.iter_mut() {
+                        *a += sd * rng.sample::<f64, _>(StandardNormal);
+                    }
                 }
             }
             for (t, a) in theta.iter_mut().zip(&acc) {
@@ -371,6 +578,9 @@ pub fn dp_sgd(data: &Dataset, cfg: &SgdConfig, rng: &mut SimRng) -> Result<Train
                     what: "DP-SGD parameters".into(),
                     detail: format!("diverged at step {steps}; lower the learning rate"),
                 });
+            }
+            if let Some(f) = hooks.observe.as_mut() {
+                f(steps, &theta);
             }
         }
         let epsilon = match &rdp_step {
@@ -466,6 +676,208 @@ mod tests {
             noise_multiplier: 0.0,
             delta: 1e-5,
         }
+    }
+
+    /// The data of the golden test: 40 points in 3 dimensions (the third a constant 0.5).
+    fn golden_data(model: Model) -> Dataset {
+        let rows: Vec<Vec<f64>> = (0..40)
+            .map(|i| {
+                vec![
+                    (i as f64 / 20.0) - 1.0,
+                    ((i * 7 % 40) as f64 / 20.0) - 1.0,
+                    0.5,
+                ]
+            })
+            .collect();
+        let y: Vec<f64> = rows
+            .iter()
+            .map(|r| {
+                let z = 2.0 * r[0] - r[1];
+                match model {
+                    Model::Linear => z,
+                    Model::Logistic => f64::from(u8::from(z > 0.0)),
+                }
+            })
+            .collect();
+        let refs: Vec<&[f64]> = rows.iter().map(Vec::as_slice).collect();
+        Dataset::new(&refs, y).unwrap()
+    }
+
+    /// θ of a clipped, noisy run, bit for bit as computed by `dp_sgd` before the audit hooks
+    /// and planted bugs existed (golden bits printed from the unchanged function). Both
+    /// `dp_sgd` and `dp_sgd_audited` with default hooks must reproduce them. Mutation
+    /// checked: sampling at the wrong-sampling-rate bug's 4q whatever the bug fails it.
+    #[test]
+    fn no_planted_bug_is_bit_identical_to_the_dp_sgd_before_the_hooks() {
+        let golden = [
+            (
+                Model::Linear,
+                [
+                    0x3ffc2bfb32d12298u64,
+                    0xbfef40111888a85e,
+                    0x3fabd079ee7f4fe8,
+                ],
+            ),
+            (
+                Model::Logistic,
+                [0x3ff53a1cc92e98e4, 0xbfe36b25ff8c4e50, 0xbfc1fd9ad2404bd5],
+            ),
+        ];
+        for (model, bits) in golden {
+            let data = golden_data(model);
+            let c = SgdConfig {
+                model,
+                epochs: 3,
+                sample_rate: 0.3,
+                learning_rate: 0.7,
+                clip: Some(0.8),
+                noise_multiplier: 1.3,
+                delta: 1e-5,
+            };
+            let want: Vec<f64> = bits.iter().map(|b| f64::from_bits(*b)).collect();
+            let plain = dp_sgd(&data, &c, &mut rng_from_seed(2026)).unwrap();
+            assert_eq!(plain.theta, want, "{model:?}");
+            assert_eq!(
+                plain.epochs.last().unwrap().epsilon.unwrap().to_bits(),
+                0x4016435a49c1f153
+            );
+            let hooked =
+                dp_sgd_audited(&data, &c, AuditHooks::default(), &mut rng_from_seed(2026)).unwrap();
+            assert_eq!(hooked, plain, "{model:?}");
+        }
+    }
+
+    /// Two features and a third coordinate no example uses (always 0): only canaries and
+    /// noise move θ₂.
+    fn with_free_coordinate() -> Dataset {
+        let rows: Vec<Vec<f64>> = (0..20)
+            .map(|i| {
+                vec![
+                    (i as f64 / 10.0) - 1.0,
+                    ((i * 3 % 20) as f64 / 10.0) - 1.0,
+                    0.0,
+                ]
+            })
+            .collect();
+        let y: Vec<f64> = rows
+            .iter()
+            .map(|r| f64::from(u8::from(r[0] > r[1])))
+            .collect();
+        let refs: Vec<&[f64]> = rows.iter().map(Vec::as_slice).collect();
+        Dataset::new(&refs, y).unwrap()
+    }
+
+    fn audit_cfg(q: f64, sigma: f64) -> SgdConfig {
+        SgdConfig {
+            model: Model::Logistic,
+            epochs: 4,
+            sample_rate: q,
+            learning_rate: 0.5,
+            clip: Some(1.0),
+            noise_multiplier: sigma,
+            delta: 1e-5,
+        }
+    }
+
+    /// The per-step updates of coordinate 2, in units of one clipped canary gradient
+    /// (η·C/(qN) with C = 1).
+    fn free_updates(
+        cfg: &SgdConfig,
+        bug: PlantedBug,
+        canaries: &[GradientCanary],
+        seed: u64,
+    ) -> Vec<f64> {
+        let data = with_free_coordinate();
+        let unit = cfg.learning_rate / (cfg.sample_rate * data.n() as f64);
+        let mut prev = 0.0;
+        let mut out = Vec::new();
+        let mut observe = |_: u64, th: &[f64]| {
+            out.push((prev - th[2]) / unit);
+            prev = th[2];
+        };
+        let hooks = AuditHooks {
+            planted_bug: bug,
+            canaries,
+            observe: Some(&mut observe),
+        };
+        dp_sgd_audited(&data, cfg, hooks, &mut rng_from_seed(seed)).unwrap();
+        out
+    }
+
+    /// Each planted bug does what its doc says, on the free coordinate (q = 1 where the
+    /// sampling does not matter):
+    /// - correct: a canary of raw norm 100 moves θ₂ by exactly one clipped gradient per step;
+    ///   no-clipping: by 100;
+    /// - noise-on-mean: the same noise draws, qN = 20 times smaller per step;
+    /// - reused-noise: every step's noise is the first step's;
+    /// - wrong-sampling-rate: the canary is sampled at 4q (q = 0.05: 4 epochs × 20 steps,
+    ///   8 000 coins over 100 seeds, rate within 0.03 of 0.2, 6.7 standard errors of 0.0045).
+    ///
+    /// Mutations checked: skipping the canary's clip in the correct path (the first assert
+    /// fails) and drawing fresh noise at every step in reused-noise (the reused assert
+    /// fails).
+    #[test]
+    fn each_planted_bug_does_what_it_says() {
+        let dirac = [GradientCanary::dirac(2, 100.0)];
+        let c = audit_cfg(1.0, 0.0);
+        let ok = free_updates(&c, PlantedBug::None, &dirac, 1);
+        assert!(ok.iter().all(|u| (u - 1.0).abs() < 1e-9), "{ok:?}");
+        let bug = free_updates(&c, PlantedBug::NoClipping, &dirac, 1);
+        assert!(bug.iter().all(|u| (u - 100.0).abs() < 1e-7), "{bug:?}");
+
+        let c = audit_cfg(1.0, 1.5);
+        let ok = free_updates(&c, PlantedBug::None, &[], 2);
+        let bug = free_updates(&c, PlantedBug::NoiseOnMean, &[], 2);
+        for (a, b) in ok.iter().zip(&bug) {
+            assert!((a / b - 20.0).abs() < 1e-6, "{a} {b}");
+        }
+        let reused = free_updates(&c, PlantedBug::ReusedNoise, &[], 3);
+        assert!(reused
+            .iter()
+            .all(|u| (u - reused[0]).abs() < 1e-9 && u.abs() > 1e-3));
+        let fresh = free_updates(&c, PlantedBug::None, &[], 3);
+        assert!(fresh.iter().any(|u| (u - fresh[0]).abs() > 1e-3));
+
+        let c = audit_cfg(0.05, 0.0);
+        let unit = [GradientCanary::dirac(2, 1.0)];
+        let (mut hits, mut coins) = (0.0, 0.0);
+        for seed in 0..100 {
+            let u = free_updates(&c, PlantedBug::WrongSamplingRate, &unit, seed);
+            hits += u.iter().sum::<f64>();
+            coins += u.len() as f64;
+        }
+        assert!((hits / coins - 0.2).abs() < 0.03, "{}", hits / coins);
+        // The accountant still reports ε for q.
+        let data = with_free_coordinate();
+        let c = audit_cfg(0.05, 1.0);
+        let hooks = AuditHooks {
+            planted_bug: PlantedBug::WrongSamplingRate,
+            ..AuditHooks::default()
+        };
+        let t = dp_sgd_audited(&data, &c, hooks, &mut rng_from_seed(0)).unwrap();
+        let want = rdp::epsilon(0.05, 1.0, 80, 1e-5).unwrap();
+        assert_eq!(t.epochs.last().unwrap().epsilon, Some(want));
+    }
+
+    #[test]
+    fn planted_bug_names_round_trip_and_suggest() {
+        for b in PlantedBug::ALL {
+            assert_eq!(PlantedBug::parse(b.name()).unwrap(), b);
+        }
+        assert_eq!(
+            PlantedBug::parse("noise_on_mean").unwrap(),
+            PlantedBug::NoiseOnMean
+        );
+        let e = PlantedBug::parse("no-clip").unwrap_err().to_string();
+        assert!(e.contains("no-clipping"), "{e}");
+        let data = with_free_coordinate();
+        let bad = [GradientCanary::dirac(3, 1.0)];
+        let hooks = AuditHooks {
+            canaries: &bad,
+            ..AuditHooks::default()
+        };
+        let c = audit_cfg(0.5, 1.0);
+        assert!(dp_sgd_audited(&data, &c, hooks, &mut rng_from_seed(0)).is_err());
     }
 
     #[test]

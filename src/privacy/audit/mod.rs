@@ -7,13 +7,15 @@
 //! - [`epsilon`]: ε from one operating point, and from a whole score curve with the
 //!   threshold chosen on the same data (convex hull + Bonferroni);
 //! - [`gdp`]: the Gaussian-DP route (μ from the rates, then ε at δ);
-//! - [`one_run`]: auditing with many canaries in one training run.
+//! - [`one_run`]: auditing with many canaries in one training run;
+//! - [`dpsgd`]: the end-to-end audit of the crate's own DP-SGD, planted bugs included.
 //!
 //! Every function here reports a bound that holds with the stated confidence; none chooses a
 //! threshold or a guess count on the evaluation data without paying for it (reference traps:
 //! threshold selection inflates ε; null scores must give 0).
 
 pub mod clopper_pearson;
+pub mod dpsgd;
 pub mod epsilon;
 pub mod exposure;
 pub mod gdp;
