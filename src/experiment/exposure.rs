@@ -468,6 +468,7 @@ mod tests {
 
     /// The calibrated σ reaches the target: the accountant's ε over the run's steps at q = B/N
     /// is within 1% below it (the calibration bisects σ), and a run reports that ε.
+    /// Mutation checked: calibrating at q = 1 instead of q = B/N fails it.
     #[test]
     fn dp_runs_spend_the_target_epsilon() {
         let p = ExposurePoint {

@@ -278,6 +278,7 @@ mod tests {
         }
     }
 
+    /// Mutation checked: inserting an empty slice instead of the canary fails it.
     #[test]
     fn canaries_are_inserted_whole() {
         let chain = MarkovText::random(4, &mut rng_named(2, 0, "chain")).unwrap();

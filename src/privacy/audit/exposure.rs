@@ -22,7 +22,7 @@
 //! and for j ≥ w the contexts (w digits) are the same set at every j. Each distinct context
 //! goes through the model once, all of a level as one batch (one matrix product per layer),
 //! giving a table of −ln p(d | context) for the ten digits; the scores of all 10^D
-//! candidates then follow level by level, s(parent·d) = s(parent) + table[context][d]: 10^D
+//! candidates then follow level by level, s(parent·d) = s(parent) + table(context, d): 10^D
 //! additions. With w = 3: 1 + 10 + 100 + 1000 forward passes for 10⁶ candidates.
 //!
 //! # Exposure, sampled (interpolation)
@@ -267,7 +267,7 @@ pub fn extrapolated(secret: f64, references: &[f64]) -> Result<(f64, SkewNormal)
     Ok((-fit.ln_cdf(secret) / std::f64::consts::LN_2, fit))
 }
 
-/// E[exposure] when the rank is uniform on {1, …, N} (a secret independent of the model,
+/// The expected exposure when the rank is uniform on {1, …, N} (a secret independent of the model,
 /// no ties): log₂ N − log₂(N!)/N, which is 1/ln 2 − log₂(2πN)/(2N) + O(1/N²) by Stirling
 /// (1.4427 bits for large N).
 pub fn mean_exposure_uniform_rank(n: u64) -> f64 {

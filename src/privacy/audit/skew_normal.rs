@@ -9,7 +9,7 @@
 //!
 //! # CDF
 //! F(z; α) = ∫_{−∞}^{z} 2φ(t)Φ(αt) dt, computed by quadrature of the density in log space
-//! (ln φ, and ln Φ from [`crate::privacy::normal::ln_cdf`], finite for every argument), so
+//! (ln φ, and ln Φ from the crate's far-tail normal log-CDF, finite for every argument), so
 //! the result keeps its relative accuracy where F is 10⁻³⁰⁰ and below — exactly where an
 //! extrapolated exposure of tens of bits lives. The closed form Φ(z) − 2T(z, α) (Owen's T)
 //! cancels catastrophically in the left tail for α > 0. Above the median the complement is

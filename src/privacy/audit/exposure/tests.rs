@@ -160,7 +160,8 @@ fn unseen_secret_has_uniform_rank() {
 /// A model trained non-privately on a canary inserted 16 times ranks it first among all 10⁶
 /// candidates: exposure = 19.93 bits, in each of 3 replicates; the interpolated estimate then
 /// sits at its cap log₂ 2000, and the extrapolated one beyond 15 bits.
-/// Mutation checked: counting only strictly lower scores in `rank` (`x < s`: rank 0) fails it.
+/// Mutations checked: counting only strictly lower scores in `rank` (`x < s`: rank 0) fails
+/// it; so does inserting no copy of the canary in `text::corpus`.
 #[test]
 fn memorised_canary_reaches_the_maximum() {
     let p = ExposurePoint {
