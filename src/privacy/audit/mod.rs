@@ -16,7 +16,9 @@
 pub mod clopper_pearson;
 pub mod epsilon;
 pub mod gdp;
+pub mod mia;
 pub mod one_run;
+pub mod roc;
 
 use crate::{Error, Result};
 
