@@ -31,6 +31,8 @@ enum Cmd {
     Gdp(GdpArgs),
     /// Epsilon lower bound from one training run with many canaries (Steinke et al. 2023).
     OneRun(OneRunArgs),
+    /// Membership inference (loss, LiRA, RMIA) against shadow-trained models.
+    Mia(super::audit_mia::MiaArgs),
 }
 
 /// One operating point: N1 members of which TP were called members, N0 non-members of which
@@ -149,6 +151,7 @@ pub fn run(a: Args) -> Result<()> {
         Cmd::Scores(a) => scores(a),
         Cmd::Gdp(a) => gdp_cmd(a),
         Cmd::OneRun(a) => one_run_cmd(a),
+        Cmd::Mia(a) => super::audit_mia::run(a),
     }
 }
 

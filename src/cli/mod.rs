@@ -6,6 +6,7 @@
 mod aggregate;
 mod attack;
 mod audit;
+mod audit_mia;
 mod bounds;
 #[cfg(feature = "plot")]
 mod figures;

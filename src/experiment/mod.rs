@@ -17,6 +17,7 @@
 
 pub mod config;
 pub mod dp_robust;
+pub mod mia;
 pub mod par;
 pub mod privacy;
 pub mod robust;

@@ -28,9 +28,8 @@
 //! online branch sets *both* σ_in and σ_out to `np.std(dat_in)`; lbounds uses the OUT pool for
 //! σ_out (what the offline branch of the same file does), since a global σ_out estimated from
 //! IN values has no justification and the two pools differ for a model that memorises.
-//! `plot.py` also truncates every record's IN/OUT samples to the smallest count over records;
-//! lbounds uses each record's full sample (with leave-one-out targets, the counts differ by
-//! at most one).
+//! Every record's IN and OUT samples are truncated to the smallest count over records, as
+//! `plot.py` does ([`super::in_out_samples`]): this is not cosmetic — see there.
 
 use super::{median, Observations};
 use crate::{Error, Result};
@@ -89,27 +88,16 @@ impl Lira {
     pub fn scores(&self, obs: &Observations, target: usize, shadows: &[usize]) -> Result<Vec<f64>> {
         let n = obs.audited();
         let online = self.kind == Kind::Online;
-        let mut ins: Vec<Vec<f64>> = Vec::with_capacity(n);
-        let mut outs: Vec<Vec<f64>> = Vec::with_capacity(n);
-        for j in 0..n {
-            let (mut i, mut o) = (Vec::new(), Vec::new());
-            for &m in shadows {
-                let v = obs.phi(m, j);
-                if obs.kept(m, j) {
-                    i.push(v);
-                } else {
-                    o.push(v);
-                }
-            }
-            if o.is_empty() || (online && i.is_empty()) {
-                return Err(Error::invalid(
-                    "shadow models",
-                    shadows.len(),
-                    format!("record {j} has no {} shadow model", if o.is_empty() { "OUT" } else { "IN" }),
-                ));
-            }
-            ins.push(i);
-            outs.push(o);
+        let (mut ins, mut outs) = super::in_out_samples(obs, shadows, |m, j| obs.phi(m, j));
+        if let Some(j) = (0..n).find(|&j| outs[j].is_empty() || (online && ins[j].is_empty())) {
+            return Err(Error::invalid(
+                "shadow models",
+                shadows.len(),
+                format!(
+                    "record {j} has no {} shadow model",
+                    if outs[j].is_empty() { "OUT" } else { "IN" }
+                ),
+            ));
         }
         let pooled = |v: &[Vec<f64>]| {
             let all: Vec<f64> = v.iter().flatten().copied().collect();

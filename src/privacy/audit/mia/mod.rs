@@ -25,7 +25,71 @@ pub mod shadow;
 
 use super::roc::{log_grid, Roc, RocPoint, RocSummary};
 use crate::{Error, Result};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+
+/// One model's statistics on every record: the stable logit φ and ln p_y
+/// ([`stable_logit`]), and its accuracy on the records it trained on and on the audited
+/// records it did not.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelStats {
+    /// φ per record.
+    pub phi: Vec<f64>,
+    /// ln p_y per record (−loss).
+    pub log_p: Vec<f64>,
+    /// Fraction of its training records the model classifies correctly.
+    pub train_accuracy: f64,
+    /// Fraction of the audited records it did not train on that it classifies correctly.
+    pub held_out_accuracy: f64,
+}
+
+impl ModelStats {
+    /// From the model's logits (classes × records, one column per record), the labels, and
+    /// the keep row (which of the first `keep_row.len()` records it trained on). A record
+    /// is classified correctly when its label's logit is the largest (the first of ties).
+    ///
+    /// # Errors
+    /// Shapes that do not agree; what [`stable_logit`] rejects.
+    pub fn from_logits(
+        z: &nalgebra::DMatrix<f64>,
+        labels: &[f64],
+        keep_row: &[bool],
+    ) -> Result<ModelStats> {
+        if z.ncols() != labels.len() || keep_row.len() > labels.len() {
+            return Err(Error::invalid(
+                "logit columns",
+                z.ncols(),
+                format!("there are {} records", labels.len()),
+            ));
+        }
+        let mut phi = Vec::with_capacity(labels.len());
+        let mut log_p = Vec::with_capacity(labels.len());
+        let mut counts = [[0usize; 2]; 2]; // [kept][correct]
+        for (j, (col, &y)) in z.column_iter().zip(labels).enumerate() {
+            let y = y as usize;
+            let (f, lp) = stable_logit(col.as_slice(), y)?;
+            phi.push(f);
+            log_p.push(lp);
+            if let Some(&k) = keep_row.get(j) {
+                let col = col.as_slice();
+                let correct = if col.len() == 1 {
+                    (col[0] > 0.0) == (y == 1)
+                } else {
+                    let best = (0..col.len()).fold(0, |b, c| if col[c] > col[b] { c } else { b });
+                    best == y
+                };
+                counts[usize::from(k)][usize::from(correct)] += 1;
+            }
+        }
+        let rate = |c: [usize; 2]| c[1] as f64 / (c[0] + c[1]).max(1) as f64;
+        Ok(ModelStats {
+            phi,
+            log_p,
+            train_accuracy: rate(counts[1]),
+            held_out_accuracy: rate(counts[0]),
+        })
+    }
+}
 
 /// Every model's statistics on every record, models × records, row-major.
 ///
@@ -42,55 +106,39 @@ pub struct Observations {
 }
 
 impl Observations {
-    /// From the keep matrix (models × audited) and, per model, the logits of every record
-    /// (classes × records, one column per record) and the labels.
+    /// From the keep matrix (models × audited) and each model's [`ModelStats`] on every
+    /// record (audited first, then population).
     ///
     /// # Errors
-    /// Shapes that do not agree, labels out of range, fewer than two models.
-    pub fn from_logits(
-        keep: &keep::KeepMatrix,
-        logits: &[nalgebra::DMatrix<f64>],
-        labels: &[f64],
-    ) -> Result<Observations> {
+    /// Shapes that do not agree, fewer than two models.
+    pub fn from_stats(keep: &keep::KeepMatrix, stats: &[ModelStats]) -> Result<Observations> {
         let (models, audited) = (keep.models(), keep.records());
-        if logits.len() != models || models < 2 {
+        if stats.len() != models || models < 2 {
             return Err(Error::invalid(
                 "models",
-                logits.len(),
-                format!("need one logit matrix per model of the keep matrix ({models}, ≥ 2)"),
+                stats.len(),
+                format!("need the statistics of every model of the keep matrix ({models}, ≥ 2)"),
             ));
         }
-        let records = labels.len();
-        if records < audited {
+        let records = stats[0].phi.len();
+        if records < audited
+            || stats
+                .iter()
+                .any(|s| s.phi.len() != records || s.log_p.len() != records)
+        {
             return Err(Error::invalid(
                 "records",
                 records,
-                format!("the keep matrix assigns {audited}"),
+                format!("every model needs statistics on the same ≥ {audited} records"),
             ));
-        }
-        let mut phi = Vec::with_capacity(models * records);
-        let mut log_p = Vec::with_capacity(models * records);
-        for z in logits {
-            if z.ncols() != records {
-                return Err(Error::invalid(
-                    "logit columns",
-                    z.ncols(),
-                    format!("there are {records} records"),
-                ));
-            }
-            for (col, &y) in z.column_iter().zip(labels) {
-                let (f, lp) = stable_logit(col.as_slice(), y as usize)?;
-                phi.push(f);
-                log_p.push(lp);
-            }
         }
         Ok(Observations {
             models,
             records,
             audited,
             keep: keep.as_slice().to_vec(),
-            phi,
-            log_p,
+            phi: stats.iter().flat_map(|s| s.phi.iter().copied()).collect(),
+            log_p: stats.iter().flat_map(|s| s.log_p.iter().copied()).collect(),
         })
     }
 
@@ -316,12 +364,22 @@ pub fn evaluate(
         ));
     }
     let grid = log_grid(ROC_GRID_LO, ROC_GRID_POINTS);
+    // Every (attack, target) pair's scores in parallel, collected in order, so the pooled
+    // lists (and hence every metric) do not depend on the number of threads.
+    let pairs: Vec<(Attack, usize)> = attacks
+        .iter()
+        .flat_map(|&a| targets.iter().map(move |&t| (a, t)))
+        .collect();
+    let scored: Vec<Vec<f64>> = pairs
+        .par_iter()
+        .map(|&(a, t)| a.scores(obs, t))
+        .collect::<Result<_>>()?;
     attacks
         .iter()
-        .map(|&attack| {
+        .zip(scored.chunks(targets.len()))
+        .map(|(&attack, per_target)| {
             let mut sides: [[Vec<f64>; 2]; 2] = Default::default();
-            for &t in targets {
-                let s = attack.scores(obs, t)?;
+            for (&t, s) in targets.iter().zip(per_target) {
                 for (j, &v) in s.iter().enumerate() {
                     let member = usize::from(obs.kept(t, j));
                     sides[0][member].push(v);
@@ -345,6 +403,43 @@ pub fn evaluate(
             })
         })
         .collect()
+}
+
+/// Per audited record, the values `value(m, j)` of the shadows that trained on it (IN) and
+/// of those that did not (OUT), in shadow order, each list **truncated to the smallest count
+/// over records** (the first values kept), as LiRA's `plot.py` does (`in_size`, `out_size`).
+///
+/// Why it matters: with a balanced keep matrix every record is IN in exactly M/2 models, so
+/// once the target is set aside a member of the target has M/2 − 1 IN shadows and a
+/// non-member M/2. Any statistic whose distribution depends on the sample size (a standard
+/// deviation with ddof 0, a median of an even or odd count, a mean's spread) then differs
+/// between members and non-members *on data that carries no signal at all*: without the
+/// truncation, LiRA online on i.i.d. N(0, 1) statistics with M = 8 has AUC 0.42, not ½
+/// (`null_data_gives_auc_one_half`).
+pub(crate) fn in_out_samples(
+    obs: &Observations,
+    shadows: &[usize],
+    value: impl Fn(usize, usize) -> f64,
+) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let n = obs.audited();
+    let (mut ins, mut outs) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for j in 0..n {
+        let (mut i, mut o) = (Vec::new(), Vec::new());
+        for &m in shadows {
+            if obs.kept(m, j) {
+                i.push(value(m, j));
+            } else {
+                o.push(value(m, j));
+            }
+        }
+        ins.push(i);
+        outs.push(o);
+    }
+    for lists in [&mut ins, &mut outs] {
+        let k = lists.iter().map(Vec::len).min().unwrap_or(0);
+        lists.iter_mut().for_each(|v| v.truncate(k));
+    }
+    (ins, outs)
 }
 
 /// The median of a non-empty slice (reordered in place): the mean of the two middle values
@@ -379,6 +474,43 @@ mod tests {
         assert_eq!(stable_logit(&[3.0], 1).unwrap().0, 3.0);
         assert!(stable_logit(&[f64::NAN, 0.0], 0).is_err());
         assert!(stable_logit(&[0.0, 0.0], 2).is_err());
+    }
+
+    /// Null data: φ and ln p drawn i.i.d. N(0, 1) whatever the keep matrix, so IN and OUT
+    /// are indistinguishable. Every attack's AUC must be within 0.03 of ½: the pooled sample
+    /// has N₀ ≈ N₁ ≈ 2 000·4/2 = 4 000, so the Mann–Whitney AUC's sd is
+    /// √((N₀+N₁+1)/(12 N₀N₁)) ≈ 0.0065 and 0.03 is ≈ 4.6 sd (the pooling over targets adds
+    /// some correlation, hence the margin). And TPR@1 % FPR stays below 3 %.
+    /// Mutation checked: letting the target be one of its own shadows (dropping the
+    /// `m != target` filter in [`Attack::scores`]) drags μ_in towards the target's own φ for
+    /// members and LiRA online's AUC rises to ≈ 0.7: this test fails.
+    #[test]
+    fn null_data_gives_auc_one_half() {
+        use rand_distr::{Distribution, StandardNormal};
+        let (models, audited, records) = (8, 2000, 2500);
+        let keep = keep::KeepMatrix::lira(11, models, audited).unwrap();
+        let mut rng = crate::rng::rng_from_seed(12);
+        let mut draw = |n: usize| -> Vec<f64> {
+            (0..n).map(|_| StandardNormal.sample(&mut rng)).collect()
+        };
+        let phi = draw(models * records);
+        let log_p: Vec<f64> = draw(models * records).iter().map(|v: &f64| -(v * v)).collect();
+        let obs = Observations::from_values(
+            models,
+            audited,
+            keep.as_slice().to_vec(),
+            phi,
+            log_p,
+        )
+        .unwrap();
+        let canary: Vec<bool> = (0..audited).map(|j| j % 5 == 0).collect();
+        let res = evaluate(&obs, &[0, 1, 2, 3], &canary, &Attack::ALL).unwrap();
+        assert_eq!(res.len(), Attack::ALL.len());
+        for r in &res {
+            assert!((r.overall.auc - 0.5).abs() < 0.03, "{}: {:?}", r.attack, r.overall);
+            assert!(r.overall.tpr_at_1pct_fpr < 0.03, "{}: {:?}", r.attack, r.overall);
+            assert!(r.canaries.is_some() && !r.roc.is_empty());
+        }
     }
 
     #[test]

@@ -27,23 +27,46 @@ use crate::{Error, Result};
 /// Lower clamp of p̄(x).
 const P_FLOOR: f64 = 1e-30;
 
-/// ratio of `target` on record `j` against `refs` with parameter `a`.
-fn ratio(obs: &Observations, target: usize, refs: &[usize], j: usize, a: f64) -> f64 {
-    let audited = j < obs.audited();
-    let (sum, n) = refs
-        .iter()
-        .filter(|&&m| !(audited && obs.kept(m, j)))
-        .fold((0.0, 0usize), |(s, n), &m| (s + obs.log_p(m, j).exp(), n + 1));
-    let mean_out = if n == 0 { 0.0 } else { sum / n as f64 };
-    let p_bar = ((1.0 + a) / 2.0 * mean_out + (1.0 - a) / 2.0).max(P_FLOOR);
-    obs.log_p(target, j).exp() / p_bar
+/// mean_OUT p(x|θ_ref) over `refs` for every record: for an audited record the OUT
+/// references truncated to the smallest OUT count over records (as LiRA, so that the count
+/// cannot reveal the target's membership: [`super::in_out_samples`]), for a population
+/// record all of them (0 where there is none).
+fn mean_out(obs: &Observations, refs: &[usize]) -> Vec<f64> {
+    let (_, outs) = super::in_out_samples(obs, refs, |m, j| obs.log_p(m, j).exp());
+    let mean = |v: &[f64]| {
+        if v.is_empty() {
+            0.0
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
+    };
+    let mut means: Vec<f64> = outs.iter().map(|v| mean(v)).collect();
+    means.extend((obs.audited()..obs.records()).map(|j| {
+        let all: Vec<f64> = refs.iter().map(|&m| obs.log_p(m, j).exp()).collect();
+        mean(&all)
+    }));
+    means
 }
 
-/// RMIA scores of `target` on every audited record with references `refs` and parameter `a`.
-///
-/// # Errors
-/// No population point to compare with; `a` outside [0, 1].
-pub fn scores(obs: &Observations, target: usize, refs: &[usize], a: f64) -> Result<Vec<f64>> {
+/// Scores from precomputed OUT means (see [`scores`]).
+fn scores_from(obs: &Observations, target: usize, mean_out: &[f64], a: f64) -> Vec<f64> {
+    let ratio = |j: usize| {
+        let p_bar = ((1.0 + a) / 2.0 * mean_out[j] + (1.0 - a) / 2.0).max(P_FLOOR);
+        obs.log_p(target, j).exp() / p_bar
+    };
+    let mut pop: Vec<f64> = (obs.audited()..obs.records()).map(ratio).collect();
+    pop.sort_by(f64::total_cmp);
+    let nz = pop.len() as f64;
+    (0..obs.audited())
+        .map(|j| {
+            let r = ratio(j);
+            // #{z : ratio_z < ratio_x}: the strict inequality is γ = 1's ">".
+            pop.partition_point(|&v| v < r) as f64 / nz
+        })
+        .collect()
+}
+
+fn check(obs: &Observations, a: f64) -> Result<()> {
     if !(0.0..=1.0).contains(&a) {
         return Err(Error::invalid("rmia a", a, "must be in [0, 1]"));
     }
@@ -54,18 +77,16 @@ pub fn scores(obs: &Observations, target: usize, refs: &[usize], a: f64) -> Resu
             "RMIA compares each record with population records no model trained on",
         ));
     }
-    let mut pop: Vec<f64> = (obs.audited()..obs.records())
-        .map(|z| ratio(obs, target, refs, z, a))
-        .collect();
-    pop.sort_by(f64::total_cmp);
-    let nz = pop.len() as f64;
-    Ok((0..obs.audited())
-        .map(|j| {
-            let r = ratio(obs, target, refs, j, a);
-            // #{z : ratio_z < ratio_x}: the strict inequality is γ = 1's ">".
-            pop.partition_point(|&v| v < r) as f64 / nz
-        })
-        .collect())
+    Ok(())
+}
+
+/// RMIA scores of `target` on every audited record with references `refs` and parameter `a`.
+///
+/// # Errors
+/// No population point to compare with; `a` outside [0, 1].
+pub fn scores(obs: &Observations, target: usize, refs: &[usize], a: f64) -> Result<Vec<f64>> {
+    check(obs, a)?;
+    Ok(scores_from(obs, target, &mean_out(obs, refs), a))
 }
 
 /// The grid of a searched by [`scores_tuned`].
@@ -83,9 +104,11 @@ pub fn tune_a(obs: &Observations, shadows: &[usize]) -> Result<f64> {
             "tuning RMIA's a needs at least two shadow models",
         ));
     };
+    check(obs, 0.0)?;
+    let means = mean_out(obs, refs);
     let mut best = (f64::NEG_INFINITY, A_GRID[0]);
     for a in A_GRID {
-        let s = scores(obs, pseudo, refs, a)?;
+        let s = scores_from(obs, pseudo, &means, a);
         let (mut mem, mut non) = (Vec::new(), Vec::new());
         for (j, v) in s.into_iter().enumerate() {
             if obs.kept(pseudo, j) {

@@ -87,17 +87,17 @@ impl ShadowConfig {
     }
 
     /// A one-hidden-layer ReLU MLP of width 64 trained without regularisation by minibatch
-    /// SGD (batch 64, lr 0.1, 30 epochs) to fit its training records (a model that
-    /// memorises).
+    /// SGD (batch 64, lr 0.2, 60 epochs): it fits its training records (≈ 100 % training
+    /// accuracy on the default population, a model that memorises).
     pub fn mlp() -> ShadowConfig {
         ShadowConfig {
             model: ModelSpec::Mlp {
                 hidden: vec![64],
                 activation: crate::learning::model::Activation::Relu,
             },
-            epochs: 30,
+            epochs: 60,
             batch: 64,
-            lr: 0.1,
+            lr: 0.2,
             l2: 0.0,
             dp: None,
         }
