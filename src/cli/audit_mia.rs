@@ -189,19 +189,13 @@ fn table(r: &MiaReport, a: &MiaArgs) -> String {
     );
     for at in &r.attacks {
         let o = &at.overall;
-        let (ca, ct) = at.canaries.map_or((f64::NAN, f64::NAN), |c| {
-            (c.auc, c.tpr_at_0_1pct_fpr)
-        });
+        let (ca, ct) = at
+            .canaries
+            .map_or((f64::NAN, f64::NAN), |c| (c.auc, c.tpr_at_0_1pct_fpr));
         let _ = writeln!(
             t,
             "{:<36} {:>7.4} {:>10.4} {:>10.4} {:>8.4} | canaries: {:>7.4} {:>10.4}",
-            at.attack,
-            o.auc,
-            o.tpr_at_0_1pct_fpr,
-            o.tpr_at_1pct_fpr,
-            o.balanced_accuracy,
-            ca,
-            ct
+            at.attack, o.auc, o.tpr_at_0_1pct_fpr, o.tpr_at_1pct_fpr, o.balanced_accuracy, ca, ct
         );
     }
     t

@@ -36,7 +36,7 @@ pub struct Args {
 }
 
 /// The paper's sweep configs, compiled in: (file name, text).
-const BUILT_IN: [(&str, &str); 8] = [
+const BUILT_IN: [(&str, &str); 9] = [
     (
         "breakdown.toml",
         include_str!("../../examples/sweeps/breakdown.toml"),
@@ -57,6 +57,7 @@ const BUILT_IN: [(&str, &str); 8] = [
         "heterogeneity.toml",
         include_str!("../../examples/sweeps/heterogeneity.toml"),
     ),
+    ("mia.toml", include_str!("../../examples/sweeps/mia.toml")),
     (
         "train_breakdown.toml",
         include_str!("../../examples/sweeps/train_breakdown.toml"),

@@ -54,7 +54,7 @@ impl MiaConfig {
     pub fn validate(&self) -> Result<()> {
         self.data.validate()?;
         self.shadow.validate()?;
-        if self.models < 4 || self.models % 2 != 0 || self.models > shadow_max() {
+        if self.models < 4 || !self.models.is_multiple_of(2) || self.models > shadow_max() {
             return Err(Error::invalid(
                 "models",
                 self.models,
@@ -222,10 +222,7 @@ impl Experiment for ShadowTraining<'_> {
         let ex = &self.data.examples;
         let z = self.model.predict(&params, ex.x().as_view())?;
         let stats = ModelStats::from_logits(&z, ex.y(), self.keep.row(i))?;
-        Ok(ShadowOutput {
-            stats,
-            cached,
-        })
+        Ok(ShadowOutput { stats, cached })
     }
 }
 
@@ -262,9 +259,8 @@ pub fn run_audit(
         },
     )?;
     let trained = exp.trained();
-    let mean = |f: &dyn Fn(&ModelStats) -> f64| {
-        stats.iter().map(f).sum::<f64>() / stats.len() as f64
-    };
+    let mean =
+        |f: &dyn Fn(&ModelStats) -> f64| stats.iter().map(f).sum::<f64>() / stats.len() as f64;
     let (train_accuracy, held_out_accuracy) =
         (mean(&|s| s.train_accuracy), mean(&|s| s.held_out_accuracy));
     let obs = Observations::from_stats(&keep, &stats)?;
@@ -286,6 +282,119 @@ pub fn run_audit(
         noise_multiplier: exp.sigma,
         attacks,
     })
+}
+
+/// One grid point of an `experiment = "mia"` sweep: an audit without its seeds (the sweep's
+/// seed and the replicate supply them, see [`MiaExperiment`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MiaPoint {
+    /// The population.
+    pub data: LongTail,
+    /// Number of models M.
+    pub models: usize,
+    /// Models playing the target in turn.
+    pub targets: usize,
+    /// How the models are trained.
+    pub shadow: ShadowConfig,
+}
+
+impl Default for MiaPoint {
+    /// 64 MLPs on 2 500 audited records (500 population records), 4 targets.
+    fn default() -> Self {
+        MiaPoint {
+            data: LongTail {
+                records: 2500,
+                population: 500,
+                ..LongTail::default()
+            },
+            models: 64,
+            targets: 4,
+            shadow: ShadowConfig::mlp(),
+        }
+    }
+}
+
+impl MiaPoint {
+    /// The audit of replicate `replicate` of a sweep seeded with `seed`: replicate 0 uses the
+    /// sweep's seed for both the population and the models; replicate r > 0 draws both seeds
+    /// from the stream `mia/replicate` (seed, r). Every grid point of a replicate therefore
+    /// audits the same population with the same keep matrix (common random numbers: DP and
+    /// non-DP curves differ only by training).
+    pub fn config(&self, seed: u64, replicate: u32) -> MiaConfig {
+        let (data_seed, seed) = if replicate == 0 {
+            (seed, seed)
+        } else {
+            use rand::Rng;
+            let mut r = rng_named(seed, replicate, "mia/replicate");
+            (r.next_u64(), r.next_u64())
+        };
+        MiaConfig {
+            data: self.data,
+            data_seed,
+            seed,
+            models: self.models,
+            targets: self.targets,
+            shadow: self.shadow.clone(),
+        }
+    }
+
+    /// Checks the point.
+    ///
+    /// # Errors
+    /// What [`MiaConfig::validate`] rejects.
+    pub fn check(&self) -> Result<()> {
+        self.config(0, 0).validate()
+    }
+}
+
+/// The theoretical line of a `mia` point: under (ε, δ)-DP every membership test has
+/// TPR ≤ e^ε·FPR + δ and, mirrored, TPR ≤ 1 − e^{−ε}(1 − δ − FPR) (Kairouz, Oh &
+/// Viswanath, "The Composition Theorem for Differential Privacy", ICML 2015, Thm 2.1).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MiaBounds {
+    /// The models' DP ε.
+    pub epsilon: Option<f64>,
+    /// The models' DP δ.
+    pub delta: Option<f64>,
+}
+
+impl MiaBounds {
+    /// The point's DP parameters.
+    pub fn of(p: &MiaPoint) -> MiaBounds {
+        MiaBounds {
+            epsilon: p.shadow.dp.map(|d| d.epsilon),
+            delta: p.shadow.dp.map(|d| d.delta),
+        }
+    }
+
+    /// The largest TPR at `fpr` any test may reach: min(1, e^ε·FPR + δ, 1 − e^{−ε}(1 − δ −
+    /// FPR)) — the line and its mirror (the mirror applies the bound to the complementary
+    /// test); `None` without DP.
+    pub fn max_tpr(&self, fpr: f64) -> Option<f64> {
+        let (e, d) = (self.epsilon?, self.delta.unwrap_or(0.0));
+        let line = e.exp() * fpr + d;
+        let mirror = 1.0 - (-e).exp() * (1.0 - d - fpr);
+        Some(line.min(mirror).min(1.0))
+    }
+}
+
+/// A whole audit as one sweep job ([`MiaPoint::config`] gives its seeds).
+pub struct MiaExperiment;
+
+impl Experiment for MiaExperiment {
+    type Point = MiaPoint;
+    type Output = MiaReport;
+
+    /// The audit seeded by the stream's first word.
+    fn run_once(&self, p: &MiaPoint, rng: &mut SimRng) -> Result<MiaReport> {
+        use rand::Rng;
+        run_audit(&p.config(rng.next_u64(), 0), None, &|| {})
+    }
+
+    fn run_job(&self, p: &MiaPoint, job: Job) -> Result<MiaReport> {
+        run_audit(&p.config(job.seed, job.replicate), None, &|| {})
+    }
 }
 
 #[cfg(test)]
@@ -342,7 +451,10 @@ mod tests {
         };
         let (lira, loss) = (get("lira_online"), get("loss"));
         assert!(lira.tpr_at_1pct_fpr >= 0.05, "{lira:?}");
-        assert!(lira.tpr_at_1pct_fpr > loss.tpr_at_1pct_fpr, "{lira:?} vs {loss:?}");
+        assert!(
+            lira.tpr_at_1pct_fpr > loss.tpr_at_1pct_fpr,
+            "{lira:?} vs {loss:?}"
+        );
         assert!(lira.auc > 0.65, "{lira:?}");
     }
 

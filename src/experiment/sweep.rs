@@ -211,6 +211,8 @@ pub enum SweepBounds {
     DpRobust(DpRobustBounds),
     /// At a `train` point.
     Train(TrainBounds),
+    /// At a `mia` point.
+    Mia(super::mia::MiaBounds),
 }
 
 /// What one run of a sweep produced, by experiment kind (serialised as the inner value).
@@ -225,6 +227,8 @@ pub enum SweepOutput {
     DpRobust(DpRobustMetrics),
     /// A `train` run (tagged by `status`).
     Train(TrainOutcome),
+    /// A `mia` run: every attack's metrics and compact ROC curves.
+    Mia(super::mia::MiaReport),
     /// A `dp_mean` or `dp_robust` run whose metrics were not all finite.
     Failed(RunFailure),
 }
@@ -389,6 +393,7 @@ impl Experiment for SweepAny {
                 .run_once(q, rng)
                 .map_or_else(SweepOutput::failed, SweepOutput::DpRobust),
             SweepParams::Train(q) => SweepOutput::Train(Training.run_once(q, rng)?),
+            SweepParams::Mia(q) => SweepOutput::Mia(super::mia::MiaExperiment.run_once(q, rng)?),
         })
     }
 
@@ -397,6 +402,8 @@ impl Experiment for SweepAny {
     fn run_job(&self, p: &SweepPoint, job: Job) -> Result<SweepOutput> {
         match &p.params {
             SweepParams::Train(q) => Ok(SweepOutput::Train(Training.run_job(q, job)?)),
+            // A whole audit per job, seeded by (seed, replicate) only ([`super::mia::MiaPoint::config`]).
+            SweepParams::Mia(q) => Ok(SweepOutput::Mia(super::mia::MiaExperiment.run_job(q, job)?)),
             _ => self.run_once(p, &mut job.rng()?),
         }
     }
@@ -412,6 +419,7 @@ pub fn sweep_bounds(p: &SweepParams) -> Result<SweepBounds> {
         SweepParams::DpMean(q) => SweepBounds::DpMean(dp_mean_bounds(q)?),
         SweepParams::DpRobust(q) => SweepBounds::DpRobust(dp_robust_bounds(q)?),
         SweepParams::Train(q) => SweepBounds::Train(train_bounds(q)?),
+        SweepParams::Mia(q) => SweepBounds::Mia(super::mia::MiaBounds::of(q)),
     })
 }
 

@@ -15,6 +15,7 @@
 //! | `fig7_accuracy_vs_fraction` | `train_breakdown` (kind `train`) | test accuracy of the trained model vs f/n per defence (worst attack), measured collapse per defence, breakdown point 1/2 |
 //! | `fig8_gradient_vs_heterogeneity` | `train_heterogeneity` (kind `train`) | ‖∇F_H‖² at the trained model vs Dirichlet α (or γ) per defence (worst attack), B2 floor f·G²/(n − 2f) at the measured G² |
 //! | `fig9_trilemma_frontier` | `train_frontier` (kind `train`) | one panel per heterogeneity level: best defence's worst-attack test accuracy vs ε per f/n, without privacy dashed; no bound overlaid (none measures accuracy) |
+//! | `fig11_mia_roc` | `mia` (kind `mia`) | log-log ROC of the loss, LiRA online, LiRA offline (one-sided) and RMIA attacks, without DP (solid) and with DP-SGD (dashed, dotted), the chance diagonal and each ε's bound TPR ≤ e^ε·FPR + δ |
 //!
 //! Every curve is a mean over replicates with a 95% Student-t confidence band
 //! ([`crate::experiment::summary::mean_ci`]); "worst attack" is, at each x, the attack with
@@ -23,6 +24,7 @@
 
 pub mod any;
 mod chart;
+mod mia;
 pub mod records;
 mod train;
 
@@ -288,6 +290,16 @@ pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, V
     let t9 = trained("train_frontier");
     draw("fig9", "train_frontier", t9.is_empty(), &mut || {
         Ok(vec![train::fig9(&t9, out)?])
+    })?;
+    let mia: Vec<&records::MiaRecord> = records
+        .iter()
+        .filter_map(|r| match r {
+            AnyRecord::Mia(r) if r.sweep == "mia" => Some(r.as_ref()),
+            _ => None,
+        })
+        .collect();
+    draw("fig11", "mia", mia.is_empty(), &mut || {
+        Ok(vec![mia::fig11(&mia, out)?])
     })?;
     Ok((written, skipped))
 }

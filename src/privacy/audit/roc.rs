@@ -257,8 +257,12 @@ mod tests {
         use rand::RngExt;
         let mut rng = crate::rng::rng_from_seed(3);
         for _ in 0..20 {
-            let m: Vec<f64> = (0..37).map(|_| f64::from(rng.random_range(0..10u8))).collect();
-            let o: Vec<f64> = (0..23).map(|_| f64::from(rng.random_range(0..10u8))).collect();
+            let m: Vec<f64> = (0..37)
+                .map(|_| f64::from(rng.random_range(0..10u8)))
+                .collect();
+            let o: Vec<f64> = (0..23)
+                .map(|_| f64::from(rng.random_range(0..10u8)))
+                .collect();
             let mut wins = 0.0;
             for a in &m {
                 for b in &o {

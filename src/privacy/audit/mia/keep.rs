@@ -39,7 +39,7 @@ impl KeepMatrix {
     /// # Errors
     /// An odd or out-of-range model count, no records.
     pub fn lira(seed: u64, models: usize, records: usize) -> Result<KeepMatrix> {
-        if models < 2 || models % 2 != 0 || models > MAX_MODELS {
+        if models < 2 || !models.is_multiple_of(2) || models > MAX_MODELS {
             return Err(Error::invalid(
                 "models",
                 models,

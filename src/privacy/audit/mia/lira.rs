@@ -172,7 +172,9 @@ mod tests {
     #[test]
     fn known_answers_global_variance() {
         // models: 0 target, 1–2 IN for both records, 3–4 OUT for both.
-        let keep = vec![true, true, true, true, true, true, false, false, false, false];
+        let keep = vec![
+            true, true, true, true, true, true, false, false, false, false,
+        ];
         let phi = vec![3.0, 0.0, 2.0, 6.0, 4.0, 8.0, 0.0, 4.0, 2.0, 6.0];
         let obs = Observations::from_values(5, 2, keep, phi, vec![0.0; 10]).unwrap();
         let s = Lira {
@@ -183,14 +185,7 @@ mod tests {
         .unwrap();
         assert!((s[0] - 0.4).abs() < 1e-12, "{s:?}");
         let phi2 = vec![3.0, 0.0, 2.0, 6.0, 4.0, 8.0, 0.0, 4.0, 2.0, 10.0];
-        let obs = Observations::from_values(
-            5,
-            2,
-            obs.keep.clone(),
-            phi2,
-            vec![0.0; 10],
-        )
-        .unwrap();
+        let obs = Observations::from_values(5, 2, obs.keep.clone(), phi2, vec![0.0; 10]).unwrap();
         let s = Lira {
             kind: Kind::Online,
             variance: Variance::Global,

@@ -89,10 +89,18 @@ impl LongTail {
     /// [`Error::InvalidParameter`] naming the first bad one.
     pub fn validate(&self) -> Result<()> {
         if !(2..=1000).contains(&self.classes) {
-            return Err(Error::invalid("classes", self.classes, "must be in 2..=1000"));
+            return Err(Error::invalid(
+                "classes",
+                self.classes,
+                "must be in 2..=1000",
+            ));
         }
         if !(1..=10_000).contains(&self.features) {
-            return Err(Error::invalid("features", self.features, "must be in 1..=10000"));
+            return Err(Error::invalid(
+                "features",
+                self.features,
+                "must be in 1..=10000",
+            ));
         }
         let tail_max = 3 * self.tail_components * self.classes;
         if self.records <= tail_max
@@ -117,7 +125,11 @@ impl LongTail {
             }
         }
         if !(0.0..=1.0).contains(&self.label_noise) {
-            return Err(Error::invalid("label noise", self.label_noise, "must be in [0, 1]"));
+            return Err(Error::invalid(
+                "label noise",
+                self.label_noise,
+                "must be in [0, 1]",
+            ));
         }
         Ok(())
     }
@@ -140,7 +152,11 @@ impl LongTail {
             for _ in 0..self.tail_components {
                 let u = DVector::from_fn(p, |_, _| normal(rng));
                 let norm = u.norm();
-                let dir = if norm > 0.0 { u / norm } else { DVector::zeros(p) };
+                let dir = if norm > 0.0 {
+                    u / norm
+                } else {
+                    DVector::zeros(p)
+                };
                 let size = 1 + uniform_index(rng, 3);
                 tails.push((head + dir * self.tail_distance, c, size));
             }
@@ -186,8 +202,8 @@ impl LongTail {
             labels.push(label as f64);
         }
         canary[self.records..].iter_mut().for_each(|f| *f = false);
-        let examples = Examples::new(x, labels, Task::Classification { classes: k })?
-            .with_canaries(canary)?;
+        let examples =
+            Examples::new(x, labels, Task::Classification { classes: k })?.with_canaries(canary)?;
         Ok(MiaData {
             examples,
             audited: self.records,
@@ -222,6 +238,11 @@ mod tests {
         let again = lt.generate(&mut rng_from_seed(1)).unwrap();
         assert_eq!(again.examples, d.examples);
         assert!(LongTail { records: 100, ..lt }.validate().is_err());
-        assert!(LongTail { label_noise: 1.5, ..lt }.validate().is_err());
+        assert!(LongTail {
+            label_noise: 1.5,
+            ..lt
+        }
+        .validate()
+        .is_err());
     }
 }

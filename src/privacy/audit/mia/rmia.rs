@@ -3,9 +3,9 @@
 //! reference code `privacytrustlab/ml_privacy_meter`, `modules/mia/attacks/rmia.py`.
 //!
 //! With p(x|θ) the probability the model gives to x's true label:
-//! - ratio_x = p(x|θ_target) / p̄(x), where offline p̄(x) = ((1+a)/2)·mean_OUT p(x|θ_ref)
-//!   + (1−a)/2 (the mean over the reference models that did *not* train on x, linearly
-//!   corrected for the missing IN half; a ∈ [0, 1]);
+//! - ratio_x = p(x|θ_target) / p̄(x), where offline
+//!   p̄(x) = ((1+a)/2)·mean_OUT p(x|θ_ref) + (1−a)/2 (the mean over the reference models
+//!   that did *not* train on x, linearly corrected for the missing IN half; a ∈ [0, 1]);
 //! - score(x) = the fraction of population points z with ratio_x / ratio_z > γ, γ = 1 (the
 //!   reference code's setting), i.e. ratio_z < ratio_x. Higher = member.
 //!
@@ -154,11 +154,23 @@ mod tests {
         let p = |v: f64| v.ln();
         let log_p = vec![
             // model 0 (target): record 0, then z1..z4
-            p(0.9), p(0.5), p(0.8), p(0.9), p(0.6),
+            p(0.9),
+            p(0.5),
+            p(0.8),
+            p(0.9),
+            p(0.6),
             // model 1 (IN on record 0)
-            p(0.99), p(0.5), p(0.4), p(0.1), p(0.6),
+            p(0.99),
+            p(0.5),
+            p(0.4),
+            p(0.1),
+            p(0.6),
             // model 2 (OUT on record 0)
-            p(0.2), p(0.5), p(0.4), p(0.1), p(0.6),
+            p(0.2),
+            p(0.5),
+            p(0.4),
+            p(0.1),
+            p(0.6),
         ];
         let obs =
             Observations::from_values(3, 1, vec![true, true, false], vec![0.0; 15], log_p).unwrap();

@@ -109,7 +109,11 @@ impl ShadowConfig {
     /// [`Error::InvalidParameter`] naming the first bad one.
     pub fn validate(&self) -> Result<()> {
         if self.epochs == 0 || self.epochs > 1_000_000 {
-            return Err(Error::invalid("epochs", self.epochs, "must be in 1..=1000000"));
+            return Err(Error::invalid(
+                "epochs",
+                self.epochs,
+                "must be in 1..=1000000",
+            ));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(Error::invalid("lr", self.lr, "must be positive and finite"));
@@ -121,7 +125,11 @@ impl ShadowConfig {
             crate::privacy::check_epsilon(dp.epsilon)?;
             crate::privacy::check_delta(dp.delta)?;
             if !(dp.clip.is_finite() && dp.clip > 0.0) {
-                return Err(Error::invalid("clip", dp.clip, "must be positive and finite"));
+                return Err(Error::invalid(
+                    "clip",
+                    dp.clip,
+                    "must be positive and finite",
+                ));
             }
             if self.batch != 0 {
                 return Err(Error::invalid(
@@ -244,9 +252,7 @@ impl Cache {
         let text = serde_json::to_string(&entry)
             .map_err(|e| Error::Unsupported(format!("cache entry: {e}")))?;
         let path = self.dir.join(&name);
-        let tmp = self
-            .dir
-            .join(format!(".{name}.{}.tmp", std::process::id()));
+        let tmp = self.dir.join(format!(".{name}.{}.tmp", std::process::id()));
         std::fs::write(&tmp, text).map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)
     }
@@ -276,7 +282,11 @@ pub fn train(
 ) -> Result<Vec<f64>> {
     cfg.validate()?;
     if train.is_empty() {
-        return Err(Error::invalid("training records", 0, "a shadow model needs at least one"));
+        return Err(Error::invalid(
+            "training records",
+            0,
+            "a shadow model needs at least one",
+        ));
     }
     let mut theta = model.init(&mut rng_named(seed, index, "mia/shadow/init"));
     let mut grad = vec![0.0; theta.len()];
@@ -287,9 +297,8 @@ pub fn train(
     };
     match cfg.dp {
         Some(dp) => {
-            let sigma = sigma.ok_or_else(|| {
-                Error::invalid("noise multiplier", "none", "DP training needs σ")
-            })?;
+            let sigma = sigma
+                .ok_or_else(|| Error::invalid("noise multiplier", "none", "DP training needs σ"))?;
             let mut noise_rng = rng_named(seed, index, "mia/shadow/noise");
             let normal = Normal::new(0.0, sigma * dp.clip)
                 .map_err(|e| Error::invalid("noise", sigma * dp.clip, e.to_string()))?;
