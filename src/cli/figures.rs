@@ -11,7 +11,7 @@ use std::path::PathBuf;
 /// With --records, plots those files (each figure picks the records of its sweep by name).
 /// Without, first runs (or resumes) every sweep config into OUT/records/NAME/ and merges it to
 /// OUT/records/NAME.jsonl; plots never run experiments themselves. The configs are those of
-/// --configs, or by default the paper's eight (examples/sweeps/*.toml, built into the
+/// --configs, or by default the built-in ones (examples/sweeps/*.toml, built into the
 /// binary, so this works from any directory).
 ///
 /// Example: lbounds figures --out figures
