@@ -72,24 +72,26 @@ fn json_has_every_attack_and_metric() {
 }
 
 /// With --cache, a second run loads every model (trained = 0) and prints identical
-/// metrics; a run with more models trains only the new ones.
+/// metrics; growing M from 16 to 32 (whole blocks of the keep matrix) trains only the 16 new
+/// models.
 #[test]
 fn cache_makes_a_rerun_train_nothing() {
     let dir = std::env::temp_dir().join(format!("lbounds-cli-mia-{}", std::process::id()));
     let d = dir.to_str().unwrap();
     let mut args = SMALL.to_vec();
+    args[3] = "16";
     args.extend(["--json", "--cache", d]);
     let first = json(&args);
     let second = json(&args);
-    assert_eq!(first["trained"], 8);
+    assert_eq!(first["trained"], 16);
     assert_eq!(second["trained"], 0);
-    assert_eq!(second["cached"], 8);
+    assert_eq!(second["cached"], 16);
     assert_eq!(first["attacks"], second["attacks"]);
-    args[3] = "16";
+    args[3] = "32";
     let more = json(&args);
     assert_eq!(
         (more["trained"].as_u64(), more["cached"].as_u64()),
-        (Some(8), Some(8))
+        (Some(16), Some(16))
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -142,13 +144,37 @@ fn mia_sweep_is_deterministic_resumable_and_plotted() {
     .unwrap();
     let p = |x: &std::path::Path| x.to_str().unwrap().to_string();
     let (one, two) = (base.join("t1"), base.join("t2"));
-    ok(&["sweep", "run", &p(&cfg), "--out", &p(&one), "--threads", "1"]);
-    ok(&["sweep", "run", &p(&cfg), "--out", &p(&two), "--threads", "2"]);
+    ok(&[
+        "sweep",
+        "run",
+        &p(&cfg),
+        "--out",
+        &p(&one),
+        "--threads",
+        "1",
+    ]);
+    ok(&[
+        "sweep",
+        "run",
+        &p(&cfg),
+        "--out",
+        &p(&two),
+        "--threads",
+        "2",
+    ]);
     let a = std::fs::read(one.join("records.jsonl")).unwrap();
     let b = std::fs::read(two.join("records.jsonl")).unwrap();
     assert_eq!(a.iter().filter(|&&c| c == b'\n').count(), 4);
     assert_eq!(a, b, "1 vs 2 threads");
-    let again = ok(&["sweep", "run", &p(&cfg), "--out", &p(&one), "--threads", "2"]);
+    let again = ok(&[
+        "sweep",
+        "run",
+        &p(&cfg),
+        "--out",
+        &p(&one),
+        "--threads",
+        "2",
+    ]);
     assert!(again.contains("4 already done"), "{again}");
     assert_eq!(std::fs::read(one.join("records.jsonl")).unwrap(), a);
     let out = base.join("figs");

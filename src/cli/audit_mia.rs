@@ -26,8 +26,8 @@ use std::path::PathBuf;
 ///   lbounds audit mia --model mlp --models 64 --records 2500 --epsilon 8
 #[derive(Debug, clap::Args)]
 pub struct MiaArgs {
-    /// Number of models M (even, >= 4); a rerun with --cache and a larger M trains only the
-    /// new models.
+    /// Number of models M (even, >= 4). The keep matrix is drawn in blocks of 16 models, so
+    /// with --cache, growing M from a multiple of 16 (64 -> 256) trains only the new models.
     #[arg(long, default_value_t = 64)]
     models: usize,
     /// Model family: softmax (multinomial logistic regression, weak L2) or mlp (one hidden
