@@ -58,7 +58,7 @@ pub fn rng_named(seed: u64, replicate: u32, name: &str) -> SimRng {
 
 /// FNV-1a, 64-bit (Fowler, Noll & Vo; offset basis 0xcbf29ce484222325, prime 0x100000001b3):
 /// a fixed, portable hash of a name (std's hashers are randomised or unspecified).
-fn fnv1a64(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })

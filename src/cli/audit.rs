@@ -36,6 +36,8 @@ enum Cmd {
     Exposure(super::audit_exposure::ExposureArgs),
     /// Audit lbounds' own DP-SGD with a gradient canary, optionally with a planted bug.
     Dpsgd(super::audit_dpsgd::DpsgdArgs),
+    /// Membership inference (loss, LiRA, RMIA) against shadow-trained models.
+    Mia(super::audit_mia::MiaArgs),
 }
 
 /// One operating point: N1 members of which TP were called members, N0 non-members of which
@@ -156,6 +158,7 @@ pub fn run(a: Args) -> Result<()> {
         Cmd::OneRun(a) => one_run_cmd(a),
         Cmd::Exposure(a) => super::audit_exposure::run(a),
         Cmd::Dpsgd(a) => super::audit_dpsgd::run(a),
+        Cmd::Mia(a) => super::audit_mia::run(a),
     }
 }
 

@@ -8,6 +8,7 @@ mod attack;
 mod audit;
 mod audit_dpsgd;
 mod audit_exposure;
+mod audit_mia;
 mod bounds;
 #[cfg(feature = "plot")]
 mod figures;

@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! name = "breakdown"          # names the records (figures find their data by it)
-//! experiment = "robust"       # the experiment kind: robust, dp_mean, dp_robust, train, exposure
+//! experiment = "robust"       # the experiment kind: robust, dp_mean, dp_robust, train, exposure, mia
 //! seed = 1                    # every random stream is keyed by (seed, point, replicate)
 //! replicates = 10             # runs per grid point
 //! description = "optional free text"
@@ -141,6 +141,26 @@
 //! | `lr` | float > 0 | learning rate | 0.5 |
 //! | `references` | integer ≥ 3 | random secrets of the sampled estimates | 2000 |
 //!
+//! # Keys of the `mia` experiment (membership inference, as `lbounds audit mia`)
+//!
+//! [`super::mia::MiaExperiment`]: one whole audit per record (M models trained, every attack
+//! against `targets` of them); every point of a replicate audits the same population with
+//! the same keep matrix.
+//!
+//! | key | type | meaning | default |
+//! |---|---|---|---|
+//! | `model` | string | `softmax` or `mlp[:HIDDEN]` (resets epochs and lr to the model's defaults) | `mlp` |
+//! | `dp_epsilon` | float > 0 or `"none"` | DP-SGD ε of every model | `"none"` |
+//! | `models` | integer ≥ 4, even | models M | 64 |
+//! | `targets` | integer in 1..=M | models playing the target | 4 |
+//! | `records` | integer | audited records | 2500 |
+//! | `population` | integer ≥ 1 | population records (RMIA) | 500 |
+//! | `features` | integer ≥ 1 | features p | 32 |
+//! | `epochs` | integer ≥ 1 | passes (DP: steps) | 60 |
+//! | `lr` | float > 0 | learning rate | model's |
+//! | `dp_delta` | float in (0, 1) | δ of a private point | 1e-5 |
+//! | `clip` | float > 0 | clip norm of a private point | 1 |
+//!
 //! # Validation
 //!
 //! Everything is checked before any work: unknown keys, wrong types, empty lists, values out
@@ -201,6 +221,8 @@ pub enum ExperimentKind {
     Train,
     /// Canary exposure of a trained character model ([`super::exposure::CanaryExposure`]).
     Exposure,
+    /// Membership inference against shadow-trained models ([`super::mia::MiaExperiment`]).
+    Mia,
 }
 
 /// Every kind, in the order messages list them.
@@ -210,6 +232,7 @@ pub const KINDS: &[ExperimentKind] = &[
     ExperimentKind::DpRobust,
     ExperimentKind::Train,
     ExperimentKind::Exposure,
+    ExperimentKind::Mia,
 ];
 
 impl ExperimentKind {
@@ -221,6 +244,7 @@ impl ExperimentKind {
             ExperimentKind::DpRobust => "dp_robust",
             ExperimentKind::Train => "train",
             ExperimentKind::Exposure => "exposure",
+            ExperimentKind::Mia => "mia",
         }
     }
 
@@ -232,6 +256,7 @@ impl ExperimentKind {
             ExperimentKind::DpRobust => DP_ROBUST_KEYS,
             ExperimentKind::Train => TRAIN_KEYS,
             ExperimentKind::Exposure => EXPOSURE_KEYS,
+            ExperimentKind::Mia => MIA_KEYS,
         }
     }
 
@@ -243,6 +268,7 @@ impl ExperimentKind {
             ExperimentKind::DpRobust => &["attack", "epsilon"],
             ExperimentKind::Train => &["rule", "attack"],
             ExperimentKind::Exposure => &[],
+            ExperimentKind::Mia => &[],
         }
     }
 }
@@ -261,6 +287,8 @@ pub enum SweepParams {
     Train(TrainPoint),
     /// An `exposure` point.
     Exposure(ExposurePoint),
+    /// A `mia` point.
+    Mia(super::mia::MiaPoint),
 }
 
 impl SweepParams {
@@ -290,6 +318,23 @@ pub const ROBUST_KEYS: &[&str] = &[
 ];
 
 /// Grid keys of the `train` experiment, in product order (the last varies fastest).
+/// Grid keys of the `mia` experiment, in product order (`model` first: it resets the
+/// training defaults that `epochs` and `lr` then override).
+pub const MIA_KEYS: &[&str] = &[
+    "model",
+    "dp_epsilon",
+    "models",
+    "targets",
+    "records",
+    "population",
+    "features",
+    "epochs",
+    "lr",
+    "dp_delta",
+    "clip",
+];
+
+/// Grid keys of the `train` experiment, in product order.
 pub const TRAIN_KEYS: &[&str] = &[
     "data",
     "test_fraction",
@@ -853,6 +898,7 @@ fn base_point(kind: ExperimentKind) -> SweepParams {
             range: 10.0,
             compat: Compat::Native,
         }),
+        ExperimentKind::Mia => SweepParams::Mia(super::mia::MiaPoint::default()),
         ExperimentKind::Train => SweepParams::Train(TrainPoint {
             data: DataSource::Digits,
             test_fraction: 0.2,
@@ -981,6 +1027,7 @@ fn apply(key: &str, v: &toml::Value, p: &mut SweepParams) -> Result<()> {
         },
         SweepParams::Train(t) => apply_train(key, v, t),
         SweepParams::Exposure(e) => apply_exposure(key, v, e),
+        SweepParams::Mia(q) => apply_mia(key, v, q),
     }
 }
 
@@ -1010,6 +1057,75 @@ fn apply_exposure(key: &str, v: &toml::Value, e: &mut ExposurePoint) -> Result<(
                 "grid key",
                 key,
                 EXPOSURE_KEYS.iter().copied(),
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// Sets one key of a `mia` point.
+fn apply_mia(key: &str, v: &toml::Value, q: &mut super::mia::MiaPoint) -> Result<()> {
+    use crate::privacy::audit::mia::shadow::{DpShadow, ShadowConfig};
+    match key {
+        "model" => {
+            let s = want_str(key, v)?;
+            let mut parts = s.splitn(2, ':');
+            q.shadow = match parts.next().unwrap_or_default() {
+                "softmax" => ShadowConfig::softmax(),
+                "mlp" => {
+                    let mut c = ShadowConfig::mlp();
+                    if let Some(h) = parts.next() {
+                        c.model = ModelSpec::parse("mlp", Some(h), None)?;
+                    }
+                    c
+                }
+                other => {
+                    return Err(Error::unknown(
+                        "mia model (known: softmax, mlp[:HIDDEN])",
+                        other,
+                        ["softmax", "mlp"],
+                    ))
+                }
+            };
+        }
+        "dp_epsilon" => {
+            q.shadow.dp = match want_float_or_none(key, v)? {
+                None => None,
+                Some(e) => {
+                    crate::privacy::check_epsilon(e)?;
+                    q.shadow.batch = 0;
+                    Some(DpShadow {
+                        epsilon: e,
+                        delta: 1e-5,
+                        clip: 1.0,
+                    })
+                }
+            }
+        }
+        "models" => q.models = want_int(key, v, 4)?,
+        "targets" => q.targets = want_int(key, v, 1)?,
+        "records" => q.data.records = want_int(key, v, 1)?,
+        "population" => q.data.population = want_int(key, v, 1)?,
+        "features" => q.data.features = want_int(key, v, 1)?,
+        "epochs" => q.shadow.epochs = want_int(key, v, 1)?,
+        "lr" => q.shadow.lr = crate::error::check_positive(key, want_float(key, v)?)?,
+        "dp_delta" => {
+            let d = crate::privacy::check_delta(want_float(key, v)?)?;
+            if let Some(dp) = &mut q.shadow.dp {
+                dp.delta = d;
+            }
+        }
+        "clip" => {
+            let c = crate::error::check_positive(key, want_float(key, v)?)?;
+            if let Some(dp) = &mut q.shadow.dp {
+                dp.clip = c;
+            }
+        }
+        _ => {
+            return Err(Error::invalid(
+                "key",
+                key,
+                "not a key of the mia experiment",
             ))
         }
     }
@@ -1276,6 +1392,7 @@ fn check_point(p: &SweepParams) -> Result<()> {
             e.check()?;
             super::exposure::calibrated_sigma(e)?;
         }
+        SweepParams::Mia(q) => q.check()?,
     }
     Ok(())
 }

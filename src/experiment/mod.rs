@@ -18,6 +18,7 @@
 pub mod config;
 pub mod dp_robust;
 pub mod exposure;
+pub mod mia;
 pub mod par;
 pub mod privacy;
 pub mod robust;

@@ -215,6 +215,8 @@ pub enum SweepBounds {
     Train(TrainBounds),
     /// At an `exposure` point.
     Exposure(ExposureBounds),
+    /// At a `mia` point.
+    Mia(super::mia::MiaBounds),
 }
 
 /// What one run of a sweep produced, by experiment kind (serialised as the inner value).
@@ -231,6 +233,8 @@ pub enum SweepOutput {
     Train(TrainOutcome),
     /// An `exposure` run.
     Exposure(ExposureOutcome),
+    /// A `mia` run: every attack's metrics and compact ROC curves.
+    Mia(super::mia::MiaReport),
     /// A `dp_mean` or `dp_robust` run whose metrics were not all finite.
     Failed(RunFailure),
 }
@@ -404,6 +408,7 @@ impl Experiment for SweepAny {
             SweepParams::Exposure(q) => CanaryExposure
                 .run_once(q, rng)
                 .map_or_else(SweepOutput::failed, SweepOutput::Exposure),
+            SweepParams::Mia(q) => SweepOutput::Mia(super::mia::MiaExperiment.run_once(q, rng)?),
         })
     }
 
@@ -416,6 +421,8 @@ impl Experiment for SweepAny {
             SweepParams::Exposure(q) => Ok(CanaryExposure
                 .run_job(q, job)
                 .map_or_else(SweepOutput::failed, SweepOutput::Exposure)),
+            // A whole audit per job, seeded by (seed, replicate) only ([`super::mia::MiaPoint::config`]).
+            SweepParams::Mia(q) => Ok(SweepOutput::Mia(super::mia::MiaExperiment.run_job(q, job)?)),
             _ => self.run_once(p, &mut job.rng()?),
         }
     }
@@ -432,6 +439,7 @@ pub fn sweep_bounds(p: &SweepParams) -> Result<SweepBounds> {
         SweepParams::DpRobust(q) => SweepBounds::DpRobust(dp_robust_bounds(q)?),
         SweepParams::Train(q) => SweepBounds::Train(train_bounds(q)?),
         SweepParams::Exposure(q) => SweepBounds::Exposure(ExposureBounds::at(q)),
+        SweepParams::Mia(q) => SweepBounds::Mia(super::mia::MiaBounds::of(q)),
     })
 }
 

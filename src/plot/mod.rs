@@ -16,6 +16,7 @@
 //! | `fig8_gradient_vs_heterogeneity` | `train_heterogeneity` (kind `train`) | ‖∇F_H‖² at the trained model vs Dirichlet α (or γ) per defence (worst attack), B2 floor f·G²/(n − 2f) at the measured G² |
 //! | `fig10_exposure_vs_insertions` | `exposure` (kind `exposure`) | canary exposure (exact, by enumeration of all 10⁶ secrets) vs insertions, one curve per ε (plain SGD and DP-SGD), the ceiling log₂\|R\| = 19.93 bits dashed |
 //! | `fig9_trilemma_frontier` | `train_frontier` (kind `train`) | one panel per heterogeneity level: best defence's worst-attack test accuracy vs ε per f/n, without privacy dashed; no bound overlaid (none measures accuracy) |
+//! | `fig11_mia_roc` | `mia` (kind `mia`) | log-log ROC of the loss, LiRA online, LiRA offline (one-sided) and RMIA attacks, without DP (solid) and with DP-SGD (dashed, dotted), the chance diagonal and each ε's bound TPR ≤ e^ε·FPR + δ |
 //!
 //! Every curve is a mean over replicates with a 95% Student-t confidence band
 //! ([`crate::experiment::summary::mean_ci`]); "worst attack" is, at each x, the attack with
@@ -25,6 +26,7 @@
 pub mod any;
 mod chart;
 mod exposure;
+mod mia;
 pub mod records;
 mod train;
 
@@ -302,6 +304,16 @@ pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, V
         .collect();
     draw("fig10", "exposure", exposed.is_empty(), &mut || {
         Ok(vec![exposure::fig10(&exposed, out)?])
+    })?;
+    let mia: Vec<&records::MiaRecord> = records
+        .iter()
+        .filter_map(|r| match r {
+            AnyRecord::Mia(r) if r.sweep == "mia" => Some(r.as_ref()),
+            _ => None,
+        })
+        .collect();
+    draw("fig11", "mia", mia.is_empty(), &mut || {
+        Ok(vec![mia::fig11(&mia, out)?])
     })?;
     Ok((written, skipped))
 }

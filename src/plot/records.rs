@@ -181,6 +181,23 @@ pub struct ExposureRecord {
     pub output: Exposures,
 }
 
+/// A record of a `mia` sweep.
+#[derive(Clone, Debug, Deserialize)]
+pub struct MiaRecord {
+    /// The sweep's name.
+    pub sweep: String,
+    /// Grid point index.
+    pub point: u64,
+    /// Replicate index.
+    pub replicate: u32,
+    /// Every parameter of the run.
+    pub params: crate::experiment::mia::MiaPoint,
+    /// The DP line at the point.
+    pub bounds: crate::experiment::mia::MiaBounds,
+    /// Every attack's metrics and compact ROC curves.
+    pub output: crate::experiment::mia::MiaReport,
+}
+
 /// A record of any experiment kind (chosen by the record's `experiment` key; records without
 /// one are `robust`).
 #[derive(Clone, Debug)]
@@ -195,6 +212,8 @@ pub enum AnyRecord {
     Train(Box<TrainRecord>),
     /// `exposure`.
     Exposure(Box<ExposureRecord>),
+    /// `mia` (boxed: its ROC curves make it large).
+    Mia(Box<MiaRecord>),
 }
 
 impl AnyRecord {
@@ -206,6 +225,7 @@ impl AnyRecord {
             AnyRecord::DpRobust(r) => &r.sweep,
             AnyRecord::Train(r) => &r.sweep,
             AnyRecord::Exposure(r) => &r.sweep,
+            AnyRecord::Mia(r) => &r.sweep,
         }
     }
 }
@@ -235,6 +255,7 @@ fn parse_line(buf: &[u8]) -> serde_json::Result<Option<AnyRecord>> {
         Some("dp_mean") => Some(AnyRecord::DpMean(serde_json::from_slice(buf)?)),
         Some("dp_robust") => Some(AnyRecord::DpRobust(serde_json::from_slice(buf)?)),
         Some("train") => Some(AnyRecord::Train(Box::new(serde_json::from_slice(buf)?))),
+        Some("mia") => Some(AnyRecord::Mia(Box::new(serde_json::from_slice(buf)?))),
         _ => Some(AnyRecord::Robust(serde_json::from_slice(buf)?)),
     })
 }

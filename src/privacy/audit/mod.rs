@@ -19,7 +19,9 @@ pub mod dpsgd;
 pub mod epsilon;
 pub mod exposure;
 pub mod gdp;
+pub mod mia;
 pub mod one_run;
+pub mod roc;
 pub mod skew_normal;
 
 use crate::{Error, Result};
