@@ -11,7 +11,7 @@ use std::path::PathBuf;
 /// With --records, plots those files (each figure picks the records of its sweep by name).
 /// Without, first runs (or resumes) every sweep config into OUT/records/NAME/ and merges it to
 /// OUT/records/NAME.jsonl; plots never run experiments themselves. The configs are those of
-/// --configs, or by default the built-in nine (examples/sweeps/*.toml, built into the
+/// --configs, or by default the built-in ten (examples/sweeps/*.toml, built into the
 /// binary, so this works from any directory).
 ///
 /// Example: lbounds figures --out figures
@@ -36,7 +36,7 @@ pub struct Args {
 }
 
 /// The paper's sweep configs, compiled in: (file name, text).
-const BUILT_IN: [(&str, &str); 9] = [
+const BUILT_IN: [(&str, &str); 10] = [
     (
         "breakdown.toml",
         include_str!("../../examples/sweeps/breakdown.toml"),
@@ -72,6 +72,10 @@ const BUILT_IN: [(&str, &str); 9] = [
     (
         "exposure.toml",
         include_str!("../../examples/sweeps/exposure.toml"),
+    ),
+    (
+        "audit.toml",
+        include_str!("../../examples/sweeps/audit.toml"),
     ),
 ];
 

@@ -8,9 +8,9 @@
 //! point's values as written in the config, keys sorted), `params` (every parameter of the
 //! run, defaults included), `bounds` (the lower bounds that apply at the point:
 //! [`RobustBounds`], [`DpMeanBounds`], [`DpRobustBounds`], [`TrainBounds`] or
-//! [`ExposureBounds`]) and `output` (the metrics: [`RobustOutcome`] tagged by `status`,
+//! [`ExposureBounds`] or [`AuditBounds`]) and `output` (the metrics: [`RobustOutcome`] tagged by `status`,
 //! [`MeanErrors`], [`DpRobustMetrics`], [`TrainOutcome`] tagged by `status`, or
-//! [`ExposureOutcome`]). A line's bytes depend
+//! [`ExposureOutcome`], or [`AuditOutcome`]). A line's bytes depend
 //! only on the config, the point and the replicate, never on threads, shards or timing.
 //!
 //! # Shards
@@ -31,6 +31,7 @@
 //! do not mind. A directory belongs to one config and one shard (`sweep.json` records which).
 //! [`status`] reports an ETA only while a run holds the lock.
 
+use super::audit::{AuditBounds, DpsgdAudit};
 use super::config::{SweepConfig, SweepParams};
 use super::dp_robust::{dp_robust_bounds, DpRobust, DpRobustBounds, DpRobustMetrics};
 use super::exposure::{CanaryExposure, ExposureBounds, ExposureOutcome};
@@ -42,6 +43,7 @@ use crate::bounds::allouah2023fixing::kappa_lower_bound;
 use crate::bounds::applicability::{applicable_value, SimulatedModel};
 use crate::bounds::dwork2014algorithmic::dp_two_point_min_fail_prob;
 use crate::data::population::byzantine_count;
+use crate::privacy::audit::dpsgd::AuditOutcome;
 use crate::privacy::estimators::cai_wang_zhang_rate;
 use crate::rng::SimRng;
 use crate::{Error, Result};
@@ -215,6 +217,8 @@ pub enum SweepBounds {
     Train(TrainBounds),
     /// At an `exposure` point.
     Exposure(ExposureBounds),
+    /// At an `audit` point.
+    Audit(AuditBounds),
 }
 
 /// What one run of a sweep produced, by experiment kind (serialised as the inner value).
@@ -231,6 +235,8 @@ pub enum SweepOutput {
     Train(TrainOutcome),
     /// An `exposure` run.
     Exposure(ExposureOutcome),
+    /// An `audit` run.
+    Audit(AuditOutcome),
     /// A `dp_mean` or `dp_robust` run whose metrics were not all finite.
     Failed(RunFailure),
 }
@@ -306,6 +312,9 @@ impl SweepOutput {
                 ("exposure_extrapolated", o.exposures.exposure_extrapolated),
                 ("train_loss", o.train_loss),
             ]),
+            SweepOutput::Audit(o) => {
+                non_finite(&[("epsilon_lower", o.epsilon_lower), ("epsilon", o.epsilon)])
+            }
             _ => None,
         };
         match (bad, self) {
@@ -404,18 +413,24 @@ impl Experiment for SweepAny {
             SweepParams::Exposure(q) => CanaryExposure
                 .run_once(q, rng)
                 .map_or_else(SweepOutput::failed, SweepOutput::Exposure),
+            SweepParams::Audit(q) => DpsgdAudit
+                .run_once(q, rng)
+                .map_or_else(SweepOutput::failed, SweepOutput::Audit),
         })
     }
 
-    /// A `train` or `exposure` point draws from streams named per replicate (common random
-    /// numbers across its grid, see [`super::train`]); the other kinds from their point-keyed
-    /// stream.
+    /// A `train`, `exposure` or `audit` point draws from streams named per replicate (common
+    /// random numbers across its grid, see [`super::train`]); the other kinds from their
+    /// point-keyed stream.
     fn run_job(&self, p: &SweepPoint, job: Job) -> Result<SweepOutput> {
         match &p.params {
             SweepParams::Train(q) => Ok(SweepOutput::Train(Training.run_job(q, job)?)),
             SweepParams::Exposure(q) => Ok(CanaryExposure
                 .run_job(q, job)
                 .map_or_else(SweepOutput::failed, SweepOutput::Exposure)),
+            SweepParams::Audit(q) => Ok(DpsgdAudit
+                .run_job(q, job)
+                .map_or_else(SweepOutput::failed, SweepOutput::Audit)),
             _ => self.run_once(p, &mut job.rng()?),
         }
     }
@@ -432,6 +447,7 @@ pub fn sweep_bounds(p: &SweepParams) -> Result<SweepBounds> {
         SweepParams::DpRobust(q) => SweepBounds::DpRobust(dp_robust_bounds(q)?),
         SweepParams::Train(q) => SweepBounds::Train(train_bounds(q)?),
         SweepParams::Exposure(q) => SweepBounds::Exposure(ExposureBounds::at(q)),
+        SweepParams::Audit(q) => SweepBounds::Audit(AuditBounds::at(q)?),
     })
 }
 
