@@ -17,9 +17,9 @@ fn num(v: &Value, key: &str) -> f64 {
 /// sweep's pool), a second run on the finished directory changes nothing, every record's
 /// output ε equals its bounds' accountant ε (≤ the claim) and its ε_LB stays below the
 /// method's ceiling, and fig12 is drawn from the records (its legend states the one-run
-/// ceiling read from them). Mutation checked: seeding the audit from the thread-local
-/// `rand::rng()` instead of the job's named stream (`DpsgdAudit::run_job`) makes the 1- and
-/// 2-thread records differ and fails it.
+/// ceiling read from them). Mutation checked: seeding the audit from the clock (the
+/// nanoseconds of `SystemTime::now()`) instead of the job's named stream in
+/// `DpsgdAudit::run_job` makes the 1- and 2-thread records differ and fails it.
 #[test]
 fn audit_sweep_is_deterministic_resumable_and_plotted() {
     let base = std::env::temp_dir().join(format!("lbounds-auditsweep-{}", std::process::id()));
