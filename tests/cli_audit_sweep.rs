@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::ok;
+use common::{fails_with, ok};
 use serde_json::Value;
 
 fn num(v: &Value, key: &str) -> f64 {
@@ -79,5 +79,24 @@ fn audit_sweep_is_deterministic_resumable_and_plotted() {
     let label = format!("guesses = {:.2}", one_run_ceiling.unwrap());
     assert!(svg.contains(&label), "{label} not in the figure");
     assert!(svg.contains("sound audit may enter"));
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// A bad audit config is refused before any work: one line naming the key, exit 2.
+#[test]
+fn bad_audit_config_names_the_key() {
+    let base = std::env::temp_dir().join(format!("lbounds-auditbad-{}", std::process::id()));
+    std::fs::create_dir_all(&base).unwrap();
+    let cfg = base.join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "name = \"bad\"\nexperiment = \"audit\"\nseed = 1\nreplicates = 1\n[grid]\n\
+         epsilon = 1.0\nmethod = \"one_run\"\ncanaries = 100\nguesses = 3\n",
+    )
+    .unwrap();
+    let out = base.join("out");
+    let p = |x: &std::path::Path| x.to_str().unwrap().to_string();
+    fails_with(&["sweep", "run", &p(&cfg), "--out", &p(&out)], "guesses");
+    assert!(!out.join("records.jsonl").exists());
     let _ = std::fs::remove_dir_all(&base);
 }
