@@ -36,7 +36,7 @@ pub struct Args {
 }
 
 /// The paper's sweep configs, compiled in: (file name, text).
-const BUILT_IN: [(&str, &str); 10] = [
+const BUILT_IN: [(&str, &str); 11] = [
     (
         "breakdown.toml",
         include_str!("../../examples/sweeps/breakdown.toml"),
@@ -73,6 +73,10 @@ const BUILT_IN: [(&str, &str); 10] = [
     (
         "exposure.toml",
         include_str!("../../examples/sweeps/exposure.toml"),
+    ),
+    (
+        "audit.toml",
+        include_str!("../../examples/sweeps/audit.toml"),
     ),
 ];
 

@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! name = "breakdown"          # names the records (figures find their data by it)
-//! experiment = "robust"       # the experiment kind: robust, dp_mean, dp_robust, train, exposure, mia
+//! experiment = "robust"       # the experiment kind: robust, dp_mean, dp_robust, train, exposure, mia, audit
 //! seed = 1                    # every random stream is keyed by (seed, point, replicate)
 //! replicates = 10             # runs per grid point
 //! description = "optional free text"
@@ -20,7 +20,7 @@
 //!
 //! The grid is the **Cartesian product** of the lists, taken in the fixed key order of the
 //! experiment's schema ([`ROBUST_KEYS`], [`DP_MEAN_KEYS`], [`DP_ROBUST_KEYS`],
-//! [`TRAIN_KEYS`], [`EXPOSURE_KEYS`]; not the order
+//! [`TRAIN_KEYS`], [`EXPOSURE_KEYS`], [`AUDIT_KEYS`]; not the order
 //! of the file), the last key varying
 //! fastest; point `p` is the `p`-th element of that product, counting from 0. Keys listed
 //! together in one `zip` group are walked **together** instead (their lists must have the
@@ -161,6 +161,29 @@
 //! | `dp_delta` | float in (0, 1) | δ of a private point | 1e-5 |
 //! | `clip` | float > 0 | clip norm of a private point | 1 |
 //!
+//! # Keys of the `audit` experiment (DP-SGD audit, as `lbounds audit dpsgd`)
+//!
+//! [`super::audit::DpsgdAudit`]: one audit of the crate's DP-SGD (σ calibrated to the claimed
+//! ε) per record, its ε_LB next to the accountant's ε; data and noise streams shared by
+//! every point of a replicate. `runs` matters to `multi_run` points only, `canaries` and
+//! `guesses` to `one_run` points only.
+//!
+//! | key | type | meaning | default |
+//! |---|---|---|---|
+//! | `epsilon` | float > 0 | claimed ε (σ calibrated by the RDP accountant) | required |
+//! | `planted_bug` | string | `none`, `no-clipping`, `noise-on-mean`, `wrong-sampling-rate`, `reused-noise` | `none` |
+//! | `method` | string | `multi_run` (K runs per world) or `one_run` (M canaries, one run) | `multi_run` |
+//! | `runs` | integer in 1..=10⁶ | multi-run: trainings per world K | 1000 |
+//! | `canaries` | integer in 2..=10⁵ | one-run: canaries M | 10000 |
+//! | `guesses` | even integer in 2..=M or `"default"` | one-run: guesses R | `"default"` (M/10) |
+//! | `delta` | float in (0, 1) | δ of the claim and of the audit | 1e-5 |
+//! | `alpha` | float in (0, 1) | failure probability of ε_LB | 0.05 |
+//! | `sample_rate` | float in (0, 1] | Poisson sampling rate q | 0.1 |
+//! | `epochs` | integer ≥ 1 | epochs, each ⌈1/q⌉ steps | 10 |
+//! | `examples` | integer ≥ 1 | data examples N | 100 |
+//! | `lr` | float > 0 | learning rate | 0.5 |
+//! | `clip` | float > 0 | clip norm C | 1 |
+//!
 //! # Validation
 //!
 //! Everything is checked before any work: unknown keys, wrong types, empty lists, values out
@@ -177,6 +200,7 @@
 //! key order and `description` do not change it. Every record carries it; `sweep merge`
 //! refuses to join records of different configs.
 
+use super::audit::{AuditMethod, AuditPoint};
 use super::dp_robust::DpRobustPoint;
 use super::exposure::ExposurePoint;
 use super::privacy::MeanPoint;
@@ -189,6 +213,7 @@ use crate::learning::model::ModelSpec;
 use crate::learning::train::{DpLevel, TrainConfig, LABEL_FLIPPING};
 use crate::learning::Partition;
 use crate::params::{lookup, Compat};
+use crate::privacy::sgd::PlantedBug;
 use crate::privacy::{check_delta, check_epsilon};
 use crate::{Error, Result};
 use serde::Deserialize;
@@ -223,6 +248,8 @@ pub enum ExperimentKind {
     Exposure,
     /// Membership inference against shadow-trained models ([`super::mia::MiaExperiment`]).
     Mia,
+    /// An audit of the crate's DP-SGD ([`super::audit::DpsgdAudit`]).
+    Audit,
 }
 
 /// Every kind, in the order messages list them.
@@ -233,6 +260,7 @@ pub const KINDS: &[ExperimentKind] = &[
     ExperimentKind::Train,
     ExperimentKind::Exposure,
     ExperimentKind::Mia,
+    ExperimentKind::Audit,
 ];
 
 impl ExperimentKind {
@@ -245,6 +273,7 @@ impl ExperimentKind {
             ExperimentKind::Train => "train",
             ExperimentKind::Exposure => "exposure",
             ExperimentKind::Mia => "mia",
+            ExperimentKind::Audit => "audit",
         }
     }
 
@@ -257,6 +286,7 @@ impl ExperimentKind {
             ExperimentKind::Train => TRAIN_KEYS,
             ExperimentKind::Exposure => EXPOSURE_KEYS,
             ExperimentKind::Mia => MIA_KEYS,
+            ExperimentKind::Audit => AUDIT_KEYS,
         }
     }
 
@@ -269,6 +299,7 @@ impl ExperimentKind {
             ExperimentKind::Train => &["rule", "attack"],
             ExperimentKind::Exposure => &[],
             ExperimentKind::Mia => &[],
+            ExperimentKind::Audit => &["epsilon"],
         }
     }
 }
@@ -289,6 +320,8 @@ pub enum SweepParams {
     Exposure(ExposurePoint),
     /// A `mia` point.
     Mia(super::mia::MiaPoint),
+    /// An `audit` point.
+    Audit(AuditPoint),
 }
 
 impl SweepParams {
@@ -374,6 +407,23 @@ pub const EXPOSURE_KEYS: &[&str] = &[
     "delta",
     "epsilon",
     "insertions",
+];
+
+/// Grid keys of the `audit` experiment, in product order (the last varies fastest).
+pub const AUDIT_KEYS: &[&str] = &[
+    "examples",
+    "sample_rate",
+    "epochs",
+    "lr",
+    "clip",
+    "delta",
+    "alpha",
+    "runs",
+    "canaries",
+    "guesses",
+    "epsilon",
+    "method",
+    "planted_bug",
 ];
 
 /// Grid keys of the `dp_mean` experiment, in product order.
@@ -921,6 +971,7 @@ fn base_point(kind: ExperimentKind) -> SweepParams {
             },
         }),
         ExperimentKind::Exposure => SweepParams::Exposure(ExposurePoint::default()),
+        ExperimentKind::Audit => SweepParams::Audit(AuditPoint::default()),
     }
 }
 
@@ -1028,6 +1079,7 @@ fn apply(key: &str, v: &toml::Value, p: &mut SweepParams) -> Result<()> {
         SweepParams::Train(t) => apply_train(key, v, t),
         SweepParams::Exposure(e) => apply_exposure(key, v, e),
         SweepParams::Mia(q) => apply_mia(key, v, q),
+        SweepParams::Audit(a) => apply_audit(key, v, a),
     }
 }
 
@@ -1128,6 +1180,42 @@ fn apply_mia(key: &str, v: &toml::Value, q: &mut super::mia::MiaPoint) -> Result
                 "not a key of the mia experiment",
             ))
         }
+    }
+    Ok(())
+}
+
+/// Sets one key of an `audit` point (ranges are checked with the whole point).
+fn apply_audit(key: &str, v: &toml::Value, a: &mut AuditPoint) -> Result<()> {
+    let count = |v: &toml::Value| -> Result<u32> {
+        let i = want_int(key, v, 0)?;
+        u32::try_from(i).map_err(|_| Error::invalid(key, i, "too large"))
+    };
+    match key {
+        "epsilon" => {
+            a.epsilon = want_float(key, v)?;
+            check_epsilon(a.epsilon)?;
+        }
+        "planted_bug" => a.planted_bug = PlantedBug::parse(want_str(key, v)?)?,
+        "method" => a.method = AuditMethod::parse(want_str(key, v)?)?,
+        "runs" => a.runs = count(v)?,
+        "canaries" => a.canaries = count(v)?,
+        "guesses" => {
+            a.guesses = match v {
+                toml::Value::String(s) if s == "default" => None,
+                toml::Value::String(s) => {
+                    return Err(Error::invalid(key, s, "expected an integer or \"default\""))
+                }
+                _ => Some(count(v)?),
+            }
+        }
+        "delta" => a.delta = want_float(key, v)?,
+        "alpha" => a.alpha = want_float(key, v)?,
+        "sample_rate" => a.sample_rate = want_float(key, v)?,
+        "lr" => a.lr = want_float(key, v)?,
+        "clip" => a.clip = want_float(key, v)?,
+        "epochs" => a.epochs = want_int(key, v, 1)?,
+        "examples" => a.examples = want_int(key, v, 1)?,
+        _ => return Err(Error::unknown("grid key", key, AUDIT_KEYS.iter().copied())),
     }
     Ok(())
 }
@@ -1393,6 +1481,7 @@ fn check_point(p: &SweepParams) -> Result<()> {
             super::exposure::calibrated_sigma(e)?;
         }
         SweepParams::Mia(q) => q.check()?,
+        SweepParams::Audit(a) => a.check()?,
     }
     Ok(())
 }

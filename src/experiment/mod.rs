@@ -15,6 +15,7 @@
 //! identical whatever the number of threads. Memory is bounded by one chunk of records, not
 //! by the grid. Reductions over records ([`summary`]) are serial.
 
+pub mod audit;
 pub mod config;
 pub mod dp_robust;
 pub mod exposure;

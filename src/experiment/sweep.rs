@@ -8,9 +8,9 @@
 //! point's values as written in the config, keys sorted), `params` (every parameter of the
 //! run, defaults included), `bounds` (the lower bounds that apply at the point:
 //! [`RobustBounds`], [`DpMeanBounds`], [`DpRobustBounds`], [`TrainBounds`] or
-//! [`ExposureBounds`]) and `output` (the metrics: [`RobustOutcome`] tagged by `status`,
+//! [`ExposureBounds`] or [`AuditBounds`]) and `output` (the metrics: [`RobustOutcome`] tagged by `status`,
 //! [`MeanErrors`], [`DpRobustMetrics`], [`TrainOutcome`] tagged by `status`, or
-//! [`ExposureOutcome`]). A line's bytes depend
+//! [`ExposureOutcome`], or [`AuditOutcome`]). A line's bytes depend
 //! only on the config, the point and the replicate, never on threads, shards or timing.
 //!
 //! # Shards
@@ -31,6 +31,7 @@
 //! do not mind. A directory belongs to one config and one shard (`sweep.json` records which).
 //! [`status`] reports an ETA only while a run holds the lock.
 
+use super::audit::{AuditBounds, DpsgdAudit};
 use super::config::{SweepConfig, SweepParams};
 use super::dp_robust::{dp_robust_bounds, DpRobust, DpRobustBounds, DpRobustMetrics};
 use super::exposure::{CanaryExposure, ExposureBounds, ExposureOutcome};
@@ -42,6 +43,7 @@ use crate::bounds::allouah2023fixing::kappa_lower_bound;
 use crate::bounds::applicability::{applicable_value, SimulatedModel};
 use crate::bounds::dwork2014algorithmic::dp_two_point_min_fail_prob;
 use crate::data::population::byzantine_count;
+use crate::privacy::audit::dpsgd::AuditOutcome;
 use crate::privacy::estimators::cai_wang_zhang_rate;
 use crate::rng::SimRng;
 use crate::{Error, Result};
@@ -217,6 +219,8 @@ pub enum SweepBounds {
     Exposure(ExposureBounds),
     /// At a `mia` point.
     Mia(super::mia::MiaBounds),
+    /// At an `audit` point.
+    Audit(AuditBounds),
 }
 
 /// What one run of a sweep produced, by experiment kind (serialised as the inner value).
@@ -235,6 +239,8 @@ pub enum SweepOutput {
     Exposure(ExposureOutcome),
     /// A `mia` run: every attack's metrics and compact ROC curves.
     Mia(super::mia::MiaReport),
+    /// An `audit` run.
+    Audit(AuditOutcome),
     /// A `dp_mean` or `dp_robust` run whose metrics were not all finite.
     Failed(RunFailure),
 }
@@ -310,6 +316,9 @@ impl SweepOutput {
                 ("exposure_extrapolated", o.exposures.exposure_extrapolated),
                 ("train_loss", o.train_loss),
             ]),
+            SweepOutput::Audit(o) => {
+                non_finite(&[("epsilon_lower", o.epsilon_lower), ("epsilon", o.epsilon)])
+            }
             _ => None,
         };
         match (bad, self) {
@@ -409,12 +418,15 @@ impl Experiment for SweepAny {
                 .run_once(q, rng)
                 .map_or_else(SweepOutput::failed, SweepOutput::Exposure),
             SweepParams::Mia(q) => SweepOutput::Mia(super::mia::MiaExperiment.run_once(q, rng)?),
+            SweepParams::Audit(q) => DpsgdAudit
+                .run_once(q, rng)
+                .map_or_else(SweepOutput::failed, SweepOutput::Audit),
         })
     }
 
-    /// A `train` or `exposure` point draws from streams named per replicate (common random
-    /// numbers across its grid, see [`super::train`]); the other kinds from their point-keyed
-    /// stream.
+    /// A `train`, `exposure` or `audit` point draws from streams named per replicate (common
+    /// random numbers across its grid, see [`super::train`]); the other kinds from their
+    /// point-keyed stream.
     fn run_job(&self, p: &SweepPoint, job: Job) -> Result<SweepOutput> {
         match &p.params {
             SweepParams::Train(q) => Ok(SweepOutput::Train(Training.run_job(q, job)?)),
@@ -423,6 +435,9 @@ impl Experiment for SweepAny {
                 .map_or_else(SweepOutput::failed, SweepOutput::Exposure)),
             // A whole audit per job, seeded by (seed, replicate) only ([`super::mia::MiaPoint::config`]).
             SweepParams::Mia(q) => Ok(SweepOutput::Mia(super::mia::MiaExperiment.run_job(q, job)?)),
+            SweepParams::Audit(q) => Ok(DpsgdAudit
+                .run_job(q, job)
+                .map_or_else(SweepOutput::failed, SweepOutput::Audit)),
             _ => self.run_once(p, &mut job.rng()?),
         }
     }
@@ -440,6 +455,7 @@ pub fn sweep_bounds(p: &SweepParams) -> Result<SweepBounds> {
         SweepParams::Train(q) => SweepBounds::Train(train_bounds(q)?),
         SweepParams::Exposure(q) => SweepBounds::Exposure(ExposureBounds::at(q)),
         SweepParams::Mia(q) => SweepBounds::Mia(super::mia::MiaBounds::of(q)),
+        SweepParams::Audit(q) => SweepBounds::Audit(AuditBounds::at(q)?),
     })
 }
 

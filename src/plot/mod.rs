@@ -15,6 +15,7 @@
 //! | `fig7_accuracy_vs_fraction` | `train_breakdown` (kind `train`) | test accuracy of the trained model vs f/n per defence (worst attack), measured collapse per defence, breakdown point 1/2 |
 //! | `fig8_gradient_vs_heterogeneity` | `train_heterogeneity` (kind `train`) | ‖∇F_H‖² at the trained model vs Dirichlet α (or γ) per defence (worst attack), B2 floor f·G²/(n − 2f) at the measured G² |
 //! | `fig10_exposure_vs_insertions` | `exposure` (kind `exposure`) | canary exposure (exact, by enumeration of all 10⁶ secrets) vs insertions, one curve per ε (plain SGD and DP-SGD), the ceiling log₂\|R\| = 19.93 bits dashed |
+//! | `fig12_audit_epsilon` | `audit` (kind `audit`) | DP-SGD audit: empirical ε_LB vs the accountant's ε per planted bug and method (one run solid, multi-run dashed), the diagonal ε_LB = ε with the region above it shaded (no sound audit may enter), each method's ceiling (perfect adversary) dotted |
 //! | `fig9_trilemma_frontier` | `train_frontier` (kind `train`) | one panel per heterogeneity level: best defence's worst-attack test accuracy vs ε per f/n, without privacy dashed; no bound overlaid (none measures accuracy) |
 //! | `fig11_mia_roc` | `mia` (kind `mia`) | log-log ROC of the loss, LiRA online, LiRA offline (one-sided) and RMIA attacks, without DP (solid) and with DP-SGD (dashed, dotted), the chance diagonal and each ε's bound TPR ≤ e^ε·FPR + δ |
 //!
@@ -24,6 +25,7 @@
 //! `ab_glyph` backend), so PNGs render identically on machines without system fonts.
 
 pub mod any;
+mod audit;
 mod chart;
 mod exposure;
 mod mia;
@@ -32,7 +34,8 @@ mod train;
 
 pub use any::{plot_records, read_records, PlotReport, PlotSpec};
 pub use records::{
-    load, AnyRecord, DpMeanRecord, DpRobustRecord, ExposureRecord, PlotRecord, TrainRecord,
+    load, AnyRecord, AuditRecord, DpMeanRecord, DpRobustRecord, ExposureRecord, PlotRecord,
+    TrainRecord,
 };
 
 use crate::experiment::summary::{mean_ci, MeanCi};
@@ -314,6 +317,16 @@ pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, V
         .collect();
     draw("fig11", "mia", mia.is_empty(), &mut || {
         Ok(vec![mia::fig11(&mia, out)?])
+    })?;
+    let audited: Vec<&AuditRecord> = records
+        .iter()
+        .filter_map(|r| match r {
+            AnyRecord::Audit(r) if r.sweep == "audit" => Some(r.as_ref()),
+            _ => None,
+        })
+        .collect();
+    draw("fig12", "audit", audited.is_empty(), &mut || {
+        Ok(vec![audit::fig12(&audited, out)?])
     })?;
     Ok((written, skipped))
 }
@@ -831,7 +844,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("lbounds-plot-{}", std::process::id()));
         let (written, skipped) = all_figures(&[], &dir).unwrap();
         assert!(written.is_empty());
-        assert_eq!(skipped.len(), 10);
+        assert_eq!(skipped.len(), 11);
         assert!(skipped.iter().any(|s| s.starts_with("fig5")));
         let _ = std::fs::remove_dir_all(&dir);
     }

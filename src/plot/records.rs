@@ -1,11 +1,13 @@
 //! Reading sweep records (JSON Lines written by [`crate::experiment::sweep`]).
 
+use crate::experiment::audit::{AuditBounds, AuditPoint};
 use crate::experiment::dp_robust::{DpRobustBounds, DpRobustMetrics, DpRobustPoint};
 use crate::experiment::exposure::{ExposureBounds, ExposurePoint};
 use crate::experiment::privacy::MeanPoint;
 use crate::experiment::robust::RobustPoint;
 use crate::experiment::sweep::{DpMeanBounds, RobustBounds};
 use crate::experiment::train::{TrainBounds, TrainPoint};
+use crate::privacy::audit::dpsgd::AuditOutcome;
 use crate::privacy::audit::exposure::Exposures;
 use crate::{Error, Result};
 use serde::Deserialize;
@@ -198,6 +200,23 @@ pub struct MiaRecord {
     pub output: crate::experiment::mia::MiaReport,
 }
 
+/// A record of an `audit` sweep (a failed run, with non-finite metrics, is skipped).
+#[derive(Clone, Debug, Deserialize)]
+pub struct AuditRecord {
+    /// The sweep's name.
+    pub sweep: String,
+    /// Grid point index.
+    pub point: u64,
+    /// Replicate index.
+    pub replicate: u32,
+    /// Every parameter of the run.
+    pub params: AuditPoint,
+    /// The accountant's ε and the method's ceiling at the point.
+    pub bounds: AuditBounds,
+    /// The audit's outcome.
+    pub output: AuditOutcome,
+}
+
 /// A record of any experiment kind (chosen by the record's `experiment` key; records without
 /// one are `robust`).
 #[derive(Clone, Debug)]
@@ -214,6 +233,8 @@ pub enum AnyRecord {
     Exposure(Box<ExposureRecord>),
     /// `mia` (boxed: its ROC curves make it large).
     Mia(Box<MiaRecord>),
+    /// `audit`.
+    Audit(Box<AuditRecord>),
 }
 
 impl AnyRecord {
@@ -226,6 +247,7 @@ impl AnyRecord {
             AnyRecord::Train(r) => &r.sweep,
             AnyRecord::Exposure(r) => &r.sweep,
             AnyRecord::Mia(r) => &r.sweep,
+            AnyRecord::Audit(r) => &r.sweep,
         }
     }
 }
@@ -250,7 +272,8 @@ fn parse_line(buf: &[u8]) -> serde_json::Result<Option<AnyRecord>> {
         .and_then(|o| o.status)
         .is_some_and(|s| s == "failed");
     Ok(match kind.experiment.as_deref() {
-        Some("dp_mean" | "dp_robust" | "exposure") if failed => None,
+        Some("dp_mean" | "dp_robust" | "exposure" | "audit") if failed => None,
+        Some("audit") => Some(AnyRecord::Audit(Box::new(serde_json::from_slice(buf)?))),
         Some("exposure") => Some(AnyRecord::Exposure(Box::new(serde_json::from_slice(buf)?))),
         Some("dp_mean") => Some(AnyRecord::DpMean(serde_json::from_slice(buf)?)),
         Some("dp_robust") => Some(AnyRecord::DpRobust(serde_json::from_slice(buf)?)),
