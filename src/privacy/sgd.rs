@@ -648,9 +648,18 @@ mod tests {
     use crate::rng::rng_from_seed;
 
     fn toy(model: Model) -> Dataset {
-        // y = 2x₁ − x₂ (+ sign for logistic) on a fixed grid of 40 points.
+        grid(model, &[])
+    }
+
+    /// y = 2x₁ − x₂ (+ sign for logistic) on a fixed grid of 40 points, each row followed by
+    /// the constant features `extra`.
+    fn grid(model: Model, extra: &[f64]) -> Dataset {
         let rows: Vec<Vec<f64>> = (0..40)
-            .map(|i| vec![(i as f64 / 20.0) - 1.0, ((i * 7 % 40) as f64 / 20.0) - 1.0])
+            .map(|i| {
+                let mut r = vec![(i as f64 / 20.0) - 1.0, ((i * 7 % 40) as f64 / 20.0) - 1.0];
+                r.extend_from_slice(extra);
+                r
+            })
             .collect();
         let y: Vec<f64> = rows
             .iter()
@@ -680,27 +689,7 @@ mod tests {
 
     /// The data of the golden test: 40 points in 3 dimensions (the third a constant 0.5).
     fn golden_data(model: Model) -> Dataset {
-        let rows: Vec<Vec<f64>> = (0..40)
-            .map(|i| {
-                vec![
-                    (i as f64 / 20.0) - 1.0,
-                    ((i * 7 % 40) as f64 / 20.0) - 1.0,
-                    0.5,
-                ]
-            })
-            .collect();
-        let y: Vec<f64> = rows
-            .iter()
-            .map(|r| {
-                let z = 2.0 * r[0] - r[1];
-                match model {
-                    Model::Linear => z,
-                    Model::Logistic => f64::from(u8::from(z > 0.0)),
-                }
-            })
-            .collect();
-        let refs: Vec<&[f64]> = rows.iter().map(Vec::as_slice).collect();
-        Dataset::new(&refs, y).unwrap()
+        grid(model, &[0.5])
     }
 
     /// θ of a clipped, noisy run, bit for bit as computed by `dp_sgd` before the audit hooks

@@ -149,17 +149,7 @@ pub struct Vertex {
 /// # Errors
 /// [`Error::InvalidParameter`] for an empty side or a NaN score.
 pub fn frontier(members: &[f64], non_members: &[f64]) -> Result<Vec<Vertex>> {
-    for (name, s) in [
-        ("member scores", members),
-        ("non-member scores", non_members),
-    ] {
-        if s.is_empty() {
-            return Err(Error::invalid(name, "none", "need at least one score"));
-        }
-        if let Some(x) = s.iter().find(|x| x.is_nan()) {
-            return Err(Error::invalid(name, x, "a score is NaN"));
-        }
-    }
+    super::check_scores(members, non_members)?;
     let sorted = |s: &[f64]| {
         let mut v = s.to_vec();
         v.sort_by(f64::total_cmp);

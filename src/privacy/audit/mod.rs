@@ -50,6 +50,26 @@ pub fn check_audit_delta(delta: f64) -> Result<f64> {
     }
 }
 
+/// Checks the two sides of a membership test: each non-empty, no NaN (±∞ are ordinary
+/// scores).
+///
+/// # Errors
+/// [`Error::InvalidParameter`] naming the side.
+pub(crate) fn check_scores(members: &[f64], non_members: &[f64]) -> Result<()> {
+    for (name, s) in [
+        ("member scores", members),
+        ("non-member scores", non_members),
+    ] {
+        if s.is_empty() {
+            return Err(Error::invalid(name, "none", "need at least one score"));
+        }
+        if let Some(x) = s.iter().find(|x| x.is_nan()) {
+            return Err(Error::invalid(name, x, "a score is NaN"));
+        }
+    }
+    Ok(())
+}
+
 /// The scores of the mirrored test: "member when score ≤ t" is "member when −score ≥ −t".
 pub(crate) fn negated(scores: &[f64]) -> Vec<f64> {
     scores.iter().map(|x| -x).collect()

@@ -63,17 +63,7 @@ impl Roc {
     /// # Errors
     /// [`Error::InvalidParameter`] for an empty side or a NaN score (±∞ are ordinary scores).
     pub fn new(members: &[f64], non_members: &[f64]) -> Result<Roc> {
-        for (name, s) in [
-            ("member scores", members),
-            ("non-member scores", non_members),
-        ] {
-            if s.is_empty() {
-                return Err(Error::invalid(name, "none", "need at least one score"));
-            }
-            if let Some(x) = s.iter().find(|x| x.is_nan()) {
-                return Err(Error::invalid(name, x, "a score is NaN"));
-            }
-        }
+        super::check_scores(members, non_members)?;
         // Descending; ties between a member and a non-member are resolved by moving together.
         let desc = |s: &[f64]| {
             let mut v = s.to_vec();
