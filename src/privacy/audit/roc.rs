@@ -21,7 +21,7 @@
 //! - **best balanced accuracy**: maxₜ 1 − (FPR(t) + FNR(t))/2 = maxₜ (1 + TPR − FPR)/2, over
 //!   the same thresholds (so ≥ ½, reached by t = +∞).
 
-use crate::{Error, Result};
+use crate::Result;
 use serde::{Deserialize, Serialize};
 
 /// One operating point of a threshold test.
@@ -61,7 +61,7 @@ impl Roc {
     /// The curve of "member iff score ≥ t" over every threshold.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] for an empty side or a NaN score (±∞ are ordinary scores).
+    /// [`crate::Error::InvalidParameter`] for an empty side or a NaN score (±∞ are ordinary scores).
     pub fn new(members: &[f64], non_members: &[f64]) -> Result<Roc> {
         super::check_scores(members, non_members)?;
         // Descending; ties between a member and a non-member are resolved by moving together.
