@@ -134,38 +134,17 @@ fn bad_values_exit_2_with_one_line() {
 #[test]
 fn exposure_sweep_is_deterministic_resumable_and_plotted() {
     let base = std::env::temp_dir().join(format!("lbounds-expsweep-{}", std::process::id()));
-    std::fs::create_dir_all(&base).unwrap();
-    let cfg = base.join("exposure.toml");
-    std::fs::write(
-        &cfg,
+    let (a, records) = common::sweep_on_one_and_two_threads(
+        &base,
         "name = \"exposure\"\nexperiment = \"exposure\"\nseed = 3\nreplicates = 2\n[grid]\n\
          insertions = [1, 4]\nepsilon = [\"none\", 2.0]\nepochs = 2\ndigits = 4\nreferences = 50\n",
-    )
-    .unwrap();
-    let (one, two) = (base.join("one"), base.join("two"));
-    let p = |x: &std::path::Path| x.to_str().unwrap().to_string();
-    for (dir, threads) in [(&one, "1"), (&two, "2")] {
-        ok(&[
-            "sweep",
-            "run",
-            &p(&cfg),
-            "--out",
-            &p(dir),
-            "--threads",
-            threads,
-        ]);
-    }
-    let read = |d: &std::path::Path| std::fs::read_to_string(d.join("records.jsonl")).unwrap();
-    let a = read(&one);
+    );
     assert_eq!(a.lines().count(), 8);
-    assert_eq!(a, read(&two), "1 vs 2 threads");
-    ok(&["sweep", "run", &p(&cfg), "--out", &p(&one)]);
-    assert_eq!(a, read(&one), "a finished sweep runs nothing more");
     let first: Value = serde_json::from_str(a.lines().next().unwrap()).unwrap();
     assert_eq!(first["experiment"], "exposure");
     assert!((num(&first["bounds"], "log2_space") - 4.0 * 10f64.log2()).abs() < 1e-12);
     let out = base.join("figs");
-    let records = one.join("records.jsonl");
+    let p = |x: &std::path::Path| x.to_str().unwrap().to_string();
     ok(&["figures", "--records", &p(&records), "--out", &p(&out)]);
     let png = std::fs::read(out.join("fig10_exposure_vs_insertions.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");

@@ -133,58 +133,16 @@ fn bad_input_is_one_line_exit_2() {
 #[test]
 fn mia_sweep_is_deterministic_resumable_and_plotted() {
     let base = std::env::temp_dir().join(format!("lbounds-mia-sweep-{}", std::process::id()));
-    std::fs::create_dir_all(&base).unwrap();
-    let cfg = base.join("mia.toml");
-    std::fs::write(
-        &cfg,
+    let (a, records) = common::sweep_on_one_and_two_threads(
+        &base,
         "name = \"mia\"\nexperiment = \"mia\"\nseed = 3\nreplicates = 2\n[grid]\n\
          model = \"softmax\"\ndp_epsilon = [\"none\", 4]\nmodels = 8\ntargets = 2\n\
          records = 1000\npopulation = 200\nfeatures = 8\nepochs = 10\n",
-    )
-    .unwrap();
+    );
+    assert_eq!(a.lines().count(), 4);
     let p = |x: &std::path::Path| x.to_str().unwrap().to_string();
-    let (one, two) = (base.join("t1"), base.join("t2"));
-    ok(&[
-        "sweep",
-        "run",
-        &p(&cfg),
-        "--out",
-        &p(&one),
-        "--threads",
-        "1",
-    ]);
-    ok(&[
-        "sweep",
-        "run",
-        &p(&cfg),
-        "--out",
-        &p(&two),
-        "--threads",
-        "2",
-    ]);
-    let a = std::fs::read(one.join("records.jsonl")).unwrap();
-    let b = std::fs::read(two.join("records.jsonl")).unwrap();
-    assert_eq!(a.iter().filter(|&&c| c == b'\n').count(), 4);
-    assert_eq!(a, b, "1 vs 2 threads");
-    let again = ok(&[
-        "sweep",
-        "run",
-        &p(&cfg),
-        "--out",
-        &p(&one),
-        "--threads",
-        "2",
-    ]);
-    assert!(again.contains("4 already done"), "{again}");
-    assert_eq!(std::fs::read(one.join("records.jsonl")).unwrap(), a);
     let out = base.join("figs");
-    ok(&[
-        "figures",
-        "--out",
-        &p(&out),
-        "--records",
-        &p(&one.join("records.jsonl")),
-    ]);
+    ok(&["figures", "--out", &p(&out), "--records", &p(&records)]);
     let png = std::fs::read(out.join("fig11_mia_roc.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");
     let _ = std::fs::remove_dir_all(&base);

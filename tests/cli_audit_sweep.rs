@@ -23,35 +23,13 @@ fn num(v: &Value, key: &str) -> f64 {
 #[test]
 fn audit_sweep_is_deterministic_resumable_and_plotted() {
     let base = std::env::temp_dir().join(format!("lbounds-auditsweep-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
-    std::fs::create_dir_all(&base).unwrap();
-    let cfg = base.join("audit.toml");
-    std::fs::write(
-        &cfg,
+    let (a, records) = common::sweep_on_one_and_two_threads(
+        &base,
         "name = \"audit\"\nexperiment = \"audit\"\nseed = 3\nreplicates = 2\n[grid]\n\
          epsilon = [1.0, 4.0]\nmethod = [\"multi_run\", \"one_run\"]\n\
          planted_bug = [\"none\", \"noise-on-mean\"]\nruns = 20\ncanaries = 200\nepochs = 2\n",
-    )
-    .unwrap();
-    let (one, two) = (base.join("one"), base.join("two"));
-    let p = |x: &std::path::Path| x.to_str().unwrap().to_string();
-    for (dir, threads) in [(&one, "1"), (&two, "2")] {
-        ok(&[
-            "sweep",
-            "run",
-            &p(&cfg),
-            "--out",
-            &p(dir),
-            "--threads",
-            threads,
-        ]);
-    }
-    let read = |d: &std::path::Path| std::fs::read_to_string(d.join("records.jsonl")).unwrap();
-    let a = read(&one);
+    );
     assert_eq!(a.lines().count(), 16);
-    assert_eq!(a, read(&two), "1 vs 2 threads");
-    ok(&["sweep", "run", &p(&cfg), "--out", &p(&one)]);
-    assert_eq!(a, read(&one), "a finished sweep runs nothing more");
     let mut one_run_ceiling = None;
     for line in a.lines() {
         let r: Value = serde_json::from_str(line).unwrap();
@@ -70,7 +48,7 @@ fn audit_sweep_is_deterministic_resumable_and_plotted() {
         }
     }
     let out = base.join("figs");
-    let records = one.join("records.jsonl");
+    let p = |x: &std::path::Path| x.to_str().unwrap().to_string();
     ok(&["figures", "--records", &p(&records), "--out", &p(&out)]);
     let png = std::fs::read(out.join("fig12_audit_epsilon.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");
