@@ -130,7 +130,11 @@ struct Row {
 /// Runs `lbounds block`.
 pub fn run(a: Args) -> Result<()> {
     let base = point(&a);
-    let replicates = if a.quick && a.replicates == 5 { 2 } else { a.replicates };
+    let replicates = if a.quick && a.replicates == 5 {
+        2
+    } else {
+        a.replicates
+    };
     if replicates == 0 {
         return Err(lbounds::Error::invalid("--replicates", 0, "need at least one").into());
     }
@@ -140,7 +144,10 @@ pub fn run(a: Args) -> Result<()> {
     let points: Vec<BlockPoint> = a
         .rho
         .iter()
-        .map(|&rho| BlockPoint { rho, ..base.clone() })
+        .map(|&rho| BlockPoint {
+            rho,
+            ..base.clone()
+        })
         .collect();
     for p in &points {
         p.check()?;

@@ -154,11 +154,19 @@ impl BlockPoint {
     /// [`Error::InvalidParameter`] naming the first bad field.
     pub fn check(&self) -> Result<()> {
         if !(-1.0..=1.0).contains(&self.rho) {
-            return Err(Error::invalid("rho", self.rho, "must be a cosine, in [-1, 1]"));
+            return Err(Error::invalid(
+                "rho",
+                self.rho,
+                "must be a cosine, in [-1, 1]",
+            ));
         }
         let size = |name: &str, v: usize, min: usize| -> Result<()> {
             if v < min || v > MAX_EXAMPLES {
-                return Err(Error::invalid(name, v, format!("must be in {min}..={MAX_EXAMPLES}")));
+                return Err(Error::invalid(
+                    name,
+                    v,
+                    format!("must be in {min}..={MAX_EXAMPLES}"),
+                ));
             }
             Ok(())
         };
@@ -181,7 +189,11 @@ impl BlockPoint {
         }
         let steps = self.pretraining.steps.max(self.mlac.steps);
         if steps > 100_000 {
-            return Err(Error::invalid("steps", steps, "at most 100000 training steps"));
+            return Err(Error::invalid(
+                "steps",
+                steps,
+                "at most 100000 training steps",
+            ));
         }
         crate::error::check_positive("pretrain_lr", self.pretraining.lr)?;
         if !(self.pretraining.reconstruction.is_finite() && self.pretraining.reconstruction >= 0.0)
@@ -247,7 +259,12 @@ impl BlockReport {
 ///
 /// # Errors
 /// What [`BlockPoint::check`] rejects.
-pub fn run_block(p: &BlockPoint, seed: u64, replicate: u32, on_model: &dyn Fn()) -> Result<BlockReport> {
+pub fn run_block(
+    p: &BlockPoint,
+    seed: u64,
+    replicate: u32,
+    on_model: &dyn Fn(),
+) -> Result<BlockReport> {
     p.check()?;
     let named = |name: &str| rng_named(seed, replicate, name);
     let tasks = TwoTasks::draw(p.features, p.rho, &mut named(streams::TASKS))?;
@@ -261,7 +278,13 @@ pub fn run_block(p: &BlockPoint, seed: u64, replicate: u32, on_model: &dyn Fn())
     let init = Net::init(p.features, p.hidden, &mut named(streams::INIT));
     let pretrained = pretrain(&init, &good, &p.pretraining);
     let plain = fine_tune_good(&pretrained, &good, p.mlac.steps, p.mlac.lr);
-    let (blocked, trace) = mlac(&pretrained, &good, &defender, &p.mlac, &mut named(streams::MLAC_BATCHES))?;
+    let (blocked, trace) = mlac(
+        &pretrained,
+        &good,
+        &defender,
+        &p.mlac,
+        &mut named(streams::MLAC_BATCHES),
+    )?;
     let configs = draw_configs(p.configs, &mut named(streams::CONFIGS));
     let models = [&pretrained, &init, &plain, &blocked];
     let mut out = Vec::with_capacity(models.len());
@@ -379,7 +402,9 @@ pub fn parse_examples(s: &str) -> Result<Vec<usize>> {
                 .parse::<usize>()
                 .ok()
                 .filter(|&n| n > 0)
-                .ok_or_else(|| Error::invalid("examples", t, "expected positive integers N1,N2,..."))
+                .ok_or_else(|| {
+                    Error::invalid("examples", t, "expected positive integers N1,N2,...")
+                })
         })
         .collect()
 }
@@ -459,7 +484,25 @@ mod tests {
                 assert!((0.0..=1.0).contains(&at.best), "{at:?}");
             }
         }
-        assert!(run_block(&BlockPoint { rho: 2.0, ..p.clone() }, 7, 1, &|| {}).is_err());
-        assert!(run_block(&BlockPoint { examples: vec![50, 20], ..p }, 7, 1, &|| {}).is_err());
+        assert!(run_block(
+            &BlockPoint {
+                rho: 2.0,
+                ..p.clone()
+            },
+            7,
+            1,
+            &|| {}
+        )
+        .is_err());
+        assert!(run_block(
+            &BlockPoint {
+                examples: vec![50, 20],
+                ..p
+            },
+            7,
+            1,
+            &|| {}
+        )
+        .is_err());
     }
 }

@@ -42,7 +42,11 @@ pub(super) fn fig16a(recs: &[&BlockRecord], out: &Path) -> Result<Written> {
     let mut panels = Vec::new();
     let mut summary = Vec::new();
     for rho in rhos(recs) {
-        let of: Vec<&BlockRecord> = recs.iter().copied().filter(|r| r.params.rho == rho).collect();
+        let of: Vec<&BlockRecord> = recs
+            .iter()
+            .copied()
+            .filter(|r| r.params.rho == rho)
+            .collect();
         let mut series = Vec::new();
         for (probe, stroke) in [(false, Stroke::Solid), (true, Stroke::Dashed)] {
             for (model, (label, color)) in MODELS.iter().zip(LOOK) {
@@ -109,7 +113,7 @@ pub(super) fn fig16a(recs: &[&BlockRecord], out: &Path) -> Result<Written> {
         panels.push(Chart {
             stem: String::new(),
             title: format!(
-                "ρ = {} (good-task accuracy: MLAC {:.3}, pretrained {:.3})",
+                "ρ = {}: good-task acc. MLAC {:.3}, pretrained {:.3}",
                 tick(rho),
                 good("mlac"),
                 good("pretrained")
@@ -212,7 +216,18 @@ pub(super) fn fig16b(recs: &[&BlockRecord], out: &Path) -> Result<Written> {
     let steps = &recs[0].output.budget_steps;
     let k = p.mlac.inner_steps as f64;
     let mut right = Vec::new();
+    // The legend shows the first panel's series only: the right panel names its colours in
+    // its caption.
+    const COLOURS: [&str; 10] = [
+        "blue", "orange", "green", "red", "purple", "brown", "pink", "grey", "olive", "cyan",
+    ];
+    let mut names = Vec::new();
     for (i, &rho) in rhos.iter().enumerate() {
+        names.push(format!(
+            "{} ρ = {}",
+            COLOURS[(i + 4) % COLOURS.len()],
+            tick(rho)
+        ));
         right.push(Series {
             label: format!("ρ = {}", tick(rho)),
             color: PALETTE[(i + 4) % PALETTE.len()],
@@ -222,9 +237,11 @@ pub(super) fn fig16b(recs: &[&BlockRecord], out: &Path) -> Result<Written> {
                 .filter_map(|(j, &s)| {
                     point(
                         s as f64 / k,
-                        recs.iter()
-                            .filter(|r| r.params.rho == rho)
-                            .map(|r| gap(&r.output, n_mid, &|a: &AtBudget| a.by_budget.get(j).copied().flatten())),
+                        recs.iter().filter(|r| r.params.rho == rho).map(|r| {
+                            gap(&r.output, n_mid, &|a: &AtBudget| {
+                                a.by_budget.get(j).copied().flatten()
+                            })
+                        }),
                     )
                 })
                 .collect(),
@@ -266,7 +283,7 @@ pub(super) fn fig16b(recs: &[&BlockRecord], out: &Path) -> Result<Written> {
                 left,
             ),
             panel(
-                format!("gap vs adversary steps at n = {n_mid} (best configuration within the budget)"),
+                format!("gap vs adversary steps, n = {n_mid} ({})", names.join(", ")),
                 "adversary's step budget ÷ MLAC's K inner steps (log scale)",
                 true,
                 (b0, b1),

@@ -339,7 +339,10 @@ pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, V
         })
         .collect();
     draw("fig16a, fig16b", "block", blocked.is_empty(), &mut || {
-        Ok(vec![block::fig16a(&blocked, out)?, block::fig16b(&blocked, out)?])
+        Ok(vec![
+            block::fig16a(&blocked, out)?,
+            block::fig16b(&blocked, out)?,
+        ])
     })?;
     Ok((written, skipped))
 }

@@ -149,9 +149,21 @@ mod tests {
             freeze_trunk: freeze,
         };
         let a = [
-            Attempt { config: c(true), validation: 0.6, test: 0.9 },
-            Attempt { config: c(false), validation: 0.8, test: 0.7 },
-            Attempt { config: c(true), validation: 0.7, test: 0.65 },
+            Attempt {
+                config: c(true),
+                validation: 0.6,
+                test: 0.9,
+            },
+            Attempt {
+                config: c(false),
+                validation: 0.8,
+                test: 0.7,
+            },
+            Attempt {
+                config: c(true),
+                validation: 0.7,
+                test: 0.65,
+            },
         ];
         assert_eq!(best(&a, |_| true), Some(0.7));
         assert_eq!(best(&a, |c| c.freeze_trunk), Some(0.65));

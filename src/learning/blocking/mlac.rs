@@ -78,16 +78,26 @@ impl Mlac {
         crate::error::check_positive("mlac_lr", self.lr)?;
         crate::error::check_positive("inner_lr", self.inner_lr)?;
         if !(self.lambda.is_finite() && self.lambda >= 0.0) {
-            return Err(Error::invalid("lambda", self.lambda, "must be finite and >= 0"));
+            return Err(Error::invalid(
+                "lambda",
+                self.lambda,
+                "must be finite and >= 0",
+            ));
         }
         if self.inner_steps == 0 || self.inner_steps > 1000 {
-            return Err(Error::invalid("inner_steps", self.inner_steps, "must be in 1..=1000"));
+            return Err(Error::invalid(
+                "inner_steps",
+                self.inner_steps,
+                "must be in 1..=1000",
+            ));
         }
         if self.inner_examples == 0 || 2 * self.inner_examples > pool {
             return Err(Error::invalid(
                 "inner_examples",
                 self.inner_examples,
-                format!("support and query batches need 2·m <= the {pool} bad examples of the defender"),
+                format!(
+                    "support and query batches need 2·m <= the {pool} bad examples of the defender"
+                ),
             ));
         }
         Ok(())
@@ -191,7 +201,8 @@ pub fn mlac(
         let (good_loss, g, dv) = good_gradient(&net, good);
         let order = permutation(rng, bad.len());
         let (support, query) = (bad.select(&order[..m]), bad.select(&order[m..2 * m]));
-        let (bad_loss, gb) = unrolled_bad_loss(&net, &support, &query, cfg.inner_steps, cfg.inner_lr);
+        let (bad_loss, gb) =
+            unrolled_bad_loss(&net, &support, &query, cfg.inner_steps, cfg.inner_lr);
         if step == 0 {
             trace.bad_loss_first = bad_loss;
         }
@@ -283,11 +294,26 @@ mod tests {
         let (net, good, bad) = setting();
         let mut r = rng_named(1, 0, "mlac");
         for cfg in [
-            Mlac { lambda: -1.0, ..Mlac::default() },
-            Mlac { lambda: f64::NAN, ..Mlac::default() },
-            Mlac { inner_examples: 41, ..Mlac::default() },
-            Mlac { inner_steps: 0, ..Mlac::default() },
-            Mlac { lr: f64::INFINITY, ..Mlac::default() },
+            Mlac {
+                lambda: -1.0,
+                ..Mlac::default()
+            },
+            Mlac {
+                lambda: f64::NAN,
+                ..Mlac::default()
+            },
+            Mlac {
+                inner_examples: 41,
+                ..Mlac::default()
+            },
+            Mlac {
+                inner_steps: 0,
+                ..Mlac::default()
+            },
+            Mlac {
+                lr: f64::INFINITY,
+                ..Mlac::default()
+            },
         ] {
             assert!(mlac(&net, &good, &bad, &cfg, &mut r).is_err(), "{cfg:?}");
         }

@@ -42,7 +42,8 @@ impl Net {
         let w = DMatrix::from_fn(hidden, features, |_, _| {
             sp * rng.sample::<f64, _>(StandardNormal)
         });
-        let mut head = DVector::from_fn(hidden + 1, |_, _| sh * rng.sample::<f64, _>(StandardNormal));
+        let mut head =
+            DVector::from_fn(hidden + 1, |_, _| sh * rng.sample::<f64, _>(StandardNormal));
         head[hidden] = 0.0;
         Net {
             w,
@@ -210,7 +211,11 @@ mod tests {
             up.w[(i, j)] += h;
             dn.w[(i, j)] -= h;
             let fd = (g(&up) - g(&dn)) / (2.0 * h);
-            assert!((fd - grad.w[(i, j)]).abs() < 1e-6, "{fd} vs {}", grad.w[(i, j)]);
+            assert!(
+                (fd - grad.w[(i, j)]).abs() < 1e-6,
+                "{fd} vs {}",
+                grad.w[(i, j)]
+            );
         }
         for j in 0..4 {
             let (mut up, mut dn) = (net.clone(), net.clone());
@@ -231,8 +236,19 @@ mod tests {
         let (l, r) = logistic(&f, &DVector::zeros(2), &DVector::from_vec(vec![1.0, 0.0]));
         assert!((l - std::f64::consts::LN_2).abs() < 1e-15);
         assert_eq!(r.as_slice(), &[-0.5, 0.5]);
-        let (l, _) = logistic(&f, &DVector::from_vec(vec![1000.0, 0.0]), &DVector::from_vec(vec![1.0, 0.0]));
+        let (l, _) = logistic(
+            &f,
+            &DVector::from_vec(vec![1000.0, 0.0]),
+            &DVector::from_vec(vec![1.0, 0.0]),
+        );
         assert!(l.is_finite() && l < 1e-300, "{l}");
-        assert_eq!(accuracy(&f, &DVector::from_vec(vec![1.0, 0.0]), &DVector::from_vec(vec![1.0, 0.0])), 1.0);
+        assert_eq!(
+            accuracy(
+                &f,
+                &DVector::from_vec(vec![1.0, 0.0]),
+                &DVector::from_vec(vec![1.0, 0.0])
+            ),
+            1.0
+        );
     }
 }

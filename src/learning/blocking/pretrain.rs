@@ -37,7 +37,10 @@ impl Default for Pretraining {
 }
 
 /// The good task's loss and its gradients in the trunk and the head, full batch.
-pub(crate) fn good_gradient(net: &Net, good: &Labelled) -> (f64, TrunkGrad, nalgebra::DVector<f64>) {
+pub(crate) fn good_gradient(
+    net: &Net,
+    good: &Labelled,
+) -> (f64, TrunkGrad, nalgebra::DVector<f64>) {
     let f = net.features(&good.x);
     let (loss, r) = logistic(&f, &net.head, &good.y);
     let n = good.len().max(1) as f64;

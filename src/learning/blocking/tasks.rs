@@ -146,7 +146,10 @@ mod tests {
             let agree = g.y.iter().zip(b.y.iter()).filter(|(a, b)| a == b).count();
             let floor = 1.0 - f64::acos(rho) / std::f64::consts::PI;
             assert!((t.good_label_floor() - floor).abs() < 1e-12);
-            assert!((agree as f64 / 20_000.0 - floor).abs() < 0.015, "{rho}: {agree}");
+            assert!(
+                (agree as f64 / 20_000.0 - floor).abs() < 0.015,
+                "{rho}: {agree}"
+            );
         }
         assert!(TwoTasks::draw(20, 1.5, &mut rng_named(3, 0, "tasks")).is_err());
         assert!(TwoTasks::draw(1, 0.5, &mut rng_named(3, 0, "tasks")).is_err());
