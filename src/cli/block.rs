@@ -84,9 +84,8 @@ fn point(a: &Args) -> BlockPoint {
     } else {
         BlockPoint::default()
     };
-    if a.quick && a.examples == [20, 50, 100, 200, 1000] {
-        // keep the quick size's budgets unless set
-    } else {
+    // `--quick` keeps its own budgets unless --examples moves them off the default.
+    if !(a.quick && a.examples == BlockPoint::default().examples) {
         p.examples.clone_from(&a.examples);
     }
     if let Some(v) = a.lambda {

@@ -243,7 +243,7 @@ pub struct BlockReport {
     pub budget_steps: Vec<usize>,
     /// What MLAC's meta-training did.
     pub mlac: MlacTrace,
-    /// What the λ = 0 control's simulated adversary would face: its good loss at the end.
+    /// The four models' results, in [`MODELS`] order.
     pub models: Vec<ModelResult>,
 }
 
