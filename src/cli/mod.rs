@@ -9,6 +9,7 @@ mod audit;
 mod audit_dpsgd;
 mod audit_exposure;
 mod audit_mia;
+mod block;
 mod bounds;
 #[cfg(feature = "plot")]
 mod figures;
@@ -65,6 +66,8 @@ enum Command {
     /// Privacy auditing: lower bounds on epsilon from membership tests (counts, scores, GDP,
     /// one run).
     Audit(audit::Args),
+    /// Task blocking (MLAC): can a released model be made hard to fine-tune for a bad task?
+    Block(block::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -83,6 +86,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Plot(a) => plot::run(a),
         Command::Train(a) => train::run(*a),
         Command::Audit(a) => audit::run(a),
+        Command::Block(a) => block::run(a),
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! name = "breakdown"          # names the records (figures find their data by it)
-//! experiment = "robust"       # the experiment kind: robust, dp_mean, dp_robust, train, exposure, mia, audit
+//! experiment = "robust"       # the experiment kind: robust, dp_mean, dp_robust, train, exposure, mia, audit, block
 //! seed = 1                    # every random stream is keyed by (seed, point, replicate)
 //! replicates = 10             # runs per grid point
 //! description = "optional free text"
@@ -184,6 +184,29 @@
 //! | `lr` | float > 0 | learning rate | 0.5 |
 //! | `clip` | float > 0 | clip norm C | 1 |
 //!
+//! # Keys of the `block` experiment (task blocking, as `lbounds block`)
+//!
+//! [`super::block::BlockExperiment`]: one run per record (pretraining, MLAC, the λ = 0
+//! control, and the random-search adversary against four models at every n); every point of a
+//! replicate shares its draws. Keys: [`super::block::BLOCK_KEYS`].
+//!
+//! | key | type | meaning | default |
+//! |---|---|---|---|
+//! | `rho` | float in [−1, 1] | cos(w_good, w_bad) | 0.5 |
+//! | `lambda` | float ≥ 0 | MLAC's weight of the adversary's loss | 1 |
+//! | `inner_steps` | integer in 1..=1000 | MLAC's inner steps K | 10 |
+//! | `inner_lr` | float > 0 | MLAC's inner step size η | 1 |
+//! | `inner_examples` | integer ≥ 1 | support (and query) batch m | 64 |
+//! | `mlac_steps` | integer | outer Adam steps (also the λ = 0 control's) | 300 |
+//! | `mlac_lr` | float > 0 | outer Adam step size | 0.01 |
+//! | `pretrain_steps` | integer | pretraining's Adam steps | 600 |
+//! | `reconstruction` | float ≥ 0 | pretraining's reconstruction weight μ | 1 |
+//! | `features` | integer ≥ 2 | input dimension p | 20 |
+//! | `hidden` | integer ≥ 1 | trunk width h | 32 |
+//! | `examples` | string `N1,N2,...` | the adversary's budgets n, increasing | `"20,50,100,200,1000"` |
+//! | `configs` | integer ≥ 1 | random-search configurations | 30 |
+//! | `defender_examples` | integer ≥ 2 | bad examples MLAC's defender holds | 1000 |
+//!
 //! # Validation
 //!
 //! Everything is checked before any work: unknown keys, wrong types, empty lists, values out
@@ -250,6 +273,8 @@ pub enum ExperimentKind {
     Mia,
     /// An audit of the crate's DP-SGD ([`super::audit::DpsgdAudit`]).
     Audit,
+    /// Task blocking by MLAC against a fine-tuning adversary ([`super::block::BlockExperiment`]).
+    Block,
 }
 
 /// Every kind, in the order messages list them.
@@ -261,6 +286,7 @@ pub const KINDS: &[ExperimentKind] = &[
     ExperimentKind::Exposure,
     ExperimentKind::Mia,
     ExperimentKind::Audit,
+    ExperimentKind::Block,
 ];
 
 impl ExperimentKind {
@@ -274,6 +300,7 @@ impl ExperimentKind {
             ExperimentKind::Exposure => "exposure",
             ExperimentKind::Mia => "mia",
             ExperimentKind::Audit => "audit",
+            ExperimentKind::Block => "block",
         }
     }
 
@@ -287,6 +314,7 @@ impl ExperimentKind {
             ExperimentKind::Exposure => EXPOSURE_KEYS,
             ExperimentKind::Mia => MIA_KEYS,
             ExperimentKind::Audit => AUDIT_KEYS,
+            ExperimentKind::Block => super::block::BLOCK_KEYS,
         }
     }
 
@@ -300,6 +328,7 @@ impl ExperimentKind {
             ExperimentKind::Exposure => &[],
             ExperimentKind::Mia => &[],
             ExperimentKind::Audit => &["epsilon"],
+            ExperimentKind::Block => &[],
         }
     }
 }
@@ -322,6 +351,8 @@ pub enum SweepParams {
     Mia(super::mia::MiaPoint),
     /// An `audit` point.
     Audit(AuditPoint),
+    /// A `block` point.
+    Block(super::block::BlockPoint),
 }
 
 impl SweepParams {
@@ -972,6 +1003,7 @@ fn base_point(kind: ExperimentKind) -> SweepParams {
         }),
         ExperimentKind::Exposure => SweepParams::Exposure(ExposurePoint::default()),
         ExperimentKind::Audit => SweepParams::Audit(AuditPoint::default()),
+        ExperimentKind::Block => SweepParams::Block(super::block::BlockPoint::default()),
     }
 }
 
@@ -987,7 +1019,7 @@ fn type_name(v: &toml::Value) -> &'static str {
     }
 }
 
-fn want_int(key: &str, v: &toml::Value, min: i64) -> Result<usize> {
+pub(super) fn want_int(key: &str, v: &toml::Value, min: i64) -> Result<usize> {
     let i = v.as_integer().ok_or_else(|| {
         Error::invalid(key, v, format!("expected an integer, got {}", type_name(v)))
     })?;
@@ -997,7 +1029,7 @@ fn want_int(key: &str, v: &toml::Value, min: i64) -> Result<usize> {
     usize::try_from(i).map_err(|_| Error::invalid(key, i, "too large"))
 }
 
-fn want_float(key: &str, v: &toml::Value) -> Result<f64> {
+pub(super) fn want_float(key: &str, v: &toml::Value) -> Result<f64> {
     let x = match v {
         toml::Value::Float(x) => *x,
         toml::Value::Integer(i) => *i as f64,
@@ -1015,7 +1047,7 @@ fn want_float(key: &str, v: &toml::Value) -> Result<f64> {
     Ok(x)
 }
 
-fn want_str<'a>(key: &str, v: &'a toml::Value) -> Result<&'a str> {
+pub(super) fn want_str<'a>(key: &str, v: &'a toml::Value) -> Result<&'a str> {
     v.as_str()
         .ok_or_else(|| Error::invalid(key, v, format!("expected a string, got {}", type_name(v))))
 }
@@ -1080,6 +1112,7 @@ fn apply(key: &str, v: &toml::Value, p: &mut SweepParams) -> Result<()> {
         SweepParams::Exposure(e) => apply_exposure(key, v, e),
         SweepParams::Mia(q) => apply_mia(key, v, q),
         SweepParams::Audit(a) => apply_audit(key, v, a),
+        SweepParams::Block(b) => super::block::apply(key, v, b),
     }
 }
 
@@ -1482,6 +1515,7 @@ fn check_point(p: &SweepParams) -> Result<()> {
         }
         SweepParams::Mia(q) => q.check()?,
         SweepParams::Audit(a) => a.check()?,
+        SweepParams::Block(b) => b.check()?,
     }
     Ok(())
 }

@@ -16,6 +16,7 @@
 //! by the grid. Reductions over records ([`summary`]) are serial.
 
 pub mod audit;
+pub mod block;
 pub mod config;
 pub mod dp_robust;
 pub mod exposure;

@@ -12,6 +12,7 @@
 //!
 //! Everything is f64 and every random draw comes from a named ChaCha stream.
 
+pub mod blocking;
 pub mod canary;
 pub mod examples;
 pub mod model;

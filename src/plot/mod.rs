@@ -17,6 +17,8 @@
 //! | `fig10_exposure_vs_insertions` | `exposure` (kind `exposure`) | canary exposure (exact, by enumeration of all 10⁶ secrets) vs insertions, one curve per ε (plain SGD and DP-SGD), the ceiling log₂\|R\| = 19.93 bits dashed |
 //! | `fig12_audit_epsilon` | `audit` (kind `audit`) | DP-SGD audit: empirical ε_LB vs the accountant's ε per planted bug and method (one run solid, multi-run dashed), the diagonal ε_LB = ε with the region above it shaded (no sound audit may enter), each method's ceiling (perfect adversary) dotted |
 //! | `fig9_trilemma_frontier` | `train_frontier` (kind `train`) | one panel per heterogeneity level: best defence's worst-attack test accuracy vs ε per f/n, without privacy dashed; no bound overlaid (none measures accuracy) |
+//! | `fig16a_block_examples` | `block` (kind `block`) | per ρ, bad-task test accuracy a random-search adversary reaches vs its examples n for the pretrained, random-init, λ = 0 and MLAC models (best adversary solid, linear probe dashed), the good-label floor 1 − arccos(ρ)/π |
+//! | `fig16b_block_gap` | `block` (kind `block`) | blocking gap MLAC − random init (paired) vs ρ and vs the adversary's step budget relative to MLAC's K |
 //! | `fig11_mia_roc` | `mia` (kind `mia`) | log-log ROC of the loss, LiRA online, LiRA offline (one-sided) and RMIA attacks, without DP (solid) and with DP-SGD (dashed, dotted), the chance diagonal and each ε's bound TPR ≤ e^ε·FPR + δ |
 //!
 //! Every curve is a mean over replicates with a 95% Student-t confidence band
@@ -26,6 +28,7 @@
 
 pub mod any;
 mod audit;
+mod block;
 mod chart;
 mod exposure;
 mod mia;
@@ -327,6 +330,19 @@ pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, V
         .collect();
     draw("fig12", "audit", audited.is_empty(), &mut || {
         Ok(vec![audit::fig12(&audited, out)?])
+    })?;
+    let blocked: Vec<&records::BlockRecord> = records
+        .iter()
+        .filter_map(|r| match r {
+            AnyRecord::Block(r) if r.sweep == "block" => Some(r.as_ref()),
+            _ => None,
+        })
+        .collect();
+    draw("fig16a, fig16b", "block", blocked.is_empty(), &mut || {
+        Ok(vec![
+            block::fig16a(&blocked, out)?,
+            block::fig16b(&blocked, out)?,
+        ])
     })?;
     Ok((written, skipped))
 }
@@ -844,7 +860,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("lbounds-plot-{}", std::process::id()));
         let (written, skipped) = all_figures(&[], &dir).unwrap();
         assert!(written.is_empty());
-        assert_eq!(skipped.len(), 11);
+        assert_eq!(skipped.len(), 12);
         assert!(skipped.iter().any(|s| s.starts_with("fig5")));
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -217,6 +217,23 @@ pub struct AuditRecord {
     pub output: AuditOutcome,
 }
 
+/// A record of a `block` sweep.
+#[derive(Clone, Debug, Deserialize)]
+pub struct BlockRecord {
+    /// The sweep's name.
+    pub sweep: String,
+    /// Grid point index.
+    pub point: u64,
+    /// Replicate index.
+    pub replicate: u32,
+    /// Every parameter of the run.
+    pub params: crate::experiment::block::BlockPoint,
+    /// The good-label floor at the point.
+    pub bounds: crate::experiment::block::BlockBounds,
+    /// Four models against the adversary at every n.
+    pub output: crate::experiment::block::BlockReport,
+}
+
 /// A record of any experiment kind (chosen by the record's `experiment` key; records without
 /// one are `robust`).
 #[derive(Clone, Debug)]
@@ -235,6 +252,8 @@ pub enum AnyRecord {
     Mia(Box<MiaRecord>),
     /// `audit`.
     Audit(Box<AuditRecord>),
+    /// `block`.
+    Block(Box<BlockRecord>),
 }
 
 impl AnyRecord {
@@ -248,6 +267,7 @@ impl AnyRecord {
             AnyRecord::Exposure(r) => &r.sweep,
             AnyRecord::Mia(r) => &r.sweep,
             AnyRecord::Audit(r) => &r.sweep,
+            AnyRecord::Block(r) => &r.sweep,
         }
     }
 }
@@ -278,6 +298,7 @@ fn parse_line(buf: &[u8]) -> serde_json::Result<Option<AnyRecord>> {
         Some("dp_mean") => Some(AnyRecord::DpMean(serde_json::from_slice(buf)?)),
         Some("dp_robust") => Some(AnyRecord::DpRobust(serde_json::from_slice(buf)?)),
         Some("train") => Some(AnyRecord::Train(Box::new(serde_json::from_slice(buf)?))),
+        Some("block") => Some(AnyRecord::Block(Box::new(serde_json::from_slice(buf)?))),
         Some("mia") => Some(AnyRecord::Mia(Box::new(serde_json::from_slice(buf)?))),
         _ => Some(AnyRecord::Robust(serde_json::from_slice(buf)?)),
     })
