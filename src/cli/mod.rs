@@ -19,6 +19,7 @@ mod privacy;
 mod simulate;
 mod sweep;
 mod train;
+mod unlearn;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -65,6 +66,10 @@ enum Command {
     /// Privacy auditing: lower bounds on epsilon from membership tests (counts, scores, GDP,
     /// one run).
     Audit(audit::Args),
+    /// Unlearning measured against exact retraining: gradient ascent, gradient difference,
+    /// fine-tuning, random labels and a Newton step, scored by forgetting quality, simple_mia
+    /// and accuracy differences to retrained models.
+    Unlearn(unlearn::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -83,6 +88,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Plot(a) => plot::run(a),
         Command::Train(a) => train::run(*a),
         Command::Audit(a) => audit::run(a),
+        Command::Unlearn(a) => unlearn::run(a),
     }
 }
 

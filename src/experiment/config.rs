@@ -184,6 +184,25 @@
 //! | `lr` | float > 0 | learning rate | 0.5 |
 //! | `clip` | float > 0 | clip norm C | 1 |
 //!
+//! # Keys of the `unlearn` experiment (unlearning against retraining, as `lbounds unlearn`)
+//!
+//! [`super::unlearn::UnlearnExperiment`]: one whole run per record (3N models trained, every
+//! method applied to the N originals and scored against the N reference retrains); every point
+//! of a replicate shares its population.
+//!
+//! | key | type | meaning | default |
+//! |---|---|---|---|
+//! | `model` | string | `softmax` or `mlp[:HIDDEN]` (resets lr to the model's) | `softmax` |
+//! | `forget` | string | `random`, `tail` or `mislabelled` | `random` |
+//! | `models` | integer in 4..=4096 | models N per arm | 32 |
+//! | `records` | integer | training records D | 2500 |
+//! | `features` | integer ≥ 1 | features p | 32 |
+//! | `forget_fraction` | float in (0, 0.5] | share of D the `random` set forgets | 0.02 |
+//! | `steps` | integer ≥ 0 | steps of every gradient method | 10 |
+//! | `lr` | float > 0 | step size of the methods and of relearning | model's |
+//! | `epochs` | integer ≥ 1 | training passes of every model | 60 |
+//! | `relearn_fraction` | float in (0, 1] | share of F relearned | 0.1 |
+//!
 //! # Validation
 //!
 //! Everything is checked before any work: unknown keys, wrong types, empty lists, values out
@@ -250,6 +269,8 @@ pub enum ExperimentKind {
     Mia,
     /// An audit of the crate's DP-SGD ([`super::audit::DpsgdAudit`]).
     Audit,
+    /// Unlearning against exact retraining ([`super::unlearn::UnlearnExperiment`]).
+    Unlearn,
 }
 
 /// Every kind, in the order messages list them.
@@ -261,6 +282,7 @@ pub const KINDS: &[ExperimentKind] = &[
     ExperimentKind::Exposure,
     ExperimentKind::Mia,
     ExperimentKind::Audit,
+    ExperimentKind::Unlearn,
 ];
 
 impl ExperimentKind {
@@ -274,6 +296,7 @@ impl ExperimentKind {
             ExperimentKind::Exposure => "exposure",
             ExperimentKind::Mia => "mia",
             ExperimentKind::Audit => "audit",
+            ExperimentKind::Unlearn => "unlearn",
         }
     }
 
@@ -287,6 +310,7 @@ impl ExperimentKind {
             ExperimentKind::Exposure => EXPOSURE_KEYS,
             ExperimentKind::Mia => MIA_KEYS,
             ExperimentKind::Audit => AUDIT_KEYS,
+            ExperimentKind::Unlearn => UNLEARN_KEYS,
         }
     }
 
@@ -300,6 +324,7 @@ impl ExperimentKind {
             ExperimentKind::Exposure => &[],
             ExperimentKind::Mia => &[],
             ExperimentKind::Audit => &["epsilon"],
+            ExperimentKind::Unlearn => &[],
         }
     }
 }
@@ -322,6 +347,8 @@ pub enum SweepParams {
     Mia(super::mia::MiaPoint),
     /// An `audit` point.
     Audit(AuditPoint),
+    /// An `unlearn` point.
+    Unlearn(super::unlearn::UnlearnPoint),
 }
 
 impl SweepParams {
@@ -365,6 +392,20 @@ pub const MIA_KEYS: &[&str] = &[
     "lr",
     "dp_delta",
     "clip",
+];
+
+/// Grid keys of the `unlearn` experiment, in product order.
+pub const UNLEARN_KEYS: &[&str] = &[
+    "model",
+    "forget",
+    "models",
+    "records",
+    "features",
+    "forget_fraction",
+    "steps",
+    "lr",
+    "epochs",
+    "relearn_fraction",
 ];
 
 /// Grid keys of the `train` experiment, in product order.
@@ -949,6 +990,7 @@ fn base_point(kind: ExperimentKind) -> SweepParams {
             compat: Compat::Native,
         }),
         ExperimentKind::Mia => SweepParams::Mia(super::mia::MiaPoint::default()),
+        ExperimentKind::Unlearn => SweepParams::Unlearn(super::unlearn::UnlearnPoint::default()),
         ExperimentKind::Train => SweepParams::Train(TrainPoint {
             data: DataSource::Digits,
             test_fraction: 0.2,
@@ -1080,7 +1122,56 @@ fn apply(key: &str, v: &toml::Value, p: &mut SweepParams) -> Result<()> {
         SweepParams::Exposure(e) => apply_exposure(key, v, e),
         SweepParams::Mia(q) => apply_mia(key, v, q),
         SweepParams::Audit(a) => apply_audit(key, v, a),
+        SweepParams::Unlearn(q) => apply_unlearn(key, v, q),
     }
+}
+
+/// Sets one key of an `unlearn` point (ranges are checked with the whole point).
+fn apply_unlearn(key: &str, v: &toml::Value, q: &mut super::unlearn::UnlearnPoint) -> Result<()> {
+    use crate::privacy::audit::mia::shadow::ShadowConfig;
+    match key {
+        "model" => {
+            let s = want_str(key, v)?;
+            let mut parts = s.splitn(2, ':');
+            let epochs = q.shadow.epochs;
+            q.shadow = match parts.next().unwrap_or_default() {
+                "softmax" => ShadowConfig::softmax(),
+                "mlp" => {
+                    let mut c = ShadowConfig::mlp();
+                    if let Some(h) = parts.next() {
+                        c.model = ModelSpec::parse("mlp", Some(h), None)?;
+                    }
+                    c
+                }
+                other => {
+                    return Err(Error::unknown(
+                        "unlearn model (known: softmax, mlp[:HIDDEN])",
+                        other,
+                        ["softmax", "mlp"],
+                    ))
+                }
+            };
+            q.shadow.epochs = epochs;
+            q.lr = q.shadow.lr;
+        }
+        "forget" => q.forget = super::unlearn::ForgetSet::parse(want_str(key, v)?)?,
+        "models" => q.models = want_int(key, v, 4)?,
+        "records" => q.data.records = want_int(key, v, 1)?,
+        "features" => q.data.features = want_int(key, v, 1)?,
+        "forget_fraction" => q.forget_fraction = want_float(key, v)?,
+        "steps" => q.steps = want_int(key, v, 0)?,
+        "lr" => q.lr = want_float(key, v)?,
+        "epochs" => q.shadow.epochs = want_int(key, v, 1)?,
+        "relearn_fraction" => q.relearn_fraction = want_float(key, v)?,
+        _ => {
+            return Err(Error::unknown(
+                "grid key",
+                key,
+                UNLEARN_KEYS.iter().copied(),
+            ))
+        }
+    }
+    Ok(())
 }
 
 /// Sets one key of an `exposure` point (ranges are checked with the whole point).
@@ -1482,6 +1573,7 @@ fn check_point(p: &SweepParams) -> Result<()> {
         }
         SweepParams::Mia(q) => q.check()?,
         SweepParams::Audit(a) => a.check()?,
+        SweepParams::Unlearn(q) => q.validate()?,
     }
     Ok(())
 }

@@ -126,7 +126,8 @@ pub struct UnlearnPoint {
     /// Gradient-ascent step counts of the accuracy-vs-steps curve (ascending; 0 = the
     /// original).
     pub ga_steps: Vec<usize>,
-    /// Relearning step counts (ascending).
+    /// Relearning step counts (ascending; 0, the unlearned model itself, is always measured
+    /// too).
     pub relearn_steps: Vec<usize>,
     /// Share of F the relearning steps train on.
     pub relearn_fraction: f64,
@@ -317,7 +318,8 @@ pub struct ArmReport {
     pub delta_test_accuracy: Ci,
     /// (1 − |Δ_forget|)(1 − |Δ_retain|)(1 − |Δ_test|) of the means.
     pub tow: f64,
-    /// Accuracy on the 90 % of F not relearned, after each of `relearn_steps` (empty for the
+    /// Accuracy on the 90 % of F not relearned, after each of the report's `relearn_steps`
+    /// (empty for the
     /// gradient-ascent curve's other step counts).
     pub relearn: Vec<Ci>,
 }
@@ -339,7 +341,7 @@ pub struct UnlearnReport {
     pub relearn_size: usize,
     /// N per arm.
     pub models: usize,
-    /// The relearning step counts.
+    /// The relearning step counts, 0 first.
     pub relearn_steps: Vec<usize>,
     /// The plug-in F of two sets of N models from one distribution (the ideal at this N;
     /// mean ± 1.96 standard errors of its Monte Carlo estimate).
@@ -410,6 +412,13 @@ struct Setup {
 const ROLES: [&str; 3] = ["original", "reference", "retrain"];
 
 impl Setup {
+    /// 0 followed by the relearning step counts.
+    fn relearn_checkpoints(&self) -> Vec<usize> {
+        let mut v = vec![0];
+        v.extend(self.point.relearn_steps.iter().filter(|&&s| s > 0));
+        v
+    }
+
     fn role_seed(&self, role: usize) -> u64 {
         use rand::Rng;
         rng_named(self.seed, 0, &format!("unlearn/{}", ROLES[role])).next_u64()
@@ -445,7 +454,7 @@ impl Setup {
             let traj = crate::learning::unlearn::descend(
                 theta,
                 self.point.lr,
-                &self.point.relearn_steps,
+                &self.relearn_checkpoints(),
                 "relearning",
                 |th, g| {
                     crate::learning::unlearn::regularised_grad(
@@ -461,9 +470,10 @@ impl Setup {
                 relearned.push(acc(&stats(&self.relearn_check, th)?));
             }
         }
+        let forget_accuracy = acc(&f);
         Ok(ModelEval {
             forget_phi: f.phi,
-            forget_accuracy: acc(&f),
+            forget_accuracy,
             retain_accuracy: acc(&r),
             test_accuracy: acc(&t),
             simple_mia: simple,
@@ -745,7 +755,7 @@ pub fn run_unlearn(
             u.test_accuracy.minus(reference_utility.test_accuracy),
         );
         let relearn = if spec.relearn {
-            (0..p.relearn_steps.len())
+            (0..setup.relearn_checkpoints().len())
                 .map(|s| Ci::of(&evals.iter().map(|e| e.relearn[s]).collect::<Vec<_>>()))
                 .collect()
         } else {
@@ -781,7 +791,7 @@ pub fn run_unlearn(
         test_size: setup.test.len(),
         relearn_size: setup.relearn_on.len(),
         models: p.models,
-        relearn_steps: p.relearn_steps.clone(),
+        relearn_steps: setup.relearn_checkpoints(),
         plugin_ideal: Ci {
             mean: f0,
             half_width: 1.96 * se,
@@ -790,6 +800,12 @@ pub fn run_unlearn(
         arms: reports,
     })
 }
+
+/// The bounds of an `unlearn` point: none. Unlearning has no catalogued lower bound; its
+/// yardstick is the reference retrains, measured in the run (`plugin_ideal`, the `retrain`
+/// arm).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnlearnBounds {}
 
 /// The seeds of replicate `replicate` of a sweep seeded with `seed`: replicate 0 uses the
 /// seed for both the population and the models; replicate r > 0 draws both from the stream

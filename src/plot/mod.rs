@@ -17,6 +17,9 @@
 //! | `fig10_exposure_vs_insertions` | `exposure` (kind `exposure`) | canary exposure (exact, by enumeration of all 10⁶ secrets) vs insertions, one curve per ε (plain SGD and DP-SGD), the ceiling log₂\|R\| = 19.93 bits dashed |
 //! | `fig12_audit_epsilon` | `audit` (kind `audit`) | DP-SGD audit: empirical ε_LB vs the accountant's ε per planted bug and method (one run solid, multi-run dashed), the diagonal ε_LB = ε with the region above it shaded (no sound audit may enter), each method's ceiling (perfect adversary) dotted |
 //! | `fig9_trilemma_frontier` | `train_frontier` (kind `train`) | one panel per heterogeneity level: best defence's worst-attack test accuracy vs ε per f/n, without privacy dashed; no bound overlaid (none measures accuracy) |
+//! | `fig15a_unlearn_ga_steps` | `unlearn` (kind `unlearn`) | per forget set: forget/retain/test accuracy and the forget loss AUC vs gradient-ascent steps, the retrained models' values dashed; no bound (the yardstick is exact retraining) |
+//! | `fig15b_unlearn_tradeoff` | `unlearn` | per forget set: forgetting quality F (competition's plug-in) vs utility ToW per method, the ideal F of N vs N retrained models dashed |
+//! | `fig15c_unlearn_relearn` | `unlearn` | per forget set: accuracy on 90 % of F after relearning steps on the other 10 %, per method, the retrained control dashed |
 //! | `fig11_mia_roc` | `mia` (kind `mia`) | log-log ROC of the loss, LiRA online, LiRA offline (one-sided) and RMIA attacks, without DP (solid) and with DP-SGD (dashed, dotted), the chance diagonal and each ε's bound TPR ≤ e^ε·FPR + δ |
 //!
 //! Every curve is a mean over replicates with a 95% Student-t confidence band
@@ -31,6 +34,7 @@ mod exposure;
 mod mia;
 pub mod records;
 mod train;
+mod unlearn;
 
 pub use any::{plot_records, read_records, PlotReport, PlotSpec};
 pub use records::{
@@ -327,6 +331,20 @@ pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, V
         .collect();
     draw("fig12", "audit", audited.is_empty(), &mut || {
         Ok(vec![audit::fig12(&audited, out)?])
+    })?;
+    let unlearned: Vec<&records::UnlearnRecord> = records
+        .iter()
+        .filter_map(|r| match r {
+            AnyRecord::Unlearn(r) if r.sweep == "unlearn" => Some(r.as_ref()),
+            _ => None,
+        })
+        .collect();
+    draw("fig15a, fig15b, fig15c", "unlearn", unlearned.is_empty(), &mut || {
+        Ok(vec![
+            unlearn::fig15a(&unlearned, out)?,
+            unlearn::fig15b(&unlearned, out)?,
+            unlearn::fig15c(&unlearned, out)?,
+        ])
     })?;
     Ok((written, skipped))
 }
@@ -844,7 +862,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("lbounds-plot-{}", std::process::id()));
         let (written, skipped) = all_figures(&[], &dir).unwrap();
         assert!(written.is_empty());
-        assert_eq!(skipped.len(), 11);
+        assert_eq!(skipped.len(), 12);
         assert!(skipped.iter().any(|s| s.starts_with("fig5")));
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -217,6 +217,21 @@ pub struct AuditRecord {
     pub output: AuditOutcome,
 }
 
+/// A record of an `unlearn` sweep.
+#[derive(Clone, Debug, Deserialize)]
+pub struct UnlearnRecord {
+    /// The sweep's name.
+    pub sweep: String,
+    /// Grid point index.
+    pub point: u64,
+    /// Replicate index.
+    pub replicate: u32,
+    /// Every parameter of the run.
+    pub params: crate::experiment::unlearn::UnlearnPoint,
+    /// Every arm's scores against the reference retrains.
+    pub output: crate::experiment::unlearn::UnlearnReport,
+}
+
 /// A record of any experiment kind (chosen by the record's `experiment` key; records without
 /// one are `robust`).
 #[derive(Clone, Debug)]
@@ -235,6 +250,8 @@ pub enum AnyRecord {
     Mia(Box<MiaRecord>),
     /// `audit`.
     Audit(Box<AuditRecord>),
+    /// `unlearn` (boxed: per-example ε of every arm).
+    Unlearn(Box<UnlearnRecord>),
 }
 
 impl AnyRecord {
@@ -248,6 +265,7 @@ impl AnyRecord {
             AnyRecord::Exposure(r) => &r.sweep,
             AnyRecord::Mia(r) => &r.sweep,
             AnyRecord::Audit(r) => &r.sweep,
+            AnyRecord::Unlearn(r) => &r.sweep,
         }
     }
 }
@@ -279,6 +297,7 @@ fn parse_line(buf: &[u8]) -> serde_json::Result<Option<AnyRecord>> {
         Some("dp_robust") => Some(AnyRecord::DpRobust(serde_json::from_slice(buf)?)),
         Some("train") => Some(AnyRecord::Train(Box::new(serde_json::from_slice(buf)?))),
         Some("mia") => Some(AnyRecord::Mia(Box::new(serde_json::from_slice(buf)?))),
+        Some("unlearn") => Some(AnyRecord::Unlearn(Box::new(serde_json::from_slice(buf)?))),
         _ => Some(AnyRecord::Robust(serde_json::from_slice(buf)?)),
     })
 }
