@@ -19,7 +19,9 @@ fn json_reports_every_arm_against_retraining() {
         format!(
             "{}{}",
             a["method"].as_str().unwrap(),
-            a["steps"].as_u64().map_or(String::new(), |s| format!("@{s}"))
+            a["steps"]
+                .as_u64()
+                .map_or(String::new(), |s| format!("@{s}"))
         )
     };
     let names: Vec<String> = arms.iter().map(name).collect();
@@ -39,20 +41,32 @@ fn json_reports_every_arm_against_retraining() {
     );
     // Gradient ascent with 0 steps is the original model: the same outputs, so the same
     // ε_i, F and accuracies (simple_mia differs: its splits come from the arm's own stream).
-    for key in ["epsilon_plugin", "epsilon_lower", "forgetting_quality", "delta_test_accuracy"] {
+    for key in [
+        "epsilon_plugin",
+        "epsilon_lower",
+        "forgetting_quality",
+        "delta_test_accuracy",
+    ] {
         assert_eq!(arms[1][key], arms[2][key], "{key}");
     }
     // Exact retraining sits at the finite-N ideal (within 0.2: the interval over a dozen
     // correlated forget examples is about ±0.1) and the original does not beat it.
     let ideal = v["plugin_ideal"]["mean"].as_f64().unwrap();
     let f = |a: &Value| a["forgetting_quality"]["mean"].as_f64().unwrap();
-    assert!((f(&arms[0]) - ideal).abs() < 0.2, "{} vs {ideal}", f(&arms[0]));
+    assert!(
+        (f(&arms[0]) - ideal).abs() < 0.2,
+        "{} vs {ideal}",
+        f(&arms[0])
+    );
     assert!(f(&arms[1]) <= f(&arms[0]) + 0.05);
     let n = v["forget_size"].as_u64().unwrap() as usize;
     assert_eq!(arms[0]["epsilon_plugin"].as_array().unwrap().len(), n);
     // The text table says what F is.
     let table = ok(&["unlearn", "--quick", "--forget", "tail"]);
-    assert!(table.contains("digitize") && table.contains("newton"), "{table}");
+    assert!(
+        table.contains("digitize") && table.contains("newton"),
+        "{table}"
+    );
 }
 
 /// Byte-identical records on one and two threads; a rerun resumes (nothing left to do).

@@ -227,7 +227,10 @@ impl UnlearnPoint {
         }
         share("relearn fraction", self.relearn_fraction)?;
         Method::named("fine_tune", self.steps, self.lr)?;
-        for (name, list) in [("ga steps", &self.ga_steps), ("relearn steps", &self.relearn_steps)] {
+        for (name, list) in [
+            ("ga steps", &self.ga_steps),
+            ("relearn steps", &self.relearn_steps),
+        ] {
             if list.is_empty()
                 || list.windows(2).any(|w| w[0] >= w[1])
                 || list.iter().any(|&s| s > MAX_STEPS)
@@ -425,12 +428,7 @@ impl Setup {
     }
 
     /// Accuracy and statistics of `theta`; relearning when `relearn`.
-    fn evaluate(
-        &self,
-        theta: &[f64],
-        relearn: bool,
-        rng: &mut SimRng,
-    ) -> Result<ModelEval> {
+    fn evaluate(&self, theta: &[f64], relearn: bool, rng: &mut SimRng) -> Result<ModelEval> {
         let stats = |ex: &Examples, t: &[f64]| -> Result<ModelStats> {
             let z = self.model.predict(t, ex.x().as_view())?;
             ModelStats::from_logits(&z, ex.y(), &[])
@@ -573,15 +571,21 @@ impl Experiment for Evaluation<'_> {
                 for (a, spec) in s.arms.iter().enumerate().skip(1) {
                     let th = match (spec.method, spec.steps) {
                         ("original", _) => theta.clone(),
-                        ("gradient_ascent", Some(k)) => match s.point.ga_steps.iter().position(|&g| g == k) {
-                            Some(pos) => ga[pos].clone(),
-                            None => Method::GradientAscent { steps: k, lr: s.point.lr }.apply(
-                                &s.model,
-                                theta,
-                                &s.set,
-                                &mut stream("gradient_ascent"),
-                            )?,
-                        },
+                        ("gradient_ascent", Some(k)) => {
+                            match s.point.ga_steps.iter().position(|&g| g == k) {
+                                Some(pos) => ga[pos].clone(),
+                                None => Method::GradientAscent {
+                                    steps: k,
+                                    lr: s.point.lr,
+                                }
+                                .apply(
+                                    &s.model,
+                                    theta,
+                                    &s.set,
+                                    &mut stream("gradient_ascent"),
+                                )?,
+                            }
+                        }
                         (m, k) => Method::named(m, k.unwrap_or(0), s.point.lr)?.apply(
                             &s.model,
                             theta,
@@ -874,6 +878,8 @@ mod tests {
         assert!(retrain.forgetting_quality_lower.mean >= 0.9);
         let original = arm(&r, "original", None);
         assert!(original.forgetting_quality.mean < retrain.forgetting_quality.mean - 0.2);
-        assert!(retrain.delta_test_accuracy.mean.abs() <= retrain.delta_test_accuracy.half_width + 0.02);
+        assert!(
+            retrain.delta_test_accuracy.mean.abs() <= retrain.delta_test_accuracy.half_width + 0.02
+        );
     }
 }

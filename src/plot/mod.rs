@@ -339,13 +339,18 @@ pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, V
             _ => None,
         })
         .collect();
-    draw("fig15a, fig15b, fig15c", "unlearn", unlearned.is_empty(), &mut || {
-        Ok(vec![
-            unlearn::fig15a(&unlearned, out)?,
-            unlearn::fig15b(&unlearned, out)?,
-            unlearn::fig15c(&unlearned, out)?,
-        ])
-    })?;
+    draw(
+        "fig15a, fig15b, fig15c",
+        "unlearn",
+        unlearned.is_empty(),
+        &mut || {
+            Ok(vec![
+                unlearn::fig15a(&unlearned, out)?,
+                unlearn::fig15b(&unlearned, out)?,
+                unlearn::fig15c(&unlearned, out)?,
+            ])
+        },
+    )?;
     Ok((written, skipped))
 }
 

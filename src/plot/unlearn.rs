@@ -6,9 +6,12 @@ use super::chart::{Chart, Panels, Series, Stroke};
 use super::records::UnlearnRecord;
 use super::{Written, PALETTE};
 use crate::experiment::summary::mean_ci;
-use crate::experiment::unlearn::{ArmReport, Ci, ForgetSet, UnlearnReport};
+use crate::experiment::unlearn::{ArmReport, Ci, ForgetSet, UnlearnReport, Utility};
 use crate::Result;
 use std::path::Path;
+
+/// Reads one number of an arm's (or the reference's) utility.
+type Metric = fn(&Utility) -> Ci;
 
 /// Mean over replicates of one number; the interval is the run's own for one replicate and a
 /// Student-t interval over the replicates' means otherwise.
@@ -49,7 +52,12 @@ fn arm<'a>(reps: &[&'a UnlearnReport], method: &str, steps: Option<usize>) -> Ve
         .collect()
 }
 
-fn line(label: String, color: (u8, u8, u8), points: Vec<(f64, f64, f64)>, stroke: Stroke) -> Series {
+fn line(
+    label: String,
+    color: (u8, u8, u8),
+    points: Vec<(f64, f64, f64)>,
+    stroke: Stroke,
+) -> Series {
     Series {
         label,
         color,
@@ -86,11 +94,15 @@ pub fn fig15a(recs: &[&UnlearnRecord], out: &Path) -> Result<Written> {
             .filter_map(|a| a.steps)
             .collect();
         let x_max = steps.iter().copied().max().unwrap_or(1).max(1) as f64;
-        let metrics: [(&str, fn(&crate::experiment::unlearn::Utility) -> Ci, usize); 4] = [
+        let metrics: [(&str, Metric, usize); 4] = [
             ("forget accuracy", |u| u.forget_accuracy, 3),
             ("retain accuracy", |u| u.retain_accuracy, 0),
             ("test accuracy", |u| u.test_accuracy, 2),
-            ("forget-set loss AUC (< 0.5: over-unlearning)", |u| u.loss_auc, 4),
+            (
+                "forget-set loss AUC (< 0.5: over-unlearning)",
+                |u| u.loss_auc,
+                4,
+            ),
         ];
         let mut series = Vec::new();
         for (name, get, colour) in metrics {
@@ -220,7 +232,10 @@ pub fn fig15b(recs: &[&UnlearnRecord], out: &Path) -> Result<Written> {
         ));
         let (ideal, _) = pooled(&reps.iter().map(|r| r.plugin_ideal).collect::<Vec<_>>());
         series.push(line(
-            format!("ideal F at N = {} (retrain vs retrain, null)", reps[0].models),
+            format!(
+                "ideal F at N = {} (retrain vs retrain, null)",
+                reps[0].models
+            ),
             (0, 0, 0),
             vec![(0.0, ideal, 0.0), (1.0, ideal, 0.0)],
             Stroke::Dashed,

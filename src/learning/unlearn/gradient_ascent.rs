@@ -47,7 +47,10 @@ mod tests {
         assert_eq!(bits(&out[0]), bits(&theta));
         let m = crate::learning::unlearn::Method::GradientAscent { steps: 0, lr: 0.5 };
         let mut rng = crate::rng::rng_from_seed(0);
-        assert_eq!(bits(&m.apply(&model, &theta, &set, &mut rng).unwrap()), bits(&theta));
+        assert_eq!(
+            bits(&m.apply(&model, &theta, &set, &mut rng).unwrap()),
+            bits(&theta)
+        );
         let loss = |t: &[f64]| model.loss(t, set.forget.batch()).unwrap();
         assert!(loss(&out[1]) > loss(&theta));
         assert!(loss(&out[2]) > loss(&out[1]));

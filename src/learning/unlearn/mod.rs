@@ -228,7 +228,10 @@ pub(crate) fn descend(
                 return Err(Error::invalid(
                     "unlearning lr",
                     lr,
-                    format!("{method} diverged after {} steps (lower the step size)", done + 1),
+                    format!(
+                        "{method} diverged after {} steps (lower the step size)",
+                        done + 1
+                    ),
                 ));
             }
             done += 1;

@@ -54,7 +54,11 @@ fn softmax_shape(model: &DenseNet) -> Result<(usize, usize)> {
 pub fn hessian(model: &DenseNet, theta: &[f64], set: &Examples, l2: f64) -> Result<DMatrix<f64>> {
     let (p, k) = softmax_shape(model)?;
     if set.is_empty() {
-        return Err(Error::invalid("examples", 0, "a Hessian needs at least one"));
+        return Err(Error::invalid(
+            "examples",
+            0,
+            "a Hessian needs at least one",
+        ));
     }
     let n = set.len();
     let z = model.predict(theta, set.x().as_view())?;
@@ -160,7 +164,11 @@ mod tests {
             let (gu, gd) = (grad(&up), grad(&down));
             for i in 0..d {
                 let fd = (gu[i] - gd[i]) / (2.0 * eps);
-                assert!((h[(i, j)] - fd).abs() < 1e-6, "H[{i},{j}] {} vs {fd}", h[(i, j)]);
+                assert!(
+                    (h[(i, j)] - fd).abs() < 1e-6,
+                    "H[{i},{j}] {} vs {fd}",
+                    h[(i, j)]
+                );
             }
         }
     }
@@ -194,7 +202,11 @@ mod tests {
         };
         let (theta_d, theta_r) = (optimum(&all), optimum(&set.retain));
         let dist = |a: &[f64], b: &[f64]| {
-            a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt()
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (x - y) * (x - y))
+                .sum::<f64>()
+                .sqrt()
         };
         let gap = dist(&theta_d, &theta_r);
         assert!(gap > 1e-2, "removing F should move the optimum ({gap})");

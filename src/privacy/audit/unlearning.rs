@@ -70,9 +70,7 @@ pub fn bin_index(eps: f64) -> usize {
     if eps.is_nan() {
         return BINS;
     }
-    (0..BINS)
-        .filter(|&b| eps >= b as f64 * BIN_WIDTH)
-        .count()
+    (0..BINS).filter(|&b| eps >= b as f64 * BIN_WIDTH).count()
 }
 
 /// The weight h = 2/2^n of one example ([`bin_index`]): 1 for ε ∈ [0, 0.5), halving per bin,
@@ -166,11 +164,13 @@ pub fn plugin_epsilon(unlearned: &[f64], retrained: &[f64], delta: f64) -> Resul
     super::check_audit_delta(delta)?;
     let (fpr, fnr) = threshold_rates(unlearned, retrained)?;
     let mirror = |v: &[f64]| v.iter().map(|x| 1.0 - x).collect::<Vec<f64>>();
-    Ok(competition_epsilon(&fpr, &fnr, delta).max(competition_epsilon(
-        &mirror(&fpr),
-        &mirror(&fnr),
-        delta,
-    )))
+    Ok(
+        competition_epsilon(&fpr, &fnr, delta).max(competition_epsilon(
+            &mirror(&fpr),
+            &mirror(&fnr),
+            delta,
+        )),
+    )
 }
 
 /// A (1 − α) lower confidence bound on ε_i: [`epsilon::from_scores`] with the unlearned
@@ -231,7 +231,10 @@ pub const MIA_SPLITS: usize = 10;
 ///
 /// [`LogisticRegression`]: https://scikit-learn.org/stable/modules/generated/sklearn.linear_model.LogisticRegression.html
 pub fn simple_mia(forget_losses: &[f64], test_losses: &[f64], rng: &mut SimRng) -> Result<f64> {
-    for (name, s) in [("forget losses", forget_losses), ("test losses", test_losses)] {
+    for (name, s) in [
+        ("forget losses", forget_losses),
+        ("test losses", test_losses),
+    ] {
         if s.len() < 2 {
             return Err(Error::invalid(name, s.len(), "simple_mia needs at least 2"));
         }
@@ -244,7 +247,10 @@ pub fn simple_mia(forget_losses: &[f64], test_losses: &[f64], rng: &mut SimRng) 
         if s.len() == m {
             s.to_vec()
         } else {
-            permutation(rng, s.len())[..m].iter().map(|&i| s[i]).collect()
+            permutation(rng, s.len())[..m]
+                .iter()
+                .map(|&i| s[i])
+                .collect()
         }
     };
     let classes = [subsample(test_losses, rng), subsample(forget_losses, rng)];
@@ -358,7 +364,15 @@ mod tests {
         let eps = [0.0, 0.49, 0.5, 1.2, 5.99, 6.0, f64::INFINITY];
         let n: Vec<usize> = eps.iter().map(|&e| bin_index(e)).collect();
         assert_eq!(n, vec![1, 1, 2, 3, 12, 13, 13]);
-        let h = [1.0, 1.0, 0.5, 0.25, 2.0 / 4096.0, 2.0 / 8192.0, 2.0 / 8192.0];
+        let h = [
+            1.0,
+            1.0,
+            0.5,
+            0.25,
+            2.0 / 4096.0,
+            2.0 / 8192.0,
+            2.0 / 8192.0,
+        ];
         for (&e, &want) in eps.iter().zip(&h) {
             assert_eq!(weight(e), want, "ε = {e}");
         }
