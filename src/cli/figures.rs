@@ -36,7 +36,7 @@ pub struct Args {
 }
 
 /// The paper's sweep configs, compiled in: (file name, text).
-const BUILT_IN: [(&str, &str); 12] = [
+const BUILT_IN: [(&str, &str); 13] = [
     (
         "breakdown.toml",
         include_str!("../../examples/sweeps/breakdown.toml"),
@@ -81,6 +81,10 @@ const BUILT_IN: [(&str, &str); 12] = [
     (
         "block.toml",
         include_str!("../../examples/sweeps/block.toml"),
+    ),
+    (
+        "unlearn.toml",
+        include_str!("../../examples/sweeps/unlearn.toml"),
     ),
 ];
 

@@ -20,6 +20,7 @@ mod privacy;
 mod simulate;
 mod sweep;
 mod train;
+mod unlearn;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -68,6 +69,10 @@ enum Command {
     Audit(audit::Args),
     /// Task blocking (MLAC): can a released model be made hard to fine-tune for a bad task?
     Block(block::Args),
+    /// Unlearning measured against exact retraining: gradient ascent, gradient difference,
+    /// fine-tuning, random labels and a Newton step, scored by forgetting quality, simple_mia
+    /// and accuracy differences to retrained models.
+    Unlearn(unlearn::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -87,6 +92,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Train(a) => train::run(*a),
         Command::Audit(a) => audit::run(a),
         Command::Block(a) => block::run(a),
+        Command::Unlearn(a) => unlearn::run(a),
     }
 }
 

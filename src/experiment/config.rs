@@ -207,6 +207,25 @@
 //! | `configs` | integer ≥ 1 | random-search configurations | 30 |
 //! | `defender_examples` | integer ≥ 2 | bad examples MLAC's defender holds | 1000 |
 //!
+//! # Keys of the `unlearn` experiment (unlearning against retraining, as `lbounds unlearn`)
+//!
+//! [`super::unlearn::UnlearnExperiment`]: one whole run per record (3N models trained, every
+//! method applied to the N originals and scored against the N reference retrains); every point
+//! of a replicate shares its population.
+//!
+//! | key | type | meaning | default |
+//! |---|---|---|---|
+//! | `model` | string | `softmax` or `mlp[:HIDDEN]` (resets lr to the model's) | `softmax` |
+//! | `forget` | string | `random`, `tail` or `mislabelled` | `random` |
+//! | `models` | integer in 4..=4096 | models N per arm | 32 |
+//! | `records` | integer | training records D | 2500 |
+//! | `features` | integer ≥ 1 | features p | 32 |
+//! | `forget_fraction` | float in (0, 0.5] | share of D the `random` set forgets | 0.02 |
+//! | `steps` | integer ≥ 0 | steps of every gradient method | 10 |
+//! | `lr` | float > 0 | step size of the methods and of relearning | model's |
+//! | `epochs` | integer ≥ 1 | training passes of every model | 60 |
+//! | `relearn_fraction` | float in (0, 1] | share of F relearned | 0.1 |
+//!
 //! # Validation
 //!
 //! Everything is checked before any work: unknown keys, wrong types, empty lists, values out
@@ -275,6 +294,8 @@ pub enum ExperimentKind {
     Audit,
     /// Task blocking by MLAC against a fine-tuning adversary ([`super::block::BlockExperiment`]).
     Block,
+    /// Unlearning against exact retraining ([`super::unlearn::UnlearnExperiment`]).
+    Unlearn,
 }
 
 /// Every kind, in the order messages list them.
@@ -287,6 +308,7 @@ pub const KINDS: &[ExperimentKind] = &[
     ExperimentKind::Mia,
     ExperimentKind::Audit,
     ExperimentKind::Block,
+    ExperimentKind::Unlearn,
 ];
 
 impl ExperimentKind {
@@ -301,6 +323,7 @@ impl ExperimentKind {
             ExperimentKind::Mia => "mia",
             ExperimentKind::Audit => "audit",
             ExperimentKind::Block => "block",
+            ExperimentKind::Unlearn => "unlearn",
         }
     }
 
@@ -315,6 +338,7 @@ impl ExperimentKind {
             ExperimentKind::Mia => MIA_KEYS,
             ExperimentKind::Audit => AUDIT_KEYS,
             ExperimentKind::Block => super::block::BLOCK_KEYS,
+            ExperimentKind::Unlearn => UNLEARN_KEYS,
         }
     }
 
@@ -329,6 +353,7 @@ impl ExperimentKind {
             ExperimentKind::Mia => &[],
             ExperimentKind::Audit => &["epsilon"],
             ExperimentKind::Block => &[],
+            ExperimentKind::Unlearn => &[],
         }
     }
 }
@@ -353,6 +378,8 @@ pub enum SweepParams {
     Audit(AuditPoint),
     /// A `block` point.
     Block(super::block::BlockPoint),
+    /// An `unlearn` point.
+    Unlearn(super::unlearn::UnlearnPoint),
 }
 
 impl SweepParams {
@@ -396,6 +423,20 @@ pub const MIA_KEYS: &[&str] = &[
     "lr",
     "dp_delta",
     "clip",
+];
+
+/// Grid keys of the `unlearn` experiment, in product order.
+pub const UNLEARN_KEYS: &[&str] = &[
+    "model",
+    "forget",
+    "models",
+    "records",
+    "features",
+    "forget_fraction",
+    "steps",
+    "lr",
+    "epochs",
+    "relearn_fraction",
 ];
 
 /// Grid keys of the `train` experiment, in product order.
@@ -980,6 +1021,7 @@ fn base_point(kind: ExperimentKind) -> SweepParams {
             compat: Compat::Native,
         }),
         ExperimentKind::Mia => SweepParams::Mia(super::mia::MiaPoint::default()),
+        ExperimentKind::Unlearn => SweepParams::Unlearn(super::unlearn::UnlearnPoint::default()),
         ExperimentKind::Train => SweepParams::Train(TrainPoint {
             data: DataSource::Digits,
             test_fraction: 0.2,
@@ -1113,7 +1155,56 @@ fn apply(key: &str, v: &toml::Value, p: &mut SweepParams) -> Result<()> {
         SweepParams::Mia(q) => apply_mia(key, v, q),
         SweepParams::Audit(a) => apply_audit(key, v, a),
         SweepParams::Block(b) => super::block::apply(key, v, b),
+        SweepParams::Unlearn(q) => apply_unlearn(key, v, q),
     }
+}
+
+/// Sets one key of an `unlearn` point (ranges are checked with the whole point).
+fn apply_unlearn(key: &str, v: &toml::Value, q: &mut super::unlearn::UnlearnPoint) -> Result<()> {
+    use crate::privacy::audit::mia::shadow::ShadowConfig;
+    match key {
+        "model" => {
+            let s = want_str(key, v)?;
+            let mut parts = s.splitn(2, ':');
+            let epochs = q.shadow.epochs;
+            q.shadow = match parts.next().unwrap_or_default() {
+                "softmax" => ShadowConfig::softmax(),
+                "mlp" => {
+                    let mut c = ShadowConfig::mlp();
+                    if let Some(h) = parts.next() {
+                        c.model = ModelSpec::parse("mlp", Some(h), None)?;
+                    }
+                    c
+                }
+                other => {
+                    return Err(Error::unknown(
+                        "unlearn model (known: softmax, mlp[:HIDDEN])",
+                        other,
+                        ["softmax", "mlp"],
+                    ))
+                }
+            };
+            q.shadow.epochs = epochs;
+            q.lr = q.shadow.lr;
+        }
+        "forget" => q.forget = super::unlearn::ForgetSet::parse(want_str(key, v)?)?,
+        "models" => q.models = want_int(key, v, 4)?,
+        "records" => q.data.records = want_int(key, v, 1)?,
+        "features" => q.data.features = want_int(key, v, 1)?,
+        "forget_fraction" => q.forget_fraction = want_float(key, v)?,
+        "steps" => q.steps = want_int(key, v, 0)?,
+        "lr" => q.lr = want_float(key, v)?,
+        "epochs" => q.shadow.epochs = want_int(key, v, 1)?,
+        "relearn_fraction" => q.relearn_fraction = want_float(key, v)?,
+        _ => {
+            return Err(Error::unknown(
+                "grid key",
+                key,
+                UNLEARN_KEYS.iter().copied(),
+            ))
+        }
+    }
+    Ok(())
 }
 
 /// Sets one key of an `exposure` point (ranges are checked with the whole point).
@@ -1516,6 +1607,7 @@ fn check_point(p: &SweepParams) -> Result<()> {
         SweepParams::Mia(q) => q.check()?,
         SweepParams::Audit(a) => a.check()?,
         SweepParams::Block(b) => b.check()?,
+        SweepParams::Unlearn(q) => q.validate()?,
     }
     Ok(())
 }

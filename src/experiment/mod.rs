@@ -27,6 +27,7 @@ pub mod robust;
 pub mod summary;
 pub mod sweep;
 pub mod train;
+pub mod unlearn;
 
 pub use par::par_map_indexed;
 

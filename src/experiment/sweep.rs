@@ -223,6 +223,8 @@ pub enum SweepBounds {
     Audit(AuditBounds),
     /// At a `block` point.
     Block(super::block::BlockBounds),
+    /// At an `unlearn` point.
+    Unlearn(super::unlearn::UnlearnBounds),
 }
 
 /// What one run of a sweep produced, by experiment kind (serialised as the inner value).
@@ -245,6 +247,8 @@ pub enum SweepOutput {
     Audit(AuditOutcome),
     /// A `block` run: four models against the random-search adversary at every n.
     Block(super::block::BlockReport),
+    /// An `unlearn` run: every arm against the reference retrains.
+    Unlearn(super::unlearn::UnlearnReport),
     /// A `dp_mean` or `dp_robust` run whose metrics were not all finite.
     Failed(RunFailure),
 }
@@ -428,6 +432,9 @@ impl Experiment for SweepAny {
             SweepParams::Block(q) => {
                 SweepOutput::Block(super::block::BlockExperiment.run_once(q, rng)?)
             }
+            SweepParams::Unlearn(q) => {
+                SweepOutput::Unlearn(super::unlearn::UnlearnExperiment.run_once(q, rng)?)
+            }
         })
     }
 
@@ -449,6 +456,10 @@ impl Experiment for SweepAny {
             SweepParams::Block(q) => Ok(SweepOutput::Block(
                 super::block::BlockExperiment.run_job(q, job)?,
             )),
+            // A whole run per job, seeded by (seed, replicate) only.
+            SweepParams::Unlearn(q) => Ok(SweepOutput::Unlearn(
+                super::unlearn::UnlearnExperiment.run_job(q, job)?,
+            )),
             _ => self.run_once(p, &mut job.rng()?),
         }
     }
@@ -468,6 +479,7 @@ pub fn sweep_bounds(p: &SweepParams) -> Result<SweepBounds> {
         SweepParams::Mia(q) => SweepBounds::Mia(super::mia::MiaBounds::of(q)),
         SweepParams::Audit(q) => SweepBounds::Audit(AuditBounds::at(q)?),
         SweepParams::Block(q) => SweepBounds::Block(super::block::BlockBounds::at(q)),
+        SweepParams::Unlearn(_) => SweepBounds::Unlearn(super::unlearn::UnlearnBounds {}),
     })
 }
 

@@ -20,6 +20,7 @@ pub mod partition;
 pub mod sources;
 pub mod text;
 pub mod train;
+pub mod unlearn;
 
 pub use examples::{Batch, Examples, Task};
 pub use model::Model;

@@ -19,6 +19,9 @@
 //! | `fig9_trilemma_frontier` | `train_frontier` (kind `train`) | one panel per heterogeneity level: best defence's worst-attack test accuracy vs ε per f/n, without privacy dashed; no bound overlaid (none measures accuracy) |
 //! | `fig16a_block_examples` | `block` (kind `block`) | per ρ, bad-task test accuracy a random-search adversary reaches vs its examples n for the pretrained, random-init, λ = 0 and MLAC models (best adversary solid, linear probe dashed), the good-label floor 1 − arccos(ρ)/π |
 //! | `fig16b_block_gap` | `block` (kind `block`) | blocking gap MLAC − random init (paired) vs ρ and vs the adversary's step budget relative to MLAC's K |
+//! | `fig15a_unlearn_ga_steps` | `unlearn` (kind `unlearn`) | per forget set: forget/retain/test accuracy and the forget loss AUC vs gradient-ascent steps, the retrained models' values dashed; no bound (the yardstick is exact retraining) |
+//! | `fig15b_unlearn_tradeoff` | `unlearn` | per forget set: forgetting quality F (competition's plug-in) vs utility ToW per method, the ideal F of N vs N retrained models dashed |
+//! | `fig15c_unlearn_relearn` | `unlearn` | per forget set: accuracy on 90 % of F after relearning steps on the other 10 %, per method, the retrained control dashed |
 //! | `fig11_mia_roc` | `mia` (kind `mia`) | log-log ROC of the loss, LiRA online, LiRA offline (one-sided) and RMIA attacks, without DP (solid) and with DP-SGD (dashed, dotted), the chance diagonal and each ε's bound TPR ≤ e^ε·FPR + δ |
 //!
 //! Every curve is a mean over replicates with a 95% Student-t confidence band
@@ -34,6 +37,7 @@ mod exposure;
 mod mia;
 pub mod records;
 mod train;
+mod unlearn;
 
 pub use any::{plot_records, read_records, PlotReport, PlotSpec};
 pub use records::{
@@ -344,6 +348,25 @@ pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, V
             block::fig16b(&blocked, out)?,
         ])
     })?;
+    let unlearned: Vec<&records::UnlearnRecord> = records
+        .iter()
+        .filter_map(|r| match r {
+            AnyRecord::Unlearn(r) if r.sweep == "unlearn" => Some(r.as_ref()),
+            _ => None,
+        })
+        .collect();
+    draw(
+        "fig15a, fig15b, fig15c",
+        "unlearn",
+        unlearned.is_empty(),
+        &mut || {
+            Ok(vec![
+                unlearn::fig15a(&unlearned, out)?,
+                unlearn::fig15b(&unlearned, out)?,
+                unlearn::fig15c(&unlearned, out)?,
+            ])
+        },
+    )?;
     Ok((written, skipped))
 }
 

@@ -234,6 +234,21 @@ pub struct BlockRecord {
     pub output: crate::experiment::block::BlockReport,
 }
 
+/// A record of an `unlearn` sweep.
+#[derive(Clone, Debug, Deserialize)]
+pub struct UnlearnRecord {
+    /// The sweep's name.
+    pub sweep: String,
+    /// Grid point index.
+    pub point: u64,
+    /// Replicate index.
+    pub replicate: u32,
+    /// Every parameter of the run.
+    pub params: crate::experiment::unlearn::UnlearnPoint,
+    /// Every arm's scores against the reference retrains.
+    pub output: crate::experiment::unlearn::UnlearnReport,
+}
+
 /// A record of any experiment kind (chosen by the record's `experiment` key; records without
 /// one are `robust`).
 #[derive(Clone, Debug)]
@@ -254,6 +269,8 @@ pub enum AnyRecord {
     Audit(Box<AuditRecord>),
     /// `block`.
     Block(Box<BlockRecord>),
+    /// `unlearn` (boxed: per-example ε of every arm).
+    Unlearn(Box<UnlearnRecord>),
 }
 
 impl AnyRecord {
@@ -268,6 +285,7 @@ impl AnyRecord {
             AnyRecord::Mia(r) => &r.sweep,
             AnyRecord::Audit(r) => &r.sweep,
             AnyRecord::Block(r) => &r.sweep,
+            AnyRecord::Unlearn(r) => &r.sweep,
         }
     }
 }
@@ -300,6 +318,7 @@ fn parse_line(buf: &[u8]) -> serde_json::Result<Option<AnyRecord>> {
         Some("train") => Some(AnyRecord::Train(Box::new(serde_json::from_slice(buf)?))),
         Some("block") => Some(AnyRecord::Block(Box::new(serde_json::from_slice(buf)?))),
         Some("mia") => Some(AnyRecord::Mia(Box::new(serde_json::from_slice(buf)?))),
+        Some("unlearn") => Some(AnyRecord::Unlearn(Box::new(serde_json::from_slice(buf)?))),
         _ => Some(AnyRecord::Robust(serde_json::from_slice(buf)?)),
     })
 }

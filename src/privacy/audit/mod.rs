@@ -8,7 +8,9 @@
 //!   threshold chosen on the same data (convex hull + Bonferroni);
 //! - [`gdp`]: the Gaussian-DP route (μ from the rates, then ε at δ);
 //! - [`one_run`]: auditing with many canaries in one training run;
-//! - [`dpsgd`]: the end-to-end audit of the crate's own DP-SGD, planted bugs included.
+//! - [`dpsgd`]: the end-to-end audit of the crate's own DP-SGD, planted bugs included;
+//! - [`unlearning`]: unlearned models against exactly retrained ones (per-example ε, the
+//!   competition's forgetting quality, `simple_mia`).
 //!
 //! Every function here reports a bound that holds with the stated confidence; none chooses a
 //! threshold or a guess count on the evaluation data without paying for it (reference traps:
@@ -23,6 +25,7 @@ pub mod mia;
 pub mod one_run;
 pub mod roc;
 pub mod skew_normal;
+pub mod unlearning;
 
 use crate::{Error, Result};
 
