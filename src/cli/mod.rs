@@ -13,6 +13,7 @@ mod bounds;
 #[cfg(feature = "plot")]
 mod figures;
 mod list;
+mod memorize;
 #[cfg(feature = "plot")]
 mod plot;
 mod privacy;
@@ -65,6 +66,9 @@ enum Command {
     /// Privacy auditing: lower bounds on epsilon from membership tests (counts, scores, GDP,
     /// one run).
     Audit(audit::Args),
+    /// Memorization and the long tail: Feldman-Zhang memorization, head vs tail accuracy and
+    /// LiRA on the tail as DP-SGD's epsilon shrinks.
+    Memorize(memorize::MemorizeArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -83,6 +87,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Plot(a) => plot::run(a),
         Command::Train(a) => train::run(*a),
         Command::Audit(a) => audit::run(a),
+        Command::Memorize(a) => memorize::run(a),
     }
 }
 

@@ -250,6 +250,8 @@ pub enum ExperimentKind {
     Mia,
     /// An audit of the crate's DP-SGD ([`super::audit::DpsgdAudit`]).
     Audit,
+    /// Memorization and the long tail ([`super::memorize::MemorizeExperiment`]).
+    Memorize,
 }
 
 /// Every kind, in the order messages list them.
@@ -261,6 +263,7 @@ pub const KINDS: &[ExperimentKind] = &[
     ExperimentKind::Exposure,
     ExperimentKind::Mia,
     ExperimentKind::Audit,
+    ExperimentKind::Memorize,
 ];
 
 impl ExperimentKind {
@@ -274,6 +277,7 @@ impl ExperimentKind {
             ExperimentKind::Exposure => "exposure",
             ExperimentKind::Mia => "mia",
             ExperimentKind::Audit => "audit",
+            ExperimentKind::Memorize => "memorize",
         }
     }
 
@@ -287,6 +291,7 @@ impl ExperimentKind {
             ExperimentKind::Exposure => EXPOSURE_KEYS,
             ExperimentKind::Mia => MIA_KEYS,
             ExperimentKind::Audit => AUDIT_KEYS,
+            ExperimentKind::Memorize => super::memorize::MEMORIZE_KEYS,
         }
     }
 
@@ -300,6 +305,7 @@ impl ExperimentKind {
             ExperimentKind::Exposure => &[],
             ExperimentKind::Mia => &[],
             ExperimentKind::Audit => &["epsilon"],
+            ExperimentKind::Memorize => &[],
         }
     }
 }
@@ -322,6 +328,8 @@ pub enum SweepParams {
     Mia(super::mia::MiaPoint),
     /// An `audit` point.
     Audit(AuditPoint),
+    /// A `memorize` point.
+    Memorize(super::memorize::MemorizePoint),
 }
 
 impl SweepParams {
@@ -972,6 +980,9 @@ fn base_point(kind: ExperimentKind) -> SweepParams {
         }),
         ExperimentKind::Exposure => SweepParams::Exposure(ExposurePoint::default()),
         ExperimentKind::Audit => SweepParams::Audit(AuditPoint::default()),
+        ExperimentKind::Memorize => {
+            SweepParams::Memorize(super::memorize::MemorizePoint::default())
+        }
     }
 }
 
@@ -987,7 +998,7 @@ fn type_name(v: &toml::Value) -> &'static str {
     }
 }
 
-fn want_int(key: &str, v: &toml::Value, min: i64) -> Result<usize> {
+pub(super) fn want_int(key: &str, v: &toml::Value, min: i64) -> Result<usize> {
     let i = v.as_integer().ok_or_else(|| {
         Error::invalid(key, v, format!("expected an integer, got {}", type_name(v)))
     })?;
@@ -997,7 +1008,7 @@ fn want_int(key: &str, v: &toml::Value, min: i64) -> Result<usize> {
     usize::try_from(i).map_err(|_| Error::invalid(key, i, "too large"))
 }
 
-fn want_float(key: &str, v: &toml::Value) -> Result<f64> {
+pub(super) fn want_float(key: &str, v: &toml::Value) -> Result<f64> {
     let x = match v {
         toml::Value::Float(x) => *x,
         toml::Value::Integer(i) => *i as f64,
@@ -1015,7 +1026,7 @@ fn want_float(key: &str, v: &toml::Value) -> Result<f64> {
     Ok(x)
 }
 
-fn want_str<'a>(key: &str, v: &'a toml::Value) -> Result<&'a str> {
+pub(super) fn want_str<'a>(key: &str, v: &'a toml::Value) -> Result<&'a str> {
     v.as_str()
         .ok_or_else(|| Error::invalid(key, v, format!("expected a string, got {}", type_name(v))))
 }
@@ -1080,6 +1091,7 @@ fn apply(key: &str, v: &toml::Value, p: &mut SweepParams) -> Result<()> {
         SweepParams::Exposure(e) => apply_exposure(key, v, e),
         SweepParams::Mia(q) => apply_mia(key, v, q),
         SweepParams::Audit(a) => apply_audit(key, v, a),
+        SweepParams::Memorize(q) => super::memorize::apply(key, v, q),
     }
 }
 
@@ -1115,31 +1127,39 @@ fn apply_exposure(key: &str, v: &toml::Value, e: &mut ExposurePoint) -> Result<(
     Ok(())
 }
 
+/// A shadow model's training from a `model` value: `softmax` or `mlp[:HIDDEN]`, each with
+/// its default epochs and learning rate.
+pub(super) fn shadow_model(
+    key: &str,
+    v: &toml::Value,
+) -> Result<crate::privacy::audit::mia::shadow::ShadowConfig> {
+    use crate::privacy::audit::mia::shadow::ShadowConfig;
+    let s = want_str(key, v)?;
+    let mut parts = s.splitn(2, ':');
+    Ok(match parts.next().unwrap_or_default() {
+        "softmax" => ShadowConfig::softmax(),
+        "mlp" => {
+            let mut c = ShadowConfig::mlp();
+            if let Some(h) = parts.next() {
+                c.model = ModelSpec::parse("mlp", Some(h), None)?;
+            }
+            c
+        }
+        other => {
+            return Err(Error::unknown(
+                "model (known: softmax, mlp[:HIDDEN])",
+                other,
+                ["softmax", "mlp"],
+            ))
+        }
+    })
+}
+
 /// Sets one key of a `mia` point.
 fn apply_mia(key: &str, v: &toml::Value, q: &mut super::mia::MiaPoint) -> Result<()> {
-    use crate::privacy::audit::mia::shadow::{DpShadow, ShadowConfig};
+    use crate::privacy::audit::mia::shadow::DpShadow;
     match key {
-        "model" => {
-            let s = want_str(key, v)?;
-            let mut parts = s.splitn(2, ':');
-            q.shadow = match parts.next().unwrap_or_default() {
-                "softmax" => ShadowConfig::softmax(),
-                "mlp" => {
-                    let mut c = ShadowConfig::mlp();
-                    if let Some(h) = parts.next() {
-                        c.model = ModelSpec::parse("mlp", Some(h), None)?;
-                    }
-                    c
-                }
-                other => {
-                    return Err(Error::unknown(
-                        "mia model (known: softmax, mlp[:HIDDEN])",
-                        other,
-                        ["softmax", "mlp"],
-                    ))
-                }
-            };
-        }
+        "model" => q.shadow = shadow_model(key, v)?,
         "dp_epsilon" => {
             q.shadow.dp = match want_float_or_none(key, v)? {
                 None => None,
@@ -1221,7 +1241,7 @@ fn apply_audit(key: &str, v: &toml::Value, a: &mut AuditPoint) -> Result<()> {
 }
 
 /// A number, or the string `"none"` (→ `None`).
-fn want_float_or_none(key: &str, v: &toml::Value) -> Result<Option<f64>> {
+pub(super) fn want_float_or_none(key: &str, v: &toml::Value) -> Result<Option<f64>> {
     match v {
         toml::Value::String(s) if s == "none" => Ok(None),
         toml::Value::String(s) => Err(Error::invalid(key, s, "expected a number or \"none\"")),
@@ -1482,6 +1502,7 @@ fn check_point(p: &SweepParams) -> Result<()> {
         }
         SweepParams::Mia(q) => q.check()?,
         SweepParams::Audit(a) => a.check()?,
+        SweepParams::Memorize(q) => q.check()?,
     }
     Ok(())
 }

@@ -19,6 +19,7 @@ pub mod audit;
 pub mod config;
 pub mod dp_robust;
 pub mod exposure;
+pub mod memorize;
 pub mod mia;
 pub mod par;
 pub mod privacy;
