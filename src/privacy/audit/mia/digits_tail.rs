@@ -154,8 +154,9 @@ mod tests {
     use super::*;
     use crate::rng::rng_from_seed;
 
-    /// Sizes and tags: 3 rare digits × 3 training images first, then 1797 − 3·(3 + 50) − 300
-    /// head images; 150 + 300 test images; every tail record is a rare digit and only those;
+    /// Sizes and tags: 3 rare digits × 3 training images first, then the 1264 images of the
+    /// digits 0–6 (scikit-learn's class counts) less 300 test images; 150 + 300 test images
+    /// (the rare digits' other images are left out); every tail record is a rare digit and only those;
     /// no image is both trained on and tested (the split is a partition of distinct images);
     /// deterministic per seed. A bug that drew the rare digits' test images from the training
     /// ones (overlap) or tagged by position instead of class fails here.
@@ -163,7 +164,7 @@ mod tests {
     fn split_shape_and_tags() {
         let dt = DigitsTail::default();
         let d = dt.generate(&mut rng_from_seed(3)).unwrap();
-        assert_eq!(d.audited, 1797 - 3 * 53 - 300);
+        assert_eq!(d.audited, 9 + 1264 - 300);
         assert_eq!(d.examples.len(), d.audited);
         assert_eq!((d.test.len(), d.test_tags.len()), (450, 450));
         for (j, t) in d.tags.iter().enumerate() {
