@@ -174,11 +174,14 @@ fn one(recs: &[&MemorizeRecord], stem: &str, out: &Path) -> Result<Written> {
     for (label, colour, read) in ACCURACY {
         a_series.extend(curves(recs, label, colour, read, range));
     }
-    let mut m4 = bound(recs, |r| r.bounds.m4_mislabelled_cap, Stroke::Dashed);
-    m4.label =
-        "M4: cap on a mislabelled record's training accuracy, c = K − 1, ℓ = 2 (probability)"
+    let has_m4 = recs.iter().any(|r| r.bounds.m4_mislabelled_cap.is_some());
+    if has_m4 {
+        let mut m4 = bound(recs, |r| r.bounds.m4_mislabelled_cap, Stroke::Dashed);
+        m4.label = "M4: cap on a mislabelled record's training accuracy, c = K − 1, ℓ = 2 \
+                    (probability)"
             .into();
-    a_series.push(m4);
+        a_series.push(m4);
+    }
     let mut b_series = Vec::new();
     for (label, colour, read) in VULNERABILITY {
         let mut s = curves(recs, label, colour, read, range);
@@ -269,7 +272,6 @@ fn one(recs: &[&MemorizeRecord], stem: &str, out: &Path) -> Result<Written> {
     });
 
     let first = recs[0];
-    let has_m4 = recs.iter().any(|r| r.bounds.m4_mislabelled_cap.is_some());
     let panel = |title: &str, x: &str, y: &str, x_log: bool, series, y_range| Chart {
         stem: String::new(),
         title: title.into(),
