@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! name = "breakdown"          # names the records (figures find their data by it)
-//! experiment = "robust"       # the experiment kind: robust, dp_mean, dp_robust, train, exposure, mia, audit
+//! experiment = "robust"       # the experiment kind: robust, dp_mean, dp_robust, train, exposure, mia, audit, memorize
 //! seed = 1                    # every random stream is keyed by (seed, point, replicate)
 //! replicates = 10             # runs per grid point
 //! description = "optional free text"
@@ -183,6 +183,15 @@
 //! | `examples` | integer ≥ 1 | data examples N | 100 |
 //! | `lr` | float > 0 | learning rate | 0.5 |
 //! | `clip` | float > 0 | clip norm C | 1 |
+//!
+//! # Keys of the `memorize` experiment (memorization and the long tail, as `lbounds memorize`)
+//!
+//! [`super::memorize::MemorizeExperiment`]: one run per record (M models on the same data and
+//! keep matrix for every point of a replicate). Keys, in product order:
+//! [`super::memorize::MEMORIZE_KEYS`] — `data` (`gaussian` or `digits`, default `gaussian`),
+//! then `model`, `dp_epsilon`, `models` (default 32), `targets` (16), `epochs`, `lr`,
+//! `dp_delta`, `clip` as for `mia`; `records` and `features` (gaussian only), `tail_test`
+//! and `head_test` (test records per tail component or rare digit, and from the head).
 //!
 //! # Validation
 //!
