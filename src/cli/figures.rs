@@ -36,7 +36,7 @@ pub struct Args {
 }
 
 /// The paper's sweep configs, compiled in: (file name, text).
-const BUILT_IN: [(&str, &str); 13] = [
+const BUILT_IN: [(&str, &str); 14] = [
     (
         "breakdown.toml",
         include_str!("../../examples/sweeps/breakdown.toml"),
@@ -85,6 +85,10 @@ const BUILT_IN: [(&str, &str); 13] = [
     (
         "unlearn.toml",
         include_str!("../../examples/sweeps/unlearn.toml"),
+    ),
+    (
+        "memorize.toml",
+        include_str!("../../examples/sweeps/memorize.toml"),
     ),
 ];
 

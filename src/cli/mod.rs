@@ -14,6 +14,7 @@ mod bounds;
 #[cfg(feature = "plot")]
 mod figures;
 mod list;
+mod memorize;
 #[cfg(feature = "plot")]
 mod plot;
 mod privacy;
@@ -73,6 +74,9 @@ enum Command {
     /// fine-tuning, random labels and a Newton step, scored by forgetting quality, simple_mia
     /// and accuracy differences to retrained models.
     Unlearn(unlearn::Args),
+    /// Memorization and the long tail: Feldman-Zhang memorization, head vs tail accuracy and
+    /// LiRA on the tail as DP-SGD's epsilon shrinks.
+    Memorize(memorize::MemorizeArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -93,6 +97,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Audit(a) => audit::run(a),
         Command::Block(a) => block::run(a),
         Command::Unlearn(a) => unlearn::run(a),
+        Command::Memorize(a) => memorize::run(a),
     }
 }
 

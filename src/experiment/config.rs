@@ -2,7 +2,8 @@
 //!
 //! ```toml
 //! name = "breakdown"          # names the records (figures find their data by it)
-//! experiment = "robust"       # the experiment kind: robust, dp_mean, dp_robust, train, exposure, mia, audit, block
+//! experiment = "robust"       # the experiment kind: robust, dp_mean, dp_robust, train, exposure,
+//!                             # mia, audit, block, unlearn, memorize, onion
 //! seed = 1                    # every random stream is keyed by (seed, point, replicate)
 //! replicates = 10             # runs per grid point
 //! description = "optional free text"
@@ -226,6 +227,15 @@
 //! | `epochs` | integer ≥ 1 | training passes of every model | 60 |
 //! | `relearn_fraction` | float in (0, 1] | share of F relearned | 0.1 |
 //!
+//! # Keys of the `memorize` experiment (memorization and the long tail, as `lbounds memorize`)
+//!
+//! [`super::memorize::MemorizeExperiment`]: one run per record (M models on the same data and
+//! keep matrix for every point of a replicate). Keys, in product order:
+//! [`super::memorize::MEMORIZE_KEYS`] — `data` (`gaussian` or `digits`, default `gaussian`),
+//! then `model`, `dp_epsilon`, `models` (default 32), `targets` (16), `epochs`, `lr`,
+//! `dp_delta`, `clip` as for `mia`; `records` and `features` (gaussian only), `tail_test`
+//! and `head_test` (test records per tail component or rare digit, and from the head).
+//!
 //! # Validation
 //!
 //! Everything is checked before any work: unknown keys, wrong types, empty lists, values out
@@ -296,6 +306,8 @@ pub enum ExperimentKind {
     Block,
     /// Unlearning against exact retraining ([`super::unlearn::UnlearnExperiment`]).
     Unlearn,
+    /// Memorization and the long tail ([`super::memorize::MemorizeExperiment`]).
+    Memorize,
 }
 
 /// Every kind, in the order messages list them.
@@ -309,6 +321,7 @@ pub const KINDS: &[ExperimentKind] = &[
     ExperimentKind::Audit,
     ExperimentKind::Block,
     ExperimentKind::Unlearn,
+    ExperimentKind::Memorize,
 ];
 
 impl ExperimentKind {
@@ -324,6 +337,7 @@ impl ExperimentKind {
             ExperimentKind::Audit => "audit",
             ExperimentKind::Block => "block",
             ExperimentKind::Unlearn => "unlearn",
+            ExperimentKind::Memorize => "memorize",
         }
     }
 
@@ -339,6 +353,7 @@ impl ExperimentKind {
             ExperimentKind::Audit => AUDIT_KEYS,
             ExperimentKind::Block => super::block::BLOCK_KEYS,
             ExperimentKind::Unlearn => UNLEARN_KEYS,
+            ExperimentKind::Memorize => super::memorize::MEMORIZE_KEYS,
         }
     }
 
@@ -354,6 +369,7 @@ impl ExperimentKind {
             ExperimentKind::Audit => &["epsilon"],
             ExperimentKind::Block => &[],
             ExperimentKind::Unlearn => &[],
+            ExperimentKind::Memorize => &[],
         }
     }
 }
@@ -380,6 +396,8 @@ pub enum SweepParams {
     Block(super::block::BlockPoint),
     /// An `unlearn` point.
     Unlearn(super::unlearn::UnlearnPoint),
+    /// A `memorize` point.
+    Memorize(super::memorize::MemorizePoint),
 }
 
 impl SweepParams {
@@ -1046,6 +1064,9 @@ fn base_point(kind: ExperimentKind) -> SweepParams {
         ExperimentKind::Exposure => SweepParams::Exposure(ExposurePoint::default()),
         ExperimentKind::Audit => SweepParams::Audit(AuditPoint::default()),
         ExperimentKind::Block => SweepParams::Block(super::block::BlockPoint::default()),
+        ExperimentKind::Memorize => {
+            SweepParams::Memorize(super::memorize::MemorizePoint::default())
+        }
     }
 }
 
@@ -1156,6 +1177,7 @@ fn apply(key: &str, v: &toml::Value, p: &mut SweepParams) -> Result<()> {
         SweepParams::Audit(a) => apply_audit(key, v, a),
         SweepParams::Block(b) => super::block::apply(key, v, b),
         SweepParams::Unlearn(q) => apply_unlearn(key, v, q),
+        SweepParams::Memorize(q) => super::memorize::apply(key, v, q),
     }
 }
 
@@ -1239,31 +1261,39 @@ fn apply_exposure(key: &str, v: &toml::Value, e: &mut ExposurePoint) -> Result<(
     Ok(())
 }
 
+/// A shadow model's training from a `model` value: `softmax` or `mlp[:HIDDEN]`, each with
+/// its default epochs and learning rate.
+pub(super) fn shadow_model(
+    key: &str,
+    v: &toml::Value,
+) -> Result<crate::privacy::audit::mia::shadow::ShadowConfig> {
+    use crate::privacy::audit::mia::shadow::ShadowConfig;
+    let s = want_str(key, v)?;
+    let mut parts = s.splitn(2, ':');
+    Ok(match parts.next().unwrap_or_default() {
+        "softmax" => ShadowConfig::softmax(),
+        "mlp" => {
+            let mut c = ShadowConfig::mlp();
+            if let Some(h) = parts.next() {
+                c.model = ModelSpec::parse("mlp", Some(h), None)?;
+            }
+            c
+        }
+        other => {
+            return Err(Error::unknown(
+                "model (known: softmax, mlp[:HIDDEN])",
+                other,
+                ["softmax", "mlp"],
+            ))
+        }
+    })
+}
+
 /// Sets one key of a `mia` point.
 fn apply_mia(key: &str, v: &toml::Value, q: &mut super::mia::MiaPoint) -> Result<()> {
-    use crate::privacy::audit::mia::shadow::{DpShadow, ShadowConfig};
+    use crate::privacy::audit::mia::shadow::DpShadow;
     match key {
-        "model" => {
-            let s = want_str(key, v)?;
-            let mut parts = s.splitn(2, ':');
-            q.shadow = match parts.next().unwrap_or_default() {
-                "softmax" => ShadowConfig::softmax(),
-                "mlp" => {
-                    let mut c = ShadowConfig::mlp();
-                    if let Some(h) = parts.next() {
-                        c.model = ModelSpec::parse("mlp", Some(h), None)?;
-                    }
-                    c
-                }
-                other => {
-                    return Err(Error::unknown(
-                        "mia model (known: softmax, mlp[:HIDDEN])",
-                        other,
-                        ["softmax", "mlp"],
-                    ))
-                }
-            };
-        }
+        "model" => q.shadow = shadow_model(key, v)?,
         "dp_epsilon" => {
             q.shadow.dp = match want_float_or_none(key, v)? {
                 None => None,
@@ -1345,7 +1375,7 @@ fn apply_audit(key: &str, v: &toml::Value, a: &mut AuditPoint) -> Result<()> {
 }
 
 /// A number, or the string `"none"` (→ `None`).
-fn want_float_or_none(key: &str, v: &toml::Value) -> Result<Option<f64>> {
+pub(super) fn want_float_or_none(key: &str, v: &toml::Value) -> Result<Option<f64>> {
     match v {
         toml::Value::String(s) if s == "none" => Ok(None),
         toml::Value::String(s) => Err(Error::invalid(key, s, "expected a number or \"none\"")),
@@ -1608,6 +1638,7 @@ fn check_point(p: &SweepParams) -> Result<()> {
         SweepParams::Audit(a) => a.check()?,
         SweepParams::Block(b) => b.check()?,
         SweepParams::Unlearn(q) => q.validate()?,
+        SweepParams::Memorize(q) => q.check()?,
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ pub mod block;
 pub mod config;
 pub mod dp_robust;
 pub mod exposure;
+pub mod memorize;
 pub mod mia;
 pub mod par;
 pub mod privacy;

@@ -225,6 +225,8 @@ pub enum SweepBounds {
     Block(super::block::BlockBounds),
     /// At an `unlearn` point.
     Unlearn(super::unlearn::UnlearnBounds),
+    /// At a `memorize` point.
+    Memorize(super::memorize::MemorizeBounds),
 }
 
 /// What one run of a sweep produced, by experiment kind (serialised as the inner value).
@@ -249,6 +251,8 @@ pub enum SweepOutput {
     Block(super::block::BlockReport),
     /// An `unlearn` run: every arm against the reference retrains.
     Unlearn(super::unlearn::UnlearnReport),
+    /// A `memorize` run.
+    Memorize(Box<super::memorize::MemorizeReport>),
     /// A `dp_mean` or `dp_robust` run whose metrics were not all finite.
     Failed(RunFailure),
 }
@@ -435,6 +439,9 @@ impl Experiment for SweepAny {
             SweepParams::Unlearn(q) => {
                 SweepOutput::Unlearn(super::unlearn::UnlearnExperiment.run_once(q, rng)?)
             }
+            SweepParams::Memorize(q) => SweepOutput::Memorize(Box::new(
+                super::memorize::MemorizeExperiment.run_once(q, rng)?,
+            )),
         })
     }
 
@@ -460,6 +467,10 @@ impl Experiment for SweepAny {
             SweepParams::Unlearn(q) => Ok(SweepOutput::Unlearn(
                 super::unlearn::UnlearnExperiment.run_job(q, job)?,
             )),
+            // A whole run per job, seeded by (seed, replicate) only (common random numbers).
+            SweepParams::Memorize(q) => Ok(SweepOutput::Memorize(Box::new(
+                super::memorize::MemorizeExperiment.run_job(q, job)?,
+            ))),
             _ => self.run_once(p, &mut job.rng()?),
         }
     }
@@ -480,6 +491,7 @@ pub fn sweep_bounds(p: &SweepParams) -> Result<SweepBounds> {
         SweepParams::Audit(q) => SweepBounds::Audit(AuditBounds::at(q)?),
         SweepParams::Block(q) => SweepBounds::Block(super::block::BlockBounds::at(q)),
         SweepParams::Unlearn(_) => SweepBounds::Unlearn(super::unlearn::UnlearnBounds {}),
+        SweepParams::Memorize(q) => SweepBounds::Memorize(super::memorize::MemorizeBounds::of(q)?),
     })
 }
 

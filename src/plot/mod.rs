@@ -22,6 +22,7 @@
 //! | `fig15a_unlearn_ga_steps` | `unlearn` (kind `unlearn`) | per forget set: forget/retain/test accuracy and the forget loss AUC vs gradient-ascent steps, the retrained models' values dashed; no bound (the yardstick is exact retraining) |
 //! | `fig15b_unlearn_tradeoff` | `unlearn` | per forget set: forgetting quality F (competition's plug-in) vs utility ToW per method, the ideal F of N vs N retrained models dashed |
 //! | `fig15c_unlearn_relearn` | `unlearn` | per forget set: accuracy on 90 % of F after relearning steps on the other 10 %, per method, the retrained control dashed |
+//! | `fig13_memorization`, `fig13_memorization_digits` | `memorize` (kind `memorize`) | E0, one figure per data set (Gaussian mixture, digits): (a) head-test, tail-test and mislabelled-training accuracy vs DP-SGD ε with M4's cap; (b) LiRA TPR at 0.1 % FPR on the tail and mean mem_i of tail and head records vs ε with M3's cap and the DP line; (c) the distribution of mem_i on head and tail; no-DP values dashed |
 //! | `fig11_mia_roc` | `mia` (kind `mia`) | log-log ROC of the loss, LiRA online, LiRA offline (one-sided) and RMIA attacks, without DP (solid) and with DP-SGD (dashed, dotted), the chance diagonal and each ε's bound TPR ≤ e^ε·FPR + δ |
 //!
 //! Every curve is a mean over replicates with a 95% Student-t confidence band
@@ -34,6 +35,7 @@ mod audit;
 mod block;
 mod chart;
 mod exposure;
+mod memorize;
 mod mia;
 pub mod records;
 mod train;
@@ -367,6 +369,16 @@ pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, V
             ])
         },
     )?;
+    let memorized: Vec<&records::MemorizeRecord> = records
+        .iter()
+        .filter_map(|r| match r {
+            AnyRecord::Memorize(r) if r.sweep == "memorize" => Some(r.as_ref()),
+            _ => None,
+        })
+        .collect();
+    draw("fig13", "memorize", memorized.is_empty(), &mut || {
+        memorize::fig13(&memorized, out)
+    })?;
     Ok((written, skipped))
 }
 

@@ -200,6 +200,23 @@ pub struct MiaRecord {
     pub output: crate::experiment::mia::MiaReport,
 }
 
+/// A record of a `memorize` sweep.
+#[derive(Clone, Debug, Deserialize)]
+pub struct MemorizeRecord {
+    /// The sweep's name.
+    pub sweep: String,
+    /// Grid point index.
+    pub point: u64,
+    /// Replicate index.
+    pub replicate: u32,
+    /// Every parameter of the run.
+    pub params: crate::experiment::memorize::MemorizePoint,
+    /// The catalogue's bounds at the point.
+    pub bounds: crate::experiment::memorize::MemorizeBounds,
+    /// Memorization, accuracies and LiRA on the tail.
+    pub output: crate::experiment::memorize::MemorizeReport,
+}
+
 /// A record of an `audit` sweep (a failed run, with non-finite metrics, is skipped).
 #[derive(Clone, Debug, Deserialize)]
 pub struct AuditRecord {
@@ -271,6 +288,8 @@ pub enum AnyRecord {
     Block(Box<BlockRecord>),
     /// `unlearn` (boxed: per-example ε of every arm).
     Unlearn(Box<UnlearnRecord>),
+    /// `memorize`.
+    Memorize(Box<MemorizeRecord>),
 }
 
 impl AnyRecord {
@@ -286,6 +305,7 @@ impl AnyRecord {
             AnyRecord::Audit(r) => &r.sweep,
             AnyRecord::Block(r) => &r.sweep,
             AnyRecord::Unlearn(r) => &r.sweep,
+            AnyRecord::Memorize(r) => &r.sweep,
         }
     }
 }
@@ -319,6 +339,7 @@ fn parse_line(buf: &[u8]) -> serde_json::Result<Option<AnyRecord>> {
         Some("block") => Some(AnyRecord::Block(Box::new(serde_json::from_slice(buf)?))),
         Some("mia") => Some(AnyRecord::Mia(Box::new(serde_json::from_slice(buf)?))),
         Some("unlearn") => Some(AnyRecord::Unlearn(Box::new(serde_json::from_slice(buf)?))),
+        Some("memorize") => Some(AnyRecord::Memorize(Box::new(serde_json::from_slice(buf)?))),
         _ => Some(AnyRecord::Robust(serde_json::from_slice(buf)?)),
     })
 }

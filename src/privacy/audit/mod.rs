@@ -21,6 +21,7 @@ pub mod dpsgd;
 pub mod epsilon;
 pub mod exposure;
 pub mod gdp;
+pub mod memorization;
 pub mod mia;
 pub mod one_run;
 pub mod roc;

@@ -5,7 +5,8 @@
 //! The pieces:
 //! - [`keep`]: which shadow model trains on which record (LiRA's balanced keep matrix);
 //! - [`population`]: the long-tailed Gaussian mixture the audits run on, with its tail and
-//!   mislabelled records flagged as canaries;
+//!   mislabelled records flagged as canaries; [`digits_tail`]: the same shape cut out of the
+//!   shipped digits (a few rare digits as the tail);
 //! - [`shadow`]: training one shadow model (plain or DP full-batch gradient descent) and its
 //!   content-addressed on-disk cache;
 //! - [`Observations`]: every model's statistics on every record (the stable logit φ and
@@ -16,6 +17,7 @@
 //! - [`evaluate`]: every attack against each target model in turn (the others are its
 //!   shadows), ROC metrics overall and on the canaries.
 
+pub mod digits_tail;
 pub mod keep;
 pub mod lira;
 pub mod loss;
