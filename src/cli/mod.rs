@@ -13,6 +13,7 @@ mod bounds;
 #[cfg(feature = "plot")]
 mod figures;
 mod list;
+mod onion;
 #[cfg(feature = "plot")]
 mod plot;
 mod privacy;
@@ -65,6 +66,9 @@ enum Command {
     /// Privacy auditing: lower bounds on epsilon from membership tests (counts, scores, GDP,
     /// one run).
     Audit(audit::Args),
+    /// The privacy onion effect: peel the records most exposed to membership inference,
+    /// retrain, and watch a new layer become exposed (random and noise controls).
+    Onion(onion::OnionArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -83,6 +87,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Plot(a) => plot::run(a),
         Command::Train(a) => train::run(*a),
         Command::Audit(a) => audit::run(a),
+        Command::Onion(a) => onion::run(a),
     }
 }
 

@@ -250,6 +250,8 @@ pub enum ExperimentKind {
     Mia,
     /// An audit of the crate's DP-SGD ([`super::audit::DpsgdAudit`]).
     Audit,
+    /// The privacy onion effect ([`super::onion::OnionExperiment`]).
+    Onion,
 }
 
 /// Every kind, in the order messages list them.
@@ -261,6 +263,7 @@ pub const KINDS: &[ExperimentKind] = &[
     ExperimentKind::Exposure,
     ExperimentKind::Mia,
     ExperimentKind::Audit,
+    ExperimentKind::Onion,
 ];
 
 impl ExperimentKind {
@@ -274,6 +277,7 @@ impl ExperimentKind {
             ExperimentKind::Exposure => "exposure",
             ExperimentKind::Mia => "mia",
             ExperimentKind::Audit => "audit",
+            ExperimentKind::Onion => "onion",
         }
     }
 
@@ -287,6 +291,7 @@ impl ExperimentKind {
             ExperimentKind::Exposure => EXPOSURE_KEYS,
             ExperimentKind::Mia => MIA_KEYS,
             ExperimentKind::Audit => AUDIT_KEYS,
+            ExperimentKind::Onion => super::onion::KEYS,
         }
     }
 
@@ -300,6 +305,7 @@ impl ExperimentKind {
             ExperimentKind::Exposure => &[],
             ExperimentKind::Mia => &[],
             ExperimentKind::Audit => &["epsilon"],
+            ExperimentKind::Onion => &[],
         }
     }
 }
@@ -322,6 +328,8 @@ pub enum SweepParams {
     Mia(super::mia::MiaPoint),
     /// An `audit` point.
     Audit(AuditPoint),
+    /// An `onion` point.
+    Onion(super::onion::OnionPoint),
 }
 
 impl SweepParams {
@@ -949,6 +957,7 @@ fn base_point(kind: ExperimentKind) -> SweepParams {
             compat: Compat::Native,
         }),
         ExperimentKind::Mia => SweepParams::Mia(super::mia::MiaPoint::default()),
+        ExperimentKind::Onion => SweepParams::Onion(super::onion::OnionPoint::default()),
         ExperimentKind::Train => SweepParams::Train(TrainPoint {
             data: DataSource::Digits,
             test_fraction: 0.2,
@@ -987,7 +996,7 @@ fn type_name(v: &toml::Value) -> &'static str {
     }
 }
 
-fn want_int(key: &str, v: &toml::Value, min: i64) -> Result<usize> {
+pub(crate) fn want_int(key: &str, v: &toml::Value, min: i64) -> Result<usize> {
     let i = v.as_integer().ok_or_else(|| {
         Error::invalid(key, v, format!("expected an integer, got {}", type_name(v)))
     })?;
@@ -997,7 +1006,7 @@ fn want_int(key: &str, v: &toml::Value, min: i64) -> Result<usize> {
     usize::try_from(i).map_err(|_| Error::invalid(key, i, "too large"))
 }
 
-fn want_float(key: &str, v: &toml::Value) -> Result<f64> {
+pub(crate) fn want_float(key: &str, v: &toml::Value) -> Result<f64> {
     let x = match v {
         toml::Value::Float(x) => *x,
         toml::Value::Integer(i) => *i as f64,
@@ -1015,7 +1024,7 @@ fn want_float(key: &str, v: &toml::Value) -> Result<f64> {
     Ok(x)
 }
 
-fn want_str<'a>(key: &str, v: &'a toml::Value) -> Result<&'a str> {
+pub(crate) fn want_str<'a>(key: &str, v: &'a toml::Value) -> Result<&'a str> {
     v.as_str()
         .ok_or_else(|| Error::invalid(key, v, format!("expected a string, got {}", type_name(v))))
 }
@@ -1080,6 +1089,7 @@ fn apply(key: &str, v: &toml::Value, p: &mut SweepParams) -> Result<()> {
         SweepParams::Exposure(e) => apply_exposure(key, v, e),
         SweepParams::Mia(q) => apply_mia(key, v, q),
         SweepParams::Audit(a) => apply_audit(key, v, a),
+        SweepParams::Onion(q) => super::onion::apply(key, v, q),
     }
 }
 
@@ -1482,6 +1492,7 @@ fn check_point(p: &SweepParams) -> Result<()> {
         }
         SweepParams::Mia(q) => q.check()?,
         SweepParams::Audit(a) => a.check()?,
+        SweepParams::Onion(q) => q.check()?,
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ pub mod config;
 pub mod dp_robust;
 pub mod exposure;
 pub mod mia;
+pub mod onion;
 pub mod par;
 pub mod privacy;
 pub mod robust;

@@ -221,6 +221,8 @@ pub enum SweepBounds {
     Mia(super::mia::MiaBounds),
     /// At an `audit` point.
     Audit(AuditBounds),
+    /// At an `onion` point.
+    Onion(super::onion::OnionBounds),
 }
 
 /// What one run of a sweep produced, by experiment kind (serialised as the inner value).
@@ -241,6 +243,8 @@ pub enum SweepOutput {
     Mia(super::mia::MiaReport),
     /// An `audit` run.
     Audit(AuditOutcome),
+    /// An `onion` run.
+    Onion(Box<super::onion::OnionReport>),
     /// A `dp_mean` or `dp_robust` run whose metrics were not all finite.
     Failed(RunFailure),
 }
@@ -421,6 +425,9 @@ impl Experiment for SweepAny {
             SweepParams::Audit(q) => DpsgdAudit
                 .run_once(q, rng)
                 .map_or_else(SweepOutput::failed, SweepOutput::Audit),
+            SweepParams::Onion(q) => SweepOutput::Onion(Box::new(
+                super::onion::OnionExperiment.run_once(q, rng)?,
+            )),
         })
     }
 
@@ -438,6 +445,10 @@ impl Experiment for SweepAny {
             SweepParams::Audit(q) => Ok(DpsgdAudit
                 .run_job(q, job)
                 .map_or_else(SweepOutput::failed, SweepOutput::Audit)),
+            // A whole onion run per job, seeded by (seed, replicate) only.
+            SweepParams::Onion(q) => Ok(SweepOutput::Onion(Box::new(
+                super::onion::OnionExperiment.run_job(q, job)?,
+            ))),
             _ => self.run_once(p, &mut job.rng()?),
         }
     }
@@ -456,6 +467,7 @@ pub fn sweep_bounds(p: &SweepParams) -> Result<SweepBounds> {
         SweepParams::Exposure(q) => SweepBounds::Exposure(ExposureBounds::at(q)),
         SweepParams::Mia(q) => SweepBounds::Mia(super::mia::MiaBounds::of(q)),
         SweepParams::Audit(q) => SweepBounds::Audit(AuditBounds::at(q)?),
+        SweepParams::Onion(_) => SweepBounds::Onion(super::onion::OnionBounds::default()),
     })
 }
 
