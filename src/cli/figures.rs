@@ -36,7 +36,7 @@ pub struct Args {
 }
 
 /// The paper's sweep configs, compiled in: (file name, text).
-const BUILT_IN: [(&str, &str); 11] = [
+const BUILT_IN: [(&str, &str); 12] = [
     (
         "breakdown.toml",
         include_str!("../../examples/sweeps/breakdown.toml"),
@@ -77,6 +77,10 @@ const BUILT_IN: [(&str, &str); 11] = [
     (
         "audit.toml",
         include_str!("../../examples/sweeps/audit.toml"),
+    ),
+    (
+        "onion.toml",
+        include_str!("../../examples/sweeps/onion.toml"),
     ),
 ];
 

@@ -33,7 +33,7 @@ use std::path::PathBuf;
 ///   lbounds onion --model softmax --fpr 0.01 --level 0.25
 #[derive(Debug, clap::Args)]
 pub struct OnionArgs {
-    /// Small sizes for tests (600 records in 16 features, 16 MLPs of width 32 per pool,
+    /// Small sizes for tests (600 records in 16 features, 32 MLPs of width 32 per pool,
     /// 2 peels, FPR 1 %); other flags override them.
     #[arg(long)]
     quick: bool,

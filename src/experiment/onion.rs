@@ -97,7 +97,7 @@ impl Default for OnionPoint {
 }
 
 impl OnionPoint {
-    /// The `--quick` size the tests run: 600 records in 16 features, 16 softmax-sized MLPs
+    /// The `--quick` size the tests run: 600 records in 16 features, 32 MLPs
     /// (width 32, 30 epochs) per pool, 2 peels of 5 %, 3 random chains, a global FPR of 1 %.
     pub fn quick() -> OnionPoint {
         let mut shadow = ShadowConfig::mlp();
@@ -114,7 +114,7 @@ impl OnionPoint {
                 tail_components: 5,
                 ..LongTail::default()
             },
-            models: 16,
+            models: 32,
             peels: 2,
             peel_fraction: 0.05,
             random_seeds: 3,

@@ -17,6 +17,8 @@
 //! | `fig10_exposure_vs_insertions` | `exposure` (kind `exposure`) | canary exposure (exact, by enumeration of all 10⁶ secrets) vs insertions, one curve per ε (plain SGD and DP-SGD), the ceiling log₂\|R\| = 19.93 bits dashed |
 //! | `fig12_audit_epsilon` | `audit` (kind `audit`) | DP-SGD audit: empirical ε_LB vs the accountant's ε per planted bug and method (one run solid, multi-run dashed), the diagonal ε_LB = ε with the region above it shaded (no sound audit may enter), each method's ceiling (perfect adversary) dotted |
 //! | `fig9_trilemma_frontier` | `train_frontier` (kind `train`) | one panel per heterogeneity level: best defence's worst-attack test accuracy vs ε per f/n, without privacy dashed; no bound overlaid (none measures accuracy) |
+//! | `fig14a_onion_layers` | `onion` (kind `onion`) | vulnerable records per peel (bars) against random removal of as many records (mean ± 95% CI over chains), newly exposed survivors, the static audit's prediction and the noise floor (Carlini et al. 2022's onion effect); no bound |
+//! | `fig14b_onion_survivors` | `onion` (kind `onion`) | peel 1's survivors: per-example TPR in layer 0 and after retraining, newly exposed in red, newly safe in blue, the mean with its CI |
 //! | `fig11_mia_roc` | `mia` (kind `mia`) | log-log ROC of the loss, LiRA online, LiRA offline (one-sided) and RMIA attacks, without DP (solid) and with DP-SGD (dashed, dotted), the chance diagonal and each ε's bound TPR ≤ e^ε·FPR + δ |
 //!
 //! Every curve is a mean over replicates with a 95% Student-t confidence band
@@ -29,6 +31,7 @@ mod audit;
 mod chart;
 mod exposure;
 mod mia;
+mod onion;
 pub mod records;
 mod train;
 
@@ -327,6 +330,16 @@ pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, V
         .collect();
     draw("fig12", "audit", audited.is_empty(), &mut || {
         Ok(vec![audit::fig12(&audited, out)?])
+    })?;
+    let onions: Vec<&records::OnionRecord> = records
+        .iter()
+        .filter_map(|r| match r {
+            AnyRecord::Onion(r) if r.sweep == "onion" => Some(r.as_ref()),
+            _ => None,
+        })
+        .collect();
+    draw("fig14", "onion", onions.is_empty(), &mut || {
+        Ok(vec![onion::fig14a(&onions, out)?, onion::fig14b(&onions, out)?])
     })?;
     Ok((written, skipped))
 }
@@ -844,7 +857,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("lbounds-plot-{}", std::process::id()));
         let (written, skipped) = all_figures(&[], &dir).unwrap();
         assert!(written.is_empty());
-        assert_eq!(skipped.len(), 11);
+        assert_eq!(skipped.len(), 12);
         assert!(skipped.iter().any(|s| s.starts_with("fig5")));
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -200,6 +200,21 @@ pub struct MiaRecord {
     pub output: crate::experiment::mia::MiaReport,
 }
 
+/// A record of an `onion` sweep.
+#[derive(Clone, Debug, Deserialize)]
+pub struct OnionRecord {
+    /// The sweep's name.
+    pub sweep: String,
+    /// Grid point index.
+    pub point: u64,
+    /// Replicate index.
+    pub replicate: u32,
+    /// Every parameter of the run.
+    pub params: crate::experiment::onion::OnionPoint,
+    /// The run's peels, controls and survivors' scores.
+    pub output: crate::experiment::onion::OnionReport,
+}
+
 /// A record of an `audit` sweep (a failed run, with non-finite metrics, is skipped).
 #[derive(Clone, Debug, Deserialize)]
 pub struct AuditRecord {
@@ -235,6 +250,8 @@ pub enum AnyRecord {
     Mia(Box<MiaRecord>),
     /// `audit`.
     Audit(Box<AuditRecord>),
+    /// `onion` (boxed: it carries every survivor's paired scores).
+    Onion(Box<OnionRecord>),
 }
 
 impl AnyRecord {
@@ -248,6 +265,7 @@ impl AnyRecord {
             AnyRecord::Exposure(r) => &r.sweep,
             AnyRecord::Mia(r) => &r.sweep,
             AnyRecord::Audit(r) => &r.sweep,
+            AnyRecord::Onion(r) => &r.sweep,
         }
     }
 }
@@ -279,6 +297,7 @@ fn parse_line(buf: &[u8]) -> serde_json::Result<Option<AnyRecord>> {
         Some("dp_robust") => Some(AnyRecord::DpRobust(serde_json::from_slice(buf)?)),
         Some("train") => Some(AnyRecord::Train(Box::new(serde_json::from_slice(buf)?))),
         Some("mia") => Some(AnyRecord::Mia(Box::new(serde_json::from_slice(buf)?))),
+        Some("onion") => Some(AnyRecord::Onion(Box::new(serde_json::from_slice(buf)?))),
         _ => Some(AnyRecord::Robust(serde_json::from_slice(buf)?)),
     })
 }
