@@ -5,9 +5,9 @@
 //! 1. draws the population ([`LongTail`]) from the stream `mia/population` of the data seed;
 //! 2. draws the keep matrix ([`KeepMatrix::lira`], block-wise LiRA, nested in M) from the run
 //!    seed;
-//! 3. trains the M models as jobs of [`run_streaming`] ([`ShadowTraining`]: job = model
-//!    index, every stream keyed by (seed, model index, a name)), each first looked up in the
-//!    content-addressed [`Cache`] when one is given;
+//! 3. trains the M models as jobs of [`run_streaming`] ([`train_models`],
+//!    [`ShadowTraining`]: job = model index, every stream keyed by (seed, model index, a
+//!    name)), each first looked up in the content-addressed [`Cache`] when one is given;
 //! 4. keeps only each model's statistics (φ and ln p_y on every record, [`ModelStats`]);
 //! 5. lets models 0..T (T = `targets`) each play the target, the other M − 1 being its
 //!    shadows, and pools the scores ([`evaluate`]).
@@ -18,9 +18,10 @@
 //! [`MiaExperiment`] wraps a whole audit as one job for sweeps (`experiment = "mia"`).
 
 use super::{default_chunk, run_streaming, Experiment, Job};
+use crate::learning::examples::Examples;
 use crate::learning::model::{DenseNet, Model};
 use crate::privacy::audit::mia::keep::KeepMatrix;
-use crate::privacy::audit::mia::population::{LongTail, MiaData};
+use crate::privacy::audit::mia::population::LongTail;
 use crate::privacy::audit::mia::shadow::{self, Cache, CacheKey, ShadowConfig, CODE_VERSION};
 use crate::privacy::audit::mia::{evaluate, Attack, AttackResult, ModelStats, Observations};
 use crate::rng::{rng_named, SimRng};
@@ -116,44 +117,65 @@ pub struct MiaReport {
     pub attacks: Vec<AttackResult>,
 }
 
-/// Training model `index` of an audit: the runner's job (see the [module docs](self)).
+/// Training model `index` of a pool of models on the rows of a keep matrix: the runner's job
+/// (see the [module docs](self) and [`train_models`]).
 pub struct ShadowTraining<'a> {
-    cfg: &'a MiaConfig,
-    data: &'a MiaData,
+    examples: &'a Examples,
     keep: &'a KeepMatrix,
+    shadow: &'a ShadowConfig,
+    data_hash: String,
     model: DenseNet,
     sigma: Option<f64>,
     cache: Option<&'a Cache>,
     trained: AtomicUsize,
 }
 
-/// One trained model's statistics, and whether it came from the cache.
+/// One trained model: its parameters, its statistics on every record, and whether it came
+/// from the cache.
 #[derive(Clone, Debug, Serialize)]
 pub struct ShadowOutput {
-    /// φ, ln p_y and accuracies.
+    /// The trained parameters (layout of [`crate::learning::model::Model`]).
+    pub params: Vec<f64>,
+    /// φ, ln p_y, correctness and accuracies on every record.
     pub stats: ModelStats,
     /// Loaded from the cache rather than trained.
     pub cached: bool,
 }
 
 impl<'a> ShadowTraining<'a> {
-    /// The job set of an audit.
+    /// The job set: model m trains on the records of `examples` that row m of `keep` keeps
+    /// (the keep matrix covers the first `keep.records()` records, the audited ones) and is
+    /// evaluated on every record.
     ///
     /// # Errors
-    /// A model that does not fit the data; a DP calibration failure.
+    /// A keep matrix longer than the records; a model that does not fit the data; a DP
+    /// calibration failure.
     pub fn new(
-        cfg: &'a MiaConfig,
-        data: &'a MiaData,
+        examples: &'a Examples,
         keep: &'a KeepMatrix,
+        shadow: &'a ShadowConfig,
         cache: Option<&'a Cache>,
     ) -> Result<Self> {
-        let ex = &data.examples;
+        if keep.records() > examples.len() {
+            return Err(Error::invalid(
+                "keep matrix",
+                keep.records(),
+                format!("covers more records than the {} given", examples.len()),
+            ));
+        }
         Ok(ShadowTraining {
-            cfg,
-            data,
+            examples,
             keep,
-            model: cfg.shadow.model.build_dense(ex.features(), ex.task())?,
-            sigma: cfg.shadow.noise_multiplier()?,
+            shadow,
+            data_hash: if cache.is_some() {
+                shadow::data_hash(examples, keep.records())
+            } else {
+                String::new()
+            },
+            model: shadow
+                .model
+                .build_dense(examples.features(), examples.task())?,
+            sigma: shadow.noise_multiplier()?,
             cache,
             trained: AtomicUsize::new(0),
         })
@@ -162,18 +184,27 @@ impl<'a> ShadowTraining<'a> {
     fn key(&self, seed: u64, index: u32) -> CacheKey {
         CacheKey {
             code_version: CODE_VERSION.into(),
-            data: self.cfg.data,
-            data_seed: self.cfg.data_seed,
+            data: self.data_hash.clone(),
             seed,
             model_index: index,
             keep_row: CacheKey::hex_row(self.keep.row(index as usize)),
-            config: self.cfg.shadow.clone(),
+            config: self.shadow.clone(),
         }
     }
 
     /// Models trained (not loaded) so far.
     pub fn trained(&self) -> usize {
         self.trained.load(Ordering::Relaxed)
+    }
+
+    /// The noise multiplier of DP training, if any.
+    pub fn noise_multiplier(&self) -> Option<f64> {
+        self.sigma
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &DenseNet {
+        &self.model
     }
 }
 
@@ -197,33 +228,76 @@ impl Experiment for ShadowTraining<'_> {
 
     fn run_job(&self, index: &u32, job: Job) -> Result<ShadowOutput> {
         let i = *index as usize;
-        let key = self.key(job.seed, *index);
-        let (params, cached) = match self.cache.and_then(|c| c.load(&key)) {
-            Some(p) if p.len() == self.model.n_params() => (p, true),
-            _ => {
-                let train = self.data.examples.select(&self.keep.kept_indices(i));
+        let key = self.cache.map(|_| self.key(job.seed, *index));
+        let loaded = match (self.cache, &key) {
+            (Some(c), Some(k)) => c.load(k).filter(|p| p.len() == self.model.n_params()),
+            _ => None,
+        };
+        let (params, cached) = match loaded {
+            Some(p) => (p, true),
+            None => {
+                let train = self.examples.select(&self.keep.kept_indices(i));
                 let n_bar = self.keep.records() as f64 / 2.0;
                 let p = shadow::train(
                     &self.model,
                     &train,
-                    &self.cfg.shadow,
+                    self.shadow,
                     job.seed,
                     *index,
                     n_bar,
                     self.sigma,
                 )?;
-                if let Some(c) = self.cache {
-                    c.store(&key, &p)?;
+                if let (Some(c), Some(k)) = (self.cache, &key) {
+                    c.store(k, &p)?;
                 }
                 self.trained.fetch_add(1, Ordering::Relaxed);
                 (p, false)
             }
         };
-        let ex = &self.data.examples;
+        let ex = self.examples;
         let z = self.model.predict(&params, ex.x().as_view())?;
         let stats = ModelStats::from_logits(&z, ex.y(), self.keep.row(i))?;
-        Ok(ShadowOutput { stats, cached })
+        Ok(ShadowOutput {
+            params,
+            stats,
+            cached,
+        })
     }
+}
+
+/// Trains the `keep.models()` models of a keep matrix on `examples` (model m on the first
+/// `keep.records()` records that row m keeps) in parallel through the runner, each first
+/// looked up in `cache`; returns them in model order. Model m's streams are keyed by
+/// (`seed`, m, a name), so its parameters do not depend on the thread count or on how many
+/// models are trained. `on_model` is called once per model (progress bars).
+///
+/// # Errors
+/// What [`ShadowTraining::new`] rejects; training errors; cache write failures.
+pub fn train_models(
+    examples: &Examples,
+    keep: &KeepMatrix,
+    shadow: &ShadowConfig,
+    seed: u64,
+    cache: Option<&Cache>,
+    on_model: &(dyn Fn() + Sync),
+) -> Result<Vec<ShadowOutput>> {
+    shadow.validate()?;
+    let exp = ShadowTraining::new(examples, keep, shadow, cache)?;
+    let mut out = Vec::with_capacity(keep.models());
+    run_streaming(
+        &exp,
+        |p| Ok(p as u32),
+        (0..keep.models() as u64).map(|i| (i, 0)),
+        seed,
+        default_chunk(),
+        on_model,
+        |r| Ok(r.output),
+        |o: ShadowOutput| {
+            out.push(o);
+            Ok(())
+        },
+    )?;
+    Ok(out)
 }
 
 /// Runs one audit (see the [module docs](self)); `on_model` is called once per model
@@ -241,24 +315,17 @@ pub fn run_audit(
         .data
         .generate(&mut rng_named(cfg.data_seed, 0, "mia/population"))?;
     let keep = KeepMatrix::lira(cfg.seed, cfg.models, data.audited)?;
-    let exp = ShadowTraining::new(cfg, &data, &keep, cache)?;
-    let mut stats = Vec::with_capacity(cfg.models);
-    let mut cached = 0;
-    run_streaming(
-        &exp,
-        |p| Ok(p as u32),
-        (0..cfg.models as u64).map(|i| (i, 0)),
+    let noise_multiplier = cfg.shadow.noise_multiplier()?;
+    let models = train_models(
+        &data.examples,
+        &keep,
+        &cfg.shadow,
         cfg.seed,
-        default_chunk(),
+        cache,
         on_model,
-        |r| Ok(r.output),
-        |o: ShadowOutput| {
-            cached += usize::from(o.cached);
-            stats.push(o.stats);
-            Ok(())
-        },
     )?;
-    let trained = exp.trained();
+    let cached = models.iter().filter(|m| m.cached).count();
+    let stats: Vec<ModelStats> = models.into_iter().map(|m| m.stats).collect();
     let mean =
         |f: &dyn Fn(&ModelStats) -> f64| stats.iter().map(f).sum::<f64>() / stats.len() as f64;
     let (train_accuracy, held_out_accuracy) =
@@ -271,7 +338,7 @@ pub fn run_audit(
     Ok(MiaReport {
         models: cfg.models,
         targets: cfg.targets,
-        trained,
+        trained: cfg.models - cached,
         cached,
         records: data.audited,
         canaries: canary.iter().filter(|&&c| c).count(),
@@ -279,7 +346,7 @@ pub fn run_audit(
         held_out_accuracy,
         epsilon: cfg.shadow.dp.map(|d| d.epsilon),
         delta: cfg.shadow.dp.map(|d| d.delta),
-        noise_multiplier: exp.sigma,
+        noise_multiplier,
         attacks,
     })
 }
@@ -473,6 +540,47 @@ mod tests {
         assert_eq!(uncached.attacks, first.attacks);
         let more = run_audit(&small(32), Some(&cache), &|| {}).unwrap();
         assert_eq!((more.trained, more.cached), (16, 16));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// `train_models` keys its cache by content: the same records hit, a record set with one
+    /// record removed (an onion-effect peel) misses and trains anew; cached models return the
+    /// same parameters and statistics, and `correct` agrees with the accuracies. A key that
+    /// ignored the records (e.g. keyed by the population's parameters alone) would return the
+    /// full set's models for the peeled set and fail here.
+    #[test]
+    fn train_models_caches_by_content() {
+        let cfg = small(4);
+        let data = cfg
+            .data
+            .generate(&mut rng_named(cfg.data_seed, 0, "mia/population"))
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!("lbounds-mia-pool-{}", std::process::id()));
+        let cache = Cache::new(&dir);
+        let keep = KeepMatrix::lira(3, 4, data.audited).unwrap();
+        let first =
+            train_models(&data.examples, &keep, &cfg.shadow, 3, Some(&cache), &|| {}).unwrap();
+        assert!(first.iter().all(|m| !m.cached));
+        let again =
+            train_models(&data.examples, &keep, &cfg.shadow, 3, Some(&cache), &|| {}).unwrap();
+        assert!(again.iter().all(|m| m.cached));
+        for (a, b) in first.iter().zip(&again) {
+            assert_eq!(a.params, b.params);
+            assert_eq!(a.stats, b.stats);
+        }
+        let m = &first[0];
+        let kept = keep.row(0);
+        let right = (0..data.audited)
+            .filter(|&j| kept[j] && m.stats.correct[j])
+            .count();
+        let n = kept.iter().filter(|&&k| k).count();
+        assert_eq!(m.stats.train_accuracy, right as f64 / n as f64);
+        // Peel record 0: same keep rows on the remaining records, new content, new models.
+        let rest: Vec<usize> = (1..data.examples.len()).collect();
+        let peeled = data.examples.select(&rest);
+        let keep = KeepMatrix::lira(3, 4, data.audited - 1).unwrap();
+        let after = train_models(&peeled, &keep, &cfg.shadow, 3, Some(&cache), &|| {}).unwrap();
+        assert!(after.iter().all(|m| !m.cached));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

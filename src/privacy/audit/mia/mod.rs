@@ -40,6 +40,9 @@ pub struct ModelStats {
     pub phi: Vec<f64>,
     /// ln p_y per record (−loss).
     pub log_p: Vec<f64>,
+    /// Whether the model classifies each record correctly (its label's logit is the largest,
+    /// the first of ties; for one logit, its sign).
+    pub correct: Vec<bool>,
     /// Fraction of its training records the model classifies correctly.
     pub train_accuracy: f64,
     /// Fraction of the audited records it did not train on that it classifies correctly.
@@ -67,27 +70,30 @@ impl ModelStats {
         }
         let mut phi = Vec::with_capacity(labels.len());
         let mut log_p = Vec::with_capacity(labels.len());
+        let mut correct = Vec::with_capacity(labels.len());
         let mut counts = [[0usize; 2]; 2]; // [kept][correct]
         for (j, (col, &y)) in z.column_iter().zip(labels).enumerate() {
             let y = y as usize;
             let (f, lp) = stable_logit(col.as_slice(), y)?;
             phi.push(f);
             log_p.push(lp);
+            let col = col.as_slice();
+            let right = if col.len() == 1 {
+                (col[0] > 0.0) == (y == 1)
+            } else {
+                let best = (0..col.len()).fold(0, |b, c| if col[c] > col[b] { c } else { b });
+                best == y
+            };
+            correct.push(right);
             if let Some(&k) = keep_row.get(j) {
-                let col = col.as_slice();
-                let correct = if col.len() == 1 {
-                    (col[0] > 0.0) == (y == 1)
-                } else {
-                    let best = (0..col.len()).fold(0, |b, c| if col[c] > col[b] { c } else { b });
-                    best == y
-                };
-                counts[usize::from(k)][usize::from(correct)] += 1;
+                counts[usize::from(k)][usize::from(right)] += 1;
             }
         }
         let rate = |c: [usize; 2]| c[1] as f64 / (c[0] + c[1]).max(1) as f64;
         Ok(ModelStats {
             phi,
             log_p,
+            correct,
             train_accuracy: rate(counts[1]),
             held_out_accuracy: rate(counts[0]),
         })

@@ -17,10 +17,23 @@
 //! on (RMIA's reference points z), drawn from the head components with the same label
 //! noise.
 //!
+//! Every record carries a [`RecordTag`]: its true class, its mixture component (head or
+//! which tail component) and whether its label was flipped, so experiments can split results
+//! by subpopulation (head vs tail, one whole tail component, the mislabelled records).
+//!
+//! Held-out **test** records ([`MiaData::test`]): `tail_test` records from every tail
+//! component and `head_test` records from the heads (uniform classes), with the same label
+//! noise, drawn after everything else — a population without them is drawn exactly as before
+//! they existed. They let an experiment measure accuracy on the tail apart from the head and
+//! the influence of a tail training record on a test record of its own component (Feldman &
+//! Zhang, "What Neural Networks Memorize and Why", NeurIPS 2020, arXiv 2008.03703).
+//!
 //! Draw order (stream of the caller): K·p normals for the head means; per class, per tail
-//! component: p normals for u, one size index in 0..3; then record after record (tail records
-//! class by class, then head records, then population records): for a head record the label
-//! index, then p normals; then one f64 and one index in 0..K−1 for the label noise.
+//! component: p normals for u, one size index in 0..(max − min + 1); then record after record
+//! (tail records class by class, then head records, then population records): for a head
+//! record the label index, then p normals; then one f64 and one index in 0..K−1 for the label
+//! noise; then the test records in the same way (tail test records component by component,
+//! then head test records), followed by their label noise.
 
 use crate::learning::examples::{Examples, Task};
 use crate::rng::{uniform_index, SimRng};
@@ -50,6 +63,50 @@ pub struct LongTail {
     pub tail_distance: f64,
     /// Probability that a record's label is replaced by another class.
     pub label_noise: f64,
+    /// Fewest records of a tail component (≥ 1).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub tail_size_min: usize,
+    /// Most records of a tail component (≥ `tail_size_min`).
+    #[serde(default = "three", skip_serializing_if = "is_three")]
+    pub tail_size_max: usize,
+    /// Held-out test records drawn from every tail component.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tail_test: usize,
+    /// Held-out test records drawn from the head components.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub head_test: usize,
+}
+
+// The defaults of the fields added after the first release are left out of serialised keys
+// and records, so caches and records of populations without them are unchanged.
+fn one() -> usize {
+    1
+}
+fn three() -> usize {
+    3
+}
+fn is_one(v: &usize) -> bool {
+    *v == 1
+}
+fn is_three(v: &usize) -> bool {
+    *v == 3
+}
+fn is_zero(v: &usize) -> bool {
+    *v == 0
+}
+
+/// Where a record comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordTag {
+    /// Its true class (the mixture component's class, before label noise).
+    pub class: usize,
+    /// Its mixture component: `0..K` are the K heads (component k is class k's head),
+    /// `K + k·tail_components + c` is class k's tail component c.
+    pub component: usize,
+    /// Drawn from a tail component.
+    pub tail: bool,
+    /// Its label was replaced by another class.
+    pub mislabelled: bool,
 }
 
 impl Default for LongTail {
@@ -65,6 +122,10 @@ impl Default for LongTail {
             tail_components: 20,
             tail_distance: 6.0,
             label_noise: 0.01,
+            tail_size_min: 1,
+            tail_size_max: 3,
+            tail_test: 0,
+            head_test: 0,
         }
     }
 }
@@ -77,6 +138,20 @@ pub struct MiaData {
     pub examples: Examples,
     /// How many of `examples` are audited (the rest are population records).
     pub audited: usize,
+    /// One tag per record of `examples`.
+    pub tags: Vec<RecordTag>,
+    /// Held-out test records (`tail_test` per tail component, then `head_test` from the
+    /// heads); no canary flags.
+    pub test: Examples,
+    /// One tag per test record.
+    pub test_tags: Vec<RecordTag>,
+}
+
+impl MiaData {
+    /// Number of mixture components (K heads + K·tail_components tails) of `lt`.
+    pub fn components(lt: &LongTail) -> usize {
+        lt.classes * (1 + lt.tail_components)
+    }
 }
 
 /// Most records (audited + population) a population may have.
@@ -102,7 +177,28 @@ impl LongTail {
                 "must be in 1..=10000",
             ));
         }
-        let tail_max = 3 * self.tail_components * self.classes;
+        if self.tail_size_min == 0
+            || self.tail_size_max < self.tail_size_min
+            || self.tail_size_max > 1000
+        {
+            return Err(Error::invalid(
+                "tail component sizes",
+                format!("{}..={}", self.tail_size_min, self.tail_size_max),
+                "need 1 ≤ min ≤ max ≤ 1000",
+            ));
+        }
+        let tail_max = self.tail_size_max * self.tail_components * self.classes;
+        let test = (self
+            .tail_test
+            .saturating_mul(self.tail_components * self.classes))
+        .saturating_add(self.head_test);
+        if test > MAX_RECORDS || test.saturating_mul(self.features) > 1 << 30 {
+            return Err(Error::invalid(
+                "test records",
+                test,
+                format!("tail_test · tail components + head_test must be ≤ {MAX_RECORDS}"),
+            ));
+        }
         if self.records <= tail_max
             || self.records.saturating_add(self.population) > MAX_RECORDS
             || self.records.saturating_mul(self.features) > 1 << 30
@@ -148,6 +244,7 @@ impl LongTail {
             .collect();
         // Tail components: (mean, class, size).
         let mut tails = Vec::with_capacity(k * self.tail_components);
+        let spread = self.tail_size_max - self.tail_size_min + 1;
         for (c, head) in heads.iter().enumerate() {
             for _ in 0..self.tail_components {
                 let u = DVector::from_fn(p, |_, _| normal(rng));
@@ -157,57 +254,118 @@ impl LongTail {
                 } else {
                     DVector::zeros(p)
                 };
-                let size = 1 + uniform_index(rng, 3);
+                let size = self.tail_size_min + uniform_index(rng, spread);
                 tails.push((head + dir * self.tail_distance, c, size));
             }
         }
-        let total = self.records + self.population;
+        let component = |class: usize, tail: Option<usize>| match tail {
+            None => class,
+            Some(t) => k + t,
+        };
+        // Audited records (tails, then heads), then population records (heads).
+        let sizes: Vec<usize> = tails.iter().map(|t| t.2).collect();
+        let draw = Draw {
+            heads: &heads,
+            tails: &tails,
+            classes: k,
+            label_noise: self.label_noise,
+        };
+        let (x, labels, tags) = draw.records(
+            sizes.iter().enumerate().map(|(t, &s)| (t, s)),
+            self.records + self.population,
+            &component,
+            rng,
+        );
+        let mut canary: Vec<bool> = tags.iter().map(|t| t.tail || t.mislabelled).collect();
+        canary[self.records..].iter_mut().for_each(|f| *f = false);
+        let examples =
+            Examples::new(x, labels, Task::Classification { classes: k })?.with_canaries(canary)?;
+        // Test records: `tail_test` from every tail component, then `head_test` from the heads.
+        let test_total = self.tail_test * tails.len() + self.head_test;
+        let (tx, ty, test_tags) = draw.records(
+            (0..tails.len()).map(|t| (t, self.tail_test)),
+            test_total,
+            &component,
+            rng,
+        );
+        let test = Examples::new(tx, ty, Task::Classification { classes: k })?;
+        Ok(MiaData {
+            examples,
+            audited: self.records,
+            tags,
+            test,
+            test_tags,
+        })
+    }
+}
+
+/// The mixture a population draws its records from.
+struct Draw<'a> {
+    heads: &'a [DVector<f64>],
+    /// (mean, class, size) per tail component.
+    tails: &'a [(DVector<f64>, usize, usize)],
+    classes: usize,
+    label_noise: f64,
+}
+
+impl Draw<'_> {
+    /// `total` records: `count` records of each listed tail component (in order), then head
+    /// records of uniform class; then the label noise record after record (the draws are made
+    /// whatever the rate). Returns the features (one column per record), labels and tags.
+    fn records(
+        &self,
+        tail_counts: impl Iterator<Item = (usize, usize)>,
+        total: usize,
+        component: &dyn Fn(usize, Option<usize>) -> usize,
+        rng: &mut SimRng,
+    ) -> (DMatrix<f64>, Vec<f64>, Vec<RecordTag>) {
+        let p = self.heads.first().map_or(0, |h| h.len());
+        let k = self.classes;
         let mut x = DMatrix::<f64>::zeros(p, total);
-        let mut y = Vec::with_capacity(total);
-        let mut canary = Vec::with_capacity(total);
+        let mut tags = Vec::with_capacity(total);
         let mut fill = |i: usize, mean: &DVector<f64>, rng: &mut SimRng| {
             for (r, v) in x.column_mut(i).iter_mut().enumerate() {
-                *v = mean[r] + normal(rng);
+                *v = mean[r] + rng.sample::<f64, _>(StandardNormal);
             }
         };
         let mut i = 0;
-        for (mean, c, size) in &tails {
-            for _ in 0..*size {
+        for (t, count) in tail_counts {
+            let (mean, c, _) = &self.tails[t];
+            for _ in 0..count {
                 fill(i, mean, rng);
-                y.push(*c);
-                canary.push(true);
+                tags.push(RecordTag {
+                    class: *c,
+                    component: component(*c, Some(t)),
+                    tail: true,
+                    mislabelled: false,
+                });
                 i += 1;
             }
         }
         while i < total {
             let c = uniform_index(rng, k);
-            fill(i, &heads[c], rng);
-            y.push(c);
-            canary.push(false);
+            fill(i, &self.heads[c], rng);
+            tags.push(RecordTag {
+                class: c,
+                component: component(c, None),
+                tail: false,
+                mislabelled: false,
+            });
             i += 1;
         }
-        // Label noise, record after record (draws made whatever the rate).
         let mut labels = Vec::with_capacity(total);
-        for (j, &c) in y.iter().enumerate() {
+        for tag in tags.iter_mut() {
             let flip = rng.random::<f64>() < self.label_noise;
             let other = uniform_index(rng, k - 1);
             let label = if flip {
-                if j < self.records {
-                    canary[j] = true;
-                }
-                (c + 1 + other) % k
+                tag.mislabelled = true;
+                (tag.class + 1 + other) % k
             } else {
-                c
+                tag.class
             };
             labels.push(label as f64);
         }
-        canary[self.records..].iter_mut().for_each(|f| *f = false);
-        let examples =
-            Examples::new(x, labels, Task::Classification { classes: k })?.with_canaries(canary)?;
-        Ok(MiaData {
-            examples,
-            audited: self.records,
-        })
+        (x, labels, tags)
     }
 }
 
@@ -237,9 +395,93 @@ mod tests {
         assert!(d.examples.y().iter().all(|&v| (0.0..10.0).contains(&v)));
         let again = lt.generate(&mut rng_from_seed(1)).unwrap();
         assert_eq!(again.examples, d.examples);
+        // The tags agree with the flags: canaries are exactly the audited tail and
+        // mislabelled records; a mislabelled record's label differs from its class.
+        for (j, (t, &f)) in d.tags.iter().zip(flags).enumerate() {
+            assert_eq!(f, j < 3000 && (t.tail || t.mislabelled), "record {j}");
+            let y = d.examples.y()[j] as usize;
+            assert_eq!(y != t.class, t.mislabelled, "record {j}");
+            assert_eq!(t.tail, t.component >= 10, "record {j}");
+            if !t.tail {
+                assert_eq!(t.component, t.class);
+            } else {
+                assert_eq!((t.component - 10) / 20, t.class);
+            }
+        }
+        assert!(d.test.is_empty() && d.test_tags.is_empty());
         assert!(LongTail { records: 100, ..lt }.validate().is_err());
         assert!(LongTail {
             label_noise: 1.5,
+            ..lt
+        }
+        .validate()
+        .is_err());
+    }
+
+    /// Test records come after every other draw (a population with them has the same
+    /// training records as without), one per tail component per `tail_test`, drawn near that
+    /// component; component sizes respect `tail_size_min..=tail_size_max`. A bug that drew the
+    /// test records before the label noise, or from the wrong component's mean, fails here.
+    #[test]
+    fn test_records_and_component_sizes() {
+        let lt = LongTail {
+            records: 1500,
+            population: 100,
+            tail_components: 5,
+            tail_size_min: 3,
+            tail_size_max: 5,
+            ..LongTail::default()
+        };
+        let plain = lt.generate(&mut rng_from_seed(4)).unwrap();
+        let with = LongTail {
+            tail_test: 2,
+            head_test: 30,
+            ..lt
+        }
+        .generate(&mut rng_from_seed(4))
+        .unwrap();
+        assert_eq!(with.examples, plain.examples);
+        assert_eq!(with.tags, plain.tags);
+        assert_eq!(with.test.len(), 2 * 50 + 30);
+        assert_eq!(with.test_tags.len(), with.test.len());
+        let mut sizes = vec![0usize; MiaData::components(&lt)];
+        for t in &plain.tags[..1500] {
+            sizes[t.component] += 1;
+        }
+        assert!(sizes[10..].iter().all(|s| (3..=5).contains(s)), "{sizes:?}");
+        // Each tail test record is closer to its component's training records' centroid
+        // than to any other component's (distance 6 between a tail and its head mean,
+        // within-component σ = 1 in 32 dimensions: ‖x − ν‖ ≈ √32 ≈ 5.7 against ≈ 8.5 to
+        // another component's mean).
+        let centroid = |c: usize| {
+            let idx: Vec<usize> = (0..1500)
+                .filter(|&j| plain.tags[j].component == c)
+                .collect();
+            let mut m = DVector::<f64>::zeros(32);
+            for &j in &idx {
+                m += plain.examples.x().column(j);
+            }
+            m / idx.len() as f64
+        };
+        let centroids: Vec<DVector<f64>> = (0..60).map(centroid).collect();
+        let mut nearest_own = 0;
+        for (j, t) in with.test_tags.iter().enumerate().take(100) {
+            assert!(t.tail);
+            let x = with.test.x().column(j);
+            let best = (0..60)
+                .min_by(|&a, &b| {
+                    (x - &centroids[a])
+                        .norm()
+                        .total_cmp(&(x - &centroids[b]).norm())
+                })
+                .unwrap();
+            nearest_own += usize::from(best == t.component);
+        }
+        // Centroids of 3–5 noisy records: most, not all, test records land nearest their own.
+        assert!(nearest_own >= 70, "{nearest_own}/100");
+        assert!(with.test_tags[100..].iter().all(|t| !t.tail));
+        assert!(LongTail {
+            tail_size_min: 0,
             ..lt
         }
         .validate()

@@ -23,13 +23,15 @@
 //! configuration) — never on how many models are trained or on which thread.
 //!
 //! **Cache.** A trained model's parameters are stored in `<dir>/<hash>.json`, where the hash
-//! is FNV-1a-64 of the canonical JSON of [`CacheKey`]: [`CODE_VERSION`], the population and
-//! its seed, the run seed, the model index, the keep row (as hex) and the training
-//! configuration. The file also holds the full key, compared on load, so a hash collision
+//! is FNV-1a-64 of the canonical JSON of [`CacheKey`]: [`CODE_VERSION`], a content hash of
+//! the records ([`data_hash`]: every feature, label and the number of audited records), the
+//! run seed, the model index, the keep row (as hex) and the training configuration. Keying by
+//! content rather than by how the records were made lets any record set share the cache: a
+//! population, a population with some records removed (the onion effect's peels), a real
+//! data set. The file also holds the full key, compared on load, so a hash collision
 //! cannot return another model's parameters. Files are written to a temporary name and
 //! renamed, so an interrupted run never leaves a half-written entry.
 
-use super::population::LongTail;
 use crate::learning::examples::Examples;
 use crate::learning::model::{DenseNet, Model, ModelSpec};
 use crate::privacy::accounting::{calibrate::noise_multiplier, AccountantKind};
@@ -161,15 +163,32 @@ impl ShadowConfig {
     }
 }
 
+/// FNV-1a-64 (as 16 hex digits) of the records' task, number of classes, `audited`, and every
+/// feature and label (their IEEE bits, little-endian, record by record).
+pub fn data_hash(examples: &Examples, audited: usize) -> String {
+    let mut bytes = Vec::with_capacity(16 + 8 * examples.x().len() + 8 * examples.len());
+    let classes = match examples.task() {
+        crate::learning::examples::Task::Classification { classes } => classes as u64,
+        crate::learning::examples::Task::Regression => 0,
+    };
+    bytes.extend_from_slice(&classes.to_le_bytes());
+    bytes.extend_from_slice(&(audited as u64).to_le_bytes());
+    for (col, y) in examples.x().column_iter().zip(examples.y()) {
+        for v in col.iter() {
+            bytes.extend_from_slice(&v.to_bits().to_le_bytes());
+        }
+        bytes.extend_from_slice(&y.to_bits().to_le_bytes());
+    }
+    format!("{:016x}", fnv1a64(&bytes))
+}
+
 /// What identifies a trained model (see the [module docs](self)).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CacheKey {
     /// [`CODE_VERSION`].
     pub code_version: String,
-    /// The population's parameters.
-    pub data: LongTail,
-    /// The seed the population was drawn with.
-    pub data_seed: u64,
+    /// The records' content hash ([`data_hash`]).
+    pub data: String,
     /// The run's seed (keys the model's streams).
     pub seed: u64,
     /// The model's index (the replicate of its streams).
@@ -371,15 +390,24 @@ mod tests {
         let cache = Cache::new(&dir);
         let key = CacheKey {
             code_version: CODE_VERSION.into(),
-            data: LongTail::default(),
-            data_seed: 1,
+            data: "0123456789abcdef".into(),
             seed: 2,
             model_index: 3,
             keep_row: "d1".into(),
             config: ShadowConfig::softmax(),
         };
         assert_eq!(cache.load(&key), None);
-        let params = vec![0.1, -2.5e-300, 1.0 / 3.0];
+        // serde_json's default float parser can be off by one ulp on reading (its
+        // `float_roundtrip` feature, enabled in Cargo.toml, makes it exact); these values
+        // were off by one ulp without it.
+        let params = vec![
+            0.1,
+            -2.5e-300,
+            1.0 / 3.0,
+            -0.19733180765024103,
+            0.11061546752363217,
+            -0.0017750590682693817,
+        ];
         cache.store(&key, &params).unwrap();
         assert_eq!(cache.load(&key), Some(params));
         // Rename the entry to another key's file name: the key check refuses it.
