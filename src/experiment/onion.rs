@@ -24,17 +24,24 @@
 //!    and keep matrix; per chain, the overlap of the two vulnerable sets and of the two top
 //!    layers, and how many of peel 1's survivors turn vulnerable from re-scoring alone — the
 //!    floor the peels' "newly exposed" must clear.
+//! 5. **masking** (the paper's mechanism, "inliers becoming new outliers"): targets are
+//!    records of tail components of [`MASK_SIZES`] records that are safe in layer 0 (in each
+//!    chosen component, its least exposed member); removing only their 2–4 neighbours (the
+//!    rest of their component), retraining and re-scoring should expose them. Control: as
+//!    many random records removed from outside the chosen components instead.
 //!
 //! Streams: the population from `onion/population` (data seed); each pool of models from a
 //! seed drawn from a stream named after its role — `onion/layer` (replicate 0 for layer 0,
 //! t for peel t), `onion/random/<r>` (replicate t for step t of chain r) — which keys both
 //! its keep matrix and its models' training streams; random removals from
-//! `onion/random/<r>/remove` (replicate t). Nothing depends on the thread count or on which
+//! `onion/random/<r>/remove` (replicate t); masking from `onion/masking/choose`, its pools
+//! `onion/masking` and `onion/masking/control`, its control's removal from
+//! `onion/masking/control/remove`. Nothing depends on the thread count or on which
 //! pools ran before.
 //!
 //! [`OnionExperiment`] wraps a whole run as one job for sweeps (`experiment = "onion"`).
 
-use shim::train_models; // TEMPORARY: super::mia::train_models once the foundation lands
+use super::mia::train_models;
 use super::{Experiment, Job};
 use crate::experiment::summary::mean_ci;
 use crate::learning::examples::Examples;
@@ -42,7 +49,7 @@ use crate::learning::model::ModelSpec;
 use crate::privacy::audit::clopper_pearson;
 use crate::privacy::audit::mia::keep::{KeepMatrix, MAX_MODELS};
 use crate::privacy::audit::mia::per_example::{per_example, Vulnerability};
-use crate::privacy::audit::mia::population::LongTail;
+use crate::privacy::audit::mia::population::{LongTail, RecordTag};
 use crate::privacy::audit::mia::shadow::{Cache, ShadowConfig};
 use crate::privacy::audit::mia::{Attack, ModelStats, Observations};
 use crate::rng::{permutation, rng_named, SimRng};
@@ -70,6 +77,8 @@ pub struct OnionPoint {
     pub level: f64,
     /// The attack that scores the records.
     pub attack: Attack,
+    /// Tail components whose neighbours the masking experiment removes (0: none).
+    pub masking_targets: usize,
     /// How every model is trained.
     pub shadow: ShadowConfig,
 }
@@ -82,6 +91,7 @@ impl Default for OnionPoint {
             data: LongTail {
                 records: 2500,
                 population: 0,
+                tail_size_max: 5,
                 ..LongTail::default()
             },
             models: 64,
@@ -91,6 +101,7 @@ impl Default for OnionPoint {
             fpr: 1e-3,
             level: 0.5,
             attack: Attack::LiraOnline,
+            masking_targets: 40,
             shadow: ShadowConfig::mlp(),
         }
     }
@@ -112,6 +123,7 @@ impl OnionPoint {
                 population: 0,
                 features: 16,
                 tail_components: 5,
+                tail_size_max: 5,
                 ..LongTail::default()
             },
             models: 32,
@@ -121,6 +133,7 @@ impl OnionPoint {
             fpr: 1e-2,
             level: 0.5,
             attack: Attack::LiraOnline,
+            masking_targets: 20,
             shadow,
         }
     }
@@ -130,10 +143,12 @@ impl OnionPoint {
         ((self.peel_fraction * self.data.records as f64).round() as usize).max(1)
     }
 
-    /// Pools of M models a run trains: layer 0, the peels, and each random chain's steps
-    /// 0..=peels.
+    /// Pools of M models a run trains: layer 0, the peels, each random chain's steps
+    /// 0..=peels, and the masking experiment's two.
     pub fn pools(&self) -> usize {
-        1 + self.peels + self.random_seeds * (1 + self.peels)
+        1 + self.peels
+            + self.random_seeds * (1 + self.peels)
+            + if self.masking_targets > 0 { 2 } else { 0 }
     }
 
     /// Checks the point.
@@ -185,6 +200,16 @@ impl OnionPoint {
         }
         if !(self.level > 0.0 && self.level <= 1.0) {
             return Err(Error::invalid("level", self.level, "must be in (0, 1]"));
+        }
+        if self.masking_targets > self.data.classes * self.data.tail_components {
+            return Err(Error::invalid(
+                "masking targets",
+                self.masking_targets,
+                format!(
+                    "at most one per tail component ({})",
+                    self.data.classes * self.data.tail_components
+                ),
+            ));
         }
         Ok(())
     }
@@ -320,6 +345,31 @@ pub struct Survivors {
     pub after: Vec<f64>,
 }
 
+/// The masking experiment (see the [module docs](self)).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Masking {
+    /// Targets (one per chosen component).
+    pub targets: usize,
+    /// Eligible components (of [`MASK_SIZES`] records with a member safe in layer 0).
+    pub eligible: usize,
+    /// Neighbours removed (and random records removed by the control).
+    pub removed: usize,
+    /// Targets' s in layer 0.
+    pub before: Vec<f64>,
+    /// Targets' s once their neighbours are removed and the models retrained.
+    pub after: Vec<f64>,
+    /// Targets' s once as many random records are removed instead.
+    pub control_after: Vec<f64>,
+    /// Targets vulnerable after masking.
+    pub exposed: usize,
+    /// Targets vulnerable after the control's removal.
+    pub control_exposed: usize,
+    /// Mean of after − before over targets, with its 95 % Student-t half-width.
+    pub change: [f64; 2],
+    /// The same for the control.
+    pub control_change: [f64; 2],
+}
+
 /// What one run reports.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OnionReport {
@@ -343,6 +393,8 @@ pub struct OnionReport {
     pub noise: Vec<NoiseControl>,
     /// Paired scores of peel 1's survivors.
     pub survivors: Survivors,
+    /// The masking experiment (`None` with `masking_targets = 0`).
+    pub masking: Option<Masking>,
 }
 
 /// A pool scored: which records (original indices), their vulnerability, accuracies.
@@ -424,7 +476,6 @@ impl<'a> Scorer<'a> {
         let keep = KeepMatrix::lira(seed, p.models, records.len())?;
         let outs = train_models(
             &ex,
-            records.len(),
             &keep,
             &p.shadow,
             seed,
@@ -485,6 +536,11 @@ pub fn run_onion(
     let level = p.level;
 
     let layer0 = scorer.layer(all.clone(), "onion/layer", 0)?;
+    let masking = if p.masking_targets > 0 {
+        Some(masking(&scorer, &layer0, &data.tags[..n], cfg.seed)?)
+    } else {
+        None
+    };
 
     let mut peels = Vec::with_capacity(p.peels);
     let mut survivors = None;
@@ -568,6 +624,87 @@ pub fn run_onion(
             before: vec![],
             after: vec![],
         }),
+        masking,
+    })
+}
+
+/// Sizes of the tail components whose members can be masking targets (the reference's
+/// "tail components of size 3–5": 2–4 neighbours each).
+pub const MASK_SIZES: std::ops::RangeInclusive<usize> = 3..=5;
+
+/// The masking experiment on layer 0 (every record present), `tags` one per record.
+fn masking(scorer: &Scorer, layer0: &Layer, tags: &[RecordTag], seed: u64) -> Result<Masking> {
+    let p = scorer.point;
+    let n = layer0.records.len();
+    let s0 = layer0.by_record(n);
+    // Members of each tail component, in record order.
+    let mut members: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for (j, t) in tags.iter().enumerate().filter(|(_, t)| t.tail) {
+        members.entry(t.component).or_default().push(j);
+    }
+    // Per eligible component: (target = least exposed member, its neighbours).
+    let rank = layer0.vuln.ranking();
+    let mut place = vec![0usize; n];
+    for (r, &pos) in rank.iter().enumerate() {
+        place[layer0.records[pos]] = r;
+    }
+    let eligible: Vec<(usize, Vec<usize>)> = members
+        .values()
+        .filter(|m| MASK_SIZES.contains(&m.len()))
+        .filter_map(|m| {
+            let target = *m.iter().max_by_key(|&&j| place[j])?;
+            (s0[target].unwrap_or(0.0) < p.level)
+                .then(|| (target, m.iter().copied().filter(|&j| j != target).collect()))
+        })
+        .collect();
+    let order = permutation(&mut rng_named(seed, 0, "onion/masking/choose"), eligible.len());
+    let chosen: Vec<&(usize, Vec<usize>)> = order
+        .iter()
+        .take(p.masking_targets)
+        .map(|&i| &eligible[i])
+        .collect();
+    let targets: Vec<usize> = chosen.iter().map(|c| c.0).collect();
+    let neighbours: Vec<usize> = chosen.iter().flat_map(|c| c.1.iter().copied()).collect();
+    let masked = scorer.layer(without(&layer0.records, &neighbours), "onion/masking", 0)?;
+    // The control removes as many records from outside the chosen components.
+    let mut inside = targets.clone();
+    inside.extend(&neighbours);
+    let outside = without(&layer0.records, &inside);
+    let pick = permutation(
+        &mut rng_named(seed, 0, "onion/masking/control/remove"),
+        outside.len(),
+    );
+    let gone: Vec<usize> = pick
+        .iter()
+        .take(neighbours.len())
+        .map(|&q| outside[q])
+        .collect();
+    let control = scorer.layer(without(&layer0.records, &gone), "onion/masking/control", 0)?;
+    let at = |l: &Layer| {
+        let s = l.by_record(n);
+        targets
+            .iter()
+            .map(|&j| s[j].unwrap_or(0.0))
+            .collect::<Vec<f64>>()
+    };
+    let before: Vec<f64> = targets.iter().map(|&j| s0[j].unwrap_or(0.0)).collect();
+    let (after, control_after) = (at(&masked), at(&control));
+    let change = |a: &[f64]| {
+        let d: Vec<f64> = a.iter().zip(&before).map(|(x, b)| x - b).collect();
+        mean_ci(&d, 0.95).map_or([0.0, 0.0], |c| [c.mean, c.half_width])
+    };
+    let exposed = |a: &[f64]| a.iter().filter(|&&v| v >= p.level).count();
+    Ok(Masking {
+        targets: targets.len(),
+        eligible: eligible.len(),
+        removed: neighbours.len(),
+        exposed: exposed(&after),
+        control_exposed: exposed(&control_after),
+        change: change(&after),
+        control_change: change(&control_after),
+        before,
+        after,
+        control_after,
     })
 }
 
@@ -645,6 +782,7 @@ pub const KEYS: &[&str] = &[
     "attack",
     "fpr",
     "level",
+    "masking_targets",
     "epochs",
     "lr",
     "quick",
@@ -699,6 +837,7 @@ pub(crate) fn apply(key: &str, v: &toml::Value, q: &mut OnionPoint) -> Result<()
         "models" => q.models = want_int(key, v, 4)?,
         "peels" => q.peels = want_int(key, v, 1)?,
         "random_seeds" => q.random_seeds = want_int(key, v, 1)?,
+        "masking_targets" => q.masking_targets = want_int(key, v, 0)?,
         "epochs" => q.shadow.epochs = want_int(key, v, 1)?,
         "peel_fraction" => q.peel_fraction = want_float(key, v)?,
         "fpr" => q.fpr = want_float(key, v)?,
@@ -727,38 +866,3 @@ impl Experiment for OnionExperiment {
     }
 }
 
-/// TEMPORARY stand-in for the foundation's `super::mia::train_models` (same signature).
-mod shim {
-    use super::super::mia::ShadowOutput;
-    use crate::learning::examples::Examples;
-    use crate::learning::model::Model;
-    use crate::privacy::audit::mia::keep::KeepMatrix;
-    use crate::privacy::audit::mia::shadow::{self, Cache, ShadowConfig};
-    use crate::privacy::audit::mia::ModelStats;
-    use crate::Result;
-    use rayon::prelude::*;
-
-    pub(super) fn train_models(
-        examples: &Examples,
-        audited: usize,
-        keep: &KeepMatrix,
-        cfg: &ShadowConfig,
-        seed: u64,
-        _cache: Option<&Cache>,
-        on_model: &(dyn Fn() + Sync),
-    ) -> Result<Vec<ShadowOutput>> {
-        let model = cfg.model.build_dense(examples.features(), examples.task())?;
-        let sigma = cfg.noise_multiplier()?;
-        (0..keep.models())
-            .into_par_iter()
-            .map(|i| {
-                let train = examples.select(&keep.kept_indices(i));
-                let p = shadow::train(&model, &train, cfg, seed, i as u32, audited as f64 / 2.0, sigma)?;
-                let z = model.predict(&p, examples.x().as_view())?;
-                let stats = ModelStats::from_logits(&z, examples.y(), keep.row(i))?;
-                on_model();
-                Ok(ShadowOutput { stats, cached: false })
-            })
-            .collect()
-    }
-}
