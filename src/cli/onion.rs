@@ -239,11 +239,18 @@ fn table(r: &OnionReport, p: &OnionPoint) -> String {
     let _ = writeln!(
         t,
         "{:>4} {:>8} {:>10} {:>10} {:>8} {:>8} | random removal: {:>13} {:>11} {:>15}",
-        "step", "records", "vulnerable", "was before", "newly", "now safe", "vulnerable", "newly", "share change %"
+        "step",
+        "records",
+        "vulnerable",
+        "was before",
+        "newly",
+        "now safe",
+        "vulnerable",
+        "newly",
+        "share change %"
     );
-    let ci = |s: &Spread, scale: f64| {
-        format!("{:.1} ± {:.1}", s.mean * scale, s.half_width * scale)
-    };
+    let ci =
+        |s: &Spread, scale: f64| format!("{:.1} ± {:.1}", s.mean * scale, s.half_width * scale);
     for (k, c) in r.random.iter().enumerate() {
         let (v, was, newly, safe) = match k.checked_sub(1).and_then(|i| r.peels.get(i)) {
             Some(pe) => (

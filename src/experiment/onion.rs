@@ -474,21 +474,13 @@ impl<'a> Scorer<'a> {
         let seed = rng_named(self.seed, replicate, name).next_u64();
         let ex = self.examples.select(&records);
         let keep = KeepMatrix::lira(seed, p.models, records.len())?;
-        let outs = train_models(
-            &ex,
-            &keep,
-            &p.shadow,
-            seed,
-            self.cache,
-            self.on_model,
-        )?;
+        let outs = train_models(&ex, &keep, &p.shadow, seed, self.cache, self.on_model)?;
         let cached = outs.iter().filter(|o| o.cached).count();
         self.cached.set(self.cached.get() + cached);
         self.trained.set(self.trained.get() + outs.len() - cached);
         let stats: Vec<ModelStats> = outs.into_iter().map(|o| o.stats).collect();
-        let mean = |f: &dyn Fn(&ModelStats) -> f64| {
-            stats.iter().map(f).sum::<f64>() / stats.len() as f64
-        };
+        let mean =
+            |f: &dyn Fn(&ModelStats) -> f64| stats.iter().map(f).sum::<f64>() / stats.len() as f64;
         let (train_accuracy, held_out_accuracy) =
             (mean(&|s| s.train_accuracy), mean(&|s| s.held_out_accuracy));
         let obs = Observations::from_stats(&keep, &stats)?;
@@ -553,7 +545,11 @@ pub fn run_onion(
         let ch = changes(&next, &before, level);
         if t == 1 {
             survivors = Some(Survivors {
-                before: next.records.iter().map(|&j| before[j].unwrap_or(0.0)).collect(),
+                before: next
+                    .records
+                    .iter()
+                    .map(|&j| before[j].unwrap_or(0.0))
+                    .collect(),
                 after: next.vuln.tpr.clone(),
             });
         }
@@ -575,7 +571,10 @@ pub fn run_onion(
     let mut steps = vec![(Vec::new(), Vec::new(), Vec::new()); p.peels + 1];
     let mut noise = Vec::with_capacity(p.random_seeds);
     for r in 0..p.random_seeds {
-        let (name, remove) = (format!("onion/random/{r}"), format!("onion/random/{r}/remove"));
+        let (name, remove) = (
+            format!("onion/random/{r}"),
+            format!("onion/random/{r}/remove"),
+        );
         let base = scorer.layer(all.clone(), &name, 0)?;
         noise.push(noise_control(&layer0, &base, k, level, n));
         let share0 = base.vuln.count(level) as f64 / n as f64;
@@ -588,7 +587,8 @@ pub fn run_onion(
                 );
                 let gone: Vec<usize> = order[..k].iter().map(|&q| layer.records[q]).collect();
                 let next = scorer.layer(without(&layer.records, &gone), &name, t as u32)?;
-                step.1.push(changes(&next, &layer.by_record(n), level).newly_exposed as f64);
+                step.1
+                    .push(changes(&next, &layer.by_record(n), level).newly_exposed as f64);
                 layer = next;
             } else {
                 step.1.push(0.0);
@@ -657,7 +657,10 @@ fn masking(scorer: &Scorer, layer0: &Layer, tags: &[RecordTag], seed: u64) -> Re
                 .then(|| (target, m.iter().copied().filter(|&j| j != target).collect()))
         })
         .collect();
-    let order = permutation(&mut rng_named(seed, 0, "onion/masking/choose"), eligible.len());
+    let order = permutation(
+        &mut rng_named(seed, 0, "onion/masking/choose"),
+        eligible.len(),
+    );
     let chosen: Vec<&(usize, Vec<usize>)> = order
         .iter()
         .take(p.masking_targets)
@@ -771,6 +774,7 @@ pub struct OnionBounds {}
 
 /// Grid keys of the `onion` experiment, in product order (the last varies fastest).
 pub const KEYS: &[&str] = &[
+    "quick",
     "model",
     "records",
     "features",
@@ -785,11 +789,11 @@ pub const KEYS: &[&str] = &[
     "masking_targets",
     "epochs",
     "lr",
-    "quick",
 ];
 
 /// Sets one key of an `onion` point (ranges are checked with the whole point). `quick = true`
-/// resets the point to [`OnionPoint::quick`] (list it first).
+/// resets the point to [`OnionPoint::quick`] (it comes first in [`KEYS`], so the other keys
+/// then change the quick point).
 ///
 /// # Errors
 /// A wrong type, an unknown model or attack, an unknown key.
@@ -866,3 +870,88 @@ impl Experiment for OnionExperiment {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Masking in its purest form: a tail record with an exact duplicate is hidden by it
+    /// (when the record is OUT, its copy is IN in half of those models, so its OUT scores look
+    /// like IN scores); removing only the duplicates and retraining raises the records'
+    /// per-example TPR. Quick population (600 records); the 20 duplicated records are tail
+    /// records alone in their component. The mean paired change must be at least 0.2 with the
+    /// lower end of its 95 % interval above 0.
+    /// Mutation checked: `without` returning its input unchanged (nothing removed) leaves the
+    /// change at noise level (|mean| < 0.1) and this test fails.
+    #[test]
+    fn removing_a_records_duplicate_raises_its_vulnerability() {
+        let p = OnionPoint::quick();
+        let data = p
+            .data
+            .generate(&mut rng_named(3, 0, "onion/population"))
+            .unwrap();
+        let n = data.audited;
+        let mut size = std::collections::BTreeMap::<usize, usize>::new();
+        for t in data.tags[..n].iter().filter(|t| t.tail) {
+            *size.entry(t.component).or_default() += 1;
+        }
+        let dup: Vec<usize> = (0..n)
+            .filter(|&j| data.tags[j].tail && size[&data.tags[j].component] <= 2)
+            .take(20)
+            .collect();
+        assert_eq!(dup.len(), 20);
+        let mut idx: Vec<usize> = (0..n).collect();
+        idx.extend(&dup);
+        let examples = data.examples.select(&idx);
+        let scorer = Scorer::new(&p, 5, &examples, None, &|| {});
+        let with = scorer
+            .layer((0..n + dup.len()).collect(), "test/with", 0)
+            .unwrap();
+        let copies: Vec<usize> = (n..n + dup.len()).collect();
+        let alone = scorer
+            .layer(without(&with.records, &copies), "test/alone", 0)
+            .unwrap();
+        let (a, b) = (
+            alone.by_record(n + dup.len()),
+            with.by_record(n + dup.len()),
+        );
+        let diff: Vec<f64> = dup.iter().map(|&j| a[j].unwrap() - b[j].unwrap()).collect();
+        let ci = mean_ci(&diff, 0.95).unwrap();
+        assert!(
+            ci.mean >= 0.2 && ci.mean - ci.half_width > 0.0,
+            "change {} ± {} ({diff:?})",
+            ci.mean,
+            ci.half_width
+        );
+    }
+
+    /// Hand-built layers: the noise control counts the records vulnerable in both scorings,
+    /// the Jaccard index, the overlap of the top layers and the survivors newly vulnerable in
+    /// the second scoring. Records 0..6 with s_A = (1, .9, .6, .2, 0, .7) and
+    /// s_B = (1, .1, .8, .6, .5, 0) at level ½: A = {0, 1, 2, 5}, B = {0, 2, 3, 4}; both
+    /// {0, 2} → 2, union 6 → Jaccard ⅓. Top 2: A ranks 0, 1; B ranks 0, 2 → overlap ½.
+    /// Survivors of A's top layer (2..6) vulnerable in B and not in A: 3, 4 → 2.
+    /// Mutation checked: swapping the scorings in `newly_exposed` (vulnerable in A and not
+    /// in B) counts record 5 alone, 1, and this test fails.
+    #[test]
+    fn noise_control_known_answer() {
+        let layer = |s: &[f64]| Layer {
+            records: (0..s.len()).collect(),
+            vuln: Vulnerability {
+                tpr: s.to_vec(),
+                margin: vec![0.0; s.len()],
+                threshold: 0.0,
+                fpr: 0.01,
+            },
+            train_accuracy: 1.0,
+            held_out_accuracy: 1.0,
+        };
+        let a = layer(&[1.0, 0.9, 0.6, 0.2, 0.0, 0.7]);
+        let b = layer(&[1.0, 0.1, 0.8, 0.6, 0.5, 0.0]);
+        let c = noise_control(&a, &b, 2, 0.5, 6);
+        assert_eq!((c.vulnerable, c.vulnerable_both), (4, 2));
+        assert!((c.jaccard - 1.0 / 3.0).abs() < 1e-15);
+        assert_eq!(c.top_overlap, 0.5);
+        assert_eq!(c.newly_exposed, 2);
+        assert!(c.top_overlap_ci[0] < 0.5 && c.top_overlap_ci[1] > 0.5);
+    }
+}

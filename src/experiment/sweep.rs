@@ -425,9 +425,9 @@ impl Experiment for SweepAny {
             SweepParams::Audit(q) => DpsgdAudit
                 .run_once(q, rng)
                 .map_or_else(SweepOutput::failed, SweepOutput::Audit),
-            SweepParams::Onion(q) => SweepOutput::Onion(Box::new(
-                super::onion::OnionExperiment.run_once(q, rng)?,
-            )),
+            SweepParams::Onion(q) => {
+                SweepOutput::Onion(Box::new(super::onion::OnionExperiment.run_once(q, rng)?))
+            }
         })
     }
 

@@ -339,7 +339,10 @@ pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, V
         })
         .collect();
     draw("fig14", "onion", onions.is_empty(), &mut || {
-        Ok(vec![onion::fig14a(&onions, out)?, onion::fig14b(&onions, out)?])
+        Ok(vec![
+            onion::fig14a(&onions, out)?,
+            onion::fig14b(&onions, out)?,
+        ])
     })?;
     Ok((written, skipped))
 }

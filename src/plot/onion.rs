@@ -14,10 +14,11 @@ fn over(recs: &[&OnionRecord], f: impl Fn(&OnionRecord) -> Option<f64>) -> Optio
     mean_ci(&xs, 0.95).map(|c| (c.mean, c.half_width))
 }
 
-/// The setting of the first record, for titles.
+/// The setting of the first record, for notes.
 fn setting(r: &OnionRecord) -> String {
     format!(
-        "{} records, {} {} × {} per pool, {} at FPR {}, vulnerable: s ≥ {}",
+        "{} records, {} {} models ({} epochs) per pool, {} per-example TPR at global FPR {}, \
+         vulnerable when s ≥ {}.",
         r.output.records,
         r.output.models,
         r.params.shadow.model.name(),
@@ -101,8 +102,7 @@ pub fn fig14a(recs: &[&OnionRecord], out: &Path) -> Result<Written> {
         1,
     );
     series.push(Series {
-        label: "survivors already vulnerable before the peel (a static audit's prediction)"
-            .into(),
+        label: "survivors already vulnerable before the peel (a static audit's prediction)".into(),
         color: (0, 0, 0),
         points: before,
         stroke: Stroke::Dashed,
@@ -169,7 +169,7 @@ pub fn fig14a(recs: &[&OnionRecord], out: &Path) -> Result<Written> {
     let ov = noise.iter().map(|c| c.top_overlap).sum::<f64>() / noise.len().max(1) as f64;
     let chart = Chart {
         stem: "fig14a_onion_layers".into(),
-        title: format!("Onion effect: peeling vs random removal ({})", setting(first)),
+        title: "Privacy onion effect: peeling the most exposed layer vs random removal".into(),
         x_label: format!(
             "step (each removes {} records = {} % of the original)",
             o.removed_per_step,
@@ -184,13 +184,14 @@ pub fn fig14a(recs: &[&OnionRecord], out: &Path) -> Result<Written> {
         vlines: vec![],
         y_range: Some((0.0, top * 1.1)),
         note: Some(format!(
-            "Each peel removes the most exposed records, trains {} new models on the rest with \
+            "{} Each peel removes the most exposed records, trains {} new models on the rest with \
              a fresh keep matrix and re-scores (per-example TPR at a global FPR: the share of \
              the models trained on a record whose attack flags it). A static audit predicts \
              the dashed line; the bars stay far above it: a new layer is exposed. Noise control \
              (layer 0 re-scored, mean over chains): Jaccard of the vulnerable sets {jac:.2}, \
              top-layer overlap {ov:.2}. No bound is drawn: these models are not DP, so the \
              bound TPR ≤ e^ε·FPR + δ has no ε to hold at.",
+            setting(first),
             o.models
         )),
     };
@@ -219,7 +220,10 @@ pub fn fig14b(recs: &[&OnionRecord], out: &Path) -> Result<Written> {
     for (&b, &a) in sv.before.iter().zip(&sv.after) {
         let (color, label) = if a >= level && b < level {
             exposed += 1;
-            (red, (exposed == 1).then_some("newly exposed survivor (safe in layer 0)"))
+            (
+                red,
+                (exposed == 1).then_some("newly exposed survivor (safe in layer 0)"),
+            )
         } else if b >= level && a < level {
             safe += 1;
             (blue, (safe == 1).then_some("newly safe survivor"))
@@ -264,16 +268,36 @@ pub fn fig14b(recs: &[&OnionRecord], out: &Path) -> Result<Written> {
         y_range: Some((0.0, 1.02)),
         note: None,
     };
+    let mut panels = vec![peel];
+    let mut note = format!(
+        "{} {exposed} survivors were safe in layer 0 and are vulnerable once the {} most \
+         exposed records are gone and the models retrained; {safe} went the other way. \
+         Survivors whose side of the level did not change are not drawn.",
+        setting(r),
+        r.output.removed_per_step
+    );
+    if let Some(m) = &r.output.masking {
+        let panel = masking_panel(m, level, &mut panels[0].series);
+        panels.push(panel);
+        note.push_str(&format!(
+            " Masking: {} targets (the safest member of tail components of 3–5 records); \
+             removing their {} neighbours changes s by {:+.3} ± {:.3} ({} exposed), removing \
+             as many random records by {:+.3} ± {:.3} ({} exposed).",
+            m.targets,
+            m.removed,
+            m.change[0],
+            m.change[1],
+            m.exposed,
+            m.control_change[0],
+            m.control_change[1],
+            m.control_exposed
+        ));
+    }
     let fig = Panels {
         stem: "fig14b_onion_survivors".into(),
-        title: format!("Onion effect: who becomes exposed ({})", setting(r)),
-        panels: vec![peel],
-        note: Some(format!(
-            "{exposed} survivors were safe in layer 0 and are vulnerable once the {} most \
-             exposed records are gone and the models retrained; {safe} went the other way. \
-             Survivors whose side of the level did not change are not drawn.",
-            r.output.removed_per_step
-        )),
+        title: "Privacy onion effect: who becomes exposed".into(),
+        panels,
+        note: Some(note),
     };
     fig.draw(out)?;
     Ok(Written {
@@ -281,4 +305,68 @@ pub fn fig14b(recs: &[&OnionRecord], out: &Path) -> Result<Written> {
         summary: "fig14b: peel 1 survivors' per-example TPR before/after, newly exposed in red"
             .into(),
     })
+}
+
+/// The masking panel: each target's s in layer 0 and after its neighbours are removed
+/// (x = 0 → 1, red when it becomes vulnerable, grey otherwise), and after as many random
+/// records are removed instead (x = 2 → 3); means with 95 % intervals in black. Its legend
+/// entries are appended to `legend` (the panels share the first panel's legend).
+fn masking_panel(
+    m: &crate::experiment::onion::Masking,
+    level: f64,
+    legend: &mut Vec<Series>,
+) -> Chart {
+    let red = PALETTE[3];
+    let grey = (170, 170, 170);
+    let mut series = Vec::new();
+    for (x0, after) in [(0.0, &m.after), (2.0, &m.control_after)] {
+        for (&b, &a) in m.before.iter().zip(after.iter()) {
+            series.push(Series {
+                label: String::new(),
+                color: if a >= level { red } else { grey },
+                points: vec![(x0, b, 0.0), (x0 + 1.0, a, 0.0)],
+                stroke: Stroke::Solid,
+                markers: true,
+            });
+        }
+        let ci = |v: &[f64]| mean_ci(v, 0.95).map_or((0.0, 0.0), |c| (c.mean, c.half_width));
+        let ((mb, hb), (ma, ha)) = (ci(&m.before), ci(after));
+        series.push(Series {
+            label: String::new(),
+            color: (0, 0, 0),
+            points: vec![(x0, mb, hb), (x0 + 1.0, ma, ha)],
+            stroke: Stroke::Dashed,
+            markers: true,
+        });
+    }
+    legend.push(Series {
+        label: "masking target (right panel): safe in layer 0, after its neighbours or as \
+                many random records are removed; grey: still safe"
+            .into(),
+        color: grey,
+        points: vec![],
+        stroke: Stroke::Solid,
+        markers: false,
+    });
+    legend.push(Series {
+        label: "mean over the masking targets (95% CI)".into(),
+        color: (0, 0, 0),
+        points: vec![],
+        stroke: Stroke::Dashed,
+        markers: false,
+    });
+    Chart {
+        stem: String::new(),
+        title: "masking: 0→1 neighbours removed, 2→3 random".into(),
+        x_label: "0: layer 0, 1: neighbours removed | 2: layer 0, 3: random removed".into(),
+        y_label: "per-example TPR s".into(),
+        x_log: false,
+        y_log: false,
+        x_range: Some((-0.15, 3.15)),
+        series,
+        shades: vec![],
+        vlines: vec![],
+        y_range: Some((0.0, 1.02)),
+        note: None,
+    }
 }

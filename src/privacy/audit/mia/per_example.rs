@@ -71,7 +71,11 @@ pub fn per_example(obs: &Observations, attack: Attack, fpr: f64) -> Result<Vulne
         }
     }
     if out_pool.is_empty() {
-        return Err(Error::invalid("models", models, "no model left any record out"));
+        return Err(Error::invalid(
+            "models",
+            models,
+            "no model left any record out",
+        ));
     }
     out_pool.sort_by(|a, b| b.total_cmp(a));
     // At most k false positives: a score passes iff it exceeds the (k+1)-th largest OUT score
