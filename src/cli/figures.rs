@@ -36,7 +36,7 @@ pub struct Args {
 }
 
 /// The paper's sweep configs, compiled in: (file name, text).
-const BUILT_IN: [(&str, &str); 14] = [
+const BUILT_IN: [(&str, &str); 15] = [
     (
         "breakdown.toml",
         include_str!("../../examples/sweeps/breakdown.toml"),
@@ -89,6 +89,10 @@ const BUILT_IN: [(&str, &str); 14] = [
     (
         "memorize.toml",
         include_str!("../../examples/sweeps/memorize.toml"),
+    ),
+    (
+        "onion.toml",
+        include_str!("../../examples/sweeps/onion.toml"),
     ),
 ];
 

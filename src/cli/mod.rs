@@ -15,6 +15,7 @@ mod bounds;
 mod figures;
 mod list;
 mod memorize;
+mod onion;
 #[cfg(feature = "plot")]
 mod plot;
 mod privacy;
@@ -77,6 +78,9 @@ enum Command {
     /// Memorization and the long tail: Feldman-Zhang memorization, head vs tail accuracy and
     /// LiRA on the tail as DP-SGD's epsilon shrinks.
     Memorize(memorize::MemorizeArgs),
+    /// The privacy onion effect: peel the records most exposed to membership inference,
+    /// retrain, and watch a new layer become exposed (random and noise controls).
+    Onion(onion::OnionArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -98,6 +102,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Block(a) => block::run(a),
         Command::Unlearn(a) => unlearn::run(a),
         Command::Memorize(a) => memorize::run(a),
+        Command::Onion(a) => onion::run(a),
     }
 }
 

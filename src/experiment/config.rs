@@ -308,6 +308,8 @@ pub enum ExperimentKind {
     Unlearn,
     /// Memorization and the long tail ([`super::memorize::MemorizeExperiment`]).
     Memorize,
+    /// The privacy onion effect ([`super::onion::OnionExperiment`]).
+    Onion,
 }
 
 /// Every kind, in the order messages list them.
@@ -322,6 +324,7 @@ pub const KINDS: &[ExperimentKind] = &[
     ExperimentKind::Block,
     ExperimentKind::Unlearn,
     ExperimentKind::Memorize,
+    ExperimentKind::Onion,
 ];
 
 impl ExperimentKind {
@@ -338,6 +341,7 @@ impl ExperimentKind {
             ExperimentKind::Block => "block",
             ExperimentKind::Unlearn => "unlearn",
             ExperimentKind::Memorize => "memorize",
+            ExperimentKind::Onion => "onion",
         }
     }
 
@@ -354,6 +358,7 @@ impl ExperimentKind {
             ExperimentKind::Block => super::block::BLOCK_KEYS,
             ExperimentKind::Unlearn => UNLEARN_KEYS,
             ExperimentKind::Memorize => super::memorize::MEMORIZE_KEYS,
+            ExperimentKind::Onion => super::onion::KEYS,
         }
     }
 
@@ -370,6 +375,7 @@ impl ExperimentKind {
             ExperimentKind::Block => &[],
             ExperimentKind::Unlearn => &[],
             ExperimentKind::Memorize => &[],
+            ExperimentKind::Onion => &[],
         }
     }
 }
@@ -398,6 +404,8 @@ pub enum SweepParams {
     Unlearn(super::unlearn::UnlearnPoint),
     /// A `memorize` point.
     Memorize(super::memorize::MemorizePoint),
+    /// An `onion` point.
+    Onion(super::onion::OnionPoint),
 }
 
 impl SweepParams {
@@ -1040,6 +1048,7 @@ fn base_point(kind: ExperimentKind) -> SweepParams {
         }),
         ExperimentKind::Mia => SweepParams::Mia(super::mia::MiaPoint::default()),
         ExperimentKind::Unlearn => SweepParams::Unlearn(super::unlearn::UnlearnPoint::default()),
+        ExperimentKind::Onion => SweepParams::Onion(super::onion::OnionPoint::default()),
         ExperimentKind::Train => SweepParams::Train(TrainPoint {
             data: DataSource::Digits,
             test_fraction: 0.2,
@@ -1082,7 +1091,7 @@ fn type_name(v: &toml::Value) -> &'static str {
     }
 }
 
-pub(super) fn want_int(key: &str, v: &toml::Value, min: i64) -> Result<usize> {
+pub(crate) fn want_int(key: &str, v: &toml::Value, min: i64) -> Result<usize> {
     let i = v.as_integer().ok_or_else(|| {
         Error::invalid(key, v, format!("expected an integer, got {}", type_name(v)))
     })?;
@@ -1092,7 +1101,7 @@ pub(super) fn want_int(key: &str, v: &toml::Value, min: i64) -> Result<usize> {
     usize::try_from(i).map_err(|_| Error::invalid(key, i, "too large"))
 }
 
-pub(super) fn want_float(key: &str, v: &toml::Value) -> Result<f64> {
+pub(crate) fn want_float(key: &str, v: &toml::Value) -> Result<f64> {
     let x = match v {
         toml::Value::Float(x) => *x,
         toml::Value::Integer(i) => *i as f64,
@@ -1110,7 +1119,7 @@ pub(super) fn want_float(key: &str, v: &toml::Value) -> Result<f64> {
     Ok(x)
 }
 
-pub(super) fn want_str<'a>(key: &str, v: &'a toml::Value) -> Result<&'a str> {
+pub(crate) fn want_str<'a>(key: &str, v: &'a toml::Value) -> Result<&'a str> {
     v.as_str()
         .ok_or_else(|| Error::invalid(key, v, format!("expected a string, got {}", type_name(v))))
 }
@@ -1178,6 +1187,7 @@ fn apply(key: &str, v: &toml::Value, p: &mut SweepParams) -> Result<()> {
         SweepParams::Block(b) => super::block::apply(key, v, b),
         SweepParams::Unlearn(q) => apply_unlearn(key, v, q),
         SweepParams::Memorize(q) => super::memorize::apply(key, v, q),
+        SweepParams::Onion(q) => super::onion::apply(key, v, q),
     }
 }
 
@@ -1639,6 +1649,7 @@ fn check_point(p: &SweepParams) -> Result<()> {
         SweepParams::Block(b) => b.check()?,
         SweepParams::Unlearn(q) => q.validate()?,
         SweepParams::Memorize(q) => q.check()?,
+        SweepParams::Onion(q) => q.check()?,
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ pub mod dp_robust;
 pub mod exposure;
 pub mod memorize;
 pub mod mia;
+pub mod onion;
 pub mod par;
 pub mod privacy;
 pub mod robust;

@@ -227,6 +227,8 @@ pub enum SweepBounds {
     Unlearn(super::unlearn::UnlearnBounds),
     /// At a `memorize` point.
     Memorize(super::memorize::MemorizeBounds),
+    /// At an `onion` point.
+    Onion(super::onion::OnionBounds),
 }
 
 /// What one run of a sweep produced, by experiment kind (serialised as the inner value).
@@ -253,6 +255,8 @@ pub enum SweepOutput {
     Unlearn(super::unlearn::UnlearnReport),
     /// A `memorize` run.
     Memorize(Box<super::memorize::MemorizeReport>),
+    /// An `onion` run.
+    Onion(Box<super::onion::OnionReport>),
     /// A `dp_mean` or `dp_robust` run whose metrics were not all finite.
     Failed(RunFailure),
 }
@@ -442,6 +446,9 @@ impl Experiment for SweepAny {
             SweepParams::Memorize(q) => SweepOutput::Memorize(Box::new(
                 super::memorize::MemorizeExperiment.run_once(q, rng)?,
             )),
+            SweepParams::Onion(q) => {
+                SweepOutput::Onion(Box::new(super::onion::OnionExperiment.run_once(q, rng)?))
+            }
         })
     }
 
@@ -471,6 +478,10 @@ impl Experiment for SweepAny {
             SweepParams::Memorize(q) => Ok(SweepOutput::Memorize(Box::new(
                 super::memorize::MemorizeExperiment.run_job(q, job)?,
             ))),
+            // A whole onion run per job, seeded by (seed, replicate) only.
+            SweepParams::Onion(q) => Ok(SweepOutput::Onion(Box::new(
+                super::onion::OnionExperiment.run_job(q, job)?,
+            ))),
             _ => self.run_once(p, &mut job.rng()?),
         }
     }
@@ -492,6 +503,7 @@ pub fn sweep_bounds(p: &SweepParams) -> Result<SweepBounds> {
         SweepParams::Block(q) => SweepBounds::Block(super::block::BlockBounds::at(q)),
         SweepParams::Unlearn(_) => SweepBounds::Unlearn(super::unlearn::UnlearnBounds {}),
         SweepParams::Memorize(q) => SweepBounds::Memorize(super::memorize::MemorizeBounds::of(q)?),
+        SweepParams::Onion(_) => SweepBounds::Onion(super::onion::OnionBounds::default()),
     })
 }
 

@@ -23,6 +23,8 @@
 //! | `fig15b_unlearn_tradeoff` | `unlearn` | per forget set: forgetting quality F (competition's plug-in) vs utility ToW per method, the ideal F of N vs N retrained models dashed |
 //! | `fig15c_unlearn_relearn` | `unlearn` | per forget set: accuracy on 90 % of F after relearning steps on the other 10 %, per method, the retrained control dashed |
 //! | `fig13_memorization`, `fig13_memorization_digits` | `memorize` (kind `memorize`) | E0, one figure per data set (Gaussian mixture, digits): (a) head-test, tail-test and mislabelled-training accuracy vs DP-SGD ε with M4's cap; (b) LiRA TPR at 0.1 % FPR on the tail and mean mem_i of tail and head records vs ε with M3's cap and the DP line; (c) the distribution of mem_i on head and tail; no-DP values dashed |
+//! | `fig14a_onion_layers` | `onion` (kind `onion`) | vulnerable records per peel (bars) against random removal of as many records (mean ± 95% CI over chains), newly exposed survivors, the static audit's prediction and the noise floor (Carlini et al. 2022's onion effect); no bound |
+//! | `fig14b_onion_survivors` | `onion` (kind `onion`) | peel 1's survivors: per-example TPR in layer 0 and after retraining, newly exposed in red, newly safe in blue, the mean with its CI |
 //! | `fig11_mia_roc` | `mia` (kind `mia`) | log-log ROC of the loss, LiRA online, LiRA offline (one-sided) and RMIA attacks, without DP (solid) and with DP-SGD (dashed, dotted), the chance diagonal and each ε's bound TPR ≤ e^ε·FPR + δ |
 //!
 //! Every curve is a mean over replicates with a 95% Student-t confidence band
@@ -37,6 +39,7 @@ mod chart;
 mod exposure;
 mod memorize;
 mod mia;
+mod onion;
 pub mod records;
 mod train;
 mod unlearn;
@@ -378,6 +381,19 @@ pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, V
         .collect();
     draw("fig13", "memorize", memorized.is_empty(), &mut || {
         memorize::fig13(&memorized, out)
+    })?;
+    let onions: Vec<&records::OnionRecord> = records
+        .iter()
+        .filter_map(|r| match r {
+            AnyRecord::Onion(r) if r.sweep == "onion" => Some(r.as_ref()),
+            _ => None,
+        })
+        .collect();
+    draw("fig14", "onion", onions.is_empty(), &mut || {
+        Ok(vec![
+            onion::fig14a(&onions, out)?,
+            onion::fig14b(&onions, out)?,
+        ])
     })?;
     Ok((written, skipped))
 }

@@ -217,6 +217,21 @@ pub struct MemorizeRecord {
     pub output: crate::experiment::memorize::MemorizeReport,
 }
 
+/// A record of an `onion` sweep.
+#[derive(Clone, Debug, Deserialize)]
+pub struct OnionRecord {
+    /// The sweep's name.
+    pub sweep: String,
+    /// Grid point index.
+    pub point: u64,
+    /// Replicate index.
+    pub replicate: u32,
+    /// Every parameter of the run.
+    pub params: crate::experiment::onion::OnionPoint,
+    /// The run's peels, controls and survivors' scores.
+    pub output: crate::experiment::onion::OnionReport,
+}
+
 /// A record of an `audit` sweep (a failed run, with non-finite metrics, is skipped).
 #[derive(Clone, Debug, Deserialize)]
 pub struct AuditRecord {
@@ -290,6 +305,8 @@ pub enum AnyRecord {
     Unlearn(Box<UnlearnRecord>),
     /// `memorize`.
     Memorize(Box<MemorizeRecord>),
+    /// `onion` (boxed: it carries every survivor's paired scores).
+    Onion(Box<OnionRecord>),
 }
 
 impl AnyRecord {
@@ -306,6 +323,7 @@ impl AnyRecord {
             AnyRecord::Block(r) => &r.sweep,
             AnyRecord::Unlearn(r) => &r.sweep,
             AnyRecord::Memorize(r) => &r.sweep,
+            AnyRecord::Onion(r) => &r.sweep,
         }
     }
 }
@@ -340,6 +358,7 @@ fn parse_line(buf: &[u8]) -> serde_json::Result<Option<AnyRecord>> {
         Some("mia") => Some(AnyRecord::Mia(Box::new(serde_json::from_slice(buf)?))),
         Some("unlearn") => Some(AnyRecord::Unlearn(Box::new(serde_json::from_slice(buf)?))),
         Some("memorize") => Some(AnyRecord::Memorize(Box::new(serde_json::from_slice(buf)?))),
+        Some("onion") => Some(AnyRecord::Onion(Box::new(serde_json::from_slice(buf)?))),
         _ => Some(AnyRecord::Robust(serde_json::from_slice(buf)?)),
     })
 }

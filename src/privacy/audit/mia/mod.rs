@@ -14,6 +14,8 @@
 //! - the attacks, one file per family: [`loss`] (Yeom et al.), [`lira`] (Carlini et al.),
 //!   [`rmia`] (Zarifzadeh et al.); each returns one score per record, **higher = member**
 //!   (see [`crate::privacy::audit::roc`]);
+//! - [`per_example`]: every record's own vulnerability (per-example TPR at a global FPR),
+//!   every model playing the target in turn (the onion effect's privacy score);
 //! - [`evaluate`]: every attack against each target model in turn (the others are its
 //!   shadows), ROC metrics overall and on the canaries.
 
@@ -21,6 +23,7 @@ pub mod digits_tail;
 pub mod keep;
 pub mod lira;
 pub mod loss;
+pub mod per_example;
 pub mod population;
 pub mod rmia;
 pub mod shadow;
