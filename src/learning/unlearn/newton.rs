@@ -145,7 +145,7 @@ mod tests {
     /// The Hessian matches central differences of [`Model::loss_grad`] plus λθ (step 10⁻⁵:
     /// the truncation error is O(h²·‖∇³L‖) ≈ 10⁻¹⁰ and the rounding error ≈ 10⁻¹⁶/10⁻⁵ =
     /// 10⁻¹¹, so 10⁻⁶ absolute leaves a wide margin). Mutation seen failing: the bias index
-    /// `k·p + o` replaced by `o·p + p` (blocks land on weights).
+    /// `k·p + o` replaced by `o·p + p − 1` (bias blocks land on a weight).
     #[test]
     fn hessian_matches_finite_differences() {
         let (model, theta, set) = fixture();

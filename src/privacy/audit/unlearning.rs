@@ -358,7 +358,7 @@ mod tests {
     /// 0, 0.5, …, 6 and h = 2/2^n), computed by hand: ε = 0 and 0.49 fall in bin 1 (h = 1),
     /// 0.5 in bin 2 (½), 1.2 in bin 3 (¼), 5.99 in bin 12 (2/4096), 6 and ∞ in bin 13
     /// (2/8192). Mutation seen failing: `eps > b·0.5` in place of `≥` (ε = 0.5 lands in
-    /// bin 1), and h = 1/2^n.
+    /// bin 1).
     #[test]
     fn forgetting_quality_known_answer() {
         let eps = [0.0, 0.49, 0.5, 1.2, 5.99, 6.0, f64::INFINITY];
