@@ -198,8 +198,8 @@ mod tests {
 
     /// A record the models always get right when they train on it and never otherwise has
     /// mem̂ = 1; one they always get right has mem̂ = 0; the influence of record 0 on a "test
-    /// record" that copies its correctness is its mem̂. Mutation checked: reading the IN side
-    /// as `!keep` flips the first estimate to −1 and the test fails.
+    /// record" that copies its correctness is its mem̂. A mutation that reads the IN side as
+    /// `!keep` flips the first estimate to −1 and fails it.
     #[test]
     fn memorization_reads_in_minus_out() {
         let keep = KeepMatrix::lira(3, 16, 3).unwrap();
