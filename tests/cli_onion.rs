@@ -149,5 +149,5 @@ fn bad_input_fails_in_one_line() {
         "hidden",
     );
     fails_with(&["onion", "--quick", "--random-seeds", "0"], "random seeds");
-    fails_with(&["onion", "--records", "-3"], "records");
+    fails_with(&["onion", "--records", "-3"], "-3");
 }
