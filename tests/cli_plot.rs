@@ -161,7 +161,7 @@ fn figures_state_what_a_supremum_bound_means_and_run_from_anywhere() {
     assert_eq!(v["figures"].as_array().unwrap().len(), 2);
     // Skipped: fig3–fig6, the training figures fig7–fig9, the audit figures fig10–fig12 and
     // the memorization figures fig13–fig16 (no records of their sweeps).
-    assert_eq!(v["skipped"].as_array().unwrap().len(), 11);
+    assert_eq!(v["skipped"].as_array().unwrap().len(), 14);
     let fig2 = std::fs::read_to_string(out.join("fig2_kappa_vs_fraction.svg")).unwrap();
     assert!(
         fig2.contains("supremum over instances"),

@@ -911,7 +911,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("lbounds-plot-{}", std::process::id()));
         let (written, skipped) = all_figures(&[], &dir).unwrap();
         assert!(written.is_empty());
-        assert_eq!(skipped.len(), 12);
+        assert_eq!(skipped.len(), 15);
         assert!(skipped.iter().any(|s| s.starts_with("fig5")));
         let _ = std::fs::remove_dir_all(&dir);
     }
