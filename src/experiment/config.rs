@@ -1193,29 +1193,10 @@ fn apply(key: &str, v: &toml::Value, p: &mut SweepParams) -> Result<()> {
 
 /// Sets one key of an `unlearn` point (ranges are checked with the whole point).
 fn apply_unlearn(key: &str, v: &toml::Value, q: &mut super::unlearn::UnlearnPoint) -> Result<()> {
-    use crate::privacy::audit::mia::shadow::ShadowConfig;
     match key {
         "model" => {
-            let s = want_str(key, v)?;
-            let mut parts = s.splitn(2, ':');
             let epochs = q.shadow.epochs;
-            q.shadow = match parts.next().unwrap_or_default() {
-                "softmax" => ShadowConfig::softmax(),
-                "mlp" => {
-                    let mut c = ShadowConfig::mlp();
-                    if let Some(h) = parts.next() {
-                        c.model = ModelSpec::parse("mlp", Some(h), None)?;
-                    }
-                    c
-                }
-                other => {
-                    return Err(Error::unknown(
-                        "unlearn model (known: softmax, mlp[:HIDDEN])",
-                        other,
-                        ["softmax", "mlp"],
-                    ))
-                }
-            };
+            q.shadow = shadow_model(key, v)?;
             q.shadow.epochs = epochs;
             q.lr = q.shadow.lr;
         }
@@ -1273,7 +1254,7 @@ fn apply_exposure(key: &str, v: &toml::Value, e: &mut ExposurePoint) -> Result<(
 
 /// A shadow model's training from a `model` value: `softmax` or `mlp[:HIDDEN]`, each with
 /// its default epochs and learning rate.
-pub(super) fn shadow_model(
+pub(crate) fn shadow_model(
     key: &str,
     v: &toml::Value,
 ) -> Result<crate::privacy::audit::mia::shadow::ShadowConfig> {

@@ -807,27 +807,7 @@ pub(crate) fn apply(key: &str, v: &toml::Value, q: &mut OnionPoint) -> Result<()
                 *q = OnionPoint::quick();
             }
         }
-        "model" => {
-            let s = want_str(key, v)?;
-            let mut parts = s.splitn(2, ':');
-            q.shadow = match parts.next().unwrap_or_default() {
-                "softmax" => ShadowConfig::softmax(),
-                "mlp" => {
-                    let mut c = ShadowConfig::mlp();
-                    if let Some(h) = parts.next() {
-                        c.model = ModelSpec::parse("mlp", Some(h), None)?;
-                    }
-                    c
-                }
-                other => {
-                    return Err(Error::unknown(
-                        "onion model (known: softmax, mlp[:HIDDEN])",
-                        other,
-                        ["softmax", "mlp"],
-                    ))
-                }
-            };
-        }
+        "model" => q.shadow = super::config::shadow_model(key, v)?,
         "attack" => {
             let s = want_str(key, v)?;
             q.attack = Attack::ALL
