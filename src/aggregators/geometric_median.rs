@@ -13,19 +13,24 @@
 //!
 //! **`Compat::Native`** runs Weiszfeld's iteration to convergence, with the Vardi–Zhang
 //! correction at data points, on the n×n Gram matrix of the inputs (see *Gram form* below):
-//! - start z₀ = coordinate-wise median of the finite rows;
+//! - start z₀ = the mean of the inputs (held as weights in the Gram frame, so it costs no
+//!   pass), or, when all inputs lie on one line, no iteration: the midpoint of the segment of
+//!   weighted medians along it (the minimisers; any iterate would stop at a point of that
+//!   segment that depends on the inputs' order);
 //! - step: points with ‖xᵢ − z‖ ≤ ν are *at* z (multiplicity η); the others get weights
 //!   1/‖xᵢ − z‖ and give the Weiszfeld point T̃. If η = 0, z ← T̃. Otherwise, with
 //!   R = Σ_{others} (xᵢ − z)/‖xᵢ − z‖ and r = ‖R‖: if r ≤ η, z is optimal and the iteration
-//!   stops; else z ← (1 − η/r)·T̃ + (η/r)·z;
+//!   stops (to the relative tolerance tol, so that rounding does not decide at the end of a
+//!   segment of minimisers); else z ← (1 − η/r)·T̃ + (η/r)·z;
 //! - when z comes within 10⁻³·s₀ of an input xⱼ (s₀ below), xⱼ itself is tested once with
 //!   the same condition (‖Σ_{i≠j} (xᵢ − xⱼ)/‖xᵢ − xⱼ‖‖ ≤ η): if it holds, xⱼ is returned
 //!   exactly. Where the minimiser is an input (many identical Byzantine copies, say)
 //!   Weiszfeld only approaches it geometrically; this ends there;
-//! - stop when ‖z_{t+1} − z_t‖ ≤ tol·s₀ + 4ε(‖r‖ + ‖z_t − r‖), s₀ = the *median* distance
-//!   of the points to z₀ (the data's scale, so the rule is translation equivariant; the
-//!   median, because one far outlier would inflate a mean distance and stop the iteration
-//!   early: a point at 10⁶ among unit-scale data left the result 0.03–0.11 off), ε the f64
+//! - stop when ‖z_{t+1} − z_t‖ ≤ tol·s₀ + 4ε(‖r‖ + ‖z_t − r‖), s₀ = the medoid's *median*
+//!   distance to the others (the data's scale, so the rule is translation equivariant and
+//!   does not depend on the inputs' order; the median, because one far outlier would inflate
+//!   a mean distance and stop the iteration early: a point at 10⁶ among unit-scale data left
+//!   the result 0.03–0.11 off), ε the f64
 //!   machine epsilon and ‖r‖ + ‖z_t − r‖ ≥ ‖z_t‖ (r the Gram frame's point, below: the
 //!   resolution of z's coordinates far from 0), or after T steps;
 //! - non-finite inputs are dropped (as in ByzFL: an infinitely distant point has no usable
@@ -36,15 +41,16 @@
 //! - defaults: T = 1000 (maximum steps), ν = 0 (only exact coincidence counts as "at z"),
 //!   tol = 1e-10.
 //!
-//! **Gram form.** Every iterate after the first step is an affine combination of z₀ and the
-//! inputs, z = z₀ + Σ wᵢ(xᵢ − z₀), so with the Gram matrix about z₀, Gᵢⱼ = (xᵢ − z₀)·(xⱼ − z₀),
+//! **Gram form.** Every iterate is an affine combination of the inputs, z = x_r + Σ wᵢ(xᵢ − x_r),
+//! so with the Gram matrix about an input x_r, Gᵢⱼ = (xᵢ − x_r)·(xⱼ − x_r),
 //! computed once in one pass (at matrix-product speed, `distances::gram_about`), every distance
 //! the iteration needs is ‖z − xⱼ‖² = wᵀGw − 2(Gw)ⱼ + Gⱼⱼ and every step length is √(δᵀGδ):
 //! each step costs O(n²) instead of a pass over the n·d entries, and only the result goes back
 //! to ℝᵈ. (On the inputs of a D-SGD round, 40 momenta and 10 ALIE copies at d = 79 510,
 //! Weiszfeld takes about 15 steps; each was a 32 MB pass.) The expansion loses to cancellation
 //! the digits by which its terms exceed the distance, so the frame is kept near the iterate:
-//! - z₀, a coordinate-wise median, lies among the majority, so the terms are of the size of
+//! - x_r, x₀ or the medoid when x₀ is far (`distances::gram_near_majority_counted`), lies
+//!   among the majority, so the terms are of the size of
 //!   the majority's spread (as in the direct sums Σₖ (zₖ − xⱼₖ)², whose z carries a rounding
 //!   of ε‖z‖ in each coordinate);
 //! - a distance that falls below 10⁻⁶ of its terms, (Σ |wᵢ|‖xᵢ − r‖ + ‖xⱼ − r‖)², or an iterate
@@ -125,7 +131,7 @@ impl GeometricMedian {
         }
     }
 
-    /// The converged variant: at most `max_iters` steps from the coordinate-wise median,
+    /// The converged variant: at most `max_iters` steps from the inputs' mean,
     /// coincidence radius `nu` (≥ 0), relative step tolerance `tol`.
     pub fn native(nu: f64, max_iters: usize, tol: f64) -> Self {
         GeometricMedian {
@@ -631,7 +637,7 @@ mod tests {
     #[test]
     fn infinite_rows_are_dropped() {
         // (1,1) and (3,3) plus a +∞ row: ByzFL drops the row; the midpoint of two points is a
-        // geometric median and Weiszfeld from their coordinate median (2,2) stays there.
+        // geometric median: the two are on a line, so the segment's midpoint (2,2).
         let inf = f64::INFINITY;
         let m = nalgebra::DMatrix::from_column_slice(2, 3, &[1., 1., inf, inf, 3., 3.]);
         let u = Updates::new_allow_inf(m).unwrap();
