@@ -563,10 +563,8 @@ mod tests {
     /// (dimension 1–600, so that the Gram pass spans blocks), some rows far (1e300 or 1e8
     /// away), with ±∞ or NaN entries (read as +∞), or duplicates of another row.
     ///
-    /// Mutations checked: Krum's score leaving out the distances between copies of one
-    /// vector (`counts[i] - 1` → 0 in `native_scores_counted`) fails it; so does the medoid
-    /// of the Gram frame ignoring the counts (the frame moves, the Krum bits change), and
-    /// the geometric median counting each distinct vector once in its weights.
+    /// Mutation checked: Krum's score leaving out the distances between copies of one
+    /// vector (`counts[i] - 1` → 0 in `native_scores_counted`) fails it (case 8).
     #[test]
     fn counted_inputs_aggregate_as_their_expansion() {
         use crate::rng::rng_from_seed;
