@@ -9,7 +9,7 @@
 //! of finite inputs that overflows (entries near 1.7·10³⁰⁸) is recomputed so that the mean of
 //! finite numbers stays finite.
 
-use super::{AggContext, Aggregator};
+use super::{expanded_indices, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
@@ -42,26 +42,47 @@ impl Aggregator for Average {
     }
 
     fn aggregate(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<DVector<f64>> {
-        let mean = x.mean();
-        // The O(d) check of the output replaces an O(nd) scan of the input.
-        if mean.iter().all(|v| v.is_finite()) {
-            return Ok(mean);
-        }
-        let bad = (0..x.n())
-            .filter(|&i| x.col(i).iter().any(|v| !v.is_finite()))
-            .collect::<Vec<_>>();
-        Err(Error::NonFinite {
-            what: "input of average".into(),
-            detail: format!(
-                "the average is not robust: {} of {} vectors (first: vector {}) hold ±inf or \
-                 NaN, so the mean is infinite or undefined; use a robust rule (median, \
-                 trmean, ...)",
-                bad.len(),
-                x.n(),
-                bad.first().copied().unwrap_or(0)
-            ),
-        })
+        mean_of_positions(x, &(0..x.n()).collect::<Vec<_>>())
     }
+
+    fn takes_counts(&self) -> bool {
+        true
+    }
+
+    /// The mean of the expanded input, bit for bit: each copy is added in its turn, read
+    /// again from cache instead of from a copy in memory.
+    fn aggregate_counted(
+        &self,
+        x: UpdatesView<'_>,
+        counts: &[usize],
+        _cx: &mut AggContext<'_>,
+    ) -> Result<DVector<f64>> {
+        mean_of_positions(x, &expanded_indices(x.n(), counts)?)
+    }
+}
+
+/// The mean of the columns `idx` of `x` (repeats included), or the rule's error when it is
+/// not finite.
+fn mean_of_positions(x: UpdatesView<'_>, idx: &[usize]) -> Result<DVector<f64>> {
+    let mean = x.mean_of(idx.iter().copied());
+    // The O(d) check of the output replaces an O(nd) scan of the input.
+    if mean.iter().all(|v| v.is_finite()) {
+        return Ok(mean);
+    }
+    let bad = (0..idx.len())
+        .filter(|&p| x.col(idx[p]).iter().any(|v| !v.is_finite()))
+        .collect::<Vec<_>>();
+    Err(Error::NonFinite {
+        what: "input of average".into(),
+        detail: format!(
+            "the average is not robust: {} of {} vectors (first: vector {}) hold ±inf or \
+             NaN, so the mean is infinite or undefined; use a robust rule (median, \
+             trmean, ...)",
+            bad.len(),
+            idx.len(),
+            bad.first().copied().unwrap_or(0)
+        ),
+    })
 }
 
 #[cfg(test)]

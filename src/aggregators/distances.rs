@@ -260,7 +260,7 @@ fn pair_tile<const TA: usize, const TB: usize, const DOT: bool>(
 }
 
 /// How far the medoid may lie from the first frame's reference, in squared median spreads,
-/// before [`gram_near_majority`] recomputes the Gram matrix about the medoid: 10² costs at
+/// before [`gram_near_majority_counted`] recomputes the Gram matrix about the medoid: 10² costs at
 /// most two of f64's sixteen digits of the distances around the medoid.
 const FRAME_REACH: f64 = 100.0;
 
@@ -274,17 +274,33 @@ pub(crate) const RESOLVED: f64 = 1e-6;
 /// more than 10 median spreads from x₀ (x₀ a far outlier, or data far from x₀ relative to
 /// their spread), in which case the matrix is recomputed about the medoid: one pass over the
 /// data in the common case, two when x₀ is far from the rest. (The medoid, not the mean: one
-/// far input moves the mean, and with it every entry, arbitrarily far.)
-pub(crate) fn gram_near_majority(x: UpdatesView<'_>) -> (Vec<f64>, usize) {
+/// far input moves the mean, and with it every entry, arbitrarily far.) For the input in
+/// which column i of `x` appears `counts[i]` times (`aggregators::expand`), on the distinct
+/// columns: the expanded input's frame and bits (a Gram entry does not depend on which other
+/// columns are in the pass, and the medoid is taken over the expanded multiset of distances).
+///
+/// Also returns the medoid's median squared distance, from the matrix returned: the
+/// smallest over the inputs of their median squared distance to the others, a scale of the
+/// majority's spread that does not depend on the inputs' order (but for rounding) and that
+/// fewer than half the inputs cannot inflate.
+pub(crate) fn gram_near_majority_counted(
+    x: UpdatesView<'_>,
+    counts: &[usize],
+) -> (Vec<f64>, usize, f64) {
     let n = x.n();
+    let medoid_of =
+        |g: &[f64]| medoid_counted(&sq_dists_of_gram(g, n), &copy_dists_of_gram(g, n), counts);
     let g = gram_about(x, x.col(0));
-    let (m, spread) = medoid(&sq_dists_of_gram(&g, n), n);
+    let (m, spread) = medoid_of(&g);
     // NaN (a non-finite input) counts as far.
     let near = g[m * n + m] <= FRAME_REACH * spread;
     if m != 0 && !near {
-        (gram_about(x, x.col(m)), m)
+        // The distances about a far x₀ have lost digits: the spread is taken again.
+        let g = gram_about(x, x.col(m));
+        let spread = medoid_of(&g).1;
+        (g, m, spread)
     } else {
-        (g, 0)
+        (g, 0, spread)
     }
 }
 
@@ -302,30 +318,63 @@ pub(crate) fn sq_dists_of_gram(g: &[f64], n: usize) -> Vec<f64> {
     out
 }
 
-/// The medoid of n points given their n×n squared distances: the point with the smallest
-/// median (lower middle) squared distance to the others, NaN last, lowest index on ties; and
-/// that median (0 for n = 1).
-pub(crate) fn medoid(d2: &[f64], n: usize) -> (usize, f64) {
-    let (mut best, mut spread) = (0, f64::NAN);
-    let mut row = Vec::with_capacity(n);
-    for i in 0..n {
+/// Gᵢᵢ + Gᵢᵢ − 2Gᵢᵢ for every i: what [`sq_dists_of_gram`] gives between two copies of
+/// input i (0, or NaN for a non-finite row).
+fn copy_dists_of_gram(g: &[f64], n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| g[i * n + i] + g[i * n + i] - 2.0 * g[i * n + i])
+        .collect()
+}
+
+/// The medoid of the expanded input: the point with the smallest median (lower middle)
+/// squared distance to the others, NaN last, lowest index on ties, and that median (0 for one
+/// point). From the distinct columns (column i `counts[i]` times, `copies[i]` the squared
+/// distance between two copies of it) from the distinct columns' squared distances `d2`: the
+/// distinct column whose first copy is the expanded medoid, and its median. Columns counted
+/// 0 are absent.
+pub(crate) fn medoid_counted(d2: &[f64], copies: &[f64], counts: &[usize]) -> (usize, f64) {
+    let n = counts.len();
+    let others = counts.iter().sum::<usize>().saturating_sub(1);
+    let (mut best, mut spread) = (None, f64::NAN);
+    let mut row: Vec<(f64, usize)> = Vec::with_capacity(n);
+    for i in (0..n).filter(|&i| counts[i] > 0) {
         row.clear();
-        row.extend((0..n).filter(|&j| j != i).map(|j| d2[i * n + j]));
-        let m = if row.is_empty() {
+        row.extend(
+            (0..n)
+                .filter(|&j| j != i && counts[j] > 0)
+                .map(|j| (d2[i * n + j], counts[j])),
+        );
+        if counts[i] > 1 {
+            row.push((copies[i], counts[i] - 1));
+        }
+        let m = if others == 0 {
             0.0
         } else {
-            let mid = (row.len() - 1) / 2;
-            *row.select_nth_unstable_by(mid, |a, b| nan_last(*a, *b)).1
+            nth_of_counted(&mut row, (others - 1) / 2)
         };
-        if i == 0 || nan_last(m, spread).is_lt() {
-            (best, spread) = (i, m);
+        if best.is_none() || nan_last(m, spread).is_lt() {
+            (best, spread) = (Some(i), m);
         }
     }
-    (best, spread)
+    (best.unwrap_or(0), spread)
+}
+
+/// The k-th smallest (from 0, NaN last) of the multiset in which each value appears with its
+/// count. `row` is sorted in place; k must be below the multiset's size.
+fn nth_of_counted(row: &mut [(f64, usize)], k: usize) -> f64 {
+    row.sort_unstable_by(|a, b| nan_last(a.0, b.0));
+    let mut seen = 0;
+    for &(v, c) in row.iter() {
+        seen += c;
+        if k < seen {
+            return v;
+        }
+    }
+    f64::NAN
 }
 
 /// [`pairwise_sq_dists`] at half its arithmetic: Gᵢᵢ + Gⱼⱼ − 2Gᵢⱼ from the Gram matrix about an
-/// input near the majority ([`gram_near_majority`]), except where that expansion is not
+/// input near the majority ([`gram_near_majority_counted`]), except where that expansion is not
 /// accurate: every pair whose distance is below [`RESOLVED`]·(√Gᵢᵢ + √Gⱼⱼ)² (close vectors,
 /// identical copies), or whose row is non-finite (infinite entries, squares that overflow),
 /// is recomputed by the direct kernel, together with every pair among the vectors involved.
@@ -345,31 +394,52 @@ pub(crate) fn medoid(d2: &[f64], n: usize) -> (usize, f64) {
 /// from the origin relative to their spread (model parameters, momenta with a large common
 /// part) would lose all digits of their distances.
 pub(crate) fn pairwise_sq_dists_by_gram(x: UpdatesView<'_>) -> Vec<f64> {
+    pairwise_sq_dists_by_gram_counted(x, &vec![1; x.n()]).0
+}
+
+/// [`pairwise_sq_dists_by_gram`] of the input in which column i of `x` appears `counts[i]`
+/// times (`aggregators::expand`), on the distinct columns: the n×n distances between them,
+/// and for each column the distance between two of its copies (0 for a finite column, NaN
+/// as the direct kernel gives for one with an infinite entry), every value the bits the
+/// expanded input gets (the Gram entries, the frame, the pairs recomputed directly and their
+/// direct sums are the same).
+pub(crate) fn pairwise_sq_dists_by_gram_counted(
+    x: UpdatesView<'_>,
+    counts: &[usize],
+) -> (Vec<f64>, Vec<f64>) {
     let n = x.n();
-    let (g, _) = gram_near_majority(x);
+    let (g, _, _) = gram_near_majority_counted(x, counts);
     let mut out = sq_dists_of_gram(&g, n);
+    let mut copies = copy_dists_of_gram(&g, n);
     let root: Vec<f64> = (0..n).map(|i| g[i * n + i].sqrt()).collect();
+    let unresolved = |d: f64, terms: f64| !(terms.is_finite() && d >= RESOLVED * terms * terms);
     let mut involved = vec![false; n];
-    for i in 0..n {
-        for j in i + 1..n {
-            let terms = root[i] + root[j];
-            let resolved = out[i * n + j] >= RESOLVED * terms * terms;
-            if !(terms.is_finite() && resolved) {
+    for i in (0..n).filter(|&i| counts[i] > 0) {
+        // Two copies of input i are a pair of the expanded input like any other.
+        if counts[i] > 1 && unresolved(copies[i], 2.0 * root[i]) {
+            involved[i] = true;
+        }
+        for j in (i + 1..n).filter(|&j| counts[j] > 0) {
+            if unresolved(out[i * n + j], root[i] + root[j]) {
                 (involved[i], involved[j]) = (true, true);
             }
         }
     }
     let rows: Vec<usize> = (0..n).filter(|&i| involved[i]).collect();
-    if !rows.is_empty() {
+    // A lone finite column involved only through its copies keeps their distance, 0: the
+    // direct kernel's (a − a)² sums to 0 as well, without a pass over the column.
+    let lone_finite = rows.len() == 1 && g[rows[0] * n + rows[0]].is_finite();
+    if !rows.is_empty() && !lone_finite {
         let exact = pairwise_sq_dists_of(x, &rows);
         let k = rows.len();
         for (a, &i) in rows.iter().enumerate() {
             for (b, &j) in rows.iter().enumerate() {
                 out[i * n + j] = exact[a * k + b];
             }
+            copies[i] = exact[a * k + a];
         }
     }
-    out
+    (out, copies)
 }
 
 /// Squared distance of every column of `x` to `z`, in one pass: coordinate blocks in
@@ -624,7 +694,7 @@ mod tests {
     /// loses them and only the direct recomputation ranks them.
     ///
     /// Mutation checked: `RESOLVED = 0.0` (no direct recomputation) together with no
-    /// re-framing about the medoid in `gram_near_majority` fails part 2 (0.8e-13 against
+    /// re-framing about the medoid in `gram_near_majority_counted` fails part 2 (0.8e-13 against
     /// 5e-16). Either safeguard alone keeps it passing: the cluster holds the medoid.
     #[test]
     fn gram_distances_select_as_the_direct_sums() {

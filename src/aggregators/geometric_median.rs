@@ -13,19 +13,24 @@
 //!
 //! **`Compat::Native`** runs Weiszfeld's iteration to convergence, with the Vardi–Zhang
 //! correction at data points, on the n×n Gram matrix of the inputs (see *Gram form* below):
-//! - start z₀ = coordinate-wise median of the finite rows;
+//! - start z₀ = the mean of the inputs (held as weights in the Gram frame, so it costs no
+//!   pass), or, when all inputs lie on one line, no iteration: the midpoint of the segment of
+//!   weighted medians along it (the minimisers; any iterate would stop at a point of that
+//!   segment that depends on the inputs' order);
 //! - step: points with ‖xᵢ − z‖ ≤ ν are *at* z (multiplicity η); the others get weights
 //!   1/‖xᵢ − z‖ and give the Weiszfeld point T̃. If η = 0, z ← T̃. Otherwise, with
 //!   R = Σ_{others} (xᵢ − z)/‖xᵢ − z‖ and r = ‖R‖: if r ≤ η, z is optimal and the iteration
-//!   stops; else z ← (1 − η/r)·T̃ + (η/r)·z;
+//!   stops (to the relative tolerance tol, so that rounding does not decide at the end of a
+//!   segment of minimisers); else z ← (1 − η/r)·T̃ + (η/r)·z;
 //! - when z comes within 10⁻³·s₀ of an input xⱼ (s₀ below), xⱼ itself is tested once with
 //!   the same condition (‖Σ_{i≠j} (xᵢ − xⱼ)/‖xᵢ − xⱼ‖‖ ≤ η): if it holds, xⱼ is returned
 //!   exactly. Where the minimiser is an input (many identical Byzantine copies, say)
 //!   Weiszfeld only approaches it geometrically; this ends there;
-//! - stop when ‖z_{t+1} − z_t‖ ≤ tol·s₀ + 4ε(‖r‖ + ‖z_t − r‖), s₀ = the *median* distance
-//!   of the points to z₀ (the data's scale, so the rule is translation equivariant; the
-//!   median, because one far outlier would inflate a mean distance and stop the iteration
-//!   early: a point at 10⁶ among unit-scale data left the result 0.03–0.11 off), ε the f64
+//! - stop when ‖z_{t+1} − z_t‖ ≤ tol·s₀ + 4ε(‖r‖ + ‖z_t − r‖), s₀ = the medoid's *median*
+//!   distance to the others (the data's scale, so the rule is translation equivariant and
+//!   does not depend on the inputs' order; the median, because one far outlier would inflate
+//!   a mean distance and stop the iteration early: a point at 10⁶ among unit-scale data left
+//!   the result 0.03–0.11 off), ε the f64
 //!   machine epsilon and ‖r‖ + ‖z_t − r‖ ≥ ‖z_t‖ (r the Gram frame's point, below: the
 //!   resolution of z's coordinates far from 0), or after T steps;
 //! - non-finite inputs are dropped (as in ByzFL: an infinitely distant point has no usable
@@ -36,15 +41,16 @@
 //! - defaults: T = 1000 (maximum steps), ν = 0 (only exact coincidence counts as "at z"),
 //!   tol = 1e-10.
 //!
-//! **Gram form.** Every iterate after the first step is an affine combination of z₀ and the
-//! inputs, z = z₀ + Σ wᵢ(xᵢ − z₀), so with the Gram matrix about z₀, Gᵢⱼ = (xᵢ − z₀)·(xⱼ − z₀),
+//! **Gram form.** Every iterate is an affine combination of the inputs, z = x_r + Σ wᵢ(xᵢ − x_r),
+//! so with the Gram matrix about an input x_r, Gᵢⱼ = (xᵢ − x_r)·(xⱼ − x_r),
 //! computed once in one pass (at matrix-product speed, `distances::gram_about`), every distance
 //! the iteration needs is ‖z − xⱼ‖² = wᵀGw − 2(Gw)ⱼ + Gⱼⱼ and every step length is √(δᵀGδ):
 //! each step costs O(n²) instead of a pass over the n·d entries, and only the result goes back
 //! to ℝᵈ. (On the inputs of a D-SGD round, 40 momenta and 10 ALIE copies at d = 79 510,
 //! Weiszfeld takes about 15 steps; each was a 32 MB pass.) The expansion loses to cancellation
 //! the digits by which its terms exceed the distance, so the frame is kept near the iterate:
-//! - z₀, a coordinate-wise median, lies among the majority, so the terms are of the size of
+//! - x_r, x₀ or the medoid when x₀ is far (`distances::gram_near_majority_counted`), lies
+//!   among the majority, so the terms are of the size of
 //!   the majority's spread (as in the direct sums Σₖ (zₖ − xⱼₖ)², whose z carries a rounding
 //!   of ε‖z‖ in each coordinate);
 //! - a distance that falls below 10⁻⁶ of its terms, (Σ |wᵢ|‖xᵢ − r‖ + ‖xⱼ − r‖)², or an iterate
@@ -69,11 +75,12 @@
 //! - K. Pillutla, S. M. Kakade, Z. Harchaoui, "Robust aggregation for federated learning",
 //!   IEEE Transactions on Signal Processing, 2022, arXiv 1912.13445 (smoothed Weiszfeld).
 
-use super::distances::{self, gram_about, sq_norm, sq_norms, weighted_mean_and_dists_into};
+use super::distances::{
+    self, gram_about, gram_near_majority_counted, sq_norm, sq_norms, weighted_mean_and_dists_into,
+};
 use super::far::tame;
 use super::linalg::{non_finite, weighted_mean};
-use super::median::coordinate_median;
-use super::{AggContext, Aggregator};
+use super::{expand, expanded_indices, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
@@ -104,13 +111,6 @@ fn build(p: &Params, compat: Compat) -> Result<Box<dyn Aggregator>> {
 /// points stay below 4·10³⁰⁰, far from overflow, with room for sums over d coordinates.
 const OVERFLOW_GUARD: f64 = 1e300;
 
-/// Median (lower middle for an even count) of a non-empty list of distances.
-fn median_of(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    let mid = (s.len() - 1) / 2;
-    *s.select_nth_unstable_by(mid, f64::total_cmp).1
-}
-
 /// Weiszfeld's geometric median, in ByzFL's or lbounds' variant.
 #[derive(Clone, Copy, Debug)]
 pub struct GeometricMedian {
@@ -131,7 +131,7 @@ impl GeometricMedian {
         }
     }
 
-    /// The converged variant: at most `max_iters` steps from the coordinate-wise median,
+    /// The converged variant: at most `max_iters` steps from the inputs' mean,
     /// coincidence radius `nu` (≥ 0), relative step tolerance `tol`.
     pub fn native(nu: f64, max_iters: usize, tol: f64) -> Self {
         GeometricMedian {
@@ -164,73 +164,76 @@ impl GeometricMedian {
         z
     }
 
-    /// Weiszfeld with the Vardi–Zhang correction on the Gram matrix (module docs). `None`
-    /// when some input is non-finite or its squares come near overflow (the caller tames the
-    /// input and calls again).
-    fn native_run(&self, x: UpdatesView<'_>) -> Option<DVector<f64>> {
+    /// Weiszfeld with the Vardi–Zhang correction on the Gram matrix (module docs), for the
+    /// input in which column i of `x` appears `counts[i]` times (the weights of
+    /// Σ cᵢ‖xᵢ − z‖). `None` when some input is non-finite or its squares come near
+    /// overflow (the caller tames the input and calls again).
+    fn native_run(&self, x: UpdatesView<'_>, counts: &[usize]) -> Option<DVector<f64>> {
         let n = x.n();
-        // z₀ = the coordinate-wise median; the first frame is about it, and z is held as
-        // z₀ + Σ wᵢ(xᵢ − z₀) (w = 0 at the start) until a step leaves z₀ behind.
-        let z0 = coordinate_median(x, None);
-        let mut frame = Frame::new(x, gram_about(x, &z0), &z0, None)?;
-        let mut w = vec![0.0; n];
-        let mut in_hull = false;
+        let c: Vec<f64> = counts.iter().map(|&k| k as f64).collect();
+        let total: f64 = c.iter().sum();
+        // The first frame is about an input near the majority; z starts at the inputs' mean,
+        // held as weights: wᵢ = cᵢ/Σc.
+        let (g, r, spread) = gram_near_majority_counted(x, counts);
+        let mut frame = Frame::new(x, g, r)?;
+        if let Some(w) = frame.collinear_median(counts) {
+            return Some(weighted_mean(x, &w));
+        }
+        let mut w: Vec<f64> = c.iter().map(|ci| ci / total).collect();
         let mut d2 = frame.sq_dists(&w);
-        let mut scale = None;
+        // The data's scale: the medoid's median distance to the others, which does not
+        // depend on the inputs' order and which a minority of far inputs cannot inflate (a
+        // distance to the mean could be anything: it would stop the iteration early).
+        let s0 = if spread > 0.0 {
+            spread.sqrt()
+        } else {
+            // More than half the points coincide: the mean distance to the mean is the
+            // scale left.
+            d2.iter().zip(&c).map(|(d, c)| d.sqrt() * c).sum::<f64>() / total
+        };
         let mut tested = vec![false; n];
         let mut reframes = 0;
         for _ in 0..self.iters {
-            let dist: Vec<f64> = d2.iter().map(|v| v.sqrt()).collect();
-            let s0 = *scale.get_or_insert_with(|| {
-                let m = median_of(&dist);
-                if m > 0.0 {
-                    m
-                } else {
-                    // More than half the points at z₀: the mean distance is the scale left.
-                    dist.iter().sum::<f64>() / n as f64
-                }
-            });
             // Near an input (or where the Gram expansion has lost digits to it): look at it
             // from its own frame, where its distances are exact, and stop there if it is the
             // minimiser (Vardi–Zhang: ‖Σ unit vectors to the others‖ ≤ its multiplicity).
-            if let Some(j) = frame.nearby(&w, &d2, s0).filter(|_| in_hull) {
-                if frame.reference != Some(j) && reframes < MAX_REFRAMES {
-                    frame = Frame::new(x, gram_about(x, x.col(j)), x.col(j), Some(j))?;
+            if let Some(j) = frame.nearby(&w, &d2, s0, counts) {
+                if frame.reference != j && reframes < MAX_REFRAMES {
+                    frame = Frame::new(x, gram_about(x, x.col(j)), j)?;
                     reframes += 1;
                     d2 = frame.sq_dists(&w);
                 }
-                if frame.reference == Some(j) && !tested[j] {
+                if frame.reference == j && !tested[j] {
                     tested[j] = true;
-                    if frame.vertex_is_optimal(self.nu) {
+                    if frame.vertex_is_optimal(self.nu, &c, self.tol) {
                         return Some(DVector::from_column_slice(x.col(j)));
                     }
                 }
             }
             let mut t: Vec<f64> = d2.iter().map(|v| v.sqrt()).collect();
             let mut eta = 0.0;
-            for ti in &mut t {
+            for (ti, ci) in t.iter_mut().zip(&c) {
                 if *ti <= self.nu {
-                    eta += 1.0;
+                    eta += ci;
                     *ti = 0.0;
                 } else {
-                    *ti = 1.0 / *ti;
+                    *ti = ci / *ti;
                 }
             }
-            let total: f64 = t.iter().sum();
-            if total == 0.0 {
+            let sum: f64 = t.iter().sum();
+            if sum == 0.0 {
                 break; // every point sits at z
             }
             // T̃, the Weiszfeld point, as weights summing to one.
             for ti in &mut t {
-                *ti /= total;
+                *ti /= sum;
             }
             let next = if eta == 0.0 {
-                in_hull = true;
                 t
             } else {
-                // R = Σ (xᵢ − z)/‖xᵢ − z‖ = total·(T̃ − z).
-                let r = total * frame.norm_of_difference(&t, &w);
-                if r <= eta {
+                // R = Σ cᵢ(xᵢ − z)/‖xᵢ − z‖ = sum·(T̃ − z).
+                let r = sum * frame.norm_of_difference(&t, &w);
+                if r <= eta * (1.0 + self.tol) {
                     break; // z is a data point satisfying the optimality condition
                 }
                 let a = eta / r;
@@ -240,7 +243,7 @@ impl GeometricMedian {
                     .collect()
             };
             let step = frame.norm_of_difference(&next, &w);
-            // ‖z‖ ≤ ‖r‖ + ‖z − r‖: the resolution of z's coordinates far from 0.
+            // ‖z‖ ≤ ‖x_r‖ + ‖z − x_r‖: the resolution of z's coordinates far from 0.
             let size = frame.norm + frame.quad(&w).sqrt();
             d2 = frame.sq_dists(&next);
             w = next;
@@ -250,20 +253,7 @@ impl GeometricMedian {
                 break;
             }
         }
-        Some(if in_hull {
-            weighted_mean(x, &w)
-        } else {
-            // Still z₀ + Σ wᵢ(xᵢ − z₀) (frames move only once z is in the inputs' hull).
-            let mut z = z0;
-            for (i, &wi) in w.iter().enumerate() {
-                if wi != 0.0 {
-                    for ((zk, xk), rk) in z.iter_mut().zip(x.col(i)).zip(&frame.origin) {
-                        *zk += wi * (xk - rk);
-                    }
-                }
-            }
-            DVector::from_vec(z)
-        })
+        Some(weighted_mean(x, &w))
     }
 }
 
@@ -282,11 +272,9 @@ const MAX_REFRAMES: usize = 4;
 /// and ‖z − xⱼ‖² = wᵀGw − 2(Gw)ⱼ + Gⱼⱼ, O(n²) instead of a pass over n·d entries.
 struct Frame {
     g: Vec<f64>,
-    /// The input the frame is about, or `None` for z₀.
-    reference: Option<usize>,
-    /// The point r the frame is about (z₀ only: a copy for the final sum).
-    origin: Vec<f64>,
-    /// ‖r‖.
+    /// The input r the frame is about.
+    reference: usize,
+    /// ‖x_r‖.
     norm: f64,
     /// ‖xᵢ − x_r‖.
     radius: Vec<f64>,
@@ -295,14 +283,9 @@ struct Frame {
 impl Frame {
     /// `None` if an input is non-finite or a squared norm or distance exceeds
     /// [`OVERFLOW_GUARD`].
-    fn new(
-        x: UpdatesView<'_>,
-        g: Vec<f64>,
-        origin: &[f64],
-        reference: Option<usize>,
-    ) -> Option<Frame> {
+    fn new(x: UpdatesView<'_>, g: Vec<f64>, reference: usize) -> Option<Frame> {
         let n = x.n();
-        let norm2 = sq_norm(origin);
+        let norm2 = sq_norm(x.col(reference));
         if norm2.is_nan() || norm2 > OVERFLOW_GUARD {
             return None;
         }
@@ -313,11 +296,6 @@ impl Frame {
         Some(Frame {
             g,
             reference,
-            origin: if reference.is_none() {
-                origin.to_vec()
-            } else {
-                Vec::new()
-            },
             norm: norm2.sqrt(),
             radius,
         })
@@ -353,28 +331,85 @@ impl Frame {
             .collect()
     }
 
-    /// The input nearest z = Σ wᵢxᵢ (distances `d2`) if z is within [`NEAR`]·`s0` of it or
-    /// its distance has lost digits to cancellation ([`RESOLVED`]).
-    fn nearby(&self, w: &[f64], d2: &[f64], s0: f64) -> Option<usize> {
+    /// The input nearest z = Σ wᵢxᵢ (distances `d2`; among those counted) if z is within
+    /// [`NEAR`]·`s0` of it or its distance has lost digits to cancellation ([`RESOLVED`]).
+    fn nearby(&self, w: &[f64], d2: &[f64], s0: f64, counts: &[usize]) -> Option<usize> {
         let spread: f64 = w.iter().zip(&self.radius).map(|(w, r)| w.abs() * r).sum();
-        let j = (0..d2.len()).min_by(|&a, &b| d2[a].total_cmp(&d2[b]))?;
+        let j = (0..d2.len())
+            .filter(|&j| counts[j] > 0)
+            .min_by(|&a, &b| d2[a].total_cmp(&d2[b]))?;
         let terms = spread + self.radius[j];
         (d2[j] <= (NEAR * s0).powi(2) || d2[j] < RESOLVED * terms * terms).then_some(j)
     }
 
-    /// Whether the reference input minimises Σ ‖xᵢ − z‖ (Vardi & Zhang 2000): with η the
-    /// inputs within `nu` of it (itself included), ‖Σ_{others} (xᵢ − x_r)/‖xᵢ − x_r‖‖ ≤ η.
-    fn vertex_is_optimal(&self, nu: f64) -> bool {
+    /// Inputs on one line (the Gram matrix has rank ≤ 1 to rounding): weights of the
+    /// midpoint of the weighted medians of their positions along it, or `None` when they are
+    /// not collinear. On a line the minimisers of Σ cᵢ‖xᵢ − z‖ are those medians, a whole
+    /// segment when the total count is even; any start, rounding or tie-break would pick a
+    /// point of it that depends on the inputs' order, the midpoint does not. The rank test
+    /// is Cauchy–Schwarz equality against the input farthest from x_r, G²ᵢₖ/Gₖₖ ≥ Gᵢᵢ(1 − 64ε):
+    /// a few roundings of the Gram sums (inputs within about 10⁻⁷ radians of one line count
+    /// as on it).
+    fn collinear_median(&self, counts: &[usize]) -> Option<Vec<f64>> {
+        let n = counts.len();
+        let present = || (0..n).filter(|&i| counts[i] > 0);
+        let k = present().max_by(|&a, &b| self.radius[a].total_cmp(&self.radius[b]))?;
+        let gkk = self.g[k * n + k];
+        // Divided by Gₖₖ first: the products of squared norms under- or overflow at scales
+        // (10⁻⁸², 10¹⁵⁰) whose Gram entries are fine.
+        let on_line = gkk == 0.0
+            || present().all(|i| {
+                let (gik, gii) = (self.g[i * n + k], self.g[i * n + i]);
+                gik / gkk * gik >= gii * (1.0 - 64.0 * f64::EPSILON)
+            });
+        if !on_line {
+            return None;
+        }
+        // Positions along the line through x_r and x_k (0 for all when every input is x_r).
+        let t = |i: usize| {
+            if gkk > 0.0 {
+                self.g[i * n + k] / gkk.sqrt()
+            } else {
+                0.0
+            }
+        };
+        let mut order: Vec<usize> = present().collect();
+        order.sort_by(|&a, &b| t(a).total_cmp(&t(b)).then(a.cmp(&b)));
+        let total: usize = counts.iter().sum();
+        let at = |rank: usize| {
+            let mut seen = 0;
+            order
+                .iter()
+                .copied()
+                .find(|&i| {
+                    seen += counts[i];
+                    rank < seen
+                })
+                .unwrap_or(k)
+        };
+        let (lo, hi) = (at((total - 1) / 2), at(total / 2));
+        let mut w = vec![0.0; n];
+        w[lo] += 0.5;
+        w[hi] += 0.5;
+        Some(w)
+    }
+
+    /// Whether the reference input minimises Σ cᵢ‖xᵢ − z‖ (Vardi & Zhang 2000): with η the
+    /// multiplicity of the inputs within `nu` of it (itself included),
+    /// ‖Σ_{others} cᵢ(xᵢ − x_r)/‖xᵢ − x_r‖‖ ≤ η, to the relative tolerance `tol` (module
+    /// docs: where the minimisers form a segment ending at x_r the two sides are equal, and
+    /// rounding must not decide).
+    fn vertex_is_optimal(&self, nu: f64, c: &[f64], tol: f64) -> bool {
         let mut u = vec![0.0; self.radius.len()];
         let mut eta = 0.0;
-        for (ui, &ri) in u.iter_mut().zip(&self.radius) {
+        for ((ui, &ri), ci) in u.iter_mut().zip(&self.radius).zip(c) {
             if ri <= nu {
-                eta += 1.0;
+                eta += ci;
             } else {
-                *ui = 1.0 / ri;
+                *ui = ci / ri;
             }
         }
-        self.quad(&u).sqrt() <= eta
+        self.quad(&u).sqrt() <= eta * (1.0 + tol)
     }
 }
 
@@ -393,7 +428,7 @@ impl Aggregator for GeometricMedian {
     fn aggregate(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<DVector<f64>> {
         self.check_n(x.n())?;
         if self.compat == Compat::Native {
-            if let Some(z) = self.native_run(x) {
+            if let Some(z) = self.native_run(x, &vec![1; x.n()]) {
                 return Ok(z);
             }
             // Infinite rows, or squares near the top of the f64 range: run on the finite
@@ -404,7 +439,7 @@ impl Aggregator for GeometricMedian {
                 ..*self
             };
             let z = g
-                .native_run(t.x.view())
+                .native_run(t.x.view(), &vec![1; t.x.n()])
                 .ok_or_else(|| non_finite("geometric_median"))?;
             return Ok(z * t.scale);
         }
@@ -424,6 +459,31 @@ impl Aggregator for GeometricMedian {
             });
         }
         Ok(DVector::from_vec(self.byzfl_run(x, &rows, norms)))
+    }
+
+    fn takes_counts(&self) -> bool {
+        self.compat == Compat::Native
+    }
+
+    /// The native iteration with the copies as weights: one Gram pass over the distinct
+    /// columns. Equal to the expanded input's output to the iteration's tolerance (the sums
+    /// over copies are products here, so the bits differ). Input the iteration cannot take
+    /// as it is (non-finite, near overflow) is expanded and tamed as in
+    /// [`Aggregator::aggregate`].
+    fn aggregate_counted(
+        &self,
+        x: UpdatesView<'_>,
+        counts: &[usize],
+        cx: &mut AggContext<'_>,
+    ) -> Result<DVector<f64>> {
+        let n: usize = expanded_indices(x.n(), counts)?.len();
+        self.check_n(n)?;
+        if self.compat == Compat::Native {
+            if let Some(z) = self.native_run(x, counts) {
+                return Ok(z);
+            }
+        }
+        self.aggregate(expand(x, counts)?.view(), cx)
     }
 }
 
@@ -577,7 +637,7 @@ mod tests {
     #[test]
     fn infinite_rows_are_dropped() {
         // (1,1) and (3,3) plus a +∞ row: ByzFL drops the row; the midpoint of two points is a
-        // geometric median and Weiszfeld from their coordinate median (2,2) stays there.
+        // geometric median: the two are on a line, so the segment's midpoint (2,2).
         let inf = f64::INFINITY;
         let m = nalgebra::DMatrix::from_column_slice(2, 3, &[1., 1., inf, inf, 3., 3.]);
         let u = Updates::new_allow_inf(m).unwrap();

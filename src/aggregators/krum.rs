@@ -30,8 +30,10 @@
 //! - P. Blanchard, E. M. El Mhamdi, R. Guerraoui, J. Stainer, "Machine learning with
 //!   adversaries: Byzantine tolerant gradient descent", NeurIPS 2017.
 
-use super::distances::{nan_last, pairwise_sq_dists, pairwise_sq_dists_by_gram};
-use super::{require_honest_majority, AggContext, Aggregator};
+use super::distances::{
+    nan_last, pairwise_sq_dists, pairwise_sq_dists_by_gram, pairwise_sq_dists_by_gram_counted,
+};
+use super::{expand, expanded_indices, require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
@@ -110,6 +112,32 @@ pub(crate) fn native_scores(d2: &[f64], n: usize, members: &[usize], m: usize) -
         .collect()
 }
 
+/// [`native_scores`] over all of the expanded input (column i of the distances `d2` counted
+/// `counts[i]` times, two copies of it `copies[i]` apart; `aggregators::expand`), one score
+/// per distinct column (that of each of its copies; +∞, unused, for a column counted 0): the same
+/// multisets of distances, so the same bits.
+pub(crate) fn native_scores_counted(
+    d2: &[f64],
+    copies: &[f64],
+    counts: &[usize],
+    m: usize,
+) -> Vec<f64> {
+    let n = counts.len();
+    (0..n)
+        .map(|i| {
+            if counts[i] == 0 {
+                return f64::INFINITY;
+            }
+            let mut row = Vec::with_capacity(counts.iter().sum());
+            for j in (0..n).filter(|&j| j != i) {
+                row.extend(std::iter::repeat_n(d2[i * n + j], counts[j]));
+            }
+            row.extend(std::iter::repeat_n(copies[i], counts[i] - 1));
+            smallest_sorted(row, m).iter().sum()
+        })
+        .collect()
+}
+
 /// The `k` smallest values of `row` in ascending order (NaN last; all of them when k ≥ len):
 /// a selection, then a sort of the k, instead of sorting the whole row.
 fn smallest_sorted(mut row: Vec<f64>, k: usize) -> Vec<f64> {
@@ -165,6 +193,39 @@ impl Aggregator for Krum {
                 argmin_nan_last(&native_scores(&d2, n, &all, n - self.f - 2))
             }
         };
+        Ok(DVector::from_column_slice(x.col(best)))
+    }
+
+    fn takes_counts(&self) -> bool {
+        self.compat == Compat::Native
+    }
+
+    /// The native rule on the distinct columns: the Gram pass over them alone, the scores
+    /// over the expanded multisets of distances, the first copy of the best column: the
+    /// expanded input's output, bit for bit.
+    fn aggregate_counted(
+        &self,
+        x: UpdatesView<'_>,
+        counts: &[usize],
+        cx: &mut AggContext<'_>,
+    ) -> Result<DVector<f64>> {
+        if self.compat == Compat::Byzfl {
+            return self.aggregate(expand(x, counts)?.view(), cx);
+        }
+        let n: usize = expanded_indices(x.n(), counts)?.len();
+        self.check_n(n)?;
+        let (d2, copies) = pairwise_sq_dists_by_gram_counted(x, counts);
+        let scores = native_scores_counted(&d2, &copies, counts, n - self.f - 2);
+        // The first minimum among the columns present (NaN last), as over the expansion.
+        let mut present = (0..x.n()).filter(|&i| counts[i] > 0);
+        let first = present.next().unwrap_or(0);
+        let best = present.fold(first, |b, i| {
+            if nan_last(scores[i], scores[b]).is_lt() {
+                i
+            } else {
+                b
+            }
+        });
         Ok(DVector::from_column_slice(x.col(best)))
     }
 }

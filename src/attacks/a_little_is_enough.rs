@@ -54,6 +54,10 @@ impl Attack for ALittleIsEnough {
         "a_little_is_enough"
     }
 
+    fn sends_copies(&self) -> bool {
+        true
+    }
+
     fn corrupt(
         &self,
         honest: UpdatesView<'_>,

@@ -56,6 +56,10 @@ impl Attack for Gaussian {
         "gaussian"
     }
 
+    fn sends_copies(&self) -> bool {
+        true
+    }
+
     fn corrupt(
         &self,
         honest: UpdatesView<'_>,

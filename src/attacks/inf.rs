@@ -36,6 +36,10 @@ impl Attack for Inf {
         "inf"
     }
 
+    fn sends_copies(&self) -> bool {
+        true
+    }
+
     fn corrupt(
         &self,
         honest: UpdatesView<'_>,

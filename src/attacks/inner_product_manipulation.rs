@@ -47,6 +47,10 @@ impl Attack for InnerProductManipulation {
         "inner_product_manipulation"
     }
 
+    fn sends_copies(&self) -> bool {
+        true
+    }
+
     fn corrupt(
         &self,
         honest: UpdatesView<'_>,

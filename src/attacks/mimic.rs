@@ -46,6 +46,10 @@ impl Attack for Mimic {
         "mimic"
     }
 
+    fn sends_copies(&self) -> bool {
+        true
+    }
+
     fn corrupt(
         &self,
         honest: UpdatesView<'_>,

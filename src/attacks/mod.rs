@@ -68,6 +68,14 @@ pub trait Attack: Send + Sync {
         cx: &mut AttackContext<'_>,
     ) -> Result<Updates>;
 
+    /// Whether the attack sends one vector f times, the same whatever f: `corrupt(h, f)` is
+    /// f copies of `corrupt(h, 1)`, with the same draws. A training loop then asks for one
+    /// vector and hands the rule its multiplicity ([`crate::aggregators::Pipeline::run_counted`])
+    /// instead of writing and reading f copies.
+    fn sends_copies(&self) -> bool {
+        false
+    }
+
     /// [`Attack::corrupt`] written into `out`: the f = `out.len()` / d Byzantine vectors one
     /// after the other, the same numbers. A training loop keeps its Byzantine vectors in one
     /// buffer across rounds; an attack computed in one pass over the honest vectors (ALIE)
@@ -156,6 +164,40 @@ mod tests {
     use super::*;
     use crate::params::MAX_ITERATIONS;
     use crate::Error;
+
+    /// An attack that says it sends copies ([`Attack::sends_copies`]) sends, for f = 3, three
+    /// copies of what it sends for f = 1, from the same stream: a training loop may ask for
+    /// one vector and count it f times. Every attack of the registry with its default
+    /// parameters, on random honest vectors.
+    ///
+    /// Mutation checked: `two_world` saying it sends copies fails it (its f vectors differ).
+    #[test]
+    fn attacks_that_send_copies_send_one_vector_f_times() {
+        use rand::RngExt;
+        let mut rng = crate::rng::rng_from_seed(8);
+        let honest =
+            Updates::new(nalgebra::DMatrix::from_fn(9, 6, |_, _| rng.random::<f64>())).unwrap();
+        let mut copying = 0;
+        for spec in ATTACKS {
+            let attack = build(spec.name, &Params::new(), Compat::Native).unwrap();
+            if !attack.sends_copies() {
+                continue;
+            }
+            copying += 1;
+            let corrupt = |f: usize| {
+                let mut r = crate::rng::rng_from_seed(3);
+                attack
+                    .corrupt(honest.view(), f, &mut AttackContext::new(&mut r))
+                    .unwrap()
+            };
+            let one = corrupt(1);
+            let three = corrupt(3);
+            for c in three.view().cols() {
+                assert_eq!(c, one.view().col(0), "{}", spec.name);
+            }
+        }
+        assert!(copying >= 6, "{copying}");
+    }
 
     /// The optimal attacks' `evals` (defence evaluations of the search) is refused above
     /// [`MAX_ITERATIONS`] by the builder, and accepted at the cap. Fails if `LineSearch::from_params`

@@ -38,6 +38,10 @@ impl Attack for Origin {
         "origin"
     }
 
+    fn sends_copies(&self) -> bool {
+        true
+    }
+
     fn corrupt(
         &self,
         honest: UpdatesView<'_>,

@@ -33,6 +33,10 @@ impl Attack for SignFlipping {
         "sign_flipping"
     }
 
+    fn sends_copies(&self) -> bool {
+        true
+    }
+
     fn corrupt(
         &self,
         honest: UpdatesView<'_>,

@@ -605,9 +605,24 @@ impl<'a> Trainer<'a> {
         }
         let train_loss = (counted > 0).then(|| sum / counted as f64);
 
-        // The Byzantine vectors, f of them after the honest ones, written in place.
+        // The Byzantine vectors, f of them after the honest ones, written in place. When they
+        // are f copies of one vector and the rule can take multiplicities, only the first is
+        // written and the rule gets it counted f times (the same result, to the bit for the
+        // average and Krum: `Aggregator::aggregate_counted`).
+        let central = self.cfg.privacy.filter(|p| p.level == DpLevel::User);
+        let copies = match self.byzantine.as_ref() {
+            Some(Byzantine::Attack(attack)) => attack.sends_copies(),
+            Some(Byzantine::LabelFlipping) => true,
+            None => false,
+        };
+        let counted = f > 1
+            && copies
+            && self.pipeline.takes_counts()
+            && central.and_then(|p| p.clip).is_none();
+        let written = if counted { 1 } else { f };
         if f > 0 {
-            let (honest, byz) = self.received.as_mut_slice().split_at_mut(h * d);
+            let (honest, byz) =
+                self.received.as_mut_slice()[..(h + written) * d].split_at_mut(h * d);
             let honest = UpdatesView::from_slice(honest, d);
             match self.byzantine.as_ref() {
                 Some(Byzantine::Attack(attack)) => {
@@ -635,7 +650,6 @@ impl<'a> Trainer<'a> {
         }
 
         // Aggregation.
-        let central = self.cfg.privacy.filter(|p| p.level == DpLevel::User);
         let mut cx = AggContext {
             rng: &mut self.rule_rng,
             previous: self.previous.as_ref(),
@@ -647,6 +661,12 @@ impl<'a> Trainer<'a> {
                     clip_in_place(col, c);
                 }
                 self.pipeline.run_owned(clipped, &mut cx)
+            }
+            None if counted => {
+                let distinct = &self.received.view().as_slice()[..(h + 1) * d];
+                let counts: Vec<usize> = (0..=h).map(|i| if i < h { 1 } else { f }).collect();
+                self.pipeline
+                    .run_counted(UpdatesView::from_slice(distinct, d), &counts, &mut cx)
             }
             None => self.pipeline.run(self.received.view(), &mut cx),
         };

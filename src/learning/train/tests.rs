@@ -539,3 +539,53 @@ fn identical_records_for_any_thread_count_across_coordinate_blocks() {
         assert!(with(2) == one, "{rule}: 2 threads differ from 1");
     }
 }
+
+/// A round whose Byzantine vectors are copies of one hands the rule that vector counted f
+/// times (`Pipeline::run_counted`): the records are those of the round that writes the f
+/// copies out, the same bytes for the average and Krum, and θ within 1e-9 for the geometric
+/// median (its sums over the copies are products, and the iteration stops at 1e-10 of the
+/// spread). The written-out round is forced by a clipping step at c = 1e300, which leaves
+/// these finite vectors as they are but is a pre-aggregator, so the pipeline no longer takes
+/// counts.
+///
+/// Mutation checked: counting the copies f − 1 times in the loop fails it (the average's
+/// bits change), and so does writing no Byzantine vector at all (stale zeros counted f times).
+#[test]
+fn counted_byzantine_copies_give_the_written_out_records() {
+    let data = clients(&[17, 23, 9, 30, 12, 14]);
+    for attack in ["a_little_is_enough", "sign_flipping"] {
+        for rule in ["average", "krum", "geometric_median"] {
+            let mut counted = TrainConfig::new(6, 0.05, spec(rule, 2));
+            counted.batch_size = Some(4);
+            counted.momentum = 0.9;
+            counted.byzantine = 2;
+            counted.attack = Some(StepSpec::named(attack));
+            counted.eval_every = 3;
+            let mut written = counted.clone();
+            let mut clip = StepSpec::named("clipping");
+            clip.params.set("c", 1e300);
+            written.defence.pre = vec![clip];
+            assert!(counted
+                .defence
+                .build(Compat::Native)
+                .unwrap()
+                .takes_counts());
+            assert!(!written
+                .defence
+                .build(Compat::Native)
+                .unwrap()
+                .takes_counts());
+            let (a, sa) = run(&counted, &data, 5);
+            let (b, sb) = run(&written, &data, 5);
+            assert_eq!(sa.status, RunStatus::Completed, "{attack} {rule}");
+            assert_eq!(sb.status, RunStatus::Completed, "{attack} {rule}");
+            if rule == "geometric_median" {
+                for (p, q) in sa.params.iter().zip(&sb.params) {
+                    assert!((p - q).abs() <= 1e-9, "{attack} {rule}: {p} vs {q}");
+                }
+            } else {
+                assert_eq!(a, b, "{attack} {rule}");
+            }
+        }
+    }
+}
