@@ -13,7 +13,10 @@
 //! - `momentum`: m ← β·m + (1 − β)·g over the 40 momentum columns with one g in cache (the
 //!   client phase's traffic: each column read and written once, 50.9 MB);
 //! - `alie`: the attack alone, 40 vectors read, 10 written (31.8 MB);
-//! - `average`: the rule alone on the 50 vectors (31.8 MB).
+//! - `average`: the rule alone on the 50 vectors (31.8 MB);
+//! - `krum_counted`, `geometric_median_counted`: the rules alone on the 41 distinct vectors
+//!   the round hands them (40 honest, the Byzantine one counted 10 times; 26.1 MB), i.e.
+//!   their Gram pass over the data plus what follows it.
 //!
 //! On a shared machine, `LBOUNDS_BENCH_CPU_TIME=1` measures the CPU time the process spends
 //! (all its threads, from `/proc/self/task/*/schedstat`) instead of wall time: time slices
@@ -178,6 +181,25 @@ fn round_parts(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    let counts: Vec<usize> = (0..=HONEST)
+        .map(|i| if i < HONEST { 1 } else { BYZANTINE })
+        .collect();
+    let distinct = all.view().first(HONEST + 1);
+    g_.throughput(bytes(HONEST + 1));
+    for rule in ["krum", "geometric_median"] {
+        let mut params = Params::new();
+        if lbounds::aggregators::depends_on_f(rule).unwrap() {
+            params = params.with("f", BYZANTINE as f64);
+        }
+        let p = Pipeline::rule(lbounds::aggregators::build(rule, &params, Compat::Native).unwrap());
+        g_.bench_function(format!("{rule}_counted/41x79510"), |b| {
+            let mut rng = rng_from_seed(6);
+            timed(b, || {
+                p.run_counted(distinct, &counts, &mut AggContext::new(&mut rng))
+                    .unwrap()
+            })
+        });
+    }
     g_.finish();
 }
 

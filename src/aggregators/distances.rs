@@ -655,6 +655,76 @@ mod tests {
         );
     }
 
+    /// Every pair of the blocked kernel, whatever the number of rows (1 to 13: every size of
+    /// the last, padded row group, for tiles of 2 and of 4) and the length (a block of 541
+    /// coordinates: 67 lanes-wide steps and a tail of 5), is the sum of that pair alone:
+    /// eight lane sums of fused multiply-adds over the coordinates in order, combined
+    /// pairwise, plus the tail. Compared bit for bit, distances and Gram entries (the
+    /// selections built on them rely on identical inputs getting identical sums whatever
+    /// their position). Mutation checked: combining the lanes sequentially
+    /// (((s₀ + s₁) + s₂) + …) in `pair_tile` fails it.
+    #[test]
+    fn tiled_pairs_are_each_summed_as_the_pair_alone() {
+        fn alone(a: &[f64], b: &[f64], r: &[f64], dot: bool) -> f64 {
+            let full = a.len() - a.len() % 8;
+            let mut s = [0.0f64; 8];
+            for k in 0..full {
+                let l = k % 8;
+                s[l] = if dot {
+                    (a[k] - r[k]).mul_add(b[k] - r[k], s[l])
+                } else {
+                    (a[k] - b[k]).mul_add(a[k] - b[k], s[l])
+                };
+            }
+            let tail: f64 = (full..a.len())
+                .map(|k| {
+                    if dot {
+                        (a[k] - r[k]) * (b[k] - r[k])
+                    } else {
+                        (a[k] - b[k]) * (a[k] - b[k])
+                    }
+                })
+                .sum();
+            ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail
+        }
+        let len = 541;
+        let data: Vec<Vec<f64>> = (0..14)
+            .map(|i| {
+                (0..len)
+                    .map(|j| ((i * 31 + j * 7) as f64 * 0.37).sin() * 1e3 + 5e3)
+                    .collect()
+            })
+            .collect();
+        let r = &data[13];
+        for n in 1..=13 {
+            let rows: Vec<&[f64]> = data[..n].iter().map(|v| v.as_slice()).collect();
+            let np = n * (n + 1) / 2;
+            let (mut d2, mut d4, mut g2, mut g4) =
+                (vec![0.0; np], vec![0.0; np], vec![0.0; np], vec![0.0; np]);
+            pairs_in_block::<2, false>(&rows, &[], &[], &mut d2);
+            pairs_in_block::<2, true>(&rows, r, &[], &mut g2);
+            crate::simd::widest(
+                #[inline(always)]
+                || {
+                    pairs_in_block::<4, false>(&rows, &[], &[], &mut d4);
+                    pairs_in_block::<4, true>(&rows, r, &[], &mut g4);
+                },
+            );
+            let mut k = 0;
+            for i in 0..n {
+                for j in i..n {
+                    let want_d = alone(rows[i], rows[j], r, false).to_bits();
+                    let want_g = alone(rows[i], rows[j], r, true).to_bits();
+                    assert_eq!(d2[k].to_bits(), want_d, "n = {n}, pair ({i}, {j})");
+                    assert_eq!(d4[k].to_bits(), want_d, "n = {n}, pair ({i}, {j})");
+                    assert_eq!(g2[k].to_bits(), want_g, "n = {n}, pair ({i}, {j})");
+                    assert_eq!(g4[k].to_bits(), want_g, "n = {n}, pair ({i}, {j})");
+                    k += 1;
+                }
+            }
+        }
+    }
+
     /// Krum's pick from distances (native scores, f = 2).
     fn krum_pick(d2: &[f64], n: usize) -> usize {
         let all: Vec<usize> = (0..n).collect();
