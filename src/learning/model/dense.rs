@@ -683,24 +683,14 @@ impl Model for DenseNet {
     /// [`Model::clipped_grad_sum`] with C = ∞ times that same factor equals it bit for bit.
     /// For a power-of-two B this is also the exact quotient sum / B.
     fn loss_grad(&self, theta: &[f64], batch: Batch<'_>, grad: &mut [f64]) -> Result<f64> {
-        let (loss, inv) = self.loss_grad_unscaled(theta, batch, grad)?;
-        grad.iter_mut().for_each(|g| *g *= inv);
-        Ok(loss)
-    }
-
-    /// The per-example sum and s = `1.0 / B as f64`.
-    fn loss_grad_unscaled(
-        &self,
-        theta: &[f64],
-        batch: Batch<'_>,
-        grad: &mut [f64],
-    ) -> Result<(f64, f64)> {
         self.check(theta, &batch)?;
         check_len("gradient buffer", self.n_params, grad.len())?;
         check_nonempty(&batch)?;
         let b = batch.len() as f64;
         let loss = self.run(theta, &batch, Want::Grad, grad, &mut []);
-        Ok((loss / b, 1.0 / b))
+        let inv = 1.0 / b;
+        grad.iter_mut().for_each(|g| *g *= inv);
+        Ok(loss / b)
     }
 
     fn loss(&self, theta: &[f64], batch: Batch<'_>) -> Result<f64> {

@@ -71,23 +71,6 @@ pub trait Model: Send + Sync {
     /// A batch whose shape or targets do not fit the model.
     fn loss_grad(&self, theta: &[f64], batch: Batch<'_>, grad: &mut [f64]) -> Result<f64>;
 
-    /// [`Model::loss_grad`] with its last step left to the caller: writes into `grad` a vector
-    /// g and returns (mean loss, s) such that s·g, one multiplication per entry, is exactly
-    /// `loss_grad`'s gradient. A caller that passes over the gradient anyway (the training
-    /// loop's momentum update) applies s in that pass instead of a pass of its own over d
-    /// entries. The default runs `loss_grad` and returns s = 1 (s·g = g exactly).
-    ///
-    /// # Errors
-    /// As [`Model::loss_grad`].
-    fn loss_grad_unscaled(
-        &self,
-        theta: &[f64],
-        batch: Batch<'_>,
-        grad: &mut [f64],
-    ) -> Result<(f64, f64)> {
-        Ok((self.loss_grad(theta, batch, grad)?, 1.0))
-    }
-
     /// Mean loss over the batch.
     ///
     /// # Errors

@@ -100,12 +100,9 @@ impl<'a> Client<'a> {
         }
     }
 
-    /// One step's gradient estimate at θ, as s·`grad` (length d; every entry is written),
-    /// on the client's next batch, and the raw gradient on flipped labels of the same batch
-    /// into `flip` when asked; returns the batch's mean loss (`None` for an empty Poisson
-    /// batch) and s. The caller applies s (one multiplication per entry) and checks that the
-    /// estimate is finite, in its own pass over it ([`scale_checked`] when it has none): the
-    /// momentum update does both while it reads the vector anyway.
+    /// One step's gradient estimate at θ into `grad` (length d; every entry is written), on
+    /// the client's next batch, and the raw gradient on flipped labels of the same batch into
+    /// `flip` when asked; returns the batch's mean loss (`None` for an empty Poisson batch).
     ///
     /// Full batch or shuffled batches: the batch-mean gradient (ByzFL's). Poisson sampling or
     /// example-level DP: (Σ clip_C(∇ℓᵢ) + N(0, σ²C²I)) / (q·Nᵢ), the sum over the sampled
@@ -113,7 +110,7 @@ impl<'a> Client<'a> {
     /// rounding of q enters), with C = ∞ meaning no clipping and σ = 0 no draw at all.
     ///
     /// # Errors
-    /// The model's errors.
+    /// The model's errors; [`Error::NonFinite`] for a gradient that overflows.
     pub(super) fn gradient(
         &mut self,
         model: &dyn Model,
@@ -121,7 +118,7 @@ impl<'a> Client<'a> {
         s: &StepSettings,
         grad: &mut [f64],
         flip: Option<&mut [f64]>,
-    ) -> Result<(Option<f64>, f64)> {
+    ) -> Result<Option<f64>> {
         self.draw(s);
         let data = self.data;
         let p = data.features();
@@ -142,9 +139,8 @@ impl<'a> Client<'a> {
             (DMatrixView::from_slice(&self.xbuf, p, b), &self.ybuf)
         };
         let batch = Batch { x, y };
-        let (loss, scale) = if !s.sums() {
-            let (loss, scale) = model.loss_grad_unscaled(theta, batch, grad)?;
-            (Some(loss), scale)
+        let loss = if !s.sums() {
+            Some(model.loss_grad(theta, batch, grad)?)
         } else {
             let expected = match s.batch {
                 Some(bs) => bs.min(data.len()),
@@ -171,8 +167,14 @@ impl<'a> Client<'a> {
                 }
             }
             grad.iter_mut().for_each(|g| *g /= expected);
-            (loss, 1.0)
+            loss
         };
+        if !crate::data::all_finite(grad) {
+            return Err(Error::NonFinite {
+                what: "a client's gradient".into(),
+                detail: "it overflows f64 (the parameters or the data are too large)".into(),
+            });
+        }
         if let (Some(out), Some(classes)) = (flip, s.flip_classes) {
             if b == 0 {
                 out.iter_mut().for_each(|g| *g = 0.0);
@@ -184,7 +186,7 @@ impl<'a> Client<'a> {
                 model.loss_grad(theta, flipped, out)?;
             }
         }
-        Ok((loss, scale))
+        Ok(loss)
     }
 
     /// The mean loss and gradient of the client's whole data at θ, into `out`.
@@ -199,59 +201,6 @@ impl<'a> Client<'a> {
     ) -> Result<f64> {
         model.loss_grad(theta, self.data.batch(), out)
     }
-}
-
-/// The error of a client's gradient estimate that is not finite.
-pub(super) fn non_finite_gradient() -> Error {
-    Error::NonFinite {
-        what: "a client's gradient".into(),
-        detail: "it overflows f64 (the parameters or the data are too large)".into(),
-    }
-}
-
-/// `grad ← s·grad` and the check that it is finite, for a caller of [`Client::gradient`]
-/// with no pass of its own over the estimate.
-///
-/// # Errors
-/// [`Error::NonFinite`] for an estimate that overflows.
-pub(super) fn scale_checked(grad: &mut [f64], s: f64) -> Result<()> {
-    if s != 1.0 {
-        grad.iter_mut().for_each(|g| *g *= s);
-    }
-    if crate::data::all_finite(grad) {
-        Ok(())
-    } else {
-        Err(non_finite_gradient())
-    }
-}
-
-/// m ← β·m + α·(s·g) entry by entry (m ← s·g when β = 0), with α = 1 − β, the client
-/// momentum update with the last step of [`Client::gradient`] fused into it; returns whether
-/// every s·g is finite (the check [`scale_checked`] makes), so the d entries are read once.
-/// Each entry is the bits of the unfused passes: s·g, then β·m + α·(s·g), unfused.
-pub(super) fn momentum_step(m: &mut [f64], g: &[f64], s: f64, beta: f64, alpha: f64) -> bool {
-    crate::simd::widest(
-        #[inline(always)]
-        || {
-            // x·0 is ±0 for finite x and NaN for ±∞ or NaN; the sums keep a NaN.
-            let mut bad = [0.0f64; 8];
-            let mut ms = m.chunks_exact_mut(8);
-            let mut gs = g.chunks_exact(8);
-            for (m8, g8) in (&mut ms).zip(&mut gs) {
-                for l in 0..8 {
-                    let v = g8[l] * s;
-                    bad[l] += v * 0.0;
-                    m8[l] = if beta == 0.0 { v } else { m8[l] * beta + alpha * v };
-                }
-            }
-            for (m, g) in ms.into_remainder().iter_mut().zip(gs.remainder()) {
-                let v = g * s;
-                bad[0] += v * 0.0;
-                *m = if beta == 0.0 { v } else { *m * beta + alpha * v };
-            }
-            bad.iter().all(|b| *b == 0.0)
-        },
-    )
 }
 
 /// Number of classes of a classification task, `None` for regression.

@@ -85,7 +85,7 @@ use crate::privacy::sgd::clip_in_place;
 use crate::privacy::PrivacyCost;
 use crate::rng::SimRng;
 use crate::{Error, Result};
-use client::{classes, momentum_step, non_finite_gradient, scale_checked, Client, StepSettings};
+use client::{classes, Client, StepSettings};
 use measure::FitSums;
 use nalgebra::{DMatrix, DVector};
 use rand::RngExt;
@@ -549,23 +549,22 @@ impl<'a> Trainer<'a> {
             par_map_indexed(&mut items, |_, (client, col, flip)| {
                 with_scratch(&GRAD_SCRATCH, d, |grad| match algorithm {
                     Algorithm::Dsgd => {
-                        let (loss, scale) =
+                        let loss =
                             client.gradient(model, theta, &settings, grad, flip.as_deref_mut())?;
-                        // The gradient's last scaling and its finiteness check ride on the
-                        // momentum update's pass (one read of the d entries, not three).
-                        if momentum_step(col, grad, scale, beta, alpha) {
-                            Ok(loss)
+                        if beta == 0.0 {
+                            col.copy_from_slice(grad);
                         } else {
-                            Err(non_finite_gradient())
+                            for (m, g) in col.iter_mut().zip(grad.iter()) {
+                                *m = *m * beta + alpha * g;
+                            }
                         }
+                        Ok(loss)
                     }
                     Algorithm::FedAvg { local_steps } => {
                         col.copy_from_slice(theta);
                         let mut first = None;
                         for k in 0..local_steps {
-                            let (loss, scale) =
-                                client.gradient(model, col, &settings, grad, None)?;
-                            scale_checked(grad, scale)?;
+                            let loss = client.gradient(model, col, &settings, grad, None)?;
                             if k == 0 {
                                 first = loss;
                             }
