@@ -150,19 +150,24 @@ fn pairs_in_block<const T: usize, const DOT: bool>(
     let tiles = groups.len() * (groups.len() + 1) / 2;
     let lines_per_row = next.first().map_or(0, |r| r.len().div_ceil(8));
     let lines = next.len() * lines_per_row;
-    // The next line to prefetch, as a count and as (row, coordinate), advanced one line at a
-    // time (a division per line, to find its row, cost as much as the prefetch itself).
+    // The next line to prefetch, as a count and as (row, coordinate). Each tile asks for its
+    // share as runs of consecutive lines of a row, one slice each (a division per line, to
+    // find its row, cost as much as the prefetch itself; a bounds-checked slice per line,
+    // a fifth of the tile loop's instructions).
     let (mut line, mut row, mut at) = (0, 0, 0);
     let mut tile = 0;
     for (ga, rows_a) in groups.iter().enumerate() {
         let a: [&[f64]; T] = std::array::from_fn(|t| rows[rows_a[t]]);
         for rows_b in &groups[ga..] {
             tile += 1;
-            while line < tile * lines / tiles {
-                crate::simd::prefetch(&next[row][at..(at + 8).min(next[row].len())]);
-                line += 1;
-                at += 8;
-                if at >= next[row].len() {
+            let target = tile * lines / tiles;
+            while line < target {
+                let len = next[row].len();
+                let take = ((target - line) * 8).min(len - at);
+                crate::simd::prefetch(&next[row][at..at + take]);
+                line += take.div_ceil(8);
+                at += take;
+                if at >= len {
                     (row, at) = (row + 1, 0);
                 }
             }
