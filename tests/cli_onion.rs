@@ -52,6 +52,12 @@ fn onion_random_control_stays_flat_within_its_ci() {
 /// Mutation checked: making the random control remove the top of the ranking too (the
 /// mutation above) brings its newly exposed to the peel's level (26.5 ± 2.9 vs 29) and this
 /// test fails.
+///
+/// The peel itself removes the most vulnerable records: each peel takes k records and, since
+/// the ranking puts every record at or above the level first, as many vulnerable ones as
+/// min(k, vulnerable in the layer before). Mutations checked: the peel removing k random
+/// records instead of the top of the ranking (4 vulnerable removed instead of 30), and
+/// removing nothing (layer size stays N) — both fail here.
 #[test]
 fn peeling_exposes_more_than_random_removal() {
     let v = json(&[
@@ -63,6 +69,15 @@ fn peeling_exposes_more_than_random_removal() {
         "0",
         "--json",
     ]);
+    let k = v["removed_per_step"].as_u64().unwrap();
+    let n0 = v["records"].as_u64().unwrap();
+    let mut before = v["layer0"]["vulnerable"].as_u64().unwrap();
+    assert!(before > 0, "layer 0 has vulnerable records to peel");
+    for (t, peel) in v["peels"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(peel["layer"]["records"], n0 - (t as u64 + 1) * k, "peel {t}");
+        assert_eq!(peel["removed_vulnerable"], before.min(k), "peel {t}");
+        before = peel["layer"]["vulnerable"].as_u64().unwrap();
+    }
     let peel = &v["peels"][0];
     let newly = peel["newly_exposed"].as_f64().unwrap();
     let ctrl = &v["random"][1]["newly_exposed"];
