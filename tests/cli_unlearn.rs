@@ -114,8 +114,14 @@ epochs = 10
     }
     let d = std::fs::read_to_string(figs.join("fig15d_unlearn_epsilon_hist.svg")).unwrap();
     // The reference's own panel, and its dashed curve named in the legend.
-    assert!(d.contains("exact retraining (second set)"), "fig15d's reference panel");
-    assert!(d.contains("random: exact retraining"), "fig15d's dashed reference");
+    assert!(
+        d.contains("exact retraining (second set)"),
+        "fig15d's reference panel"
+    );
+    assert!(
+        d.contains("random: exact retraining"),
+        "fig15d's dashed reference"
+    );
     assert!(d.contains("softmax model, not mlp"), "fig15d's skip note");
     let _ = std::fs::remove_dir_all(&base);
 }

@@ -534,6 +534,16 @@ impl Setup {
     }
 }
 
+/// The job of model j outside a sweep (its jobs ignore the seed: every stream is named).
+fn job_of(j: u32, rng: &mut SimRng) -> Job {
+    use rand::Rng;
+    Job {
+        seed: rng.next_u64(),
+        point: u64::from(j),
+        replicate: 0,
+    }
+}
+
 /// Training job j: role j / N, model j mod N.
 struct Training<'a>(&'a Setup);
 
@@ -542,15 +552,7 @@ impl Experiment for Training<'_> {
     type Output = Vec<f64>;
 
     fn run_once(&self, j: &u32, rng: &mut SimRng) -> Result<Vec<f64>> {
-        use rand::Rng;
-        self.run_job(
-            j,
-            Job {
-                seed: rng.next_u64(),
-                point: u64::from(*j),
-                replicate: 0,
-            },
-        )
+        self.run_job(j, job_of(*j, rng))
     }
 
     fn run_job(&self, j: &u32, _job: Job) -> Result<Vec<f64>> {
@@ -581,15 +583,7 @@ impl Experiment for Evaluation<'_> {
     type Output = Vec<ModelEvalOut>;
 
     fn run_once(&self, j: &u32, rng: &mut SimRng) -> Result<Vec<ModelEvalOut>> {
-        use rand::Rng;
-        self.run_job(
-            j,
-            Job {
-                seed: rng.next_u64(),
-                point: u64::from(*j),
-                replicate: 0,
-            },
-        )
+        self.run_job(j, job_of(*j, rng))
     }
 
     fn run_job(&self, j: &u32, _job: Job) -> Result<Vec<ModelEvalOut>> {
@@ -603,7 +597,9 @@ impl Experiment for Evaluation<'_> {
             // The gradient-ascent sweep's other step sizes get their own streams; the rest
             // keep the names they had before the sweep (same numbers).
             let label = match s.arms.get(arm) {
-                Some(a) if a.lr.is_some_and(|l| l != s.point.lr) && a.method == "gradient_ascent" => {
+                Some(a)
+                    if a.lr.is_some_and(|l| l != s.point.lr) && a.method == "gradient_ascent" =>
+                {
                     format!("simple_mia/{}/{:?}/lr{:?}", a.method, a.steps, a.lr)
                 }
                 Some(a) => format!("simple_mia/{}/{:?}", a.method, a.steps),
@@ -644,8 +640,7 @@ impl Experiment for Evaluation<'_> {
                                 s.point.ga_steps.iter().position(|&g| g == k),
                             ) {
                                 (Some(c), Some(pos)) => ga[c][pos].clone(),
-                                _ => Method::GradientAscent { steps: k, lr }
-                                .apply(
+                                _ => Method::GradientAscent { steps: k, lr }.apply(
                                     &s.model,
                                     theta,
                                     &s.set,

@@ -173,20 +173,14 @@ pub fn fig15a(recs: &[&UnlearnRecord], out: &Path) -> Result<Written> {
                 Stroke::Dashed,
             ));
         }
-        panels.push(Chart {
-            stem: String::new(),
-            title: caption(*kind, reps),
-            x_label: "gradient-ascent steps on F".into(),
-            y_label: "accuracy / AUC".into(),
-            x_log: false,
-            y_log: false,
-            x_range: Some((0.0, x_max)),
+        panels.push(panel(
+            caption(*kind, reps),
+            "gradient-ascent steps on F",
+            "accuracy / AUC",
+            x_max,
+            (0.0, 1.0),
             series,
-            shades: vec![],
-            vlines: vec![],
-            y_range: Some((0.0, 1.0)),
-            note: None,
-        });
+        ));
     }
     let fig = Panels {
         stem: "fig15a_unlearn_ga_steps".into(),
@@ -201,12 +195,45 @@ pub fn fig15a(recs: &[&UnlearnRecord], out: &Path) -> Result<Written> {
                 .into(),
         ),
     };
+    written(
+        &fig,
+        out,
+        "fig15a: forget/retain/test accuracy and forget loss AUC vs gradient-ascent \
+                  steps, with the retrained models' lines",
+    )
+}
+
+/// One panel of a figure: linear axes from 0 to `x_max`, `y_range` fixed.
+fn panel(
+    title: String,
+    x_label: &str,
+    y_label: &str,
+    x_max: f64,
+    y_range: (f64, f64),
+    series: Vec<Series>,
+) -> Chart {
+    Chart {
+        stem: String::new(),
+        title,
+        x_label: x_label.into(),
+        y_label: y_label.into(),
+        x_log: false,
+        y_log: false,
+        x_range: Some((0.0, x_max)),
+        series,
+        shades: vec![],
+        vlines: vec![],
+        y_range: Some(y_range),
+        note: None,
+    }
+}
+
+/// Draws `fig` and says what it showed.
+fn written(fig: &Panels, out: &Path, summary: &str) -> Result<Written> {
     fig.draw(out)?;
     Ok(Written {
         files: fig.files(out),
-        summary: "fig15a: forget/retain/test accuracy and forget loss AUC vs gradient-ascent \
-                  steps, with the retrained models' lines"
-            .into(),
+        summary: summary.into(),
     })
 }
 
@@ -286,20 +313,14 @@ pub fn fig15b(recs: &[&UnlearnRecord], out: &Path) -> Result<Written> {
             vec![(0.0, ideal, 0.0), (1.0, ideal, 0.0)],
             Stroke::Dashed,
         ));
-        panels.push(Chart {
-            stem: String::new(),
-            title: caption(*kind, reps),
-            x_label: "utility ToW = Π(1 − |Δacc vs retrain|)".into(),
-            y_label: "forgetting quality F (plug-in)".into(),
-            x_log: false,
-            y_log: false,
-            x_range: Some((0.0, 1.0)),
+        panels.push(panel(
+            caption(*kind, reps),
+            "utility ToW = Π(1 − |Δacc vs retrain|)",
+            "forgetting quality F (plug-in)",
+            1.0,
+            (0.0, 0.5),
             series,
-            shades: vec![],
-            vlines: vec![],
-            y_range: Some((0.0, 0.5)),
-            note: None,
-        });
+        ));
     }
     let fig = Panels {
         stem: "fig15b_unlearn_tradeoff".into(),
@@ -315,12 +336,11 @@ pub fn fig15b(recs: &[&UnlearnRecord], out: &Path) -> Result<Written> {
                 .into(),
         ),
     };
-    fig.draw(out)?;
-    Ok(Written {
-        files: fig.files(out),
-        summary: "fig15b: forgetting quality F vs utility (ToW) per method, ideal F at N dashed"
-            .into(),
-    })
+    written(
+        &fig,
+        out,
+        "fig15b: forgetting quality F vs utility (ToW) per method, ideal F at N dashed",
+    )
 }
 
 /// fig15c: relearning — accuracy on the 90 % of F not relearned vs fine-tuning steps on the
@@ -363,24 +383,18 @@ pub fn fig15c(recs: &[&UnlearnRecord], out: &Path) -> Result<Written> {
             ));
         }
         let x_max = steps.last().copied().unwrap_or(1).max(1) as f64;
-        panels.push(Chart {
-            stem: String::new(),
-            title: format!(
+        panels.push(panel(
+            format!(
                 "{}; relearned on {} records",
                 caption(*kind, reps),
                 reps[0].relearn_size
             ),
-            x_label: "relearning steps on 10 % of F".into(),
-            y_label: "accuracy on the other 90 % of F".into(),
-            x_log: false,
-            y_log: false,
-            x_range: Some((0.0, x_max)),
+            "relearning steps on 10 % of F",
+            "accuracy on the other 90 % of F",
+            x_max,
+            (0.0, 1.0),
             series,
-            shades: vec![],
-            vlines: vec![],
-            y_range: Some((0.0, 1.0)),
-            note: None,
-        });
+        ));
     }
     let fig = Panels {
         stem: "fig15c_unlearn_relearn".into(),
@@ -395,11 +409,11 @@ pub fn fig15c(recs: &[&UnlearnRecord], out: &Path) -> Result<Written> {
                 .into(),
         ),
     };
-    fig.draw(out)?;
-    Ok(Written {
-        files: fig.files(out),
-        summary: "fig15c: relearning curves per method with the retrained control".into(),
-    })
+    written(
+        &fig,
+        out,
+        "fig15c: relearning curves per method with the retrained control",
+    )
 }
 
 /// The share of the plug-in ε_i (`None` = ∞) in each of the competition's bins
@@ -491,20 +505,14 @@ pub fn fig15d(recs: &[&UnlearnRecord], out: &Path) -> Result<Written> {
             Some(s) => format!("{label} ({s} steps)"),
             None => label.to_string(),
         };
-        panels.push(Chart {
-            stem: String::new(),
+        panels.push(panel(
             title,
-            x_label: "ε_i (plug-in; bins of 0.5, the last ≥ 6 or ∞)".into(),
-            y_label: "share of forget examples".into(),
-            x_log: false,
-            y_log: false,
-            x_range: Some((0.0, x_max)),
+            "ε_i (plug-in; bins of 0.5, the last ≥ 6 or ∞)",
+            "share of forget examples",
+            x_max,
+            (0.0, 1.0),
             series,
-            shades: vec![],
-            vlines: vec![],
-            y_range: Some((0.0, 1.0)),
-            note: None,
-        });
+        ));
     }
     let order: Vec<String> = groups
         .iter()
@@ -539,13 +547,11 @@ pub fn fig15d(recs: &[&UnlearnRecord], out: &Path) -> Result<Written> {
         panels,
         note: Some(note),
     };
-    fig.draw(out)?;
-    Ok(Written {
-        files: fig.files(out),
-        summary: "fig15d: per-example ε_i histograms per method, exact retraining dashed as the \
-                  ideal"
-            .into(),
-    })
+    written(
+        &fig,
+        out,
+        "fig15d: per-example ε_i histograms per method, exact retraining dashed as the ideal",
+    )
 }
 
 #[cfg(test)]
