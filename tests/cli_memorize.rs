@@ -27,6 +27,27 @@ fn quick_json_has_every_level_and_bound() {
     assert!(levels[0]["epsilon"].is_null());
     assert_eq!(levels[1]["epsilon"], 2.0);
     assert_eq!(levels[1]["report"]["epochs"], 300);
+    // Feldman's claim at the quick size: without DP the tail is memorised more than the head
+    // (quick run: tail mem 0.31 [0.26, 0.35], head 0.10 [0.08, 0.12]; disjoint intervals),
+    // head memorisation is positive, and DP at ε = 2 cuts the tail's (0.10). Mutation
+    // checked: reading the IN side of mem_i as `!keep` (`memorization_reads_in_minus_out`'s
+    // mutation) makes every mem negative and fails here.
+    let mem = |level: &Value, group: &str| {
+        level["report"]["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["group"] == group)
+            .unwrap()["mem"]
+            .clone()
+    };
+    let (tail, head) = (mem(&levels[0], "tail"), mem(&levels[0], "head"));
+    assert!(
+        num(&tail, "lower") > num(&head, "upper"),
+        "{tail} vs {head}"
+    );
+    assert!(num(&head, "lower") > 0.0, "{head}");
+    assert!(num(&mem(&levels[1], "tail"), "mean") < num(&tail, "mean") - 0.1);
     for l in levels {
         let r = &l["report"];
         for key in ["train_accuracy", "head_test_accuracy", "tail_test_accuracy"] {

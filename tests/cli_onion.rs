@@ -13,6 +13,22 @@ fn json(args: &[&str]) -> Value {
     serde_json::from_str(ok(args).trim()).unwrap()
 }
 
+/// The quick run with six random chains and no masking, run once for the tests that read it.
+fn six_chains() -> &'static Value {
+    static RUN: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    RUN.get_or_init(|| {
+        json(&[
+            "onion",
+            "--quick",
+            "--random-seeds",
+            "6",
+            "--masking-targets",
+            "0",
+            "--json",
+        ])
+    })
+}
+
 /// The test: removing random records (as many as each peel removes) leaves the share
 /// of vulnerable records where it was. At every step the 95 % interval over chains of the
 /// change of that share from the chain's own step 0 covers 0, and is narrower than 5
@@ -23,15 +39,7 @@ fn json(args: &[&str]) -> Value {
 /// step 2 (± 1.4), and this test fails.
 #[test]
 fn onion_random_control_stays_flat_within_its_ci() {
-    let v = json(&[
-        "onion",
-        "--quick",
-        "--random-seeds",
-        "6",
-        "--masking-targets",
-        "0",
-        "--json",
-    ]);
+    let v = six_chains();
     let random = v["random"].as_array().unwrap();
     assert_eq!(random.len(), 3);
     for c in &random[1..] {
@@ -52,17 +60,28 @@ fn onion_random_control_stays_flat_within_its_ci() {
 /// Mutation checked: making the random control remove the top of the ranking too (the
 /// mutation above) brings its newly exposed to the peel's level (26.5 ± 2.9 vs 29) and this
 /// test fails.
+///
+/// The peel itself removes the most vulnerable records: each peel takes k records and, since
+/// the ranking puts every record at or above the level first, as many vulnerable ones as
+/// min(k, vulnerable in the layer before). Mutations checked: the peel removing k random
+/// records instead of the top of the ranking (4 vulnerable removed instead of 30), and
+/// removing nothing (layer size stays N) — both fail here.
 #[test]
 fn peeling_exposes_more_than_random_removal() {
-    let v = json(&[
-        "onion",
-        "--quick",
-        "--random-seeds",
-        "6",
-        "--masking-targets",
-        "0",
-        "--json",
-    ]);
+    let v = six_chains();
+    let k = v["removed_per_step"].as_u64().unwrap();
+    let n0 = v["records"].as_u64().unwrap();
+    let mut before = v["layer0"]["vulnerable"].as_u64().unwrap();
+    assert!(before > 0, "layer 0 has vulnerable records to peel");
+    for (t, peel) in v["peels"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(
+            peel["layer"]["records"],
+            n0 - (t as u64 + 1) * k,
+            "peel {t}"
+        );
+        assert_eq!(peel["removed_vulnerable"], before.min(k), "peel {t}");
+        before = peel["layer"]["vulnerable"].as_u64().unwrap();
+    }
     let peel = &v["peels"][0];
     let newly = peel["newly_exposed"].as_f64().unwrap();
     let ctrl = &v["random"][1]["newly_exposed"];
@@ -150,4 +169,7 @@ fn bad_input_fails_in_one_line() {
     );
     fails_with(&["onion", "--quick", "--random-seeds", "0"], "random seeds");
     fails_with(&["onion", "--records", "-3"], "-3");
+    fails_with(&["onion", "--quick", "--tail-spread", "0"], "tail spread");
+    fails_with(&["onion", "--quick", "--tail-sizes", "5-3"], "tail");
+    fails_with(&["onion", "--quick", "--tail-sizes", "3"], "--tail-sizes");
 }

@@ -69,24 +69,60 @@ fn json_reports_every_arm_against_retraining() {
     );
 }
 
-/// Byte-identical records on one and two threads; a rerun resumes (nothing left to do).
+/// Byte-identical records on one and two threads; a rerun resumes (nothing left to do). The
+/// records draw fig15a–d: the MLP's records say the Newton step was skipped (and have no
+/// Newton arm), and fig15d's note carries the skip.
 #[test]
 fn sweep_is_deterministic_and_resumable() {
     let base = std::env::temp_dir().join(format!("lbounds-unlearn-sweep-{}", std::process::id()));
     let config = r#"
-name = "unlearn_small"
+name = "unlearn"
 experiment = "unlearn"
 seed = 3
 replicates = 1
 [grid]
+model = ["softmax", "mlp:8"]
 forget = ["random", "mislabelled"]
 models = 4
 records = 700
 epochs = 10
 "#;
-    let (records, _) = common::sweep_on_one_and_two_threads(&base, config);
-    assert_eq!(records.lines().count(), 2);
+    let (records, path) = common::sweep_on_one_and_two_threads(&base, config);
+    assert_eq!(records.lines().count(), 4);
     assert!(records.contains("\"forgetting_quality\""));
+    for line in records.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let out = &v["output"];
+        let newton = out["arms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["method"] == "newton");
+        let skipped = out["skipped"].as_array().unwrap();
+        assert_eq!(newton, out["model"] == "softmax", "{}", out["model"]);
+        assert_eq!(skipped.is_empty(), newton, "{skipped:?}");
+    }
+    let figs = base.join("figs");
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    ok(&["figures", "--records", &s(&path), "--out", &s(&figs)]);
+    for stem in [
+        "fig15a_unlearn_ga_steps",
+        "fig15b_unlearn_tradeoff",
+        "fig15c_unlearn_relearn",
+    ] {
+        assert!(figs.join(format!("{stem}.png")).is_file(), "{stem}");
+    }
+    let d = std::fs::read_to_string(figs.join("fig15d_unlearn_epsilon_hist.svg")).unwrap();
+    // The reference's own panel, and its dashed curve named in the legend.
+    assert!(
+        d.contains("exact retraining (second set)"),
+        "fig15d's reference panel"
+    );
+    assert!(
+        d.contains("random: exact retraining"),
+        "fig15d's dashed reference"
+    );
+    assert!(d.contains("softmax model, not mlp"), "fig15d's skip note");
     let _ = std::fs::remove_dir_all(&base);
 }
 

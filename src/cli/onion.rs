@@ -45,6 +45,15 @@ pub struct OnionArgs {
     /// Features of the population (default 32).
     #[arg(long)]
     features: Option<usize>,
+    /// Spread of a tail component's records around its mean, relative to the heads' (default
+    /// 1; below 1 the members of a component nearly duplicate each other: the masking
+    /// neighbours mask more).
+    #[arg(long, allow_negative_numbers = true)]
+    tail_spread: Option<f64>,
+    /// Records per tail component, as MIN-MAX (default 1-3; masking targets come from
+    /// components of 3-5).
+    #[arg(long)]
+    tail_sizes: Option<String>,
     /// Models per pool M (even, >= 4; default 64).
     #[arg(long)]
     models: Option<usize>,
@@ -127,6 +136,15 @@ fn point(a: &OnionArgs) -> lbounds::Result<OnionPoint> {
         if let ModelSpec::Mlp { hidden, .. } = &mut p.shadow.model {
             *hidden = vec![h];
         }
+    }
+    if let Some(v) = a.tail_spread {
+        p.data.tail_spread = v;
+    }
+    if let Some(v) = &a.tail_sizes {
+        let bad = || lbounds::Error::invalid("--tail-sizes", v, "expected MIN-MAX, e.g. 3-5");
+        let (lo, hi) = v.split_once('-').ok_or_else(bad)?;
+        p.data.tail_size_min = lo.trim().parse().map_err(|_| bad())?;
+        p.data.tail_size_max = hi.trim().parse().map_err(|_| bad())?;
     }
     if let Some(v) = a.records {
         p.data.records = v;

@@ -52,6 +52,10 @@ pub struct Args {
     /// Step size of the unlearning and relearning steps (default: the training lr).
     #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
+    /// Step sizes of the gradient-ascent sweep as multiples of --lr, ascending (each is run
+    /// after 0, 1, 2, 5, 10, 20, 50 steps; default 0.1,0.3,1; --quick: 1).
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    ga_lr_scales: Option<Vec<f64>>,
     /// Training passes of every model (default 60).
     #[arg(long)]
     epochs: Option<usize>,
@@ -110,6 +114,9 @@ fn point(a: &Args) -> lbounds::Result<UnlearnPoint> {
     }
     if let Some(v) = a.epochs {
         p.shadow.epochs = v;
+    }
+    if let Some(v) = &a.ga_lr_scales {
+        p.ga_lr_scales = v.clone();
     }
     p.validate()?;
     Ok(p)
@@ -189,9 +196,10 @@ fn table(r: &UnlearnReport) -> String {
     );
     let _ = writeln!(
         t,
-        "{:<16} {:>5} {:>12} {:>12} {:>12} {:>12} {:>13} {:>13} {:>13} {:>6}  relearn@{:?}",
+        "{:<16} {:>5} {:>6} {:>12} {:>12} {:>12} {:>12} {:>13} {:>13} {:>13} {:>6}  relearn@{:?}",
         "method",
         "steps",
+        "lr",
         "F plug-in",
         "F lower",
         "simple_mia",
@@ -206,9 +214,10 @@ fn table(r: &UnlearnReport) -> String {
         let relearn: Vec<String> = a.relearn.iter().map(|c| format!("{:.2}", c.mean)).collect();
         let _ = writeln!(
             t,
-            "{:<16} {:>5} {:>12} {:>12} {:>12} {:>12} {:>13} {:>13} {:>13} {:>6.3}  {}",
+            "{:<16} {:>5} {:>6} {:>12} {:>12} {:>12} {:>12} {:>13} {:>13} {:>13} {:>6.3}  {}",
             a.method,
             a.steps.map_or("-".into(), |s| s.to_string()),
+            a.lr.map_or("-".into(), |l| format!("{l:.3}")),
             ci(a.forgetting_quality),
             ci(a.forgetting_quality_lower),
             ci(a.utility.simple_mia),
@@ -219,6 +228,9 @@ fn table(r: &UnlearnReport) -> String {
             a.tow,
             relearn.join(" ")
         );
+    }
+    for why in &r.skipped {
+        let _ = writeln!(t, "skipped {why}");
     }
     t.push('\n');
     t

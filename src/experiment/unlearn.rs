@@ -13,9 +13,11 @@
 //!    [`shadow::train`] from the streams of its role's seed (`unlearn/original`,
 //!    `unlearn/reference`, `unlearn/retrain`) and its index;
 //! 4. applies every approximate method ([`crate::learning::unlearn`]) to each original:
-//!    gradient ascent after each step count of `ga_steps` (one trajectory), gradient
-//!    difference, fine-tuning and random labels after `steps` steps, and for softmax
-//!    regression the Newton / influence step; the untouched original is an arm too;
+//!    gradient ascent after each step count of `ga_steps` at each step size of
+//!    `ga_lr_scales` × `lr` (one trajectory per step size: the sweep over lr × steps),
+//!    gradient difference, fine-tuning and random labels after `steps` steps at `lr`, and for
+//!    softmax regression the Newton / influence step (left out for an MLP: see
+//!    [`newton_applies`]); the untouched original is an arm too;
 //! 5. scores every arm **against the reference models** (never in absolute terms):
 //!    - per forget example, ε_i from the N arm and N reference models' logit-scaled
 //!      confidences φ (the competition's plug-in `compute_epsilon_s`, and a (1 − α) lower
@@ -104,6 +106,14 @@ impl ForgetSet {
 /// Most models per arm.
 pub const MAX_MODELS: usize = 4096;
 
+/// Largest gradient-ascent step-size multiple.
+pub const MAX_LR_SCALE: f64 = 1e3;
+
+/// The gradient-ascent sweep of a point without one: `lr` alone.
+fn unit_scale() -> Vec<f64> {
+    vec![1.0]
+}
+
 /// One run's parameters (seeds apart).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -126,6 +136,12 @@ pub struct UnlearnPoint {
     /// Gradient-ascent step counts of the accuracy-vs-steps curve (ascending; 0 = the
     /// original).
     pub ga_steps: Vec<usize>,
+    /// Step sizes of the gradient-ascent sweep as multiples of `lr` (strictly ascending):
+    /// every (scale·lr, step count) pair of `ga_lr_scales` × `ga_steps` is an arm — the
+    /// reference's "GA sweep over lr × steps". Records written before the sweep read as
+    /// `[1.0]`.
+    #[serde(default = "unit_scale")]
+    pub ga_lr_scales: Vec<f64>,
     /// Relearning step counts (ascending; 0, the unlearned model itself, is always measured
     /// too).
     pub relearn_steps: Vec<usize>,
@@ -140,8 +156,8 @@ pub struct UnlearnPoint {
 impl Default for UnlearnPoint {
     /// The shared population at N = 2 500 training records (500 head and 200 tail test
     /// records), 2 % random forget set, 32 softmax models per arm, 10 steps at the training
-    /// step size, gradient ascent after 0, 1, 2, 5, 10, 20, 50 steps, relearning after 1, 5,
-    /// 20 steps on 10 % of F.
+    /// step size, gradient ascent after 0, 1, 2, 5, 10, 20, 50 steps at 0.1, 0.3 and 1 times
+    /// that step size, relearning after 1, 5, 20 steps on 10 % of F.
     fn default() -> Self {
         let shadow = ShadowConfig::softmax();
         UnlearnPoint {
@@ -159,6 +175,7 @@ impl Default for UnlearnPoint {
             shadow,
             steps: 10,
             ga_steps: vec![0, 1, 2, 5, 10, 20, 50],
+            ga_lr_scales: vec![0.1, 0.3, 1.0],
             relearn_steps: vec![1, 5, 20],
             relearn_fraction: 0.1,
             delta: 0.0,
@@ -169,7 +186,7 @@ impl Default for UnlearnPoint {
 
 impl UnlearnPoint {
     /// The `--quick` size of the tests: 600 training records (10 classes, 5 tail components
-    /// each), 8 models per arm, softmax trained 30 steps.
+    /// each), 8 models per arm, softmax trained 30 steps, gradient ascent at the one step size.
     pub fn quick() -> UnlearnPoint {
         let mut p = UnlearnPoint::default();
         p.data.records = 600;
@@ -179,6 +196,7 @@ impl UnlearnPoint {
         p.models = 8;
         p.shadow.epochs = 30;
         p.ga_steps = vec![0, 2, 10];
+        p.ga_lr_scales = unit_scale();
         p
     }
 
@@ -242,6 +260,17 @@ impl UnlearnPoint {
                 ));
             }
         }
+        let scales = &self.ga_lr_scales;
+        if scales.is_empty()
+            || scales.windows(2).any(|w| w[0] >= w[1])
+            || scales.iter().any(|&c| !(c > 0.0 && c <= MAX_LR_SCALE))
+        {
+            return Err(Error::invalid(
+                "ga lr scales",
+                format!("{scales:?}"),
+                format!("must be a non-empty strictly ascending list in (0, {MAX_LR_SCALE}]"),
+            ));
+        }
         crate::privacy::audit::check_audit_delta(self.delta)?;
         crate::privacy::audit::check_alpha(self.alpha)?;
         Ok(())
@@ -302,6 +331,9 @@ pub struct ArmReport {
     pub method: String,
     /// Steps of a gradient method.
     pub steps: Option<usize>,
+    /// Step size of a gradient method.
+    #[serde(default)]
+    pub lr: Option<f64>,
     /// The arm's own accuracies, `simple_mia` and loss AUC.
     pub utility: Utility,
     /// Forgetting quality F from the plug-in ε_i (the competition's estimator), interval
@@ -344,6 +376,10 @@ pub struct UnlearnReport {
     pub relearn_size: usize,
     /// N per arm.
     pub models: usize,
+    /// Step size of every gradient method but the gradient-ascent sweep's other scales (and
+    /// of relearning).
+    #[serde(default)]
+    pub lr: f64,
     /// The relearning step counts, 0 first.
     pub relearn_steps: Vec<usize>,
     /// The plug-in F of two sets of N models from one distribution (the ideal at this N;
@@ -354,6 +390,9 @@ pub struct UnlearnReport {
     /// Every arm, in report order (`retrain`, `original`, the gradient-ascent curve, the
     /// other methods).
     pub arms: Vec<ArmReport>,
+    /// Methods left out, each with why (`newton` for an MLP).
+    #[serde(default)]
+    pub skipped: Vec<String>,
 }
 
 /// One arm's identity.
@@ -361,30 +400,44 @@ pub struct UnlearnReport {
 struct ArmSpec {
     method: &'static str,
     steps: Option<usize>,
+    lr: Option<f64>,
     relearn: bool,
 }
 
 /// The arms of a point, in report order (the reference is not an arm).
 fn arms(p: &UnlearnPoint) -> Vec<ArmSpec> {
-    let arm = |method, steps, relearn| ArmSpec {
+    let arm = |method, steps, lr, relearn| ArmSpec {
         method,
         steps,
+        lr,
         relearn,
     };
-    let mut v = vec![arm("retrain", None, true), arm("original", None, true)];
-    for &s in &p.ga_steps {
-        v.push(arm("gradient_ascent", Some(s), s == p.steps));
+    let mut v = vec![
+        arm("retrain", None, None, true),
+        arm("original", None, None, true),
+    ];
+    for &c in &p.ga_lr_scales {
+        for &s in &p.ga_steps {
+            let main = c == 1.0 && s == p.steps;
+            v.push(arm("gradient_ascent", Some(s), Some(c * p.lr), main));
+        }
     }
-    if !p.ga_steps.contains(&p.steps) {
-        v.push(arm("gradient_ascent", Some(p.steps), true));
+    if !(p.ga_steps.contains(&p.steps) && p.ga_lr_scales.contains(&1.0)) {
+        v.push(arm("gradient_ascent", Some(p.steps), Some(p.lr), true));
     }
     for m in ["grad_diff", "fine_tune", "random_labels"] {
-        v.push(arm(m, Some(p.steps), true));
+        v.push(arm(m, Some(p.steps), Some(p.lr), true));
     }
-    if p.shadow.model == ModelSpec::Softmax {
-        v.push(arm("newton", None, true));
+    if newton_applies(p) {
+        v.push(arm("newton", None, None, true));
     }
     v
+}
+
+/// Whether the Newton / influence step applies: softmax regression only (its loss is convex,
+/// the Hessian positive definite with the L2 term); for an MLP the arm is left out, not failed.
+pub fn newton_applies(p: &UnlearnPoint) -> bool {
+    p.shadow.model == ModelSpec::Softmax
 }
 
 /// What one model does on the evaluation sets.
@@ -481,6 +534,16 @@ impl Setup {
     }
 }
 
+/// The job of model j outside a sweep (its jobs ignore the seed: every stream is named).
+fn job_of(j: u32, rng: &mut SimRng) -> Job {
+    use rand::Rng;
+    Job {
+        seed: rng.next_u64(),
+        point: u64::from(j),
+        replicate: 0,
+    }
+}
+
 /// Training job j: role j / N, model j mod N.
 struct Training<'a>(&'a Setup);
 
@@ -489,15 +552,7 @@ impl Experiment for Training<'_> {
     type Output = Vec<f64>;
 
     fn run_once(&self, j: &u32, rng: &mut SimRng) -> Result<Vec<f64>> {
-        use rand::Rng;
-        self.run_job(
-            j,
-            Job {
-                seed: rng.next_u64(),
-                point: u64::from(*j),
-                replicate: 0,
-            },
-        )
+        self.run_job(j, job_of(*j, rng))
     }
 
     fn run_job(&self, j: &u32, _job: Job) -> Result<Vec<f64>> {
@@ -528,15 +583,7 @@ impl Experiment for Evaluation<'_> {
     type Output = Vec<ModelEvalOut>;
 
     fn run_once(&self, j: &u32, rng: &mut SimRng) -> Result<Vec<ModelEvalOut>> {
-        use rand::Rng;
-        self.run_job(
-            j,
-            Job {
-                seed: rng.next_u64(),
-                point: u64::from(*j),
-                replicate: 0,
-            },
-        )
+        self.run_job(j, job_of(*j, rng))
     }
 
     fn run_job(&self, j: &u32, _job: Job) -> Result<Vec<ModelEvalOut>> {
@@ -547,7 +594,14 @@ impl Experiment for Evaluation<'_> {
         let stream = |name: &str| rng_named(s.seed, i as u32, &format!("unlearn/{name}"));
         let mut out = Vec::new();
         let mut push = |arm: usize, th: &[f64], relearn: bool| -> Result<()> {
+            // The gradient-ascent sweep's other step sizes get their own streams; the rest
+            // keep the names they had before the sweep (same numbers).
             let label = match s.arms.get(arm) {
+                Some(a)
+                    if a.lr.is_some_and(|l| l != s.point.lr) && a.method == "gradient_ascent" =>
+                {
+                    format!("simple_mia/{}/{:?}/lr{:?}", a.method, a.steps, a.lr)
+                }
                 Some(a) => format!("simple_mia/{}/{:?}", a.method, a.steps),
                 None => "simple_mia/reference".into(),
             };
@@ -561,24 +615,32 @@ impl Experiment for Evaluation<'_> {
             1 => push(usize::MAX, theta, false)?,
             2 => push(0, theta, true)?,
             _ => {
-                let ga = gradient_ascent::trajectory(
-                    &s.model,
-                    theta,
-                    &s.set.forget,
-                    s.point.lr,
-                    &s.point.ga_steps,
-                )?;
+                let ga = s
+                    .point
+                    .ga_lr_scales
+                    .iter()
+                    .map(|&c| {
+                        gradient_ascent::trajectory(
+                            &s.model,
+                            theta,
+                            &s.set.forget,
+                            c * s.point.lr,
+                            &s.point.ga_steps,
+                        )
+                    })
+                    .collect::<Result<Vec<_>>>()?;
                 for (a, spec) in s.arms.iter().enumerate().skip(1) {
                     let th = match (spec.method, spec.steps) {
                         ("original", _) => theta.clone(),
                         ("gradient_ascent", Some(k)) => {
-                            match s.point.ga_steps.iter().position(|&g| g == k) {
-                                Some(pos) => ga[pos].clone(),
-                                None => Method::GradientAscent {
-                                    steps: k,
-                                    lr: s.point.lr,
-                                }
-                                .apply(
+                            let lr = spec.lr.unwrap_or(s.point.lr);
+                            let at = |c: &f64| c * s.point.lr == lr;
+                            match (
+                                s.point.ga_lr_scales.iter().position(at),
+                                s.point.ga_steps.iter().position(|&g| g == k),
+                            ) {
+                                (Some(c), Some(pos)) => ga[c][pos].clone(),
+                                _ => Method::GradientAscent { steps: k, lr }.apply(
                                     &s.model,
                                     theta,
                                     &s.set,
@@ -768,6 +830,7 @@ pub fn run_unlearn(
         reports.push(ArmReport {
             method: spec.method.into(),
             steps: spec.steps,
+            lr: spec.lr,
             forgetting_quality: h(&plug),
             forgetting_quality_lower: h(&lower),
             epsilon_plugin: plug.iter().map(|&e| e.is_finite().then_some(e)).collect(),
@@ -795,6 +858,7 @@ pub fn run_unlearn(
         test_size: setup.test.len(),
         relearn_size: setup.relearn_on.len(),
         models: p.models,
+        lr: p.lr,
         relearn_steps: setup.relearn_checkpoints(),
         plugin_ideal: Ci {
             mean: f0,
@@ -802,6 +866,14 @@ pub fn run_unlearn(
         },
         reference: reference_utility,
         arms: reports,
+        skipped: if newton_applies(p) {
+            Vec::new()
+        } else {
+            vec![format!(
+                "newton: the Newton / influence step needs the convex softmax model, not {}",
+                p.shadow.model.name()
+            )]
+        },
     })
 }
 
@@ -852,6 +924,50 @@ mod tests {
             .iter()
             .find(|a| a.method == m && a.steps == steps)
             .unwrap()
+    }
+
+    /// The gradient-ascent sweep is over lr × steps: every (scale·lr, steps) pair is one arm;
+    /// at 0 steps every step size is the original (the same ε_i, bit for bit), and after 10
+    /// steps the full step size has ascended further than a tenth of it (lower forget accuracy,
+    /// by more than 0.1: at lr·10 = 5 the quick run's GA drives forget accuracy to ≈ 0, at
+    /// 0.05·10 it barely moves). The arm at (lr, `steps`) alone carries the relearning curve.
+    /// Mutation seen failing: every trajectory run at `lr` (the scale ignored) — the two
+    /// curves coincide.
+    #[test]
+    fn gradient_ascent_is_swept_over_lr_and_steps() {
+        let mut p = UnlearnPoint::quick();
+        p.ga_lr_scales = vec![0.1, 1.0];
+        let r = run_unlearn(&p, 1, 2, &|| {}).unwrap();
+        let ga = |scale: f64, steps: usize| {
+            r.arms
+                .iter()
+                .find(|a| {
+                    a.method == "gradient_ascent"
+                        && a.steps == Some(steps)
+                        && a.lr == Some(scale * p.lr)
+                })
+                .unwrap_or_else(|| panic!("no arm at {scale}·lr, {steps} steps"))
+        };
+        let original = arm(&r, "original", None);
+        for scale in [0.1, 1.0] {
+            assert_eq!(ga(scale, 0).epsilon_plugin, original.epsilon_plugin);
+            assert!(ga(scale, 0).relearn.is_empty());
+        }
+        assert_eq!(ga(1.0, 10).relearn.len(), r.relearn_steps.len());
+        assert!(ga(0.1, 10).relearn.is_empty());
+        let acc = |a: &ArmReport| a.utility.forget_accuracy.mean;
+        assert!(
+            acc(ga(1.0, 10)) < acc(ga(0.1, 10)) - 0.1,
+            "{} vs {}",
+            acc(ga(1.0, 10)),
+            acc(ga(0.1, 10))
+        );
+        assert_eq!(r.arms.len(), 2 + 2 * p.ga_steps.len() + 3 + 1);
+        let mut bad = p.clone();
+        bad.ga_lr_scales = vec![1.0, 0.1];
+        assert!(bad.validate().is_err());
+        bad.ga_lr_scales = vec![f64::NAN];
+        assert!(bad.validate().is_err());
     }
 
     /// Mandatory (issue 15): exact retraining has forgetting quality at its ideal. With N

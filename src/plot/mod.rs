@@ -22,6 +22,7 @@
 //! | `fig15a_unlearn_ga_steps` | `unlearn` (kind `unlearn`) | per forget set: forget/retain/test accuracy and the forget loss AUC vs gradient-ascent steps, the retrained models' values dashed; no bound (the yardstick is exact retraining) |
 //! | `fig15b_unlearn_tradeoff` | `unlearn` | per forget set: forgetting quality F (competition's plug-in) vs utility ToW per method, the ideal F of N vs N retrained models dashed |
 //! | `fig15c_unlearn_relearn` | `unlearn` | per forget set: accuracy on 90 % of F after relearning steps on the other 10 %, per method, the retrained control dashed |
+//! | `fig15d_unlearn_epsilon_hist` | `unlearn` | per method: histogram of the per-example ε_i (competition bins) per forget set, the exact-retraining histogram dashed as the ideal; F and the null F in the titles; Newton's panel absent for an MLP |
 //! | `fig13_memorization`, `fig13_memorization_digits` | `memorize` (kind `memorize`) | E0, one figure per data set (Gaussian mixture, digits): (a) head-test, tail-test and mislabelled-training accuracy vs DP-SGD ε with M4's cap; (b) LiRA TPR at 0.1 % FPR on the tail and mean mem_i of tail and head records vs ε with M3's cap and the DP line; (c) the distribution of mem_i on head and tail; no-DP values dashed |
 //! | `fig14a_onion_layers` | `onion` (kind `onion`) | vulnerable records per peel (bars) against random removal of as many records (mean ± 95% CI over chains), newly exposed survivors, the static audit's prediction and the noise floor (Carlini et al. 2022's onion effect); no bound |
 //! | `fig14b_onion_survivors` | `onion` (kind `onion`) | peel 1's survivors: per-example TPR in layer 0 and after retraining, newly exposed in red, newly safe in blue, the mean with its CI |
@@ -361,7 +362,7 @@ pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, V
         })
         .collect();
     draw(
-        "fig15a, fig15b, fig15c",
+        "fig15a, fig15b, fig15c, fig15d",
         "unlearn",
         unlearned.is_empty(),
         &mut || {
@@ -369,6 +370,7 @@ pub fn all_figures(records: &[AnyRecord], out: &Path) -> Result<(Vec<Written>, V
                 unlearn::fig15a(&unlearned, out)?,
                 unlearn::fig15b(&unlearned, out)?,
                 unlearn::fig15c(&unlearned, out)?,
+                unlearn::fig15d(&unlearned, out)?,
             ])
         },
     )?;

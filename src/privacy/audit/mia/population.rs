@@ -75,6 +75,11 @@ pub struct LongTail {
     /// Held-out test records drawn from the head components.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub head_test: usize,
+    /// Standard deviation of a tail component's records around its mean, in units of the
+    /// heads' (1): below 1 a tail component is a tight cluster, its members near-duplicates
+    /// of each other (the onion experiment's masking needs neighbours that mask).
+    #[serde(default = "unit", skip_serializing_if = "is_unit")]
+    pub tail_spread: f64,
 }
 
 // The defaults of the fields added after the first release are left out of serialised keys
@@ -93,6 +98,12 @@ fn is_three(v: &usize) -> bool {
 }
 fn is_zero(v: &usize) -> bool {
     *v == 0
+}
+fn unit() -> f64 {
+    1.0
+}
+fn is_unit(v: &f64) -> bool {
+    *v == 1.0
 }
 
 /// Where a record comes from.
@@ -126,6 +137,7 @@ impl Default for LongTail {
             tail_size_max: 3,
             tail_test: 0,
             head_test: 0,
+            tail_spread: 1.0,
         }
     }
 }
@@ -227,6 +239,13 @@ impl LongTail {
                 "must be in [0, 1]",
             ));
         }
+        if !(self.tail_spread > 0.0 && self.tail_spread <= 100.0) {
+            return Err(Error::invalid(
+                "tail spread",
+                self.tail_spread,
+                "must be in (0, 100]",
+            ));
+        }
         Ok(())
     }
 
@@ -269,6 +288,7 @@ impl LongTail {
             tails: &tails,
             classes: k,
             label_noise: self.label_noise,
+            tail_spread: self.tail_spread,
         };
         let (x, labels, tags) = draw.records(
             sizes.iter().enumerate().map(|(t, &s)| (t, s)),
@@ -306,6 +326,7 @@ struct Draw<'a> {
     tails: &'a [(DVector<f64>, usize, usize)],
     classes: usize,
     label_noise: f64,
+    tail_spread: f64,
 }
 
 impl Draw<'_> {
@@ -323,16 +344,17 @@ impl Draw<'_> {
         let k = self.classes;
         let mut x = DMatrix::<f64>::zeros(p, total);
         let mut tags = Vec::with_capacity(total);
-        let mut fill = |i: usize, mean: &DVector<f64>, rng: &mut SimRng| {
+        // σ·z with σ = 1 is z exactly: populations without a tail spread are unchanged.
+        let mut fill = |i: usize, mean: &DVector<f64>, sigma: f64, rng: &mut SimRng| {
             for (r, v) in x.column_mut(i).iter_mut().enumerate() {
-                *v = mean[r] + rng.sample::<f64, _>(StandardNormal);
+                *v = mean[r] + sigma * rng.sample::<f64, _>(StandardNormal);
             }
         };
         let mut i = 0;
         for (t, count) in tail_counts {
             let (mean, c, _) = &self.tails[t];
             for _ in 0..count {
-                fill(i, mean, rng);
+                fill(i, mean, self.tail_spread, rng);
                 tags.push(RecordTag {
                     class: *c,
                     component: component(*c, Some(t)),
@@ -344,7 +366,7 @@ impl Draw<'_> {
         }
         while i < total {
             let c = uniform_index(rng, k);
-            fill(i, &self.heads[c], rng);
+            fill(i, &self.heads[c], 1.0, rng);
             tags.push(RecordTag {
                 class: c,
                 component: component(c, None),
@@ -486,5 +508,67 @@ mod tests {
         }
         .validate()
         .is_err());
+    }
+
+    /// `tail_spread` scales the tail records' noise and nothing else: at 1 the population is
+    /// bit-identical to one without the field (and its key leaves the field out), at 0.1
+    /// every tail record lies ten times closer to its component's mean while head records and
+    /// every other draw are unchanged. Mutation seen failing: applying the spread to the head
+    /// records too (`fill(i, &self.heads[c], self.tail_spread, rng)`).
+    #[test]
+    fn tail_spread_scales_tail_noise_only() {
+        let lt = LongTail {
+            records: 800,
+            population: 50,
+            tail_components: 4,
+            ..LongTail::default()
+        };
+        let base = lt.generate(&mut rng_from_seed(9)).unwrap();
+        let same = LongTail {
+            tail_spread: 1.0,
+            ..lt
+        };
+        assert_eq!(
+            same.generate(&mut rng_from_seed(9)).unwrap().examples,
+            base.examples
+        );
+        assert!(!serde_json::to_string(&same)
+            .unwrap()
+            .contains("tail_spread"));
+        let tight = LongTail {
+            tail_spread: 0.1,
+            ..lt
+        };
+        assert!(serde_json::to_string(&tight)
+            .unwrap()
+            .contains("tail_spread"));
+        let t = tight.generate(&mut rng_from_seed(9)).unwrap();
+        assert_eq!(t.tags, base.tags);
+        assert_eq!(t.examples.y(), base.examples.y());
+        // Same means, same standard normals: x_tight − ν = 0.1·(x − ν) for a tail record, so
+        // the difference of two members of one component shrinks tenfold (to rounding).
+        let (x, xt) = (base.examples.x(), t.examples.x());
+        let mut pairs = 0;
+        for j in 0..800 {
+            if !base.tags[j].tail {
+                assert_eq!(x.column(j), xt.column(j), "head record {j}");
+                continue;
+            }
+            if j + 1 < 800 && base.tags[j + 1].component == base.tags[j].component {
+                let d = (x.column(j) - x.column(j + 1)).norm();
+                let dt = (xt.column(j) - xt.column(j + 1)).norm();
+                assert!((dt - 0.1 * d).abs() < 1e-9 * d, "{dt} vs {d}");
+                pairs += 1;
+            }
+        }
+        assert!(pairs > 0);
+        for bad in [0.0, -1.0, f64::NAN, 1e3] {
+            assert!(LongTail {
+                tail_spread: bad,
+                ..lt
+            }
+            .validate()
+            .is_err());
+        }
     }
 }
