@@ -95,6 +95,8 @@ pub struct OnionArgs {
     /// Print one JSON object (with the survivors' paired scores).
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    backend: super::BackendArgs,
 }
 
 fn point(a: &OnionArgs) -> lbounds::Result<OnionPoint> {
@@ -128,6 +130,7 @@ fn point(a: &OnionArgs) -> lbounds::Result<OnionPoint> {
             *hidden = vec![h];
         }
     }
+    p.shadow.backend = a.backend.backend()?;
     if let Some(v) = a.records {
         p.data.records = v;
     }

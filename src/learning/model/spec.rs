@@ -29,15 +29,33 @@ pub enum ModelSpec {
         /// The non-linearity after each hidden layer.
         activation: Activation,
     },
+    /// A small convolutional network on square images (LeNet-style, as Opacus's MNIST
+    /// example): conv k×k → activation → 2×2 max-pool → conv k×k → activation → 2×2
+    /// max-pool → dense to the head, k = [`CNN_KERNEL`], no padding, stride 1. The image is
+    /// one channel of side √p, or three channels of side √(p/3) when p is not a square
+    /// (features in torch's C×H×W order). The candle backend only.
+    Cnn {
+        /// Output channels of the two convolutions (exactly two).
+        channels: Vec<usize>,
+        /// The non-linearity after each convolution.
+        activation: Activation,
+    },
 }
+
+/// Side of the CNN's square convolution kernels.
+pub const CNN_KERNEL: usize = 5;
+
+/// The CNN's channels when none are given (16 then 32).
+pub const DEFAULT_CHANNELS: [usize; 2] = [16, 32];
 
 impl ModelSpec {
     /// Every model name, as the CLI spells it.
-    pub const NAMES: [&'static str; 4] = ["linear", "logistic", "softmax", "mlp"];
+    pub const NAMES: [&'static str; 5] = ["linear", "logistic", "softmax", "mlp", "cnn"];
 
     /// The spec from the CLI's strings: `model` one of [`ModelSpec::NAMES`]; for `mlp`,
     /// `hidden` is a comma-separated list of widths (default `100`) and `activation` one of
-    /// [`Activation::NAMES`] (default `relu`).
+    /// [`Activation::NAMES`] (default `relu`); for `cnn`, `hidden` is the two convolutions'
+    /// channels (default `16,32`).
     ///
     /// # Errors
     /// An unknown model or activation, a malformed or zero width, or `hidden`/`activation`
@@ -56,6 +74,24 @@ impl ModelSpec {
                 let activation = activation.map_or(Ok(Activation::Relu), Activation::parse)?;
                 return Ok(ModelSpec::Mlp { hidden, activation });
             }
+            "cnn" => {
+                let channels = match hidden {
+                    None => DEFAULT_CHANNELS.to_vec(),
+                    Some(text) => parse_widths(text)?,
+                };
+                if channels.len() != 2 {
+                    return Err(Error::invalid(
+                        "hidden",
+                        hidden.unwrap_or_default(),
+                        "a cnn takes exactly two channel counts, e.g. 16,32",
+                    ));
+                }
+                let activation = activation.map_or(Ok(Activation::Relu), Activation::parse)?;
+                return Ok(ModelSpec::Cnn {
+                    channels,
+                    activation,
+                });
+            }
             _ => return Err(Error::unknown("model", model, ModelSpec::NAMES)),
         };
         for (flag, given) in [("hidden", hidden), ("activation", activation)] {
@@ -63,7 +99,7 @@ impl ModelSpec {
                 return Err(Error::invalid(
                     flag,
                     v,
-                    format!("only the mlp model has hidden layers, not `{name}`"),
+                    format!("only the mlp and cnn models have hidden layers, not `{name}`"),
                 ));
             }
         }
@@ -77,6 +113,7 @@ impl ModelSpec {
             ModelSpec::Logistic => "logistic",
             ModelSpec::Softmax => "softmax",
             ModelSpec::Mlp { .. } => "mlp",
+            ModelSpec::Cnn { .. } => "cnn",
         }
     }
 
@@ -130,6 +167,13 @@ impl ModelSpec {
                 widths.push(outputs);
                 (widths, *activation, head)
             }
+            (ModelSpec::Cnn { .. }, _) => {
+                return Err(Error::Unsupported(
+                    "the cnn model runs on the candle backend only (--backend candle, in a build \
+                     with --features candle)"
+                        .into(),
+                ))
+            }
         };
         if features == 0 {
             return Err(Error::invalid(
@@ -141,7 +185,8 @@ impl ModelSpec {
         DenseNet::new(widths, activation, head, task)
     }
 
-    /// [`ModelSpec::build_dense`], boxed as a [`Model`].
+    /// [`ModelSpec::build_dense`], boxed as a [`Model`]: the native backend (to choose a
+    /// backend, see [`super::Backend::build`]).
     ///
     /// # Errors
     /// As [`ModelSpec::build_dense`].
