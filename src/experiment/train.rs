@@ -555,6 +555,7 @@ mod tests {
             byzantine_fraction: fraction,
             privacy: PrivacySpec::default(),
             train,
+            backend: Backend::Native,
         }
     }
 
