@@ -79,8 +79,10 @@ fn compare(native: &dyn Model, other: &dyn Model, set: &Examples, tol: f64) {
 }
 
 /// The candle MLP equals the native one on the same θ and batch, for every head, both
-/// activations, f64 and f32. Mutation checked: dropping the `+ 1` (bias term) of the dense
-/// ghost norm in `sq_norms` fails the per-example norms at 1e-12.
+/// activations, f64 and f32. Mutations checked: dropping the `+ 1` (bias term) of the dense
+/// ghost norm in `sq_norms` fails the per-example norms (error 0.7); writing the weight
+/// gradient transposed (Uᵀ·G for Gᵀ·U) fails the gradient (error 2e-2); Opacus's
+/// C/(‖g‖ + 10⁻⁶) clip factor fails the clipped sum (error 2e-6).
 #[test]
 fn candle_mlp_equals_native() {
     let mlp = |h: &str, act| ModelSpec::parse("mlp", Some(h), Some(act)).unwrap();
@@ -104,8 +106,8 @@ fn candle_mlp_equals_native() {
 
 /// A DP-SGD shadow training (clipped sums on the backend, Gaussian noise from the crate's
 /// keyed stream on the host) follows the native trajectory, and a second candle run
-/// reproduces the first bit for bit. Mutation checked: scaling candle's clip weights by
-/// (1 + 1e-9) moves the trajectory beyond 1e-10.
+/// reproduces the first bit for bit. Mutation checked: Opacus's C/(‖g‖ + 10⁻⁶) clip factor
+/// in candle moves the trajectory by 1.3e-7 (> 1e-10).
 #[test]
 fn dp_sgd_trajectory_matches_and_reproduces() {
     let task = Task::Classification { classes: 3 };
@@ -178,9 +180,12 @@ fn finite_differences(m: &dyn Model, theta: &[f64], set: &Examples) -> Vec<f64> 
 
 /// The CNN's gradient equals finite differences (one and three channels, both activations),
 /// and its per-example norms and clipped sums equal a per-example loop of
-/// [`Model::loss_grad`] on one-example batches. Mutations checked: swapping the unfold index
-/// to row-major (dx, dy) order fails the finite differences; dropping the bias term of the
-/// conv norms fails the per-example norms.
+/// [`Model::loss_grad`] on one-example batches. Mutations checked: the weight gradient
+/// written transposed fails the finite differences (error 0.12); dropping the bias term of
+/// the conv norms fails the per-example norms (error 0.13); Opacus's +10⁻⁶ in the clip
+/// factor fails the clipped sum (error 3e-7). (The im2col order against torch's weight
+/// layout is the unit test `unfold_index_follows_torch_weight_order`: autograd follows any
+/// consistent order, so finite differences cannot see it.)
 #[test]
 fn candle_cnn_gradients_match_finite_differences_and_the_per_example_loop() {
     let task = Task::Classification { classes: 3 };
