@@ -67,7 +67,9 @@ fn same_on_candle(args: &[&str], tol: f64) {
 // f64 on both backends: the sums differ in order only (tests/candle_equivalence.rs), but a
 // training run and the statistics on top (accuracies near a threshold, ranks of exposures)
 // amplify rounding; 1e-6 relative leaves room for that and still fails on any real
-// difference (a wrong gradient changes the second digit).
+// difference (a wrong gradient changes the second digit). Mutation checked: candle's weight
+// gradient written transposed (Uᵀ·G for Gᵀ·U) fails all five comparisons (train's params,
+// exposure's rank, mia's AUC, memorize's histogram, onion's held-out accuracy).
 
 /// `train`: D-SGD with DP-SGD clients, native vs candle.
 #[cfg(feature = "candle")]
