@@ -21,7 +21,7 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use lbounds::learning::model::{Backend, Device, Dtype, Model, ModelSpec};
+use lbounds::learning::model::{Backend, Device, Dtype, ModelSpec};
 use lbounds::learning::{Batch, Task};
 use lbounds::rng::{rng_from_seed, uniform_index};
 use nalgebra::DMatrix;

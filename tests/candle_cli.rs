@@ -24,7 +24,8 @@ fn assert_same_numbers(a: &Value, b: &Value, tol: f64, path: &str) {
             );
         }
         (Value::Object(x), Value::Object(y)) => {
-            let keys = |m: &serde_json::Map<String, Value>| m.keys().filter(|k| *k != "backend").count();
+            let keys =
+                |m: &serde_json::Map<String, Value>| m.keys().filter(|k| *k != "backend").count();
             assert_eq!(x.len(), keys(y), "{path}: keys");
             for (k, v) in x {
                 if k.contains("second") || k == "model" {
@@ -252,7 +253,10 @@ fn bad_backend_flags_are_one_line() {
     fails_with(&["train", "--backend", "torch"], "backend");
     fails_with(&["train", "--device", "cuda"], "native backend");
     if cfg!(feature = "candle") {
-        fails_with(&["train", "--backend", "candle", "--device", "tpu"], "device");
+        fails_with(
+            &["train", "--backend", "candle", "--device", "tpu"],
+            "device",
+        );
         fails_with(&["train", "--backend", "candle", "--dtype", "f16"], "dtype");
     }
 }

@@ -43,8 +43,14 @@ fn max_abs(v: &[f64]) -> f64 {
 fn assert_close(what: &str, a: &[f64], b: &[f64], tol: f64) {
     assert_eq!(a.len(), b.len(), "{what}: lengths");
     let scale = max_abs(a).max(1.0);
-    let err = a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
-    assert!(err <= tol * scale, "{what}: max error {err:e} > {tol:e}·{scale}");
+    let err = a
+        .iter()
+        .zip(b)
+        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+    assert!(
+        err <= tol * scale,
+        "{what}: max error {err:e} > {tol:e}·{scale}"
+    );
 }
 
 /// Every quantity of the `Model` trait on one model pair.
@@ -60,8 +66,12 @@ fn compare(native: &dyn Model, other: &dyn Model, set: &Examples, tol: f64) {
     assert_close("loss()", &[l1], &[other.loss(&theta, batch).unwrap()], tol);
     assert_close("gradient", &g1, &g2, tol);
     let (mut n1, mut n2) = (vec![0.0; set.len()], vec![0.0; set.len()]);
-    native.per_example_grad_norms(&theta, batch, &mut n1).unwrap();
-    other.per_example_grad_norms(&theta, batch, &mut n2).unwrap();
+    native
+        .per_example_grad_norms(&theta, batch, &mut n1)
+        .unwrap();
+    other
+        .per_example_grad_norms(&theta, batch, &mut n2)
+        .unwrap();
     assert_close("per-example norms", &n1, &n2, tol);
     // C at the median norm: half the examples are clipped.
     let mut sorted = n1.clone();
@@ -149,8 +159,7 @@ fn backend_builds_candle_models() {
     // 16·25 + 16 + 32·16·25 + 32 + 512·10 + 10 (torch's parameter count of the same net).
     assert_eq!(m.n_params(), 18_378);
     assert!(m.describe().contains("candle cpu f64"), "{}", m.describe());
-    let e = match Backend::Native.build(&ModelSpec::parse("cnn", None, None).unwrap(), 784, task)
-    {
+    let e = match Backend::Native.build(&ModelSpec::parse("cnn", None, None).unwrap(), 784, task) {
         Ok(_) => panic!("the native backend built a cnn"),
         Err(e) => e.to_string(),
     };
@@ -197,7 +206,12 @@ fn candle_cnn_gradients_match_finite_differences_and_the_per_example_loop() {
         let mut g = vec![0.0; theta.len()];
         m.loss_grad(&theta, set.batch(), &mut g).unwrap();
         let fd = finite_differences(&m, &theta, &set);
-        assert_close(&format!("cnn {features} {act} gradient vs FD"), &fd, &g, 1e-6);
+        assert_close(
+            &format!("cnn {features} {act} gradient vs FD"),
+            &fd,
+            &g,
+            1e-6,
+        );
         // The per-example loop: the documented reference, not the implementation.
         let per: Vec<Vec<f64>> = (0..set.len())
             .map(|i| {
@@ -207,9 +221,13 @@ fn candle_cnn_gradients_match_finite_differences_and_the_per_example_loop() {
                 gi
             })
             .collect();
-        let norms: Vec<f64> = per.iter().map(|gi| gi.iter().map(|v| v * v).sum::<f64>().sqrt()).collect();
+        let norms: Vec<f64> = per
+            .iter()
+            .map(|gi| gi.iter().map(|v| v * v).sum::<f64>().sqrt())
+            .collect();
         let mut got = vec![0.0; set.len()];
-        m.per_example_grad_norms(&theta, set.batch(), &mut got).unwrap();
+        m.per_example_grad_norms(&theta, set.batch(), &mut got)
+            .unwrap();
         assert_close("cnn per-example norms", &norms, &got, 1e-12);
         let c = norms.iter().sum::<f64>() / norms.len() as f64;
         let mut want = vec![0.0; theta.len()];
@@ -218,7 +236,8 @@ fn candle_cnn_gradients_match_finite_differences_and_the_per_example_loop() {
             want.iter_mut().zip(gi).for_each(|(a, v)| *a += w * v);
         }
         let mut sum = vec![0.0; theta.len()];
-        m.clipped_grad_sum(&theta, set.batch(), c, &mut sum).unwrap();
+        m.clipped_grad_sum(&theta, set.batch(), c, &mut sum)
+            .unwrap();
         assert_close("cnn clipped sum", &want, &sum, 1e-12);
         // f32 agrees with f64 to single precision.
         let m32 = candle(&spec, features, task, Dtype::F32);
@@ -237,7 +256,9 @@ fn candle_rejects_bad_input() {
     let theta = vec![0.0; m.n_params()];
     let mut g = vec![0.0; m.n_params()];
     assert!(m.loss_grad(&theta[1..], set.batch(), &mut g).is_err());
-    assert!(m.clipped_grad_sum(&theta, set.batch(), f64::NAN, &mut g).is_err());
+    assert!(m
+        .clipped_grad_sum(&theta, set.batch(), f64::NAN, &mut g)
+        .is_err());
     let bad = Batch {
         x: set.x().as_view(),
         y: &[0.0, 1.0, 2.0, 3.0, 0.0, 1.0],

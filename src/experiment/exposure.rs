@@ -89,7 +89,8 @@ pub struct ExposurePoint {
     /// δ of the target.
     pub delta: f64,
     /// Clip norm C of DP-SGD.
-    pub clip: f64,    /// Where the model computes (left out of records when native).
+    pub clip: f64,
+    /// Where the model computes (left out of records when native).
     #[serde(default, skip_serializing_if = "Backend::is_native")]
     pub backend: Backend,
 }
@@ -339,7 +340,9 @@ pub fn train_canary_model(
         &mut streams.get(streams::POSITIONS),
     )?;
     let data = text::windows(&corpus, p.context)?;
-    let model = p.backend.build(&p.model_spec(), data.features(), data.task())?;
+    let model = p
+        .backend
+        .build(&p.model_spec(), data.features(), data.task())?;
     let init = model.init(&mut streams.get(crate::learning::streams::INIT));
     let sigma = calibrated_sigma(p)?;
     let steps = p.steps();

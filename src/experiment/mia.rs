@@ -172,11 +172,9 @@ impl<'a> ShadowTraining<'a> {
             } else {
                 String::new()
             },
-            model: shadow.backend.build(
-                &shadow.model,
-                examples.features(),
-                examples.task(),
-            )?,
+            model: shadow
+                .backend
+                .build(&shadow.model, examples.features(), examples.task())?,
             sigma: shadow.noise_multiplier()?,
             cache,
             trained: AtomicUsize::new(0),

@@ -167,7 +167,8 @@ pub struct TrainPoint {
     pub privacy: PrivacySpec,
     /// The loop's settings: `byzantine` is f, every f-aware step of `defence` carries f;
     /// `privacy` is set per run from [`TrainPoint::privacy`].
-    pub train: TrainConfig,    /// Where the model computes (left out of records when native).
+    pub train: TrainConfig,
+    /// Where the model computes (left out of records when native).
     #[serde(default, skip_serializing_if = "Backend::is_native")]
     pub backend: Backend,
 }
@@ -428,7 +429,9 @@ pub fn run_with(p: &TrainPoint, streams: Streams) -> Result<TrainOutcome> {
         Ok(fed) => fed,
         Err(e) => return before(e),
     };
-    let model = p.backend.build(&p.model, examples.features(), examples.task())?;
+    let model = p
+        .backend
+        .build(&p.model, examples.features(), examples.task())?;
     let init = model.init(&mut streams.get(INIT_STREAM));
     let dp = &p.privacy;
     let sigma = match dp.noise {

@@ -38,8 +38,8 @@ mod spec;
 #[cfg(test)]
 mod tests;
 
-pub use dense::{Activation, DenseNet, Head, CHUNK, MAX_PARAMS};
 pub use backend::{Backend, Device, Dtype};
+pub use dense::{Activation, DenseNet, Head, CHUNK, MAX_PARAMS};
 pub use spec::{ModelSpec, CNN_KERNEL, DEFAULT_CHANNELS, DEFAULT_HIDDEN};
 
 /// A model's mean loss on a set of examples and, for classification, its accuracy.

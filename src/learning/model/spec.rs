@@ -134,47 +134,46 @@ impl ModelSpec {
                 }
             )))
         };
-        let (widths, activation, head) = match (self, task) {
-            (ModelSpec::Linear, Task::Regression) => {
-                (vec![features, 1], Activation::Relu, Head::Squared)
-            }
-            (ModelSpec::Linear, _) => return unfit("real-valued targets (a regression task)"),
-            (ModelSpec::Logistic, Task::Classification { classes: 2 }) => {
-                (vec![features, 1], Activation::Relu, Head::Logistic)
-            }
-            (ModelSpec::Logistic, _) => {
-                return unfit("exactly two classes (use softmax for more than two)")
-            }
-            (ModelSpec::Softmax, Task::Classification { classes }) => {
-                (vec![features, classes], Activation::Relu, Head::Softmax)
-            }
-            (ModelSpec::Softmax, _) => return unfit("class labels (a classification task)"),
-            (ModelSpec::Mlp { hidden, activation }, _) => {
-                if hidden.is_empty() {
-                    return Err(Error::invalid(
-                        "hidden",
-                        "(none)",
-                        "an mlp needs at least one hidden layer",
-                    ));
+        let (widths, activation, head) =
+            match (self, task) {
+                (ModelSpec::Linear, Task::Regression) => {
+                    (vec![features, 1], Activation::Relu, Head::Squared)
                 }
-                let (outputs, head) = match task {
-                    Task::Regression => (1, Head::Squared),
-                    Task::Classification { classes } => (classes, Head::Softmax),
-                };
-                let mut widths = Vec::with_capacity(hidden.len() + 2);
-                widths.push(features);
-                widths.extend_from_slice(hidden);
-                widths.push(outputs);
-                (widths, *activation, head)
-            }
-            (ModelSpec::Cnn { .. }, _) => {
-                return Err(Error::Unsupported(
+                (ModelSpec::Linear, _) => return unfit("real-valued targets (a regression task)"),
+                (ModelSpec::Logistic, Task::Classification { classes: 2 }) => {
+                    (vec![features, 1], Activation::Relu, Head::Logistic)
+                }
+                (ModelSpec::Logistic, _) => {
+                    return unfit("exactly two classes (use softmax for more than two)")
+                }
+                (ModelSpec::Softmax, Task::Classification { classes }) => {
+                    (vec![features, classes], Activation::Relu, Head::Softmax)
+                }
+                (ModelSpec::Softmax, _) => return unfit("class labels (a classification task)"),
+                (ModelSpec::Mlp { hidden, activation }, _) => {
+                    if hidden.is_empty() {
+                        return Err(Error::invalid(
+                            "hidden",
+                            "(none)",
+                            "an mlp needs at least one hidden layer",
+                        ));
+                    }
+                    let (outputs, head) = match task {
+                        Task::Regression => (1, Head::Squared),
+                        Task::Classification { classes } => (classes, Head::Softmax),
+                    };
+                    let mut widths = Vec::with_capacity(hidden.len() + 2);
+                    widths.push(features);
+                    widths.extend_from_slice(hidden);
+                    widths.push(outputs);
+                    (widths, *activation, head)
+                }
+                (ModelSpec::Cnn { .. }, _) => return Err(Error::Unsupported(
                     "the cnn model runs on the candle backend only (--backend candle, in a build \
                      with --features candle)"
                         .into(),
-                ))
-            }
-        };
+                )),
+            };
         if features == 0 {
             return Err(Error::invalid(
                 "features",

@@ -325,9 +325,9 @@ impl CandleNet {
             let (fan_in, out) = layer.shape();
             let u = match layer {
                 Layer::Dense { .. } => a,
-                Layer::Conv { cols, side, .. } => {
-                    a.index_select(cols, 1)?.reshape((b * side * side, fan_in))?
-                }
+                Layer::Conv { cols, side, .. } => a
+                    .index_select(cols, 1)?
+                    .reshape((b * side * side, fan_in))?,
             };
             let mut z = u.matmul(&w.t()?)?.broadcast_add(bias)?;
             if track {
@@ -388,7 +388,13 @@ impl CandleNet {
         }
     }
 
-    fn pass(&self, params: &[(Tensor, Tensor)], x: &Tensor, y: &[f64], track: bool) -> Result<Forward> {
+    fn pass(
+        &self,
+        params: &[(Tensor, Tensor)],
+        x: &Tensor,
+        y: &[f64],
+        track: bool,
+    ) -> Result<Forward> {
         let (z, inputs, shifts) = self.forward(params, x, track).map_err(ce)?;
         let losses = self.losses(&z, y).map_err(ce)?;
         Ok(Forward {
@@ -404,10 +410,9 @@ impl CandleNet {
         f.shifts
             .iter()
             .map(|e| {
-                grads
-                    .get(e.as_tensor())
-                    .cloned()
-                    .ok_or_else(|| Error::Unsupported("candle backend: a layer has no gradient".into()))
+                grads.get(e.as_tensor()).cloned().ok_or_else(|| {
+                    Error::Unsupported("candle backend: a layer has no gradient".into())
+                })
             })
             .collect()
     }
@@ -418,10 +423,7 @@ impl CandleNet {
         for ((layer, g), u) in self.layers.iter().zip(g).zip(u) {
             let (fan_in, out) = layer.shape();
             let part = match layer {
-                Layer::Dense { .. } => g
-                    .sqr()?
-                    .sum(1)?
-                    .mul(&u.sqr()?.sum(1)?.affine(1.0, 1.0)?)?,
+                Layer::Dense { .. } => g.sqr()?.sum(1)?.mul(&u.sqr()?.sum(1)?.affine(1.0, 1.0)?)?,
                 Layer::Conv { side, .. } => {
                     let p = side * side;
                     let g3 = g.reshape((b, p, out))?;
@@ -449,7 +451,9 @@ impl CandleNet {
                 parts.push(gw.t()?.matmul(u)?.flatten_all()?);
                 parts.push(gw.sum(0)?);
             }
-            Tensor::cat(&parts, 0)?.to_dtype(DType::F64)?.to_vec1::<f64>()
+            Tensor::cat(&parts, 0)?
+                .to_dtype(DType::F64)?
+                .to_vec1::<f64>()
         };
         run().map_err(ce)
     }
@@ -474,7 +478,11 @@ impl CandleNet {
             let x = self.rows(batch.x, start, b)?;
             let y = &batch.y[start..start + b];
             let f = self.pass(&params, &x, y, want != Want::Loss)?;
-            let host = |t: &Tensor| t.to_dtype(DType::F64).and_then(|t| t.to_vec1::<f64>()).map_err(ce);
+            let host = |t: &Tensor| {
+                t.to_dtype(DType::F64)
+                    .and_then(|t| t.to_vec1::<f64>())
+                    .map_err(ce)
+            };
             loss += host(&f.losses)?.iter().sum::<f64>();
             if want != Want::Loss {
                 let g = self.out_grads(&f)?;
@@ -489,7 +497,10 @@ impl CandleNet {
                     _ => None,
                 };
                 if want == Want::Norms {
-                    for (o, s) in norms[start..start + b].iter_mut().zip(sq.unwrap_or_default()) {
+                    for (o, s) in norms[start..start + b]
+                        .iter_mut()
+                        .zip(sq.unwrap_or_default())
+                    {
                         *o = s.sqrt();
                     }
                 } else {
@@ -512,7 +523,13 @@ impl CandleNet {
     }
 
     fn check(&self, theta: &[f64], batch: &Batch<'_>) -> Result<()> {
-        check_shape(|| self.describe(), self.n_params, self.features, theta, batch.x)?;
+        check_shape(
+            || self.describe(),
+            self.n_params,
+            self.features,
+            theta,
+            batch.x,
+        )?;
         check_targets(self.task, batch)
     }
 }
@@ -533,13 +550,17 @@ fn cnn_layers(
         ));
     };
     if c1 == 0 || c2 == 0 {
-        return Err(Error::invalid("channels", format!("{channels:?}"), "every count must be ≥ 1"));
+        return Err(Error::invalid(
+            "channels",
+            format!("{channels:?}"),
+            "every count must be ≥ 1",
+        ));
     }
     let square = |n: usize| {
         let s = (n as f64).sqrt().round() as usize;
         (s * s == n && s > 0).then_some(s)
     };
-    let (c0, side) = match (square(features), features % 3 == 0) {
+    let (c0, side) = match (square(features), features.is_multiple_of(3)) {
         (Some(s), _) => (1, s),
         (None, true) => match square(features / 3) {
             Some(s) => (3, s),
@@ -557,7 +578,9 @@ fn cnn_layers(
     let k = CNN_KERNEL;
     // Side after conv (k×k, valid) then 2×2 pool, twice; both must leave at least 1.
     let s1 = side.checked_sub(k - 1).filter(|&s| s >= 2);
-    let s2 = s1.and_then(|s1| (s1 / 2).checked_sub(k - 1)).filter(|&s| s >= 2);
+    let s2 = s1
+        .and_then(|s1| (s1 / 2).checked_sub(k - 1))
+        .filter(|&s| s >= 2);
     let (Some(s1), Some(s2)) = (s1, s2) else {
         return Err(Error::invalid(
             "features",
@@ -585,10 +608,14 @@ fn cnn_layers(
         Tensor::from_vec(idx, n, dev).map_err(ce)
     };
     let flat = c2 * (s2 / 2) * (s2 / 2);
-    let too_many = [c0 * k * k * c1 + c1, c1 * k * k * c2 + c2, flat * outputs + outputs]
-        .iter()
-        .try_fold(0usize, |a, &n| a.checked_add(n))
-        .is_none_or(|n| n > MAX_PARAMS);
+    let too_many = [
+        c0 * k * k * c1 + c1,
+        c1 * k * k * c2 + c2,
+        flat * outputs + outputs,
+    ]
+    .iter()
+    .try_fold(0usize, |a, &n| a.checked_add(n))
+    .is_none_or(|n| n > MAX_PARAMS);
     if too_many {
         return Err(Error::invalid(
             "model size",
@@ -614,9 +641,8 @@ fn cnn_layers(
             out: outputs,
         },
     ];
-    let geometry = format!(
-        "{c0}×{side}×{side} conv{k}·{c1} pool2 conv{k}·{c2} pool2 dense {flat}→{outputs}"
-    );
+    let geometry =
+        format!("{c0}×{side}×{side} conv{k}·{c1} pool2 conv{k}·{c2} pool2 dense {flat}→{outputs}");
     Ok((layers, head, geometry))
 }
 
@@ -728,9 +754,8 @@ impl Model for CandleNet {
         for layer in &self.layers {
             let (fan_in, out) = layer.shape();
             let bound = 1.0 / (fan_in as f64).sqrt();
-            theta.extend(
-                (0..fan_in * out + out).map(|_| bound * (2.0 * rng.random::<f64>() - 1.0)),
-            );
+            theta
+                .extend((0..fan_in * out + out).map(|_| bound * (2.0 * rng.random::<f64>() - 1.0)));
         }
         theta
     }
