@@ -6,9 +6,9 @@
 
 mod common;
 
-use common::{fails_with, ok};
+use common::fails_with;
 #[cfg(feature = "candle")]
-use serde_json::Value;
+use {common::ok, serde_json::Value};
 
 /// Every number of `a` and `b` (JSON) agrees to `tol` relative, except wall-clock keys and
 /// the model's description; every other value is equal. `b` may carry a `backend` key (a
