@@ -10,7 +10,7 @@
 //! 1e-11), tolerance 1e-6 relative to the largest gradient entry.
 #![cfg(feature = "candle")]
 
-use lbounds::learning::model::candle::CandleNet;
+use lbounds::learning::model::candle::{unfold_index, CandleNet, Layout};
 use lbounds::learning::model::{Backend, Device, Dtype, Model, ModelSpec};
 use lbounds::learning::{Batch, Examples, Task};
 use lbounds::privacy::audit::mia::shadow::{self, DpShadow, ShadowConfig};
@@ -273,4 +273,38 @@ fn candle_rejects_bad_input() {
     };
     assert!(m.loss(&theta, empty).is_err());
     assert_eq!(m.clipped_grad_sum(&theta, empty, 1.0, &mut g).unwrap(), 0.0);
+}
+
+/// Known answer, by hand: a 2-channel 3×3 image, 2×2 kernel; the first output position reads
+/// (c0: 0, 1, 3, 4) then (c1: 9, 10, 12, 13) in C×H×W — torch's `[out, C, k, k]` weight
+/// order — and (0, 2, 6, 8) then (1, 3, 7, 9) in H×W×C. (Autograd follows any consistent
+/// order, so only this test sees a wrong one: mutation checked, swapping dy and dx fails it.)
+#[test]
+fn unfold_index_follows_torch_weight_order() {
+    let chw = unfold_index(2, 3, 2, Layout::Chw);
+    assert_eq!(chw.len(), 4 * 8);
+    assert_eq!(&chw[..8], &[0, 1, 3, 4, 9, 10, 12, 13]);
+    let hwc = unfold_index(2, 3, 2, Layout::Hwc);
+    assert_eq!(&hwc[..8], &[0, 2, 6, 8, 1, 3, 7, 9]);
+    // The last position (1, 1): c0 at 4, 5, 7, 8.
+    assert_eq!(&chw[24..28], &[4, 5, 7, 8]);
+}
+
+/// A sweep's `backend` value names the device and precision.
+#[test]
+fn sweep_backend_values_parse() {
+    let want = Backend::Candle {
+        device: Device::Cpu,
+        dtype: Dtype::F32,
+    };
+    assert_eq!(Backend::parse("candle:cpu:f32").unwrap(), want);
+    assert_eq!(Backend::parse("candle:f32").unwrap(), want);
+    assert_eq!(
+        Backend::parse("candle").unwrap(),
+        Backend::Candle {
+            device: Device::Cpu,
+            dtype: Dtype::F64
+        }
+    );
+    assert!(Backend::parse("candle:tpu").is_err());
 }

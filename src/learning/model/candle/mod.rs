@@ -107,8 +107,8 @@ impl Layer {
 }
 
 /// How a flattened image is laid out.
-#[derive(Clone, Copy)]
-enum Layout {
+#[derive(Clone, Copy, Debug)]
+pub enum Layout {
     /// Channel, then row, then column (torch's, the input's).
     Chw,
     /// Row, then column, then channel (the layout a convolution's output has here).
@@ -118,7 +118,7 @@ enum Layout {
 /// The im2col index of a k×k convolution on `channels × side × side` inputs laid out as
 /// `layout`: for each output position (row-major), the flat input index of each
 /// (c, dy, dx) in torch's weight order.
-fn unfold_index(channels: usize, side: usize, k: usize, layout: Layout) -> Vec<u32> {
+pub fn unfold_index(channels: usize, side: usize, k: usize, layout: Layout) -> Vec<u32> {
     let out_side = side + 1 - k;
     let mut idx = Vec::with_capacity(out_side * out_side * channels * k * k);
     for oy in 0..out_side {
@@ -758,24 +758,5 @@ impl Model for CandleNet {
                 .extend((0..fan_in * out + out).map(|_| bound * (2.0 * rng.random::<f64>() - 1.0)));
         }
         theta
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Known answer, by hand: a 2-channel 3×3 image, 2×2 kernel, first output position reads
-    /// (c0: 0, 1, 3, 4) then (c1: 9, 10, 12, 13) in C×H×W, and (0, 2, 6, 8) then (1, 3, 7, 9)
-    /// in H×W×C.
-    #[test]
-    fn unfold_index_follows_torch_weight_order() {
-        let chw = unfold_index(2, 3, 2, Layout::Chw);
-        assert_eq!(chw.len(), 4 * 8);
-        assert_eq!(&chw[..8], &[0, 1, 3, 4, 9, 10, 12, 13]);
-        let hwc = unfold_index(2, 3, 2, Layout::Hwc);
-        assert_eq!(&hwc[..8], &[0, 2, 6, 8, 1, 3, 7, 9]);
-        // The last position (1, 1): c0 at 4, 5, 7, 8.
-        assert_eq!(&chw[24..28], &[4, 5, 7, 8]);
     }
 }
