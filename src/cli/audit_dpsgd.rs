@@ -69,10 +69,13 @@ pub struct DpsgdArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    backend: super::BackendArgs,
 }
 
 /// Runs `lbounds audit dpsgd`.
 pub fn run(a: DpsgdArgs) -> Result<()> {
+    (a.backend.backend()?).require_native("audit dpsgd (gradient canaries in privacy::sgd)")?;
     let planted_bug = PlantedBug::parse(&a.planted_bug)?;
     let method = if a.one_run {
         Method::OneRun {

@@ -75,6 +75,8 @@ pub struct ExposureArgs {
     /// exposure_extrapolated, log2_space, rank, epsilon).
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    backend: super::BackendArgs,
 }
 
 /// The `--json` object: the run's outcome and the settings that produced it.
@@ -113,6 +115,7 @@ pub fn run(a: ExposureArgs) -> Result<()> {
         epsilon: a.epsilon,
         delta: a.delta,
         clip: a.clip,
+        backend: a.backend.backend()?,
     };
     p.check()?;
     let start = Instant::now();

@@ -80,6 +80,8 @@ pub struct MiaArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    backend: super::BackendArgs,
 }
 
 fn config(a: &MiaArgs) -> lbounds::Result<MiaConfig> {
@@ -112,6 +114,7 @@ fn config(a: &MiaArgs) -> lbounds::Result<MiaConfig> {
         });
         shadow.batch = 0;
     }
+    shadow.backend = a.backend.backend()?;
     Ok(MiaConfig {
         data: LongTail {
             records: a.records,

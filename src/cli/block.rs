@@ -76,6 +76,8 @@ pub struct Args {
     /// Print one JSON object (the summary and every run's report).
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    backend: super::BackendArgs,
 }
 
 fn point(a: &Args) -> BlockPoint {
@@ -128,6 +130,7 @@ struct Row {
 
 /// Runs `lbounds block`.
 pub fn run(a: Args) -> Result<()> {
+    (a.backend.backend()?).require_native("block (MLAC's unrolled second-order training)")?;
     let base = point(&a);
     let replicates = if a.quick && a.replicates == 5 {
         2

@@ -97,6 +97,8 @@ pub struct MemorizeArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    backend: super::BackendArgs,
 }
 
 /// The privacy levels: `None` for plain training.
@@ -171,6 +173,7 @@ fn config(a: &MemorizeArgs) -> lbounds::Result<MemorizeConfig> {
     if let Some(e) = a.epochs.or(a.quick.then_some(30)) {
         shadow.epochs = e;
     }
+    shadow.backend = a.backend.backend()?;
     let point = MemorizePoint::default();
     Ok(MemorizeConfig {
         data,

@@ -402,3 +402,36 @@ pub fn set_threads(threads: usize) -> Result<()> {
     }
     Ok(())
 }
+
+/// `--backend`, `--device`, `--dtype`: where a training command's model computes. Flattened
+/// into every command that trains a model; [`BackendArgs::backend`] turns them into the one
+/// [`lbounds::learning::model::Backend`] value the experiment carries.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Backend")]
+pub struct BackendArgs {
+    /// Model backend: native (pure-Rust f64) or candle (needs a build with --features
+    /// candle; --features cuda for GPUs).
+    #[arg(long, default_value = "native", value_name = "NAME")]
+    pub backend: String,
+    /// candle device: cpu, cuda or cuda:N [default: cpu].
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Option<String>,
+    /// candle precision: f32 or f64 [default: f64 on cpu, f32 on cuda].
+    #[arg(long, value_name = "TYPE")]
+    pub dtype: Option<String>,
+}
+
+impl BackendArgs {
+    /// The backend the flags name.
+    ///
+    /// # Errors
+    /// As [`lbounds::learning::model::Backend::from_flags`] (e.g. `candle` in a build without
+    /// the feature: exit 2 with the rebuild command).
+    pub fn backend(&self) -> lbounds::Result<lbounds::learning::model::Backend> {
+        lbounds::learning::model::Backend::from_flags(
+            &self.backend,
+            self.device.as_deref(),
+            self.dtype.as_deref(),
+        )
+    }
+}

@@ -104,6 +104,8 @@ pub struct OnionArgs {
     /// Print one JSON object (with the survivors' paired scores).
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    backend: super::BackendArgs,
 }
 
 fn point(a: &OnionArgs) -> lbounds::Result<OnionPoint> {
@@ -146,6 +148,7 @@ fn point(a: &OnionArgs) -> lbounds::Result<OnionPoint> {
         p.data.tail_size_min = lo.trim().parse().map_err(|_| bad())?;
         p.data.tail_size_max = hi.trim().parse().map_err(|_| bad())?;
     }
+    p.shadow.backend = a.backend.backend()?;
     if let Some(v) = a.records {
         p.data.records = v;
     }

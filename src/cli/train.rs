@@ -166,6 +166,8 @@ pub struct Args {
     /// Print one JSON object per round (JSON Lines) instead of the table.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    backend: super::BackendArgs,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -245,7 +247,7 @@ pub fn run(a: Args) -> Result<()> {
     let spec = ModelSpec::parse(&a.model, a.hidden.as_deref(), a.activation.as_deref())?;
     let partition = Partition::parse(&a.partition)?;
     let fed = federation(&a, &spec, partition, honest, n, &streams)?;
-    let model = spec.build(fed.features, fed.task)?;
+    let model = a.backend.backend()?.build(&spec, fed.features, fed.task)?;
     let init = match &a.init {
         Some(path) => read_init(path)?,
         None => model.init(&mut streams.get(stream::INIT)),

@@ -74,6 +74,8 @@ pub struct Args {
     /// Print one JSON object per forget set (every arm, per-example epsilons included).
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    backend: super::BackendArgs,
 }
 
 fn point(a: &Args) -> lbounds::Result<UnlearnPoint> {
@@ -97,6 +99,7 @@ fn point(a: &Args) -> lbounds::Result<UnlearnPoint> {
         p.shadow.epochs = epochs;
         p.lr = p.shadow.lr;
     }
+    p.shadow.backend = a.backend.backend()?;
     if let Some(v) = a.models {
         p.models = v;
     }

@@ -261,7 +261,7 @@ use super::train::{declare_f as declare_f_in, DataSource, NoiseSetting, PrivacyS
 use crate::aggregators::{PipelineSpec, StepSpec, PRE_AGGREGATORS, RULES};
 use crate::data::noise::Noise;
 use crate::data::population::{byzantine_count, PopulationConfig, RecordsPerUser};
-use crate::learning::model::ModelSpec;
+use crate::learning::model::{Backend, ModelSpec};
 use crate::learning::train::{DpLevel, TrainConfig, LABEL_FLIPPING};
 use crate::learning::Partition;
 use crate::params::{lookup, Compat};
@@ -449,6 +449,7 @@ pub const MIA_KEYS: &[&str] = &[
     "lr",
     "dp_delta",
     "clip",
+    "backend",
 ];
 
 /// Grid keys of the `unlearn` experiment, in product order.
@@ -488,6 +489,7 @@ pub const TRAIN_KEYS: &[&str] = &[
     "clip",
     "dp_delta",
     "compat",
+    "backend",
 ];
 
 /// Grid keys of the `exposure` experiment, in product order (the last varies fastest).
@@ -505,6 +507,7 @@ pub const EXPOSURE_KEYS: &[&str] = &[
     "delta",
     "epsilon",
     "insertions",
+    "backend",
 ];
 
 /// Grid keys of the `audit` experiment, in product order (the last varies fastest).
@@ -1069,6 +1072,7 @@ fn base_point(kind: ExperimentKind) -> SweepParams {
                     },
                 )
             },
+            backend: Backend::Native,
         }),
         ExperimentKind::Exposure => SweepParams::Exposure(ExposurePoint::default()),
         ExperimentKind::Audit => SweepParams::Audit(AuditPoint::default()),
@@ -1228,6 +1232,7 @@ fn apply_exposure(key: &str, v: &toml::Value, e: &mut ExposurePoint) -> Result<(
         "digits" => e.digits = want_int(key, v, 1)?,
         "context" => e.context = want_int(key, v, 1)?,
         "hidden" => e.hidden = want_int(key, v, 0)?,
+        "backend" => e.backend = Backend::parse(want_str(key, v)?)?,
         "epochs" => e.epochs = want_int(key, v, 1)?,
         "batch" => e.batch = want_int(key, v, 1)?,
         "references" => e.references = want_int(key, v, 3)?,
@@ -1285,6 +1290,7 @@ fn apply_mia(key: &str, v: &toml::Value, q: &mut super::mia::MiaPoint) -> Result
     use crate::privacy::audit::mia::shadow::DpShadow;
     match key {
         "model" => q.shadow = shadow_model(key, v)?,
+        "backend" => q.shadow.backend = Backend::parse(want_str(key, v)?)?,
         "dp_epsilon" => {
             q.shadow.dp = match want_float_or_none(key, v)? {
                 None => None,
@@ -1394,6 +1400,7 @@ fn apply_train(key: &str, v: &toml::Value, t: &mut TrainPoint) -> Result<()> {
             t.model = ModelSpec::parse(name, parts.next(), parts.next())?;
         }
         "clients" => t.clients = want_int(key, v, 1)?,
+        "backend" => t.backend = Backend::parse(want_str(key, v)?)?,
         "rule" | "pre" => {
             // The robust experiment's parsing of a defence, on this point's pipeline.
             let mut probe = RobustPoint {

@@ -30,7 +30,7 @@
 use super::robust::Streams;
 use super::{Experiment, Job};
 use crate::aggregators::{PipelineSpec, StepSpec};
-use crate::learning::model::ModelSpec;
+use crate::learning::model::{Backend, ModelSpec};
 use crate::learning::text::{self, MarkovText};
 use crate::learning::train::{self, DpConfig, DpLevel, RunStatus, TrainConfig, Trainer};
 use crate::learning::Model;
@@ -90,6 +90,9 @@ pub struct ExposurePoint {
     pub delta: f64,
     /// Clip norm C of DP-SGD.
     pub clip: f64,
+    /// Where the model computes (left out of records when native).
+    #[serde(default, skip_serializing_if = "Backend::is_native")]
+    pub backend: Backend,
 }
 
 impl Default for ExposurePoint {
@@ -112,6 +115,7 @@ impl Default for ExposurePoint {
             epsilon: None,
             delta: 1e-5,
             clip: 1.0,
+            backend: Backend::Native,
         }
     }
 }
@@ -336,7 +340,9 @@ pub fn train_canary_model(
         &mut streams.get(streams::POSITIONS),
     )?;
     let data = text::windows(&corpus, p.context)?;
-    let model = p.model_spec().build(data.features(), data.task())?;
+    let model = p
+        .backend
+        .build(&p.model_spec(), data.features(), data.task())?;
     let init = model.init(&mut streams.get(crate::learning::streams::INIT));
     let sigma = calibrated_sigma(p)?;
     let steps = p.steps();

@@ -56,7 +56,6 @@
 use super::mia::{train_models, MiaBounds};
 use super::summary::mean_ci;
 use super::{Experiment, Job};
-use crate::learning::model::Model;
 use crate::privacy::audit::clopper_pearson;
 use crate::privacy::audit::memorization::{influence, memorization, Difference};
 use crate::privacy::audit::mia::digits_tail::DigitsTail;
@@ -376,7 +375,7 @@ pub fn measure(
         on_model,
     )?;
     let ex = &data.examples;
-    let net = cfg.shadow.model.build_dense(ex.features(), ex.task())?;
+    let net = (cfg.shadow.backend).build(&cfg.shadow.model, ex.features(), ex.task())?;
     // Every model's correctness on the test records.
     let test_correct: Vec<Vec<bool>> = outs
         .iter()

@@ -19,7 +19,7 @@
 
 use super::{default_chunk, run_streaming, Experiment, Job};
 use crate::learning::examples::Examples;
-use crate::learning::model::{DenseNet, Model};
+use crate::learning::model::Model;
 use crate::privacy::audit::mia::keep::KeepMatrix;
 use crate::privacy::audit::mia::population::LongTail;
 use crate::privacy::audit::mia::shadow::{self, Cache, CacheKey, ShadowConfig, CODE_VERSION};
@@ -124,7 +124,7 @@ pub struct ShadowTraining<'a> {
     keep: &'a KeepMatrix,
     shadow: &'a ShadowConfig,
     data_hash: String,
-    model: DenseNet,
+    model: Box<dyn Model>,
     sigma: Option<f64>,
     cache: Option<&'a Cache>,
     trained: AtomicUsize,
@@ -173,8 +173,8 @@ impl<'a> ShadowTraining<'a> {
                 String::new()
             },
             model: shadow
-                .model
-                .build_dense(examples.features(), examples.task())?,
+                .backend
+                .build(&shadow.model, examples.features(), examples.task())?,
             sigma: shadow.noise_multiplier()?,
             cache,
             trained: AtomicUsize::new(0),
@@ -203,8 +203,8 @@ impl<'a> ShadowTraining<'a> {
     }
 
     /// The model being trained.
-    pub fn model(&self) -> &DenseNet {
-        &self.model
+    pub fn model(&self) -> &dyn Model {
+        self.model.as_ref()
     }
 }
 
@@ -239,7 +239,7 @@ impl Experiment for ShadowTraining<'_> {
                 let train = self.examples.select(&self.keep.kept_indices(i));
                 let n_bar = self.keep.records() as f64 / 2.0;
                 let p = shadow::train(
-                    &self.model,
+                    self.model.as_ref(),
                     &train,
                     self.shadow,
                     job.seed,

@@ -45,7 +45,7 @@ use super::{Experiment, Job};
 use crate::aggregators::PipelineSpec;
 use crate::bounds::allouah2023fixing::kappa_lower_bound;
 use crate::data::population::byzantine_count;
-use crate::learning::model::ModelSpec;
+use crate::learning::model::{Backend, ModelSpec};
 use crate::learning::sources::{digits, Synthetic};
 use crate::learning::train::{self, DpConfig, DpLevel, Evaluation, RunStatus, TrainConfig};
 use crate::learning::{Examples, Partition, Task};
@@ -168,6 +168,9 @@ pub struct TrainPoint {
     /// The loop's settings: `byzantine` is f, every f-aware step of `defence` carries f;
     /// `privacy` is set per run from [`TrainPoint::privacy`].
     pub train: TrainConfig,
+    /// Where the model computes (left out of records when native).
+    #[serde(default, skip_serializing_if = "Backend::is_native")]
+    pub backend: Backend,
 }
 
 impl TrainPoint {
@@ -215,7 +218,7 @@ impl TrainPoint {
                 "needs class labels, and the data is a regression task",
             ));
         }
-        self.model.build_dense(features, task)?;
+        self.backend.build(&self.model, features, task)?;
         self.train.defence.build(self.train.compat)?;
         if let Some(a) = self.train.active_attack() {
             if train::is_label_flipping(&a.name) {
@@ -426,7 +429,9 @@ pub fn run_with(p: &TrainPoint, streams: Streams) -> Result<TrainOutcome> {
         Ok(fed) => fed,
         Err(e) => return before(e),
     };
-    let model = p.model.build(examples.features(), examples.task())?;
+    let model = p
+        .backend
+        .build(&p.model, examples.features(), examples.task())?;
     let init = model.init(&mut streams.get(INIT_STREAM));
     let dp = &p.privacy;
     let sigma = match dp.noise {
@@ -553,6 +558,7 @@ mod tests {
             byzantine_fraction: fraction,
             privacy: PrivacySpec::default(),
             train,
+            backend: Backend::Native,
         }
     }
 

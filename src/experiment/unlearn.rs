@@ -741,6 +741,7 @@ pub fn run_unlearn(
     } else {
         set.forget.clone()
     };
+    (p.shadow.backend).require_native("unlearn (Newton's Hessian and the methods use DenseNet)")?;
     let model = p.shadow.model.build_dense(all.features(), all.task())?;
     let setup = Setup {
         point: p.clone(),

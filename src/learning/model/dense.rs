@@ -361,52 +361,11 @@ impl DenseNet {
     /// Checks θ and the batch against the model.
     fn check(&self, theta: &[f64], batch: &Batch<'_>) -> Result<()> {
         self.check_inputs(theta, batch.x)?;
-        if batch.x.ncols() != batch.y.len() {
-            return Err(Error::DimensionMismatch {
-                what: "batch targets".into(),
-                expected: batch.x.ncols(),
-                got: batch.y.len(),
-            });
-        }
-        match self.task {
-            Task::Regression => {
-                if let Some(v) = batch.y.iter().find(|v| !v.is_finite()) {
-                    return Err(Error::invalid("target", v, "targets must be finite"));
-                }
-            }
-            Task::Classification { classes } => {
-                if let Some(v) = batch
-                    .y
-                    .iter()
-                    .find(|&&v| !(v >= 0.0 && v < classes as f64 && v.fract() == 0.0))
-                {
-                    return Err(Error::invalid(
-                        "label",
-                        v,
-                        format!("labels must be integers in 0..{classes}"),
-                    ));
-                }
-            }
-        }
-        Ok(())
+        check_targets(self.task, batch)
     }
 
     fn check_inputs(&self, theta: &[f64], x: DMatrixView<'_, f64>) -> Result<()> {
-        if theta.len() != self.n_params {
-            return Err(Error::DimensionMismatch {
-                what: format!("parameters of {}", self.describe()),
-                expected: self.n_params,
-                got: theta.len(),
-            });
-        }
-        if x.nrows() != self.widths[0] {
-            return Err(Error::DimensionMismatch {
-                what: format!("features of {}", self.describe()),
-                expected: self.widths[0],
-                got: x.nrows(),
-            });
-        }
-        Ok(())
+        check_shape(|| self.describe(), self.n_params, self.widths[0], theta, x)
     }
 
     /// Forward pass of a chunk `x` (p × c): every layer's outputs into `work.acts`.
@@ -616,14 +575,73 @@ fn sum_sq(v: &[f64]) -> f64 {
     v.iter().map(|x| x * x).sum()
 }
 
-fn describe_task(task: Task) -> String {
+/// Checks that the batch has one target per example and that every target fits `task`
+/// (finite for regression, an integer label in 0..K for classification).
+pub(crate) fn check_targets(task: Task, batch: &Batch<'_>) -> Result<()> {
+    if batch.x.ncols() != batch.y.len() {
+        return Err(Error::DimensionMismatch {
+            what: "batch targets".into(),
+            expected: batch.x.ncols(),
+            got: batch.y.len(),
+        });
+    }
+    match task {
+        Task::Regression => {
+            if let Some(v) = batch.y.iter().find(|v| !v.is_finite()) {
+                return Err(Error::invalid("target", v, "targets must be finite"));
+            }
+        }
+        Task::Classification { classes } => {
+            if let Some(v) = batch
+                .y
+                .iter()
+                .find(|&&v| !(v >= 0.0 && v < classes as f64 && v.fract() == 0.0))
+            {
+                return Err(Error::invalid(
+                    "label",
+                    v,
+                    format!("labels must be integers in 0..{classes}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks θ's length and the feature count of `x` against the model `what()` describes
+/// (called only on error: the check runs on every step).
+pub(crate) fn check_shape(
+    what: impl Fn() -> String,
+    n_params: usize,
+    features: usize,
+    theta: &[f64],
+    x: DMatrixView<'_, f64>,
+) -> Result<()> {
+    if theta.len() != n_params {
+        return Err(Error::DimensionMismatch {
+            what: format!("parameters of {}", what()),
+            expected: n_params,
+            got: theta.len(),
+        });
+    }
+    if x.nrows() != features {
+        return Err(Error::DimensionMismatch {
+            what: format!("features of {}", what()),
+            expected: features,
+            got: x.nrows(),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn describe_task(task: Task) -> String {
     match task {
         Task::Regression => "regression".into(),
         Task::Classification { classes } => format!("{classes}-class classification"),
     }
 }
 
-fn check_len(what: &str, expected: usize, got: usize) -> Result<()> {
+pub(crate) fn check_len(what: &str, expected: usize, got: usize) -> Result<()> {
     if expected == got {
         Ok(())
     } else {
@@ -635,7 +653,7 @@ fn check_len(what: &str, expected: usize, got: usize) -> Result<()> {
     }
 }
 
-fn check_nonempty(batch: &Batch<'_>) -> Result<()> {
+pub(crate) fn check_nonempty(batch: &Batch<'_>) -> Result<()> {
     if batch.is_empty() {
         Err(Error::too_few(
             "a mean loss",

@@ -19,8 +19,9 @@
 //! d = 7 850; the MLP 784-100-10 has d = 79 510 (ByzFL's `fc_mnist`).
 //!
 //! # Models
-//! [`ModelSpec`] names what the CLI can build (`linear`, `logistic`, `softmax`, `mlp`) and
-//! [`ModelSpec::build`] checks it against the data's task. Losses are the batch **mean**
+//! [`ModelSpec`] names what the CLI can build (`linear`, `logistic`, `softmax`, `mlp`, and
+//! on candle `cnn`) and [`Backend::build`] builds it for the data's task on the chosen
+//! backend (native [`DenseNet`], or candle with the `candle` feature). Losses are the batch **mean**
 //! (torch's default); linear regression's is ½(θᵀx + b − y)² (see [`Head`]).
 
 use super::examples::{Batch, Task};
@@ -28,14 +29,18 @@ use crate::rng::SimRng;
 use crate::Result;
 use nalgebra::DMatrix;
 
+mod backend;
+#[cfg(feature = "candle")]
+pub mod candle;
 mod dense;
 mod gemm;
 mod spec;
 #[cfg(test)]
 mod tests;
 
+pub use backend::{Backend, Device, Dtype};
 pub use dense::{Activation, DenseNet, Head, CHUNK, MAX_PARAMS};
-pub use spec::{ModelSpec, DEFAULT_HIDDEN};
+pub use spec::{ModelSpec, CNN_KERNEL, DEFAULT_CHANNELS, DEFAULT_HIDDEN};
 
 /// A model's mean loss on a set of examples and, for classification, its accuracy.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]

@@ -29,15 +29,33 @@ pub enum ModelSpec {
         /// The non-linearity after each hidden layer.
         activation: Activation,
     },
+    /// A small convolutional network on square images (LeNet-style, as Opacus's MNIST
+    /// example): conv k×k → activation → 2×2 max-pool → conv k×k → activation → 2×2
+    /// max-pool → dense to the head, k = [`CNN_KERNEL`], no padding, stride 1. The image is
+    /// one channel of side √p, or three channels of side √(p/3) when p is not a square
+    /// (features in torch's C×H×W order). The candle backend only.
+    Cnn {
+        /// Output channels of the two convolutions (exactly two).
+        channels: Vec<usize>,
+        /// The non-linearity after each convolution.
+        activation: Activation,
+    },
 }
+
+/// Side of the CNN's square convolution kernels.
+pub const CNN_KERNEL: usize = 5;
+
+/// The CNN's channels when none are given (16 then 32).
+pub const DEFAULT_CHANNELS: [usize; 2] = [16, 32];
 
 impl ModelSpec {
     /// Every model name, as the CLI spells it.
-    pub const NAMES: [&'static str; 4] = ["linear", "logistic", "softmax", "mlp"];
+    pub const NAMES: [&'static str; 5] = ["linear", "logistic", "softmax", "mlp", "cnn"];
 
     /// The spec from the CLI's strings: `model` one of [`ModelSpec::NAMES`]; for `mlp`,
     /// `hidden` is a comma-separated list of widths (default `100`) and `activation` one of
-    /// [`Activation::NAMES`] (default `relu`).
+    /// [`Activation::NAMES`] (default `relu`); for `cnn`, `hidden` is the two convolutions'
+    /// channels (default `16,32`).
     ///
     /// # Errors
     /// An unknown model or activation, a malformed or zero width, or `hidden`/`activation`
@@ -56,6 +74,24 @@ impl ModelSpec {
                 let activation = activation.map_or(Ok(Activation::Relu), Activation::parse)?;
                 return Ok(ModelSpec::Mlp { hidden, activation });
             }
+            "cnn" => {
+                let channels = match hidden {
+                    None => DEFAULT_CHANNELS.to_vec(),
+                    Some(text) => parse_widths(text)?,
+                };
+                if channels.len() != 2 {
+                    return Err(Error::invalid(
+                        "hidden",
+                        hidden.unwrap_or_default(),
+                        "a cnn takes exactly two channel counts, e.g. 16,32",
+                    ));
+                }
+                let activation = activation.map_or(Ok(Activation::Relu), Activation::parse)?;
+                return Ok(ModelSpec::Cnn {
+                    channels,
+                    activation,
+                });
+            }
             _ => return Err(Error::unknown("model", model, ModelSpec::NAMES)),
         };
         for (flag, given) in [("hidden", hidden), ("activation", activation)] {
@@ -63,7 +99,7 @@ impl ModelSpec {
                 return Err(Error::invalid(
                     flag,
                     v,
-                    format!("only the mlp model has hidden layers, not `{name}`"),
+                    format!("only the mlp and cnn models have hidden layers, not `{name}`"),
                 ));
             }
         }
@@ -77,6 +113,7 @@ impl ModelSpec {
             ModelSpec::Logistic => "logistic",
             ModelSpec::Softmax => "softmax",
             ModelSpec::Mlp { .. } => "mlp",
+            ModelSpec::Cnn { .. } => "cnn",
         }
     }
 
@@ -97,40 +134,46 @@ impl ModelSpec {
                 }
             )))
         };
-        let (widths, activation, head) = match (self, task) {
-            (ModelSpec::Linear, Task::Regression) => {
-                (vec![features, 1], Activation::Relu, Head::Squared)
-            }
-            (ModelSpec::Linear, _) => return unfit("real-valued targets (a regression task)"),
-            (ModelSpec::Logistic, Task::Classification { classes: 2 }) => {
-                (vec![features, 1], Activation::Relu, Head::Logistic)
-            }
-            (ModelSpec::Logistic, _) => {
-                return unfit("exactly two classes (use softmax for more than two)")
-            }
-            (ModelSpec::Softmax, Task::Classification { classes }) => {
-                (vec![features, classes], Activation::Relu, Head::Softmax)
-            }
-            (ModelSpec::Softmax, _) => return unfit("class labels (a classification task)"),
-            (ModelSpec::Mlp { hidden, activation }, _) => {
-                if hidden.is_empty() {
-                    return Err(Error::invalid(
-                        "hidden",
-                        "(none)",
-                        "an mlp needs at least one hidden layer",
-                    ));
+        let (widths, activation, head) =
+            match (self, task) {
+                (ModelSpec::Linear, Task::Regression) => {
+                    (vec![features, 1], Activation::Relu, Head::Squared)
                 }
-                let (outputs, head) = match task {
-                    Task::Regression => (1, Head::Squared),
-                    Task::Classification { classes } => (classes, Head::Softmax),
-                };
-                let mut widths = Vec::with_capacity(hidden.len() + 2);
-                widths.push(features);
-                widths.extend_from_slice(hidden);
-                widths.push(outputs);
-                (widths, *activation, head)
-            }
-        };
+                (ModelSpec::Linear, _) => return unfit("real-valued targets (a regression task)"),
+                (ModelSpec::Logistic, Task::Classification { classes: 2 }) => {
+                    (vec![features, 1], Activation::Relu, Head::Logistic)
+                }
+                (ModelSpec::Logistic, _) => {
+                    return unfit("exactly two classes (use softmax for more than two)")
+                }
+                (ModelSpec::Softmax, Task::Classification { classes }) => {
+                    (vec![features, classes], Activation::Relu, Head::Softmax)
+                }
+                (ModelSpec::Softmax, _) => return unfit("class labels (a classification task)"),
+                (ModelSpec::Mlp { hidden, activation }, _) => {
+                    if hidden.is_empty() {
+                        return Err(Error::invalid(
+                            "hidden",
+                            "(none)",
+                            "an mlp needs at least one hidden layer",
+                        ));
+                    }
+                    let (outputs, head) = match task {
+                        Task::Regression => (1, Head::Squared),
+                        Task::Classification { classes } => (classes, Head::Softmax),
+                    };
+                    let mut widths = Vec::with_capacity(hidden.len() + 2);
+                    widths.push(features);
+                    widths.extend_from_slice(hidden);
+                    widths.push(outputs);
+                    (widths, *activation, head)
+                }
+                (ModelSpec::Cnn { .. }, _) => return Err(Error::Unsupported(
+                    "the cnn model runs on the candle backend only (--backend candle, in a build \
+                     with --features candle)"
+                        .into(),
+                )),
+            };
         if features == 0 {
             return Err(Error::invalid(
                 "features",
@@ -141,7 +184,8 @@ impl ModelSpec {
         DenseNet::new(widths, activation, head, task)
     }
 
-    /// [`ModelSpec::build_dense`], boxed as a [`Model`].
+    /// [`ModelSpec::build_dense`], boxed as a [`Model`]: the native backend (to choose a
+    /// backend, see [`super::Backend::build`]).
     ///
     /// # Errors
     /// As [`ModelSpec::build_dense`].

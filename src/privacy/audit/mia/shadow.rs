@@ -1,7 +1,7 @@
 //! Training one shadow (or target) model, and the content-addressed cache of trained models.
 //!
-//! **Training.** A [`DenseNet`] (softmax regression or a one-hidden-layer MLP, built by
-//! [`ModelSpec`]) trained by gradient descent directly on [`Model::loss_grad`] — not through
+//! **Training.** A [`Model`] (softmax regression or a one-hidden-layer MLP, built by
+//! [`ModelSpec`] on the config's [`Backend`]) trained by gradient descent directly on [`Model::loss_grad`] — not through
 //! `learning::train`, whose per-round machinery (aggregation pipeline, evaluation, records)
 //! costs more than a softmax model's whole step at these sizes; the update rule is the same
 //! plain (DP-)SGD step:
@@ -33,7 +33,7 @@
 //! renamed, so an interrupted run never leaves a half-written entry.
 
 use crate::learning::examples::Examples;
-use crate::learning::model::{DenseNet, Model, ModelSpec};
+use crate::learning::model::{Backend, Model, ModelSpec};
 use crate::privacy::accounting::{calibrate::noise_multiplier, AccountantKind};
 use crate::rng::{fnv1a64, permutation, rng_named};
 use crate::{Error, Result};
@@ -72,6 +72,9 @@ pub struct ShadowConfig {
     pub l2: f64,
     /// DP-SGD instead of plain training.
     pub dp: Option<DpShadow>,
+    /// Where the model computes (left out of records and cache keys when native).
+    #[serde(default, skip_serializing_if = "Backend::is_native")]
+    pub backend: Backend,
 }
 
 impl ShadowConfig {
@@ -85,6 +88,7 @@ impl ShadowConfig {
             lr: 0.5,
             l2: 1e-4,
             dp: None,
+            backend: Backend::Native,
         }
     }
 
@@ -102,6 +106,7 @@ impl ShadowConfig {
             lr: 0.2,
             l2: 0.0,
             dp: None,
+            backend: Backend::Native,
         }
     }
 
@@ -291,7 +296,7 @@ impl Cache {
 /// training set, and the model's errors. A run whose parameters become non-finite stops with
 /// an error naming the model (lower the learning rate).
 pub fn train(
-    model: &DenseNet,
+    model: &dyn Model,
     train: &Examples,
     cfg: &ShadowConfig,
     seed: u64,

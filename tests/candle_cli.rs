@@ -1,0 +1,262 @@
+//! `--backend candle --device cpu` on every training command: the commands that train
+//! through the `Model` trait run and, in f64, print what the native backend prints to
+//! rounding; the ones that train their own networks say so (one line, exit 2). Without the
+//! `candle` feature, `--backend candle` is one line naming the rebuild command.
+#![cfg(feature = "cli")]
+
+mod common;
+
+use common::fails_with;
+#[cfg(feature = "candle")]
+use {common::ok, serde_json::Value};
+
+/// Every number of `a` and `b` (JSON) agrees to `tol` relative, except wall-clock keys and
+/// the model's description; every other value is equal. `b` may carry a `backend` key (a
+/// candle run's config records its backend; a native one leaves it out).
+#[cfg(feature = "candle")]
+fn assert_same_numbers(a: &Value, b: &Value, tol: f64, path: &str) {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!(
+                (x - y).abs() <= tol * x.abs().max(1.0),
+                "{path}: native {x} vs candle {y}"
+            );
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            let keys =
+                |m: &serde_json::Map<String, Value>| m.keys().filter(|k| *k != "backend").count();
+            assert_eq!(x.len(), keys(y), "{path}: keys");
+            for (k, v) in x {
+                if k.contains("second") || k == "model" {
+                    continue;
+                }
+                assert_same_numbers(v, &y[k], tol, &format!("{path}.{k}"));
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{path}: length");
+            for (i, (u, v)) in x.iter().zip(y).enumerate() {
+                assert_same_numbers(u, v, tol, &format!("{path}[{i}]"));
+            }
+        }
+        _ => assert_eq!(a, b, "{path}"),
+    }
+}
+
+/// Runs `args` on the native backend and with `--backend candle --device cpu`, and
+/// compares the JSON lines.
+#[cfg(feature = "candle")]
+fn same_on_candle(args: &[&str], tol: f64) {
+    let native = ok(args);
+    let mut with = args.to_vec();
+    with.extend(["--backend", "candle", "--device", "cpu"]);
+    let candle = ok(&with);
+    let lines = |s: &str| -> Vec<Value> {
+        s.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (n, c) = (lines(&native), lines(&candle));
+    assert_eq!(n.len(), c.len(), "{args:?}: line count");
+    assert!(!n.is_empty());
+    for (a, b) in n.iter().zip(&c) {
+        assert_same_numbers(a, b, tol, "");
+    }
+}
+
+// f64 on both backends: the sums differ in order only (tests/candle_equivalence.rs), but a
+// training run and the statistics on top (accuracies near a threshold, ranks of exposures)
+// amplify rounding; 1e-6 relative leaves room for that and still fails on any real
+// difference (a wrong gradient changes the second digit). Mutation checked: candle's weight
+// gradient written transposed (Uᵀ·G for Gᵀ·U) fails all five comparisons (train's params,
+// exposure's rank, mia's AUC, memorize's histogram, onion's held-out accuracy).
+
+/// `train`: D-SGD with DP-SGD clients, native vs candle.
+#[cfg(feature = "candle")]
+#[test]
+fn train_runs_on_candle() {
+    same_on_candle(
+        &[
+            "train",
+            "--data",
+            "synthetic:classes=3,features=6,records=300",
+            "--model",
+            "mlp",
+            "--hidden",
+            "8",
+            "--rounds",
+            "3",
+            "--dp",
+            "example",
+            "--dp-sigma",
+            "1",
+            "--clip",
+            "1",
+            "--json",
+        ],
+        1e-6,
+    );
+}
+
+/// `train --model cnn`: candle only, on 16×16 images; the native backend refuses it.
+#[cfg(feature = "candle")]
+#[test]
+fn train_cnn_runs_on_candle_only() {
+    let args = [
+        "train",
+        "--data",
+        "synthetic:classes=3,features=256,records=200",
+        "--model",
+        "cnn",
+        "--hidden",
+        "2,3",
+        "--rounds",
+        "2",
+        "--json",
+    ];
+    let mut with = args.to_vec();
+    with.extend(["--backend", "candle", "--device", "cpu", "--dtype", "f32"]);
+    let out = ok(&with);
+    assert_eq!(out.lines().count() % 2, 0, "{out}");
+    fails_with(&args, "candle backend only");
+}
+
+/// `audit exposure`: the character model on candle.
+#[cfg(feature = "candle")]
+#[test]
+fn audit_exposure_runs_on_candle() {
+    same_on_candle(
+        &[
+            "audit",
+            "exposure",
+            "--tokens",
+            "300",
+            "--epochs",
+            "2",
+            "--references",
+            "50",
+            "--digits",
+            "3",
+            "--json",
+        ],
+        1e-6,
+    );
+}
+
+/// `audit mia`: shadow models on candle.
+#[cfg(feature = "candle")]
+#[test]
+fn audit_mia_runs_on_candle() {
+    same_on_candle(
+        &[
+            "audit",
+            "mia",
+            "--models",
+            "4",
+            "--records",
+            "1000",
+            "--features",
+            "8",
+            "--targets",
+            "2",
+            "--epochs",
+            "3",
+            "--json",
+        ],
+        1e-6,
+    );
+}
+
+/// `memorize`: its shadow models and test accuracies on candle.
+#[cfg(feature = "candle")]
+#[test]
+fn memorize_runs_on_candle() {
+    same_on_candle(
+        &[
+            "memorize",
+            "--quick",
+            "--models",
+            "4",
+            "--targets",
+            "2",
+            "--epochs",
+            "2",
+            "--dp-epochs",
+            "2",
+            "--json",
+        ],
+        1e-6,
+    );
+}
+
+/// `onion`: its shadow models on candle.
+#[cfg(feature = "candle")]
+#[test]
+fn onion_runs_on_candle() {
+    same_on_candle(
+        &[
+            "onion",
+            "--quick",
+            "--random-seeds",
+            "2",
+            "--masking-targets",
+            "0",
+            "--json",
+        ],
+        1e-6,
+    );
+}
+
+/// `unlearn`, `block` and `audit dpsgd` train their own networks: one line, exit 2, naming
+/// the native backend.
+#[cfg(feature = "candle")]
+#[test]
+fn commands_with_their_own_networks_say_so() {
+    let c = ["--backend", "candle", "--device", "cpu"];
+    for cmd in [
+        &["unlearn", "--quick"][..],
+        &["block", "--quick"][..],
+        &["audit", "dpsgd", "--epsilon", "1"][..],
+    ] {
+        let mut args = cmd.to_vec();
+        args.extend(c);
+        fails_with(&args, "--backend native");
+    }
+}
+
+/// Without the feature: `--backend candle` is one line with the rebuild command, exit 2, on
+/// every training command.
+#[cfg(not(feature = "candle"))]
+#[test]
+fn candle_without_the_feature_says_how_to_rebuild() {
+    for cmd in [
+        &["train"][..],
+        &["audit", "exposure"][..],
+        &["audit", "mia"][..],
+        &["audit", "dpsgd", "--epsilon", "1"][..],
+        &["memorize"][..],
+        &["onion"][..],
+        &["unlearn"][..],
+        &["block"][..],
+    ] {
+        let mut args = cmd.to_vec();
+        args.extend(["--backend", "candle"]);
+        fails_with(&args, "--features candle");
+    }
+}
+
+/// Bad backend flags: an unknown backend, a device for the native backend, a bad device or
+/// dtype — one line, exit 2.
+#[test]
+fn bad_backend_flags_are_one_line() {
+    fails_with(&["train", "--backend", "torch"], "backend");
+    fails_with(&["train", "--device", "cuda"], "native backend");
+    if cfg!(feature = "candle") {
+        fails_with(
+            &["train", "--backend", "candle", "--device", "tpu"],
+            "device",
+        );
+        fails_with(&["train", "--backend", "candle", "--dtype", "f16"], "dtype");
+    }
+}
