@@ -19,6 +19,11 @@ pub mod population;
 
 use crate::{Error, Result};
 use nalgebra::{DMatrix, DMatrixView, DVector};
+use rayon::prelude::*;
+
+/// Entries per parallel block of the finiteness scan in [`UpdatesView::from_buffer`]: 512 KiB,
+/// large enough that the scheduling cost vanishes next to the scan.
+const FINITE_SCAN_BLOCK: usize = 1 << 16;
 
 /// Coordinates per parallel block in [`UpdatesView::mean_of`]: 4096 f64 = 32 KiB of
 /// accumulators, which stay in L1/L2 while the vectors stream past.
@@ -315,6 +320,11 @@ impl<'a> UpdatesView<'a> {
                 expected: data.len().next_multiple_of(d),
                 got: data.len(),
             });
+        }
+        // The common case, every entry finite, is one vectorised pass over blocks in parallel
+        // (a Python caller pays it on every call); the policies look closer only otherwise.
+        if data.par_chunks(FINITE_SCAN_BLOCK).all(all_finite) {
+            return Ok(Some(UpdatesView::from_slice(data, d)));
         }
         match entries {
             NonFiniteEntries::Refuse => refuse_non_finite(data, d)?,
