@@ -18,8 +18,11 @@ idle machine's wall time.
 """
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import tempfile
 import time
 
 import numpy as np
@@ -61,6 +64,9 @@ def main():
     ap.add_argument("--f", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--threads", type=int, default=0, help="0: one per core")
+    ap.add_argument("--cli", metavar="PATH", help="also time the native rules in the release "
+                    "CLI (`lbounds aggregate --repeat --timing`, wall time, the input read "
+                    "outside the timed region) on the same input: Python's cost is the gap")
     a = ap.parse_args()
     lbounds.set_num_threads(a.threads)
     x = np.random.default_rng(1).standard_normal((a.n, a.d))
@@ -77,17 +83,34 @@ def main():
     mode = "CPU time (all threads)" if os.environ.get("LBOUNDS_BENCH_CPU_TIME") else "wall time"
     print(f"n = {a.n}, d = {a.d}, f = {f}, {lbounds.get_num_threads()} thread(s), {mode}, "
           f"median of {a.repeat} calls after one warm-up")
-    print(f"{'rule':<12} {'ByzFL 1T':>10} {'lbounds.byzfl':>14} {'speed-up':>9} "
-          f"{'native':>10} {'speed-up':>9}")
     tiny = np.ones((2, 1))
     overhead = per_call(lambda: lbounds.aggregate(tiny, "average"), 1000)
     print(f"call overhead (aggregate of a 2x1 array, Python to Rust and back): "
           f"{overhead * 1e6:.1f} us")
+    cli_args = {"Median": ["median"], "TrMean": ["trmean", "--f", str(f)],
+                "Krum": ["krum", "--f", str(f)],
+                "NNM+TrMean": ["trmean", "--f", str(f), "--pre", "nnm"]}
+    npy = None
+    if a.cli:
+        npy = os.path.join(tempfile.mkdtemp(), "x.npy")
+        np.save(npy, x)
+    print(f"{'rule':<12} {'ByzFL 1T':>10} {'lbounds.byzfl':>14} {'speed-up':>9} "
+          f"{'native':>10} {'speed-up':>9}" + (f" {'CLI (Rust)':>11}" if a.cli else ""))
     for name, (drop_in, native) in cases.items():
         ref = BYZFL_NUMPY[name][0]
         t_b, t_n = per_call(drop_in, a.repeat), per_call(native, a.repeat)
-        print(f"{name:<12} {ref * 1e3:>8.1f}ms {t_b * 1e3:>12.2f}ms {ref / t_b:>8.1f}x "
-              f"{t_n * 1e3:>8.2f}ms {ref / t_n:>8.1f}x")
+        line = (f"{name:<12} {ref * 1e3:>8.1f}ms {t_b * 1e3:>12.2f}ms {ref / t_b:>8.1f}x "
+                f"{t_n * 1e3:>8.2f}ms {ref / t_n:>8.1f}x")
+        if a.cli:
+            env = dict(os.environ)
+            if a.threads:
+                env["RAYON_NUM_THREADS"] = str(a.threads)
+            out = subprocess.run(
+                [a.cli, "aggregate", "--rule", *cli_args[name], "--input", npy, "--repeat",
+                 str(a.repeat), "--timing", "--json"],
+                capture_output=True, text=True, check=True, env=env)
+            line += f" {json.loads(out.stdout)['seconds_per_call'] * 1e3:>9.2f}ms"
+        print(line)
 
 
 if __name__ == "__main__":

@@ -137,3 +137,18 @@ def test_simulate_agrees_with_the_cli(cli):
     for g, w in zip(got, want):
         w.pop("bounds")
         assert g == w
+
+
+def test_simulate_returns_a_dataframe_when_pandas_is_installed():
+    kw = dict(n=10, d=2, rules=["median"], attacks=["sign_flipping"], replicates=2)
+    recs = lbounds.simulate(as_frame=False, **kw)
+    assert isinstance(recs, list) and len(recs) == 2
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        assert lbounds.simulate(**kw) == recs
+        with pytest.raises(ImportError):
+            lbounds.simulate(as_frame=True, **kw)
+        return
+    frame = lbounds.simulate(**kw)
+    assert list(frame["output.error"]) == [r["output"]["error"] for r in recs]
