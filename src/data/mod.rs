@@ -843,7 +843,7 @@ mod tests {
             }
         }
         assert!(matches!(
-            UpdatesView::from_buffer(&cases[2], 2, E::AtInfinity),
+            UpdatesView::from_buffer(cases[2], 2, E::AtInfinity),
             Ok(None)
         ));
         assert!(UpdatesView::from_buffer(&[1.0, 2.0, 3.0], 2, E::Keep).is_err());
