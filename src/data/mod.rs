@@ -19,6 +19,11 @@ pub mod population;
 
 use crate::{Error, Result};
 use nalgebra::{DMatrix, DMatrixView, DVector};
+use rayon::prelude::*;
+
+/// Entries per parallel block of the finiteness scan in [`UpdatesView::from_buffer`]: 512 KiB,
+/// large enough that the scheduling cost vanishes next to the scan.
+const FINITE_SCAN_BLOCK: usize = 1 << 16;
 
 /// Coordinates per parallel block in [`UpdatesView::mean_of`]: 4096 f64 = 32 KiB of
 /// accumulators, which stay in L1/L2 while the vectors stream past.
@@ -85,20 +90,7 @@ impl Updates {
 
     fn finite(m: DMatrix<f64>) -> Result<Self> {
         Self::check_shape(&m)?;
-        // A branch-free scan first (the common, all-finite case runs at memory speed), then
-        // the position of the offending entry for the message.
-        if !m.as_slice().iter().fold(true, |ok, v| ok & v.is_finite()) {
-            let k = m
-                .as_slice()
-                .iter()
-                .position(|v| !v.is_finite())
-                .unwrap_or(0);
-            let (row, col) = (k % m.nrows(), k / m.nrows());
-            return Err(Error::NonFinite {
-                what: "updates".into(),
-                detail: format!("vector {col}, coordinate {row} is {}", m.as_slice()[k]),
-            });
-        }
+        refuse_non_finite(m.as_slice(), m.nrows())?;
         Ok(Updates(m))
     }
 
@@ -301,6 +293,48 @@ impl<'a> UpdatesView<'a> {
         }
     }
 
+    /// The vectors of length `d` stored back to back in a caller's buffer (a C-ordered NumPy
+    /// `n×d` float64 array), read in place as [`Updates::with_entries`] reads them under
+    /// `entries`: the Python bindings aggregate a NumPy array without copying it. `Ok(None)`
+    /// where the policy must rewrite an entry (a NaN under [`NonFiniteEntries::AtInfinity`],
+    /// read as +∞): the caller then copies the values into [`Updates::with_entries`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for d = 0 or no vector; [`Error::DimensionMismatch`] when
+    /// `data` is not a whole number of vectors; [`Error::NonFinite`] naming the first entry
+    /// the policy refuses, as [`Updates::with_entries`] does.
+    pub fn from_buffer(
+        data: &'a [f64],
+        d: usize,
+        entries: NonFiniteEntries,
+    ) -> Result<Option<UpdatesView<'a>>> {
+        if d == 0 {
+            return Err(Error::invalid("d", 0, "vectors must have dimension >= 1"));
+        }
+        if data.is_empty() {
+            return Err(Error::invalid("n", 0, "need at least one vector"));
+        }
+        if !data.len().is_multiple_of(d) {
+            return Err(Error::DimensionMismatch {
+                what: format!("{} values read as vectors of length {d}", data.len()),
+                expected: data.len().next_multiple_of(d),
+                got: data.len(),
+            });
+        }
+        // The common case, every entry finite, is one vectorised pass over blocks in parallel
+        // (a Python caller pays it on every call); the policies look closer only otherwise.
+        if data.par_chunks(FINITE_SCAN_BLOCK).all(all_finite) {
+            return Ok(Some(UpdatesView::from_slice(data, d)));
+        }
+        match entries {
+            NonFiniteEntries::Refuse => refuse_non_finite(data, d)?,
+            NonFiniteEntries::KeepInfinities => refuse_nan(data, d)?,
+            NonFiniteEntries::AtInfinity if data.iter().any(|v| v.is_nan()) => return Ok(None),
+            NonFiniteEntries::AtInfinity | NonFiniteEntries::Keep => {}
+        }
+        Ok(Some(UpdatesView::from_slice(data, d)))
+    }
+
     /// Vector `i` as a contiguous slice.
     pub fn col(&self, i: usize) -> &'a [f64] {
         &self.data[i * self.d..(i + 1) * self.d]
@@ -486,6 +520,21 @@ where
 ///
 /// # Errors
 /// [`Error::NonFinite`] naming the first NaN entry.
+/// [`Error::NonFinite`] naming the first NaN or ±∞ of `values` (vectors of length `d`).
+fn refuse_non_finite(values: &[f64], d: usize) -> Result<()> {
+    // A branch-free scan first (the common, all-finite case runs at memory speed), then the
+    // position of the offending entry for the message.
+    if !values.iter().fold(true, |ok, v| ok & v.is_finite()) {
+        let k = values.iter().position(|v| !v.is_finite()).unwrap_or(0);
+        let (row, col) = (k % d.max(1), k / d.max(1));
+        return Err(Error::NonFinite {
+            what: "updates".into(),
+            detail: format!("vector {col}, coordinate {row} is {}", values[k]),
+        });
+    }
+    Ok(())
+}
+
 pub(crate) fn refuse_nan(values: &[f64], d: usize) -> Result<()> {
     if values.iter().fold(false, |nan, v| nan | v.is_nan()) {
         let k = values.iter().position(|v| v.is_nan()).unwrap_or(0);
@@ -759,5 +808,46 @@ mod tests {
         assert_eq!(d2[3], 4.0 + 16.0);
         let s = v.select(&[2, 0]);
         assert_eq!(s.view().col(0), &[5.0, 10.0]);
+    }
+
+    /// A borrowed buffer is read as the owning constructors read a copy of it, policy by
+    /// policy: the same vectors where they accept it, the same error where they refuse it,
+    /// and `None` (copy needed) exactly where the native policy rewrites a NaN. Mutation
+    /// checked: letting `AtInfinity` borrow a buffer with a NaN (dropping its guard arm)
+    /// fails the `None` assertion.
+    #[test]
+    fn borrowed_buffers_read_as_owned_updates() {
+        let inf = f64::INFINITY;
+        let cases: [&[f64]; 3] = [
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            &[1.0, 2.0, inf, 4.0, 5.0, 6.0],
+            &[1.0, f64::NAN, 3.0, 4.0, -inf, 6.0],
+        ];
+        use NonFiniteEntries as E;
+        for data in cases {
+            for policy in [E::Refuse, E::KeepInfinities, E::AtInfinity, E::Keep] {
+                let owned = Updates::with_entries(DMatrix::from_column_slice(2, 3, data), policy);
+                let borrowed = UpdatesView::from_buffer(data, 2, policy);
+                match (owned, borrowed) {
+                    (Ok(o), Ok(Some(b))) => {
+                        assert_eq!((b.n(), b.d()), (3, 2));
+                        let same = o.view().as_slice().iter().zip(b.as_slice());
+                        assert!(same.into_iter().all(|(x, y)| x.to_bits() == y.to_bits()));
+                    }
+                    (Ok(_), Ok(None)) => {
+                        assert!(policy == E::AtInfinity && data.iter().any(|v| v.is_nan()));
+                    }
+                    (Err(o), Err(b)) => assert_eq!(o.to_string(), b.to_string()),
+                    (o, b) => panic!("{policy:?} on {data:?}: owned {o:?}, borrowed {b:?}"),
+                }
+            }
+        }
+        assert!(matches!(
+            UpdatesView::from_buffer(cases[2], 2, E::AtInfinity),
+            Ok(None)
+        ));
+        assert!(UpdatesView::from_buffer(&[1.0, 2.0, 3.0], 2, E::Keep).is_err());
+        assert!(UpdatesView::from_buffer(&[], 2, E::Keep).is_err());
+        assert!(UpdatesView::from_buffer(&[1.0], 0, E::Keep).is_err());
     }
 }

@@ -1,0 +1,304 @@
+//! `aggregate`, `pre_aggregate`, `attack` and the registries (`lbounds list`), NumPy in and out.
+//!
+//! A C-contiguous float64 `n×d` array is exactly lbounds' layout (n vectors of length d back
+//! to back), so it is read in place ([`UpdatesView::from_buffer`]); any other layout is
+//! copied once, and so is an input with a NaN under native semantics (read as +∞).
+
+use crate::{count, released, to_py};
+use lbounds::aggregators::{self, AggContext, PipelineSpec, StepSpec};
+use lbounds::attacks::{self, AttackContext};
+use lbounds::data::population::MAX_VALUES;
+use lbounds::data::{NonFiniteEntries, Updates, UpdatesView};
+use lbounds::params::{Compat, Spec};
+use lbounds::rng::rng_from_seed;
+use lbounds::Error;
+use nalgebra::{DMatrix, DVector};
+use numpy::{
+    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
+use pyo3::prelude::*;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// A pre-aggregator or rule as the Python layer passes it: a `NAME[:K=V,...]` string and a
+/// dict of further parameters.
+type Step = (String, Option<BTreeMap<String, f64>>);
+
+/// The vectors of a NumPy array: borrowed when its memory already has lbounds' layout.
+enum Input<'a> {
+    Borrowed(UpdatesView<'a>),
+    Owned(Updates),
+}
+
+impl Input<'_> {
+    fn view(&self) -> UpdatesView<'_> {
+        match self {
+            Input::Borrowed(v) => *v,
+            Input::Owned(u) => u.view(),
+        }
+    }
+}
+
+/// The values of an `n×d` array, vector after vector: the array's own memory when it is
+/// C-contiguous (no copy), a row-major copy otherwise. Taken while the GIL is held; read
+/// without it ([`Array::input`]).
+struct Array<'a> {
+    data: Cow<'a, [f64]>,
+    n: usize,
+    d: usize,
+}
+
+impl<'a> Array<'a> {
+    fn of(x: &'a PyReadonlyArray2<'_, f64>) -> Array<'a> {
+        let [n, d] = [x.shape()[0], x.shape()[1]];
+        let data = match x.as_slice() {
+            Ok(s) if x.is_c_contiguous() => Cow::Borrowed(s),
+            // Row-major iteration of the logical array, whatever the strides.
+            _ => Cow::Owned(x.as_array().iter().copied().collect()),
+        };
+        Array { data, n, d }
+    }
+
+    /// The vectors under `entries`, borrowed where the values need no rewriting.
+    fn input(&self, entries: NonFiniteEntries) -> lbounds::Result<Input<'_>> {
+        if self.n == 0 {
+            return Err(Error::invalid("n", 0, "need at least one vector"));
+        }
+        if let Some(v) = UpdatesView::from_buffer(&self.data, self.d, entries)? {
+            return Ok(Input::Borrowed(v));
+        }
+        Ok(Input::Owned(Updates::with_entries(
+            DMatrix::from_column_slice(self.d, self.n, &self.data),
+            entries,
+        )?))
+    }
+}
+
+/// One step from its string and dict.
+fn step(s: &Step) -> lbounds::Result<StepSpec> {
+    let mut spec = StepSpec::parse(&s.0)?;
+    for (k, v) in s.1.iter().flatten() {
+        spec.params.set(k, *v);
+    }
+    Ok(spec)
+}
+
+/// The pipeline `pre` then `rule`, every f-aware step given `f` (unless it sets its own), and
+/// an error for a step whose meaning depends on f when none is declared (trmean would
+/// otherwise silently be the average), as the CLI's `--f` does.
+pub(crate) fn pipeline(
+    rule: &Step,
+    pre: &[Step],
+    f: Option<usize>,
+) -> lbounds::Result<PipelineSpec> {
+    let mut spec = PipelineSpec {
+        rule: step(rule)?,
+        pre: pre.iter().map(step).collect::<lbounds::Result<_>>()?,
+    };
+    if let Some(f) = f {
+        lbounds::experiment::train::declare_f(&mut spec, f)?;
+    }
+    for s in spec.pre.iter().chain(std::iter::once(&spec.rule)) {
+        if !s.params.0.contains_key("f") && aggregators::depends_on_f(&s.name)? {
+            return Err(Error::invalid(
+                "f",
+                "missing",
+                format!(
+                    "`{}` depends on the number f of Byzantine inputs; declare it with f=F \
+                     (or the step parameter {}:f=F); f=0 runs the rule with no trimming",
+                    s.name, s.name
+                ),
+            ));
+        }
+    }
+    Ok(spec)
+}
+
+fn vector<'py>(py: Python<'py>, v: DVector<f64>) -> Bound<'py, PyArray1<f64>> {
+    PyArray1::from_vec(py, v.data.into())
+}
+
+fn matrix<'py>(py: Python<'py>, u: Updates) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let (n, d) = (u.n(), u.d());
+    let flat: Vec<f64> = u.into_matrix().data.into();
+    PyArray1::from_vec(py, flat).reshape([n, d])
+}
+
+/// The robust aggregate of the rows of `x` (see `lbounds.aggregate`).
+#[pyfunction]
+#[pyo3(signature = (x, rule, f=None, pre=Vec::new(), compat=None, seed=0, previous=None))]
+#[allow(clippy::too_many_arguments)]
+fn aggregate<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f64>,
+    rule: Step,
+    f: Option<i64>,
+    pre: Vec<Step>,
+    compat: Option<&str>,
+    seed: u64,
+    previous: Option<PyReadonlyArray1<'py, f64>>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let compat = crate::compat(compat)?;
+    let f = f.map(|f| count("f", f)).transpose()?;
+    let previous = previous.map(|p| p.as_array().to_vec());
+    let x = Array::of(&x);
+    let out = released(py, || {
+        let pipeline = pipeline(&rule, &pre, f)?.build(compat)?;
+        // Any row may come from a Byzantine user: ±∞ passes, and natively NaN is +∞.
+        let x = x.input(aggregators::untrusted_entries(compat))?;
+        let x = x.view();
+        let previous = previous.map(DVector::from_vec);
+        if let Some(p) = &previous {
+            if p.len() != x.d() {
+                return Err(Error::DimensionMismatch {
+                    what: "previous aggregate".into(),
+                    expected: x.d(),
+                    got: p.len(),
+                });
+            }
+        }
+        let mut rng = rng_from_seed(seed);
+        let mut cx = AggContext::new(&mut rng);
+        cx.previous = previous.as_ref();
+        pipeline.run(x, &mut cx)
+    })?;
+    Ok(vector(py, out))
+}
+
+/// One pre-aggregator over the rows of `x`: the `n'×d` vectors it outputs.
+#[pyfunction]
+#[pyo3(signature = (x, step, f=None, compat=None, seed=0))]
+fn pre_aggregate<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f64>,
+    step: Step,
+    f: Option<i64>,
+    compat: Option<&str>,
+    seed: u64,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let compat = crate::compat(compat)?;
+    let f = f.map(|f| count("f", f)).transpose()?;
+    let x = Array::of(&x);
+    let out = released(py, || {
+        // The step's requirement on f is checked as in a pipeline (with a rule that takes none).
+        let spec = pipeline(&("average".into(), None), std::slice::from_ref(&step), f)?;
+        let s = &spec.pre[0];
+        let pre = aggregators::build_pre(&s.name, &s.params, compat)?;
+        let x = x.input(aggregators::untrusted_entries(compat))?;
+        let x = x.view();
+        pre.check_n(x.n())?;
+        pre.apply(x.to_owned(), &mut AggContext::new(&mut rng_from_seed(seed)))
+    })?;
+    matrix(py, out)
+}
+
+/// What the f Byzantine users send against the honest rows (an `f×d` array).
+#[pyfunction]
+#[pyo3(signature = (honest, attack, f, rule=None, pre=Vec::new(), params=None, compat=None, seed=0))]
+#[allow(clippy::too_many_arguments)]
+fn attack<'py>(
+    py: Python<'py>,
+    honest: PyReadonlyArray2<'py, f64>,
+    attack: &str,
+    f: i64,
+    rule: Option<Step>,
+    pre: Vec<Step>,
+    params: Option<BTreeMap<String, f64>>,
+    compat: Option<&str>,
+    seed: u64,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let compat: Compat = crate::compat(compat)?;
+    let f = count("f", f)?;
+    let params = crate::params(params);
+    let honest = Array::of(&honest);
+    let out = released(py, || {
+        let mut spec = StepSpec::parse(attack)?;
+        spec.params.0.extend(params.0);
+        let attack = attacks::build(&spec.name, &spec.params, compat)?;
+        if rule.is_none() && !pre.is_empty() {
+            return Err(Error::invalid(
+                "pre",
+                pre.len(),
+                "pre-aggregators belong to a defence: give rule= too",
+            ));
+        }
+        let defence = match &rule {
+            Some(r) => Some(pipeline(r, &pre, Some(f))?.build(compat)?),
+            None => None,
+        };
+        // Honest vectors are the caller's own: every entry must be finite.
+        let honest = honest.input(NonFiniteEntries::Refuse)?;
+        let honest = honest.view();
+        check_size(honest.n(), honest.d(), f)?;
+        if let Some(p) = &defence {
+            p.check_n(honest.n() + f)?;
+        }
+        let mut rng = rng_from_seed(seed);
+        attack.corrupt(
+            honest,
+            f,
+            &mut AttackContext {
+                rng: &mut rng,
+                defence: defence.as_ref(),
+                defence_state: None,
+            },
+        )
+    })?;
+    matrix(py, out)
+}
+
+/// Refuses, before any allocation, an f whose vectors (honest and Byzantine together, as the
+/// defence and the optimal attacks see them) would exceed [`MAX_VALUES`] (as `lbounds attack`).
+fn check_size(n: usize, d: usize, f: usize) -> lbounds::Result<()> {
+    let values = (n as u64)
+        .checked_add(f as u64)
+        .and_then(|m| m.checked_mul(d as u64));
+    if values.is_none_or(|v| v > MAX_VALUES) {
+        return Err(Error::invalid(
+            "f",
+            f,
+            format!("(n + f)·d = ({n} + {f})·{d} values exceed the limit of {MAX_VALUES} (8 GiB of f64)"),
+        ));
+    }
+    Ok(())
+}
+
+/// The registries as `lbounds list --json` prints them.
+#[pyfunction]
+fn registry_json() -> PyResult<String> {
+    fn rows<T: ?Sized>(family: &str, reg: &[Spec<T>]) -> Vec<serde_json::Value> {
+        reg.iter()
+            .map(|s| {
+                serde_json::json!({
+                    "family": family,
+                    "name": s.name,
+                    "byzfl": s.byzfl,
+                    "params": s.keys,
+                    "summary": s.summary,
+                })
+            })
+            .collect()
+    }
+    let all = [
+        rows("aggregator", aggregators::RULES),
+        rows("pre_aggregator", aggregators::PRE_AGGREGATORS),
+        rows("attack", attacks::ATTACKS),
+    ]
+    .concat();
+    serde_json::to_string(&all).map_err(|e| to_py(Error::Unsupported(e.to_string())))
+}
+
+/// Whether the step named `name` changes meaning with the declared f.
+#[pyfunction]
+fn depends_on_f(name: &str) -> PyResult<bool> {
+    aggregators::depends_on_f(name).map_err(to_py)
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(aggregate, m)?)?;
+    m.add_function(wrap_pyfunction!(pre_aggregate, m)?)?;
+    m.add_function(wrap_pyfunction!(attack, m)?)?;
+    m.add_function(wrap_pyfunction!(registry_json, m)?)?;
+    m.add_function(wrap_pyfunction!(depends_on_f, m)?)?;
+    Ok(())
+}
