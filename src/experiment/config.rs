@@ -232,8 +232,9 @@
 //! [`super::memorize::MemorizeExperiment`]: one run per record (M models on the same data and
 //! keep matrix for every point of a replicate). Keys, in product order:
 //! [`super::memorize::MEMORIZE_KEYS`] — `data` (`gaussian` or `digits`, default `gaussian`),
-//! then `model`, `dp_epsilon`, `models` (default 32), `targets` (16), `epochs`, `lr`,
-//! `dp_delta`, `clip` as for `mia`; `records` and `features` (gaussian only), `tail_test`
+//! then `model`, `backend` (default `native`; [`crate::learning::model::Backend::parse`]),
+//! `dp_epsilon`, `models` (default 32), `targets` (16), `epochs`, `lr`, `dp_delta`, `clip` as
+//! for `mia`; `records` and `features` (gaussian only), `tail_test`
 //! and `head_test` (test records per tail component or rare digit, and from the head).
 //!
 //! # Validation

@@ -687,6 +687,7 @@ impl Experiment for MemorizeExperiment {
 pub const MEMORIZE_KEYS: &[&str] = &[
     "data",
     "model",
+    "backend",
     "dp_epsilon",
     "models",
     "targets",
@@ -729,6 +730,7 @@ pub(crate) fn apply(key: &str, v: &toml::Value, q: &mut MemorizePoint) -> Result
             }
         }
         "model" => q.shadow = shadow_model(key, v)?,
+        "backend" => q.shadow.backend = crate::learning::model::Backend::parse(want_str(key, v)?)?,
         "dp_epsilon" => {
             q.shadow.dp = match want_float_or_none(key, v)? {
                 None => None,

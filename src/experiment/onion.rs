@@ -776,6 +776,7 @@ pub struct OnionBounds {}
 pub const KEYS: &[&str] = &[
     "quick",
     "model",
+    "backend",
     "records",
     "features",
     "tail_components",
@@ -811,6 +812,7 @@ pub(crate) fn apply(key: &str, v: &toml::Value, q: &mut OnionPoint) -> Result<()
             }
         }
         "model" => q.shadow = super::config::shadow_model(key, v)?,
+        "backend" => q.shadow.backend = crate::learning::model::Backend::parse(want_str(key, v)?)?,
         "attack" => {
             let s = want_str(key, v)?;
             q.attack = Attack::ALL
