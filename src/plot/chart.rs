@@ -421,6 +421,9 @@ fn draw_file<F: Figure>(fig: &F, path: &Path) -> Result<()> {
 /// Width of one panel of a [`Panels`] figure.
 const PANEL_W: u32 = 560;
 
+/// Most panels in one row of a [`Panels`] figure before it wraps to a second row.
+const MAX_PANEL_COLS: usize = 4;
+
 /// Several charts side by side under one title, sharing the legend of the first (its series'
 /// labels) and one note in the column at the right. Each panel keeps its own caption, axes
 /// and ranges (set `y_range` alike to compare panels).
@@ -437,20 +440,24 @@ pub struct Panels {
 
 impl Figure for Panels {
     fn size(&self) -> (u32, u32) {
-        (PANEL_W * self.panels.len().max(1) as u32 + LEGEND_W, H + 40)
+        let (rows, cols) = self.grid();
+        (PANEL_W * cols + LEGEND_W, H * rows + 40)
     }
     fn draw_on<DB: DrawingBackend>(&self, whole: &DrawingArea<DB, Shift>) -> Result<()> {
         whole.fill(&WHITE).map_err(draw_err)?;
         let (head, body) = whole.split_vertically(40);
         head.titled(&self.title, ("sans-serif", 22))
             .map_err(draw_err)?;
-        let (plots, side) = body.split_horizontally(PANEL_W * self.panels.len().max(1) as u32);
+        let (rows, cols) = self.grid();
+        let (plots, side) = body.split_horizontally(PANEL_W * cols);
         let legend: &[Series] = self.panels.first().map_or(&[], |c| &c.series);
         legend_and_note(legend, self.note.as_deref(), &side)?;
+        // `split_evenly` returns the cells row by row, so panels fill the grid left to right,
+        // then top to bottom; cells past the last panel stay blank.
         for (chart, area) in self
             .panels
             .iter()
-            .zip(plots.split_evenly((1, self.panels.len().max(1))))
+            .zip(plots.split_evenly((rows as usize, cols as usize)))
         {
             chart.draw_plot(&area)?;
         }
@@ -459,6 +466,16 @@ impl Figure for Panels {
 }
 
 impl Panels {
+    /// Rows and columns of the panel grid: one row up to [`MAX_PANEL_COLS`] panels, then as
+    /// few rows as hold them all, the columns balanced between rows (6 panels: 2 × 3, 7: 2 × 4),
+    /// so a figure with many panels stays readable instead of growing one long strip.
+    fn grid(&self) -> (u32, u32) {
+        let n = self.panels.len().max(1);
+        let rows = n.div_ceil(MAX_PANEL_COLS);
+        let cols = n.div_ceil(rows);
+        (rows as u32, cols as u32)
+    }
+
     /// The files [`Panels::draw`] writes.
     pub fn files(&self, out: &Path) -> Vec<PathBuf> {
         vec![
@@ -479,6 +496,42 @@ impl Panels {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fails if the grid stops wrapping (one row of 7 panels, the crowded strip this replaced)
+    /// or wraps too early (a 4-panel figure forced into 2 rows).
+    #[test]
+    fn panel_grid_wraps_after_four_columns() {
+        let grid = |n: usize| {
+            Panels {
+                stem: String::new(),
+                title: String::new(),
+                panels: (0..n)
+                    .map(|_| Chart {
+                        stem: String::new(),
+                        title: String::new(),
+                        x_label: String::new(),
+                        y_label: String::new(),
+                        x_log: false,
+                        y_log: false,
+                        x_range: None,
+                        series: vec![],
+                        shades: vec![],
+                        vlines: vec![],
+                        y_range: None,
+                        note: None,
+                    })
+                    .collect(),
+                note: None,
+            }
+            .grid()
+        };
+        assert_eq!(grid(0), (1, 1));
+        assert_eq!(grid(3), (1, 3));
+        assert_eq!(grid(4), (1, 4));
+        assert_eq!(grid(6), (2, 3));
+        assert_eq!(grid(7), (2, 4));
+        assert_eq!(grid(9), (3, 3));
+    }
 
     #[test]
     fn tick_labels() {
