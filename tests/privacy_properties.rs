@@ -182,3 +182,71 @@ fn clipped_norms_never_exceed_c() {
         })
         .unwrap();
 }
+
+/// Scores for the unlearning ε_i properties: small integers so that ties occur (a tie is where
+/// a threshold test's bookkeeping is easiest to get wrong), 1 to 12 models per side.
+fn unlearning_scores() -> impl Strategy<Value = (Vec<f64>, Vec<f64>)> {
+    let side = || prop::collection::vec((0u8..8).prop_map(f64::from), 1..12);
+    (side(), side())
+}
+
+/// The plug-in ε_i (the unlearning competition's `compute_epsilon_s` over every threshold,
+/// Triantafillou et al. 2024, arXiv 2406.09073) depends on the scores only through their ranks:
+/// it is unchanged, exactly, by a strictly increasing map of the scores. This is what makes the
+/// ideal F of [`plugin_null_quality`] distribution-free (proofs/triantafillou2024are.md).
+///
+/// Mutation that fails it: grouping ties in `threshold_rates` with a tolerance
+/// (`pooled[i].0 == t` → `pooled[i].0 - t <= 1e-9`): the map s ↦ 1e-12·s + 3 squeezes distinct
+/// scores within it and merges them.
+///
+/// [`plugin_null_quality`]: lbounds::privacy::audit::unlearning::plugin_null_quality
+#[test]
+fn unlearning_plugin_epsilon_depends_only_on_ranks() {
+    use lbounds::privacy::audit::unlearning::plugin_epsilon;
+    let maps: [fn(f64) -> f64; 3] = [
+        |s| 1e-12 * s + 3.0,
+        |s| (0.9 * s).exp(),
+        |s| s * s * s - 50.0,
+    ];
+    runner(5)
+        .run(&unlearning_scores(), |(u, r)| {
+            let e = plugin_epsilon(&u, &r, 1e-5).unwrap();
+            for g in maps {
+                let (gu, gr): (Vec<f64>, Vec<f64>) = (
+                    u.iter().map(|&s| g(s)).collect(),
+                    r.iter().map(|&s| g(s)).collect(),
+                );
+                prop_assert_eq!(
+                    plugin_epsilon(&gu, &gr, 1e-5).unwrap().to_bits(),
+                    e.to_bits()
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// The plug-in ε_i cannot tell which side is "unlearned": swapping the two score sets leaves it
+/// unchanged, because swapping maps each threshold test to the mirror of another and
+/// `compute_epsilon_s` is symmetric in (FPR, FNR) (proofs/triantafillou2024are.md).
+///
+/// Mutation that fails it: `plugin_epsilon` without the mirror tests ("unlearned iff
+/// score < t"), which sees separation in one direction only.
+#[test]
+fn unlearning_plugin_epsilon_is_symmetric_in_the_two_sides() {
+    use lbounds::privacy::audit::unlearning::plugin_epsilon;
+    runner(6)
+        .run(&unlearning_scores(), |(u, r)| {
+            let a = plugin_epsilon(&u, &r, 1e-5).unwrap();
+            let b = plugin_epsilon(&r, &u, 1e-5).unwrap();
+            // Equal up to rounding, not bit for bit: a mirrored rate is computed as 1 − k/N,
+            // the swapped side's as (N − k)/N, an ulp or two apart; 1e-12 relative is far
+            // below the smallest gap between two attainable ε (rates are multiples of 1/12).
+            prop_assert!(
+                a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs()),
+                "{a} vs {b}"
+            );
+            Ok(())
+        })
+        .unwrap();
+}
