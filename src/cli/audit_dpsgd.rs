@@ -75,7 +75,6 @@ pub struct DpsgdArgs {
 
 /// Runs `lbounds audit dpsgd`.
 pub fn run(a: DpsgdArgs) -> Result<()> {
-    (a.backend.backend()?).require_native("audit dpsgd (gradient canaries in privacy::sgd)")?;
     let planted_bug = PlantedBug::parse(&a.planted_bug)?;
     let method = if a.one_run {
         Method::OneRun {
@@ -98,6 +97,7 @@ pub fn run(a: DpsgdArgs) -> Result<()> {
             epochs: a.epochs,
             ..AuditTraining::default()
         },
+        backend: a.backend.backend()?,
     };
     cfg.validate()?;
     set_threads(a.threads)?;

@@ -22,6 +22,10 @@ use std::fmt::Write as _;
 /// (frozen trunk, what MLAC trains against) and the best overall (full-trunk fine-tuning
 /// included: the break test). Blocking works where MLAC stays near random-init.
 ///
+/// --backend sets where the adversary fine-tunes and every model is scored; pretraining,
+/// MLAC and the lambda = 0 control always run on the native backend (MLAC differentiates
+/// through the simulated adversary's unrolled steps by hand).
+///
 /// Examples:
 ///   lbounds block --quick
 ///   lbounds block
@@ -130,8 +134,8 @@ struct Row {
 
 /// Runs `lbounds block`.
 pub fn run(a: Args) -> Result<()> {
-    (a.backend.backend()?).require_native("block (MLAC's unrolled second-order training)")?;
-    let base = point(&a);
+    let mut base = point(&a);
+    base.backend = a.backend.backend()?;
     let replicates = if a.quick && a.replicates == 5 {
         2
     } else {

@@ -146,6 +146,7 @@ impl AuditPoint {
                 learning_rate: self.lr,
                 clip: self.clip,
             },
+            backend: crate::learning::model::Backend::Native,
         }
     }
 
