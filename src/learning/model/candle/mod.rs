@@ -27,7 +27,8 @@
 //! The clipped sum Σᵢ wᵢ∇ℓᵢ, wᵢ = min(1, C/‖∇ℓᵢ‖), is then one product per layer,
 //! (w ⊙ G)ᵀ·U: the backward pass is linear in each example's rows, so re-weighting the rows
 //! of G is a second backward pass started from wᵢ∂ℓᵢ (as [`super::DenseNet`] does). No
-//! per-sample loop anywhere; the host only sees B norms and the d-vector.
+//! per-sample loop anywhere; the host only sees B norms and the d-vector. The derivations
+//! and the tests that check them: proofs/goodfellow2015efficient.md.
 //!
 //! # Differences from the native backend
 //! - ReLU's derivative is 0 at z = 0 (torch's and the native choice), written as z ⊙ [z > 0]
