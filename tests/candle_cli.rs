@@ -218,7 +218,14 @@ fn onion_runs_on_candle() {
 fn unlearn_runs_on_candle() {
     same_on_candle(
         &[
-            "unlearn", "--quick", "--forget", "random", "--models", "4", "--records", "200",
+            "unlearn",
+            "--quick",
+            "--forget",
+            "random",
+            "--models",
+            "4",
+            "--records",
+            "200",
             "--json",
         ],
         1e-6,

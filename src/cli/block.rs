@@ -71,17 +71,8 @@ pub struct Args {
     /// n = 20 and 200, 2 replicates); other flags still override it.
     #[arg(long)]
     quick: bool,
-    /// Seed of every stream.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Worker threads (0: one per core).
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
-    /// Print one JSON object (the summary and every run's report).
-    #[arg(long)]
-    json: bool,
     #[command(flatten)]
-    backend: super::BackendArgs,
+    run: super::RunArgs,
 }
 
 fn point(a: &Args) -> BlockPoint {
@@ -135,7 +126,7 @@ struct Row {
 /// Runs `lbounds block`.
 pub fn run(a: Args) -> Result<()> {
     let mut base = point(&a);
-    base.backend = a.backend.backend()?;
+    base.backend = a.run.backend.backend()?;
     let replicates = if a.quick && a.replicates == 5 {
         2
     } else {
@@ -158,7 +149,7 @@ pub fn run(a: Args) -> Result<()> {
     for p in &points {
         p.check()?;
     }
-    set_threads(a.threads)?;
+    set_threads(a.run.threads)?;
     let total = points.len() as u64 * u64::from(replicates);
     let bar = Progress::new(total, "blocking runs");
     let mut reports: Vec<(usize, BlockReport)> = Vec::with_capacity(total as usize);
@@ -167,7 +158,7 @@ pub fn run(a: Args) -> Result<()> {
         &BlockExperiment,
         |i| Ok(points[i as usize].clone()),
         jobs,
-        a.seed,
+        a.run.seed,
         default_chunk(),
         &|| bar.tick(),
         |r| Ok((r.point as usize, r.output)),
@@ -179,12 +170,12 @@ pub fn run(a: Args) -> Result<()> {
     bar.finish();
     result?;
     let rows = summary(&points, &reports);
-    let text = if a.json {
+    let text = if a.run.json {
         json_line(&serde_json::json!({
             "params": base,
             "rho": a.rho,
             "replicates": replicates,
-            "seed": a.seed,
+            "seed": a.run.seed,
             "summary": rows,
             "good_accuracy": good(&points, &reports),
             "runs": reports.iter().map(|(i, r)| serde_json::json!({"rho": points[*i].rho, "report": r})).collect::<Vec<_>>(),

@@ -48,9 +48,9 @@
 
 use super::{check_alpha, epsilon, gdp, one_run};
 use crate::experiment::{self, Experiment, Job};
-use crate::privacy::accounting::{calibrate, rdp, AccountantKind};
 use crate::learning::examples::{Examples, Task};
 use crate::learning::model::{Backend, Model, ModelSpec};
+use crate::privacy::accounting::{calibrate, rdp, AccountantKind};
 use crate::privacy::sgd::{dp_sgd_model, AuditHooks, GradientCanary, PlantedBug, SgdConfig};
 use crate::privacy::{check_delta, check_epsilon};
 use crate::rng::{rng_named, SimRng};
