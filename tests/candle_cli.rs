@@ -212,7 +212,9 @@ fn onion_runs_on_candle() {
 /// f64 losses and gradients summed in another order, through 30 training steps and the
 /// unlearning steps; the accuracies and ε's are functions of logits that move by ~1e-13).
 /// The Newton arm runs too: its Hessian reads the logits through the trait. Tiny: 200
-/// records, 4 models per arm, the random forget set.
+/// records, 4 models per arm, the random forget set. Mutations checked: candle's
+/// `dense_twin` returning `None` (the Newton arm refuses the candle softmax); candle's
+/// clipped/weighted sum laid out bias-first (the numbers move).
 #[cfg(feature = "candle")]
 #[test]
 fn unlearn_runs_on_candle() {
@@ -235,7 +237,9 @@ fn unlearn_runs_on_candle() {
 /// `block`: the adversary fine-tunes and scores on candle (pretraining and MLAC stay
 /// native) and gets the native accuracies to 1e-6 relative (accuracies are counts over
 /// 500 test examples: a flipped prediction would move them by 2e-3). Tiny: one ρ, one
-/// replicate, two configurations, budget 20, 20 MLAC steps.
+/// replicate, two configurations, budget 20, 20 MLAC steps. Mutations checked: candle's
+/// `dense_twin` returning `None` (the adversary cannot find the head); candle's gradient
+/// sum laid out bias-first (the accuracies move).
 #[cfg(feature = "candle")]
 #[test]
 fn block_runs_on_candle() {
@@ -263,7 +267,10 @@ fn block_runs_on_candle() {
 /// and gives the native audit to 1e-9 relative: the canary coordinate's update is the
 /// canary and the host-drawn noise alone (its data gradient is exactly 0 on either
 /// backend), so the scores agree to rounding of the step. Multi-run with 20 runs per world
-/// and one-run with 100 canaries.
+/// and one-run with 100 canaries. The scores read the canary coordinates only, so this
+/// checks the loop (coins, noise, canaries, steps) and the layout of candle's clipped sum
+/// (mutation checked: the sum laid out bias-first puts data gradients on the canary
+/// coordinates and fails it); the clipped sums' values are `candle_equivalence`'s.
 #[cfg(feature = "candle")]
 #[test]
 fn audit_dpsgd_runs_on_candle() {
