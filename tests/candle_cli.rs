@@ -330,3 +330,51 @@ fn bad_backend_flags_are_one_line() {
         fails_with(&["train", "--backend", "candle", "--dtype", "f16"], "dtype");
     }
 }
+
+/// The `backend` sweep key of `audit` and `unlearn`: a grid over native and candle gives
+/// records whose outputs agree (to the tolerances of the commands' tests above: 1e-9 for the
+/// audit, 1e-6 for unlearning) and whose params differ only by the backend, which a native
+/// record leaves out. Mutation checked: dropping the key's line in `apply_audit` refuses
+/// the sweep (unknown key).
+#[cfg(feature = "candle")]
+#[test]
+fn audit_and_unlearn_sweeps_take_the_backend_key() {
+    let base = std::env::temp_dir().join(format!("lbounds-candle-sweep-{}", std::process::id()));
+    let p = |x: &std::path::Path| x.to_str().unwrap().to_string();
+    for (name, grid, tol) in [
+        (
+            "audit",
+            "runs = 10\nepochs = 2\nepsilon = 1.0\nbackend = [\"native\", \"candle:cpu\"]\n",
+            1e-9,
+        ),
+        (
+            "unlearn",
+            "models = 4\nrecords = 700\nepochs = 10\nbackend = [\"native\", \"candle\"]\n",
+            1e-6,
+        ),
+    ] {
+        let dir = base.join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("sweep.toml");
+        let text = format!(
+            "name = \"{name}\"\nexperiment = \"{name}\"\nseed = 1\nreplicates = 1\n[grid]\n{grid}"
+        );
+        std::fs::write(&cfg, text).unwrap();
+        ok(&["sweep", "run", &p(&cfg), "--out", &p(&dir.join("out"))]);
+        let records = std::fs::read_to_string(dir.join("out").join("records.jsonl")).unwrap();
+        let r: Vec<Value> = records
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(r.len(), 2, "{name}: {records}");
+        let (native, candle) = if r[0]["params"].to_string().contains("candle") {
+            (&r[1], &r[0])
+        } else {
+            (&r[0], &r[1])
+        };
+        assert!(candle["params"].to_string().contains("candle"), "{candle}");
+        assert_same_numbers(&native["output"], &candle["output"], tol, name);
+    }
+    let _ = std::fs::remove_dir_all(&base);
+}
