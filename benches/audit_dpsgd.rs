@@ -69,6 +69,7 @@ fn bench(c: &mut Criterion) {
                 guesses: 1000,
             },
             training: AuditTraining::default(),
+            backend: lbounds::learning::model::Backend::Native,
         };
         b.iter(|| audit(&a, 0, &|| {}).unwrap())
     });

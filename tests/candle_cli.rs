@@ -1,6 +1,6 @@
-//! `--backend candle --device cpu` on every training command: the commands that train
-//! through the `Model` trait run and, in f64, print what the native backend prints to
-//! rounding; the ones that train their own networks say so (one line, exit 2). Without the
+//! `--backend candle --device cpu` on every training command: each runs and, in f64,
+//! prints what the native backend prints to rounding (`block` runs its adversary there;
+//! its MLAC stage is native-only and documented as such). Without the
 //! `candle` feature, `--backend candle` is one line naming the rebuild command.
 #![cfg(feature = "cli")]
 
@@ -208,21 +208,91 @@ fn onion_runs_on_candle() {
     );
 }
 
-/// `unlearn`, `block` and `audit dpsgd` train their own networks: one line, exit 2, naming
-/// the native backend.
+/// `unlearn` on candle f64 prints what the native backend prints to 1e-6 relative (the same
+/// f64 losses and gradients summed in another order, through 30 training steps and the
+/// unlearning steps; the accuracies and ε's are functions of logits that move by ~1e-13).
+/// The Newton arm runs too: its Hessian reads the logits through the trait. Tiny: 200
+/// records, 4 models per arm, the random forget set. Mutations checked: candle's
+/// `dense_twin` returning `None` (the Newton arm refuses the candle softmax); candle's
+/// clipped/weighted sum laid out bias-first (the numbers move).
 #[cfg(feature = "candle")]
 #[test]
-fn commands_with_their_own_networks_say_so() {
-    let c = ["--backend", "candle", "--device", "cpu"];
-    for cmd in [
-        &["unlearn", "--quick"][..],
-        &["block", "--quick"][..],
-        &["audit", "dpsgd", "--epsilon", "1"][..],
-    ] {
-        let mut args = cmd.to_vec();
-        args.extend(c);
-        fails_with(&args, "--backend native");
-    }
+fn unlearn_runs_on_candle() {
+    same_on_candle(
+        &[
+            "unlearn",
+            "--quick",
+            "--forget",
+            "random",
+            "--models",
+            "4",
+            "--records",
+            "200",
+            "--json",
+        ],
+        1e-6,
+    );
+}
+
+/// `block`: the adversary fine-tunes and scores on candle (pretraining and MLAC stay
+/// native) and gets the native accuracies to 1e-6 relative (accuracies are counts over
+/// 500 test examples: a flipped prediction would move them by 2e-3). Tiny: one ρ, one
+/// replicate, two configurations, budget 20, 20 MLAC steps. Mutations checked: candle's
+/// `dense_twin` returning `None` (the adversary cannot find the head); candle's gradient
+/// sum laid out bias-first (the accuracies move).
+#[cfg(feature = "candle")]
+#[test]
+fn block_runs_on_candle() {
+    same_on_candle(
+        &[
+            "block",
+            "--quick",
+            "--rho",
+            "0.5",
+            "--replicates",
+            "1",
+            "--examples",
+            "20",
+            "--configs",
+            "2",
+            "--mlac-steps",
+            "20",
+            "--json",
+        ],
+        1e-6,
+    );
+}
+
+/// `audit dpsgd`: the DP-SGD with gradient canaries trains through candle's clipped sum
+/// and gives the native audit to 1e-9 relative: the canary coordinate's update is the
+/// canary and the host-drawn noise alone (its data gradient is exactly 0 on either
+/// backend), so the scores agree to rounding of the step. Multi-run with 20 runs per world
+/// and one-run with 100 canaries. The scores read the canary coordinates only, so this
+/// checks the loop (coins, noise, canaries, steps) and the layout of candle's clipped sum
+/// (mutation checked: the sum laid out bias-first puts data gradients on the canary
+/// coordinates and fails it); the clipped sums' values are `candle_equivalence`'s.
+#[cfg(feature = "candle")]
+#[test]
+fn audit_dpsgd_runs_on_candle() {
+    same_on_candle(
+        &["audit", "dpsgd", "--epsilon", "1", "--runs", "20", "--json"],
+        1e-9,
+    );
+    same_on_candle(
+        &[
+            "audit",
+            "dpsgd",
+            "--epsilon",
+            "4",
+            "--one-run",
+            "--canaries",
+            "100",
+            "--planted-bug",
+            "no-clipping",
+            "--json",
+        ],
+        1e-9,
+    );
 }
 
 /// Without the feature: `--backend candle` is one line with the rebuild command, exit 2, on
@@ -259,4 +329,52 @@ fn bad_backend_flags_are_one_line() {
         );
         fails_with(&["train", "--backend", "candle", "--dtype", "f16"], "dtype");
     }
+}
+
+/// The `backend` sweep key of `audit` and `unlearn`: a grid over native and candle gives
+/// records whose outputs agree (to the tolerances of the commands' tests above: 1e-9 for the
+/// audit, 1e-6 for unlearning) and whose params differ only by the backend, which a native
+/// record leaves out. Mutation checked: dropping the key's line in `apply_audit` refuses
+/// the sweep (unknown key).
+#[cfg(feature = "candle")]
+#[test]
+fn audit_and_unlearn_sweeps_take_the_backend_key() {
+    let base = std::env::temp_dir().join(format!("lbounds-candle-sweep-{}", std::process::id()));
+    let p = |x: &std::path::Path| x.to_str().unwrap().to_string();
+    for (name, grid, tol) in [
+        (
+            "audit",
+            "runs = 10\nepochs = 2\nepsilon = 1.0\nbackend = [\"native\", \"candle:cpu\"]\n",
+            1e-9,
+        ),
+        (
+            "unlearn",
+            "models = 4\nrecords = 700\nepochs = 10\nbackend = [\"native\", \"candle\"]\n",
+            1e-6,
+        ),
+    ] {
+        let dir = base.join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("sweep.toml");
+        let text = format!(
+            "name = \"{name}\"\nexperiment = \"{name}\"\nseed = 1\nreplicates = 1\n[grid]\n{grid}"
+        );
+        std::fs::write(&cfg, text).unwrap();
+        ok(&["sweep", "run", &p(&cfg), "--out", &p(&dir.join("out"))]);
+        let records = std::fs::read_to_string(dir.join("out").join("records.jsonl")).unwrap();
+        let r: Vec<Value> = records
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(r.len(), 2, "{name}: {records}");
+        let (native, candle) = if r[0]["params"].to_string().contains("candle") {
+            (&r[1], &r[0])
+        } else {
+            (&r[0], &r[1])
+        };
+        assert!(candle["params"].to_string().contains("candle"), "{candle}");
+        assert_same_numbers(&native["output"], &candle["output"], tol, name);
+    }
+    let _ = std::fs::remove_dir_all(&base);
 }

@@ -21,6 +21,9 @@ use std::fmt::Write as _;
 /// (--one-run): M canaries each included with probability 1/2, one training, R/2 "in" and R/2
 /// "out" guesses fixed in advance (Steinke, Nasr & Jagielski 2023).
 ///
+/// --backend sets where the audited logistic regression trains: its per-example clipping is
+/// the backend's; the Poisson coins, the noise and the canaries are drawn on the host.
+///
 /// Examples:
 ///   lbounds audit dpsgd --epsilon 1 --runs 1000
 ///   lbounds audit dpsgd --epsilon 4 --planted-bug reused-noise --json
@@ -60,22 +63,12 @@ pub struct DpsgdArgs {
     /// Epochs of the audited training (each ceil(1/q) steps).
     #[arg(long, default_value_t = 10)]
     epochs: usize,
-    /// Seed of every random stream (data, trainings, canary inclusion).
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Worker threads (0: all cores).
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
-    /// Print one JSON object.
-    #[arg(long)]
-    json: bool,
     #[command(flatten)]
-    backend: super::BackendArgs,
+    run: super::RunArgs,
 }
 
 /// Runs `lbounds audit dpsgd`.
 pub fn run(a: DpsgdArgs) -> Result<()> {
-    (a.backend.backend()?).require_native("audit dpsgd (gradient canaries in privacy::sgd)")?;
     let planted_bug = PlantedBug::parse(&a.planted_bug)?;
     let method = if a.one_run {
         Method::OneRun {
@@ -98,17 +91,18 @@ pub fn run(a: DpsgdArgs) -> Result<()> {
             epochs: a.epochs,
             ..AuditTraining::default()
         },
+        backend: a.run.backend.backend()?,
     };
     cfg.validate()?;
-    set_threads(a.threads)?;
+    set_threads(a.run.threads)?;
     let trainings = match method {
         Method::MultiRun { runs } => 2 * u64::from(runs),
         Method::OneRun { .. } => 1,
     };
     let progress = Progress::with_unit(trainings, "auditing DP-SGD", "trainings");
-    let out = dpsgd::audit(&cfg, a.seed, &|| progress.tick())?;
+    let out = dpsgd::audit(&cfg, a.run.seed, &|| progress.tick())?;
     progress.finish();
-    let text = if a.json {
+    let text = if a.run.json {
         #[derive(Serialize)]
         struct Out<'a> {
             #[serde(flatten)]
@@ -141,7 +135,7 @@ pub fn run(a: DpsgdArgs) -> Result<()> {
             delta: a.delta,
             alpha: a.alpha,
             sample_rate: a.sample_rate,
-            seed: a.seed,
+            seed: a.run.seed,
         })?
     } else {
         let mut t = format!(

@@ -22,6 +22,10 @@ use std::fmt::Write as _;
 /// (frozen trunk, what MLAC trains against) and the best overall (full-trunk fine-tuning
 /// included: the break test). Blocking works where MLAC stays near random-init.
 ///
+/// --backend sets where the adversary fine-tunes and every model is scored; pretraining,
+/// MLAC and the lambda = 0 control always run on the native backend (MLAC differentiates
+/// through the simulated adversary's unrolled steps by hand).
+///
 /// Examples:
 ///   lbounds block --quick
 ///   lbounds block
@@ -67,17 +71,8 @@ pub struct Args {
     /// n = 20 and 200, 2 replicates); other flags still override it.
     #[arg(long)]
     quick: bool,
-    /// Seed of every stream.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Worker threads (0: one per core).
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
-    /// Print one JSON object (the summary and every run's report).
-    #[arg(long)]
-    json: bool,
     #[command(flatten)]
-    backend: super::BackendArgs,
+    run: super::RunArgs,
 }
 
 fn point(a: &Args) -> BlockPoint {
@@ -130,8 +125,8 @@ struct Row {
 
 /// Runs `lbounds block`.
 pub fn run(a: Args) -> Result<()> {
-    (a.backend.backend()?).require_native("block (MLAC's unrolled second-order training)")?;
-    let base = point(&a);
+    let mut base = point(&a);
+    base.backend = a.run.backend.backend()?;
     let replicates = if a.quick && a.replicates == 5 {
         2
     } else {
@@ -154,7 +149,7 @@ pub fn run(a: Args) -> Result<()> {
     for p in &points {
         p.check()?;
     }
-    set_threads(a.threads)?;
+    set_threads(a.run.threads)?;
     let total = points.len() as u64 * u64::from(replicates);
     let bar = Progress::new(total, "blocking runs");
     let mut reports: Vec<(usize, BlockReport)> = Vec::with_capacity(total as usize);
@@ -163,7 +158,7 @@ pub fn run(a: Args) -> Result<()> {
         &BlockExperiment,
         |i| Ok(points[i as usize].clone()),
         jobs,
-        a.seed,
+        a.run.seed,
         default_chunk(),
         &|| bar.tick(),
         |r| Ok((r.point as usize, r.output)),
@@ -175,12 +170,12 @@ pub fn run(a: Args) -> Result<()> {
     bar.finish();
     result?;
     let rows = summary(&points, &reports);
-    let text = if a.json {
+    let text = if a.run.json {
         json_line(&serde_json::json!({
             "params": base,
             "rho": a.rho,
             "replicates": replicates,
-            "seed": a.seed,
+            "seed": a.run.seed,
             "summary": rows,
             "good_accuracy": good(&points, &reports),
             "runs": reports.iter().map(|(i, r)| serde_json::json!({"rho": points[*i].rho, "report": r})).collect::<Vec<_>>(),

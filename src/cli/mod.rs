@@ -403,6 +403,23 @@ pub fn set_threads(threads: usize) -> Result<()> {
     Ok(())
 }
 
+/// `--seed`, `--threads`, `--json` and the backend flags: what the experiment commands that
+/// train their own models (`block`, `audit dpsgd`) share, flattened into each.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Seed of every random stream (each draw is keyed by it and a name).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
 /// `--backend`, `--device`, `--dtype`: where a training command's model computes. Flattened
 /// into every command that trains a model; [`BackendArgs::backend`] turns them into the one
 /// [`lbounds::learning::model::Backend`] value the experiment carries.

@@ -18,6 +18,7 @@
 //! [`epsilon_lower_max`]).
 
 use super::{Experiment, Job};
+use crate::learning::model::Backend;
 use crate::privacy::audit::dpsgd::{self, AuditConfig, AuditOutcome, AuditTraining, Method};
 use crate::privacy::audit::{epsilon, one_run};
 use crate::privacy::sgd::PlantedBug;
@@ -96,6 +97,9 @@ pub struct AuditPoint {
     pub lr: f64,
     /// Clip norm C.
     pub clip: f64,
+    /// The backend the audited model trains on (left out of records when native).
+    #[serde(default, skip_serializing_if = "Backend::is_native")]
+    pub backend: Backend,
 }
 
 impl Default for AuditPoint {
@@ -118,6 +122,7 @@ impl Default for AuditPoint {
             examples: t.examples,
             lr: t.learning_rate,
             clip: t.clip,
+            backend: Backend::Native,
         }
     }
 }
@@ -146,6 +151,7 @@ impl AuditPoint {
                 learning_rate: self.lr,
                 clip: self.clip,
             },
+            backend: self.backend,
         }
     }
 

@@ -26,6 +26,15 @@
 //! MLAC's K = 10 inner steps; at 10× and with full-trunk fine-tuning blocking is expected to
 //! degrade).
 //!
+//! # Backends
+//! The adversary's fine-tuning and every accuracy go through the [`Model`] trait on
+//! `backend` (`--backend`; the released networks are handed over as θ of the same tanh
+//! network p → h → 1, [`Net::dense`]). Pretraining, MLAC and the λ = 0 control always run on
+//! the native [`Net`]: MLAC's meta-gradient differentiates through the K unrolled inner
+//! steps of its simulated adversary, a second-order computation the trait does not offer,
+//! so it is derived by hand there. On `candle` in f64 the records equal the native ones up to
+//! rounding in the fine-tuning (`tests/candle_cli.rs` checks it).
+//!
 //! # Determinism
 //! Every draw comes from a stream keyed by (seed, replicate, name) ([`streams`]), never by
 //! ρ or the grid point: every ρ of a replicate shares its inputs, initialisation, batches and
@@ -37,7 +46,9 @@ use crate::experiment::summary::{mean_ci, MeanCi};
 use crate::learning::blocking::adversary::{self, best, draw_configs, STEPS};
 use crate::learning::blocking::mlac::mlac;
 use crate::learning::blocking::pretrain::{fine_tune_good, pretrain};
-use crate::learning::blocking::{Labelled, Mlac, MlacTrace, Net, Pretraining, TwoTasks};
+use crate::learning::blocking::{Mlac, MlacTrace, Net, Pretraining, TwoTasks};
+use crate::learning::examples::Examples;
+use crate::learning::model::{accuracy, Backend, Model};
 use crate::rng::{rng_named, SimRng};
 use crate::{Error, Result};
 use rand::Rng as _;
@@ -100,6 +111,10 @@ pub struct BlockPoint {
     pub validation: usize,
     /// Test examples of each task.
     pub test: usize,
+    /// The backend the adversary fine-tunes and every model is scored on (pretraining and
+    /// MLAC are native: see the [module docs](self)); left out of records when native.
+    #[serde(default, skip_serializing_if = "Backend::is_native")]
+    pub backend: Backend,
 }
 
 impl Default for BlockPoint {
@@ -118,6 +133,7 @@ impl Default for BlockPoint {
             configs: 30,
             validation: 1000,
             test: 2000,
+            backend: Backend::Native,
         }
     }
 }
@@ -286,18 +302,27 @@ pub fn run_block(
         &mut named(streams::MLAC_BATCHES),
     )?;
     let configs = draw_configs(p.configs, &mut named(streams::CONFIGS));
+    // The one backend choice: the adversary and every score go through this model.
+    let model = p.backend.build_net(&init.dense()?)?;
+    let model = model.as_ref();
+    let (pool, validation, test) = (pool.examples()?, validation.examples()?, test.examples()?);
+    let good_test = good_test.examples()?;
     let models = [&pretrained, &init, &plain, &blocked];
     let mut out = Vec::with_capacity(models.len());
     for (name, net) in MODELS.iter().zip(models) {
+        let theta = net.theta();
         let adversary = p
             .examples
             .iter()
-            .map(|&n| evaluate(net, &configs, &pool.head(n), &validation, &test))
-            .collect();
+            .map(|&n| {
+                let train = pool.select(&(0..n.min(pool.len())).collect::<Vec<_>>());
+                evaluate(model, &theta, &configs, &train, &validation, &test)
+            })
+            .collect::<Result<_>>()?;
         out.push(ModelResult {
             model: (*name).to_string(),
-            good_accuracy: net.accuracy(&good_test),
-            bad_accuracy_as_released: net.accuracy(&test),
+            good_accuracy: accuracy(model, &theta, good_test.batch())?,
+            bad_accuracy_as_released: accuracy(model, &theta, test.batch())?,
             adversary,
         });
         on_model();
@@ -311,14 +336,15 @@ pub fn run_block(
 }
 
 fn evaluate(
-    net: &Net,
+    model: &dyn Model,
+    theta: &[f64],
     configs: &[adversary::AdversaryConfig],
-    train: &Labelled,
-    validation: &Labelled,
-    test: &Labelled,
-) -> AtBudget {
-    let attempts = adversary::attack(net, configs, train, validation, test);
-    AtBudget {
+    train: &Examples,
+    validation: &Examples,
+    test: &Examples,
+) -> Result<AtBudget> {
+    let attempts = adversary::attack(model, theta, configs, train, validation, test)?;
+    Ok(AtBudget {
         examples: train.len(),
         // invariant: `configs` is non-empty (checked), so some attempt is admitted.
         best: best(&attempts, |_| true).unwrap_or(f64::NAN),
@@ -327,7 +353,7 @@ fn evaluate(
             .iter()
             .map(|&s| best(&attempts, |c| c.steps <= s))
             .collect(),
-    }
+    })
 }
 
 /// The line a `block` figure can draw: the bad-task accuracy of predicting the bad label by
@@ -366,6 +392,7 @@ pub const BLOCK_KEYS: &[&str] = &[
     "examples",
     "configs",
     "rho",
+    "backend",
 ];
 
 /// Sets one key of a `block` point (ranges are checked with the whole point).
@@ -386,6 +413,7 @@ pub(crate) fn apply(key: &str, v: &toml::Value, p: &mut BlockPoint) -> Result<()
         "configs" => p.configs = want_int(key, v, 1)?,
         "defender_examples" => p.defender_examples = want_int(key, v, 2)?,
         "examples" => p.examples = parse_examples(want_str(key, v)?)?,
+        "backend" => p.backend = Backend::parse(want_str(key, v)?)?,
         _ => return Err(Error::unknown("grid key", key, BLOCK_KEYS.iter().copied())),
     }
     Ok(())

@@ -184,6 +184,7 @@
 //! | `examples` | integer ≥ 1 | data examples N | 100 |
 //! | `lr` | float > 0 | learning rate | 0.5 |
 //! | `clip` | float > 0 | clip norm C | 1 |
+//! | `backend` | string | where the audited model trains ([`crate::learning::model::Backend::parse`]) | `native` |
 //!
 //! # Keys of the `block` experiment (task blocking, as `lbounds block`)
 //!
@@ -207,6 +208,7 @@
 //! | `examples` | string `N1,N2,...` | the adversary's budgets n, increasing | `"20,50,100,200,1000"` |
 //! | `configs` | integer ≥ 1 | random-search configurations | 30 |
 //! | `defender_examples` | integer ≥ 2 | bad examples MLAC's defender holds | 1000 |
+//! | `backend` | string | where the adversary fine-tunes and models are scored (MLAC: native) | `native` |
 //!
 //! # Keys of the `unlearn` experiment (unlearning against retraining, as `lbounds unlearn`)
 //!
@@ -226,6 +228,7 @@
 //! | `lr` | float > 0 | step size of the methods and of relearning | model's |
 //! | `epochs` | integer ≥ 1 | training passes of every model | 60 |
 //! | `relearn_fraction` | float in (0, 1] | share of F relearned | 0.1 |
+//! | `backend` | string | [`crate::learning::model::Backend::parse`] (after `model`) | `native` |
 //!
 //! # Keys of the `memorize` experiment (memorization and the long tail, as `lbounds memorize`)
 //!
@@ -465,6 +468,7 @@ pub const UNLEARN_KEYS: &[&str] = &[
     "lr",
     "epochs",
     "relearn_fraction",
+    "backend",
 ];
 
 /// Grid keys of the `train` experiment, in product order.
@@ -526,6 +530,7 @@ pub const AUDIT_KEYS: &[&str] = &[
     "epsilon",
     "method",
     "planted_bug",
+    "backend",
 ];
 
 /// Grid keys of the `dp_mean` experiment, in product order.
@@ -1214,6 +1219,7 @@ fn apply_unlearn(key: &str, v: &toml::Value, q: &mut super::unlearn::UnlearnPoin
         "lr" => q.lr = want_float(key, v)?,
         "epochs" => q.shadow.epochs = want_int(key, v, 1)?,
         "relearn_fraction" => q.relearn_fraction = want_float(key, v)?,
+        "backend" => q.shadow.backend = Backend::parse(want_str(key, v)?)?,
         _ => {
             return Err(Error::unknown(
                 "grid key",
@@ -1367,6 +1373,7 @@ fn apply_audit(key: &str, v: &toml::Value, a: &mut AuditPoint) -> Result<()> {
         "clip" => a.clip = want_float(key, v)?,
         "epochs" => a.epochs = want_int(key, v, 1)?,
         "examples" => a.examples = want_int(key, v, 1)?,
+        "backend" => a.backend = Backend::parse(want_str(key, v)?)?,
         _ => return Err(Error::unknown("grid key", key, AUDIT_KEYS.iter().copied())),
     }
     Ok(())

@@ -47,7 +47,7 @@
 use super::summary::mean_ci;
 use super::{default_chunk, run_streaming, Experiment, Job};
 use crate::learning::examples::Examples;
-use crate::learning::model::{DenseNet, Model, ModelSpec};
+use crate::learning::model::{Model, ModelSpec};
 use crate::learning::unlearn::{gradient_ascent, Method, UnlearnSet, MAX_STEPS};
 use crate::privacy::audit::mia::population::{LongTail, MiaData};
 use crate::privacy::audit::mia::shadow::{self, ShadowConfig};
@@ -455,7 +455,7 @@ struct ModelEval {
 struct Setup {
     point: UnlearnPoint,
     seed: u64,
-    model: DenseNet,
+    model: Box<dyn Model>,
     all: Examples,
     set: UnlearnSet,
     test: Examples,
@@ -509,7 +509,7 @@ impl Setup {
                 "relearning",
                 |th, g| {
                     crate::learning::unlearn::regularised_grad(
-                        &self.model,
+                        self.model.as_ref(),
                         th,
                         &self.relearn_on,
                         l2,
@@ -561,7 +561,7 @@ impl Experiment for Training<'_> {
         let (role, i) = ((j / n) as usize, j % n);
         let train = if role == 0 { &s.all } else { &s.set.retain };
         shadow::train(
-            &s.model,
+            s.model.as_ref(),
             train,
             &s.point.shadow,
             s.role_seed(role),
@@ -621,7 +621,7 @@ impl Experiment for Evaluation<'_> {
                     .iter()
                     .map(|&c| {
                         gradient_ascent::trajectory(
-                            &s.model,
+                            s.model.as_ref(),
                             theta,
                             &s.set.forget,
                             c * s.point.lr,
@@ -641,7 +641,7 @@ impl Experiment for Evaluation<'_> {
                             ) {
                                 (Some(c), Some(pos)) => ga[c][pos].clone(),
                                 _ => Method::GradientAscent { steps: k, lr }.apply(
-                                    &s.model,
+                                    s.model.as_ref(),
                                     theta,
                                     &s.set,
                                     &mut stream("gradient_ascent"),
@@ -649,7 +649,7 @@ impl Experiment for Evaluation<'_> {
                             }
                         }
                         (m, k) => Method::named(m, k.unwrap_or(0), s.point.lr)?.apply(
-                            &s.model,
+                            s.model.as_ref(),
                             theta,
                             &s.set,
                             &mut stream(m),
@@ -741,8 +741,10 @@ pub fn run_unlearn(
     } else {
         set.forget.clone()
     };
-    (p.shadow.backend).require_native("unlearn (Newton's Hessian and the methods use DenseNet)")?;
-    let model = p.shadow.model.build_dense(all.features(), all.task())?;
+    let model = p
+        .shadow
+        .backend
+        .build(&p.shadow.model, all.features(), all.task())?;
     let setup = Setup {
         point: p.clone(),
         seed,

@@ -462,11 +462,96 @@ pub fn dp_sgd(data: &Dataset, cfg: &SgdConfig, rng: &mut SimRng) -> Result<Train
 pub fn dp_sgd_audited(
     data: &Dataset,
     cfg: &SgdConfig,
-    mut hooks: AuditHooks<'_>,
+    hooks: AuditHooks<'_>,
     rng: &mut SimRng,
 ) -> Result<Trained> {
     cfg.validate()?;
-    let (n, d) = (data.n(), data.d());
+    let mut g = vec![0.0; data.d()];
+    let sum = |theta: &[f64], sampled: &[usize], step: u64, clip: Option<f64>, acc: &mut [f64]| {
+        for &i in sampled {
+            let x = data.row(i);
+            let r = residual(cfg.model, theta, x, data.y[i]);
+            for (gj, xj) in g.iter_mut().zip(x) {
+                *gj = r * xj;
+            }
+            if g.iter().any(|v| !v.is_finite()) {
+                return Err(overflow(step));
+            }
+            if let Some(c) = clip {
+                clip_in_place(&mut g, c);
+            }
+            for (a, gj) in acc.iter_mut().zip(&g) {
+                *a += gj;
+            }
+        }
+        Ok(())
+    };
+    dp_sgd_loop(data.n(), data.d(), cfg, hooks, rng, sum, |theta| {
+        Ok(data.loss(cfg.model, theta))
+    })
+}
+
+/// [`dp_sgd_audited`] on any [`crate::learning::model::Model`] (either backend) and its
+/// examples: the same steps, coins, noise draws and hooks, with each step's clipped sum
+/// from [`crate::learning::model::Model::clipped_grad_sum`] over the sampled examples (c = ∞
+/// for [`PlantedBug::NoClipping`]) and θ of the model's length from 0. `cfg.model` is not
+/// used. Canary coordinates index the model's θ.
+///
+/// # Errors
+/// As [`dp_sgd_audited`]; the model's errors.
+pub fn dp_sgd_model(
+    model: &dyn crate::learning::model::Model,
+    data: &crate::learning::Examples,
+    cfg: &SgdConfig,
+    hooks: AuditHooks<'_>,
+    rng: &mut SimRng,
+) -> Result<Trained> {
+    cfg.validate()?;
+    let d = model.n_params();
+    let mut g = vec![0.0; d];
+    let sum = |theta: &[f64], sampled: &[usize], step: u64, clip: Option<f64>, acc: &mut [f64]| {
+        if sampled.is_empty() {
+            return Ok(());
+        }
+        let batch = data.select(sampled);
+        model.clipped_grad_sum(theta, batch.batch(), clip.unwrap_or(f64::INFINITY), &mut g)?;
+        if g.iter().any(|v| !v.is_finite()) {
+            return Err(overflow(step));
+        }
+        acc.iter_mut().zip(&g).for_each(|(a, v)| *a += v);
+        Ok(())
+    };
+    dp_sgd_loop(data.len(), d, cfg, hooks, rng, sum, |theta| {
+        model.loss(theta, data.batch())
+    })
+}
+
+/// The error of a per-example gradient that overflows at step `step` (from 0).
+fn overflow(step: u64) -> Error {
+    Error::NonFinite {
+        what: "DP-SGD per-example gradient".into(),
+        detail: format!(
+            "overflows f64 at step {} (features or labels too large; rescale the data)",
+            step + 1
+        ),
+    }
+}
+
+/// The DP-SGD loop of [`dp_sgd_audited`] on `n` examples and d parameters: per step the
+/// Poisson coins of the examples (in order), `clipped_sum` adding Σ clip(∇ℓᵢ) over the
+/// sampled ones (the clip norm, `None` when clipping is off, and the step count so far are
+/// passed) into the zeroed accumulator, the canaries, the noise, the step and the hooks;
+/// `loss` for the epoch reports. The coins are drawn before the gradients, which draw
+/// nothing, so the stream is the one the loop always consumed.
+fn dp_sgd_loop(
+    n: usize,
+    d: usize,
+    cfg: &SgdConfig,
+    mut hooks: AuditHooks<'_>,
+    rng: &mut SimRng,
+    mut clipped_sum: impl FnMut(&[f64], &[usize], u64, Option<f64>, &mut [f64]) -> Result<()>,
+    loss: impl Fn(&[f64]) -> Result<f64>,
+) -> Result<Trained> {
     for c in hooks.canaries {
         c.check(d)?;
     }
@@ -506,39 +591,20 @@ pub fn dp_sgd_audited(
     let mut reused: Option<Vec<f64>> = None;
     let mut theta = vec![0.0; d];
     let mut acc = vec![0.0; d];
-    let mut g = vec![0.0; d];
+    let mut sampled = Vec::with_capacity(n);
     let mut canary_g = Vec::new();
     let mut reports = Vec::with_capacity(cfg.epochs);
     let mut steps = 0u64;
     for epoch in 1..=cfg.epochs {
         for _ in 0..per_epoch {
             acc.iter_mut().for_each(|a| *a = 0.0);
+            sampled.clear();
             for i in 0..n {
-                if rng.random::<f64>() >= sampling {
-                    continue;
-                }
-                let x = data.row(i);
-                let r = residual(cfg.model, &theta, x, data.y[i]);
-                for (gj, xj) in g.iter_mut().zip(x) {
-                    *gj = r * xj;
-                }
-                if g.iter().any(|v| !v.is_finite()) {
-                    return Err(Error::NonFinite {
-                        what: "DP-SGD per-example gradient".into(),
-                        detail: format!(
-                            "overflows f64 at step {} (features or labels too large; \
-                             rescale the data)",
-                            steps + 1
-                        ),
-                    });
-                }
-                if let Some(c) = clip {
-                    clip_in_place(&mut g, c);
-                }
-                for (a, gj) in acc.iter_mut().zip(&g) {
-                    *a += gj;
+                if rng.random::<f64>() < sampling {
+                    sampled.push(i);
                 }
             }
+            clipped_sum(&theta, &sampled, steps, clip, &mut acc)?;
             for canary in hooks.canaries {
                 if rng.random::<f64>() >= sampling {
                     continue;
@@ -593,7 +659,7 @@ pub fn dp_sgd_audited(
         reports.push(EpochReport {
             epoch,
             steps,
-            loss: data.loss(cfg.model, &theta),
+            loss: loss(&theta)?,
             epsilon,
         });
     }

@@ -5,15 +5,24 @@
 //! (Bergstra & Bengio, "Random Search for Hyper-Parameter Optimization", JMLR 2012) instead
 //! of TPE: 30 configurations, each full-batch Adam from the released weights.
 //!
+//! The adversary fine-tunes and scores through the [`Model`] trait, so it runs on the
+//! backend the experiment chose (`--backend`): the released network is handed over as a
+//! [`DenseNet`] p → h → 1 with its θ ([`Net::dense`], [`Net::theta`]). Pretraining and MLAC,
+//! whose meta-gradient differentiates through the inner adversary's K steps by hand, stay on
+//! the native [`Net`].
+//!
 //! The adversary picks the configuration with the best accuracy on a validation set of bad
 //! examples and is scored on a separate test set, so the reported accuracy is not biased
 //! upwards by the maximum over configurations (the paper reports the best test accuracy).
 //! The validation set makes the adversary strong: blocking is measured against its best.
 
-use super::net::{accuracy, logistic, Adam, Net};
-use super::tasks::Labelled;
+use super::net::Adam;
+#[cfg(doc)]
+use super::net::Net;
+use crate::learning::examples::Examples;
+use crate::learning::model::{accuracy, DenseNet, Model};
 use crate::rng::{uniform_index, SimRng};
-use nalgebra::DVector;
+use crate::{Error, Result};
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
@@ -53,37 +62,44 @@ pub fn draw_configs(count: usize, rng: &mut SimRng) -> Vec<AdversaryConfig> {
         .collect()
 }
 
-/// Fine-tunes `net` on `train` with `cfg`.
-pub fn fine_tune(net: &Net, cfg: &AdversaryConfig, train: &Labelled) -> Net {
-    let mut net = net.clone();
+/// Fine-tunes `theta` (the released network in [`Net::theta`]'s layout) on `train` with
+/// `cfg`, full-batch Adam through `model`, the network on the chosen backend
+/// ([`Net::dense`] built by [`crate::learning::model::Backend::build_net`]). A frozen trunk
+/// moves only the head: its h + 1 parameters at the end of θ.
+///
+/// # Errors
+/// A model without a dense twin; the model's errors.
+pub fn fine_tune(
+    model: &dyn Model,
+    theta: &[f64],
+    cfg: &AdversaryConfig,
+    train: &Examples,
+) -> Result<Vec<f64>> {
+    let head = head_len(model)?;
+    let mut theta = theta.to_vec();
+    let start = theta.len() - head;
     if cfg.head_reset {
-        net.head.fill(0.0);
+        theta[start..].fill(0.0);
     }
-    let n = train.len().max(1) as f64;
     let mut adam = Adam::new(cfg.lr);
-    if cfg.freeze_trunk {
-        // The features do not move: compute them once.
-        let f = net.features(&train.x);
-        for _ in 0..cfg.steps {
-            let (_, r) = logistic(&f, &net.head, &train.y);
-            let dv: DVector<f64> = f.transpose() * r / n;
-            adam.step(&mut [(net.head.as_mut_slice(), dv.as_slice())]);
-        }
-        return net;
-    }
+    let mut g = vec![0.0; theta.len()];
+    let from = if cfg.freeze_trunk { start } else { 0 };
     for _ in 0..cfg.steps {
-        let f = net.features(&train.x);
-        let (_, r) = logistic(&f, &net.head, &train.y);
-        let dv = f.transpose() * &r / n;
-        let df = &r * net.head.transpose() / n;
-        let g = net.trunk_backward(&train.x, &f, &df);
-        adam.step(&mut [
-            (net.w.as_mut_slice(), g.w.as_slice()),
-            (net.b.as_mut_slice(), g.b.as_slice()),
-            (net.head.as_mut_slice(), dv.as_slice()),
-        ]);
+        model.loss_grad(&theta, train.batch(), &mut g)?;
+        adam.step(&mut [(&mut theta[from..], &g[from..])]);
     }
-    net
+    Ok(theta)
+}
+
+/// The head's parameter count h + 1 (the last layer of the model's dense twin, h → 1).
+fn head_len(model: &dyn Model) -> Result<usize> {
+    match model.dense_twin().map(DenseNet::widths) {
+        Some(&[.., h, 1]) => Ok(h + 1),
+        _ => Err(Error::Unsupported(format!(
+            "the blocking adversary fine-tunes a network with one logit, not {}",
+            model.describe()
+        ))),
+    }
 }
 
 /// One configuration's validation and test accuracy on the bad task.
@@ -97,24 +113,28 @@ pub struct Attempt {
     pub test: f64,
 }
 
-/// Runs every configuration against `net` with the n examples of `train`.
+/// Runs every configuration against the released `theta` with the n examples of `train`,
+/// through `model` (see [`fine_tune`]).
+///
+/// # Errors
+/// As [`fine_tune`].
 pub fn attack(
-    net: &Net,
+    model: &dyn Model,
+    theta: &[f64],
     configs: &[AdversaryConfig],
-    train: &Labelled,
-    validation: &Labelled,
-    test: &Labelled,
-) -> Vec<Attempt> {
+    train: &Examples,
+    validation: &Examples,
+    test: &Examples,
+) -> Result<Vec<Attempt>> {
     configs
         .iter()
         .map(|c| {
-            let tuned = fine_tune(net, c, train);
-            let (fv, ft) = (tuned.features(&validation.x), tuned.features(&test.x));
-            Attempt {
+            let tuned = fine_tune(model, theta, c, train)?;
+            Ok(Attempt {
                 config: *c,
-                validation: accuracy(&fv, &tuned.head, &validation.y),
-                test: accuracy(&ft, &tuned.head, &test.y),
-            }
+                validation: accuracy(model, &tuned, validation.batch())?,
+                test: accuracy(model, &tuned, test.batch())?,
+            })
         })
         .collect()
 }
@@ -134,6 +154,7 @@ pub fn best(attempts: &[Attempt], keep: impl Fn(&AdversaryConfig) -> bool) -> Op
 
 #[cfg(test)]
 mod tests {
+    use super::super::net::Net;
     use super::super::tasks::TwoTasks;
     use super::*;
     use crate::rng::rng_named;
@@ -179,15 +200,19 @@ mod tests {
         let t = TwoTasks::draw(10, 0.0, &mut rng_named(2, 0, "tasks")).unwrap();
         let (_, bad) = t.sample(1500, &mut rng_named(2, 0, "x"));
         let net = Net::init(10, 16, &mut rng_named(2, 0, "init"));
-        let train = bad.head(500);
-        let rest = bad.select(&(500..1500).collect::<Vec<_>>());
+        let model = net.dense().unwrap();
+        let train = bad.head(500).examples().unwrap();
+        let rest = bad
+            .select(&(500..1500).collect::<Vec<_>>())
+            .examples()
+            .unwrap();
         let probe = AdversaryConfig {
             lr: 0.05,
             steps: 300,
             head_reset: true,
             freeze_trunk: true,
         };
-        let a = attack(&net, &[probe], &train, &rest, &rest);
+        let a = attack(&model, &net.theta(), &[probe], &train, &rest, &rest).unwrap();
         assert!(a[0].test > 0.85, "{a:?}");
         let cs = draw_configs(200, &mut rng_named(2, 0, "configs"));
         for s in STEPS {

@@ -9,7 +9,10 @@
 //! trunk through tanh' = 1 − tanh²: Z̄ = F̄[:, ..h] ⊙ (1 − H²), W̄ = Z̄ᵀ·X, b̄ = Z̄ᵀ·1.
 
 use super::tasks::Labelled;
+use crate::learning::examples::Task;
+use crate::learning::model::{Activation, DenseNet, Head};
 use crate::rng::SimRng;
+use crate::Result;
 use nalgebra::{DMatrix, DVector};
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -86,6 +89,32 @@ impl Net {
             w: dz.transpose() * x,
             b: DVector::from_fn(h, |j, _| dz.column(j).sum()),
         }
+    }
+
+    /// The same network as a [`DenseNet`] p → h → 1 (tanh, logistic head), for a model
+    /// backend ([`crate::learning::model::Backend::build_net`]); [`Net::theta`] is its θ.
+    ///
+    /// # Errors
+    /// More than [`crate::learning::model::MAX_PARAMS`] parameters.
+    pub fn dense(&self) -> Result<DenseNet> {
+        DenseNet::new(
+            vec![self.w.ncols(), self.hidden(), 1],
+            Activation::Tanh,
+            Head::Logistic,
+            Task::Classification { classes: 2 },
+        )
+    }
+
+    /// The parameters in [`DenseNet`]'s layout: W row-major (h × p), b, then the head's h
+    /// weights and its bias (`head` is already in that order).
+    pub fn theta(&self) -> Vec<f64> {
+        let mut theta = Vec::with_capacity(self.w.len() + self.b.len() + self.head.len());
+        for row in self.w.row_iter() {
+            theta.extend(row.iter());
+        }
+        theta.extend(self.b.iter());
+        theta.extend(self.head.iter());
+        theta
     }
 
     /// Accuracy of head `v` on `data` (logit > 0 predicts 1).
@@ -223,6 +252,38 @@ mod tests {
             dn.b[j] -= h;
             let fd = (g(&up) - g(&dn)) / (2.0 * h);
             assert!((fd - grad.b[j]).abs() < 1e-6, "{fd} vs {}", grad.b[j]);
+        }
+    }
+
+    /// [`Net::dense`] at [`Net::theta`] is the same network: its loss and gradient through
+    /// the [`crate::learning::model::Model`] trait equal the hand-derived ones of
+    /// [`super::super::pretrain::good_gradient`] to 1e-12 (the same f64 sums in another
+    /// order; the values are O(1)). Mutation checked: W flattened column-major in `theta`
+    /// makes it fail.
+    #[test]
+    fn dense_twin_is_the_same_network() {
+        use crate::learning::model::Model;
+        let mut rng = rng_named(3, 0, "net");
+        let net = Net::init(5, 4, &mut rng);
+        let x = DMatrix::from_fn(9, 5, |_, _| rng.sample::<f64, _>(StandardNormal));
+        let y = DVector::from_fn(9, |i, _| f64::from(u8::from(x[(i, 0)] > 0.0)));
+        let data = Labelled { x, y };
+        let (loss, g, dv) = super::super::pretrain::good_gradient(&net, &data);
+        let model = net.dense().unwrap();
+        let theta = net.theta();
+        let mut grad = vec![0.0; theta.len()];
+        let l = model
+            .loss_grad(&theta, data.examples().unwrap().batch(), &mut grad)
+            .unwrap();
+        assert!((l - loss).abs() < 1e-12, "{l} vs {loss}");
+        let hand = Net {
+            w: g.w,
+            b: g.b,
+            head: dv,
+        }
+        .theta();
+        for (a, b) in grad.iter().zip(&hand) {
+            assert!((a - b).abs() < 1e-12, "{grad:?} vs {hand:?}");
         }
     }
 

@@ -13,6 +13,7 @@
 //! 0.667 and 0.856 at ρ = 0, 0.5, 0.9. No blocking can push a model that solves the good task
 //! below that floor against an adversary who may reuse the good head.
 
+use crate::learning::examples::{Examples, Task};
 use crate::rng::SimRng;
 use crate::{Error, Result};
 use nalgebra::{DMatrix, DVector};
@@ -56,6 +57,19 @@ impl Labelled {
             x: self.x.rows(0, n).into_owned(),
             y: self.y.rows(0, n).into_owned(),
         }
+    }
+
+    /// The examples as [`Examples`] of a two-class task (one example per column), what a
+    /// [`crate::learning::model::Model`] reads.
+    ///
+    /// # Errors
+    /// A label other than 0 or 1, a non-finite input.
+    pub fn examples(&self) -> Result<Examples> {
+        Examples::new(
+            self.x.transpose(),
+            self.y.as_slice().to_vec(),
+            Task::Classification { classes: 2 },
+        )
     }
 
     /// The examples at `rows`, in that order.

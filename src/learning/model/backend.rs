@@ -231,18 +231,23 @@ impl Backend {
         }
     }
 
-    /// An error saying that `what` needs the native backend, unless this is it: for
-    /// experiments that use more of a model than the [`Model`] trait (a Hessian, an
-    /// unrolled second-order update).
+    /// The dense network `net` (any widths, activation and head) on this backend: `net`
+    /// itself on the native one, the same function and parameter layout on candle. For
+    /// experiments whose network is not one of the [`ModelSpec`]s (`lbounds block`'s tanh
+    /// trunk with a logistic head).
     ///
     /// # Errors
-    /// Any backend but native.
-    pub fn require_native(&self, what: &str) -> Result<()> {
+    /// As [`Backend::build`].
+    pub fn build_net(&self, net: &super::DenseNet) -> Result<Box<dyn Model>> {
+        self.check_available()?;
         match self {
-            Backend::Native => Ok(()),
-            other => Err(Error::Unsupported(format!(
-                "{what} needs the native backend (--backend native), not {other}"
-            ))),
+            Backend::Native => Ok(Box::new(net.clone())),
+            #[cfg(feature = "candle")]
+            Backend::Candle { device, dtype } => Ok(Box::new(
+                super::candle::CandleNet::from_dense(net.clone(), *device, *dtype)?,
+            )),
+            #[cfg(not(feature = "candle"))]
+            Backend::Candle { .. } => Err(Error::Unsupported(NO_CANDLE.into())),
         }
     }
 }

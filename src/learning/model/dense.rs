@@ -666,6 +666,10 @@ pub(crate) fn check_nonempty(batch: &Batch<'_>) -> Result<()> {
 }
 
 impl Model for DenseNet {
+    fn dense_twin(&self) -> Option<&DenseNet> {
+        Some(self)
+    }
+
     fn describe(&self) -> String {
         let arrow = |w: &[usize]| format!("{}→{}", w[0], w[1]);
         match (self.depth(), self.head) {

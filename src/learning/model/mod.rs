@@ -119,6 +119,15 @@ pub trait Model: Send + Sync {
     /// Wrong feature count or parameter length.
     fn predict(&self, theta: &[f64], x: nalgebra::DMatrixView<'_, f64>) -> Result<DMatrix<f64>>;
 
+    /// The native [`DenseNet`] that computes the same function in the same parameter layout,
+    /// when there is one: every dense model on every backend, `None` for the cnn. Code that
+    /// needs more than this trait reads the architecture from it (the Newton removal step of
+    /// [`crate::learning::unlearn::newton`] checks for softmax regression; `lbounds block`
+    /// meta-learns on it) and computes through the trait.
+    fn dense_twin(&self) -> Option<&DenseNet> {
+        None
+    }
+
     /// Initial parameters drawn as torch's `nn.Linear` default does (weight and bias
     /// U(−1/√in, 1/√in) per layer), from `rng`.
     fn init(&self, rng: &mut SimRng) -> Vec<f64>;

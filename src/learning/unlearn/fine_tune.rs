@@ -4,8 +4,8 @@
 //! baseline "Fine-tune"; Warnecke et al., NDSS 2023). On a convex model trained to its optimum
 //! this converges to the retrained optimum, at the cost of retraining's steps.
 
-use super::{descend, regularised_grad, UnlearnSet};
-use crate::learning::model::DenseNet;
+use super::{retain_descent, UnlearnSet};
+use crate::learning::model::Model;
 use crate::Result;
 
 /// T steps of descent on the retain set from `theta`.
@@ -13,23 +13,19 @@ use crate::Result;
 /// # Errors
 /// As [`super::Method::apply`].
 pub fn unlearn(
-    model: &DenseNet,
+    model: &dyn Model,
     theta: &[f64],
     set: &UnlearnSet,
     steps: usize,
     lr: f64,
 ) -> Result<Vec<f64>> {
-    let mut out = descend(theta, lr, &[steps], "fine_tune", |t, g| {
-        regularised_grad(model, t, &set.retain, set.l2, g)
-    })?;
-    Ok(out.remove(0))
+    retain_descent(model, theta, set, None, steps, lr, "fine_tune")
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::tests::fixture;
     use super::*;
-    use crate::learning::model::Model;
 
     /// Fine-tuning lowers the regularised retain objective (it is gradient descent on it at a
     /// step size below 2/L). Mutation seen failing: a step along +∇ (objective rises).

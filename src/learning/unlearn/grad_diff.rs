@@ -5,8 +5,8 @@
 //! holds utility while the forget loss rises; with defaults it still over-unlearns
 //! (open-unlearning issue 167: membership AUC ≈ 2·10⁻⁵ after GradDiff).
 
-use super::{descend, regularised_grad, UnlearnSet};
-use crate::learning::model::{DenseNet, Model};
+use super::{retain_descent, UnlearnSet};
+use crate::learning::model::Model;
 use crate::Result;
 
 /// T steps of gradient difference from `theta`.
@@ -14,20 +14,21 @@ use crate::Result;
 /// # Errors
 /// As [`super::Method::apply`].
 pub fn unlearn(
-    model: &DenseNet,
+    model: &dyn Model,
     theta: &[f64],
     set: &UnlearnSet,
     steps: usize,
     lr: f64,
 ) -> Result<Vec<f64>> {
-    let mut gf = vec![0.0; theta.len()];
-    let mut out = descend(theta, lr, &[steps], "grad_diff", |t, g| {
-        regularised_grad(model, t, &set.retain, set.l2, g)?;
-        model.loss_grad(t, set.forget.batch(), &mut gf)?;
-        g.iter_mut().zip(&gf).for_each(|(a, b)| *a -= b);
-        Ok(())
-    })?;
-    Ok(out.remove(0))
+    retain_descent(
+        model,
+        theta,
+        set,
+        Some((&set.forget, -1.0)),
+        steps,
+        lr,
+        "grad_diff",
+    )
 }
 
 #[cfg(test)]

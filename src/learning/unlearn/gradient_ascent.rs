@@ -9,7 +9,7 @@
 
 use super::descend;
 use crate::learning::examples::Examples;
-use crate::learning::model::{DenseNet, Model};
+use crate::learning::model::Model;
 use crate::Result;
 
 /// The parameters after each step count in `checkpoints` (ascending) of one ascent
@@ -18,7 +18,7 @@ use crate::Result;
 /// # Errors
 /// As [`super::Method::apply`].
 pub fn trajectory(
-    model: &DenseNet,
+    model: &dyn Model,
     theta: &[f64],
     forget: &Examples,
     lr: f64,

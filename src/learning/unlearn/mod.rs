@@ -25,7 +25,7 @@ pub mod newton;
 pub mod random_labels;
 
 use crate::learning::examples::Examples;
-use crate::learning::model::{DenseNet, Model};
+use crate::learning::model::Model;
 use crate::rng::SimRng;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -168,7 +168,7 @@ impl Method {
     /// non-finite.
     pub fn apply(
         &self,
-        model: &DenseNet,
+        model: &dyn Model,
         theta: &[f64],
         set: &UnlearnSet,
         rng: &mut SimRng,
@@ -241,9 +241,38 @@ pub(crate) fn descend(
     Ok(out)
 }
 
+/// T steps of descent on the regularised retain objective L_R(θ) + (λ/2)‖θ‖², plus
+/// `sign`·L_S(θ) of one more set S when `extra` is `Some((S, sign))`: the one loop of
+/// [`fine_tune`] (no extra set), [`grad_diff`] (the forget set, sign −1) and
+/// [`random_labels`] (the relabelled forget set, sign +1). `method` names a divergence.
+///
+/// # Errors
+/// As [`descend`]; the model's errors.
+pub(crate) fn retain_descent(
+    model: &dyn Model,
+    theta: &[f64],
+    set: &UnlearnSet,
+    extra: Option<(&Examples, f64)>,
+    steps: usize,
+    lr: f64,
+    method: &str,
+) -> Result<Vec<f64>> {
+    let mut gs = vec![0.0; if extra.is_some() { theta.len() } else { 0 }];
+    let mut out = descend(theta, lr, &[steps], method, |t, g| {
+        regularised_grad(model, t, &set.retain, set.l2, g)?;
+        if let Some((s, sign)) = extra {
+            model.loss_grad(t, s.batch(), &mut gs)?;
+            // sign = ±1, so a + sign·b is a ± b exactly.
+            g.iter_mut().zip(&gs).for_each(|(a, b)| *a += sign * b);
+        }
+        Ok(())
+    })?;
+    Ok(out.remove(0))
+}
+
 /// ∇[L_S(θ) + (λ/2)‖θ‖²] into `g`.
 pub(crate) fn regularised_grad(
-    model: &DenseNet,
+    model: &dyn Model,
     theta: &[f64],
     set: &Examples,
     l2: f64,
@@ -260,7 +289,7 @@ pub(crate) fn regularised_grad(
 pub(crate) mod tests {
     use super::*;
     use crate::learning::examples::Task;
-    use crate::learning::model::ModelSpec;
+    use crate::learning::model::{DenseNet, ModelSpec};
     use crate::rng::rng_from_seed;
     use nalgebra::DMatrix;
     use rand_distr::{Distribution, StandardNormal};

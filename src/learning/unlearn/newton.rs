@@ -26,20 +26,22 @@
 //! ```
 //!
 //! block (o, o′) = X̃ diag(w_{oo′}) X̃ᵀ/|S| with w_{oo′,i} = π_{io}(δ_{oo′} − π_{io′}), laid out
-//! as [`DenseNet`]'s parameters (W row-major, then b). Solved by Cholesky (H_R is positive
+//! as [`crate::learning::model::DenseNet`]'s parameters (W row-major, then b), which a candle
+//! softmax model shares: the logits come through [`Model::predict`] on either backend. Solved by Cholesky (H_R is positive
 //! definite for λ > 0). Cost: K(K + 1)/2 products of (p + 1) × |S| by |S| × (p + 1), then one
 //! d³/3 factorisation, d = K(p + 1) = 330 at K = 10, p = 32.
 
 use super::UnlearnSet;
 use crate::learning::examples::Examples;
-use crate::learning::model::{DenseNet, Head, Model};
+use crate::learning::model::{Head, Model};
 use crate::{Error, Result};
 use nalgebra::{DMatrix, DVector};
 
-/// (p, K) of a softmax-regression network, or an error for any other model.
-fn softmax_shape(model: &DenseNet) -> Result<(usize, usize)> {
-    match (model.widths(), model.head()) {
-        (&[p, k], Head::Softmax) => Ok((p, k)),
+/// (p, K) of a softmax-regression network on any backend (its [`Model::dense_twin`] has
+/// one layer and the softmax head), or an error for any other model.
+fn softmax_shape(model: &dyn Model) -> Result<(usize, usize)> {
+    match model.dense_twin().map(|net| (net.widths(), net.head())) {
+        Some((&[p, k], Head::Softmax)) => Ok((p, k)),
         _ => Err(Error::Unsupported(format!(
             "the Newton removal step needs softmax regression (a convex model), not {}",
             model.describe()
@@ -51,7 +53,7 @@ fn softmax_shape(model: &DenseNet) -> Result<(usize, usize)> {
 ///
 /// # Errors
 /// A model other than softmax regression; an empty set; the model's errors.
-pub fn hessian(model: &DenseNet, theta: &[f64], set: &Examples, l2: f64) -> Result<DMatrix<f64>> {
+pub fn hessian(model: &dyn Model, theta: &[f64], set: &Examples, l2: f64) -> Result<DMatrix<f64>> {
     let (p, k) = softmax_shape(model)?;
     if set.is_empty() {
         return Err(Error::invalid(
@@ -107,7 +109,7 @@ pub fn hessian(model: &DenseNet, theta: &[f64], set: &Examples, l2: f64) -> Resu
 /// # Errors
 /// A model other than softmax regression; a Hessian that is not positive definite (λ = 0 on
 /// separable data); the model's errors.
-pub fn unlearn(model: &DenseNet, theta: &[f64], set: &UnlearnSet) -> Result<Vec<f64>> {
+pub fn unlearn(model: &dyn Model, theta: &[f64], set: &UnlearnSet) -> Result<Vec<f64>> {
     softmax_shape(model)?;
     let d = theta.len();
     let (mut gr, mut gf) = (vec![0.0; d], vec![0.0; d]);

@@ -8,9 +8,9 @@
 //! The labels come from the stream `rng` (the experiment names it per model), one
 //! [`uniform_index`] in 0..K−1 per forget record in order: label′ = (y + 1 + u) mod K.
 
-use super::{descend, regularised_grad, UnlearnSet};
+use super::{retain_descent, UnlearnSet};
 use crate::learning::examples::{Examples, Task};
-use crate::learning::model::{DenseNet, Model};
+use crate::learning::model::Model;
 use crate::rng::{uniform_index, SimRng};
 use crate::{Error, Result};
 
@@ -37,7 +37,7 @@ pub fn relabel(forget: &Examples, rng: &mut SimRng) -> Result<Examples> {
 /// # Errors
 /// As [`super::Method::apply`].
 pub fn unlearn(
-    model: &DenseNet,
+    model: &dyn Model,
     theta: &[f64],
     set: &UnlearnSet,
     steps: usize,
@@ -45,14 +45,15 @@ pub fn unlearn(
     rng: &mut SimRng,
 ) -> Result<Vec<f64>> {
     let relabelled = relabel(&set.forget, rng)?;
-    let mut gf = vec![0.0; theta.len()];
-    let mut out = descend(theta, lr, &[steps], "random_labels", |t, g| {
-        regularised_grad(model, t, &set.retain, set.l2, g)?;
-        model.loss_grad(t, relabelled.batch(), &mut gf)?;
-        g.iter_mut().zip(&gf).for_each(|(a, b)| *a += b);
-        Ok(())
-    })?;
-    Ok(out.remove(0))
+    retain_descent(
+        model,
+        theta,
+        set,
+        Some((&relabelled, 1.0)),
+        steps,
+        lr,
+        "random_labels",
+    )
 }
 
 #[cfg(test)]

@@ -37,17 +37,21 @@
 //! for the R/2 lowest-scoring canaries, R fixed in advance (no selection to pay for), and
 //! [`super::one_run::epsilon_lower`] turns the correct count into ε_LB.
 //!
-//! The audited DP-SGD is logistic regression on [`AuditTraining::examples`] Gaussian examples
-//! in [`FEATURES`] dimensions; σ is calibrated by the RDP accountant to the claimed ε, and the
+//! The audited DP-SGD is logistic regression (weights and a bias, [`ModelSpec::Logistic`]) on
+//! [`AuditTraining::examples`] Gaussian examples in [`FEATURES`] dimensions, trained by
+//! [`crate::privacy::sgd::dp_sgd_model`] through the [`Model`] trait on the chosen backend
+//! (`--backend`: the per-example clipping is the backend's `clipped_grad_sum`; coins, noise
+//! and canaries are drawn on the host from the keyed streams, so a candle run in f64 audits
+//! the same updates up to rounding); σ is calibrated by the RDP accountant to the claimed ε, and the
 //! theoretical ε is the accountant's ε at that σ. A [`PlantedBug`] leaves the accountant
 //! unchanged, so an audit with ε_LB > ε has caught it.
 
 use super::{check_alpha, epsilon, gdp, one_run};
 use crate::experiment::{self, Experiment, Job};
+use crate::learning::examples::{Examples, Task};
+use crate::learning::model::{Backend, Model, ModelSpec};
 use crate::privacy::accounting::{calibrate, rdp, AccountantKind};
-use crate::privacy::sgd::{
-    dp_sgd_audited, AuditHooks, Dataset, GradientCanary, Model, PlantedBug, SgdConfig,
-};
+use crate::privacy::sgd::{dp_sgd_model, AuditHooks, GradientCanary, PlantedBug, SgdConfig};
 use crate::privacy::{check_delta, check_epsilon};
 use crate::rng::{rng_named, SimRng};
 use crate::{Error, Result};
@@ -163,6 +167,9 @@ pub struct AuditConfig {
     pub method: Method,
     /// The training.
     pub training: AuditTraining,
+    /// The backend the audited model trains on (left out of records when native).
+    #[serde(default, skip_serializing_if = "Backend::is_native")]
+    pub backend: Backend,
 }
 
 impl AuditConfig {
@@ -209,7 +216,8 @@ impl AuditConfig {
 
     fn sgd(&self, sigma: f64) -> SgdConfig {
         SgdConfig {
-            model: Model::Logistic,
+            // Not read by `dp_sgd_model` (the model is the backend's), kept for validation.
+            model: crate::privacy::sgd::Model::Logistic,
             epochs: self.training.epochs,
             sample_rate: self.training.sample_rate,
             learning_rate: self.training.learning_rate,
@@ -311,33 +319,39 @@ impl Tracker {
 /// The audited data set: `n` standard Gaussian examples in [`FEATURES`] dimensions followed
 /// by `free` zero coordinates, labels from the logistic model w* = (1, −1), from the stream
 /// (seed, 0, "dpsgd-audit/data") — the same data in every run of an audit.
-fn audit_data(seed: u64, n: usize, free: usize) -> Result<Dataset> {
+fn audit_data(seed: u64, n: usize, free: usize) -> Result<Examples> {
     let mut rng = rng_named(seed, 0, "dpsgd-audit/data");
     let d = FEATURES + free;
-    let mut rows = vec![vec![0.0; d]; n];
+    let mut x = nalgebra::DMatrix::zeros(d, n);
     let mut y = Vec::with_capacity(n);
-    for r in &mut rows {
-        for v in r.iter_mut().take(FEATURES) {
+    for mut col in x.column_iter_mut() {
+        for v in col.iter_mut().take(FEATURES) {
             *v = rng.sample::<f64, _>(StandardNormal);
         }
-        let p = 1.0 / (1.0 + (r[1] - r[0]).exp());
+        let p = 1.0 / (1.0 + (col[1] - col[0]).exp());
         y.push(f64::from(u8::from(rng.random::<f64>() < p)));
     }
-    let refs: Vec<&[f64]> = rows.iter().map(Vec::as_slice).collect();
-    Dataset::new(&refs, y)
+    Examples::new(x, y, Task::Classification { classes: 2 })
 }
 
-/// Trains once with `canaries` (Dirac, on coordinates FEATURES..) and returns the update
-/// scores of the `tracked` free coordinates.
+/// The audited model on `data` on `backend`: logistic regression ([`ModelSpec::Logistic`],
+/// weights then the bias, so weight j is θ_j and the canaries' coordinates index θ).
+fn audited_model(backend: &Backend, data: &Examples) -> Result<Box<dyn Model>> {
+    backend.build(&ModelSpec::Logistic, data.features(), data.task())
+}
+
+/// Trains `model` once with `canaries` (Dirac, on coordinates FEATURES..) and returns the
+/// update scores of the `tracked` free coordinates.
 fn train_and_score(
-    data: &Dataset,
+    model: &dyn Model,
+    data: &Examples,
     cfg: &SgdConfig,
     bug: PlantedBug,
     canaries: &[GradientCanary],
     tracked: usize,
     rng: &mut SimRng,
 ) -> Result<Vec<UpdateScores>> {
-    let unit = cfg.learning_rate * cfg.clip.unwrap_or(1.0) / (cfg.sample_rate * data.n() as f64);
+    let unit = cfg.learning_rate * cfg.clip.unwrap_or(1.0) / (cfg.sample_rate * data.len() as f64);
     let mut tracker = Tracker::new(FEATURES..FEATURES + tracked, unit);
     let mut observe = |_: u64, theta: &[f64]| tracker.observe(theta);
     let hooks = AuditHooks {
@@ -345,14 +359,15 @@ fn train_and_score(
         canaries,
         observe: Some(&mut observe),
     };
-    dp_sgd_audited(data, cfg, hooks, rng)?;
+    dp_sgd_model(model, data, cfg, hooks, rng)?;
     Ok(tracker.scores())
 }
 
 /// The multi-run audit as an experiment: point `true` trains with the canary, `false`
 /// without; replicate k of each draws from the stream (seed, k, world name).
 struct MultiRun<'a> {
-    data: &'a Dataset,
+    model: &'a dyn Model,
+    data: &'a Examples,
     sgd: SgdConfig,
     bug: PlantedBug,
     canary: [GradientCanary; 1],
@@ -373,6 +388,7 @@ impl Experiment for MultiRun<'_> {
             (&[], "dpsgd-audit/without-canary")
         };
         let s = train_and_score(
+            self.model,
             self.data,
             &self.sgd,
             self.bug,
@@ -422,7 +438,9 @@ pub fn audit(cfg: &AuditConfig, seed: u64, on_done: &(dyn Fn() + Sync)) -> Resul
     match cfg.method {
         Method::MultiRun { runs } => {
             let data = audit_data(seed, cfg.training.examples, 1)?;
+            let model = audited_model(&cfg.backend, &data)?;
             let exp = MultiRun {
+                model: model.as_ref(),
                 data: &data,
                 sgd,
                 bug: cfg.planted_bug,
@@ -453,6 +471,7 @@ pub fn audit(cfg: &AuditConfig, seed: u64, on_done: &(dyn Fn() + Sync)) -> Resul
         Method::OneRun { canaries, guesses } => {
             let m = canaries as usize;
             let data = audit_data(seed, cfg.training.examples, m)?;
+            let model = audited_model(&cfg.backend, &data)?;
             let mut coin = rng_named(seed, 0, "dpsgd-audit/inclusion");
             let included: Vec<bool> = (0..m).map(|_| coin.random::<f64>() < 0.5).collect();
             let planted: Vec<GradientCanary> = (0..m)
@@ -460,6 +479,7 @@ pub fn audit(cfg: &AuditConfig, seed: u64, on_done: &(dyn Fn() + Sync)) -> Resul
                 .map(|k| GradientCanary::dirac(FEATURES + k, canary_grad))
                 .collect();
             let scores = train_and_score(
+                model.as_ref(),
                 &data,
                 &sgd,
                 cfg.planted_bug,
@@ -551,6 +571,7 @@ mod tests {
             planted_bug: bug,
             method,
             training: AuditTraining::default(),
+            backend: Backend::Native,
         }
     }
 

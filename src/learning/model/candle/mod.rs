@@ -27,7 +27,8 @@
 //! The clipped sum Σᵢ wᵢ∇ℓᵢ, wᵢ = min(1, C/‖∇ℓᵢ‖), is then one product per layer,
 //! (w ⊙ G)ᵀ·U: the backward pass is linear in each example's rows, so re-weighting the rows
 //! of G is a second backward pass started from wᵢ∂ℓᵢ (as [`super::DenseNet`] does). No
-//! per-sample loop anywhere; the host only sees B norms and the d-vector.
+//! per-sample loop anywhere; the host only sees B norms and the d-vector. The derivations
+//! and the tests that check them: proofs/goodfellow2015efficient.md.
 //!
 //! # Differences from the native backend
 //! - ReLU's derivative is 0 at z = 0 (torch's and the native choice), written as z ⊙ [z > 0]
@@ -59,6 +60,14 @@ use rand::RngExt;
 /// A candle failure as a crate error (a device that cannot be opened, out of memory, …).
 fn ce(e: candle_core::Error) -> Error {
     Error::Unsupported(format!("candle backend: {e}"))
+}
+
+/// The candle device for `device`.
+fn open(device: Device) -> Result<candle_core::Device> {
+    match device {
+        Device::Cpu => Ok(candle_core::Device::Cpu),
+        Device::Cuda(n) => candle_core::Device::new_cuda(n).map_err(ce),
+    }
 }
 
 /// Floats of scratch per chunk beyond which the chunk shrinks (2²⁴: 128 MB in f64).
@@ -197,40 +206,78 @@ impl CandleNet {
         device: Device,
         dtype: Dtype,
     ) -> Result<CandleNet> {
-        let dev = match device {
-            Device::Cpu => candle_core::Device::Cpu,
-            Device::Cuda(n) => candle_core::Device::new_cuda(n).map_err(ce)?,
+        let ModelSpec::Cnn {
+            channels,
+            activation,
+        } = spec
+        else {
+            return CandleNet::from_dense(spec.build_dense(features, task)?, device, dtype);
         };
+        let dev = open(device)?;
+        let (layers, head, geometry) = cnn_layers(channels, features, task, &dev)?;
+        Ok(CandleNet::assemble(
+            layers,
+            *activation,
+            head,
+            task,
+            features,
+            None,
+            geometry,
+            dev,
+            device,
+            dtype,
+        ))
+    }
+
+    /// The dense network `net` (any widths, activation and head [`DenseNet::new`] accepts)
+    /// computed by candle on `device` in `dtype`: the same function, parameter layout and
+    /// initialisation.
+    ///
+    /// # Errors
+    /// A device candle cannot open.
+    pub fn from_dense(net: DenseNet, device: Device, dtype: Dtype) -> Result<CandleNet> {
+        let dev = open(device)?;
+        let layers = net
+            .widths()
+            .windows(2)
+            .map(|w| Layer::Dense {
+                fan_in: w[0],
+                out: w[1],
+            })
+            .collect();
+        let (activation, head, task, features) =
+            (net.activation(), net.head(), net.task(), net.n_features());
+        Ok(CandleNet::assemble(
+            layers,
+            activation,
+            head,
+            task,
+            features,
+            Some(net),
+            String::new(),
+            dev,
+            device,
+            dtype,
+        ))
+    }
+
+    /// The network from its parts; sizes the chunk.
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        layers: Vec<Layer>,
+        activation: Activation,
+        head: Head,
+        task: Task,
+        features: usize,
+        dense: Option<DenseNet>,
+        geometry: String,
+        dev: candle_core::Device,
+        device: Device,
+        dtype: Dtype,
+    ) -> CandleNet {
         let dt = match dtype {
             Dtype::F32 => DType::F32,
             Dtype::F64 => DType::F64,
-        };
-        let (layers, activation, head, dense, geometry) = match spec {
-            ModelSpec::Cnn {
-                channels,
-                activation,
-            } => {
-                let (layers, head, geometry) = cnn_layers(channels, features, task, &dev)?;
-                (layers, *activation, head, None, geometry)
-            }
-            _ => {
-                let net = spec.build_dense(features, task)?;
-                let layers = net
-                    .widths()
-                    .windows(2)
-                    .map(|w| Layer::Dense {
-                        fan_in: w[0],
-                        out: w[1],
-                    })
-                    .collect();
-                (
-                    layers,
-                    net.activation(),
-                    net.head(),
-                    Some(net),
-                    String::new(),
-                )
-            }
         };
         let n_params = layers
             .iter()
@@ -248,7 +295,7 @@ impl CandleNet {
                 l.positions() * (fan_in + 3 * out) + own
             })
             .sum();
-        Ok(CandleNet {
+        CandleNet {
             chunk: (SCRATCH_FLOATS / per_example.max(1)).clamp(1, MAX_CHUNK),
             layers,
             activation,
@@ -261,7 +308,7 @@ impl CandleNet {
             device: dev,
             dtype: dt,
             backend: (device, dtype),
-        })
+        }
     }
 
     /// Examples per chunk: at most 4 096, fewer when the scratch of a chunk would exceed
@@ -658,6 +705,10 @@ impl Model for CandleNet {
 
     fn n_params(&self) -> usize {
         self.n_params
+    }
+
+    fn dense_twin(&self) -> Option<&DenseNet> {
+        self.dense.as_ref()
     }
 
     fn n_features(&self) -> usize {
