@@ -174,6 +174,9 @@ fn pre_aggregate<'py>(
     matrix(py, out)
 }
 
+/// The Byzantine rows and, with `then_aggregate`, the defence's aggregate.
+type Attacked<'py> = (Bound<'py, PyArray2<f64>>, Option<Bound<'py, PyArray1<f64>>>);
+
 /// What the f Byzantine users send against the honest rows (an `f×d` array), and with
 /// `then_aggregate` the defence's aggregate of the honest rows followed by them (as
 /// `lbounds attack --then-aggregate`: its draws continue the attack's stream).
@@ -192,7 +195,7 @@ fn attack<'py>(
     compat: Option<&str>,
     seed: u64,
     then_aggregate: bool,
-) -> PyResult<(Bound<'py, PyArray2<f64>>, Option<Bound<'py, PyArray1<f64>>>)> {
+) -> PyResult<Attacked<'py>> {
     let compat: Compat = crate::compat(compat)?;
     let f = count("f", f)?;
     let params = crate::params(params);
