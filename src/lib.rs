@@ -33,6 +33,7 @@
 pub mod aggregators;
 pub mod attacks;
 pub mod bounds;
+pub mod commands;
 pub mod data;
 pub mod error;
 pub mod experiment;

@@ -176,14 +176,20 @@ def attack(
     compat: str | None = None,
     *,
     seed: int = 0,
-) -> np.ndarray:
+    then_aggregate: bool = False,
+):
     """What ``f`` Byzantine users send against the honest rows: an ``(f, d)`` array (ByzFL's
-    attacks send one vector f times). ``rule``/``pre``: the defence that optimal attacks
-    search against (default: ByzFL's, average after clipping(c=2))."""
+    attacks send one vector f times). ``rule``/``pre``: the defence, which the attacks that
+    search (``optimal_*``, ``min_max``, ``min_sum``) optimise against (default: ByzFL's,
+    average after clipping(c=2)); ``params``: the attack's parameters.
+
+    With ``then_aggregate=True`` (needs ``rule``) the pair ``(byzantine, aggregate)``: the
+    defence's aggregate of the honest rows followed by the Byzantine ones, its random draws
+    continuing the attack's stream (as ``lbounds attack --then-aggregate``)."""
     if not isinstance(attack, str):
         raise TypeError(f"attack must be a name, got {type(attack).__name__}")
     rule_step = None if rule is None else _step(rule, "rule")
-    return _lbounds.attack(
+    byzantine, aggregate = _lbounds.attack(
         _matrix(honest, "honest"),
         attack,
         _count("f", f),
@@ -192,7 +198,9 @@ def attack(
         _params(params, "params"),
         compat,
         _seed(seed),
+        bool(then_aggregate),
     )
+    return (byzantine, aggregate) if then_aggregate else byzantine
 
 
 def _seed(seed: Any) -> int:
@@ -242,10 +250,16 @@ def simulate(
     """Every robust rule against attacks on a simulated population (``lbounds simulate``).
 
     Returns one record per run (``point``, ``replicate``, ``seed``, ``rule``, ``attack``,
-    ``params``, ``output`` as ``lbounds simulate --json`` writes them), then one
-    ``{"rule", "status": "not_run", "reason"}`` per default rule that cannot run. A list of
-    dicts, or a flattened pandas DataFrame when pandas is installed (``as_frame=False`` keeps
-    the list; ``as_frame=True`` requires pandas).
+    ``params``, ``output``, ``bounds``) exactly as ``lbounds simulate --json`` writes them,
+    then one ``{"rule", "status": "not_run", "reason"}`` per default rule that cannot run. A
+    list of dicts, or a flattened pandas DataFrame when pandas is installed
+    (``as_frame=False`` keeps the list; ``as_frame=True`` requires pandas).
+
+    ``bounds`` holds the catalogue's lower bounds at this setting, keyed by id, as the CLI
+    shows them beside the rules' errors: ``applies`` is true only where the bound's hypotheses
+    hold for the simulated model (Huber contamination; e.g. R1 for Gaussian noise) and its
+    ``quantity`` is a measured column (``error``, ``error_to_honest_mean``, ``kappa``), with
+    ``value`` in that column's unit; the others carry a ``note`` saying why not.
     """
     def names(v, what):
         if v is None:
@@ -263,7 +277,7 @@ def simulate(
         None if zipf is None else float(zipf), names(rules, "rules"), names(pre, "pre") or [],
         names(attacks, "attacks"), _count("replicates", replicates), _seed(seed), compat,
     )
-    recs = json.loads(text)
+    recs = [json.loads(line) for line in text.splitlines()]
     if as_frame is False:
         return recs
     try:

@@ -204,7 +204,7 @@ ARC = _make(_PreAggregator, "ARC", {"f": 0}, doc="Adaptive robust clipping; new 
 class _Attack(_Item):
     def __call__(self, honest_vectors: Any):
         x, like = _to_numpy(honest_vectors)
-        out = _lbounds.attack(
+        out, _ = _lbounds.attack(
             x, type(self).__name__, 1, None, [], self._numbers(), _COMPAT,
             _seed() if self._random else 0,
         )
@@ -247,7 +247,7 @@ class _Optimal(_Attack):
         rule = self.agg._step()
         pre = [p._step() for p in self.pre_agg_list]
         # ByzFL's `f` is the number of Byzantine copies the search optimizes against.
-        out = _lbounds.attack(
+        out, _ = _lbounds.attack(
             x, type(self).__name__, self.f, rule, pre, self._numbers(), _COMPAT, 0
         )
         return _like(out[0], like)

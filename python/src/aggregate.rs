@@ -6,8 +6,9 @@
 
 use crate::{count, released, to_py};
 use lbounds::aggregators::{self, AggContext, PipelineSpec, StepSpec};
-use lbounds::attacks::{self, AttackContext};
-use lbounds::data::population::MAX_VALUES;
+use lbounds::attacks;
+use lbounds::commands::defence::{attack_then_aggregate, defence_spec};
+use lbounds::commands::Spelling;
 use lbounds::data::{NonFiniteEntries, Updates, UpdatesView};
 use lbounds::params::{Compat, Spec};
 use lbounds::rng::rng_from_seed;
@@ -85,33 +86,14 @@ fn step(s: &Step) -> lbounds::Result<StepSpec> {
 
 /// The pipeline `pre` then `rule`, every f-aware step given `f` (unless it sets its own), and
 /// an error for a step whose meaning depends on f when none is declared (trmean would
-/// otherwise silently be the average), as the CLI's `--f` does.
+/// otherwise silently be the average), as the CLI's `--f` does ([`defence_spec`]).
 pub(crate) fn pipeline(
     rule: &Step,
     pre: &[Step],
     f: Option<usize>,
 ) -> lbounds::Result<PipelineSpec> {
-    let mut spec = PipelineSpec {
-        rule: step(rule)?,
-        pre: pre.iter().map(step).collect::<lbounds::Result<_>>()?,
-    };
-    if let Some(f) = f {
-        lbounds::experiment::train::declare_f(&mut spec, f)?;
-    }
-    for s in spec.pre.iter().chain(std::iter::once(&spec.rule)) {
-        if !s.params.0.contains_key("f") && aggregators::depends_on_f(&s.name)? {
-            return Err(Error::invalid(
-                "f",
-                "missing",
-                format!(
-                    "`{}` depends on the number f of Byzantine inputs; declare it with f=F \
-                     (or the step parameter {}:f=F); f=0 runs the rule with no trimming",
-                    s.name, s.name
-                ),
-            ));
-        }
-    }
-    Ok(spec)
+    let pre = pre.iter().map(step).collect::<lbounds::Result<_>>()?;
+    defence_spec(step(rule)?, pre, f, Spelling::Python)
 }
 
 fn vector<'py>(py: Python<'py>, v: DVector<f64>) -> Bound<'py, PyArray1<f64>> {
@@ -192,9 +174,15 @@ fn pre_aggregate<'py>(
     matrix(py, out)
 }
 
-/// What the f Byzantine users send against the honest rows (an `f×d` array).
+/// The Byzantine rows and, with `then_aggregate`, the defence's aggregate.
+type Attacked<'py> = (Bound<'py, PyArray2<f64>>, Option<Bound<'py, PyArray1<f64>>>);
+
+/// What the f Byzantine users send against the honest rows (an `f×d` array), and with
+/// `then_aggregate` the defence's aggregate of the honest rows followed by them (as
+/// `lbounds attack --then-aggregate`: its draws continue the attack's stream).
 #[pyfunction]
-#[pyo3(signature = (honest, attack, f, rule=None, pre=Vec::new(), params=None, compat=None, seed=0))]
+#[pyo3(signature = (honest, attack, f, rule=None, pre=Vec::new(), params=None, compat=None, seed=0,
+                    then_aggregate=false))]
 #[allow(clippy::too_many_arguments)]
 fn attack<'py>(
     py: Python<'py>,
@@ -206,7 +194,8 @@ fn attack<'py>(
     params: Option<BTreeMap<String, f64>>,
     compat: Option<&str>,
     seed: u64,
-) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    then_aggregate: bool,
+) -> PyResult<Attacked<'py>> {
     let compat: Compat = crate::compat(compat)?;
     let f = count("f", f)?;
     let params = crate::params(params);
@@ -228,39 +217,19 @@ fn attack<'py>(
         };
         // Honest vectors are the caller's own: every entry must be finite.
         let honest = honest.input(NonFiniteEntries::Refuse)?;
-        let honest = honest.view();
-        check_size(honest.n(), honest.d(), f)?;
-        if let Some(p) = &defence {
-            p.check_n(honest.n() + f)?;
-        }
-        let mut rng = rng_from_seed(seed);
-        attack.corrupt(
-            honest,
+        attack_then_aggregate(
+            honest.view(),
+            attack.as_ref(),
             f,
-            &mut AttackContext {
-                rng: &mut rng,
-                defence: defence.as_ref(),
-                defence_state: None,
-            },
+            defence.as_ref(),
+            seed,
+            then_aggregate,
         )
     })?;
-    matrix(py, out)
-}
-
-/// Refuses, before any allocation, an f whose vectors (honest and Byzantine together, as the
-/// defence and the optimal attacks see them) would exceed [`MAX_VALUES`] (as `lbounds attack`).
-fn check_size(n: usize, d: usize, f: usize) -> lbounds::Result<()> {
-    let values = (n as u64)
-        .checked_add(f as u64)
-        .and_then(|m| m.checked_mul(d as u64));
-    if values.is_none_or(|v| v > MAX_VALUES) {
-        return Err(Error::invalid(
-            "f",
-            f,
-            format!("(n + f)·d = ({n} + {f})·{d} values exceed the limit of {MAX_VALUES} (8 GiB of f64)"),
-        ));
-    }
-    Ok(())
+    Ok((
+        matrix(py, out.byzantine)?,
+        out.aggregate.map(|a| vector(py, a)),
+    ))
 }
 
 /// The registries as `lbounds list --json` prints them.

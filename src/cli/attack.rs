@@ -2,11 +2,9 @@
 
 use super::{emit, parse_params, pipeline_spec, read_updates, CompatArg, INPUT_HELP};
 use anyhow::Result;
-use lbounds::aggregators::AggContext;
-use lbounds::attacks::{self, AttackContext};
+use lbounds::attacks;
+use lbounds::commands::defence::{attack_then_aggregate, Attacked};
 use lbounds::data::csv::format_vector;
-use lbounds::data::population::MAX_VALUES;
-use lbounds::rng::rng_from_seed;
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -72,29 +70,19 @@ pub fn run(a: Args) -> Result<()> {
         None => None,
     };
     let honest = read_updates(&a.input, a.header)?;
-    check_size(honest.n(), honest.d(), f)?;
-    if let Some(p) = &defence {
-        p.check_n(honest.n() + f)?;
-    }
-    let mut rng = rng_from_seed(a.seed);
-    let byz = attack.corrupt(
+    let Attacked {
+        byzantine: byz,
+        aggregate,
+    } = attack_then_aggregate(
         honest.view(),
+        attack.as_ref(),
         f,
-        &mut AttackContext {
-            rng: &mut rng,
-            defence: defence.as_ref(),
-            defence_state: None,
-        },
+        defence.as_ref(),
+        a.seed,
+        a.then_aggregate,
     )?;
     let bv = byz.view();
     let identical = bv.cols().all(|c| c == bv.col(0));
-    let aggregate = match (&defence, a.then_aggregate) {
-        (Some(p), true) => {
-            let x = honest.concat(&byz)?;
-            Some(p.run(x.view(), &mut AggContext::new(&mut rng))?)
-        }
-        _ => None,
-    };
     let text = if a.json {
         let byzantine = if identical {
             vector_json(bv.col(0))
@@ -114,25 +102,6 @@ pub fn run(a: Args) -> Result<()> {
         bv.cols().map(|c| format_vector(c) + "\n").collect()
     };
     emit(&text)
-}
-
-/// Refuses, before any allocation, an f whose vectors (honest and Byzantine together, as the
-/// defence and the optimal attacks see them) would exceed [`MAX_VALUES`].
-fn check_size(n: usize, d: usize, f: usize) -> Result<()> {
-    let values = (n as u64)
-        .checked_add(f as u64)
-        .and_then(|m| m.checked_mul(d as u64));
-    if values.is_none_or(|v| v > MAX_VALUES) {
-        return Err(lbounds::Error::invalid(
-            "f",
-            f,
-            format!(
-                "(n + f)·d = ({n} + {f})·{d} values exceed the limit of {MAX_VALUES} (8 GiB of f64)"
-            ),
-        )
-        .into());
-    }
-    Ok(())
 }
 
 /// A vector as JSON. JSON has no infinity and serde_json would write null, so ±∞ (the `inf`

@@ -2,12 +2,12 @@
 //! character model on synthetic user text holding a canary, and measure the canary's
 //! exposure (exact, interpolated, extrapolated).
 
-use super::{emit, json_line, Progress};
+use super::{emit, Progress};
 use anyhow::Result;
-use lbounds::experiment::exposure::{run_with, ExposureOutcome, ExposurePoint};
+use lbounds::commands::audit::exposure_json;
+use lbounds::experiment::exposure::{run_with, ExposurePoint};
 use lbounds::experiment::robust::Streams;
 use lbounds::learning::text::CANARY_PREFIX;
-use serde::Serialize;
 use std::fmt::Write as _;
 use std::time::Instant;
 
@@ -79,26 +79,6 @@ pub struct ExposureArgs {
     backend: super::BackendArgs,
 }
 
-/// The `--json` object: the run's outcome and the settings that produced it.
-#[derive(Serialize)]
-struct Out<'a> {
-    insertions: usize,
-    digits: usize,
-    context: usize,
-    hidden: usize,
-    tokens: usize,
-    epochs: usize,
-    batch: usize,
-    lr: f64,
-    seed: u64,
-    /// The target ε (`null`: not private).
-    epsilon_target: Option<f64>,
-    delta: f64,
-    #[serde(flatten)]
-    outcome: &'a ExposureOutcome,
-    seconds: f64,
-}
-
 /// Runs `lbounds audit exposure`.
 pub fn run(a: ExposureArgs) -> Result<()> {
     let p = ExposurePoint {
@@ -125,21 +105,7 @@ pub fn run(a: ExposureArgs) -> Result<()> {
     let seconds = start.elapsed().as_secs_f64();
     let e = &o.exposures;
     let text = if a.json {
-        json_line(&Out {
-            insertions: a.insertions,
-            digits: a.digits,
-            context: a.context,
-            hidden: a.hidden,
-            tokens: a.tokens,
-            epochs: a.epochs,
-            batch: a.batch,
-            lr: a.lr,
-            seed: a.seed,
-            epsilon_target: a.epsilon,
-            delta: a.delta,
-            outcome: &o,
-            seconds,
-        })?
+        exposure_json(&p, a.seed, &o, seconds)? + "\n"
     } else {
         let mut t = format!(
             "canary \"{CANARY_PREFIX}{}\" inserted {} time(s) into {} tokens of user text; \

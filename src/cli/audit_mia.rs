@@ -1,12 +1,12 @@
 //! `lbounds audit mia`: membership inference against shadow-trained models (loss threshold,
 //! LiRA online/offline, RMIA) on the long-tailed population, with optional DP-SGD.
 
-use super::{emit, json_line, Progress};
+use super::{emit, Progress};
 use anyhow::Result;
+use lbounds::commands::audit::{mia_config, mia_json, MiaFlags};
+use lbounds::commands::Spelling;
 use lbounds::experiment::mia::{run_audit, MiaConfig, MiaReport};
-use lbounds::learning::model::{Activation, ModelSpec};
-use lbounds::privacy::audit::mia::population::LongTail;
-use lbounds::privacy::audit::mia::shadow::{Cache, DpShadow, ShadowConfig};
+use lbounds::privacy::audit::mia::shadow::Cache;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -85,49 +85,23 @@ pub struct MiaArgs {
 }
 
 fn config(a: &MiaArgs) -> lbounds::Result<MiaConfig> {
-    let mut shadow = match a.model.as_str() {
-        "mlp" => {
-            if a.hidden == 0 {
-                return Err(lbounds::Error::invalid("--hidden", 0, "must be ≥ 1"));
-            }
-            ShadowConfig {
-                model: ModelSpec::Mlp {
-                    hidden: vec![a.hidden],
-                    activation: Activation::Relu,
-                },
-                ..ShadowConfig::mlp()
-            }
-        }
-        _ => ShadowConfig::softmax(),
-    };
-    if let Some(e) = a.epochs {
-        shadow.epochs = e;
-    }
-    if let Some(lr) = a.lr {
-        shadow.lr = lr;
-    }
-    if let Some(epsilon) = a.epsilon {
-        shadow.dp = Some(DpShadow {
-            epsilon,
-            delta: a.delta,
-            clip: a.clip,
-        });
-        shadow.batch = 0;
-    }
-    shadow.backend = a.backend.backend()?;
-    Ok(MiaConfig {
-        data: LongTail {
-            records: a.records,
-            population: a.population.unwrap_or(a.records / 5),
-            features: a.features,
-            ..LongTail::default()
-        },
-        data_seed: a.data_seed,
-        seed: a.seed,
+    let flags = MiaFlags {
         models: a.models,
+        model: a.model.clone(),
+        hidden: a.hidden,
+        records: a.records,
+        population: a.population,
+        features: a.features,
         targets: a.targets,
-        shadow,
-    })
+        epochs: a.epochs,
+        lr: a.lr,
+        epsilon: a.epsilon,
+        delta: a.delta,
+        clip: a.clip,
+        seed: a.seed,
+        data_seed: a.data_seed,
+    };
+    mia_config(&flags, a.backend.backend()?, Spelling::Cli)
 }
 
 /// Runs `lbounds audit mia`.
@@ -140,31 +114,11 @@ pub fn run(a: MiaArgs) -> Result<()> {
     bar.finish();
     let report = report?;
     let text = if a.json {
-        json_line(&json(&report, &a)?)?
+        mia_json(&report, &a.model, a.roc)? + "\n"
     } else {
         table(&report, &a)
     };
     emit(&text)
-}
-
-fn json(r: &MiaReport, a: &MiaArgs) -> Result<serde_json::Value> {
-    let mut v = serde_json::to_value(r)?;
-    v["model"] = a.model.clone().into();
-    if let Some(list) = v["attacks"].as_array_mut() {
-        for at in list {
-            if let Some(o) = at.as_object_mut() {
-                // The overall metrics at the top level of each attack.
-                if let Some(serde_json::Value::Object(m)) = o.remove("overall") {
-                    o.extend(m);
-                }
-                if !a.roc {
-                    o.remove("roc");
-                    o.remove("roc_canaries");
-                }
-            }
-        }
-    }
-    Ok(v)
 }
 
 fn table(r: &MiaReport, a: &MiaArgs) -> String {

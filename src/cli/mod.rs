@@ -28,7 +28,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lbounds::aggregators::{PipelineSpec, StepSpec};
-use lbounds::params::{lookup, Compat, Params, Spec};
+use lbounds::params::{Compat, Params};
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Once;
@@ -279,24 +279,8 @@ pub fn parse_params(raw: &[String]) -> Result<Params> {
     Ok(p)
 }
 
-/// Gives every step that accepts `f` the declared f, unless the step sets its own.
-pub fn declare_f<T: ?Sized>(
-    step: &mut StepSpec,
-    registry: &[Spec<T>],
-    family: &str,
-    f: Option<usize>,
-) -> Result<()> {
-    let spec = lookup(registry, family, &step.name)?;
-    if let Some(f) = f {
-        if spec.keys.contains(&"f") && !step.params.0.contains_key("f") {
-            step.params.set("f", f as f64);
-        }
-    }
-    Ok(())
-}
-
 /// Builds a pipeline spec from `--rule` (NAME[:K=V,...]), extra rule params, and `--pre` steps,
-/// declaring f on every step that takes it.
+/// declaring f on every step that takes it ([`lbounds::commands::defence::defence_spec`]).
 pub fn pipeline_spec(
     rule: &str,
     rule_params: &[String],
@@ -307,35 +291,16 @@ pub fn pipeline_spec(
     for (k, v) in parse_params(rule_params)?.0 {
         rule.params.set(&k, v);
     }
-    declare_f(&mut rule, lbounds::aggregators::RULES, "aggregator", f)?;
-    let mut steps = Vec::new();
-    for s in pre {
-        let mut step = StepSpec::parse(s)?;
-        declare_f(
-            &mut step,
-            lbounds::aggregators::PRE_AGGREGATORS,
-            "pre-aggregator",
-            f,
-        )?;
-        steps.push(step);
-    }
-    // A rule whose meaning depends on f must not silently run with f = 0 (trmean would be the
-    // plain average): no declared f and no `f` parameter on such a step is an error.
-    for step in steps.iter().chain(std::iter::once(&rule)) {
-        if !step.params.0.contains_key("f") && lbounds::aggregators::depends_on_f(&step.name)? {
-            return Err(lbounds::Error::invalid(
-                "--f",
-                "missing",
-                format!(
-                    "`{}` depends on the number f of Byzantine inputs; declare it with --f F \
-                     (or the step parameter {}:f=F); --f 0 runs the rule with no trimming",
-                    step.name, step.name
-                ),
-            )
-            .into());
-        }
-    }
-    Ok(PipelineSpec { rule, pre: steps })
+    let pre = pre
+        .iter()
+        .map(|s| StepSpec::parse(s))
+        .collect::<lbounds::Result<_>>()?;
+    Ok(lbounds::commands::defence::defence_spec(
+        rule,
+        pre,
+        f,
+        lbounds::commands::Spelling::Cli,
+    )?)
 }
 
 /// A progress bar on stderr that appears only once work has taken longer than a moment and

@@ -3,24 +3,17 @@
 
 use super::{emit, set_threads, CompatArg, Progress};
 use anyhow::Result;
-use lbounds::aggregators::{PipelineSpec, StepSpec, RULES};
-use lbounds::attacks::ATTACKS;
-use lbounds::bounds::applicability::{self, Quantity, SimulatedModel};
-use lbounds::bounds::{Kind, Value};
-use lbounds::data::noise::Noise;
+use lbounds::aggregators::StepSpec;
+use lbounds::bounds::applicability::Quantity;
+use lbounds::bounds::Kind;
+use lbounds::commands::simulate::{self, rule_label, BoundEntry, Bounds, Plan};
+use lbounds::commands::Spelling;
 use lbounds::data::population::{PopulationConfig, PopulationModel, RecordsPerUser};
-use lbounds::experiment::robust::{
-    defence_label, step_label, RobustAggregation, RobustOutcome, RobustPoint,
-};
+use lbounds::experiment::robust::{step_label, RobustAggregation, RobustOutcome, RobustPoint};
 use lbounds::experiment::summary::{mean_ci, MeanCi};
 use lbounds::experiment::{self, Record};
 use lbounds::params::Compat;
-use serde::Serialize;
 use std::fmt::Write as _;
-
-/// The attacks `simulate` runs by default: every registered attack except `inf`, whose
-/// infinite vectors most rules reject by design (ask for it with --attacks inf).
-const DEFAULT_SKIPPED_ATTACKS: &[&str] = &["inf"];
 
 /// Simulate Byzantine users against every robust aggregator, next to the lower bounds.
 ///
@@ -92,259 +85,54 @@ pub struct Args {
     json: bool,
 }
 
-/// One catalogue entry at the setting, as `--json` writes it under `bounds.ID`.
-#[derive(Clone, Debug, Serialize)]
-struct BoundEntry {
-    /// Whether its hypotheses match the simulated model and its quantity is a measured
-    /// column (see `lbounds::bounds::applicability`).
-    applies: bool,
-    /// `error` (‖F − μ‖), `error_to_honest_mean` (‖F − x̄_H‖), `kappa` (κ̂) or `other`.
-    quantity: Quantity,
-    /// What the value means, with its unit.
-    unit: &'static str,
-    /// The value in that unit (for B2/B3 the square root of the catalogue's squared norm);
-    /// `None` when infinite or not evaluated (see `note`).
-    value: Option<f64>,
-    /// The catalogue's own value where it differs from `value` (B2/B3: a squared norm).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    catalogue_value: Option<f64>,
-    /// The matching upper bound, when known (in the catalogue's unit).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    upper: Option<f64>,
-    /// `exact` (an explicit valid constant), `order` or `condition`.
-    kind: Kind,
-    /// Attained by an estimator the catalogue shows (R1, B1 on its instance).
-    tight: bool,
-    /// `verified`, `derived_here` or `to_verify`.
-    status: lbounds::bounds::Status,
-    /// Why it does not apply, why it is infinite, or why it was not evaluated.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    note: Option<String>,
-}
-
-/// The catalogue at one setting, keyed by id; `setting` holds the parameters it was
-/// evaluated at.
-#[derive(Clone, Debug, Serialize)]
-struct Bounds {
-    /// The parameters the entries were evaluated at (`G` is the root of the honest updates'
-    /// expected dissimilarity, the G² of B2/B3 for the losses ½‖θ − xᵢ‖²).
-    setting: std::collections::BTreeMap<String, f64>,
-    /// Catalogue id → entry.
-    #[serde(flatten)]
-    entries: std::collections::BTreeMap<String, BoundEntry>,
-    /// Catalogue order, for the table.
-    #[serde(skip)]
-    order: Vec<&'static str>,
-}
-
-impl Bounds {
-    fn new(model: &SimulatedModel) -> Bounds {
-        let mut entries = std::collections::BTreeMap::new();
-        let mut order = Vec::new();
-        for e in applicability::evaluate(model) {
-            let (catalogue, upper, mut note) = match &e.value {
-                Some(Ok(v)) => (
-                    v.as_f64(),
-                    v.upper,
-                    match &v.value {
-                        Value::Infinite { reason } => Some(format!("+inf: {reason}")),
-                        Value::Finite(_) => None,
-                    },
-                ),
-                Some(Err(err)) => (None, None, Some(format!("not evaluated: {err}"))),
-                None => (
-                    None,
-                    None,
-                    Some(format!(
-                        "not evaluated: this model does not determine {}",
-                        e.missing.join(", ")
-                    )),
-                ),
-            };
-            if let Err(why) = &e.applies {
-                note = Some(match note {
-                    Some(n) => format!("does not apply: {why}; {n}"),
-                    None => format!("does not apply: {why}"),
-                });
-            }
-            let value = e.shown();
-            entries.insert(
-                e.info.id.to_string(),
-                BoundEntry {
-                    applies: e.is_applicable(),
-                    quantity: e.role.quantity,
-                    unit: e.role.unit,
-                    value,
-                    catalogue_value: catalogue.filter(|_| e.role.squared),
-                    upper,
-                    kind: e.info.kind,
-                    tight: e.info.tight,
-                    status: e.info.status,
-                    note,
-                },
-            );
-            order.push(e.info.id);
-        }
-        Bounds {
-            setting: model.params().0,
-            entries,
-            order,
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct JsonRecord<'a> {
-    point: u64,
-    replicate: u32,
-    seed: u64,
-    rule: String,
-    attack: String,
-    params: &'a RobustPoint,
-    output: &'a RobustOutcome,
-    bounds: &'a Bounds,
-}
-
-/// A rule that did not run at this setting, as `--json` writes it (one line per rule).
-#[derive(Serialize)]
-struct JsonNotRun<'a> {
-    rule: &'a str,
-    status: &'static str,
-    reason: &'a str,
-}
-
 /// Runs the subcommand.
 pub fn run(a: Args) -> Result<()> {
     let compat: Compat = a.compat.into();
-    let population = population_config(&a)?;
+    let population = simulate::population(
+        a.n,
+        a.d,
+        a.byzantine,
+        a.heterogeneity,
+        a.mean,
+        &a.noise,
+        a.records,
+        a.zipf,
+        Spelling::Cli,
+    )?;
     let model = population.clone().build()?;
-    let (n, f) = (model.n(), model.f());
     set_threads(threads_that_fit(&a, &model)?)?;
+    // Empty --rules / --attacks: the defaults (see `simulate::plan` for what may be left out).
+    fn explicit(v: &[String]) -> Option<&[String]> {
+        (!v.is_empty()).then_some(v)
+    }
+    let plan = simulate::plan(
+        model,
+        explicit(&a.rules),
+        &a.pre,
+        explicit(&a.attacks),
+        a.replicates,
+        compat,
+        Spelling::Cli,
+    )?;
+    let bounds = Bounds::new(&plan.model);
 
-    // Names and parameters are checked natively first, so a typo is always an error. A rule
-    // that cannot run at this setting (too few inputs for its f, or, under --compat byzfl, a
-    // rule ByzFL 0.0.11 lacks) is listed as "not run (reason)" when it comes from the default
-    // set; a rule named with --rules that ByzFL lacks is an error (exit 2), one that needs
-    // more inputs is a "not run" row, and the table stands as long as one rule runs.
-    let explicit_rules = !a.rules.is_empty();
-    let rule_names: Vec<String> = if explicit_rules {
-        a.rules.clone()
-    } else {
-        RULES.iter().map(|s| s.name.to_string()).collect()
-    };
-    let mut defences: Vec<PipelineSpec> = Vec::new();
-    let mut not_run: Vec<(String, String)> = Vec::new();
-    for r in &rule_names {
-        let spec = super::pipeline_spec(r, &[], &a.pre, Some(f))?;
-        spec.build(Compat::Native)?;
-        let label = rule_label(&spec);
-        if defences.iter().any(|d| rule_label(d) == label)
-            || not_run.iter().any(|(l, _)| *l == label)
-        {
-            anyhow::bail!("--rules lists `{label}` twice");
-        }
-        let why = match spec.build(compat) {
-            Err(e) if explicit_rules => return Err(e.into()),
-            Err(e) => Some(e.to_string()),
-            Ok(pipeline) => pipeline.check_n(n).err().map(|e| e.to_string()),
-        };
-        match why {
-            None => defences.push(spec),
-            Some(why) => not_run.push((label, why)),
-        }
-    }
-    let explicit_attacks = !a.attacks.is_empty();
-    let attack_names: Vec<String> = if explicit_attacks {
-        a.attacks.clone()
-    } else {
-        ATTACKS
-            .iter()
-            .map(|s| s.name)
-            .filter(|n| !DEFAULT_SKIPPED_ATTACKS.contains(n))
-            .map(str::to_string)
-            .collect()
-    };
-    let mut attacks: Vec<StepSpec> = Vec::new();
-    let mut attacks_not_run: Vec<(String, String)> = Vec::new();
-    for name in &attack_names {
-        let step = StepSpec::parse(name)?;
-        lbounds::attacks::build(&step.name, &step.params, Compat::Native)?;
-        let label = step_label(&step);
-        if attacks.iter().any(|s| step_label(s) == label) {
-            anyhow::bail!("--attacks lists `{label}` twice");
-        }
-        match lbounds::attacks::build(&step.name, &step.params, compat) {
-            Ok(_) => attacks.push(step),
-            Err(e) if explicit_attacks => return Err(e.into()),
-            Err(e) => attacks_not_run.push((label, e.to_string())),
-        }
-    }
-    if attacks.is_empty() {
-        anyhow::bail!(
-            "no attack can run: {}",
-            attacks_not_run
-                .iter()
-                .map(|(r, e)| format!("{r}: {e}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
-    }
-    if defences.is_empty() {
-        anyhow::bail!(
-            "no rule can run with n = {n} and f = {f}: {}",
-            not_run
-                .iter()
-                .map(|(r, e)| format!("{r}: {e}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
-    }
-
-    let points: Vec<RobustPoint> = defences
-        .iter()
-        .flat_map(|d| {
-            attacks.iter().map(|at| RobustPoint {
-                population: population.clone(),
-                defence: d.clone(),
-                attack: at.clone(),
-                compat,
-            })
-        })
-        .collect();
-    let runs = points.len() as u64 * u64::from(a.replicates);
-    if runs > MAX_RUNS {
-        return Err(lbounds::Error::invalid(
-            "--replicates",
-            a.replicates,
-            format!(
-                "{} cells x {} replicates = {runs} runs; simulate keeps every run in memory and allows at most {MAX_RUNS} (a sweep streams its records to disk)",
-                points.len(),
-                a.replicates
-            ),
-        )
-        .into());
-    }
-    let bounds = Bounds::new(&SimulatedModel::of(&model));
-
-    let progress = Progress::new(points.len() as u64 * u64::from(a.replicates), "simulate");
-    let records = experiment::run(&RobustAggregation, &points, a.replicates, a.seed, &|| {
-        progress.tick()
-    })?;
+    let progress = Progress::new(
+        plan.points.len() as u64 * u64::from(a.replicates),
+        "simulate",
+    );
+    let records = experiment::run(
+        &RobustAggregation,
+        &plan.points,
+        a.replicates,
+        a.seed,
+        &|| progress.tick(),
+    )?;
     progress.finish();
 
     let text = if a.json {
-        json_lines(&records, a.seed, &bounds, &not_run)?
+        simulate::json_lines(&records, a.seed, &bounds, &plan.not_run)?
     } else {
-        table(
-            &a,
-            &population,
-            &defences,
-            &attacks,
-            &records,
-            &bounds,
-            &not_run,
-            &attacks_not_run,
-        )
+        table(&a, &population, &plan, &records, &bounds)
     };
     emit(&text)
 }
@@ -371,11 +159,6 @@ fn available_bytes() -> Option<f64> {
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024.0)
 }
-
-/// Most runs (cells × replicates) one `simulate` holds: every run's record stays in memory until
-/// the table is summarised (a few hundred bytes each), so 4 294 967 295 replicates must be
-/// refused before any work rather than abort allocating. Larger studies belong in a sweep.
-const MAX_RUNS: u64 = 1_000_000;
 
 /// The worker threads to use: `--threads` (0 = every core), lowered so that the runs in
 /// flight (one per thread) fit in the available memory. Results do not depend on it.
@@ -411,72 +194,6 @@ fn threads_that_fit(a: &Args, model: &PopulationModel) -> Result<usize> {
         return Ok(fit);
     }
     Ok(a.threads)
-}
-
-/// The population the flags describe.
-fn population_config(a: &Args) -> Result<PopulationConfig> {
-    let records = match a.zipf {
-        Some(s) => RecordsPerUser::Zipf {
-            s,
-            max: a.records as u64,
-        },
-        None => RecordsPerUser::Fixed { m: a.records },
-    };
-    Ok(PopulationConfig {
-        n: a.n,
-        d: a.d,
-        byzantine_fraction: a.byzantine,
-        heterogeneity: a.heterogeneity,
-        mean: a.mean,
-        noise: parse_noise(&a.noise)?,
-        records,
-        ..PopulationConfig::default()
-    })
-}
-
-/// Parses `--noise KIND[:KEY=VALUE,...]` into the population's noise model.
-fn parse_noise(spec: &str) -> Result<Noise> {
-    Ok(
-        lbounds::experiment::config::parse_noise(spec).map_err(|e| match e {
-            lbounds::Error::InvalidParameter { reason, .. } => {
-                lbounds::Error::invalid("--noise", spec, reason)
-            }
-            other => other,
-        })?,
-    )
-}
-
-fn json_lines(
-    records: &[Record<RobustPoint, RobustOutcome>],
-    seed: u64,
-    bounds: &Bounds,
-    not_run: &[(String, String)],
-) -> Result<String> {
-    let mut s = String::new();
-    for r in records {
-        let line = serde_json::to_string(&JsonRecord {
-            point: r.point,
-            replicate: r.replicate,
-            seed,
-            rule: rule_label(&r.params.defence),
-            attack: step_label(&r.params.attack),
-            params: &r.params,
-            output: &r.output,
-            bounds,
-        })?;
-        s.push_str(&line);
-        s.push('\n');
-    }
-    for (rule, reason) in not_run {
-        let line = serde_json::to_string(&JsonNotRun {
-            rule,
-            status: "not_run",
-            reason,
-        })?;
-        s.push_str(&line);
-        s.push('\n');
-    }
-    Ok(s)
 }
 
 /// Per-cell summary over replicates.
@@ -537,20 +254,6 @@ fn summarise(outcomes: &[&RobustOutcome]) -> Cell {
     }
 }
 
-/// A rule's label for the table and `--json`: [`defence_label`] without the `f` that
-/// simulate declares to every rule (shown in the header), so `trmean`, not `trmean:f=5`.
-fn rule_label(d: &PipelineSpec) -> String {
-    let strip = |s: &StepSpec| {
-        let mut s = s.clone();
-        s.params.0.remove("f");
-        s
-    };
-    defence_label(&PipelineSpec {
-        rule: strip(&d.rule),
-        pre: d.pre.iter().map(strip).collect(),
-    })
-}
-
 /// A column label for an attack: its name, or the initials of a long snake_case name, then its
 /// parameters (`alie:z=2`), so two variants of one attack never share a header.
 fn attack_label(step: &StepSpec) -> String {
@@ -560,17 +263,15 @@ fn attack_label(step: &StepSpec) -> String {
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn table(
     a: &Args,
     population: &PopulationConfig,
-    defences: &[PipelineSpec],
-    attacks: &[StepSpec],
+    plan: &Plan,
     records: &[Record<RobustPoint, RobustOutcome>],
     bounds: &Bounds,
-    not_run: &[(String, String)],
-    attacks_not_run: &[(String, String)],
 ) -> String {
+    let (defences, attacks) = (&plan.defences, &plan.attacks);
+    let (not_run, attacks_not_run) = (&plan.not_run, &plan.attacks_not_run);
     let reps = a.replicates as usize;
     let n_att = attacks.len();
     let cell_outcomes = |di: usize, ai: usize| -> Vec<&RobustOutcome> {
