@@ -210,9 +210,7 @@ fn audit_dpsgd_json(
     device: Option<&str>,
     dtype: Option<&str>,
 ) -> PyResult<String> {
-    self::backend(backend, device, dtype)?
-        .require_native("audit dpsgd (gradient canaries in privacy::sgd)")
-        .map_err(to_py)?;
+    let backend = self::backend(backend, device, dtype)?;
     let flags = DpsgdFlags {
         epsilon,
         runs: count32("runs", runs)?,
@@ -226,7 +224,7 @@ fn audit_dpsgd_json(
         epochs: count("epochs", epochs)?,
     };
     released(py, move || {
-        let cfg = commands::dpsgd_config(&flags, Spelling::Python)?;
+        let cfg = commands::dpsgd_config(&flags, backend, Spelling::Python)?;
         let out = dpsgd::audit(&cfg, seed, &|| {})?;
         commands::dpsgd_json(&out, &cfg, seed)
     })

@@ -1,11 +1,12 @@
 //! `lbounds audit dpsgd`: audit the crate's own DP-SGD (optionally with a planted bug) and
 //! print the empirical lower bound on epsilon next to the accountant's epsilon.
 
-use super::{emit, json_line, set_threads, Progress};
+use super::{emit, set_threads, Progress};
 use anyhow::Result;
-use lbounds::privacy::audit::dpsgd::{self, AuditConfig, AuditTraining, Method};
+use lbounds::commands::audit::{dpsgd_config, dpsgd_json, DpsgdFlags};
+use lbounds::commands::Spelling;
+use lbounds::privacy::audit::dpsgd::{self, Method};
 use lbounds::privacy::sgd::PlantedBug;
-use serde::Serialize;
 use std::fmt::Write as _;
 
 /// Audit lbounds' own DP-SGD (logistic regression, Poisson sampling, per-example clipping,
@@ -69,31 +70,20 @@ pub struct DpsgdArgs {
 
 /// Runs `lbounds audit dpsgd`.
 pub fn run(a: DpsgdArgs) -> Result<()> {
-    let planted_bug = PlantedBug::parse(&a.planted_bug)?;
-    let method = if a.one_run {
-        Method::OneRun {
-            canaries: a.canaries,
-            guesses: a
-                .guesses
-                .unwrap_or_else(|| Method::default_guesses(a.canaries)),
-        }
-    } else {
-        Method::MultiRun { runs: a.runs }
-    };
-    let cfg = AuditConfig {
+    let flags = DpsgdFlags {
         epsilon: a.epsilon,
+        runs: (!a.one_run).then_some(a.runs),
+        one_run: a.one_run,
+        canaries: a.one_run.then_some(a.canaries),
+        guesses: a.guesses,
+        planted_bug: a.planted_bug.clone(),
         delta: a.delta,
         alpha: a.alpha,
-        planted_bug,
-        method,
-        training: AuditTraining {
-            sample_rate: a.sample_rate,
-            epochs: a.epochs,
-            ..AuditTraining::default()
-        },
-        backend: a.run.backend.backend()?,
+        sample_rate: a.sample_rate,
+        epochs: a.epochs,
     };
-    cfg.validate()?;
+    let cfg = dpsgd_config(&flags, a.run.backend.backend()?, Spelling::Cli)?;
+    let (method, planted_bug) = (cfg.method, cfg.planted_bug);
     set_threads(a.run.threads)?;
     let trainings = match method {
         Method::MultiRun { runs } => 2 * u64::from(runs),
@@ -103,40 +93,7 @@ pub fn run(a: DpsgdArgs) -> Result<()> {
     let out = dpsgd::audit(&cfg, a.run.seed, &|| progress.tick())?;
     progress.finish();
     let text = if a.run.json {
-        #[derive(Serialize)]
-        struct Out<'a> {
-            #[serde(flatten)]
-            audit: &'a dpsgd::AuditOutcome,
-            epsilon_target: f64,
-            planted_bug: PlantedBug,
-            method: &'static str,
-            runs: Option<u32>,
-            canaries: Option<u32>,
-            guesses: Option<u32>,
-            canary: &'static str,
-            delta: f64,
-            alpha: f64,
-            sample_rate: f64,
-            seed: u64,
-        }
-        let (runs, canaries, guesses) = match method {
-            Method::MultiRun { runs } => (Some(runs), None, None),
-            Method::OneRun { canaries, guesses } => (None, Some(canaries), Some(guesses)),
-        };
-        json_line(&Out {
-            audit: &out,
-            epsilon_target: a.epsilon,
-            planted_bug,
-            method: method.name(),
-            runs,
-            canaries,
-            guesses,
-            canary: "dirac-gradient",
-            delta: a.delta,
-            alpha: a.alpha,
-            sample_rate: a.sample_rate,
-            seed: a.run.seed,
-        })?
+        dpsgd_json(&out, &cfg, a.run.seed)? + "\n"
     } else {
         let mut t = format!(
             "epsilon >= {:.4} with confidence {} (delta = {}); the accountant promises epsilon = {:.4}: {}\n",

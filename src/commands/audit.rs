@@ -99,7 +99,11 @@ pub struct DpsgdFlags {
 /// # Errors
 /// `runs` with `one_run`, `canaries`/`guesses` without it (named as the caller spells
 /// them), an unknown planted bug, or a field out of its domain.
-pub fn dpsgd_config(flags: &DpsgdFlags, spelling: Spelling) -> Result<AuditConfig> {
+pub fn dpsgd_config(
+    flags: &DpsgdFlags,
+    backend: crate::learning::model::Backend,
+    spelling: Spelling,
+) -> Result<AuditConfig> {
     let conflict = |key: &str, why: &str| Err(Error::invalid(&spelling.name(key), "set", why));
     let method = if flags.one_run {
         if flags.runs.is_some() {
@@ -134,6 +138,7 @@ pub fn dpsgd_config(flags: &DpsgdFlags, spelling: Spelling) -> Result<AuditConfi
             epochs: flags.epochs,
             ..AuditTraining::default()
         },
+        backend,
     };
     cfg.validate()?;
     Ok(cfg)
