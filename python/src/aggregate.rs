@@ -187,7 +187,7 @@ fn pre_aggregate<'py>(
         let x = x.input(aggregators::untrusted_entries(compat))?;
         let x = x.view();
         pre.check_n(x.n())?;
-        pre.apply(x.to_owned(), &mut AggContext::new(&mut rng_from_seed(seed)))
+        pre.apply_view(x, &mut AggContext::new(&mut rng_from_seed(seed)))
     })?;
     matrix(py, out)
 }

@@ -156,6 +156,15 @@ pub trait PreAggregator: std::any::Any + Send + Sync {
     /// Those of [`PreAggregator::check_n`].
     fn apply(&self, x: Updates, cx: &mut AggContext<'_>) -> Result<Updates>;
 
+    /// [`PreAggregator::apply`] on borrowed vectors (the first step of a pipeline): a copy,
+    /// then in place, unless the step writes a fresh output anyway (NNM).
+    ///
+    /// # Errors
+    /// Those of [`PreAggregator::apply`].
+    fn apply_view(&self, x: UpdatesView<'_>, cx: &mut AggContext<'_>) -> Result<Updates> {
+        self.apply(x.to_owned(), cx)
+    }
+
     /// Number of output vectors for n inputs (n for most; ⌈n/s⌉ for bucketing).
     fn output_len(&self, n: usize) -> usize {
         n
@@ -399,8 +408,15 @@ impl Pipeline {
             self.check_n(x.n())?;
             return self.no_nan_out(self.agg.aggregate(x, cx)?);
         }
-        // The pre-aggregators rewrite their input: one copy, then in place.
-        self.run_owned(x.to_owned(), cx)
+        // The pre-aggregators rewrite their input: the first reads it borrowed (one copy,
+        // then in place, or a fresh output), the others in place.
+        self.check_n(x.n())?;
+        let (first, rest) = self.pre.split_first().expect("invariant: a pre-aggregator");
+        let mut x = first.apply_view(x, cx)?;
+        for p in rest {
+            x = p.apply(x, cx)?;
+        }
+        self.no_nan_out(self.agg.aggregate(x.view(), cx)?)
     }
 
     /// Whether [`Pipeline::run_counted`] works on the distinct vectors (no pre-aggregator,
