@@ -144,8 +144,9 @@ fn aggregate<'py>(
     let x = Array::of(&x);
     let out = released(py, || {
         let pipeline = pipeline(&rule, &pre, f)?.build(compat)?;
-        // Any row may come from a Byzantine user: ±∞ passes, and natively NaN is +∞.
-        let x = x.input(aggregators::untrusted_entries(compat))?;
+        // Any row may come from a Byzantine user: ±∞ passes, and natively NaN is +∞ (read
+        // so by the rule itself where it can, with no scan of the input).
+        let x = x.input(pipeline.untrusted_entries(compat))?;
         let x = x.view();
         let previous = previous.map(DVector::from_vec);
         if let Some(p) = &previous {

@@ -87,6 +87,14 @@ pub trait Aggregator: std::any::Any + Send + Sync {
         false
     }
 
+    /// Whether the rule reads every NaN entry as +∞ itself (its values all pass through
+    /// `coordinatewise`'s fill): natively it may then be given a borrowed buffer that still
+    /// holds NaN, and returns what it returns on the rewritten copy
+    /// ([`Pipeline::untrusted_entries`]).
+    fn reads_nan_as_infinity(&self) -> bool {
+        false
+    }
+
     /// [`Aggregator::aggregate`] of the input in which column i of `x` appears `counts[i]`
     /// times, the copies consecutive and in column order ([`expand`]). The default expands
     /// the copies and aggregates; the rules of [`Aggregator::takes_counts`] compute on the
@@ -379,6 +387,18 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// How a caller holding vectors from possibly Byzantine users hands them to this pipeline
+    /// ([`untrusted_entries`]), except where the pipeline is one rule that reads NaN as +∞
+    /// itself ([`Aggregator::reads_nan_as_infinity`]): then the entries pass as they are and
+    /// a borrowed buffer needs neither the rewrite nor the scan that decides on it.
+    pub fn untrusted_entries(&self, compat: Compat) -> NonFiniteEntries {
+        if self.pre.is_empty() && self.agg.reads_nan_as_infinity() {
+            NonFiniteEntries::Keep
+        } else {
+            untrusted_entries(compat)
+        }
+    }
+
     /// A pipeline with no pre-aggregation.
     pub fn rule(agg: Box<dyn Aggregator>) -> Self {
         Pipeline {

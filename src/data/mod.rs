@@ -58,7 +58,9 @@ pub enum NonFiniteEntries {
     /// ±∞ and NaN pass as they are: Byzantine input under `--compat byzfl`, whose rules
     /// reproduce ByzFL 0.0.11's NumPy arithmetic on NaN where it returns a number and report
     /// an error where it returns NaN (the `far` module of the aggregators has the table). Only
-    /// [`crate::params::Compat::Byzfl`] rules and pre-aggregators may be given such vectors.
+    /// [`crate::params::Compat::Byzfl`] rules and pre-aggregators may be given such vectors,
+    /// and the native rules that read NaN as +∞ themselves
+    /// (`aggregators::Pipeline::untrusted_entries`).
     Keep,
 }
 
