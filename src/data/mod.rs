@@ -234,7 +234,9 @@ impl Updates {
     /// writes its output block by block ([`Updates::row_blocks_mut`]).
     pub(crate) fn zeros(d: usize, n: usize) -> Updates {
         debug_assert!(d >= 1 && n >= 1);
-        Updates(DMatrix::zeros(d, n))
+        // `vec!` of zeros asks the allocator for zeroed memory (fresh pages, zero already),
+        // where `DMatrix::zeros` writes every entry once more before the step writes it.
+        Updates(DMatrix::from_vec(d, n, vec![0.0; d * n]))
     }
 
     /// Every entry, vector after vector, for in-place pre-aggregation. Writers must keep the
