@@ -3,8 +3,10 @@
 n = 50 vectors of dimension d = 10^5 drawn i.i.d. N(0, I) (`default_rng(1)`), f = 10, as in
 ByzFL's speed anchor (the lbounds reference notes on ByzFL, section 9: NumPy float64, median of
 7 calls after one warm-up). Each lbounds time includes the whole Python call: argument
-checks, the NumPy-to-Rust hand-over (zero-copy for this C-contiguous float64 input), the GIL
-release, the copy NNM rewrites in place, and the NumPy output array.
+checks, the NumPy-to-Rust hand-over (zero-copy for this C-contiguous float64 input), the
+finiteness scan where the rule needs one (natively Krum and NNM: a NaN is read as +inf, which
+the median and the trimmed mean do in their own kernel), the GIL release, NNM's fresh n x d
+output, and the NumPy output array.
 
 Two ways in are timed: `lbounds.byzfl` (the drop-in, `compat="byzfl"`, what ByzFL computes)
 and `lbounds.aggregate` (native rules). With one worker thread (`--threads 1`) the numbers

@@ -126,8 +126,9 @@ fn aggregate<'py>(
     let x = Array::of(&x);
     let out = released(py, || {
         let pipeline = pipeline(&rule, &pre, f)?.build(compat)?;
-        // Any row may come from a Byzantine user: ±∞ passes, and natively NaN is +∞.
-        let x = x.input(aggregators::untrusted_entries(compat))?;
+        // Any row may come from a Byzantine user: ±∞ passes, and natively NaN is +∞ (read
+        // so by the rule itself where it can, with no scan of the input).
+        let x = x.input(pipeline.untrusted_entries(compat))?;
         let x = x.view();
         let previous = previous.map(DVector::from_vec);
         if let Some(p) = &previous {
@@ -169,7 +170,7 @@ fn pre_aggregate<'py>(
         let x = x.input(aggregators::untrusted_entries(compat))?;
         let x = x.view();
         pre.check_n(x.n())?;
-        pre.apply(x.to_owned(), &mut AggContext::new(&mut rng_from_seed(seed)))
+        pre.apply_view(x, &mut AggContext::new(&mut rng_from_seed(seed)))
     })?;
     matrix(py, out)
 }

@@ -17,8 +17,13 @@
 //! `select_nth_unstable`; the transpose alone, a chunked copy, costs about one plain pass over
 //! the data.
 //!
-//! The buffers use `<` for ordering, which is a total order on the non-NaN values the rules
-//! receive (`Updates` rejects NaN; ±∞ sort at the ends).
+//! The buffers use `<` for ordering, which is a total order on non-NaN values (±∞ sort at the
+//! ends). [`BlockBuf::set_wire`] copies a NaN in as +∞, the native reading of a NaN sent by a
+//! Byzantine user (`Updates::new_untrusted`), so the networks never see one: a rule whose
+//! every value passes through it may be given vectors that still hold their NaN (a borrowed
+//! NumPy array that skipped the finiteness scan, `Aggregator::reads_nan_as_infinity`) and
+//! computes what it computes on the rewritten copy, bit for bit. The conversion is a compare
+//! and a blend per register on a copy that runs at memory speed anyway.
 //!
 //! # References
 //! - K. E. Batcher, "Sorting networks and their applications", AFIPS Spring Joint Computer
@@ -211,6 +216,16 @@ fn compare_exchange<const L: usize>(x: [f64; L], y: [f64; L]) -> ([f64; L], [f64
     (lo, hi)
 }
 
+/// `v`, or +∞ for a NaN (a compare and a blend once vectorised).
+#[inline(always)]
+fn nan_as_plus_inf(v: f64) -> f64 {
+    if v.is_nan() {
+        f64::INFINITY
+    } else {
+        v
+    }
+}
+
 /// The transposed buffer of one block: `BLOCK / LANES` groups of `wires` wires.
 pub(crate) struct BlockBuf<'a> {
     data: &'a mut [Lane],
@@ -239,9 +254,9 @@ fn with_buffer<R>(len: usize, work: impl FnOnce(&mut [Lane]) -> R) -> R {
 }
 
 impl BlockBuf<'_> {
-    /// Stores `vals` (the block's values of one client, at most [`BLOCK`]) as wire `i`.
-    /// Inlined so that the copy runs on the caller's instruction set (the fill runs under
-    /// [`crate::simd::widest`]).
+    /// Stores `vals` (the block's values of one client, at most [`BLOCK`]) as wire `i`, each
+    /// NaN as +∞ (module docs). Inlined so that the copy runs on the caller's instruction set
+    /// (the fill runs under [`crate::simd::widest`]).
     #[inline(always)]
     pub(crate) fn set_wire(&mut self, i: usize, vals: &[f64]) {
         // Whole lanes as fixed-size copies (inlined moves; a variable-length copy per lane
@@ -253,13 +268,17 @@ impl BlockBuf<'_> {
             for (d, s) in dst.chunks_exact_mut(HALF).zip(chunk.chunks_exact(HALF)) {
                 let s: &[f64; HALF] = s.try_into().expect("HALF lanes");
                 let d: &mut [f64; HALF] = d.try_into().expect("HALF lanes");
-                *d = *s;
+                for l in 0..HALF {
+                    d[l] = nan_as_plus_inf(s[l]);
+                }
             }
         }
         let rest = lanes.remainder();
         if !rest.is_empty() {
             let g = vals.len() / LANES;
-            self.data[g * self.wires + i][..rest.len()].copy_from_slice(rest);
+            for (d, s) in self.data[g * self.wires + i].iter_mut().zip(rest) {
+                *d = nan_as_plus_inf(*s);
+            }
         }
     }
 
@@ -537,6 +556,53 @@ mod tests {
             inner + outer.iter().map(|w| w[0]).sum::<f64>()
         });
         assert_eq!(total, 8.0 * 2.0 + 4.0);
+    }
+
+    /// The rules that [`crate::aggregators::Aggregator::reads_nan_as_infinity`] (median,
+    /// trimmed mean with f ≥ 1) return on vectors still holding their NaN exactly the bits
+    /// they return on the copy `Updates::new_untrusted` rewrites (NaN as +∞), next to ±∞ and
+    /// 10³⁰⁰ rows, with a ragged last group, as many non-finite values per coordinate as f
+    /// and more. Mutation seen to fail it: `set_wire` copying the values as they are (a NaN
+    /// then stays where the compare-exchanges leave it, `<` being false both ways).
+    #[test]
+    fn rules_reading_nan_as_infinity_match_the_rewritten_copy() {
+        use crate::aggregators::{build, AggContext};
+        use crate::data::{NonFiniteEntries, Updates};
+        use crate::params::Compat;
+        use crate::params::Params;
+        use crate::rng::rng_from_seed;
+        let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(17);
+        let (n, d) = (11, 2 * LANES + 5);
+        let specials = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300, -1e300];
+        let m = nalgebra::DMatrix::from_fn(d, n, |r, c| {
+            // Rows 0-2 carry the specials; row 0 a NaN in every coordinate.
+            let u = (rng.next_u64() % 1000) as f64 / 100.0 - 5.0;
+            match (c, rng.next_u64() % 4) {
+                (0, _) => f64::NAN,
+                (1 | 2, 0) => specials[(r + c) % specials.len()],
+                _ => u,
+            }
+        });
+        let raw = Updates::with_entries(m.clone(), NonFiniteEntries::Keep).unwrap();
+        let rewritten = Updates::new_untrusted(m).unwrap();
+        for (name, f) in [
+            ("median", 0.0),
+            ("trmean", 1.0),
+            ("trmean", 3.0),
+            ("trmean", 5.0),
+        ] {
+            let rule = build(name, &Params::new().with("f", f), Compat::Native).unwrap();
+            assert!(rule.reads_nan_as_infinity(), "{name}");
+            let mut rng = rng_from_seed(0);
+            let mut cx = AggContext::new(&mut rng);
+            let bits =
+                |v: nalgebra::DVector<f64>| -> Vec<u64> { v.iter().map(|x| x.to_bits()).collect() };
+            let a = bits(rule.aggregate(raw.view(), &mut cx).unwrap());
+            let b = bits(rule.aggregate(rewritten.view(), &mut cx).unwrap());
+            assert_eq!(a, b, "{name} f = {f}");
+        }
+        let mean = build("trmean", &Params::new().with("f", 0.0), Compat::Native).unwrap();
+        assert!(!mean.reads_nan_as_infinity());
     }
 
     #[test]

@@ -310,6 +310,25 @@ impl Aggregator for ByzflNan<dyn Aggregator> {
     }
 
     fn aggregate(&self, x: UpdatesView<'_>, cx: &mut AggContext<'_>) -> Result<DVector<f64>> {
+        // Where the rule's own output tells whether a NaN row could have changed it, the rule
+        // runs first and the O(nd) scan for NaN rows only when the output says so (a Python
+        // caller would otherwise pay one more read of the input on every call). Exact: the
+        // output is the rule's either way, checked below for NaN. TrMean (f ≥ 1): its kernel
+        // reads NaN as +∞ (`coordinatewise`), and a coordinate holding more than f NaN then
+        // keeps a +∞ and comes out non-finite, so a finite output is the as-+∞ result with at
+        // most f NaN per column, which is what the scan path returns.
+        let early = match &self.rule {
+            NanRule::Exact => {
+                Some(self.inner.aggregate(x, cx)?).filter(|out| !out.iter().any(|v| v.is_nan()))
+            }
+            NanRule::TrMean { f } if *f > 0 => {
+                Some(self.inner.aggregate(x, cx)?).filter(|out| out.iter().all(|v| v.is_finite()))
+            }
+            _ => None,
+        };
+        if let Some(out) = early {
+            return Ok(out);
+        }
         let nan = Self::nan_rows(x);
         if nan.is_empty() {
             return self.inner.aggregate(x, cx);
@@ -455,9 +474,23 @@ impl PreAggregator for ByzflNan<dyn PreAggregator> {
     }
 
     fn apply(&self, x: Updates, cx: &mut AggContext<'_>) -> Result<Updates> {
-        let nan = Self::nan_rows(x.view());
+        self.refuse_nan_input(x.view())?;
+        self.inner.apply(x, cx)
+    }
+
+    fn apply_view(&self, x: UpdatesView<'_>, cx: &mut AggContext<'_>) -> Result<Updates> {
+        self.refuse_nan_input(x)?;
+        self.inner.apply_view(x, cx)
+    }
+}
+
+impl ByzflNan<dyn PreAggregator> {
+    /// The error for NaN rows where ByzFL's pre-aggregator returns NaN or an unspecified
+    /// result; `Ok` where the step's own arithmetic reproduces ByzFL's.
+    fn refuse_nan_input(&self, x: UpdatesView<'_>) -> Result<()> {
+        let nan = Self::nan_rows(x);
         if nan.is_empty() {
-            return self.inner.apply(x, cx);
+            return Ok(());
         }
         let rule = self.name;
         match self.rule {
@@ -474,20 +507,19 @@ impl PreAggregator for ByzflNan<dyn PreAggregator> {
                     nan[0]
                 ),
             )),
-            NanRule::Arc { f } if arc_clips(f, x.n()) => {
-                if (0..x.n()).any(|i| norm(x.view().col(i)).is_nan()) {
-                    return Err(byzfl_unspecified(
-                        rule,
-                        &format!(
-                            "vector {} has a NaN norm, which ARC sorts with Python's list.sort \
-                             (NaN compares false with every number)",
-                            nan[0]
-                        ),
-                    ));
-                }
-                self.inner.apply(x, cx)
+            NanRule::Arc { f }
+                if arc_clips(f, x.n()) && (0..x.n()).any(|i| norm(x.col(i)).is_nan()) =>
+            {
+                Err(byzfl_unspecified(
+                    rule,
+                    &format!(
+                        "vector {} has a NaN norm, which ARC sorts with Python's list.sort \
+                         (NaN compares false with every number)",
+                        nan[0]
+                    ),
+                ))
             }
-            _ => self.inner.apply(x, cx),
+            _ => Ok(()),
         }
     }
 }

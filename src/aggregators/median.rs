@@ -56,6 +56,10 @@ impl Aggregator for Median {
         Ok(())
     }
 
+    fn reads_nan_as_infinity(&self) -> bool {
+        true
+    }
+
     fn aggregate(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<DVector<f64>> {
         self.check_n(x.n())?;
         Ok(DVector::from_vec(coordinate_median(x, None)))

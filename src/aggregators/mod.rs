@@ -87,6 +87,14 @@ pub trait Aggregator: std::any::Any + Send + Sync {
         false
     }
 
+    /// Whether the rule reads every NaN entry as +∞ itself (its values all pass through
+    /// `coordinatewise`'s fill): natively it may then be given a borrowed buffer that still
+    /// holds NaN, and returns what it returns on the rewritten copy
+    /// ([`Pipeline::untrusted_entries`]).
+    fn reads_nan_as_infinity(&self) -> bool {
+        false
+    }
+
     /// [`Aggregator::aggregate`] of the input in which column i of `x` appears `counts[i]`
     /// times, the copies consecutive and in column order ([`expand`]). The default expands
     /// the copies and aggregates; the rules of [`Aggregator::takes_counts`] compute on the
@@ -155,6 +163,15 @@ pub trait PreAggregator: std::any::Any + Send + Sync {
     /// # Errors
     /// Those of [`PreAggregator::check_n`].
     fn apply(&self, x: Updates, cx: &mut AggContext<'_>) -> Result<Updates>;
+
+    /// [`PreAggregator::apply`] on borrowed vectors (the first step of a pipeline): a copy,
+    /// then in place, unless the step writes a fresh output anyway (NNM).
+    ///
+    /// # Errors
+    /// Those of [`PreAggregator::apply`].
+    fn apply_view(&self, x: UpdatesView<'_>, cx: &mut AggContext<'_>) -> Result<Updates> {
+        self.apply(x.to_owned(), cx)
+    }
 
     /// Number of output vectors for n inputs (n for most; ⌈n/s⌉ for bucketing).
     fn output_len(&self, n: usize) -> usize {
@@ -370,6 +387,18 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// How a caller holding vectors from possibly Byzantine users hands them to this pipeline
+    /// ([`untrusted_entries`]), except where the pipeline is one rule that reads NaN as +∞
+    /// itself ([`Aggregator::reads_nan_as_infinity`]): then the entries pass as they are and
+    /// a borrowed buffer needs neither the rewrite nor the scan that decides on it.
+    pub fn untrusted_entries(&self, compat: Compat) -> NonFiniteEntries {
+        if self.pre.is_empty() && self.agg.reads_nan_as_infinity() {
+            NonFiniteEntries::Keep
+        } else {
+            untrusted_entries(compat)
+        }
+    }
+
     /// A pipeline with no pre-aggregation.
     pub fn rule(agg: Box<dyn Aggregator>) -> Self {
         Pipeline {
@@ -399,8 +428,15 @@ impl Pipeline {
             self.check_n(x.n())?;
             return self.no_nan_out(self.agg.aggregate(x, cx)?);
         }
-        // The pre-aggregators rewrite their input: one copy, then in place.
-        self.run_owned(x.to_owned(), cx)
+        // The pre-aggregators rewrite their input: the first reads it borrowed (one copy,
+        // then in place, or a fresh output), the others in place.
+        self.check_n(x.n())?;
+        let (first, rest) = self.pre.split_first().expect("invariant: a pre-aggregator");
+        let mut x = first.apply_view(x, cx)?;
+        for p in rest {
+            x = p.apply(x, cx)?;
+        }
+        self.no_nan_out(self.agg.aggregate(x.view(), cx)?)
     }
 
     /// Whether [`Pipeline::run_counted`] works on the distinct vectors (no pre-aggregator,

@@ -65,6 +65,11 @@ impl Aggregator for TrimmedMean {
         require_honest_majority("trmean", n, self.f)
     }
 
+    fn reads_nan_as_infinity(&self) -> bool {
+        // f = 0 is the mean, which propagates a NaN.
+        self.f > 0
+    }
+
     fn aggregate(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<DVector<f64>> {
         self.check_n(x.n())?;
         let (n, f) = (x.n(), self.f);

@@ -58,7 +58,9 @@ pub enum NonFiniteEntries {
     /// ±∞ and NaN pass as they are: Byzantine input under `--compat byzfl`, whose rules
     /// reproduce ByzFL 0.0.11's NumPy arithmetic on NaN where it returns a number and report
     /// an error where it returns NaN (the `far` module of the aggregators has the table). Only
-    /// [`crate::params::Compat::Byzfl`] rules and pre-aggregators may be given such vectors.
+    /// [`crate::params::Compat::Byzfl`] rules and pre-aggregators may be given such vectors,
+    /// and the native rules that read NaN as +∞ themselves
+    /// (`aggregators::Pipeline::untrusted_entries`).
     Keep,
 }
 
@@ -228,6 +230,15 @@ impl Updates {
         self.0
     }
 
+    /// `n` zero vectors of dimension `d` (both ≥ 1, a caller's invariant), for a step that
+    /// writes its output block by block ([`Updates::row_blocks_mut`]).
+    pub(crate) fn zeros(d: usize, n: usize) -> Updates {
+        debug_assert!(d >= 1 && n >= 1);
+        // `vec!` of zeros asks the allocator for zeroed memory (fresh pages, zero already),
+        // where `DMatrix::zeros` writes every entry once more before the step writes it.
+        Updates(DMatrix::from_vec(d, n, vec![0.0; d * n]))
+    }
+
     /// Every entry, vector after vector, for in-place pre-aggregation. Writers must keep the
     /// type's invariant: no NaN (±∞ only where the input already had it).
     pub(crate) fn as_mut_slice(&mut self) -> &mut [f64] {
@@ -320,6 +331,11 @@ impl<'a> UpdatesView<'a> {
                 expected: data.len().next_multiple_of(d),
                 got: data.len(),
             });
+        }
+        // `Keep` reads every entry as it is, so it needs no scan (the ByzFL rules' own NaN
+        // handling, `aggregators::far`, looks at the entries it cares about).
+        if entries == NonFiniteEntries::Keep {
+            return Ok(Some(UpdatesView::from_slice(data, d)));
         }
         // The common case, every entry finite, is one vectorised pass over blocks in parallel
         // (a Python caller pays it on every call); the policies look closer only otherwise.

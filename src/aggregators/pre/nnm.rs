@@ -50,7 +50,7 @@
 
 use crate::aggregators::distances::pairwise_sq_dists;
 use crate::aggregators::{require_honest_majority, AggContext, PreAggregator};
-use crate::data::Updates;
+use crate::data::{Updates, UpdatesView};
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
 use rayon::prelude::*;
@@ -175,46 +175,103 @@ impl PreAggregator for Nnm {
     }
 
     fn apply(&self, mut x: Updates, _cx: &mut AggContext<'_>) -> Result<Updates> {
+        let (nbrs, k) = self.mixing(x.view())?;
+        let n = x.n();
+        // In place, a block of coordinates at a time: the block's n outputs go to a scratch
+        // buffer (n blocks of 4 KB, in L2 with the inputs; one per worker, not per block),
+        // then over the inputs.
+        x.row_blocks_mut(BLOCK).into_par_iter().for_each_init(
+            Vec::new,
+            |scratch: &mut Vec<f64>, mut cols| {
+                let len = cols[0].len();
+                scratch.resize(n * len, 0.0);
+                {
+                    let srcs: Vec<&[f64]> = cols.iter().map(|c| &**c).collect();
+                    let mut outs: Vec<&mut [f64]> = scratch.chunks_mut(len).collect();
+                    mix_block(&srcs, &nbrs, k, &mut outs);
+                }
+                for (col, y) in cols.iter_mut().zip(scratch.chunks(len)) {
+                    col.copy_from_slice(y);
+                }
+            },
+        );
+        Ok(x)
+    }
+
+    /// Writes the mixed vectors into a fresh output instead of over a copy of `x`: a borrowed
+    /// input (a NumPy array from Python, the first step of a pipeline) is read in place, and
+    /// each output block is written once, with no scratch and no copy back.
+    fn apply_view(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<Updates> {
+        let (nbrs, k) = self.mixing(x)?;
+        let (n, d) = (x.n(), x.d());
+        let mut out = Updates::zeros(d, n);
+        out.row_blocks_mut(BLOCK)
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(c, mut outs)| {
+                let lo = c * BLOCK;
+                let hi = lo + outs[0].len();
+                let srcs: Vec<&[f64]> = x.cols().map(|col| &col[lo..hi]).collect();
+                mix_block(&srcs, &nbrs, k, &mut outs);
+            });
+        Ok(out)
+    }
+}
+
+impl Nnm {
+    /// Every vector's neighbour list (empty: the vector stays as it is) and the divisor n − f.
+    fn mixing(&self, x: UpdatesView<'_>) -> Result<(Vec<Vec<usize>>, f64)> {
         self.check_n(x.n())?;
         let n = x.n();
-        let d2 = pairwise_sq_dists(x.view());
+        let d2 = pairwise_sq_dists(x);
         let infinite: Vec<usize> = (0..n).filter(|&i| d2[i * n + i].is_nan()).collect();
         let nbrs = if infinite.is_empty() {
             self.neighbours(&d2, n)
         } else {
             self.neighbours_with_infinite(&d2, n, &infinite)?
         };
-        let k = (n - self.f) as f64;
-        // In place, a block of coordinates at a time: the block's n outputs go to a small
-        // buffer (n blocks of 4 KB, in L2 with the inputs), then over the inputs.
-        x.row_blocks_mut(BLOCK)
-            .into_par_iter()
-            .for_each(|mut cols| {
-                let len = cols[0].len();
-                let mut out = vec![0.0; n * len];
-                let mut srcs: Vec<&[f64]> = Vec::with_capacity(n);
-                for ((y, nb), col) in out.chunks_mut(len).zip(&nbrs).zip(cols.iter()) {
-                    if nb.is_empty() {
-                        // An infinite vector stays at infinity (native semantics).
-                        y.copy_from_slice(col);
-                        continue;
-                    }
-                    srcs.clear();
-                    srcs.extend(nb.iter().map(|&j| &*cols[j]));
-                    mean_into(y, &srcs, k);
-                }
-                for (col, y) in cols.iter_mut().zip(out.chunks(len)) {
-                    col.copy_from_slice(y);
-                }
-            });
-        Ok(x)
+        Ok((nbrs, (n - self.f) as f64))
+    }
+}
+
+/// One block of coordinates of every output: `outs[i]` is the mean of the blocks `srcs[j]` of
+/// i's neighbours j, or `srcs[i]` itself when i has none (a vector at infinity, natively).
+fn mix_block(srcs: &[&[f64]], nbrs: &[Vec<usize>], k: f64, outs: &mut [&mut [f64]]) {
+    let mut picked: Vec<&[f64]> = Vec::with_capacity(srcs.len());
+    for ((y, nb), own) in outs.iter_mut().zip(nbrs).zip(srcs) {
+        if nb.is_empty() {
+            y.copy_from_slice(own);
+            continue;
+        }
+        picked.clear();
+        picked.extend(nb.iter().map(|&j| srcs[j]));
+        mean_into(y, &picked, k);
     }
 }
 
 /// y = (s₀ + s₁ + … + s_{m−1}) / k, summed left to right per coordinate (NumPy's order),
-/// with a tile of coordinates held in registers across all m sources.
+/// with a tile of coordinates held in registers across all m sources. Compiled for the
+/// widest vector instructions ([`crate::simd::widest`]); the tile (64 coordinates, eight
+/// AVX-512 registers, or 32 on narrower machines, eight AVX2 ones) gives each of its
+/// registers an independent chain of additions, so the loop is bound by the loads rather
+/// than by one addition's latency. Neither choice touches the order of a coordinate's sum,
+/// so every path gives the same bits.
 pub(crate) fn mean_into(y: &mut [f64], srcs: &[&[f64]], k: f64) {
-    const T: usize = 16;
+    if crate::simd::has_avx512() {
+        crate::simd::widest(
+            #[inline(always)]
+            || mean_tiles::<64>(y, srcs, k),
+        )
+    } else {
+        crate::simd::widest(
+            #[inline(always)]
+            || mean_tiles::<32>(y, srcs, k),
+        )
+    }
+}
+
+#[inline(always)]
+fn mean_tiles<const T: usize>(y: &mut [f64], srcs: &[&[f64]], k: f64) {
     // invariant: at least one neighbour (k = n − f ≥ 1).
     let (first, rest) = srcs.split_first().expect("invariant: n - f >= 1");
     let len = y.len();
@@ -307,6 +364,32 @@ mod tests {
                 .install(|| run(Nnm::new(2, Compat::Native), &u).unwrap())
         };
         assert_eq!(in_pool(1), in_pool(3));
+    }
+
+    #[test]
+    fn borrowed_and_in_place_paths_give_the_same_bytes() {
+        // `apply_view` (fresh output, the first step of a pipeline) and `apply` (in place
+        // through a scratch block) must agree to the bit, with a ragged last block, a vector at
+        // infinity (natively kept as it is) and f = 0. Mutation seen to fail it: summing the
+        // neighbours in `mix_block` in reverse order (`nb.iter().rev()`) on one path only.
+        let mut rng = rng_from_seed(12);
+        let (n, d) = (7, 2 * BLOCK + 37);
+        let mut m = nalgebra::DMatrix::from_fn(d, n, |_, _| rng.random::<f64>() * 1e3 - 5e2);
+        let finite = Updates::new(m.clone()).unwrap();
+        m[(5, 3)] = f64::INFINITY;
+        let with_inf = Updates::new_allow_inf(m).unwrap();
+        for (u, f) in [(&finite, 2), (&finite, 0), (&with_inf, 3)] {
+            let nnm = Nnm::new(f, Compat::Native);
+            let mut rng = rng_from_seed(0);
+            let viewed = nnm
+                .apply_view(u.view(), &mut AggContext::new(&mut rng))
+                .unwrap();
+            let in_place = run(nnm, u).unwrap();
+            let bits = |u: &Updates| -> Vec<u64> {
+                u.view().as_slice().iter().map(|v| v.to_bits()).collect()
+            };
+            assert_eq!(bits(&viewed), bits(&in_place), "f = {f}");
+        }
     }
 
     #[test]
