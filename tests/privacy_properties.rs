@@ -193,8 +193,8 @@ fn unlearning_scores() -> impl Strategy<Value = (Vec<f64>, Vec<f64>)> {
 /// The plug-in ε_i (the unlearning competition's `compute_epsilon_s` over every threshold,
 /// Triantafillou et al. 2024, arXiv 2406.09073) depends on the scores only through their ranks:
 /// it is unchanged, exactly, by a strictly increasing map of the scores. This is what makes the
-/// ideal F of [`plugin_null_quality`] distribution-free (the argument is in the module docs of
-/// `privacy::audit::unlearning`).
+/// ideal F of [`plugin_null_quality`] distribution-free (the argument, with the null values
+/// it gives: proofs/triantafillou2024are.md).
 ///
 /// Mutation that fails it: grouping ties in `threshold_rates` with a tolerance
 /// (`pooled[i].0 == t` → `pooled[i].0 - t <= 1e-9`): the map s ↦ 1e-12·s + 3 squeezes distinct
@@ -229,7 +229,7 @@ fn unlearning_plugin_epsilon_depends_only_on_ranks() {
 
 /// The plug-in ε_i cannot tell which side is "unlearned": swapping the two score sets leaves it
 /// unchanged, because swapping maps each threshold test to the mirror of another and
-/// `compute_epsilon_s` is symmetric in (FPR, FNR).
+/// `compute_epsilon_s` is symmetric in (FPR, FNR) (proof: proofs/triantafillou2024are.md).
 ///
 /// Mutation that fails it: `plugin_epsilon` without the mirror tests ("unlearned iff
 /// score < t"), which sees separation in one direction only.

@@ -17,6 +17,10 @@
 //!
 //! Every method is deterministic given its inputs and, for [`random_labels`], its stream;
 //! a step that makes a parameter non-finite is an error naming the method.
+//!
+//! The methods are scored against exact retraining by per-example ε
+//! ([`crate::privacy::audit::unlearning`]); that estimator's derivation, its finite-N ideal
+//! and its checks: proofs/triantafillou2024are.md.
 
 pub mod fine_tune;
 pub mod grad_diff;

@@ -53,6 +53,10 @@
 //! over-unlearns (forget losses far *above* test losses) climbs back towards 1; a
 //! directional loss AUC (member = lower loss, [`crate::privacy::audit::roc`]) shows it
 //! falling below 0.5 instead, and the experiment reports both.
+//!
+//! The hypothesis-testing bound, the rank and symmetry arguments, the resolution N sets, the
+//! null values and where this code departs from the competition's scoring code:
+//! proofs/triantafillou2024are.md.
 
 use super::epsilon;
 use crate::rng::{permutation, SimRng};
