@@ -4,14 +4,63 @@
 use super::chart::{Chart, Panels, Series, Shade, Stroke};
 use super::records::OnionRecord;
 use super::{Written, PALETTE};
+use crate::experiment::onion::{ControlStep, Masking, Peel};
 use crate::experiment::summary::mean_ci;
 use crate::Result;
 use std::path::Path;
 
+/// Mean and 95 % half-width of `xs` (half-width 0 for one value; `None` for none).
+fn ci95(xs: &[f64]) -> Option<(f64, f64)> {
+    mean_ci(xs, 0.95).map(|c| (c.mean, c.half_width))
+}
+
 /// Mean and 95 % half-width over records of `f` (half-width 0 for one record).
 fn over(recs: &[&OnionRecord], f: impl Fn(&OnionRecord) -> Option<f64>) -> Option<(f64, f64)> {
-    let xs: Vec<f64> = recs.iter().filter_map(|r| f(r)).collect();
-    mean_ci(&xs, 0.95).map(|c| (c.mean, c.half_width))
+    ci95(&recs.iter().filter_map(|r| f(r)).collect::<Vec<_>>())
+}
+
+/// One record's score `before` at x0 and `after` at x0 + 1, joined by a solid segment.
+fn segment(x0: f64, before: f64, after: f64, color: (u8, u8, u8), label: String) -> Series {
+    Series {
+        label,
+        color,
+        points: vec![(x0, before, 0.0), (x0 + 1.0, after, 0.0)],
+        stroke: Stroke::Solid,
+        markers: true,
+    }
+}
+
+/// The mean of `before` at x0 and of `after` at x0 + 1 in black, each with its 95 % interval.
+fn mean_segment(x0: f64, before: &[f64], after: &[f64], label: String, stroke: Stroke) -> Series {
+    let ((mb, hb), (ma, ha)) = (
+        ci95(before).unwrap_or((0.0, 0.0)),
+        ci95(after).unwrap_or((0.0, 0.0)),
+    );
+    Series {
+        label,
+        color: (0, 0, 0),
+        points: vec![(x0, mb, hb), (x0 + 1.0, ma, ha)],
+        stroke,
+        markers: true,
+    }
+}
+
+/// A panel of per-example TPRs s before and after a removal (the panels of fig14b).
+fn s_panel(title: &str, x_label: &str, x_range: (f64, f64), series: Vec<Series>) -> Chart {
+    Chart {
+        stem: String::new(),
+        title: title.into(),
+        x_label: x_label.into(),
+        y_label: "per-example TPR s".into(),
+        x_log: false,
+        y_log: false,
+        x_range: Some(x_range),
+        series,
+        shades: vec![],
+        vlines: vec![],
+        y_range: Some((0.0, 1.02)),
+        note: None,
+    }
 }
 
 /// The setting of the first record, for notes.
@@ -81,36 +130,38 @@ pub fn fig14a(recs: &[&OnionRecord], out: &Path) -> Result<Written> {
         shades.push(sh);
         series.push(se);
     }
-    let line = |f: &dyn Fn(&OnionRecord, usize) -> Option<f64>, from: usize| {
-        (from..=steps)
-            .filter_map(|t| over(recs, |r| f(r, t)).map(|(m, h)| (t as f64, m, h)))
-            .collect::<Vec<_>>()
-    };
-    let newly = line(
-        &|r, t| Some(r.output.peels.get(t.checked_sub(1)?)?.newly_exposed as f64),
-        1,
-    );
-    series.push(Series {
-        label: "of which newly exposed (safe one layer earlier)".into(),
-        color: (140, 20, 20),
-        points: newly,
-        stroke: Stroke::Solid,
-        markers: true,
-    });
-    let before = line(
-        &|r, t| Some(r.output.peels.get(t.checked_sub(1)?)?.vulnerable_before as f64),
-        1,
-    );
-    series.push(Series {
-        label: "survivors already vulnerable before the peel (a static audit's prediction)".into(),
-        color: (0, 0, 0),
-        points: before,
-        stroke: Stroke::Dashed,
-        markers: true,
-    });
+    // Two counts of every peel t ≥ 1 (mean over records with its 95 % interval).
+    let per_peel: [(&str, (u8, u8, u8), Stroke, fn(&Peel) -> usize); 2] = [
+        (
+            "of which newly exposed (safe one layer earlier)",
+            (140, 20, 20),
+            Stroke::Solid,
+            |p| p.newly_exposed,
+        ),
+        (
+            "survivors already vulnerable before the peel (a static audit's prediction)",
+            (0, 0, 0),
+            Stroke::Dashed,
+            |p| p.vulnerable_before,
+        ),
+    ];
+    for (label, color, stroke, count) in per_peel {
+        series.push(Series {
+            label: label.into(),
+            color,
+            points: (1..=steps)
+                .filter_map(|t| {
+                    over(recs, |r| Some(count(r.output.peels.get(t - 1)?) as f64))
+                        .map(|(m, h)| (t as f64, m, h))
+                })
+                .collect(),
+            stroke,
+            markers: true,
+        });
+    }
     // The random control: the mean over chains within a record, then over records; one
     // record: its chains' 95 % interval.
-    let control = |f: &dyn Fn(&crate::experiment::onion::ControlStep) -> (f64, f64)| {
+    let control = |f: &dyn Fn(&ControlStep) -> (f64, f64)| {
         (0..=steps)
             .filter_map(|t| {
                 if recs.len() == 1 {
@@ -230,23 +281,15 @@ pub fn fig14b(recs: &[&OnionRecord], out: &Path) -> Result<Written> {
         } else {
             continue;
         };
-        series.push(Series {
-            label: label.unwrap_or_default().into(),
-            color,
-            points: vec![(0.0, b, 0.0), (1.0, a, 0.0)],
-            stroke: Stroke::Solid,
-            markers: true,
-        });
+        series.push(segment(0.0, b, a, color, label.unwrap_or_default().into()));
     }
-    let ci = |v: &[f64]| mean_ci(v, 0.95).map_or((0.0, 0.0), |c| (c.mean, c.half_width));
-    let ((mb, hb), (ma, ha)) = (ci(&sv.before), ci(&sv.after));
-    series.push(Series {
-        label: format!("mean over all {} survivors (95% CI)", sv.before.len()),
-        color: (0, 0, 0),
-        points: vec![(0.0, mb, hb), (1.0, ma, ha)],
-        stroke: Stroke::Solid,
-        markers: true,
-    });
+    series.push(mean_segment(
+        0.0,
+        &sv.before,
+        &sv.after,
+        format!("mean over all {} survivors (95% CI)", sv.before.len()),
+        Stroke::Solid,
+    ));
     series.push(Series {
         label: format!("vulnerability level s = {level}"),
         color: (120, 120, 120),
@@ -254,20 +297,12 @@ pub fn fig14b(recs: &[&OnionRecord], out: &Path) -> Result<Written> {
         stroke: Stroke::Dotted,
         markers: false,
     });
-    let peel = Chart {
-        stem: String::new(),
-        title: "peel 1: survivors before and after".into(),
-        x_label: "layer (0: all records; 1: top layer removed, models retrained)".into(),
-        y_label: "per-example TPR s".into(),
-        x_log: false,
-        y_log: false,
-        x_range: Some((-0.15, 1.15)),
+    let peel = s_panel(
+        "peel 1: survivors before and after",
+        "layer (0: all records; 1: top layer removed, models retrained)",
+        (-0.15, 1.15),
         series,
-        shades: vec![],
-        vlines: vec![],
-        y_range: Some((0.0, 1.02)),
-        note: None,
-    };
+    );
     let mut panels = vec![peel];
     let mut note = format!(
         "{} {exposed} survivors were safe in layer 0 and are vulnerable once the {} most \
@@ -311,33 +346,22 @@ pub fn fig14b(recs: &[&OnionRecord], out: &Path) -> Result<Written> {
 /// (x = 0 → 1, red when it becomes vulnerable, grey otherwise), and after as many random
 /// records are removed instead (x = 2 → 3); means with 95 % intervals in black. Its legend
 /// entries are appended to `legend` (the panels share the first panel's legend).
-fn masking_panel(
-    m: &crate::experiment::onion::Masking,
-    level: f64,
-    legend: &mut Vec<Series>,
-) -> Chart {
+fn masking_panel(m: &Masking, level: f64, legend: &mut Vec<Series>) -> Chart {
     let red = PALETTE[3];
     let grey = (170, 170, 170);
     let mut series = Vec::new();
     for (x0, after) in [(0.0, &m.after), (2.0, &m.control_after)] {
         for (&b, &a) in m.before.iter().zip(after.iter()) {
-            series.push(Series {
-                label: String::new(),
-                color: if a >= level { red } else { grey },
-                points: vec![(x0, b, 0.0), (x0 + 1.0, a, 0.0)],
-                stroke: Stroke::Solid,
-                markers: true,
-            });
+            let color = if a >= level { red } else { grey };
+            series.push(segment(x0, b, a, color, String::new()));
         }
-        let ci = |v: &[f64]| mean_ci(v, 0.95).map_or((0.0, 0.0), |c| (c.mean, c.half_width));
-        let ((mb, hb), (ma, ha)) = (ci(&m.before), ci(after));
-        series.push(Series {
-            label: String::new(),
-            color: (0, 0, 0),
-            points: vec![(x0, mb, hb), (x0 + 1.0, ma, ha)],
-            stroke: Stroke::Dashed,
-            markers: true,
-        });
+        series.push(mean_segment(
+            x0,
+            &m.before,
+            after,
+            String::new(),
+            Stroke::Dashed,
+        ));
     }
     legend.push(Series {
         label: "masking target (right panel): safe in layer 0, after its neighbours or as \
@@ -355,18 +379,10 @@ fn masking_panel(
         stroke: Stroke::Dashed,
         markers: false,
     });
-    Chart {
-        stem: String::new(),
-        title: "masking: 0→1 neighbours removed, 2→3 random".into(),
-        x_label: "0: layer 0, 1: neighbours removed | 2: layer 0, 3: random removed".into(),
-        y_label: "per-example TPR s".into(),
-        x_log: false,
-        y_log: false,
-        x_range: Some((-0.15, 3.15)),
+    s_panel(
+        "masking: 0→1 neighbours removed, 2→3 random",
+        "0: layer 0, 1: neighbours removed | 2: layer 0, 3: random removed",
+        (-0.15, 3.15),
         series,
-        shades: vec![],
-        vlines: vec![],
-        y_range: Some((0.0, 1.02)),
-        note: None,
-    }
+    )
 }
