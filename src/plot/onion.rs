@@ -130,35 +130,29 @@ pub fn fig14a(recs: &[&OnionRecord], out: &Path) -> Result<Written> {
         shades.push(sh);
         series.push(se);
     }
-    // Two counts of every peel t ≥ 1 (mean over records with its 95 % interval).
-    let per_peel: [(&str, (u8, u8, u8), Stroke, fn(&Peel) -> usize); 2] = [
-        (
-            "of which newly exposed (safe one layer earlier)",
-            (140, 20, 20),
-            Stroke::Solid,
-            |p| p.newly_exposed,
-        ),
-        (
-            "survivors already vulnerable before the peel (a static audit's prediction)",
-            (0, 0, 0),
-            Stroke::Dashed,
-            |p| p.vulnerable_before,
-        ),
-    ];
-    for (label, color, stroke, count) in per_peel {
-        series.push(Series {
-            label: label.into(),
-            color,
-            points: (1..=steps)
-                .filter_map(|t| {
-                    over(recs, |r| Some(count(r.output.peels.get(t - 1)?) as f64))
-                        .map(|(m, h)| (t as f64, m, h))
-                })
-                .collect(),
-            stroke,
-            markers: true,
-        });
-    }
+    // A count of every peel t ≥ 1: the mean over records with its 95 % interval.
+    let per_peel = |count: fn(&Peel) -> usize| {
+        (1..=steps)
+            .filter_map(|t| {
+                over(recs, |r| Some(count(r.output.peels.get(t - 1)?) as f64))
+                    .map(|(m, h)| (t as f64, m, h))
+            })
+            .collect::<Vec<_>>()
+    };
+    series.push(Series {
+        label: "of which newly exposed (safe one layer earlier)".into(),
+        color: (140, 20, 20),
+        points: per_peel(|p| p.newly_exposed),
+        stroke: Stroke::Solid,
+        markers: true,
+    });
+    series.push(Series {
+        label: "survivors already vulnerable before the peel (a static audit's prediction)".into(),
+        color: (0, 0, 0),
+        points: per_peel(|p| p.vulnerable_before),
+        stroke: Stroke::Dashed,
+        markers: true,
+    });
     // The random control: the mean over chains within a record, then over records; one
     // record: its chains' 95 % interval.
     let control = |f: &dyn Fn(&ControlStep) -> (f64, f64)| {
