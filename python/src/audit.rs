@@ -20,9 +20,15 @@ use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
 use serde_json::json;
 
+/// A library value as a JSON value (a failure, which the library's plain structs never
+/// cause, is an `Unsupported` error rather than a panic).
+fn json_value(v: impl serde::Serialize) -> PyResult<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| to_py(Error::Unsupported(e.to_string())))
+}
+
 /// A library value as JSON with extra keys (the CLI's flattened output structs).
 fn with_keys(v: impl serde::Serialize, extra: serde_json::Value) -> PyResult<String> {
-    let mut out = serde_json::to_value(v).map_err(|e| to_py(Error::Unsupported(e.to_string())))?;
+    let mut out = json_value(v)?;
     if let (Some(o), Some(x)) = (out.as_object_mut(), extra.as_object()) {
         o.extend(x.clone());
     }
@@ -84,7 +90,7 @@ fn audit_scores_json(
         };
         Ok((e, g))
     })?;
-    let gdp = serde_json::to_value(g).map_err(|e| to_py(Error::Unsupported(e.to_string())))?;
+    let gdp = json_value(g)?;
     with_keys(
         e,
         json!({"gdp": gdp, "members": m.len(), "non_members": nm.len(), "delta": delta, "alpha": alpha}),
