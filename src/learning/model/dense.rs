@@ -210,9 +210,9 @@ pub struct DenseNet {
     n_params: usize,
 }
 
-/// What one pass over a chunk computes.
+/// What one pass over a chunk computes (both backends).
 #[derive(Clone, Copy, PartialEq)]
-enum Want {
+pub(crate) enum Want {
     /// The loss only.
     Loss,
     /// The sum of per-example gradients (scaled by 1/B at the end by the caller).
@@ -665,6 +665,30 @@ pub(crate) fn check_nonempty(batch: &Batch<'_>) -> Result<()> {
     }
 }
 
+/// The checks every backend's [`Model::clipped_grad_sum`] starts with: `out` of length d, C
+/// positive (∞: no clipping). An empty batch (Poisson sampling allows one) has the zero sum:
+/// `out` is zeroed and the answer is `true` (the caller returns a loss of 0).
+pub(crate) fn check_clipped_sum(
+    n_params: usize,
+    batch: &Batch<'_>,
+    c: f64,
+    out: &mut [f64],
+) -> Result<bool> {
+    check_len("gradient buffer", n_params, out.len())?;
+    if c.is_nan() || c <= 0.0 {
+        return Err(Error::invalid(
+            "clip norm",
+            c,
+            "must be positive (∞: no clipping)",
+        ));
+    }
+    if batch.is_empty() {
+        out.iter_mut().for_each(|g| *g = 0.0);
+        return Ok(true);
+    }
+    Ok(false)
+}
+
 impl Model for DenseNet {
     fn dense_twin(&self) -> Option<&DenseNet> {
         Some(self)
@@ -743,16 +767,7 @@ impl Model for DenseNet {
         out: &mut [f64],
     ) -> Result<f64> {
         self.check(theta, &batch)?;
-        check_len("gradient buffer", self.n_params, out.len())?;
-        if c.is_nan() || c <= 0.0 {
-            return Err(Error::invalid(
-                "clip norm",
-                c,
-                "must be positive (∞: no clipping)",
-            ));
-        }
-        if batch.is_empty() {
-            out.iter_mut().for_each(|g| *g = 0.0);
+        if check_clipped_sum(self.n_params, &batch, c, out)? {
             return Ok(0.0);
         }
         let loss = self.run(theta, &batch, Want::Clipped(c), out, &mut []);

@@ -45,8 +45,8 @@
 
 use super::backend::{Device, Dtype};
 use super::dense::{
-    check_len, check_nonempty, check_shape, check_targets, describe_task, Activation, DenseNet,
-    Head, MAX_PARAMS,
+    check_clipped_sum, check_len, check_nonempty, check_shape, check_targets, describe_task,
+    Activation, DenseNet, Head, Want, MAX_PARAMS,
 };
 use super::spec::CNN_KERNEL;
 use super::{Model, ModelSpec};
@@ -173,15 +173,6 @@ impl std::fmt::Debug for CandleNet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.describe())
     }
-}
-
-/// What one pass over a chunk computes.
-#[derive(Clone, Copy, PartialEq)]
-enum Want {
-    Loss,
-    Grad,
-    Norms,
-    Clipped(f64),
 }
 
 /// A forward pass: the per-example losses, each layer's input rows U and zero leaf E.
@@ -757,16 +748,7 @@ impl Model for CandleNet {
         out: &mut [f64],
     ) -> Result<f64> {
         self.check(theta, &batch)?;
-        check_len("gradient buffer", self.n_params, out.len())?;
-        if c.is_nan() || c <= 0.0 {
-            return Err(Error::invalid(
-                "clip norm",
-                c,
-                "must be positive (∞: no clipping)",
-            ));
-        }
-        if batch.is_empty() {
-            out.iter_mut().for_each(|g| *g = 0.0);
+        if check_clipped_sum(self.n_params, &batch, c, out)? {
             return Ok(0.0);
         }
         let loss = self.run(theta, &batch, Want::Clipped(c), out, &mut [])?;
