@@ -214,7 +214,9 @@ impl Aggregator for Krum {
         if !d2.iter().all(|v| v.is_finite()) {
             return Ok(None);
         }
-        Ok(Some(DVector::from_column_slice(x.col(self.native_best(&d2, x.n())))))
+        Ok(Some(DVector::from_column_slice(
+            x.col(self.native_best(&d2, x.n())),
+        )))
     }
 
     fn takes_counts(&self) -> bool {

@@ -34,11 +34,11 @@ pub mod spectral;
 pub mod trmean;
 
 use crate::data::{NonFiniteEntries, Updates, UpdatesView};
-use pre::nnm::Nnm;
 use crate::params::{build_from, lookup, Compat, Params, Spec};
 use crate::rng::SimRng;
 use crate::{Error, Result};
 use nalgebra::DVector;
+use pre::nnm::Nnm;
 use serde::{Deserialize, Serialize};
 
 pub use prepared::{CandidateLine, PreparedDefence};
@@ -754,10 +754,10 @@ mod tests {
     /// crossed), f from 0 to the largest n > 2f allows, rows with ±∞, NaN, 10³⁰⁰ entries or
     /// copies of another row, sometimes more of them than f.
     ///
-    /// Mutations checked: letting the trimmed mean with f = 0 (the plain mean, which keeps a
-    /// NaN) run on the unscanned buffer (`one_pass && true` in `untrusted_entries`) fails it
-    /// (a NaN output where the rewritten input gives +∞); offsetting the fused blocks by one
-    /// coordinate (`lo = c * FUSED_BLOCK + 1`, clamped) fails it.
+    /// Mutation checked: starting the fused blocks at `c * BLOCK` (NNM's in-place block of
+    /// 512) instead of `c * FUSED_BLOCK` fails it (case 0, d = 2334). (Letting the trimmed mean
+    /// with f = 0, the mean, take the unscanned buffer does not: NNM with f = 0 refuses any
+    /// non-finite vector first, so no NaN reaches the mean.)
     #[test]
     fn fused_nnm_matches_the_steps_one_after_the_other() {
         use crate::rng::rng_from_seed;
@@ -843,8 +843,7 @@ mod tests {
     /// or copies of another row, sometimes more of them than f.
     ///
     /// Mutation checked: Krum's `aggregate_if_finite` answering without the finiteness test
-    /// of its distances fails it (with more than f NaN rows it picks a NaN row, an error,
-    /// where the rewritten input returns a +∞ row).
+    /// of its distances fails it (case 0: an answer on an input with a non-finite entry).
     #[test]
     fn krum_on_unscanned_input_answers_only_when_its_distances_prove_it_finite() {
         use crate::rng::rng_from_seed;
