@@ -755,9 +755,9 @@ mod tests {
     /// copies of another row, sometimes more of them than f.
     ///
     /// Mutation checked: starting the fused blocks at `c * BLOCK` (NNM's in-place block of
-    /// 512) instead of `c * FUSED_BLOCK` fails it (case 0, d = 2334). (Letting the trimmed mean
-    /// with f = 0, the mean, take the unscanned buffer does not: NNM with f = 0 refuses any
-    /// non-finite vector first, so no NaN reaches the mean.)
+    /// 512) instead of `c * block` (1024 coordinates here) fails it (case 0, d = 2334).
+    /// (Letting the trimmed mean with f = 0, the mean, take the unscanned buffer does not:
+    /// NNM with f = 0 refuses any non-finite vector first, so no NaN reaches the mean.)
     #[test]
     fn fused_nnm_matches_the_steps_one_after_the_other() {
         use crate::rng::rng_from_seed;

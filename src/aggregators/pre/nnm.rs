@@ -73,10 +73,18 @@ fn build(p: &Params, compat: Compat) -> Result<Box<dyn PreAggregator>> {
 /// Coordinates per in-place block: the block's n outputs (n × 4 KB) stay in L2 with the inputs.
 const BLOCK: usize = 512;
 
-/// Coordinates per block of [`Nnm::then_coordinatewise`]: the block's n mixed vectors
-/// (n × 8 KB, 400 kB at n = 50) stay in L2 while the rule reads them, and the rule's per-call
-/// set-up (its selection network) is paid d / 1024 times.
+/// Coordinates per block of [`Nnm::then_coordinatewise`] (n ≤ 512): the block's n mixed
+/// vectors (n × 8 KB, 400 kB at n = 50) stay in L2 while the rule reads them, and the rule's
+/// per-call set-up (its selection network) is paid d / 1024 times. Fewer for larger n
+/// ([`fused_block`]), so a thread's scratch stays within 4 MiB.
 const FUSED_BLOCK: usize = 1024;
+
+/// Coordinates per fused block for n vectors: [`FUSED_BLOCK`], or 4 MiB of scratch in
+/// multiples of 64 coordinates (at least 64) for n > 512. A function of n alone, so the
+/// blocks, and the bits, do not depend on the thread count.
+fn fused_block(n: usize) -> usize {
+    ((1 << 19) / n.max(1) / 64 * 64).clamp(64, FUSED_BLOCK)
+}
 
 thread_local! {
     /// Each thread's block of mixed vectors in [`Nnm::then_coordinatewise`], kept from call
@@ -267,11 +275,12 @@ impl Nnm {
         rule.check_n(x.n())?;
         let (nbrs, k) = self.mixing(x)?;
         let (n, d) = (x.n(), x.d());
+        let block = fused_block(n);
         let mut out = vec![0.0; d];
-        out.par_chunks_mut(FUSED_BLOCK)
+        out.par_chunks_mut(block)
             .enumerate()
             .try_for_each(|(c, out)| {
-                let (lo, len) = (c * FUSED_BLOCK, out.len());
+                let (lo, len) = (c * block, out.len());
                 with_scratch(&MIXED, n * len, |mixed| {
                     {
                         let srcs: Vec<&[f64]> = x.cols().map(|col| &col[lo..lo + len]).collect();
