@@ -126,16 +126,14 @@ fn aggregate<'py>(
     let x = Array::of(&x);
     let out = released(py, || {
         let pipeline = pipeline(&rule, &pre, f)?.build(compat)?;
-        // Any row may come from a Byzantine user: ±∞ passes, and natively NaN is +∞ (read
-        // so by the rule itself where it can, with no scan of the input).
-        let x = x.input(pipeline.untrusted_entries(compat))?;
-        let x = x.view();
+        // The entries as they are (shape errors first, no scan).
+        let raw = x.input(NonFiniteEntries::Keep)?;
         let previous = previous.map(DVector::from_vec);
         if let Some(p) = &previous {
-            if p.len() != x.d() {
+            if p.len() != x.d {
                 return Err(Error::DimensionMismatch {
                     what: "previous aggregate".into(),
-                    expected: x.d(),
+                    expected: x.d,
                     got: p.len(),
                 });
             }
@@ -143,7 +141,17 @@ fn aggregate<'py>(
         let mut rng = rng_from_seed(seed);
         let mut cx = AggContext::new(&mut rng);
         cx.previous = previous.as_ref();
-        pipeline.run(x, &mut cx)
+        // Any row may come from a Byzantine user: ±∞ passes, and natively NaN is +∞ (read
+        // so by the rule itself where it can, with no scan of the input, or the scan skipped
+        // where the rule's distances prove the input finite).
+        let entries = pipeline.untrusted_entries(compat);
+        if entries == NonFiniteEntries::AtInfinity {
+            if let Some(out) = pipeline.run_if_finite(raw.view(), &mut cx)? {
+                return Ok(out);
+            }
+        }
+        let x = x.input(entries)?;
+        pipeline.run(x.view(), &mut cx)
     })?;
     Ok(vector(py, out))
 }

@@ -64,6 +64,12 @@ impl Krum {
     pub fn new(f: usize, compat: Compat) -> Self {
         Krum { f, compat }
     }
+
+    /// The native selection from the n×n distances.
+    fn native_best(&self, d2: &[f64], n: usize) -> usize {
+        let all: Vec<usize> = (0..n).collect();
+        argmin_nan_last(&native_scores(d2, n, &all, n - self.f - 2))
+    }
 }
 
 /// Krum's requirement on n for either variant (shared with Multi-Krum).
@@ -188,12 +194,29 @@ impl Aggregator for Krum {
         };
         let best = match self.compat {
             Compat::Byzfl => argmin_numpy(&byzfl_scores(&d2, n, self.f)),
-            Compat::Native => {
-                let all: Vec<usize> = (0..n).collect();
-                argmin_nan_last(&native_scores(&d2, n, &all, n - self.f - 2))
-            }
+            Compat::Native => self.native_best(&d2, n),
         };
         Ok(DVector::from_column_slice(x.col(best)))
+    }
+
+    /// Natively, a non-finite entry (NaN included) makes every distance of its vector
+    /// non-finite (n ≥ 3): distances all finite prove the input finite, read as it is.
+    fn aggregate_if_finite(
+        &self,
+        x: UpdatesView<'_>,
+        _cx: &mut AggContext<'_>,
+    ) -> Result<Option<DVector<f64>>> {
+        if self.compat == Compat::Byzfl {
+            return Ok(None);
+        }
+        self.check_n(x.n())?;
+        let d2 = pairwise_sq_dists_by_gram(x);
+        if !d2.iter().all(|v| v.is_finite()) {
+            return Ok(None);
+        }
+        Ok(Some(DVector::from_column_slice(
+            x.col(self.native_best(&d2, x.n())),
+        )))
     }
 
     fn takes_counts(&self) -> bool {
