@@ -601,7 +601,7 @@ impl DenseNet {
     pub(crate) fn first_layer_product(&self, theta: &[f64], x: &[f64], out: &mut [f64]) {
         let (fan_in, fan_out) = (self.widths[0], self.widths[1]);
         assert!(
-            theta.len() == self.n_params && x.len() % fan_in == 0,
+            theta.len() == self.n_params && x.len().is_multiple_of(fan_in),
             "invariant: first-layer product shapes"
         );
         let b = x.len() / fan_in;
