@@ -751,6 +751,10 @@ impl Model for DenseNet {
         Some(self)
     }
 
+    fn as_native_dense(&self) -> Option<&DenseNet> {
+        Some(self)
+    }
+
     fn describe(&self) -> String {
         let arrow = |w: &[usize]| format!("{}→{}", w[0], w[1]);
         match (self.depth(), self.head) {

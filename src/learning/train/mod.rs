@@ -903,8 +903,9 @@ enum Step {
     Stop(RunStatus),
 }
 
-/// The dense model whose clients' first-layer products the round computes together: D-SGD
-/// with plain batch means (shuffled batches, no DP) of at most one chunk.
+/// The dense model whose clients' first-layer products the round computes together: the
+/// native [`DenseNet`] (a candle model's twin would compute on the wrong backend), D-SGD with
+/// plain batch means (shuffled batches, no DP) of at most one chunk.
 fn stacked_net<'m>(
     model: &'m dyn Model,
     algorithm: Algorithm,
@@ -912,7 +913,7 @@ fn stacked_net<'m>(
 ) -> Option<&'m DenseNet> {
     match (algorithm, settings.batch) {
         (Algorithm::Dsgd, Some(b)) if !settings.sums() => {
-            model.dense_twin().filter(|net| net.one_chunk(b))
+            model.as_native_dense().filter(|net| net.one_chunk(b))
         }
         _ => None,
     }

@@ -590,8 +590,8 @@ fn counted_byzantine_copies_give_the_written_out_records() {
     }
 }
 
-/// A dense network seen only through the [`Model`] trait (no `dense_twin`), so the round
-/// runs each client's whole step through `loss_grad`.
+/// A dense network seen only through the [`Model`] trait (no `as_native_dense`), so the
+/// round runs each client's whole step through `loss_grad`.
 struct Opaque(crate::learning::model::DenseNet);
 
 impl Model for Opaque {
