@@ -368,8 +368,16 @@ impl DenseNet {
         check_shape(|| self.describe(), self.n_params, self.widths[0], theta, x)
     }
 
-    /// Forward pass of a chunk `x` (p × c): every layer's outputs into `work.acts`.
-    fn forward(&self, theta: &[f64], x: DMatrixView<'_, f64>, acts: &mut [Vec<f64>]) {
+    /// Forward pass of a chunk `x` (p × c): every layer's outputs into `work.acts`. With
+    /// `first`, the first layer's product W₁x (out × c, no bias) is taken from it instead of
+    /// being computed ([`DenseNet::first_layer_product`]).
+    fn forward(
+        &self,
+        theta: &[f64],
+        x: DMatrixView<'_, f64>,
+        acts: &mut [Vec<f64>],
+        first: Option<&[f64]>,
+    ) {
         let c = x.ncols();
         let last = self.depth() - 1;
         for (k, (off, fan_in, fan_out)) in self.layers().enumerate() {
@@ -382,8 +390,11 @@ impl DenseNet {
             } else {
                 Mat::col_major(&done[k - 1][..fan_in * c], fan_in, c)
             };
-            // W is the out × in block of θ, row-major.
-            gemm(1.0, Mat::row_major(weight, fan_out, fan_in), input, 0.0, z);
+            match first.filter(|_| k == 0) {
+                Some(product) => z.copy_from_slice(&product[..fan_out * c]),
+                // W is the out × in block of θ, row-major.
+                None => gemm(1.0, Mat::row_major(weight, fan_out, fan_in), input, 0.0, z),
+            }
             for col in z.chunks_exact_mut(fan_out) {
                 col.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
             }
@@ -407,11 +418,12 @@ impl DenseNet {
         grad: &mut [f64],
         norms: &mut [f64],
         first: bool,
+        product: Option<&[f64]>,
     ) -> f64 {
         let c = x.ncols();
         let depth = self.depth();
         let k_out = self.outputs();
-        self.forward(theta, x, &mut work.acts);
+        self.forward(theta, x, &mut work.acts, product);
         let need_grad = want != Want::Loss;
         let logits = &mut work.acts[depth - 1][..k_out * c];
         let mut loss = 0.0;
@@ -540,7 +552,8 @@ impl DenseNet {
         }
     }
 
-    /// Runs `want` over the batch in chunks; returns the loss sum.
+    /// Runs `want` over the batch in chunks; returns the loss sum. `first`: the whole
+    /// batch's first-layer product, for a batch of one chunk.
     fn run(
         &self,
         theta: &[f64],
@@ -548,6 +561,7 @@ impl DenseNet {
         want: Want,
         grad: &mut [f64],
         norms: &mut [f64],
+        first: Option<&[f64]>,
     ) -> f64 {
         let b = batch.len();
         let chunk = self.chunk_len(b);
@@ -563,10 +577,77 @@ impl DenseNet {
             } else {
                 &mut norms[..0]
             };
-            loss += self.pass(theta, x, y, want, &mut work, grad, n, start == 0);
+            loss += self.pass(theta, x, y, want, &mut work, grad, n, start == 0, first);
             start += c;
         }
         loss
+    }
+
+    /// Whether a batch of `b` examples is processed as one chunk, so that its first-layer
+    /// product can be computed outside [`Model::loss_grad`] ([`DenseNet::loss_grad_from_first`]).
+    pub(crate) fn one_chunk(&self, b: usize) -> bool {
+        self.chunk_len(b) >= b
+    }
+
+    /// The first layer's product W₁X (fan-out × b, column-major, before the bias) of the
+    /// examples `x` (p × b, one per column, contiguous) into `out`, for any number of batches
+    /// side by side: one product packs W₁ once for all of them (the D-SGD round's 40 clients
+    /// share θ). Every entry is the same bits as in a product of its batch alone:
+    /// matrixmultiply sums each entry over k in blocks of its fixed `kc`, each block one
+    /// multiply-add chain in k order, whatever the other dimensions and the entry's tile.
+    ///
+    /// # Panics
+    /// `theta`, `x` or `out` of the wrong length (the caller's sizes).
+    pub(crate) fn first_layer_product(&self, theta: &[f64], x: &[f64], out: &mut [f64]) {
+        let (fan_in, fan_out) = (self.widths[0], self.widths[1]);
+        assert!(
+            theta.len() == self.n_params && x.len().is_multiple_of(fan_in),
+            "invariant: first-layer product shapes"
+        );
+        let b = x.len() / fan_in;
+        gemm(
+            1.0,
+            Mat::row_major(&theta[..fan_in * fan_out], fan_out, fan_in),
+            Mat::col_major(x, fan_in, b),
+            0.0,
+            out,
+        );
+    }
+
+    /// [`Model::loss_grad`] with the batch's first-layer product given (from
+    /// [`DenseNet::first_layer_product`] at the same θ on the same examples): the same bits.
+    /// A batch of more than one chunk, or a product of the wrong length, is computed whole.
+    ///
+    /// # Errors
+    /// [`Model::loss_grad`]'s.
+    pub(crate) fn loss_grad_from_first(
+        &self,
+        theta: &[f64],
+        batch: Batch<'_>,
+        first: &[f64],
+        grad: &mut [f64],
+    ) -> Result<f64> {
+        let b = batch.len();
+        let given = (self.one_chunk(b) && first.len() == self.widths[1] * b).then_some(first);
+        self.mean_grad(theta, batch, given, grad)
+    }
+
+    /// [`Model::loss_grad`], with the first-layer product given or not.
+    fn mean_grad(
+        &self,
+        theta: &[f64],
+        batch: Batch<'_>,
+        first: Option<&[f64]>,
+        grad: &mut [f64],
+    ) -> Result<f64> {
+        self.check(theta, &batch)?;
+        check_len("gradient buffer", self.n_params, grad.len())?;
+        check_nonempty(&batch)?;
+        let b = batch.len() as f64;
+        let loss = self.run(theta, &batch, Want::Grad, grad, &mut [], first);
+        let inv = 1.0 / b;
+        grad.iter_mut().for_each(|g| *g *= inv);
+        Ok(loss / b)
     }
 }
 
@@ -694,6 +775,10 @@ impl Model for DenseNet {
         Some(self)
     }
 
+    fn as_native_dense(&self) -> Option<&DenseNet> {
+        Some(self)
+    }
+
     fn describe(&self) -> String {
         let arrow = |w: &[usize]| format!("{}→{}", w[0], w[1]);
         match (self.depth(), self.head) {
@@ -729,20 +814,13 @@ impl Model for DenseNet {
     /// [`Model::clipped_grad_sum`] with C = ∞ times that same factor equals it bit for bit.
     /// For a power-of-two B this is also the exact quotient sum / B.
     fn loss_grad(&self, theta: &[f64], batch: Batch<'_>, grad: &mut [f64]) -> Result<f64> {
-        self.check(theta, &batch)?;
-        check_len("gradient buffer", self.n_params, grad.len())?;
-        check_nonempty(&batch)?;
-        let b = batch.len() as f64;
-        let loss = self.run(theta, &batch, Want::Grad, grad, &mut []);
-        let inv = 1.0 / b;
-        grad.iter_mut().for_each(|g| *g *= inv);
-        Ok(loss / b)
+        self.mean_grad(theta, batch, None, grad)
     }
 
     fn loss(&self, theta: &[f64], batch: Batch<'_>) -> Result<f64> {
         self.check(theta, &batch)?;
         check_nonempty(&batch)?;
-        Ok(self.run(theta, &batch, Want::Loss, &mut [], &mut []) / batch.len() as f64)
+        Ok(self.run(theta, &batch, Want::Loss, &mut [], &mut [], None) / batch.len() as f64)
     }
 
     fn per_example_grad_norms(
@@ -753,7 +831,7 @@ impl Model for DenseNet {
     ) -> Result<()> {
         self.check(theta, &batch)?;
         check_len("per-example norm buffer", batch.len(), out.len())?;
-        self.run(theta, &batch, Want::Norms, &mut [], out);
+        self.run(theta, &batch, Want::Norms, &mut [], out, None);
         Ok(())
     }
 
@@ -770,7 +848,7 @@ impl Model for DenseNet {
         if check_clipped_sum(self.n_params, &batch, c, out)? {
             return Ok(0.0);
         }
-        let loss = self.run(theta, &batch, Want::Clipped(c), out, &mut []);
+        let loss = self.run(theta, &batch, Want::Clipped(c), out, &mut [], None);
         Ok(loss / batch.len() as f64)
     }
 
@@ -784,7 +862,7 @@ impl Model for DenseNet {
         let mut start = 0;
         while start < b {
             let c = chunk.min(b - start);
-            self.forward(theta, x.columns(start, c), &mut work.acts);
+            self.forward(theta, x.columns(start, c), &mut work.acts, None);
             out.columns_mut(start, c)
                 .copy_from_slice(&work.acts[self.depth() - 1][..k_out * c]);
             start += c;
@@ -817,7 +895,7 @@ impl Model for DenseNet {
         let mut start = 0;
         while start < b {
             let c = chunk.min(b - start);
-            self.forward(theta, batch.x.columns(start, c), &mut work.acts);
+            self.forward(theta, batch.x.columns(start, c), &mut work.acts, None);
             let logits = &mut work.acts[self.depth() - 1][..k_out * c];
             for (z, &y) in logits
                 .chunks_exact_mut(k_out)

@@ -128,6 +128,13 @@ pub trait Model: Send + Sync {
         None
     }
 
+    /// This model itself when it is the native [`DenseNet`] (not a twin on another backend):
+    /// the training loop then shares the clients' first-layer products
+    /// ([`DenseNet::first_layer_product`]), which must compute what the model computes.
+    fn as_native_dense(&self) -> Option<&DenseNet> {
+        None
+    }
+
     /// Initial parameters drawn as torch's `nn.Linear` default does (weight and bias
     /// U(−1/√in, 1/√in) per layer), from `rng`.
     fn init(&self, rng: &mut SimRng) -> Vec<f64>;

@@ -5,6 +5,7 @@
 //! whatever the other clients do.
 
 use super::config::Sampling;
+use crate::learning::model::DenseNet;
 use crate::learning::{Batch, Examples, Model, Task};
 use crate::rng::{permutation, SimRng};
 use crate::{Error, Result};
@@ -28,7 +29,7 @@ pub(super) struct StepSettings {
 impl StepSettings {
     /// Whether the gradient is a clipped/noised sum over the expected batch size (Poisson
     /// sampling or DP) rather than the batch mean.
-    fn sums(&self) -> bool {
+    pub(super) fn sums(&self) -> bool {
         self.dp.is_some() || (self.batch.is_some() && self.sampling == Sampling::Poisson)
     }
 }
@@ -100,6 +101,32 @@ impl<'a> Client<'a> {
         }
     }
 
+    /// The features (p × b, one example per column) and targets of the drawn batch (`idx`)
+    /// into `x` (cleared first) and the client's target buffer.
+    pub(super) fn gather(&mut self, x: &mut Vec<f64>) {
+        let data = self.data;
+        let p = data.features();
+        let xs = data.x().as_slice();
+        x.clear();
+        self.ybuf.clear();
+        for &i in &self.idx {
+            x.extend_from_slice(&xs[i * p..(i + 1) * p]);
+            self.ybuf.push(data.y()[i]);
+        }
+    }
+
+    /// [`Client::gather`] into a slice of exactly p·b entries (the round's stacked batches).
+    pub(super) fn gather_into(&mut self, x: &mut [f64]) {
+        let data = self.data;
+        let p = data.features();
+        let xs = data.x().as_slice();
+        self.ybuf.clear();
+        for (&i, out) in self.idx.iter().zip(x.chunks_exact_mut(p)) {
+            out.copy_from_slice(&xs[i * p..(i + 1) * p]);
+            self.ybuf.push(data.y()[i]);
+        }
+    }
+
     /// One step's gradient estimate at θ into `grad` (length d; every entry is written), on
     /// the client's next batch, and the raw gradient on flipped labels of the same batch into
     /// `flip` when asked; returns the batch's mean loss (`None` for an empty Poisson batch).
@@ -120,27 +147,47 @@ impl<'a> Client<'a> {
         flip: Option<&mut [f64]>,
     ) -> Result<Option<f64>> {
         self.draw(s);
+        let mut xbuf = std::mem::take(&mut self.xbuf);
+        if s.batch.is_some() {
+            self.gather(&mut xbuf);
+        }
+        let out = self.estimate(model, theta, s, &xbuf, None, grad, flip);
+        self.xbuf = xbuf;
+        out
+    }
+
+    /// [`Client::gradient`] on the batch already drawn and gathered into `xbatch` (ignored
+    /// for a full batch), with the batch's first-layer product `first` when the model is a
+    /// [`DenseNet`] and the estimate the plain batch mean (the same bits as without it).
+    ///
+    /// # Errors
+    /// As [`Client::gradient`].
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn estimate(
+        &mut self,
+        model: &dyn Model,
+        theta: &[f64],
+        s: &StepSettings,
+        xbatch: &[f64],
+        first: Option<(&DenseNet, &[f64])>,
+        grad: &mut [f64],
+        flip: Option<&mut [f64]>,
+    ) -> Result<Option<f64>> {
         let data = self.data;
         let p = data.features();
         let full = s.batch.is_none();
         let b = if full { data.len() } else { self.idx.len() };
-        if !full {
-            self.xbuf.clear();
-            self.ybuf.clear();
-            let xs = data.x().as_slice();
-            for &i in &self.idx {
-                self.xbuf.extend_from_slice(&xs[i * p..(i + 1) * p]);
-                self.ybuf.push(data.y()[i]);
-            }
-        }
         let (x, y): (DMatrixView<'_, f64>, &[f64]) = if full {
             (data.x().as_view(), data.y())
         } else {
-            (DMatrixView::from_slice(&self.xbuf, p, b), &self.ybuf)
+            (DMatrixView::from_slice(xbatch, p, b), &self.ybuf)
         };
         let batch = Batch { x, y };
         let loss = if !s.sums() {
-            Some(model.loss_grad(theta, batch, grad)?)
+            Some(match first {
+                Some((net, product)) => net.loss_grad_from_first(theta, batch, product, grad)?,
+                None => model.loss_grad(theta, batch, grad)?,
+            })
         } else {
             let expected = match s.batch {
                 Some(bs) => bs.min(data.len()),

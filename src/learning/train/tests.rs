@@ -589,3 +589,109 @@ fn counted_byzantine_copies_give_the_written_out_records() {
         }
     }
 }
+
+/// A dense network seen only through the [`Model`] trait (no `as_native_dense`), so the
+/// round runs each client's whole step through `loss_grad`.
+struct Opaque(crate::learning::model::DenseNet);
+
+impl Model for Opaque {
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+    fn n_params(&self) -> usize {
+        self.0.n_params()
+    }
+    fn n_features(&self) -> usize {
+        self.0.n_features()
+    }
+    fn task(&self) -> Task {
+        self.0.task()
+    }
+    fn loss_grad(&self, theta: &[f64], b: Batch<'_>, grad: &mut [f64]) -> Result<f64> {
+        self.0.loss_grad(theta, b, grad)
+    }
+    fn loss(&self, theta: &[f64], b: Batch<'_>) -> Result<f64> {
+        self.0.loss(theta, b)
+    }
+    fn per_example_grad_norms(&self, theta: &[f64], b: Batch<'_>, out: &mut [f64]) -> Result<()> {
+        self.0.per_example_grad_norms(theta, b, out)
+    }
+    fn clipped_grad_sum(
+        &self,
+        theta: &[f64],
+        b: Batch<'_>,
+        c: f64,
+        out: &mut [f64],
+    ) -> Result<f64> {
+        self.0.clipped_grad_sum(theta, b, c, out)
+    }
+    fn predict(&self, theta: &[f64], x: DMatrixView<'_, f64>) -> Result<DMatrix<f64>> {
+        self.0.predict(theta, x)
+    }
+    fn init(&self, rng: &mut SimRng) -> Vec<f64> {
+        self.0.init(rng)
+    }
+}
+
+/// The round's one first-layer product over all clients' batches side by side
+/// (`stacked_net`) gives the records of clients that each run their whole step alone, to
+/// the bit, with 1 and 2 threads, on an MLP whose clients' last batches of an epoch are short (10 examples, batches of 4),
+/// under ALIE with Krum and with label flipping (whose flipped gradients reuse the batch).
+///
+/// Mutation checked: handing a group's products to its clients in reverse order (the
+/// clients of a group draw batches of equal size here, so every length still fits) fails it.
+#[test]
+fn stacked_first_layer_products_give_the_per_client_records() {
+    use crate::learning::model::{Activation, DenseNet, Head};
+    let (p, classes) = (30, 3);
+    let task = Task::Classification { classes };
+    let net = DenseNet::new(vec![p, 9, classes], Activation::Relu, Head::Softmax, task).unwrap();
+    let mut rng = rng_named(97, 0, "test-data");
+    let data: Vec<Examples> = (0..7)
+        .map(|i| {
+            let x = DMatrix::from_fn(p, 10, |_, _| rng.random::<f64>() * 2.0 - 1.0);
+            let y = (0..10).map(|j| ((i + j) % classes) as f64).collect();
+            Examples::new(x, y, task).unwrap()
+        })
+        .collect();
+    let init = net.init(&mut rng_named(97, 0, "init"));
+    let opaque = Opaque(net.clone());
+    for (rule, attack) in [
+        ("krum", "a_little_is_enough"),
+        ("average", "label_flipping"),
+    ] {
+        let mut cfg = TrainConfig::new(7, 0.1, spec(rule, 2));
+        cfg.batch_size = Some(4);
+        cfg.momentum = 0.9;
+        cfg.byzantine = 2;
+        cfg.attack = Some(StepSpec::named(attack));
+        let with = |model: &dyn Model, threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| {
+                    let mut params = Vec::new();
+                    let s = train(
+                        model,
+                        &data,
+                        None,
+                        init.clone(),
+                        &cfg,
+                        Streams::new(6, 0),
+                        &mut |r| {
+                            params.push(r.params.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+                            Ok(())
+                        },
+                    )
+                    .unwrap();
+                    assert_eq!(s.status, RunStatus::Completed);
+                    params
+                })
+        };
+        let alone = with(&opaque, 1);
+        assert_ne!(alone[0], alone[6], "the parameters move");
+        assert!(with(&net, 1) == alone, "{rule}: stacked, 1 thread");
+        assert!(with(&net, 2) == alone, "{rule}: stacked, 2 threads");
+    }
+}
