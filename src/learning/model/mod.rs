@@ -36,7 +36,7 @@ mod dense;
 mod gemm;
 mod spec;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use backend::{Backend, Device, Dtype};
 pub use dense::{Activation, DenseNet, Head, CHUNK, MAX_PARAMS};

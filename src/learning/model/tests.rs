@@ -443,60 +443,12 @@ fn accuracy_and_evaluation() {
         .unwrap();
     assert_eq!((e.loss, e.accuracy), (0.5 / 3.0, None));
 
-    /// The trait's default `evaluate`, through a model that forwards everything else.
-    struct Plain(DenseNet);
-    impl Model for Plain {
-        fn describe(&self) -> String {
-            self.0.describe()
-        }
-        fn n_params(&self) -> usize {
-            self.0.n_params()
-        }
-        fn n_features(&self) -> usize {
-            self.0.n_features()
-        }
-        fn task(&self) -> Task {
-            self.0.task()
-        }
-        fn loss_grad(&self, t: &[f64], b: Batch<'_>, g: &mut [f64]) -> crate::Result<f64> {
-            self.0.loss_grad(t, b, g)
-        }
-        fn loss(&self, t: &[f64], b: Batch<'_>) -> crate::Result<f64> {
-            self.0.loss(t, b)
-        }
-        fn per_example_grad_norms(
-            &self,
-            t: &[f64],
-            b: Batch<'_>,
-            o: &mut [f64],
-        ) -> crate::Result<()> {
-            self.0.per_example_grad_norms(t, b, o)
-        }
-        fn clipped_grad_sum(
-            &self,
-            t: &[f64],
-            b: Batch<'_>,
-            c: f64,
-            o: &mut [f64],
-        ) -> crate::Result<f64> {
-            self.0.clipped_grad_sum(t, b, c, o)
-        }
-        fn predict(
-            &self,
-            t: &[f64],
-            x: nalgebra::DMatrixView<'_, f64>,
-        ) -> crate::Result<DMatrix<f64>> {
-            self.0.predict(t, x)
-        }
-        fn init(&self, rng: &mut crate::rng::SimRng) -> Vec<f64> {
-            self.0.init(rng)
-        }
-    }
+    // The trait's default `evaluate`, through a model that forwards everything else.
     for net in zoo() {
         let (x, y) = data(5, 700, net.task(), 3);
         let theta = theta_for(&net, 5);
         let fast = net.evaluate(&theta, batch(&x, &y)).unwrap();
-        let plain = Plain(net).evaluate(&theta, batch(&x, &y)).unwrap();
+        let plain = Opaque(net).evaluate(&theta, batch(&x, &y)).unwrap();
         assert_eq!(fast.accuracy, plain.accuracy);
         assert!((fast.loss - plain.loss).abs() <= 1e-14 * plain.loss.abs());
     }
@@ -660,4 +612,47 @@ fn spec_parse_and_build() {
     assert!(build_err(empty, 784, digits).contains("hidden layer"));
     assert!(DenseNet::new(vec![3, 2], Activation::Relu, Head::Logistic, two).is_err());
     assert!(DenseNet::new(vec![3, 1], Activation::Relu, Head::Softmax, two).is_err());
+}
+
+/// A dense network seen only through [`Model`]'s required methods: the trait's defaults for
+/// `evaluate` and `as_native_dense` (so a training round runs each client's step through
+/// `loss_grad`, not the stacked first-layer product).
+pub(crate) struct Opaque(pub(crate) DenseNet);
+impl Model for Opaque {
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+    fn n_params(&self) -> usize {
+        self.0.n_params()
+    }
+    fn n_features(&self) -> usize {
+        self.0.n_features()
+    }
+    fn task(&self) -> Task {
+        self.0.task()
+    }
+    fn loss_grad(&self, t: &[f64], b: Batch<'_>, g: &mut [f64]) -> crate::Result<f64> {
+        self.0.loss_grad(t, b, g)
+    }
+    fn loss(&self, t: &[f64], b: Batch<'_>) -> crate::Result<f64> {
+        self.0.loss(t, b)
+    }
+    fn per_example_grad_norms(&self, t: &[f64], b: Batch<'_>, o: &mut [f64]) -> crate::Result<()> {
+        self.0.per_example_grad_norms(t, b, o)
+    }
+    fn clipped_grad_sum(
+        &self,
+        t: &[f64],
+        b: Batch<'_>,
+        c: f64,
+        o: &mut [f64],
+    ) -> crate::Result<f64> {
+        self.0.clipped_grad_sum(t, b, c, o)
+    }
+    fn predict(&self, t: &[f64], x: nalgebra::DMatrixView<'_, f64>) -> crate::Result<DMatrix<f64>> {
+        self.0.predict(t, x)
+    }
+    fn init(&self, rng: &mut crate::rng::SimRng) -> Vec<f64> {
+        self.0.init(rng)
+    }
 }

@@ -509,30 +509,7 @@ fn identical_records_for_any_thread_count_across_coordinate_blocks() {
         cfg.momentum = 0.9;
         cfg.byzantine = 2;
         cfg.attack = Some(StepSpec::named("a_little_is_enough"));
-        let with = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(|| {
-                    let mut params = Vec::new();
-                    let s = train(
-                        model.as_ref(),
-                        &data,
-                        None,
-                        init.clone(),
-                        &cfg,
-                        Streams::new(5, 0),
-                        &mut |r| {
-                            params.push(r.params.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
-                            Ok(())
-                        },
-                    )
-                    .unwrap();
-                    assert_eq!(s.status, RunStatus::Completed);
-                    params
-                })
-        };
+        let with = |threads: usize| trajectory(model.as_ref(), &data, &init, &cfg, 5, threads);
         let one = with(1);
         assert_eq!(one.len(), 3);
         assert_ne!(one[0], one[2], "the parameters move");
@@ -590,47 +567,37 @@ fn counted_byzantine_copies_give_the_written_out_records() {
     }
 }
 
-/// A dense network seen only through the [`Model`] trait (no `as_native_dense`), so the
-/// round runs each client's whole step through `loss_grad`.
-struct Opaque(crate::learning::model::DenseNet);
-
-impl Model for Opaque {
-    fn describe(&self) -> String {
-        self.0.describe()
-    }
-    fn n_params(&self) -> usize {
-        self.0.n_params()
-    }
-    fn n_features(&self) -> usize {
-        self.0.n_features()
-    }
-    fn task(&self) -> Task {
-        self.0.task()
-    }
-    fn loss_grad(&self, theta: &[f64], b: Batch<'_>, grad: &mut [f64]) -> Result<f64> {
-        self.0.loss_grad(theta, b, grad)
-    }
-    fn loss(&self, theta: &[f64], b: Batch<'_>) -> Result<f64> {
-        self.0.loss(theta, b)
-    }
-    fn per_example_grad_norms(&self, theta: &[f64], b: Batch<'_>, out: &mut [f64]) -> Result<()> {
-        self.0.per_example_grad_norms(theta, b, out)
-    }
-    fn clipped_grad_sum(
-        &self,
-        theta: &[f64],
-        b: Batch<'_>,
-        c: f64,
-        out: &mut [f64],
-    ) -> Result<f64> {
-        self.0.clipped_grad_sum(theta, b, c, out)
-    }
-    fn predict(&self, theta: &[f64], x: DMatrixView<'_, f64>) -> Result<DMatrix<f64>> {
-        self.0.predict(theta, x)
-    }
-    fn init(&self, rng: &mut SimRng) -> Vec<f64> {
-        self.0.init(rng)
-    }
+/// Every round's parameters (as bits) of a run of `model` with `threads` threads, seed `seed`.
+fn trajectory(
+    model: &dyn Model,
+    data: &[Examples],
+    init: &[f64],
+    cfg: &TrainConfig,
+    seed: u64,
+    threads: usize,
+) -> Vec<Vec<u64>> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(|| {
+            let mut params = Vec::new();
+            let s = train(
+                model,
+                data,
+                None,
+                init.to_vec(),
+                cfg,
+                Streams::new(seed, 0),
+                &mut |r| {
+                    params.push(r.params.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+                    Ok(())
+                },
+            )
+            .unwrap();
+            assert_eq!(s.status, RunStatus::Completed);
+            params
+        })
 }
 
 /// The round's one first-layer product over all clients' batches side by side
@@ -655,7 +622,7 @@ fn stacked_first_layer_products_give_the_per_client_records() {
         })
         .collect();
     let init = net.init(&mut rng_named(97, 0, "init"));
-    let opaque = Opaque(net.clone());
+    let opaque = crate::learning::model::tests::Opaque(net.clone());
     for (rule, attack) in [
         ("krum", "a_little_is_enough"),
         ("average", "label_flipping"),
@@ -665,30 +632,8 @@ fn stacked_first_layer_products_give_the_per_client_records() {
         cfg.momentum = 0.9;
         cfg.byzantine = 2;
         cfg.attack = Some(StepSpec::named(attack));
-        let with = |model: &dyn Model, threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(|| {
-                    let mut params = Vec::new();
-                    let s = train(
-                        model,
-                        &data,
-                        None,
-                        init.clone(),
-                        &cfg,
-                        Streams::new(6, 0),
-                        &mut |r| {
-                            params.push(r.params.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
-                            Ok(())
-                        },
-                    )
-                    .unwrap();
-                    assert_eq!(s.status, RunStatus::Completed);
-                    params
-                })
-        };
+        let with =
+            |model: &dyn Model, threads: usize| trajectory(model, &data, &init, &cfg, 6, threads);
         let alone = with(&opaque, 1);
         assert_ne!(alone[0], alone[6], "the parameters move");
         assert!(with(&net, 1) == alone, "{rule}: stacked, 1 thread");
