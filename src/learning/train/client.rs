@@ -102,17 +102,10 @@ impl<'a> Client<'a> {
     }
 
     /// The features (p × b, one example per column) and targets of the drawn batch (`idx`)
-    /// into `x` (cleared first) and the client's target buffer.
+    /// into `x` (resized to p·b) and the client's target buffer.
     pub(super) fn gather(&mut self, x: &mut Vec<f64>) {
-        let data = self.data;
-        let p = data.features();
-        let xs = data.x().as_slice();
-        x.clear();
-        self.ybuf.clear();
-        for &i in &self.idx {
-            x.extend_from_slice(&xs[i * p..(i + 1) * p]);
-            self.ybuf.push(data.y()[i]);
-        }
+        x.resize(self.idx.len() * self.data.features(), 0.0);
+        self.gather_into(x);
     }
 
     /// [`Client::gather`] into a slice of exactly p·b entries (the round's stacked batches).
