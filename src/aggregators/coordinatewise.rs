@@ -205,7 +205,7 @@ fn batcher(n: usize) -> Vec<(usize, u32, u32)> {
 
 /// (min, max) lane by lane, on a whole wire or a part of one.
 #[inline(always)]
-fn compare_exchange<const L: usize>(x: [f64; L], y: [f64; L]) -> ([f64; L], [f64; L]) {
+pub(crate) fn compare_exchange<const L: usize>(x: [f64; L], y: [f64; L]) -> ([f64; L], [f64; L]) {
     let mut lo = [0.0; L];
     let mut hi = [0.0; L];
     for l in 0..L {
@@ -218,7 +218,7 @@ fn compare_exchange<const L: usize>(x: [f64; L], y: [f64; L]) -> ([f64; L], [f64
 
 /// `v`, or +∞ for a NaN (a compare and a blend once vectorised).
 #[inline(always)]
-fn nan_as_plus_inf(v: f64) -> f64 {
+pub(crate) fn nan_as_plus_inf(v: f64) -> f64 {
     if v.is_nan() {
         f64::INFINITY
     } else {
@@ -367,6 +367,31 @@ where
             }
         },
     )
+}
+
+/// One block of [`map_columns`] (all columns) on the calling thread: the outputs of
+/// coordinates `j0..j0 + out.len()` (at most [`BLOCK`]) into `out`, the same bits as
+/// [`map_columns`] gives them. For a rule that runs its own parallel loop and needs this path
+/// for some blocks only; call it inside [`crate::simd::widest`] like [`map_blocks`] does.
+#[inline(always)]
+pub(crate) fn map_columns_block<K>(
+    x: crate::data::UpdatesView<'_>,
+    j0: usize,
+    out: &mut [f64],
+    kernel: K,
+) where
+    K: Fn(&mut [Lane], &mut [f64]),
+{
+    let wires = x.n();
+    with_buffer(out.len().div_ceil(LANES) * wires, |data| {
+        let buf = &mut BlockBuf { data, wires };
+        for w in 0..wires {
+            buf.set_wire(w, &x.col(w)[j0..j0 + out.len()]);
+        }
+        for (g, o) in out.chunks_mut(LANES).enumerate() {
+            kernel(buf.group(g), o);
+        }
+    })
 }
 
 /// Whether `x` is large enough for [`map_blocks`]' prefetch hints to pay: above 8 MiB the
