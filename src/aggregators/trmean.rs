@@ -17,18 +17,20 @@
 //!   into the 11 smallest and the 11 largest values seen so far, both kept sorted in
 //!   registers (a bitonic merge of each side). That gives the order statistics
 //!   lo = x₍f₎ and hi = x₍n−f−1₎ of every coordinate; a second sweep over the same rows,
-//!   still in L1, adds the values strictly between lo and hi in row order and the copies of
-//!   lo and hi that the sorted middle holds (counted, so ties come out right). The kept
-//!   values are the same multiset as NumPy's `sort(axis=0)[f:-f]`, added in row order
-//!   instead of ascending order: the two sums of the same n − 2f terms differ by at most
-//!   2·γ₍n−2f₎·Σ|kept| (γₖ = k·u/(1 − k·u), u = 2⁻⁵³; Higham, *Accuracy and Stability of
-//!   Numerical Algorithms*, 2nd ed., 2002, §4.2), that is under 7·10⁻¹⁵ of the mean
-//!   absolute kept value at n = 50, f = 10. There is no cancellation against the trimmed
-//!   values (nothing is subtracted), so a Byzantine 10³⁰⁰ costs no precision. A block of 256
-//!   coordinates where some lo or hi is non-finite or so large that the n − 2f kept values
-//!   could overflow (|lo| or |hi| > f64::MAX / (2(n − 2f) + 2); more than f values ±∞ or NaN
-//!   in a coordinate) is recomputed by the exact kernel below, so ±∞, NaN and overflow come
-//!   out exactly as NumPy's.
+//!   still in L1, adds every value clamped to [lo, hi] in row order. Sorted, the f values
+//!   below position f clamp to lo and the f above position n − f − 1 to hi while the kept
+//!   ones stay, so that sum less f·lo and f·hi is the kept values' sum, ties included. It
+//!   differs from NumPy's ascending sum of the kept values by rounding only: both are within
+//!   γ₍n+3₎·(Σ|kept| + 2f·(|lo| + |hi|)) of the exact sum (γₖ = k·u/(1 − k·u), u = 2⁻⁵³;
+//!   Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., SIAM 2002, §4.2),
+//!   so the means differ by at most 2·γ₅₃·(mean|kept| + 2·max(|lo|, |hi|)) ≈ 2.4·10⁻¹⁴ of
+//!   the kept values' scale at n = 50, f = 10. Every term is a kept value or lo or hi, so a
+//!   trimmed Byzantine 10³⁰⁰ costs no precision. A block of 256 coordinates where some lo or
+//!   hi is non-finite (more than f values ±∞ or NaN in a coordinate) or so large that a sum
+//!   could overflow (|lo| or |hi| > f64::MAX / (n + 2f + 1)) is recomputed by the exact
+//!   kernel below, so ±∞, NaN and overflow come out exactly as NumPy's. The one pass costs
+//!   about 2.3 ms of one core at n = 50, d = 10⁵ against 3.5 ms for the exact kernel
+//!   (docs/performance.md).
 //! - **exact**: blocked transpose and a sorting network vectorised across coordinates
 //!   (see the internal `coordinatewise` module), the middle added in ascending order, which
 //!   is exactly NumPy's `sort(axis=0)[f:-f].mean(axis=0)`.
@@ -189,8 +191,10 @@ fn one_pass_block<const L: usize>(
         let j = j0 + g * L;
         let next = j + BLOCK;
         if stream && next < d {
+            let data = x.as_slice();
             for i in 0..n {
-                crate::simd::prefetch(&x.col(i)[next..(next + L).min(d)]);
+                let at = i * d + next;
+                crate::simd::prefetch(&data[at..at + 1]);
             }
         }
         let group = if o.len() == L {
@@ -235,48 +239,66 @@ fn one_pass_group<const L: usize>(
     // position f).
     let mut low = [[f64::INFINITY; L]; TRACKED];
     let mut high = [[f64::NEG_INFINITY; L]; TRACKED];
+    // Plain loops, not `array::from_fn` or `array::map`: their closures are not inlined into
+    // the caller's instruction set and ran as SSE2 calls, slower than the exact kernel.
+    #[inline(always)]
+    fn load<const L: usize>(v: [f64; L]) -> [f64; L] {
+        let mut w = v;
+        for x in &mut w {
+            *x = nan_as_plus_inf(*x);
+        }
+        w
+    }
     let batched = n / BATCH * BATCH;
     for i0 in (0..batched).step_by(BATCH) {
-        let mut c: [[f64; L]; BATCH] = std::array::from_fn(|b| row(i0 + b).map(nan_as_plus_inf));
+        let mut c = [[0.0; L]; BATCH];
+        for (b, c) in c.iter_mut().enumerate() {
+            *c = load(row(i0 + b));
+        }
         sort_batch(&mut c);
-        merge_low(&mut low, &c);
-        merge_high(&mut high, &c);
+        if i0 == 0 {
+            // Nothing to merge with yet: the first batch takes the place of the sentinels.
+            low[..BATCH].copy_from_slice(&c);
+            high[TRACKED - BATCH..].copy_from_slice(&c);
+        } else {
+            merge_low(&mut low, &c);
+            merge_high(&mut high, &c);
+        }
     }
     for i in batched..n {
-        let v = row(i).map(nan_as_plus_inf);
+        let v = load(row(i));
         insert_low(&mut low, v);
         insert_high(&mut high, v);
     }
     let (lo, hi) = (low[f], high[TRACKED - 1 - f]);
-    let kept = (n - 2 * f) as f64;
-    // Below this bound the sum of the n − 2f kept values, in any order, stays finite.
-    let bound = f64::MAX / (2.0 * kept + 2.0);
-    if (0..L).any(|l| !(lo[l].abs() <= bound && hi[l].abs() <= bound)) {
+    // Below this bound every partial sum of the second sweep stays finite, and so does the
+    // exact kernel's sum of the kept values.
+    let bound = f64::MAX / (n + 2 * f + 1) as f64;
+    let mut fits = true;
+    for l in 0..L {
+        fits &= lo[l].abs() <= bound && hi[l].abs() <= bound;
+    }
+    if !fits {
         return None;
     }
-    // Second sweep (rows still in L1): the values strictly inside (lo, hi) in row order, how
-    // many, and how many are ≤ lo. A NaN, read as +∞, is neither (it lies above hi).
+    // Second sweep (rows still in L1): each value clamped to [lo, hi], added in row order.
+    // Sorted, positions 0..f clamp to lo, positions n − f.. to hi and the kept ones stay, so
+    // the sum is f·lo + f·hi + the kept values' sum, ties included. min(v, hi) first: a NaN
+    // (read as +∞) comes out hi.
     let mut sum = [0.0f64; L];
-    let mut inside = [0.0f64; L];
-    let mut at_most_lo = [0.0f64; L];
     for i in 0..n {
         let v = row(i);
         for l in 0..L {
-            let is_inside = v[l] > lo[l] && v[l] < hi[l];
-            sum[l] += if is_inside { v[l] } else { 0.0 };
-            inside[l] += if is_inside { 1.0 } else { 0.0 };
-            at_most_lo[l] += if v[l] <= lo[l] { 1.0 } else { 0.0 };
+            let below_hi = if v[l] < hi[l] { v[l] } else { hi[l] };
+            sum[l] += if lo[l] < below_hi { below_hi } else { lo[l] };
         }
     }
-    // Sorted, the values ≤ lo fill positions 0..at_most_lo, of which f..min(at_most_lo,
-    // n − f) are kept; the kept positions left over hold hi (when lo = hi, none are left and
-    // nothing is inside).
-    let (f_, n_f) = (f as f64, (n - f) as f64);
-    Some(std::array::from_fn(|l| {
-        let copies_lo = at_most_lo[l].min(n_f) - f_;
-        let copies_hi = kept - copies_lo - inside[l];
-        (sum[l] + copies_lo * lo[l] + copies_hi * hi[l]) / kept
-    }))
+    let (f_, kept) = (f as f64, (n - 2 * f) as f64);
+    let mut mean = [0.0; L];
+    for l in 0..L {
+        mean[l] = (sum[l] - f_ * lo[l] - f_ * hi[l]) / kept;
+    }
+    Some(mean)
 }
 
 /// Compare-exchanges on the wires of a register array, in order.
@@ -389,19 +411,22 @@ mod tests {
         v[f..n - f].iter().sum::<f64>() / (n - 2 * f) as f64
     }
 
-    /// How far the one-pass kernel's mean may lie from the ascending-order one on the same
-    /// kept values `v` (sorted, the middle n − 2f): both sums of the same k terms are within
-    /// γ₍k−1₎·Σ|kept| of the exact sum (Higham 2002, §4.2), and each division adds half an
-    /// ulp.
+    /// How far the one-pass kernel's mean may lie from the ascending-order one on the values
+    /// `v` of one coordinate: the clamped row-order sum less f·lo and f·hi and the ascending
+    /// sum of the kept values are both within γ₍n+3₎·(Σ|kept| + 2f(|lo| + |hi|)) of the exact
+    /// sum (Higham 2002, §4.2), and each division adds half an ulp of its mean.
     fn reorder_bound(v: &[f64], f: usize) -> f64 {
         let mut s: Vec<f64> = v.to_vec();
         s.sort_by(f64::total_cmp);
-        let kept = &s[f..s.len() - f];
+        let n = s.len();
+        let kept = &s[f..n - f];
         let k = kept.len() as f64;
         let u = f64::EPSILON / 2.0;
-        let gamma = k * u / (1.0 - k * u);
-        let abs: f64 = kept.iter().map(|x| x.abs()).sum();
-        2.0 * gamma * abs / k + 2.0 * u * (abs / k)
+        let m = (n + 3) as f64;
+        let gamma = m * u / (1.0 - m * u);
+        let (lo, hi) = (s[f].abs(), s[n - f - 1].abs());
+        let scale: f64 = kept.iter().map(|x| x.abs()).sum::<f64>() + 2.0 * f as f64 * (lo + hi);
+        (2.0 * gamma * scale + 2.0 * u * scale) / k
     }
 
     #[test]
@@ -472,7 +497,8 @@ mod tests {
     /// the reordering bound where that is finite and to the bit (±∞, NaN) where it is not.
     /// Mutations seen to fail it: dropping the fallback (`one_pass_group` never returning
     /// `None`: a coordinate with n − f or more +∞ comes out 0·∞ = NaN, where NumPy gives +∞;
-    /// ±f64::MAX kept values, whose ascending sum overflows, come out finite in row order);
+    /// ±f64::MAX kept values, whose ascending sum overflows, come out non-finite or finite
+    /// otherwise than NumPy's);
     /// and reading NaN as stored in the first sweep (`.map(nan_as_plus_inf)` removed: a NaN
     /// then sits wherever the compare-exchanges leave it, and lo/hi go wrong).
     #[test]
@@ -520,8 +546,8 @@ mod tests {
 
     /// The one pass gives the same bits on a borrowed buffer still holding NaN as on the copy
     /// `Updates::new_untrusted` rewrites (NaN as +∞), as `reads_nan_as_infinity` promises.
-    /// Mutation seen to fail it: the second sweep comparing `v <= lo` as `!(v > lo)` (a NaN
-    /// then counts as a copy of lo).
+    /// Mutation seen to fail it: the second sweep clamping to lo first and then to hi (a NaN
+    /// then comes out lo instead of hi).
     #[test]
     fn one_pass_reads_nan_as_infinity() {
         use crate::data::NonFiniteEntries;
