@@ -434,7 +434,14 @@ mod tests {
         // Reference: NumPy's definition, sort each coordinate, add the middle in order: to
         // the bit on the exact kernel, within the reordering bound on the one pass.
         let mut rng = rng_from_seed(5);
-        for (n, f) in [(3usize, 1usize), (10, 3), (21, 10), (50, 10), (50, 24), (33, 1)] {
+        for (n, f) in [
+            (3usize, 1usize),
+            (10, 3),
+            (21, 10),
+            (50, 10),
+            (50, 24),
+            (33, 1),
+        ] {
             let d = 300;
             let rows: Vec<Vec<f64>> = (0..n)
                 .map(|_| (0..d).map(|_| rng.random::<f64>() * 4.0 - 1.0).collect())
@@ -456,12 +463,21 @@ mod tests {
 
     /// The one-pass kernel itself on every shape it may meet (n from 2f + 1, batches of 8
     /// full and ragged, d not a multiple of the group, ties), against the sorting definition
-    /// within the reordering bound. Mutation seen to fail it: `high[TRACKED - 1 - f]` read as
-    /// `high[TRACKED - f]` (the f-th largest as hi, so one trimmed value is kept).
+    /// within the reordering bound. Mutation seen to fail it: the comparator `3 7` dropped
+    /// from `merge_low` (lo then misses some merges' results).
     #[test]
     fn one_pass_matches_sorting_on_every_shape() {
         let mut rng = rng_from_seed(6);
-        for (n, f) in [(3, 1), (9, 4), (16, 2), (21, 10), (32, 10), (50, 10), (57, 7), (64, 1)] {
+        for (n, f) in [
+            (3, 1),
+            (9, 4),
+            (16, 2),
+            (21, 10),
+            (32, 10),
+            (50, 10),
+            (57, 7),
+            (64, 1),
+        ] {
             let d = 2 * BLOCK + 13;
             // Few distinct values in half the columns, so ties straddle lo and hi.
             let rows: Vec<Vec<f64>> = (0..n)
@@ -495,12 +511,9 @@ mod tests {
     /// Byzantine values: ±∞, NaN (read as +∞), ±10³⁰⁰, ±f64::MAX, ±0, in as many rows of a
     /// coordinate as f and more. The one pass must give the exact kernel's answer, within
     /// the reordering bound where that is finite and to the bit (±∞, NaN) where it is not.
-    /// Mutations seen to fail it: dropping the fallback (`one_pass_group` never returning
-    /// `None`: a coordinate with n − f or more +∞ comes out 0·∞ = NaN, where NumPy gives +∞;
-    /// ±f64::MAX kept values, whose ascending sum overflows, come out non-finite or finite
-    /// otherwise than NumPy's);
-    /// and reading NaN as stored in the first sweep (`.map(nan_as_plus_inf)` removed: a NaN
-    /// then sits wherever the compare-exchanges leave it, and lo/hi go wrong).
+    /// Mutation seen to fail it: dropping the fallback (`one_pass_group` never returning
+    /// `None`: a coordinate with more than f values ±∞ then mixes ∞ − ∞ = NaN into the sum
+    /// where NumPy gives ±∞, and ±f64::MAX kept values overflow otherwise than NumPy's).
     #[test]
     fn one_pass_handles_byzantine_values_like_the_exact_kernel() {
         use crate::data::NonFiniteEntries;
@@ -536,7 +549,10 @@ mod tests {
                 let (g, w) = (got[j], want[j]);
                 if w.is_finite() {
                     let v: Vec<f64> = m.row(j).iter().map(|&x| nan_as_plus_inf(x)).collect();
-                    assert!((g - w).abs() <= reorder_bound(&v, f), "{trial} {j}: {g} vs {w}");
+                    assert!(
+                        (g - w).abs() <= reorder_bound(&v, f),
+                        "{trial} {j}: {g} vs {w}"
+                    );
                 } else {
                     assert_eq!(g.to_bits(), w.to_bits(), "{trial} {j}: {g} vs {w}");
                 }
@@ -563,8 +579,14 @@ mod tests {
         let raw = Updates::with_entries(m.clone(), NonFiniteEntries::Keep).unwrap();
         let rewritten = Updates::new_untrusted(m).unwrap();
         for f in [1, 5, 10] {
-            let a: Vec<u64> = one_pass(raw.view(), f).iter().map(|v| v.to_bits()).collect();
-            let b: Vec<u64> = one_pass(rewritten.view(), f).iter().map(|v| v.to_bits()).collect();
+            let a: Vec<u64> = one_pass(raw.view(), f)
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            let b: Vec<u64> = one_pass(rewritten.view(), f)
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
             assert_eq!(a, b, "f = {f}");
         }
     }
@@ -576,7 +598,9 @@ mod tests {
     #[test]
     fn merges_and_insertions_keep_the_extremes_sorted() {
         let sorted01 = |len: usize, ones: usize| -> Vec<f64> {
-            (0..len).map(|i| f64::from(u8::from(i >= len - ones))).collect()
+            (0..len)
+                .map(|i| f64::from(u8::from(i >= len - ones)))
+                .collect()
         };
         for a in 0..=TRACKED {
             for b in 0..=BATCH {
@@ -616,8 +640,8 @@ mod tests {
 
     /// The one pass gives the same bits on every instruction set and group width (each
     /// coordinate's arithmetic is the same lane by lane): four and eight lanes, portable and
-    /// dispatched. Mutation seen to fail it: summing the second sweep in pairs of rows for
-    /// L = 8 only.
+    /// dispatched. Mutation seen to fail it: the eight-lane path multiplying by 1/(n − 2f)
+    /// instead of dividing.
     #[test]
     fn one_pass_same_bits_on_every_path() {
         let mut rng = rng_from_seed(10);
