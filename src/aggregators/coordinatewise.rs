@@ -369,31 +369,6 @@ where
     )
 }
 
-/// One block of [`map_columns`] (all columns) on the calling thread: the outputs of
-/// coordinates `j0..j0 + out.len()` (at most [`BLOCK`]) into `out`, the same bits as
-/// [`map_columns`] gives them. For a rule that runs its own parallel loop and needs this path
-/// for some blocks only; call it inside [`crate::simd::widest`] like [`map_blocks`] does.
-#[inline(always)]
-pub(crate) fn map_columns_block<K>(
-    x: crate::data::UpdatesView<'_>,
-    j0: usize,
-    out: &mut [f64],
-    kernel: K,
-) where
-    K: Fn(&mut [Lane], &mut [f64]),
-{
-    let wires = x.n();
-    with_buffer(out.len().div_ceil(LANES) * wires, |data| {
-        let buf = &mut BlockBuf { data, wires };
-        for w in 0..wires {
-            buf.set_wire(w, &x.col(w)[j0..j0 + out.len()]);
-        }
-        for (g, o) in out.chunks_mut(LANES).enumerate() {
-            kernel(buf.group(g), o);
-        }
-    })
-}
-
 /// Whether `x` is large enough for [`map_blocks`]' prefetch hints to pay: above 8 MiB the
 /// input streams from memory and the hints overlap that traffic with the networks; below,
 /// it sits in cache and the hints are wasted instructions (200 per group of 32 coordinates

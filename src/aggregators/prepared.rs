@@ -65,7 +65,7 @@
 
 use super::distances::pairwise_sq_dists;
 use super::pre::nnm::{mean_into, Nnm};
-use super::trmean::TrimmedMean;
+use super::trmean::{clamped, fits, mean_of_clamped_sum, TrimmedMean};
 use super::{AggContext, Aggregator, Pipeline};
 use crate::data::{Updates, UpdatesView};
 use crate::Result;
@@ -115,8 +115,8 @@ pub struct PreparedDefence<'a> {
     /// Honest vectors then the copies: the generic path's input, reused.
     input: Option<DMatrix<f64>>,
     nnm: Option<NnmOnLine>,
-    /// The rule's trimming level when it is a trimmed mean with f > 0.
-    trimmed: Option<usize>,
+    /// The rule when it is a trimmed mean with f > 0.
+    trimmed: Option<TrimmedMean>,
     fast_runs: usize,
     generic_runs: usize,
 }
@@ -145,8 +145,8 @@ impl Pipeline {
         };
         let trimmed = (&*self.agg as &dyn Any)
             .downcast_ref::<TrimmedMean>()
-            .map(TrimmedMean::f)
-            .filter(|&f| f > 0);
+            .copied()
+            .filter(|t| t.f() > 0);
         PreparedDefence {
             pipeline: self,
             honest,
@@ -330,7 +330,7 @@ impl NnmOnLine {
         b: &DVector<f64>,
         t: f64,
         rule: &dyn Aggregator,
-        trimmed: Option<usize>,
+        trimmed: Option<TrimmedMean>,
         cx: &mut AggContext<'_>,
     ) -> Result<Option<DVector<f64>>> {
         let b_norm = crate::data::norm(b.as_slice());
@@ -368,15 +368,19 @@ impl NnmOnLine {
             weights[g] += 1;
         }
         weights[groups.byz] += self.m;
-        if let Some(f) = trimmed.filter(|_| outputs.len() <= MAX_GROUPS) {
+        // The group of each of the rule's n input rows, in row order.
+        let row_groups: Vec<usize> = (0..n)
+            .map(|r| groups.of_honest.get(r).copied().unwrap_or(groups.byz))
+            .collect();
+        if let Some(tm) = trimmed.filter(|_| outputs.len() <= MAX_GROUPS) {
             let ys: Vec<&[f64]> = outputs.iter().map(Vec::as_slice).collect();
             let mut out = vec![0.0; b.len()];
-            trimmed_mean_of_groups(&ys, &weights, f, &mut out);
+            let rows = tm.one_pass_on(n).then_some(row_groups.as_slice());
+            trimmed_mean_of_groups(&ys, &weights, tm.f(), rows, &mut out);
             return Ok(Some(DVector::from_vec(out)));
         }
         let mut mixed = DMatrix::zeros(b.len(), n);
-        for (r, mut col) in mixed.column_iter_mut().enumerate() {
-            let g = groups.of_honest.get(r).copied().unwrap_or(groups.byz);
+        for (mut col, &g) in mixed.column_iter_mut().zip(&row_groups) {
             col.as_mut_slice().copy_from_slice(&outputs[g]);
         }
         let mixed = Updates::new(mixed)?;
@@ -508,22 +512,35 @@ fn centred_norm_and_dot(h: &[f64], p: Option<&[f64]>, q: &[f64]) -> (f64, f64) {
     )
 }
 
-/// The trimmed mean (f at each end) of n = Σ w vectors of which ys[g] appears w[g] times:
-/// per coordinate, the values ranked f..n − f in ascending order are added from 0 left to
-/// right and divided by n − 2f, as the trimmed mean adds its sorted column (equal values are
-/// interchangeable, and ±0 do not change a sum that starts from +0).
+/// The trimmed mean (f at each end) of n = Σ w vectors of which ys[g] appears w[g] times,
+/// with the trimmed mean's own arithmetic:
+///
+/// - `rows: None` (the exact kernel): per coordinate, the values ranked f..n − f in ascending
+///   order are added from 0 left to right and divided by n − 2f, as the trimmed mean adds its
+///   sorted column (equal values are interchangeable, and ±0 do not change a sum that starts
+///   from +0);
+/// - `rows: Some(g)` (the one-pass kernel, `rows[i]` the group of input row i): lo and hi are
+///   the values ranked f and n − f − 1, and where they [`fit`](super::trmean::fits) every row's
+///   [`clamped`] value is added in row order and turned into the mean by
+///   [`mean_of_clamped_sum`], as the kernel does; elsewhere the exact sum above.
 ///
 /// A vector that appears at least n − f times holds every kept rank wherever the others fall,
-/// so its kept sum is it added n − 2f times. Otherwise, eight coordinates at a time: each
+/// so its exact kept sum is it added n − 2f times. Otherwise, eight coordinates at a time: each
 /// group's first rank (the weights of the groups before it: smaller value, or equal value and
-/// smaller index); the value at kept rank r is that of the group whose first rank is the
-/// largest ≤ r, found by walking r upwards and switching at each group's first rank.
-fn trimmed_mean_of_groups(ys: &[&[f64]], w: &[usize], f: usize, out: &mut [f64]) {
+/// smaller index); the value at rank r is that of the group whose first rank is the largest
+/// ≤ r, found by walking r upwards and switching at each group's first rank.
+fn trimmed_mean_of_groups(
+    ys: &[&[f64]],
+    w: &[usize],
+    f: usize,
+    rows: Option<&[usize]>,
+    out: &mut [f64],
+) {
     const L: usize = 8;
     let n: usize = w.iter().sum();
     let kept = n - 2 * f;
     let kept_f = kept as f64;
-    if let Some(g) = w.iter().position(|&x| x >= n - f) {
+    if let (Some(g), None) = (w.iter().position(|&x| x >= n - f), rows) {
         let y = ys[g];
         crate::simd::widest(
             #[inline(always)]
@@ -572,6 +589,7 @@ fn trimmed_mean_of_groups(ys: &[&[f64]], w: &[usize], f: usize, out: &mut [f64])
                         at[l] = if take { first[a][l] } else { at[l] };
                     }
                 }
+                let x_lo = x;
                 let mut s = [0.0f64; L];
                 for l in 0..L {
                     s[l] += x[l];
@@ -587,9 +605,26 @@ fn trimmed_mean_of_groups(ys: &[&[f64]], w: &[usize], f: usize, out: &mut [f64])
                         s[l] += x[l];
                     }
                 }
-                for l in 0..len {
-                    out[c0 + l] = s[l] / kept_f;
+                let mut mean = [0.0f64; L];
+                for l in 0..L {
+                    mean[l] = s[l] / kept_f;
                 }
+                if let Some(rows) = rows {
+                    // The walk ended at rank n − f − 1: x holds hi.
+                    let (lo, hi) = (x_lo, x);
+                    let mut sum = [0.0f64; L];
+                    for &r in rows {
+                        for l in 0..L {
+                            sum[l] += clamped(v[r][l], lo[l], hi[l]);
+                        }
+                    }
+                    for l in 0..L {
+                        if fits(lo[l], hi[l], n, f) {
+                            mean[l] = mean_of_clamped_sum(sum[l], lo[l], hi[l], n, f);
+                        }
+                    }
+                }
+                out[c0..c0 + len].copy_from_slice(&mean[..len]);
                 c0 += L;
             }
         },
@@ -841,7 +876,7 @@ mod tests {
                 .collect();
             let refs: Vec<&[f64]> = ys.iter().map(Vec::as_slice).collect();
             let mut got = vec![0.0; d];
-            trimmed_mean_of_groups(&refs, &w, f, &mut got);
+            trimmed_mean_of_groups(&refs, &w, f, None, &mut got);
             for c in 0..d {
                 let mut col: Vec<f64> = ys
                     .iter()
@@ -854,6 +889,60 @@ mod tests {
                     s += v;
                 }
                 assert_eq!(got[c], s / (n - 2 * f) as f64, "w {w:?} f {f} c {c}");
+            }
+        }
+    }
+
+    /// The grouped trimmed mean with the one-pass arithmetic (`rows` given) equals the native
+    /// trimmed mean on the expanded rows, in a shuffled row order, bit for bit: ties across
+    /// groups, and near-overflow values (±10³⁰⁷) in some coordinates so that the one pass
+    /// declines them and the exact sum takes over there.
+    /// Mutation that makes it fail (checked): adding the clamped values by group (weight
+    /// times each) instead of in row order.
+    #[test]
+    fn grouped_one_pass_matches_the_native_trimmed_mean() {
+        let mut rng = rng_from_seed(9);
+        for _ in 0..100 {
+            let g = rng.random_range(2..=MAX_GROUPS);
+            let w: Vec<usize> = (0..g).map(|_| rng.random_range(1..12)).collect();
+            let n: usize = w.iter().sum::<usize>().max(32);
+            let mut w = w;
+            w[0] += n - w.iter().sum::<usize>();
+            let f = rng.random_range(1..=10);
+            let d = rng.random_range(1..40);
+            let ys: Vec<Vec<f64>> = (0..g)
+                .map(|_| {
+                    (0..d)
+                        .map(|c| match (c % 9, rng.random_range(0..3)) {
+                            (0, 0) => 1e307,
+                            (0, 1) => -1e307,
+                            _ => rng.random_range(0..4) as f64 + rng.random::<f64>() * 0.5,
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut rows: Vec<usize> = w
+                .iter()
+                .enumerate()
+                .flat_map(|(a, &k)| std::iter::repeat_n(a, k))
+                .collect();
+            for i in (1..rows.len()).rev() {
+                rows.swap(i, rng.random_range(0..=i));
+            }
+            let refs: Vec<&[f64]> = ys.iter().map(Vec::as_slice).collect();
+            let mut got = vec![0.0; d];
+            trimmed_mean_of_groups(&refs, &w, f, Some(&rows), &mut got);
+            let tm = TrimmedMean::new(f, Compat::Native);
+            assert!(tm.one_pass_on(n));
+            let m = DMatrix::from_fn(d, n, |c, i| ys[rows[i]][c]);
+            let want = tm
+                .aggregate(
+                    Updates::new(m).unwrap().view(),
+                    &mut AggContext::new(&mut rng_from_seed(0)),
+                )
+                .unwrap();
+            for c in 0..d {
+                assert_eq!(got[c].to_bits(), want[c].to_bits(), "w {w:?} f {f} c {c}");
             }
         }
     }

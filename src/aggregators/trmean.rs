@@ -2,38 +2,44 @@
 //! and average the n − 2f left.
 //!
 //! ByzFL: `TrMean(f=0)`; requires n > 2f (ByzFL raises when 2f ≥ n). f = 0 is the plain mean.
-//! `Compat::Byzfl` and `Compat::Native` coincide: the mean of the n − 2f middle values, as
-//! NumPy's `sort(axis=0)[f:-f].mean(axis=0)` (to rounding, see the implementation notes).
+//! **`Compat::Byzfl`** is exactly NumPy's `sort(axis=0)[f:-f].mean(axis=0)`: the kept values
+//! added in ascending order from 0, divided by n − 2f (the *exact* kernel below, always).
+//! **`Compat::Native`** is the same mean to rounding: where the *one-pass* kernel serves
+//! (f ≤ 10 and n ≥ 32, ByzFL's setting n = 50, f = 10 among them) its sum is taken in another
+//! order (below); otherwise it is the exact kernel too.
 //!
 //! +∞ entries (the `inf` attack) are ordered like any value: when at most f of a coordinate's
 //! values are +∞ they are trimmed; otherwise the output is +∞, as in NumPy.
 //!
-//! Implementation, parallel over blocks of coordinates (rayon), one of two kernels chosen by
-//! (n, f) alone, so an output never depends on the thread count or the instruction set:
+//! Implementation, parallel over blocks of coordinates (rayon). Which kernel computes an
+//! output depends on (n, f, compat) and on that coordinate's own values alone, so no output
+//! depends on the thread count, the instruction set or how a caller blocks the coordinates
+//! (the fused NNM path hands the rule blocks of its own size):
 //!
-//! - **one pass** (f ≤ 10 and n ≥ 32, ByzFL's setting n = 50, f = 10 among them): per group
-//!   of 8 coordinates (one AVX-512 register; 4 on AVX2 and the baseline), the rows are read
-//!   straight from the input, eight at a time, sorted by Batcher's network on 8 and merged
-//!   into the 11 smallest and the 11 largest values seen so far, both kept sorted in
-//!   registers (a bitonic merge of each side). That gives the order statistics
-//!   lo = x₍f₎ and hi = x₍n−f−1₎ of every coordinate; a second sweep over the same rows,
-//!   still in L1, adds every value clamped to [lo, hi] in row order. Sorted, the f values
-//!   below position f clamp to lo and the f above position n − f − 1 to hi while the kept
-//!   ones stay, so that sum less f·lo and f·hi is the kept values' sum, ties included. It
-//!   differs from NumPy's ascending sum of the kept values by rounding only: both are within
-//!   γ₍n+3₎·(Σ|kept| + 2f·(|lo| + |hi|)) of the exact sum (γₖ = k·u/(1 − k·u), u = 2⁻⁵³;
-//!   Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., SIAM 2002, §4.2),
-//!   so the means differ by at most 2·γ₅₃·(mean|kept| + 2·max(|lo|, |hi|)) ≈ 2.4·10⁻¹⁴ of
-//!   the kept values' scale at n = 50, f = 10. Every term is a kept value or lo or hi, so a
-//!   trimmed Byzantine 10³⁰⁰ costs no precision. A block of 256 coordinates where some lo or
-//!   hi is non-finite (more than f values ±∞ or NaN in a coordinate) or so large that a sum
-//!   could overflow (|lo| or |hi| > f64::MAX / (n + 2f + 1)) is recomputed by the exact
-//!   kernel below, so ±∞, NaN and overflow come out exactly as NumPy's. The one pass costs
-//!   about 2.3 ms of one core at n = 50, d = 10⁵ against 3.5 ms for the exact kernel
-//!   (docs/performance.md).
+//! - **one pass** (native, f ≤ 10, n ≥ 32): per group of 8 coordinates (one AVX-512
+//!   register; 4 on AVX2 and the baseline), the rows are read straight from the input,
+//!   eight at a time, sorted by Batcher's network on 8 and merged into the 11 smallest and
+//!   the 11 largest values seen so far, both kept sorted in registers (a bitonic merge of
+//!   each side). That gives the order statistics lo = x₍f₎ and hi = x₍n−f−1₎ of every
+//!   coordinate; a second sweep over the same rows, still in L1, adds every value clamped to
+//!   [lo, hi] in row order. Sorted, the f values below position f clamp to lo and the f above
+//!   position n − f − 1 to hi while the kept ones stay, so that sum less f·lo and f·hi is the
+//!   kept values' sum, ties included. It differs from NumPy's ascending sum of the kept values
+//!   by rounding only: both are within γ₍n+3₎·(Σ|kept| + 2f·(|lo| + |hi|)) of the exact sum
+//!   (γₖ = k·u/(1 − k·u), u = 2⁻⁵³; Higham, *Accuracy and Stability of Numerical
+//!   Algorithms*, 2nd ed., SIAM 2002, §4.2), so the means differ by at most
+//!   2·γ₅₃·(mean|kept| + 2·max(|lo|, |hi|)) ≈ 2.4·10⁻¹⁴ of the kept values' scale at n = 50,
+//!   f = 10. Every term is a kept value or lo or hi, so a trimmed Byzantine 10³⁰⁰ costs no
+//!   precision. A coordinate whose lo or hi is non-finite (more than f values ±∞ or NaN) or
+//!   so large that a sum could overflow (|lo| or |hi| > f64::MAX / (n + 2f + 1)) is
+//!   recomputed by sorting its n values and adding the kept ones in ascending order (the
+//!   exact kernel's arithmetic), so ±∞, NaN and overflow come out exactly as NumPy's.
 //! - **exact**: blocked transpose and a sorting network vectorised across coordinates
 //!   (see the internal `coordinatewise` module), the middle added in ascending order, which
 //!   is exactly NumPy's `sort(axis=0)[f:-f].mean(axis=0)`.
+//!
+//! Cost at n = 50, f = 10, d = 10⁵, one core: one pass 2.3 ms, exact 3.5 ms
+//! (docs/performance.md).
 //!
 //! **NaN** (native, read as +∞ by `Updates::new_untrusted`): a +∞ value of its coordinate,
 //! trimmed while at most f of that coordinate's values are non-finite.
@@ -43,8 +49,8 @@
 //!   towards optimal statistical rates", ICML 2018, arXiv 1803.01498.
 
 use super::coordinatewise::{
-    compare_exchange, map_columns, map_columns_block, nan_as_plus_inf, streams_from_memory, Lane,
-    SortingNetwork, BLOCK, LANES,
+    compare_exchange, map_columns, nan_as_plus_inf, streams_from_memory, Lane, SortingNetwork,
+    BLOCK, LANES,
 };
 use super::{require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
@@ -62,25 +68,33 @@ pub const SPEC: Spec<dyn Aggregator> = Spec {
     build,
 };
 
-fn build(p: &Params, _: Compat) -> Result<Box<dyn Aggregator>> {
-    Ok(Box::new(TrimmedMean::new(p.f()?)))
+fn build(p: &Params, compat: Compat) -> Result<Box<dyn Aggregator>> {
+    Ok(Box::new(TrimmedMean::new(p.f()?, compat)))
 }
 
 /// Coordinate-wise trimmed mean with trimming level f.
 #[derive(Clone, Copy, Debug)]
 pub struct TrimmedMean {
     f: usize,
+    compat: Compat,
 }
 
 impl TrimmedMean {
-    /// Trims `f` values at each end of every coordinate.
-    pub fn new(f: usize) -> Self {
-        TrimmedMean { f }
+    /// Trims `f` values at each end of every coordinate, with `compat`'s arithmetic (module
+    /// docs).
+    pub fn new(f: usize, compat: Compat) -> Self {
+        TrimmedMean { f, compat }
     }
 
     /// The trimming level f.
     pub fn f(&self) -> usize {
         self.f
+    }
+
+    /// Whether the one-pass kernel computes this rule's outputs on n vectors (otherwise the
+    /// exact kernel does): the arithmetic a caller that reproduces the rule must follow.
+    pub(crate) fn one_pass_on(&self, n: usize) -> bool {
+        self.compat == Compat::Native && one_pass_serves(n, self.f)
     }
 }
 
@@ -106,7 +120,7 @@ impl Aggregator for TrimmedMean {
             let all: Vec<usize> = (0..n).collect();
             return Ok(x.mean_of(all.iter().copied()));
         }
-        let out = if one_pass_serves(n, f) {
+        let out = if self.one_pass_on(n) {
             one_pass(x, f)
         } else {
             map_columns(x, None, exact_kernel(n, f))
@@ -149,10 +163,8 @@ fn one_pass_serves(n: usize, f: usize) -> bool {
 }
 
 /// The trimmed mean by the one-pass kernel (module docs), blocks of [`BLOCK`] coordinates in
-/// parallel, each recomputed by the exact kernel where the one pass declines it.
+/// parallel.
 fn one_pass(x: UpdatesView<'_>, f: usize) -> Vec<f64> {
-    let n = x.n();
-    let exact = exact_kernel(n, f);
     let avx512 = crate::simd::has_avx512();
     let stream = streams_from_memory(x);
     let mut out = vec![0.0; x.d()];
@@ -161,13 +173,10 @@ fn one_pass(x: UpdatesView<'_>, f: usize) -> Vec<f64> {
         crate::simd::widest(
             #[inline(always)]
             || {
-                let done = if avx512 {
+                if avx512 {
                     one_pass_block::<8>(x, f, j0, out, stream)
                 } else {
                     one_pass_block::<4>(x, f, j0, out, stream)
-                };
-                if !done {
-                    map_columns_block(x, j0, out, &exact);
                 }
             },
         );
@@ -175,9 +184,8 @@ fn one_pass(x: UpdatesView<'_>, f: usize) -> Vec<f64> {
     out
 }
 
-/// The outputs of coordinates `j0..j0 + out.len()` by groups of `L`, or `false` (and `out`
-/// partly written) when a group's order statistics call for the exact kernel. Prefetches the
-/// next block's rows when the input streams from memory (as `map_columns` does).
+/// The outputs of coordinates `j0..j0 + out.len()` by groups of `L`. Prefetches the next
+/// block's rows when the input streams from memory (as `map_columns` does).
 #[inline(always)]
 fn one_pass_block<const L: usize>(
     x: UpdatesView<'_>,
@@ -185,7 +193,7 @@ fn one_pass_block<const L: usize>(
     j0: usize,
     out: &mut [f64],
     stream: bool,
-) -> bool {
+) {
     let (n, d) = (x.n(), x.d());
     for (g, o) in out.chunks_mut(L).enumerate() {
         let j = j0 + g * L;
@@ -197,7 +205,7 @@ fn one_pass_block<const L: usize>(
                 crate::simd::prefetch(&data[at..at + 1]);
             }
         }
-        let group = if o.len() == L {
+        let means = if o.len() == L {
             one_pass_group::<L>(
                 n,
                 f,
@@ -217,23 +225,15 @@ fn one_pass_block<const L: usize>(
                 },
             )
         };
-        match group {
-            Some(m) => o.copy_from_slice(&m[..o.len()]),
-            None => return false,
-        }
+        o.copy_from_slice(&means[..o.len()]);
     }
-    true
 }
 
 /// The trimmed means of one group of `L` coordinates, `row(i)` giving row i's values (as
-/// stored: a NaN is read as +∞ here), or `None` where some lane's lo or hi is non-finite or
-/// too large for an overflow-free sum (module docs).
+/// stored: a NaN is read as +∞ here); a lane whose lo or hi does not [`fit`] is recomputed by
+/// [`exact_one`].
 #[inline(always)]
-fn one_pass_group<const L: usize>(
-    n: usize,
-    f: usize,
-    row: impl Fn(usize) -> [f64; L],
-) -> Option<[f64; L]> {
+fn one_pass_group<const L: usize>(n: usize, f: usize, row: impl Fn(usize) -> [f64; L]) -> [f64; L] {
     // The TRACKED smallest values so far, ascending, and the TRACKED largest, ascending; the
     // sentinels ±∞ are pushed out by real values (n > 2f ≥ f + 1 of them reach each side's
     // position f).
@@ -271,34 +271,75 @@ fn one_pass_group<const L: usize>(
         insert_high(&mut high, v);
     }
     let (lo, hi) = (low[f], high[TRACKED - 1 - f]);
-    // Below this bound every partial sum of the second sweep stays finite, and so does the
-    // exact kernel's sum of the kept values.
-    let bound = f64::MAX / (n + 2 * f + 1) as f64;
-    let mut fits = true;
-    for l in 0..L {
-        fits &= lo[l].abs() <= bound && hi[l].abs() <= bound;
-    }
-    if !fits {
-        return None;
-    }
     // Second sweep (rows still in L1): each value clamped to [lo, hi], added in row order.
-    // Sorted, positions 0..f clamp to lo, positions n − f.. to hi and the kept ones stay, so
-    // the sum is f·lo + f·hi + the kept values' sum, ties included. min(v, hi) first: a NaN
-    // (read as +∞) comes out hi.
     let mut sum = [0.0f64; L];
     for i in 0..n {
         let v = row(i);
         for l in 0..L {
-            let below_hi = if v[l] < hi[l] { v[l] } else { hi[l] };
-            sum[l] += if lo[l] < below_hi { below_hi } else { lo[l] };
+            sum[l] += clamped(v[l], lo[l], hi[l]);
         }
     }
-    let (f_, kept) = (f as f64, (n - 2 * f) as f64);
     let mut mean = [0.0; L];
+    let mut all_fit = true;
     for l in 0..L {
-        mean[l] = (sum[l] - f_ * lo[l] - f_ * hi[l]) / kept;
+        mean[l] = mean_of_clamped_sum(sum[l], lo[l], hi[l], n, f);
+        all_fit &= fits(lo[l], hi[l], n, f);
     }
-    Some(mean)
+    if !all_fit {
+        for l in 0..L {
+            if !fits(lo[l], hi[l], n, f) {
+                mean[l] = exact_one(n, f, |i| row(i)[l]);
+            }
+        }
+    }
+    mean
+}
+
+/// Whether the one pass takes a coordinate whose order statistics are lo = x₍f₎ and
+/// hi = x₍n−f−1₎: both finite and small enough that every partial sum of the clamped sweep
+/// stays finite (|lo|, |hi| ≤ f64::MAX / (n + 2f + 1)), and so does the exact kernel's sum of
+/// the kept values. NaN (never produced by the kernel, which reads it as +∞) does not fit.
+#[inline(always)]
+pub(crate) fn fits(lo: f64, hi: f64, n: usize, f: usize) -> bool {
+    let bound = f64::MAX / (n + 2 * f + 1) as f64;
+    lo.abs() <= bound && hi.abs() <= bound
+}
+
+/// `v` clamped to [lo, hi], the one pass's term for `v`. Sorted, positions 0..f clamp to lo,
+/// positions n − f.. to hi and the kept ones stay, so the sum of the terms is
+/// f·lo + f·hi + the kept values' sum, ties included. min(v, hi) first: a NaN (read as +∞)
+/// comes out hi.
+#[inline(always)]
+pub(crate) fn clamped(v: f64, lo: f64, hi: f64) -> f64 {
+    let below_hi = if v < hi { v } else { hi };
+    if lo < below_hi {
+        below_hi
+    } else {
+        lo
+    }
+}
+
+/// The trimmed mean from the row-order sum of the [`clamped`] terms.
+#[inline(always)]
+pub(crate) fn mean_of_clamped_sum(sum: f64, lo: f64, hi: f64, n: usize, f: usize) -> f64 {
+    let (f_, kept) = (f as f64, (n - 2 * f) as f64);
+    (sum - f_ * lo - f_ * hi) / kept
+}
+
+/// One coordinate's trimmed mean by the exact kernel's arithmetic: its n values (NaN read as
+/// +∞) sorted, the kept ones added in ascending order from 0, divided by n − 2f. The same bits
+/// as the network's: equal values are interchangeable, and ±0 in either order give the same
+/// sum from +0. Where the one pass declines a coordinate, which Byzantine values make rare.
+#[cold]
+#[inline(never)]
+fn exact_one(n: usize, f: usize, value: impl Fn(usize) -> f64) -> f64 {
+    let mut v: Vec<f64> = (0..n).map(|i| nan_as_plus_inf(value(i))).collect();
+    v.sort_unstable_by(f64::total_cmp);
+    let mut s = 0.0;
+    for x in &v[f..n - f] {
+        s += x;
+    }
+    s / (n - 2 * f) as f64
 }
 
 /// Compare-exchanges on the wires of a register array, in order.
@@ -376,8 +417,12 @@ mod tests {
     use rand::RngExt;
 
     fn run(f: usize, u: &Updates) -> Result<Vec<f64>> {
+        run_as(f, u, Compat::Native)
+    }
+
+    fn run_as(f: usize, u: &Updates, compat: Compat) -> Result<Vec<f64>> {
         let mut rng = rng_from_seed(0);
-        TrimmedMean::new(f)
+        TrimmedMean::new(f, compat)
             .aggregate(u.view(), &mut AggContext::new(&mut rng))
             .map(|v| v.as_slice().to_vec())
     }
@@ -432,7 +477,8 @@ mod tests {
     #[test]
     fn matches_sorting_on_random_inputs() {
         // Reference: NumPy's definition, sort each coordinate, add the middle in order: to
-        // the bit on the exact kernel, within the reordering bound on the one pass.
+        // the bit on the exact kernel (always under `Compat::Byzfl`), within the reordering
+        // bound on the one pass.
         let mut rng = rng_from_seed(5);
         for (n, f) in [
             (3usize, 1usize),
@@ -448,9 +494,15 @@ mod tests {
                 .collect();
             let u = Updates::from_rows(&rows).unwrap();
             let got = run(f, &u).unwrap();
+            let byzfl = run_as(f, &u, Compat::Byzfl).unwrap();
             for j in 0..d {
                 let v: Vec<f64> = rows.iter().map(|r| r[j]).collect();
                 let want = by_sorting(v.clone(), f);
+                assert_eq!(
+                    byzfl[j].to_bits(),
+                    want.to_bits(),
+                    "byzfl n={n} f={f} j={j}"
+                );
                 if one_pass_serves(n, f) {
                     let tol = reorder_bound(&v, f);
                     assert!((got[j] - want).abs() <= tol, "n={n} f={f} j={j}");
@@ -511,9 +563,9 @@ mod tests {
     /// Byzantine values: ±∞, NaN (read as +∞), ±10³⁰⁰, ±f64::MAX, ±0, in as many rows of a
     /// coordinate as f and more. The one pass must give the exact kernel's answer, within
     /// the reordering bound where that is finite and to the bit (±∞, NaN) where it is not.
-    /// Mutation seen to fail it: dropping the fallback (`one_pass_group` never returning
-    /// `None`: a coordinate with more than f values ±∞ then mixes ∞ − ∞ = NaN into the sum
-    /// where NumPy gives ±∞, and ±f64::MAX kept values overflow otherwise than NumPy's).
+    /// Mutation seen to fail it: dropping the fallback (`one_pass_group` never calling
+    /// `exact_one`: a coordinate with more than f values ±∞ then mixes ∞ − ∞ = NaN into the
+    /// sum where NumPy gives ±∞, and ±f64::MAX kept values overflow otherwise than NumPy's).
     #[test]
     fn one_pass_handles_byzantine_values_like_the_exact_kernel() {
         use crate::data::NonFiniteEntries;
@@ -557,6 +609,34 @@ mod tests {
                     assert_eq!(g.to_bits(), w.to_bits(), "{trial} {j}: {g} vs {w}");
                 }
             }
+        }
+    }
+
+    /// A coordinate's output does not depend on the coordinates around it: the one pass on
+    /// the whole matrix and on each column alone (a d = 1 view, as a caller that blocks the
+    /// coordinates otherwise would hand it) give the same bits, Byzantine values in some
+    /// coordinates of a group and not in others. This is what lets the fused NNM path and the
+    /// prepared defence reproduce the rule. Mutation seen to fail it: falling back to
+    /// `exact_one` for every lane of a group when one lane does not fit.
+    #[test]
+    fn one_pass_outputs_depend_on_their_own_coordinate_only() {
+        let mut rng = rng_from_seed(11);
+        let (n, f) = (50, 10);
+        let d = 2 * BLOCK + 7;
+        let m = nalgebra::DMatrix::from_fn(d, n, |j, i| {
+            if j % 5 == 0 && i <= f {
+                f64::INFINITY
+            } else if j % 7 == 0 && i < 3 * f {
+                1e307
+            } else {
+                rng.random::<f64>() * 2.0 - 1.0
+            }
+        });
+        let u = Updates::new_allow_inf(m.clone()).unwrap();
+        let whole = one_pass(u.view(), f);
+        for (j, w) in whole.iter().enumerate() {
+            let col = Updates::new_allow_inf(m.rows(j, 1).into_owned()).unwrap();
+            assert_eq!(one_pass(col.view(), f)[0].to_bits(), w.to_bits(), "j = {j}");
         }
     }
 
@@ -653,16 +733,16 @@ mod tests {
         let x = u.view();
         let bits = |v: &[f64]| -> Vec<u64> { v.iter().map(|x| x.to_bits()).collect() };
         let mut out = [vec![0.0; d], vec![0.0; d], vec![0.0; d], vec![0.0; d]];
-        assert!(one_pass_block::<4>(x, f, 0, &mut out[0], false));
-        assert!(one_pass_block::<8>(x, f, 0, &mut out[1], false));
-        assert!(crate::simd::widest(
+        one_pass_block::<4>(x, f, 0, &mut out[0], false);
+        one_pass_block::<8>(x, f, 0, &mut out[1], false);
+        crate::simd::widest(
             #[inline(always)]
-            || one_pass_block::<4>(x, f, 0, &mut out[2], false)
-        ));
-        assert!(crate::simd::widest(
+            || one_pass_block::<4>(x, f, 0, &mut out[2], false),
+        );
+        crate::simd::widest(
             #[inline(always)]
-            || one_pass_block::<8>(x, f, 0, &mut out[3], false)
-        ));
+            || one_pass_block::<8>(x, f, 0, &mut out[3], false),
+        );
         for o in &out[1..] {
             assert_eq!(bits(&out[0]), bits(o));
         }
@@ -673,7 +753,7 @@ mod tests {
         let u = Updates::from_rows(&[vec![1.0], vec![2.0], vec![3.0], vec![4.0]]).unwrap();
         let e = run(2, &u).unwrap_err().to_string();
         assert!(e.contains("n > 2f = 4") && e.contains("n = 4"), "{e}");
-        assert!(TrimmedMean::new(1).check_n(3).is_ok());
+        assert!(TrimmedMean::new(1, Compat::Native).check_n(3).is_ok());
         assert!(build(&Params::new().with("f", 0.5), Compat::Native).is_err());
     }
 
