@@ -28,9 +28,12 @@
 //!   are cached by set (at most 2·n_h of them, the honest input's size twice).
 //! - **The rule** sees n vectors of which only G are distinct (one per neighbour set and copy
 //!   count: G = 2 once b(t) is outside the cloud). A trimmed mean is taken on the G distinct
-//!   vectors with their multiplicities, in one pass that adds, per coordinate, the kept values
-//!   in ascending order from 0, exactly the trimmed mean's sum over its sorted column; any
-//!   other rule (or many distinct vectors) gets the n NNM outputs and runs as usual.
+//!   vectors with their multiplicities, in one pass with the rule's own arithmetic: per
+//!   coordinate, the kept values added in ascending order from 0 (the exact kernel, exactly
+//!   the trimmed mean's sum over its sorted column), or, where the native rule runs its
+//!   one-pass kernel, every row's value clamped to the order statistics [x₍f₎, x₍n−f−1₎] added
+//!   in the expanded input's row order; any other rule (or many distinct vectors) gets the n
+//!   NNM outputs and runs as usual.
 //!
 //! Every arithmetic operation that produces an output bit is the one the pipeline performs, in
 //! the same order, so outputs are bit-identical; `tests` check this against the generic path
