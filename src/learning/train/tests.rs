@@ -602,8 +602,9 @@ fn trajectory(
 
 /// The round's one first-layer product over all clients' batches side by side
 /// (`stacked_net`) gives the records of clients that each run their whole step alone, to
-/// the bit, with 1 and 2 threads, on an MLP whose clients' last batches of an epoch are short (10 examples, batches of 4),
-/// under ALIE with Krum and with label flipping (whose flipped gradients reuse the batch).
+/// the bit, with 1 and 2 threads, on an MLP whose clients' last batches of an epoch are
+/// short (10 examples, batches of 4), under ALIE with Krum and with label flipping (whose
+/// flipped gradients reuse the batch).
 ///
 /// Mutation checked: handing a group's products to its clients in reverse order (the
 /// clients of a group draw batches of equal size here, so every length still fits) fails it.
