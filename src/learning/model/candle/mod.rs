@@ -864,10 +864,9 @@ mod tests {
 
     /// The CNN computes the same clipped gradient sum (its clipping weights come from the
     /// per-example norms, so a difference there shows in the sum too) with its second layer
-    /// cut by windows
-    /// (the GPU's choice) as by the gather (the CPU's), on the CPU in f64: only the
-    /// order in which the backward adds each input's ≤ k² contributions differs, so they agree
-    /// to 1e-12 of the sum's largest entry (a few units of f64 rounding over ≤ 25 terms).
+    /// cut by windows (the GPU's choice) as by the gather (the CPU's), on the CPU in f64: only
+    /// the order in which the backward adds each input's ≤ k² contributions differs, so they
+    /// agree to 1e-12 of the sum's largest entry (a few units of f64 rounding over ≤ 25 terms).
     /// Mutation that makes it fail (checked): `narrow(2, dy, side)` for the column shift.
     #[test]
     fn windows_and_gather_give_the_same_clipped_sum() {
