@@ -55,6 +55,7 @@ fn params() -> Params {
 }
 
 fn bench(c: &mut Criterion) {
+    common::print_host();
     for d in dims() {
         let x = input(d);
         let mut group = c.benchmark_group(format!("aggregators/n50_f10_d{d}"));

@@ -66,6 +66,7 @@ fn defence(rule: &str, pre: &[&str]) -> PipelineSpec {
 }
 
 fn rounds(c: &mut Criterion) {
+    common::print_host();
     let data = Synthetic::parse("classes=10,features=784,records=2560")
         .unwrap()
         .generate(&mut rng_named(0, 0, "data"))

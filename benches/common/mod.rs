@@ -54,3 +54,33 @@ pub fn timed<R>(b: &mut criterion::Bencher<'_>, mut f: impl FnMut() -> R) {
         b.iter(f)
     }
 }
+
+/// Prints the host's CPU to stderr, once per bench process (Linux; nothing elsewhere). The
+/// project's VMs change CPU between sessions, and the vector kernels' rates with it: an AMD
+/// family 25 (Zen 4) core runs AVX-512 on 256-bit units, at half the vector rate of family 26
+/// (Zen 5), where most figures in docs/performance.md were taken, while memory streams at the
+/// same rate (docs/performance.md, "Which host").
+pub fn print_host() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") else {
+            return;
+        };
+        let field = |key: &str| {
+            info.lines()
+                .find(|l| l.split(':').next().map(str::trim) == Some(key))
+                .and_then(|l| l.split_once(':'))
+                .map_or(String::from("?"), |(_, v)| v.trim().to_string())
+        };
+        let avx512 = field("flags").split_whitespace().any(|f| f == "avx512f");
+        eprintln!(
+            "host: {} family {} model {} ({}), AVX-512 {}, {} threads for rayon",
+            field("vendor_id"),
+            field("cpu family"),
+            field("model"),
+            field("model name"),
+            if avx512 { "yes" } else { "no" },
+            rayon::current_num_threads(),
+        );
+    });
+}

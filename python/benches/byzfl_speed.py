@@ -42,6 +42,25 @@ BYZFL_NUMPY = {
 }
 
 
+def host():
+    """The CPU, from /proc/cpuinfo (Linux): the project's VMs change CPU between sessions, and
+    an AMD family 25 (Zen 4) core runs AVX-512 at half the vector rate of family 26 (Zen 5),
+    where the Rust kernels were tuned, while memory streams at the same rate."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            info = fh.read()
+    except OSError:
+        return "unknown"
+    fields = {}
+    for line in info.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    avx512 = "avx512f" in fields.get("flags", "").split()
+    return (f"{fields.get('vendor_id', '?')} family {fields.get('cpu family', '?')} model "
+            f"{fields.get('model', '?')} ({fields.get('model name', '?')}), "
+            f"AVX-512 {'yes' if avx512 else 'no'}")
+
+
 def clock():
     if os.environ.get("LBOUNDS_BENCH_CPU_TIME"):
         return time.process_time
@@ -85,6 +104,7 @@ def main():
     mode = "CPU time (all threads)" if os.environ.get("LBOUNDS_BENCH_CPU_TIME") else "wall time"
     print(f"n = {a.n}, d = {a.d}, f = {f}, {lbounds.get_num_threads()} thread(s), {mode}, "
           f"median of {a.repeat} calls after one warm-up")
+    print(f"host: {host()}")
     tiny = np.ones((2, 1))
     overhead = per_call(lambda: lbounds.aggregate(tiny, "average"), 1000)
     print(f"call overhead (aggregate of a 2x1 array, Python to Rust and back): "
@@ -113,6 +133,10 @@ def main():
                 capture_output=True, text=True, check=True, env=env)
             line += f" {json.loads(out.stdout)['seconds_per_call'] * 1e3:>9.2f}ms"
         print(line)
+    # Every rule above reads its n x d input at least once: one read is the floor.
+    floor = per_call(lambda: lbounds.aggregate(x, "average"), a.repeat)
+    print(f"one read of the input (native average, the floor of any rule that reads it): "
+          f"{floor * 1e3:.2f} ms")
 
 
 if __name__ == "__main__":
