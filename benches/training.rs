@@ -21,7 +21,11 @@
 //! 0.85–1.0 ms per MLP client step; Opacus 1.6.0 per-sample 154 ms and ghost clipping
 //! 7.2 ms per DP-SGD step; plain torch SGD 4.6 ms; all float32, one thread).
 //!
-//! Run: `cargo bench --bench training`.
+//! Run: `cargo bench --bench training`. The yardstick depends on the host's CPU, which the
+//! bench prints first (docs/performance.md, "Which host").
+
+#[allow(dead_code)]
+mod common;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use lbounds::learning::model::{Model, ModelSpec};
@@ -52,6 +56,7 @@ fn model(spec: &str) -> Box<dyn Model> {
 }
 
 fn gemm(c: &mut Criterion) {
+    common::print_host();
     let mut rng = rng_from_seed(1);
     let a = DMatrix::from_fn(784, 256, |_, _| rng.sample::<f64, _>(StandardNormal));
     let b = DMatrix::from_fn(256, 100, |_, _| rng.sample::<f64, _>(StandardNormal));
