@@ -57,9 +57,9 @@ pub fn timed<R>(b: &mut criterion::Bencher<'_>, mut f: impl FnMut() -> R) {
 
 /// Prints the host's CPU to stderr, once per bench process (Linux; nothing elsewhere). The
 /// project's VMs change CPU between sessions, and the vector kernels' rates with it: an AMD
-/// family 25 (Zen 4) core runs AVX-512 on 256-bit units, at half the vector rate of family 26
-/// (Zen 5), where most figures in docs/performance.md were taken, while memory streams at the
-/// same rate (docs/performance.md, "Which host").
+/// family 25 (Zen 4) core runs AVX-512 on 256-bit units, at half the vector rate of family
+/// 26 (Zen 5), where the later figures in docs/performance.md were taken, while memory
+/// streams at the same rate (docs/performance.md, "Which host").
 pub fn print_host() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {

@@ -12,6 +12,12 @@ Two ways in are timed: `lbounds.byzfl` (the drop-in, `compat="byzfl"`, what ByzF
 and `lbounds.aggregate` (native rules). With one worker thread (`--threads 1`) the numbers
 compare to ByzFL's single-threaded column (ByzFL has no parallelism of its own).
 
+The output starts with the host's CPU and ends with one read of the input (the native
+average), the floor of every rule that reads its input: the Rust kernels run at half speed on
+an AMD Zen 4 host (cpu family 25) against Zen 5 (family 26), where the later figures in
+docs/performance.md were taken, while memory streams as fast (docs/performance.md, "Which
+host").
+
 `LBOUNDS_BENCH_CPU_TIME=1` measures process CPU time (all threads) instead of wall time: on a
 shared, loaded machine the slices lost to other processes drop out; with one thread it is an
 idle machine's wall time.
@@ -43,9 +49,8 @@ BYZFL_NUMPY = {
 
 
 def host():
-    """The CPU, from /proc/cpuinfo (Linux): the project's VMs change CPU between sessions, and
-    an AMD family 25 (Zen 4) core runs AVX-512 at half the vector rate of family 26 (Zen 5),
-    where the Rust kernels were tuned, while memory streams at the same rate."""
+    """The CPU, from /proc/cpuinfo (Linux; "unknown" elsewhere): the project's VMs change CPU
+    between sessions (see the module docs)."""
     try:
         with open("/proc/cpuinfo") as fh:
             info = fh.read()
