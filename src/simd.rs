@@ -17,7 +17,9 @@
 //! generation as the kernels they are compared with.
 //!
 //! This is the crate's only `unsafe`: calling a function compiled for an instruction set is
-//! sound only after checking that the CPU has it, which [`widest`] does right before the call.
+//! sound only after checking that the CPU has it, which [`widest`] does right before the call,
+//! and so is an instruction called by hand, which [`Avx512`] does by existing only after the
+//! check.
 #![allow(unsafe_code)]
 
 /// Runs `f`, compiled for the widest instruction set available at run time.
@@ -56,6 +58,212 @@ pub fn has_avx512() -> bool {
     }
 }
 
+/// Lane-wise operations on `L` f64 values held as one vector, for kernels written once for
+/// every instruction set: [`Portable`] lane arrays that the compiler vectorises, or
+/// [`Avx512`] registers with instructions picked by hand. An implementor is a zero-sized
+/// token passed by value; its vectors exist only through it.
+///
+/// Each operation is specified by its scalar form, and every implementor gives the same bits,
+/// NaN and signed zeros included: kernels get the same results whichever one runs.
+pub trait Lanes<const L: usize>: Copy {
+    /// `L` values in one vector.
+    type V: Copy;
+    /// The vector of `a`'s values.
+    fn vector(self, a: [f64; L]) -> Self::V;
+    /// The values of `v`.
+    fn values(self, v: Self::V) -> [f64; L];
+    /// `x` in every lane.
+    fn splat(self, x: f64) -> Self::V;
+    /// `a < b ? a : b` lane by lane (x86 `minpd a, b`).
+    fn min(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a < b ? b : a` lane by lane (x86 `maxpd b, a`).
+    fn max(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `(min(a, b), max(a, b))`: a compare-exchange.
+    fn exchange(self, a: Self::V, b: Self::V) -> (Self::V, Self::V);
+    /// `a + b` lane by lane.
+    fn add(self, a: Self::V, b: Self::V) -> Self::V;
+}
+
+/// [`Lanes`] as plain lane arrays, any width: the compiler picks the instructions, for the
+/// instruction set [`widest`] compiles the caller with.
+#[derive(Clone, Copy, Debug)]
+pub struct Portable;
+
+impl<const L: usize> Lanes<L> for Portable {
+    type V = [f64; L];
+
+    #[inline(always)]
+    fn vector(self, a: [f64; L]) -> [f64; L] {
+        a
+    }
+
+    #[inline(always)]
+    fn values(self, v: [f64; L]) -> [f64; L] {
+        v
+    }
+
+    #[inline(always)]
+    fn splat(self, x: f64) -> [f64; L] {
+        [x; L]
+    }
+
+    // Plain loops, not `array::map`: its closure is not inlined into the caller's instruction
+    // set.
+    #[inline(always)]
+    fn min(self, a: [f64; L], b: [f64; L]) -> [f64; L] {
+        let mut m = [0.0; L];
+        for l in 0..L {
+            m[l] = if a[l] < b[l] { a[l] } else { b[l] };
+        }
+        m
+    }
+
+    #[inline(always)]
+    fn max(self, a: [f64; L], b: [f64; L]) -> [f64; L] {
+        let mut m = [0.0; L];
+        for l in 0..L {
+            m[l] = if a[l] < b[l] { b[l] } else { a[l] };
+        }
+        m
+    }
+
+    #[inline(always)]
+    fn exchange(self, a: [f64; L], b: [f64; L]) -> ([f64; L], [f64; L]) {
+        (self.min(a, b), self.max(a, b))
+    }
+
+    #[inline(always)]
+    fn add(self, a: [f64; L], b: [f64; L]) -> [f64; L] {
+        let mut s = [0.0; L];
+        for l in 0..L {
+            s[l] = a[l] + b[l];
+        }
+        s
+    }
+}
+
+/// Proof that the CPU has AVX-512F, and [`Lanes`] of eight f64 in one 512-bit register. Only
+/// [`avx512`] makes one, after checking the CPU, so its operations are safe to call anywhere;
+/// they are fast where they are inlined into code compiled for AVX-512 ([`Avx512::run`]).
+///
+/// Why by hand: the compare-exchange. On Zen 4 a 512-bit `vminpd` or `vmaxpd` issues once
+/// per cycle (two of the four 256-bit pipes, two passes each), so a min and a max cost two
+/// cycles of those pipes; here the larger value is the bits `a ^ b ^ min` (one `vpternlogq`,
+/// which runs on the other pipes), since {min, max} = {a, b}. Measured on this project's
+/// Zen 4 VM with independent chains: 1.7–1.8 G compare-exchanges/s as `vminpd` + `vmaxpd`,
+/// 2.5 G/s as `vminpd` + `vpternlogq` (docs/performance.md, "The larger value by XOR").
+/// Written as lane arrays, the same XOR was split by the compiler into 256-bit halves and
+/// shuffles, twice as slow as the min/max pair; hence a register type.
+#[derive(Clone, Copy, Debug)]
+pub struct Avx512 {
+    _checked: (),
+}
+
+/// The [`Avx512`] token, when the CPU has AVX-512F.
+pub fn avx512() -> Option<Avx512> {
+    has_avx512().then_some(Avx512 { _checked: () })
+}
+
+impl Avx512 {
+    /// Runs `f` compiled with AVX-512F, as [`widest`] does on this CPU, without checking
+    /// again, and compiled for that one instruction set only.
+    #[inline(always)]
+    pub fn run<R>(self, f: impl FnOnce() -> R) -> R {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: `self` exists only where the CPU has AVX-512F (`avx512`).
+            unsafe { x86::avx512(f) }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            f()
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Lanes<8> for Avx512 {
+    type V = std::arch::x86_64::__m512d;
+
+    // SAFETY (every `unsafe` block below): `self` exists only where the CPU has AVX-512F
+    // (`avx512`), the one instruction set these intrinsics need; the transmutes reinterpret
+    // eight f64 as one 512-bit register and back (same size, every bit pattern valid).
+
+    #[inline(always)]
+    fn vector(self, a: [f64; 8]) -> Self::V {
+        unsafe { std::mem::transmute::<[f64; 8], Self::V>(a) }
+    }
+
+    #[inline(always)]
+    fn values(self, v: Self::V) -> [f64; 8] {
+        unsafe { std::mem::transmute::<Self::V, [f64; 8]>(v) }
+    }
+
+    #[inline(always)]
+    fn splat(self, x: f64) -> Self::V {
+        unsafe { std::arch::x86_64::_mm512_set1_pd(x) }
+    }
+
+    #[inline(always)]
+    fn min(self, a: Self::V, b: Self::V) -> Self::V {
+        // vminpd a, b: the second operand unless a < b.
+        unsafe { std::arch::x86_64::_mm512_min_pd(a, b) }
+    }
+
+    #[inline(always)]
+    fn max(self, a: Self::V, b: Self::V) -> Self::V {
+        // vmaxpd b, a is `b > a ? b : a`, i.e. `a < b ? b : a`.
+        unsafe { std::arch::x86_64::_mm512_max_pd(b, a) }
+    }
+
+    #[inline(always)]
+    fn exchange(self, a: Self::V, b: Self::V) -> (Self::V, Self::V) {
+        use std::arch::x86_64::{_mm512_castpd_si512, _mm512_castsi512_pd};
+        let min = self.min(a, b);
+        // 0x96 is the truth table of a ^ b ^ c.
+        let max = unsafe {
+            _mm512_castsi512_pd(std::arch::x86_64::_mm512_ternarylogic_epi64::<0x96>(
+                _mm512_castpd_si512(a),
+                _mm512_castpd_si512(b),
+                _mm512_castpd_si512(min),
+            ))
+        };
+        (min, max)
+    }
+
+    #[inline(always)]
+    fn add(self, a: Self::V, b: Self::V) -> Self::V {
+        unsafe { std::arch::x86_64::_mm512_add_pd(a, b) }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+impl Lanes<8> for Avx512 {
+    // Never used (no token off x86-64): the portable arithmetic, so the crate builds.
+    type V = [f64; 8];
+    fn vector(self, a: [f64; 8]) -> [f64; 8] {
+        a
+    }
+    fn values(self, v: [f64; 8]) -> [f64; 8] {
+        v
+    }
+    fn splat(self, x: f64) -> [f64; 8] {
+        Portable.splat(x)
+    }
+    fn min(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
+        Portable.min(a, b)
+    }
+    fn max(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
+        Portable.max(a, b)
+    }
+    fn exchange(self, a: [f64; 8], b: [f64; 8]) -> ([f64; 8], [f64; 8]) {
+        Portable.exchange(a, b)
+    }
+    fn add(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
+        Portable.add(a, b)
+    }
+}
+
 /// Asks the CPU to bring `v` into the L2 cache ahead of use: a hint, with no effect on
 /// results. Kernels that alternate between reading a block from memory and computing on it
 /// call this for the next block while they compute, so the two overlap.
@@ -80,8 +288,7 @@ mod x86 {
     /// `f` compiled with AVX-512F.
     ///
     /// # Safety
-    /// The CPU supports AVX-512F. (`unsafe fn` rather than a safe `#[target_feature]` fn,
-    /// which needs Rust 1.86; the crate supports 1.85.)
+    /// The CPU supports AVX-512F.
     #[target_feature(enable = "avx512f,avx2,avx")]
     pub(super) unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
         f()
@@ -135,5 +342,72 @@ mod tests {
             || kernel(&net, wires.clone()),
         );
         assert_eq!(portable, wide);
+    }
+
+    /// Every [`Lanes`] operation of the AVX-512 registers gives the portable lanes' bits on
+    /// every pair of special values (±0, ±∞, NaN of both signs, ties, ordinary values), called
+    /// directly and compiled for AVX-512. Skipped where the CPU lacks AVX-512. Mutations seen
+    /// to fail it: `max` as `vmaxpd a, b` (the first operand on a tie or a NaN), the XOR's
+    /// truth table 0x69 instead of 0x96.
+    #[test]
+    fn avx512_lanes_give_the_portable_bits() {
+        let Some(isa) = avx512() else {
+            return;
+        };
+        let specials = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            2.5,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+            f64::MIN_POSITIVE,
+        ];
+        // All ordered pairs, eight at a time.
+        let pairs: Vec<(f64, f64)> = specials
+            .iter()
+            .flat_map(|&a| specials.iter().map(move |&b| (a, b)))
+            .collect();
+        let bits = |v: [f64; 8]| v.map(f64::to_bits);
+        #[inline(always)]
+        fn all_ops<I: Lanes<8>>(isa: I, a: [f64; 8], b: [f64; 8]) -> [[f64; 8]; 5] {
+            let (x, y) = (isa.vector(a), isa.vector(b));
+            let (lo, hi) = isa.exchange(x, y);
+            [
+                isa.values(isa.min(x, y)),
+                isa.values(isa.max(x, y)),
+                isa.values(lo),
+                isa.values(hi),
+                isa.values(isa.add(x, y)),
+            ]
+        }
+        for chunk in pairs.chunks(8) {
+            let mut a = [0.0; 8];
+            let mut b = [0.0; 8];
+            for (l, &(x, y)) in chunk.iter().enumerate() {
+                (a[l], b[l]) = (x, y);
+            }
+            let want = all_ops(Portable, a, b);
+            let direct = all_ops(isa, a, b);
+            let compiled = isa.run(
+                #[inline(always)]
+                || all_ops(isa, a, b),
+            );
+            for op in 0..4 {
+                assert_eq!(bits(direct[op]), bits(want[op]), "op {op} on {chunk:?}");
+                assert_eq!(bits(compiled[op]), bits(want[op]), "op {op} on {chunk:?}");
+            }
+            // The sum's NaN is some NaN: Rust leaves the sign and payload of an arithmetic
+            // NaN unspecified (and the kernels add no NaN).
+            let same = |x: f64, y: f64| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan());
+            for l in 0..8 {
+                assert!(same(direct[4][l], want[4][l]), "add on {chunk:?}");
+                assert!(same(compiled[4][l], want[4][l]), "add on {chunk:?}");
+            }
+        }
+        assert_eq!(bits(isa.values(isa.splat(-0.0))), bits([-0.0; 8]));
     }
 }

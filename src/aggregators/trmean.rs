@@ -50,12 +50,12 @@
 //!   towards optimal statistical rates", ICML 2018, arXiv 1803.01498.
 
 use super::coordinatewise::{
-    compare_exchange, map_columns, nan_as_plus_inf, streams_from_memory, Lane, SortingNetwork,
-    BLOCK, LANES,
+    map_columns, nan_as_plus_inf, streams_from_memory, Lane, SortingNetwork, BLOCK, LANES,
 };
 use super::{require_honest_majority, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
+use crate::simd::{Lanes, Portable};
 use crate::Result;
 use nalgebra::DVector;
 use rayon::prelude::*;
@@ -164,29 +164,31 @@ fn one_pass_serves(n: usize, f: usize) -> bool {
 }
 
 /// The trimmed mean by the one-pass kernel (module docs), blocks of [`BLOCK`] coordinates in
-/// parallel.
+/// parallel: eight lanes in AVX-512 registers where the CPU has them, else four as lane
+/// arrays (AVX2 or the baseline). Both give the same bits (`tests`).
 fn one_pass(x: UpdatesView<'_>, f: usize) -> Vec<f64> {
-    let avx512 = crate::simd::has_avx512();
+    let avx512 = crate::simd::avx512();
     let stream = streams_from_memory(x);
     let mut out = vec![0.0; x.d()];
     out.par_chunks_mut(BLOCK).enumerate().for_each(|(b, out)| {
         let j0 = b * BLOCK;
-        crate::simd::widest(
-            #[inline(always)]
-            || {
-                if avx512 {
-                    one_pass_block::<8>(x, f, j0, out, stream)
-                } else {
-                    one_pass_block::<4>(x, f, j0, out, stream)
-                }
-            },
-        );
+        match avx512 {
+            Some(isa) => isa.run(
+                #[inline(always)]
+                || one_pass_block::<8>(x, f, j0, out, stream, isa),
+            ),
+            None => crate::simd::widest(
+                #[inline(always)]
+                || one_pass_block::<4>(x, f, j0, out, stream, Portable),
+            ),
+        }
     });
     out
 }
 
-/// The outputs of coordinates `j0..j0 + out.len()` by groups of `L`. Prefetches the next
-/// block's rows when the input streams from memory (as `map_columns` does).
+/// The outputs of coordinates `j0..j0 + out.len()` by groups of `L`, computed by `isa`.
+/// Prefetches the next block's rows when the input streams from memory (as `map_columns`
+/// does).
 #[inline(always)]
 fn one_pass_block<const L: usize>(
     x: UpdatesView<'_>,
@@ -194,6 +196,7 @@ fn one_pass_block<const L: usize>(
     j0: usize,
     out: &mut [f64],
     stream: bool,
+    isa: impl Lanes<L>,
 ) {
     let (n, d) = (x.n(), x.d());
     for (g, o) in out.chunks_mut(L).enumerate() {
@@ -207,17 +210,19 @@ fn one_pass_block<const L: usize>(
             }
         }
         let means = if o.len() == L {
-            one_pass_group::<L>(
+            one_pass_group(
                 n,
                 f,
+                isa,
                 #[inline(always)]
                 |i| x.col(i)[j..j + L].try_into().expect("L values"),
             )
         } else {
             // The ragged last group, padded with zeros (lanes that reach no output).
-            one_pass_group::<L>(
+            one_pass_group(
                 n,
                 f,
+                isa,
                 #[inline(always)]
                 |i| {
                     let mut v = [0.0; L];
@@ -231,55 +236,53 @@ fn one_pass_block<const L: usize>(
 }
 
 /// The trimmed means of one group of `L` coordinates, `row(i)` giving row i's values (as
-/// stored: a NaN is read as +∞ here); a lane whose lo or hi does not [`fit`] is recomputed by
-/// [`exact_one`].
+/// stored: a NaN is read as +∞ here), computed by `isa`; a lane whose lo or hi does not
+/// [`fit`] is recomputed by [`exact_one`].
 #[inline(always)]
-fn one_pass_group<const L: usize>(n: usize, f: usize, row: impl Fn(usize) -> [f64; L]) -> [f64; L] {
+fn one_pass_group<const L: usize, I: Lanes<L>>(
+    n: usize,
+    f: usize,
+    isa: I,
+    row: impl Fn(usize) -> [f64; L],
+) -> [f64; L] {
+    // NaN read as +∞: `v < +∞ ? v : +∞`, as `nan_as_plus_inf`.
+    let plus_inf = isa.splat(f64::INFINITY);
+    let load = |i: usize| isa.min(isa.vector(row(i)), plus_inf);
     // The TRACKED smallest values so far, ascending, and the TRACKED largest, ascending; the
     // sentinels ±∞ are pushed out by real values (n > 2f ≥ f + 1 of them reach each side's
     // position f).
-    let mut low = [[f64::INFINITY; L]; TRACKED];
-    let mut high = [[f64::NEG_INFINITY; L]; TRACKED];
-    // Plain loops, not `array::from_fn` or `array::map`: their closures are not inlined into
-    // the caller's instruction set and ran as SSE2 calls, slower than the exact kernel.
-    #[inline(always)]
-    fn load<const L: usize>(v: [f64; L]) -> [f64; L] {
-        let mut w = v;
-        for x in &mut w {
-            *x = nan_as_plus_inf(*x);
-        }
-        w
-    }
+    let mut low = [plus_inf; TRACKED];
+    let mut high = [isa.splat(f64::NEG_INFINITY); TRACKED];
     let batched = n / BATCH * BATCH;
     for i0 in (0..batched).step_by(BATCH) {
-        let mut c = [[0.0; L]; BATCH];
+        let mut c = [plus_inf; BATCH];
         for (b, c) in c.iter_mut().enumerate() {
-            *c = load(row(i0 + b));
+            *c = load(i0 + b);
         }
-        sort_batch(&mut c);
+        sort_batch(isa, &mut c);
         if i0 == 0 {
             // Nothing to merge with yet: the first batch takes the place of the sentinels.
             low[..BATCH].copy_from_slice(&c);
             high[TRACKED - BATCH..].copy_from_slice(&c);
         } else {
-            merge_low(&mut low, &c);
-            merge_high(&mut high, &c);
+            merge_low(isa, &mut low, &c);
+            merge_high(isa, &mut high, &c);
         }
     }
     for i in batched..n {
-        let v = load(row(i));
-        insert_low(&mut low, v);
-        insert_high(&mut high, v);
+        let v = load(i);
+        insert_low(isa, &mut low, v);
+        insert_high(isa, &mut high, v);
     }
     let (lo, hi) = (low[f], high[TRACKED - 1 - f]);
-    // Second sweep (rows still in L1): each value clamped to [lo, hi], added in row order.
-    let mut sum = [0.0f64; L];
+    // Second sweep (rows still in L1): each value clamped to [lo, hi] as by `clamped` (the
+    // min with hi first, so a NaN comes out hi), added in row order.
+    let mut sum = isa.splat(0.0);
     for i in 0..n {
-        let v = row(i);
-        for l in 0..L {
-            sum[l] += clamped(v[l], lo[l], hi[l]);
-        }
+        let term = isa.max(lo, isa.min(isa.vector(row(i)), hi));
+        sum = isa.add(sum, term);
     }
+    let (sum, lo, hi) = (isa.values(sum), isa.values(lo), isa.values(hi));
     let mut mean = [0.0; L];
     let mut all_fit = true;
     for l in 0..L {
@@ -343,11 +346,11 @@ fn exact_one(n: usize, f: usize, value: impl Fn(usize) -> f64) -> f64 {
     s / (n - 2 * f) as f64
 }
 
-/// Compare-exchanges on the wires of a register array, in order.
+/// Compare-exchanges by `$isa` on the wires of a register array, in order.
 macro_rules! exchange {
-    ($w:ident; $($a:literal $b:literal),* $(,)?) => {
+    ($isa:ident, $w:ident; $($a:literal $b:literal),* $(,)?) => {
         $( {
-            let (p, q) = compare_exchange($w[$a], $w[$b]);
+            let (p, q) = $isa.exchange($w[$a], $w[$b]);
             $w[$a] = p;
             $w[$b] = q;
         } )*
@@ -356,9 +359,9 @@ macro_rules! exchange {
 
 /// Sorts eight wires ascending: Batcher's odd–even merge sort on 8 (19 compare-exchanges).
 #[inline(always)]
-fn sort_batch<const L: usize>(c: &mut [[f64; L]; BATCH]) {
-    exchange!(c; 0 1, 2 3, 4 5, 6 7, 0 2, 1 3, 4 6, 5 7, 1 2, 5 6);
-    exchange!(c; 0 4, 1 5, 2 6, 3 7, 2 4, 3 5, 1 2, 3 4, 5 6);
+fn sort_batch<const L: usize, I: Lanes<L>>(isa: I, c: &mut [I::V; BATCH]) {
+    exchange!(isa, c; 0 1, 2 3, 4 5, 6 7, 0 2, 1 3, 4 6, 5 7, 1 2, 5 6);
+    exchange!(isa, c; 0 4, 1 5, 2 6, 3 7, 2 4, 3 5, 1 2, 3 4, 5 6);
 }
 
 /// `low` (ascending) becomes the TRACKED smallest of `low` ∪ `c` (`c` ascending), ascending.
@@ -368,45 +371,41 @@ fn sort_batch<const L: usize>(c: &mut [[f64; L]; BATCH]) {
 /// placed at wires 5..16 after five −∞ wires, every comparator touching those is a no-op
 /// and is left out: 17 compare-exchanges. Checked on every 0/1 input (`tests`).
 #[inline(always)]
-fn merge_low<const L: usize>(low: &mut [[f64; L]; TRACKED], c: &[[f64; L]; BATCH]) {
+fn merge_low<const L: usize, I: Lanes<L>>(isa: I, low: &mut [I::V; TRACKED], c: &[I::V; BATCH]) {
     for j in TRACKED - BATCH..TRACKED {
-        for l in 0..L {
-            let (a, b) = (low[j][l], c[TRACKED - 1 - j][l]);
-            low[j][l] = if b < a { b } else { a };
-        }
+        // `c < low ? c : low`, lane by lane.
+        low[j] = isa.min(c[TRACKED - 1 - j], low[j]);
     }
-    exchange!(low; 0 8, 1 9, 2 10, 3 7, 4 8, 5 9, 6 10);
-    exchange!(low; 0 2, 3 5, 4 6, 7 9, 8 10, 1 2, 3 4, 5 6, 7 8, 9 10);
+    exchange!(isa, low; 0 8, 1 9, 2 10, 3 7, 4 8, 5 9, 6 10);
+    exchange!(isa, low; 0 2, 3 5, 4 6, 7 9, 8 10, 1 2, 3 4, 5 6, 7 8, 9 10);
 }
 
 /// `high` (ascending) becomes the TRACKED largest of `high` ∪ `c` (`c` ascending), ascending:
 /// high[j] ↦ max(high[j], c[7 − j]) leaves them descending then ascending, sorted by the
 /// bitonic merger on 16 wires with five +∞ wires after them (17 compare-exchanges).
 #[inline(always)]
-fn merge_high<const L: usize>(high: &mut [[f64; L]; TRACKED], c: &[[f64; L]; BATCH]) {
+fn merge_high<const L: usize, I: Lanes<L>>(isa: I, high: &mut [I::V; TRACKED], c: &[I::V; BATCH]) {
     for j in 0..BATCH {
-        for l in 0..L {
-            let (a, b) = (high[j][l], c[BATCH - 1 - j][l]);
-            high[j][l] = if a < b { b } else { a };
-        }
+        // `high < c ? c : high`, lane by lane.
+        high[j] = isa.max(high[j], c[BATCH - 1 - j]);
     }
-    exchange!(high; 0 8, 1 9, 2 10, 0 4, 1 5, 2 6, 3 7);
-    exchange!(high; 0 2, 1 3, 4 6, 5 7, 8 10, 0 1, 2 3, 4 5, 6 7, 8 9);
+    exchange!(isa, high; 0 8, 1 9, 2 10, 0 4, 1 5, 2 6, 3 7);
+    exchange!(isa, high; 0 2, 1 3, 4 6, 5 7, 8 10, 0 1, 2 3, 4 5, 6 7, 8 9);
 }
 
 /// Inserts `v` into `low` (ascending), dropping the largest.
 #[inline(always)]
-fn insert_low<const L: usize>(low: &mut [[f64; L]; TRACKED], mut v: [f64; L]) {
+fn insert_low<const L: usize, I: Lanes<L>>(isa: I, low: &mut [I::V; TRACKED], mut v: I::V) {
     for w in low.iter_mut() {
-        (*w, v) = compare_exchange(*w, v);
+        (*w, v) = isa.exchange(*w, v);
     }
 }
 
 /// Inserts `v` into `high` (ascending), dropping the smallest.
 #[inline(always)]
-fn insert_high<const L: usize>(high: &mut [[f64; L]; TRACKED], mut v: [f64; L]) {
+fn insert_high<const L: usize, I: Lanes<L>>(isa: I, high: &mut [I::V; TRACKED], mut v: I::V) {
     for w in high.iter_mut().rev() {
-        (v, *w) = compare_exchange(v, *w);
+        (v, *w) = isa.exchange(v, *w);
     }
 }
 
@@ -674,78 +673,125 @@ mod tests {
 
     /// The merges keep the TRACKED smallest and largest sorted for every sorted 0/1 input
     /// (the 0/1 principle: a comparator network that merges every sorted 0/1 pair merges
-    /// every sorted pair; Knuth, TAOCP vol. 3, §5.3.4), and so do the insertions. Mutation
-    /// seen to fail it: dropping the comparator `3 7` of `merge_low`.
+    /// every sorted pair; Knuth, TAOCP vol. 3, §5.3.4), and so do the insertions, with the
+    /// portable lanes and, where the CPU has it, the AVX-512 registers (each value in all
+    /// eight lanes). Mutation seen to fail it: dropping the comparator `3 7` of `merge_low`.
     #[test]
     fn merges_and_insertions_keep_the_extremes_sorted() {
-        let sorted01 = |len: usize, ones: usize| -> Vec<f64> {
-            (0..len)
-                .map(|i| f64::from(u8::from(i >= len - ones)))
-                .collect()
-        };
-        for a in 0..=TRACKED {
-            for b in 0..=BATCH {
-                let (t, c) = (sorted01(TRACKED, a), sorted01(BATCH, b));
-                let mut all: Vec<f64> = t.iter().chain(&c).copied().collect();
-                all.sort_by(f64::total_cmp);
-                let wire = |v: &[f64]| -> Vec<[f64; 1]> { v.iter().map(|&x| [x]).collect() };
-                let cw: [[f64; 1]; BATCH] = wire(&c).try_into().unwrap();
-                let mut low: [[f64; 1]; TRACKED] = wire(&t).try_into().unwrap();
-                merge_low(&mut low, &cw);
-                assert_eq!(low.map(|w| w[0]).to_vec(), all[..TRACKED], "low {a} {b}");
-                let mut high: [[f64; 1]; TRACKED] = wire(&t).try_into().unwrap();
-                merge_high(&mut high, &cw);
-                assert_eq!(high.map(|w| w[0]).to_vec(), all[BATCH..], "high {a} {b}");
-                if b <= 1 {
-                    let v = [c[BATCH - 1]];
-                    let mut all: Vec<f64> = t.iter().copied().chain([v[0]]).collect();
+        fn check<const L: usize, I: Lanes<L>>(isa: I) {
+            let sorted01 = |len: usize, ones: usize| -> Vec<f64> {
+                (0..len)
+                    .map(|i| f64::from(u8::from(i >= len - ones)))
+                    .collect()
+            };
+            let wires = |v: &[f64]| -> Vec<I::V> { v.iter().map(|&x| isa.splat(x)).collect() };
+            // Every lane of every wire holds the same value; lane 0 read back, all lanes checked.
+            let values = |w: &[I::V]| -> Vec<f64> {
+                w.iter()
+                    .map(|&w| {
+                        let a = isa.values(w);
+                        assert!(a.iter().all(|x| x.to_bits() == a[0].to_bits()));
+                        a[0]
+                    })
+                    .collect()
+            };
+            for a in 0..=TRACKED {
+                for b in 0..=BATCH {
+                    let (t, c) = (sorted01(TRACKED, a), sorted01(BATCH, b));
+                    let mut all: Vec<f64> = t.iter().chain(&c).copied().collect();
                     all.sort_by(f64::total_cmp);
-                    let mut low: [[f64; 1]; TRACKED] = wire(&t).try_into().unwrap();
-                    insert_low(&mut low, v);
-                    assert_eq!(low.map(|w| w[0]).to_vec(), all[..TRACKED]);
-                    let mut high: [[f64; 1]; TRACKED] = wire(&t).try_into().unwrap();
-                    insert_high(&mut high, v);
-                    assert_eq!(high.map(|w| w[0]).to_vec(), all[1..]);
+                    let cw: [I::V; BATCH] = wires(&c).try_into().unwrap_or_else(|_| panic!());
+                    let tracked =
+                        || -> [I::V; TRACKED] { wires(&t).try_into().unwrap_or_else(|_| panic!()) };
+                    let mut low = tracked();
+                    merge_low(isa, &mut low, &cw);
+                    assert_eq!(values(&low), all[..TRACKED], "low {a} {b}");
+                    let mut high = tracked();
+                    merge_high(isa, &mut high, &cw);
+                    assert_eq!(values(&high), all[BATCH..], "high {a} {b}");
+                    if b <= 1 {
+                        let v = c[BATCH - 1];
+                        let mut all: Vec<f64> = t.iter().copied().chain([v]).collect();
+                        all.sort_by(f64::total_cmp);
+                        let mut low = tracked();
+                        insert_low(isa, &mut low, isa.splat(v));
+                        assert_eq!(values(&low), all[..TRACKED]);
+                        let mut high = tracked();
+                        insert_high(isa, &mut high, isa.splat(v));
+                        assert_eq!(values(&high), all[1..]);
+                    }
                 }
             }
+            let mut rng = rng_from_seed(9);
+            for _ in 0..200 {
+                let v: Vec<f64> = (0..BATCH).map(|_| rng.random::<f64>()).collect();
+                let mut c: [I::V; BATCH] = wires(&v).try_into().unwrap_or_else(|_| panic!());
+                let mut want = v;
+                want.sort_by(f64::total_cmp);
+                sort_batch(isa, &mut c);
+                assert_eq!(values(&c), want);
+            }
         }
-        let mut rng = rng_from_seed(9);
-        for _ in 0..200 {
-            let mut c: [[f64; 1]; BATCH] = std::array::from_fn(|_| [rng.random::<f64>()]);
-            let mut want: Vec<f64> = c.iter().map(|w| w[0]).collect();
-            want.sort_by(f64::total_cmp);
-            sort_batch(&mut c);
-            assert_eq!(c.map(|w| w[0]).to_vec(), want);
+        check::<1, _>(Portable);
+        if let Some(isa) = crate::simd::avx512() {
+            isa.run(|| check::<8, _>(isa));
         }
     }
 
     /// The one pass gives the same bits on every instruction set and group width (each
-    /// coordinate's arithmetic is the same lane by lane): four and eight lanes, portable and
-    /// dispatched. Mutation seen to fail it: the eight-lane path multiplying by 1/(n − 2f)
-    /// instead of dividing.
+    /// coordinate's arithmetic is the same lane by lane): four and eight portable lanes, each
+    /// compiled for the baseline and by `widest`, and the AVX-512 registers where the CPU has
+    /// them, called directly and compiled for AVX-512. The values include ties of ±0 (whole
+    /// columns of zeros of both signs, where only the sign of the result tells the orders of
+    /// the selects apart), ±∞ and NaN in at most f rows. Mutations seen to fail it: the
+    /// eight-lane path multiplying by 1/(n − 2f) instead of dividing; the AVX-512 min taking
+    /// its operands the other way round (`vminpd b, a`).
     #[test]
     fn one_pass_same_bits_on_every_path() {
+        use crate::data::NonFiniteEntries;
         let mut rng = rng_from_seed(10);
-        let (n, f, d) = (50, 10, 5 * 8);
-        let rows: Vec<Vec<f64>> = (0..n)
-            .map(|_| (0..d).map(|_| rng.random::<f64>() * 10.0 - 5.0).collect())
-            .collect();
-        let u = Updates::from_rows(&rows).unwrap();
+        let (n, f, d) = (50, 10, 7 * 8);
+        let m = nalgebra::DMatrix::from_fn(d, n, |j, i| match j % 7 {
+            // Zeros of both signs only.
+            0 | 1 => {
+                if rng.random::<bool>() {
+                    -0.0
+                } else {
+                    0.0
+                }
+            }
+            // A few distinct values, zeros of both signs among them: ties across lo and hi.
+            2 | 3 => [-0.0, 0.0, 1.5, -1.5, 0.25][rng.random_range(0..5usize)],
+            // Up to f non-finite values (a NaN is read as +∞), the rest random.
+            4 if i < f => [f64::INFINITY, f64::NEG_INFINITY, f64::NAN][(i + j) % 3],
+            _ => rng.random::<f64>() * 10.0 - 5.0,
+        });
+        let u = Updates::with_entries(m, NonFiniteEntries::Keep).unwrap();
         let x = u.view();
         let bits = |v: &[f64]| -> Vec<u64> { v.iter().map(|x| x.to_bits()).collect() };
-        let mut out = [vec![0.0; d], vec![0.0; d], vec![0.0; d], vec![0.0; d]];
-        one_pass_block::<4>(x, f, 0, &mut out[0], false);
-        one_pass_block::<8>(x, f, 0, &mut out[1], false);
+        let mut out = vec![vec![0.0; d]; 6];
+        one_pass_block::<4>(x, f, 0, &mut out[0], false, Portable);
+        one_pass_block::<8>(x, f, 0, &mut out[1], false, Portable);
         crate::simd::widest(
             #[inline(always)]
-            || one_pass_block::<4>(x, f, 0, &mut out[2], false),
+            || one_pass_block::<4>(x, f, 0, &mut out[2], false, Portable),
         );
         crate::simd::widest(
             #[inline(always)]
-            || one_pass_block::<8>(x, f, 0, &mut out[3], false),
+            || one_pass_block::<8>(x, f, 0, &mut out[3], false, Portable),
         );
-        for o in &out[1..] {
-            assert_eq!(bits(&out[0]), bits(o));
+        let paths = if let Some(isa) = crate::simd::avx512() {
+            one_pass_block::<8>(x, f, 0, &mut out[4], false, isa);
+            isa.run(
+                #[inline(always)]
+                || one_pass_block::<8>(x, f, 0, &mut out[5], false, isa),
+            );
+            6
+        } else {
+            4
+        };
+        for (p, o) in out[1..paths].iter().enumerate() {
+            assert_eq!(bits(&out[0]), bits(o), "path {}", p + 1);
         }
     }
 
