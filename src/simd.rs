@@ -248,19 +248,19 @@ impl Lanes<8> for Avx512 {
         v
     }
     fn splat(self, x: f64) -> [f64; 8] {
-        Portable.splat(x)
+        <Portable as Lanes<8>>::splat(Portable, x)
     }
     fn min(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
-        Portable.min(a, b)
+        <Portable as Lanes<8>>::min(Portable, a, b)
     }
     fn max(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
-        Portable.max(a, b)
+        <Portable as Lanes<8>>::max(Portable, a, b)
     }
     fn exchange(self, a: [f64; 8], b: [f64; 8]) -> ([f64; 8], [f64; 8]) {
-        Portable.exchange(a, b)
+        <Portable as Lanes<8>>::exchange(Portable, a, b)
     }
     fn add(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
-        Portable.add(a, b)
+        <Portable as Lanes<8>>::add(Portable, a, b)
     }
 }
 

@@ -17,7 +17,9 @@
 //! (the fused NNM path hands the rule blocks of its own size):
 //!
 //! - **one pass** (native, f ≤ 10, n ≥ 32): per group of 8 coordinates (one AVX-512
-//!   register; 4 on AVX2 and the baseline), the rows are read straight from the input,
+//!   register, [`crate::simd::Avx512`], whose compare-exchange takes the larger value as
+//!   the bits x ^ y ^ min; 4 lanes on AVX2 and the baseline, [`crate::simd::Portable`]:
+//!   the same bits either way), the rows are read straight from the input,
 //!   eight at a time, sorted by Batcher's network on 8 and merged into the 11 smallest and
 //!   the 11 largest values seen so far, both kept sorted in registers (a bitonic merge of
 //!   each side). That gives the order statistics lo = x₍f₎ and hi = x₍n−f−1₎ of every
