@@ -345,7 +345,8 @@ mod tests {
     }
 
     /// Every [`Lanes`] operation of the AVX-512 registers gives the portable lanes' bits on
-    /// every pair of special values (±0, ±∞, NaN of both signs, ties, ordinary values), called
+    /// every pair of special values (±0, ±∞, quiet and signalling NaN of both signs,
+    /// subnormals, ties, ordinary values), called
     /// directly and compiled for AVX-512. Skipped where the CPU lacks AVX-512. Mutations seen
     /// to fail it: `max` as `vmaxpd a, b` (the first operand on a tie or a NaN), the XOR's
     /// truth table 0x69 instead of 0x96.
@@ -364,6 +365,10 @@ mod tests {
             f64::NEG_INFINITY,
             f64::NAN,
             -f64::NAN,
+            // Signalling NaNs of both signs, and subnormal and normal tiny values.
+            f64::from_bits(0x7ff0_0000_0000_0001),
+            f64::from_bits(0xfff4_0000_0000_0000),
+            f64::from_bits(1),
             f64::MIN_POSITIVE,
         ];
         // All ordered pairs, eight at a time.
