@@ -12,8 +12,10 @@ Two ways in are timed: `lbounds.byzfl` (the drop-in, `compat="byzfl"`, what ByzF
 and `lbounds.aggregate` (native rules). With one worker thread (`--threads 1`) the numbers
 compare to ByzFL's single-threaded column (ByzFL has no parallelism of its own).
 
-The output starts with the host's CPU and ends with one read of the input (the native
-average), the floor of every rule that reads its input: the Rust kernels run at half speed on
+The output starts with the host's CPU and ends with the native average, the cheapest rule:
+one pass over the input with one addition per entry, what a pass costs from Python on this
+host (a bare two-thread sum in Rust reads the same 40 MB faster, so it is a reference, not
+the memory's floor). The Rust kernels run at half speed on
 an AMD Zen 4 host (cpu family 25) against Zen 5 (family 26), where the later figures in
 docs/performance.md were taken, while memory streams as fast (docs/performance.md, "Which
 host").
@@ -138,10 +140,10 @@ def main():
                 capture_output=True, text=True, check=True, env=env)
             line += f" {json.loads(out.stdout)['seconds_per_call'] * 1e3:>9.2f}ms"
         print(line)
-    # Every rule above reads its n x d input at least once: one read is the floor.
-    floor = per_call(lambda: lbounds.aggregate(x, "average"), a.repeat)
-    print(f"one read of the input (native average, the floor of any rule that reads it): "
-          f"{floor * 1e3:.2f} ms")
+    # Every rule above reads its n x d input at least once: the average does little else.
+    one_pass = per_call(lambda: lbounds.aggregate(x, "average"), a.repeat)
+    print(f"one pass over the input (native average, the cheapest rule): "
+          f"{one_pass * 1e3:.2f} ms")
 
 
 if __name__ == "__main__":
