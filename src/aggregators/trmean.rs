@@ -22,7 +22,9 @@
 //!   the same bits either way), the rows are read straight from the input,
 //!   eight at a time, sorted by Batcher's network on 8 and merged into the 11 smallest and
 //!   the 11 largest values seen so far, both kept sorted in registers (a bitonic merge of
-//!   each side). That gives the order statistics lo = x₍f₎ and hi = x₍n−f−1₎ of every
+//!   each side; the first ten rows sorted at once where n ≡ 2 mod 8, as at n = 50, and with
+//!   f = 10 the last merge cut to its first half and a max and a min over the tracked
+//!   values). That gives the order statistics lo = x₍f₎ and hi = x₍n−f−1₎ of every
 //!   coordinate; a second sweep over the same rows, still in L1, adds every value clamped to
 //!   [lo, hi] in row order. Sorted, the f values below position f clamp to lo and the f above
 //!   position n − f − 1 to hi while the kept ones stay, so that sum less f·lo and f·hi is the
@@ -159,6 +161,9 @@ const TRACKED: usize = 11;
 /// Rows sorted together and merged at once into the tracked values.
 const BATCH: usize = 8;
 
+/// Rows of the first sort where n ≡ 2 (mod [`BATCH`]) (≤ [`TRACKED`]).
+const FIRST_TEN: usize = 10;
+
 /// Whether the one-pass kernel computes the trimmed mean for these (n, f): f < [`TRACKED`],
 /// and n ≥ 32, below which the exact network is short enough to be the cheaper one.
 fn one_pass_serves(n: usize, f: usize) -> bool {
@@ -247,36 +252,7 @@ fn one_pass_group<const L: usize, I: Lanes<L>>(
     isa: I,
     row: impl Fn(usize) -> [f64; L],
 ) -> [f64; L] {
-    // NaN read as +∞: `v < +∞ ? v : +∞`, as `nan_as_plus_inf`.
-    let plus_inf = isa.splat(f64::INFINITY);
-    let load = |i: usize| isa.min(isa.vector(row(i)), plus_inf);
-    // The TRACKED smallest values so far, ascending, and the TRACKED largest, ascending; the
-    // sentinels ±∞ are pushed out by real values (n > 2f ≥ f + 1 of them reach each side's
-    // position f).
-    let mut low = [plus_inf; TRACKED];
-    let mut high = [isa.splat(f64::NEG_INFINITY); TRACKED];
-    let batched = n / BATCH * BATCH;
-    for i0 in (0..batched).step_by(BATCH) {
-        let mut c = [plus_inf; BATCH];
-        for (b, c) in c.iter_mut().enumerate() {
-            *c = load(i0 + b);
-        }
-        sort_batch(isa, &mut c);
-        if i0 == 0 {
-            // Nothing to merge with yet: the first batch takes the place of the sentinels.
-            low[..BATCH].copy_from_slice(&c);
-            high[TRACKED - BATCH..].copy_from_slice(&c);
-        } else {
-            merge_low(isa, &mut low, &c);
-            merge_high(isa, &mut high, &c);
-        }
-    }
-    for i in batched..n {
-        let v = load(i);
-        insert_low(isa, &mut low, v);
-        insert_high(isa, &mut high, v);
-    }
-    let (lo, hi) = (low[f], high[TRACKED - 1 - f]);
+    let (lo, hi) = order_statistics(n, f, isa, &row);
     // Second sweep (rows still in L1): each value clamped to [lo, hi] as by `clamped` (the
     // min with hi first, so a NaN comes out hi), added in row order.
     let mut sum = isa.splat(0.0);
@@ -299,6 +275,90 @@ fn one_pass_group<const L: usize, I: Lanes<L>>(
         }
     }
     mean
+}
+
+/// lo = x₍f₎ and hi = x₍n−f−1₎ of each lane of one group, `row(i)` giving row i's values (a
+/// NaN read as +∞), by `isa`.
+#[inline(always)]
+fn order_statistics<const L: usize, I: Lanes<L>>(
+    n: usize,
+    f: usize,
+    isa: I,
+    row: impl Fn(usize) -> [f64; L],
+) -> (I::V, I::V) {
+    // NaN read as +∞: `v < +∞ ? v : +∞`, as `nan_as_plus_inf`.
+    let plus_inf = isa.splat(f64::INFINITY);
+    let load = |i: usize| isa.min(isa.vector(row(i)), plus_inf);
+    // The TRACKED smallest values so far, ascending, and the TRACKED largest, ascending; the
+    // sentinels ±∞ are pushed out by real values (n > 2f ≥ f + 1 of them reach each side's
+    // position f).
+    let mut low = [plus_inf; TRACKED];
+    let mut high = [isa.splat(f64::NEG_INFINITY); TRACKED];
+    // The first rows take the place of the sentinels, with nothing to merge with yet: ten of
+    // them where the batches of 8 after them then end on the last row (n ≡ 2 mod 8, ByzFL's
+    // n = 50: 10 more compare-exchanges in the first sort, 44 fewer in two insertions);
+    // else one batch of 8 (none below 8 rows, which the kernel meets only in tests).
+    let first = if n % BATCH == 2 && n >= FIRST_TEN {
+        FIRST_TEN
+    } else if n >= BATCH {
+        BATCH
+    } else {
+        0
+    };
+    if first == FIRST_TEN {
+        let mut c = [plus_inf; FIRST_TEN];
+        for (i, c) in c.iter_mut().enumerate() {
+            *c = load(i);
+        }
+        sort_ten(isa, &mut c);
+        low[..FIRST_TEN].copy_from_slice(&c);
+        high[TRACKED - FIRST_TEN..].copy_from_slice(&c);
+    } else if first == BATCH {
+        let mut c = [plus_inf; BATCH];
+        for (i, c) in c.iter_mut().enumerate() {
+            *c = load(i);
+        }
+        sort_batch(isa, &mut c);
+        low[..BATCH].copy_from_slice(&c);
+        high[TRACKED - BATCH..].copy_from_slice(&c);
+    }
+    let batched = first + (n - first) / BATCH * BATCH;
+    // With f = TRACKED − 1 and no row after the batches, lo is the largest of the TRACKED
+    // smallest and hi the smallest of the TRACKED largest: the last batch needs only its
+    // merges' first halves (which leave those values, unsorted) and a max and a min over them.
+    let reduce_last = f == TRACKED - 1 && batched == n && batched > first;
+    let merged = if reduce_last {
+        batched - BATCH
+    } else {
+        batched
+    };
+    for i0 in (first..merged).step_by(BATCH) {
+        let mut c = [plus_inf; BATCH];
+        for (b, c) in c.iter_mut().enumerate() {
+            *c = load(i0 + b);
+        }
+        sort_batch(isa, &mut c);
+        merge_low(isa, &mut low, &c);
+        merge_high(isa, &mut high, &c);
+    }
+    if reduce_last {
+        let mut c = [plus_inf; BATCH];
+        for (b, c) in c.iter_mut().enumerate() {
+            *c = load(merged + b);
+        }
+        sort_batch(isa, &mut c);
+        halve_low(isa, &mut low, &c);
+        halve_high(isa, &mut high, &c);
+        let lo = low[1..].iter().fold(low[0], |m, &v| isa.max(m, v));
+        let hi = high[1..].iter().fold(high[0], |m, &v| isa.min(v, m));
+        return (lo, hi);
+    }
+    for i in batched..n {
+        let v = load(i);
+        insert_low(isa, &mut low, v);
+        insert_high(isa, &mut high, v);
+    }
+    (low[f], high[TRACKED - 1 - f])
 }
 
 /// Whether the one pass takes a coordinate whose order statistics are lo = x₍f₎ and
@@ -366,6 +426,15 @@ fn sort_batch<const L: usize, I: Lanes<L>>(isa: I, c: &mut [I::V; BATCH]) {
     exchange!(isa, c; 0 4, 1 5, 2 6, 3 7, 2 4, 3 5, 1 2, 3 4, 5 6);
 }
 
+/// Sorts ten wires ascending: Waksman's network on 10 (29 compare-exchanges, the fewest
+/// known; Knuth, TAOCP vol. 3, §5.3.4). Checked on every 0/1 input (`tests`).
+#[inline(always)]
+fn sort_ten<const L: usize, I: Lanes<L>>(isa: I, c: &mut [I::V; FIRST_TEN]) {
+    exchange!(isa, c; 4 9, 3 8, 2 7, 1 6, 0 5, 1 4, 6 9, 0 3, 5 8, 0 2, 3 6, 7 9, 0 1, 2 4);
+    exchange!(isa, c; 5 7, 8 9, 1 2, 4 6, 7 8, 3 5, 2 5, 6 8, 1 3, 4 7, 2 3, 6 7, 3 4, 5 6);
+    exchange!(isa, c; 4 5);
+}
+
 /// `low` (ascending) becomes the TRACKED smallest of `low` ∪ `c` (`c` ascending), ascending.
 ///
 /// low[j] ↦ min(low[j], c[10 − j]) leaves the TRACKED smallest as a bitonic sequence
@@ -374,10 +443,7 @@ fn sort_batch<const L: usize, I: Lanes<L>>(isa: I, c: &mut [I::V; BATCH]) {
 /// and is left out: 17 compare-exchanges. Checked on every 0/1 input (`tests`).
 #[inline(always)]
 fn merge_low<const L: usize, I: Lanes<L>>(isa: I, low: &mut [I::V; TRACKED], c: &[I::V; BATCH]) {
-    for j in TRACKED - BATCH..TRACKED {
-        // `c < low ? c : low`, lane by lane.
-        low[j] = isa.min(c[TRACKED - 1 - j], low[j]);
-    }
+    halve_low(isa, low, c);
     exchange!(isa, low; 0 8, 1 9, 2 10, 3 7, 4 8, 5 9, 6 10);
     exchange!(isa, low; 0 2, 3 5, 4 6, 7 9, 8 10, 1 2, 3 4, 5 6, 7 8, 9 10);
 }
@@ -387,12 +453,29 @@ fn merge_low<const L: usize, I: Lanes<L>>(isa: I, low: &mut [I::V; TRACKED], c: 
 /// bitonic merger on 16 wires with five +∞ wires after them (17 compare-exchanges).
 #[inline(always)]
 fn merge_high<const L: usize, I: Lanes<L>>(isa: I, high: &mut [I::V; TRACKED], c: &[I::V; BATCH]) {
+    halve_high(isa, high, c);
+    exchange!(isa, high; 0 8, 1 9, 2 10, 0 4, 1 5, 2 6, 3 7);
+    exchange!(isa, high; 0 2, 1 3, 4 6, 5 7, 8 10, 0 1, 2 3, 4 5, 6 7, 8 9);
+}
+
+/// The first half of [`merge_low`]: `low` becomes the TRACKED smallest of `low` ∪ `c`, as a
+/// bitonic sequence (not yet sorted).
+#[inline(always)]
+fn halve_low<const L: usize, I: Lanes<L>>(isa: I, low: &mut [I::V; TRACKED], c: &[I::V; BATCH]) {
+    for j in TRACKED - BATCH..TRACKED {
+        // `c < low ? c : low`, lane by lane.
+        low[j] = isa.min(c[TRACKED - 1 - j], low[j]);
+    }
+}
+
+/// The first half of [`merge_high`]: `high` becomes the TRACKED largest of `high` ∪ `c`, as a
+/// bitonic sequence (not yet sorted).
+#[inline(always)]
+fn halve_high<const L: usize, I: Lanes<L>>(isa: I, high: &mut [I::V; TRACKED], c: &[I::V; BATCH]) {
     for j in 0..BATCH {
         // `high < c ? c : high`, lane by lane.
         high[j] = isa.max(high[j], c[BATCH - 1 - j]);
     }
-    exchange!(isa, high; 0 8, 1 9, 2 10, 0 4, 1 5, 2 6, 3 7);
-    exchange!(isa, high; 0 2, 1 3, 4 6, 5 7, 8 10, 0 1, 2 3, 4 5, 6 7, 8 9);
 }
 
 /// Inserts `v` into `low` (ascending), dropping the largest.
@@ -517,20 +600,27 @@ mod tests {
 
     /// The one-pass kernel itself on every shape it may meet (n from 2f + 1, batches of 8
     /// full and ragged, d not a multiple of the group, ties), against the sorting definition
-    /// within the reordering bound. Mutation seen to fail it: the comparator `3 7` dropped
-    /// from `merge_low` (lo then misses some merges' results).
+    /// within the reordering bound. Mutations seen to fail it: the comparator `3 7` dropped
+    /// from `merge_low` (lo then misses some merges' results); the reduced last merge taking
+    /// lo as the smallest of the tracked values instead of the largest.
     #[test]
     fn one_pass_matches_sorting_on_every_shape() {
         let mut rng = rng_from_seed(6);
+        // n ≡ 2 (mod 8) starts with a sort of ten; f = 10 with no row after the batches
+        // (n = 32, 50, 66) ends on the reduced last merge.
         for (n, f) in [
             (3, 1),
             (9, 4),
             (16, 2),
             (21, 10),
             (32, 10),
+            (34, 3),
+            (42, 9),
             (50, 10),
             (57, 7),
+            (59, 10),
             (64, 1),
+            (66, 10),
         ] {
             let d = 2 * BLOCK + 13;
             // Few distinct values in half the columns, so ties straddle lo and hi.
@@ -675,9 +765,11 @@ mod tests {
 
     /// The merges keep the TRACKED smallest and largest sorted for every sorted 0/1 input
     /// (the 0/1 principle: a comparator network that merges every sorted 0/1 pair merges
-    /// every sorted pair; Knuth, TAOCP vol. 3, §5.3.4), and so do the insertions, with the
-    /// portable lanes and, where the CPU has it, the AVX-512 registers (each value in all
-    /// eight lanes). Mutation seen to fail it: dropping the comparator `3 7` of `merge_low`.
+    /// every sorted pair; Knuth, TAOCP vol. 3, §5.3.4), and so do the insertions; the sorts of
+    /// eight and ten sort every input (every 0/1 input for ten); with the portable lanes and,
+    /// where the CPU has it, the AVX-512 registers (each value in all eight lanes). Mutations
+    /// seen to fail it: dropping the comparator `3 7` of `merge_low`; dropping `4 5`, the last
+    /// comparator of `sort_ten`.
     #[test]
     fn merges_and_insertions_keep_the_extremes_sorted() {
         fn check<const L: usize, I: Lanes<L>>(isa: I) {
@@ -723,6 +815,15 @@ mod tests {
                         assert_eq!(values(&high), all[1..]);
                     }
                 }
+            }
+            // The sort of ten on every 0/1 input.
+            for bits in 0..1u32 << FIRST_TEN {
+                let v: Vec<f64> = (0..FIRST_TEN).map(|i| f64::from((bits >> i) & 1)).collect();
+                let mut c: [I::V; FIRST_TEN] = wires(&v).try_into().unwrap_or_else(|_| panic!());
+                let mut want = v;
+                want.sort_by(f64::total_cmp);
+                sort_ten(isa, &mut c);
+                assert_eq!(values(&c), want, "ten {bits:#b}");
             }
             let mut rng = rng_from_seed(9);
             for _ in 0..200 {
