@@ -306,18 +306,12 @@ fn order_statistics<const L: usize, I: Lanes<L>>(
         0
     };
     if first == FIRST_TEN {
-        let mut c = [plus_inf; FIRST_TEN];
-        for (i, c) in c.iter_mut().enumerate() {
-            *c = load(i);
-        }
+        let mut c: [I::V; FIRST_TEN] = rows_from(0, load);
         sort_ten(isa, &mut c);
         low[..FIRST_TEN].copy_from_slice(&c);
         high[TRACKED - FIRST_TEN..].copy_from_slice(&c);
     } else if first == BATCH {
-        let mut c = [plus_inf; BATCH];
-        for (i, c) in c.iter_mut().enumerate() {
-            *c = load(i);
-        }
+        let mut c: [I::V; BATCH] = rows_from(0, load);
         sort_batch(isa, &mut c);
         low[..BATCH].copy_from_slice(&c);
         high[TRACKED - BATCH..].copy_from_slice(&c);
@@ -333,24 +327,18 @@ fn order_statistics<const L: usize, I: Lanes<L>>(
         batched
     };
     for i0 in (first..merged).step_by(BATCH) {
-        let mut c = [plus_inf; BATCH];
-        for (b, c) in c.iter_mut().enumerate() {
-            *c = load(i0 + b);
-        }
+        let mut c = rows_from(i0, load);
         sort_batch(isa, &mut c);
         merge_low(isa, &mut low, &c);
         merge_high(isa, &mut high, &c);
     }
     if reduce_last {
-        let mut c = [plus_inf; BATCH];
-        for (b, c) in c.iter_mut().enumerate() {
-            *c = load(merged + b);
-        }
+        let mut c = rows_from(merged, load);
         sort_batch(isa, &mut c);
         halve_low(isa, &mut low, &c);
         halve_high(isa, &mut high, &c);
         let lo = low[1..].iter().fold(low[0], |m, &v| isa.max(m, v));
-        let hi = high[1..].iter().fold(high[0], |m, &v| isa.min(v, m));
+        let hi = high[1..].iter().fold(high[0], |m, &v| isa.min(m, v));
         return (lo, hi);
     }
     for i in batched..n {
@@ -359,6 +347,16 @@ fn order_statistics<const L: usize, I: Lanes<L>>(
         insert_high(isa, &mut high, v);
     }
     (low[f], high[TRACKED - 1 - f])
+}
+
+/// Rows `i0..i0 + K` as `load` reads them, in order.
+#[inline(always)]
+fn rows_from<const K: usize, V: Copy>(i0: usize, load: impl Fn(usize) -> V) -> [V; K] {
+    let mut c = [load(i0); K];
+    for (b, c) in c.iter_mut().enumerate().skip(1) {
+        *c = load(i0 + b);
+    }
+    c
 }
 
 /// Whether the one pass takes a coordinate whose order statistics are lo = x₍f₎ and
