@@ -298,6 +298,20 @@ pub fn untrusted_entries(compat: Compat) -> NonFiniteEntries {
     }
 }
 
+/// Whether `v` holds a NaN: a fold without early exit over runs of 256, which the compiler
+/// vectorises, compiled for the widest instructions. On an aggregate of 10⁵ values it takes
+/// 8 µs; `any` over the `DVector`'s iterator took 81 µs, 4 % of a two-thread trimmed mean
+/// called from Python (docs/performance.md).
+fn has_nan(v: &[f64]) -> bool {
+    crate::simd::widest(
+        #[inline(always)]
+        || {
+            v.chunks(256)
+                .any(|run| run.iter().fold(false, |nan, x| nan | x.is_nan()))
+        },
+    )
+}
+
 /// [`Compat::Byzfl`] promises ByzFL 0.0.11's arithmetic, so an item ByzFL lacks is refused.
 fn require_in_byzfl<T: ?Sized>(
     registry: &[Spec<T>],
@@ -552,7 +566,7 @@ impl Pipeline {
     /// (NaN input is read as +∞), and under `--compat byzfl` it is what ByzFL returns on NaN
     /// input in a case no rule caught first (see `far`).
     fn no_nan_out(&self, out: DVector<f64>) -> Result<DVector<f64>> {
-        if out.iter().any(|v| v.is_nan()) {
+        if has_nan(out.as_slice()) {
             return Err(far::byzfl_returns_nan(
                 &self.label(),
                 "a NaN reaches the aggregate through NumPy's arithmetic",
@@ -602,6 +616,29 @@ pub fn require_finite(rule: &str, x: UpdatesView<'_>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `has_nan` finds one NaN (quiet or signalling, either sign) at every position of a
+    /// vector that spans runs of 256 and a ragged last run, and nothing in one of ±0, ±∞ and
+    /// finite values. Mutation seen to fail it: each run read from its second value on.
+    #[test]
+    fn has_nan_finds_a_nan_anywhere() {
+        let clean: Vec<f64> = (0..600)
+            .map(|i| [0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY, 1.5, -2e300][i % 6])
+            .collect();
+        assert!(!has_nan(&clean));
+        assert!(!has_nan(&[]));
+        let nans = [
+            f64::NAN,
+            -f64::NAN,
+            f64::from_bits(0x7ff0_0000_0000_0001),
+            f64::from_bits(0xfff0_0000_0000_0001),
+        ];
+        for at in 0..clean.len() {
+            let mut v = clean.clone();
+            v[at] = nans[at % nans.len()];
+            assert!(has_nan(&v), "NaN at {at}");
+        }
+    }
 
     #[test]
     fn byzfl_semantics_refuse_rules_byzfl_lacks() {

@@ -216,17 +216,19 @@ fn one_pass_block<const L: usize>(
                 crate::simd::prefetch(&data[at..at + 1]);
             }
         }
-        let means = if o.len() == L {
-            one_pass_group(
+        // A full group's means are stored as one vector (a copy of a run of varying length
+        // was a call to `memcpy` per group, 0.9 % of the time from Python).
+        if let Ok(o) = <&mut [f64; L]>::try_from(&mut *o) {
+            *o = one_pass_group(
                 n,
                 f,
                 isa,
                 #[inline(always)]
                 |i| x.col(i)[j..j + L].try_into().expect("L values"),
-            )
+            );
         } else {
             // The ragged last group, padded with zeros (lanes that reach no output).
-            one_pass_group(
+            let means = one_pass_group(
                 n,
                 f,
                 isa,
@@ -236,9 +238,9 @@ fn one_pass_block<const L: usize>(
                     v[..o.len()].copy_from_slice(&x.col(i)[j..j + o.len()]);
                     v
                 },
-            )
-        };
-        o.copy_from_slice(&means[..o.len()]);
+            );
+            o.copy_from_slice(&means[..o.len()]);
+        }
     }
 }
 
