@@ -194,8 +194,8 @@ fn one_pass(x: UpdatesView<'_>, f: usize) -> Vec<f64> {
 }
 
 /// The outputs of coordinates `j0..j0 + out.len()` by groups of `L`, computed by `isa`.
-/// Prefetches the next block's rows when the input streams from memory (as `map_columns`
-/// does).
+/// When the input streams from memory, each group asks for its rows' values one block
+/// further on (as `map_columns` does), one row at a time during its clamped sweep.
 #[inline(always)]
 fn one_pass_block<const L: usize>(
     x: UpdatesView<'_>,
@@ -209,13 +209,13 @@ fn one_pass_block<const L: usize>(
     for (g, o) in out.chunks_mut(L).enumerate() {
         let j = j0 + g * L;
         let next = j + BLOCK;
-        if stream && next < d {
-            let data = x.as_slice();
-            for i in 0..n {
+        let data = x.as_slice();
+        let ahead = |i: usize| {
+            if stream && next < d {
                 let at = i * d + next;
                 crate::simd::prefetch(&data[at..at + 1]);
             }
-        }
+        };
         // A full group's means are stored as one vector (a copy of a run of varying length
         // was a call to `memcpy` per group, 0.9 % of the time from Python).
         if let Ok(o) = <&mut [f64; L]>::try_from(&mut *o) {
@@ -225,6 +225,7 @@ fn one_pass_block<const L: usize>(
                 isa,
                 #[inline(always)]
                 |i| x.col(i)[j..j + L].try_into().expect("L values"),
+                ahead,
             );
         } else {
             // The ragged last group, padded with zeros (lanes that reach no output).
@@ -238,6 +239,7 @@ fn one_pass_block<const L: usize>(
                     v[..o.len()].copy_from_slice(&x.col(i)[j..j + o.len()]);
                     v
                 },
+                ahead,
             );
             o.copy_from_slice(&means[..o.len()]);
         }
@@ -246,19 +248,25 @@ fn one_pass_block<const L: usize>(
 
 /// The trimmed means of one group of `L` coordinates, `row(i)` giving row i's values (as
 /// stored: a NaN is read as +∞ here), computed by `isa`; a lane whose lo or hi does not
-/// [`fit`] is recomputed by [`exact_one`].
+/// [`fit`] is recomputed by [`exact_one`]. `ahead(i)` is called once per row i during the
+/// clamped sweep, for a prefetch of that row's later values.
 #[inline(always)]
 fn one_pass_group<const L: usize, I: Lanes<L>>(
     n: usize,
     f: usize,
     isa: I,
     row: impl Fn(usize) -> [f64; L],
+    ahead: impl Fn(usize),
 ) -> [f64; L] {
     let (lo, hi) = order_statistics(n, f, isa, &row);
     // Second sweep (rows still in L1): each value clamped to [lo, hi] as by `clamped` (the
-    // min with hi first, so a NaN comes out hi), added in row order.
+    // min with hi first, so a NaN comes out hi), added in row order. Its chain of n
+    // dependent additions leaves the load ports idle, so the prefetches go here: issued as a
+    // burst of n before the selection, they waited for miss buffers and held it up
+    // (docs/performance.md, "Prefetches during the sweep").
     let mut sum = isa.splat(0.0);
     for i in 0..n {
+        ahead(i);
         let term = isa.max(lo, isa.min(isa.vector(row(i)), hi));
         sum = isa.add(sum, term);
     }
