@@ -9,6 +9,7 @@
 //! +∞ is +∞, and between two vectors with +∞ in the same coordinate it is NaN (∞ − ∞).
 
 use super::coordinatewise::streams_from_memory;
+use super::FillLast;
 use crate::data::{map_blocks_in_order, map_blocks_mut_in_order, UpdatesView};
 
 /// Coordinates per parallel task in the blocked kernels.
@@ -63,50 +64,92 @@ fn packed_pairs<const DOT: bool>(
     cols: &[usize],
     reference: Option<&[f64]>,
 ) -> Vec<f64> {
-    let (n, d) = (cols.len(), x.d());
-    let npairs = n * (n + 1) / 2;
-    // The Gram pass's blocks are half the distance kernel's (they once had to fit a shifted
-    // copy in L2 beside the block and the next one; kept so that its sums, and every result
-    // built on them, stay the same bits).
-    let block = if reference.is_some() {
+    let block = pairs_block_len(x.d(), reference.is_some());
+    let partials = map_blocks_in_order(x.d().div_ceil(block), |b| {
+        pairs_of_block::<DOT>(x, cols, None, reference, b * block, block)
+    });
+    add_in_order(&partials, cols.len() * (cols.len() + 1) / 2)
+}
+
+/// Coordinates per block of [`packed_pairs`]: the Gram pass's blocks are half the distance
+/// kernel's (they once had to fit a shifted copy in L2 beside the block and the next one;
+/// kept so that its sums, and every result built on them, stay the same bits).
+fn pairs_block_len(d: usize, gram: bool) -> usize {
+    if gram {
         pair_block_len(d).div_ceil(2).next_multiple_of(8)
     } else {
         pair_block_len(d)
+    }
+}
+
+/// The packed pair sums of [`packed_pairs`] over coordinates `lo .. lo + block` (clipped to
+/// d) of the columns `cols` of `x` and, after them, of `last` (that block of one more
+/// column, or none).
+fn pairs_of_block<const DOT: bool>(
+    x: UpdatesView<'_>,
+    cols: &[usize],
+    last: Option<&[f64]>,
+    reference: Option<&[f64]>,
+    lo: usize,
+    block: usize,
+) -> Vec<f64> {
+    let d = x.d();
+    let hi = (lo + block).min(d);
+    let n = cols.len() + usize::from(last.is_some());
+    let mut part = vec![0.0; n * (n + 1) / 2];
+    // From memory, the next block is asked for while this one is computed, so that its
+    // reads overlap the arithmetic (without it, the Gram pass at d = 79 510 spent 40 % of
+    // its time waiting on its loads).
+    let next: Vec<&[f64]> = if streams_from_memory(x) && hi < d {
+        let end = (hi + block).min(d);
+        cols.iter().map(|&i| &x.col(i)[hi..end]).collect()
+    } else {
+        Vec::new()
     };
-    let wide = crate::simd::has_avx512();
-    let stream = streams_from_memory(x);
-    let partials = map_blocks_in_order(d.div_ceil(block), |b| {
-        let (lo, hi) = (b * block, ((b + 1) * block).min(d));
-        let mut part = vec![0.0; npairs];
-        // From memory, the next block is asked for while this one is computed, so that its
-        // reads overlap the arithmetic (without it, the Gram pass at d = 79 510 spent 40 % of
-        // its time waiting on its loads).
-        let next: Vec<&[f64]> = if stream && hi < d {
-            let end = (hi + block).min(d);
-            cols.iter().map(|&i| &x.col(i)[hi..end]).collect()
-        } else {
-            Vec::new()
-        };
-        let rows: Vec<&[f64]> = cols.iter().map(|&i| &x.col(i)[lo..hi]).collect();
-        // The products are of xᵢ − r, subtracted as each entry is loaded (on the adders, which
-        // the multiply-adds leave idle): no shifted copy of the block is written and re-read.
-        let r = reference.map_or(&[][..], |r| &r[lo..hi]);
-        // 4×4 tiles keep 16 accumulators of eight lanes in 16 of the 32 AVX-512
-        // registers; with 16 registers (AVX2, SSE2, NEON) 2×2 tiles avoid spilling.
-        if wide {
-            crate::simd::widest(
-                #[inline(always)]
-                || pairs_in_block::<4, DOT>(&rows, r, &next, &mut part),
-            );
-        } else {
-            crate::simd::widest(
-                #[inline(always)]
-                || pairs_in_block::<2, DOT>(&rows, r, &next, &mut part),
-            );
-        }
-        part
+    let mut rows: Vec<&[f64]> = cols.iter().map(|&i| &x.col(i)[lo..hi]).collect();
+    rows.extend(last);
+    // The products are of xᵢ − r, subtracted as each entry is loaded (on the adders, which
+    // the multiply-adds leave idle): no shifted copy of the block is written and re-read.
+    let r = reference.map_or(&[][..], |r| &r[lo..hi]);
+    // 4×4 tiles keep 16 accumulators of eight lanes in 16 of the 32 AVX-512
+    // registers; with 16 registers (AVX2, SSE2, NEON) 2×2 tiles avoid spilling.
+    if crate::simd::has_avx512() {
+        crate::simd::widest(
+            #[inline(always)]
+            || pairs_in_block::<4, DOT>(&rows, r, &next, &mut part),
+        );
+    } else {
+        crate::simd::widest(
+            #[inline(always)]
+            || pairs_in_block::<2, DOT>(&rows, r, &next, &mut part),
+        );
+    }
+    part
+}
+
+/// [`gram_about`] of every column of `x` about its first, the last column written by its
+/// fill block by block during the pass (each block of it is written, then summed with the
+/// same block of the others while that block is in cache: one read of the others instead of
+/// two), and the columns, the last now written. The same bits as writing the column first
+/// (`FillLast::written`) and calling [`gram_about`].
+pub(crate) fn gram_about_filling(mut x: FillLast<'_>) -> (Vec<f64>, UpdatesView<'_>) {
+    let n = x.n();
+    let (others, last, fill) = x.parts();
+    let cols: Vec<usize> = (0..others.n()).collect();
+    let block = pairs_block_len(others.d(), true);
+    let partials = map_blocks_mut_in_order(last, block, |b, out| {
+        fill(others, b * block, out);
+        pairs_of_block::<true>(
+            others,
+            &cols,
+            Some(out),
+            Some(others.col(0)),
+            b * block,
+            block,
+        )
     });
-    add_in_order(&partials, npairs)
+    let g = unpack(&add_in_order(&partials, n * (n + 1) / 2), n);
+    (g, x.filled())
 }
 
 /// The symmetric n×n row-major matrix of a packed upper triangle.
@@ -292,10 +335,29 @@ pub(crate) fn gram_near_majority_counted(
     x: UpdatesView<'_>,
     counts: &[usize],
 ) -> (Vec<f64>, usize, f64) {
+    near_majority_counted(x, gram_about(x, x.col(0)), counts)
+}
+
+/// [`gram_near_majority_counted`] with the last column written during the first pass
+/// ([`gram_about_filling`]), and the columns, the last now written.
+pub(crate) fn gram_near_majority_counted_filling<'a>(
+    x: FillLast<'a>,
+    counts: &[usize],
+) -> (Vec<f64>, usize, f64, UpdatesView<'a>) {
+    let (g, x) = gram_about_filling(x);
+    let (g, m, spread) = near_majority_counted(x, g, counts);
+    (g, m, spread, x)
+}
+
+/// The end of [`gram_near_majority_counted`], from the Gram matrix `g` about x₀.
+fn near_majority_counted(
+    x: UpdatesView<'_>,
+    g: Vec<f64>,
+    counts: &[usize],
+) -> (Vec<f64>, usize, f64) {
     let n = x.n();
     let medoid_of =
         |g: &[f64]| medoid_counted(&sq_dists_of_gram(g, n), &copy_dists_of_gram(g, n), counts);
-    let g = gram_about(x, x.col(0));
     let (m, spread) = medoid_of(&g);
     // NaN (a non-finite input) counts as far.
     let near = g[m * n + m] <= FRAME_REACH * spread;
@@ -412,10 +474,20 @@ pub(crate) fn pairwise_sq_dists_by_gram_counted(
     x: UpdatesView<'_>,
     counts: &[usize],
 ) -> (Vec<f64>, Vec<f64>) {
-    let n = x.n();
     let (g, _, _) = gram_near_majority_counted(x, counts);
-    let mut out = sq_dists_of_gram(&g, n);
-    let mut copies = copy_dists_of_gram(&g, n);
+    sq_dists_from_gram_counted(x, &g, counts)
+}
+
+/// [`pairwise_sq_dists_by_gram_counted`] from the Gram matrix `g` of `x` about an input
+/// near the majority ([`gram_near_majority_counted`]).
+pub(crate) fn sq_dists_from_gram_counted(
+    x: UpdatesView<'_>,
+    g: &[f64],
+    counts: &[usize],
+) -> (Vec<f64>, Vec<f64>) {
+    let n = x.n();
+    let mut out = sq_dists_of_gram(g, n);
+    let mut copies = copy_dists_of_gram(g, n);
     let root: Vec<f64> = (0..n).map(|i| g[i * n + i].sqrt()).collect();
     let unresolved = |d: f64, terms: f64| !(terms.is_finite() && d >= RESOLVED * terms * terms);
     let mut involved = vec![false; n];

@@ -76,11 +76,12 @@
 //!   IEEE Transactions on Signal Processing, 2022, arXiv 1912.13445 (smoothed Weiszfeld).
 
 use super::distances::{
-    self, gram_about, gram_near_majority_counted, sq_norm, sq_norms, weighted_mean_and_dists_into,
+    self, gram_about, gram_near_majority_counted, gram_near_majority_counted_filling, sq_norm,
+    sq_norms, weighted_mean_and_dists_into,
 };
 use super::far::tame;
 use super::linalg::{non_finite, weighted_mean};
-use super::{expand, expanded_indices, AggContext, Aggregator};
+use super::{expand, expanded_indices, AggContext, Aggregator, FillLast};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
@@ -169,12 +170,22 @@ impl GeometricMedian {
     /// Σ cᵢ‖xᵢ − z‖). `None` when some input is non-finite or its squares come near
     /// overflow (the caller tames the input and calls again).
     fn native_run(&self, x: UpdatesView<'_>, counts: &[usize]) -> Option<DVector<f64>> {
+        self.native_run_from(x, gram_near_majority_counted(x, counts), counts)
+    }
+
+    /// [`GeometricMedian::native_run`] from the first frame's Gram matrix, its reference
+    /// and the medoid's spread ([`gram_near_majority_counted`]).
+    fn native_run_from(
+        &self,
+        x: UpdatesView<'_>,
+        (g, r, spread): (Vec<f64>, usize, f64),
+        counts: &[usize],
+    ) -> Option<DVector<f64>> {
         let n = x.n();
         let c: Vec<f64> = counts.iter().map(|&k| k as f64).collect();
         let total: f64 = c.iter().sum();
         // The first frame is about an input near the majority; z starts at the inputs' mean,
         // held as weights: wᵢ = cᵢ/Σc.
-        let (g, r, spread) = gram_near_majority_counted(x, counts);
         let mut frame = Frame::new(x, g, r)?;
         if let Some(w) = frame.collinear_median(counts) {
             return Some(weighted_mean(x, &w));
@@ -482,6 +493,25 @@ impl Aggregator for GeometricMedian {
             if let Some(z) = self.native_run(x, counts) {
                 return Ok(z);
             }
+        }
+        self.aggregate(expand(x, counts)?.view(), cx)
+    }
+
+    /// The native iteration with the last column written during the first Gram pass: the
+    /// bits of [`Aggregator::aggregate_counted`] on the written columns.
+    fn aggregate_counted_filling(
+        &self,
+        x: FillLast<'_>,
+        counts: &[usize],
+        cx: &mut AggContext<'_>,
+    ) -> Result<DVector<f64>> {
+        let n: usize = counts.iter().sum();
+        if self.compat == Compat::Byzfl || counts.len() != x.n() || self.check_n(n).is_err() {
+            return self.aggregate_counted(x.written(), counts, cx);
+        }
+        let (g, r, spread, x) = gram_near_majority_counted_filling(x, counts);
+        if let Some(z) = self.native_run_from(x, (g, r, spread), counts) {
+            return Ok(z);
         }
         self.aggregate(expand(x, counts)?.view(), cx)
     }

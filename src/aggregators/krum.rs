@@ -31,9 +31,10 @@
 //!   adversaries: Byzantine tolerant gradient descent", NeurIPS 2017.
 
 use super::distances::{
-    nan_last, pairwise_sq_dists, pairwise_sq_dists_by_gram, pairwise_sq_dists_by_gram_counted,
+    gram_near_majority_counted_filling, nan_last, pairwise_sq_dists, pairwise_sq_dists_by_gram,
+    pairwise_sq_dists_by_gram_counted, sq_dists_from_gram_counted,
 };
-use super::{expand, expanded_indices, require_honest_majority, AggContext, Aggregator};
+use super::{expand, expanded_indices, require_honest_majority, AggContext, Aggregator, FillLast};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
@@ -69,6 +70,30 @@ impl Krum {
     fn native_best(&self, d2: &[f64], n: usize) -> usize {
         let all: Vec<usize> = (0..n).collect();
         argmin_nan_last(&native_scores(d2, n, &all, n - self.f - 2))
+    }
+
+    /// The native rule's output on the distinct columns `x` (with `counts` copies, n in
+    /// all) from their squared distances `d2` and those between copies of each.
+    fn native_best_counted(
+        &self,
+        x: UpdatesView<'_>,
+        d2: &[f64],
+        copies: &[f64],
+        counts: &[usize],
+        n: usize,
+    ) -> DVector<f64> {
+        let scores = native_scores_counted(d2, copies, counts, n - self.f - 2);
+        // The first minimum among the columns present (NaN last), as over the expansion.
+        let mut present = (0..x.n()).filter(|&i| counts[i] > 0);
+        let first = present.next().unwrap_or(0);
+        let best = present.fold(first, |b, i| {
+            if nan_last(scores[i], scores[b]).is_lt() {
+                i
+            } else {
+                b
+            }
+        });
+        DVector::from_column_slice(x.col(best))
     }
 }
 
@@ -238,18 +263,24 @@ impl Aggregator for Krum {
         let n: usize = expanded_indices(x.n(), counts)?.len();
         self.check_n(n)?;
         let (d2, copies) = pairwise_sq_dists_by_gram_counted(x, counts);
-        let scores = native_scores_counted(&d2, &copies, counts, n - self.f - 2);
-        // The first minimum among the columns present (NaN last), as over the expansion.
-        let mut present = (0..x.n()).filter(|&i| counts[i] > 0);
-        let first = present.next().unwrap_or(0);
-        let best = present.fold(first, |b, i| {
-            if nan_last(scores[i], scores[b]).is_lt() {
-                i
-            } else {
-                b
-            }
-        });
-        Ok(DVector::from_column_slice(x.col(best)))
+        Ok(self.native_best_counted(x, &d2, &copies, counts, n))
+    }
+
+    /// The native rule with the last column written during the Gram pass: the bits of
+    /// [`Aggregator::aggregate_counted`] on the written columns.
+    fn aggregate_counted_filling(
+        &self,
+        x: FillLast<'_>,
+        counts: &[usize],
+        cx: &mut AggContext<'_>,
+    ) -> Result<DVector<f64>> {
+        let n: usize = counts.iter().sum();
+        if self.compat == Compat::Byzfl || counts.len() != x.n() || self.check_n(n).is_err() {
+            return self.aggregate_counted(x.written(), counts, cx);
+        }
+        let (g, _, _, x) = gram_near_majority_counted_filling(x, counts);
+        let (d2, copies) = sq_dists_from_gram_counted(x, &g, counts);
+        Ok(self.native_best_counted(x, &d2, &copies, counts, n))
     }
 }
 

@@ -130,6 +130,22 @@ pub trait Aggregator: std::any::Any + Send + Sync {
     ) -> Result<DVector<f64>> {
         self.aggregate(expand(x, counts)?.view(), cx)
     }
+
+    /// [`Aggregator::aggregate_counted`] of `x` with its last column written first: the
+    /// same bits, and the column written, whatever the result. The default writes the
+    /// column, then aggregates; native Krum and the geometric median write it during their
+    /// first pass over the input.
+    ///
+    /// # Errors
+    /// Those of [`Aggregator::aggregate_counted`].
+    fn aggregate_counted_filling(
+        &self,
+        x: FillLast<'_>,
+        counts: &[usize],
+        cx: &mut AggContext<'_>,
+    ) -> Result<DVector<f64>> {
+        self.aggregate_counted(x.written(), counts, cx)
+    }
 }
 
 /// The input that `x` with multiplicities `counts` stands for: column i repeated `counts[i]`
@@ -159,6 +175,65 @@ pub(crate) fn expanded_indices(n: usize, counts: &[usize]) -> Result<Vec<usize>>
         .enumerate()
         .flat_map(|(i, &c)| std::iter::repeat_n(i, c))
         .collect())
+}
+
+/// Writes coordinates `lo .. lo + out.len()` of a vector from the same coordinates of the
+/// vectors given (an attack computed coordinate by coordinate from the honest vectors).
+pub type BlockFill<'a> = dyn Fn(UpdatesView<'_>, usize, &mut [f64]) + Sync + 'a;
+
+/// Vectors whose last column is not written yet: `fill` writes it, a block of coordinates
+/// at a time, from the columns before it. A rule whose first pass reads its input block of
+/// coordinates by block (the Gram pass of native Krum and of the geometric median) writes
+/// each block of the last column as it comes to it, while the block of the others is in
+/// cache: one read of the input where the attack and the rule each read it once
+/// ([`Aggregator::aggregate_counted_filling`]).
+pub struct FillLast<'a> {
+    /// n columns of d entries; the last is overwritten.
+    buf: &'a mut [f64],
+    d: usize,
+    fill: &'a BlockFill<'a>,
+}
+
+impl<'a> FillLast<'a> {
+    /// The n = `buf.len()` / d columns of `buf`, the last of which `fill` writes.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] unless `buf` holds at least two whole columns of d ≥ 1.
+    pub fn new(buf: &'a mut [f64], d: usize, fill: &'a BlockFill<'a>) -> Result<Self> {
+        if d == 0 || !buf.len().is_multiple_of(d) || buf.len() < 2 * d {
+            return Err(Error::DimensionMismatch {
+                what: "vectors with a last column to fill".into(),
+                expected: 2 * d.max(1),
+                got: buf.len(),
+            });
+        }
+        Ok(FillLast { buf, d, fill })
+    }
+
+    /// The number of columns, the last included.
+    pub fn n(&self) -> usize {
+        self.buf.len() / self.d
+    }
+
+    /// The columns before the last, the last column to write, and the fill.
+    pub(crate) fn parts(&mut self) -> (UpdatesView<'_>, &mut [f64], &BlockFill<'a>) {
+        let (others, last) = self.buf.split_at_mut(self.buf.len() - self.d);
+        (UpdatesView::from_slice(others, self.d), last, self.fill)
+    }
+
+    /// Every column, the last written whole (blocks of coordinates in parallel; the block
+    /// size changes no value, since each coordinate is written from its own coordinate).
+    pub fn written(mut self) -> UpdatesView<'a> {
+        let (others, last, fill) = self.parts();
+        let block = ((1 << 20) / (8 * others.n())).clamp(256, 4096);
+        crate::data::for_each_block_mut(last, block, |b, out| fill(others, b * block, out));
+        self.filled()
+    }
+
+    /// Every column, once a pass of the caller's has written the whole last column.
+    pub(crate) fn filled(self) -> UpdatesView<'a> {
+        UpdatesView::from_slice(self.buf, self.d)
+    }
 }
 
 /// Maps n vectors to n′ vectors before a rule.
@@ -534,15 +609,39 @@ impl Pipeline {
         if !self.takes_counts() {
             return self.run_owned(expand(x, counts)?, cx);
         }
-        if counts.len() != x.n() {
+        self.check_counts(x.n(), counts)?;
+        self.no_nan_out(self.agg.aggregate_counted(x, counts, cx)?)
+    }
+
+    /// [`Pipeline::run_counted`] of `x` with its last column written first ([`FillLast`]):
+    /// the same result, with one read of the input fewer where the rule's first pass writes
+    /// the column.
+    ///
+    /// # Errors
+    /// Those of [`Pipeline::run_counted`].
+    pub fn run_counted_filling(
+        &self,
+        x: FillLast<'_>,
+        counts: &[usize],
+        cx: &mut AggContext<'_>,
+    ) -> Result<DVector<f64>> {
+        // On input it refuses, the column is written all the same (the caller reads it).
+        if !self.takes_counts() || self.check_counts(x.n(), counts).is_err() {
+            return self.run_counted(x.written(), counts, cx);
+        }
+        self.no_nan_out(self.agg.aggregate_counted_filling(x, counts, cx)?)
+    }
+
+    /// One multiplicity per distinct vector, and the rule's requirement on their total.
+    fn check_counts(&self, n: usize, counts: &[usize]) -> Result<()> {
+        if counts.len() != n {
             return Err(Error::DimensionMismatch {
                 what: "multiplicities of the distinct vectors".into(),
-                expected: x.n(),
+                expected: n,
                 got: counts.len(),
             });
         }
-        self.check_n(counts.iter().sum())?;
-        self.no_nan_out(self.agg.aggregate_counted(x, counts, cx)?)
+        self.check_n(counts.iter().sum())
     }
 
     /// [`Pipeline::run`] on vectors the caller gives up, so the pre-aggregators rewrite them
@@ -780,6 +879,106 @@ mod tests {
         }
         // Most cases reach a result (not only errors on both sides).
         assert!(compared.iter().all(|&c| c > 100), "{compared:?}");
+    }
+
+    /// A last column written block by block during the rule's first pass
+    /// ([`Pipeline::run_counted_filling`]: the Gram pass of native Krum and the geometric
+    /// median) gives the bits, or the error, of the same column written whole first and
+    /// [`Pipeline::run_counted`], and leaves that column in the buffer. Random inputs of
+    /// 2–8 columns before the last, dimension 1–12 or 250–2600 (so that the Gram pass's
+    /// blocks and their ragged last block are crossed), some far (10³⁰⁰ or 10⁸ away, or
+    /// +∞ in one entry); the last column is the mean of the others plus a multiple of their
+    /// range, or that plus 10⁸ (far from the rest: the Gram matrix is taken again about the
+    /// medoid), or +∞; counted 0–4 times. Rules: the average, Krum, the geometric median (both
+    /// semantics) and the trimmed mean (which does not take counts).
+    ///
+    /// Mutation checked: writing each block of the last column from the others' coordinates
+    /// one block later (`(b + 1) * block` in `gram_about_filling`, clipped to d) fails it.
+    #[test]
+    fn last_column_filled_in_the_first_pass_gives_the_written_bits() {
+        use crate::rng::rng_from_seed;
+        use rand::RngExt;
+        let mut rng = rng_from_seed(7);
+        let mut compared = 0usize;
+        for case in 0..300 {
+            let k = rng.random_range(2..=8usize);
+            let d = if case % 3 == 0 {
+                rng.random_range(250..=2600)
+            } else {
+                rng.random_range(1..=12)
+            };
+            let mut buf: Vec<f64> = (0..(k + 1) * d)
+                .map(|_| rng.random::<f64>() * 2.0 - 1.0)
+                .collect();
+            for col in buf[..k * d].chunks_mut(d) {
+                match rng.random_range(0..10) {
+                    0 => col.iter_mut().for_each(|v| *v *= 1e300),
+                    1 => col.iter_mut().for_each(|v| *v += 1e8),
+                    2 => col[rng.random_range(0..d)] = f64::INFINITY,
+                    _ => {}
+                }
+            }
+            let (tau, shift) = match rng.random_range(0..4) {
+                0 => (1.5, 1e8),
+                1 => (0.0, f64::INFINITY),
+                _ => (rng.random::<f64>() * 3.0 - 1.5, 0.0),
+            };
+            let fill = |others: UpdatesView<'_>, lo: usize, out: &mut [f64]| {
+                for (j, o) in out.iter_mut().enumerate() {
+                    let vals = others.cols().map(|c| c[lo + j]);
+                    let (mut sum, mut min, mut max) = (0.0, f64::INFINITY, f64::NEG_INFINITY);
+                    for v in vals {
+                        (sum, min, max) = (sum + v, min.min(v), max.max(v));
+                    }
+                    let spread = if max > min { max - min } else { 0.0 };
+                    *o = sum / others.n() as f64 + tau * spread + shift;
+                }
+            };
+            let mut whole = buf.clone();
+            {
+                let (others, last) = whole.split_at_mut(k * d);
+                fill(UpdatesView::from_slice(others, d), 0, last);
+            }
+            let mut counts = vec![1; k];
+            counts.push(rng.random_range(0..=4));
+            let f = rng.random_range(0..=(counts.iter().sum::<usize>() - 1) / 2);
+            for name in ["average", "krum", "geometric_median", "trmean"] {
+                for compat in [Compat::Native, Compat::Byzfl] {
+                    let spec = PipelineSpec {
+                        rule: StepSpec {
+                            name: name.into(),
+                            params: Params::new().with("f", f as f64),
+                        },
+                        pre: vec![],
+                    };
+                    let p = spec.build(compat).unwrap();
+                    let mut filled = buf.clone();
+                    let (mut r1, mut r2) = (rng_from_seed(1), rng_from_seed(1));
+                    let a = p.run_counted_filling(
+                        FillLast::new(&mut filled, d, &fill).unwrap(),
+                        &counts,
+                        &mut AggContext::new(&mut r1),
+                    );
+                    let b = p.run_counted(
+                        UpdatesView::from_slice(&whole, d),
+                        &counts,
+                        &mut AggContext::new(&mut r2),
+                    );
+                    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    let what = format!("case {case} {name} {compat:?} d {d} counts {counts:?}");
+                    assert_eq!(bits(&filled[k * d..]), bits(&whole[k * d..]), "{what}");
+                    match (a, b) {
+                        (Ok(a), Ok(b)) => {
+                            compared += 1;
+                            assert_eq!(bits(a.as_slice()), bits(b.as_slice()), "{what}");
+                        }
+                        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{what}"),
+                        (a, b) => panic!("{what}: {a:?} vs {b:?}"),
+                    }
+                }
+            }
+        }
+        assert!(compared > 1000, "{compared}");
     }
 
     /// NNM then the median or the trimmed mean, run fused on the buffer as a Python caller

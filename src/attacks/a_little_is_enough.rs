@@ -14,7 +14,7 @@
 //! Baruch, Baruch & Goldberg, "A Little Is Enough: Circumventing Defenses For Distributed
 //! Learning", NeurIPS 2019, arXiv 1902.06156.
 
-use super::{byzantine_count, require_attackers, Attack, AttackContext};
+use super::{byzantine_count, require_attackers, Attack, AttackContext, Coordinatewise};
 use crate::data::{
     add_weighted_rows, for_each_block_mut, map_blocks_mut_in_order, map_row_blocks_mut_in_order,
     refuse_nan, Updates, UpdatesView,
@@ -80,23 +80,41 @@ impl Attack for ALittleIsEnough {
     ) -> Result<()> {
         let d = honest.d();
         require_attackers(byzantine_count(d, out.len())?)?;
-        require_two("a_little_is_enough", honest.n())?;
+        self.check_honest(honest)?;
         let rows = block_rows(honest.n());
         map_row_blocks_mut_in_order(out, d, rows, |b, copies| {
-            let len = copies[0].len();
-            let (mut mean, mut std) = (vec![0.0; len], vec![0.0; len]);
-            mean_std_block(honest, b * rows, &mut mean, &mut std);
             let (first, rest) = copies.split_first_mut().expect("f ≥ 1 vectors");
-            for ((v, m), s) in first.iter_mut().zip(&mean).zip(&std) {
-                *v = alie_value(*m, *s, self.tau);
-            }
+            self.fill_block(honest, b * rows, first);
             for c in rest {
                 c.copy_from_slice(first);
             }
         });
-        // The f vectors are copies of the first: a NaN (∞ − ∞ from honest sums that
-        // overflow, with τ < 0) shows there first.
-        refuse_nan(&out[..d], d)
+        // The f vectors are copies of the first.
+        self.check_vector(&out[..d])
+    }
+
+    fn coordinatewise(&self) -> Option<&dyn Coordinatewise> {
+        Some(self)
+    }
+}
+
+impl Coordinatewise for ALittleIsEnough {
+    fn check_honest(&self, honest: UpdatesView<'_>) -> Result<()> {
+        require_two("a_little_is_enough", honest.n())
+    }
+
+    /// The block's mean and deviation while its values are in cache, then ḡ + σ·τ.
+    fn fill_block(&self, honest: UpdatesView<'_>, lo: usize, out: &mut [f64]) {
+        let (mut mean, mut std) = (vec![0.0; out.len()], vec![0.0; out.len()]);
+        mean_std_block(honest, lo, &mut mean, &mut std);
+        for ((v, m), s) in out.iter_mut().zip(&mean).zip(&std) {
+            *v = alie_value(*m, *s, self.tau);
+        }
+    }
+
+    /// A NaN (∞ − ∞ from honest sums that overflow, with τ < 0) is refused.
+    fn check_vector(&self, v: &[f64]) -> Result<()> {
+        refuse_nan(v, v.len())
     }
 }
 

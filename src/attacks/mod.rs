@@ -76,6 +76,11 @@ pub trait Attack: Send + Sync {
         false
     }
 
+    /// The attack as [`Coordinatewise`], if it is one.
+    fn coordinatewise(&self) -> Option<&dyn Coordinatewise> {
+        None
+    }
+
     /// [`Attack::corrupt`] written into `out`: the f = `out.len()` / d Byzantine vectors one
     /// after the other, the same numbers. A training loop keeps its Byzantine vectors in one
     /// buffer across rounds; an attack computed in one pass over the honest vectors (ALIE)
@@ -102,6 +107,29 @@ pub trait Attack: Send + Sync {
         out.copy_from_slice(b.view().as_slice());
         Ok(())
     }
+}
+
+/// An attack that sends copies of one vector whose coordinate k is a function of coordinate
+/// k of the honest vectors alone, drawing nothing (ALIE). A training loop can then have the
+/// vector written a block of coordinates at a time inside the rule's first pass over the
+/// honest vectors ([`crate::aggregators::FillLast`]): one read of them instead of two.
+/// [`Attack::corrupt_into`] of such an attack is [`Coordinatewise::check_honest`], the
+/// blocks, [`Coordinatewise::check_vector`] and the copies.
+pub trait Coordinatewise: Sync {
+    /// The attack's requirements on the honest vectors, checked before any block is written.
+    ///
+    /// # Errors
+    /// Those of [`Attack::corrupt`] that depend on the honest vectors' number.
+    fn check_honest(&self, honest: UpdatesView<'_>) -> Result<()>;
+
+    /// Coordinates `lo .. lo + out.len()` of the attack vector.
+    fn fill_block(&self, honest: UpdatesView<'_>, lo: usize, out: &mut [f64]);
+
+    /// The check of the whole vector once written.
+    ///
+    /// # Errors
+    /// Those of [`Attack::corrupt`] that depend on the vector's values.
+    fn check_vector(&self, v: &[f64]) -> Result<()>;
 }
 
 /// The number of vectors of dimension `d` in a buffer of `len` values.

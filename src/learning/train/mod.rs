@@ -72,7 +72,7 @@ pub use config::{
 };
 pub use measure::{Evaluation, GbFit};
 
-use crate::aggregators::{AggContext, Pipeline};
+use crate::aggregators::{AggContext, FillLast, Pipeline};
 use crate::attacks::{self, Attack, AttackContext};
 use crate::data::population::MAX_VALUES;
 use crate::data::{all_finite, map_blocks_mut_in_order, with_scratch, Updates, UpdatesView};
@@ -673,7 +673,19 @@ impl<'a> Trainer<'a> {
             && self.pipeline.takes_counts()
             && central.and_then(|p| p.clip).is_none();
         let written = if counted { 1 } else { f };
-        if f > 0 {
+        // A counted vector computed coordinate by coordinate (ALIE) is written by the rule's
+        // first pass over the honest vectors, block by block: one read of them instead of
+        // two (`aggregators::FillLast`), the same bits.
+        let coordinatewise = match self.byzantine.as_ref() {
+            Some(Byzantine::Attack(attack)) if counted => attack.coordinatewise(),
+            _ => None,
+        };
+        if let Some(cw) = coordinatewise {
+            cw.check_honest(UpdatesView::from_slice(
+                &self.received.view().as_slice()[..h * d],
+                d,
+            ))?;
+        } else if f > 0 {
             let (honest, byz) =
                 self.received.as_mut_slice()[..(h + written) * d].split_at_mut(h * d);
             let honest = UpdatesView::from_slice(honest, d);
@@ -716,10 +728,25 @@ impl<'a> Trainer<'a> {
                 self.pipeline.run_owned(clipped, &mut cx)
             }
             None if counted => {
-                let distinct = &self.received.view().as_slice()[..(h + 1) * d];
+                let distinct = &mut self.received.as_mut_slice()[..(h + 1) * d];
                 let counts: Vec<usize> = (0..=h).map(|i| if i < h { 1 } else { f }).collect();
-                self.pipeline
-                    .run_counted(UpdatesView::from_slice(distinct, d), &counts, &mut cx)
+                match coordinatewise {
+                    Some(cw) => {
+                        let fill = |honest: UpdatesView<'_>, lo: usize, out: &mut [f64]| {
+                            cw.fill_block(honest, lo, out)
+                        };
+                        let x = FillLast::new(distinct, d, &fill)?;
+                        let out = self.pipeline.run_counted_filling(x, &counts, &mut cx);
+                        // The attack's own refusal comes first, as when it is written apart.
+                        cw.check_vector(&self.received.view().as_slice()[h * d..(h + 1) * d])?;
+                        out
+                    }
+                    None => self.pipeline.run_counted(
+                        UpdatesView::from_slice(distinct, d),
+                        &counts,
+                        &mut cx,
+                    ),
+                }
             }
             None => self.pipeline.run(self.received.view(), &mut cx),
         };

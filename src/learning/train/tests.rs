@@ -523,7 +523,8 @@ fn identical_records_for_any_thread_count_across_coordinate_blocks() {
 /// median (its sums over the copies are products, and the iteration stops at 1e-10 of the
 /// spread). The written-out round is forced by a clipping step at c = 1e300, which leaves
 /// these finite vectors as they are but is a pre-aggregator, so the pipeline no longer takes
-/// counts.
+/// counts. Under ALIE the counted round also writes the vector inside the rule's first pass
+/// (`Pipeline::run_counted_filling`), so that path is held to the written-out records too.
 ///
 /// Mutation checked: counting the copies f − 1 times in the loop fails it (the average's
 /// bits change), and so does writing no Byzantine vector at all (stale zeros counted f times).
