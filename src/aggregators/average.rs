@@ -9,8 +9,8 @@
 //! of finite inputs that overflows (entries near 1.7·10³⁰⁸) is recomputed so that the mean of
 //! finite numbers stays finite.
 
-use super::{expanded_indices, AggContext, Aggregator};
-use crate::data::UpdatesView;
+use super::{expanded_indices, AggContext, Aggregator, FillLast};
+use crate::data::{map_blocks_mut_in_order, mean_of_rows_into, UpdatesView, MEAN_BLOCK};
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
 use nalgebra::DVector;
@@ -59,12 +59,50 @@ impl Aggregator for Average {
     ) -> Result<DVector<f64>> {
         mean_of_positions(x, &expanded_indices(x.n(), counts)?)
     }
+
+    /// The mean's pass writes each block of the last column, then adds it (its copies in
+    /// their turn) with the same block of the others: the bits of
+    /// [`Aggregator::aggregate_counted`] on the written columns.
+    fn aggregate_counted_filling(
+        &self,
+        mut x: FillLast<'_>,
+        counts: &[usize],
+        cx: &mut AggContext<'_>,
+    ) -> Result<DVector<f64>> {
+        let Ok(idx) = expanded_indices(x.n(), counts) else {
+            return self.aggregate_counted(x.written(), counts, cx);
+        };
+        let (others, last, fill) = x.parts();
+        let means = map_blocks_mut_in_order(last, MEAN_BLOCK, |b, out| {
+            let lo = b * MEAN_BLOCK;
+            fill(others, lo, out);
+            let out = &*out;
+            let rows: Vec<&[f64]> = idx
+                .iter()
+                .map(|&i| {
+                    if i < others.n() {
+                        &others.col(i)[lo..lo + out.len()]
+                    } else {
+                        out
+                    }
+                })
+                .collect();
+            let mut acc = vec![0.0; out.len()];
+            mean_of_rows_into(&mut acc, &rows);
+            acc
+        });
+        checked_mean(x.filled(), &idx, DVector::from_vec(means.concat()))
+    }
 }
 
 /// The mean of the columns `idx` of `x` (repeats included), or the rule's error when it is
 /// not finite.
 fn mean_of_positions(x: UpdatesView<'_>, idx: &[usize]) -> Result<DVector<f64>> {
-    let mean = x.mean_of(idx.iter().copied());
+    checked_mean(x, idx, x.mean_of(idx.iter().copied()))
+}
+
+/// `mean`, the mean of the columns `idx` of `x`, or the rule's error when it is not finite.
+fn checked_mean(x: UpdatesView<'_>, idx: &[usize], mean: DVector<f64>) -> Result<DVector<f64>> {
     // The O(d) check of the output replaces an O(nd) scan of the input.
     if mean.iter().all(|v| v.is_finite()) {
         return Ok(mean);

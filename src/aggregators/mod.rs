@@ -133,8 +133,8 @@ pub trait Aggregator: std::any::Any + Send + Sync {
 
     /// [`Aggregator::aggregate_counted`] of `x` with its last column written first: the
     /// same bits, and the column written, whatever the result. The default writes the
-    /// column, then aggregates; native Krum and the geometric median write it during their
-    /// first pass over the input.
+    /// column, then aggregates; the average, native Krum and the geometric median write it
+    /// during their first pass over the input.
     ///
     /// # Errors
     /// Those of [`Aggregator::aggregate_counted`].
@@ -183,7 +183,8 @@ pub type BlockFill<'a> = dyn Fn(UpdatesView<'_>, usize, &mut [f64]) + Sync + 'a;
 
 /// Vectors whose last column is not written yet: `fill` writes it, a block of coordinates
 /// at a time, from the columns before it. A rule whose first pass reads its input block of
-/// coordinates by block (the Gram pass of native Krum and of the geometric median) writes
+/// coordinates by block (the average's sum, the Gram pass of native Krum and of the
+/// geometric median) writes
 /// each block of the last column as it comes to it, while the block of the others is in
 /// cache: one read of the input where the attack and the rule each read it once
 /// ([`Aggregator::aggregate_counted_filling`]).
@@ -882,18 +883,20 @@ mod tests {
     }
 
     /// A last column written block by block during the rule's first pass
-    /// ([`Pipeline::run_counted_filling`]: the Gram pass of native Krum and the geometric
-    /// median) gives the bits, or the error, of the same column written whole first and
-    /// [`Pipeline::run_counted`], and leaves that column in the buffer. Random inputs of
-    /// 2–8 columns before the last, dimension 1–12 or 250–2600 (so that the Gram pass's
-    /// blocks and their ragged last block are crossed), some far (10³⁰⁰ or 10⁸ away, or
-    /// +∞ in one entry); the last column is the mean of the others plus a multiple of their
-    /// range, or that plus 10⁸ (far from the rest: the Gram matrix is taken again about the
-    /// medoid), or +∞; counted 0–4 times. Rules: the average, Krum, the geometric median (both
-    /// semantics) and the trimmed mean (which does not take counts).
+    /// ([`Pipeline::run_counted_filling`]: the average's sum, the Gram pass of native Krum
+    /// and of the geometric median) gives the bits, or the error, of the same column
+    /// written whole first and [`Pipeline::run_counted`], and leaves that column in the
+    /// buffer. Random inputs of 2–8 columns before the last, dimension 1–12 or 250–5000 (so
+    /// that the Gram pass's blocks of 128–1024 coordinates, the mean's of 4096 and their
+    /// ragged last blocks are crossed), some far (10³⁰⁰ or 10⁸ away, or +∞ in one entry);
+    /// the last column is the mean of the others plus a multiple of their range, or that
+    /// plus 10⁸ (far from the rest: the Gram matrix is taken again about the medoid), or +∞;
+    /// counted 0–4 times. Rules: the average, Krum, the geometric median (both semantics)
+    /// and the trimmed mean (which does not take counts).
     ///
-    /// Mutation checked: writing each block of the last column from the others' coordinates
-    /// one block later (`(b + 1) * block` in `gram_about_filling`, clipped to d) fails it.
+    /// Mutations checked: writing each block of the last column from the others'
+    /// coordinates one block later (`(b + 1) * block` in `gram_about_filling`, clipped to d)
+    /// fails it, and so does the average's pass writing only the first block of the column.
     #[test]
     fn last_column_filled_in_the_first_pass_gives_the_written_bits() {
         use crate::rng::rng_from_seed;
@@ -903,7 +906,7 @@ mod tests {
         for case in 0..300 {
             let k = rng.random_range(2..=8usize);
             let d = if case % 3 == 0 {
-                rng.random_range(250..=2600)
+                rng.random_range(250..=5000)
             } else {
                 rng.random_range(1..=12)
             };

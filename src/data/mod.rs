@@ -25,10 +25,6 @@ use rayon::prelude::*;
 /// large enough that the scheduling cost vanishes next to the scan.
 const FINITE_SCAN_BLOCK: usize = 1 << 16;
 
-/// Coordinates per parallel block in [`UpdatesView::mean_of`]: 4096 f64 = 32 KiB of
-/// accumulators, which stay in L1/L2 while the vectors stream past.
-const MEAN_BLOCK: usize = 4096;
-
 /// `n` client updates of dimension `d`, stored as the columns of a d×n matrix.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Updates(DMatrix<f64>);
@@ -411,24 +407,16 @@ impl<'a> UpdatesView<'a> {
     /// Arithmetic mean of the vectors whose indices `idx` yields, accumulated in that order.
     pub fn mean_of(&self, idx: impl IntoIterator<Item = usize>) -> DVector<f64> {
         let idx: Vec<usize> = idx.into_iter().collect();
-        // Divide (as NumPy's mean does) rather than multiply by 1/k, so ByzFL's rules are
-        // reproduced to the last bit where the summation order agrees.
-        let k = idx.len().max(1) as f64;
         let mut out = vec![0.0; self.d()];
         // Coordinate blocks in parallel; within a block each coordinate adds the vectors in
         // the order given, so the bytes do not depend on the thread count.
-        let ones = vec![1.0; idx.len()];
         for_each_block_mut(&mut out, MEAN_BLOCK, |b, acc| {
             let lo = b * MEAN_BLOCK;
             let rows: Vec<&[f64]> = idx
                 .iter()
                 .map(|&i| &self.col(i)[lo..lo + acc.len()])
                 .collect();
-            add_weighted_rows(acc, &rows, &ones, None);
-            for a in acc.iter_mut() {
-                *a /= k;
-            }
-            mean_without_overflow(acc, &rows, &ones, k);
+            mean_of_rows_into(acc, &rows);
         });
         DVector::from_vec(out)
     }
@@ -448,6 +436,26 @@ impl<'a> From<&'a Updates> for UpdatesView<'a> {
     fn from(u: &'a Updates) -> Self {
         u.view()
     }
+}
+
+/// Coordinates per parallel block in [`UpdatesView::mean_of`]: 4096 f64 = 32 KiB of
+/// accumulators, which stay in L1/L2 while the vectors stream past (the block size changes
+/// no value: each coordinate adds its rows in their order).
+pub(crate) const MEAN_BLOCK: usize = 4096;
+
+/// The mean of `rows` (one block of coordinates each, as long as `acc`) into `acc` (zeros
+/// on entry), as [`UpdatesView::mean_of`] computes each coordinate: the rows added in their
+/// order, divided by their number, recomputed where a finite sum overflowed.
+pub(crate) fn mean_of_rows_into(acc: &mut [f64], rows: &[&[f64]]) {
+    let k = rows.len().max(1) as f64;
+    let ones = vec![1.0; rows.len()];
+    add_weighted_rows(acc, rows, &ones, None);
+    // Divide (as NumPy's mean does) rather than multiply by 1/k, so ByzFL's rules are
+    // reproduced to the last bit where the summation order agrees.
+    for a in acc.iter_mut() {
+        *a /= k;
+    }
+    mean_without_overflow(acc, rows, &ones, k);
 }
 
 /// Recomputes, as Σᵣ (wᵣ/total)·rowᵣ, every coordinate of the weighted mean `acc` =
