@@ -196,11 +196,15 @@ pub struct FillLast<'a> {
 }
 
 impl<'a> FillLast<'a> {
-    /// The n = `buf.len()` / d columns of `buf`, the last of which `fill` writes.
+    /// The n = `buf.len()` / d columns of `buf`, the last of which `fill` writes. As for
+    /// `UpdatesView::from_slice`, the caller keeps the invariant of [`Updates`] on the
+    /// columns before the last (no NaN); a NaN that the fill writes (ALIE's ∞ − ∞) is the
+    /// caller's to refuse once the rule has run (rules take NaN without failing, and the
+    /// result is then dropped), hence crate-only.
     ///
     /// # Errors
     /// [`Error::DimensionMismatch`] unless `buf` holds at least two whole columns of d ≥ 1.
-    pub fn new(buf: &'a mut [f64], d: usize, fill: &'a BlockFill<'a>) -> Result<Self> {
+    pub(crate) fn new(buf: &'a mut [f64], d: usize, fill: &'a BlockFill<'a>) -> Result<Self> {
         if d == 0 || !buf.len().is_multiple_of(d) || buf.len() < 2 * d {
             return Err(Error::DimensionMismatch {
                 what: "vectors with a last column to fill".into(),
