@@ -568,6 +568,58 @@ fn counted_byzantine_copies_give_the_written_out_records() {
     }
 }
 
+/// ALIE's vector turning NaN (the honest momenta's sum overflows to −∞, so the mean is −∞
+/// and the deviation +∞, and −∞ + 1.5·∞ is NaN) ends the run in round 1 with the attack's
+/// refusal, the same status whether the vector is written inside the rule's pass (counted copies,
+/// `Pipeline::run_counted_filling`) or apart before the rule (the written-out round, forced
+/// by a clipping step at c = 10³⁰⁰ as above). Five clients with one example each,
+/// x = (1, 0, 0) and y = 10³⁰⁸, batches of one and no momentum: every honest vector is
+/// (≈ −10³⁰⁸, 0, 0), finite.
+///
+/// Mutation checked: dropping the refusal after the rule in the counted path fails it
+/// (the run goes on with the rule's output on the NaN vector).
+#[test]
+fn alie_nan_is_refused_inside_the_rule_pass_as_apart() {
+    let data: Vec<Examples> = (0..5)
+        .map(|_| {
+            let x = DMatrix::from_column_slice(3, 1, &[1.0, 0.0, 0.0]);
+            Examples::new(x, vec![1e308], Task::Regression).unwrap()
+        })
+        .collect();
+    let status = |cfg: &TrainConfig| {
+        let sink = &mut |_: &RoundRecord<'_>| Ok(());
+        train(
+            &LeastSquares { p: 3 },
+            &data,
+            None,
+            vec![0.1, 0.2, -0.3],
+            cfg,
+            Streams::new(1, 0),
+            sink,
+        )
+        .unwrap()
+        .status
+    };
+    for rule in ["average", "krum", "geometric_median"] {
+        let mut counted = TrainConfig::new(3, 0.05, spec(rule, 2));
+        counted.batch_size = Some(1);
+        counted.momentum = 0.0;
+        counted.byzantine = 2;
+        counted.attack = Some(StepSpec::named("a_little_is_enough"));
+        counted.eval_every = usize::MAX;
+        let mut written = counted.clone();
+        let mut clip = StepSpec::named("clipping");
+        clip.params.set("c", 1e300);
+        written.defence.pre = vec![clip];
+        let (a, b) = (status(&counted), status(&written));
+        match &a {
+            RunStatus::Failed { round: 1, reason } => assert!(reason.contains("NaN"), "{reason}"),
+            other => panic!("{rule}: {other:?}"),
+        }
+        assert_eq!(a, b, "{rule}");
+    }
+}
+
 /// Every round's parameters (as bits) of a run of `model` with `threads` threads, seed `seed`.
 fn trajectory(
     model: &dyn Model,
