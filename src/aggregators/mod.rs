@@ -184,10 +184,9 @@ pub type BlockFill<'a> = dyn Fn(UpdatesView<'_>, usize, &mut [f64]) + Sync + 'a;
 /// Vectors whose last column is not written yet: `fill` writes it, a block of coordinates
 /// at a time, from the columns before it. A rule whose first pass reads its input block of
 /// coordinates by block (the average's sum, the Gram pass of native Krum and of the
-/// geometric median) writes
-/// each block of the last column as it comes to it, while the block of the others is in
-/// cache: one read of the input where the attack and the rule each read it once
-/// ([`Aggregator::aggregate_counted_filling`]).
+/// geometric median) writes each block of the last column as it comes to it, while the
+/// block of the others is in cache: one read of the input where the attack and the rule
+/// each read it once ([`Aggregator::aggregate_counted_filling`]).
 pub struct FillLast<'a> {
     /// n columns of d entries; the last is overwritten.
     buf: &'a mut [f64],
@@ -230,6 +229,7 @@ impl<'a> FillLast<'a> {
     /// size changes no value, since each coordinate is written from its own coordinate).
     pub fn written(mut self) -> UpdatesView<'a> {
         let (others, last, fill) = self.parts();
+        // About 1 MiB of the others per block, so that a fill's passes over it hit L2.
         let block = ((1 << 20) / (8 * others.n())).clamp(256, 4096);
         crate::data::for_each_block_mut(last, block, |b, out| fill(others, b * block, out));
         self.filled()

@@ -112,7 +112,8 @@ impl Coordinatewise for ALittleIsEnough {
         }
     }
 
-    /// A NaN (∞ − ∞ from honest sums that overflow, with τ < 0) is refused.
+    /// A NaN is refused: ∞ − ∞, where the honest sums overflow (the mean ±∞, σ = +∞) and
+    /// τ·σ has the other sign.
     fn check_vector(&self, v: &[f64]) -> Result<()> {
         refuse_nan(v, v.len())
     }
