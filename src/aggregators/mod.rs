@@ -228,10 +228,9 @@ impl<'a> FillLast<'a> {
     /// Every column, the last written whole (blocks of coordinates in parallel; the block
     /// size changes no value, since each coordinate is written from its own coordinate).
     pub fn written(mut self) -> UpdatesView<'a> {
+        use crate::data::{for_each_block_mut, MEAN_BLOCK};
         let (others, last, fill) = self.parts();
-        // About 1 MiB of the others per block, so that a fill's passes over it hit L2.
-        let block = ((1 << 20) / (8 * others.n())).clamp(256, 4096);
-        crate::data::for_each_block_mut(last, block, |b, out| fill(others, b * block, out));
+        for_each_block_mut(last, MEAN_BLOCK, |b, out| fill(others, b * MEAN_BLOCK, out));
         self.filled()
     }
 

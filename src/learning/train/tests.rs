@@ -483,10 +483,12 @@ fn pld_accounting_in_the_loop_matches_the_accountant() {
 
 /// With d = 80 010 (softmax regression on 8000 features) the attack, the rule and the
 /// server's step each run over several coordinate blocks in parallel, not one: the records
-/// are still the same bytes with 1 and 2 threads, for the average and the trimmed mean under
-/// ALIE. Mutation that makes it fail (checked): ALIE's blocks taking their first coordinate
-/// from a shared counter of blocks started (an atomic `fetch_add`) instead of from their
-/// index, so the block-to-coordinates map follows scheduling.
+/// are still the same bytes with 1 and 2 threads, for the average, the trimmed mean, Krum and
+/// the geometric median under ALIE (written apart for the trimmed mean, inside the rule's
+/// pass for the others). Mutations that make it fail (checked): ALIE's blocks taking their
+/// first coordinate from a shared counter of blocks started (an atomic `fetch_add`) instead
+/// of from their index, so the block-to-coordinates map follows scheduling; the same in the
+/// Gram pass's fill (`gram_about_filling`).
 #[test]
 fn identical_records_for_any_thread_count_across_coordinate_blocks() {
     use crate::learning::model::ModelSpec;
@@ -503,7 +505,7 @@ fn identical_records_for_any_thread_count_across_coordinate_blocks() {
         .collect();
     let init = model.init(&mut rng_named(98, 0, "init"));
     assert!(init.len() > 8 * 8192, "many blocks of every parallel pass");
-    for rule in ["average", "trmean"] {
+    for rule in ["average", "trmean", "krum", "geometric_median"] {
         let mut cfg = TrainConfig::new(3, 0.1, spec(rule, 2));
         cfg.batch_size = Some(4);
         cfg.momentum = 0.9;
