@@ -82,6 +82,8 @@ pub trait Lanes<const L: usize>: Copy {
     fn exchange(self, a: Self::V, b: Self::V) -> (Self::V, Self::V);
     /// `a + b` lane by lane.
     fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a·b + c` lane by lane, rounded once (`f64::mul_add`, x86 `vfmadd`).
+    fn mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
 }
 
 /// [`Lanes`] as plain lane arrays, any width: the compiler picks the instructions, for the
@@ -139,6 +141,15 @@ impl<const L: usize> Lanes<L> for Portable {
             s[l] = a[l] + b[l];
         }
         s
+    }
+
+    #[inline(always)]
+    fn mul_add(self, a: [f64; L], b: [f64; L], c: [f64; L]) -> [f64; L] {
+        let mut m = [0.0; L];
+        for l in 0..L {
+            m[l] = a[l].mul_add(b[l], c[l]);
+        }
+        m
     }
 }
 
@@ -235,6 +246,11 @@ impl Lanes<8> for Avx512 {
     fn add(self, a: Self::V, b: Self::V) -> Self::V {
         unsafe { std::arch::x86_64::_mm512_add_pd(a, b) }
     }
+
+    #[inline(always)]
+    fn mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        unsafe { std::arch::x86_64::_mm512_fmadd_pd(a, b, c) }
+    }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -261,6 +277,9 @@ impl Lanes<8> for Avx512 {
     }
     fn add(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
         <Portable as Lanes<8>>::add(Portable, a, b)
+    }
+    fn mul_add(self, a: [f64; 8], b: [f64; 8], c: [f64; 8]) -> [f64; 8] {
+        <Portable as Lanes<8>>::mul_add(Portable, a, b, c)
     }
 }
 
@@ -349,7 +368,7 @@ mod tests {
     /// subnormals, ties, ordinary values), called
     /// directly and compiled for AVX-512. Skipped where the CPU lacks AVX-512. Mutations seen
     /// to fail it: `max` as `vmaxpd a, b` (the first operand on a tie or a NaN), the XOR's
-    /// truth table 0x69 instead of 0x96.
+    /// truth table 0x69 instead of 0x96, `mul_add` as a product then a sum.
     #[test]
     fn avx512_lanes_give_the_portable_bits() {
         let Some(isa) = avx512() else {
@@ -378,15 +397,20 @@ mod tests {
             .collect();
         let bits = |v: [f64; 8]| v.map(f64::to_bits);
         #[inline(always)]
-        fn all_ops<I: Lanes<8>>(isa: I, a: [f64; 8], b: [f64; 8]) -> [[f64; 8]; 5] {
+        fn all_ops<I: Lanes<8>>(isa: I, a: [f64; 8], b: [f64; 8]) -> [[f64; 8]; 7] {
             let (x, y) = (isa.vector(a), isa.vector(b));
             let (lo, hi) = isa.exchange(x, y);
+            // Products against a third value whose product with x is not exact (1/3), and
+            // x·y + (−x): the fused rounding differs from a product then a sum.
+            let third = isa.splat(1.0 / 3.0);
             [
                 isa.values(isa.min(x, y)),
                 isa.values(isa.max(x, y)),
                 isa.values(lo),
                 isa.values(hi),
                 isa.values(isa.add(x, y)),
+                isa.values(isa.mul_add(x, third, y)),
+                isa.values(isa.mul_add(x, y, isa.vector(a.map(|v| -v)))),
             ]
         }
         for chunk in pairs.chunks(8) {
@@ -405,12 +429,14 @@ mod tests {
                 assert_eq!(bits(direct[op]), bits(want[op]), "op {op} on {chunk:?}");
                 assert_eq!(bits(compiled[op]), bits(want[op]), "op {op} on {chunk:?}");
             }
-            // The sum's NaN is some NaN: Rust leaves the sign and payload of an arithmetic
+            // The sums' NaN is some NaN: Rust leaves the sign and payload of an arithmetic
             // NaN unspecified (and the kernels add no NaN).
             let same = |x: f64, y: f64| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan());
-            for l in 0..8 {
-                assert!(same(direct[4][l], want[4][l]), "add on {chunk:?}");
-                assert!(same(compiled[4][l], want[4][l]), "add on {chunk:?}");
+            for op in 4..7 {
+                for l in 0..8 {
+                    assert!(same(direct[op][l], want[op][l]), "op {op} on {chunk:?}");
+                    assert!(same(compiled[op][l], want[op][l]), "op {op} on {chunk:?}");
+                }
             }
         }
         assert_eq!(bits(isa.values(isa.splat(-0.0))), bits([-0.0; 8]));

@@ -10,6 +10,9 @@
 //! before the one `unsafe` call.
 #![allow(unsafe_code)] // audited: `gemm` checks all bounds before calling `dgemm`
 
+use super::thin_gemm::{self, THIN};
+use crate::simd::Avx512;
+
 /// An `rows × cols` matrix whose entry (i, j) is `data[i·rs + j·cs]`.
 #[derive(Clone, Copy)]
 pub(crate) struct Mat<'a> {
@@ -91,6 +94,22 @@ pub(crate) fn gemm(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64])
             .for_each(|v| *v = if beta == 0.0 { 0.0 } else { beta * *v });
         return;
     }
+    if let Some(simd) = thin_case(alpha, beta, m, n, &a, &b) {
+        let overwrite = beta == 0.0;
+        simd.run(
+            #[inline(always)]
+            || {
+                if n <= THIN && a.rs == 1 {
+                    let (a, b) = ((a.data, a.cs), (b.data, b.rs, b.cs));
+                    thin_gemm::cols(simd, (m, k, n), a, b, overwrite, c)
+                } else {
+                    let (a, b) = ((a.data, a.rs, a.cs), (b.data, b.cs));
+                    thin_gemm::rows(simd, (m, k, n), a, b, overwrite, c)
+                }
+            },
+        );
+        return;
+    }
     // SAFETY: every index dgemm reads is (i·rs + j·cs) for i < rows, j < cols of A and B,
     // checked above to lie inside their slices; C is m × n column-major in a slice of exactly
     // m·n entries (strides 1 and m, no aliasing), borrowed mutably; strides fit in isize.
@@ -114,6 +133,24 @@ pub(crate) fn gemm(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64])
     }
 }
 
+/// Where [`thin_gemm`] computes the product instead of matrixmultiply, the same bits: α = 1,
+/// β ∈ {0, 1}, a thin side (C with at most [`THIN`] columns and A with contiguous columns, or
+/// at most [`THIN`] rows and B with contiguous columns), on a CPU where matrixmultiply runs
+/// its AVX-512 kernel (it checks the same feature).
+fn thin_case(
+    alpha: f64,
+    beta: f64,
+    m: usize,
+    n: usize,
+    a: &Mat<'_>,
+    b: &Mat<'_>,
+) -> Option<Avx512> {
+    let thin = (n <= THIN && a.rs == 1) || (m <= THIN && b.rs == 1);
+    (alpha == 1.0 && (beta == 0.0 || beta == 1.0) && thin)
+        .then(crate::simd::avx512)
+        .flatten()
+}
+
 impl<'a> Mat<'a> {
     /// A nalgebra view (row stride 1, any column stride) as a [`Mat`], without a copy.
     pub fn from_view(x: nalgebra::DMatrixView<'a, f64>) -> Mat<'a> {
@@ -134,6 +171,113 @@ impl<'a> Mat<'a> {
             cols,
             rs: 1,
             cs,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::rng_from_seed;
+    use rand::RngExt;
+    use rand_distr::StandardNormal;
+
+    /// matrixmultiply's product, called directly: what `gemm` computes for every other shape.
+    fn matrixmultiply(a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64]) {
+        let (m, k, n) = (a.rows, a.cols, b.cols);
+        assert!(fits(a.data.len(), m, k, a.rs, a.cs) && fits(b.data.len(), k, n, b.rs, b.cs));
+        assert_eq!(c.len(), m * n);
+        // SAFETY: both views checked to fit their slices just above; C is m × n column-major.
+        unsafe {
+            matrixmultiply::dgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a.data.as_ptr(),
+                a.rs as isize,
+                a.cs as isize,
+                b.data.as_ptr(),
+                b.rs as isize,
+                b.cs as isize,
+                beta,
+                c.as_mut_ptr(),
+                1,
+                m as isize,
+            );
+        }
+    }
+
+    /// Entries of mixed sign and of magnitudes 10⁻³…10³, with exact zeros of both signs, so
+    /// that the chains' roundings (and the sign of a zero sum) depend on their order.
+    fn entries(rng: &mut crate::rng::SimRng, len: usize) -> Vec<f64> {
+        (0..len)
+            .map(|_| match rng.random_range(0..20) {
+                0 => 0.0,
+                1 => -0.0,
+                _ => {
+                    let g: f64 = rng.sample(StandardNormal);
+                    g * 10f64.powf(rng.random_range(-3.0..3.0))
+                }
+            })
+            .collect()
+    }
+
+    /// Every product with a thin side (1..=16 rows of C with B column-major, or 1..=16 columns
+    /// with A column-major), A in either layout, k across matrixmultiply's blocks of 256
+    /// (1, 7, 256, 257, 784), β = 0 over a C of NaN and β = 1 over values: `gemm` (the thin
+    /// kernels on an AVX-512 CPU) gives matrixmultiply's bits. Seen to fail when the thin
+    /// kernels summed each entry in one chain over the whole of k (no blocks of 256): the
+    /// first product with k = 784 (m = n = 1) differed in its last bits. Without AVX-512 both sides
+    /// are matrixmultiply and the test checks nothing; it asserts that it ran the thin path
+    /// wherever the CPU has AVX-512.
+    #[test]
+    fn thin_products_are_matrixmultiplys_bits() {
+        let mut rng = rng_from_seed(13);
+        let thin_rows = (1..=THIN).flat_map(|m| [1, 7, 8, 9, 32].map(|n| (m, n, true)));
+        let thin_cols = (1..=THIN).flat_map(|n| [1, 15, 16, 17, 100].map(|m| (m, n, false)));
+        let mut checked = 0;
+        for (m, n, rows) in thin_rows.chain(thin_cols) {
+            for k in [1, 7, 256, 257, 784] {
+                for a_row_major in [false, true] {
+                    for beta in [0.0, 1.0] {
+                        let (ad, bd) = (entries(&mut rng, m * k), entries(&mut rng, k * n));
+                        let a = if a_row_major {
+                            Mat::row_major(&ad, m, k)
+                        } else {
+                            Mat::col_major(&ad, m, k)
+                        };
+                        // B column-major for thin rows; row-major for thin columns, as a
+                        // weight gradient's Gᵀ (either works there).
+                        let b = if rows {
+                            Mat::col_major(&bd, k, n)
+                        } else {
+                            Mat::row_major(&bd, k, n)
+                        };
+                        let start = if beta == 0.0 {
+                            vec![f64::NAN; m * n]
+                        } else {
+                            entries(&mut rng, m * n)
+                        };
+                        let (mut got, mut want) = (start.clone(), start);
+                        gemm(1.0, a, b, beta, &mut got);
+                        matrixmultiply(a, b, beta, &mut want);
+                        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                        assert_eq!(
+                            bits(&got),
+                            bits(&want),
+                            "m = {m}, k = {k}, n = {n}, A row-major {a_row_major}, β = {beta}"
+                        );
+                        if thin_case(1.0, beta, m, n, &a, &b).is_some() {
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        if crate::simd::has_avx512() {
+            // Thin rows need B column-major (always here); thin columns need A column-major.
+            assert!(checked >= 16 * 5 * 5 * 2 * 2 + 16 * 5 * 5 * 2, "{checked}");
         }
     }
 }

@@ -37,6 +37,7 @@ mod gemm;
 mod spec;
 #[cfg(test)]
 pub(crate) mod tests;
+mod thin_gemm;
 
 pub use backend::{Backend, Device, Dtype};
 pub use dense::{Activation, DenseNet, Head, CHUNK, MAX_PARAMS};

@@ -13,6 +13,9 @@ use nalgebra::DMatrixView;
 use rand::RngExt;
 use rand_distr::StandardNormal;
 
+/// How many rows ahead [`Client::gather_into`] asks for the next rows.
+const GATHER_AHEAD: usize = 2;
+
 /// How every client computes its gradient estimate in this run.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct StepSettings {
@@ -114,7 +117,18 @@ impl<'a> Client<'a> {
         let p = data.features();
         let xs = data.x().as_slice();
         self.ybuf.clear();
-        for (&i, out) in self.idx.iter().zip(x.chunks_exact_mut(p)) {
+        // The rows are scattered over the client's data, and the hardware prefetchers start
+        // over at each (and at each page inside a row): asking for the row `GATHER_AHEAD`
+        // places on while copying this one keeps the reads streaming. Softmax round (784
+        // features, 40 clients of batch 32): the gather 0.84 → 0.54 ms (docs/performance.md,
+        // "thin13").
+        for &i in self.idx.iter().take(GATHER_AHEAD) {
+            crate::simd::prefetch(&xs[i * p..(i + 1) * p]);
+        }
+        for (k, (&i, out)) in self.idx.iter().zip(x.chunks_exact_mut(p)).enumerate() {
+            if let Some(&next) = self.idx.get(k + GATHER_AHEAD) {
+                crate::simd::prefetch(&xs[next * p..(next + 1) * p]);
+            }
             out.copy_from_slice(&xs[i * p..(i + 1) * p]);
             self.ybuf.push(data.y()[i]);
         }

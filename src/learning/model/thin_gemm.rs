@@ -1,0 +1,229 @@
+//! Matrix products with one thin side (at most [`THIN`] rows or columns of C), the same bits
+//! as matrixmultiply's.
+//!
+//! A dense layer with few outputs — softmax regression's 10 classes, logistic and linear
+//! regression's one, an MLP's last layer — multiplies a 10 × p weight block by a p × b batch
+//! and, for its weight gradient, a p × b batch by a b × 10 matrix. matrixmultiply's AVX-512
+//! kernel computes tiles of 8 × 8 entries: 10 rows are a full tile and a masked tile of which
+//! 2 rows of 8 are kept, and both operands are packed first, the whole batch included. On the
+//! D-SGD round of softmax regression (n = 50, batch 32) those products took half the round,
+//! at half the machine's matrix-product rate (docs/performance.md, "thin13").
+//!
+//! Here each product is one pass without packing the batch:
+//! - [`rows`] (C has m ≤ [`THIN`] rows; B has contiguous columns): m outputs of a column are one
+//!   group of lanes, eight columns at a time; each multiply-add takes one entry of B,
+//!   broadcast, against the m entries of A's column, which are packed once per call (m × k);
+//! - [`cols`] (C has n ≤ [`THIN`] columns; A has contiguous columns): sixteen (or eight) rows of
+//!   C at a time, each of its n columns a group of lanes; each multiply-add takes sixteen
+//!   entries of A's column against one entry of B, broadcast.
+//!
+//! Same bits: matrixmultiply (0.3, with α = 1 and β ∈ {0, 1}, as every caller here passes)
+//! sums each entry of C over k in blocks of its `kc` = [`KC`] in k order, each block one
+//! chain of fused multiply-adds from +0 (`_mm512_fmadd_pd`), and writes the first block's sum
+//! (β = 0) or adds it to C (β = 1, as every later block). Both kernels run exactly those
+//! chains, with `f64::mul_add`, in that order; only which entries share a vector register
+//! differs, and that changes no rounding. `gemm` calls them only where matrixmultiply itself
+//! runs its AVX-512 kernel (its fused multiply-add kernels elsewhere would round the same,
+//! but its SSE2 fallback multiplies and adds separately): on every machine a product gives the
+//! bits it gave before. `tests::thin_products_are_matrixmultiplys_bits` checks every shape
+//! class against matrixmultiply directly.
+
+use crate::simd::Lanes;
+
+/// The largest thin side: up to 16 lanes of C's entries per column (two 512-bit registers),
+/// times 8 columns, keeps [`rows`]' accumulators in 16 of AVX-512's 32 registers.
+pub(super) const THIN: usize = 16;
+
+/// matrixmultiply's `kc` for f64 (`archparam_defaults::D_KC`): the length of the blocks of k
+/// in which it sums each entry. A different value would change the association of every
+/// entry with k > 256; the test above would fail (it runs k = 784, the digits' and MNIST's
+/// input width).
+const KC: usize = 256;
+
+/// Columns of C taken together by [`rows`]: eight chains per row of A, each with its entry
+/// of B broadcast, so that the m entries of A's column are loaded once per eight columns.
+const COLS_AT_ONCE: usize = 8;
+
+/// C ← A·B (`overwrite`) or C ← C + A·B for A m × k (entry (i, j) at `a[i·rs_a + j·cs_a]`),
+/// B k × n with contiguous columns (entry (j, l) at `b[j + l·cs_b]`) and C m × n column-major
+/// in `c` (length m·n), for 1 ≤ m ≤ [`THIN`]. The caller has checked every index.
+#[inline(always)]
+pub(super) fn rows<S: Lanes<8>>(
+    simd: S,
+    (m, k, n): (usize, usize, usize),
+    (a, rs_a, cs_a): (&[f64], usize, usize),
+    (b, cs_b): (&[f64], usize),
+    overwrite: bool,
+    c: &mut [f64],
+) {
+    if m <= 8 {
+        rows_of::<S, 1>(simd, (m, k, n), (a, rs_a, cs_a), (b, cs_b), overwrite, c)
+    } else {
+        rows_of::<S, 2>(simd, (m, k, n), (a, rs_a, cs_a), (b, cs_b), overwrite, c)
+    }
+}
+
+/// [`rows`] with the m outputs of a column in H vectors of 8 lanes (the last padded with
+/// zeros of A, whose lanes are computed and not stored).
+#[inline(always)]
+fn rows_of<S: Lanes<8>, const H: usize>(
+    simd: S,
+    (m, k, n): (usize, usize, usize),
+    (a, rs_a, cs_a): (&[f64], usize, usize),
+    (b, cs_b): (&[f64], usize),
+    overwrite: bool,
+    c: &mut [f64],
+) {
+    // A's columns, packed into lanes.
+    let packed: Vec<[[f64; 8]; H]> = (0..k)
+        .map(|j| {
+            let mut lanes = [[0.0; 8]; H];
+            for (i, v) in lanes.as_flattened_mut().iter_mut().enumerate().take(m) {
+                *v = a[i * rs_a + j * cs_a];
+            }
+            lanes
+        })
+        .collect();
+    let column = |l: usize| &b[l * cs_b..l * cs_b + k];
+    let zero = simd.splat(0.0);
+    let mut l = 0;
+    while l < n {
+        let q_n = COLS_AT_ONCE.min(n - l);
+        for (block, k0) in (0..k).step_by(KC).enumerate() {
+            let len = KC.min(k - k0);
+            let pk = &packed[k0..][..len];
+            let mut acc = [[zero; H]; COLS_AT_ONCE];
+            if q_n == COLS_AT_ONCE {
+                let bs: [&[f64]; COLS_AT_ONCE] =
+                    std::array::from_fn(|q| &column(l + q)[k0..][..len]);
+                for (j, av) in pk.iter().enumerate() {
+                    let av = av.map(|v| simd.vector(v));
+                    for (acc, b) in acc.iter_mut().zip(&bs) {
+                        let bv = simd.splat(b[j]);
+                        for (s, &x) in acc.iter_mut().zip(&av) {
+                            *s = simd.mul_add(x, bv, *s);
+                        }
+                    }
+                }
+            } else {
+                // The last columns, one at a time, in the same chains.
+                for (q, acc) in acc.iter_mut().enumerate().take(q_n) {
+                    let bq = &column(l + q)[k0..][..len];
+                    for (av, &b) in pk.iter().zip(bq) {
+                        let bv = simd.splat(b);
+                        for (s, &x) in acc.iter_mut().zip(av) {
+                            *s = simd.mul_add(simd.vector(x), bv, *s);
+                        }
+                    }
+                }
+            }
+            for (q, acc) in acc.iter().enumerate().take(q_n) {
+                let sums = acc.map(|v| simd.values(v));
+                let out = &mut c[(l + q) * m..(l + q + 1) * m];
+                store(out, &sums.as_flattened()[..m], block == 0 && overwrite);
+            }
+        }
+        l += q_n;
+    }
+}
+
+/// C ← A·B (`overwrite`) or C ← C + A·B for A m × k with contiguous columns (entry (i, j) at
+/// `a[i + j·cs_a]`), B k × n (entry (j, l) at `b[j·rs_b + l·cs_b]`) and C m × n column-major in
+/// `c` (length m·n), for 1 ≤ n ≤ [`THIN`]. The caller has checked every index.
+#[inline(always)]
+pub(super) fn cols<S: Lanes<8>>(
+    simd: S,
+    (m, k, n): (usize, usize, usize),
+    (a, cs_a): (&[f64], usize),
+    (b, rs_b, cs_b): (&[f64], usize, usize),
+    overwrite: bool,
+    c: &mut [f64],
+) {
+    // Sixteen rows of C per pass (two vectors) while the 2·n accumulators fit in registers
+    // beside the loaded rows; eight above.
+    macro_rules! with_n {
+        ($($n:literal => $h:literal)*) => {
+            match n {
+                $($n => cols_of::<S, $n, $h>(
+                    simd, (m, k), (a, cs_a), (b, rs_b, cs_b), overwrite, c
+                ),)*
+                _ => unreachable!("invariant: thin columns are 1..=THIN"),
+            }
+        };
+    }
+    with_n!(1 => 2 2 => 2 3 => 2 4 => 2 5 => 2 6 => 2 7 => 2 8 => 2 9 => 2 10 => 2
+        11 => 2 12 => 2 13 => 1 14 => 1 15 => 1 16 => 1);
+}
+
+/// [`cols`] with N columns of C, 8·H rows at a time.
+#[inline(always)]
+fn cols_of<S: Lanes<8>, const N: usize, const H: usize>(
+    simd: S,
+    (m, k): (usize, usize),
+    (a, cs_a): (&[f64], usize),
+    (b, rs_b, cs_b): (&[f64], usize, usize),
+    overwrite: bool,
+    c: &mut [f64],
+) {
+    // B's rows, each N entries.
+    let bt: Vec<[f64; N]> = (0..k)
+        .map(|j| std::array::from_fn(|l| b[j * rs_b + l * cs_b]))
+        .collect();
+    let zero = simd.splat(0.0);
+    let mut i = 0;
+    while i + 8 * H <= m {
+        for (block, k0) in (0..k).step_by(KC).enumerate() {
+            let len = KC.min(k - k0);
+            let mut acc = [[zero; H]; N];
+            for (j, bv) in (k0..).zip(&bt[k0..][..len]) {
+                let col = &a[j * cs_a + i..][..8 * H];
+                let av: [S::V; H] = std::array::from_fn(|h| {
+                    simd.vector(col[8 * h..8 * h + 8].try_into().expect("8 lanes"))
+                });
+                for (acc, &b) in acc.iter_mut().zip(bv) {
+                    let b = simd.splat(b);
+                    for (s, &x) in acc.iter_mut().zip(&av) {
+                        *s = simd.mul_add(x, b, *s);
+                    }
+                }
+            }
+            for (o, acc) in acc.iter().enumerate() {
+                let sums = acc.map(|v| simd.values(v));
+                let at = o * m + i;
+                store(
+                    &mut c[at..at + 8 * H],
+                    sums.as_flattened(),
+                    block == 0 && overwrite,
+                );
+            }
+        }
+        i += 8 * H;
+    }
+    // The last rows, one at a time, in the same chains.
+    for i in i..m {
+        for (block, k0) in (0..k).step_by(KC).enumerate() {
+            let len = KC.min(k - k0);
+            let mut acc = [0.0f64; N];
+            for (j, bv) in (k0..).zip(&bt[k0..][..len]) {
+                let x = a[j * cs_a + i];
+                for (s, &b) in acc.iter_mut().zip(bv) {
+                    *s = x.mul_add(b, *s);
+                }
+            }
+            for (o, s) in acc.into_iter().enumerate() {
+                let v = &mut c[o * m + i];
+                *v = if block == 0 && overwrite { s } else { *v + s };
+            }
+        }
+    }
+}
+
+/// One block's sums into C: written (the first block with β = 0) or added.
+#[inline(always)]
+fn store(c: &mut [f64], sums: &[f64], overwrite: bool) {
+    if overwrite {
+        c.copy_from_slice(sums);
+    } else {
+        c.iter_mut().zip(sums).for_each(|(v, s)| *v += s);
+    }
+}
