@@ -3,8 +3,11 @@
 //! - `gemm/784x256x100`: the yardstick, this machine's matrix-product rate: one product of a
 //!   784 × 256 by a 256 × 100 matrix (the first layer's weight gradient of the MLP at batch
 //!   256), 20 070 400 multiply-adds.
-//! - `floor/*`: the matrix products of each step below alone, at the step's own shapes
-//!   (thin products run below the yardstick's rate): the step's arithmetic floor.
+//! - `floor/*`: the matrix products of each step below alone, at the step's own shapes,
+//!   through nalgebra's gemm (matrixmultiply): what those products cost in matrixmultiply's
+//!   8 × 8 tiles, which thin products (softmax's 10 outputs) fill below the yardstick's rate.
+//!   The engine's own thin kernels (`thin_gemm`) beat this row for softmax regression; the
+//!   issue's arithmetic floor is the step's multiply-adds at the yardstick's rate.
 //! - `client_step`: one client's `loss_grad` at batch 32 (a D-SGD client step) for softmax
 //!   regression 784→10 (d = 7 850; 501 760 multiply-adds in its two matrix products) and
 //!   ByzFL's `fc_mnist` MLP 784-100-10 (d = 79 510; 5 113 600 multiply-adds: forward,
@@ -74,9 +77,11 @@ fn gemm(c: &mut Criterion) {
 
 /// The matrix products of one step of a dense network with `widths` at batch `b`, alone:
 /// forward Wₖaₖ, back-propagation Wₖᵀgₖ (above the first layer) and weight gradients aₖgₖᵀ,
-/// on contiguous random matrices with nalgebra's gemm (matrixmultiply, as the engine). This
-/// is the step's arithmetic floor at its own shapes: the engine's time divided by it is its
-/// overhead (head, activations, bias sums, scaling, norms).
+/// on contiguous random matrices with nalgebra's gemm (matrixmultiply, as the engine for
+/// every product without a thin side). For the MLP this is the step's arithmetic floor at its
+/// own shapes: the engine's time divided by it is its overhead (head, activations, bias sums,
+/// scaling, norms); softmax regression's products run in the engine's thin kernels instead,
+/// faster than here.
 fn products_floor(c: &mut Criterion, name: &str, widths: &[usize], b: usize) {
     let mut rng = rng_from_seed(5);
     let mut gauss =
