@@ -30,7 +30,7 @@
 //! Large batches are processed in chunks of columns (at most [`CHUNK`], fewer for very wide
 //! layers), so the scratch memory is bounded whatever the batch size.
 
-use super::gemm::{gemm, Mat};
+use super::gemm::{gemm, scales_after_the_sum, Mat};
 use super::{Evaluation, Model};
 use crate::learning::examples::{Batch, Task};
 use crate::rng::SimRng;
@@ -419,6 +419,7 @@ impl DenseNet {
         norms: &mut [f64],
         first: bool,
         product: Option<&[f64]>,
+        scale: f64,
     ) -> f64 {
         let c = x.ncols();
         let depth = self.depth();
@@ -438,7 +439,7 @@ impl DenseNet {
             Want::Norms => None,
             Want::Clipped(cn) if cn.is_finite() => Some(cn),
             _ => {
-                self.weight_grads(x, work, grad, first);
+                self.weight_grads(x, work, grad, first, scale);
                 return loss;
             }
         };
@@ -482,7 +483,7 @@ impl DenseNet {
                         }
                     }
                 }
-                self.weight_grads(x, work, grad, first);
+                self.weight_grads(x, work, grad, first, 1.0);
             }
         }
         work.sq = sq_buf;
@@ -523,7 +524,21 @@ impl DenseNet {
 
     /// Σᵢ gᵢaᵢᵀ (weights) and Σᵢ gᵢ (biases) of every layer: written into `grad` for the
     /// `first` chunk (no separate zeroing pass over the d entries), added for the others.
-    fn weight_grads(&self, x: DMatrixView<'_, f64>, work: &Work, grad: &mut [f64], first: bool) {
+    /// `scale` multiplies the sums (a batch mean's 1/B, folded into the products' α: the same
+    /// bits as scaling them afterwards where [`scales_after_the_sum`] holds for the chunk);
+    /// only with `first`, since a later chunk's sum would be added as `fma(α, ab, c)`.
+    fn weight_grads(
+        &self,
+        x: DMatrixView<'_, f64>,
+        work: &Work,
+        grad: &mut [f64],
+        first: bool,
+        scale: f64,
+    ) {
+        assert!(
+            first || scale == 1.0,
+            "invariant: scaled sums are written, not added"
+        );
         let c = x.ncols();
         for (k, (off, fan_in, fan_out)) in self.layers().enumerate() {
             let g = self.out_grad(work, k, c);
@@ -537,7 +552,7 @@ impl DenseNet {
                 Mat::col_major(&work.acts[k - 1][..fan_in * c], fan_in, c)
             };
             gemm(
-                1.0,
+                scale,
                 a,
                 Mat::row_major(g, c, fan_out),
                 if first { 0.0 } else { 1.0 },
@@ -549,11 +564,16 @@ impl DenseNet {
             for col in g.chunks_exact(fan_out) {
                 gb.iter_mut().zip(col).for_each(|(b, v)| *b += v);
             }
+            if scale != 1.0 {
+                gb.iter_mut().for_each(|b| *b *= scale);
+            }
         }
     }
 
     /// Runs `want` over the batch in chunks; returns the loss sum. `first`: the whole
-    /// batch's first-layer product, for a batch of one chunk.
+    /// batch's first-layer product, for a batch of one chunk. `scale` multiplies a plain
+    /// gradient sum ([`Want::Grad`]), for a batch of one chunk (1 otherwise).
+    #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
         theta: &[f64],
@@ -562,6 +582,7 @@ impl DenseNet {
         grad: &mut [f64],
         norms: &mut [f64],
         first: Option<&[f64]>,
+        scale: f64,
     ) -> f64 {
         let b = batch.len();
         let chunk = self.chunk_len(b);
@@ -577,7 +598,18 @@ impl DenseNet {
             } else {
                 &mut norms[..0]
             };
-            loss += self.pass(theta, x, y, want, &mut work, grad, n, start == 0, first);
+            loss += self.pass(
+                theta,
+                x,
+                y,
+                want,
+                &mut work,
+                grad,
+                n,
+                start == 0,
+                first,
+                scale,
+            );
             start += c;
         }
         loss
@@ -644,8 +676,15 @@ impl DenseNet {
         check_len("gradient buffer", self.n_params, grad.len())?;
         check_nonempty(&batch)?;
         let b = batch.len() as f64;
-        let loss = self.run(theta, &batch, Want::Grad, grad, &mut [], first);
         let inv = 1.0 / b;
+        // A batch of one chunk gets its 1/B inside the weight-gradient products (`gemm`'s α)
+        // and its bias sums: the same bits as a pass over the d entries afterwards, which
+        // cost 2.5 % of the MLP's D-SGD round (docs/performance.md, "thin13").
+        if self.one_chunk(batch.len()) && scales_after_the_sum(batch.len()) {
+            let loss = self.run(theta, &batch, Want::Grad, grad, &mut [], first, inv);
+            return Ok(loss / b);
+        }
+        let loss = self.run(theta, &batch, Want::Grad, grad, &mut [], first, 1.0);
         grad.iter_mut().for_each(|g| *g *= inv);
         Ok(loss / b)
     }
@@ -820,7 +859,7 @@ impl Model for DenseNet {
     fn loss(&self, theta: &[f64], batch: Batch<'_>) -> Result<f64> {
         self.check(theta, &batch)?;
         check_nonempty(&batch)?;
-        Ok(self.run(theta, &batch, Want::Loss, &mut [], &mut [], None) / batch.len() as f64)
+        Ok(self.run(theta, &batch, Want::Loss, &mut [], &mut [], None, 1.0) / batch.len() as f64)
     }
 
     fn per_example_grad_norms(
@@ -831,7 +870,7 @@ impl Model for DenseNet {
     ) -> Result<()> {
         self.check(theta, &batch)?;
         check_len("per-example norm buffer", batch.len(), out.len())?;
-        self.run(theta, &batch, Want::Norms, &mut [], out, None);
+        self.run(theta, &batch, Want::Norms, &mut [], out, None, 1.0);
         Ok(())
     }
 
@@ -848,7 +887,7 @@ impl Model for DenseNet {
         if check_clipped_sum(self.n_params, &batch, c, out)? {
             return Ok(0.0);
         }
-        let loss = self.run(theta, &batch, Want::Clipped(c), out, &mut [], None);
+        let loss = self.run(theta, &batch, Want::Clipped(c), out, &mut [], None, 1.0);
         Ok(loss / batch.len() as f64)
     }
 
@@ -912,5 +951,49 @@ impl Model for DenseNet {
             loss: loss / b as f64,
             accuracy: classify.then(|| correct as f64 / b as f64),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::rng_from_seed;
+    use rand_distr::StandardNormal;
+
+    /// The batch mean's 1/B folded into the weight-gradient products and the bias sums gives
+    /// the bits of the sum scaled afterwards, for batches of 1 to 257 examples (one chunk;
+    /// from 257 on, past matrixmultiply's block of 256, the scaling is a pass afterwards
+    /// again), for softmax regression (thin products) and an MLP (matrixmultiply's products,
+    /// and the thin last layer). Seen to fail when the fold also took batches of 257:
+    /// softmax regression's weight gradients differed in their last bits.
+    #[test]
+    fn batch_mean_folded_into_the_products_gives_the_scaled_sum() {
+        let mut rng = rng_from_seed(29);
+        let task = Task::Classification { classes: 10 };
+        let nets = [
+            DenseNet::new(vec![300, 10], Activation::Relu, Head::Softmax, task).unwrap(),
+            DenseNet::new(vec![300, 40, 10], Activation::Tanh, Head::Softmax, task).unwrap(),
+        ];
+        for net in &nets {
+            let theta: Vec<f64> = (0..net.n_params())
+                .map(|_| 0.1 * rng.sample::<f64, _>(StandardNormal))
+                .collect();
+            for b in [1, 2, 31, 32, 255, 256, 257] {
+                let x = DMatrix::from_fn(300, b, |_, _| rng.sample::<f64, _>(StandardNormal));
+                let y: Vec<f64> = (0..b).map(|i| (i % 10) as f64).collect();
+                let batch = Batch {
+                    x: x.as_view(),
+                    y: &y,
+                };
+                let mut folded = vec![f64::NAN; net.n_params()];
+                net.loss_grad(&theta, batch, &mut folded).unwrap();
+                let mut after = vec![f64::NAN; net.n_params()];
+                net.run(&theta, &batch, Want::Grad, &mut after, &mut [], None, 1.0);
+                let inv = 1.0 / b as f64;
+                after.iter_mut().for_each(|g| *g *= inv);
+                let bits = |v: &[f64]| v.iter().map(|g| g.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&folded), bits(&after), "{} at b = {b}", net.describe());
+            }
+        }
     }
 }

@@ -10,7 +10,7 @@
 //! before the one `unsafe` call.
 #![allow(unsafe_code)] // audited: `gemm` checks all bounds before calling `dgemm`
 
-use super::thin_gemm::{self, THIN};
+use super::thin_gemm::{self, Write, KC, THIN};
 use crate::simd::Avx512;
 
 /// An `rows × cols` matrix whose entry (i, j) is `data[i·rs + j·cs]`.
@@ -94,17 +94,21 @@ pub(crate) fn gemm(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64])
             .for_each(|v| *v = if beta == 0.0 { 0.0 } else { beta * *v });
         return;
     }
-    if let Some(simd) = thin_case(alpha, beta, m, n, &a, &b) {
-        let overwrite = beta == 0.0;
+    if let Some(simd) = thin_case(alpha, beta, (m, k, n), &a, &b) {
+        let write = if beta == 0.0 {
+            Write::Set(alpha)
+        } else {
+            Write::Add
+        };
         simd.run(
             #[inline(always)]
             || {
                 if n <= THIN && a.rs == 1 {
                     let (a, b) = ((a.data, a.cs), (b.data, b.rs, b.cs));
-                    thin_gemm::cols(simd, (m, k, n), a, b, overwrite, c)
+                    thin_gemm::cols(simd, (m, k, n), a, b, write, c)
                 } else {
                     let (a, b) = ((a.data, a.rs, a.cs), (b.data, b.cs));
-                    thin_gemm::rows(simd, (m, k, n), a, b, overwrite, c)
+                    thin_gemm::rows(simd, (m, k, n), a, b, write, c)
                 }
             },
         );
@@ -133,20 +137,28 @@ pub(crate) fn gemm(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64])
     }
 }
 
-/// Where [`thin_gemm`] computes the product instead of matrixmultiply, the same bits: α = 1,
-/// β ∈ {0, 1}, a thin side (C with at most [`THIN`] columns and A with contiguous columns, or
-/// at most [`THIN`] rows and B with contiguous columns), on a CPU where matrixmultiply runs
-/// its AVX-512 kernel (it checks the same feature).
+/// Whether `gemm(α, A, B, 0, C)` with an inner dimension `k` writes each entry as the product
+/// with α = 1 times α, rounded once: matrixmultiply writes `α·ab` of k's first block of
+/// [`KC`] and adds each later block as `fma(α, ab, c)`, so only when k is one block.
+pub(crate) fn scales_after_the_sum(k: usize) -> bool {
+    k <= KC
+}
+
+/// Where [`thin_gemm`] computes the product instead of matrixmultiply, the same bits: a thin
+/// side (C with at most [`THIN`] columns and A with contiguous columns, or at most [`THIN`]
+/// rows and B with contiguous columns), β = 1 with α = 1 or β = 0 with α = 1 or k within one
+/// of matrixmultiply's blocks ([`KC`]: it adds a later block as `fma(α, ab, c)`), on a CPU
+/// where matrixmultiply runs its AVX-512 kernel (it checks the same feature).
 fn thin_case(
     alpha: f64,
     beta: f64,
-    m: usize,
-    n: usize,
+    (m, k, n): (usize, usize, usize),
     a: &Mat<'_>,
     b: &Mat<'_>,
 ) -> Option<Avx512> {
     let thin = (n <= THIN && a.rs == 1) || (m <= THIN && b.rs == 1);
-    (alpha == 1.0 && (beta == 0.0 || beta == 1.0) && thin)
+    let scaled = alpha == 1.0 || (beta == 0.0 && k <= KC);
+    (thin && scaled && (beta == 0.0 || beta == 1.0))
         .then(crate::simd::avx512)
         .flatten()
 }
@@ -183,7 +195,7 @@ mod tests {
     use rand_distr::StandardNormal;
 
     /// matrixmultiply's product, called directly: what `gemm` computes for every other shape.
-    fn matrixmultiply(a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64]) {
+    fn matrixmultiply(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64]) {
         let (m, k, n) = (a.rows, a.cols, b.cols);
         assert!(fits(a.data.len(), m, k, a.rs, a.cs) && fits(b.data.len(), k, n, b.rs, b.cs));
         assert_eq!(c.len(), m * n);
@@ -193,7 +205,7 @@ mod tests {
                 m,
                 k,
                 n,
-                1.0,
+                alpha,
                 a.data.as_ptr(),
                 a.rs as isize,
                 a.cs as isize,
@@ -225,12 +237,14 @@ mod tests {
 
     /// Every product with a thin side (1..=16 rows of C with B column-major, or 1..=16 columns
     /// with A column-major), A in either layout, k across matrixmultiply's blocks of 256
-    /// (1, 7, 256, 257, 784), β = 0 over a C of NaN and β = 1 over values: `gemm` (the thin
+    /// (1, 7, 256, 257, 784), β = 0 over a C of NaN (α = 1, and α = 1/3 as a batch mean's
+    /// 1/B, which the thin kernels take for k ≤ 256) and β = 1 over values: `gemm` (the thin
     /// kernels on an AVX-512 CPU) gives matrixmultiply's bits. Seen to fail when the thin
     /// kernels summed each entry in one chain over the whole of k (no blocks of 256): the
-    /// first product with k = 784 (m = n = 1) differed in its last bits. Without AVX-512 both sides
-    /// are matrixmultiply and the test checks nothing; it asserts that it ran the thin path
-    /// wherever the CPU has AVX-512.
+    /// first product with k = 784 (m = n = 1) differed in its last bits; and when α scaled
+    /// C after the sum of a later block too. Without AVX-512 both sides are matrixmultiply
+    /// and the test checks nothing; it asserts that it ran the thin path wherever the CPU
+    /// has AVX-512.
     #[test]
     fn thin_products_are_matrixmultiplys_bits() {
         let mut rng = rng_from_seed(13);
@@ -240,7 +254,7 @@ mod tests {
         for (m, n, rows) in thin_rows.chain(thin_cols) {
             for k in [1, 7, 256, 257, 784] {
                 for a_row_major in [false, true] {
-                    for beta in [0.0, 1.0] {
+                    for (alpha, beta) in [(1.0, 0.0), (1.0 / 3.0, 0.0), (1.0, 1.0)] {
                         let (ad, bd) = (entries(&mut rng, m * k), entries(&mut rng, k * n));
                         let a = if a_row_major {
                             Mat::row_major(&ad, m, k)
@@ -260,15 +274,15 @@ mod tests {
                             entries(&mut rng, m * n)
                         };
                         let (mut got, mut want) = (start.clone(), start);
-                        gemm(1.0, a, b, beta, &mut got);
-                        matrixmultiply(a, b, beta, &mut want);
+                        gemm(alpha, a, b, beta, &mut got);
+                        matrixmultiply(alpha, a, b, beta, &mut want);
                         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                         assert_eq!(
                             bits(&got),
                             bits(&want),
-                            "m = {m}, k = {k}, n = {n}, A row-major {a_row_major}, β = {beta}"
+                            "m = {m}, k = {k}, n = {n}, A row-major {a_row_major}, α = {alpha}, β = {beta}"
                         );
-                        if thin_case(1.0, beta, m, n, &a, &b).is_some() {
+                        if thin_case(alpha, beta, (m, k, n), &a, &b).is_some() {
                             checked += 1;
                         }
                     }
@@ -277,7 +291,8 @@ mod tests {
         }
         if crate::simd::has_avx512() {
             // Thin rows need B column-major (always here); thin columns need A column-major.
-            assert!(checked >= 16 * 5 * 5 * 2 * 2 + 16 * 5 * 5 * 2, "{checked}");
+            // α = 1/3 runs thin for k ≤ 256 only (3 of the 5 values of k).
+            assert!(checked >= (16 * 5 * 2 + 16 * 5) * (5 + 5 + 3), "{checked}");
         }
     }
 }

@@ -38,13 +38,13 @@ pub(super) const THIN: usize = 16;
 /// in which it sums each entry. A different value would change the association of every
 /// entry with k > 256; the test above would fail (it runs k = 784, the digits' and MNIST's
 /// input width).
-const KC: usize = 256;
+pub(super) const KC: usize = 256;
 
 /// Columns of C taken together by [`rows`]: eight chains per row of A, each with its entry
 /// of B broadcast, so that the m entries of A's column are loaded once per eight columns.
 const COLS_AT_ONCE: usize = 8;
 
-/// C ← A·B (`overwrite`) or C ← C + A·B for A m × k (entry (i, j) at `a[i·rs_a + j·cs_a]`),
+/// C ← α·A·B or C ← C + A·B (`write`) for A m × k (entry (i, j) at `a[i·rs_a + j·cs_a]`),
 /// B k × n with contiguous columns (entry (j, l) at `b[j + l·cs_b]`) and C m × n column-major
 /// in `c` (length m·n), for 1 ≤ m ≤ [`THIN`]. The caller has checked every index.
 #[inline(always)]
@@ -53,13 +53,13 @@ pub(super) fn rows<S: Lanes<8>>(
     (m, k, n): (usize, usize, usize),
     (a, rs_a, cs_a): (&[f64], usize, usize),
     (b, cs_b): (&[f64], usize),
-    overwrite: bool,
+    write: Write,
     c: &mut [f64],
 ) {
     if m <= 8 {
-        rows_of::<S, 1>(simd, (m, k, n), (a, rs_a, cs_a), (b, cs_b), overwrite, c)
+        rows_of::<S, 1>(simd, (m, k, n), (a, rs_a, cs_a), (b, cs_b), write, c)
     } else {
-        rows_of::<S, 2>(simd, (m, k, n), (a, rs_a, cs_a), (b, cs_b), overwrite, c)
+        rows_of::<S, 2>(simd, (m, k, n), (a, rs_a, cs_a), (b, cs_b), write, c)
     }
 }
 
@@ -71,7 +71,7 @@ fn rows_of<S: Lanes<8>, const H: usize>(
     (m, k, n): (usize, usize, usize),
     (a, rs_a, cs_a): (&[f64], usize, usize),
     (b, cs_b): (&[f64], usize),
-    overwrite: bool,
+    write: Write,
     c: &mut [f64],
 ) {
     // A's columns, packed into lanes.
@@ -120,14 +120,14 @@ fn rows_of<S: Lanes<8>, const H: usize>(
             for (q, acc) in acc.iter().enumerate().take(q_n) {
                 let sums = acc.map(|v| simd.values(v));
                 let out = &mut c[(l + q) * m..(l + q + 1) * m];
-                store(out, &sums.as_flattened()[..m], block == 0 && overwrite);
+                store(out, &sums.as_flattened()[..m], write, block == 0);
             }
         }
         l += q_n;
     }
 }
 
-/// C ← A·B (`overwrite`) or C ← C + A·B for A m × k with contiguous columns (entry (i, j) at
+/// C ← α·A·B or C ← C + A·B (`write`) for A m × k with contiguous columns (entry (i, j) at
 /// `a[i + j·cs_a]`), B k × n (entry (j, l) at `b[j·rs_b + l·cs_b]`) and C m × n column-major in
 /// `c` (length m·n), for 1 ≤ n ≤ [`THIN`]. The caller has checked every index.
 #[inline(always)]
@@ -136,7 +136,7 @@ pub(super) fn cols<S: Lanes<8>>(
     (m, k, n): (usize, usize, usize),
     (a, cs_a): (&[f64], usize),
     (b, rs_b, cs_b): (&[f64], usize, usize),
-    overwrite: bool,
+    write: Write,
     c: &mut [f64],
 ) {
     // Sixteen rows of C per pass (two vectors) while the 2·n accumulators fit in registers
@@ -145,7 +145,7 @@ pub(super) fn cols<S: Lanes<8>>(
         ($($n:literal => $h:literal)*) => {
             match n {
                 $($n => cols_of::<S, $n, $h>(
-                    simd, (m, k), (a, cs_a), (b, rs_b, cs_b), overwrite, c
+                    simd, (m, k), (a, cs_a), (b, rs_b, cs_b), write, c
                 ),)*
                 _ => unreachable!("invariant: thin columns are 1..=THIN"),
             }
@@ -162,7 +162,7 @@ fn cols_of<S: Lanes<8>, const N: usize, const H: usize>(
     (m, k): (usize, usize),
     (a, cs_a): (&[f64], usize),
     (b, rs_b, cs_b): (&[f64], usize, usize),
-    overwrite: bool,
+    write: Write,
     c: &mut [f64],
 ) {
     // B's rows, each N entries.
@@ -193,7 +193,8 @@ fn cols_of<S: Lanes<8>, const N: usize, const H: usize>(
                 store(
                     &mut c[at..at + 8 * H],
                     sums.as_flattened(),
-                    block == 0 && overwrite,
+                    write,
+                    block == 0,
                 );
             }
         }
@@ -212,18 +213,38 @@ fn cols_of<S: Lanes<8>, const N: usize, const H: usize>(
             }
             for (o, s) in acc.into_iter().enumerate() {
                 let v = &mut c[o * m + i];
-                *v = if block == 0 && overwrite { s } else { *v + s };
+                *v = write.entry(*v, s, block == 0);
             }
         }
     }
 }
 
-/// One block's sums into C: written (the first block with β = 0) or added.
-#[inline(always)]
-fn store(c: &mut [f64], sums: &[f64], overwrite: bool) {
-    if overwrite {
-        c.copy_from_slice(sums);
-    } else {
-        c.iter_mut().zip(sums).for_each(|(v, s)| *v += s);
+/// What a product writes into C, as matrixmultiply with β = 0 or 1.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Write {
+    /// C ← α·A·B: the first block's sums times α (matrixmultiply's `α·ab`, rounded once; with
+    /// α = 1 the sums themselves), every later block added. With α ≠ 1 matrixmultiply would
+    /// add a later block as `fma(α, ab, c)`, so `gemm` passes α ≠ 1 only for k ≤ [`KC`].
+    Set(f64),
+    /// C ← C + A·B: every block's sums added.
+    Add,
+}
+
+impl Write {
+    /// An entry of C after one block's sum `s` (`first`: the first block).
+    #[inline(always)]
+    fn entry(self, old: f64, s: f64, first: bool) -> f64 {
+        match self {
+            Write::Set(alpha) if first => alpha * s,
+            _ => old + s,
+        }
     }
+}
+
+/// One block's sums into C.
+#[inline(always)]
+fn store(c: &mut [f64], sums: &[f64], write: Write, first: bool) {
+    c.iter_mut()
+        .zip(sums)
+        .for_each(|(v, &s)| *v = write.entry(*v, s, first));
 }
