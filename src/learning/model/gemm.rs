@@ -7,7 +7,9 @@
 //! 0.35 `blas_uninit::axcpy_uninit`: memory corruption, observed as `free(): invalid size`).
 //! So the engine calls matrixmultiply — the kernel nalgebra itself uses for large f64
 //! products — directly, through [`gemm`], which checks every index the call can touch
-//! before the one `unsafe` call.
+//! before the one `unsafe` call. Products with a thin side (at most 16 rows or columns of C:
+//! softmax regression's 10 outputs) go to [`thin_gemm`] instead, which computes
+//! matrixmultiply's bits without its packing and padding.
 #![allow(unsafe_code)] // audited: `gemm` checks all bounds before calling `dgemm`
 
 use super::thin_gemm::{self, Write, KC, THIN};

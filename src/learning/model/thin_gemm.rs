@@ -17,16 +17,18 @@
 //!   C at a time, each of its n columns a group of lanes; each multiply-add takes sixteen
 //!   entries of A's column against one entry of B, broadcast.
 //!
-//! Same bits: matrixmultiply (0.3, with α = 1 and β ∈ {0, 1}, as every caller here passes)
-//! sums each entry of C over k in blocks of its `kc` = [`KC`] in k order, each block one
-//! chain of fused multiply-adds from +0 (`_mm512_fmadd_pd`), and writes the first block's sum
-//! (β = 0) or adds it to C (β = 1, as every later block). Both kernels run exactly those
-//! chains, with `f64::mul_add`, in that order; only which entries share a vector register
-//! differs, and that changes no rounding. `gemm` calls them only where matrixmultiply itself
-//! runs its AVX-512 kernel (its fused multiply-add kernels elsewhere would round the same,
-//! but its SSE2 fallback multiplies and adds separately): on every machine a product gives the
-//! bits it gave before. `tests::thin_products_are_matrixmultiplys_bits` checks every shape
-//! class against matrixmultiply directly.
+//! Same bits: matrixmultiply (0.3, with β ∈ {0, 1} as every caller here passes) sums each
+//! entry of C over k in blocks of its `kc` = [`KC`] in k order, each block one chain of fused
+//! multiply-adds from +0 (`_mm512_fmadd_pd`), and writes α times the first block's sum
+//! (β = 0) or adds it to C (β = 1, as every later block, which with α ≠ 1 it adds as
+//! `fma(α, ab, c)`: `gemm` sends α ≠ 1 here only for one block, see [`Write`]). Both kernels
+//! run exactly those chains, with fused multiply-adds, in that order; only which entries
+//! share a vector register differs, and that changes no rounding. `gemm` calls them only where
+//! matrixmultiply itself runs its AVX-512 kernel (its fused multiply-add kernels elsewhere
+//! would round the same, but its SSE2 fallback multiplies and adds separately): on every
+//! machine a product gives the bits it gave before. `gemm::tests::
+//! thin_products_are_matrixmultiplys_bits` checks every shape class against matrixmultiply
+//! called directly.
 
 use crate::simd::Lanes;
 
@@ -36,8 +38,8 @@ pub(super) const THIN: usize = 16;
 
 /// matrixmultiply's `kc` for f64 (`archparam_defaults::D_KC`): the length of the blocks of k
 /// in which it sums each entry. A different value would change the association of every
-/// entry with k > 256; the test above would fail (it runs k = 784, the digits' and MNIST's
-/// input width).
+/// entry with k > 256; `gemm`'s test would fail (it runs k = 257 and 784, MNIST's input
+/// width).
 pub(super) const KC: usize = 256;
 
 /// Columns of C taken together by [`rows`]: eight chains per row of A, each with its entry
