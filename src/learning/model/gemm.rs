@@ -68,25 +68,7 @@ fn fits(data_len: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> bool
 /// Shapes that do not multiply, or views that do not fit their slices: both are bugs of the
 /// caller inside this module's users, never a consequence of user input.
 pub(crate) fn gemm(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64]) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert!(
-        b.rows == k,
-        "invariant: gemm inner dimensions {k} and {}",
-        b.rows
-    );
-    assert!(
-        c.len() == m * n,
-        "invariant: gemm output length {} for {m} × {n}",
-        c.len()
-    );
-    assert!(
-        fits(a.data.len(), a.rows, a.cols, a.rs, a.cs),
-        "invariant: gemm A out of bounds"
-    );
-    assert!(
-        fits(b.data.len(), b.rows, b.cols, b.rs, b.cs),
-        "invariant: gemm B out of bounds"
-    );
+    let (m, k, n) = check(&a, &b, c);
     if m == 0 || n == 0 {
         return;
     }
@@ -116,9 +98,48 @@ pub(crate) fn gemm(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64])
         );
         return;
     }
+    packed_gemm(alpha, a, b, beta, c);
+}
+
+/// The shapes (m, k, n) of C ← α·A·B + β·C, after checking that they multiply and that every
+/// index of A, B and C lies inside its slice.
+///
+/// # Panics
+/// As [`gemm`].
+fn check(a: &Mat<'_>, b: &Mat<'_>, c: &[f64]) -> (usize, usize, usize) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert!(
+        b.rows == k,
+        "invariant: gemm inner dimensions {k} and {}",
+        b.rows
+    );
+    assert!(
+        c.len() == m * n,
+        "invariant: gemm output length {} for {m} × {n}",
+        c.len()
+    );
+    assert!(
+        fits(a.data.len(), a.rows, a.cols, a.rs, a.cs),
+        "invariant: gemm A out of bounds"
+    );
+    assert!(
+        fits(b.data.len(), b.rows, b.cols, b.rs, b.cs),
+        "invariant: gemm B out of bounds"
+    );
+    (m, k, n)
+}
+
+/// [`gemm`] through matrixmultiply's packed kernels whatever the shapes (its thin products
+/// included: `gemm`'s test compares the two paths).
+///
+/// # Panics
+/// As [`gemm`].
+fn packed_gemm(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64]) {
+    let (m, k, n) = check(&a, &b, c);
     // SAFETY: every index dgemm reads is (i·rs + j·cs) for i < rows, j < cols of A and B,
-    // checked above to lie inside their slices; C is m × n column-major in a slice of exactly
-    // m·n entries (strides 1 and m, no aliasing), borrowed mutably; strides fit in isize.
+    // checked just above to lie inside their slices; C is m × n column-major in a slice of
+    // exactly m·n entries (strides 1 and m, no aliasing), borrowed mutably; strides fit in
+    // isize. (With m, k or n zero matrixmultiply reads nothing.)
     unsafe {
         matrixmultiply::dgemm(
             m,
@@ -196,32 +217,6 @@ mod tests {
     use rand::RngExt;
     use rand_distr::StandardNormal;
 
-    /// matrixmultiply's product, called directly: what `gemm` computes for every other shape.
-    fn matrixmultiply(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64]) {
-        let (m, k, n) = (a.rows, a.cols, b.cols);
-        assert!(fits(a.data.len(), m, k, a.rs, a.cs) && fits(b.data.len(), k, n, b.rs, b.cs));
-        assert_eq!(c.len(), m * n);
-        // SAFETY: both views checked to fit their slices just above; C is m × n column-major.
-        unsafe {
-            matrixmultiply::dgemm(
-                m,
-                k,
-                n,
-                alpha,
-                a.data.as_ptr(),
-                a.rs as isize,
-                a.cs as isize,
-                b.data.as_ptr(),
-                b.rs as isize,
-                b.cs as isize,
-                beta,
-                c.as_mut_ptr(),
-                1,
-                m as isize,
-            );
-        }
-    }
-
     /// Entries of mixed sign and of magnitudes 10⁻³…10³, with exact zeros of both signs, so
     /// that the chains' roundings (and the sign of a zero sum) depend on their order.
     fn entries(rng: &mut crate::rng::SimRng, len: usize) -> Vec<f64> {
@@ -277,7 +272,7 @@ mod tests {
                         };
                         let (mut got, mut want) = (start.clone(), start);
                         gemm(alpha, a, b, beta, &mut got);
-                        matrixmultiply(alpha, a, b, beta, &mut want);
+                        packed_gemm(alpha, a, b, beta, &mut want);
                         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                         assert_eq!(
                             bits(&got),
