@@ -680,12 +680,12 @@ impl DenseNet {
         // A batch of one chunk gets its 1/B inside the weight-gradient products (`gemm`'s α)
         // and its bias sums: the same bits as a pass over the d entries afterwards, which
         // cost 2.5 % of the MLP's D-SGD round (docs/performance.md, "thin13").
-        if self.one_chunk(batch.len()) && scales_after_the_sum(batch.len()) {
-            let loss = self.run(theta, &batch, Want::Grad, grad, &mut [], first, inv);
-            return Ok(loss / b);
+        let folded = self.one_chunk(batch.len()) && scales_after_the_sum(batch.len());
+        let scale = if folded { inv } else { 1.0 };
+        let loss = self.run(theta, &batch, Want::Grad, grad, &mut [], first, scale);
+        if !folded {
+            grad.iter_mut().for_each(|g| *g *= inv);
         }
-        let loss = self.run(theta, &batch, Want::Grad, grad, &mut [], first, 1.0);
-        grad.iter_mut().for_each(|g| *g *= inv);
         Ok(loss / b)
     }
 }

@@ -217,13 +217,18 @@ mod tests {
     use rand::RngExt;
     use rand_distr::StandardNormal;
 
-    /// Entries of mixed sign and of magnitudes 10⁻³…10³, with exact zeros of both signs, so
-    /// that the chains' roundings (and the sign of a zero sum) depend on their order.
+    /// Entries of mixed sign and of magnitudes 10⁻³…10³, with exact zeros of both signs and
+    /// rare infinities, so that the chains' roundings (and the sign of a zero sum, and where
+    /// an overflow turns NaN) depend on their order.
     fn entries(rng: &mut crate::rng::SimRng, len: usize) -> Vec<f64> {
         (0..len)
-            .map(|_| match rng.random_range(0..20) {
-                0 => 0.0,
-                1 => -0.0,
+            .map(|_| match rng.random_range(0..400) {
+                0..20 => 0.0,
+                20..40 => -0.0,
+                // Rare infinities: products with ∞ − ∞ and 0·∞ give NaN, the others ±∞, as
+                // matrixmultiply's chains do (a Byzantine client's 1e300 overflows there).
+                40 => f64::INFINITY,
+                41 => f64::NEG_INFINITY,
                 _ => {
                     let g: f64 = rng.sample(StandardNormal);
                     g * 10f64.powf(rng.random_range(-3.0..3.0))
@@ -237,9 +242,9 @@ mod tests {
     /// (1, 7, 256, 257, 784), β = 0 over a C of NaN (α = 1, and α = 1/3 as a batch mean's
     /// 1/B, which the thin kernels take for k ≤ 256) and β = 1 over values: `gemm` (the thin
     /// kernels on an AVX-512 CPU) gives matrixmultiply's bits. Seen to fail when the thin
-    /// kernels summed each entry in one chain over the whole of k (no blocks of 256): the
-    /// first product with k = 784 (m = n = 1) differed in its last bits; and when α scaled
-    /// C after the sum of a later block too. Without AVX-512 both sides are matrixmultiply
+    /// kernels summed each entry in one chain over the whole of k (no blocks of 256): a
+    /// product with k = 257 differed in its last bits; and when α scaled C after the sum of
+    /// a later block too. Without AVX-512 both sides are matrixmultiply
     /// and the test checks nothing; it asserts that it ran the thin path wherever the CPU
     /// has AVX-512.
     #[test]
