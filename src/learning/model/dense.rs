@@ -30,12 +30,12 @@
 //! Large batches are processed in chunks of columns (at most [`CHUNK`], fewer for very wide
 //! layers), so the scratch memory is bounded whatever the batch size.
 
-use super::gemm::{gemm, scales_after_the_sum, Mat};
+use super::gemm::{gemm, reads_listed_in_place, scales_after_the_sum, Mat};
 use super::{Evaluation, Model};
 use crate::learning::examples::{Batch, Task};
 use crate::rng::SimRng;
 use crate::{Error, Result};
-use nalgebra::{DMatrix, DMatrixView};
+use nalgebra::{DMatrix, DMatrixView, DVectorView};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
@@ -365,19 +365,19 @@ impl DenseNet {
     }
 
     fn check_inputs(&self, theta: &[f64], x: DMatrixView<'_, f64>) -> Result<()> {
-        check_shape(|| self.describe(), self.n_params, self.widths[0], theta, x)
+        check_shape(
+            || self.describe(),
+            self.n_params,
+            self.widths[0],
+            theta,
+            x.nrows(),
+        )
     }
 
     /// Forward pass of a chunk `x` (p × c): every layer's outputs into `work.acts`. With
     /// `first`, the first layer's product W₁x (out × c, no bias) is taken from it instead of
     /// being computed ([`DenseNet::first_layer_product`]).
-    fn forward(
-        &self,
-        theta: &[f64],
-        x: DMatrixView<'_, f64>,
-        acts: &mut [Vec<f64>],
-        first: Option<&[f64]>,
-    ) {
+    fn forward(&self, theta: &[f64], x: Mat<'_>, acts: &mut [Vec<f64>], first: Option<&[f64]>) {
         let c = x.ncols();
         let last = self.depth() - 1;
         for (k, (off, fan_in, fan_out)) in self.layers().enumerate() {
@@ -386,7 +386,7 @@ impl DenseNet {
             let weight = &theta[off..off + fan_in * fan_out];
             let bias = &theta[off + fan_in * fan_out..off + fan_in * fan_out + fan_out];
             let input = if k == 0 {
-                Mat::from_view(x)
+                x
             } else {
                 Mat::col_major(&done[k - 1][..fan_in * c], fan_in, c)
             };
@@ -411,7 +411,7 @@ impl DenseNet {
     fn pass(
         &self,
         theta: &[f64],
-        x: DMatrixView<'_, f64>,
+        x: Mat<'_>,
         y: &[f64],
         want: Want,
         work: &mut Work,
@@ -452,7 +452,8 @@ impl DenseNet {
             for (i, s) in sq.iter_mut().enumerate() {
                 let gi = &g[i * fan_out..(i + 1) * fan_out];
                 let a2 = if k == 0 {
-                    x.column(i).norm_squared()
+                    // nalgebra's sum, as a column of a matrix view gave it.
+                    DVectorView::from_slice(x.column(i), fan_in).norm_squared()
                 } else {
                     sum_sq(&work.acts[k - 1][i * fan_in..(i + 1) * fan_in])
                 };
@@ -527,14 +528,7 @@ impl DenseNet {
     /// `scale` multiplies the sums (a batch mean's 1/B, folded into the products' α: the same
     /// bits as scaling them afterwards where [`scales_after_the_sum`] holds for the chunk);
     /// only with `first`, since a later chunk's sum would be added as `fma(α, ab, c)`.
-    fn weight_grads(
-        &self,
-        x: DMatrixView<'_, f64>,
-        work: &Work,
-        grad: &mut [f64],
-        first: bool,
-        scale: f64,
-    ) {
+    fn weight_grads(&self, x: Mat<'_>, work: &Work, grad: &mut [f64], first: bool, scale: f64) {
         assert!(
             first || scale == 1.0,
             "invariant: scaled sums are written, not added"
@@ -547,7 +541,7 @@ impl DenseNet {
             // The row-major out × in gradient block is, column-major, the in × out matrix
             // Σᵢ aᵢgᵢᵀ = A Gᵀ; Gᵀ is G (out × c, column-major) read row-major as c × out.
             let a = if k == 0 {
-                Mat::from_view(x)
+                x
             } else {
                 Mat::col_major(&work.acts[k - 1][..fan_in * c], fan_in, c)
             };
@@ -577,22 +571,22 @@ impl DenseNet {
     fn run(
         &self,
         theta: &[f64],
-        batch: &Batch<'_>,
+        (x, y): (Mat<'_>, &[f64]),
         want: Want,
         grad: &mut [f64],
         norms: &mut [f64],
         first: Option<&[f64]>,
         scale: f64,
     ) -> f64 {
-        let b = batch.len();
+        let b = y.len();
         let chunk = self.chunk_len(b);
         let mut work = self.work(chunk);
         let mut loss = 0.0;
         let mut start = 0;
         while start < b {
             let c = chunk.min(b - start);
-            let x = batch.x.columns(start, c);
-            let y = &batch.y[start..start + c];
+            let x = x.columns(start, c);
+            let y = &y[start..start + c];
             let n = if want == Want::Norms {
                 &mut norms[start..start + c]
             } else {
@@ -621,68 +615,86 @@ impl DenseNet {
         self.chunk_len(b) >= b
     }
 
+    /// Whether [`DenseNet::first_layer_product`] and [`DenseNet::loss_grad_from_first`] read
+    /// examples given by a listed [`Mat`] where they lie, without gathering them (a first
+    /// layer of at most 16 outputs, on a CPU where the thin products run). Elsewhere they
+    /// gather them first, and the caller should gather once itself.
+    pub(crate) fn reads_examples_in_place(&self) -> bool {
+        reads_listed_in_place(self.widths[1])
+    }
+
     /// The first layer's product W₁X (fan-out × b, column-major, before the bias) of the
-    /// examples `x` (p × b, one per column, contiguous) into `out`, for any number of batches
-    /// side by side: one product packs W₁ once for all of them (the D-SGD round's 40 clients
-    /// share θ). Every entry is the same bits as in a product of its batch alone:
-    /// matrixmultiply sums each entry over k in blocks of its fixed `kc`, each block one
-    /// multiply-add chain in k order, whatever the other dimensions and the entry's tile.
+    /// examples `x` (p × b, one per column) into `out`, for any number of batches side by
+    /// side: one product packs W₁ once for all of them (the D-SGD round's 40 clients share
+    /// θ). Every entry is the same bits as in a product of its batch alone: matrixmultiply
+    /// (and the thin kernels, which compute its bits) sums each entry over k in blocks of its
+    /// fixed `kc`, each block one multiply-add chain in k order, whatever the other
+    /// dimensions and the entry's tile.
     ///
     /// # Panics
-    /// `theta`, `x` or `out` of the wrong length (the caller's sizes).
-    pub(crate) fn first_layer_product(&self, theta: &[f64], x: &[f64], out: &mut [f64]) {
+    /// `theta`, `x` or `out` of the wrong shape (the caller's sizes).
+    pub(crate) fn first_layer_product(&self, theta: &[f64], x: Mat<'_>, out: &mut [f64]) {
         let (fan_in, fan_out) = (self.widths[0], self.widths[1]);
         assert!(
-            theta.len() == self.n_params && x.len().is_multiple_of(fan_in),
+            theta.len() == self.n_params && x.nrows() == fan_in,
             "invariant: first-layer product shapes"
         );
-        let b = x.len() / fan_in;
         gemm(
             1.0,
             Mat::row_major(&theta[..fan_in * fan_out], fan_out, fan_in),
-            Mat::col_major(x, fan_in, b),
+            x,
             0.0,
             out,
         );
     }
 
-    /// [`Model::loss_grad`] with the batch's first-layer product given (from
-    /// [`DenseNet::first_layer_product`] at the same θ on the same examples): the same bits.
-    /// A batch of more than one chunk, or a product of the wrong length, is computed whole.
+    /// [`Model::loss_grad`] on the examples `x` (p × b, one per column) with targets `y`,
+    /// with the batch's first-layer product given (from [`DenseNet::first_layer_product`] at
+    /// the same θ on the same examples): the same bits. A batch of more than one chunk, or a
+    /// product of the wrong length, is computed whole.
     ///
     /// # Errors
     /// [`Model::loss_grad`]'s.
     pub(crate) fn loss_grad_from_first(
         &self,
         theta: &[f64],
-        batch: Batch<'_>,
+        (x, y): (Mat<'_>, &[f64]),
         first: &[f64],
         grad: &mut [f64],
     ) -> Result<f64> {
-        let b = batch.len();
+        let b = y.len();
         let given = (self.one_chunk(b) && first.len() == self.widths[1] * b).then_some(first);
-        self.mean_grad(theta, batch, given, grad)
+        self.mean_grad(theta, (x, y), given, grad)
     }
 
     /// [`Model::loss_grad`], with the first-layer product given or not.
     fn mean_grad(
         &self,
         theta: &[f64],
-        batch: Batch<'_>,
+        (x, y): (Mat<'_>, &[f64]),
         first: Option<&[f64]>,
         grad: &mut [f64],
     ) -> Result<f64> {
-        self.check(theta, &batch)?;
+        check_shape(
+            || self.describe(),
+            self.n_params,
+            self.widths[0],
+            theta,
+            x.nrows(),
+        )?;
+        check_targets_of(self.task, x.ncols(), y)?;
         check_len("gradient buffer", self.n_params, grad.len())?;
-        check_nonempty(&batch)?;
-        let b = batch.len() as f64;
+        if y.is_empty() {
+            return Err(empty_batch());
+        }
+        let b = y.len() as f64;
         let inv = 1.0 / b;
         // A batch of one chunk gets its 1/B inside the weight-gradient products (`gemm`'s α)
         // and its bias sums: the same bits as a pass over the d entries afterwards, which
         // cost 2.5 % of the MLP's D-SGD round (docs/performance.md, "thin13").
-        let folded = self.one_chunk(batch.len()) && scales_after_the_sum(batch.len());
+        let folded = self.one_chunk(y.len()) && scales_after_the_sum(y.len());
         let scale = if folded { inv } else { 1.0 };
-        let loss = self.run(theta, &batch, Want::Grad, grad, &mut [], first, scale);
+        let loss = self.run(theta, (x, y), Want::Grad, grad, &mut [], first, scale);
         if !folded {
             grad.iter_mut().for_each(|g| *g *= inv);
         }
@@ -698,22 +710,26 @@ fn sum_sq(v: &[f64]) -> f64 {
 /// Checks that the batch has one target per example and that every target fits `task`
 /// (finite for regression, an integer label in 0..K for classification).
 pub(crate) fn check_targets(task: Task, batch: &Batch<'_>) -> Result<()> {
-    if batch.x.ncols() != batch.y.len() {
+    check_targets_of(task, batch.x.ncols(), batch.y)
+}
+
+/// [`check_targets`] for `examples` examples with targets `y`.
+fn check_targets_of(task: Task, examples: usize, y: &[f64]) -> Result<()> {
+    if examples != y.len() {
         return Err(Error::DimensionMismatch {
             what: "batch targets".into(),
-            expected: batch.x.ncols(),
-            got: batch.y.len(),
+            expected: examples,
+            got: y.len(),
         });
     }
     match task {
         Task::Regression => {
-            if let Some(v) = batch.y.iter().find(|v| !v.is_finite()) {
+            if let Some(v) = y.iter().find(|v| !v.is_finite()) {
                 return Err(Error::invalid("target", v, "targets must be finite"));
             }
         }
         Task::Classification { classes } => {
-            if let Some(v) = batch
-                .y
+            if let Some(v) = y
                 .iter()
                 .find(|&&v| !(v >= 0.0 && v < classes as f64 && v.fract() == 0.0))
             {
@@ -735,7 +751,7 @@ pub(crate) fn check_shape(
     n_params: usize,
     features: usize,
     theta: &[f64],
-    x: DMatrixView<'_, f64>,
+    x_rows: usize,
 ) -> Result<()> {
     if theta.len() != n_params {
         return Err(Error::DimensionMismatch {
@@ -744,11 +760,11 @@ pub(crate) fn check_shape(
             got: theta.len(),
         });
     }
-    if x.nrows() != features {
+    if x_rows != features {
         return Err(Error::DimensionMismatch {
             what: format!("features of {}", what()),
             expected: features,
-            got: x.nrows(),
+            got: x_rows,
         });
     }
     Ok(())
@@ -775,14 +791,14 @@ pub(crate) fn check_len(what: &str, expected: usize, got: usize) -> Result<()> {
 
 pub(crate) fn check_nonempty(batch: &Batch<'_>) -> Result<()> {
     if batch.is_empty() {
-        Err(Error::too_few(
-            "a mean loss",
-            "at least one example",
-            "an empty batch",
-        ))
+        Err(empty_batch())
     } else {
         Ok(())
     }
+}
+
+fn empty_batch() -> Error {
+    Error::too_few("a mean loss", "at least one example", "an empty batch")
 }
 
 /// The checks every backend's [`Model::clipped_grad_sum`] starts with: `out` of length d, C
@@ -853,13 +869,21 @@ impl Model for DenseNet {
     /// [`Model::clipped_grad_sum`] with C = ∞ times that same factor equals it bit for bit.
     /// For a power-of-two B this is also the exact quotient sum / B.
     fn loss_grad(&self, theta: &[f64], batch: Batch<'_>, grad: &mut [f64]) -> Result<f64> {
-        self.mean_grad(theta, batch, None, grad)
+        self.mean_grad(theta, (Mat::from_view(batch.x), batch.y), None, grad)
     }
 
     fn loss(&self, theta: &[f64], batch: Batch<'_>) -> Result<f64> {
         self.check(theta, &batch)?;
         check_nonempty(&batch)?;
-        Ok(self.run(theta, &batch, Want::Loss, &mut [], &mut [], None, 1.0) / batch.len() as f64)
+        Ok(self.run(
+            theta,
+            (Mat::from_view(batch.x), batch.y),
+            Want::Loss,
+            &mut [],
+            &mut [],
+            None,
+            1.0,
+        ) / batch.len() as f64)
     }
 
     fn per_example_grad_norms(
@@ -870,7 +894,15 @@ impl Model for DenseNet {
     ) -> Result<()> {
         self.check(theta, &batch)?;
         check_len("per-example norm buffer", batch.len(), out.len())?;
-        self.run(theta, &batch, Want::Norms, &mut [], out, None, 1.0);
+        self.run(
+            theta,
+            (Mat::from_view(batch.x), batch.y),
+            Want::Norms,
+            &mut [],
+            out,
+            None,
+            1.0,
+        );
         Ok(())
     }
 
@@ -887,7 +919,15 @@ impl Model for DenseNet {
         if check_clipped_sum(self.n_params, &batch, c, out)? {
             return Ok(0.0);
         }
-        let loss = self.run(theta, &batch, Want::Clipped(c), out, &mut [], None, 1.0);
+        let loss = self.run(
+            theta,
+            (Mat::from_view(batch.x), batch.y),
+            Want::Clipped(c),
+            out,
+            &mut [],
+            None,
+            1.0,
+        );
         Ok(loss / batch.len() as f64)
     }
 
@@ -901,7 +941,12 @@ impl Model for DenseNet {
         let mut start = 0;
         while start < b {
             let c = chunk.min(b - start);
-            self.forward(theta, x.columns(start, c), &mut work.acts, None);
+            self.forward(
+                theta,
+                Mat::from_view(x.columns(start, c)),
+                &mut work.acts,
+                None,
+            );
             out.columns_mut(start, c)
                 .copy_from_slice(&work.acts[self.depth() - 1][..k_out * c]);
             start += c;
@@ -934,7 +979,12 @@ impl Model for DenseNet {
         let mut start = 0;
         while start < b {
             let c = chunk.min(b - start);
-            self.forward(theta, batch.x.columns(start, c), &mut work.acts, None);
+            self.forward(
+                theta,
+                Mat::from_view(batch.x.columns(start, c)),
+                &mut work.acts,
+                None,
+            );
             let logits = &mut work.acts[self.depth() - 1][..k_out * c];
             for (z, &y) in logits
                 .chunks_exact_mut(k_out)
@@ -988,7 +1038,15 @@ mod tests {
                 let mut folded = vec![f64::NAN; net.n_params()];
                 net.loss_grad(&theta, batch, &mut folded).unwrap();
                 let mut after = vec![f64::NAN; net.n_params()];
-                net.run(&theta, &batch, Want::Grad, &mut after, &mut [], None, 1.0);
+                net.run(
+                    &theta,
+                    (Mat::from_view(batch.x), batch.y),
+                    Want::Grad,
+                    &mut after,
+                    &mut [],
+                    None,
+                    1.0,
+                );
                 let inv = 1.0 / b as f64;
                 after.iter_mut().for_each(|g| *g *= inv);
                 let bits = |v: &[f64]| v.iter().map(|g| g.to_bits()).collect::<Vec<_>>();

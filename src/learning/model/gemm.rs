@@ -15,36 +15,117 @@
 use super::thin_gemm::{self, Write, KC, THIN};
 use crate::simd::Avx512;
 
-/// An `rows × cols` matrix whose entry (i, j) is `data[i·rs + j·cs]`.
+/// A `rows × cols` matrix: strided in one slice, or its columns listed one by one.
 #[derive(Clone, Copy)]
 pub(crate) struct Mat<'a> {
-    pub data: &'a [f64],
-    pub rows: usize,
-    pub cols: usize,
-    pub rs: usize,
-    pub cs: usize,
+    rows: usize,
+    cols: usize,
+    store: Store<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Store<'a> {
+    /// Entry (i, j) at `data[i·rs + j·cs]`.
+    Strided {
+        data: &'a [f64],
+        rs: usize,
+        cs: usize,
+    },
+    /// Column j is `columns[j]` (exactly `rows` long): a batch's examples read where they
+    /// lie in a client's data, without gathering them into one block first.
+    Listed(&'a [&'a [f64]]),
 }
 
 impl<'a> Mat<'a> {
-    /// Column-major (contiguous columns).
-    pub fn col_major(data: &'a [f64], rows: usize, cols: usize) -> Mat<'a> {
+    fn strided(data: &'a [f64], rows: usize, cols: usize, rs: usize, cs: usize) -> Mat<'a> {
         Mat {
-            data,
             rows,
             cols,
-            rs: 1,
-            cs: rows,
+            store: Store::Strided { data, rs, cs },
         }
+    }
+
+    /// Column-major (contiguous columns).
+    pub fn col_major(data: &'a [f64], rows: usize, cols: usize) -> Mat<'a> {
+        Mat::strided(data, rows, cols, 1, rows)
     }
 
     /// Row-major (contiguous rows).
     pub fn row_major(data: &'a [f64], rows: usize, cols: usize) -> Mat<'a> {
+        Mat::strided(data, rows, cols, cols, 1)
+    }
+
+    /// The matrix whose columns are `columns`, each `rows` long, read in place.
+    ///
+    /// # Panics
+    /// A column of another length (the caller's slicing).
+    pub fn listed(columns: &'a [&'a [f64]], rows: usize) -> Mat<'a> {
+        assert!(
+            columns.iter().all(|c| c.len() == rows),
+            "invariant: listed columns of {rows} entries"
+        );
         Mat {
-            data,
             rows,
-            cols,
-            rs: cols,
-            cs: 1,
+            cols: columns.len(),
+            store: Store::Listed(columns),
+        }
+    }
+
+    /// Number of rows.
+    pub fn nrows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of columns.
+    pub fn ncols(&self) -> usize {
+        self.cols
+    }
+
+    /// Columns `start..start + count`, without a copy.
+    ///
+    /// # Panics
+    /// A range past the last column.
+    pub fn columns(&self, start: usize, count: usize) -> Mat<'a> {
+        assert!(
+            start + count <= self.cols,
+            "invariant: columns {start}..{} of {}",
+            start + count,
+            self.cols
+        );
+        let store = match self.store {
+            Store::Strided { data, rs, cs } => Store::Strided {
+                data: if count == 0 { &[] } else { &data[start * cs..] },
+                rs,
+                cs,
+            },
+            Store::Listed(columns) => Store::Listed(&columns[start..start + count]),
+        };
+        Mat {
+            rows: self.rows,
+            cols: count,
+            store,
+        }
+    }
+
+    /// Column j as a slice, where columns are contiguous (row stride 1, or listed).
+    ///
+    /// # Panics
+    /// A matrix with a row stride other than 1, or j out of range.
+    pub fn column(&self, j: usize) -> &'a [f64] {
+        assert!(j < self.cols, "invariant: column {j} of {}", self.cols);
+        match self.store {
+            Store::Strided { data, rs: 1, cs } => &data[j * cs..j * cs + self.rows],
+            Store::Listed(columns) => columns[j],
+            Store::Strided { .. } => panic!("invariant: a column of a row-strided matrix"),
+        }
+    }
+
+    /// The columns as the thin kernels read them, where they are contiguous.
+    fn contiguous_columns(&self) -> Option<thin_gemm::Columns<'a>> {
+        match self.store {
+            Store::Strided { data, rs: 1, cs } => Some(thin_gemm::Columns::Strided(data, cs)),
+            Store::Listed(columns) => Some(thin_gemm::Columns::Listed(columns)),
+            Store::Strided { .. } => None,
         }
     }
 }
@@ -78,7 +159,7 @@ pub(crate) fn gemm(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64])
             .for_each(|v| *v = if beta == 0.0 { 0.0 } else { beta * *v });
         return;
     }
-    if let Some(simd) = thin_case(alpha, beta, (m, k, n), &a, &b) {
+    if let Some((simd, side)) = thin_case(alpha, beta, (m, k, n), &a, &b) {
         let write = if beta == 0.0 {
             Write::Set(alpha)
         } else {
@@ -86,23 +167,67 @@ pub(crate) fn gemm(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64])
         };
         simd.run(
             #[inline(always)]
-            || {
-                if n <= THIN && a.rs == 1 {
-                    let (a, b) = ((a.data, a.cs), (b.data, b.rs, b.cs));
-                    thin_gemm::cols(simd, (m, k, n), a, b, write, c)
-                } else {
-                    let (a, b) = ((a.data, a.rs, a.cs), (b.data, b.cs));
-                    thin_gemm::rows(simd, (m, k, n), a, b, write, c)
+            || match side {
+                Thin::Cols(a) => {
+                    let Store::Strided { data, rs, cs } = b.store else {
+                        unreachable!("invariant: thin columns need a strided B")
+                    };
+                    thin_gemm::cols(simd, (m, k, n), a, (data, rs, cs), write, c)
+                }
+                Thin::Rows(b) => {
+                    let Store::Strided { data, rs, cs } = a.store else {
+                        unreachable!("invariant: thin rows need a strided A")
+                    };
+                    thin_gemm::rows(simd, (m, k, n), (data, rs, cs), b, write, c)
                 }
             },
         );
         return;
     }
-    packed_gemm(alpha, a, b, beta, c);
+    match (a.store, b.store) {
+        (Store::Strided { .. }, Store::Strided { .. }) => packed_gemm(alpha, a, b, beta, c),
+        // Listed columns outside the thin kernels' cases: gathered, then the packed product.
+        _ => {
+            let (ga, gb) = (a.gathered(), b.gathered());
+            let (a, b) = (
+                ga.as_ref().map_or(a, |v| v.mat()),
+                gb.as_ref().map_or(b, |v| v.mat()),
+            );
+            packed_gemm(alpha, a, b, beta, c)
+        }
+    }
+}
+
+/// A listed matrix copied into one column-major block ([`Mat::gathered`]).
+struct Gathered {
+    data: Vec<f64>,
+    rows: usize,
+    cols: usize,
+}
+
+impl Gathered {
+    fn mat(&self) -> Mat<'_> {
+        Mat::col_major(&self.data, self.rows, self.cols)
+    }
+}
+
+impl Mat<'_> {
+    /// A listed matrix's columns in one column-major block; `None` for a strided one.
+    fn gathered(&self) -> Option<Gathered> {
+        let Store::Listed(columns) = self.store else {
+            return None;
+        };
+        Some(Gathered {
+            data: columns.concat(),
+            rows: self.rows,
+            cols: self.cols,
+        })
+    }
 }
 
 /// The shapes (m, k, n) of C ← α·A·B + β·C, after checking that they multiply and that every
-/// index of A, B and C lies inside its slice.
+/// index of A, B and C lies inside its slice (a listed matrix's columns were checked when it
+/// was made).
 ///
 /// # Panics
 /// As [`gemm`].
@@ -118,14 +243,12 @@ fn check(a: &Mat<'_>, b: &Mat<'_>, c: &[f64]) -> (usize, usize, usize) {
         "invariant: gemm output length {} for {m} × {n}",
         c.len()
     );
-    assert!(
-        fits(a.data.len(), a.rows, a.cols, a.rs, a.cs),
-        "invariant: gemm A out of bounds"
-    );
-    assert!(
-        fits(b.data.len(), b.rows, b.cols, b.rs, b.cs),
-        "invariant: gemm B out of bounds"
-    );
+    let inside = |x: &Mat<'_>| match x.store {
+        Store::Strided { data, rs, cs } => fits(data.len(), x.rows, x.cols, rs, cs),
+        Store::Listed(_) => true,
+    };
+    assert!(inside(a), "invariant: gemm A out of bounds");
+    assert!(inside(b), "invariant: gemm B out of bounds");
     (m, k, n)
 }
 
@@ -133,9 +256,24 @@ fn check(a: &Mat<'_>, b: &Mat<'_>, c: &[f64]) -> (usize, usize, usize) {
 /// included: `gemm`'s test compares the two paths).
 ///
 /// # Panics
-/// As [`gemm`].
+/// As [`gemm`], and for a listed matrix (the caller gathers it first).
 fn packed_gemm(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64]) {
     let (m, k, n) = check(&a, &b, c);
+    let (
+        Store::Strided {
+            data: ad,
+            rs: rs_a,
+            cs: cs_a,
+        },
+        Store::Strided {
+            data: bd,
+            rs: rs_b,
+            cs: cs_b,
+        },
+    ) = (a.store, b.store)
+    else {
+        panic!("invariant: matrixmultiply reads strided matrices only")
+    };
     // SAFETY: every index dgemm reads is (i·rs + j·cs) for i < rows, j < cols of A and B,
     // checked just above to lie inside their slices; C is m × n column-major in a slice of
     // exactly m·n entries (strides 1 and m, no aliasing), borrowed mutably; strides fit in
@@ -146,12 +284,12 @@ fn packed_gemm(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64]) {
             k,
             n,
             alpha,
-            a.data.as_ptr(),
-            a.rs as isize,
-            a.cs as isize,
-            b.data.as_ptr(),
-            b.rs as isize,
-            b.cs as isize,
+            ad.as_ptr(),
+            rs_a as isize,
+            cs_a as isize,
+            bd.as_ptr(),
+            rs_b as isize,
+            cs_b as isize,
             beta,
             c.as_mut_ptr(),
             1,
@@ -167,23 +305,46 @@ pub(crate) fn scales_after_the_sum(k: usize) -> bool {
     k <= KC
 }
 
+/// Whether `gemm` multiplies a listed matrix with a thin side of `thin` rows or columns of C
+/// (A listed with C of at most [`THIN`] columns, B listed with C of at most [`THIN`] rows)
+/// where its columns lie, without gathering them: on this CPU, with β ∈ {0, 1} and α = 1 or
+/// k within one block (as [`thin_case`]).
+pub(crate) fn reads_listed_in_place(thin: usize) -> bool {
+    thin <= THIN && crate::simd::avx512().is_some()
+}
+
+/// Which thin kernel takes a product, with the operand it reads by columns.
+enum Thin<'a> {
+    /// C has at most [`THIN`] columns; A's columns.
+    Cols(thin_gemm::Columns<'a>),
+    /// C has at most [`THIN`] rows; B's columns.
+    Rows(thin_gemm::Columns<'a>),
+}
+
 /// Where [`thin_gemm`] computes the product instead of matrixmultiply, the same bits: a thin
 /// side (C with at most [`THIN`] columns and A with contiguous columns, or at most [`THIN`]
-/// rows and B with contiguous columns), β = 1 with α = 1 or β = 0 with α = 1 or k within one
-/// of matrixmultiply's blocks ([`KC`]: it adds a later block as `fma(α, ab, c)`), on a CPU
-/// where matrixmultiply runs its AVX-512 kernel (it checks the same feature).
-fn thin_case(
+/// rows and B with contiguous columns, the other operand strided), β = 1 with α = 1 or β = 0
+/// with α = 1 or k within one of matrixmultiply's blocks ([`KC`]: it adds a later block as
+/// `fma(α, ab, c)`), on a CPU where matrixmultiply runs its AVX-512 kernel (it checks the
+/// same feature).
+fn thin_case<'a>(
     alpha: f64,
     beta: f64,
     (m, k, n): (usize, usize, usize),
-    a: &Mat<'_>,
-    b: &Mat<'_>,
-) -> Option<Avx512> {
-    let thin = (n <= THIN && a.rs == 1) || (m <= THIN && b.rs == 1);
+    a: &Mat<'a>,
+    b: &Mat<'a>,
+) -> Option<(Avx512, Thin<'a>)> {
     let scaled = alpha == 1.0 || (beta == 0.0 && k <= KC);
-    (thin && scaled && (beta == 0.0 || beta == 1.0))
-        .then(crate::simd::avx512)
-        .flatten()
+    if !(scaled && (beta == 0.0 || beta == 1.0)) {
+        return None;
+    }
+    let strided = |x: &Mat<'_>| matches!(x.store, Store::Strided { .. });
+    let side = match (a.contiguous_columns(), b.contiguous_columns()) {
+        (Some(a), _) if n <= THIN && strided(b) => Thin::Cols(a),
+        (_, Some(b)) if m <= THIN && strided(a) => Thin::Rows(b),
+        _ => return None,
+    };
+    crate::simd::avx512().map(|simd| (simd, side))
 }
 
 impl<'a> Mat<'a> {
@@ -200,13 +361,7 @@ impl<'a> Mat<'a> {
         } else {
             unsafe { std::slice::from_raw_parts(x.data.ptr(), len) }
         };
-        Mat {
-            data,
-            rows,
-            cols,
-            rs: 1,
-            cs,
-        }
+        Mat::strided(data, rows, cols, 1, cs)
     }
 }
 
@@ -252,7 +407,7 @@ mod tests {
         let mut rng = rng_from_seed(13);
         let thin_rows = (1..=THIN).flat_map(|m| [1, 7, 8, 9, 32].map(|n| (m, n, true)));
         let thin_cols = (1..=THIN).flat_map(|n| [1, 15, 16, 17, 100].map(|m| (m, n, false)));
-        let mut checked = 0;
+        let (mut checked, mut listed_in_place) = (0, 0);
         for (m, n, rows) in thin_rows.chain(thin_cols) {
             for k in [1, 7, 256, 257, 784] {
                 for a_row_major in [false, true] {
@@ -275,17 +430,30 @@ mod tests {
                         } else {
                             entries(&mut rng, m * n)
                         };
-                        let (mut got, mut want) = (start.clone(), start);
+                        let (mut got, mut want) = (start.clone(), start.clone());
                         gemm(alpha, a, b, beta, &mut got);
                         packed_gemm(alpha, a, b, beta, &mut want);
                         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                        assert_eq!(
-                            bits(&got),
-                            bits(&want),
+                        let case = format!(
                             "m = {m}, k = {k}, n = {n}, A row-major {a_row_major}, α = {alpha}, β = {beta}"
                         );
+                        assert_eq!(bits(&got), bits(&want), "{case}");
                         if thin_case(alpha, beta, (m, k, n), &a, &b).is_some() {
                             checked += 1;
+                        }
+                        // The operand read by columns, listed column by column instead (in
+                        // place, or gathered where no thin kernel takes it).
+                        let (x, cols) = if rows { (&b, n) } else { (&a, k) };
+                        if x.contiguous_columns().is_some() {
+                            let listed: Vec<&[f64]> = (0..cols).map(|j| x.column(j)).collect();
+                            let x = Mat::listed(&listed, x.nrows());
+                            let (a, b) = if rows { (a, x) } else { (x, b) };
+                            let mut got = start.clone();
+                            gemm(alpha, a, b, beta, &mut got);
+                            assert_eq!(bits(&got), bits(&want), "listed, {case}");
+                            if thin_case(alpha, beta, (m, k, n), &a, &b).is_some() {
+                                listed_in_place += 1;
+                            }
                         }
                     }
                 }
@@ -295,6 +463,10 @@ mod tests {
             // Thin rows need B column-major (always here); thin columns need A column-major.
             // α = 1/3 runs thin for k ≤ 256 only (3 of the 5 values of k).
             assert!(checked >= (16 * 5 * 2 + 16 * 5) * (5 + 5 + 3), "{checked}");
+            assert!(
+                listed_in_place >= (16 * 5 * 2 + 16 * 5) * (5 + 5 + 3),
+                "{listed_in_place}"
+            );
         }
     }
 }

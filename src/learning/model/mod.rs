@@ -41,6 +41,7 @@ mod thin_gemm;
 
 pub use backend::{Backend, Device, Dtype};
 pub use dense::{Activation, DenseNet, Head, CHUNK, MAX_PARAMS};
+pub(crate) use gemm::Mat;
 pub use spec::{ModelSpec, CNN_KERNEL, DEFAULT_CHANNELS, DEFAULT_HIDDEN};
 
 /// A model's mean loss on a set of examples and, for classification, its accuracy.

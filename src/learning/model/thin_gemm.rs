@@ -46,33 +46,74 @@ pub(super) const KC: usize = 256;
 /// of B broadcast, so that the m entries of A's column are loaded once per eight columns.
 const COLS_AT_ONCE: usize = 8;
 
+/// An operand read by columns, each contiguous: strided in one slice (column j starts at
+/// `data[j·cs]`) or listed one by one (a batch's examples where they lie in a client's data).
+#[derive(Clone, Copy)]
+pub(super) enum Columns<'a> {
+    /// Column j starts at `data[j·cs]`.
+    Strided(&'a [f64], usize),
+    /// Column j is `columns[j]`.
+    Listed(&'a [&'a [f64]]),
+}
+
+/// Column j from its first entry on (to the end of the slice it lies in), each kind of
+/// [`Columns`] its own type so that the kernels' inner loops do not branch on the kind.
+trait Column<'a>: Copy {
+    fn from(self, j: usize) -> &'a [f64];
+}
+
+#[derive(Clone, Copy)]
+struct Strided<'a>(&'a [f64], usize);
+
+impl<'a> Column<'a> for Strided<'a> {
+    #[inline(always)]
+    fn from(self, j: usize) -> &'a [f64] {
+        &self.0[j * self.1..]
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Listed<'a>(&'a [&'a [f64]]);
+
+impl<'a> Column<'a> for Listed<'a> {
+    #[inline(always)]
+    fn from(self, j: usize) -> &'a [f64] {
+        self.0[j]
+    }
+}
+
 /// C ← α·A·B or C ← C + A·B (`write`) for A m × k (entry (i, j) at `a[i·rs_a + j·cs_a]`),
-/// B k × n with contiguous columns (entry (j, l) at `b[j + l·cs_b]`) and C m × n column-major
-/// in `c` (length m·n), for 1 ≤ m ≤ [`THIN`]. The caller has checked every index.
+/// B k × n by its contiguous columns and C m × n column-major in `c` (length m·n), for
+/// 1 ≤ m ≤ [`THIN`]. The caller has checked every index.
 #[inline(always)]
 pub(super) fn rows<S: Lanes<8>>(
     simd: S,
     (m, k, n): (usize, usize, usize),
-    (a, rs_a, cs_a): (&[f64], usize, usize),
-    (b, cs_b): (&[f64], usize),
+    a: (&[f64], usize, usize),
+    b: Columns<'_>,
     write: Write,
     c: &mut [f64],
 ) {
-    if m <= 8 {
-        rows_of::<S, 1>(simd, (m, k, n), (a, rs_a, cs_a), (b, cs_b), write, c)
-    } else {
-        rows_of::<S, 2>(simd, (m, k, n), (a, rs_a, cs_a), (b, cs_b), write, c)
+    match (m <= 8, b) {
+        (true, Columns::Strided(b, cs)) => {
+            rows_of::<S, _, 1>(simd, (m, k, n), a, Strided(b, cs), write, c)
+        }
+        (false, Columns::Strided(b, cs)) => {
+            rows_of::<S, _, 2>(simd, (m, k, n), a, Strided(b, cs), write, c)
+        }
+        (true, Columns::Listed(b)) => rows_of::<S, _, 1>(simd, (m, k, n), a, Listed(b), write, c),
+        (false, Columns::Listed(b)) => rows_of::<S, _, 2>(simd, (m, k, n), a, Listed(b), write, c),
     }
 }
 
 /// [`rows`] with the m outputs of a column in H vectors of 8 lanes (the last padded with
 /// zeros of A, whose lanes are computed and not stored).
 #[inline(always)]
-fn rows_of<S: Lanes<8>, const H: usize>(
+fn rows_of<'b, S: Lanes<8>, B: Column<'b>, const H: usize>(
     simd: S,
     (m, k, n): (usize, usize, usize),
     (a, rs_a, cs_a): (&[f64], usize, usize),
-    (b, cs_b): (&[f64], usize),
+    b: B,
     write: Write,
     c: &mut [f64],
 ) {
@@ -86,7 +127,7 @@ fn rows_of<S: Lanes<8>, const H: usize>(
             lanes
         })
         .collect();
-    let column = |l: usize| &b[l * cs_b..l * cs_b + k];
+    let column = |l: usize| &b.from(l)[..k];
     let zero = simd.splat(0.0);
     let mut l = 0;
     while l < n {
@@ -129,14 +170,13 @@ fn rows_of<S: Lanes<8>, const H: usize>(
     }
 }
 
-/// C ← α·A·B or C ← C + A·B (`write`) for A m × k with contiguous columns (entry (i, j) at
-/// `a[i + j·cs_a]`), B k × n (entry (j, l) at `b[j·rs_b + l·cs_b]`) and C m × n column-major in
+/// C ← α·A·B or C ← C + A·B (`write`) for A m × k by its contiguous columns, B k × n (entry (j, l) at `b[j·rs_b + l·cs_b]`) and C m × n column-major in
 /// `c` (length m·n), for 1 ≤ n ≤ [`THIN`]. The caller has checked every index.
 #[inline(always)]
 pub(super) fn cols<S: Lanes<8>>(
     simd: S,
     (m, k, n): (usize, usize, usize),
-    (a, cs_a): (&[f64], usize),
+    a: Columns<'_>,
     (b, rs_b, cs_b): (&[f64], usize, usize),
     write: Write,
     c: &mut [f64],
@@ -145,9 +185,12 @@ pub(super) fn cols<S: Lanes<8>>(
     // beside the loaded rows; eight above.
     macro_rules! with_n {
         ($($n:literal => $h:literal)*) => {
-            match n {
-                $($n => cols_of::<S, $n, $h>(
-                    simd, (m, k), (a, cs_a), (b, rs_b, cs_b), write, c
+            match (n, a) {
+                $(($n, Columns::Strided(a, cs)) => cols_of::<S, _, $n, $h>(
+                    simd, (m, k), Strided(a, cs), (b, rs_b, cs_b), write, c
+                ),
+                ($n, Columns::Listed(a)) => cols_of::<S, _, $n, $h>(
+                    simd, (m, k), Listed(a), (b, rs_b, cs_b), write, c
                 ),)*
                 _ => unreachable!("invariant: thin columns are 1..=THIN"),
             }
@@ -159,10 +202,10 @@ pub(super) fn cols<S: Lanes<8>>(
 
 /// [`cols`] with N columns of C, 8·H rows at a time.
 #[inline(always)]
-fn cols_of<S: Lanes<8>, const N: usize, const H: usize>(
+fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
     simd: S,
     (m, k): (usize, usize),
-    (a, cs_a): (&[f64], usize),
+    a: A,
     (b, rs_b, cs_b): (&[f64], usize, usize),
     write: Write,
     c: &mut [f64],
@@ -178,7 +221,7 @@ fn cols_of<S: Lanes<8>, const N: usize, const H: usize>(
             let len = KC.min(k - k0);
             let mut acc = [[zero; H]; N];
             for (j, bv) in (k0..).zip(&bt[k0..][..len]) {
-                let col = &a[j * cs_a + i..][..8 * H];
+                let col = &a.from(j)[i..][..8 * H];
                 let av: [S::V; H] = std::array::from_fn(|h| {
                     simd.vector(col[8 * h..8 * h + 8].try_into().expect("8 lanes"))
                 });
@@ -208,7 +251,7 @@ fn cols_of<S: Lanes<8>, const N: usize, const H: usize>(
             let len = KC.min(k - k0);
             let mut acc = [0.0f64; N];
             for (j, bv) in (k0..).zip(&bt[k0..][..len]) {
-                let x = a[j * cs_a + i];
+                let x = a.from(j)[i];
                 for (s, &b) in acc.iter_mut().zip(bv) {
                     *s = x.mul_add(b, *s);
                 }

@@ -5,7 +5,7 @@
 //! whatever the other clients do.
 
 use super::config::Sampling;
-use crate::learning::model::DenseNet;
+use crate::learning::model::{DenseNet, Mat};
 use crate::learning::{Batch, Examples, Model, Task};
 use crate::rng::{permutation, SimRng};
 use crate::{Error, Result};
@@ -116,7 +116,6 @@ impl<'a> Client<'a> {
         let data = self.data;
         let p = data.features();
         let xs = data.x().as_slice();
-        self.ybuf.clear();
         // The rows are scattered over the client's data, and the hardware prefetchers start
         // over at each (and at each page inside a row): asking for the row `GATHER_AHEAD`
         // places on while copying this one keeps the reads streaming. Softmax round (784
@@ -130,8 +129,25 @@ impl<'a> Client<'a> {
                 crate::simd::prefetch(&xs[next * p..(next + 1) * p]);
             }
             out.copy_from_slice(&xs[i * p..(i + 1) * p]);
-            self.ybuf.push(data.y()[i]);
         }
+        self.gather_targets();
+    }
+
+    /// The drawn batch's examples, each where it lies in the client's data (appended to
+    /// `columns`), with its targets gathered: for products that read them in place
+    /// ([`DenseNet::reads_examples_in_place`]).
+    pub(super) fn list_batch(&mut self, columns: &mut Vec<&'a [f64]>) {
+        let data: &'a Examples = self.data;
+        let p = data.features();
+        let xs = data.x().as_slice();
+        columns.extend(self.idx.iter().map(|&i| &xs[i * p..(i + 1) * p]));
+        self.gather_targets();
+    }
+
+    fn gather_targets(&mut self) {
+        let y = self.data.y();
+        self.ybuf.clear();
+        self.ybuf.extend(self.idx.iter().map(|&i| y[i]));
     }
 
     /// One step's gradient estimate at θ into `grad` (length d; every entry is written), on
@@ -158,28 +174,30 @@ impl<'a> Client<'a> {
         if s.batch.is_some() {
             self.gather(&mut xbuf);
         }
-        let out = self.estimate(model, theta, s, &xbuf, None, grad, flip);
+        let out = self.estimate(model, theta, s, Drawn::Gathered(&xbuf), grad, flip);
         self.xbuf = xbuf;
         out
     }
 
-    /// [`Client::gradient`] on the batch already drawn and gathered into `xbatch` (ignored
-    /// for a full batch), with the batch's first-layer product `first` when the model is a
-    /// [`DenseNet`] and the estimate the plain batch mean (the same bits as without it).
+    /// [`Client::gradient`] on the batch already drawn, as `drawn` gives it.
     ///
     /// # Errors
     /// As [`Client::gradient`].
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn estimate(
         &mut self,
         model: &dyn Model,
         theta: &[f64],
         s: &StepSettings,
-        xbatch: &[f64],
-        first: Option<(&DenseNet, &[f64])>,
+        drawn: Drawn<'_>,
         grad: &mut [f64],
         flip: Option<&mut [f64]>,
     ) -> Result<Option<f64>> {
+        let xbatch = match drawn {
+            Drawn::Gathered(x) => x,
+            Drawn::Stacked { net, x, product } => {
+                return self.stacked_estimate(net, theta, s, (x, product), grad, flip)
+            }
+        };
         let data = self.data;
         let p = data.features();
         let full = s.batch.is_none();
@@ -191,10 +209,7 @@ impl<'a> Client<'a> {
         };
         let batch = Batch { x, y };
         let loss = if !s.sums() {
-            Some(match first {
-                Some((net, product)) => net.loss_grad_from_first(theta, batch, product, grad)?,
-                None => model.loss_grad(theta, batch, grad)?,
-            })
+            Some(model.loss_grad(theta, batch, grad)?)
         } else {
             let expected = match s.batch {
                 Some(bs) => bs.min(data.len()),
@@ -223,24 +238,49 @@ impl<'a> Client<'a> {
             grad.iter_mut().for_each(|g| *g /= expected);
             loss
         };
-        if !crate::data::all_finite(grad) {
-            return Err(Error::NonFinite {
-                what: "a client's gradient".into(),
-                detail: "it overflows f64 (the parameters or the data are too large)".into(),
-            });
-        }
+        check_finite(grad)?;
         if let (Some(out), Some(classes)) = (flip, s.flip_classes) {
             if b == 0 {
                 out.iter_mut().for_each(|g| *g = 0.0);
             } else {
-                let top = (classes - 1) as f64;
-                self.yflip.clear();
-                self.yflip.extend(y.iter().map(|&v| top - v));
+                self.flip_targets(classes);
                 let flipped = Batch { x, y: &self.yflip };
                 model.loss_grad(theta, flipped, out)?;
             }
         }
         Ok(loss)
+    }
+
+    /// [`Client::estimate`] of a batch mean on a batch of one chunk whose first-layer
+    /// product is given (the same bits as without it: [`DenseNet::loss_grad_from_first`]).
+    fn stacked_estimate(
+        &mut self,
+        net: &DenseNet,
+        theta: &[f64],
+        s: &StepSettings,
+        (x, product): (Mat<'_>, &[f64]),
+        grad: &mut [f64],
+        flip: Option<&mut [f64]>,
+    ) -> Result<Option<f64>> {
+        debug_assert!(
+            s.batch.is_some() && !s.sums(),
+            "invariant: stacked batch means"
+        );
+        let loss = net.loss_grad_from_first(theta, (x, &self.ybuf), product, grad)?;
+        check_finite(grad)?;
+        if let (Some(out), Some(classes)) = (flip, s.flip_classes) {
+            // The flipped labels' gradient on the same examples: the same product.
+            self.flip_targets(classes);
+            net.loss_grad_from_first(theta, (x, &self.yflip), product, out)?;
+        }
+        Ok(Some(loss))
+    }
+
+    /// The batch's flipped targets C − 1 − y (label flipping), C classes, into `yflip`.
+    fn flip_targets(&mut self, classes: usize) {
+        let top = (classes - 1) as f64;
+        self.yflip.clear();
+        self.yflip.extend(self.ybuf.iter().map(|&v| top - v));
     }
 
     /// The mean loss and gradient of the client's whole data at θ, into `out`.
@@ -254,6 +294,31 @@ impl<'a> Client<'a> {
         out: &mut [f64],
     ) -> Result<f64> {
         model.loss_grad(theta, self.data.batch(), out)
+    }
+}
+
+/// A drawn batch, as [`Client::estimate`] takes it.
+pub(super) enum Drawn<'x> {
+    /// Gathered into one block, p × b (ignored for a full batch).
+    Gathered(&'x [f64]),
+    /// A batch mean of a [`DenseNet`] batch of one chunk, its examples `x` (p × b, gathered
+    /// or listed where they lie) with their first-layer product.
+    Stacked {
+        net: &'x DenseNet,
+        x: Mat<'x>,
+        product: &'x [f64],
+    },
+}
+
+/// [`Error::NonFinite`] for a gradient that overflowed.
+fn check_finite(grad: &[f64]) -> Result<()> {
+    if crate::data::all_finite(grad) {
+        Ok(())
+    } else {
+        Err(Error::NonFinite {
+            what: "a client's gradient".into(),
+            detail: "it overflows f64 (the parameters or the data are too large)".into(),
+        })
     }
 }
 

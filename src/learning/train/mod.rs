@@ -78,7 +78,7 @@ use crate::data::population::MAX_VALUES;
 use crate::data::{all_finite, map_blocks_mut_in_order, with_scratch, Updates, UpdatesView};
 use crate::experiment::par_map_indexed;
 use crate::experiment::robust::Streams;
-use crate::learning::model::DenseNet;
+use crate::learning::model::{DenseNet, Mat};
 use crate::learning::{Examples, Model};
 use crate::params::Compat;
 use crate::privacy::accounting::{Accountant, AccountantKind, PldAccountant, RdpAccountant};
@@ -86,7 +86,7 @@ use crate::privacy::sgd::clip_in_place;
 use crate::privacy::PrivacyCost;
 use crate::rng::SimRng;
 use crate::{Error, Result};
-use client::{classes, Client, StepSettings};
+use client::{classes, Client, Drawn, StepSettings};
 use measure::FitSums;
 use nalgebra::{DMatrix, DVector};
 use rand::RngExt;
@@ -561,6 +561,10 @@ impl<'a> Trainer<'a> {
                 // then each client's step on its own columns, the same bits as alone, while
                 // its batch is still in cache. Groups are fixed, whatever the thread count.
                 let (p, width) = (net.widths()[0], net.widths()[1]);
+                // Where the products read the examples in place (softmax regression's 10
+                // outputs), the group's batches are listed where they lie in the clients'
+                // data; elsewhere they are gathered side by side into one block, once.
+                let in_place = net.reads_examples_in_place();
                 let mut groups: Vec<_> = items.chunks_mut(STACKED_CLIENTS).collect();
                 par_map_indexed(&mut groups, |_, group| {
                     let mut sizes = Vec::with_capacity(group.len());
@@ -569,26 +573,21 @@ impl<'a> Trainer<'a> {
                         sizes.push(client.idx.len());
                     }
                     let total: usize = sizes.iter().sum();
-                    with_scratch(&STACK_SCRATCH, p * total, |x| {
-                        let pieces = split_mut(x, sizes.iter().map(|&b| b * p));
-                        for ((client, _, _), piece) in group.iter_mut().zip(pieces) {
-                            client.gather_into(piece);
-                        }
+                    let steps = |group: &mut [Member<'_, '_>], x: Mat<'_>, xs: Vec<Mat<'_>>| {
                         with_scratch(&PRODUCT_SCRATCH, width * total, |z| {
                             net.first_layer_product(theta, x, z);
-                            let xs = split(x, sizes.iter().map(|&b| b * p));
                             let zs = split(z, sizes.iter().map(|&b| b * width));
                             group
                                 .iter_mut()
                                 .zip(xs.into_iter().zip(zs))
-                                .map(|((client, col, flip), (x, z))| {
+                                .map(|((client, col, flip), (x, product))| {
                                     with_scratch(&GRAD_SCRATCH, d, |grad| {
+                                        let drawn = Drawn::Stacked { net, x, product };
                                         let loss = client.estimate(
                                             model,
                                             theta,
                                             &settings,
-                                            x,
-                                            Some((net, z)),
+                                            drawn,
                                             grad,
                                             flip.as_deref_mut(),
                                         )?;
@@ -598,7 +597,31 @@ impl<'a> Trainer<'a> {
                                 })
                                 .collect::<Vec<_>>()
                         })
-                    })
+                    };
+                    if in_place {
+                        let mut columns = Vec::with_capacity(total);
+                        for (client, _, _) in group.iter_mut() {
+                            client.list_batch(&mut columns);
+                        }
+                        let xs = split(&columns, sizes.iter().copied())
+                            .into_iter()
+                            .map(|c| Mat::listed(c, p))
+                            .collect();
+                        steps(group, Mat::listed(&columns, p), xs)
+                    } else {
+                        with_scratch(&STACK_SCRATCH, p * total, |x| {
+                            let pieces = split_mut(x, sizes.iter().map(|&b| b * p));
+                            for ((client, _, _), piece) in group.iter_mut().zip(pieces) {
+                                client.gather_into(piece);
+                            }
+                            let xs = split(x, sizes.iter().map(|&b| b * p))
+                                .into_iter()
+                                .zip(&sizes)
+                                .map(|(x, &b)| Mat::col_major(x, p, b))
+                                .collect();
+                            steps(group, Mat::col_major(x, p, total), xs)
+                        })
+                    }
                 })
                 .into_iter()
                 .flatten()
@@ -946,6 +969,9 @@ fn stacked_net<'m>(
     }
 }
 
+/// A client of a stacked group with its momentum column and its flipped-label gradient.
+type Member<'c, 'd> = (&'c mut Client<'d>, &'c mut [f64], Option<&'c mut [f64]>);
+
 /// Heavy-ball momentum m ← βm + (1 − β)g (β = 0: m ← g), ByzFL's order of operations.
 fn momentum_step(m: &mut [f64], g: &[f64], beta: f64, alpha: f64) {
     if beta == 0.0 {
@@ -958,7 +984,7 @@ fn momentum_step(m: &mut [f64], g: &[f64], beta: f64, alpha: f64) {
 }
 
 /// `v`'s consecutive pieces of the given lengths (their sum at most `v.len()`).
-fn split(mut v: &[f64], lens: impl Iterator<Item = usize>) -> Vec<&[f64]> {
+fn split<T>(mut v: &[T], lens: impl Iterator<Item = usize>) -> Vec<&[T]> {
     lens.map(|n| {
         let (head, tail) = v.split_at(n);
         v = tail;

@@ -657,18 +657,20 @@ fn trajectory(
 
 /// The round's one first-layer product over all clients' batches side by side
 /// (`stacked_net`) gives the records of clients that each run their whole step alone, to
-/// the bit, with 1 and 2 threads, on an MLP whose clients' last batches of an epoch are
+/// the bit, with 1 and 2 threads, on MLPs whose clients' last batches of an epoch are
 /// short (10 examples, batches of 4), under ALIE with Krum and with label flipping (whose
-/// flipped gradients reuse the batch).
+/// flipped gradients reuse the batch and its product). A first layer of 9 outputs reads the
+/// examples where they lie in the clients' data (on an AVX-512 CPU: the thin products), one
+/// of 20 gathers them.
 ///
-/// Mutation checked: handing a group's products to its clients in reverse order (the
-/// clients of a group draw batches of equal size here, so every length still fits) fails it.
+/// Mutations checked: handing a group's products to its clients in reverse order (the
+/// clients of a group draw batches of equal size here, so every length still fits) fails
+/// it; so does listing a batch's examples in index order instead of the order drawn.
 #[test]
 fn stacked_first_layer_products_give_the_per_client_records() {
     use crate::learning::model::{Activation, DenseNet, Head};
     let (p, classes) = (30, 3);
     let task = Task::Classification { classes };
-    let net = DenseNet::new(vec![p, 9, classes], Activation::Relu, Head::Softmax, task).unwrap();
     let mut rng = rng_named(97, 0, "test-data");
     let data: Vec<Examples> = (0..7)
         .map(|i| {
@@ -677,22 +679,42 @@ fn stacked_first_layer_products_give_the_per_client_records() {
             Examples::new(x, y, task).unwrap()
         })
         .collect();
-    let init = net.init(&mut rng_named(97, 0, "init"));
-    let opaque = crate::learning::model::tests::Opaque(net.clone());
-    for (rule, attack) in [
-        ("krum", "a_little_is_enough"),
-        ("average", "label_flipping"),
-    ] {
-        let mut cfg = TrainConfig::new(7, 0.1, spec(rule, 2));
-        cfg.batch_size = Some(4);
-        cfg.momentum = 0.9;
-        cfg.byzantine = 2;
-        cfg.attack = Some(StepSpec::named(attack));
-        let with =
-            |model: &dyn Model, threads: usize| trajectory(model, &data, &init, &cfg, 6, threads);
-        let alone = with(&opaque, 1);
-        assert_ne!(alone[0], alone[6], "the parameters move");
-        assert!(with(&net, 1) == alone, "{rule}: stacked, 1 thread");
-        assert!(with(&net, 2) == alone, "{rule}: stacked, 2 threads");
+    for width in [9, 20] {
+        let net = DenseNet::new(
+            vec![p, width, classes],
+            Activation::Relu,
+            Head::Softmax,
+            task,
+        )
+        .unwrap();
+        assert_eq!(
+            net.reads_examples_in_place(),
+            width == 9 && crate::simd::has_avx512()
+        );
+        let init = net.init(&mut rng_named(97, 0, "init"));
+        let opaque = crate::learning::model::tests::Opaque(net.clone());
+        for (rule, attack) in [
+            ("krum", "a_little_is_enough"),
+            ("average", "label_flipping"),
+        ] {
+            let mut cfg = TrainConfig::new(7, 0.1, spec(rule, 2));
+            cfg.batch_size = Some(4);
+            cfg.momentum = 0.9;
+            cfg.byzantine = 2;
+            cfg.attack = Some(StepSpec::named(attack));
+            let with = |model: &dyn Model, threads: usize| {
+                trajectory(model, &data, &init, &cfg, 6, threads)
+            };
+            let alone = with(&opaque, 1);
+            assert_ne!(alone[0], alone[6], "the parameters move");
+            assert!(
+                with(&net, 1) == alone,
+                "{rule}, width {width}: stacked, 1 thread"
+            );
+            assert!(
+                with(&net, 2) == alone,
+                "{rule}, width {width}: stacked, 2 threads"
+            );
+        }
     }
 }

@@ -599,7 +599,7 @@ impl CandleNet {
             self.n_params,
             self.features,
             theta,
-            batch.x,
+            batch.x.nrows(),
         )?;
         check_targets(self.task, batch)
     }
@@ -794,7 +794,13 @@ impl Model for CandleNet {
     }
 
     fn predict(&self, theta: &[f64], x: DMatrixView<'_, f64>) -> Result<DMatrix<f64>> {
-        check_shape(|| self.describe(), self.n_params, self.features, theta, x)?;
+        check_shape(
+            || self.describe(),
+            self.n_params,
+            self.features,
+            theta,
+            x.nrows(),
+        )?;
         let params = self.params(theta)?;
         let outputs = self.layers.last().map_or(0, |l| l.shape().1);
         let n = x.ncols();
