@@ -797,6 +797,11 @@ pub(crate) fn check_nonempty(batch: &Batch<'_>) -> Result<()> {
     }
 }
 
+/// A batch's examples (p × B) and targets, as the passes take them.
+fn examples<'a>(batch: &Batch<'a>) -> (Mat<'a>, &'a [f64]) {
+    (Mat::from_view(batch.x), batch.y)
+}
+
 fn empty_batch() -> Error {
     Error::too_few("a mean loss", "at least one example", "an empty batch")
 }
@@ -869,7 +874,7 @@ impl Model for DenseNet {
     /// [`Model::clipped_grad_sum`] with C = ∞ times that same factor equals it bit for bit.
     /// For a power-of-two B this is also the exact quotient sum / B.
     fn loss_grad(&self, theta: &[f64], batch: Batch<'_>, grad: &mut [f64]) -> Result<f64> {
-        self.mean_grad(theta, (Mat::from_view(batch.x), batch.y), None, grad)
+        self.mean_grad(theta, examples(&batch), None, grad)
     }
 
     fn loss(&self, theta: &[f64], batch: Batch<'_>) -> Result<f64> {
@@ -877,7 +882,7 @@ impl Model for DenseNet {
         check_nonempty(&batch)?;
         Ok(self.run(
             theta,
-            (Mat::from_view(batch.x), batch.y),
+            examples(&batch),
             Want::Loss,
             &mut [],
             &mut [],
@@ -896,7 +901,7 @@ impl Model for DenseNet {
         check_len("per-example norm buffer", batch.len(), out.len())?;
         self.run(
             theta,
-            (Mat::from_view(batch.x), batch.y),
+            examples(&batch),
             Want::Norms,
             &mut [],
             out,
@@ -921,7 +926,7 @@ impl Model for DenseNet {
         }
         let loss = self.run(
             theta,
-            (Mat::from_view(batch.x), batch.y),
+            examples(&batch),
             Want::Clipped(c),
             out,
             &mut [],
@@ -1040,7 +1045,7 @@ mod tests {
                 let mut after = vec![f64::NAN; net.n_params()];
                 net.run(
                     &theta,
-                    (Mat::from_view(batch.x), batch.y),
+                    examples(&batch),
                     Want::Grad,
                     &mut after,
                     &mut [],

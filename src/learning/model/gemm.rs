@@ -9,7 +9,9 @@
 //! products — directly, through [`gemm`], which checks every index the call can touch
 //! before the one `unsafe` call. Products with a thin side (at most 16 rows or columns of C:
 //! softmax regression's 10 outputs) go to [`thin_gemm`] instead, which computes
-//! matrixmultiply's bits without its packing and padding.
+//! matrixmultiply's bits without its packing and padding, and reads a matrix whose columns
+//! are listed one by one ([`Mat::listed`]: a batch's examples where they lie in a client's
+//! data) in place; elsewhere a listed matrix is gathered first.
 #![allow(unsafe_code)] // audited: `gemm` checks all bounds before calling `dgemm`
 
 use super::thin_gemm::{self, Write, KC, THIN};

@@ -17,6 +17,10 @@
 //!   C at a time, each of its n columns a group of lanes; each multiply-add takes sixteen
 //!   entries of A's column against one entry of B, broadcast.
 //!
+//! The operand read by columns can be strided in one slice or listed column by column
+//! ([`Columns`]), so a batch's examples are read where they lie, not copied first
+//! (docs/performance.md, "inplace13").
+//!
 //! Same bits: matrixmultiply (0.3, with β ∈ {0, 1} as every caller here passes) sums each
 //! entry of C over k in blocks of its `kc` = [`KC`] in k order, each block one chain of fused
 //! multiply-adds from +0 (`_mm512_fmadd_pd`), and writes α times the first block's sum
