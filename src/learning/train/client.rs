@@ -243,7 +243,7 @@ impl<'a> Client<'a> {
             if b == 0 {
                 out.iter_mut().for_each(|g| *g = 0.0);
             } else {
-                self.flip_targets(classes);
+                flip_labels(&mut self.yflip, y, classes);
                 let flipped = Batch { x, y: &self.yflip };
                 model.loss_grad(theta, flipped, out)?;
             }
@@ -270,18 +270,12 @@ impl<'a> Client<'a> {
         check_finite(grad)?;
         if let (Some(out), Some(classes)) = (flip, s.flip_classes) {
             // The flipped labels' gradient on the same examples: the same product.
-            self.flip_targets(classes);
+            flip_labels(&mut self.yflip, &self.ybuf, classes);
             net.loss_grad_from_first(theta, (x, &self.yflip), product, out)?;
         }
         Ok(Some(loss))
     }
 
-    /// The batch's flipped targets C − 1 − y (label flipping), C classes, into `yflip`.
-    fn flip_targets(&mut self, classes: usize) {
-        let top = (classes - 1) as f64;
-        self.yflip.clear();
-        self.yflip.extend(self.ybuf.iter().map(|&v| top - v));
-    }
 
     /// The mean loss and gradient of the client's whole data at θ, into `out`.
     ///
@@ -308,6 +302,13 @@ pub(super) enum Drawn<'x> {
         x: Mat<'x>,
         product: &'x [f64],
     },
+}
+
+/// The flipped labels C − 1 − y of the targets `y` (label flipping), C classes, into `out`.
+fn flip_labels(out: &mut Vec<f64>, y: &[f64], classes: usize) {
+    let top = (classes - 1) as f64;
+    out.clear();
+    out.extend(y.iter().map(|&v| top - v));
 }
 
 /// [`Error::NonFinite`] for a gradient that overflowed.
