@@ -41,18 +41,21 @@ fn cpu_time() -> std::time::Duration {
 /// process's threads spend (`/proc/self/task/*/schedstat`): on a shared machine the time
 /// slices lost to other processes then drop out (their cache and memory traffic do not).
 /// With one thread it is an idle machine's wall time; with more, the threads' sum.
-pub fn timed<R>(b: &mut criterion::Bencher<'_>, mut f: impl FnMut() -> R) {
-    if std::env::var_os("LBOUNDS_BENCH_CPU_TIME").is_some() {
-        b.iter_custom(|iters| {
-            let start = cpu_time();
+///
+/// The calls run on a thread of rayon's pool (`experiment::on_pool`), as `lbounds train`
+/// runs its rounds: the parallel maps inside start from the pool, with no hand-off between
+/// threads for each.
+pub fn timed<R: Send>(b: &mut criterion::Bencher<'_>, mut f: impl FnMut() -> R + Send) {
+    let cpu = std::env::var_os("LBOUNDS_BENCH_CPU_TIME").is_some();
+    b.iter_custom(|iters| {
+        lbounds::experiment::on_pool(|| {
+            let (start, wall) = (cpu.then(cpu_time), std::time::Instant::now());
             for _ in 0..iters {
                 std::hint::black_box(f());
             }
-            cpu_time() - start
+            start.map_or_else(|| wall.elapsed(), |start| cpu_time() - start)
         })
-    } else {
-        b.iter(f)
-    }
+    })
 }
 
 /// Prints the host's CPU to stderr, once per bench process (Linux; nothing elsewhere). The

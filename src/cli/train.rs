@@ -211,9 +211,14 @@ struct JsonRound<'a> {
     record: lbounds::learning::train::RoundRecord<'a>,
 }
 
-/// Runs the subcommand.
+/// Runs the subcommand, on a thread of the pool (`experiment::on_pool`: no hand-off
+/// between threads for each parallel map of every round).
 pub fn run(a: Args) -> Result<()> {
     set_threads(a.threads)?;
+    lbounds::experiment::on_pool(|| train(a))
+}
+
+fn train(a: Args) -> Result<()> {
     let compat: Compat = a.compat.into();
     let n = a.clients;
     if n == 0 {

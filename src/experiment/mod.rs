@@ -31,7 +31,7 @@ pub mod sweep;
 pub mod train;
 pub mod unlearn;
 
-pub use par::par_map_indexed;
+pub use par::{on_pool, par_map_indexed};
 
 use crate::rng::{rng_for, rng_named, SimRng, MAX_POINT};
 use crate::{Error, Result};

@@ -276,7 +276,6 @@ impl<'a> Client<'a> {
         Ok(Some(loss))
     }
 
-
     /// The mean loss and gradient of the client's whole data at θ, into `out`.
     ///
     /// # Errors
