@@ -360,17 +360,22 @@ impl DenseNet {
 
     /// Checks θ and the batch against the model.
     fn check(&self, theta: &[f64], batch: &Batch<'_>) -> Result<()> {
-        self.check_inputs(theta, batch.x)?;
-        check_targets(self.task, batch)
+        self.check_examples(theta, examples(batch))
     }
 
-    fn check_inputs(&self, theta: &[f64], x: DMatrixView<'_, f64>) -> Result<()> {
+    /// Checks θ, the examples (p × b) and their targets against the model.
+    fn check_examples(&self, theta: &[f64], (x, y): (Mat<'_>, &[f64])) -> Result<()> {
+        self.check_inputs(theta, x.nrows())?;
+        check_targets(self.task, x.ncols(), y)
+    }
+
+    fn check_inputs(&self, theta: &[f64], features: usize) -> Result<()> {
         check_shape(
             || self.describe(),
             self.n_params,
             self.widths[0],
             theta,
-            x.nrows(),
+            features,
         )
     }
 
@@ -675,14 +680,7 @@ impl DenseNet {
         first: Option<&[f64]>,
         grad: &mut [f64],
     ) -> Result<f64> {
-        check_shape(
-            || self.describe(),
-            self.n_params,
-            self.widths[0],
-            theta,
-            x.nrows(),
-        )?;
-        check_targets_of(self.task, x.ncols(), y)?;
+        self.check_examples(theta, (x, y))?;
         check_len("gradient buffer", self.n_params, grad.len())?;
         if y.is_empty() {
             return Err(empty_batch());
@@ -707,14 +705,9 @@ fn sum_sq(v: &[f64]) -> f64 {
     v.iter().map(|x| x * x).sum()
 }
 
-/// Checks that the batch has one target per example and that every target fits `task`
-/// (finite for regression, an integer label in 0..K for classification).
-pub(crate) fn check_targets(task: Task, batch: &Batch<'_>) -> Result<()> {
-    check_targets_of(task, batch.x.ncols(), batch.y)
-}
-
-/// [`check_targets`] for `examples` examples with targets `y`.
-fn check_targets_of(task: Task, examples: usize, y: &[f64]) -> Result<()> {
+/// Checks that there is one target in `y` per example (`examples` of them) and that every
+/// target fits `task` (finite for regression, an integer label in 0..K for classification).
+pub(crate) fn check_targets(task: Task, examples: usize, y: &[f64]) -> Result<()> {
     if examples != y.len() {
         return Err(Error::DimensionMismatch {
             what: "batch targets".into(),
@@ -937,7 +930,7 @@ impl Model for DenseNet {
     }
 
     fn predict(&self, theta: &[f64], x: DMatrixView<'_, f64>) -> Result<DMatrix<f64>> {
-        self.check_inputs(theta, x)?;
+        self.check_inputs(theta, x.nrows())?;
         let b = x.ncols();
         let k_out = self.outputs();
         let chunk = self.chunk_len(b);

@@ -601,7 +601,7 @@ impl CandleNet {
             theta,
             batch.x.nrows(),
         )?;
-        check_targets(self.task, batch)
+        check_targets(self.task, batch.x.ncols(), batch.y)
     }
 }
 
