@@ -190,40 +190,15 @@ pub(crate) fn gemm(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64])
         (Store::Strided { .. }, Store::Strided { .. }) => packed_gemm(alpha, a, b, beta, c),
         // Listed columns outside the thin kernels' cases: gathered, then the packed product.
         _ => {
-            let (ga, gb) = (a.gathered(), b.gathered());
-            let (a, b) = (
-                ga.as_ref().map_or(a, |v| v.mat()),
-                gb.as_ref().map_or(b, |v| v.mat()),
-            );
+            let gather = |x: &Mat<'_>| match x.store {
+                Store::Listed(columns) => Some(columns.concat()),
+                Store::Strided { .. } => None,
+            };
+            let (ga, gb) = (gather(&a), gather(&b));
+            let a = ga.as_deref().map_or(a, |v| Mat::col_major(v, m, k));
+            let b = gb.as_deref().map_or(b, |v| Mat::col_major(v, k, n));
             packed_gemm(alpha, a, b, beta, c)
         }
-    }
-}
-
-/// A listed matrix copied into one column-major block ([`Mat::gathered`]).
-struct Gathered {
-    data: Vec<f64>,
-    rows: usize,
-    cols: usize,
-}
-
-impl Gathered {
-    fn mat(&self) -> Mat<'_> {
-        Mat::col_major(&self.data, self.rows, self.cols)
-    }
-}
-
-impl Mat<'_> {
-    /// A listed matrix's columns in one column-major block; `None` for a strided one.
-    fn gathered(&self) -> Option<Gathered> {
-        let Store::Listed(columns) = self.store else {
-            return None;
-        };
-        Some(Gathered {
-            data: columns.concat(),
-            rows: self.rows,
-            cols: self.cols,
-        })
     }
 }
 
