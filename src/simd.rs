@@ -84,6 +84,9 @@ pub trait Lanes<const L: usize>: Copy {
     fn add(self, a: Self::V, b: Self::V) -> Self::V;
     /// `a·b + c` lane by lane, rounded once (`f64::mul_add`, x86 `vfmadd`).
     fn mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// The columns of the `L` × `L` matrix whose rows are `rows`: lane i of vector j is
+    /// `rows[i][j]` (values moved, not computed).
+    fn columns(self, rows: [&[f64; L]; L]) -> [Self::V; L];
 }
 
 /// [`Lanes`] as plain lane arrays, any width: the compiler picks the instructions, for the
@@ -150,6 +153,17 @@ impl<const L: usize> Lanes<L> for Portable {
             m[l] = a[l].mul_add(b[l], c[l]);
         }
         m
+    }
+
+    #[inline(always)]
+    fn columns(self, rows: [&[f64; L]; L]) -> [[f64; L]; L] {
+        let mut t = [[0.0; L]; L];
+        for (i, row) in rows.iter().enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                t[j][i] = v;
+            }
+        }
+        t
     }
 }
 
@@ -251,6 +265,67 @@ impl Lanes<8> for Avx512 {
     fn mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V {
         unsafe { std::arch::x86_64::_mm512_fmadd_pd(a, b, c) }
     }
+
+    /// Rows i and i + 4 loaded as the two halves of one register, then two rounds of eight
+    /// shuffles: pairs of rows interleaved (`vunpcklpd`/`vunpckhpd`), then pairs of 128-bit
+    /// lanes (`vpermt2pd`).
+    #[inline(always)]
+    fn columns(self, rows: [&[f64; 8]; 8]) -> [Self::V; 8] {
+        use std::arch::x86_64::{
+            _mm256_loadu_pd, _mm512_castpd256_pd512, _mm512_insertf64x4,
+            _mm512_permutex2var_pd as pair, _mm512_set_epi64, _mm512_unpackhi_pd as hi,
+            _mm512_unpacklo_pd as lo,
+        };
+        unsafe {
+            // Plain calls, no closures or `array::from_fn`: those are not always inlined into
+            // the caller's AVX-512 code (a round of softmax regression ran 4× slower).
+            let p = [
+                rows[0].as_ptr(),
+                rows[1].as_ptr(),
+                rows[2].as_ptr(),
+                rows[3].as_ptr(),
+                rows[4].as_ptr(),
+                rows[5].as_ptr(),
+                rows[6].as_ptr(),
+                rows[7].as_ptr(),
+            ];
+            // Entries `at`..`at` + 4 of rows i and i + 4, as the two halves of one register.
+            macro_rules! halves {
+                ($i:literal, $at:literal) => {
+                    _mm512_insertf64x4::<1>(
+                        _mm512_castpd256_pd512(_mm256_loadu_pd(p[$i].add($at))),
+                        _mm256_loadu_pd(p[$i + 4].add($at)),
+                    )
+                };
+            }
+            let z = [halves!(0, 0), halves!(1, 0), halves!(2, 0), halves!(3, 0)];
+            let w = [halves!(0, 4), halves!(1, 4), halves!(2, 4), halves!(3, 4)];
+            // Lanes 0–1 and 4–5 of the first operand beside those of the second (indices
+            // 8–15 name the second), and lanes 2–3 and 6–7 likewise.
+            let even = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
+            let odd = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+            // Each half of z (and of w) is a 4 × 4 block: t[0] = (z0[0], z1[0], z0[2], z1[2] |
+            // z0[4], …), t[1] its odd lanes; then pairs of those give whole columns.
+            macro_rules! four {
+                ($x:ident) => {{
+                    let t = [
+                        lo($x[0], $x[1]),
+                        hi($x[0], $x[1]),
+                        lo($x[2], $x[3]),
+                        hi($x[2], $x[3]),
+                    ];
+                    [
+                        pair(t[0], even, t[2]),
+                        pair(t[1], even, t[3]),
+                        pair(t[0], odd, t[2]),
+                        pair(t[1], odd, t[3]),
+                    ]
+                }};
+            }
+            let (a, b) = (four!(z), four!(w));
+            [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
+        }
+    }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -280,6 +355,9 @@ impl Lanes<8> for Avx512 {
     }
     fn mul_add(self, a: [f64; 8], b: [f64; 8], c: [f64; 8]) -> [f64; 8] {
         <Portable as Lanes<8>>::mul_add(Portable, a, b, c)
+    }
+    fn columns(self, rows: [&[f64; 8]; 8]) -> [[f64; 8]; 8] {
+        <Portable as Lanes<8>>::columns(Portable, rows)
     }
 }
 
@@ -368,7 +446,8 @@ mod tests {
     /// subnormals, ties, ordinary values), called
     /// directly and compiled for AVX-512. Skipped where the CPU lacks AVX-512. Mutations seen
     /// to fail it: `max` as `vmaxpd a, b` (the first operand on a tie or a NaN), the XOR's
-    /// truth table 0x69 instead of 0x96, `mul_add` as a product then a sum.
+    /// truth table 0x69 instead of 0x96, `mul_add` as a product then a sum, `columns` with
+    /// the two `vpermt2pd` index vectors swapped.
     #[test]
     fn avx512_lanes_give_the_portable_bits() {
         let Some(isa) = avx512() else {
@@ -428,6 +507,31 @@ mod tests {
             for op in 0..4 {
                 assert_eq!(bits(direct[op]), bits(want[op]), "op {op} on {chunk:?}");
                 assert_eq!(bits(compiled[op]), bits(want[op]), "op {op} on {chunk:?}");
+            }
+            // The columns of eight rows made of the pairs' values (NaN payloads and signed
+            // zeros moved, not computed).
+            let rows: [[f64; 8]; 8] = std::array::from_fn(|i| {
+                std::array::from_fn(|j| {
+                    if (i + j) % 2 == 0 {
+                        a[(i + j) % 8]
+                    } else {
+                        b[(i * j) % 8]
+                    }
+                })
+            });
+            let rows: [&[f64; 8]; 8] = std::array::from_fn(|i| &rows[i]);
+            let cols_want = <Portable as Lanes<8>>::columns(Portable, rows);
+            let cols_direct = isa.columns(rows).map(|v| bits(isa.values(v)));
+            let cols_compiled = isa.run(
+                #[inline(always)]
+                || isa.columns(rows).map(|v| bits(isa.values(v))),
+            );
+            for (i, row) in rows.iter().enumerate() {
+                for (j, &v) in row.iter().enumerate() {
+                    assert_eq!(cols_want[j][i].to_bits(), v.to_bits(), "portable columns");
+                    assert_eq!(cols_direct[j][i], v.to_bits(), "columns of {rows:?}");
+                    assert_eq!(cols_compiled[j][i], v.to_bits(), "columns of {rows:?}");
+                }
             }
             // The sums' NaN is some NaN: Rust leaves the sign and payload of an arithmetic
             // NaN unspecified (and the kernels add no NaN).

@@ -10,9 +10,13 @@
 //! at half the machine's matrix-product rate (docs/performance.md, "thin13").
 //!
 //! Here each product is one pass without packing the batch:
-//! - [`rows`] (C has m ≤ [`THIN`] rows; B has contiguous columns): m outputs of a column are one
-//!   group of lanes, eight columns at a time; each multiply-add takes one entry of B,
-//!   broadcast, against the m entries of A's column, which are packed once per call (m × k);
+//! - [`rows`] (C has m ≤ [`THIN`] rows; B has contiguous columns), eight columns at a time,
+//!   in one of two ways. Where m fills its vectors of 8 lanes (5–8, 13–16), the m outputs of a
+//!   column are one group of lanes, and each multiply-add takes one entry of B, broadcast,
+//!   against the m entries of A's column, packed once per call (m × k). Elsewhere (1–4, 9–12:
+//!   softmax's 10 outputs would fill 10 of 16 lanes) the lanes run across the eight columns:
+//!   B's eight columns are read eight entries at a time and transposed in registers, and each
+//!   multiply-add takes one entry of A, broadcast (docs/performance.md, "across13");
 //! - [`cols`] (C has n ≤ [`THIN`] columns; A has contiguous columns): sixteen (or eight) rows of
 //!   C at a time, each of its n columns a group of lanes; each multiply-add takes sixteen
 //!   entries of A's column against one entry of B, broadcast.
@@ -98,15 +102,101 @@ pub(super) fn rows<S: Lanes<8>>(
     write: Write,
     c: &mut [f64],
 ) {
-    match (m <= 8, b) {
-        (true, Columns::Strided(b, cs)) => {
-            rows_of::<S, _, 1>(simd, (m, k, n), a, Strided(b, cs), write, c)
+    // Lanes across C's columns where the m outputs would leave half or more of their last
+    // vector empty (m + 3 vector operations per k for eight columns against 8 or 16, the
+    // transposition's shuffles sharing the multiply-adds' pipes on Zen 4); across the
+    // outputs elsewhere.
+    macro_rules! across {
+        ($($m:literal)*) => {
+            match (m, b) {
+                $(($m, Columns::Strided(b, cs)) => {
+                    rows_across::<S, _, $m>(simd, (k, n), a, Strided(b, cs), write, c)
+                }
+                ($m, Columns::Listed(b)) => {
+                    rows_across::<S, _, $m>(simd, (k, n), a, Listed(b), write, c)
+                })*
+                (m, Columns::Strided(b, cs)) if m <= 8 => {
+                    rows_of::<S, _, 1>(simd, (m, k, n), a, Strided(b, cs), write, c)
+                }
+                (_, Columns::Strided(b, cs)) => {
+                    rows_of::<S, _, 2>(simd, (m, k, n), a, Strided(b, cs), write, c)
+                }
+                (m, Columns::Listed(b)) if m <= 8 => {
+                    rows_of::<S, _, 1>(simd, (m, k, n), a, Listed(b), write, c)
+                }
+                (_, Columns::Listed(b)) => {
+                    rows_of::<S, _, 2>(simd, (m, k, n), a, Listed(b), write, c)
+                }
+            }
+        };
+    }
+    across!(1 2 3 4 9 10 11 12)
+}
+
+/// [`rows`] with M rows of C and the lanes across its columns: eight columns at a time, each
+/// multiply-add takes one entry of A, broadcast, against the eight columns' entries at one k
+/// (eight columns of B, read eight entries at a time and transposed in registers). M
+/// multiply-adds and three shuffles per k for eight columns, against 8 or 16 multiply-adds
+/// with the outputs in the lanes (padded to 8 or 16): softmax's 10 outputs take 10 + 3
+/// instead of 16. Each entry of C is still one chain over k per block.
+#[inline(always)]
+fn rows_across<'b, S: Lanes<8>, B: Column<'b>, const M: usize>(
+    simd: S,
+    (k, n): (usize, usize),
+    (a, rs_a, cs_a): (&[f64], usize, usize),
+    b: B,
+    write: Write,
+    c: &mut [f64],
+) {
+    // A's columns, each M entries.
+    let packed: Vec<[f64; M]> = (0..k)
+        .map(|j| std::array::from_fn(|i| a[i * rs_a + j * cs_a]))
+        .collect();
+    let column = |l: usize| &b.from(l)[..k];
+    let zero = simd.splat(0.0);
+    let mut l = 0;
+    while l + COLS_AT_ONCE <= n {
+        let bs: [&[f64]; COLS_AT_ONCE] = std::array::from_fn(|q| column(l + q));
+        for (block, k0) in (0..k).step_by(KC).enumerate() {
+            let len = KC.min(k - k0);
+            let mut acc = [zero; M];
+            let mut j = k0;
+            while j + 8 <= k0 + len {
+                let rows = bs.map(|b| b[j..j + 8].try_into().expect("8 lanes"));
+                for (at, bv) in simd.columns(rows).into_iter().enumerate() {
+                    for (s, &x) in acc.iter_mut().zip(&packed[j + at]) {
+                        *s = simd.mul_add(simd.splat(x), bv, *s);
+                    }
+                }
+                j += 8;
+            }
+            for j in j..k0 + len {
+                let bv = simd.vector(bs.map(|b| b[j]));
+                for (s, &x) in acc.iter_mut().zip(&packed[j]) {
+                    *s = simd.mul_add(simd.splat(x), bv, *s);
+                }
+            }
+            // Lane q of accumulator i is entry (i, l + q).
+            let sums = acc.map(|v| simd.values(v));
+            for q in 0..COLS_AT_ONCE {
+                let out = &mut c[(l + q) * M..(l + q + 1) * M];
+                store(out, &sums.map(|row| row[q]), write, block == 0);
+            }
         }
-        (false, Columns::Strided(b, cs)) => {
-            rows_of::<S, _, 2>(simd, (m, k, n), a, Strided(b, cs), write, c)
+        l += COLS_AT_ONCE;
+    }
+    // The last columns, one at a time, in the same chains.
+    for l in l..n {
+        let bl = column(l);
+        for (block, k0) in (0..k).step_by(KC).enumerate() {
+            let mut acc = [0.0f64; M];
+            for (av, &x) in packed[k0..].iter().zip(&bl[k0..]).take(KC) {
+                for (s, &y) in acc.iter_mut().zip(av) {
+                    *s = y.mul_add(x, *s);
+                }
+            }
+            store(&mut c[l * M..(l + 1) * M], &acc, write, block == 0);
         }
-        (true, Columns::Listed(b)) => rows_of::<S, _, 1>(simd, (m, k, n), a, Listed(b), write, c),
-        (false, Columns::Listed(b)) => rows_of::<S, _, 2>(simd, (m, k, n), a, Listed(b), write, c),
     }
 }
 
