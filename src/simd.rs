@@ -82,6 +82,8 @@ pub trait Lanes<const L: usize>: Copy {
     fn exchange(self, a: Self::V, b: Self::V) -> (Self::V, Self::V);
     /// `a + b` lane by lane.
     fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a·b` lane by lane.
+    fn mul(self, a: Self::V, b: Self::V) -> Self::V;
     /// `a·b + c` lane by lane, rounded once (`f64::mul_add`, x86 `vfmadd`).
     fn mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// The columns of the `L` × `L` matrix whose rows are `rows`: lane i of vector j is
@@ -142,6 +144,15 @@ impl<const L: usize> Lanes<L> for Portable {
         let mut s = [0.0; L];
         for l in 0..L {
             s[l] = a[l] + b[l];
+        }
+        s
+    }
+
+    #[inline(always)]
+    fn mul(self, a: [f64; L], b: [f64; L]) -> [f64; L] {
+        let mut s = [0.0; L];
+        for l in 0..L {
+            s[l] = a[l] * b[l];
         }
         s
     }
@@ -262,6 +273,11 @@ impl Lanes<8> for Avx512 {
     }
 
     #[inline(always)]
+    fn mul(self, a: Self::V, b: Self::V) -> Self::V {
+        unsafe { std::arch::x86_64::_mm512_mul_pd(a, b) }
+    }
+
+    #[inline(always)]
     fn mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V {
         unsafe { std::arch::x86_64::_mm512_fmadd_pd(a, b, c) }
     }
@@ -352,6 +368,9 @@ impl Lanes<8> for Avx512 {
     }
     fn add(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
         <Portable as Lanes<8>>::add(Portable, a, b)
+    }
+    fn mul(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
+        <Portable as Lanes<8>>::mul(Portable, a, b)
     }
     fn mul_add(self, a: [f64; 8], b: [f64; 8], c: [f64; 8]) -> [f64; 8] {
         <Portable as Lanes<8>>::mul_add(Portable, a, b, c)
@@ -476,7 +495,7 @@ mod tests {
             .collect();
         let bits = |v: [f64; 8]| v.map(f64::to_bits);
         #[inline(always)]
-        fn all_ops<I: Lanes<8>>(isa: I, a: [f64; 8], b: [f64; 8]) -> [[f64; 8]; 7] {
+        fn all_ops<I: Lanes<8>>(isa: I, a: [f64; 8], b: [f64; 8]) -> [[f64; 8]; 8] {
             let (x, y) = (isa.vector(a), isa.vector(b));
             let (lo, hi) = isa.exchange(x, y);
             // Products against a third value whose product with x is not exact (1/3), and
@@ -490,6 +509,7 @@ mod tests {
                 isa.values(isa.add(x, y)),
                 isa.values(isa.mul_add(x, third, y)),
                 isa.values(isa.mul_add(x, y, isa.vector(a.map(|v| -v)))),
+                isa.values(isa.mul(x, y)),
             ]
         }
         for chunk in pairs.chunks(8) {
@@ -536,7 +556,7 @@ mod tests {
             // The sums' NaN is some NaN: Rust leaves the sign and payload of an arithmetic
             // NaN unspecified (and the kernels add no NaN).
             let same = |x: f64, y: f64| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan());
-            for op in 4..7 {
+            for op in 4..8 {
                 for l in 0..8 {
                     assert!(same(direct[op][l], want[op][l]), "op {op} on {chunk:?}");
                     assert!(same(compiled[op][l], want[op][l]), "op {op} on {chunk:?}");

@@ -157,6 +157,15 @@ fn rows_across<'b, S: Lanes<8>, B: Column<'b>, const M: usize>(
     let mut l = 0;
     while l + COLS_AT_ONCE <= n {
         let bs: [&[f64]; COLS_AT_ONCE] = std::array::from_fn(|q| column(l + q));
+        // The eight columns of C, lane q of vector i being entry (i, l + q): kept in
+        // registers across the blocks of k and written once (C is read first where the sums
+        // are added to it).
+        let mut total = [zero; M];
+        if let Write::Add = write {
+            for (i, t) in total.iter_mut().enumerate() {
+                *t = simd.vector(std::array::from_fn(|q| c[(l + q) * M + i]));
+            }
+        }
         for (block, k0) in (0..k).step_by(KC).enumerate() {
             let len = KC.min(k - k0);
             let mut acc = [zero; M];
@@ -176,11 +185,17 @@ fn rows_across<'b, S: Lanes<8>, B: Column<'b>, const M: usize>(
                     *s = simd.mul_add(simd.splat(x), bv, *s);
                 }
             }
-            // Lane q of accumulator i is entry (i, l + q).
-            let sums = acc.map(|v| simd.values(v));
-            for q in 0..COLS_AT_ONCE {
-                let out = &mut c[(l + q) * M..(l + q + 1) * M];
-                store(out, &sums.map(|row| row[q]), write, block == 0);
+            for (t, &sums) in total.iter_mut().zip(&acc) {
+                *t = write.lanes(simd, *t, sums, block == 0);
+            }
+        }
+        let total = total.map(|v| simd.values(v));
+        for (q, out) in c[l * M..(l + COLS_AT_ONCE) * M]
+            .chunks_exact_mut(M)
+            .enumerate()
+        {
+            for (v, t) in out.iter_mut().zip(&total) {
+                *v = t[q];
             }
         }
         l += COLS_AT_ONCE;
@@ -327,14 +342,13 @@ fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
                 }
             }
             for (o, acc) in acc.iter().enumerate() {
-                let sums = acc.map(|v| simd.values(v));
                 let at = o * m + i;
-                store(
-                    &mut c[at..at + 8 * H],
-                    sums.as_flattened(),
-                    write,
-                    block == 0,
-                );
+                for (h, &v) in acc.iter().enumerate() {
+                    let out: &mut [f64; 8] = (&mut c[at + 8 * h..at + 8 * h + 8])
+                        .try_into()
+                        .expect("8 lanes");
+                    store_lanes(simd, out, v, write, block == 0);
+                }
             }
         }
         i += 8 * H;
@@ -378,6 +392,21 @@ impl Write {
             _ => old + s,
         }
     }
+
+    /// [`Write::entry`] lane by lane.
+    #[inline(always)]
+    fn lanes<S: Lanes<8>>(self, simd: S, old: S::V, s: S::V, first: bool) -> S::V {
+        match self {
+            Write::Set(alpha) if first => simd.mul(simd.splat(alpha), s),
+            _ => simd.add(old, s),
+        }
+    }
+}
+
+/// One block's sums, eight entries of C in one vector, into C: [`Write::entry`] lane by lane.
+#[inline(always)]
+fn store_lanes<S: Lanes<8>>(simd: S, c: &mut [f64; 8], sums: S::V, write: Write, first: bool) {
+    *c = simd.values(write.lanes(simd, simd.vector(*c), sums, first));
 }
 
 /// One block's sums into C.
