@@ -10,7 +10,7 @@
 //! finite numbers stays finite.
 
 use super::{expanded_indices, AggContext, Aggregator, FillLast};
-use crate::data::{map_blocks_mut_in_order, mean_of_rows_into, UpdatesView, MEAN_BLOCK};
+use crate::data::{map_blocks_mut_in_order, mean_of_rows_after, UpdatesView, MEAN_BLOCK};
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
 use nalgebra::DVector;
@@ -62,7 +62,9 @@ impl Aggregator for Average {
 
     /// The mean's pass writes each block of the last column, then adds it (its copies in
     /// their turn) with the same block of the others: the bits of
-    /// [`Aggregator::aggregate_counted`] on the written columns.
+    /// [`Aggregator::aggregate_counted`] on the written columns. Where the others come first,
+    /// each once and in order, and the fill sums them anyway (ALIE's mean), their sum is
+    /// taken from it instead of read again.
     fn aggregate_counted_filling(
         &self,
         mut x: FillLast<'_>,
@@ -73,9 +75,20 @@ impl Aggregator for Average {
             return self.aggregate_counted(x.written(), counts, cx);
         };
         let (others, last, fill) = x.parts();
+        let others_first = idx.iter().copied().take(others.n()).eq(0..others.n());
         let means = map_blocks_mut_in_order(last, MEAN_BLOCK, |b, out| {
             let lo = b * MEAN_BLOCK;
-            fill(others, lo, out);
+            let mut acc = vec![0.0; out.len()];
+            let offered = fill(others, lo, out, others_first.then_some(&mut acc[..]));
+            let summed = if offered {
+                // The fill's sums start from the first vector, the mean's from +0: the same
+                // additions, except that a zero sum the fill ends at −0 is +0 here.
+                acc.iter_mut().for_each(|a| *a += 0.0);
+                others.n()
+            } else {
+                acc.fill(0.0);
+                0
+            };
             let out = &*out;
             let rows: Vec<&[f64]> = idx
                 .iter()
@@ -87,8 +100,7 @@ impl Aggregator for Average {
                     }
                 })
                 .collect();
-            let mut acc = vec![0.0; out.len()];
-            mean_of_rows_into(&mut acc, &rows);
+            mean_of_rows_after(&mut acc, &rows, summed);
             acc
         });
         checked_mean(x.filled(), &idx, DVector::from_vec(means.concat()))

@@ -138,7 +138,7 @@ pub(crate) fn gram_about_filling(mut x: FillLast<'_>) -> (Vec<f64>, UpdatesView<
     let cols: Vec<usize> = (0..others.n()).collect();
     let block = pairs_block_len(others.d(), true);
     let partials = map_blocks_mut_in_order(last, block, |b, out| {
-        fill(others, b * block, out);
+        fill(others, b * block, out, None);
         pairs_of_block::<true>(
             others,
             &cols,

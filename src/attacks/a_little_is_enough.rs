@@ -98,6 +98,23 @@ impl Attack for ALittleIsEnough {
     }
 }
 
+impl ALittleIsEnough {
+    /// [`Coordinatewise::fill_block`], the honest sum kept in `sum` when given.
+    fn fill_from(
+        &self,
+        honest: UpdatesView<'_>,
+        lo: usize,
+        out: &mut [f64],
+        sum: Option<&mut [f64]>,
+    ) {
+        let (mut mean, mut std) = (vec![0.0; out.len()], vec![0.0; out.len()]);
+        mean_std_block(honest, lo, &mut mean, &mut std, sum);
+        for ((v, m), s) in out.iter_mut().zip(&mean).zip(&std) {
+            *v = alie_value(*m, *s, self.tau);
+        }
+    }
+}
+
 impl Coordinatewise for ALittleIsEnough {
     fn check_honest(&self, honest: UpdatesView<'_>) -> Result<()> {
         require_two("a_little_is_enough", honest.n())
@@ -105,11 +122,19 @@ impl Coordinatewise for ALittleIsEnough {
 
     /// The block's mean and deviation while its values are in cache, then ḡ + σ·τ.
     fn fill_block(&self, honest: UpdatesView<'_>, lo: usize, out: &mut [f64]) {
-        let (mut mean, mut std) = (vec![0.0; out.len()], vec![0.0; out.len()]);
-        mean_std_block(honest, lo, &mut mean, &mut std);
-        for ((v, m), s) in out.iter_mut().zip(&mean).zip(&std) {
-            *v = alie_value(*m, *s, self.tau);
-        }
+        self.fill_from(honest, lo, out, None);
+    }
+
+    /// The mean's sum, before its division, is the sum asked for.
+    fn fill_block_and_sum(
+        &self,
+        honest: UpdatesView<'_>,
+        lo: usize,
+        out: &mut [f64],
+        sum: &mut [f64],
+    ) -> bool {
+        self.fill_from(honest, lo, out, Some(sum));
+        true
     }
 
     /// A NaN is refused: ∞ − ∞, where the honest sums overflow (the mean ±∞, σ = +∞) and
@@ -160,11 +185,15 @@ fn block_of(x: UpdatesView<'_>, lo: usize, len: usize) -> Vec<&[f64]> {
 
 /// The mean of `rows` coordinate by coordinate into `mean`, as NumPy computes it: the first
 /// row, plus each next row left to right, divided by the count. Four rows per sweep over
-/// `mean` ([`add_weighted_rows`] with weights 1, which add each row exactly).
-fn mean_of_rows(rows: &[&[f64]], mean: &mut [f64]) {
+/// `mean` ([`add_weighted_rows`] with weights 1, which add each row exactly). The sum before
+/// the division is copied into `sum` when given.
+fn mean_of_rows(rows: &[&[f64]], mean: &mut [f64], sum: Option<&mut [f64]>) {
     mean.copy_from_slice(rows[0]);
     let ones = vec![1.0; rows.len() - 1];
     add_weighted_rows(mean, &rows[1..], &ones, None);
+    if let Some(sum) = sum {
+        sum.copy_from_slice(mean);
+    }
     let n = rows.len() as f64;
     mean.iter_mut().for_each(|a| *a /= n);
 }
@@ -204,10 +233,17 @@ fn std_of_rows(rows: &[&[f64]], mean: &[f64], std: &mut [f64]) {
 
 /// Mean and deviation (ddof = 1) of coordinates `lo .. lo + mean.len()` of `x`: the block is
 /// read from memory once, by the mean's pass, and is still in cache for the deviations'.
-/// (Prefetching the next block during the deviations' pass was measured: no gain.)
-fn mean_std_block(x: UpdatesView<'_>, lo: usize, mean: &mut [f64], std: &mut [f64]) {
+/// (Prefetching the next block during the deviations' pass was measured: no gain.) The sum
+/// behind the mean goes into `sum` when given.
+fn mean_std_block(
+    x: UpdatesView<'_>,
+    lo: usize,
+    mean: &mut [f64],
+    std: &mut [f64],
+    sum: Option<&mut [f64]>,
+) {
     let rows = block_of(x, lo, mean.len());
-    mean_of_rows(&rows, mean);
+    mean_of_rows(&rows, mean, sum);
     std_of_rows(&rows, mean, std);
 }
 
@@ -217,7 +253,7 @@ pub(crate) fn byzfl_mean(x: UpdatesView<'_>) -> DVector<f64> {
     let rows = block_rows(x.n());
     let mut mean = vec![0.0; x.d()];
     for_each_block_mut(&mut mean, rows, |b, m| {
-        mean_of_rows(&block_of(x, b * rows, m.len()), m);
+        mean_of_rows(&block_of(x, b * rows, m.len()), m, None);
     });
     DVector::from_vec(mean)
 }
@@ -238,7 +274,7 @@ pub(crate) fn byzfl_mean_std(
     let mut mean = vec![0.0; x.d()];
     let std = map_blocks_mut_in_order(&mut mean, rows, |b, m| {
         let mut s = vec![0.0; m.len()];
-        mean_std_block(x, b * rows, m, &mut s);
+        mean_std_block(x, b * rows, m, &mut s, None);
         s
     });
     Ok((DVector::from_vec(mean), DVector::from_vec(std.concat())))
@@ -400,5 +436,39 @@ mod tests {
         assert!(crate::attacks::build("ALittleIsEnough", &p, Compat::Byzfl).is_err());
         let p = Params::new().with("tua", 1.0);
         assert!(crate::attacks::build("a_little_is_enough", &p, Compat::Native).is_err());
+    }
+
+    /// The block and the sum offered to the average: the same block as `fill_block`, and each
+    /// coordinate's honest values added left to right from the first (a −0 column included,
+    /// whose sum stays −0). Fails if the sum is taken after the mean's division, or from +0.
+    #[test]
+    fn the_offered_sum_is_the_means_sum() {
+        use rand::RngExt;
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let mut rng = rng_from_seed(11);
+        let (n, d) = (6, 53);
+        let cols: Vec<DVector<f64>> = (0..n)
+            .map(|_| {
+                DVector::from_fn(d, |i, _| {
+                    if i == 7 {
+                        -0.0
+                    } else {
+                        rng.random::<f64>() * 1e3 - 3.0
+                    }
+                })
+            })
+            .collect();
+        let x = Updates::from_columns(&cols).unwrap();
+        let a = ALittleIsEnough::new(1.5);
+        let (lo, len) = (5, 40);
+        let (mut plain, mut out, mut sum) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
+        a.fill_block(x.view(), lo, &mut plain);
+        assert!(a.fill_block_and_sum(x.view(), lo, &mut out, &mut sum));
+        assert_eq!(bits(&out), bits(&plain));
+        let expected: Vec<f64> = (lo..lo + len)
+            .map(|k| (1..n).fold(cols[0][k], |s, i| s + cols[i][k]))
+            .collect();
+        assert_eq!(bits(&sum), bits(&expected));
+        assert_eq!(sum[7 - lo].to_bits(), (-0.0f64).to_bits());
     }
 }

@@ -125,6 +125,23 @@ pub trait Coordinatewise: Sync {
     /// Coordinates `lo .. lo + out.len()` of the attack vector.
     fn fill_block(&self, honest: UpdatesView<'_>, lo: usize, out: &mut [f64]);
 
+    /// [`Coordinatewise::fill_block`], and, where the attack computes it anyway, the honest
+    /// vectors' sum over the same coordinates into `sum`, each added left to right from the
+    /// first vector's value (ALIE's mean): a rule that sums the same block (the average)
+    /// then reads it instead of the vectors. Returns whether `sum` was written; by default
+    /// it is not (and is left as it was).
+    fn fill_block_and_sum(
+        &self,
+        honest: UpdatesView<'_>,
+        lo: usize,
+        out: &mut [f64],
+        sum: &mut [f64],
+    ) -> bool {
+        let _ = sum;
+        self.fill_block(honest, lo, out);
+        false
+    }
+
     /// The check of the whole vector once written.
     ///
     /// # Errors

@@ -447,9 +447,15 @@ pub(crate) const MEAN_BLOCK: usize = 4096;
 /// on entry), as [`UpdatesView::mean_of`] computes each coordinate: the rows added in their
 /// order, divided by their number, recomputed where a finite sum overflowed.
 pub(crate) fn mean_of_rows_into(acc: &mut [f64], rows: &[&[f64]]) {
+    mean_of_rows_after(acc, rows, 0);
+}
+
+/// [`mean_of_rows_into`] where `acc` already holds the sum of the first `summed` rows (from
+/// zeros, in their order): the others are added to it.
+pub(crate) fn mean_of_rows_after(acc: &mut [f64], rows: &[&[f64]], summed: usize) {
     let k = rows.len().max(1) as f64;
     let ones = vec![1.0; rows.len()];
-    add_weighted_rows(acc, rows, &ones, None);
+    add_weighted_rows(acc, &rows[summed..], &ones[summed..], None);
     // Divide (as NumPy's mean does) rather than multiply by 1/k, so ByzFL's rules are
     // reproduced to the last bit where the summation order agrees.
     for a in acc.iter_mut() {
