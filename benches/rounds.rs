@@ -18,6 +18,13 @@
 //!   the round hands them (40 honest, the Byzantine one counted 10 times; 26.1 MB), i.e.
 //!   their Gram pass over the data plus what follows it.
 //!
+//! `LBOUNDS_BENCH_FLOOR=1` also prints, before each round's criterion run, its arithmetic
+//! floor (the issue's yardstick: the round's multiply-adds at this machine's matrix-product
+//! rate) beside the round, both timed within the same few seconds, for every row whatever
+//! the filter: the median wall time of 60 products of `gemm/784x256x100` (the `training`
+//! bench's yardstick) before and after the median of 60 rounds. On these shared VMs the rate and the rounds each move by 10–25 % from hour to
+//! hour (docs/performance.md, "across13"), so a ratio of numbers taken apart means little.
+//!
 //! On a shared machine, `LBOUNDS_BENCH_CPU_TIME=1` measures the CPU time the process spends
 //! (all its threads, from `/proc/self/task/*/schedstat`) instead of wall time: time slices
 //! lost to other processes then drop out (their cache and memory traffic do not). With one
@@ -65,8 +72,83 @@ fn defence(rule: &str, pre: &[&str]) -> PipelineSpec {
     }
 }
 
+/// Multiply-adds of one round, as docs/performance.md counts them ("thin13"): per client
+/// (40, batch 32), the forward and weight-gradient products, 2·b·Σ fan-in·fan-out over the
+/// layers, the back-propagation below the last layer, b·Σ over the layers above the first,
+/// and the momentum's d; then the rule's pair terms over d (`pre`/`rule` as in
+/// [`defence`]): NNM's 1 225 distances among the 50 vectors, Krum's 861 Gram entries of the
+/// 41 distinct vectors, the geometric median's Gram and one weighted sum of the 41.
+/// Additions, comparisons, exp and sorting are not counted.
+fn round_madds(widths: &[usize], rule: &str) -> f64 {
+    let layers: Vec<f64> = widths.windows(2).map(|w| (w[0] * w[1]) as f64).collect();
+    let d: f64 = widths.windows(2).map(|w| ((w[0] + 1) * w[1]) as f64).sum();
+    let b = 32.0;
+    let client = 2.0 * b * layers.iter().sum::<f64>() + b * layers[1..].iter().sum::<f64>() + d;
+    let pairs = match rule {
+        "nnm+trmean" => 1225.0,
+        "krum" => 861.0,
+        "geometric_median" => 861.0 + 41.0,
+        _ => 0.0,
+    };
+    40.0 * client + pairs * d
+}
+
+/// Seconds per call of `f`: the median of `calls` calls, each timed alone by wall clock (a
+/// call that lost its time slice to another VM is an outlier the median drops; the process's
+/// CPU time, which [`common::timed`] can use, advances only at scheduler ticks, too coarse
+/// for one call), on a thread of rayon's pool as [`common::timed`] runs them, after a few
+/// unmeasured calls.
+fn median_seconds<R: Send>(calls: usize, mut f: impl FnMut() -> R + Send) -> f64 {
+    lbounds::experiment::on_pool(|| {
+        for _ in 0..calls / 10 + 1 {
+            std::hint::black_box(f());
+        }
+        let mut t: Vec<f64> = (0..calls.max(1))
+            .map(|_| {
+                let wall = std::time::Instant::now();
+                std::hint::black_box(f());
+                wall.elapsed().as_secs_f64()
+            })
+            .collect();
+        t.sort_by(f64::total_cmp);
+        t[t.len() / 2]
+    })
+}
+
+/// One line per round on stderr under `LBOUNDS_BENCH_FLOOR` (see the module's doc).
+fn print_floor(name: &str, widths: &[usize], rule: &str, tr: &mut Trainer<'_>) {
+    let mut rng = rng_from_seed(1);
+    let mut normal = |_: usize, _: usize| rng.sample::<f64, _>(StandardNormal);
+    let (a, b) = (
+        DMatrix::from_fn(784, 256, &mut normal),
+        DMatrix::from_fn(256, 100, &mut normal),
+    );
+    let mut out = DMatrix::<f64>::zeros(784, 100);
+    let mut rate = || {
+        let t = median_seconds(60, || out.gemm(1.0, &a, &b, 0.0));
+        (784.0 * 256.0 * 100.0) / t
+    };
+    let before = rate();
+    let round = median_seconds(60, || tr.round().unwrap());
+    let after = rate();
+    let madds = round_madds(widths, rule);
+    let floor = madds / before.max(after);
+    eprintln!(
+        "floor {name}: {:.1} M multiply-adds at {:.1} G/s (the faster of {:.1} before and {:.1} \
+         after) = {:.3} ms; the round's median {:.3} ms = {:.2}× the floor",
+        madds / 1e6,
+        before.max(after) / 1e9,
+        before / 1e9,
+        after / 1e9,
+        floor * 1e3,
+        round * 1e3,
+        round / floor
+    );
+}
+
 fn rounds(c: &mut Criterion) {
     common::print_host();
+    let floors = std::env::var_os("LBOUNDS_BENCH_FLOOR").is_some();
     let data = Synthetic::parse("classes=10,features=784,records=2560")
         .unwrap()
         .generate(&mut rng_named(0, 0, "data"))
@@ -75,9 +157,10 @@ fn rounds(c: &mut Criterion) {
         .clients(&data, 40, &mut rng_named(0, 0, "partition"))
         .unwrap();
     let models = [
-        ("softmax", ModelSpec::Softmax),
+        ("softmax", &[784, 10][..], ModelSpec::Softmax),
         (
             "mlp",
+            &[784, 100, 10][..],
             ModelSpec::Mlp {
                 hidden: vec![100],
                 activation: Activation::Relu,
@@ -95,7 +178,7 @@ fn rounds(c: &mut Criterion) {
     g.sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    for (mname, spec) in &models {
+    for (mname, widths, spec) in &models {
         let model = spec.build(784, data.task()).unwrap();
         let init = model.init(&mut rng_named(0, 0, "init"));
         for (dname, d) in &defences {
@@ -114,6 +197,9 @@ fn rounds(c: &mut Criterion) {
                 Streams::new(0, 0),
             )
             .unwrap();
+            if floors {
+                print_floor(&format!("{mname}/{dname}"), widths, dname, &mut tr);
+            }
             g.bench_function(format!("{mname}/{dname}"), |b| {
                 timed(b, || tr.round().unwrap())
             });
