@@ -86,7 +86,6 @@ impl Aggregator for Average {
                 acc.iter_mut().for_each(|a| *a += 0.0);
                 others.n()
             } else {
-                acc.fill(0.0);
                 0
             };
             let out = &*out;

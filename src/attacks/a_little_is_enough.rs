@@ -84,7 +84,7 @@ impl Attack for ALittleIsEnough {
         let rows = block_rows(honest.n());
         map_row_blocks_mut_in_order(out, d, rows, |b, copies| {
             let (first, rest) = copies.split_first_mut().expect("f ≥ 1 vectors");
-            self.fill_block(honest, b * rows, first);
+            self.fill_block(honest, b * rows, first, None);
             for c in rest {
                 c.copy_from_slice(first);
             }
@@ -98,43 +98,27 @@ impl Attack for ALittleIsEnough {
     }
 }
 
-impl ALittleIsEnough {
-    /// [`Coordinatewise::fill_block`], the honest sum kept in `sum` when given.
-    fn fill_from(
-        &self,
-        honest: UpdatesView<'_>,
-        lo: usize,
-        out: &mut [f64],
-        sum: Option<&mut [f64]>,
-    ) {
-        let (mut mean, mut std) = (vec![0.0; out.len()], vec![0.0; out.len()]);
-        mean_std_block(honest, lo, &mut mean, &mut std, sum);
-        for ((v, m), s) in out.iter_mut().zip(&mean).zip(&std) {
-            *v = alie_value(*m, *s, self.tau);
-        }
-    }
-}
-
 impl Coordinatewise for ALittleIsEnough {
     fn check_honest(&self, honest: UpdatesView<'_>) -> Result<()> {
         require_two("a_little_is_enough", honest.n())
     }
 
-    /// The block's mean and deviation while its values are in cache, then ḡ + σ·τ.
-    fn fill_block(&self, honest: UpdatesView<'_>, lo: usize, out: &mut [f64]) {
-        self.fill_from(honest, lo, out, None);
-    }
-
-    /// The mean's sum, before its division, is the sum asked for.
-    fn fill_block_and_sum(
+    /// The block's mean and deviation while its values are in cache, then ḡ + σ·τ; the
+    /// mean's sum, before its division, is the sum asked for.
+    fn fill_block(
         &self,
         honest: UpdatesView<'_>,
         lo: usize,
         out: &mut [f64],
-        sum: &mut [f64],
+        sum: Option<&mut [f64]>,
     ) -> bool {
-        self.fill_from(honest, lo, out, Some(sum));
-        true
+        let summed = sum.is_some();
+        let (mut mean, mut std) = (vec![0.0; out.len()], vec![0.0; out.len()]);
+        mean_std_block(honest, lo, &mut mean, &mut std, sum);
+        for ((v, m), s) in out.iter_mut().zip(&mean).zip(&std) {
+            *v = alie_value(*m, *s, self.tau);
+        }
+        summed
     }
 
     /// A NaN is refused: ∞ − ∞, where the honest sums overflow (the mean ±∞, σ = +∞) and
@@ -438,7 +422,7 @@ mod tests {
         assert!(crate::attacks::build("a_little_is_enough", &p, Compat::Native).is_err());
     }
 
-    /// The block and the sum offered to the average: the same block as `fill_block`, and each
+    /// The block and the sum offered to the average: the same block as without the sum, and each
     /// coordinate's honest values added left to right from the first (a −0 column included,
     /// whose sum stays −0). Fails if the sum is taken after the mean's division, or from +0.
     #[test]
@@ -462,8 +446,8 @@ mod tests {
         let a = ALittleIsEnough::new(1.5);
         let (lo, len) = (5, 40);
         let (mut plain, mut out, mut sum) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
-        a.fill_block(x.view(), lo, &mut plain);
-        assert!(a.fill_block_and_sum(x.view(), lo, &mut out, &mut sum));
+        assert!(!a.fill_block(x.view(), lo, &mut plain, None));
+        assert!(a.fill_block(x.view(), lo, &mut out, Some(&mut sum)));
         assert_eq!(bits(&out), bits(&plain));
         let expected: Vec<f64> = (lo..lo + len)
             .map(|k| (1..n).fold(cols[0][k], |s, i| s + cols[i][k]))

@@ -122,25 +122,18 @@ pub trait Coordinatewise: Sync {
     /// Those of [`Attack::corrupt`] that depend on the honest vectors' number.
     fn check_honest(&self, honest: UpdatesView<'_>) -> Result<()>;
 
-    /// Coordinates `lo .. lo + out.len()` of the attack vector.
-    fn fill_block(&self, honest: UpdatesView<'_>, lo: usize, out: &mut [f64]);
-
-    /// [`Coordinatewise::fill_block`], and, where the attack computes it anyway, the honest
-    /// vectors' sum over the same coordinates into `sum`, each added left to right from the
-    /// first vector's value (ALIE's mean): a rule that sums the same block (the average)
-    /// then reads it instead of the vectors. Returns whether `sum` was written; by default
-    /// it is not (and is left as it was).
-    fn fill_block_and_sum(
+    /// Coordinates `lo .. lo + out.len()` of the attack vector ([`crate::aggregators::BlockFill`]):
+    /// given `sum`, also the honest vectors' sum over the same coordinates where the attack
+    /// computes it anyway (ALIE's mean), each added left to right from the first vector's
+    /// value, so that a rule summing the same block (the average) reads it instead of the
+    /// vectors. Returns whether `sum` was written (left as it was when not).
+    fn fill_block(
         &self,
         honest: UpdatesView<'_>,
         lo: usize,
         out: &mut [f64],
-        sum: &mut [f64],
-    ) -> bool {
-        let _ = sum;
-        self.fill_block(honest, lo, out);
-        false
-    }
+        sum: Option<&mut [f64]>,
+    ) -> bool;
 
     /// The check of the whole vector once written.
     ///

@@ -755,17 +755,12 @@ impl<'a> Trainer<'a> {
                 let counts: Vec<usize> = (0..=h).map(|i| if i < h { 1 } else { f }).collect();
                 match coordinatewise {
                     Some(cw) => {
-                        let fill =
-                            |honest: UpdatesView<'_>,
-                             lo: usize,
-                             out: &mut [f64],
-                             sum: Option<&mut [f64]>| match sum {
-                                Some(sum) => cw.fill_block_and_sum(honest, lo, out, sum),
-                                None => {
-                                    cw.fill_block(honest, lo, out);
-                                    false
-                                }
-                            };
+                        let fill = |honest: UpdatesView<'_>,
+                                    lo: usize,
+                                    out: &mut [f64],
+                                    sum: Option<&mut [f64]>| {
+                            cw.fill_block(honest, lo, out, sum)
+                        };
                         let x = FillLast::new(distinct, d, &fill)?;
                         let out = self.pipeline.run_counted_filling(x, &counts, &mut cx);
                         // The attack's own refusal comes first, as when it is written apart.
