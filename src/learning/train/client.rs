@@ -159,8 +159,11 @@ impl<'a> Client<'a> {
     /// examples divided by the expected batch size (q·Nᵢ = min(B, Nᵢ), an integer, so no
     /// rounding of q enters), with C = ∞ meaning no clipping and σ = 0 no draw at all.
     ///
+    /// The gradient is not checked finite: the caller does, in its next pass over it
+    /// ([`check_finite`], or the momentum step).
+    ///
     /// # Errors
-    /// The model's errors; [`Error::NonFinite`] for a gradient that overflows.
+    /// The model's errors.
     pub(super) fn gradient(
         &mut self,
         model: &dyn Model,
@@ -238,7 +241,6 @@ impl<'a> Client<'a> {
             grad.iter_mut().for_each(|g| *g /= expected);
             loss
         };
-        check_finite(grad)?;
         if let (Some(out), Some(classes)) = (flip, s.flip_classes) {
             if b == 0 {
                 out.iter_mut().for_each(|g| *g = 0.0);
@@ -267,7 +269,6 @@ impl<'a> Client<'a> {
             "invariant: stacked batch means"
         );
         let loss = net.loss_grad_from_first(theta, (x, &self.ybuf), product, grad)?;
-        check_finite(grad)?;
         if let (Some(out), Some(classes)) = (flip, s.flip_classes) {
             // The flipped labels' gradient on the same examples: the same product.
             flip_labels(&mut self.yflip, &self.ybuf, classes);
@@ -310,15 +311,20 @@ fn flip_labels(out: &mut Vec<f64>, y: &[f64], classes: usize) {
     out.extend(y.iter().map(|&v| top - v));
 }
 
-/// [`Error::NonFinite`] for a gradient that overflowed.
-fn check_finite(grad: &[f64]) -> Result<()> {
+/// [`gradient_overflow`] for a gradient with an entry that is not finite.
+pub(super) fn check_finite(grad: &[f64]) -> Result<()> {
     if crate::data::all_finite(grad) {
         Ok(())
     } else {
-        Err(Error::NonFinite {
-            what: "a client's gradient".into(),
-            detail: "it overflows f64 (the parameters or the data are too large)".into(),
-        })
+        Err(gradient_overflow())
+    }
+}
+
+/// [`Error::NonFinite`] for a client's gradient that overflowed.
+pub(super) fn gradient_overflow() -> Error {
+    Error::NonFinite {
+        what: "a client's gradient".into(),
+        detail: "it overflows f64 (the parameters or the data are too large)".into(),
     }
 }
 

@@ -591,7 +591,7 @@ impl<'a> Trainer<'a> {
                                             grad,
                                             flip.as_deref_mut(),
                                         )?;
-                                        momentum_step(col, grad, beta, alpha);
+                                        momentum_step(col, grad, beta, alpha)?;
                                         Ok(loss)
                                     })
                                 })
@@ -632,7 +632,7 @@ impl<'a> Trainer<'a> {
                     Algorithm::Dsgd => {
                         let loss =
                             client.gradient(model, theta, &settings, grad, flip.as_deref_mut())?;
-                        momentum_step(col, grad, beta, alpha);
+                        momentum_step(col, grad, beta, alpha)?;
                         Ok(loss)
                     }
                     Algorithm::FedAvg { local_steps } => {
@@ -640,6 +640,7 @@ impl<'a> Trainer<'a> {
                         let mut first = None;
                         for k in 0..local_steps {
                             let loss = client.gradient(model, col, &settings, grad, None)?;
+                            client::check_finite(grad)?;
                             if k == 0 {
                                 first = loss;
                             }
@@ -975,21 +976,43 @@ fn stacked_net<'m>(
 /// A client of a stacked group with its momentum column and its flipped-label gradient.
 type Member<'c, 'd> = (&'c mut Client<'d>, &'c mut [f64], Option<&'c mut [f64]>);
 
-/// Heavy-ball momentum m ← βm + (1 − β)g (β = 0: m ← g), ByzFL's order of operations.
-fn momentum_step(m: &mut [f64], g: &[f64], beta: f64, alpha: f64) {
-    if beta == 0.0 {
+/// Heavy-ball momentum m ← βm + (1 − β)g (β = 0: m ← g), ByzFL's order of operations, with
+/// the client's gradient g checked finite in the same pass ([`Error::NonFinite`] otherwise,
+/// m then being left partly updated: the run stops there).
+fn momentum_step(m: &mut [f64], g: &[f64], beta: f64, alpha: f64) -> Result<()> {
+    let finite = if beta == 0.0 {
         m.copy_from_slice(g);
+        all_finite(g)
     } else {
         // The widest vectors (the baseline build has two lanes): the same products and sum
-        // per entry.
+        // per entry, and `all_finite`'s sum of g·0 over 32 lanes (±0 for a finite g, NaN
+        // otherwise) while g is read anyway: a second pass over it cost 2–3 % of the D-SGD
+        // round (docs/performance.md, "fused13").
         crate::simd::widest(
             #[inline(always)]
             || {
-                for (m, g) in m.iter_mut().zip(g) {
-                    *m = *m * beta + alpha * g;
+                let mut zeros = [0.0f64; 32];
+                let mut ms = m.chunks_exact_mut(32);
+                let mut gs = g.chunks_exact(32);
+                for (m, g) in (&mut ms).zip(&mut gs) {
+                    for ((m, g), z) in m.iter_mut().zip(g).zip(&mut zeros) {
+                        *m = *m * beta + alpha * g;
+                        *z += g * 0.0;
+                    }
                 }
+                let mut tail = 0.0;
+                for (m, g) in ms.into_remainder().iter_mut().zip(gs.remainder()) {
+                    *m = *m * beta + alpha * g;
+                    tail += g * 0.0;
+                }
+                zeros.iter().fold(tail, |s, z| s + z) == 0.0
             },
-        );
+        )
+    };
+    if finite {
+        Ok(())
+    } else {
+        Err(client::gradient_overflow())
     }
 }
 

@@ -345,6 +345,36 @@ fn far_and_infinite_byzantine_vectors() {
     );
 }
 
+/// An honest client whose gradient overflows (features of 10²⁰⁰: residual times feature is
+/// past f64) stops the run at round 1 as diverged, naming the client's gradient, under
+/// momentum (the check fused into the momentum step), without momentum (β = 0 copies) and
+/// under FedAvg; the parameters stay those of round 0. Mutation that makes it fail
+/// (checked): the fused step reporting every gradient finite — the run then stops on the
+/// aggregate instead, which names the rule.
+#[test]
+fn an_overflowing_client_gradient_stops_the_run_naming_it() {
+    let mut data = clients(&[10, 10, 10]);
+    let x = DMatrix::from_element(3, 10, 1e200);
+    data[1] = Examples::new(x, vec![0.0; 10], Task::Regression).unwrap();
+    for (momentum, fedavg) in [(0.9, false), (0.0, false), (0.0, true)] {
+        let mut cfg = TrainConfig::new(3, 0.05, spec("average", 0));
+        cfg.momentum = momentum;
+        if fedavg {
+            cfg.algorithm = Algorithm::FedAvg { local_steps: 2 };
+        }
+        let (lines, s) = run(&cfg, &data, 0);
+        let case = format!("momentum {momentum}, FedAvg {fedavg}: {:?}", s.status);
+        match &s.status {
+            RunStatus::Diverged { round: 1, reason } => {
+                assert!(reason.contains("a client's gradient"), "{case}")
+            }
+            _ => panic!("{case}"),
+        }
+        assert_eq!(lines.len(), 1, "stops at round 1, {case}");
+        assert_eq!(s.params, vec![0.1, 0.2, -0.3], "{case}");
+    }
+}
+
 /// Bad input is refused before any round, naming the problem.
 #[test]
 fn bad_input_is_named() {
