@@ -978,7 +978,7 @@ type Member<'c, 'd> = (&'c mut Client<'d>, &'c mut [f64], Option<&'c mut [f64]>)
 
 /// Heavy-ball momentum m ← βm + (1 − β)g (β = 0: m ← g), ByzFL's order of operations, with
 /// the client's gradient g checked finite in the same pass ([`Error::NonFinite`] otherwise,
-/// m then being left partly updated: the run stops there).
+/// m then holding the non-finite update: the run stops there).
 fn momentum_step(m: &mut [f64], g: &[f64], beta: f64, alpha: f64) -> Result<()> {
     let finite = if beta == 0.0 {
         m.copy_from_slice(g);
