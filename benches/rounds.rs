@@ -22,8 +22,9 @@
 //! floor (the yardstick: the round's multiply-adds at this machine's matrix-product
 //! rate) beside the round, both timed within the same few seconds, for every row whatever
 //! the filter: the median wall time of 60 products of `gemm/784x256x100` (the `training`
-//! bench's yardstick) before and after the median of 60 rounds. On these shared VMs the rate and the rounds each move by 10–25 % from hour to
-//! hour (docs/performance.md, "across13"), so a ratio of numbers taken apart means little.
+//! bench's yardstick) before and after the median of 60 rounds. On these shared VMs the rate
+//! and the rounds each move by 10–25 % from hour to hour (docs/performance.md, "across13"),
+//! so a ratio of numbers taken apart means little.
 //!
 //! On a shared machine, `LBOUNDS_BENCH_CPU_TIME=1` measures the CPU time the process spends
 //! (all its threads, from `/proc/self/task/*/schedstat`) instead of wall time: time slices
