@@ -174,29 +174,40 @@ fn pair_block_len(d: usize) -> usize {
     (d / 8).next_multiple_of(8).clamp(256, DIST_BLOCK)
 }
 
-/// Coordinates per sub-block of [`pairs_in_block`] for `n` rows: every tile of the block
-/// reads the sub-block's rows, so all n of them (n × this many f64, about 32 kB) should stay
-/// in L1 while the tiles run over them; a multiple of 8 (the lanes). The sums do not depend on
-/// it: a tile's lane sums are carried from one sub-block to the next. (At n = 41 on the Intel
-/// host, 24, 32, 36 and 48 kB ran within the noise of each other; 12 kB, 25 % slower.)
-fn sub_block_len(n: usize) -> usize {
-    (4096 / n.max(1) / 8 * 8).clamp(8, 512)
+/// Rows up to which [`pairs_in_block`] sweeps a block in sub-blocks: with more, the rows of
+/// even a short sub-block overflow L1, and the tiles' lane sums (n²/2 lanes-wide vectors)
+/// would pass through memory for little work each; a block is then one sub-block.
+const SUB_BLOCK_ROWS: usize = 64;
+
+/// Coordinates per sub-block of [`pairs_in_block`] for `n` rows and `full` coordinates (the
+/// multiple-of-8 part of a block): every tile of the block reads the sub-block's rows, so all
+/// n of them (n × this many f64, about 32 kB) should stay in L1 while the tiles run over them;
+/// a multiple of 8 (the lanes), at least 64 (each tile's lane sums are loaded and stored once
+/// per sub-block). The sums do not depend on it: a tile's lane sums are carried from one
+/// sub-block to the next. (At n = 41 on the Intel host, 24, 32, 36 and 48 kB ran within the
+/// noise of each other; 12 kB, 25 % slower.)
+fn sub_block_len(n: usize, full: usize) -> usize {
+    if n <= SUB_BLOCK_ROWS {
+        (4096 / n.max(1) / 8 * 8).clamp(64, 512)
+    } else {
+        full
+    }
 }
 
-/// Adds the pair sums (see [`packed_pairs`]) of every pair i ≤ j of `rows` (one block of
-/// coordinates each, equally long) to `part` (packed upper triangle, row by row), a T×T tile
-/// of pairs at a time (the rows left over from whole groups of T, T×1 and one pair at a
-/// time). The cache lines of `next` (the next block's rows, or none) are
-/// prefetched spread evenly over the tiles.
+/// Writes the pair sums (see [`packed_pairs`]) of every pair i ≤ j of `rows` (one block of
+/// coordinates each, equally long) into `part` (packed upper triangle, row by row), a T×T
+/// tile of pairs at a time, the rows left over from whole groups of T in T×1 tiles and one
+/// pair at a time. The cache lines of `next` (the next block's rows, or none) are prefetched
+/// spread evenly over the tiles.
 ///
 /// The block is swept in sub-blocks ([`sub_block_len`]) small enough that the n rows of one
 /// stay in L1 while every tile passes over it, each tile's lane sums stored between
-/// sub-blocks: a tile then loads its 2T rows from L1 instead of L2 (tile by tile over the
-/// whole block, the rows were re-read from L2 for every tile, and the pass ran at a quarter
-/// of the multiply-add peak). For the Gram matrix (`DOT`), the sub-block's rows are shifted
-/// by r once into a scratch copy as it starts, instead of in every tile that loads them.
-/// Each pair's lanes still run over the coordinates in order from +0, so the bits are those
-/// of one tile over the whole block.
+/// sub-blocks: a tile then loads its rows from L1 instead of L2 (tile by tile over the whole
+/// block, the rows were re-read from L2 for every tile, and the Gram pass of Krum's round at
+/// n = 41 ran at a quarter of the multiply-add peak). For the Gram matrix (`DOT`), the
+/// sub-block's rows are shifted by r once into a scratch copy as it starts, instead of in
+/// every tile that loads them. Each pair's lanes still run over the coordinates in order from
+/// +0, so the bits are those of one tile over the whole block.
 #[inline(always)]
 fn pairs_in_block<const T: usize, const DOT: bool>(
     rows: &[&[f64]],
@@ -214,51 +225,31 @@ fn pairs_in_block<const T: usize, const DOT: bool>(
         .map(|g| std::array::from_fn(|t| g * T + t))
         .collect();
     let rest: Vec<usize> = (groups.len() * T..n).collect();
-    let squares: Vec<(usize, usize)> = (0..groups.len())
+    let squares: Vec<([usize; T], [usize; T])> = (0..groups.len())
         .flat_map(|ga| (ga..groups.len()).map(move |gb| (ga, gb)))
+        .map(|(ga, gb)| (groups[ga], groups[gb]))
         .collect();
-    let edges: Vec<(usize, usize)> = (0..groups.len())
-        .flat_map(|g| rest.iter().map(move |&j| (g, j)))
-        .collect();
-    let corners: Vec<(usize, usize)> = rest
+    let edges: Vec<([usize; T], [usize; 1])> = groups
         .iter()
-        .flat_map(|&i| rest.iter().filter(move |&&j| j >= i).map(move |&j| (i, j)))
+        .flat_map(|&g| rest.iter().map(move |&j| (g, [j])))
         .collect();
-    let mut square_sums = vec![[[[0.0f64; 8]; T]; T]; squares.len()];
-    let mut edge_sums = vec![[[[0.0f64; 8]; 1]; T]; edges.len()];
-    let mut corner_sums = vec![[[[0.0f64; 8]; 1]; 1]; corners.len()];
-    let sub = sub_block_len(n);
+    let corners: Vec<([usize; 1], [usize; 1])> = rest
+        .iter()
+        .flat_map(|&i| {
+            rest.iter()
+                .filter(move |&&j| j >= i)
+                .map(move |&j| ([i], [j]))
+        })
+        .collect();
+    let sub = sub_block_len(n, full);
+    let sweeps = full.div_ceil(sub.max(1)).max(1);
+    // With one sweep, each tile's sums are final when its visit ends: one slot, reused.
+    let slots = |tiles: usize| if sweeps == 1 { tiles.min(1) } else { tiles };
+    let mut square_sums = vec![[[[0.0; 8]; T]; T]; slots(squares.len())];
+    let mut edge_sums = vec![[[[0.0; 8]; 1]; T]; slots(edges.len())];
+    let mut corner_sums = vec![[[[0.0; 8]; 1]; 1]; slots(corners.len())];
     let mut shifted = vec![0.0; if DOT { n * sub } else { 0 }];
-    let visits = (squares.len() + edges.len() + corners.len()) * full.div_ceil(sub);
-    let mut prefetch = Prefetch::new(next, visits);
-    for lo in (0..full).step_by(sub) {
-        let w = sub.min(full - lo);
-        if DOT {
-            for (i, x) in rows.iter().enumerate() {
-                let out = &mut shifted[i * sub..i * sub + w];
-                for ((o, x), r) in out.iter_mut().zip(&x[lo..lo + w]).zip(&r[lo..lo + w]) {
-                    *o = x - r;
-                }
-            }
-        }
-        let here: Vec<&[f64]> = if DOT {
-            shifted.chunks(sub).map(|row| &row[..w]).collect()
-        } else {
-            rows.iter().map(|row| &row[lo..lo + w]).collect()
-        };
-        for (&(ga, gb), s) in squares.iter().zip(square_sums.iter_mut()) {
-            prefetch.share();
-            lane_sums::<T, T, DOT>(pick(&here, &groups[ga]), pick(&here, &groups[gb]), s);
-        }
-        for (&(g, j), s) in edges.iter().zip(edge_sums.iter_mut()) {
-            prefetch.share();
-            lane_sums::<T, 1, DOT>(pick(&here, &groups[g]), [here[j]], s);
-        }
-        for (&(i, j), s) in corners.iter().zip(corner_sums.iter_mut()) {
-            prefetch.share();
-            lane_sums::<1, 1, DOT>([here[i]], [here[j]], s);
-        }
-    }
+    let mut prefetch = Prefetch::new(next, (squares.len() + edges.len() + corners.len()) * sweeps);
     let mut store = |i: usize, j: usize, lanes: &[f64; 8]| {
         if i <= j {
             let tail: f64 = if DOT {
@@ -275,20 +266,70 @@ fn pairs_in_block<const T: usize, const DOT: bool>(
             part[i * (2 * n + 1 - i) / 2 + (j - i)] = lanes_total(lanes, tail);
         }
     };
-    for (&(ga, gb), s) in squares.iter().zip(&square_sums) {
-        for (ta, &i) in groups[ga].iter().enumerate() {
-            for (tb, &j) in groups[gb].iter().enumerate() {
-                store(i, j, &s[ta][tb]);
+    // At least one sweep, so that a block shorter than 8 still gets its tails.
+    for sweep in 0..sweeps {
+        let lo = sweep * sub;
+        let w = sub.min(full - lo);
+        if DOT {
+            for (i, x) in rows.iter().enumerate() {
+                let out = &mut shifted[i * sub..i * sub + w];
+                for ((o, x), r) in out.iter_mut().zip(&x[lo..lo + w]).zip(&r[lo..lo + w]) {
+                    *o = x - r;
+                }
             }
         }
+        let here: Vec<&[f64]> = if DOT {
+            (0..n).map(|i| &shifted[i * sub..i * sub + w]).collect()
+        } else {
+            rows.iter().map(|row| &row[lo..lo + w]).collect()
+        };
+        let at = Sweep {
+            here: &here,
+            first: sweep == 0,
+            last: sweep + 1 == sweeps,
+        };
+        at.tiles::<T, T, DOT>(&squares, &mut square_sums, &mut prefetch, &mut store);
+        at.tiles::<T, 1, DOT>(&edges, &mut edge_sums, &mut prefetch, &mut store);
+        at.tiles::<1, 1, DOT>(&corners, &mut corner_sums, &mut prefetch, &mut store);
     }
-    for (&(g, j), s) in edges.iter().zip(&edge_sums) {
-        for (ta, &i) in groups[g].iter().enumerate() {
-            store(i, j, &s[ta][0]);
+}
+
+/// One sweep of [`pairs_in_block`] over a sub-block: its rows (`here`), and whether it is
+/// the block's first (the lane sums start from +0) and last (the sums are final).
+struct Sweep<'a> {
+    here: &'a [&'a [f64]],
+    first: bool,
+    last: bool,
+}
+
+impl Sweep<'_> {
+    /// Adds the sweep's coordinates to the lane sums of every TA×TB tile of `tiles` (the rows
+    /// of each side), its own slot of `sums` each (or the one slot, reused, when the block
+    /// is one sweep), and hands the final sums of each pair to `store` on the last sweep.
+    #[inline(always)]
+    fn tiles<const TA: usize, const TB: usize, const DOT: bool>(
+        &self,
+        tiles: &[([usize; TA], [usize; TB])],
+        sums: &mut [[[[f64; 8]; TB]; TA]],
+        prefetch: &mut Prefetch<'_>,
+        store: &mut impl FnMut(usize, usize, &[f64; 8]),
+    ) {
+        let reuse = sums.len() < tiles.len();
+        for (t, (a, b)) in tiles.iter().enumerate() {
+            prefetch.share();
+            let s = &mut sums[if reuse { 0 } else { t }];
+            if self.first {
+                *s = [[[0.0; 8]; TB]; TA];
+            }
+            lane_sums::<TA, TB, DOT>(pick(self.here, a), pick(self.here, b), s);
+            if self.last {
+                for (ta, &i) in a.iter().enumerate() {
+                    for (tb, &j) in b.iter().enumerate() {
+                        store(i, j, &s[ta][tb]);
+                    }
+                }
+            }
         }
-    }
-    for (&(i, j), s) in corners.iter().zip(&corner_sums) {
-        store(i, j, &s[0][0]);
     }
 }
 
@@ -856,8 +897,10 @@ mod tests {
     }
 
     /// Every pair of the blocked kernel, whatever the number of rows (1 to 13: every number
-    /// of rows left over from whole groups, for tiles of 2 and of 4) and the length (a block
-    /// of 541 coordinates: 67 lanes-wide steps in two or more sub-blocks, and a tail of 5),
+    /// of rows left over from whole groups, for tiles of 2 and of 4; 65 to 68: the same past
+    /// `SUB_BLOCK_ROWS`, where a block is one sweep) and the length (a block of 541
+    /// coordinates: 67 lanes-wide steps, in two or more sub-blocks up to 64 rows, and a tail
+    /// of 5),
     /// is the sum of that pair alone: eight lane sums of fused multiply-adds over the
     /// coordinates in order, combined pairwise, plus the tail. Compared bit for bit,
     /// distances and Gram entries (the selections built on them rely on identical inputs
@@ -889,15 +932,15 @@ mod tests {
             ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail
         }
         let len = 541;
-        let data: Vec<Vec<f64>> = (0..14)
+        let data: Vec<Vec<f64>> = (0..69)
             .map(|i| {
                 (0..len)
                     .map(|j| ((i * 31 + j * 7) as f64 * 0.37).sin() * 1e3 + 5e3)
                     .collect()
             })
             .collect();
-        let r = &data[13];
-        for n in 1..=13 {
+        let r = &data[68];
+        for n in (1..=13).chain(65..=68) {
             let rows: Vec<&[f64]> = data[..n].iter().map(|v| v.as_slice()).collect();
             let np = n * (n + 1) / 2;
             let (mut d2, mut d4, mut g2, mut g4) =
