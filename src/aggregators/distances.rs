@@ -181,17 +181,20 @@ const SUB_BLOCK_ROWS: usize = 64;
 
 /// Coordinates per sub-block of [`pairs_in_block`] for `n` rows and `full` coordinates (the
 /// multiple-of-8 part of a block): every tile of the block reads the sub-block's rows, so all
-/// n of them (n × this many f64, about 32 kB) should stay in L1 while the tiles run over them;
-/// a multiple of 8 (the lanes), at least 64 (each tile's lane sums are loaded and stored once
-/// per sub-block). The sums do not depend on it: a tile's lane sums are carried from one
-/// sub-block to the next. (At n = 41 on the Intel host, 24, 32, 36 and 48 kB ran within the
-/// noise of each other; 12 kB, 25 % slower.)
+/// n of them (n × about this many f64, 32 kB) should stay in L1 while the tiles run over them;
+/// a multiple of 8 (the lanes), at least 64, and the block cut into sub-blocks of equal
+/// length. Each tile's lane sums are loaded and stored once per sub-block, which short
+/// sub-blocks do not repay: a block shorter than four sub-blocks is one (at n = 50 and
+/// d = 1 000, blocks of 128 and 256 coordinates cut into sub-blocks of 80 made Krum 2×
+/// slower). The sums do not depend on it: a tile's lane sums are carried from one sub-block
+/// to the next. (At n = 41 on the Intel host, 24, 32, 36 and 48 kB ran within the noise of
+/// each other; 12 kB, 25 % slower.)
 fn sub_block_len(n: usize, full: usize) -> usize {
-    if n <= SUB_BLOCK_ROWS {
-        (4096 / n.max(1) / 8 * 8).clamp(64, 512)
-    } else {
-        full
+    let target = (4096 / n.max(1) / 8 * 8).max(64);
+    if n > SUB_BLOCK_ROWS || full < 4 * target {
+        return full;
     }
+    full.div_ceil(full.div_ceil(target)).next_multiple_of(8)
 }
 
 /// Writes the pair sums (see [`packed_pairs`]) of every pair i ≤ j of `rows` (one block of
@@ -243,36 +246,26 @@ fn pairs_in_block<const T: usize, const DOT: bool>(
         .collect();
     let sub = sub_block_len(n, full);
     let sweeps = full.div_ceil(sub.max(1)).max(1);
-    // With one sweep, each tile's sums are final when its visit ends: one slot, reused.
-    let slots = |tiles: usize| if sweeps == 1 { tiles.min(1) } else { tiles };
+    // Each tile's lane sums between sweeps (none with one sweep: the sums are final when
+    // the tile's only visit ends).
+    let slots = |tiles: usize| if sweeps > 1 { tiles } else { 0 };
     let mut square_sums = vec![[[[0.0; 8]; T]; T]; slots(squares.len())];
     let mut edge_sums = vec![[[[0.0; 8]; 1]; T]; slots(edges.len())];
     let mut corner_sums = vec![[[[0.0; 8]; 1]; 1]; slots(corners.len())];
     let mut shifted = vec![0.0; if DOT { n * sub } else { 0 }];
     let mut prefetch = Prefetch::new(next, (squares.len() + edges.len() + corners.len()) * sweeps);
-    let mut store = |i: usize, j: usize, lanes: &[f64; 8]| {
-        if i <= j {
-            let tail: f64 = if DOT {
-                rows[i][full..]
-                    .iter()
-                    .zip(&rows[j][full..])
-                    .zip(&r[full..])
-                    .map(|((x, y), r)| (x - r) * (y - r))
-                    .sum()
-            } else {
-                sq_diffs_tail(rows[i], rows[j], full)
-            };
-            // Row i of the packed triangle starts after Σ_{r<i} (n − r) entries.
-            part[i * (2 * n + 1 - i) / 2 + (j - i)] = lanes_total(lanes, tail);
-        }
+    let mut out = Triangle::<DOT> {
+        rows,
+        r,
+        full,
+        part,
     };
     // At least one sweep, so that a block shorter than 8 still gets its tails.
     for sweep in 0..sweeps {
         let lo = sweep * sub;
         let w = sub.min(full - lo);
         if DOT {
-            for (i, x) in rows.iter().enumerate() {
-                let out = &mut shifted[i * sub..i * sub + w];
+            for (x, out) in rows.iter().zip(shifted.chunks_mut(sub.max(1))) {
                 for ((o, x), r) in out.iter_mut().zip(&x[lo..lo + w]).zip(&r[lo..lo + w]) {
                     *o = x - r;
                 }
@@ -285,51 +278,100 @@ fn pairs_in_block<const T: usize, const DOT: bool>(
         };
         let at = Sweep {
             here: &here,
-            first: sweep == 0,
             last: sweep + 1 == sweeps,
         };
-        at.tiles::<T, T, DOT>(&squares, &mut square_sums, &mut prefetch, &mut store);
-        at.tiles::<T, 1, DOT>(&edges, &mut edge_sums, &mut prefetch, &mut store);
-        at.tiles::<1, 1, DOT>(&corners, &mut corner_sums, &mut prefetch, &mut store);
+        at.tiles::<T, T, DOT>(&squares, &mut square_sums, &mut prefetch, &mut out);
+        at.tiles::<T, 1, DOT>(&edges, &mut edge_sums, &mut prefetch, &mut out);
+        at.tiles::<1, 1, DOT>(&corners, &mut corner_sums, &mut prefetch, &mut out);
     }
 }
 
 /// One sweep of [`pairs_in_block`] over a sub-block: its rows (`here`), and whether it is
-/// the block's first (the lane sums start from +0) and last (the sums are final).
+/// the block's last (the sums are then final).
 struct Sweep<'a> {
     here: &'a [&'a [f64]],
-    first: bool,
     last: bool,
 }
 
 impl Sweep<'_> {
     /// Adds the sweep's coordinates to the lane sums of every TA×TB tile of `tiles` (the rows
-    /// of each side), its own slot of `sums` each (or the one slot, reused, when the block
-    /// is one sweep), and hands the final sums of each pair to `store` on the last sweep.
+    /// of each side), kept in `sums` between sweeps (which start as +0; none when the block
+    /// is one sweep), and writes each pair's total to `out` on the last sweep.
     #[inline(always)]
     fn tiles<const TA: usize, const TB: usize, const DOT: bool>(
         &self,
         tiles: &[([usize; TA], [usize; TB])],
         sums: &mut [[[[f64; 8]; TB]; TA]],
         prefetch: &mut Prefetch<'_>,
-        store: &mut impl FnMut(usize, usize, &[f64; 8]),
+        out: &mut Triangle<'_, DOT>,
     ) {
-        let reuse = sums.len() < tiles.len();
         for (t, (a, b)) in tiles.iter().enumerate() {
             prefetch.share();
-            let s = &mut sums[if reuse { 0 } else { t }];
-            if self.first {
-                *s = [[[0.0; 8]; TB]; TA];
-            }
-            lane_sums::<TA, TB, DOT>(pick(self.here, a), pick(self.here, b), s);
-            if self.last {
-                for (ta, &i) in a.iter().enumerate() {
-                    for (tb, &j) in b.iter().enumerate() {
-                        store(i, j, &s[ta][tb]);
-                    }
+            let (a_rows, b_rows) = (pick(self.here, a), pick(self.here, b));
+            if sums.is_empty() {
+                // One sweep: the sums stay in registers and are final. (Copying a tile's 1 kB
+                // of sums out of `sums` and back instead of working in place was compiled to
+                // two `memmove` calls per visit, 8 % of Krum's time.)
+                let mut s = [[[0.0; 8]; TB]; TA];
+                lane_sums::<TA, TB, DOT>(a_rows, b_rows, &mut s);
+                out.store_tile(a, b, &s);
+            } else {
+                lane_sums::<TA, TB, DOT>(a_rows, b_rows, &mut sums[t]);
+                if self.last {
+                    out.store_tile(a, b, &sums[t]);
                 }
             }
         }
+    }
+}
+
+/// The packed triangle [`pairs_in_block`] writes, with what a pair's tail needs. (A method,
+/// not a closure: the closure was not inlined into the AVX-512 code, and its calls took half
+/// the kernel's time at d = 1 000.)
+struct Triangle<'a, const DOT: bool> {
+    rows: &'a [&'a [f64]],
+    r: &'a [f64],
+    /// Where the tails start.
+    full: usize,
+    part: &'a mut [f64],
+}
+
+impl<const DOT: bool> Triangle<'_, DOT> {
+    /// Writes the totals of a tile's pairs (rows `a` × rows `b`) from their lane sums.
+    #[inline(always)]
+    fn store_tile<const TA: usize, const TB: usize>(
+        &mut self,
+        a: &[usize; TA],
+        b: &[usize; TB],
+        sums: &[[[f64; 8]; TB]; TA],
+    ) {
+        for (ta, &i) in a.iter().enumerate() {
+            for (tb, &j) in b.iter().enumerate() {
+                self.store(i, j, &sums[ta][tb]);
+            }
+        }
+    }
+
+    /// Writes the pair (i, j)'s total from its lane sums, if i ≤ j (the upper triangle).
+    #[inline(always)]
+    fn store(&mut self, i: usize, j: usize, lanes: &[f64; 8]) {
+        if i > j {
+            return;
+        }
+        let (a, b, full) = (self.rows[i], self.rows[j], self.full);
+        let tail: f64 = if DOT {
+            a[full..]
+                .iter()
+                .zip(&b[full..])
+                .zip(&self.r[full..])
+                .map(|((x, y), r)| (x - r) * (y - r))
+                .sum()
+        } else {
+            sq_diffs_tail(a, b, full)
+        };
+        let n = self.rows.len();
+        // Row i of the packed triangle starts after Σ_{r<i} (n − r) entries.
+        self.part[i * (2 * n + 1 - i) / 2 + (j - i)] = lanes_total(lanes, tail);
     }
 }
 
@@ -896,12 +938,11 @@ mod tests {
         );
     }
 
-    /// Every pair of the blocked kernel, whatever the number of rows (1 to 13: every number
-    /// of rows left over from whole groups, for tiles of 2 and of 4; 65 to 68: the same past
-    /// `SUB_BLOCK_ROWS`, where a block is one sweep) and the length (a block of 541
-    /// coordinates: 67 lanes-wide steps, in two or more sub-blocks up to 64 rows, and a tail
-    /// of 5),
-    /// is the sum of that pair alone: eight lane sums of fused multiply-adds over the
+    /// Every pair of the blocked kernel, whatever the number of rows (1 to 13 and 57 to 68:
+    /// every number of rows left over from whole groups, for tiles of 2 and of 4; a block of
+    /// 541 coordinates is one sweep for up to 13 rows and past `SUB_BLOCK_ROWS`, and nine
+    /// sub-blocks for 57 to 64 rows) and the length (67 lanes-wide steps and a tail of 5), is
+    /// the sum of that pair alone: eight lane sums of fused multiply-adds over the
     /// coordinates in order, combined pairwise, plus the tail. Compared bit for bit,
     /// distances and Gram entries (the selections built on them rely on identical inputs
     /// getting identical sums whatever their position). Mutations checked: combining the
@@ -940,7 +981,7 @@ mod tests {
             })
             .collect();
         let r = &data[68];
-        for n in (1..=13).chain(65..=68) {
+        for n in (1..=13).chain(57..=68) {
             let rows: Vec<&[f64]> = data[..n].iter().map(|v| v.as_slice()).collect();
             let np = n * (n + 1) / 2;
             let (mut d2, mut d4, mut g2, mut g4) =
