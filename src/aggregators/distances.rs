@@ -25,7 +25,7 @@ pub(crate) use crate::data::{add_weighted_rows, sq_norm};
 ///
 /// One pass over the data: each block of coordinates adds its contribution to every pair;
 /// blocks run in parallel and their partial matrices are added in block order. Within a block
-/// the pairs are taken in register tiles ([`pairs_in_block`]): a T×T tile loads 2T rows per eight
+/// the pairs are taken in register tiles ([`pair_tile`]): a T×T tile loads 2T rows per eight
 /// coordinates and updates T² independent sums, so the loop is bound by arithmetic, not by
 /// loads or by one addition's latency (a pair at a time, as `data::sq_dist`, reads two values
 /// per subtract-multiply-add and ran 6× slower at d = 10⁶). Each pair's sum has the
@@ -174,43 +174,11 @@ fn pair_block_len(d: usize) -> usize {
     (d / 8).next_multiple_of(8).clamp(256, DIST_BLOCK)
 }
 
-/// Rows up to which [`pairs_in_block`] sweeps a block in sub-blocks: with more, the rows of
-/// even a short sub-block overflow L1, and the tiles' lane sums (n²/2 lanes-wide vectors)
-/// would pass through memory for little work each; a block is then one sub-block.
-const SUB_BLOCK_ROWS: usize = 64;
-
-/// Coordinates per sub-block of [`pairs_in_block`] for `n` rows and `full` coordinates (the
-/// multiple-of-8 part of a block): every tile of the block reads the sub-block's rows, so all
-/// n of them (n × about this many f64, 32 kB) should stay in L1 while the tiles run over them;
-/// a multiple of 8 (the lanes), at least 64, and the block cut into sub-blocks of equal
-/// length. Each tile's lane sums are loaded and stored once per sub-block, which short
-/// sub-blocks do not repay: a block shorter than four sub-blocks is one (at n = 50 and
-/// d = 1 000, blocks of 128 and 256 coordinates cut into sub-blocks of 80 made Krum 2×
-/// slower). The sums do not depend on it: a tile's lane sums are carried from one sub-block
-/// to the next. (At n = 41 on the Intel host, 24, 32, 36 and 48 kB ran within the noise of
-/// each other; 12 kB, 25 % slower.)
-fn sub_block_len(n: usize, full: usize) -> usize {
-    let target = (4096 / n.max(1) / 8 * 8).max(64);
-    if n > SUB_BLOCK_ROWS || full < 4 * target {
-        return full;
-    }
-    full.div_ceil(full.div_ceil(target)).next_multiple_of(8)
-}
-
-/// Writes the pair sums (see [`packed_pairs`]) of every pair i ≤ j of `rows` (one block of
-/// coordinates each, equally long) into `part` (packed upper triangle, row by row), a T×T
-/// tile of pairs at a time, the rows left over from whole groups of T in T×1 tiles and one
-/// pair at a time. The cache lines of `next` (the next block's rows, or none) are prefetched
-/// spread evenly over the tiles.
-///
-/// The block is swept in sub-blocks ([`sub_block_len`]) small enough that the n rows of one
-/// stay in L1 while every tile passes over it, each tile's lane sums stored between
-/// sub-blocks: a tile then loads its rows from L1 instead of L2 (tile by tile over the whole
-/// block, the rows were re-read from L2 for every tile, and the Gram pass of Krum's round at
-/// n = 41 ran at a quarter of the multiply-add peak). For the Gram matrix (`DOT`), the
-/// sub-block's rows are shifted by r once into a scratch copy as it starts, instead of in
-/// every tile that loads them. Each pair's lanes still run over the coordinates in order from
-/// +0, so the bits are those of one tile over the whole block.
+/// Adds the pair sums (see [`packed_pairs`]) of every pair i ≤ j of `rows` (one block of
+/// coordinates each, equally long) to `part` (packed upper triangle, row by row), a T×T tile
+/// of pairs at a time. Row groups of T are padded with the last row; the padded pairs are
+/// computed and dropped. The cache lines of `next` (the next block's rows, or none) are
+/// prefetched spread evenly over the tiles.
 #[inline(always)]
 fn pairs_in_block<const T: usize, const DOT: bool>(
     rows: &[&[f64]],
@@ -219,295 +187,121 @@ fn pairs_in_block<const T: usize, const DOT: bool>(
     part: &mut [f64],
 ) {
     let n = rows.len();
-    let len = rows[0].len();
-    let full = len - len % 8;
-    // Whole groups of T rows meet in T×T tiles; the n mod T rows left over meet each group
-    // in T×1 tiles and each other one pair at a time (padding them into a T×T tile with
-    // copies of the last row computed 12 % more multiply-adds than needed at n = 41).
-    let groups: Vec<[usize; T]> = (0..n / T)
-        .map(|g| std::array::from_fn(|t| g * T + t))
+    let groups: Vec<[usize; T]> = (0..n.div_ceil(T))
+        .map(|g| std::array::from_fn(|t| (g * T + t).min(n - 1)))
         .collect();
-    let rest: Vec<usize> = (groups.len() * T..n).collect();
-    let squares: Vec<([usize; T], [usize; T])> = (0..groups.len())
-        .flat_map(|ga| (ga..groups.len()).map(move |gb| (ga, gb)))
-        .map(|(ga, gb)| (groups[ga], groups[gb]))
-        .collect();
-    let edges: Vec<([usize; T], [usize; 1])> = groups
-        .iter()
-        .flat_map(|&g| rest.iter().map(move |&j| (g, [j])))
-        .collect();
-    let corners: Vec<([usize; 1], [usize; 1])> = rest
-        .iter()
-        .flat_map(|&i| {
-            rest.iter()
-                .filter(move |&&j| j >= i)
-                .map(move |&j| ([i], [j]))
-        })
-        .collect();
-    let sub = sub_block_len(n, full);
-    let sweeps = full.div_ceil(sub.max(1)).max(1);
-    // Each tile's lane sums between sweeps (none with one sweep: the sums are final when
-    // the tile's only visit ends).
-    let slots = |tiles: usize| if sweeps > 1 { tiles } else { 0 };
-    let mut square_sums = vec![[[[0.0; 8]; T]; T]; slots(squares.len())];
-    let mut edge_sums = vec![[[[0.0; 8]; 1]; T]; slots(edges.len())];
-    let mut corner_sums = vec![[[[0.0; 8]; 1]; 1]; slots(corners.len())];
-    let mut shifted = vec![0.0; if DOT { n * sub } else { 0 }];
-    let mut prefetch = Prefetch::new(next, (squares.len() + edges.len() + corners.len()) * sweeps);
-    let mut out = Triangle::<DOT> {
-        rows,
-        r,
-        full,
-        part,
-    };
-    // At least one sweep, so that a block shorter than 8 still gets its tails.
-    for sweep in 0..sweeps {
-        let lo = sweep * sub;
-        let w = sub.min(full - lo);
-        if DOT {
-            for (x, out) in rows.iter().zip(shifted.chunks_mut(sub.max(1))) {
-                for ((o, x), r) in out.iter_mut().zip(&x[lo..lo + w]).zip(&r[lo..lo + w]) {
-                    *o = x - r;
+    let tiles = groups.len() * (groups.len() + 1) / 2;
+    let lines_per_row = next.first().map_or(0, |r| r.len().div_ceil(8));
+    let lines = next.len() * lines_per_row;
+    // The next line to prefetch, as a count and as (row, coordinate). Each tile asks for its
+    // share as runs of consecutive lines of a row, one slice each (a division per line, to
+    // find its row, cost as much as the prefetch itself; a bounds-checked slice per line,
+    // a fifth of the tile loop's instructions).
+    let (mut line, mut row, mut at) = (0, 0, 0);
+    let mut tile = 0;
+    for (ga, rows_a) in groups.iter().enumerate() {
+        let a: [&[f64]; T] = std::array::from_fn(|t| rows[rows_a[t]]);
+        for rows_b in &groups[ga..] {
+            tile += 1;
+            let target = tile * lines / tiles;
+            while line < target {
+                let len = next[row].len();
+                let take = ((target - line) * 8).min(len - at);
+                crate::simd::prefetch(&next[row][at..at + take]);
+                line += take.div_ceil(8);
+                at += take;
+                if at >= len {
+                    (row, at) = (row + 1, 0);
                 }
             }
-        }
-        let here: Vec<&[f64]> = if DOT {
-            (0..n).map(|i| &shifted[i * sub..i * sub + w]).collect()
-        } else {
-            rows.iter().map(|row| &row[lo..lo + w]).collect()
-        };
-        let at = Sweep {
-            here: &here,
-            last: sweep + 1 == sweeps,
-        };
-        at.tiles::<T, T, DOT>(&squares, &mut square_sums, &mut prefetch, &mut out);
-        at.tiles::<T, 1, DOT>(&edges, &mut edge_sums, &mut prefetch, &mut out);
-        at.tiles::<1, 1, DOT>(&corners, &mut corner_sums, &mut prefetch, &mut out);
-    }
-}
-
-/// One sweep of [`pairs_in_block`] over a sub-block: its rows (`here`), and whether it is
-/// the block's last (the sums are then final).
-struct Sweep<'a> {
-    here: &'a [&'a [f64]],
-    last: bool,
-}
-
-impl Sweep<'_> {
-    /// Adds the sweep's coordinates to the lane sums of every TA×TB tile of `tiles` (the rows
-    /// of each side), kept in `sums` between sweeps (which start as +0; none when the block
-    /// is one sweep), and writes each pair's total to `out` on the last sweep.
-    #[inline(always)]
-    fn tiles<const TA: usize, const TB: usize, const DOT: bool>(
-        &self,
-        tiles: &[([usize; TA], [usize; TB])],
-        sums: &mut [[[[f64; 8]; TB]; TA]],
-        prefetch: &mut Prefetch<'_>,
-        out: &mut Triangle<'_, DOT>,
-    ) {
-        for (t, (a, b)) in tiles.iter().enumerate() {
-            prefetch.share();
-            let (a_rows, b_rows) = (pick(self.here, a), pick(self.here, b));
-            if sums.is_empty() {
-                // One sweep: the sums stay in registers and are final. (Copying a tile's 1 kB
-                // of sums out of `sums` and back instead of working in place was compiled to
-                // two `memmove` calls per visit, 8 % of Krum's time.)
-                let mut s = [[[0.0; 8]; TB]; TA];
-                lane_sums::<TA, TB, DOT>(a_rows, b_rows, &mut s);
-                out.store_tile(a, b, &s);
-            } else {
-                lane_sums::<TA, TB, DOT>(a_rows, b_rows, &mut sums[t]);
-                if self.last {
-                    out.store_tile(a, b, &sums[t]);
+            let b: [&[f64]; T] = std::array::from_fn(|t| rows[rows_b[t]]);
+            let tile = pair_tile::<T, T, DOT>(a, b, r);
+            for (ta, &i) in rows_a.iter().enumerate() {
+                for (tb, &j) in rows_b.iter().enumerate() {
+                    if i <= j {
+                        // Row i of the packed triangle starts after Σ_{r<i} (n − r) entries.
+                        part[i * (2 * n + 1 - i) / 2 + (j - i)] = tile[ta][tb];
+                    }
                 }
             }
         }
     }
 }
 
-/// The packed triangle [`pairs_in_block`] writes, with what a pair's tail needs. (A method,
-/// not a closure: the closure was not inlined into the AVX-512 code, and its calls took half
-/// the kernel's time at d = 1 000.)
-struct Triangle<'a, const DOT: bool> {
-    rows: &'a [&'a [f64]],
-    r: &'a [f64],
-    /// Where the tails start.
-    full: usize,
-    part: &'a mut [f64],
-}
-
-impl<const DOT: bool> Triangle<'_, DOT> {
-    /// Writes the totals of a tile's pairs (rows `a` × rows `b`) from their lane sums.
-    #[inline(always)]
-    fn store_tile<const TA: usize, const TB: usize>(
-        &mut self,
-        a: &[usize; TA],
-        b: &[usize; TB],
-        sums: &[[[f64; 8]; TB]; TA],
-    ) {
-        for (ta, &i) in a.iter().enumerate() {
-            for (tb, &j) in b.iter().enumerate() {
-                self.store(i, j, &sums[ta][tb]);
-            }
-        }
-    }
-
-    /// Writes the pair (i, j)'s total from its lane sums, if i ≤ j (the upper triangle).
-    #[inline(always)]
-    fn store(&mut self, i: usize, j: usize, lanes: &[f64; 8]) {
-        if i > j {
-            return;
-        }
-        let (a, b, full) = (self.rows[i], self.rows[j], self.full);
-        let tail: f64 = if DOT {
-            a[full..]
-                .iter()
-                .zip(&b[full..])
-                .zip(&self.r[full..])
-                .map(|((x, y), r)| (x - r) * (y - r))
-                .sum()
-        } else {
-            sq_diffs_tail(a, b, full)
-        };
-        let n = self.rows.len();
-        // Row i of the packed triangle starts after Σ_{r<i} (n − r) entries.
-        self.part[i * (2 * n + 1 - i) / 2 + (j - i)] = lanes_total(lanes, tail);
-    }
-}
-
-/// The cache lines of the next block's rows, asked for in equal shares over a number of
-/// visits (a tile's pass over a sub-block each).
-struct Prefetch<'a> {
-    next: &'a [&'a [f64]],
-    lines: usize,
-    visits: usize,
-    visit: usize,
-    /// The next line to prefetch, as a count and as (row, coordinate).
-    line: usize,
-    row: usize,
-    at: usize,
-}
-
-impl<'a> Prefetch<'a> {
-    fn new(next: &'a [&'a [f64]], visits: usize) -> Self {
-        let lines = next.len() * next.first().map_or(0, |r| r.len().div_ceil(8));
-        Prefetch {
-            next,
-            lines,
-            visits,
-            visit: 0,
-            line: 0,
-            row: 0,
-            at: 0,
-        }
-    }
-
-    /// Asks for one visit's share, as runs of consecutive lines of a row, one slice each (a
-    /// division per line, to find its row, cost as much as the prefetch itself; a
-    /// bounds-checked slice per line, a fifth of the tile loop's instructions).
-    #[inline(always)]
-    fn share(&mut self) {
-        self.visit += 1;
-        let target = self.visit * self.lines / self.visits;
-        while self.line < target {
-            let row = self.next[self.row];
-            let take = ((target - self.line) * 8).min(row.len() - self.at);
-            crate::simd::prefetch(&row[self.at..self.at + take]);
-            self.line += take.div_ceil(8);
-            self.at += take;
-            if self.at >= row.len() {
-                (self.row, self.at) = (self.row + 1, 0);
-            }
-        }
-    }
-}
-
-/// The rows of `rows` at `at` (written out, not with `array::from_fn`, whose closure was not
-/// inlined into the tile loop).
+/// Σₖ (aᵢₖ − bⱼₖ)² (or Σₖ (aᵢₖ − rₖ)(bⱼₖ − rₖ) when `DOT`; `r` is unused otherwise) for every
+/// pair of a TA×TB tile, each associated as `data::sq_dist`: eight lane sums over the whole
+/// multiple-of-8 part (fused multiply-adds: two operations per pair and coordinate for a
+/// distance, one for a product), combined pairwise, plus the tail.
 #[inline(always)]
-fn pick<'a, const T: usize>(rows: &[&'a [f64]], at: &[usize; T]) -> [&'a [f64]; T] {
-    let mut out: [&[f64]; T] = [&[]; T];
-    for t in 0..T {
-        out[t] = rows[at[t]];
-    }
-    out
-}
-
-/// Adds to the lane sums `acc` of a TA×TB tile, for eight coordinates at a time of `a` and
-/// `b` (equally long, a multiple of 8), (aᵢₖ − bⱼₖ)² (`DOT` false) or aᵢₖbⱼₖ (`DOT` true),
-/// each a fused multiply-add into lane k mod 8.
-#[inline(always)]
-fn lane_sums<const TA: usize, const TB: usize, const DOT: bool>(
+fn pair_tile<const TA: usize, const TB: usize, const DOT: bool>(
     a: [&[f64]; TA],
     b: [&[f64]; TB],
-    acc: &mut [[[f64; 8]; TB]; TA],
-) {
+    r: &[f64],
+) -> [[f64; TB]; TA] {
     let len = a[0].len();
-    // Sliced to the common length so the compiler sees every load in bounds: a bounds check
-    // in the loop kept the accumulators in memory (measured 1.8× slower).
-    let (ha, hb) = (a.map(|r| &r[..len]), b.map(|r| &r[..len]));
-    let mut s = *acc;
+    let full = len - len % 8;
+    // Sliced to the multiple-of-8 length so the compiler sees every load in bounds: a bounds
+    // check in the loop kept the accumulators in memory (measured 1.8× slower).
+    let (ha, hb) = (a.map(|r| &r[..full]), b.map(|r| &r[..full]));
+    let hr = if DOT { &r[..full] } else { &[][..] };
+    let mut acc = [[[0.0f64; 8]; TB]; TA];
     let mut k = 0;
-    while k + 8 <= len {
+    while k < full {
         let mut va = [[0.0f64; 8]; TA];
         let mut vb = [[0.0f64; 8]; TB];
+        let mut vr = [0.0f64; 8];
+        if DOT {
+            vr.copy_from_slice(&hr[k..k + 8]);
+        }
         for t in 0..TA {
             va[t].copy_from_slice(&ha[t][k..k + 8]);
+            if DOT {
+                for l in 0..8 {
+                    va[t][l] -= vr[l];
+                }
+            }
         }
         for t in 0..TB {
             vb[t].copy_from_slice(&hb[t][k..k + 8]);
+            if DOT {
+                for l in 0..8 {
+                    vb[t][l] -= vr[l];
+                }
+            }
         }
         for i in 0..TA {
             for j in 0..TB {
                 for l in 0..8 {
-                    s[i][j][l] = if DOT {
-                        va[i][l].mul_add(vb[j][l], s[i][j][l])
+                    acc[i][j][l] = if DOT {
+                        va[i][l].mul_add(vb[j][l], acc[i][j][l])
                     } else {
                         let t = va[i][l] - vb[j][l];
-                        t.mul_add(t, s[i][j][l])
+                        t.mul_add(t, acc[i][j][l])
                     };
                 }
             }
         }
         k += 8;
     }
-    *acc = s;
-}
-
-/// The pair's sum from its eight lane sums and the tail: the lanes combined pairwise, as
-/// `data::sq_dist`.
-#[inline(always)]
-fn lanes_total(s: &[f64; 8], tail: f64) -> f64 {
-    ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail
-}
-
-/// Σₖ (aₖ − bₖ)² over the coordinates from `full` on (the part after the last whole group
-/// of eight), in order.
-#[inline(always)]
-fn sq_diffs_tail(a: &[f64], b: &[f64], full: usize) -> f64 {
-    a[full..]
-        .iter()
-        .zip(&b[full..])
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum()
-}
-
-/// Σₖ (aᵢₖ − bⱼₖ)² for every pair of a TA×TB tile, each associated as `data::sq_dist`: eight
-/// lane sums over the whole multiple-of-8 part (fused multiply-adds), combined pairwise, plus
-/// the tail.
-#[inline(always)]
-fn pair_tile<const TA: usize, const TB: usize>(
-    a: [&[f64]; TA],
-    b: [&[f64]; TB],
-) -> [[f64; TB]; TA] {
-    let len = a[0].len();
-    let full = len - len % 8;
-    let mut acc = [[[0.0f64; 8]; TB]; TA];
-    lane_sums::<TA, TB, false>(a.map(|r| &r[..full]), b.map(|r| &r[..full]), &mut acc);
     let mut out = [[0.0f64; TB]; TA];
     for i in 0..TA {
         for j in 0..TB {
-            out[i][j] = lanes_total(&acc[i][j], sq_diffs_tail(a[i], b[j], full));
+            let tail: f64 = if DOT {
+                a[i][full..]
+                    .iter()
+                    .zip(&b[j][full..])
+                    .zip(&r[full..])
+                    .map(|((x, y), r)| (x - r) * (y - r))
+                    .sum()
+            } else {
+                a[i][full..]
+                    .iter()
+                    .zip(&b[j][full..])
+                    .map(|(x, y)| (x - y) * (x - y))
+                    .sum()
+            };
+            let s = acc[i][j];
+            out[i][j] = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
         }
     }
     out
@@ -791,7 +585,7 @@ fn dists_in_block(x: UpdatesView<'_>, lo: usize, hi: usize, z: &[f64], part: &mu
         for g in 0..n.div_ceil(T) {
             let rows: [usize; T] = std::array::from_fn(|t| (g * T + t).min(n - 1));
             let a: [&[f64]; T] = std::array::from_fn(|t| &x.col(rows[t])[lo..hi]);
-            let tile = pair_tile::<T, 1>(a, [z]);
+            let tile = pair_tile::<T, 1, false>(a, [z], &[]);
             for (t, &i) in rows.iter().enumerate() {
                 part[i] = tile[t][0];
             }
@@ -939,15 +733,13 @@ mod tests {
     }
 
     /// Every pair of the blocked kernel, whatever the number of rows (1 to 13 and 57 to 68:
-    /// every number of rows left over from whole groups, for tiles of 2 and of 4; a block of
-    /// 541 coordinates is one sweep for up to 13 rows and past `SUB_BLOCK_ROWS`, and nine
-    /// sub-blocks for 57 to 64 rows) and the length (67 lanes-wide steps and a tail of 5), is
-    /// the sum of that pair alone: eight lane sums of fused multiply-adds over the
-    /// coordinates in order, combined pairwise, plus the tail. Compared bit for bit,
-    /// distances and Gram entries (the selections built on them rely on identical inputs
-    /// getting identical sums whatever their position). Mutations checked: combining the
-    /// lanes sequentially (((s₀ + s₁) + s₂) + …) in `lanes_total` fails it, and so do the
-    /// lane sums restarted from 0 at each sub-block.
+    /// every size of the last, padded row group, for tiles of 2 and of 4) and the length (a block of 541
+    /// coordinates: 67 lanes-wide steps and a tail of 5), is the sum of that pair alone:
+    /// eight lane sums of fused multiply-adds over the coordinates in order, combined
+    /// pairwise, plus the tail. Compared bit for bit, distances and Gram entries (the
+    /// selections built on them rely on identical inputs getting identical sums whatever
+    /// their position). Mutation checked: combining the lanes sequentially
+    /// (((s₀ + s₁) + s₂) + …) in `pair_tile` fails it.
     #[test]
     fn tiled_pairs_are_each_summed_as_the_pair_alone() {
         fn alone(a: &[f64], b: &[f64], r: &[f64], dot: bool) -> f64 {
