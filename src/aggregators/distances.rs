@@ -733,9 +733,9 @@ mod tests {
     }
 
     /// Every pair of the blocked kernel, whatever the number of rows (1 to 13 and 57 to 68:
-    /// every size of the last, padded row group, for tiles of 2 and of 4) and the length (a block of 541
-    /// coordinates: 67 lanes-wide steps and a tail of 5), is the sum of that pair alone:
-    /// eight lane sums of fused multiply-adds over the coordinates in order, combined
+    /// every size of the last, padded row group, for tiles of 2 and of 4) and the length (a
+    /// block of 541 coordinates: 67 lanes-wide steps and a tail of 5), is the sum of that pair
+    /// alone: eight lane sums of fused multiply-adds over the coordinates in order, combined
     /// pairwise, plus the tail. Compared bit for bit, distances and Gram entries (the
     /// selections built on them rely on identical inputs getting identical sums whatever
     /// their position). Mutation checked: combining the lanes sequentially
