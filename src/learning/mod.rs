@@ -16,6 +16,7 @@ pub mod blocking;
 pub mod canary;
 pub mod examples;
 pub mod model;
+pub(crate) mod momentum;
 pub mod partition;
 pub mod sources;
 pub mod text;

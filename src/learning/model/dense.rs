@@ -30,9 +30,10 @@
 //! Large batches are processed in chunks of columns (at most [`CHUNK`], fewer for very wide
 //! layers), so the scratch memory is bounded whatever the batch size.
 
-use super::gemm::{gemm, reads_listed_in_place, scales_after_the_sum, Mat};
+use super::gemm::{gemm, gemm_momentum, reads_listed_in_place, scales_after_the_sum, Mat};
 use super::{Evaluation, Model};
 use crate::learning::examples::{Batch, Task};
+use crate::learning::momentum::Momentum;
 use crate::rng::SimRng;
 use crate::{Error, Result};
 use nalgebra::{DMatrix, DMatrixView, DVectorView};
@@ -425,6 +426,7 @@ impl DenseNet {
         first: bool,
         product: Option<&[f64]>,
         scale: f64,
+        momentum: Option<&mut Momentum<'_>>,
     ) -> f64 {
         let c = x.ncols();
         let depth = self.depth();
@@ -444,7 +446,7 @@ impl DenseNet {
             Want::Norms => None,
             Want::Clipped(cn) if cn.is_finite() => Some(cn),
             _ => {
-                self.weight_grads(x, work, grad, first, scale);
+                self.weight_grads(x, work, grad, first, scale, momentum);
                 return loss;
             }
         };
@@ -489,7 +491,7 @@ impl DenseNet {
                         }
                     }
                 }
-                self.weight_grads(x, work, grad, first, 1.0);
+                self.weight_grads(x, work, grad, first, 1.0, None);
             }
         }
         work.sq = sq_buf;
@@ -533,10 +535,29 @@ impl DenseNet {
     /// `scale` multiplies the sums (a batch mean's 1/B, folded into the products' α: the same
     /// bits as scaling them afterwards where [`scales_after_the_sum`] holds for the chunk);
     /// only with `first`, since a later chunk's sum would be added as `fma(α, ab, c)`.
-    fn weight_grads(&self, x: Mat<'_>, work: &Work, grad: &mut [f64], first: bool, scale: f64) {
+    ///
+    /// With `momentum` (a batch of one chunk, `scale` folded), the gradient is stepped into
+    /// the momentum column instead: a layer's weights straight from the product's registers
+    /// where [`gemm_momentum`] takes it (g itself is then never written: the column is
+    /// streamed while the multiply-adds run, instead of in a pass of its own after them),
+    /// the rest written into `grad` and stepped from there, every entry the bits of
+    /// [`momentum::step`](crate::learning::momentum::step) on the whole gradient.
+    fn weight_grads(
+        &self,
+        x: Mat<'_>,
+        work: &Work,
+        grad: &mut [f64],
+        first: bool,
+        scale: f64,
+        mut momentum: Option<&mut Momentum<'_>>,
+    ) {
         assert!(
             first || scale == 1.0,
             "invariant: scaled sums are written, not added"
+        );
+        assert!(
+            momentum.is_none() || first,
+            "invariant: a gradient is stepped into momentum in one chunk"
         );
         let c = x.ncols();
         for (k, (off, fan_in, fan_out)) in self.layers().enumerate() {
@@ -550,13 +571,17 @@ impl DenseNet {
             } else {
                 Mat::col_major(&work.acts[k - 1][..fan_in * c], fan_in, c)
             };
-            gemm(
-                scale,
-                a,
-                Mat::row_major(g, c, fan_out),
-                if first { 0.0 } else { 1.0 },
-                gw,
-            );
+            let b = Mat::row_major(g, c, fan_out);
+            let weights = off..off + fan_in * fan_out;
+            let folded = momentum
+                .as_deref_mut()
+                .and_then(|mo| mo.fold(weights.clone(), |part| gemm_momentum(scale, a, b, part)));
+            if folded.is_none() {
+                gemm(scale, a, b, if first { 0.0 } else { 1.0 }, gw);
+                if let Some(mo) = momentum.as_deref_mut() {
+                    mo.step(weights, gw);
+                }
+            }
             if first {
                 gb.iter_mut().for_each(|b| *b = 0.0);
             }
@@ -565,6 +590,10 @@ impl DenseNet {
             }
             if scale != 1.0 {
                 gb.iter_mut().for_each(|b| *b *= scale);
+            }
+            if let Some(mo) = momentum.as_deref_mut() {
+                let biases = off + fan_in * fan_out..off + fan_in * fan_out + fan_out;
+                mo.step(biases, gb);
             }
         }
     }
@@ -582,6 +611,7 @@ impl DenseNet {
         norms: &mut [f64],
         first: Option<&[f64]>,
         scale: f64,
+        mut momentum: Option<&mut Momentum<'_>>,
     ) -> f64 {
         let b = y.len();
         let chunk = self.chunk_len(b);
@@ -608,6 +638,7 @@ impl DenseNet {
                 start == 0,
                 first,
                 scale,
+                momentum.as_deref_mut(),
             );
             start += c;
         }
@@ -669,16 +700,40 @@ impl DenseNet {
     ) -> Result<f64> {
         let b = y.len();
         let given = (self.one_chunk(b) && first.len() == self.widths[1] * b).then_some(first);
-        self.mean_grad(theta, (x, y), given, grad)
+        self.mean_grad(theta, (x, y), given, grad, None)
     }
 
-    /// [`Model::loss_grad`], with the first-layer product given or not.
+    /// [`DenseNet::loss_grad_from_first`] with the gradient stepped into a client's momentum
+    /// column ([`Momentum`]: m ← m·β + α·g, the bits of [`momentum::step`](crate::learning::momentum::step) on the gradient
+    /// that `loss_grad_from_first` writes) instead of left in `grad`, which is scratch here
+    /// (its contents afterwards unspecified). The D-SGD round's client step: most of the
+    /// column is stepped inside the weight-gradient products, while they run.
+    ///
+    /// # Errors
+    /// [`Model::loss_grad`]'s. Whether g was finite is `momentum`'s to tell.
+    pub(crate) fn loss_grad_into_momentum(
+        &self,
+        theta: &[f64],
+        (x, y): (Mat<'_>, &[f64]),
+        first: &[f64],
+        grad: &mut [f64],
+        momentum: &mut Momentum<'_>,
+    ) -> Result<f64> {
+        check_len("momentum column", self.n_params, momentum.m.len())?;
+        let b = y.len();
+        let given = (self.one_chunk(b) && first.len() == self.widths[1] * b).then_some(first);
+        self.mean_grad(theta, (x, y), given, grad, Some(momentum))
+    }
+
+    /// [`Model::loss_grad`], with the first-layer product given or not, and the gradient
+    /// stepped into `momentum` or not.
     fn mean_grad(
         &self,
         theta: &[f64],
         (x, y): (Mat<'_>, &[f64]),
         first: Option<&[f64]>,
         grad: &mut [f64],
+        momentum: Option<&mut Momentum<'_>>,
     ) -> Result<f64> {
         self.check_examples(theta, (x, y))?;
         check_len("gradient buffer", self.n_params, grad.len())?;
@@ -691,11 +746,24 @@ impl DenseNet {
         // and its bias sums: the same bits as a pass over the d entries afterwards, which
         // cost 2.5 % of the MLP's D-SGD round (docs/performance.md, "thin13").
         let folded = self.one_chunk(y.len()) && scales_after_the_sum(y.len());
-        let scale = if folded { inv } else { 1.0 };
-        let loss = self.run(theta, (x, y), Want::Grad, grad, &mut [], first, scale);
         if !folded {
+            let loss = self.run(theta, (x, y), Want::Grad, grad, &mut [], first, 1.0, None);
             grad.iter_mut().for_each(|g| *g *= inv);
+            if let Some(mo) = momentum {
+                mo.step(0..self.n_params, grad);
+            }
+            return Ok(loss / b);
         }
+        let loss = self.run(
+            theta,
+            (x, y),
+            Want::Grad,
+            grad,
+            &mut [],
+            first,
+            inv,
+            momentum,
+        );
         Ok(loss / b)
     }
 }
@@ -867,7 +935,7 @@ impl Model for DenseNet {
     /// [`Model::clipped_grad_sum`] with C = ∞ times that same factor equals it bit for bit.
     /// For a power-of-two B this is also the exact quotient sum / B.
     fn loss_grad(&self, theta: &[f64], batch: Batch<'_>, grad: &mut [f64]) -> Result<f64> {
-        self.mean_grad(theta, examples(&batch), None, grad)
+        self.mean_grad(theta, examples(&batch), None, grad, None)
     }
 
     fn loss(&self, theta: &[f64], batch: Batch<'_>) -> Result<f64> {
@@ -881,6 +949,7 @@ impl Model for DenseNet {
             &mut [],
             None,
             1.0,
+            None,
         ) / batch.len() as f64)
     }
 
@@ -900,6 +969,7 @@ impl Model for DenseNet {
             out,
             None,
             1.0,
+            None,
         );
         Ok(())
     }
@@ -925,6 +995,7 @@ impl Model for DenseNet {
             &mut [],
             None,
             1.0,
+            None,
         );
         Ok(loss / batch.len() as f64)
     }
@@ -1044,6 +1115,7 @@ mod tests {
                     &mut [],
                     None,
                     1.0,
+                    None,
                 );
                 let inv = 1.0 / b as f64;
                 after.iter_mut().for_each(|g| *g *= inv);
@@ -1051,5 +1123,94 @@ mod tests {
                 assert_eq!(bits(&folded), bits(&after), "{} at b = {b}", net.describe());
             }
         }
+    }
+
+    /// The D-SGD client step with the gradient stepped into the momentum column while it is
+    /// computed (`loss_grad_into_momentum`) leaves the column with the bits of the gradient
+    /// of `loss_grad_from_first` stepped by `momentum::step`, with the same loss, and reports
+    /// a non-finite gradient as `step` does: softmax regression (the thin weight gradient,
+    /// folded whole), MLPs of one and two hidden layers (the first layer's 100 outputs in
+    /// panels, matrixmultiply's bits; the other layers and every bias written and stepped),
+    /// the examples gathered or listed where they lie, batches of 1, 32 and 257 (past one
+    /// block: written, then stepped whole), and a feature of 1e307 in every example (the
+    /// gradient overflows). Seen to fail with the biases left unstepped (the column kept their old
+    /// momentum) and with the 1/B left out of a folded layer.
+    #[test]
+    fn a_gradient_stepped_into_momentum_is_the_gradient_then_the_step() {
+        use crate::learning::momentum::{self, Momentum};
+        let mut rng = rng_from_seed(31);
+        let task = Task::Classification { classes: 10 };
+        let nets = [
+            DenseNet::new(vec![300, 10], Activation::Relu, Head::Softmax, task).unwrap(),
+            DenseNet::new(vec![300, 100, 10], Activation::Relu, Head::Softmax, task).unwrap(),
+            DenseNet::new(vec![300, 40, 20, 10], Activation::Tanh, Head::Softmax, task).unwrap(),
+        ];
+        let (beta, alpha) = (0.9, 1.0 - 0.9);
+        let bits = |v: &[f64]| v.iter().map(|g| g.to_bits()).collect::<Vec<_>>();
+        let mut overflowed = 0;
+        for net in &nets {
+            for huge in [false, true] {
+                let theta: Vec<f64> = (0..net.n_params())
+                    .map(|_| 0.1 * rng.sample::<f64, _>(StandardNormal))
+                    .collect();
+                for b in [1, 32, 257] {
+                    let x = DMatrix::from_fn(300, b, |i, _| {
+                        if huge && i == 0 {
+                            1e307
+                        } else {
+                            rng.sample::<f64, _>(StandardNormal)
+                        }
+                    });
+                    let y: Vec<f64> = (0..b).map(|i| (i % 10) as f64).collect();
+                    let columns: Vec<&[f64]> = x.as_slice().chunks_exact(300).collect();
+                    let width = net.widths()[1];
+                    let mut first = vec![0.0; width * b];
+                    net.first_layer_product(
+                        &theta,
+                        Mat::col_major(x.as_slice(), 300, b),
+                        &mut first,
+                    );
+                    let start: Vec<f64> = (0..net.n_params())
+                        .map(|_| rng.sample::<f64, _>(StandardNormal))
+                        .collect();
+                    let mut g = vec![f64::NAN; net.n_params()];
+                    let xm = Mat::col_major(x.as_slice(), 300, b);
+                    let want_loss = net
+                        .loss_grad_from_first(&theta, (xm, &y), &first, &mut g)
+                        .unwrap();
+                    let mut want = start.clone();
+                    let want_finite = momentum::step(&mut want, &g, beta, alpha);
+                    for listed in [false, true] {
+                        let xm = if listed {
+                            Mat::listed(&columns, 300)
+                        } else {
+                            Mat::col_major(x.as_slice(), 300, b)
+                        };
+                        let mut got = start.clone();
+                        let mut mo = Momentum::new(&mut got, beta, alpha);
+                        let mut scratch = vec![f64::NAN; net.n_params()];
+                        let loss = net
+                            .loss_grad_into_momentum(
+                                &theta,
+                                (xm, &y),
+                                &first,
+                                &mut scratch,
+                                &mut mo,
+                            )
+                            .unwrap();
+                        let finite = mo.finite();
+                        let case = format!(
+                            "{} at b = {b}, listed {listed}, huge {huge}",
+                            net.describe()
+                        );
+                        assert_eq!(loss.to_bits(), want_loss.to_bits(), "{case}");
+                        assert_eq!(finite, want_finite, "{case}");
+                        assert_eq!(bits(&got), bits(&want), "{case}");
+                        overflowed += usize::from(!finite);
+                    }
+                }
+            }
+        }
+        assert!(overflowed >= 6, "{overflowed}");
     }
 }

@@ -15,6 +15,7 @@
 #![allow(unsafe_code)] // audited: `gemm` checks all bounds before calling `dgemm`
 
 use super::thin_gemm::{self, Write, KC, THIN};
+use crate::learning::momentum::Momentum;
 use crate::simd::Avx512;
 
 /// A `rows × cols` matrix: strided in one slice, or its columns listed one by one.
@@ -174,7 +175,7 @@ pub(crate) fn gemm(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64])
                     let Store::Strided { data, rs, cs } = b.store else {
                         unreachable!("invariant: thin columns need a strided B")
                     };
-                    thin_gemm::cols(simd, (m, k, n), a, (data, rs, cs), write, c)
+                    thin_gemm::cols(simd, (m, k, n), a, (data, rs, cs), write, c);
                 }
                 Thin::Rows(b) => {
                     let Store::Strided { data, rs, cs } = a.store else {
@@ -200,6 +201,62 @@ pub(crate) fn gemm(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64])
             packed_gemm(alpha, a, b, beta, c)
         }
     }
+}
+
+/// The momentum step M ← M·β + α·g on the product g = s·A·B (a batch mean's weight gradient,
+/// s = 1/B), without writing g: each g rounded as `gemm(s, A, B, 0, ·)` writes it, then each
+/// entry of M as [`momentum::step`](crate::learning::momentum::step) steps it, the same bits (M is m × n column-major, the
+/// layout `gemm` writes). Returns whether every g was finite, or `None` where the thin
+/// kernels do not take the product (A without contiguous columns, B listed, k beyond one of
+/// matrixmultiply's blocks, a CPU without AVX-512): the caller then computes g and steps.
+/// C's columns are taken [`THIN`] or fewer at a time, in panels of nearly equal widths; each
+/// panel streams its columns of M once while the multiply-adds run.
+///
+/// # Panics
+/// As [`gemm`].
+pub(crate) fn gemm_momentum(
+    scale: f64,
+    a: Mat<'_>,
+    b: Mat<'_>,
+    momentum: &mut Momentum<'_>,
+) -> Option<bool> {
+    let (m, k, n) = check(&a, &b, momentum.m);
+    let (
+        Some(cols),
+        Store::Strided {
+            data: bd,
+            rs: rs_b,
+            cs: cs_b,
+        },
+        Some(simd),
+    ) = (a.contiguous_columns(), b.store, crate::simd::avx512())
+    else {
+        return None;
+    };
+    if m == 0 || n == 0 || k == 0 || k > KC || momentum.beta == 0.0 {
+        return None;
+    }
+    let write = Write::Momentum {
+        scale,
+        beta: momentum.beta,
+        alpha: momentum.alpha,
+    };
+    let panels = n.div_ceil(THIN);
+    let mut finite = true;
+    let mut l0 = 0;
+    for p in 0..panels {
+        // Widths differing by at most one (100 columns: 12 and 11, not 16 × 6 and 4).
+        let width = (n - l0) / (panels - p);
+        let c = &mut momentum.m[l0 * m..(l0 + width) * m];
+        // B's columns l0.. start at entry l0·cs_b.
+        let b = (&bd[l0 * cs_b..], rs_b, cs_b);
+        finite &= simd.run(
+            #[inline(always)]
+            || thin_gemm::cols(simd, (m, k, width), cols, b, write, c),
+        );
+        l0 += width;
+    }
+    Some(finite)
 }
 
 /// The shapes (m, k, n) of C ← α·A·B + β·C, after checking that they multiply and that every
@@ -445,5 +502,75 @@ mod tests {
                 "{listed_in_place}"
             );
         }
+    }
+
+    /// The momentum step folded into a weight-gradient product (`gemm_momentum`) leaves the
+    /// column with the bits of the gradient written by `gemm(s, A, B, 0, ·)` and then stepped
+    /// by `momentum::step`, and reports a non-finite gradient exactly where `step` does: C
+    /// with 1–17, 24, 33 and 100 columns (one panel, several panels of unequal widths), 1–17
+    /// and 784 rows (the last rows one at a time), k = 1, 32 and 256, A column-major or listed,
+    /// B row-major as a weight gradient's Gᵀ, entries with rare infinities (NaN and ±∞ in the
+    /// gradient) and a momentum column of mixed values. Seen to fail with the step's two
+    /// products added in the other order (`α·g + m·β` rounds the same, but a fused
+    /// `fma(m, β, α·g)` does not), with the finiteness probe left out of the last rows, and
+    /// with the panels' B read from column 0 each time. It asserts that the fold ran
+    /// wherever the CPU has AVX-512; and that it declines k > 256, β = 0 and A row-major.
+    #[test]
+    fn a_folded_momentum_step_is_the_gradient_stepped() {
+        use crate::learning::momentum::{self, Momentum};
+        let mut rng = rng_from_seed(17);
+        let (beta, alpha) = (0.9, 1.0 - 0.9);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let mut folded = 0;
+        let mut non_finite = 0;
+        let shapes = (1..=17)
+            .flat_map(|n| [1, 9, 16, 17].map(move |m| (m, n)))
+            .chain([(784, 10), (784, 100), (100, 24), (33, 33), (17, 1)]);
+        for (m, n) in shapes {
+            for k in [1, 32, 256] {
+                for listed in [false, true] {
+                    let (ad, bd) = (entries(&mut rng, m * k), entries(&mut rng, k * n));
+                    let columns: Vec<&[f64]> = ad.chunks_exact(m).collect();
+                    let a = if listed {
+                        Mat::listed(&columns, m)
+                    } else {
+                        Mat::col_major(&ad, m, k)
+                    };
+                    let b = Mat::row_major(&bd, k, n);
+                    let scale = 1.0 / 3.0;
+                    let start: Vec<f64> = (0..m * n)
+                        .map(|_| rng.sample::<f64, _>(StandardNormal) * 4.0)
+                        .collect();
+                    let mut g = vec![f64::NAN; m * n];
+                    gemm(scale, a, b, 0.0, &mut g);
+                    let mut want = start.clone();
+                    let want_finite = momentum::step(&mut want, &g, beta, alpha);
+                    let mut got = start.clone();
+                    let mut mo = Momentum::new(&mut got, beta, alpha);
+                    let case = format!("m = {m}, k = {k}, n = {n}, listed {listed}");
+                    match gemm_momentum(scale, a, b, &mut mo) {
+                        Some(finite) => {
+                            assert_eq!(finite, want_finite, "{case}");
+                            assert_eq!(bits(&got), bits(&want), "{case}");
+                            folded += 1;
+                            non_finite += usize::from(!finite);
+                        }
+                        None => assert!(!crate::simd::has_avx512(), "{case}"),
+                    }
+                }
+            }
+        }
+        if crate::simd::has_avx512() {
+            assert_eq!(folded, (17 * 4 + 5) * 3 * 2);
+            assert!(non_finite > 20, "{non_finite}");
+        }
+        // Declined: k beyond one block, β = 0 (the loop copies g), A read by rows.
+        let (ad, bd) = (entries(&mut rng, 8 * 257), entries(&mut rng, 257 * 4));
+        let mut col = vec![0.0; 8 * 4];
+        let mut mo = Momentum::new(&mut col, beta, alpha);
+        let b = Mat::row_major(&bd, 257, 4);
+        assert!(gemm_momentum(0.5, Mat::col_major(&ad, 8, 257), b, &mut mo).is_none());
+        let b = Mat::row_major(&bd[..32 * 4], 32, 4);
+        assert!(gemm_momentum(0.5, Mat::row_major(&ad[..8 * 32], 8, 32), b, &mut mo).is_none());
     }
 }

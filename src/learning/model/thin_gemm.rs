@@ -102,6 +102,10 @@ pub(super) fn rows<S: Lanes<8>>(
     write: Write,
     c: &mut [f64],
 ) {
+    debug_assert!(
+        !matches!(write, Write::Momentum { .. }),
+        "invariant: a momentum write goes to `cols`"
+    );
     // Lanes across C's columns where the m outputs would leave half or more of their last
     // vector empty (m + 3 vector operations per k for eight columns against 8 or 16, the
     // transposition's shuffles sharing the multiply-adds' pipes on Zen 4); across the
@@ -279,8 +283,11 @@ fn rows_of<'b, S: Lanes<8>, B: Column<'b>, const H: usize>(
     }
 }
 
-/// C ← α·A·B or C ← C + A·B (`write`) for A m × k by its contiguous columns, B k × n (entry (j, l) at `b[j·rs_b + l·cs_b]`) and C m × n column-major in
-/// `c` (length m·n), for 1 ≤ n ≤ [`THIN`]. The caller has checked every index.
+/// C ← α·A·B, C ← C + A·B or the momentum step C ← C·β + α·g (`write`) for A m × k by its
+/// contiguous columns, B k × n (entry (j, l) at `b[j·rs_b + l·cs_b]`) and C m × n
+/// column-major in `c` (length m·n), for 1 ≤ n ≤ [`THIN`]. The caller has checked every
+/// index. Returns false where a [`Write::Momentum`]'s gradient had an entry that is not
+/// finite (true for the other writes).
 #[inline(always)]
 pub(super) fn cols<S: Lanes<8>>(
     simd: S,
@@ -289,7 +296,7 @@ pub(super) fn cols<S: Lanes<8>>(
     (b, rs_b, cs_b): (&[f64], usize, usize),
     write: Write,
     c: &mut [f64],
-) {
+) -> bool {
     // Sixteen rows of C per pass (two vectors) while the 2·n accumulators fit in registers
     // beside the loaded rows; eight above.
     macro_rules! with_n {
@@ -306,7 +313,7 @@ pub(super) fn cols<S: Lanes<8>>(
         };
     }
     with_n!(1 => 2 2 => 2 3 => 2 4 => 2 5 => 2 6 => 2 7 => 2 8 => 2 9 => 2 10 => 2
-        11 => 2 12 => 2 13 => 1 14 => 1 15 => 1 16 => 1);
+        11 => 2 12 => 2 13 => 1 14 => 1 15 => 1 16 => 1)
 }
 
 /// [`cols`] with N columns of C, 8·H rows at a time.
@@ -318,12 +325,13 @@ fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
     (b, rs_b, cs_b): (&[f64], usize, usize),
     write: Write,
     c: &mut [f64],
-) {
+) -> bool {
     // B's rows, each N entries.
     let bt: Vec<[f64; N]> = (0..k)
         .map(|j| std::array::from_fn(|l| b[j * rs_b + l * cs_b]))
         .collect();
     let zero = simd.splat(0.0);
+    let mut zeros = zero;
     let mut i = 0;
     while i + 8 * H <= m {
         for (block, k0) in (0..k).step_by(KC).enumerate() {
@@ -348,12 +356,14 @@ fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
                         .try_into()
                         .expect("8 lanes");
                     store_lanes(simd, out, v, write, block == 0);
+                    zeros = write.probe(simd, zeros, v);
                 }
             }
         }
         i += 8 * H;
     }
     // The last rows, one at a time, in the same chains.
+    let mut tail = 0.0;
     for i in i..m {
         for (block, k0) in (0..k).step_by(KC).enumerate() {
             let len = KC.min(k - k0);
@@ -367,9 +377,11 @@ fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
             for (o, s) in acc.into_iter().enumerate() {
                 let v = &mut c[o * m + i];
                 *v = write.entry(*v, s, block == 0);
+                tail = write.probe_entry(tail, s);
             }
         }
     }
+    simd.values(zeros).iter().fold(tail, |t, z| t + z) == 0.0
 }
 
 /// What a product writes into C, as matrixmultiply with β = 0 or 1.
@@ -381,6 +393,11 @@ pub(super) enum Write {
     Set(f64),
     /// C ← C + A·B: every block's sums added.
     Add,
+    /// C ← C·β + α·g with g = `scale`·A·B rounded as [`Write::Set`] writes it: the gradient
+    /// folded into a momentum column as [`momentum::step`](crate::learning::momentum::step)
+    /// steps it, the same bits. One block of k only (`gemm_momentum` checks), and only in
+    /// [`cols`], which also reports whether every g was finite.
+    Momentum { scale: f64, beta: f64, alpha: f64 },
 }
 
 impl Write {
@@ -389,6 +406,7 @@ impl Write {
     fn entry(self, old: f64, s: f64, first: bool) -> f64 {
         match self {
             Write::Set(alpha) if first => alpha * s,
+            Write::Momentum { scale, beta, alpha } => old * beta + alpha * (scale * s),
             _ => old + s,
         }
     }
@@ -398,7 +416,36 @@ impl Write {
     fn lanes<S: Lanes<8>>(self, simd: S, old: S::V, s: S::V, first: bool) -> S::V {
         match self {
             Write::Set(alpha) if first => simd.mul(simd.splat(alpha), s),
+            Write::Momentum { scale, beta, alpha } => {
+                let g = simd.mul(simd.splat(scale), s);
+                simd.add(
+                    simd.mul(old, simd.splat(beta)),
+                    simd.mul(simd.splat(alpha), g),
+                )
+            }
             _ => simd.add(old, s),
+        }
+    }
+
+    /// `zeros` plus g·0 for the gradient entries g of a [`Write::Momentum`] block sum `s` (±0
+    /// while every g is finite, NaN after one is not); `zeros` for the other writes.
+    #[inline(always)]
+    fn probe<S: Lanes<8>>(self, simd: S, zeros: S::V, s: S::V) -> S::V {
+        match self {
+            Write::Momentum { scale, .. } => simd.add(
+                zeros,
+                simd.mul(simd.mul(simd.splat(scale), s), simd.splat(0.0)),
+            ),
+            _ => zeros,
+        }
+    }
+
+    /// [`Write::probe`] for one entry.
+    #[inline(always)]
+    fn probe_entry(self, zero: f64, s: f64) -> f64 {
+        match self {
+            Write::Momentum { scale, .. } => zero + scale * s * 0.0,
+            _ => zero,
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use super::config::Sampling;
 use crate::learning::model::{DenseNet, Mat};
+use crate::learning::momentum::Momentum;
 use crate::learning::{Batch, Examples, Model, Task};
 use crate::rng::{permutation, SimRng};
 use crate::{Error, Result};
@@ -198,7 +199,7 @@ impl<'a> Client<'a> {
         let xbatch = match drawn {
             Drawn::Gathered(x) => x,
             Drawn::Stacked { net, x, product } => {
-                return self.stacked_estimate(net, theta, s, (x, product), grad, flip)
+                return self.stacked_estimate(net, theta, s, (x, product), grad, None, flip)
             }
         };
         let data = self.data;
@@ -255,6 +256,36 @@ impl<'a> Client<'a> {
 
     /// [`Client::estimate`] of a batch mean on a batch of one chunk whose first-layer
     /// product is given (the same bits as without it: [`DenseNet::loss_grad_from_first`]).
+    /// The D-SGD client step on a batch drawn and stacked ([`Drawn::Stacked`]): its
+    /// batch-mean gradient stepped into the client's momentum column as it is computed
+    /// (`DenseNet::loss_grad_into_momentum`; `grad` is scratch), the gradient-overflow error
+    /// where it was not finite (m then holding the non-finite update: the run stops there),
+    /// and the flipped labels' gradient into `flip` where asked. The same bits as
+    /// [`Client::estimate`] followed by [`momentum::step`](crate::learning::momentum::step).
+    ///
+    /// # Errors
+    /// As [`Client::gradient`], and [`gradient_overflow`].
+    pub(super) fn stacked_step(
+        &mut self,
+        drawn: Drawn<'_>,
+        theta: &[f64],
+        s: &StepSettings,
+        grad: &mut [f64],
+        momentum: &mut Momentum<'_>,
+        flip: Option<&mut [f64]>,
+    ) -> Result<Option<f64>> {
+        let Drawn::Stacked { net, x, product } = drawn else {
+            unreachable!("invariant: a stacked step takes a stacked batch")
+        };
+        let loss = self.stacked_estimate(net, theta, s, (x, product), grad, Some(momentum), flip);
+        if momentum.finite() {
+            loss
+        } else {
+            Err(gradient_overflow())
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn stacked_estimate(
         &mut self,
         net: &DenseNet,
@@ -262,13 +293,18 @@ impl<'a> Client<'a> {
         s: &StepSettings,
         (x, product): (Mat<'_>, &[f64]),
         grad: &mut [f64],
+        momentum: Option<&mut Momentum<'_>>,
         flip: Option<&mut [f64]>,
     ) -> Result<Option<f64>> {
         debug_assert!(
             s.batch.is_some() && !s.sums(),
             "invariant: stacked batch means"
         );
-        let loss = net.loss_grad_from_first(theta, (x, &self.ybuf), product, grad)?;
+        let y = &self.ybuf;
+        let loss = match momentum {
+            Some(mo) => net.loss_grad_into_momentum(theta, (x, y), product, grad, mo)?,
+            None => net.loss_grad_from_first(theta, (x, y), product, grad)?,
+        };
         if let (Some(out), Some(classes)) = (flip, s.flip_classes) {
             // The flipped labels' gradient on the same examples: the same product.
             flip_labels(&mut self.yflip, &self.ybuf, classes);

@@ -79,7 +79,7 @@ use crate::data::{all_finite, map_blocks_mut_in_order, with_scratch, Updates, Up
 use crate::experiment::par_map_indexed;
 use crate::experiment::robust::Streams;
 use crate::learning::model::{DenseNet, Mat};
-use crate::learning::{Examples, Model};
+use crate::learning::{momentum, Examples, Model};
 use crate::params::Compat;
 use crate::privacy::accounting::{Accountant, AccountantKind, PldAccountant, RdpAccountant};
 use crate::privacy::sgd::clip_in_place;
@@ -583,16 +583,20 @@ impl<'a> Trainer<'a> {
                                 .map(|((client, col, flip), (x, product))| {
                                     with_scratch(&GRAD_SCRATCH, d, |grad| {
                                         let drawn = Drawn::Stacked { net, x, product };
-                                        let loss = client.estimate(
-                                            model,
-                                            theta,
-                                            &settings,
-                                            drawn,
-                                            grad,
-                                            flip.as_deref_mut(),
-                                        )?;
-                                        momentum_step(col, grad, beta, alpha)?;
-                                        Ok(loss)
+                                        let flip = flip.as_deref_mut();
+                                        if beta == 0.0 {
+                                            let loss = client.estimate(
+                                                model, theta, &settings, drawn, grad, flip,
+                                            )?;
+                                            momentum_step(col, grad, beta, alpha)?;
+                                            return Ok(loss);
+                                        }
+                                        // The gradient stepped into m while the products
+                                        // run (docs/performance.md, "fold13").
+                                        let mut m = momentum::Momentum::new(col, beta, alpha);
+                                        client.stacked_step(
+                                            drawn, theta, &settings, grad, &mut m, flip,
+                                        )
                                     })
                                 })
                                 .collect::<Vec<_>>()
@@ -976,40 +980,11 @@ fn stacked_net<'m>(
 /// A client of a stacked group with its momentum column and its flipped-label gradient.
 type Member<'c, 'd> = (&'c mut Client<'d>, &'c mut [f64], Option<&'c mut [f64]>);
 
-/// Heavy-ball momentum m ← βm + (1 − β)g (β = 0: m ← g), ByzFL's order of operations, with
-/// the client's gradient g checked finite in the same pass ([`Error::NonFinite`] otherwise,
-/// m then holding the non-finite update: the run stops there).
+/// Heavy-ball momentum m ← βm + (1 − β)g ([`momentum::step`]), with the client's gradient g
+/// checked finite in the same pass ([`Error::NonFinite`] otherwise, m then holding the
+/// non-finite update: the run stops there).
 fn momentum_step(m: &mut [f64], g: &[f64], beta: f64, alpha: f64) -> Result<()> {
-    let finite = if beta == 0.0 {
-        m.copy_from_slice(g);
-        all_finite(g)
-    } else {
-        // The widest vectors (the baseline build has two lanes): the same products and sum
-        // per entry, and `all_finite`'s sum of g·0 over 32 lanes (±0 for a finite g, NaN
-        // otherwise) while g is read anyway: a second pass over it cost 2–3 % of the D-SGD
-        // round (docs/performance.md, "fused13").
-        crate::simd::widest(
-            #[inline(always)]
-            || {
-                let mut zeros = [0.0f64; 32];
-                let mut ms = m.chunks_exact_mut(32);
-                let mut gs = g.chunks_exact(32);
-                for (m, g) in (&mut ms).zip(&mut gs) {
-                    for ((m, g), z) in m.iter_mut().zip(g).zip(&mut zeros) {
-                        *m = *m * beta + alpha * g;
-                        *z += g * 0.0;
-                    }
-                }
-                let mut tail = 0.0;
-                for (m, g) in ms.into_remainder().iter_mut().zip(gs.remainder()) {
-                    *m = *m * beta + alpha * g;
-                    tail += g * 0.0;
-                }
-                zeros.iter().fold(tail, |s, z| s + z) == 0.0
-            },
-        )
-    };
-    if finite {
+    if momentum::step(m, g, beta, alpha) {
         Ok(())
     } else {
         Err(client::gradient_overflow())
