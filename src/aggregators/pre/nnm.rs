@@ -314,16 +314,66 @@ impl Nnm {
 
 /// One block of coordinates of every output: `outs[i]` is the mean of the blocks `srcs[j]` of
 /// i's neighbours j, or `srcs[i]` itself when i has none (a vector at infinity, natively).
+///
+/// Every output's sums, [`mean_into`]'s (left to right in neighbour order), taken a tile of
+/// 64 coordinates at a time across all the outputs: the tile of every source (n × 512 B, 25 kB
+/// at n = 50) stays in L1 while the n outputs read it k times over. Output by output, the
+/// 40 sources' lines came from L2 for every tile, 40 streams at once, too many for the
+/// prefetchers: the mixing took 43 % of the softmax NNM + trimmed-mean D-SGD round
+/// (docs/performance.md, "fold13"). An output whose neighbour list equals an earlier one's
+/// (the copies of one Byzantine vector) is that output's copy: the same sums.
 fn mix_block(srcs: &[&[f64]], nbrs: &[Vec<usize>], k: f64, outs: &mut [&mut [f64]]) {
-    let mut picked: Vec<&[f64]> = Vec::with_capacity(srcs.len());
-    for ((y, nb), own) in outs.iter_mut().zip(nbrs).zip(srcs) {
-        if nb.is_empty() {
-            y.copy_from_slice(own);
-            continue;
+    // What each output is: its own input, an earlier output's copy, or a mean.
+    enum Mix<'s> {
+        Own,
+        Copy(usize),
+        Mean(Vec<&'s [f64]>),
+    }
+    let plan: Vec<Mix<'_>> = nbrs
+        .iter()
+        .enumerate()
+        .map(|(i, nb)| {
+            if nb.is_empty() {
+                Mix::Own
+            } else if let Some(e) = nbrs[..i].iter().position(|earlier| earlier == nb) {
+                Mix::Copy(e)
+            } else {
+                Mix::Mean(nb.iter().map(|&j| srcs[j]).collect())
+            }
+        })
+        .collect();
+    let len = srcs.first().map_or(0, |s| s.len());
+    let tile = if crate::simd::has_avx512() { 64 } else { 32 };
+    let mut lo = 0;
+    while lo < len {
+        let hi = (lo + tile).min(len);
+        for i in 0..outs.len() {
+            match &plan[i] {
+                Mix::Own => outs[i][lo..hi].copy_from_slice(&srcs[i][lo..hi]),
+                &Mix::Copy(e) => {
+                    let (done, rest) = outs.split_at_mut(i);
+                    rest[0][lo..hi].copy_from_slice(&done[e][lo..hi]);
+                }
+                Mix::Mean(picked) => mean_into_range(&mut outs[i][lo..hi], picked, lo, k),
+            }
         }
-        picked.clear();
-        picked.extend(nb.iter().map(|&j| srcs[j]));
-        mean_into(y, &picked, k);
+        lo = hi;
+    }
+}
+
+/// [`mean_into`] of the coordinates `lo..lo + y.len()` of the sources, into `y`.
+fn mean_into_range(y: &mut [f64], srcs: &[&[f64]], lo: usize, k: f64) {
+    let hi = lo + y.len();
+    if crate::simd::has_avx512() {
+        crate::simd::widest(
+            #[inline(always)]
+            || mean_tiles_range::<64>(y, srcs, lo, hi, k),
+        )
+    } else {
+        crate::simd::widest(
+            #[inline(always)]
+            || mean_tiles_range::<32>(y, srcs, lo, hi, k),
+        )
     }
 }
 
@@ -350,11 +400,16 @@ pub(crate) fn mean_into(y: &mut [f64], srcs: &[&[f64]], k: f64) {
 
 #[inline(always)]
 fn mean_tiles<const T: usize>(y: &mut [f64], srcs: &[&[f64]], k: f64) {
+    mean_tiles_range::<T>(y, srcs, 0, y.len(), k)
+}
+
+/// [`mean_tiles`] of the sources' coordinates `lo..hi` into `y` (length hi − lo).
+#[inline(always)]
+fn mean_tiles_range<const T: usize>(y: &mut [f64], srcs: &[&[f64]], lo: usize, hi: usize, k: f64) {
     // invariant: at least one neighbour (k = n − f ≥ 1).
     let (first, rest) = srcs.split_first().expect("invariant: n - f >= 1");
-    let len = y.len();
-    let mut c = 0;
-    while c + T <= len {
+    let mut c = lo;
+    while c + T <= hi {
         let mut acc = [0.0; T];
         acc.copy_from_slice(&first[c..c + T]);
         for s in rest {
@@ -363,17 +418,17 @@ fn mean_tiles<const T: usize>(y: &mut [f64], srcs: &[&[f64]], k: f64) {
                 acc[l] += v[l];
             }
         }
-        for (o, a) in y[c..c + T].iter_mut().zip(acc) {
+        for (o, a) in y[c - lo..c - lo + T].iter_mut().zip(acc) {
             *o = a / k;
         }
         c += T;
     }
-    for c in c..len {
+    for c in c..hi {
         let mut a = first[c];
         for s in rest {
             a += s[c];
         }
-        y[c] = a / k;
+        y[c - lo] = a / k;
     }
 }
 
@@ -442,6 +497,46 @@ mod tests {
                 .install(|| run(Nnm::new(2, Compat::Native), &u).unwrap())
         };
         assert_eq!(in_pool(1), in_pool(3));
+    }
+
+    /// The mixing taken tile by tile across all outputs (`mix_block`) gives every output the
+    /// bits of its mean taken alone (`mean_into`), or its own input where it has no
+    /// neighbours: 13 vectors of which three are copies of one (equal neighbour lists,
+    /// copied) and one holds +∞ (natively kept as it is), f = 4, over blocks of 1, 63, 64, 65
+    /// and 2·64 + 37 coordinates (a ragged last tile). Seen to fail with an earlier output
+    /// copied whenever its list had the same length (not the same members), and with every
+    /// tile's sums read from the block's first coordinates.
+    #[test]
+    fn mixing_tile_by_tile_is_each_mean_alone() {
+        let mut rng = rng_from_seed(21);
+        for d in [1, 63, 64, 65, 2 * 64 + 37] {
+            let mut m = nalgebra::DMatrix::from_fn(d, 13, |_, _| rng.random::<f64>() * 10.0);
+            for c in [7, 9] {
+                let copy = m.column(4).into_owned();
+                m.set_column(c, &copy);
+            }
+            m[(d / 2, 11)] = f64::INFINITY;
+            let u = Updates::new_allow_inf(m).unwrap();
+            let nnm = Nnm::new(4, Compat::Native);
+            let (nbrs, k) = nnm.mixing(u.view()).unwrap();
+            assert_eq!(nbrs[4], nbrs[7], "the copies' lists");
+            assert!(nbrs[11].is_empty(), "the vector at infinity is kept");
+            let srcs: Vec<&[f64]> = u.view().cols().collect();
+            let mut mixed = vec![f64::NAN; 13 * d];
+            let mut outs: Vec<&mut [f64]> = mixed.chunks_mut(d).collect();
+            mix_block(&srcs, &nbrs, k, &mut outs);
+            for (i, nb) in nbrs.iter().enumerate() {
+                let mut alone = vec![f64::NAN; d];
+                if nb.is_empty() {
+                    alone.copy_from_slice(srcs[i]);
+                } else {
+                    let picked: Vec<&[f64]> = nb.iter().map(|&j| srcs[j]).collect();
+                    mean_into(&mut alone, &picked, k);
+                }
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(outs[i]), bits(&alone), "output {i}, d = {d}");
+            }
+        }
     }
 
     #[test]
