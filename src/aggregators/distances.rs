@@ -10,7 +10,7 @@
 
 use super::coordinatewise::streams_from_memory;
 use super::FillLast;
-use crate::data::{map_blocks_in_order, map_blocks_mut_in_order, UpdatesView};
+use crate::data::{map_blocks_in_order, map_blocks_mut_in_order, with_scratch, UpdatesView};
 
 /// Coordinates per parallel task in the blocked kernels.
 const DIST_BLOCK: usize = 2048;
@@ -72,8 +72,8 @@ fn packed_pairs<const DOT: bool>(
 }
 
 /// Coordinates per block of [`packed_pairs`]: the Gram pass's blocks are half the distance
-/// kernel's (they once had to fit a shifted copy in L2 beside the block and the next one;
-/// kept so that its sums, and every result built on them, stay the same bits).
+/// kernel's, so that the shifted copy of a block streamed from memory ([`pairs_of_block`])
+/// fits in L2 beside the block and the next one.
 fn pairs_block_len(d: usize, gram: bool) -> usize {
     if gram {
         pair_block_len(d).div_ceil(2).next_multiple_of(8)
@@ -108,23 +108,63 @@ fn pairs_of_block<const DOT: bool>(
     };
     let mut rows: Vec<&[f64]> = cols.iter().map(|&i| &x.col(i)[lo..hi]).collect();
     rows.extend(last);
-    // The products are of xᵢ − r, subtracted as each entry is loaded (on the adders, which
-    // the multiply-adds leave idle): no shifted copy of the block is written and re-read.
-    let r = reference.map_or(&[][..], |r| &r[lo..hi]);
-    // 4×4 tiles keep 16 accumulators of eight lanes in 16 of the 32 AVX-512
-    // registers; with 16 registers (AVX2, SSE2, NEON) 2×2 tiles avoid spilling.
+    let r = reference.filter(|_| DOT).map_or(&[][..], |r| &r[lo..hi]);
+    if r.is_empty() || next.is_empty() {
+        // Distances; or products of xᵢ − r with the data in cache, where the tiles
+        // subtract r from their rows as they load them.
+        pairs_in_block_widest::<DOT>(&rows, r, &next, &mut part);
+        return part;
+    }
+    // From memory, the tiles are bound by their arithmetic (the next block prefetched
+    // meanwhile), and on Intel the subtractions share the multiply-adds' two ports: 24
+    // operations per 16 multiply-adds. So the block's rows are shifted once into a copy
+    // (in L2), which the tiles then read: the MLP Krum round 6–10 % shorter; with the data in
+    // cache (softmax regression's round) 5 % longer (docs/performance.md, "fold13"). The
+    // same differences, so the same bits either way.
+    let len = hi - lo;
+    with_scratch(&SHIFTED, rows.len() * len, |shifted| {
+        for (out, row) in shifted.chunks_exact_mut(len).zip(&rows) {
+            crate::simd::widest(
+                #[inline(always)]
+                || {
+                    out.iter_mut()
+                        .zip(row.iter().zip(r))
+                        .for_each(|(o, (x, r))| *o = x - r)
+                },
+            );
+        }
+        let rows: Vec<&[f64]> = shifted.chunks_exact(len).collect();
+        pairs_in_block_widest::<DOT>(&rows, &[], &next, &mut part);
+    });
+    part
+}
+
+thread_local! {
+    /// Each thread's block of rows shifted by the reference in [`pairs_of_block`] (41 rows of
+    /// 1 024 coordinates, 328 kB, for the D-SGD round's MLP), kept from block to block.
+    static SHIFTED: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// [`pairs_in_block`] in the widest vectors: 4×4 tiles keep 16 accumulators of eight lanes
+/// in 16 of the 32 AVX-512 registers; with 16 registers (AVX2, SSE2, NEON) 2×2 tiles avoid
+/// spilling.
+fn pairs_in_block_widest<const DOT: bool>(
+    rows: &[&[f64]],
+    r: &[f64],
+    next: &[&[f64]],
+    part: &mut [f64],
+) {
     if crate::simd::has_avx512() {
         crate::simd::widest(
             #[inline(always)]
-            || pairs_in_block::<4, DOT>(&rows, r, &next, &mut part),
+            || pairs_in_block::<4, DOT>(rows, r, next, part),
         );
     } else {
         crate::simd::widest(
             #[inline(always)]
-            || pairs_in_block::<2, DOT>(&rows, r, &next, &mut part),
+            || pairs_in_block::<2, DOT>(rows, r, next, part),
         );
     }
-    part
 }
 
 /// [`gram_about`] of every column of `x` about its first, the last column written by its
@@ -215,7 +255,11 @@ fn pairs_in_block<const T: usize, const DOT: bool>(
                 }
             }
             let b: [&[f64]; T] = std::array::from_fn(|t| rows[rows_b[t]]);
-            let tile = pair_tile::<T, T, DOT>(a, b, r);
+            let tile = if DOT && !r.is_empty() {
+                pair_tile::<T, T, DOT, true>(a, b, r)
+            } else {
+                pair_tile::<T, T, DOT, false>(a, b, r)
+            };
             for (ta, &i) in rows_a.iter().enumerate() {
                 for (tb, &j) in rows_b.iter().enumerate() {
                     if i <= j {
@@ -228,12 +272,13 @@ fn pairs_in_block<const T: usize, const DOT: bool>(
     }
 }
 
-/// Σₖ (aᵢₖ − bⱼₖ)² (or Σₖ (aᵢₖ − rₖ)(bⱼₖ − rₖ) when `DOT`; `r` is unused otherwise) for every
-/// pair of a TA×TB tile, each associated as `data::sq_dist`: eight lane sums over the whole
-/// multiple-of-8 part (fused multiply-adds: two operations per pair and coordinate for a
-/// distance, one for a product), combined pairwise, plus the tail.
+/// Σₖ (aᵢₖ − bⱼₖ)² (or, when `DOT`, Σₖ (aᵢₖ − rₖ)(bⱼₖ − rₖ) with `SHIFT` and Σₖ aᵢₖbⱼₖ
+/// without; `r` is unused otherwise) for every pair of a TA×TB tile, each associated as
+/// `data::sq_dist`: eight lane sums over the whole multiple-of-8 part (fused multiply-adds:
+/// two operations per pair and coordinate for a distance, one for a product), combined
+/// pairwise, plus the tail.
 #[inline(always)]
-fn pair_tile<const TA: usize, const TB: usize, const DOT: bool>(
+fn pair_tile<const TA: usize, const TB: usize, const DOT: bool, const SHIFT: bool>(
     a: [&[f64]; TA],
     b: [&[f64]; TB],
     r: &[f64],
@@ -243,19 +288,19 @@ fn pair_tile<const TA: usize, const TB: usize, const DOT: bool>(
     // Sliced to the multiple-of-8 length so the compiler sees every load in bounds: a bounds
     // check in the loop kept the accumulators in memory (measured 1.8× slower).
     let (ha, hb) = (a.map(|r| &r[..full]), b.map(|r| &r[..full]));
-    let hr = if DOT { &r[..full] } else { &[][..] };
+    let hr = if DOT && SHIFT { &r[..full] } else { &[][..] };
     let mut acc = [[[0.0f64; 8]; TB]; TA];
     let mut k = 0;
     while k < full {
         let mut va = [[0.0f64; 8]; TA];
         let mut vb = [[0.0f64; 8]; TB];
         let mut vr = [0.0f64; 8];
-        if DOT {
+        if DOT && SHIFT {
             vr.copy_from_slice(&hr[k..k + 8]);
         }
         for t in 0..TA {
             va[t].copy_from_slice(&ha[t][k..k + 8]);
-            if DOT {
+            if DOT && SHIFT {
                 for l in 0..8 {
                     va[t][l] -= vr[l];
                 }
@@ -263,7 +308,7 @@ fn pair_tile<const TA: usize, const TB: usize, const DOT: bool>(
         }
         for t in 0..TB {
             vb[t].copy_from_slice(&hb[t][k..k + 8]);
-            if DOT {
+            if DOT && SHIFT {
                 for l in 0..8 {
                     vb[t][l] -= vr[l];
                 }
@@ -286,12 +331,18 @@ fn pair_tile<const TA: usize, const TB: usize, const DOT: bool>(
     let mut out = [[0.0f64; TB]; TA];
     for i in 0..TA {
         for j in 0..TB {
-            let tail: f64 = if DOT {
+            let tail: f64 = if DOT && SHIFT {
                 a[i][full..]
                     .iter()
                     .zip(&b[j][full..])
                     .zip(&r[full..])
                     .map(|((x, y), r)| (x - r) * (y - r))
+                    .sum()
+            } else if DOT {
+                a[i][full..]
+                    .iter()
+                    .zip(&b[j][full..])
+                    .map(|(x, y)| x * y)
                     .sum()
             } else {
                 a[i][full..]
@@ -585,7 +636,7 @@ fn dists_in_block(x: UpdatesView<'_>, lo: usize, hi: usize, z: &[f64], part: &mu
         for g in 0..n.div_ceil(T) {
             let rows: [usize; T] = std::array::from_fn(|t| (g * T + t).min(n - 1));
             let a: [&[f64]; T] = std::array::from_fn(|t| &x.col(rows[t])[lo..hi]);
-            let tile = pair_tile::<T, 1, false>(a, [z], &[]);
+            let tile = pair_tile::<T, 1, false, false>(a, [z], &[]);
             for (t, &i) in rows.iter().enumerate() {
                 part[i] = tile[t][0];
             }
@@ -809,29 +860,57 @@ mod tests {
         crate::aggregators::krum::argmin_nan_last(&s)
     }
 
-    /// The Gram kernel subtracts the reference as it loads each entry; that must be the same
-    /// bits as the Gram matrix about the origin of the vectors shifted beforehand (what it
-    /// computed when it wrote a shifted copy of each block), including the ragged tails of
-    /// the last block (d = 1037: blocks of 128, the last holding 13 = 8 + a tail of 5).
-    /// Mutation checked: the tail summing the raw products x·y instead of (x − r)(y − r)
-    /// fails it.
+    /// The Gram pass shifts each block of rows by the reference into a copy, then takes
+    /// plain products; that must be the same bits as its tiles subtracting the reference as
+    /// they load each entry (`pairs_in_block` given r, which the pass did before "fold13",
+    /// block by block, blocks added in order) and as the Gram matrix about the origin of the
+    /// vectors shifted beforehand, including the ragged tails of the last block (d = 1037:
+    /// blocks of 128, the last holding 13 = 8 + a tail of 5; d = 150 013, from memory: blocks
+    /// of 1 024, the last 509 = 504 + 5). Mutations checked: the tail
+    /// summing the raw products x·y instead of (x − r)(y − r) in the tiles, and every
+    /// block's rows shifted by the first block's part of r, fail it.
     #[test]
     fn gram_about_a_reference_is_the_gram_of_the_shifted_vectors() {
         use rand::RngExt;
         let mut rng = crate::rng::rng_from_seed(11);
-        let (n, d) = (7, 1037);
-        let rows: Vec<Vec<f64>> = (0..n)
-            .map(|_| (0..d).map(|_| 3.0 + rng.random::<f64>()).collect())
-            .collect();
-        let r: Vec<f64> = (0..d).map(|_| 3.0 + rng.random::<f64>()).collect();
-        let shifted: Vec<Vec<f64>> = rows
-            .iter()
-            .map(|x| x.iter().zip(&r).map(|(x, r)| x - r).collect())
-            .collect();
-        let fused = gram_about(Updates::from_rows(&rows).unwrap().view(), &r);
-        let copied = gram_about(Updates::from_rows(&shifted).unwrap().view(), &vec![0.0; d]);
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&fused), bits(&copied));
+        // In cache (the tiles subtract r), and 10.8 MB streamed from memory (shifted copies;
+        // the last block, with no next block to prefetch, subtracted in the tiles).
+        for (n, d) in [(7, 1037), (9, 150_013)] {
+            let rows: Vec<Vec<f64>> = (0..n)
+                .map(|_| (0..d).map(|_| 3.0 + rng.random::<f64>()).collect())
+                .collect();
+            let r: Vec<f64> = (0..d).map(|_| 3.0 + rng.random::<f64>()).collect();
+            let shifted: Vec<Vec<f64>> = rows
+                .iter()
+                .map(|x| x.iter().zip(&r).map(|(x, r)| x - r).collect())
+                .collect();
+            let x = Updates::from_rows(&rows).unwrap();
+            assert_eq!(streams_from_memory(x.view()), d > 100_000);
+            let fused = gram_about(x.view(), &r);
+            let copied = gram_about(Updates::from_rows(&shifted).unwrap().view(), &vec![0.0; d]);
+            assert_eq!(bits(&fused), bits(&copied), "d = {d}");
+            let block = pairs_block_len(d, true);
+            let partials: Vec<Vec<f64>> = (0..d.div_ceil(block))
+                .map(|b| {
+                    let (lo, hi) = (b * block, (b * block + block).min(d));
+                    let rs: Vec<&[f64]> = rows.iter().map(|x| &x[lo..hi]).collect();
+                    let mut part = vec![0.0; n * (n + 1) / 2];
+                    if crate::simd::has_avx512() {
+                        crate::simd::widest(|| {
+                            pairs_in_block::<4, true>(&rs, &r[lo..hi], &[], &mut part)
+                        });
+                    } else {
+                        crate::simd::widest(|| {
+                            pairs_in_block::<2, true>(&rs, &r[lo..hi], &[], &mut part)
+                        });
+                    }
+                    part
+                })
+                .collect();
+            let in_tiles = unpack(&add_in_order(&partials, n * (n + 1) / 2), n);
+            assert_eq!(bits(&fused), bits(&in_tiles), "d = {d}");
+        }
     }
 
     /// The Gram-form distances Krum uses pick what the direct sums pick, where the plain Gram
