@@ -385,25 +385,11 @@ fn mean_into_range(y: &mut [f64], srcs: &[&[f64]], lo: usize, k: f64) {
 /// than by one addition's latency. Neither choice touches the order of a coordinate's sum,
 /// so every path gives the same bits.
 pub(crate) fn mean_into(y: &mut [f64], srcs: &[&[f64]], k: f64) {
-    if crate::simd::has_avx512() {
-        crate::simd::widest(
-            #[inline(always)]
-            || mean_tiles::<64>(y, srcs, k),
-        )
-    } else {
-        crate::simd::widest(
-            #[inline(always)]
-            || mean_tiles::<32>(y, srcs, k),
-        )
-    }
+    mean_into_range(y, srcs, 0, k)
 }
 
-#[inline(always)]
-fn mean_tiles<const T: usize>(y: &mut [f64], srcs: &[&[f64]], k: f64) {
-    mean_tiles_range::<T>(y, srcs, 0, y.len(), k)
-}
-
-/// [`mean_tiles`] of the sources' coordinates `lo..hi` into `y` (length hi − lo).
+/// The tiles of [`mean_into_range`]: the sources' coordinates `lo..hi` into `y` (length
+/// hi − lo), T coordinates at a time.
 #[inline(always)]
 fn mean_tiles_range<const T: usize>(y: &mut [f64], srcs: &[&[f64]], lo: usize, hi: usize, k: f64) {
     // invariant: at least one neighbour (k = n − f ≥ 1).
