@@ -254,8 +254,6 @@ impl<'a> Client<'a> {
         Ok(loss)
     }
 
-    /// [`Client::estimate`] of a batch mean on a batch of one chunk whose first-layer
-    /// product is given (the same bits as without it: [`DenseNet::loss_grad_from_first`]).
     /// The D-SGD client step on a batch drawn and stacked ([`Drawn::Stacked`]): its
     /// batch-mean gradient stepped into the client's momentum column as it is computed
     /// (`DenseNet::loss_grad_into_momentum`; `grad` is scratch), the gradient-overflow error
@@ -285,6 +283,9 @@ impl<'a> Client<'a> {
         }
     }
 
+    /// [`Client::estimate`] of a batch mean on a batch of one chunk whose first-layer
+    /// product is given (the same bits as without it: [`DenseNet::loss_grad_from_first`]),
+    /// the gradient left in `grad` or stepped into `momentum`.
     #[allow(clippy::too_many_arguments)]
     fn stacked_estimate(
         &mut self,
