@@ -748,3 +748,64 @@ fn stacked_first_layer_products_give_the_per_client_records() {
         }
     }
 }
+
+/// A client's gradient that overflows inside the products that fold it into the momentum
+/// (softmax regression on batches of 4, momentum 0.9: the stacked clients'
+/// `Client::stacked_step`) stops the run at round 1, naming the client's gradient, with
+/// the parameters of round 0. Mutation that makes it fail (checked): `stacked_step`
+/// returning the loss whatever the momentum's finiteness (the run then stops on the
+/// aggregate, naming the rule).
+#[test]
+fn an_overflowing_gradient_folded_into_momentum_stops_the_run_naming_it() {
+    use crate::learning::model::ModelSpec;
+    let (p, classes) = (6, 3);
+    let task = Task::Classification { classes };
+    let mut rng = rng_named(5, 0, "test-data");
+    let data: Vec<Examples> = (0..4)
+        .map(|i| {
+            let x = DMatrix::from_fn(p, 8, |r, _| {
+                if i == 2 && r == 0 {
+                    1.5e308
+                } else {
+                    rng.random::<f64>() * 2.0 - 1.0
+                }
+            });
+            // Softmax at logits of about 10³⁰⁷ is one class a; in a batch of 4 of three
+            // cycling labels at least two examples are not of class a, and their terms
+            // (1 − 0)·1.5e308 of a's weight gradient add past f64.
+            let y = (0..8).map(|j| ((i + j) % classes) as f64).collect();
+            Examples::new(x, y, task).unwrap()
+        })
+        .collect();
+    for spec_ in [ModelSpec::Softmax] {
+        let model = spec_.build(p, task).unwrap();
+        assert!(model.as_native_dense().is_some(), "the stacked path");
+        let init = model.init(&mut rng_named(5, 0, "init"));
+        let mut cfg = TrainConfig::new(3, 0.05, spec("average", 0));
+        cfg.batch_size = Some(4);
+        cfg.momentum = 0.9;
+        let mut rounds = 0;
+        let s = train(
+            model.as_ref(),
+            &data,
+            None,
+            init.clone(),
+            &cfg,
+            Streams::new(0, 0),
+            &mut |_| {
+                rounds += 1;
+                Ok(())
+            },
+        )
+        .unwrap();
+        let case = format!("{}: {:?}", model.describe(), s.status);
+        match &s.status {
+            RunStatus::Diverged { round: 1, reason } => {
+                assert!(reason.contains("a client's gradient"), "{case}")
+            }
+            _ => panic!("{case}"),
+        }
+        assert_eq!(rounds, 1, "{case}");
+        assert_eq!(s.params, init, "{case}");
+    }
+}
