@@ -196,7 +196,7 @@ impl PreAggregator for Nnm {
     }
 
     fn apply(&self, mut x: Updates, _cx: &mut AggContext<'_>) -> Result<Updates> {
-        let (nbrs, k) = self.mixing(x.view())?;
+        let mixing = self.mixing(x.view())?;
         let n = x.n();
         // In place, a block of coordinates at a time: the block's n outputs go to a scratch
         // buffer (n blocks of 4 KB, in L2 with the inputs; one per worker, not per block),
@@ -209,7 +209,7 @@ impl PreAggregator for Nnm {
                 {
                     let srcs: Vec<&[f64]> = cols.iter().map(|c| &**c).collect();
                     let mut outs: Vec<&mut [f64]> = scratch.chunks_mut(len).collect();
-                    mix_block(&srcs, &nbrs, k, &mut outs);
+                    mix_block(&srcs, &mixing, &mut outs);
                 }
                 for (col, y) in cols.iter_mut().zip(scratch.chunks(len)) {
                     col.copy_from_slice(y);
@@ -223,7 +223,7 @@ impl PreAggregator for Nnm {
     /// input (a NumPy array from Python, the first step of a pipeline) is read in place, and
     /// each output block is written once, with no scratch and no copy back.
     fn apply_view(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<Updates> {
-        let (nbrs, k) = self.mixing(x)?;
+        let mixing = self.mixing(x)?;
         let (n, d) = (x.n(), x.d());
         let mut out = Updates::zeros(d, n);
         out.row_blocks_mut(BLOCK)
@@ -233,7 +233,7 @@ impl PreAggregator for Nnm {
                 let lo = c * BLOCK;
                 let hi = lo + outs[0].len();
                 let srcs: Vec<&[f64]> = x.cols().map(|col| &col[lo..hi]).collect();
-                mix_block(&srcs, &nbrs, k, &mut outs);
+                mix_block(&srcs, &mixing, &mut outs);
             });
         Ok(out)
     }
@@ -273,7 +273,7 @@ impl Nnm {
         // The pipeline's order of checks: the step's requirement, the rule's, then the input.
         self.check_n(x.n())?;
         rule.check_n(x.n())?;
-        let (nbrs, k) = self.mixing(x)?;
+        let mixing = self.mixing(x)?;
         let (n, d) = (x.n(), x.d());
         let block = fused_block(n);
         let mut out = vec![0.0; d];
@@ -285,7 +285,7 @@ impl Nnm {
                     {
                         let srcs: Vec<&[f64]> = x.cols().map(|col| &col[lo..lo + len]).collect();
                         let mut outs: Vec<&mut [f64]> = mixed.chunks_mut(len).collect();
-                        mix_block(&srcs, &nbrs, k, &mut outs);
+                        mix_block(&srcs, &mixing, &mut outs);
                     }
                     let mut rng = rng_from_seed(0);
                     let block = UpdatesView::from_slice(mixed, len);
@@ -297,8 +297,9 @@ impl Nnm {
         Ok(DVector::from_vec(out))
     }
 
-    /// Every vector's neighbour list (empty: the vector stays as it is) and the divisor n − f.
-    fn mixing(&self, x: UpdatesView<'_>) -> Result<(Vec<Vec<usize>>, f64)> {
+    /// What each output is ([`Mixing`]): from every vector's neighbour list and the divisor
+    /// n − f.
+    fn mixing(&self, x: UpdatesView<'_>) -> Result<Mixing> {
         self.check_n(x.n())?;
         let n = x.n();
         let d2 = pairwise_sq_dists(x);
@@ -308,53 +309,88 @@ impl Nnm {
         } else {
             self.neighbours_with_infinite(&d2, n, &infinite)?
         };
-        Ok((nbrs, (n - self.f) as f64))
+        Ok(Mixing::new(nbrs, (n - self.f) as f64))
+    }
+}
+
+/// What one output of the mixing is: its own input (no neighbours: a vector at infinity,
+/// natively), a copy of an earlier output (the same neighbour list: the copies of one
+/// Byzantine vector), or the mean of its neighbours (indices in increasing order).
+#[derive(Debug)]
+enum Mix {
+    Own,
+    Copy(usize),
+    Mean(Vec<usize>),
+}
+
+/// The mixing of one call, decided once from the distances and applied to every block of
+/// coordinates ([`mix_block`]).
+struct Mixing {
+    plan: Vec<Mix>,
+    /// The divisor n − f.
+    k: f64,
+}
+
+impl Mixing {
+    /// The plan for the neighbour lists `nbrs` (an empty list: the vector stays as it is),
+    /// each output whose list equals an earlier one's made that output's copy.
+    fn new(nbrs: Vec<Vec<usize>>, k: f64) -> Self {
+        let mut plan: Vec<Mix> = Vec::with_capacity(nbrs.len());
+        for nb in nbrs {
+            let mix = if nb.is_empty() {
+                Mix::Own
+            } else if let Some(e) = plan
+                .iter()
+                .position(|m| matches!(m, Mix::Mean(earlier) if *earlier == nb))
+            {
+                Mix::Copy(e)
+            } else {
+                Mix::Mean(nb)
+            };
+            plan.push(mix);
+        }
+        Mixing { plan, k }
     }
 }
 
 /// One block of coordinates of every output: `outs[i]` is the mean of the blocks `srcs[j]` of
-/// i's neighbours j, or `srcs[i]` itself when i has none (a vector at infinity, natively).
+/// i's neighbours j, `srcs[i]` itself, or an earlier output's copy, as `mixing` plans.
 ///
 /// Every output's sums, [`mean_into`]'s (left to right in neighbour order), taken a tile of
 /// 64 coordinates at a time across all the outputs: the tile of every source (n × 512 B, 25 kB
 /// at n = 50) stays in L1 while the n outputs read it k times over. Output by output, the
 /// 40 sources' lines came from L2 for every tile, 40 streams at once, too many for the
 /// prefetchers: the mixing took 43 % of the softmax NNM + trimmed-mean D-SGD round
-/// (docs/performance.md, "fold13"). An output whose neighbour list equals an earlier one's
-/// (the copies of one Byzantine vector) is that output's copy: the same sums.
-fn mix_block(srcs: &[&[f64]], nbrs: &[Vec<usize>], k: f64, outs: &mut [&mut [f64]]) {
-    // What each output is: its own input, an earlier output's copy, or a mean.
-    enum Mix<'s> {
-        Own,
-        Copy(usize),
-        Mean(Vec<&'s [f64]>),
-    }
-    let plan: Vec<Mix<'_>> = nbrs
+/// (docs/performance.md, "fold13").
+fn mix_block(srcs: &[&[f64]], mixing: &Mixing, outs: &mut [&mut [f64]]) {
+    // Every mean's sources for this block, one list after another in plan order.
+    let picked: Vec<&[f64]> = mixing
+        .plan
         .iter()
-        .enumerate()
-        .map(|(i, nb)| {
-            if nb.is_empty() {
-                Mix::Own
-            } else if let Some(e) = nbrs[..i].iter().position(|earlier| earlier == nb) {
-                Mix::Copy(e)
-            } else {
-                Mix::Mean(nb.iter().map(|&j| srcs[j]).collect())
-            }
+        .filter_map(|m| match m {
+            Mix::Mean(nb) => Some(nb.iter().map(|&j| srcs[j])),
+            _ => None,
         })
+        .flatten()
         .collect();
     let len = srcs.first().map_or(0, |s| s.len());
     let tile = if crate::simd::has_avx512() { 64 } else { 32 };
     let mut lo = 0;
     while lo < len {
         let hi = (lo + tile).min(len);
-        for i in 0..outs.len() {
-            match &plan[i] {
+        let mut next = 0;
+        for (i, mix) in mixing.plan.iter().enumerate() {
+            match mix {
                 Mix::Own => outs[i][lo..hi].copy_from_slice(&srcs[i][lo..hi]),
                 &Mix::Copy(e) => {
                     let (done, rest) = outs.split_at_mut(i);
                     rest[0][lo..hi].copy_from_slice(&done[e][lo..hi]);
                 }
-                Mix::Mean(picked) => mean_into_range(&mut outs[i][lo..hi], picked, lo, k),
+                Mix::Mean(nb) => {
+                    let mine = &picked[next..next + nb.len()];
+                    next += nb.len();
+                    mean_into_range(&mut outs[i][lo..hi], mine, lo, mixing.k);
+                }
             }
         }
         lo = hi;
@@ -504,20 +540,31 @@ mod tests {
             m[(d / 2, 11)] = f64::INFINITY;
             let u = Updates::new_allow_inf(m).unwrap();
             let nnm = Nnm::new(4, Compat::Native);
-            let (nbrs, k) = nnm.mixing(u.view()).unwrap();
-            assert_eq!(nbrs[4], nbrs[7], "the copies' lists");
-            assert!(nbrs[11].is_empty(), "the vector at infinity is kept");
+            let mixing = nnm.mixing(u.view()).unwrap();
+            for c in [7, 9] {
+                assert!(
+                    matches!(mixing.plan[c], Mix::Copy(e) if e <= 4),
+                    "copy {c} planned"
+                );
+            }
+            assert!(
+                matches!(mixing.plan[11], Mix::Own),
+                "the vector at infinity is kept"
+            );
+            // The lists from the distances, apart from the plan made of them.
+            let d2 = pairwise_sq_dists(u.view());
+            let nbrs = nnm.neighbours_with_infinite(&d2, 13, &[11]).unwrap();
             let srcs: Vec<&[f64]> = u.view().cols().collect();
             let mut mixed = vec![f64::NAN; 13 * d];
             let mut outs: Vec<&mut [f64]> = mixed.chunks_mut(d).collect();
-            mix_block(&srcs, &nbrs, k, &mut outs);
+            mix_block(&srcs, &mixing, &mut outs);
             for (i, nb) in nbrs.iter().enumerate() {
                 let mut alone = vec![f64::NAN; d];
                 if nb.is_empty() {
                     alone.copy_from_slice(srcs[i]);
                 } else {
                     let picked: Vec<&[f64]> = nb.iter().map(|&j| srcs[j]).collect();
-                    mean_into(&mut alone, &picked, k);
+                    mean_into(&mut alone, &picked, mixing.k);
                 }
                 let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(outs[i]), bits(&alone), "output {i}, d = {d}");
