@@ -30,7 +30,9 @@
 //! Large batches are processed in chunks of columns (at most [`CHUNK`], fewer for very wide
 //! layers), so the scratch memory is bounded whatever the batch size.
 
-use super::gemm::{gemm, gemm_momentum, reads_listed_in_place, scales_after_the_sum, Mat};
+use super::gemm::{
+    gemm, gemm_momentum, gemm_packed, reads_listed_in_place, scales_after_the_sum, Mat, Packed,
+};
 use super::{Evaluation, Model};
 use crate::learning::examples::{Batch, Task};
 use crate::learning::momentum::Momentum;
@@ -202,6 +204,13 @@ pub(crate) fn predicts(z: &[f64], y: f64) -> bool {
         }
     }
     best as f64 == y
+}
+
+/// A network's first-layer weights W₁ at one θ, packed once for many products
+/// ([`DenseNet::first_layer`]).
+pub(crate) struct FirstLayer<'a> {
+    fan_out: usize,
+    weights: Packed<'a>,
 }
 
 /// A stack of dense layers with a loss head: linear, logistic and softmax regression, and
@@ -661,36 +670,48 @@ impl DenseNet {
     }
 
     /// Whether [`DenseNet::first_layer_product`] and [`DenseNet::loss_grad_from_first`] read
-    /// examples given by a listed [`Mat`] where they lie, without gathering them (a first
-    /// layer of at most 16 outputs, on a CPU where the thin products run). Elsewhere they
-    /// gather them first, and the caller should gather once itself.
+    /// examples given by a listed [`Mat`] where they lie, without gathering them (on a CPU
+    /// where the thin and wide products run, whatever the first layer's width). Elsewhere
+    /// they gather them first, and the caller should gather once itself.
     pub(crate) fn reads_examples_in_place(&self) -> bool {
-        reads_listed_in_place(self.widths[1])
+        reads_listed_in_place()
     }
 
     /// The first layer's product W₁X (fan-out × b, column-major, before the bias) of the
     /// examples `x` (p × b, one per column) into `out`, for any number of batches side by
-    /// side: one product packs W₁ once for all of them (the D-SGD round's 40 clients share
-    /// θ). Every entry is the same bits as in a product of its batch alone: matrixmultiply
-    /// (and the thin kernels, which compute its bits) sums each entry over k in blocks of its
-    /// fixed `kc`, each block one multiply-add chain in k order, whatever the other
-    /// dimensions and the entry's tile.
+    /// side, with W₁ packed once by [`DenseNet::first_layer`] (the D-SGD round's 40 clients
+    /// share θ). Every entry is the same bits as in a product of its batch alone:
+    /// matrixmultiply (and the thin and wide kernels, which compute its bits) sums each entry
+    /// over k in blocks of its fixed `kc`, each block one multiply-add chain in k order,
+    /// whatever the other dimensions and the entry's tile.
     ///
     /// # Panics
-    /// `theta`, `x` or `out` of the wrong shape (the caller's sizes).
-    pub(crate) fn first_layer_product(&self, theta: &[f64], x: Mat<'_>, out: &mut [f64]) {
-        let (fan_in, fan_out) = (self.widths[0], self.widths[1]);
+    /// `first` of another network's shape, `x` or `out` of the wrong shape (the caller's
+    /// sizes).
+    pub(crate) fn first_layer_product(&self, first: &FirstLayer<'_>, x: Mat<'_>, out: &mut [f64]) {
         assert!(
-            theta.len() == self.n_params && x.nrows() == fan_in,
+            x.nrows() == self.widths[0] && first.fan_out == self.widths[1],
             "invariant: first-layer product shapes"
         );
-        gemm(
-            1.0,
-            Mat::row_major(&theta[..fan_in * fan_out], fan_out, fan_in),
-            x,
-            0.0,
-            out,
+        gemm_packed(&first.weights, x, out);
+    }
+
+    /// W₁ of `theta` packed once for any number of [`DenseNet::first_layer_product`]s at
+    /// that θ (the D-SGD round's groups of clients).
+    ///
+    /// # Panics
+    /// `theta` of the wrong length (the caller's sizes).
+    pub(crate) fn first_layer<'a>(&self, theta: &'a [f64]) -> FirstLayer<'a> {
+        let (fan_in, fan_out) = (self.widths[0], self.widths[1]);
+        assert!(
+            theta.len() == self.n_params,
+            "invariant: first-layer product shapes"
         );
+        let w = Mat::row_major(&theta[..fan_in * fan_out], fan_out, fan_in);
+        FirstLayer {
+            fan_out,
+            weights: Packed::new(w),
+        }
     }
 
     /// [`Model::loss_grad`] on the examples `x` (p × b, one per column) with targets `y`,
@@ -1175,7 +1196,7 @@ mod tests {
                     let width = net.widths()[1];
                     let mut first = vec![0.0; width * b];
                     net.first_layer_product(
-                        &theta,
+                        &net.first_layer(&theta),
                         Mat::col_major(x.as_slice(), 300, b),
                         &mut first,
                     );

@@ -9,12 +9,16 @@
 //! products — directly, through [`gemm`], which checks every index the call can touch
 //! before the one `unsafe` call. Products with a thin side (at most 16 rows or columns of C:
 //! softmax regression's 10 outputs) go to [`thin_gemm`] instead, which computes
-//! matrixmultiply's bits without its packing and padding, and reads a matrix whose columns
-//! are listed one by one ([`Mat::listed`]: a batch's examples where they lie in a client's
-//! data) in place; elsewhere a listed matrix is gathered first.
+//! matrixmultiply's bits without its packing and padding, and those with more rows of C and
+//! B read by columns (an MLP's first layer on a batch) to [`wide_gemm`], the same bits in
+//! larger register tiles, with A packed once for many products where the caller keeps it
+//! ([`Packed`]). Both read a matrix whose columns are listed one by one ([`Mat::listed`]: a
+//! batch's examples where they lie in a client's data) in place; elsewhere a listed matrix
+//! is gathered first.
 #![allow(unsafe_code)] // audited: `gemm` checks all bounds before calling `dgemm`
 
 use super::thin_gemm::{self, Write, KC, THIN};
+use super::wide_gemm::{self, Panels};
 use crate::learning::momentum::Momentum;
 use crate::simd::Avx512;
 
@@ -163,11 +167,7 @@ pub(crate) fn gemm(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64])
         return;
     }
     if let Some((simd, side)) = thin_case(alpha, beta, (m, k, n), &a, &b) {
-        let write = if beta == 0.0 {
-            Write::Set(alpha)
-        } else {
-            Write::Add
-        };
+        let write = write_of(alpha, beta);
         simd.run(
             #[inline(always)]
             || match side {
@@ -187,6 +187,20 @@ pub(crate) fn gemm(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64])
         );
         return;
     }
+    if let Some(simd) = wide_case(alpha, beta, (m, k, n), &a, &b) {
+        let (Store::Strided { data, rs, cs }, Some(columns)) = (a.store, b.contiguous_columns())
+        else {
+            unreachable!("invariant: wide products need a strided A and B's columns")
+        };
+        simd.run(
+            #[inline(always)]
+            || {
+                let panels = Panels::new(simd, (m, k), (data, rs, cs));
+                wide_gemm::rows(simd, &panels, n, columns, write_of(alpha, beta), c)
+            },
+        );
+        return;
+    }
     match (a.store, b.store) {
         (Store::Strided { .. }, Store::Strided { .. }) => packed_gemm(alpha, a, b, beta, c),
         // Listed columns outside the thin kernels' cases: gathered, then the packed product.
@@ -200,6 +214,70 @@ pub(crate) fn gemm(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64])
             let b = gb.as_deref().map_or(b, |v| Mat::col_major(v, k, n));
             packed_gemm(alpha, a, b, beta, c)
         }
+    }
+}
+
+/// What the kernels write for `gemm(α, ·, ·, β, C)` with β ∈ {0, 1}.
+fn write_of(alpha: f64, beta: f64) -> Write {
+    if beta == 0.0 {
+        Write::Set(alpha)
+    } else {
+        Write::Add
+    }
+}
+
+/// A left operand A packed once for many products C ← A·B ([`gemm_packed`]): where the wide
+/// kernels run (more than [`THIN`] rows of A, on a CPU with AVX-512), its rows in their
+/// panels; elsewhere A itself. The D-SGD round packs W₁ once for all its clients' batches.
+pub(crate) struct Packed<'a> {
+    a: Mat<'a>,
+    panels: Option<(Avx512, Panels)>,
+}
+
+impl<'a> Packed<'a> {
+    /// Packs `a` where the wide kernels will read it.
+    ///
+    /// # Panics
+    /// A strided view that does not fit its slice (the caller's shapes).
+    pub fn new(a: Mat<'a>) -> Packed<'a> {
+        let (m, k) = (a.rows, a.cols);
+        let panels = match a.store {
+            Store::Strided { data, rs, cs } if m > THIN && k > 0 => {
+                assert!(
+                    fits(data.len(), m, k, rs, cs),
+                    "invariant: gemm A out of bounds"
+                );
+                crate::simd::avx512().map(|simd| {
+                    let panels = simd.run(
+                        #[inline(always)]
+                        || Panels::new(simd, (m, k), (data, rs, cs)),
+                    );
+                    (simd, panels)
+                })
+            }
+            _ => None,
+        };
+        Packed { a, panels }
+    }
+}
+
+/// C ← A·B for A packed once ([`Packed`]), B k × n and C m × n column-major: the bits of
+/// `gemm(1, A, B, 0, C)`, without packing A again.
+///
+/// # Panics
+/// As [`gemm`].
+pub(crate) fn gemm_packed(a: &Packed<'_>, b: Mat<'_>, c: &mut [f64]) {
+    let (m, k, n) = check(&a.a, &b, c);
+    match (&a.panels, b.contiguous_columns()) {
+        (Some((simd, panels)), Some(columns)) if n > 0 => {
+            debug_assert!(panels.nrows() == m && panels.ncols() == k);
+            let simd = *simd;
+            simd.run(
+                #[inline(always)]
+                || wide_gemm::rows(simd, panels, n, columns, Write::Set(1.0), c),
+            );
+        }
+        _ => gemm(1.0, a.a, b, 0.0, c),
     }
 }
 
@@ -339,12 +417,12 @@ pub(crate) fn scales_after_the_sum(k: usize) -> bool {
     k <= KC
 }
 
-/// Whether `gemm` multiplies a listed matrix with a thin side of `thin` rows or columns of C
-/// (A listed with C of at most [`THIN`] columns, B listed with C of at most [`THIN`] rows)
-/// where its columns lie, without gathering them: on this CPU, with β ∈ {0, 1} and α = 1 or
-/// k within one block (as [`thin_case`]).
-pub(crate) fn reads_listed_in_place(thin: usize) -> bool {
-    thin <= THIN && crate::simd::avx512().is_some()
+/// Whether `gemm` multiplies a listed B (a batch's examples, any number of rows of C: the thin
+/// or the wide kernels) where its columns lie, without gathering them: on this CPU, with
+/// β ∈ {0, 1} and α = 1 or k within one block (as [`thin_case`] and [`wide_case`]). A listed
+/// A is read in place only with C of at most [`THIN`] columns.
+pub(crate) fn reads_listed_in_place() -> bool {
+    crate::simd::avx512().is_some()
 }
 
 /// Which thin kernel takes a product, with the operand it reads by columns.
@@ -379,6 +457,26 @@ fn thin_case<'a>(
         _ => return None,
     };
     crate::simd::avx512().map(|simd| (simd, side))
+}
+
+/// Where [`wide_gemm`] computes the product instead of matrixmultiply, the same bits: more
+/// than [`THIN`] rows of C, A strided, B with contiguous columns (strided or listed), α and
+/// β as in [`thin_case`], on a CPU with AVX-512.
+fn wide_case(
+    alpha: f64,
+    beta: f64,
+    (m, k, _): (usize, usize, usize),
+    a: &Mat<'_>,
+    b: &Mat<'_>,
+) -> Option<Avx512> {
+    let scaled = alpha == 1.0 || (beta == 0.0 && k <= KC);
+    let shapes =
+        m > THIN && matches!(a.store, Store::Strided { .. }) && b.contiguous_columns().is_some();
+    if scaled && (beta == 0.0 || beta == 1.0) && shapes {
+        crate::simd::avx512()
+    } else {
+        None
+    }
 }
 
 impl<'a> Mat<'a> {
@@ -501,6 +599,68 @@ mod tests {
                 listed_in_place >= (16 * 5 * 2 + 16 * 5) * (5 + 5 + 3),
                 "{listed_in_place}"
             );
+        }
+    }
+
+    /// Every product with more than 16 rows of C and B read by columns (strided or listed):
+    /// 17, 24, 25 and 100 rows (whole panels of 16, a last panel of one vector, of a partial
+    /// vector), 1–5, 12, 13, 17 and 128 columns (whole tiles of 12, tiles of 4, single
+    /// columns), k across matrixmultiply's blocks of 256 (1, 7, 256, 257, 784), A row-major
+    /// (packed by 8 × 8 transposes) and column-major (packed entry by entry), α and β as
+    /// `thin_products_are_matrixmultiplys_bits`; through `gemm` and through `gemm_packed` with
+    /// A packed once: matrixmultiply's bits. Seen to fail with the tile's chain run over the
+    /// whole of k (no blocks of 256: k = 257 and 784 differ in their last bits), and with the
+    /// 8 × 8 transposes of the packing reading rows in reverse order. Without AVX-512 both
+    /// sides are matrixmultiply; it asserts that the wide path ran wherever the CPU has it.
+    #[test]
+    fn wide_products_are_matrixmultiplys_bits() {
+        let mut rng = rng_from_seed(19);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let mut wide = 0;
+        for m in [17, 24, 25, 100] {
+            for n in [1, 2, 3, 4, 5, 12, 13, 17, 128] {
+                for k in [1, 7, 256, 257, 784] {
+                    for a_row_major in [false, true] {
+                        for (alpha, beta) in [(1.0, 0.0), (1.0 / 3.0, 0.0), (1.0, 1.0)] {
+                            let (ad, bd) = (entries(&mut rng, m * k), entries(&mut rng, k * n));
+                            let a = if a_row_major {
+                                Mat::row_major(&ad, m, k)
+                            } else {
+                                Mat::col_major(&ad, m, k)
+                            };
+                            let b = Mat::col_major(&bd, k, n);
+                            let listed: Vec<&[f64]> = bd.chunks_exact(k).collect();
+                            let start = if beta == 0.0 {
+                                vec![f64::NAN; m * n]
+                            } else {
+                                entries(&mut rng, m * n)
+                            };
+                            let mut want = start.clone();
+                            packed_gemm(alpha, a, b, beta, &mut want);
+                            let case = format!(
+                                "m = {m}, k = {k}, n = {n}, A row-major {a_row_major}, α = {alpha}, β = {beta}"
+                            );
+                            for b in [b, Mat::listed(&listed, k)] {
+                                let mut got = start.clone();
+                                gemm(alpha, a, b, beta, &mut got);
+                                assert_eq!(bits(&got), bits(&want), "{case}");
+                                wide += usize::from(
+                                    wide_case(alpha, beta, (m, k, n), &a, &b).is_some(),
+                                );
+                                if (alpha, beta) == (1.0, 0.0) {
+                                    let mut got = start.clone();
+                                    gemm_packed(&Packed::new(a), b, &mut got);
+                                    assert_eq!(bits(&got), bits(&want), "packed once, {case}");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if crate::simd::has_avx512() {
+            // α = 1/3 runs wide for k ≤ 256 only (3 of the 5 values of k).
+            assert_eq!(wide, 4 * 9 * 2 * 2 * (5 + 5 + 3));
         }
     }
 

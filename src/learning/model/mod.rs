@@ -38,6 +38,7 @@ mod spec;
 #[cfg(test)]
 pub(crate) mod tests;
 mod thin_gemm;
+mod wide_gemm;
 
 pub use backend::{Backend, Device, Dtype};
 pub use dense::{Activation, DenseNet, Head, CHUNK, MAX_PARAMS};

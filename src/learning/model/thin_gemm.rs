@@ -66,12 +66,12 @@ pub(super) enum Columns<'a> {
 
 /// Column j from its first entry on (to the end of the slice it lies in), each kind of
 /// [`Columns`] its own type so that the kernels' inner loops do not branch on the kind.
-trait Column<'a>: Copy {
+pub(super) trait Column<'a>: Copy {
     fn from(self, j: usize) -> &'a [f64];
 }
 
 #[derive(Clone, Copy)]
-struct Strided<'a>(&'a [f64], usize);
+pub(super) struct Strided<'a>(pub(super) &'a [f64], pub(super) usize);
 
 impl<'a> Column<'a> for Strided<'a> {
     #[inline(always)]
@@ -81,7 +81,7 @@ impl<'a> Column<'a> for Strided<'a> {
 }
 
 #[derive(Clone, Copy)]
-struct Listed<'a>(&'a [&'a [f64]]);
+pub(super) struct Listed<'a>(pub(super) &'a [&'a [f64]]);
 
 impl<'a> Column<'a> for Listed<'a> {
     #[inline(always)]
@@ -452,13 +452,19 @@ impl Write {
 
 /// One block's sums, eight entries of C in one vector, into C: [`Write::entry`] lane by lane.
 #[inline(always)]
-fn store_lanes<S: Lanes<8>>(simd: S, c: &mut [f64; 8], sums: S::V, write: Write, first: bool) {
+pub(super) fn store_lanes<S: Lanes<8>>(
+    simd: S,
+    c: &mut [f64; 8],
+    sums: S::V,
+    write: Write,
+    first: bool,
+) {
     *c = simd.values(write.lanes(simd, simd.vector(*c), sums, first));
 }
 
 /// One block's sums into C.
 #[inline(always)]
-fn store(c: &mut [f64], sums: &[f64], write: Write, first: bool) {
+pub(super) fn store(c: &mut [f64], sums: &[f64], write: Write, first: bool) {
     c.iter_mut()
         .zip(sums)
         .for_each(|(v, &s)| *v = write.entry(*v, s, first));

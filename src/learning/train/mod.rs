@@ -557,14 +557,17 @@ impl<'a> Trainer<'a> {
         let losses: Vec<Result<Option<f64>>> = match stacked_net(model, algorithm, &settings) {
             Some(net) => {
                 // Clients in groups of `STACKED_CLIENTS`: the group's batches side by side in
-                // one first-layer product (W₁ packed once per group, not once per client),
+                // one first-layer product (W₁ packed once per round, not once per client),
                 // then each client's step on its own columns, the same bits as alone, while
                 // its batch is still in cache. Groups are fixed, whatever the thread count.
                 let (p, width) = (net.widths()[0], net.widths()[1]);
-                // Where the products read the examples in place (softmax regression's 10
-                // outputs), the group's batches are listed where they lie in the clients'
-                // data; elsewhere they are gathered side by side into one block, once.
+                // Where the products read the examples in place (on AVX-512), the group's
+                // batches are listed where they lie in the clients' data; elsewhere they are
+                // gathered side by side into one block, once.
                 let in_place = net.reads_examples_in_place();
+                // W₁ packed once for every group's product.
+                let first = net.first_layer(theta);
+                let first = &first;
                 let mut groups: Vec<_> = items.chunks_mut(STACKED_CLIENTS).collect();
                 par_map_indexed(&mut groups, |_, group| {
                     let mut sizes = Vec::with_capacity(group.len());
@@ -575,7 +578,7 @@ impl<'a> Trainer<'a> {
                     let total: usize = sizes.iter().sum();
                     let steps = |group: &mut [Member<'_, '_>], x: Mat<'_>, xs: Vec<Mat<'_>>| {
                         with_scratch(&PRODUCT_SCRATCH, width * total, |z| {
-                            net.first_layer_product(theta, x, z);
+                            net.first_layer_product(first, x, z);
                             let zs = split(z, sizes.iter().map(|&b| b * width));
                             group
                                 .iter_mut()
