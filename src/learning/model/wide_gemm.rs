@@ -181,19 +181,43 @@ fn tile<S: Lanes<8>, const H: usize, const N: usize>(
 ) -> [[S::V; H]; N] {
     let zero = simd.splat(0.0);
     let mut acc = [[zero; H]; N];
-    for (j, av) in pk.iter().enumerate() {
-        let mut x = [zero; H];
-        for (h, x) in x.iter_mut().enumerate() {
-            *x = simd.vector(av[8 * h..8 * h + 8].try_into().expect("8 lanes"));
+    // Eight entries of each column of B at a time: one bounds check per column per eight
+    // k, not one per k (twelve compares and branches beside every 24 multiply-adds made the
+    // MLP's round 8 % longer: docs/performance.md, "wide13").
+    let mut j = 0;
+    while j + 8 <= pk.len() {
+        let eights: [&[f64; 8]; N] =
+            std::array::from_fn(|q| bs[q][j..j + 8].try_into().expect("8 entries"));
+        let av: &[[f64; PANEL]; 8] = pk[j..j + 8].try_into().expect("8 entries");
+        for (t, av) in av.iter().enumerate() {
+            step(simd, &mut acc, av, std::array::from_fn(|q| eights[q][t]));
         }
-        for (acc, b) in acc.iter_mut().zip(bs) {
-            let bv = simd.splat(b[j]);
-            for (s, &x) in acc.iter_mut().zip(&x) {
-                *s = simd.mul_add(x, bv, *s);
-            }
-        }
+        j += 8;
+    }
+    for (j, av) in pk.iter().enumerate().skip(j) {
+        step(simd, &mut acc, av, std::array::from_fn(|q| bs[q][j]));
     }
     acc
+}
+
+/// One k of a tile: A's H vectors at k times each of N entries of B, into the chains.
+#[inline(always)]
+fn step<S: Lanes<8>, const H: usize, const N: usize>(
+    simd: S,
+    acc: &mut [[S::V; H]; N],
+    av: &[f64; PANEL],
+    b: [f64; N],
+) {
+    let mut x = [simd.splat(0.0); H];
+    for (h, x) in x.iter_mut().enumerate() {
+        *x = simd.vector(av[8 * h..8 * h + 8].try_into().expect("8 lanes"));
+    }
+    for (acc, &b) in acc.iter_mut().zip(&b) {
+        let bv = simd.splat(b);
+        for (s, &x) in acc.iter_mut().zip(&x) {
+            *s = simd.mul_add(x, bv, *s);
+        }
+    }
 }
 
 /// A tile's sums into C's rows i0.. (those below m) of columns l..l + N.
