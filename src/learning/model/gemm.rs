@@ -524,6 +524,15 @@ mod tests {
             .collect()
     }
 
+    /// `data` as an m × k matrix, row-major or column-major.
+    fn matrix(data: &[f64], m: usize, k: usize, row_major: bool) -> Mat<'_> {
+        if row_major {
+            Mat::row_major(data, m, k)
+        } else {
+            Mat::col_major(data, m, k)
+        }
+    }
+
     /// Every product with a thin side (1..=16 rows of C with B column-major, or 1..=16 columns
     /// with A column-major), A in either layout, k across matrixmultiply's blocks of 256
     /// (1, 7, 256, 257, 784), β = 0 over a C of NaN (α = 1, and α = 1/3 as a batch mean's
@@ -545,11 +554,7 @@ mod tests {
                 for a_row_major in [false, true] {
                     for (alpha, beta) in [(1.0, 0.0), (1.0 / 3.0, 0.0), (1.0, 1.0)] {
                         let (ad, bd) = (entries(&mut rng, m * k), entries(&mut rng, k * n));
-                        let a = if a_row_major {
-                            Mat::row_major(&ad, m, k)
-                        } else {
-                            Mat::col_major(&ad, m, k)
-                        };
+                        let a = matrix(&ad, m, k, a_row_major);
                         // B column-major for thin rows; row-major for thin columns, as a
                         // weight gradient's Gᵀ (either works there).
                         let b = if rows {
@@ -623,11 +628,7 @@ mod tests {
                     for a_row_major in [false, true] {
                         for (alpha, beta) in [(1.0, 0.0), (1.0 / 3.0, 0.0), (1.0, 1.0)] {
                             let (ad, bd) = (entries(&mut rng, m * k), entries(&mut rng, k * n));
-                            let a = if a_row_major {
-                                Mat::row_major(&ad, m, k)
-                            } else {
-                                Mat::col_major(&ad, m, k)
-                            };
+                            let a = matrix(&ad, m, k, a_row_major);
                             let b = Mat::col_major(&bd, k, n);
                             let listed: Vec<&[f64]> = bd.chunks_exact(k).collect();
                             let start = if beta == 0.0 {
