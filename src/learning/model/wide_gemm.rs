@@ -30,8 +30,8 @@ use crate::simd::Lanes;
 pub(super) const PANEL: usize = 16;
 
 /// Columns of C per tile: 2 × 12 accumulators in AVX-512's 32 registers, beside A's two
-/// vectors and B's broadcast entry. (Eight columns, 16 accumulators, ran at 33 G/s against
-/// 36–37 stand-alone; 3 × 8 and 4 × 6 tiles, 30–33: docs/performance.md, "wide13".)
+/// vectors and B's broadcast entry. (Stand-alone, 16 × 12 tiles ran at 33–40 G/s; 16 × 8
+/// at 22–36, 24 × 8 at 29–35, 32 × 6 at 30: docs/performance.md, "wide13".)
 const COLS_AT_ONCE: usize = 12;
 
 /// Columns per tile for the last columns of C beyond the last whole tile of
