@@ -110,6 +110,24 @@ thread_local! {
     static PRODUCT_SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Whether the rounds this thread starts gather the stacked groups' batches even where
+    /// the products read them in place: the tests' way to run the gather branch on an
+    /// AVX-512 CPU (`tests::trajectory_gathering`).
+    static GATHERS_BATCHES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a round's stacked groups list their batches where they lie in the clients' data
+/// (on a CPU where the products read them in place) instead of gathering them into one block.
+fn lists_batches(net: &DenseNet) -> bool {
+    #[cfg(test)]
+    if GATHERS_BATCHES.get() {
+        return false;
+    }
+    net.reads_examples_in_place()
+}
+
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -564,7 +582,7 @@ impl<'a> Trainer<'a> {
                 // Where the products read the examples in place (on AVX-512), the group's
                 // batches are listed where they lie in the clients' data; elsewhere they are
                 // gathered side by side into one block, once.
-                let in_place = net.reads_examples_in_place();
+                let in_place = lists_batches(net);
                 // W₁ packed once for every group's product.
                 let first = net.first_layer(theta);
                 let first = &first;

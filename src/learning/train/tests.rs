@@ -661,11 +661,27 @@ fn trajectory(
     seed: u64,
     threads: usize,
 ) -> Vec<Vec<u64>> {
+    trajectory_gathering(model, data, init, cfg, seed, threads, false)
+}
+
+/// [`trajectory`], with the stacked groups' batches gathered into one block where
+/// `gather` even if the products could read them in place ([`GATHERS_BATCHES`]).
+fn trajectory_gathering(
+    model: &dyn Model,
+    data: &[Examples],
+    init: &[f64],
+    cfg: &TrainConfig,
+    seed: u64,
+    threads: usize,
+    gather: bool,
+) -> Vec<Vec<u64>> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .unwrap()
         .install(|| {
+            // The round reads the flag on the thread that runs it: this one.
+            GATHERS_BATCHES.set(gather);
             let mut params = Vec::new();
             let s = train(
                 model,
@@ -689,13 +705,15 @@ fn trajectory(
 /// (`stacked_net`) gives the records of clients that each run their whole step alone, to
 /// the bit, with 1 and 2 threads, on MLPs whose clients' last batches of an epoch are
 /// short (10 examples, batches of 4), under ALIE with Krum and with label flipping (whose
-/// flipped gradients reuse the batch and its product). A first layer of 9 outputs reads the
-/// examples where they lie in the clients' data (on an AVX-512 CPU: the thin products), one
-/// of 20 gathers them.
+/// flipped gradients reuse the batch and its product). First layers of 9 and 20 outputs
+/// (the thin and the wide products on an AVX-512 CPU), each with the group's batches listed
+/// where they lie in the clients' data (where the products read them in place) and gathered
+/// side by side into one block (the only way elsewhere; forced here by `GATHERS_BATCHES`).
 ///
 /// Mutations checked: handing a group's products to its clients in reverse order (the
 /// clients of a group draw batches of equal size here, so every length still fits) fails
-/// it; so does listing a batch's examples in index order instead of the order drawn.
+/// it; so does listing a batch's examples in index order instead of the order drawn, and
+/// gathering a group's batches into its block in reverse client order.
 #[test]
 fn stacked_first_layer_products_give_the_per_client_records() {
     use crate::learning::model::{Activation, DenseNet, Head};
@@ -729,19 +747,17 @@ fn stacked_first_layer_products_give_the_per_client_records() {
             cfg.momentum = 0.9;
             cfg.byzantine = 2;
             cfg.attack = Some(StepSpec::named(attack));
-            let with = |model: &dyn Model, threads: usize| {
-                trajectory(model, &data, &init, &cfg, 6, threads)
+            let with = |model: &dyn Model, threads: usize, gather: bool| {
+                trajectory_gathering(model, &data, &init, &cfg, 6, threads, gather)
             };
-            let alone = with(&opaque, 1);
+            let alone = with(&opaque, 1, false);
             assert_ne!(alone[0], alone[6], "the parameters move");
-            assert!(
-                with(&net, 1) == alone,
-                "{rule}, width {width}: stacked, 1 thread"
-            );
-            assert!(
-                with(&net, 2) == alone,
-                "{rule}, width {width}: stacked, 2 threads"
-            );
+            for (threads, gather) in [(1, false), (2, false), (1, true), (2, true)] {
+                assert!(
+                    with(&net, threads, gather) == alone,
+                    "{rule}, width {width}: stacked, {threads} threads, gathered {gather}"
+                );
+            }
         }
     }
 }
