@@ -316,6 +316,12 @@ pub(super) fn cols<S: Lanes<8>>(
         11 => 2 12 => 2 13 => 1 14 => 1 15 => 1 16 => 1)
 }
 
+/// How many passes of 8·H rows ahead [`cols_of`] asks for the lines of C that a
+/// [`Write::Momentum`] will read: two passes of the MLP's first-layer panels (12 columns,
+/// 16 rows, batch 32) are 1 536 vector multiply-adds, ≈ 0.3 µs at two per cycle, about the
+/// time of a read from L3.
+const MOMENTUM_PASSES_AHEAD: usize = 2;
+
 /// [`cols`] with N columns of C, 8·H rows at a time.
 #[inline(always)]
 fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
@@ -332,8 +338,22 @@ fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
         .collect();
     let zero = simd.splat(0.0);
     let mut zeros = zero;
+    // A momentum step reads each entry of C, and C (a client's momentum column) comes from
+    // memory as N short runs 8·H entries at a time, m apart: the hardware prefetchers do not
+    // follow them, so each pass of rows would wait for its N lines after its multiply-adds.
+    // Asked for two passes ahead (docs/performance.md, "ahead13").
+    let ahead = match write {
+        Write::Momentum { .. } => MOMENTUM_PASSES_AHEAD * 8 * H,
+        _ => 0,
+    };
     let mut i = 0;
     while i + 8 * H <= m {
+        if ahead > 0 && i + ahead + 8 * H <= m {
+            for o in 0..N {
+                let at = o * m + i + ahead;
+                crate::simd::prefetch_l1(&c[at..at + 8 * H]);
+            }
+        }
         for (block, k0) in (0..k).step_by(KC).enumerate() {
             let len = KC.min(k - k0);
             let mut acc = [[zero; H]; N];
