@@ -348,16 +348,23 @@ fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
     };
     let mut i = 0;
     while i + 8 * H <= m {
-        if ahead > 0 && i + ahead + 8 * H <= m {
-            for o in 0..N {
-                let at = o * m + i + ahead;
-                crate::simd::prefetch_l1(&c[at..at + 8 * H]);
-            }
-        }
+        // Column o's lines for the pass `ahead` rows on, asked for beside the o-th k's
+        // multiply-adds. Asked for in one burst at the top of the pass (N·H lines or more),
+        // they stalled the core (10 % of the MLP round's samples on them; the round 11 %
+        // longer), likely on its line-fill buffers.
+        let asks = if ahead > 0 && i + ahead + 8 * H <= m {
+            N
+        } else {
+            0
+        };
         for (block, k0) in (0..k).step_by(KC).enumerate() {
             let len = KC.min(k - k0);
             let mut acc = [[zero; H]; N];
             for (j, bv) in (k0..).zip(&bt[k0..][..len]) {
+                if j - k0 < asks {
+                    let at = (j - k0) * m + i + ahead;
+                    crate::simd::prefetch_l1(&c[at..at + 8 * H]);
+                }
                 let col = &a.from(j)[i..][..8 * H];
                 let av: [S::V; H] = std::array::from_fn(|h| {
                     simd.vector(col[8 * h..8 * h + 8].try_into().expect("8 lanes"))
