@@ -376,7 +376,13 @@ where
 /// it sits in cache and the hints are wasted instructions (200 per group of 32 coordinates
 /// at n = 50; 2–7% of the median at d = 10³, 400 kB, near this VM's run-to-run noise).
 pub(crate) fn streams_from_memory(x: crate::data::UpdatesView<'_>) -> bool {
-    std::mem::size_of_val(x.as_slice()) > 8 << 20
+    exceeds_caches(std::mem::size_of_val(x.as_slice()))
+}
+
+/// Whether data of `bytes` read once per pass streams from memory rather than sitting in
+/// cache ([`streams_from_memory`]'s 8 MiB).
+pub(crate) fn exceeds_caches(bytes: usize) -> bool {
+    bytes > 8 << 20
 }
 
 /// Whether every valid lane (`< lanes`) of every wire is finite.

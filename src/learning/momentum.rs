@@ -15,6 +15,9 @@ pub(crate) struct Momentum<'m> {
     pub beta: f64,
     /// 1 − β, as the loop computes it in f64.
     pub alpha: f64,
+    /// Whether m comes from memory (the round's momenta exceed the caches), so that the
+    /// products stepping it ask for its lines ahead of their multiply-adds.
+    pub from_memory: bool,
     /// Whether every entry of g stepped so far was finite.
     finite: bool,
 }
@@ -27,7 +30,16 @@ impl<'m> Momentum<'m> {
             m,
             beta,
             alpha,
+            from_memory: false,
             finite: true,
+        }
+    }
+
+    /// The same column, marked as coming from memory where `from_memory`.
+    pub fn streaming(self, from_memory: bool) -> Momentum<'m> {
+        Momentum {
+            from_memory,
+            ..self
         }
     }
 
@@ -38,7 +50,8 @@ impl<'m> Momentum<'m> {
         range: std::ops::Range<usize>,
         fold: impl FnOnce(&mut Momentum<'_>) -> Option<bool>,
     ) -> Option<()> {
-        let mut part = Momentum::new(&mut self.m[range], self.beta, self.alpha);
+        let mut part =
+            Momentum::new(&mut self.m[range], self.beta, self.alpha).streaming(self.from_memory);
         let finite = fold(&mut part)?;
         self.finite &= finite;
         Some(())

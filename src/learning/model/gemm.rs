@@ -318,6 +318,7 @@ pub(crate) fn gemm_momentum(
         scale,
         beta: momentum.beta,
         alpha: momentum.alpha,
+        from_memory: momentum.from_memory,
     };
     let panels = n.div_ceil(THIN);
     let mut finite = true;
@@ -674,8 +675,10 @@ mod tests {
     /// gradient) and a momentum column of mixed values. Seen to fail with the step's two
     /// products added in the other order (`α·g + m·β` rounds the same, but a fused
     /// `fma(m, β, α·g)` does not), with the finiteness probe left out of the last rows, and
-    /// with the panels' B read from column 0 each time. It asserts that the fold ran
-    /// wherever the CPU has AVX-512; and that it declines k > 256, β = 0 and A row-major.
+    /// with the panels' B read from column 0 each time. Each case runs with the column marked
+    /// in cache and from memory (whose products ask for its lines ahead: a hint, the same
+    /// bits). It asserts that the fold ran wherever the CPU has AVX-512; and that it declines
+    /// k > 256, β = 0 and A row-major.
     #[test]
     fn a_folded_momentum_step_is_the_gradient_stepped() {
         use crate::learning::momentum::{self, Momentum};
@@ -706,23 +709,27 @@ mod tests {
                     gemm(scale, a, b, 0.0, &mut g);
                     let mut want = start.clone();
                     let want_finite = momentum::step(&mut want, &g, beta, alpha);
-                    let mut got = start.clone();
-                    let mut mo = Momentum::new(&mut got, beta, alpha);
-                    let case = format!("m = {m}, k = {k}, n = {n}, listed {listed}");
-                    match gemm_momentum(scale, a, b, &mut mo) {
-                        Some(finite) => {
-                            assert_eq!(finite, want_finite, "{case}");
-                            assert_eq!(bits(&got), bits(&want), "{case}");
-                            folded += 1;
-                            non_finite += usize::from(!finite);
+                    for from_memory in [false, true] {
+                        let mut got = start.clone();
+                        let mut mo = Momentum::new(&mut got, beta, alpha).streaming(from_memory);
+                        let case = format!(
+                            "m = {m}, k = {k}, n = {n}, listed {listed}, from memory {from_memory}"
+                        );
+                        match gemm_momentum(scale, a, b, &mut mo) {
+                            Some(finite) => {
+                                assert_eq!(finite, want_finite, "{case}");
+                                assert_eq!(bits(&got), bits(&want), "{case}");
+                                folded += 1;
+                                non_finite += usize::from(!finite);
+                            }
+                            None => assert!(!crate::simd::has_avx512(), "{case}"),
                         }
-                        None => assert!(!crate::simd::has_avx512(), "{case}"),
                     }
                 }
             }
         }
         if crate::simd::has_avx512() {
-            assert_eq!(folded, (17 * 4 + 5) * 3 * 2);
+            assert_eq!(folded, (17 * 4 + 5) * 3 * 2 * 2);
             assert!(non_finite > 20, "{non_finite}");
         }
         // Declined: k beyond one block, β = 0 (the loop copies g), A read by rows.

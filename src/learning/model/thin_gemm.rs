@@ -338,12 +338,15 @@ fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
         .collect();
     let zero = simd.splat(0.0);
     let mut zeros = zero;
-    // A momentum step reads each entry of C, and C (a client's momentum column) comes from
-    // memory as N short runs 8·H entries at a time, m apart: the hardware prefetchers do not
-    // follow them, so each pass of rows would wait for its N lines after its multiply-adds.
-    // Asked for two passes ahead (docs/performance.md, "ahead13").
+    // A momentum step reads each entry of C, and where C (a client's momentum column) comes
+    // from memory it comes as N short runs 8·H entries at a time, m apart: the hardware
+    // prefetchers do not follow them, so each pass of rows would wait for its N lines after
+    // its multiply-adds. Asked for two passes ahead (docs/performance.md, "ahead13"); in
+    // cache (softmax regression's 2.5 MB of momenta) the asks cost 1–2 % of the round.
     let ahead = match write {
-        Write::Momentum { .. } => MOMENTUM_PASSES_AHEAD * 8 * H,
+        Write::Momentum {
+            from_memory: true, ..
+        } => MOMENTUM_PASSES_AHEAD * 8 * H,
         _ => 0,
     };
     let mut i = 0;
@@ -423,8 +426,14 @@ pub(super) enum Write {
     /// C ← C·β + α·g with g = `scale`·A·B rounded as [`Write::Set`] writes it: the gradient
     /// folded into a momentum column as [`momentum::step`](crate::learning::momentum::step)
     /// steps it, the same bits. One block of k only (`gemm_momentum` checks), and only in
-    /// [`cols`], which also reports whether every g was finite.
-    Momentum { scale: f64, beta: f64, alpha: f64 },
+    /// [`cols`], which also reports whether every g was finite. `from_memory`: C's lines
+    /// are asked for ahead (a hint; the same bits).
+    Momentum {
+        scale: f64,
+        beta: f64,
+        alpha: f64,
+        from_memory: bool,
+    },
 }
 
 impl Write {
@@ -433,7 +442,9 @@ impl Write {
     fn entry(self, old: f64, s: f64, first: bool) -> f64 {
         match self {
             Write::Set(alpha) if first => alpha * s,
-            Write::Momentum { scale, beta, alpha } => old * beta + alpha * (scale * s),
+            Write::Momentum {
+                scale, beta, alpha, ..
+            } => old * beta + alpha * (scale * s),
             _ => old + s,
         }
     }
@@ -443,7 +454,9 @@ impl Write {
     fn lanes<S: Lanes<8>>(self, simd: S, old: S::V, s: S::V, first: bool) -> S::V {
         match self {
             Write::Set(alpha) if first => simd.mul(simd.splat(alpha), s),
-            Write::Momentum { scale, beta, alpha } => {
+            Write::Momentum {
+                scale, beta, alpha, ..
+            } => {
                 let g = simd.mul(simd.splat(scale), s);
                 simd.add(
                     simd.mul(old, simd.splat(beta)),
