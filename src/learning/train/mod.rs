@@ -115,7 +115,7 @@ thread_local! {
 thread_local! {
     /// Whether the rounds this thread starts gather the stacked groups' batches even where
     /// the products read them in place: the tests' way to run the gather branch on an
-    /// AVX-512 CPU (`tests::trajectory_gathering`).
+    /// AVX-512 CPU (`tests::trajectory`).
     static GATHERS_BATCHES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 

@@ -541,7 +541,8 @@ fn identical_records_for_any_thread_count_across_coordinate_blocks() {
         cfg.momentum = 0.9;
         cfg.byzantine = 2;
         cfg.attack = Some(StepSpec::named("a_little_is_enough"));
-        let with = |threads: usize| trajectory(model.as_ref(), &data, &init, &cfg, 5, threads);
+        let with =
+            |threads: usize| trajectory(model.as_ref(), &data, &init, &cfg, 5, threads, false);
         let one = with(1);
         assert_eq!(one.len(), 3);
         assert_ne!(one[0], one[2], "the parameters move");
@@ -652,21 +653,10 @@ fn alie_nan_is_refused_inside_the_rule_pass_as_apart() {
     }
 }
 
-/// Every round's parameters (as bits) of a run of `model` with `threads` threads, seed `seed`.
+/// Every round's parameters (as bits) of a run of `model` with `threads` threads, seed `seed`,
+/// with the stacked groups' batches gathered into one block where `gather`, even if the
+/// products could read them in place ([`GATHERS_BATCHES`]).
 fn trajectory(
-    model: &dyn Model,
-    data: &[Examples],
-    init: &[f64],
-    cfg: &TrainConfig,
-    seed: u64,
-    threads: usize,
-) -> Vec<Vec<u64>> {
-    trajectory_gathering(model, data, init, cfg, seed, threads, false)
-}
-
-/// [`trajectory`], with the stacked groups' batches gathered into one block where
-/// `gather` even if the products could read them in place ([`GATHERS_BATCHES`]).
-fn trajectory_gathering(
     model: &dyn Model,
     data: &[Examples],
     init: &[f64],
@@ -748,7 +738,7 @@ fn stacked_first_layer_products_give_the_per_client_records() {
             cfg.byzantine = 2;
             cfg.attack = Some(StepSpec::named(attack));
             let with = |model: &dyn Model, threads: usize, gather: bool| {
-                trajectory_gathering(model, &data, &init, &cfg, 6, threads, gather)
+                trajectory(model, &data, &init, &cfg, 6, threads, gather)
             };
             let alone = with(&opaque, 1, false);
             assert_ne!(alone[0], alone[6], "the parameters move");
