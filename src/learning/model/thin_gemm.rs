@@ -318,8 +318,9 @@ pub(super) fn cols<S: Lanes<8>>(
 
 /// How many passes of 8·H rows ahead [`cols_of`] asks for the lines of C that a
 /// [`Write::Momentum`] will read: two passes of the MLP's first-layer panels (12 columns,
-/// 16 rows, batch 32) are 1 536 vector multiply-adds, ≈ 0.3 µs at two per cycle, about the
-/// time of a read from L3.
+/// 16 rows, batch 32) are 1 536 vector multiply-adds, ≈ 0.3 µs at two per cycle. One,
+/// three, four and six passes made the MLP round 0.5–2 % longer (docs/performance.md,
+/// "ahead13").
 const MOMENTUM_PASSES_AHEAD: usize = 2;
 
 /// [`cols`] with N columns of C, 8·H rows at a time.
@@ -342,7 +343,7 @@ fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
     // from memory it comes as N short runs 8·H entries at a time, m apart: the hardware
     // prefetchers do not follow them, so each pass of rows would wait for its N lines after
     // its multiply-adds. Asked for two passes ahead (docs/performance.md, "ahead13"); in
-    // cache (softmax regression's 2.5 MB of momenta) the asks cost 1–2 % of the round.
+    // cache (softmax regression's 2.5 MB of momenta) the asks cost 1–3 % of the round.
     let ahead = match write {
         Write::Momentum {
             from_memory: true, ..
