@@ -319,8 +319,7 @@ pub(super) fn cols<S: Lanes<8>>(
 /// How many passes of 8·H rows ahead [`cols_of`] asks for the lines of C that a
 /// [`Write::Momentum`] will read: two passes of the MLP's first-layer panels (12 columns,
 /// 16 rows, batch 32) are 1 536 vector multiply-adds, ≈ 0.3 µs at two per cycle. One,
-/// three, four and six passes made the MLP round 0.5–2 % longer (docs/performance.md,
-/// "ahead13").
+/// three, four and six passes did no better (docs/performance.md, "ahead13").
 const MOMENTUM_PASSES_AHEAD: usize = 2;
 
 /// [`cols`] with N columns of C, 8·H rows at a time.
@@ -354,8 +353,8 @@ fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
     while i + 8 * H <= m {
         // Column o's lines for the pass `ahead` rows on, asked for beside the o-th k's
         // multiply-adds. Asked for in one burst at the top of the pass (N·H lines or more),
-        // they stalled the core (10 % of the MLP round's samples on them; the round 11 %
-        // longer), likely on its line-fill buffers.
+        // they stalled the core (10 % of the MLP round's samples on them, against 6 % spread;
+        // the round longer), likely on its line-fill buffers.
         let asks = if ahead > 0 && i + ahead + 8 * H <= m {
             N
         } else {
