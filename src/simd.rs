@@ -388,12 +388,7 @@ impl Lanes<8> for Avx512 {
 pub fn prefetch_l1(v: &[f64]) {
     #[cfg(target_arch = "x86_64")]
     for p in v.iter().step_by(8).chain(v.last()) {
-        // SAFETY: as in `prefetch`.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                (p as *const f64).cast(),
-            )
-        };
+        ask::<{ std::arch::x86_64::_MM_HINT_T0 }>(p);
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = v;
@@ -405,17 +400,20 @@ pub fn prefetch_l1(v: &[f64]) {
 #[inline(always)]
 pub fn prefetch(v: &[f64]) {
     #[cfg(target_arch = "x86_64")]
-    for line in v.chunks(8) {
-        // SAFETY: a prefetch never faults and writes nothing; SSE is part of x86-64's baseline,
-        // and the address is that of a live slice anyway.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(
-                line.as_ptr().cast(),
-            )
-        };
+    for p in v.iter().step_by(8) {
+        ask::<{ std::arch::x86_64::_MM_HINT_T1 }>(p);
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = v;
+}
+
+/// The line holding `p` asked for with `HINT` (`_MM_HINT_T0`: into L1, `_MM_HINT_T1`: L2).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn ask<const HINT: i32>(p: &f64) {
+    // SAFETY: a prefetch never faults and writes nothing; SSE is part of x86-64's baseline,
+    // and the address is that of a live value anyway.
+    unsafe { std::arch::x86_64::_mm_prefetch::<HINT>((p as *const f64).cast()) };
 }
 
 #[cfg(target_arch = "x86_64")]
