@@ -362,23 +362,18 @@ fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
         };
         for (block, k0) in (0..k).step_by(KC).enumerate() {
             let len = KC.min(k - k0);
-            let mut acc = [[zero; H]; N];
-            for (j, bv) in (k0..).zip(&bt[k0..][..len]) {
-                if j - k0 < asks {
-                    let at = (j - k0) * m + i + ahead;
+            let acc = pass::<S, A, N, H>(
+                simd,
+                a,
+                (i, k0),
+                &bt[k0..][..len],
+                asks,
+                #[inline(always)]
+                |o| {
+                    let at = o * m + i + ahead;
                     crate::simd::prefetch_l1(&c[at..at + 8 * H]);
-                }
-                let col = &a.from(j)[i..][..8 * H];
-                let av: [S::V; H] = std::array::from_fn(|h| {
-                    simd.vector(col[8 * h..8 * h + 8].try_into().expect("8 lanes"))
-                });
-                for (acc, &b) in acc.iter_mut().zip(bv) {
-                    let b = simd.splat(b);
-                    for (s, &x) in acc.iter_mut().zip(&av) {
-                        *s = simd.mul_add(x, b, *s);
-                    }
-                }
-            }
+                },
+            );
             for (o, acc) in acc.iter().enumerate() {
                 let at = o * m + i;
                 for (h, &v) in acc.iter().enumerate() {
@@ -412,6 +407,53 @@ fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
         }
     }
     simd.values(zeros).iter().fold(tail, |t, z| t + z) == 0.0
+}
+
+/// One pass of [`cols_of`] over one block of k (B's rows `bt`, from k0): rows i..i + 8·H of
+/// C, N chains each, with `ask(o)` beside the o-th k for the first `asks`. The accumulators
+/// live here and are returned: declared in [`cols_of`], whose loop over them afterwards
+/// indexes them at run time, they were kept in memory, one 512-bit store to the stack after
+/// every multiply-add, which halved the kernel's rate (docs/performance.md, "spill13").
+#[inline(always)]
+fn pass<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
+    simd: S,
+    a: A,
+    (i, k0): (usize, usize),
+    bt: &[[f64; N]],
+    asks: usize,
+    mut ask: impl FnMut(usize),
+) -> [[S::V; H]; N] {
+    let mut acc = [[simd.splat(0.0); H]; N];
+    let (asking, rest) = bt.split_at(asks.min(bt.len()));
+    for (o, bv) in asking.iter().enumerate() {
+        ask(o);
+        pass_step(simd, &mut acc, a.from(k0 + o), i, bv);
+    }
+    for (j, bv) in (k0 + asking.len()..).zip(rest) {
+        pass_step(simd, &mut acc, a.from(j), i, bv);
+    }
+    acc
+}
+
+/// One k of a [`cols_of`] pass: rows i..i + 8·H of A's column times each of B's N entries,
+/// into the chains.
+#[inline(always)]
+fn pass_step<S: Lanes<8>, const N: usize, const H: usize>(
+    simd: S,
+    acc: &mut [[S::V; H]; N],
+    col: &[f64],
+    i: usize,
+    bv: &[f64; N],
+) {
+    let col = &col[i..][..8 * H];
+    let av: [S::V; H] =
+        std::array::from_fn(|h| simd.vector(col[8 * h..8 * h + 8].try_into().expect("8 lanes")));
+    for (acc, &b) in acc.iter_mut().zip(bv) {
+        let b = simd.splat(b);
+        for (s, &x) in acc.iter_mut().zip(&av) {
+            *s = simd.mul_add(x, b, *s);
+        }
+    }
 }
 
 /// What a product writes into C, as matrixmultiply with β = 0 or 1.
