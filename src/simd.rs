@@ -380,20 +380,6 @@ impl Lanes<8> for Avx512 {
     }
 }
 
-/// Asks the CPU to bring every cache line that `v` touches (its last one too, where `v`
-/// does not start on a line) into the L1 cache ahead of use: a hint, with no effect on
-/// results. For a few lines needed a few hundred cycles later, where the hardware
-/// prefetchers do not follow (many short strided streams).
-#[inline(always)]
-pub fn prefetch_l1(v: &[f64]) {
-    #[cfg(target_arch = "x86_64")]
-    for p in v.iter().step_by(8).chain(v.last()) {
-        ask::<{ std::arch::x86_64::_MM_HINT_T0 }>(p);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = v;
-}
-
 /// Asks the CPU to bring `v` into the L2 cache ahead of use: a hint, with no effect on
 /// results. Kernels that alternate between reading a block from memory and computing on it
 /// call this for the next block while they compute, so the two overlap.
@@ -401,19 +387,16 @@ pub fn prefetch_l1(v: &[f64]) {
 pub fn prefetch(v: &[f64]) {
     #[cfg(target_arch = "x86_64")]
     for p in v.iter().step_by(8) {
-        ask::<{ std::arch::x86_64::_MM_HINT_T1 }>(p);
+        // SAFETY: a prefetch never faults and writes nothing; SSE is part of x86-64's
+        // baseline, and the address is that of a live value anyway.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(
+                (p as *const f64).cast(),
+            )
+        };
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = v;
-}
-
-/// The line holding `p` asked for with `HINT` (`_MM_HINT_T0`: into L1, `_MM_HINT_T1`: L2).
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn ask<const HINT: i32>(p: &f64) {
-    // SAFETY: a prefetch never faults and writes nothing; SSE is part of x86-64's baseline,
-    // and the address is that of a live value anyway.
-    unsafe { std::arch::x86_64::_mm_prefetch::<HINT>((p as *const f64).cast()) };
 }
 
 #[cfg(target_arch = "x86_64")]

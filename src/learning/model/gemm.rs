@@ -324,7 +324,7 @@ pub(crate) fn gemm_momentum(
     let mut finite = true;
     let mut l0 = 0;
     for p in 0..panels {
-        // Widths differing by at most one (100 columns: 12 and 11, not 16 × 6 and 4).
+        // Widths differing by at most one (100 columns: 14 and 15, not 16 × 6 and 4).
         let width = (n - l0) / (panels - p);
         let c = &mut momentum.m[l0 * m..(l0 + width) * m];
         // B's columns l0.. start at entry l0·cs_b.

@@ -317,9 +317,9 @@ pub(super) fn cols<S: Lanes<8>>(
 }
 
 /// How many passes of 8·H rows ahead [`cols_of`] asks for the lines of C that a
-/// [`Write::Momentum`] will read: two passes of the MLP's first-layer panels (12 columns,
-/// 16 rows, batch 32) are 1 536 vector multiply-adds, ≈ 0.3 µs at two per cycle. One,
-/// three, four and six passes did no better (docs/performance.md, "ahead13").
+/// [`Write::Momentum`] will read: two passes of the MLP's first-layer panels (14 or 15
+/// columns, 8 rows, batch 32) are ≈ 900 vector multiply-adds. One, three, four and six
+/// passes did no better (docs/performance.md, "ahead13", "spill13").
 const MOMENTUM_PASSES_AHEAD: usize = 2;
 
 /// [`cols`] with N columns of C, 8·H rows at a time.
@@ -341,8 +341,10 @@ fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
     // A momentum step reads each entry of C, and where C (a client's momentum column) comes
     // from memory it comes as N short runs 8·H entries at a time, m apart: the hardware
     // prefetchers do not follow them, so each pass of rows would wait for its N lines after
-    // its multiply-adds. Asked for two passes ahead (docs/performance.md, "ahead13"); in
-    // cache (softmax regression's 2.5 MB of momenta) the asks cost 1–3 % of the round.
+    // its multiply-adds. Asked for into L2 two passes ahead, each run's first line
+    // (docs/performance.md, "ahead13", "spill13": into L1, or both lines of a run that
+    // straddles two, was slower once the multiply-adds ran at their rate); in cache
+    // (softmax regression's 2.5 MB of momenta) the asks cost 1–3 % of the round.
     let ahead = match write {
         Write::Momentum {
             from_memory: true, ..
@@ -351,7 +353,7 @@ fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
     };
     let mut i = 0;
     while i + 8 * H <= m {
-        // Column o's lines for the pass `ahead` rows on, asked for beside the o-th k's
+        // Column o's line for the pass `ahead` rows on, asked for beside the o-th k's
         // multiply-adds. Asked for in one burst at the top of the pass (N·H lines or more),
         // they stalled the core (10 % of the MLP round's samples on them, against 6 % spread;
         // the round longer), likely on its line-fill buffers.
@@ -371,7 +373,7 @@ fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
                 #[inline(always)]
                 |o| {
                     let at = o * m + i + ahead;
-                    crate::simd::prefetch_l1(&c[at..at + 8 * H]);
+                    crate::simd::prefetch(&c[at..at + 8 * H]);
                 },
             );
             for (o, acc) in acc.iter().enumerate() {
