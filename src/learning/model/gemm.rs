@@ -281,14 +281,22 @@ pub(crate) fn gemm_packed(a: &Packed<'_>, b: Mat<'_>, c: &mut [f64]) {
     }
 }
 
+/// The widest panel of C's columns in [`gemm_momentum`]: up to 12 columns take sixteen rows
+/// per pass (24 accumulators; two vector loads of A and twelve broadcasts per 24
+/// multiply-adds, and two lines of each column of M per pass), against eight rows for 13 to
+/// [`THIN`] (15 loads per 15 multiply-adds). The MLP's D-SGD round 3–7 % shorter than with
+/// panels of 14 and 15 columns; panels of 8 or 10 columns did no better
+/// (docs/performance.md, "spill13").
+const MOMENTUM_PANEL: usize = 12;
+
 /// The momentum step M ← M·β + α·g on the product g = s·A·B (a batch mean's weight gradient,
 /// s = 1/B), without writing g: each g rounded as `gemm(s, A, B, 0, ·)` writes it, then each
 /// entry of M as [`momentum::step`](crate::learning::momentum::step) steps it, the same bits (M is m × n column-major, the
 /// layout `gemm` writes). Returns whether every g was finite, or `None` where the thin
 /// kernels do not take the product (A without contiguous columns, B listed, k beyond one of
 /// matrixmultiply's blocks, a CPU without AVX-512): the caller then computes g and steps.
-/// C's columns are taken [`THIN`] or fewer at a time, in panels of nearly equal widths; each
-/// panel streams its columns of M once while the multiply-adds run.
+/// C's columns are taken [`MOMENTUM_PANEL`] or fewer at a time, in panels of nearly equal
+/// widths; each panel streams its columns of M once while the multiply-adds run.
 ///
 /// # Panics
 /// As [`gemm`].
@@ -320,11 +328,11 @@ pub(crate) fn gemm_momentum(
         alpha: momentum.alpha,
         from_memory: momentum.from_memory,
     };
-    let panels = n.div_ceil(THIN);
+    let panels = n.div_ceil(MOMENTUM_PANEL);
     let mut finite = true;
     let mut l0 = 0;
     for p in 0..panels {
-        // Widths differing by at most one (100 columns: 14 and 15, not 16 × 6 and 4).
+        // Widths differing by at most one (100 columns: 12 and 11, not 12 × 8 and 4).
         let width = (n - l0) / (panels - p);
         let c = &mut momentum.m[l0 * m..(l0 + width) * m];
         // B's columns l0.. start at entry l0·cs_b.

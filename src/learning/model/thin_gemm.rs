@@ -317,8 +317,8 @@ pub(super) fn cols<S: Lanes<8>>(
 }
 
 /// How many passes of 8·H rows ahead [`cols_of`] asks for the lines of C that a
-/// [`Write::Momentum`] will read: two passes of the MLP's first-layer panels (14 or 15
-/// columns, 8 rows, batch 32) are ≈ 900 vector multiply-adds. One, three, four and six
+/// [`Write::Momentum`] will read: two passes of the MLP's first-layer panels (11 or 12
+/// columns, 16 rows, batch 32) are 1 536 vector multiply-adds. One, three, four and six
 /// passes did no better (docs/performance.md, "ahead13", "spill13").
 const MOMENTUM_PASSES_AHEAD: usize = 2;
 
