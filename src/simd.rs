@@ -386,12 +386,12 @@ impl Lanes<8> for Avx512 {
 #[inline(always)]
 pub fn prefetch(v: &[f64]) {
     #[cfg(target_arch = "x86_64")]
-    for p in v.iter().step_by(8) {
-        // SAFETY: a prefetch never faults and writes nothing; SSE is part of x86-64's
-        // baseline, and the address is that of a live value anyway.
+    for line in v.chunks(8) {
+        // SAFETY: a prefetch never faults and writes nothing; SSE is part of x86-64's baseline,
+        // and the address is that of a live slice anyway.
         unsafe {
             std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(
-                (p as *const f64).cast(),
+                line.as_ptr().cast(),
             )
         };
     }

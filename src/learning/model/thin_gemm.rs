@@ -336,8 +336,7 @@ fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
     let bt: Vec<[f64; N]> = (0..k)
         .map(|j| std::array::from_fn(|l| b[j * rs_b + l * cs_b]))
         .collect();
-    let zero = simd.splat(0.0);
-    let mut zeros = zero;
+    let mut zeros = simd.splat(0.0);
     // A momentum step reads each entry of C, and where C (a client's momentum column) comes
     // from memory it comes as N short runs 8·H entries at a time, m apart: the hardware
     // prefetchers do not follow them, so each pass of rows would wait for its N lines after
