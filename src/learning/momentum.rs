@@ -15,7 +15,7 @@ pub(crate) struct Momentum<'m> {
     pub beta: f64,
     /// 1 − β, as the loop computes it in f64.
     pub alpha: f64,
-    /// Whether m comes from memory (the round's momenta exceed the caches), so that the
+    /// Whether m comes from beyond L2 (the round's momenta together exceed it), so that the
     /// products stepping it ask for its lines ahead of their multiply-adds.
     pub from_memory: bool,
     /// Whether every entry of g stepped so far was finite.

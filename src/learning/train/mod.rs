@@ -72,7 +72,6 @@ pub use config::{
 };
 pub use measure::{Evaluation, GbFit};
 
-use crate::aggregators::coordinatewise::exceeds_caches;
 use crate::aggregators::{AggContext, FillLast, Pipeline};
 use crate::attacks::{self, Attack, AttackContext};
 use crate::data::population::MAX_VALUES;
@@ -98,10 +97,16 @@ use std::time::Instant;
 /// Coordinates per parallel block of the server's step (64 KiB of θ).
 const SERVER_BLOCK: usize = 8192;
 
-/// Clients whose batches share one first-layer product ([`stacked_net`]): 4 batches of 32
-/// MNIST-sized examples are 800 kB, about a core's L2, so each client's batch is still in
-/// cache for its weight gradient.
-const STACKED_CLIENTS: usize = 4;
+/// A core's L2 on the smallest of today's x86 server cores (AMD Zen 4 and 5: 1 MiB; Intel
+/// Sapphire and Emerald Rapids: 2 MiB), which the round's client phase is sized for.
+const L2_BYTES: usize = 1 << 20;
+
+/// Clients whose batches share one first-layer product ([`stacked_net`]): 2 batches of 32
+/// MNIST-sized examples are 400 kB, so with the momentum lines asked for meanwhile each
+/// client's batch is still in a 1 MiB L2 ([`L2_BYTES`]) for its weight gradient. Groups of 4
+/// (800 kB, sized for a 2 MiB L2) made the round 1.14–1.18× as long for softmax regression
+/// and 1.03× for the MLP on Zen 4, its batch read back from L3 (docs/performance.md, "zen13").
+const STACKED_CLIENTS: usize = 2;
 
 thread_local! {
     /// Each thread's buffer for one client's gradient (d entries), kept from round to round.
@@ -586,10 +591,12 @@ impl<'a> Trainer<'a> {
                 let in_place = lists_batches(net);
                 // W₁ packed once for every group's product.
                 let first = net.first_layer(theta);
-                // The clients' momenta, read and written once each per round: from memory
-                // where they exceed the caches (the MLP's 25 MB at h = 40, not softmax
-                // regression's 2.5 MB).
-                let momenta_from_memory = exceeds_caches(h * d * std::mem::size_of::<f64>());
+                // The clients' momenta, read and written once each per round: from beyond
+                // L2 where together they exceed it (the MLP's 25 MB at h = 40, softmax
+                // regression's 2.5 MB), so the products that step them ask for their lines
+                // ahead (softmax regression's round 0.89–0.90 as long with the asks on Zen 4,
+                // docs/performance.md, "zen13"; on a 2 MiB L2 they had cost it 1–3 %).
+                let momenta_from_memory = h * d * std::mem::size_of::<f64>() > L2_BYTES;
                 let first = &first;
                 let mut groups: Vec<_> = items.chunks_mut(STACKED_CLIENTS).collect();
                 par_map_indexed(&mut groups, |_, group| {
