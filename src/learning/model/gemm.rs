@@ -228,10 +228,15 @@ fn write_of(alpha: f64, beta: f64) -> Write {
 
 /// A left operand A packed once for many products C ← A·B ([`gemm_packed`]): where the wide
 /// kernels run (more than [`THIN`] rows of A, on a CPU with AVX-512), its rows in their
-/// panels; elsewhere A itself. The D-SGD round packs W₁ once for all its clients' batches.
+/// panels; where the thin kernel runs with its lanes across C's columns (softmax
+/// regression's 10 rows), its columns side by side; elsewhere A itself. The D-SGD round
+/// packs W₁ once for all its clients' batches.
 pub(crate) struct Packed<'a> {
     a: Mat<'a>,
     panels: Option<(Avx512, Panels)>,
+    /// A's columns one after another (k × m), as `thin_gemm::rows` reads them: packed per
+    /// product, they were 4–5 % of softmax regression's round on Zen 4 (20 products a round).
+    columns: Option<Vec<f64>>,
 }
 
 impl<'a> Packed<'a> {
@@ -257,7 +262,19 @@ impl<'a> Packed<'a> {
             }
             _ => None,
         };
-        Packed { a, panels }
+        let columns = match a.store {
+            Store::Strided { data, rs, cs }
+                if thin_gemm::packs_columns(m) && crate::simd::avx512().is_some() =>
+            {
+                assert!(
+                    fits(data.len(), m, k, rs, cs),
+                    "invariant: gemm A out of bounds"
+                );
+                Some(thin_gemm::columns_of((m, k), (data, rs, cs)))
+            }
+            _ => None,
+        };
+        Packed { a, panels, columns }
     }
 }
 
@@ -277,7 +294,14 @@ pub(crate) fn gemm_packed(a: &Packed<'_>, b: Mat<'_>, c: &mut [f64]) {
                 || wide_gemm::rows(simd, panels, n, columns, Write::Set(1.0), c),
             );
         }
-        _ => gemm(1.0, a.a, b, 0.0, c),
+        _ => match (&a.columns, thin_case(1.0, 0.0, (m, k, n), &a.a, &b)) {
+            // Where `gemm` would run the thin kernel, the same call with A's columns given.
+            (Some(packed), Some((simd, Thin::Rows(columns)))) => simd.run(
+                #[inline(always)]
+                || thin_gemm::rows_packed(simd, (m, k, n), packed, columns, Write::Set(1.0), c),
+            ),
+            _ => gemm(1.0, a.a, b, 0.0, c),
+        },
     }
 }
 
@@ -546,7 +570,9 @@ mod tests {
     /// with A column-major), A in either layout, k across matrixmultiply's blocks of 256
     /// (1, 7, 256, 257, 784), β = 0 over a C of NaN (α = 1, and α = 1/3 as a batch mean's
     /// 1/B, which the thin kernels take for k ≤ 256) and β = 1 over values: `gemm` (the thin
-    /// kernels on an AVX-512 CPU) gives matrixmultiply's bits. Seen to fail when the thin
+    /// kernels on an AVX-512 CPU) gives matrixmultiply's bits, and so does `gemm_packed`
+    /// with A packed once (its columns side by side for 1–4 and 9–12 rows; seen to fail with
+    /// them packed from A's rows shifted by one). Seen to fail when the thin
     /// kernels summed each entry in one chain over the whole of k (no blocks of 256): a
     /// product with k = 257 differed in its last bits; and when α scaled C after the sum of
     /// a later block too. Without AVX-512 both sides are matrixmultiply
@@ -557,7 +583,7 @@ mod tests {
         let mut rng = rng_from_seed(13);
         let thin_rows = (1..=THIN).flat_map(|m| [1, 7, 8, 9, 32].map(|n| (m, n, true)));
         let thin_cols = (1..=THIN).flat_map(|n| [1, 15, 16, 17, 100].map(|m| (m, n, false)));
-        let (mut checked, mut listed_in_place) = (0, 0);
+        let (mut checked, mut listed_in_place, mut packed_columns) = (0, 0, 0);
         for (m, n, rows) in thin_rows.chain(thin_cols) {
             for k in [1, 7, 256, 257, 784] {
                 for a_row_major in [false, true] {
@@ -587,6 +613,13 @@ mod tests {
                         if thin_case(alpha, beta, (m, k, n), &a, &b).is_some() {
                             checked += 1;
                         }
+                        if (alpha, beta) == (1.0, 0.0) && rows {
+                            let mut got = start.clone();
+                            let packed = Packed::new(a);
+                            gemm_packed(&packed, b, &mut got);
+                            assert_eq!(bits(&got), bits(&want), "packed once, {case}");
+                            packed_columns += usize::from(packed.columns.is_some());
+                        }
                         // The operand read by columns, listed column by column instead (in
                         // place, or gathered where no thin kernel takes it).
                         let (x, cols) = if rows { (&b, n) } else { (&a, k) };
@@ -597,6 +630,11 @@ mod tests {
                             let mut got = start.clone();
                             gemm(alpha, a, b, beta, &mut got);
                             assert_eq!(bits(&got), bits(&want), "listed, {case}");
+                            if (alpha, beta) == (1.0, 0.0) && rows {
+                                let mut got = start.clone();
+                                gemm_packed(&Packed::new(a), b, &mut got);
+                                assert_eq!(bits(&got), bits(&want), "listed, packed once, {case}");
+                            }
                             if thin_case(alpha, beta, (m, k, n), &a, &b).is_some() {
                                 listed_in_place += 1;
                             }
@@ -613,6 +651,8 @@ mod tests {
                 listed_in_place >= (16 * 5 * 2 + 16 * 5) * (5 + 5 + 3),
                 "{listed_in_place}"
             );
+            // A's columns packed once for 1–4 and 9–12 rows.
+            assert_eq!(packed_columns, 8 * 5 * 5 * 2);
         }
     }
 

@@ -107,30 +107,65 @@ pub(super) fn rows<S: Lanes<8>>(
         "invariant: a momentum write goes to `cols`"
     );
     // Lanes across C's columns where the m outputs would leave half or more of their last
-    // vector empty (m + 3 vector operations per k for eight columns against 8 or 16, the
-    // transposition's shuffles sharing the multiply-adds' pipes on Zen 4); across the
-    // outputs elsewhere.
+    // vector empty ([`packs_columns`]); across the outputs elsewhere.
+    if packs_columns(m) {
+        return rows_packed(simd, (m, k, n), &columns_of((m, k), a), b, write, c);
+    }
+    match (m, b) {
+        (m, Columns::Strided(b, cs)) if m <= 8 => {
+            rows_of::<S, _, 1>(simd, (m, k, n), a, Strided(b, cs), write, c)
+        }
+        (_, Columns::Strided(b, cs)) => {
+            rows_of::<S, _, 2>(simd, (m, k, n), a, Strided(b, cs), write, c)
+        }
+        (m, Columns::Listed(b)) if m <= 8 => {
+            rows_of::<S, _, 1>(simd, (m, k, n), a, Listed(b), write, c)
+        }
+        (_, Columns::Listed(b)) => rows_of::<S, _, 2>(simd, (m, k, n), a, Listed(b), write, c),
+    }
+}
+
+/// Whether [`rows`] reads A by its columns of m entries ([`columns_of`]): where m would leave
+/// half or more of its last vector empty (m + 3 vector operations per k for eight columns
+/// against 8 or 16, the transposition's shuffles sharing the multiply-adds' pipes on Zen 4).
+pub(super) fn packs_columns(m: usize) -> bool {
+    matches!(m, 1..=4 | 9..=12)
+}
+
+/// A's columns one after another (entry (i, j) of A, m × k with entry (i, j) at
+/// `a[i·rs_a + j·cs_a]`, at `j·m + i`): the operand [`rows_packed`] takes. The caller has
+/// checked every index.
+pub(super) fn columns_of(
+    (m, k): (usize, usize),
+    (a, rs_a, cs_a): (&[f64], usize, usize),
+) -> Vec<f64> {
+    let mut out = Vec::with_capacity(m * k);
+    for j in 0..k {
+        out.extend((0..m).map(|i| a[i * rs_a + j * cs_a]));
+    }
+    out
+}
+
+/// [`rows`] for an m with [`packs_columns`], A given by [`columns_of`]: the same bits.
+#[inline(always)]
+pub(super) fn rows_packed<S: Lanes<8>>(
+    simd: S,
+    (m, k, n): (usize, usize, usize),
+    packed: &[f64],
+    b: Columns<'_>,
+    write: Write,
+    c: &mut [f64],
+) {
     macro_rules! across {
         ($($m:literal)*) => {
             match (m, b) {
-                $(($m, Columns::Strided(b, cs)) => {
-                    rows_across::<S, _, $m>(simd, (k, n), a, Strided(b, cs), write, c)
-                }
-                ($m, Columns::Listed(b)) => {
-                    rows_across::<S, _, $m>(simd, (k, n), a, Listed(b), write, c)
-                })*
-                (m, Columns::Strided(b, cs)) if m <= 8 => {
-                    rows_of::<S, _, 1>(simd, (m, k, n), a, Strided(b, cs), write, c)
-                }
-                (_, Columns::Strided(b, cs)) => {
-                    rows_of::<S, _, 2>(simd, (m, k, n), a, Strided(b, cs), write, c)
-                }
-                (m, Columns::Listed(b)) if m <= 8 => {
-                    rows_of::<S, _, 1>(simd, (m, k, n), a, Listed(b), write, c)
-                }
-                (_, Columns::Listed(b)) => {
-                    rows_of::<S, _, 2>(simd, (m, k, n), a, Listed(b), write, c)
-                }
+                $(($m, Columns::Strided(b, cs)) => rows_across::<S, _, $m>(
+                    simd, (k, n), packed.as_chunks::<$m>().0, Strided(b, cs), write, c
+                ),
+                ($m, Columns::Listed(b)) => rows_across::<S, _, $m>(
+                    simd, (k, n), packed.as_chunks::<$m>().0, Listed(b), write, c
+                ),)*
+                _ => unreachable!("invariant: packed columns of 1–4 or 9–12 entries"),
             }
         };
     }
@@ -147,15 +182,13 @@ pub(super) fn rows<S: Lanes<8>>(
 fn rows_across<'b, S: Lanes<8>, B: Column<'b>, const M: usize>(
     simd: S,
     (k, n): (usize, usize),
-    (a, rs_a, cs_a): (&[f64], usize, usize),
+    packed: &[[f64; M]],
     b: B,
     write: Write,
     c: &mut [f64],
 ) {
     // A's columns, each M entries.
-    let packed: Vec<[f64; M]> = (0..k)
-        .map(|j| std::array::from_fn(|i| a[i * rs_a + j * cs_a]))
-        .collect();
+    let packed = &packed[..k];
     let column = |l: usize| &b.from(l)[..k];
     let zero = simd.splat(0.0);
     let mut l = 0;
