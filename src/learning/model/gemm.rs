@@ -235,7 +235,8 @@ pub(crate) struct Packed<'a> {
     a: Mat<'a>,
     panels: Option<(Avx512, Panels)>,
     /// A's columns one after another (k × m), as `thin_gemm::rows` reads them: packed per
-    /// product, they were 4–5 % of softmax regression's round on Zen 4 (20 products a round).
+    /// product instead (20 a round), softmax regression's round was 1.10–1.12× as long on
+    /// Zen 4 (docs/performance.md, "zen13").
     columns: Option<Vec<f64>>,
 }
 

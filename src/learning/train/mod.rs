@@ -104,7 +104,7 @@ const L2_BYTES: usize = 1 << 20;
 /// Clients whose batches share one first-layer product ([`stacked_net`]): 2 batches of 32
 /// MNIST-sized examples are 400 kB, so with the momentum lines asked for meanwhile each
 /// client's batch is still in a 1 MiB L2 ([`L2_BYTES`]) for its weight gradient. Groups of 4
-/// (800 kB, sized for a 2 MiB L2) made the round 1.14–1.18× as long for softmax regression
+/// (800 kB, sized for a 2 MiB L2) made the round 1.14–1.19× as long for softmax regression
 /// and 1.03× for the MLP on Zen 4, its batch read back from L3 (docs/performance.md, "zen13").
 const STACKED_CLIENTS: usize = 2;
 
