@@ -241,39 +241,33 @@ pub(crate) struct Packed<'a> {
 }
 
 impl<'a> Packed<'a> {
-    /// Packs `a` where the wide kernels will read it.
+    /// Packs `a` where the wide kernels, or the thin kernel with its lanes across C's columns,
+    /// will read it.
     ///
     /// # Panics
-    /// A strided view that does not fit its slice (the caller's shapes).
+    /// A strided view that does not fit its slice (the caller's shapes) where it packs; the
+    /// products check the others ([`gemm_packed`]).
     pub fn new(a: Mat<'a>) -> Packed<'a> {
         let (m, k) = (a.rows, a.cols);
-        let panels = match a.store {
-            Store::Strided { data, rs, cs } if m > THIN && k > 0 => {
-                assert!(
-                    fits(data.len(), m, k, rs, cs),
-                    "invariant: gemm A out of bounds"
-                );
-                crate::simd::avx512().map(|simd| {
-                    let panels = simd.run(
-                        #[inline(always)]
-                        || Panels::new(simd, (m, k), (data, rs, cs)),
-                    );
-                    (simd, panels)
-                })
-            }
-            _ => None,
-        };
-        let columns = match a.store {
-            Store::Strided { data, rs, cs }
-                if thin_gemm::packs_columns(m) && crate::simd::avx512().is_some() =>
+        let (panels, columns) = match (a.store, crate::simd::avx512()) {
+            (Store::Strided { data, rs, cs }, Some(simd))
+                if k > 0 && (m > THIN || thin_gemm::packs_columns(m)) =>
             {
                 assert!(
                     fits(data.len(), m, k, rs, cs),
                     "invariant: gemm A out of bounds"
                 );
-                Some(thin_gemm::columns_of((m, k), (data, rs, cs)))
+                if m > THIN {
+                    let panels = simd.run(
+                        #[inline(always)]
+                        || Panels::new(simd, (m, k), (data, rs, cs)),
+                    );
+                    (Some((simd, panels)), None)
+                } else {
+                    (None, Some(thin_gemm::columns_of((m, k), (data, rs, cs))))
+                }
             }
-            _ => None,
+            _ => (None, None),
         };
         Packed { a, panels, columns }
     }
