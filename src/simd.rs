@@ -58,6 +58,31 @@ pub fn has_avx512() -> bool {
     }
 }
 
+/// Whether the CPU issues vector additions and subtractions on pipes of their own beside the
+/// multiply-adds' (AMD's Zen cores: FP2 and FP3 add, FP0 and FP1 multiply-add), rather than on
+/// the multiply-adds' ports (Intel's cores: ports 0 and 5 for 512-bit vectors). A kernel that
+/// subtracts before each multiply-add gets the subtractions for free on the first kind.
+pub fn adds_beside_multiply_adds() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // CPUID traps to the hypervisor on a VM: asked once.
+        static ZEN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *ZEN.get_or_init(|| {
+            // Safe from Rust 1.94 on; unsafe before (the crate builds from 1.89).
+            #[allow(unused_unsafe)]
+            // SAFETY: CPUID exists on every x86-64 CPU and only reads identification.
+            let id = unsafe { std::arch::x86_64::__cpuid(0) };
+            let vendor = [id.ebx, id.edx, id.ecx].map(u32::to_le_bytes).concat();
+            // Hygon's Dhyana is a Zen core.
+            vendor == b"AuthenticAMD" || vendor == b"HygonGenuine"
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Lane-wise operations on `L` f64 values held as one vector, for kernels written once for
 /// every instruction set: [`Portable`] lane arrays that the compiler vectorises, or
 /// [`Avx512`] registers with instructions picked by hand. An implementor is a zero-sized

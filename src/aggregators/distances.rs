@@ -65,8 +65,9 @@ fn packed_pairs<const DOT: bool>(
     reference: Option<&[f64]>,
 ) -> Vec<f64> {
     let block = pairs_block_len(x.d(), reference.is_some());
+    let shift = Shift::here();
     let partials = map_blocks_in_order(x.d().div_ceil(block), |b| {
-        pairs_of_block::<DOT>(x, cols, None, reference, b * block, block)
+        pairs_of_block::<DOT>(x, cols, None, reference, b * block, block, shift)
     });
     add_in_order(&partials, cols.len() * (cols.len() + 1) / 2)
 }
@@ -82,9 +83,38 @@ fn pairs_block_len(d: usize, gram: bool) -> usize {
     }
 }
 
+/// Where the Gram pass subtracts the reference from a block it streams from memory: the same
+/// differences either way, so the same bits.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Shift {
+    /// As the tiles load each row: 24 vector operations per 16 multiply-adds (8 loads, 8
+    /// subtractions).
+    InTiles,
+    /// Once into a copy of the block (in L2), which the tiles then read: 8 loads per 16.
+    Copied,
+}
+
+impl Shift {
+    /// The faster on this CPU. From memory the tiles are bound by their arithmetic (the next
+    /// block asked for meanwhile). On Intel the subtractions share the multiply-adds' two
+    /// ports, and the copy made the MLP Krum round 6–10 % shorter (docs/performance.md,
+    /// "fold13"). AMD's Zen cores subtract on pipes of their own
+    /// ([`crate::simd::adds_beside_multiply_adds`]), and there the copy's 328 kB beside the
+    /// block and the next one crowd a 1 MiB L2: without it the MLP Krum round took 0.94 and
+    /// the geometric median's 0.95 of the time on Zen 4 ("zen13b").
+    fn here() -> Shift {
+        if crate::simd::adds_beside_multiply_adds() {
+            Shift::InTiles
+        } else {
+            Shift::Copied
+        }
+    }
+}
+
 /// The packed pair sums of [`packed_pairs`] over coordinates `lo .. lo + block` (clipped to
 /// d) of the columns `cols` of `x` and, after them, of `last` (that block of one more
-/// column, or none).
+/// column, or none), the reference subtracted where `shift` says when the block streams
+/// from memory (in the tiles otherwise).
 fn pairs_of_block<const DOT: bool>(
     x: UpdatesView<'_>,
     cols: &[usize],
@@ -92,6 +122,7 @@ fn pairs_of_block<const DOT: bool>(
     reference: Option<&[f64]>,
     lo: usize,
     block: usize,
+    shift: Shift,
 ) -> Vec<f64> {
     let d = x.d();
     let hi = (lo + block).min(d);
@@ -109,18 +140,13 @@ fn pairs_of_block<const DOT: bool>(
     let mut rows: Vec<&[f64]> = cols.iter().map(|&i| &x.col(i)[lo..hi]).collect();
     rows.extend(last);
     let r = reference.filter(|_| DOT).map_or(&[][..], |r| &r[lo..hi]);
-    if r.is_empty() || next.is_empty() {
-        // Distances; or products of xᵢ − r with the data in cache, where the tiles
-        // subtract r from their rows as they load them.
+    if r.is_empty() || next.is_empty() || shift == Shift::InTiles {
+        // Distances; or products of xᵢ − r, the tiles subtracting r from their rows as they
+        // load them: with the data in cache (softmax regression's round: the copy made it
+        // 5 % longer, "fold13"), or from memory where `shift` says so.
         pairs_in_block_widest::<DOT>(&rows, r, &next, &mut part);
         return part;
     }
-    // From memory, the tiles are bound by their arithmetic (the next block prefetched
-    // meanwhile), and on Intel the subtractions share the multiply-adds' two ports: 24
-    // operations per 16 multiply-adds. So the block's rows are shifted once into a copy
-    // (in L2), which the tiles then read: the MLP Krum round 6–10 % shorter; with the data in
-    // cache (softmax regression's round) 5 % longer (docs/performance.md, "fold13"). The
-    // same differences, so the same bits either way.
     let len = hi - lo;
     with_scratch(&SHIFTED, rows.len() * len, |shifted| {
         for (out, row) in shifted.chunks_exact_mut(len).zip(&rows) {
@@ -177,6 +203,7 @@ pub(crate) fn gram_about_filling(mut x: FillLast<'_>) -> (Vec<f64>, UpdatesView<
     let (others, last, fill) = x.parts();
     let cols: Vec<usize> = (0..others.n()).collect();
     let block = pairs_block_len(others.d(), true);
+    let shift = Shift::here();
     let partials = map_blocks_mut_in_order(last, block, |b, out| {
         fill(others, b * block, out, None);
         pairs_of_block::<true>(
@@ -186,6 +213,7 @@ pub(crate) fn gram_about_filling(mut x: FillLast<'_>) -> (Vec<f64>, UpdatesView<
             Some(others.col(0)),
             b * block,
             block,
+            shift,
         )
     });
     let g = unpack(&add_in_order(&partials, n * (n + 1) / 2), n);
@@ -860,15 +888,16 @@ mod tests {
         crate::aggregators::krum::argmin_nan_last(&s)
     }
 
-    /// The Gram pass shifts each block of rows by the reference into a copy, then takes
-    /// plain products; that must be the same bits as its tiles subtracting the reference as
-    /// they load each entry (`pairs_in_block` given r, which the pass did before "fold13",
-    /// block by block, blocks added in order) and as the Gram matrix about the origin of the
-    /// vectors shifted beforehand, including the ragged tails of the last block (d = 1037:
-    /// blocks of 128, the last holding 13 = 8 + a tail of 5; d = 150 013, from memory: blocks
-    /// of 1 024, the last 509 = 504 + 5). Mutations checked: the tail
-    /// summing the raw products x·y instead of (x − r)(y − r) in the tiles, and every
-    /// block's rows shifted by the first block's part of r, fail it.
+    /// From memory the Gram pass shifts each block of rows by the reference into a copy, then
+    /// takes plain products, or has its tiles subtract the reference as they load each entry
+    /// (`Shift`, by CPU); both must be the same bits as the tiles subtracting (`pairs_in_block`
+    /// given r, block by block, blocks added in order) and as the Gram matrix about the origin
+    /// of the vectors shifted beforehand, including the ragged tails of the last block
+    /// (d = 1037: blocks of 128, the last holding 13 = 8 + a tail of 5; d = 150 013, from
+    /// memory: blocks of 1 024, the last 509 = 504 + 5). Both shifts run on every CPU.
+    /// Mutations checked: the tail summing the raw products x·y instead of (x − r)(y − r) in
+    /// the tiles, every block's rows shifted by the first block's part of r, and (on Zen 4,
+    /// whose pass takes `Shift::InTiles`) the copy made without the subtraction, fail it.
     #[test]
     fn gram_about_a_reference_is_the_gram_of_the_shifted_vectors() {
         use rand::RngExt;
@@ -910,6 +939,24 @@ mod tests {
                 .collect();
             let in_tiles = unpack(&add_in_order(&partials, n * (n + 1) / 2), n);
             assert_eq!(bits(&fused), bits(&in_tiles), "d = {d}");
+            let all: Vec<usize> = (0..n).collect();
+            for shift in [Shift::InTiles, Shift::Copied] {
+                let partials: Vec<Vec<f64>> = (0..d.div_ceil(block))
+                    .map(|b| {
+                        pairs_of_block::<true>(
+                            x.view(),
+                            &all,
+                            None,
+                            Some(&r),
+                            b * block,
+                            block,
+                            shift,
+                        )
+                    })
+                    .collect();
+                let gram = unpack(&add_in_order(&partials, n * (n + 1) / 2), n);
+                assert_eq!(bits(&gram), bits(&copied), "d = {d}, {shift:?}");
+            }
         }
     }
 
