@@ -87,18 +87,17 @@ fn pairs_block_len(d: usize, gram: bool) -> usize {
 /// differences either way, so the same bits.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Shift {
-    /// As the tiles load each row: 24 vector operations per 16 multiply-adds (8 loads, 8
-    /// subtractions).
+    /// As the tiles load each row: 8 subtractions beside every 16 multiply-adds.
     InTiles,
-    /// Once into a copy of the block (in L2), which the tiles then read: 8 loads per 16.
+    /// Once into a copy of the block (in L2), which the tiles then read as they are.
     Copied,
 }
 
 impl Shift {
     /// The faster on this CPU. From memory the tiles are bound by their arithmetic (the next
     /// block asked for meanwhile). On Intel the subtractions share the multiply-adds' two
-    /// ports, and the copy made the MLP Krum round 6–10 % shorter (docs/performance.md,
-    /// "fold13"). AMD's Zen cores subtract on pipes of their own
+    /// ports (24 operations there per 16 multiply-adds), and the copy made the MLP Krum round
+    /// 6–10 % shorter (docs/performance.md, "fold13"). AMD's Zen cores subtract on pipes of their own
     /// ([`crate::simd::adds_beside_multiply_adds`]), and there the copy's 328 kB beside the
     /// block and the next one crowd a 1 MiB L2: without it the MLP Krum round took 0.94 and
     /// the geometric median's 0.95 of the time on Zen 4 ("zen13b").
