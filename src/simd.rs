@@ -449,6 +449,26 @@ mod x86 {
 mod tests {
     use super::*;
 
+    /// CPUID's vendor, as `adds_beside_multiply_adds` reads it, is the one Linux reports in
+    /// /proc/cpuinfo (where there is one). Mutation that makes it fail on an AMD host (seen):
+    /// the vendor's registers taken in the order ebx, ecx, edx ("AuthcAMDenti").
+    #[test]
+    fn the_vendor_is_the_one_linux_reports() {
+        let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") else {
+            return;
+        };
+        let Some(vendor) = info
+            .lines()
+            .find(|l| l.starts_with("vendor_id"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+        else {
+            return;
+        };
+        let zen = vendor == "AuthenticAMD" || vendor == "HygonGenuine";
+        assert_eq!(adds_beside_multiply_adds(), zen, "vendor_id {vendor}");
+    }
+
     /// The kernels' association order is in the source, so the portable and the dispatched
     /// builds must agree to the last bit: a pruned sorting network followed by lane-wise sums
     /// (the trimmed mean's kernel) run both ways on the same wires.
