@@ -97,10 +97,10 @@ impl Shift {
     /// The faster on this CPU. From memory the tiles are bound by their arithmetic (the next
     /// block asked for meanwhile). On Intel the subtractions share the multiply-adds' two
     /// ports (24 operations there per 16 multiply-adds), and the copy made the MLP Krum round
-    /// 6–10 % shorter (docs/performance.md, "fold13"). AMD's Zen cores subtract on pipes of their own
-    /// ([`crate::simd::adds_beside_multiply_adds`]), and there the copy's 328 kB beside the
-    /// block and the next one crowd a 1 MiB L2: without it the MLP Krum round took 0.94 and
-    /// the geometric median's 0.95 of the time on Zen 4 ("zen13b").
+    /// 6–10 % shorter (docs/performance.md, "fold13"). AMD's Zen cores subtract on pipes of
+    /// their own ([`crate::simd::adds_beside_multiply_adds`]), and there the copy's 328 kB
+    /// beside the block and the next one crowd a 1 MiB L2: without it the MLP Krum round took
+    /// 0.94 and the geometric median's 0.95 of the time on Zen 4 ("zen13b").
     fn here() -> Shift {
         if crate::simd::adds_beside_multiply_adds() {
             Shift::InTiles
