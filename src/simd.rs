@@ -107,6 +107,8 @@ pub trait Lanes<const L: usize>: Copy {
     fn exchange(self, a: Self::V, b: Self::V) -> (Self::V, Self::V);
     /// `a + b` lane by lane.
     fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a − b` lane by lane.
+    fn sub(self, a: Self::V, b: Self::V) -> Self::V;
     /// `a·b` lane by lane.
     fn mul(self, a: Self::V, b: Self::V) -> Self::V;
     /// `a·b + c` lane by lane, rounded once (`f64::mul_add`, x86 `vfmadd`).
@@ -169,6 +171,15 @@ impl<const L: usize> Lanes<L> for Portable {
         let mut s = [0.0; L];
         for l in 0..L {
             s[l] = a[l] + b[l];
+        }
+        s
+    }
+
+    #[inline(always)]
+    fn sub(self, a: [f64; L], b: [f64; L]) -> [f64; L] {
+        let mut s = [0.0; L];
+        for l in 0..L {
+            s[l] = a[l] - b[l];
         }
         s
     }
@@ -298,6 +309,11 @@ impl Lanes<8> for Avx512 {
     }
 
     #[inline(always)]
+    fn sub(self, a: Self::V, b: Self::V) -> Self::V {
+        unsafe { std::arch::x86_64::_mm512_sub_pd(a, b) }
+    }
+
+    #[inline(always)]
     fn mul(self, a: Self::V, b: Self::V) -> Self::V {
         unsafe { std::arch::x86_64::_mm512_mul_pd(a, b) }
     }
@@ -393,6 +409,9 @@ impl Lanes<8> for Avx512 {
     }
     fn add(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
         <Portable as Lanes<8>>::add(Portable, a, b)
+    }
+    fn sub(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
+        <Portable as Lanes<8>>::sub(Portable, a, b)
     }
     fn mul(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
         <Portable as Lanes<8>>::mul(Portable, a, b)
@@ -511,7 +530,7 @@ mod tests {
     /// directly and compiled for AVX-512. Skipped where the CPU lacks AVX-512. Mutations seen
     /// to fail it: `max` as `vmaxpd a, b` (the first operand on a tie or a NaN), the XOR's
     /// truth table 0x69 instead of 0x96, `mul_add` as a product then a sum, `columns` with
-    /// the two `vpermt2pd` index vectors swapped.
+    /// the two `vpermt2pd` index vectors swapped, `sub` with its operands swapped.
     #[test]
     fn avx512_lanes_give_the_portable_bits() {
         let Some(isa) = avx512() else {
@@ -540,7 +559,7 @@ mod tests {
             .collect();
         let bits = |v: [f64; 8]| v.map(f64::to_bits);
         #[inline(always)]
-        fn all_ops<I: Lanes<8>>(isa: I, a: [f64; 8], b: [f64; 8]) -> [[f64; 8]; 8] {
+        fn all_ops<I: Lanes<8>>(isa: I, a: [f64; 8], b: [f64; 8]) -> [[f64; 8]; 9] {
             let (x, y) = (isa.vector(a), isa.vector(b));
             let (lo, hi) = isa.exchange(x, y);
             // Products against a third value whose product with x is not exact (1/3), and
@@ -555,6 +574,7 @@ mod tests {
                 isa.values(isa.mul_add(x, third, y)),
                 isa.values(isa.mul_add(x, y, isa.vector(a.map(|v| -v)))),
                 isa.values(isa.mul(x, y)),
+                isa.values(isa.sub(x, y)),
             ]
         }
         for chunk in pairs.chunks(8) {
@@ -601,7 +621,7 @@ mod tests {
             // The sums' NaN is some NaN: Rust leaves the sign and payload of an arithmetic
             // NaN unspecified (and the kernels add no NaN).
             let same = |x: f64, y: f64| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan());
-            for op in 4..8 {
+            for op in 4..9 {
                 for l in 0..8 {
                     assert!(same(direct[op][l], want[op][l]), "op {op} on {chunk:?}");
                     assert!(same(compiled[op][l], want[op][l]), "op {op} on {chunk:?}");

@@ -244,8 +244,12 @@ fn pair_block_len(d: usize) -> usize {
 /// Adds the pair sums (see [`packed_pairs`]) of every pair i ≤ j of `rows` (one block of
 /// coordinates each, equally long) to `part` (packed upper triangle, row by row), a T×T tile
 /// of pairs at a time. Row groups of T are padded with the last row; the padded pairs are
-/// computed and dropped. The cache lines of `next` (the next block's rows, or none) are
-/// prefetched spread evenly over the tiles.
+/// computed and dropped. The Gram pass's 4 × 4 tiles (`DOT`, T = 4) take each group with
+/// itself in [`diagonal_tile`]: only its ten pairs i ≤ j, and, where one row is left over
+/// from whole groups (41 = 10·4 + 1: the D-SGD round's 40 honest vectors and the counted
+/// attack), that row's pair with each of the four, instead of a group padded with it: 861
+/// products per coordinate at 41 rows instead of 1 056. The cache lines of `next` (the next
+/// block's rows, or none) are prefetched spread evenly over the tiles.
 #[inline(always)]
 fn pairs_in_block<const T: usize, const DOT: bool>(
     rows: &[&[f64]],
@@ -254,32 +258,52 @@ fn pairs_in_block<const T: usize, const DOT: bool>(
     part: &mut [f64],
 ) {
     let n = rows.len();
-    let groups: Vec<[usize; T]> = (0..n.div_ceil(T))
-        .map(|g| std::array::from_fn(|t| (g * T + t).min(n - 1)))
+    let triangles = DOT && T == 4;
+    let lone = triangles && n % 4 == 1 && n > 1;
+    let grouped = if lone { n - 1 } else { n };
+    let groups: Vec<[usize; T]> = (0..grouped.div_ceil(T))
+        .map(|g| std::array::from_fn(|t| (g * T + t).min(grouped - 1)))
         .collect();
     let tiles = groups.len() * (groups.len() + 1) / 2;
     let lines_per_row = next.first().map_or(0, |r| r.len().div_ceil(8));
     let lines = next.len() * lines_per_row;
+    // Row i of the packed triangle starts after Σ_{r<i} (n − r) entries.
+    let at = |i: usize, j: usize| i * (2 * n + 1 - i) / 2 + (j - i);
     // The next line to prefetch, as a count and as (row, coordinate). Each tile asks for its
     // share as runs of consecutive lines of a row, one slice each (a division per line, to
     // find its row, cost as much as the prefetch itself; a bounds-checked slice per line,
     // a fifth of the tile loop's instructions).
-    let (mut line, mut row, mut at) = (0, 0, 0);
+    let (mut line, mut row, mut at_line) = (0, 0, 0);
     let mut tile = 0;
     for (ga, rows_a) in groups.iter().enumerate() {
         let a: [&[f64]; T] = std::array::from_fn(|t| rows[rows_a[t]]);
-        for rows_b in &groups[ga..] {
+        for (gb, rows_b) in groups.iter().enumerate().skip(ga) {
             tile += 1;
             let target = tile * lines / tiles;
             while line < target {
                 let len = next[row].len();
-                let take = ((target - line) * 8).min(len - at);
-                crate::simd::prefetch(&next[row][at..at + take]);
+                let take = ((target - line) * 8).min(len - at_line);
+                crate::simd::prefetch(&next[row][at_line..at_line + take]);
                 line += take.div_ceil(8);
-                at += take;
-                if at >= len {
-                    (row, at) = (row + 1, 0);
+                at_line += take;
+                if at_line >= len {
+                    (row, at_line) = (row + 1, 0);
                 }
+            }
+            if triangles && gb == ga && rows_a[T - 1] == rows_a[0] + 3 {
+                // A whole group with itself (and the row left over).
+                let a4: [&[f64]; 4] = std::array::from_fn(|t| a[t]);
+                let e = if lone { rows[n - 1] } else { &[][..] };
+                let (pairs, with_e) = diagonal_tiles(a4, e, r);
+                for ta in 0..4 {
+                    for tb in ta..4 {
+                        part[at(rows_a[ta], rows_a[tb])] = pairs[ta][tb];
+                    }
+                    if lone {
+                        part[at(rows_a[ta], n - 1)] = with_e[ta];
+                    }
+                }
+                continue;
             }
             let b: [&[f64]; T] = std::array::from_fn(|t| rows[rows_b[t]]);
             let tile = if DOT && !r.is_empty() {
@@ -290,20 +314,137 @@ fn pairs_in_block<const T: usize, const DOT: bool>(
             for (ta, &i) in rows_a.iter().enumerate() {
                 for (tb, &j) in rows_b.iter().enumerate() {
                     if i <= j {
-                        // Row i of the packed triangle starts after Σ_{r<i} (n − r) entries.
-                        part[i * (2 * n + 1 - i) / 2 + (j - i)] = tile[ta][tb];
+                        part[at(i, j)] = tile[ta][tb];
                     }
                 }
             }
         }
     }
+    if lone {
+        let e = [rows[n - 1]];
+        let tile = if r.is_empty() {
+            pair_tile::<1, 1, DOT, false>(e, e, r)
+        } else {
+            pair_tile::<1, 1, DOT, true>(e, e, r)
+        };
+        part[at(n - 1, n - 1)] = tile[0][0];
+    }
+}
+
+/// [`diagonal_tile`] in AVX-512 registers where the CPU has them (its 14 sums and 6 rows
+/// written by hand: as lane arrays, a 4 × 5 tile had 5 of its 20 sums spilled, "zen13b"),
+/// in portable lanes elsewhere (the same bits; the crate's own passes take 4 × 4 tiles only
+/// with AVX-512).
+#[inline(always)]
+fn diagonal_tiles(a: [&[f64]; 4], e: &[f64], r: &[f64]) -> ([[f64; 4]; 4], [f64; 4]) {
+    use crate::simd::Portable;
+    match (crate::simd::avx512(), r.is_empty(), e.is_empty()) {
+        (Some(v), false, false) => diagonal_tile::<_, true, true>(v, a, e, r),
+        (Some(v), false, true) => diagonal_tile::<_, true, false>(v, a, e, r),
+        (Some(v), true, false) => diagonal_tile::<_, false, true>(v, a, e, r),
+        (Some(v), true, true) => diagonal_tile::<_, false, false>(v, a, e, r),
+        (None, false, false) => diagonal_tile::<_, true, true>(Portable, a, e, r),
+        (None, false, true) => diagonal_tile::<_, true, false>(Portable, a, e, r),
+        (None, true, false) => diagonal_tile::<_, false, true>(Portable, a, e, r),
+        (None, true, true) => diagonal_tile::<_, false, false>(Portable, a, e, r),
+    }
+}
+
+/// The Gram sums of [`pair_tile`] (`DOT`, about `r` when `SHIFT`) of the pairs i ≤ j of the
+/// four rows `a` (entries j < i left 0) and, when `LONE`, of each of them with `e`: per pair
+/// and lane the same chain of multiply-adds, combined the same way, so the same bits. Ten
+/// (or fourteen) sums where a 4 × 4 tile takes sixteen, and six rows loaded per eight
+/// coordinates where the padded tiles of a left-over row took eight more.
+#[inline(always)]
+fn diagonal_tile<L: crate::simd::Lanes<8>, const SHIFT: bool, const LONE: bool>(
+    l: L,
+    a: [&[f64]; 4],
+    e: &[f64],
+    r: &[f64],
+) -> ([[f64; 4]; 4], [f64; 4]) {
+    let len = a[0].len();
+    let full = len - len % 8;
+    // Sliced to the multiple-of-8 length so the compiler sees every load in bounds.
+    let (a0, a1, a2, a3) = (&a[0][..full], &a[1][..full], &a[2][..full], &a[3][..full]);
+    let he = if LONE { &e[..full] } else { &[][..] };
+    let hr = if SHIFT { &r[..full] } else { &[][..] };
+    let z = l.splat(0.0);
+    // Named sums, not arrays: arrays of registers were kept in memory.
+    let (mut s00, mut s01, mut s02, mut s03) = (z, z, z, z);
+    let (mut s11, mut s12, mut s13, mut s22, mut s23, mut s33) = (z, z, z, z, z, z);
+    let (mut s0e, mut s1e, mut s2e, mut s3e) = (z, z, z, z);
+    let mut k = 0;
+    while k < full {
+        let vr = if SHIFT {
+            l.vector(hr[k..k + 8].try_into().expect("8 lanes"))
+        } else {
+            z
+        };
+        macro_rules! row {
+            ($x:expr) => {{
+                let v = l.vector($x[k..k + 8].try_into().expect("8 lanes"));
+                if SHIFT {
+                    l.sub(v, vr)
+                } else {
+                    v
+                }
+            }};
+        }
+        let (x0, x1, x2, x3) = (row!(a0), row!(a1), row!(a2), row!(a3));
+        s00 = l.mul_add(x0, x0, s00);
+        s01 = l.mul_add(x0, x1, s01);
+        s11 = l.mul_add(x1, x1, s11);
+        s02 = l.mul_add(x0, x2, s02);
+        s12 = l.mul_add(x1, x2, s12);
+        s22 = l.mul_add(x2, x2, s22);
+        s03 = l.mul_add(x0, x3, s03);
+        s13 = l.mul_add(x1, x3, s13);
+        s23 = l.mul_add(x2, x3, s23);
+        s33 = l.mul_add(x3, x3, s33);
+        if LONE {
+            let xe = row!(he);
+            s0e = l.mul_add(x0, xe, s0e);
+            s1e = l.mul_add(x1, xe, s1e);
+            s2e = l.mul_add(x2, xe, s2e);
+            s3e = l.mul_add(x3, xe, s3e);
+        }
+        k += 8;
+    }
+    let sum = |s: L::V, x: &[f64], y: &[f64]| {
+        lanes_and_tail::<true, SHIFT>(l.values(s), &x[full..], &y[full..], &r[full.min(r.len())..])
+    };
+    let mut pairs = [[0.0; 4]; 4];
+    pairs[0] = [
+        sum(s00, a[0], a[0]),
+        sum(s01, a[0], a[1]),
+        sum(s02, a[0], a[2]),
+        sum(s03, a[0], a[3]),
+    ];
+    pairs[1][1..].copy_from_slice(&[
+        sum(s11, a[1], a[1]),
+        sum(s12, a[1], a[2]),
+        sum(s13, a[1], a[3]),
+    ]);
+    pairs[2][2..].copy_from_slice(&[sum(s22, a[2], a[2]), sum(s23, a[2], a[3])]);
+    pairs[3][3] = sum(s33, a[3], a[3]);
+    let with_e = if LONE {
+        [
+            sum(s0e, a[0], e),
+            sum(s1e, a[1], e),
+            sum(s2e, a[2], e),
+            sum(s3e, a[3], e),
+        ]
+    } else {
+        [0.0; 4]
+    };
+    (pairs, with_e)
 }
 
 /// Σₖ (aᵢₖ − bⱼₖ)² (or, when `DOT`, Σₖ (aᵢₖ − rₖ)(bⱼₖ − rₖ) with `SHIFT` and Σₖ aᵢₖbⱼₖ
 /// without; `r` is unused otherwise) for every pair of a TA×TB tile, each associated as
 /// `data::sq_dist`: eight lane sums over the whole multiple-of-8 part (fused multiply-adds:
 /// two operations per pair and coordinate for a distance, one for a product), combined
-/// pairwise, plus the tail.
+/// pairwise, plus the tail ([`lanes_and_tail`]).
 #[inline(always)]
 fn pair_tile<const TA: usize, const TB: usize, const DOT: bool, const SHIFT: bool>(
     a: [&[f64]; TA],
@@ -356,33 +497,36 @@ fn pair_tile<const TA: usize, const TB: usize, const DOT: bool, const SHIFT: boo
         k += 8;
     }
     let mut out = [[0.0f64; TB]; TA];
+    let rt = if DOT && SHIFT { &r[full..] } else { &[][..] };
     for i in 0..TA {
         for j in 0..TB {
-            let tail: f64 = if DOT && SHIFT {
-                a[i][full..]
-                    .iter()
-                    .zip(&b[j][full..])
-                    .zip(&r[full..])
-                    .map(|((x, y), r)| (x - r) * (y - r))
-                    .sum()
-            } else if DOT {
-                a[i][full..]
-                    .iter()
-                    .zip(&b[j][full..])
-                    .map(|(x, y)| x * y)
-                    .sum()
-            } else {
-                a[i][full..]
-                    .iter()
-                    .zip(&b[j][full..])
-                    .map(|(x, y)| (x - y) * (x - y))
-                    .sum()
-            };
-            let s = acc[i][j];
-            out[i][j] = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
+            out[i][j] = lanes_and_tail::<DOT, SHIFT>(acc[i][j], &a[i][full..], &b[j][full..], rt);
         }
     }
     out
+}
+
+/// A pair's eight lane sums combined pairwise, plus its sum over the coordinates past the
+/// last multiple of 8 (`a`, `b` and, about a reference, `r` from there).
+#[inline(always)]
+fn lanes_and_tail<const DOT: bool, const SHIFT: bool>(
+    s: [f64; 8],
+    a: &[f64],
+    b: &[f64],
+    r: &[f64],
+) -> f64 {
+    let tail: f64 = if DOT && SHIFT {
+        a.iter()
+            .zip(b)
+            .zip(r)
+            .map(|((x, y), r)| (x - r) * (y - r))
+            .sum()
+    } else if DOT {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    } else {
+        a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+    };
+    ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail
 }
 
 /// How far the medoid may lie from the first frame's reference, in squared median spreads,
