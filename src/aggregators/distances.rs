@@ -243,13 +243,13 @@ fn pair_block_len(d: usize) -> usize {
 
 /// Adds the pair sums (see [`packed_pairs`]) of every pair i ≤ j of `rows` (one block of
 /// coordinates each, equally long) to `part` (packed upper triangle, row by row), a T×T tile
-/// of pairs at a time. Row groups of T are padded with the last row; the padded pairs are
-/// computed and dropped. The Gram pass's 4 × 4 tiles (`DOT`, T = 4) take each group with
-/// itself in [`diagonal_tile`]: only its ten pairs i ≤ j, and, where one row is left over
-/// from whole groups (41 = 10·4 + 1: the D-SGD round's 40 honest vectors and the counted
-/// attack), that row's pair with each of the four, instead of a group padded with it: 861
-/// products per coordinate at 41 rows instead of 1 056. The cache lines of `next` (the next
-/// block's rows, or none) are prefetched spread evenly over the tiles.
+/// of pairs at a time. With T = 2, row groups of T are padded with the last row; the padded
+/// pairs are computed and dropped. With T = 4 (AVX-512), each whole group of four takes itself
+/// in [`diagonal_tile`]: only its ten pairs i ≤ j, and the pairs of its rows with the n mod 4
+/// rows left over from whole groups (41 = 10·4 + 1: the D-SGD round's 40 honest vectors and
+/// the counted attack), instead of a group padded with those: no padding, 861 sums per
+/// coordinate at 41 rows instead of 1 056, 1 275 at 50 instead of 1 456. The cache lines of
+/// `next` (the next block's rows, or none) are prefetched spread evenly over the tiles.
 #[inline(always)]
 fn pairs_in_block<const T: usize, const DOT: bool>(
     rows: &[&[f64]],
@@ -258,9 +258,10 @@ fn pairs_in_block<const T: usize, const DOT: bool>(
     part: &mut [f64],
 ) {
     let n = rows.len();
-    let triangles = DOT && T == 4;
-    let lone = triangles && n % 4 == 1 && n > 1;
-    let grouped = if lone { n - 1 } else { n };
+    // Whole groups of four with themselves in `diagonal_tile`, the rows left over beside them.
+    let triangles = T == 4 && n >= 4;
+    let grouped = if triangles { n - n % 4 } else { n };
+    let left = &rows[grouped..];
     let groups: Vec<[usize; T]> = (0..grouped.div_ceil(T))
         .map(|g| std::array::from_fn(|t| (g * T + t).min(grouped - 1)))
         .collect();
@@ -290,17 +291,15 @@ fn pairs_in_block<const T: usize, const DOT: bool>(
                     (row, at_line) = (row + 1, 0);
                 }
             }
-            if triangles && gb == ga && rows_a[T - 1] == rows_a[0] + 3 {
-                // A whole group with itself (and the row left over).
+            if triangles && gb == ga {
                 let a4: [&[f64]; 4] = std::array::from_fn(|t| a[t]);
-                let e = if lone { rows[n - 1] } else { &[][..] };
-                let (pairs, with_e) = diagonal_tiles(a4, e, r);
+                let (pairs, with_left) = diagonal_tiles::<DOT>(a4, left, r);
                 for ta in 0..4 {
                     for tb in ta..4 {
                         part[at(rows_a[ta], rows_a[tb])] = pairs[ta][tb];
                     }
-                    if lone {
-                        part[at(rows_a[ta], n - 1)] = with_e[ta];
+                    for c in 0..left.len() {
+                        part[at(rows_a[ta], grouped + c)] = with_left[ta][c];
                     }
                 }
                 continue;
@@ -320,59 +319,78 @@ fn pairs_in_block<const T: usize, const DOT: bool>(
             }
         }
     }
-    if lone {
-        let e = [rows[n - 1]];
-        let tile = if r.is_empty() {
-            pair_tile::<1, 1, DOT, false>(e, e, r)
-        } else {
-            pair_tile::<1, 1, DOT, true>(e, e, r)
-        };
-        part[at(n - 1, n - 1)] = tile[0][0];
+    // The left-over rows' pairs among themselves, one at a time (at most six).
+    for i in grouped..n {
+        for j in i..n {
+            let (x, y) = ([rows[i]], [rows[j]]);
+            let pair = if DOT && !r.is_empty() {
+                pair_tile::<1, 1, DOT, true>(x, y, r)
+            } else {
+                pair_tile::<1, 1, DOT, false>(x, y, r)
+            };
+            part[at(i, j)] = pair[0][0];
+        }
     }
 }
 
-/// [`diagonal_tile`] in AVX-512 registers where the CPU has them (its 14 sums and 6 rows
-/// written by hand: as lane arrays, a 4 × 5 tile had 5 of its 20 sums spilled, "zen13b"),
-/// in portable lanes elsewhere (the same bits; the crate's own passes take 4 × 4 tiles only
-/// with AVX-512).
+/// [`diagonal_tile`] in AVX-512 registers where the CPU has them (its up to 22 sums and 7
+/// rows written by hand: as lane arrays, a 4 × 5 tile had 5 of its 20 sums spilled,
+/// "zen13b"), in portable lanes elsewhere (the same bits; the crate's own passes take 4 × 4
+/// tiles only with AVX-512). `left` holds the rows left over from whole groups (up to 3).
 #[inline(always)]
-fn diagonal_tiles(a: [&[f64]; 4], e: &[f64], r: &[f64]) -> ([[f64; 4]; 4], [f64; 4]) {
+fn diagonal_tiles<const DOT: bool>(
+    a: [&[f64]; 4],
+    left: &[&[f64]],
+    r: &[f64],
+) -> ([[f64; 4]; 4], [[f64; 3]; 4]) {
     use crate::simd::Portable;
-    match (crate::simd::avx512(), r.is_empty(), e.is_empty()) {
-        (Some(v), false, false) => diagonal_tile::<_, true, true>(v, a, e, r),
-        (Some(v), false, true) => diagonal_tile::<_, true, false>(v, a, e, r),
-        (Some(v), true, false) => diagonal_tile::<_, false, true>(v, a, e, r),
-        (Some(v), true, true) => diagonal_tile::<_, false, false>(v, a, e, r),
-        (None, false, false) => diagonal_tile::<_, true, true>(Portable, a, e, r),
-        (None, false, true) => diagonal_tile::<_, true, false>(Portable, a, e, r),
-        (None, true, false) => diagonal_tile::<_, false, true>(Portable, a, e, r),
-        (None, true, true) => diagonal_tile::<_, false, false>(Portable, a, e, r),
+    let mut e: [&[f64]; 3] = [&[]; 3];
+    e[..left.len()].copy_from_slice(left);
+    macro_rules! run {
+        ($l:expr) => {
+            match (DOT && !r.is_empty(), left.len()) {
+                (true, 0) => diagonal_tile::<_, DOT, true, 0>($l, a, e, r),
+                (true, 1) => diagonal_tile::<_, DOT, true, 1>($l, a, e, r),
+                (true, 2) => diagonal_tile::<_, DOT, true, 2>($l, a, e, r),
+                (true, _) => diagonal_tile::<_, DOT, true, 3>($l, a, e, r),
+                (false, 0) => diagonal_tile::<_, DOT, false, 0>($l, a, e, r),
+                (false, 1) => diagonal_tile::<_, DOT, false, 1>($l, a, e, r),
+                (false, 2) => diagonal_tile::<_, DOT, false, 2>($l, a, e, r),
+                (false, _) => diagonal_tile::<_, DOT, false, 3>($l, a, e, r),
+            }
+        };
+    }
+    match crate::simd::avx512() {
+        Some(v) => run!(v),
+        None => run!(Portable),
     }
 }
 
-/// The Gram sums of [`pair_tile`] (`DOT`, about `r` when `SHIFT`) of the pairs i ≤ j of the
-/// four rows `a` (entries j < i left 0) and, when `LONE`, of each of them with `e`: per pair
-/// and lane the same chain of multiply-adds, combined the same way, so the same bits. Ten
-/// (or fourteen) sums where a 4 × 4 tile takes sixteen, and six rows loaded per eight
-/// coordinates where the padded tiles of a left-over row took eight more.
+/// The sums of [`pair_tile`] (a distance, or with `DOT` a product, about `r` when `SHIFT`)
+/// of the pairs i ≤ j of the four rows `a` (entries j < i left 0) and of each of them with
+/// the first `E` rows of `e`: per pair and lane the same chain of operations, combined the
+/// same way, so the same bits. Ten sums (plus 4E) where a 4 × 4 tile takes sixteen (plus a
+/// padded tile per left-over group), and 4 + E rows loaded per eight coordinates.
 #[inline(always)]
-fn diagonal_tile<L: crate::simd::Lanes<8>, const SHIFT: bool, const LONE: bool>(
+fn diagonal_tile<L: crate::simd::Lanes<8>, const DOT: bool, const SHIFT: bool, const E: usize>(
     l: L,
     a: [&[f64]; 4],
-    e: &[f64],
+    e: [&[f64]; 3],
     r: &[f64],
-) -> ([[f64; 4]; 4], [f64; 4]) {
+) -> ([[f64; 4]; 4], [[f64; 3]; 4]) {
     let len = a[0].len();
     let full = len - len % 8;
     // Sliced to the multiple-of-8 length so the compiler sees every load in bounds.
     let (a0, a1, a2, a3) = (&a[0][..full], &a[1][..full], &a[2][..full], &a[3][..full]);
-    let he = if LONE { &e[..full] } else { &[][..] };
+    let he = std::array::from_fn::<&[f64], 3, _>(|c| if c < E { &e[c][..full] } else { &[] });
     let hr = if SHIFT { &r[..full] } else { &[][..] };
     let z = l.splat(0.0);
     // Named sums, not arrays: arrays of registers were kept in memory.
     let (mut s00, mut s01, mut s02, mut s03) = (z, z, z, z);
     let (mut s11, mut s12, mut s13, mut s22, mut s23, mut s33) = (z, z, z, z, z, z);
     let (mut s0e, mut s1e, mut s2e, mut s3e) = (z, z, z, z);
+    let (mut s0f, mut s1f, mut s2f, mut s3f) = (z, z, z, z);
+    let (mut s0g, mut s1g, mut s2g, mut s3g) = (z, z, z, z);
     let mut k = 0;
     while k < full {
         let vr = if SHIFT {
@@ -390,28 +408,46 @@ fn diagonal_tile<L: crate::simd::Lanes<8>, const SHIFT: bool, const LONE: bool>(
                 }
             }};
         }
-        let (x0, x1, x2, x3) = (row!(a0), row!(a1), row!(a2), row!(a3));
-        s00 = l.mul_add(x0, x0, s00);
-        s01 = l.mul_add(x0, x1, s01);
-        s11 = l.mul_add(x1, x1, s11);
-        s02 = l.mul_add(x0, x2, s02);
-        s12 = l.mul_add(x1, x2, s12);
-        s22 = l.mul_add(x2, x2, s22);
-        s03 = l.mul_add(x0, x3, s03);
-        s13 = l.mul_add(x1, x3, s13);
-        s23 = l.mul_add(x2, x3, s23);
-        s33 = l.mul_add(x3, x3, s33);
-        if LONE {
-            let xe = row!(he);
-            s0e = l.mul_add(x0, xe, s0e);
-            s1e = l.mul_add(x1, xe, s1e);
-            s2e = l.mul_add(x2, xe, s2e);
-            s3e = l.mul_add(x3, xe, s3e);
+        macro_rules! pair {
+            ($x:expr, $y:expr, $s:ident) => {
+                $s = if DOT {
+                    l.mul_add($x, $y, $s)
+                } else {
+                    let t = l.sub($x, $y);
+                    l.mul_add(t, t, $s)
+                };
+            };
         }
+        let (x0, x1, x2, x3) = (row!(a0), row!(a1), row!(a2), row!(a3));
+        pair!(x0, x0, s00);
+        pair!(x0, x1, s01);
+        pair!(x1, x1, s11);
+        pair!(x0, x2, s02);
+        pair!(x1, x2, s12);
+        pair!(x2, x2, s22);
+        pair!(x0, x3, s03);
+        pair!(x1, x3, s13);
+        pair!(x2, x3, s23);
+        pair!(x3, x3, s33);
+        macro_rules! with {
+            ($c:literal, $s0:ident, $s1:ident, $s2:ident, $s3:ident) => {
+                if E > $c {
+                    let y = row!(he[$c]);
+                    pair!(x0, y, $s0);
+                    pair!(x1, y, $s1);
+                    pair!(x2, y, $s2);
+                    pair!(x3, y, $s3);
+                }
+            };
+        }
+        with!(0, s0e, s1e, s2e, s3e);
+        with!(1, s0f, s1f, s2f, s3f);
+        with!(2, s0g, s1g, s2g, s3g);
         k += 8;
     }
+    let rt = if SHIFT { &r[full..] } else { &[][..] };
     let sum = |s: L::V, x: &[f64], y: &[f64]| {
-        lanes_and_tail::<true, SHIFT>(l.values(s), &x[full..], &y[full..], &r[full.min(r.len())..])
+        lanes_and_tail::<DOT, SHIFT>(l.values(s), &x[full..], &y[full..], rt)
     };
     let mut pairs = [[0.0; 4]; 4];
     pairs[0] = [
@@ -427,17 +463,18 @@ fn diagonal_tile<L: crate::simd::Lanes<8>, const SHIFT: bool, const LONE: bool>(
     ]);
     pairs[2][2..].copy_from_slice(&[sum(s22, a[2], a[2]), sum(s23, a[2], a[3])]);
     pairs[3][3] = sum(s33, a[3], a[3]);
-    let with_e = if LONE {
-        [
-            sum(s0e, a[0], e),
-            sum(s1e, a[1], e),
-            sum(s2e, a[2], e),
-            sum(s3e, a[3], e),
-        ]
-    } else {
-        [0.0; 4]
-    };
-    (pairs, with_e)
+    let mut with_left = [[0.0; 3]; 4];
+    let columns = [
+        [s0e, s1e, s2e, s3e],
+        [s0f, s1f, s2f, s3f],
+        [s0g, s1g, s2g, s3g],
+    ];
+    for (c, sums) in columns.iter().enumerate().take(E) {
+        for (t, &s) in sums.iter().enumerate() {
+            with_left[t][c] = sum(s, a[t], e[c]);
+        }
+    }
+    (pairs, with_left)
 }
 
 /// Σₖ (aᵢₖ − bⱼₖ)² (or, when `DOT`, Σₖ (aᵢₖ − rₖ)(bⱼₖ − rₖ) with `SHIFT` and Σₖ aᵢₖbⱼₖ
