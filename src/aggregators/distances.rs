@@ -25,10 +25,11 @@ pub(crate) use crate::data::{add_weighted_rows, sq_norm};
 ///
 /// One pass over the data: each block of coordinates adds its contribution to every pair;
 /// blocks run in parallel and their partial matrices are added in block order. Within a block
-/// the pairs are taken in register tiles ([`pair_tile`]): a T×T tile loads 2T rows per eight
-/// coordinates and updates T² independent sums, so the loop is bound by arithmetic, not by
-/// loads or by one addition's latency (a pair at a time, as `data::sq_dist`, reads two values
-/// per subtract-multiply-add and ran 6× slower at d = 10⁶). Each pair's sum has the
+/// the pairs are taken in register tiles ([`pair_tile`]; a group of rows with itself in
+/// [`diagonal_tile`], [`pairs_in_block`]): a T×T tile loads 2T rows per eight coordinates and
+/// updates T² independent sums, so the loop is bound by arithmetic, not by loads or by one
+/// addition's latency (a pair at a time, as `data::sq_dist`, reads two values per
+/// subtract-multiply-add and ran 6× slower at d = 10⁶). Each pair's sum has the
 /// association of `data::sq_dist` on the block (with the multiply-add fused, one rounding
 /// fewer), so the result does not depend on the tile size either.
 pub(crate) fn pairwise_sq_dists(x: UpdatesView<'_>) -> Vec<f64> {
