@@ -294,7 +294,7 @@ fn pairs_in_block<const T: usize, const DOT: bool>(
             }
             if triangles && gb == ga {
                 let a4: [&[f64]; 4] = std::array::from_fn(|t| a[t]);
-                let (pairs, with_left) = diagonal_tiles::<DOT>(a4, left, r);
+                let (pairs, with_left) = diagonal_tile_widest::<DOT>(a4, left, r);
                 for ta in 0..4 {
                     for tb in ta..4 {
                         part[at(rows_a[ta], rows_a[tb])] = pairs[ta][tb];
@@ -339,7 +339,7 @@ fn pairs_in_block<const T: usize, const DOT: bool>(
 /// "zen13b"), in portable lanes elsewhere (the same bits; the crate's own passes take 4 × 4
 /// tiles only with AVX-512). `left` holds the rows left over from whole groups (up to 3).
 #[inline(always)]
-fn diagonal_tiles<const DOT: bool>(
+fn diagonal_tile_widest<const DOT: bool>(
     a: [&[f64]; 4],
     left: &[&[f64]],
     r: &[f64],
