@@ -198,26 +198,34 @@ fn pairs_in_block_widest<const DOT: bool>(
 /// same block of the others while that block is in cache: one read of the others instead of
 /// two), and the columns, the last now written. The same bits as writing the column first
 /// (`FillLast::written`) and calling [`gram_about`].
-pub(crate) fn gram_about_filling(mut x: FillLast<'_>) -> (Vec<f64>, UpdatesView<'_>) {
+pub(crate) fn gram_about_filling(x: FillLast<'_>) -> (Vec<f64>, UpdatesView<'_>) {
+    packed_pairs_filling::<true>(x)
+}
+
+/// [`pairwise_sq_dists`] of every column of `x`, the last column written by its fill during
+/// the pass as in [`gram_about_filling`], and the columns, the last now written. The same
+/// bits as writing the column first and calling [`pairwise_sq_dists`].
+pub(crate) fn pairwise_sq_dists_filling(x: FillLast<'_>) -> (Vec<f64>, UpdatesView<'_>) {
+    packed_pairs_filling::<false>(x)
+}
+
+/// The n×n matrix of [`packed_pairs`] over every column of `x` (about the first when `DOT`),
+/// each block of the last column written by the fill just before the block's pairs are
+/// summed. The rows of a block are the other columns', then the last's, in column order, as
+/// [`packed_pairs`] has them, and every pair is summed as the pair alone: the same bits.
+fn packed_pairs_filling<const DOT: bool>(mut x: FillLast<'_>) -> (Vec<f64>, UpdatesView<'_>) {
     let n = x.n();
     let (others, last, fill) = x.parts();
     let cols: Vec<usize> = (0..others.n()).collect();
-    let block = pairs_block_len(others.d(), true);
+    let block = pairs_block_len(others.d(), DOT);
     let shift = Shift::here();
+    let reference = DOT.then(|| others.col(0));
     let partials = map_blocks_mut_in_order(last, block, |b, out| {
         fill(others, b * block, out, None);
-        pairs_of_block::<true>(
-            others,
-            &cols,
-            Some(out),
-            Some(others.col(0)),
-            b * block,
-            block,
-            shift,
-        )
+        pairs_of_block::<DOT>(others, &cols, Some(out), reference, b * block, block, shift)
     });
-    let g = unpack(&add_in_order(&partials, n * (n + 1) / 2), n);
-    (g, x.filled())
+    let packed = add_in_order(&partials, n * (n + 1) / 2);
+    (unpack(&packed, n), x.filled())
 }
 
 /// The symmetric n×n row-major matrix of a packed upper triangle.

@@ -564,7 +564,8 @@ impl Pipeline {
         }
         self.check_n(x.n())?;
         if let Some(nnm) = self.fused_nnm() {
-            return self.no_nan_out(nnm.then_coordinatewise(x, &*self.agg)?);
+            let all: Vec<usize> = (0..x.n()).collect();
+            return self.no_nan_out(nnm.then_coordinatewise(x, &all, &*self.agg)?);
         }
         // The pre-aggregators rewrite their input: the first reads it borrowed (one copy,
         // then in place, or a fresh output), the others in place.
@@ -599,11 +600,12 @@ impl Pipeline {
         }
     }
 
-    /// Whether [`Pipeline::run_counted`] works on the distinct vectors (no pre-aggregator,
-    /// and a rule that [`Aggregator::takes_counts`]); otherwise a caller holding copies writes
-    /// them out and calls [`Pipeline::run`].
+    /// Whether [`Pipeline::run_counted`] works on the distinct vectors (no pre-aggregator
+    /// and a rule that [`Aggregator::takes_counts`], or NNM fused with a coordinate-wise rule,
+    /// which takes its distances between the distinct vectors: [`Nnm::then_coordinatewise`]);
+    /// otherwise a caller holding copies writes them out and calls [`Pipeline::run`].
     pub fn takes_counts(&self) -> bool {
-        self.pre.is_empty() && self.agg.takes_counts()
+        (self.pre.is_empty() && self.agg.takes_counts()) || self.fused_nnm().is_some()
     }
 
     /// [`Pipeline::run`] of the input in which column i of `x` appears `counts[i]` times
@@ -621,6 +623,10 @@ impl Pipeline {
             return self.run_owned(expand(x, counts)?, cx);
         }
         self.check_counts(x.n(), counts)?;
+        if let Some(nnm) = self.fused_nnm() {
+            let cols = expanded_indices(x.n(), counts)?;
+            return self.no_nan_out(nnm.then_coordinatewise(x, &cols, &*self.agg)?);
+        }
         self.no_nan_out(self.agg.aggregate_counted(x, counts, cx)?)
     }
 
@@ -639,6 +645,10 @@ impl Pipeline {
         // On input it refuses, the column is written all the same (the caller reads it).
         if !self.takes_counts() || self.check_counts(x.n(), counts).is_err() {
             return self.run_counted(x.written(), counts, cx);
+        }
+        if let Some(nnm) = self.fused_nnm() {
+            let cols = expanded_indices(x.n(), counts)?;
+            return self.no_nan_out(nnm.then_coordinatewise_filling(x, &cols, &*self.agg)?);
         }
         self.no_nan_out(self.agg.aggregate_counted_filling(x, counts, cx)?)
     }
@@ -800,6 +810,40 @@ mod tests {
         }
     }
 
+    /// Random distinct vectors with multiplicities for the counted-input tests, or `None`
+    /// when every count is 0: 2–7 vectors counted 0–4 times, dimension 1–12 (250–600 in
+    /// every fifth case, so that the pair passes span blocks), some rows far (1e300 or 1e8
+    /// away), with ±∞ or NaN entries (read as +∞), or duplicates of another row.
+    fn counted_input(rng: &mut crate::rng::SimRng, case: usize) -> Option<(Updates, Vec<usize>)> {
+        use rand::RngExt;
+        let k = rng.random_range(2..=7usize);
+        let d = if case.is_multiple_of(5) {
+            rng.random_range(250..=600)
+        } else {
+            rng.random_range(1..=12)
+        };
+        let mut m = nalgebra::DMatrix::from_fn(d, k, |_, _| rng.random::<f64>() * 2.0 - 1.0);
+        for c in 0..k {
+            match rng.random_range(0..12) {
+                0 => m.column_mut(c).iter_mut().for_each(|v| *v *= 1e300),
+                1 => m.column_mut(c).iter_mut().for_each(|v| *v += 1e8),
+                2 => m[(rng.random_range(0..d), c)] = f64::INFINITY,
+                3 => m[(rng.random_range(0..d), c)] = f64::NEG_INFINITY,
+                4 => m[(rng.random_range(0..d), c)] = f64::NAN,
+                5 if c > 0 => {
+                    let other = m.column(rng.random_range(0..c)).clone_owned();
+                    m.set_column(c, &other);
+                }
+                _ => {}
+            }
+        }
+        let x = Updates::new_untrusted(m).unwrap();
+        let counts: Vec<usize> = (0..k)
+            .map(|_| [0, 1, 1, 1, 2, 3, 4][rng.random_range(0..7)])
+            .collect();
+        (counts.iter().sum::<usize>() > 0).then_some((x, counts))
+    }
+
     /// The rules that take multiplicities give on distinct vectors with counts what they give
     /// on the expanded input (`expand`): the same bits for the average and Krum, the same
     /// minimiser to 1e-9 of the data's scale for the geometric median (its sums over copies
@@ -818,35 +862,10 @@ mod tests {
         let mut rng = rng_from_seed(2024);
         let mut compared = [0usize; 3];
         for case in 0..400 {
-            let k = rng.random_range(2..=7usize);
-            let d = if case % 5 == 0 {
-                rng.random_range(250..=600)
-            } else {
-                rng.random_range(1..=12)
-            };
-            let mut m = nalgebra::DMatrix::from_fn(d, k, |_, _| rng.random::<f64>() * 2.0 - 1.0);
-            for c in 0..k {
-                match rng.random_range(0..12) {
-                    0 => m.column_mut(c).iter_mut().for_each(|v| *v *= 1e300),
-                    1 => m.column_mut(c).iter_mut().for_each(|v| *v += 1e8),
-                    2 => m[(rng.random_range(0..d), c)] = f64::INFINITY,
-                    3 => m[(rng.random_range(0..d), c)] = f64::NEG_INFINITY,
-                    4 => m[(rng.random_range(0..d), c)] = f64::NAN,
-                    5 if c > 0 => {
-                        let other = m.column(rng.random_range(0..c)).clone_owned();
-                        m.set_column(c, &other);
-                    }
-                    _ => {}
-                }
-            }
-            let x = Updates::new_untrusted(m).unwrap();
-            let counts: Vec<usize> = (0..k)
-                .map(|_| [0, 1, 1, 1, 2, 3, 4][rng.random_range(0..7)])
-                .collect();
-            let n: usize = counts.iter().sum();
-            if n == 0 {
+            let Some((x, counts)) = counted_input(&mut rng, case) else {
                 continue;
-            }
+            };
+            let n: usize = counts.iter().sum();
             let expanded = expand(x.view(), &counts).unwrap();
             let scale = expanded
                 .view()
@@ -892,6 +911,61 @@ mod tests {
         assert!(compared.iter().all(|&c| c > 100), "{compared:?}");
     }
 
+    /// NNM fused with a coordinate-wise rule takes multiplicities
+    /// ([`Pipeline::takes_counts`]): its distances taken between the distinct vectors and read
+    /// for every copy give the bits of the pipeline on the expanded input, or its error (the
+    /// same message), for the trimmed mean and the median after NNM. Inputs of
+    /// `counted_input`: duplicated rows, copies counted up to 4 times, ±∞ and NaN rows (NNM
+    /// hands a vector at infinity on, or refuses more than f of them).
+    ///
+    /// Mutations checked: reading the distances at the expanded positions instead of their
+    /// columns (`between[p·m + q]`, clamped), or the mixing's sources likewise, fails it.
+    #[test]
+    fn nnm_on_counted_inputs_gives_the_expanded_bits() {
+        use crate::rng::rng_from_seed;
+        use rand::RngExt;
+        let mut rng = rng_from_seed(2025);
+        let mut compared = 0usize;
+        for case in 0..400 {
+            let Some((x, counts)) = counted_input(&mut rng, case) else {
+                continue;
+            };
+            let n: usize = counts.iter().sum();
+            let expanded = expand(x.view(), &counts).unwrap();
+            let f = rng.random_range(0..=n / 3);
+            for rule in ["trmean", "median"] {
+                let mut nnm = StepSpec::named("nnm");
+                nnm.params.set("f", f as f64);
+                let mut agg = StepSpec::named(rule);
+                if depends_on_f(rule).unwrap() {
+                    agg.params.set("f", f as f64);
+                }
+                let p = PipelineSpec {
+                    rule: agg,
+                    pre: vec![nnm],
+                }
+                .build(Compat::Native)
+                .unwrap();
+                assert!(p.takes_counts(), "nnm+{rule}");
+                let (mut r1, mut r2) = (rng_from_seed(1), rng_from_seed(1));
+                let a = p.run(expanded.view(), &mut AggContext::new(&mut r1));
+                let b = p.run_counted(x.view(), &counts, &mut AggContext::new(&mut r2));
+                let what = format!("case {case} nnm+{rule} f {f} counts {counts:?}");
+                match (a, b) {
+                    (Ok(a), Ok(b)) => {
+                        compared += 1;
+                        let bits =
+                            |v: &DVector<f64>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                        assert_eq!(bits(&a), bits(&b), "{what}");
+                    }
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{what}"),
+                    (a, b) => panic!("{what}: {a:?} vs {b:?}"),
+                }
+            }
+        }
+        assert!(compared > 300, "{compared}");
+    }
+
     /// A last column written block by block during the rule's first pass
     /// ([`Pipeline::run_counted_filling`]: the average's sum, the Gram pass of native Krum
     /// and of the geometric median) gives the bits, or the error, of the same column
@@ -903,8 +977,9 @@ mod tests {
     /// plus 10⁸ (far from the rest: the Gram matrix is taken again about the medoid), or +∞;
     /// counted 0–4 times; in a quarter of the cases one coordinate is −0 in every column
     /// before the last. In half the cases the fill offers the others' sum, as ALIE's does.
-    /// Rules: the average, Krum, the geometric median (both semantics) and the trimmed mean
-    /// (which does not take counts).
+    /// Rules: the average, Krum, the geometric median (both semantics), the trimmed mean
+    /// (which does not take counts) and NNM + the trimmed mean (which takes them natively, its
+    /// distances' pass writing the column: [`Nnm::then_coordinatewise_filling`]).
     ///
     /// Mutations checked: writing each block of the last column from the others'
     /// coordinates one block later (`(b + 1) * block` in `gram_about_filling`, clipped to d)
@@ -970,14 +1045,27 @@ mod tests {
             let mut counts = vec![1; k];
             counts.push(rng.random_range(0..=4));
             let f = rng.random_range(0..=(counts.iter().sum::<usize>() - 1) / 2);
-            for name in ["average", "krum", "geometric_median", "trmean"] {
+            for name in [
+                "average",
+                "krum",
+                "geometric_median",
+                "trmean",
+                "nnm+trmean",
+            ] {
                 for compat in [Compat::Native, Compat::Byzfl] {
-                    let spec = PipelineSpec {
-                        rule: StepSpec {
-                            name: name.into(),
-                            params: Params::new().with("f", f as f64),
+                    let step = |name: &str| StepSpec {
+                        name: name.into(),
+                        params: Params::new().with("f", f as f64),
+                    };
+                    let spec = match name.split_once('+') {
+                        Some((pre, rule)) => PipelineSpec {
+                            rule: step(rule),
+                            pre: vec![step(pre)],
                         },
-                        pre: vec![],
+                        None => PipelineSpec {
+                            rule: step(name),
+                            pre: vec![],
+                        },
                     };
                     let p = spec.build(compat).unwrap();
                     let mut filled = buf.clone();
