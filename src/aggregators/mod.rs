@@ -977,9 +977,11 @@ mod tests {
     /// plus 10⁸ (far from the rest: the Gram matrix is taken again about the medoid), or +∞;
     /// counted 0–4 times; in a quarter of the cases one coordinate is −0 in every column
     /// before the last. In half the cases the fill offers the others' sum, as ALIE's does.
-    /// Rules: the average, Krum, the geometric median (both semantics), the trimmed mean
-    /// (which does not take counts) and NNM + the trimmed mean (which takes them natively, its
-    /// distances' pass writing the column: [`Nnm::then_coordinatewise_filling`]).
+    /// Rules: the average, Krum, the geometric median, the trimmed mean (both semantics; at
+    /// these n the trimmed mean's one pass does not serve, so its column is written first:
+    /// `trmean::tests::counted_and_filled_inputs_give_the_expanded_bits` covers its filling
+    /// pass) and NNM + the trimmed mean (which takes counts natively, its distances' pass
+    /// writing the column: [`Nnm::then_coordinatewise_filling`]).
     ///
     /// Mutations checked: writing each block of the last column from the others'
     /// coordinates one block later (`(b + 1) * block` in `gram_about_filling`, clipped to d)

@@ -56,7 +56,7 @@
 use super::coordinatewise::{
     map_columns, nan_as_plus_inf, streams_from_memory, Lane, SortingNetwork, BLOCK, LANES,
 };
-use super::{require_honest_majority, AggContext, Aggregator};
+use super::{expand, expanded_indices, require_honest_majority, AggContext, Aggregator, FillLast};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
 use crate::simd::{Lanes, Portable};
@@ -126,10 +126,73 @@ impl Aggregator for TrimmedMean {
             return Ok(x.mean_of(all.iter().copied()));
         }
         let out = if self.one_pass_on(n) {
-            one_pass(x, f)
+            let all: Vec<usize> = (0..n).collect();
+            one_pass(x, &all, f)
         } else {
             map_columns(x, None, exact_kernel(n, f))
         };
+        Ok(DVector::from_vec(out))
+    }
+
+    fn takes_counts(&self) -> bool {
+        true
+    }
+
+    /// The trimmed mean of the expanded input, bit for bit: the one-pass kernel reads each
+    /// copy in its turn from its one column, and so does the mean at f = 0; the exact
+    /// kernel's transposition gets the input expanded first.
+    fn aggregate_counted(
+        &self,
+        x: UpdatesView<'_>,
+        counts: &[usize],
+        cx: &mut AggContext<'_>,
+    ) -> Result<DVector<f64>> {
+        let idx = expanded_indices(x.n(), counts)?;
+        self.check_n(idx.len())?;
+        if self.f == 0 {
+            return Ok(x.mean_of(idx.iter().copied()));
+        }
+        if !self.one_pass_on(idx.len()) {
+            return self.aggregate(expand(x, counts)?.view(), cx);
+        }
+        Ok(DVector::from_vec(one_pass(x, &idx, self.f)))
+    }
+
+    /// The one-pass kernel writes each block of the last column, then takes the block's
+    /// trimmed means with the same block of the others, in cache: the bits of
+    /// [`Aggregator::aggregate_counted`] on the written columns, with one read of the others
+    /// where writing the column first takes two. Elsewhere the column is written first.
+    fn aggregate_counted_filling(
+        &self,
+        mut x: FillLast<'_>,
+        counts: &[usize],
+        cx: &mut AggContext<'_>,
+    ) -> Result<DVector<f64>> {
+        let idx = match expanded_indices(x.n(), counts) {
+            Ok(idx) if self.f > 0 && self.check_n(idx.len()).is_ok() => idx,
+            _ => return self.aggregate_counted(x.written(), counts, cx),
+        };
+        if !self.one_pass_on(idx.len()) {
+            return self.aggregate_counted(x.written(), counts, cx);
+        }
+        let (others, last, fill) = x.parts();
+        let (m, f) = (others.n(), self.f);
+        let avx512 = crate::simd::avx512();
+        let stream = streams_from_memory(others);
+        let mut out = vec![0.0; others.d()];
+        last.par_chunks_mut(BLOCK)
+            .zip(out.par_chunks_mut(BLOCK))
+            .enumerate()
+            .for_each(|(b, (written, out))| {
+                let j0 = b * BLOCK;
+                fill(others, j0, written, None);
+                let written = &*written;
+                let rows: Vec<&[f64]> = idx
+                    .iter()
+                    .map(|&i| if i < m { &others.col(i)[j0..] } else { written })
+                    .collect();
+                one_pass_rows(&rows, f, out, stream, avx512);
+            });
         Ok(DVector::from_vec(out))
     }
 }
@@ -170,27 +233,41 @@ fn one_pass_serves(n: usize, f: usize) -> bool {
     (1..TRACKED).contains(&f) && n >= 32
 }
 
-/// The trimmed mean by the one-pass kernel (module docs), blocks of [`BLOCK`] coordinates in
-/// parallel: eight lanes in AVX-512 registers where the CPU has them, else four as lane
-/// arrays (AVX2 or the baseline). Both give the same bits (`tests`).
-fn one_pass(x: UpdatesView<'_>, f: usize) -> Vec<f64> {
+/// The trimmed mean by the one-pass kernel (module docs) of the input whose i-th vector is
+/// column `cols[i]` of `x` (the columns in order, or repeated for copies), blocks of
+/// [`BLOCK`] coordinates in parallel.
+fn one_pass(x: UpdatesView<'_>, cols: &[usize], f: usize) -> Vec<f64> {
     let avx512 = crate::simd::avx512();
     let stream = streams_from_memory(x);
     let mut out = vec![0.0; x.d()];
     out.par_chunks_mut(BLOCK).enumerate().for_each(|(b, out)| {
         let j0 = b * BLOCK;
-        match avx512 {
-            Some(isa) => isa.run(
-                #[inline(always)]
-                || one_pass_block::<8>(x, f, j0, out, stream, isa),
-            ),
-            None => crate::simd::widest(
-                #[inline(always)]
-                || one_pass_block::<4>(x, f, j0, out, stream, Portable),
-            ),
-        }
+        let rows: Vec<&[f64]> = cols.iter().map(|&i| &x.col(i)[j0..]).collect();
+        one_pass_rows(&rows, f, out, stream, avx512);
     });
     out
+}
+
+/// The one-pass trimmed means of `out.len()` coordinates, vector i's values from `rows[i]`
+/// (each at least as long as `out`): eight lanes in AVX-512 registers where the CPU has them,
+/// else four as lane arrays (AVX2 or the baseline). Both give the same bits (`tests`).
+fn one_pass_rows(
+    rows: &[&[f64]],
+    f: usize,
+    out: &mut [f64],
+    stream: bool,
+    avx512: Option<crate::simd::Avx512>,
+) {
+    match avx512 {
+        Some(isa) => isa.run(
+            #[inline(always)]
+            || one_pass_block::<8>(rows, f, out, stream, isa),
+        ),
+        None => crate::simd::widest(
+            #[inline(always)]
+            || one_pass_block::<4>(rows, f, out, stream, Portable),
+        ),
+    }
 }
 
 /// How far ahead (in coordinates) a group prefetches its rows: 16 groups of 8. From Python
@@ -198,27 +275,24 @@ fn one_pass(x: UpdatesView<'_>, f: usize) -> Vec<f64> {
 /// (256) ahead and 1.61–1.64 ms two blocks ahead (docs/performance.md).
 const AHEAD: usize = 128;
 
-/// The outputs of coordinates `j0..j0 + out.len()` by groups of `L`, computed by `isa`.
-/// When the input streams from memory, each group asks for its rows' values [`AHEAD`]
-/// coordinates further on, one row at a time during its clamped sweep.
+/// The outputs of `out.len()` coordinates by groups of `L`, vector i's values from `rows[i]`,
+/// computed by `isa`. When the input streams from memory, each group asks for its rows'
+/// values [`AHEAD`] coordinates further on (where a row reaches that far), one row at a time
+/// during its clamped sweep.
 #[inline(always)]
 fn one_pass_block<const L: usize>(
-    x: UpdatesView<'_>,
+    rows: &[&[f64]],
     f: usize,
-    j0: usize,
     out: &mut [f64],
     stream: bool,
     isa: impl Lanes<L>,
 ) {
-    let (n, d) = (x.n(), x.d());
+    let n = rows.len();
     for (g, o) in out.chunks_mut(L).enumerate() {
-        let j = j0 + g * L;
-        let next = j + AHEAD;
-        let data = x.as_slice();
+        let j = g * L;
         let ahead = |i: usize| {
-            if stream && next < d {
-                let at = i * d + next;
-                crate::simd::prefetch(&data[at..at + 1]);
+            if let Some(v) = rows[i].get(j + AHEAD).filter(|_| stream) {
+                crate::simd::prefetch(std::slice::from_ref(v));
             }
         };
         // A full group's means are stored as one vector (a copy of a run of varying length
@@ -229,7 +303,7 @@ fn one_pass_block<const L: usize>(
                 f,
                 isa,
                 #[inline(always)]
-                |i| x.col(i)[j..j + L].try_into().expect("L values"),
+                |i| rows[i][j..j + L].try_into().expect("L values"),
                 ahead,
             );
         } else {
@@ -241,7 +315,7 @@ fn one_pass_block<const L: usize>(
                 #[inline(always)]
                 |i| {
                     let mut v = [0.0; L];
-                    v[..o.len()].copy_from_slice(&x.col(i)[j..j + o.len()]);
+                    v[..o.len()].copy_from_slice(&rows[i][j..j + o.len()]);
                     v
                 },
                 ahead,
@@ -510,6 +584,11 @@ fn insert_high<const L: usize, I: Lanes<L>>(isa: I, high: &mut [I::V; TRACKED], 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`one_pass`] of every column of `x`, in order.
+    fn one_pass_all(x: UpdatesView<'_>, f: usize) -> Vec<f64> {
+        one_pass(x, &(0..x.n()).collect::<Vec<_>>(), f)
+    }
     use crate::data::Updates;
     use crate::rng::rng_from_seed;
     use rand::RngExt;
@@ -570,6 +649,97 @@ mod tests {
         let (lo, hi) = (s[f].abs(), s[n - f - 1].abs());
         let scale: f64 = kept.iter().map(|x| x.abs()).sum::<f64>() + 2.0 * f as f64 * (lo + hi);
         (2.0 * gamma * scale + 2.0 * u * scale) / k
+    }
+
+    /// The trimmed mean takes multiplicities (`Aggregator::takes_counts`): on distinct
+    /// vectors with counts, and with the last column written by its fill during the one pass
+    /// (`aggregate_counted_filling`), it gives the bits of the expanded input, or its error,
+    /// and leaves the column written. 30–45 distinct random vectors, some with ±∞, NaN, 10³⁰⁰
+    /// or −0 entries, counted once or twice, the last (written by the fill: the others' mean
+    /// plus a multiple of their spread, or +∞) 0–12 times as ALIE's vector is in the D-SGD
+    /// round; d from 1 to 700 (the 256-coordinate blocks and their ragged ends); f from 0 to
+    /// 12, so that the one pass, the exact kernel and the mean at f = 0 are all crossed.
+    ///
+    /// Mutations checked: the filling pass filling each block of the column from the others'
+    /// next block (`j0 + BLOCK`, clipped), and the one pass reading its rows by position
+    /// instead of their columns (`cols[i]` → `i`, clamped), each fail it.
+    #[test]
+    fn counted_and_filled_inputs_give_the_expanded_bits() {
+        use crate::aggregators::{expand, FillLast};
+        let mut rng = rng_from_seed(41);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let mut one_pass_cases = 0;
+        for case in 0..120 {
+            let k = rng.random_range(30..=45usize);
+            let d = if case % 3 == 0 {
+                rng.random_range(1..=20)
+            } else {
+                rng.random_range(250..=700)
+            };
+            let mut buf: Vec<f64> = (0..(k + 1) * d)
+                .map(|_| rng.random::<f64>() * 2.0 - 1.0)
+                .collect();
+            for col in buf[..k * d].chunks_mut(d) {
+                let j = rng.random_range(0..d);
+                match rng.random_range(0..12) {
+                    0 => col[j] = f64::INFINITY,
+                    1 => col[j] = f64::NEG_INFINITY,
+                    2 => col[j] = f64::NAN,
+                    3 => col.iter_mut().for_each(|v| *v *= 1e300),
+                    4 => col[j] = -0.0,
+                    _ => {}
+                }
+            }
+            let (tau, shift) = match rng.random_range(0..4) {
+                0 => (0.0, f64::INFINITY),
+                _ => (rng.random::<f64>() * 3.0 - 1.5, 0.0),
+            };
+            let fill =
+                |others: UpdatesView<'_>, lo: usize, out: &mut [f64], _: Option<&mut [f64]>| {
+                    for (j, o) in out.iter_mut().enumerate() {
+                        let (mut sum, mut min, mut max) = (0.0, f64::INFINITY, f64::NEG_INFINITY);
+                        for c in others.cols() {
+                            (sum, min, max) =
+                                (sum + c[lo + j], min.min(c[lo + j]), max.max(c[lo + j]));
+                        }
+                        let spread = if max > min { max - min } else { 0.0 };
+                        *o = sum / others.n() as f64 + tau * spread + shift;
+                    }
+                    false
+                };
+            let mut counts: Vec<usize> = (0..k).map(|_| rng.random_range(1..=2)).collect();
+            counts.push(rng.random_range(0..=12));
+            let n: usize = counts.iter().sum();
+            let f = rng.random_range(0..=12usize).min((n - 1) / 2);
+            let tm = TrimmedMean::new(f, Compat::Native);
+            one_pass_cases += usize::from(tm.one_pass_on(n));
+            let mut whole = buf.clone();
+            {
+                let (others, last) = whole.split_at_mut(k * d);
+                fill(UpdatesView::from_slice(others, d), 0, last, None);
+            }
+            let x = UpdatesView::from_slice(&whole, d);
+            let expanded = expand(x, &counts).unwrap();
+            let mut r = rng_from_seed(0);
+            let want = tm.aggregate(expanded.view(), &mut AggContext::new(&mut r));
+            let counted = tm.aggregate_counted(x, &counts, &mut AggContext::new(&mut r));
+            let mut filled = buf.clone();
+            let by_fill = tm.aggregate_counted_filling(
+                FillLast::new(&mut filled, d, &fill).unwrap(),
+                &counts,
+                &mut AggContext::new(&mut r),
+            );
+            let what = format!("case {case}: k {k} d {d} f {f} counts {counts:?}");
+            assert_eq!(bits(&filled), bits(&whole), "{what}");
+            for got in [counted, by_fill] {
+                match (&want, got) {
+                    (Ok(a), Ok(b)) => assert_eq!(bits(a.as_slice()), bits(b.as_slice()), "{what}"),
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{what}"),
+                    (a, b) => panic!("{what}: {a:?} vs {b:?}"),
+                }
+            }
+        }
+        assert!(one_pass_cases > 60, "{one_pass_cases}");
     }
 
     #[test]
@@ -651,7 +821,7 @@ mod tests {
                 })
                 .collect();
             let u = Updates::from_rows(&rows).unwrap();
-            let got = one_pass(u.view(), f);
+            let got = one_pass_all(u.view(), f);
             for j in 0..d {
                 let v: Vec<f64> = rows.iter().map(|r| r[j]).collect();
                 let want = by_sorting(v.clone(), f);
@@ -700,7 +870,7 @@ mod tests {
                 }
             });
             let u = Updates::with_entries(m.clone(), NonFiniteEntries::Keep).unwrap();
-            let got = one_pass(u.view(), f);
+            let got = one_pass_all(u.view(), f);
             let want = map_columns(u.view(), None, exact_kernel(n, f));
             for j in 0..d {
                 let (g, w) = (got[j], want[j]);
@@ -738,10 +908,14 @@ mod tests {
             }
         });
         let u = Updates::new_allow_inf(m.clone()).unwrap();
-        let whole = one_pass(u.view(), f);
+        let whole = one_pass_all(u.view(), f);
         for (j, w) in whole.iter().enumerate() {
             let col = Updates::new_allow_inf(m.rows(j, 1).into_owned()).unwrap();
-            assert_eq!(one_pass(col.view(), f)[0].to_bits(), w.to_bits(), "j = {j}");
+            assert_eq!(
+                one_pass_all(col.view(), f)[0].to_bits(),
+                w.to_bits(),
+                "j = {j}"
+            );
         }
     }
 
@@ -764,11 +938,11 @@ mod tests {
         let raw = Updates::with_entries(m.clone(), NonFiniteEntries::Keep).unwrap();
         let rewritten = Updates::new_untrusted(m).unwrap();
         for f in [1, 5, 10] {
-            let a: Vec<u64> = one_pass(raw.view(), f)
+            let a: Vec<u64> = one_pass_all(raw.view(), f)
                 .iter()
                 .map(|v| v.to_bits())
                 .collect();
-            let b: Vec<u64> = one_pass(rewritten.view(), f)
+            let b: Vec<u64> = one_pass_all(rewritten.view(), f)
                 .iter()
                 .map(|v| v.to_bits())
                 .collect();
@@ -884,23 +1058,24 @@ mod tests {
         });
         let u = Updates::with_entries(m, NonFiniteEntries::Keep).unwrap();
         let x = u.view();
+        let rows: Vec<&[f64]> = x.cols().collect();
         let bits = |v: &[f64]| -> Vec<u64> { v.iter().map(|x| x.to_bits()).collect() };
         let mut out = vec![vec![0.0; d]; 6];
-        one_pass_block::<4>(x, f, 0, &mut out[0], false, Portable);
-        one_pass_block::<8>(x, f, 0, &mut out[1], false, Portable);
+        one_pass_block::<4>(&rows, f, &mut out[0], false, Portable);
+        one_pass_block::<8>(&rows, f, &mut out[1], false, Portable);
         crate::simd::widest(
             #[inline(always)]
-            || one_pass_block::<4>(x, f, 0, &mut out[2], false, Portable),
+            || one_pass_block::<4>(&rows, f, &mut out[2], false, Portable),
         );
         crate::simd::widest(
             #[inline(always)]
-            || one_pass_block::<8>(x, f, 0, &mut out[3], false, Portable),
+            || one_pass_block::<8>(&rows, f, &mut out[3], false, Portable),
         );
         let paths = if let Some(isa) = crate::simd::avx512() {
-            one_pass_block::<8>(x, f, 0, &mut out[4], false, isa);
+            one_pass_block::<8>(&rows, f, &mut out[4], false, isa);
             isa.run(
                 #[inline(always)]
-                || one_pass_block::<8>(x, f, 0, &mut out[5], false, isa),
+                || one_pass_block::<8>(&rows, f, &mut out[5], false, isa),
             );
             6
         } else {

@@ -552,13 +552,15 @@ fn identical_records_for_any_thread_count_across_coordinate_blocks() {
 
 /// A round whose Byzantine vectors are copies of one hands the rule that vector counted f
 /// times (`Pipeline::run_counted`): the records are those of the round that writes the f
-/// copies out, the same bytes for the average, Krum and NNM + the trimmed mean, and θ within
-/// 1e-9 for the geometric median (its sums over the copies are products, and the iteration
-/// stops at 1e-10 of the spread). The written-out round is forced by a clipping step at
-/// c = 1e300 before the rest, which leaves these finite vectors as they are but is a
-/// pre-aggregator (NNM then no longer comes alone before its rule), so the pipeline no
-/// longer takes counts. Under ALIE the counted round also writes the vector inside the rule's first pass
-/// (`Pipeline::run_counted_filling`), so that path is held to the written-out records too.
+/// copies out, the same bytes for the average, Krum, the trimmed mean and NNM + the trimmed
+/// mean, and θ within 1e-9 for the geometric median (its sums over the copies are products,
+/// and the iteration stops at 1e-10 of the spread). The written-out round is forced by a
+/// clipping step at c = 1e300 before the rest, which leaves these finite vectors as they are
+/// but is a pre-aggregator (NNM then no longer comes alone before its rule), so the pipeline
+/// no longer takes counts. Under ALIE the counted round also writes the vector inside the
+/// rule's first pass (`Pipeline::run_counted_filling`), so that path is held to the
+/// written-out records too. (Six clients: the trimmed mean's one pass, which serves from
+/// 32 vectors, is held to the expanded bits in `trmean::tests`.)
 ///
 /// Mutation checked: counting the copies f − 1 times in the loop fails it (the average's
 /// bits change), and so does writing no Byzantine vector at all (stale zeros counted f times).
@@ -566,7 +568,13 @@ fn identical_records_for_any_thread_count_across_coordinate_blocks() {
 fn counted_byzantine_copies_give_the_written_out_records() {
     let data = clients(&[17, 23, 9, 30, 12, 14]);
     for attack in ["a_little_is_enough", "sign_flipping"] {
-        for rule in ["average", "krum", "geometric_median", "nnm+trmean"] {
+        for rule in [
+            "average",
+            "krum",
+            "geometric_median",
+            "trmean",
+            "nnm+trmean",
+        ] {
             let defence = match rule.split_once('+') {
                 Some((pre, rule)) => {
                     let mut d = spec(rule, 2);
