@@ -129,6 +129,18 @@ fn spec(rule: &str, f: usize) -> PipelineSpec {
     }
 }
 
+/// [`spec`] of a rule, or of one pre-aggregator and a rule named `pre+rule`.
+fn spec_with_pre(name: &str, f: usize) -> PipelineSpec {
+    match name.split_once('+') {
+        Some((pre, rule)) => {
+            let mut d = spec(rule, f);
+            d.pre = vec![spec(pre, f).rule];
+            d
+        }
+        None => spec(name, f),
+    }
+}
+
 /// Runs and returns the records as JSON without their wall times, and the summary.
 fn run(cfg: &TrainConfig, data: &[Examples], seed: u64) -> (Vec<String>, TrainSummary) {
     let model = LeastSquares { p: 3 };
@@ -575,15 +587,7 @@ fn counted_byzantine_copies_give_the_written_out_records() {
             "trmean",
             "nnm+trmean",
         ] {
-            let defence = match rule.split_once('+') {
-                Some((pre, rule)) => {
-                    let mut d = spec(rule, 2);
-                    d.pre = vec![spec(pre, 2).rule];
-                    d
-                }
-                None => spec(rule, 2),
-            };
-            let mut counted = TrainConfig::new(6, 0.05, defence);
+            let mut counted = TrainConfig::new(6, 0.05, spec_with_pre(rule, 2));
             counted.batch_size = Some(4);
             counted.momentum = 0.9;
             counted.byzantine = 2;
@@ -650,8 +654,14 @@ fn alie_nan_is_refused_inside_the_rule_pass_as_apart() {
         .unwrap()
         .status
     };
-    for rule in ["average", "krum", "geometric_median"] {
-        let mut counted = TrainConfig::new(3, 0.05, spec(rule, 2));
+    for rule in [
+        "average",
+        "krum",
+        "geometric_median",
+        "trmean",
+        "nnm+trmean",
+    ] {
+        let mut counted = TrainConfig::new(3, 0.05, spec_with_pre(rule, 2));
         counted.batch_size = Some(1);
         counted.momentum = 0.0;
         counted.byzantine = 2;
@@ -660,7 +670,7 @@ fn alie_nan_is_refused_inside_the_rule_pass_as_apart() {
         let mut written = counted.clone();
         let mut clip = StepSpec::named("clipping");
         clip.params.set("c", 1e300);
-        written.defence.pre = vec![clip];
+        written.defence.pre.insert(0, clip);
         let (a, b) = (status(&counted), status(&written));
         match &a {
             RunStatus::Failed { round: 1, reason } => assert!(reason.contains("NaN"), "{reason}"),
