@@ -966,6 +966,67 @@ mod tests {
         assert!(compared > 300, "{compared}");
     }
 
+    /// k random columns of d entries in [−1, 1) and one more (random, for a fill to
+    /// overwrite), column-major; some of the k far (10³⁰⁰ or 10⁸ away) or with one entry ±∞,
+    /// and where `zeros` one coordinate −0 in all k.
+    pub(crate) fn random_columns(
+        rng: &mut crate::rng::SimRng,
+        k: usize,
+        d: usize,
+        zeros: bool,
+    ) -> Vec<f64> {
+        use rand::RngExt;
+        let mut buf: Vec<f64> = (0..(k + 1) * d)
+            .map(|_| rng.random::<f64>() * 2.0 - 1.0)
+            .collect();
+        for col in buf[..k * d].chunks_mut(d) {
+            match rng.random_range(0..12) {
+                0 => col.iter_mut().for_each(|v| *v *= 1e300),
+                1 => col.iter_mut().for_each(|v| *v += 1e8),
+                2 => col[rng.random_range(0..d)] = f64::INFINITY,
+                3 => col[rng.random_range(0..d)] = f64::NEG_INFINITY,
+                _ => {}
+            }
+        }
+        if zeros {
+            let j = rng.random_range(0..d);
+            (0..k).for_each(|i| buf[i * d + j] = -0.0);
+        }
+        buf
+    }
+
+    /// A fill of ALIE's shape: the others' mean plus a random multiple of their spread, or
+    /// that plus 10⁸ (far from the rest), or +∞; offering the others' sums (added from the
+    /// first vector on, as ALIE's mean) where `offers_sum`.
+    pub(crate) fn spread_fill(
+        rng: &mut crate::rng::SimRng,
+        offers_sum: bool,
+    ) -> impl Fn(UpdatesView<'_>, usize, &mut [f64], Option<&mut [f64]>) -> bool + Sync {
+        use rand::RngExt;
+        let (tau, shift) = match rng.random_range(0..4) {
+            0 => (1.5, 1e8),
+            1 => (0.0, f64::INFINITY),
+            _ => (rng.random::<f64>() * 3.0 - 1.5, 0.0),
+        };
+        move |others: UpdatesView<'_>, lo: usize, out: &mut [f64], sums: Option<&mut [f64]>| {
+            let mut sums = sums.filter(|_| offers_sum);
+            for (j, o) in out.iter_mut().enumerate() {
+                let mut vals = others.cols().map(|c| c[lo + j]);
+                let first = vals.next().expect("two columns or more");
+                let (mut sum, mut min, mut max) = (first, first, first);
+                for v in vals {
+                    (sum, min, max) = (sum + v, min.min(v), max.max(v));
+                }
+                if let Some(s) = sums.as_deref_mut() {
+                    s[j] = sum;
+                }
+                let spread = if max > min { max - min } else { 0.0 };
+                *o = sum / others.n() as f64 + tau * spread + shift;
+            }
+            sums.is_some()
+        }
+    }
+
     /// A last column written block by block during the rule's first pass
     /// ([`Pipeline::run_counted_filling`]: the average's sum, the Gram pass of native Krum
     /// and of the geometric median) gives the bits, or the error, of the same column
@@ -1000,45 +1061,8 @@ mod tests {
             } else {
                 rng.random_range(1..=12)
             };
-            let mut buf: Vec<f64> = (0..(k + 1) * d)
-                .map(|_| rng.random::<f64>() * 2.0 - 1.0)
-                .collect();
-            for col in buf[..k * d].chunks_mut(d) {
-                match rng.random_range(0..10) {
-                    0 => col.iter_mut().for_each(|v| *v *= 1e300),
-                    1 => col.iter_mut().for_each(|v| *v += 1e8),
-                    2 => col[rng.random_range(0..d)] = f64::INFINITY,
-                    _ => {}
-                }
-            }
-            if case % 4 == 1 {
-                let j = rng.random_range(0..d);
-                (0..k).for_each(|i| buf[i * d + j] = -0.0);
-            }
-            let (tau, shift) = match rng.random_range(0..4) {
-                0 => (1.5, 1e8),
-                1 => (0.0, f64::INFINITY),
-                _ => (rng.random::<f64>() * 3.0 - 1.5, 0.0),
-            };
-            let offers_sum = case % 2 == 1;
-            let fill =
-                |others: UpdatesView<'_>, lo: usize, out: &mut [f64], sums: Option<&mut [f64]>| {
-                    let mut sums = sums.filter(|_| offers_sum);
-                    for (j, o) in out.iter_mut().enumerate() {
-                        let mut vals = others.cols().map(|c| c[lo + j]);
-                        let first = vals.next().expect("two columns or more");
-                        let (mut sum, mut min, mut max) = (first, first, first);
-                        for v in vals {
-                            (sum, min, max) = (sum + v, min.min(v), max.max(v));
-                        }
-                        if let Some(s) = sums.as_deref_mut() {
-                            s[j] = sum;
-                        }
-                        let spread = if max > min { max - min } else { 0.0 };
-                        *o = sum / others.n() as f64 + tau * spread + shift;
-                    }
-                    sums.is_some()
-                };
+            let buf = random_columns(&mut rng, k, d, case % 4 == 1);
+            let fill = spread_fill(&mut rng, case % 2 == 1);
             let mut whole = buf.clone();
             {
                 let (others, last) = whole.split_at_mut(k * d);

@@ -654,10 +654,9 @@ mod tests {
     /// The trimmed mean takes multiplicities (`Aggregator::takes_counts`): on distinct
     /// vectors with counts, and with the last column written by its fill during the one pass
     /// (`aggregate_counted_filling`), it gives the bits of the expanded input, or its error,
-    /// and leaves the column written. 30–45 distinct random vectors, some with ±∞, NaN, 10³⁰⁰
-    /// or −0 entries, counted once or twice, the last (written by the fill: the others' mean
-    /// plus a multiple of their spread, or +∞) 0–12 times as ALIE's vector is in the D-SGD
-    /// round; d from 1 to 700 (the 256-coordinate blocks and their ragged ends); f from 0 to
+    /// and leaves the column written. 30–45 distinct random vectors (`random_columns`: some
+    /// far, with ±∞ or −0 entries) counted once or twice, the last (written by
+    /// `spread_fill`, of ALIE's shape) 0–12 times as ALIE's vector is in the D-SGD round; d from 1 to 700 (the 256-coordinate blocks and their ragged ends); f from 0 to
     /// 12, so that the one pass, the exact kernel and the mean at f = 0 are all crossed.
     ///
     /// Mutations checked: the filling pass filling each block of the column from the others'
@@ -665,6 +664,7 @@ mod tests {
     /// instead of their columns (`cols[i]` → `i`, clamped), each fail it.
     #[test]
     fn counted_and_filled_inputs_give_the_expanded_bits() {
+        use crate::aggregators::tests::{random_columns, spread_fill};
         use crate::aggregators::{expand, FillLast};
         let mut rng = rng_from_seed(41);
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -676,37 +676,8 @@ mod tests {
             } else {
                 rng.random_range(250..=700)
             };
-            let mut buf: Vec<f64> = (0..(k + 1) * d)
-                .map(|_| rng.random::<f64>() * 2.0 - 1.0)
-                .collect();
-            for col in buf[..k * d].chunks_mut(d) {
-                let j = rng.random_range(0..d);
-                match rng.random_range(0..12) {
-                    0 => col[j] = f64::INFINITY,
-                    1 => col[j] = f64::NEG_INFINITY,
-                    2 => col[j] = f64::NAN,
-                    3 => col.iter_mut().for_each(|v| *v *= 1e300),
-                    4 => col[j] = -0.0,
-                    _ => {}
-                }
-            }
-            let (tau, shift) = match rng.random_range(0..4) {
-                0 => (0.0, f64::INFINITY),
-                _ => (rng.random::<f64>() * 3.0 - 1.5, 0.0),
-            };
-            let fill =
-                |others: UpdatesView<'_>, lo: usize, out: &mut [f64], _: Option<&mut [f64]>| {
-                    for (j, o) in out.iter_mut().enumerate() {
-                        let (mut sum, mut min, mut max) = (0.0, f64::INFINITY, f64::NEG_INFINITY);
-                        for c in others.cols() {
-                            (sum, min, max) =
-                                (sum + c[lo + j], min.min(c[lo + j]), max.max(c[lo + j]));
-                        }
-                        let spread = if max > min { max - min } else { 0.0 };
-                        *o = sum / others.n() as f64 + tau * spread + shift;
-                    }
-                    false
-                };
+            let buf = random_columns(&mut rng, k, d, case % 4 == 1);
+            let fill = spread_fill(&mut rng, false);
             let mut counts: Vec<usize> = (0..k).map(|_| rng.random_range(1..=2)).collect();
             counts.push(rng.random_range(0..=12));
             let n: usize = counts.iter().sum();

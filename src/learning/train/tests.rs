@@ -129,6 +129,15 @@ fn spec(rule: &str, f: usize) -> PipelineSpec {
     }
 }
 
+/// The defences that take the Byzantine copies counted (`Pipeline::takes_counts`).
+const COUNTED_RULES: [&str; 5] = [
+    "average",
+    "krum",
+    "geometric_median",
+    "trmean",
+    "nnm+trmean",
+];
+
 /// [`spec`] of a rule, or of one pre-aggregator and a rule named `pre+rule`.
 fn spec_with_pre(name: &str, f: usize) -> PipelineSpec {
     match name.split_once('+') {
@@ -580,13 +589,7 @@ fn identical_records_for_any_thread_count_across_coordinate_blocks() {
 fn counted_byzantine_copies_give_the_written_out_records() {
     let data = clients(&[17, 23, 9, 30, 12, 14]);
     for attack in ["a_little_is_enough", "sign_flipping"] {
-        for rule in [
-            "average",
-            "krum",
-            "geometric_median",
-            "trmean",
-            "nnm+trmean",
-        ] {
+        for rule in COUNTED_RULES {
             let mut counted = TrainConfig::new(6, 0.05, spec_with_pre(rule, 2));
             counted.batch_size = Some(4);
             counted.momentum = 0.9;
@@ -654,13 +657,7 @@ fn alie_nan_is_refused_inside_the_rule_pass_as_apart() {
         .unwrap()
         .status
     };
-    for rule in [
-        "average",
-        "krum",
-        "geometric_median",
-        "trmean",
-        "nnm+trmean",
-    ] {
+    for rule in COUNTED_RULES {
         let mut counted = TrainConfig::new(3, 0.05, spec_with_pre(rule, 2));
         counted.batch_size = Some(1);
         counted.momentum = 0.0;
