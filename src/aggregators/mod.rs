@@ -1033,11 +1033,12 @@ mod tests {
     /// written whole first and [`Pipeline::run_counted`], and leaves that column in the
     /// buffer. Random inputs of 2–8 columns before the last, dimension 1–12 or 250–5000 (so
     /// that the Gram pass's blocks of 128–1024 coordinates, the mean's of 4096 and their
-    /// ragged last blocks are crossed), some far (10³⁰⁰ or 10⁸ away, or +∞ in one entry);
-    /// the last column is the mean of the others plus a multiple of their range, or that
-    /// plus 10⁸ (far from the rest: the Gram matrix is taken again about the medoid), or +∞;
-    /// counted 0–4 times; in a quarter of the cases one coordinate is −0 in every column
-    /// before the last. In half the cases the fill offers the others' sum, as ALIE's does.
+    /// ragged last blocks are crossed), some far (10³⁰⁰ or 10⁸ away, or ±∞ in one entry:
+    /// `random_columns`); the last column is the mean of the others plus a multiple of their
+    /// range, or that plus 10⁸ (far from the rest: the Gram matrix is taken again about the
+    /// medoid), or +∞ (`spread_fill`); counted 0–4 times; in a quarter of the cases one
+    /// coordinate is −0 in every column before the last. In half the cases the fill offers
+    /// the others' sum, as ALIE's does.
     /// Rules: the average, Krum, the geometric median, the trimmed mean (both semantics; at
     /// these n the trimmed mean's one pass does not serve, so its column is written first:
     /// `trmean::tests::counted_and_filled_inputs_give_the_expanded_bits` covers its filling
@@ -1045,8 +1046,8 @@ mod tests {
     /// writing the column: [`Nnm::then_coordinatewise_filling`]).
     ///
     /// Mutations checked: writing each block of the last column from the others'
-    /// coordinates one block later (`(b + 1) * block` in `gram_about_filling`, clipped to d)
-    /// fails it, and so does the average's pass writing only the first block of the column,
+    /// coordinates one block later (`(b + 1) * block` in `distances::packed_pairs_filling`,
+    /// clipped to d: the Gram pass's and NNM's distances' alike) fails it, and so does the average's pass writing only the first block of the column,
     /// and the average taking the offered sum without turning its −0 into +0.
     #[test]
     fn last_column_filled_in_the_first_pass_gives_the_written_bits() {

@@ -168,13 +168,11 @@ impl Aggregator for TrimmedMean {
         counts: &[usize],
         cx: &mut AggContext<'_>,
     ) -> Result<DVector<f64>> {
+        // Where the one pass serves, f ≥ 1 and n ≥ 32 > 2f: the rule's requirement holds.
         let idx = match expanded_indices(x.n(), counts) {
-            Ok(idx) if self.f > 0 && self.check_n(idx.len()).is_ok() => idx,
+            Ok(idx) if self.one_pass_on(idx.len()) => idx,
             _ => return self.aggregate_counted(x.written(), counts, cx),
         };
-        if !self.one_pass_on(idx.len()) {
-            return self.aggregate_counted(x.written(), counts, cx);
-        }
         let (others, last, fill) = x.parts();
         let (m, f) = (others.n(), self.f);
         let avx512 = crate::simd::avx512();
@@ -291,8 +289,10 @@ fn one_pass_block<const L: usize>(
     for (g, o) in out.chunks_mut(L).enumerate() {
         let j = g * L;
         let ahead = |i: usize| {
-            if let Some(v) = rows[i].get(j + AHEAD).filter(|_| stream) {
-                crate::simd::prefetch(std::slice::from_ref(v));
+            if stream {
+                if let Some(v) = rows[i].get(j + AHEAD) {
+                    crate::simd::prefetch(std::slice::from_ref(v));
+                }
             }
         };
         // A full group's means are stored as one vector (a copy of a run of varying length
