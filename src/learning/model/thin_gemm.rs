@@ -67,6 +67,10 @@ pub(super) enum Columns<'a> {
 /// Column j from its first entry on (to the end of the slice it lies in), each kind of
 /// [`Columns`] its own type so that the kernels' inner loops do not branch on the kind.
 pub(super) trait Column<'a>: Copy {
+    /// Whether the columns are scattered beyond the caches (a batch's examples where they lie
+    /// in a client's data), so that a kernel reading some columns asks ahead for the next.
+    const SCATTERED: bool;
+
     fn from(self, j: usize) -> &'a [f64];
 }
 
@@ -74,6 +78,8 @@ pub(super) trait Column<'a>: Copy {
 pub(super) struct Strided<'a>(pub(super) &'a [f64], pub(super) usize);
 
 impl<'a> Column<'a> for Strided<'a> {
+    const SCATTERED: bool = false;
+
     #[inline(always)]
     fn from(self, j: usize) -> &'a [f64] {
         &self.0[j * self.1..]
@@ -84,6 +90,8 @@ impl<'a> Column<'a> for Strided<'a> {
 pub(super) struct Listed<'a>(pub(super) &'a [&'a [f64]]);
 
 impl<'a> Column<'a> for Listed<'a> {
+    const SCATTERED: bool = true;
+
     #[inline(always)]
     fn from(self, j: usize) -> &'a [f64] {
         self.0[j]
@@ -194,6 +202,14 @@ fn rows_across<'b, S: Lanes<8>, B: Column<'b>, const M: usize>(
     let mut l = 0;
     while l + COLS_AT_ONCE <= n {
         let bs: [&[f64]; COLS_AT_ONCE] = std::array::from_fn(|q| column(l + q));
+        // Scattered columns come from L3 or memory, eight short streams at a time, too few
+        // for the loads to keep the multiply-adds busy: the next eight columns are asked for
+        // into L2 a line each beside each step of eight entries, so that each is there a whole
+        // pass ahead (docs/performance.md, "ahead13b": the softmax round 1–3 % shorter;
+        // asking 4–16 steps ahead in the same columns, which the hardware prefetchers
+        // already follow, made it 2–3 % longer).
+        let next: Option<[&[f64]; COLS_AT_ONCE]> = (B::SCATTERED && l + 2 * COLS_AT_ONCE <= n)
+            .then(|| std::array::from_fn(|q| column(l + COLS_AT_ONCE + q)));
         // The eight columns of C, lane q of vector i being entry (i, l + q): kept in
         // registers across the blocks of k and written once (C is read first where the sums
         // are added to it).
@@ -208,6 +224,11 @@ fn rows_across<'b, S: Lanes<8>, B: Column<'b>, const M: usize>(
             let mut acc = [zero; M];
             let mut j = k0;
             while j + 8 <= k0 + len {
+                if let Some(next) = &next {
+                    for column in next {
+                        crate::simd::prefetch(&column[j..j + 1]);
+                    }
+                }
                 let rows = bs.map(|b| b[j..j + 8].try_into().expect("8 lanes"));
                 for (at, bv) in simd.columns(rows).into_iter().enumerate() {
                     for (s, &x) in acc.iter_mut().zip(&packed[j + at]) {
