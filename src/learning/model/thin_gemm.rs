@@ -206,8 +206,8 @@ fn rows_across<'b, S: Lanes<8>, B: Column<'b>, const M: usize>(
         // for the loads to keep the multiply-adds busy: the next eight columns are asked for
         // into L2 a line each beside each step of eight entries, so that each is there a whole
         // pass ahead (docs/performance.md, "ahead13b": the softmax round 1–3 % shorter;
-        // asking 4–16 steps ahead in the same columns, which the hardware prefetchers
-        // already follow, made it 2–3 % longer).
+        // asking 4–24 steps ahead in the same columns, which the hardware prefetchers
+        // already follow, made it up to 3 % longer).
         let next: Option<[&[f64]; COLS_AT_ONCE]> = (B::SCATTERED && l + 2 * COLS_AT_ONCE <= n)
             .then(|| std::array::from_fn(|q| column(l + COLS_AT_ONCE + q)));
         // The eight columns of C, lane q of vector i being entry (i, l + q): kept in
