@@ -270,6 +270,15 @@ impl Partition {
             ));
         }
         let n = examples.len();
+        if honest > n {
+            // Refused before any per-client list is allocated (`--clients 1e12` asked for
+            // 24 bytes per client of memory before the empty clients were found).
+            return Err(Error::invalid(
+                "honest clients",
+                honest,
+                format!("{n} examples cannot give each of {honest} honest clients one"),
+            ));
+        }
         let labels = || -> Result<(&[f64], usize)> {
             match examples.task() {
                 Task::Classification { classes } => Ok((examples.y(), classes)),
@@ -506,29 +515,38 @@ fn check_nonempty(scheme: &Partition, parts: &[Vec<usize>], n: usize) -> Result<
 /// [`Error::InvalidParameter`] for an id ≥ n (naming the row) and for an honest client without
 /// rows (naming the client).
 pub fn assigned(clients: &[usize], honest: usize, n: usize) -> Result<Vec<Vec<usize>>> {
-    let mut parts: Vec<Vec<usize>> = vec![Vec::new(); honest];
-    for (row, &c) in clients.iter().enumerate() {
-        if c >= n {
-            return Err(Error::invalid(
-                "client column",
-                c,
-                format!(
-                    "row {} names client {c}, and there are {n} clients (ids 0..{})",
-                    row + 1,
-                    n.saturating_sub(1)
-                ),
-            ));
-        }
-        if c < honest {
-            parts[c].push(row);
+    if let Some((row, &c)) = clients.iter().enumerate().find(|&(_, &c)| c >= n) {
+        return Err(Error::invalid(
+            "client column",
+            c,
+            format!(
+                "row {} names client {c}, and there are {n} clients (ids 0..{})",
+                row + 1,
+                n.saturating_sub(1)
+            ),
+        ));
+    }
+    // The first honest client without rows is among the first rows + 1 ids (each row gives
+    // one client its rows), so the lists are allocated only once every honest client has
+    // rows, hence at most one per row (`--clients 1e12` allocated 24 bytes per client).
+    let mut has_rows = vec![false; honest.min(clients.len() + 1)];
+    for &c in clients {
+        if let Some(has) = has_rows.get_mut(c) {
+            *has = true;
         }
     }
-    if let Some(i) = parts.iter().position(Vec::is_empty) {
+    if let Some(i) = has_rows.iter().position(|has| !has) {
         return Err(Error::invalid(
             "client column",
             i,
             format!("honest client {i} has no rows"),
         ));
+    }
+    let mut parts: Vec<Vec<usize>> = vec![Vec::new(); honest];
+    for (row, &c) in clients.iter().enumerate() {
+        if c < honest {
+            parts[c].push(row);
+        }
     }
     Ok(parts)
 }
@@ -727,21 +745,26 @@ mod tests {
         let p = parts("zipf:s=1", &e, 3, "z").unwrap();
         assert_eq!(p.iter().map(Vec::len).collect::<Vec<_>>(), vec![5, 3, 2]);
         let err = parts("zipf", &e, 11, "z").unwrap_err().to_string();
-        assert!(err.contains("honest client 10 gets no examples"), "{err}");
+        assert!(err.contains("10 examples cannot give each of 11"), "{err}");
     }
 
+    /// More honest clients than examples are refused before any per-client list exists,
+    /// whatever the scheme (fails if the count check goes: `--clients 1e12` then asks for
+    /// terabytes), and an empty client left by a scheme is named.
     #[test]
     fn empty_clients_are_named() {
         let e = balanced(1, 2);
-        for spec in ["iid", "extreme", "feature_shift"] {
-            let err = parts(spec, &e, 3, "x").unwrap_err().to_string();
-            assert!(
-                err.contains("honest client 2 gets no examples"),
-                "{spec}: {err}"
-            );
+        for spec in ["iid", "extreme", "feature_shift", "dirichlet:alpha=1", "gamma:0.5"] {
+            for h in [3, usize::MAX] {
+                let err = parts(spec, &e, h, "x").unwrap_err().to_string();
+                assert!(
+                    err.contains(&format!("2 examples cannot give each of {h} honest")),
+                    "{spec}: {err}"
+                );
+            }
         }
-        // γ = 0.5 of 2: one iid example to client 0, one sorted example to client 0.
-        let err = parts("gamma:0.5", &e, 3, "x").unwrap_err().to_string();
+        // γ = 0.5 of 2 between 2: one iid example to client 0, one sorted example to client 0.
+        let err = parts("gamma:0.5", &e, 2, "x").unwrap_err().to_string();
         assert!(err.contains("honest client 1 gets no examples"), "{err}");
         assert!(parts("iid", &e, 0, "x").is_err());
     }
@@ -833,5 +856,11 @@ mod tests {
         assert!(e.contains("row 3") && e.contains("client 4"), "{e}");
         let e = assigned(&[1, 1, 2], 2, 4).unwrap_err().to_string();
         assert!(e.contains("honest client 0 has no rows"), "{e}");
+        // More honest clients than rows: the first without rows is named, and no list per
+        // client is allocated (fails, aborting on the allocation, if the lists come first).
+        let e = assigned(&[0, 1, 1, 3], usize::MAX - 1, usize::MAX)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("honest client 2 has no rows"), "{e}");
     }
 }
