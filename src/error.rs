@@ -23,7 +23,7 @@ pub enum Error {
         reason: String,
     },
     /// A name (rule, attack, parameter key) that lbounds does not know.
-    #[error("unknown {what} `{name}`{}", suggestion_suffix(.suggestion))]
+    #[error("unknown {what} `{name}`{}", hint_suffix(.suggestion, .known))]
     Unknown {
         /// What kind of name: "aggregator", "attack", "parameter of krum", …
         what: String,
@@ -31,6 +31,9 @@ pub enum Error {
         name: String,
         /// The closest known name, if any is close.
         suggestion: Option<String>,
+        /// The known names, listed after the suggestion where the list is short enough to
+        /// print (a rule's parameter keys, a bound's variants).
+        known: Option<String>,
     },
     /// Two shapes that must agree do not.
     #[error("dimension mismatch in {what}: expected {expected}, got {got}")]
@@ -89,19 +92,28 @@ pub enum Error {
     },
 }
 
-fn suggestion_suffix(s: &Option<String>) -> String {
-    match s {
-        Some(s) => format!(" (did you mean `{s}`?)"),
-        None => String::new(),
+fn hint_suffix(suggestion: &Option<String>, known: &Option<String>) -> String {
+    match (suggestion, known) {
+        (Some(s), Some(k)) => format!(" (did you mean `{s}`? known: {k})"),
+        (Some(s), None) => format!(" (did you mean `{s}`?)"),
+        (None, Some(k)) => format!(" (known: {k})"),
+        (None, None) => String::new(),
     }
 }
 
 impl Error {
     /// Shorthand for [`Error::InvalidParameter`].
     pub fn invalid(name: &str, value: impl fmt::Display, reason: impl Into<String>) -> Self {
+        let value = value.to_string();
+        // f64's `Display` writes every digit (1e308 takes 309 characters, 1e-300 302):
+        // a number that long is shown in exponent form.
+        let value = match value.parse::<f64>() {
+            Ok(x) if value.len() > 24 => format!("{x:e}"),
+            _ => value,
+        };
         Error::InvalidParameter {
             name: name.to_string(),
-            value: value.to_string(),
+            value,
             reason: reason.into(),
         }
     }
@@ -134,6 +146,30 @@ impl Error {
             what: what.to_string(),
             name: name.to_string(),
             suggestion,
+            known: None,
+        }
+    }
+
+    /// [`Error::unknown`] that also lists the known names (for short lists).
+    pub fn unknown_listing<'a>(
+        what: &str,
+        name: &str,
+        known: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Self {
+        let list = known.clone().into_iter().collect::<Vec<_>>().join(", ");
+        match Error::unknown(what, name, known) {
+            Error::Unknown {
+                what,
+                name,
+                suggestion,
+                ..
+            } => Error::Unknown {
+                what,
+                name,
+                suggestion,
+                known: Some(if list.is_empty() { "none".into() } else { list }),
+            },
+            other => other,
         }
     }
 

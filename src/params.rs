@@ -76,8 +76,8 @@ impl Params {
     pub fn check_keys(&self, owner: &str, known: &[&str]) -> Result<()> {
         for k in self.0.keys() {
             if !known.contains(&k.as_str()) {
-                return Err(Error::unknown(
-                    &format!("parameter of {owner} (known: {})", list_or_none(known)),
+                return Err(Error::unknown_listing(
+                    &format!("parameter of {owner}"),
                     k,
                     known.iter().copied(),
                 ));
@@ -156,14 +156,6 @@ impl Params {
     /// As [`Params::count`].
     pub fn f(&self) -> Result<usize> {
         self.count("f", 0)
-    }
-}
-
-fn list_or_none(known: &[&str]) -> String {
-    if known.is_empty() {
-        "none".into()
-    } else {
-        known.join(", ")
     }
 }
 

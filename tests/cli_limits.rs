@@ -229,3 +229,105 @@ fn huge_bucket_size_is_the_mean() {
     );
     let _ = std::fs::remove_file(x);
 }
+
+/// A thread count no machine can use is refused before the pool starts, by every command
+/// that takes `--threads` (they share `set_threads`): `simulate --threads 100000` ran for
+/// minutes spawning idle workers. Fails if the cap in `set_threads` goes (checked: the
+/// process is killed at the deadline).
+#[test]
+fn absurd_thread_counts_are_refused() {
+    for command in [
+        &["simulate", "--n", "5", "--d", "2", "--rules", "median"][..],
+        &["train", "--rounds", "1"],
+    ] {
+        let mut args = command.to_vec();
+        args.extend(["--threads", "100000"]);
+        refused_quickly(&args, "--threads 100000");
+    }
+}
+
+/// `train` refuses more honest clients than examples before it allocates a list per client:
+/// `--clients 1000000000000` aborted asking for 19 TB, and 2⁶⁴ − 1 panicked (capacity
+/// overflow). Fails if the check in `Partition::indices` goes (checked: exit 134).
+#[test]
+fn train_refuses_more_clients_than_examples_up_front() {
+    for clients in ["1000000000000", "18446744073709551615"] {
+        refused_quickly(
+            &["train", "--rounds", "1", "--clients", clients],
+            "examples cannot give each of",
+        );
+    }
+}
+
+/// `audit epsilon` at the ends of its inputs: 5 members caught of 10⁷ (statrs' beta quantile
+/// looped without end there) and a level of 1e-300 (its quantile returned NaN, on which
+/// `beta_reg` panicked) answer within ten seconds, the latter with the level in exponent
+/// form; more trials than the bounds are computed for are refused up front. Fails if the
+/// Clopper–Pearson quantile starts from `inv_beta_reg` again (checked: killed at the
+/// deadline, then exit 101).
+#[test]
+fn audit_epsilon_survives_extreme_counts_and_levels() {
+    let counts = |positives: &'static str| {
+        vec![
+            "audit",
+            "epsilon",
+            "--positives",
+            positives,
+            "--true-positives",
+            "5",
+            "--negatives",
+            "10",
+            "--false-positives",
+            "1",
+        ]
+    };
+    for extra in [
+        &[][..],
+        &["--alpha", "1e-300"],
+        &["--alpha", "1e-300", "--two-sided"],
+    ] {
+        for positives in ["10", "10000000"] {
+            let mut args = counts(positives);
+            args.extend(extra);
+            let out = lbounds()
+                .args(&args)
+                .timeout(Duration::from_secs(10))
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{args:?}: {out:?}");
+            assert!(stdout.starts_with("epsilon >= "), "{stdout}");
+            if !extra.is_empty() {
+                assert!(stdout.contains("confidence 1 - 1e-300"), "{stdout}");
+            }
+        }
+    }
+    refused_quickly(&counts("10000001"), "up to 10000000 trials");
+}
+
+/// `privacy mean` refuses 10¹² CoinPress steps up front (they aborted allocating a budget per
+/// step; 2⁶⁴ − 1 panicked). Fails if the cap in `MeanEstimation::check` goes.
+#[test]
+fn coinpress_steps_are_capped() {
+    for steps in ["1000000000000", "18446744073709551615"] {
+        refused_quickly(
+            &[
+                "privacy",
+                "mean",
+                "--n",
+                "10",
+                "--d",
+                "2",
+                "--records",
+                "2",
+                "--replicates",
+                "1",
+                "--epsilons",
+                "1",
+                "--coinpress-steps",
+                steps,
+            ],
+            "coinpress_steps",
+        );
+    }
+}

@@ -108,6 +108,23 @@ fn bad_input_is_one_line() {
         "--records",
     );
     fails_with(&["memorize", "--quick", "--data", "mnist"], "mnist");
+    // A clip norm whose noise overflows is named, in exponent form (it was `noise = inf`
+    // with the sampler's own message).
+    fails_with(
+        &[
+            "memorize",
+            "--quick",
+            "--models",
+            "4",
+            "--targets",
+            "1",
+            "--epsilons",
+            "1",
+            "--clip",
+            "1e308",
+        ],
+        "`clip` = 1e308",
+    );
 }
 
 /// `--data digits`: the rare digits 7, 8, 9 with 3 training images each are the tail (9

@@ -642,9 +642,10 @@ pub fn lookup(id: &str) -> Result<&'static dyn Bound> {
         .collect();
     if !variants.is_empty() {
         return Err(Error::Unknown {
-            what: format!("bound (`{id}` has variants {})", variants.join(", ")),
+            what: "bound".into(),
             name: id.to_string(),
             suggestion: Some(variants[0].to_string()),
+            known: Some(variants.join(", ")),
         });
     }
     Err(Error::unknown(

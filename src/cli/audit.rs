@@ -189,13 +189,15 @@ fn epsilon_cmd(a: EpsilonArgs) -> Result<()> {
         let mut t = format!(
             "epsilon >= {:.4} with confidence {} (delta = {})\n",
             e.epsilon_lower,
-            1.0 - a.alpha,
+            confidence(a.alpha),
             a.delta
         );
         let _ = writeln!(
             t,
             "TPR >= {:.6}, FPR <= {:.6} (one-sided Clopper-Pearson, each at level {})",
-            e.tpr_lower, e.fpr_upper, e.level_per_bound
+            e.tpr_lower,
+            e.fpr_upper,
+            small(e.level_per_bound)
         );
         if let (Some(tnr), Some(fnr)) = (e.tnr_lower, e.fnr_upper) {
             let _ = writeln!(
@@ -391,4 +393,23 @@ fn read_scores(flag: &str, path: &Path) -> Result<Vec<f64>> {
         return Err(lbounds::Error::invalid(flag, path.display(), "holds no scores").into());
     }
     Ok(out)
+}
+
+/// A probability for the text output: in exponent form below 10⁻⁴ (f64's `Display` writes
+/// 1e-300 as 302 characters).
+fn small(p: f64) -> String {
+    if p != 0.0 && p.abs() < 1e-4 {
+        format!("{p:e}")
+    } else {
+        format!("{p}")
+    }
+}
+
+/// 1 − α, written as such where α is too small for the difference to show.
+fn confidence(alpha: f64) -> String {
+    if alpha < 1e-4 {
+        format!("1 - {alpha:e}")
+    } else {
+        format!("{}", 1.0 - alpha)
+    }
 }

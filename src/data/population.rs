@@ -289,9 +289,13 @@ impl PopulationConfig {
             .and_then(|v| v.checked_mul(per_user))
             .is_none_or(|v| v > MAX_VALUES)
         {
+            // Named after the largest factor, the one most likely mistyped.
+            let (name, value) = [("n", n as u64), ("d", d as u64), ("records", per_user)]
+                .into_iter()
+                .fold(("d", 0), |big, f| if f.1 > big.1 { f } else { big });
             return Err(Error::invalid(
-                "d",
-                d,
+                name,
+                value,
                 format!(
                     "n*d*records = {n}*{d}*{per_user} exceeds the limit of {MAX_VALUES} stored values (8 GiB)"
                 ),
@@ -890,10 +894,18 @@ mod tests {
             (
                 PopulationConfig {
                     n: 1 << 20,
-                    d: 1 << 20,
+                    d: 1 << 24,
                     ..cfg()
                 },
-                "`d`",
+                "`d` = 16777216",
+            ),
+            // The largest factor is named, not always d.
+            (
+                PopulationConfig {
+                    n: usize::MAX,
+                    ..cfg()
+                },
+                "`n` = 18446744073709551615",
             ),
             (
                 PopulationConfig {

@@ -54,7 +54,8 @@ impl MeanPoint {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for a non-Gaussian population, Zipf sizes, ε ≤ 0, δ ∉
-    /// (0, 1), R ≤ 0, R < ‖μ·1‖ or zero CoinPress steps.
+    /// (0, 1), R ≤ 0, R < ‖μ·1‖, zero CoinPress steps or more than
+    /// [`crate::params::MAX_ITERATIONS`].
     pub fn check(&self) -> Result<(f64, usize)> {
         self.population.validate()?;
         check_epsilon(self.epsilon)?;
@@ -62,6 +63,18 @@ impl MeanPoint {
         crate::error::check_positive("range", self.range)?;
         if self.coinpress_steps == 0 {
             return Err(Error::invalid("coinpress_steps", 0, "must be >= 1"));
+        }
+        if self.coinpress_steps > crate::params::MAX_ITERATIONS {
+            // The first T − 1 steps share a quarter of ρ, so beyond a few dozen the estimate
+            // only degrades; 10¹² steps aborted allocating their budgets.
+            return Err(Error::invalid(
+                "coinpress_steps",
+                self.coinpress_steps,
+                format!(
+                    "iteration counts are capped at {} (CoinPress splits the budget between its steps; a few suffice)",
+                    crate::params::MAX_ITERATIONS
+                ),
+            ));
         }
         let sigma = match self.population.noise {
             Noise::Gaussian { sigma } if sigma > 0.0 => sigma,

@@ -754,7 +754,13 @@ mod tests {
     #[test]
     fn empty_clients_are_named() {
         let e = balanced(1, 2);
-        for spec in ["iid", "extreme", "feature_shift", "dirichlet:alpha=1", "gamma:0.5"] {
+        for spec in [
+            "iid",
+            "extreme",
+            "feature_shift",
+            "dirichlet:alpha=1",
+            "gamma:0.5",
+        ] {
             for h in [3, usize::MAX] {
                 let err = parts(spec, &e, h, "x").unwrap_err().to_string();
                 assert!(

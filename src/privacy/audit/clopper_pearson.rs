@@ -7,13 +7,42 @@
 //! (1 when k = n). Closed forms at the ends: k = n gives lower = a^(1/n), k = 0 gives
 //! upper = 1 − a^(1/n).
 //!
-//! Numerics: the quantile is statrs' `inv_beta_reg` (AS 109 start, Newton steps), then
-//! polished by bisection on statrs' regularized incomplete beta `beta_reg` until the residual
-//! is below 1e-13 relative; the upper bound is computed as 1 − BetaInv(a; n − k, k + 1) (the
+//! Numerics: the quantile is found by bisection on statrs' regularized incomplete beta
+//! `beta_reg` (a continued fraction of at most 140 terms) until the residual is below 1e-13
+//! relative, halving the interval between two floats' bit patterns, so that it ends within 64
+//! steps at any level and shape, down to adjacent floats. (statrs' own quantile,
+//! `inv_beta_reg`, looped without end at 5 successes of 10⁷ and returned NaN at a = 1e-300, on
+//! which `beta_reg` panicked.) The upper bound is computed as 1 − BetaInv(a; n − k, k + 1) (the
 //! symmetry I_x(α, β) = 1 − I_{1−x}(β, α)), so a tiny a is never lost in 1 − a; the two closed
 //! forms use `exp_m1`/`powf` directly.
 
-use statrs::function::beta::{beta_reg, inv_beta_reg};
+use crate::{Error, Result};
+use statrs::function::beta::beta_reg;
+
+/// The most trials a bound is computed for. statrs' `beta_reg` sums at most 140 terms of its
+/// continued fraction, which keeps six digits or more of the bounds up to 10⁷ trials and
+/// loses them beyond: at 10⁸ trials the lower bound for half of them successful came out
+/// above one half, and for 3 successes the lower bound times n, whose limit is the Poisson
+/// bound 0.81769, read 0.81769 at 10⁷, 0.81790 at 10¹², 0.13 at 10¹⁵ (test
+/// `limits_of_many_trials`).
+pub const MAX_TRIALS: u64 = 10_000_000;
+
+/// Checks that `n` trials (named `what`) are within [`MAX_TRIALS`].
+///
+/// # Errors
+/// [`Error::InvalidParameter`] naming `what`.
+pub fn check_trials(what: &str, n: u64) -> Result<()> {
+    if n > MAX_TRIALS {
+        return Err(Error::invalid(
+            what,
+            n,
+            format!(
+                "exact Clopper-Pearson bounds are computed for up to {MAX_TRIALS} trials (the incomplete beta loses digits beyond)"
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// The lower Clopper–Pearson bound: the p with P[Bin(n, p) ≥ k] = a.
 ///
@@ -44,34 +73,32 @@ pub fn upper(k: u64, n: u64, a: f64) -> f64 {
     1.0 - beta_quantile((n - k) as f64, (k + 1) as f64, a)
 }
 
-/// x with I_x(α, β) = p, for p in (0, 1): statrs' quantile polished by bisection on
-/// I_x (monotone increasing in x) to a residual of 1e-13·p.
+/// x with I_x(α, β) = p, for p in (0, 1): bisection on I_x (increasing in x) to a residual
+/// of 1e-13·p, or to two adjacent floats. The bit patterns of the floats in [0, 1] are in the
+/// floats' order, so halving the range of patterns takes at most 63 steps whatever the
+/// root's magnitude (a level of 1e-300 puts it near 1e-60 at five successes).
 fn beta_quantile(alpha: f64, beta: f64, p: f64) -> f64 {
-    let mut x = inv_beta_reg(alpha, beta, p).clamp(0.0, 1.0);
     let residual = |x: f64| beta_reg(alpha, beta, x) - p;
-    if residual(x).abs() <= 1e-13 * p {
-        return x;
-    }
-    // Bracket the root around statrs' estimate, then bisect.
-    let (mut lo, mut hi) = (0.0f64, 1.0f64);
-    if residual(x) < 0.0 {
-        lo = x;
-    } else {
-        hi = x;
-    }
-    for _ in 0..200 {
-        x = 0.5 * (lo + hi);
-        let r = residual(x);
-        if r.abs() <= 1e-13 * p || hi - lo <= f64::EPSILON * x {
-            break;
+    let (mut lo, mut hi) = (0u64, 1.0f64.to_bits());
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        let r = residual(f64::from_bits(mid));
+        if r.abs() <= 1e-13 * p {
+            return f64::from_bits(mid);
         }
         if r < 0.0 {
-            lo = x;
+            lo = mid;
         } else {
-            hi = x;
+            hi = mid;
         }
     }
-    x
+    // The float of the two whose residual is smaller.
+    let (a, b) = (f64::from_bits(lo), f64::from_bits(hi));
+    if residual(a).abs() <= residual(b).abs() {
+        a
+    } else {
+        b
+    }
 }
 
 #[cfg(test)]
@@ -126,6 +153,55 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Where statrs' quantile failed: 5 successes of 10⁷ (it looped without end) and a level
+    /// of 1e-300 (it returned NaN, on which `beta_reg` panicked). Each bound still solves its
+    /// tail equation, to 1e-9 relative (`beta_reg` is good to about 1e-12 at moderate
+    /// shapes; at 10⁷ trials and levels near the smallest floats we ask less). Fails if the
+    /// quantile starts from `inv_beta_reg` again (the test hangs or panics).
+    #[test]
+    fn extreme_counts_and_levels() {
+        for (k, n, a) in [
+            (5u64, MAX_TRIALS, 0.025),
+            (5, 10, 1e-300),
+            (MAX_TRIALS - 1, MAX_TRIALS, 1e-200),
+        ] {
+            let l = lower(k, n, a);
+            let tail = beta_reg(k as f64, (n - k + 1) as f64, l);
+            assert!(
+                (tail - a).abs() <= 1e-9 * a,
+                "lower {k}/{n} at {a}: {l}, {tail}"
+            );
+            let u = upper(k, n, a);
+            assert!(u.is_finite() && u > l, "upper {k}/{n} at {a}: {u}");
+            assert!(l < k as f64 / n as f64 && u > k as f64 / n as f64);
+        }
+    }
+
+    /// The bounds at [`MAX_TRIALS`] against limits computed without `beta_reg`: for 3
+    /// successes n·lower and n·upper tend to the Poisson bounds 0.8176914 and 7.7536565
+    /// (P[Poisson(λ) ≥ 3] = 0.05 and P[Poisson(λ) ≤ 3] = 0.05, i.e. chi2.ppf(0.05, 6)/2 and
+    /// chi2.ppf(0.95, 8)/2 in SciPy), to within 1e-6 relative at n = 10⁷ (the binomial's own
+    /// distance to the limit is ~k/n); for half successes the lower bound is within 1e-4
+    /// relative of the normal one, 1/2 − 1.6449·√(1/4n) (skew is 0 there, the next term is
+    /// O(1/n)). Fails if [`MAX_TRIALS`] is raised to 10⁸, where `beta_reg` puts the second
+    /// above 1/2, or if the first two come from the uncorrected continued fraction at 10¹⁵.
+    #[test]
+    fn limits_of_many_trials() {
+        let n = MAX_TRIALS;
+        let (l, u) = (lower(3, n, 0.05) * n as f64, upper(3, n, 0.05) * n as f64);
+        assert!((l / 0.817_691_4 - 1.0).abs() < 1e-6, "{l}");
+        assert!((u / 7.753_656_5 - 1.0).abs() < 1e-6, "{u}");
+        let half = lower(n / 2, n, 0.05);
+        let normal = 0.5 - 1.644_853_6 * (0.25 / n as f64).sqrt();
+        assert!(
+            (half / normal - 1.0).abs() < 1e-4 && half < 0.5,
+            "{half} {normal}"
+        );
+        assert!(check_trials("positives", n).is_ok());
+        let e = check_trials("positives", n + 1).unwrap_err().to_string();
+        assert!(e.contains("up to 10000000 trials"), "{e}");
     }
 
     /// A published value: 0 successes out of 10 at 95 % one-sided gives the "rule of three"

@@ -29,7 +29,8 @@ pub struct Counts {
 }
 
 impl Counts {
-    /// Checks TP ≤ N1, FP ≤ N0 and that both worlds were tested.
+    /// Checks TP ≤ N1, FP ≤ N0, that both worlds were tested, and that neither has more than
+    /// [`clopper_pearson::MAX_TRIALS`].
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] naming the count that is impossible.
@@ -44,6 +45,8 @@ impl Counts {
                 "need at least one non-member",
             ));
         }
+        clopper_pearson::check_trials("positives", self.positives)?;
+        clopper_pearson::check_trials("negatives", self.negatives)?;
         if self.true_positives > self.positives {
             return Err(Error::invalid(
                 "true-positives",

@@ -70,6 +70,7 @@ pub(crate) fn check_scores(members: &[f64], non_members: &[f64]) -> Result<()> {
         if let Some(x) = s.iter().find(|x| x.is_nan()) {
             return Err(Error::invalid(name, x, "a score is NaN"));
         }
+        clopper_pearson::check_trials(name, s.len() as u64)?;
     }
     Ok(())
 }

@@ -324,8 +324,15 @@ pub fn train(
             let sigma = sigma
                 .ok_or_else(|| Error::invalid("noise multiplier", "none", "DP training needs σ"))?;
             let mut noise_rng = rng_named(seed, index, "mia/shadow/noise");
-            let normal = Normal::new(0.0, sigma * dp.clip)
-                .map_err(|e| Error::invalid("noise", sigma * dp.clip, e.to_string()))?;
+            let normal = Normal::new(0.0, sigma * dp.clip).map_err(|_| {
+                Error::invalid(
+                    "clip",
+                    dp.clip,
+                    format!(
+                        "the noise's standard deviation, noise multiplier {sigma} times the clip norm, is not a finite number"
+                    ),
+                )
+            })?;
             for _ in 0..cfg.epochs {
                 model.clipped_grad_sum(&theta, train.batch(), dp.clip, &mut grad)?;
                 for g in grad.iter_mut() {
