@@ -209,9 +209,30 @@ fn exact_kernel(n: usize, f: usize) -> impl Fn(&mut [Lane], &mut [f64]) + Sync {
                 s[l] += wire[l];
             }
         }
-        for (o, s) in out.iter_mut().zip(s) {
+        for (l, (o, s)) in out.iter_mut().zip(s).enumerate() {
             *o = s / kept;
+            if s.is_infinite() {
+                *o = mean_if_sum_overflowed(s, w[f..n - f].iter().map(|wire| wire[l]), kept);
+            }
         }
+    }
+}
+
+/// The mean of the kept values `kept_values` (`kept` of them) whose sum `sum` is ±∞: where
+/// they are all finite the sum overflowed (ByzFL's NumPy returns ±∞ there), and each is
+/// divided before it is added, as the average does (`data::mean_without_overflow`); where
+/// one is infinite, ±∞ stands.
+#[cold]
+#[inline(never)]
+fn mean_if_sum_overflowed(
+    sum: f64,
+    kept_values: impl Iterator<Item = f64> + Clone,
+    kept: f64,
+) -> f64 {
+    if kept_values.clone().all(f64::is_finite) {
+        kept_values.map(|v| v / kept).sum()
+    } else {
+        sum / kept
     }
 }
 
@@ -480,7 +501,8 @@ pub(crate) fn mean_of_clamped_sum(sum: f64, lo: f64, hi: f64, n: usize, f: usize
 }
 
 /// One coordinate's trimmed mean by the exact kernel's arithmetic: its n values (NaN read as
-/// +∞) sorted, the kept ones added in ascending order from 0, divided by n − 2f. The same bits
+/// +∞) sorted, the kept ones added in ascending order from 0, divided by n − 2f (each divided
+/// first where their sum overflows). The same bits
 /// as the network's: equal values are interchangeable, and ±0 in either order give the same
 /// sum from +0. Where the one pass declines a coordinate, which Byzantine values make rare.
 #[cold]
@@ -492,7 +514,11 @@ fn exact_one(n: usize, f: usize, value: impl Fn(usize) -> f64) -> f64 {
     for x in &v[f..n - f] {
         s += x;
     }
-    s / (n - 2 * f) as f64
+    let kept = (n - 2 * f) as f64;
+    if s.is_infinite() {
+        return mean_if_sum_overflowed(s, v[f..n - f].iter().copied(), kept);
+    }
+    s / kept
 }
 
 /// Compare-exchanges by `$isa` on the wires of a register array, in order.
@@ -602,6 +628,44 @@ mod tests {
         TrimmedMean::new(f, compat)
             .aggregate(u.view(), &mut AggContext::new(&mut rng))
             .map(|v| v.as_slice().to_vec())
+    }
+
+    /// Kept values near f64::MAX whose sum overflows give their finite mean, on both kernels
+    /// (the network at n = 5, the one pass at n = 40, whose large values take `exact_one`),
+    /// and an infinite kept value still gives ±∞. Fails if either kernel divides the
+    /// overflowed sum (checked: `inf` at every coordinate).
+    #[test]
+    fn large_finite_values_do_not_overflow() {
+        for n in [5usize, 40] {
+            let rows: Vec<Vec<f64>> = (0..n)
+                .map(|i| {
+                    vec![
+                        1e308,
+                        -1e308 + i as f64,
+                        if i == n / 2 { f64::INFINITY } else { 1.0 },
+                    ]
+                })
+                .collect();
+            let u = Updates::new_allow_inf(nalgebra::DMatrix::from_fn(3, n, |k, i| rows[i][k]))
+                .unwrap();
+            let out = run(1, &u).unwrap();
+            // Each of the n − 2 values divided first: a few roundings off 1e308.
+            assert!((out[0] / 1e308 - 1.0).abs() < 1e-14, "n = {n}: {out:?}");
+            assert!(
+                out[1].is_finite() && (out[1] / -1e308 - 1.0).abs() < 1e-12,
+                "n = {n}: {out:?}"
+            );
+            assert_eq!(out[2], 1.0, "n = {n}: one +∞ is trimmed");
+        }
+        let u = Updates::new_allow_inf(nalgebra::DMatrix::from_fn(1, 5, |_, i| {
+            if i < 3 {
+                f64::INFINITY
+            } else {
+                1e308
+            }
+        }))
+        .unwrap();
+        assert_eq!(run(1, &u).unwrap(), vec![f64::INFINITY]);
     }
 
     #[test]

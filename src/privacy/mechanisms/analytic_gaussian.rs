@@ -56,7 +56,8 @@ pub fn delta_for(epsilon: f64, sigma: f64, sensitivity: f64) -> Result<f64> {
 /// case split; both find the root of the same monotone function).
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] for ε ≤ 0, δ ∉ (0, 1) or Δ not finite and positive.
+/// [`Error::InvalidParameter`] for ε ≤ 0, δ ∉ (0, 1), Δ not finite and positive, or σ beyond
+/// f64.
 pub fn calibrate_sigma(epsilon: f64, delta: f64, sensitivity: f64) -> Result<f64> {
     check_epsilon(epsilon)?;
     check_delta(delta)?;
@@ -91,7 +92,15 @@ pub fn calibrate_sigma(epsilon: f64, delta: f64, sensitivity: f64) -> Result<f64
             lo = mid;
         }
     }
-    Ok(hi * sensitivity)
+    let sigma = hi * sensitivity;
+    if !sigma.is_finite() {
+        return Err(Error::invalid(
+            "sensitivity",
+            sensitivity,
+            format!("sigma = {hi:e} x sensitivity overflows f64"),
+        ));
+    }
+    Ok(sigma)
 }
 
 /// Gaussian noise with the analytic (exact) calibration, valid for every ε > 0.
@@ -159,6 +168,12 @@ mod tests {
         }
         assert!(calibrate_sigma(0.0, 1e-5, 1.0).is_err());
         assert!(calibrate_sigma(1.0, 1.0, 1.0).is_err());
+        // σ beyond f64 is refused, naming the sensitivity (it printed `sigma = inf`).
+        let e = calibrate_sigma(1.0, 1e-5, 1e308).unwrap_err().to_string();
+        assert!(
+            e.contains("`sensitivity`") && e.contains("overflows"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -23,12 +23,23 @@ impl Laplace {
     /// The ε-DP Laplace mechanism for ℓ1 sensitivity Δ₁.
     ///
     /// # Errors
-    /// [`crate::Error::InvalidParameter`] for ε or Δ₁ not finite and positive.
+    /// [`crate::Error::InvalidParameter`] for ε or Δ₁ not finite and positive, or a scale Δ₁/ε
+    /// beyond f64.
     pub fn new(sensitivity: f64, epsilon: f64) -> Result<Self> {
-        Ok(Laplace {
+        let m = Laplace {
             sensitivity: check_positive("sensitivity", sensitivity)?,
             epsilon: check_epsilon(epsilon)?,
-        })
+        };
+        if !m.scale().is_finite() {
+            return Err(crate::Error::invalid(
+                "epsilon",
+                epsilon,
+                format!(
+                    "the scale sensitivity/epsilon = {sensitivity:e}/{epsilon:e} overflows f64"
+                ),
+            ));
+        }
+        Ok(m)
     }
 
     /// The noise scale b = Δ₁/ε.
@@ -80,6 +91,9 @@ mod tests {
         assert_eq!(m.guarantee(), PrivacyCost::Pure { epsilon: 0.5 });
         assert!(Laplace::new(1.0, 0.0).is_err());
         assert!(Laplace::new(-1.0, 1.0).is_err());
+        // A scale beyond f64 is refused, naming ε (it printed `scale b = inf`).
+        let e = Laplace::new(1e10, 1e-300).unwrap_err().to_string();
+        assert!(e.contains("`epsilon`") && e.contains("overflows"), "{e}");
     }
 
     #[test]
