@@ -68,7 +68,7 @@
 
 use super::distances::pairwise_sq_dists;
 use super::pre::nnm::{mean_into, Nnm};
-use super::trmean::{clamped, fits, mean_of_clamped_sum, TrimmedMean};
+use super::trmean::{clamped, fits, mean_if_sum_overflowed, mean_of_clamped_sum, TrimmedMean};
 use super::{AggContext, Aggregator, Pipeline};
 use crate::data::{Updates, UpdatesView};
 use crate::Result;
@@ -554,6 +554,9 @@ fn trimmed_mean_of_groups(
                         s += y;
                     }
                     *o = s / kept_f;
+                    if s.is_infinite() {
+                        *o = mean_if_sum_overflowed(s, std::iter::repeat_n(*y, kept), kept_f);
+                    }
                 }
             },
         );
@@ -611,6 +614,15 @@ fn trimmed_mean_of_groups(
                 let mut mean = [0.0f64; L];
                 for l in 0..L {
                     mean[l] = s[l] / kept_f;
+                    if s[l].is_infinite() {
+                        // The trimmed mean's own fallback, on the kept values in order.
+                        let mut sorted: Vec<f64> = (0..g)
+                            .flat_map(|a| std::iter::repeat_n(v[a][l], w[a]))
+                            .collect();
+                        sorted.sort_unstable_by(f64::total_cmp);
+                        let kept_values = sorted[f..n - f].iter().copied();
+                        mean[l] = mean_if_sum_overflowed(s[l], kept_values, kept_f);
+                    }
                 }
                 if let Some(rows) = rows {
                     // The walk ended at rank n − f − 1: x holds hi.

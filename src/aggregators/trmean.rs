@@ -224,7 +224,7 @@ fn exact_kernel(n: usize, f: usize) -> impl Fn(&mut [Lane], &mut [f64]) + Sync {
 /// one is infinite, ±∞ stands.
 #[cold]
 #[inline(never)]
-fn mean_if_sum_overflowed(
+pub(crate) fn mean_if_sum_overflowed(
     sum: f64,
     kept_values: impl Iterator<Item = f64> + Clone,
     kept: f64,

@@ -48,13 +48,13 @@ enum Cmd {
 /// --false-positives 0   (perfect separation over 1000 runs per world: 5.601)
 #[derive(Debug, clap::Args)]
 struct EpsilonArgs {
-    /// Members tested (N1 >= 1).
+    /// Members tested (1 <= N1 <= 10^7: the exact bounds lose digits beyond).
     #[arg(long)]
     positives: u64,
     /// Members the test called members (TP <= N1).
     #[arg(long)]
     true_positives: u64,
-    /// Non-members tested (N0 >= 1).
+    /// Non-members tested (1 <= N0 <= 10^7).
     #[arg(long)]
     negatives: u64,
     /// Non-members the test called members (FP <= N0).
