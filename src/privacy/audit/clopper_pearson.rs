@@ -122,6 +122,18 @@ mod tests {
         }
     }
 
+    /// The lower bound for k of n at level a, checked to solve P[Bin(n, p) ≥ k] = I_p(k,
+    /// n − k + 1) = a to `rel` relative.
+    fn solved_lower(k: u64, n: u64, a: f64, rel: f64) -> f64 {
+        let l = lower(k, n, a);
+        let tail = beta_reg(k as f64, (n - k + 1) as f64, l);
+        assert!(
+            (tail - a).abs() <= rel * a,
+            "lower {k}/{n} at {a}: {l}, {tail}"
+        );
+        l
+    }
+
     /// Each bound is the root of its defining tail equation to 1e-11 relative (statrs'
     /// `beta_reg` itself is good to about 1e-12 relative at shape parameters near 10⁵), over counts
     /// from 1 to n − 1 and levels down to 1e-9 (a Bonferroni budget over thousands of
@@ -135,13 +147,7 @@ mod tests {
                 .filter(|&k| k >= 1 && k < n)
             {
                 for a in [0.025, 1e-4, 1e-9] {
-                    // P[Bin(n, p) ≥ k] = I_p(k, n − k + 1).
-                    let l = lower(k, n, a);
-                    let tail = beta_reg(k as f64, (n - k + 1) as f64, l);
-                    assert!(
-                        (tail - a).abs() <= 1e-11 * a,
-                        "lower {k}/{n} at {a}: {tail}"
-                    );
+                    let l = solved_lower(k, n, a, 1e-11);
                     // P[Bin(n, p) ≤ k] = I_{1−p}(n − k, k + 1). The check itself rounds
                     // 1 − u (absolute error ≤ 1.2e-16, times a density ≤ n·e): 1e-12·a plus
                     // that.
@@ -167,12 +173,7 @@ mod tests {
             (5, 10, 1e-300),
             (MAX_TRIALS - 1, MAX_TRIALS, 1e-200),
         ] {
-            let l = lower(k, n, a);
-            let tail = beta_reg(k as f64, (n - k + 1) as f64, l);
-            assert!(
-                (tail - a).abs() <= 1e-9 * a,
-                "lower {k}/{n} at {a}: {l}, {tail}"
-            );
+            let l = solved_lower(k, n, a, 1e-9);
             let u = upper(k, n, a);
             assert!(u.is_finite() && u > l, "upper {k}/{n} at {a}: {u}");
             assert!(l < k as f64 / n as f64 && u > k as f64 / n as f64);
