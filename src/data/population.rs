@@ -257,13 +257,17 @@ pub fn byzantine_count(fraction: f64, n: usize) -> usize {
     f.max(0.0) as usize
 }
 
+/// The largest |mean| and √G² a population takes (see [`PopulationConfig::validate`]).
+pub const MAX_SCALE: f64 = 1e100;
+
 impl PopulationConfig {
     /// Checks every field.
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] naming the field (`n`, `d`, `byzantine_fraction`,
     /// `noise.sigma`, `records.m`, `canary.norm`, …), its value and the reason: n = 0, d = 0,
-    /// n·d·m > [`MAX_VALUES`], a NaN/±∞ or negative real, a fraction outside [0, 0.5) or giving
+    /// n·d·m > [`MAX_VALUES`], a NaN/±∞ or negative real, |mean| or √G² above [`MAX_SCALE`], a
+    /// fraction outside [0, 0.5) or giving
     /// 2f ≥ n, m = 0, Zipf s ≤ 0 or max outside 1..=[`MAX_ZIPF_SIZE`], ν ≤ 1, α ≤ 1,
     /// more canary users than honest users, a canary norm ≤ 0, or exact heterogeneity with
     /// G² > 0 and a single honest user.
@@ -323,6 +327,24 @@ impl PopulationConfig {
         let honest = n - f;
         check_finite("mean", self.mean)?;
         check_non_negative("heterogeneity", self.heterogeneity)?;
+        // The simulator squares coordinates and sums up to 10⁹ of them (distances, the
+        // measured G²): finite below 10¹⁰⁰ per coordinate (10²⁰⁰·10⁹ ≪ f64::MAX), not at
+        // 1e308, where `--heterogeneity 1e308` filled the table with inf.
+        for (name, scale) in [
+            ("mean", self.mean.abs()),
+            ("heterogeneity", self.heterogeneity.sqrt()),
+        ] {
+            if scale > MAX_SCALE {
+                return Err(Error::invalid(
+                    name,
+                    if name == "mean" { self.mean } else { self.heterogeneity },
+                    format!(
+                        "must be at most {MAX_SCALE:e} in size ({:e} for the heterogeneity G^2): the simulator squares and sums coordinates, which overflows f64 beyond",
+                        MAX_SCALE * MAX_SCALE
+                    ),
+                ));
+            }
+        }
         if self.exact_heterogeneity && self.heterogeneity > 0.0 && honest < 2 {
             return Err(Error::invalid(
                 "exact_heterogeneity",
@@ -899,6 +921,21 @@ mod tests {
                 },
                 "`d` = 16777216",
             ),
+            // Sizes whose squares overflow the simulator's sums.
+            (
+                PopulationConfig {
+                    heterogeneity: 1e308,
+                    ..cfg()
+                },
+                "`heterogeneity` = 1e308",
+            ),
+            (
+                PopulationConfig {
+                    mean: -1e101,
+                    ..cfg()
+                },
+                "`mean` = -1e101",
+            ),
             // The largest factor is named, not always d.
             (
                 PopulationConfig {
@@ -1439,13 +1476,18 @@ mod tests {
 
     #[test]
     fn overflow_is_an_error_not_a_panic() {
+        // Noise of scale 1e308 overflows the users' sums while sampling; a mean that large
+        // is refused before (`MAX_SCALE`).
         let c = PopulationConfig {
-            mean: 1e308,
+            mean: MAX_SCALE,
             noise: Noise::Gaussian { sigma: 1e308 },
             ..cfg()
         };
         let e = Population::sample(&c, &mut rng_from_seed(1)).unwrap_err();
         assert!(matches!(e, Error::NonFinite { .. }), "{e}");
+        let c = PopulationConfig { mean: 1e308, ..c };
+        let e = Population::sample(&c, &mut rng_from_seed(1)).unwrap_err();
+        assert!(matches!(e, Error::InvalidParameter { .. }), "{e}");
     }
 
     #[test]
