@@ -181,6 +181,13 @@ fn bad_input_is_one_line_and_exit_2() {
         ],
         "KEY=VALUE",
     );
+    // A key given twice is refused, not settled by the last (it passed silently).
+    fails_with(
+        &[
+            "bounds", "eval", "B1", "--param", "n=10", "--param", "n=20", "--param", "f=1",
+        ],
+        "--param n is given twice (10 and 20)",
+    );
     fails_with(
         &["aggregate", "--rule", "average", "--input", empty.path()],
         "empty",

@@ -269,11 +269,14 @@ pub const INPUT_HELP: &str = "Vectors, one per row: CSV, whitespace- or tab-sepa
 (NumPy's savetxt), or a NumPy .npy array of shape (n, d); `-` reads standard input. A header \
 row is skipped when none of its fields is a number (or with --header); `#` lines are comments";
 
-/// Parses `--param KEY=VALUE` flags.
+/// Parses `--param KEY=VALUE` flags; a key given twice is refused (the last had silently won).
 pub fn parse_params(raw: &[String]) -> Result<Params> {
     let mut p = Params::new();
     for kv in raw {
         let (k, v) = Params::parse_assignment(kv)?;
+        if let Some(first) = p.0.get(&k) {
+            anyhow::bail!("--param {k} is given twice ({first} and {v})");
+        }
         p.set(&k, v);
     }
     Ok(p)
