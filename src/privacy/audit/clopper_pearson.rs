@@ -23,7 +23,7 @@ use statrs::function::beta::beta_reg;
 /// continued fraction, which keeps six digits or more of the bounds up to 10⁷ trials and
 /// loses them beyond: at 10⁸ trials the lower bound for half of them successful came out
 /// above one half, and for 3 successes the lower bound times n, whose limit is the Poisson
-/// bound 0.81769, read 0.81769 at 10⁷, 0.81790 at 10¹², 0.13 at 10¹⁵ (test
+/// bound 0.81769, read 0.81769 at 10⁷, 0.81792 at 10¹², 0.13 at 10¹⁵ (test
 /// `limits_of_many_trials`).
 pub const MAX_TRIALS: u64 = 10_000_000;
 
