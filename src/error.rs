@@ -157,20 +157,11 @@ impl Error {
         known: impl IntoIterator<Item = &'a str> + Clone,
     ) -> Self {
         let list = known.clone().into_iter().collect::<Vec<_>>().join(", ");
-        match Error::unknown(what, name, known) {
-            Error::Unknown {
-                what,
-                name,
-                suggestion,
-                ..
-            } => Error::Unknown {
-                what,
-                name,
-                suggestion,
-                known: Some(if list.is_empty() { "none".into() } else { list }),
-            },
-            other => other,
+        let mut e = Error::unknown(what, name, known);
+        if let Error::Unknown { known, .. } = &mut e {
+            *known = Some(if list.is_empty() { "none".into() } else { list });
         }
+        e
     }
 
     /// True for errors caused by the caller's input (the CLI maps these to exit code 2).

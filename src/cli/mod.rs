@@ -366,11 +366,11 @@ impl Progress {
 /// 7.8 s with 1 024 and 83 s with 4 096, so a slip such as `--threads 100000` would hang.
 const MAX_THREADS_PER_CORE: usize = 128;
 
-/// Installs a global rayon pool with `threads` threads (0 = rayon's default).
+/// Refuses a `--threads` above [`MAX_THREADS_PER_CORE`] per core.
 ///
 /// # Errors
-/// More than [`MAX_THREADS_PER_CORE`] threads per core, or a pool the system refuses.
-pub fn set_threads(threads: usize) -> Result<()> {
+/// One line naming the count and the cap.
+pub fn check_threads(threads: usize) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |p| p.get());
     let most = MAX_THREADS_PER_CORE.saturating_mul(cores);
     if threads > most {
@@ -378,6 +378,15 @@ pub fn set_threads(threads: usize) -> Result<()> {
             "--threads {threads} is more than {most} ({MAX_THREADS_PER_CORE} per core, {cores} core(s) here): extra threads only wait for work, and results do not depend on the count"
         );
     }
+    Ok(())
+}
+
+/// Installs a global rayon pool with `threads` threads (0 = rayon's default).
+///
+/// # Errors
+/// More than [`MAX_THREADS_PER_CORE`] threads per core, or a pool the system refuses.
+pub fn set_threads(threads: usize) -> Result<()> {
+    check_threads(threads)?;
     if threads > 0 {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)

@@ -1,7 +1,7 @@
 //! `lbounds simulate`: every robust aggregator against a set of attacks on a simulated
 //! heterogeneous population, next to the lower bounds.
 
-use super::{emit, set_threads, CompatArg, Progress};
+use super::{check_threads, emit, set_threads, CompatArg, Progress};
 use anyhow::Result;
 use lbounds::aggregators::StepSpec;
 use lbounds::bounds::applicability::Quantity;
@@ -100,6 +100,8 @@ pub fn run(a: Args) -> Result<()> {
         Spelling::Cli,
     )?;
     let model = population.clone().build()?;
+    // The user's count is checked before memory lowers it, so the error names what they typed.
+    check_threads(a.threads)?;
     set_threads(threads_that_fit(&a, &model)?)?;
     // Empty --rules / --attacks: the defaults (see `simulate::plan` for what may be left out).
     fn explicit(v: &[String]) -> Option<&[String]> {

@@ -330,14 +330,18 @@ impl PopulationConfig {
         // The simulator squares coordinates and sums up to 10⁹ of them (distances, the
         // measured G²): finite below 10¹⁰⁰ per coordinate (10²⁰⁰·10⁹ ≪ f64::MAX), not at
         // 1e308, where `--heterogeneity 1e308` filled the table with inf.
-        for (name, scale) in [
-            ("mean", self.mean.abs()),
-            ("heterogeneity", self.heterogeneity.sqrt()),
+        for (name, value, scale) in [
+            ("mean", self.mean, self.mean.abs()),
+            (
+                "heterogeneity",
+                self.heterogeneity,
+                self.heterogeneity.sqrt(),
+            ),
         ] {
             if scale > MAX_SCALE {
                 return Err(Error::invalid(
                     name,
-                    if name == "mean" { self.mean } else { self.heterogeneity },
+                    value,
                     format!(
                         "must be at most {MAX_SCALE:e} in size ({:e} for the heterogeneity G^2): the simulator squares and sums coordinates, which overflows f64 beyond",
                         MAX_SCALE * MAX_SCALE
