@@ -8,7 +8,9 @@
 //! Baruch et al. choose τ = z_max = Φ⁻¹((n − f − s)/(n − f)), s = ⌊n/2⌋ + 1 − f, so that the
 //! Byzantine vector stays inside the honest spread; ByzFL (and lbounds) take τ as a parameter.
 //! Means and variances follow NumPy's order: a left-to-right sum over vectors divided by the
-//! count.
+//! count. Where those sums overflow on finite entries (near 1.7·10³⁰⁸), NumPy returns ±∞ and
+//! lbounds recomputes the coordinate on scaled entries: the attack vector stays finite unless
+//! ḡ + τ·σ itself exceeds f64::MAX.
 //!
 //! # References
 //! Baruch, Baruch & Goldberg, "A Little Is Enough: Circumventing Defenses For Distributed
@@ -16,8 +18,8 @@
 
 use super::{byzantine_count, require_attackers, Attack, AttackContext, Coordinatewise};
 use crate::data::{
-    add_weighted_rows, for_each_block_mut, map_blocks_mut_in_order, map_row_blocks_mut_in_order,
-    refuse_nan, Updates, UpdatesView,
+    add_weighted_rows, all_finite, for_each_block_mut, map_blocks_mut_in_order,
+    map_row_blocks_mut_in_order, refuse_nan, Updates, UpdatesView,
 };
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
@@ -170,7 +172,8 @@ fn block_of(x: UpdatesView<'_>, lo: usize, len: usize) -> Vec<&[f64]> {
 /// The mean of `rows` coordinate by coordinate into `mean`, as NumPy computes it: the first
 /// row, plus each next row left to right, divided by the count. Four rows per sweep over
 /// `mean` ([`add_weighted_rows`] with weights 1, which add each row exactly). The sum before
-/// the division is copied into `sum` when given.
+/// the division is copied into `sum` when given. A mean whose sum overflowed although its
+/// entries are finite is recomputed ([`refit_overflowed`]; NumPy returns ±∞ there).
 fn mean_of_rows(rows: &[&[f64]], mean: &mut [f64], sum: Option<&mut [f64]>) {
     mean.copy_from_slice(rows[0]);
     let ones = vec![1.0; rows.len() - 1];
@@ -180,10 +183,15 @@ fn mean_of_rows(rows: &[&[f64]], mean: &mut [f64], sum: Option<&mut [f64]>) {
     }
     let n = rows.len() as f64;
     mean.iter_mut().for_each(|a| *a /= n);
+    if !all_finite(mean) {
+        refit_overflowed(rows, mean, None, false);
+    }
 }
 
 /// `sqrt(Σᵢ (rowᵢ − mean)² / (n − 1))` coordinate by coordinate into `std`, the sum left to
-/// right from 0 (NumPy's `sqrt(var(ddof=1))`); four rows per sweep over `std`.
+/// right from 0 (NumPy's `sqrt(var(ddof=1))`); four rows per sweep over `std`. Deviations
+/// whose squares overflowed although the entries are finite are recomputed
+/// ([`refit_overflowed`]).
 fn std_of_rows(rows: &[&[f64]], mean: &[f64], std: &mut [f64]) {
     crate::simd::widest(
         #[inline(always)]
@@ -212,7 +220,11 @@ fn std_of_rows(rows: &[&[f64]], mean: &[f64], std: &mut [f64]) {
             let dof = (rows.len() - 1) as f64;
             std.iter_mut().for_each(|s| *s = (*s / dof).sqrt());
         },
-    )
+    );
+    if !all_finite(std) {
+        let mut mean = mean[..std.len()].to_vec();
+        refit_overflowed(rows, &mut mean, Some(std), true);
+    }
 }
 
 /// Mean and deviation (ddof = 1) of coordinates `lo .. lo + mean.len()` of `x`, the sums of
@@ -220,7 +232,9 @@ fn std_of_rows(rows: &[&[f64]], mean: &[f64], std: &mut [f64]) {
 /// across all the vectors: the tile's mean is summed in registers, and the deviations' pass
 /// reads the tile's rows from L1, where the mean's pass has just brought them (n × 512 B,
 /// 20 kB at n = 40), instead of the whole block's from L2. The next tile's lines are asked
-/// for meanwhile. The sum behind the mean goes into `sum` when given.
+/// for meanwhile. The sum behind the mean goes into `sum` when given (±∞ where it truly
+/// overflows); a mean or deviation that overflowed on finite entries is recomputed
+/// ([`refit_overflowed`]).
 fn mean_std_block(
     x: UpdatesView<'_>,
     lo: usize,
@@ -240,6 +254,64 @@ fn mean_std_block(
             || mean_std_tiles::<32>(&rows, mean, std, sum),
         )
     }
+    if !(all_finite(mean) && all_finite(std)) {
+        refit_overflowed(&rows, mean, Some(std), false);
+    }
+}
+
+/// Recomputes each coordinate whose mean or deviation (when `std` is given) came out ±∞ or
+/// NaN (∞ − ∞) although every vector's entry there is finite: the sums overflowed (entries
+/// near 1.7·10³⁰⁸, or deviations whose squares pass f64::MAX), while the mean of finite
+/// numbers is finite and so is their deviation unless it truly exceeds f64::MAX. Only those
+/// values are replaced, by [`scaled_mean_std`]'s (NumPy, hence ByzFL, returns ±∞ there).
+/// With `mean_given`, `mean` is the caller's, finite, and only `std` is recomputed around
+/// it. Cold: the callers check their outputs first.
+#[cold]
+#[inline(never)]
+fn refit_overflowed(
+    rows: &[&[f64]],
+    mean: &mut [f64],
+    mut std: Option<&mut [f64]>,
+    mean_given: bool,
+) {
+    for k in 0..mean.len() {
+        let std_overflowed = std.as_deref().is_some_and(|s| !s[k].is_finite());
+        if mean[k].is_finite() && !std_overflowed || rows.iter().any(|r| !r[k].is_finite()) {
+            continue;
+        }
+        let v: Vec<f64> = rows.iter().map(|r| r[k]).collect();
+        let (m, s) = scaled_mean_std(&v, mean_given.then_some(mean[k]));
+        if !mean[k].is_finite() {
+            mean[k] = m;
+        }
+        if let Some(std) = std.as_deref_mut().filter(|_| std_overflowed) {
+            std[k] = s;
+        }
+    }
+}
+
+/// The mean (or `given`) and deviation (ddof = 1) of the finite entries `v`, in NumPy's
+/// order, computed on the entries times 2⁻ᵉ, with 2ᵉ the binade of the largest of them
+/// (and of `given`), then scaled back by 2ᵉ: scaling by a power of two is exact, so these
+/// are the numbers an f64 without an exponent limit gives, bit for bit, ±∞ only where the
+/// value itself exceeds f64::MAX.
+fn scaled_mean_std(v: &[f64], given: Option<f64>) -> (f64, f64) {
+    let largest = v.iter().chain(&given).fold(0.0, |a: f64, x| a.max(x.abs()));
+    // The exponent bits alone; 1 when zero or subnormal, where nothing overflows.
+    let scale = match f64::from_bits(largest.to_bits() & 0x7ff0_0000_0000_0000) {
+        s if s >= f64::MIN_POSITIVE => s,
+        _ => 1.0,
+    };
+    let (n, dof) = (v.len() as f64, (v.len() - 1) as f64);
+    let m = match given {
+        Some(g) => g / scale,
+        None => v[1..].iter().fold(v[0] / scale, |a, x| a + x / scale) / n,
+    };
+    let ss = v.iter().fold(0.0, |a, x| {
+        let e = x / scale - m;
+        a + e * e
+    });
+    (m * scale, (ss / dof).sqrt() * scale)
 }
 
 /// [`mean_std_block`]'s tiles of T coordinates (eight registers' worth), then the tail one
@@ -472,12 +544,13 @@ mod tests {
         }
     }
 
-    /// Honest sums that overflow with τ < 0 give ∞ − ∞: the attack refuses the NaN vector
-    /// (as `Updates` would) instead of sending it, and a buffer that is not whole vectors is
-    /// refused.
+    /// An honest entry +∞ gives the mean +∞ and the deviation ∞ − ∞: the attack refuses the
+    /// NaN vector (as `Updates` would) instead of sending it, and a buffer that is not whole
+    /// vectors is refused.
     #[test]
     fn nan_vector_and_ragged_buffer_are_refused() {
-        let h = Updates::from_rows(&[vec![1.7e308, 1.0], vec![1.7e308, 2.0]]).unwrap();
+        let m = DMatrix::from_row_slice(2, 2, &[f64::INFINITY, 1.7e308, 1.0, 2.0]);
+        let h = Updates::new_allow_inf(m).unwrap();
         let mut rng = rng_from_seed(0);
         let mut out = vec![0.0; 4];
         let e = ALittleIsEnough::new(-1.0)
@@ -510,6 +583,65 @@ mod tests {
         for c in b.view().cols() {
             assert_eq!(c, &[8.5, 9.5, 10.5]);
         }
+    }
+
+    /// Entries near f64::MAX, whose sums overflow: the mean, the deviation and the attack
+    /// vector are those of the same entries scaled down by 2¹⁰⁰⁰, scaled back up, bit for bit
+    /// (an f64 without an exponent limit), in every path that computes them (the fused tiles
+    /// of both widths, the mean alone, the deviation around a given mean). A true overflow
+    /// (ḡ + τ·σ beyond f64::MAX) stays +∞. Seen to fail without [`refit_overflowed`] (+∞ at
+    /// every coordinate) and with the scale taken as the largest entry itself instead of its
+    /// power of two (other bits).
+    #[test]
+    fn entries_near_the_largest_float_do_not_overflow() {
+        use rand::RngExt;
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let up = 2f64.powi(1000);
+        let mut rng = rng_from_seed(3);
+        for (n, d) in [(2, 70), (5, 3), (40, 2 * 64 + 9)] {
+            let small: Vec<DVector<f64>> = (0..n)
+                .map(|_| DVector::from_fn(d, |_, _| rng.random::<f64>() * 2e7 - 1e7))
+                .collect();
+            let large: Vec<DVector<f64>> = small.iter().map(|c| c * up).collect();
+            let (small, large) = (
+                Updates::from_columns(&small).unwrap(),
+                Updates::from_columns(&large).unwrap(),
+            );
+            let (ms, ss) = byzfl_mean_std("t", small.view()).unwrap();
+            let (ml, sl) = byzfl_mean_std("t", large.view()).unwrap();
+            assert_eq!(bits(ml.as_slice()), bits((&ms * up).as_slice()), "n = {n}");
+            assert_eq!(bits(sl.as_slice()), bits((&ss * up).as_slice()), "n = {n}");
+            let m = byzfl_mean(large.view());
+            assert_eq!(bits(m.as_slice()), bits(ml.as_slice()));
+            let s = std_ddof1("t", large.view(), &m).unwrap();
+            assert_eq!(bits(s.as_slice()), bits(sl.as_slice()));
+            let mut rng = rng_from_seed(0);
+            let alie = |x: &Updates, rng: &mut _| {
+                ALittleIsEnough::new(0.25)
+                    .corrupt(x.view(), 2, &mut AttackContext::new(rng))
+                    .unwrap()
+            };
+            let (bs, bl) = (alie(&small, &mut rng), alie(&large, &mut rng));
+            let scaled: Vec<f64> = bs.view().col(0).iter().map(|v| v * up).collect();
+            assert!(scaled.iter().all(|v| v.is_finite()));
+            assert_eq!(bits(bl.view().col(1)), bits(&scaled), "n = {n}");
+        }
+        // All entries 1e308: the mean is finite (here 1e308 to rounding) and σ = 0.
+        let same = Updates::from_rows(&[vec![1e308; 3], vec![1e308; 3], vec![1e308; 3]]).unwrap();
+        let b = ALittleIsEnough::new(1.5)
+            .corrupt(same.view(), 1, &mut AttackContext::new(&mut rng))
+            .unwrap();
+        assert!(b
+            .view()
+            .col(0)
+            .iter()
+            .all(|v| (v / 1e308 - 1.0).abs() < 1e-15));
+        // ±1e308: σ = √2·10³⁰⁸ is finite, ḡ + 1.5·σ is not.
+        let apart = Updates::from_rows(&[vec![1e308], vec![-1e308]]).unwrap();
+        let b = ALittleIsEnough::new(1.5)
+            .corrupt(apart.view(), 1, &mut AttackContext::new(&mut rng))
+            .unwrap();
+        assert_eq!(b.view().col(0), &[f64::INFINITY]);
     }
 
     #[test]

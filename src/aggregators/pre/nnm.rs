@@ -52,7 +52,7 @@ use crate::aggregators::distances::{pairwise_sq_dists, pairwise_sq_dists_filling
 use crate::aggregators::{
     require_honest_majority, AggContext, Aggregator, FillLast, PreAggregator,
 };
-use crate::data::{with_scratch, Updates, UpdatesView};
+use crate::data::{all_finite, mean_without_overflow, with_scratch, Updates, UpdatesView};
 use crate::params::{Compat, Params, Spec};
 use crate::rng::rng_from_seed;
 use crate::{Error, Result};
@@ -454,9 +454,24 @@ fn mix_block(srcs: &[&[f64]], mixing: &Mixing, outs: &mut [&mut [f64]]) {
         }
         lo = hi;
     }
+    // Overflowed means, checked once per block rather than per tile; their copies follow.
+    let (mut next, mut refit) = (0, false);
+    for (i, mix) in mixing.plan.iter().enumerate() {
+        if let Mix::Mean(nb) = mix {
+            refit |= refit_overflowed(outs[i], &picked[next..next + nb.len()], 0, mixing.k);
+            next += nb.len();
+        }
+    }
+    for (i, mix) in mixing.plan.iter().enumerate() {
+        if let (true, &Mix::Copy(e)) = (refit, mix) {
+            let (done, rest) = outs.split_at_mut(i);
+            rest[0].copy_from_slice(done[e]);
+        }
+    }
 }
 
-/// [`mean_into`] of the coordinates `lo..lo + y.len()` of the sources, into `y`.
+/// [`mean_into`] of the coordinates `lo..lo + y.len()` of the sources, into `y`, without
+/// the overflow check.
 fn mean_into_range(y: &mut [f64], srcs: &[&[f64]], lo: usize, k: f64) {
     let hi = lo + y.len();
     if crate::simd::has_avx512() {
@@ -472,6 +487,19 @@ fn mean_into_range(y: &mut [f64], srcs: &[&[f64]], lo: usize, k: f64) {
     }
 }
 
+/// The coordinates of `y`, a mean of the sources' coordinates `lo..lo + y.len()` over k,
+/// whose sum overflowed although the sources are finite (entries near 1.7·10³⁰⁸),
+/// recomputed as Σ sᵢ/k ([`mean_without_overflow`]; NumPy returns ±∞ there). Reads `y`
+/// once when nothing overflowed; returns whether anything did.
+fn refit_overflowed(y: &mut [f64], srcs: &[&[f64]], lo: usize, k: f64) -> bool {
+    if all_finite(y) {
+        return false;
+    }
+    let rows: Vec<&[f64]> = srcs.iter().map(|s| &s[lo..lo + y.len()]).collect();
+    mean_without_overflow(y, &rows, &vec![1.0; rows.len()], k);
+    true
+}
+
 /// y = (s₀ + s₁ + … + s_{m−1}) / k, summed left to right per coordinate (NumPy's order),
 /// with a tile of coordinates held in registers across all m sources. Compiled for the
 /// widest vector instructions ([`crate::simd::widest`]); the tile (64 coordinates, eight
@@ -480,7 +508,8 @@ fn mean_into_range(y: &mut [f64], srcs: &[&[f64]], lo: usize, k: f64) {
 /// than by one addition's latency. Neither choice touches the order of a coordinate's sum,
 /// so every path gives the same bits.
 pub(crate) fn mean_into(y: &mut [f64], srcs: &[&[f64]], k: f64) {
-    mean_into_range(y, srcs, 0, k)
+    mean_into_range(y, srcs, 0, k);
+    refit_overflowed(y, srcs, 0, k);
 }
 
 /// The tiles of [`mean_into_range`]: the sources' coordinates `lo..hi` into `y` (length
@@ -654,6 +683,60 @@ mod tests {
                 u.view().as_slice().iter().map(|v| v.to_bits()).collect()
             };
             assert_eq!(bits(&viewed), bits(&in_place), "f = {f}");
+        }
+    }
+
+    /// Neighbours whose sum overflows (a coordinate near 1.7·10³⁰⁸ in every vector, the
+    /// same in all, so the distances stay finite and the neighbours are those of the other
+    /// coordinates): that coordinate of every mixed vector is the common value (to 1e-15),
+    /// the others are the bits of NNM without it, in the in-place, borrowed and fused
+    /// (NNM then the trimmed mean) paths, over two blocks and a ragged tail. Seen to fail
+    /// with `mix_block`'s refit skipped (+∞ in every mixed vector).
+    #[test]
+    fn neighbour_sums_near_the_largest_float_do_not_overflow() {
+        let mut rng = rng_from_seed(4);
+        let (n, f, d) = (7, 2, 2 * BLOCK + 37);
+        let big = 1.7e308;
+        let cols = [0, 70, d - 1];
+        let small = nalgebra::DMatrix::from_fn(d, n, |r, _| {
+            if cols.contains(&r) {
+                0.0
+            } else {
+                rng.random::<f64>() * 1e3 - 5e2
+            }
+        });
+        let mut large = small.clone();
+        for &r in &cols {
+            large.row_mut(r).fill(big);
+        }
+        let (small, large) = (Updates::new(small).unwrap(), Updates::new(large).unwrap());
+        let nnm = Nnm::new(f, Compat::Native);
+        let want = run(nnm, &small).unwrap();
+        let mut rng = rng_from_seed(0);
+        let viewed = nnm
+            .apply_view(large.view(), &mut AggContext::new(&mut rng))
+            .unwrap();
+        for got in [run(nnm, &large).unwrap(), viewed] {
+            for (g, w) in got.view().cols().zip(want.view().cols()) {
+                for r in 0..d {
+                    if cols.contains(&r) {
+                        assert!((g[r] / big - 1.0).abs() <= 1e-15, "{r}: {}", g[r]);
+                    } else {
+                        assert_eq!(g[r].to_bits(), w[r].to_bits(), "{r}");
+                    }
+                }
+            }
+        }
+        let tm = crate::aggregators::trmean::TrimmedMean::new(f, Compat::Native);
+        let all: Vec<usize> = (0..n).collect();
+        let fused = nnm.then_coordinatewise(large.view(), &all, &tm).unwrap();
+        let plain = nnm.then_coordinatewise(small.view(), &all, &tm).unwrap();
+        for r in 0..d {
+            if cols.contains(&r) {
+                assert!((fused[r] / big - 1.0).abs() <= 1e-15, "{r}: {}", fused[r]);
+            } else {
+                assert_eq!(fused[r].to_bits(), plain[r].to_bits(), "{r}");
+            }
         }
     }
 

@@ -625,55 +625,40 @@ fn counted_byzantine_copies_give_the_written_out_records() {
     }
 }
 
-/// ALIE's vector turning NaN (the honest momenta's sum overflows to −∞, so the mean is −∞
-/// and the deviation +∞, and −∞ + 1.5·∞ is NaN) ends the run in round 1 with the attack's
-/// refusal, the same status whether the vector is written inside the rule's pass (counted copies,
-/// `Pipeline::run_counted_filling`) or apart before the rule (the written-out round, forced
-/// by a clipping step at c = 10³⁰⁰ as above). Five clients with one example each,
-/// x = (1, 0, 0) and y = 10³⁰⁸, batches of one and no momentum: every honest vector is
-/// (≈ −10³⁰⁸, 0, 0), finite.
+/// ALIE on honest momenta near f64::MAX, whose sums overflow: the vector written inside the
+/// rule's pass (counted copies, `Pipeline::run_counted_filling`) is the finite one, and the
+/// round goes on. Five clients with one example each, x = (1, 0, 0) and y = 10³⁰⁸, batches
+/// of one and no momentum: every honest vector is (0.1 − 10³⁰⁸, 0, 0) = (−10³⁰⁸, 0, 0) in
+/// f64, so ALIE sends the same (σ = 0), every rule returns it, and θ₁ = θ₀ − 0.05·a =
+/// (5·10³⁰⁶, 0.2, −0.3) to rounding.
 ///
-/// Mutation checked: dropping the refusal after the rule in the counted path fails it
-/// (the run goes on with the rule's output on the NaN vector).
+/// Mutation checked: without the recomputation of overflowed coordinates in ALIE's fill
+/// (`a_little_is_enough::refit_overflowed`) the mean is −∞, σ = +∞, the vector NaN, and
+/// every run stops in round 1 with the attack's refusal.
 #[test]
-fn alie_nan_is_refused_inside_the_rule_pass_as_apart() {
+fn alie_near_the_largest_float_stays_finite_inside_the_rule_pass() {
     let data: Vec<Examples> = (0..5)
         .map(|_| {
             let x = DMatrix::from_column_slice(3, 1, &[1.0, 0.0, 0.0]);
             Examples::new(x, vec![1e308], Task::Regression).unwrap()
         })
         .collect();
-    let status = |cfg: &TrainConfig| {
-        let sink = &mut |_: &RoundRecord<'_>| Ok(());
-        train(
-            &LeastSquares { p: 3 },
-            &data,
-            None,
-            vec![0.1, 0.2, -0.3],
-            cfg,
-            Streams::new(1, 0),
-            sink,
-        )
-        .unwrap()
-        .status
-    };
     for rule in COUNTED_RULES {
-        let mut counted = TrainConfig::new(3, 0.05, spec_with_pre(rule, 2));
-        counted.batch_size = Some(1);
-        counted.momentum = 0.0;
-        counted.byzantine = 2;
-        counted.attack = Some(StepSpec::named("a_little_is_enough"));
-        counted.eval_every = usize::MAX;
-        let mut written = counted.clone();
-        let mut clip = StepSpec::named("clipping");
-        clip.params.set("c", 1e300);
-        written.defence.pre.insert(0, clip);
-        let (a, b) = (status(&counted), status(&written));
-        match &a {
-            RunStatus::Failed { round: 1, reason } => assert!(reason.contains("NaN"), "{reason}"),
-            other => panic!("{rule}: {other:?}"),
-        }
-        assert_eq!(a, b, "{rule}");
+        let mut cfg = TrainConfig::new(1, 0.05, spec_with_pre(rule, 2));
+        cfg.batch_size = Some(1);
+        cfg.momentum = 0.0;
+        cfg.byzantine = 2;
+        cfg.attack = Some(StepSpec::named("a_little_is_enough"));
+        cfg.eval_every = usize::MAX;
+        assert!(cfg.defence.build(Compat::Native).unwrap().takes_counts());
+        let (_, s) = run(&cfg, &data, 1);
+        assert_eq!(s.status, RunStatus::Completed, "{rule}");
+        assert!(
+            (s.params[0] / 5e306 - 1.0).abs() < 1e-12,
+            "{rule}: {:?}",
+            s.params
+        );
+        assert_eq!(&s.params[1..], &[0.2, -0.3], "{rule}");
     }
 }
 
