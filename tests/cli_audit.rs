@@ -67,8 +67,8 @@ fn known_answers_through_the_json_keys() {
     assert!(t.contains("alpha split in four"), "{t}");
 }
 
-/// Scores from files: separated scores give a positive bound and the GDP estimate; a
-/// reversed score list needs --two-sided.
+/// Scores from files (one per line, or all on one line): separated scores give a positive
+/// bound and the GDP estimate; a reversed score list needs --two-sided.
 #[test]
 fn scores_from_files() {
     let d = std::env::temp_dir().join(format!("lbounds-audit-{}", std::process::id()));
@@ -127,6 +127,20 @@ fn scores_from_files() {
             o,
         ],
         "line 3",
+    );
+    // A table (ids and scores) is not one list of scores: refused, naming the first line
+    // with several numbers. Fails if `read_scores` reads every number of the file again.
+    std::fs::write(d.join("table.txt"), "1\n0,2.5\n1,3.5\n").unwrap();
+    fails_with(
+        &[
+            "audit",
+            "scores",
+            "--members",
+            d.join("table.txt").to_str().unwrap(),
+            "--non-members",
+            o,
+        ],
+        "table.txt line 2: 2 numbers on a line of a file of several lines",
     );
     std::fs::remove_dir_all(&d).unwrap();
 }

@@ -331,3 +331,82 @@ fn coinpress_steps_are_capped() {
         );
     }
 }
+
+/// The privacy commands at values near the ends of f64: a composition whose advanced or zCDP
+/// total passes f64::MAX says so (it had failed on `invalid parameter rho = inf`, a name the
+/// user never gave, and printed `inf` bare), and no number is printed in 300 digits
+/// (`1e308` had been `100000…000.000000`) or rounded to `0.000000` (randomized response's
+/// flip probability at ε = 60, 8.8e-27). Fails if `Num` goes back to `{:.6}`, if ρ = +∞ is
+/// refused again, or if the flip probability is 1 − p_true again.
+#[test]
+fn privacy_outputs_at_the_ends_of_f64() {
+    let runs: [(&[&str], &[&str]); 4] = [
+        (
+            &[
+                "compose",
+                "--cost",
+                "eps=1e300,count=1000000",
+                "--delta",
+                "1e-5",
+            ],
+            &[
+                "epsilon = 1.000000e306",
+                "rho = inf, epsilon = inf (beyond f64: no guarantee)",
+            ],
+        ),
+        (
+            &["laplace", "--sensitivity", "1e308", "--epsilon", "1"],
+            &["scale b = 1.000000e308", "sensitivity 1e308 is 1-DP"],
+        ),
+        (
+            &[
+                "gaussian",
+                "--sensitivity",
+                "1e300",
+                "--epsilon",
+                "1",
+                "--delta",
+                "1e-5",
+            ],
+            &["sensitivity = 1e300"],
+        ),
+        (
+            &["rr", "--categories", "2", "--epsilon", "60"],
+            &["probability 8.756511e-27"],
+        ),
+    ];
+    for (args, needles) in runs {
+        let out = ok(&[&["privacy"][..], args].concat());
+        for needle in needles {
+            assert!(out.contains(needle), "{args:?}: {out}");
+        }
+        assert!(out.lines().all(|l| l.len() < 300), "{args:?}: {out}");
+    }
+    let out = ok(&[
+        "privacy", "compose", "--cost", "eps=1e12", "--delta", "1e-5",
+    ]);
+    assert!(
+        out.contains("advanced composition (Dwork, Rothblum & Vadhan 2010): epsilon = inf (beyond f64: no guarantee)"),
+        "{out}"
+    );
+}
+
+/// ALIE on honest vectors near f64::MAX, whose sums overflow: all equal to 10³⁰⁸ it sends
+/// 10³⁰⁸ (it sent +∞), and where ḡ + 1.5σ truly passes f64::MAX it sends +∞. Fails without
+/// the recomputation of overflowed coordinates in `attacks::a_little_is_enough`.
+#[test]
+fn alie_near_the_largest_float() {
+    let path = std::env::temp_dir().join(format!("lbounds-alie-max-{}.csv", std::process::id()));
+    std::fs::write(&path, "1e308,1e308\n1e308,-1e308\n1e308,1e308\n").unwrap();
+    let out = ok(&[
+        "attack",
+        "--attack",
+        "a_little_is_enough",
+        "--f",
+        "2",
+        "--input",
+        path.to_str().unwrap(),
+    ]);
+    std::fs::remove_file(&path).ok();
+    assert_eq!(out.lines().next(), Some("1e308,inf"), "{out}");
+}

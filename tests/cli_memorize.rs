@@ -108,6 +108,13 @@ fn bad_input_is_one_line() {
         "--records",
     );
     fails_with(&["memorize", "--quick", "--data", "mnist"], "mnist");
+    // DP's δ and clip norm are checked without a DP level too (`--delta nan` was accepted).
+    for (flag, value) in [("--delta", "nan"), ("--delta", "1"), ("--clip", "0")] {
+        fails_with(
+            &["memorize", "--quick", "--epsilons", "none", flag, value],
+            &flag[2..],
+        );
+    }
     // A clip norm whose noise overflows is named, in exponent form (it was `noise = inf`
     // with the sampler's own message).
     fails_with(

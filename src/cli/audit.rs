@@ -74,8 +74,8 @@ struct EpsilonArgs {
     json: bool,
 }
 
-/// Membership scores (higher = member; negate losses first), one number per line or
-/// separated by commas or blanks. Every threshold is considered: the convex hull of the ROC
+/// Membership scores (higher = member; negate losses first), one number per line or all on
+/// one line separated by commas or blanks. Every threshold is considered: the convex hull of the ROC
 /// curve, each of its k vertices with bounds at alpha/(2k) (Bonferroni), so choosing the
 /// threshold on these scores is paid for. Also prints the Gaussian-DP estimate (mu lower
 /// bound, then epsilon at delta) when delta > 0.
@@ -358,7 +358,10 @@ fn one_run_cmd(a: OneRunArgs) -> Result<()> {
     emit(&text)
 }
 
-/// Reads numbers separated by newlines, commas or blanks from `path` (`-`: standard input).
+/// Reads the scores from `path` (`-`: standard input): one number per line, or all on one
+/// line separated by commas or blanks. Several lines with several numbers on one of them
+/// (a table: ids and scores, or two models' scores) are refused rather than read as one
+/// list.
 fn read_scores(flag: &str, path: &Path) -> Result<Vec<f64>> {
     let mut text = String::new();
     let read = if path.as_os_str() == "-" {
@@ -370,11 +373,27 @@ fn read_scores(flag: &str, path: &Path) -> Result<Vec<f64>> {
         return Err(lbounds::Error::invalid(flag, path.display(), e.to_string()).into());
     }
     let mut out = Vec::new();
+    let (mut lines, mut wide) = (0, None);
     for (i, line) in text.lines().enumerate() {
-        for field in line
+        let fields: Vec<&str> = line
             .split(|c: char| c == ',' || c.is_whitespace())
             .filter(|s| !s.is_empty())
-        {
+            .collect();
+        lines += usize::from(!fields.is_empty());
+        if fields.len() > 1 {
+            wide.get_or_insert((i + 1, fields.len()));
+        }
+        if let (true, Some((at, count))) = (lines > 1, wide) {
+            return Err(lbounds::Error::Parse {
+                what: format!("{} line {at}", path.display()),
+                reason: format!(
+                    "{count} numbers on a line of a file of several lines: give one score per \
+                     line, or all of them on one line"
+                ),
+            }
+            .into());
+        }
+        for field in fields {
             let x: f64 = field.parse().map_err(|_| lbounds::Error::Parse {
                 what: format!("{} line {}", path.display(), i + 1),
                 reason: format!("`{}` is not a number", lbounds::error::printable(field)),

@@ -213,6 +213,9 @@ struct Level {
 
 /// Runs `lbounds memorize`.
 pub fn run(a: MemorizeArgs) -> Result<()> {
+    // Checked whether or not a DP level uses them: a bad value is a typo either way.
+    lbounds::privacy::check_delta(a.delta)?;
+    lbounds::error::check_positive("clip", a.clip)?;
     let eps = levels(&a)?;
     let base = config(&a)?;
     // Every level checked before any training.

@@ -221,6 +221,28 @@ pub fn emit(text: &str) -> Result<()> {
     Ok(())
 }
 
+/// A float as the text outputs show it. `{}` prints Rust's shortest round-trip digits
+/// unless they run past 24 characters (1e308 has 309), then the exponent form; `{:.P}`
+/// prints P decimals where 10⁻⁴ ≤ |x| < 10⁹ or x = 0, and P + 1 significant digits in
+/// exponent form elsewhere (1e12 is not `1000000000000.000000`, nor 1e-9 `0.000000`).
+pub struct Num(pub f64);
+
+impl std::fmt::Display for Num {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let x = self.0;
+        match f.precision() {
+            Some(p) if !x.is_finite() || x == 0.0 || (1e-4..1e9).contains(&x.abs()) => {
+                write!(f, "{x:.p$}")
+            }
+            Some(p) => write!(f, "{x:.p$e}"),
+            None => match x.to_string() {
+                s if s.len() > 24 => write!(f, "{x:e}"),
+                s => f.write_str(&s),
+            },
+        }
+    }
+}
+
 /// One JSON object and a newline (the `--json` output of the one-object commands).
 pub fn json_line<T: serde::Serialize>(v: &T) -> Result<String> {
     Ok(serde_json::to_string(v)? + "\n")

@@ -1,7 +1,7 @@
 //! `lbounds privacy`: accountants, noise calibration, the analytic Gaussian mechanism, and DP
 //! mean estimation / DP-SGD experiments on simulated populations.
 
-use super::{emit, json_line, set_threads, Progress, INPUT_HELP};
+use super::{emit, json_line, set_threads, Num, Progress, INPUT_HELP};
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
 use lbounds::data::noise::Noise;
@@ -259,7 +259,7 @@ struct ComposeArgs {
     /// Target total delta in (0, 1) for the advanced and zCDP totals.
     #[arg(long, allow_negative_numbers = true)]
     delta: Option<f64>,
-    /// Print one JSON object.
+    /// Print one JSON object (a total past f64::MAX, which guarantees nothing, is null).
     #[arg(long)]
     json: bool,
 }
@@ -513,25 +513,27 @@ fn epsilon(a: EpsilonArgs) -> Result<()> {
     let sigma = a.noise_multiplier;
     let context = |given: &str| {
         format!(
-            "{} accountant; q = {q}, sigma = {sigma}, T = {steps}, {given}",
-            kind.name()
+            "{} accountant; q = {}, sigma = {}, T = {steps}, {given}",
+            kind.name(),
+            Num(q),
+            Num(sigma)
         )
     };
     // clap makes exactly one of --delta / --epsilon present: the other is computed.
     let (epsilon, delta, line) = match a.delta {
         Some(delta) => {
             let e = accounting::epsilon(kind, q, sigma, steps, delta)?;
-            let given = format!("delta = {delta}");
+            let given = format!("delta = {}", Num(delta));
             (
                 e,
                 delta,
-                format!("epsilon = {e:.6} ({})\n", context(&given)),
+                format!("epsilon = {:.6} ({})\n", Num(e), context(&given)),
             )
         }
         None => {
             let eps = a.epsilon.unwrap_or_default();
             let d = accounting::delta(kind, q, sigma, steps, eps)?;
-            let given = format!("epsilon = {eps}");
+            let given = format!("epsilon = {}", Num(eps));
             (eps, d, format!("delta = {d:.6e} ({})\n", context(&given)))
         }
     };
@@ -586,10 +588,13 @@ fn noise(a: NoiseArgs) -> Result<()> {
         })?
     } else {
         format!(
-            "noise multiplier = {s:.6} ({} accountant; reaches epsilon = {reached:.6} <= {} at delta = {}, q = {q}, T = {steps})\n",
+            "noise multiplier = {:.6} ({} accountant; reaches epsilon = {:.6} <= {} at delta = {}, q = {}, T = {steps})\n",
+            Num(s),
             kind.name(),
-            a.epsilon,
-            a.delta,
+            Num(reached),
+            Num(a.epsilon),
+            Num(a.delta),
+            Num(q),
         )
     };
     emit(&text)
@@ -616,14 +621,18 @@ fn gaussian(a: GaussianArgs) -> Result<()> {
         })?
     } else {
         let mut t = format!(
-            "sigma = {s:.6} (analytic Gaussian, Balle & Wang 2018; epsilon = {}, delta = {}, sensitivity = {})\n",
-            a.epsilon, a.delta, a.sensitivity
+            "sigma = {:.6} (analytic Gaussian, Balle & Wang 2018; epsilon = {}, delta = {}, sensitivity = {})\n",
+            Num(s),
+            Num(a.epsilon),
+            Num(a.delta),
+            Num(a.sensitivity)
         );
         match classical {
             Some(c) => {
                 let _ = writeln!(
                     t,
-                    "classical sigma = {c:.6} (Dwork & Roth Thm A.1), {:.1}% larger",
+                    "classical sigma = {:.6} (Dwork & Roth Thm A.1), {:.1}% larger",
+                    Num(c),
                     100.0 * (c / s - 1.0)
                 );
             }
@@ -666,9 +675,10 @@ fn laplace(a: LaplaceArgs) -> Result<()> {
         })?
     } else {
         format!(
-            "scale b = {:.6} (Laplace mechanism, Dwork, McSherry, Nissim & Smith 2006): adding Lap(b) to each coordinate of a value of l1 sensitivity {} is {eps}-DP (pure, delta = 0)\n",
-            m.scale(),
-            a.sensitivity
+            "scale b = {:.6} (Laplace mechanism, Dwork, McSherry, Nissim & Smith 2006): adding Lap(b) to each coordinate of a value of l1 sensitivity {} is {}-DP (pure, delta = 0)\n",
+            Num(m.scale()),
+            Num(a.sensitivity),
+            Num(eps)
         )
     };
     emit(&text)
@@ -692,15 +702,16 @@ fn rr(a: RrArgs) -> Result<()> {
             mechanism: m.name(),
             categories: a.categories,
             keep_probability: keep,
-            flip_probability: 1.0 - keep,
+            flip_probability: m.p_other(),
             epsilon: eps,
             delta,
         })?
     } else {
         format!(
-            "keep the true answer with probability {keep:.6}, report another of the {} categories with probability {:.6} (randomized response, Warner 1965): {eps}-DP per respondent (local DP)\n",
+            "keep the true answer with probability {keep:.6}, report another of the {} categories with probability {:.6} (randomized response, Warner 1965): {}-DP per respondent (local DP)\n",
             a.categories,
-            1.0 - keep
+            Num(m.p_other()),
+            Num(eps)
         )
     };
     emit(&text)
@@ -764,15 +775,23 @@ fn compose(a: ComposeArgs) -> Result<()> {
             zcdp_rho: all_pure.then(|| zcdp.rho()),
         })?
     } else {
+        // A total past f64::MAX (e^ε in advanced composition, ε²/2 in zCDP) guarantees
+        // nothing; said so rather than printed as a bare `inf`.
+        let eps = |e: f64| match e.is_finite() {
+            true => format!("{:.6}", Num(e)),
+            false => "inf (beyond f64: no guarantee)".to_string(),
+        };
         let mut t = format!(
-            "basic composition (Dwork et al. 2006): epsilon = {basic_eps:.6}, delta = {basic_delta:e}\n"
+            "basic composition (Dwork et al. 2006): epsilon = {}, delta = {basic_delta:e}\n",
+            eps(basic_eps)
         );
         match &advanced {
             Some(v) => {
                 let _ = writeln!(
                     t,
-                    "advanced composition (Dwork, Rothblum & Vadhan 2010): epsilon = {:.6}, delta = {:e}",
-                    v.epsilon, v.delta
+                    "advanced composition (Dwork, Rothblum & Vadhan 2010): epsilon = {}, delta = {:e}",
+                    eps(v.epsilon),
+                    v.delta
                 );
             }
             None => {
@@ -786,9 +805,9 @@ fn compose(a: ComposeArgs) -> Result<()> {
             Some(v) => {
                 let _ = writeln!(
                     t,
-                    "zCDP (Bun & Steinke 2016): rho = {:.6}, epsilon = {:.6} at delta = {:e}",
-                    zcdp.rho(),
-                    v.epsilon,
+                    "zCDP (Bun & Steinke 2016): rho = {:.6}, epsilon = {} at delta = {:e}",
+                    Num(zcdp.rho()),
+                    eps(v.epsilon),
                     v.delta
                 );
             }

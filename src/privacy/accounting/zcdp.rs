@@ -37,13 +37,18 @@ pub fn pure_to_rho(epsilon: f64) -> Result<f64> {
     Ok(epsilon * epsilon / 2.0)
 }
 
-/// ε = ρ + 2√(ρ ln(1/δ)) (Bun & Steinke 2016, Prop. 1.3), rounded up by one ulp.
+/// ε = ρ + 2√(ρ ln(1/δ)) (Bun & Steinke 2016, Prop. 1.3), rounded up by one ulp. ρ = +∞
+/// (a composition whose ρ passes f64::MAX: ε per run beyond ~10¹⁵⁴) gives ε = +∞, the
+/// vacuous guarantee, rather than an error.
 ///
 /// # Errors
-/// [`crate::Error::InvalidParameter`] for ρ < 0 or δ ∉ (0, 1).
+/// [`crate::Error::InvalidParameter`] for ρ < 0 or NaN, or δ ∉ (0, 1).
 pub fn epsilon(rho: f64, delta: f64) -> Result<f64> {
-    check_non_negative("rho", rho)?;
     check_delta(delta)?;
+    if rho == f64::INFINITY {
+        return Ok(f64::INFINITY);
+    }
+    check_non_negative("rho", rho)?;
     let e = rho + 2.0 * (rho * (1.0 / delta).ln()).sqrt();
     Ok(if e > 0.0 { next_up(e) } else { 0.0 })
 }
@@ -57,8 +62,8 @@ pub fn epsilon(rho: f64, delta: f64) -> Result<f64> {
 /// As [`epsilon`].
 pub fn epsilon_tight(rho: f64, delta: f64) -> Result<f64> {
     let basic = epsilon(rho, delta)?;
-    if rho == 0.0 {
-        return Ok(0.0);
+    if rho == 0.0 || basic == f64::INFINITY {
+        return Ok(basic);
     }
     let f = |la: f64| {
         let a = 1.0 + la.exp();
@@ -97,5 +102,23 @@ mod tests {
         let t = epsilon_tight(0.5, 1e-5).unwrap();
         assert!(t < e && t > 0.8 * e, "{t} vs {e}");
         assert!(epsilon(-1.0, 1e-5).is_err());
+    }
+
+    /// A ρ past f64::MAX (pure ε = 10³⁰⁰ composed: ε²/2 overflows) is no privacy: ε = +∞,
+    /// not an error about a parameter the user never gave, and a huge finite ρ gives a
+    /// finite ε (the tight search's a·ρ overflows; the basic bound caps it). NaN and
+    /// negative ρ, and a bad δ, are still refused. Seen to fail before ρ = +∞ was
+    /// accepted (`invalid parameter rho = inf`).
+    #[test]
+    fn rho_beyond_f64_is_no_privacy() {
+        let rho = pure_to_rho(1e300).unwrap();
+        assert_eq!(rho, f64::INFINITY);
+        assert_eq!(epsilon(rho, 1e-5).unwrap(), f64::INFINITY);
+        assert_eq!(epsilon_tight(rho, 1e-5).unwrap(), f64::INFINITY);
+        let e = epsilon_tight(1e300, 1e-5).unwrap();
+        assert!(e.is_finite() && e >= 1e300, "{e}");
+        assert!(epsilon(f64::NAN, 1e-5).is_err());
+        assert!(epsilon_tight(-1.0, 1e-5).is_err());
+        assert!(epsilon(f64::INFINITY, 0.0).is_err());
     }
 }

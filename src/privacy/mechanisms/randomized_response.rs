@@ -42,6 +42,14 @@ impl RandomizedResponse {
         1.0 / (1.0 + (self.k as f64 - 1.0) * (-self.epsilon).exp())
     }
 
+    /// Probability of reporting another category than the true one (all k − 1 together),
+    /// (k − 1)/(e^ε + k − 1), computed as such: 1 − [`Self::p_true`] is 0 in f64 once
+    /// e^ε passes 2⁵³(k − 1), where this is still e.g. 8.8·10⁻²⁷ at k = 2, ε = 60.
+    pub fn p_other(&self) -> f64 {
+        let r = (self.k as f64 - 1.0) * (-self.epsilon).exp();
+        r / (1.0 + r)
+    }
+
     /// One response for the true category `value`.
     ///
     /// # Errors
@@ -109,6 +117,12 @@ mod tests {
         let rr = RandomizedResponse::new(5, 1.3).unwrap();
         let p = rr.p_true();
         assert!((p / ((1.0 - p) / 4.0) - 1.3f64.exp()).abs() < 1e-12);
+        assert!((rr.p_other() - (1.0 - p)).abs() < 1e-15);
+        // ε = 60, k = 2: e^−60/(1 + e^−60) = 8.7565e-27 (e^−60 = 8.75651076269652e-27, and
+        // the 1 + e^−60 is 1 in f64), where 1 − p_true is 0.
+        let rr = RandomizedResponse::new(2, 60.0).unwrap();
+        assert_eq!(1.0 - rr.p_true(), 0.0);
+        assert!((rr.p_other() / 8.75651076269652e-27 - 1.0).abs() < 1e-13);
         assert!(RandomizedResponse::new(1, 1.0).is_err());
         assert!(rr.respond(5, &mut rng_from_seed(0)).is_err());
         assert!(rr.privatize(&mut [0.5], &mut rng_from_seed(0)).is_err());
