@@ -293,8 +293,9 @@ fn refit_overflowed(
 /// The mean (or `given`) and deviation (ddof = 1) of the finite entries `v`, in NumPy's
 /// order, computed on the entries times 2⁻ᵉ, with 2ᵉ the binade of the largest of them
 /// (and of `given`), then scaled back by 2ᵉ: scaling by a power of two is exact, so these
-/// are the numbers an f64 without an exponent limit gives, bit for bit, ±∞ only where the
-/// value itself exceeds f64::MAX.
+/// are the numbers an f64 without an exponent limit gives, bit for bit (unless an entry
+/// below 2⁻¹⁰²²·2ᵉ falls into the subnormals), ±∞ only where the value itself exceeds
+/// f64::MAX.
 fn scaled_mean_std(v: &[f64], given: Option<f64>) -> (f64, f64) {
     let largest = v.iter().chain(&given).fold(0.0, |a: f64, x| a.max(x.abs()));
     // The exponent bits alone; 1 when zero or subnormal, where nothing overflows.

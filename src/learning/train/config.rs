@@ -291,6 +291,26 @@ impl TrainConfig {
             match dp.clip {
                 Some(c) => {
                     check_positive("clip", c)?;
+                    // The noise's largest standard deviation: σC, or σ·2C at the user level
+                    // (the sensitivity of a robust rule's output). A standard normal draw
+                    // stays within ±64 in any run (P(|z| > 64) ≈ 10⁻⁸⁹⁰), so up to
+                    // f64::MAX/128 the noise and what it is added to stay finite; beyond, the
+                    // first round's noise overflows, and was blamed on the gradient.
+                    let sd = dp.noise_multiplier
+                        * c
+                        * match dp.level {
+                            DpLevel::Example => 1.0,
+                            DpLevel::User => 2.0,
+                        };
+                    if sd > f64::MAX / 128.0 {
+                        return Err(Error::invalid(
+                            "dp_sigma * clip",
+                            sd,
+                            "the noise's draws would overflow f64 (its standard deviation, \
+                             2*sigma*clip at the user level, at most f64::MAX/128 = 1.4e306): \
+                             lower --dp-sigma or --clip",
+                        ));
+                    }
                 }
                 None if dp.noise_multiplier > 0.0 => {
                     return Err(Error::invalid(
@@ -369,6 +389,29 @@ mod tests {
             },
             "clip",
         );
+        // Noise whose draws overflow f64 (σC = 10³⁰⁸; it ran and stopped in round 1 on "a
+        // client's gradient ... the parameters or the data are too large"), at both levels;
+        // the limit f64::MAX/128 on σC, and on 2σC at the user level.
+        for (level, sigma, ok) in [
+            (DpLevel::Example, 1e308, false),
+            (DpLevel::User, 1e308, false),
+            (DpLevel::Example, f64::MAX / 128.0, true),
+            (DpLevel::User, f64::MAX / 128.0, false),
+            (DpLevel::User, f64::MAX / 256.0, true),
+        ] {
+            let mut c = cfg();
+            c.privacy = Some(DpConfig {
+                level,
+                noise_multiplier: sigma,
+                clip: Some(1.0),
+                delta: 1e-5,
+                accountant: AccountantKind::Rdp,
+            });
+            match c.validate() {
+                Ok(()) => assert!(ok, "{level:?} {sigma}"),
+                Err(e) => assert!(!ok && e.to_string().contains("dp_sigma * clip"), "{e}"),
+            }
+        }
         assert!(cfg().validate().is_ok());
     }
 
