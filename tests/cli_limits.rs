@@ -410,3 +410,13 @@ fn alie_near_the_largest_float() {
     std::fs::remove_file(&path).ok();
     assert_eq!(out.lines().next(), Some("1e308,inf"), "{out}");
 }
+
+/// `bounds eval` prints tiny and huge parameters and values in exponent form (ε = 1e-308
+/// was 310 characters of zeros, the value another 311). Fails if the output goes back to
+/// f64's `Display`.
+#[test]
+fn bound_values_at_the_ends_of_f64() {
+    let out = ok(&["bounds", "eval", "M3", "--param", "eps=1e-308"]);
+    assert!(out.contains("at eps = 1e-308, delta = 0: 5e-309"), "{out}");
+    assert!(out.lines().all(|l| l.len() < 300), "{out}");
+}

@@ -1,6 +1,6 @@
 //! `lbounds bounds`: the lower-bound catalogue (list, show, eval).
 
-use super::{emit, parse_params};
+use super::{emit, parse_params, Num};
 use anyhow::Result;
 use lbounds::bounds::{self, Bound, BoundValue, Info, Value, CATALOGUE};
 use lbounds::params::Params;
@@ -308,11 +308,21 @@ fn eval(id: &str, raw: &[String], json: bool) -> Result<String> {
         };
         return Ok(serde_json::to_string(&out)? + "\n");
     }
-    let at: Vec<String> = eff.iter().map(|(k, x)| format!("{k} = {x}")).collect();
+    let at: Vec<String> = eff
+        .iter()
+        .map(|(k, x)| format!("{k} = {}", Num(*x)))
+        .collect();
     let mut s = String::new();
     match &v.value {
         Value::Finite(x) => {
-            let _ = writeln!(s, "{} ({}) at {}: {x}", info.id, info.name, at.join(", "));
+            let _ = writeln!(
+                s,
+                "{} ({}) at {}: {}",
+                info.id,
+                info.name,
+                at.join(", "),
+                Num(*x)
+            );
         }
         Value::Infinite { reason } => {
             let _ = writeln!(
@@ -327,7 +337,8 @@ fn eval(id: &str, raw: &[String], json: bool) -> Result<String> {
     if let Some(u) = v.upper {
         let _ = writeln!(
             s,
-            "matching upper bound: {u} ({})",
+            "matching upper bound: {} ({})",
+            Num(u),
             info.upper.unwrap_or("known")
         );
     }
