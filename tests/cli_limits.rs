@@ -205,6 +205,12 @@ fn simulate_refuses_absurd_sizes_up_front() {
         ],
         "`d`",
     );
+    // A million users at d = 1: small n·d, but the distance-based rules' n × n matrices are
+    // 32 TB (it aborted allocating them, exit 134). Fails if the memory estimate drops them.
+    refused_quickly(
+        &["simulate", "--n", "1000000", "--d", "1"],
+        "4n^2 pairwise values",
+    );
 }
 
 /// A bucket size far above n is one bucket (documented), not an allocation of s weights. Fails

@@ -142,8 +142,10 @@ pub fn run(a: Args) -> Result<()> {
 /// Bytes one run holds at its peak, estimated: the records (Σᵢ mᵢ·d values, Zipf sizes at their
 /// maximum), the honest updates (|H|·d), the Byzantine updates (f·d), their concatenation (n·d)
 /// and the rule's working copies (two more n·d matrices: sorted columns, pre-aggregated
-/// inputs), 8 bytes per value. At the defaults with d = 10⁶ that is 8·10⁶·(450 + 45 + 5 + 150)
-/// ≈ 5.2 GB per run.
+/// inputs), plus four n × n matrices (the distance-based rules' distances, Gram matrix,
+/// scores and neighbour orders), 8 bytes per value. At the defaults with d = 10⁶ that is
+/// 8·(10⁶·(450 + 45 + 5 + 150) + 4·50²) ≈ 5.2 GB per run; at n = 10⁶, d = 1 the n × n
+/// matrices alone are 32 TB (that run aborted allocating them).
 fn bytes_per_run(model: &PopulationModel) -> f64 {
     let c = model.config();
     let per_user = match c.records {
@@ -151,7 +153,7 @@ fn bytes_per_run(model: &PopulationModel) -> f64 {
         RecordsPerUser::Zipf { max, .. } => max as f64,
     };
     let (n, h, f) = (model.n() as f64, model.n_honest() as f64, model.f() as f64);
-    8.0 * model.d() as f64 * (h * per_user + h + f + 3.0 * n)
+    8.0 * (model.d() as f64 * (h * per_user + h + f + 3.0 * n) + 4.0 * n * n)
 }
 
 /// Memory the system can give now: `MemAvailable` of /proc/meminfo (Linux), else `None`.
@@ -175,7 +177,7 @@ fn threads_that_fit(a: &Args, model: &PopulationModel) -> Result<usize> {
     let gb = |b: f64| format!("{:.1} GB", b / 1e9);
     if per_run > avail {
         anyhow::bail!(
-            "one run needs about {} (8 bytes x d = {} x (records + updates + 3n working copies)), more than the {} of memory available; lower --d, --n or --records",
+            "one run needs about {} (8 bytes x (d = {} x (records + updates + 3n working copies) + 4n^2 pairwise values)), more than the {} of memory available; lower --d, --n or --records",
             gb(per_run),
             model.d(),
             gb(avail)
@@ -623,8 +625,10 @@ fn short(name: &str) -> String {
 mod tests {
     use super::*;
 
-    /// Known answer: defaults (n = 50, f = 5, m = 10) at d = 10⁶ hold 8·10⁶·(450 + 45 + 5 +
-    /// 150) = 5.2e9 bytes per run, the figure the up-front check compares with free memory.
+    /// Known answer: defaults (n = 50, f = 5, m = 10) at d = 10⁶ hold 8·(10⁶·(450 + 45 + 5 +
+    /// 150) + 4·50²) = 5.20008e9 bytes per run, the figure the up-front check compares with
+    /// free memory; n = 10⁶ users (f = 10⁵) at d = 1 hold 8·((9·10⁶ + 9·10⁵ + 10⁵ + 3·10⁶) +
+    /// 4·10¹²) = 3.2000104e13, the n × n matrices almost all of it.
     #[test]
     fn memory_estimate_known_answer() {
         let model = PopulationConfig {
@@ -636,6 +640,16 @@ mod tests {
         }
         .build()
         .unwrap();
-        assert_eq!(bytes_per_run(&model), 5.2e9);
+        assert_eq!(bytes_per_run(&model), 5.20008e9);
+        let many = PopulationConfig {
+            n: 1_000_000,
+            d: 1,
+            byzantine_fraction: 0.1,
+            records: RecordsPerUser::Fixed { m: 10 },
+            ..PopulationConfig::default()
+        }
+        .build()
+        .unwrap();
+        assert_eq!(bytes_per_run(&many), 3.2000104e13);
     }
 }
