@@ -206,10 +206,10 @@ fn simulate_refuses_absurd_sizes_up_front() {
         "`d`",
     );
     // A million users at d = 1: small n·d, but the distance-based rules' n × n matrices are
-    // 32 TB (it aborted allocating them, exit 134). Fails if the memory estimate drops them.
+    // 8 TB (it aborted allocating them, exit 134). Fails if the population's n² limit goes.
     refused_quickly(
         &["simulate", "--n", "1000000", "--d", "1"],
-        "4n^2 pairwise values",
+        "`n` = 1000000: the distance-based rules' n x n matrices",
     );
 }
 
@@ -263,6 +263,24 @@ fn train_refuses_more_clients_than_examples_up_front() {
             "examples cannot give each of",
         );
     }
+    // Enough examples, but n × n matrices of 4.9·10⁹ entries under Krum (killed for memory
+    // in round 1). Fails if the trainer's n² limit goes.
+    refused_quickly(
+        &[
+            "train",
+            "--rounds",
+            "1",
+            "--clients",
+            "70000",
+            "--partition",
+            "iid",
+            "--rule",
+            "krum",
+            "--data",
+            "synthetic:classes=3,features=2,records=100000",
+        ],
+        "at most 32768 clients",
+    );
 }
 
 /// `audit epsilon` at the ends of its inputs: 5 members caught of 10⁷ (statrs' beta quantile

@@ -266,7 +266,7 @@ impl PopulationConfig {
     /// # Errors
     /// [`Error::InvalidParameter`] naming the field (`n`, `d`, `byzantine_fraction`,
     /// `noise.sigma`, `records.m`, `canary.norm`, …), its value and the reason: n = 0, d = 0,
-    /// n·d·m > [`MAX_VALUES`], a NaN/±∞ or negative real, |mean| or √G² above [`MAX_SCALE`], a
+    /// n·d·m or n² > [`MAX_VALUES`], a NaN/±∞ or negative real, |mean| or √G² above [`MAX_SCALE`], a
     /// fraction outside [0, 0.5) or giving
     /// 2f ≥ n, m = 0, Zipf s ≤ 0 or max outside 1..=[`MAX_ZIPF_SIZE`], ν ≤ 1, α ≤ 1,
     /// more canary users than honest users, a canary norm ≤ 0, or exact heterogeneity with
@@ -302,6 +302,17 @@ impl PopulationConfig {
                 value,
                 format!(
                     "n*d*records = {n}*{d}*{per_user} exceeds the limit of {MAX_VALUES} stored values (8 GiB)"
+                ),
+            ));
+        }
+        // The distance-based rules hold n × n matrices (distances, Gram, orders).
+        if (n as u64).pow(2) > MAX_VALUES {
+            return Err(Error::invalid(
+                "n",
+                n,
+                format!(
+                    "the distance-based rules' n x n matrices would exceed the limit of \
+                     {MAX_VALUES} stored values (8 GiB): at most 32768 users"
                 ),
             ));
         }
@@ -947,6 +958,16 @@ mod tests {
                     ..cfg()
                 },
                 "`n` = 18446744073709551615",
+            ),
+            // Few values, but n × n matrices of 10¹² entries.
+            (
+                PopulationConfig {
+                    n: 1_000_000,
+                    d: 1,
+                    records: RecordsPerUser::Fixed { m: 1 },
+                    ..cfg()
+                },
+                "`n` = 1000000: the distance-based rules' n x n matrices",
             ),
             (
                 PopulationConfig {
