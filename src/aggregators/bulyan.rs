@@ -27,7 +27,7 @@
 use super::coordinatewise::map_columns;
 use super::distances::{nan_last, pairwise_sq_dists};
 use super::meamed::mean_around_median_kernel;
-use super::{AggContext, Aggregator};
+use super::{require_pairwise_fits, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
@@ -117,7 +117,7 @@ impl Aggregator for Bulyan {
                 format!("n = {n} (f = {})", self.f),
             ));
         }
-        Ok(())
+        require_pairwise_fits("bulyan", n)
     }
 
     fn aggregate(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<DVector<f64>> {

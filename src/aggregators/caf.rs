@@ -55,7 +55,9 @@
 
 use super::far::{badly_scaled, tame};
 use super::linalg::{centred_gram, gram_about_majority, weighted_mean, Embedding};
-use super::{require_finite, require_honest_majority, AggContext, Aggregator};
+use super::{
+    require_finite, require_honest_majority, require_pairwise_fits, AggContext, Aggregator,
+};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
 use crate::rng::SimRng;
@@ -254,6 +256,7 @@ impl Aggregator for Caf {
     }
 
     fn check_n(&self, n: usize) -> Result<()> {
+        require_pairwise_fits("caf", n)?;
         require_honest_majority("caf", n, self.f)
     }
 

@@ -41,7 +41,7 @@
 
 use super::far::{badly_scaled, tame};
 use super::linalg::{centre, gram_about_majority, gram_of_columns, subset_mean, sym_top};
-use super::{require_honest_majority, AggContext, Aggregator};
+use super::{require_honest_majority, require_pairwise_fits, AggContext, Aggregator};
 use crate::data::{Updates, UpdatesView};
 use crate::params::{Compat, Params, Spec};
 use crate::rng::{uniform_index, SimRng};
@@ -291,6 +291,7 @@ impl Aggregator for Dnc {
     }
 
     fn check_n(&self, n: usize) -> Result<()> {
+        require_pairwise_fits("dnc", n)?;
         require_honest_majority("dnc", n, self.f)?;
         let flag = self.flagged();
         if flag >= n {

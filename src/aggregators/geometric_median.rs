@@ -81,7 +81,7 @@ use super::distances::{
 };
 use super::far::tame;
 use super::linalg::{non_finite, weighted_mean};
-use super::{expand, expanded_indices, AggContext, Aggregator, FillLast};
+use super::{expand, expanded_indices, require_pairwise_fits, AggContext, Aggregator, FillLast};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
@@ -433,7 +433,7 @@ impl Aggregator for GeometricMedian {
         if n == 0 {
             return Err(Error::too_few("geometric_median", "n >= 1", "n = 0"));
         }
-        Ok(())
+        require_pairwise_fits("geometric_median", n)
     }
 
     fn aggregate(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<DVector<f64>> {

@@ -34,7 +34,10 @@ use super::distances::{
     gram_near_majority_counted_filling, nan_last, pairwise_sq_dists, pairwise_sq_dists_by_gram,
     pairwise_sq_dists_by_gram_counted, sq_dists_from_gram_counted,
 };
-use super::{expand, expanded_indices, require_honest_majority, AggContext, Aggregator, FillLast};
+use super::{
+    expand, expanded_indices, require_honest_majority, require_pairwise_fits, AggContext,
+    Aggregator, FillLast,
+};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
@@ -99,6 +102,7 @@ impl Krum {
 
 /// Krum's requirement on n for either variant (shared with Multi-Krum).
 pub(crate) fn check_krum_n(rule: &str, n: usize, f: usize, compat: Compat) -> Result<()> {
+    require_pairwise_fits(rule, n)?;
     match compat {
         Compat::Byzfl => require_honest_majority(rule, n, f),
         Compat::Native if n <= 2 * f + 2 => Err(Error::too_few(

@@ -55,7 +55,7 @@
 
 use super::distances::pairwise_sq_dists;
 use super::linalg::subset_mean;
-use super::{require_honest_majority, AggContext, Aggregator};
+use super::{require_honest_majority, require_pairwise_fits, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
@@ -171,6 +171,7 @@ impl Aggregator for Mda {
     }
 
     fn check_n(&self, n: usize) -> Result<()> {
+        require_pairwise_fits("mda", n)?;
         require_honest_majority("mda", n, self.f)
     }
 

@@ -718,6 +718,30 @@ pub fn require_honest_majority(rule: &str, n: usize, f: usize) -> Result<()> {
     Ok(())
 }
 
+/// The most inputs a rule that holds n × n matrices (distances, Gram matrices, neighbour
+/// orders) takes: n² ≤ 2³⁰ values, 8 GiB, the limit of an input matrix
+/// ([`crate::data::input`]); beyond, the allocation aborts the process or the system kills
+/// it for memory.
+pub const MAX_PAIRWISE_N: usize = 1 << 15;
+
+/// Refuses more than [`MAX_PAIRWISE_N`] inputs to `rule`, which holds n × n matrices.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] naming the rule and the limit.
+pub fn require_pairwise_fits(rule: &str, n: usize) -> Result<()> {
+    if n > MAX_PAIRWISE_N {
+        return Err(Error::invalid(
+            "n",
+            n,
+            format!(
+                "{rule} holds n x n matrices: at most {MAX_PAIRWISE_N} inputs (n^2 <= 2^30 \
+                 values, 8 GiB)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Rejects ±∞ for rules that are undefined on it.
 ///
 /// # Errors
@@ -736,6 +760,47 @@ pub fn require_finite(rule: &str, x: UpdatesView<'_>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every rule and pre-aggregator that holds n × n matrices refuses MAX_PAIRWISE_N + 1
+    /// inputs up front (40 000 one-dimensional inputs to Krum aborted allocating 12.8 GB
+    /// under an 8 GB limit) and takes MAX_PAIRWISE_N, in both modes; the coordinate-wise rules
+    /// take more. Fails if a rule's `check_n` drops the limit (seen with Krum's).
+    #[test]
+    fn pairwise_rules_refuse_more_inputs_than_their_matrices_hold() {
+        let p = Params::new().with("f", 1.0);
+        let over = MAX_PAIRWISE_N + 1;
+        for compat in [Compat::Native, Compat::Byzfl] {
+            let pairwise = [
+                "krum",
+                "multi_krum",
+                "bulyan",
+                "caf",
+                "dnc",
+                "geometric_median",
+                "mda",
+                "smea",
+                "spectral",
+            ];
+            for name in pairwise {
+                // Rules ByzFL lacks are built natively only.
+                let Ok(rule) = build(name, &p, compat) else {
+                    assert_eq!(compat, Compat::Byzfl, "{name}");
+                    continue;
+                };
+                let e = rule.check_n(over).unwrap_err().to_string();
+                assert!(e.contains("n x n") && e.contains(name), "{name}: {e}");
+                assert!(rule.check_n(MAX_PAIRWISE_N).is_ok(), "{name}");
+            }
+            let nnm = build_pre("nnm", &p, compat).unwrap();
+            assert!(nnm.check_n(over).unwrap_err().to_string().contains("n x n"));
+            for name in ["average", "median", "trmean", "meamed", "centered_clipping"] {
+                assert!(
+                    build(name, &p, compat).unwrap().check_n(over).is_ok(),
+                    "{name}"
+                );
+            }
+        }
+    }
 
     /// `has_nan` finds one NaN (quiet or signalling, either sign) at every position of a
     /// vector that spans runs of 256 and a ragged last run, and nothing in one of ±0, ±∞ and

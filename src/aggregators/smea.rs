@@ -65,7 +65,7 @@ use super::linalg::{
     binomial, for_each_combination, subset_mean, sym_top, sym_top_value, symmetrize, Embedding,
 };
 use super::median::coordinate_median;
-use super::{require_honest_majority, AggContext, Aggregator};
+use super::{require_honest_majority, require_pairwise_fits, AggContext, Aggregator};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
 use crate::rng::SimRng;
@@ -203,6 +203,7 @@ impl Aggregator for Smea {
     }
 
     fn check_n(&self, n: usize) -> Result<()> {
+        require_pairwise_fits("smea", n)?;
         require_honest_majority("smea", n, self.f)
     }
 

@@ -51,7 +51,9 @@
 
 use super::far::{badly_scaled, tame};
 use super::linalg::{gram_about_majority, weighted_mean, Embedding};
-use super::{require_finite, require_honest_majority, AggContext, Aggregator};
+use super::{
+    require_finite, require_honest_majority, require_pairwise_fits, AggContext, Aggregator,
+};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
 use crate::{Error, Result};
@@ -267,6 +269,7 @@ impl Aggregator for Spectral {
     }
 
     fn check_n(&self, n: usize) -> Result<()> {
+        require_pairwise_fits("spectral", n)?;
         match self.budget {
             Budget::F(f) => require_honest_majority("spectral", n, f),
             Budget::Eps(_) => Ok(()),

@@ -215,6 +215,7 @@ impl Attack for MinMax {
         _cx: &mut AttackContext<'_>,
     ) -> Result<Updates> {
         require_attackers(f)?;
+        crate::aggregators::require_pairwise_fits("min_max", honest.n())?;
         let mean = byzfl_mean(honest);
         let dev = self.search.deviation("min_max", honest, &mean)?;
         let (a, c, q) = quadratic_terms(honest, &mean, &dev);
@@ -258,6 +259,20 @@ mod tests {
         assert!(g < 20.0 && 20.0 - g < 2e-5, "{g}");
         // Never feasible: γ_succ stays 0.
         assert_eq!(GammaSearch::default().search(|_| false), 0.0);
+    }
+
+    /// More honest vectors than an n × n matrix of distances holds are refused before any
+    /// work (40 000 one-dimensional vectors aborted the process under an 8 GB limit).
+    #[test]
+    fn too_many_honest_vectors_are_refused() {
+        let n = crate::aggregators::MAX_PAIRWISE_N + 1;
+        let h = Updates::new(nalgebra::DMatrix::zeros(1, n)).unwrap();
+        let mut rng = rng_from_seed(0);
+        let e = MinMax::new(GammaSearch::default())
+            .corrupt(h.view(), 1, &mut AttackContext::new(&mut rng))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("min_max holds n x n matrices"), "{e}");
     }
 
     #[test]

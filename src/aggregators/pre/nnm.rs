@@ -50,7 +50,7 @@
 
 use crate::aggregators::distances::{pairwise_sq_dists, pairwise_sq_dists_filling};
 use crate::aggregators::{
-    require_honest_majority, AggContext, Aggregator, FillLast, PreAggregator,
+    require_honest_majority, require_pairwise_fits, AggContext, Aggregator, FillLast, PreAggregator,
 };
 use crate::data::{all_finite, mean_without_overflow, with_scratch, Updates, UpdatesView};
 use crate::params::{Compat, Params, Spec};
@@ -186,6 +186,7 @@ impl PreAggregator for Nnm {
     }
 
     fn check_n(&self, n: usize) -> Result<()> {
+        require_pairwise_fits("nnm", n)?;
         match self.compat {
             Compat::Native => require_honest_majority("nnm", n, self.f),
             Compat::Byzfl if self.f >= n => Err(Error::too_few(
