@@ -116,30 +116,27 @@ fn scores_from_files() {
     ]);
     // Half of alpha per direction: 3.99 here against 4.13 one-sided.
     assert!(num(&rev2, "epsilon_lower") > 3.5 && rev2["mirrored"] == true);
-    std::fs::write(d.join("bad.txt"), "1\n2\nnope\n").unwrap();
-    fails_with(
-        &[
-            "audit",
-            "scores",
-            "--members",
-            d.join("bad.txt").to_str().unwrap(),
-            "--non-members",
-            o,
-        ],
-        "line 3",
-    );
+    let refused = |name: &str, text: &str, needle: &str| {
+        std::fs::write(d.join(name), text).unwrap();
+        let members = d.join(name);
+        fails_with(
+            &[
+                "audit",
+                "scores",
+                "--members",
+                members.to_str().unwrap(),
+                "--non-members",
+                o,
+            ],
+            needle,
+        );
+    };
+    refused("bad.txt", "1\n2\nnope\n", "line 3");
     // A table (ids and scores) is not one list of scores: refused, naming the first line
     // with several numbers. Fails if `read_scores` reads every number of the file again.
-    std::fs::write(d.join("table.txt"), "1\n0,2.5\n1,3.5\n").unwrap();
-    fails_with(
-        &[
-            "audit",
-            "scores",
-            "--members",
-            d.join("table.txt").to_str().unwrap(),
-            "--non-members",
-            o,
-        ],
+    refused(
+        "table.txt",
+        "1\n0,2.5\n1,3.5\n",
         "table.txt line 2: 2 numbers on a line of a file of several lines",
     );
     std::fs::remove_dir_all(&d).unwrap();

@@ -627,29 +627,22 @@ mod tests {
 
     /// Known answer: defaults (n = 50, f = 5, m = 10) at d = 10⁶ hold 8·(10⁶·(450 + 45 + 5 +
     /// 150) + 4·50²) = 5.20008e9 bytes per run, the figure the up-front check compares with
-    /// free memory; n = 10⁶ users (f = 10⁵) at d = 1 hold 8·((9·10⁶ + 9·10⁵ + 10⁵ + 3·10⁶) +
-    /// 4·10¹²) = 3.2000104e13, the n × n matrices almost all of it.
+    /// free memory; n = 30 000 users (f = 3 000) at d = 1 hold 8·((270 000 + 27 000 + 3 000 +
+    /// 90 000) + 4·9·10⁸) = 2.880312e10, the n × n matrices almost all of it.
     #[test]
     fn memory_estimate_known_answer() {
-        let model = PopulationConfig {
-            n: 50,
-            d: 1_000_000,
-            byzantine_fraction: 0.1,
-            records: RecordsPerUser::Fixed { m: 10 },
-            ..PopulationConfig::default()
-        }
-        .build()
-        .unwrap();
-        assert_eq!(bytes_per_run(&model), 5.20008e9);
-        let many = PopulationConfig {
-            n: 1_000_000,
-            d: 1,
-            byzantine_fraction: 0.1,
-            records: RecordsPerUser::Fixed { m: 10 },
-            ..PopulationConfig::default()
-        }
-        .build()
-        .unwrap();
-        assert_eq!(bytes_per_run(&many), 3.2000104e13);
+        let model = |n, d| {
+            PopulationConfig {
+                n,
+                d,
+                byzantine_fraction: 0.1,
+                records: RecordsPerUser::Fixed { m: 10 },
+                ..PopulationConfig::default()
+            }
+            .build()
+            .unwrap()
+        };
+        assert_eq!(bytes_per_run(&model(50, 1_000_000)), 5.20008e9);
+        assert_eq!(bytes_per_run(&model(30_000, 1)), 2.880312e10);
     }
 }
