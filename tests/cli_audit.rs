@@ -116,6 +116,24 @@ fn scores_from_files() {
     ]);
     // Half of alpha per direction: 3.99 here against 4.13 one-sided.
     assert!(num(&rev2, "epsilon_lower") > 3.5 && rev2["mirrored"] == true);
+    // Tiny levels in exponent form (δ = 1e-300 was printed in 302 characters, and the
+    // confidence 1 − 1e-300 as `1`).
+    let tiny = ok(&[
+        "audit",
+        "scores",
+        "--members",
+        i,
+        "--non-members",
+        o,
+        "--delta",
+        "1e-300",
+        "--alpha",
+        "1e-300",
+    ]);
+    assert!(
+        tiny.contains("with confidence 1 - 1e-300 (delta = 1e-300; 300 members"),
+        "{tiny}"
+    );
     let refused = |name: &str, text: &str, needle: &str| {
         std::fs::write(d.join(name), text).unwrap();
         let members = d.join(name);

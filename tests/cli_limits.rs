@@ -264,7 +264,7 @@ fn train_refuses_more_clients_than_examples_up_front() {
         );
     }
     // Enough examples, but n × n matrices of 4.9·10⁹ entries under Krum (killed for memory
-    // in round 1). Fails if the trainer's n² limit goes.
+    // in round 1). Fails if Krum's `check_n` drops the limit.
     refused_quickly(
         &[
             "train",
@@ -279,7 +279,7 @@ fn train_refuses_more_clients_than_examples_up_front() {
             "--data",
             "synthetic:classes=3,features=2,records=100000",
         ],
-        "at most 32768 clients",
+        "krum holds n x n matrices: at most 32768 inputs",
     );
 }
 

@@ -718,13 +718,10 @@ pub fn require_honest_majority(rule: &str, n: usize, f: usize) -> Result<()> {
     Ok(())
 }
 
-/// The most inputs a rule that holds n × n matrices (distances, Gram matrices, neighbour
-/// orders) takes: n² ≤ 2³⁰ values, 8 GiB, the limit of an input matrix
-/// ([`crate::data::input`]); beyond, the allocation aborts the process or the system kills
-/// it for memory.
-pub const MAX_PAIRWISE_N: usize = 1 << 15;
+pub use crate::data::population::MAX_PAIRWISE_N;
 
-/// Refuses more than [`MAX_PAIRWISE_N`] inputs to `rule`, which holds n × n matrices.
+/// Refuses more than [`MAX_PAIRWISE_N`] inputs to `rule`, which holds n × n matrices (n² ≤
+/// 2³⁰ values, the limit of one input matrix).
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] naming the rule and the limit.

@@ -1,7 +1,7 @@
 //! `lbounds audit`: empirical lower bounds on ε from membership tests — one operating point,
 //! a whole score curve, the Gaussian-DP route and one-run auditing.
 
-use super::{emit, json_line};
+use super::{emit, json_line, Num};
 use anyhow::Result;
 use clap::Subcommand;
 use lbounds::privacy::audit::epsilon::{self, Counts};
@@ -190,14 +190,14 @@ fn epsilon_cmd(a: EpsilonArgs) -> Result<()> {
             "epsilon >= {:.4} with confidence {} (delta = {})\n",
             e.epsilon_lower,
             confidence(a.alpha),
-            a.delta
+            Num(a.delta)
         );
         let _ = writeln!(
             t,
             "TPR >= {:.6}, FPR <= {:.6} (one-sided Clopper-Pearson, each at level {})",
             e.tpr_lower,
             e.fpr_upper,
-            small(e.level_per_bound)
+            Num(e.level_per_bound)
         );
         if let (Some(tnr), Some(fnr)) = (e.tnr_lower, e.fnr_upper) {
             let _ = writeln!(
@@ -256,8 +256,8 @@ fn scores(a: ScoresArgs) -> Result<()> {
         let mut t = format!(
             "epsilon >= {:.4} with confidence {} (delta = {}; {} members, {} non-members)\n",
             e.epsilon_lower,
-            1.0 - a.alpha,
-            a.delta,
+            confidence(a.alpha),
+            Num(a.delta),
             members.len(),
             non_members.len()
         );
@@ -288,7 +288,9 @@ fn scores(a: ScoresArgs) -> Result<()> {
                 let _ = writeln!(
                     t,
                     "Gaussian DP: mu >= {:.4}, so epsilon ~ {:.4} at delta = {} (an estimate: assumes the mechanism is exactly GDP)",
-                    g.mu_lower, g.epsilon, a.delta
+                    g.mu_lower,
+                    g.epsilon,
+                    Num(a.delta)
                 );
             }
             None => {
@@ -352,7 +354,13 @@ fn one_run_cmd(a: OneRunArgs) -> Result<()> {
     } else {
         format!(
             "epsilon >= {:.4} with confidence {} (delta = {}; {} of {} guesses right over {} canaries; p-value at epsilon = 0: {:.3e})\n",
-            r.epsilon_lower, a.confidence, a.delta, a.correct, a.guesses, a.canaries, r.p_value_at_zero
+            r.epsilon_lower,
+            Num(a.confidence),
+            Num(a.delta),
+            a.correct,
+            a.guesses,
+            a.canaries,
+            r.p_value_at_zero
         )
     };
     emit(&text)
@@ -412,16 +420,6 @@ fn read_scores(flag: &str, path: &Path) -> Result<Vec<f64>> {
         return Err(lbounds::Error::invalid(flag, path.display(), "holds no scores").into());
     }
     Ok(out)
-}
-
-/// A probability for the text output: in exponent form below 10⁻⁴ (f64's `Display` writes
-/// 1e-300 as 302 characters).
-fn small(p: f64) -> String {
-    if p != 0.0 && p.abs() < 1e-4 {
-        format!("{p:e}")
-    } else {
-        format!("{p}")
-    }
 }
 
 /// 1 − α, written as such where α is too small for the difference to show.

@@ -126,6 +126,12 @@ pub const MAX_ZIPF_SIZE: u64 = u32::MAX as u64;
 /// a config past it fails validation instead of aborting on allocation.
 pub const MAX_VALUES: u64 = 1 << 30;
 
+/// Largest number of users or inputs where something holds an n × n matrix (the
+/// distance-based rules' distances, Gram matrices and neighbour orders, the `min_max`
+/// attack): n² = [`MAX_VALUES`]. Beyond, the allocation aborts the process or the system
+/// kills it for memory (a million users at d = 1 did).
+pub const MAX_PAIRWISE_N: usize = 1 << 15;
+
 /// How many records each honest user holds.
 ///
 /// Serialised with a `kind` tag: `{"kind": "fixed", "m": 10}`, `{"kind": "zipf", "s": 1.5,
@@ -305,14 +311,13 @@ impl PopulationConfig {
                 ),
             ));
         }
-        // The distance-based rules hold n × n matrices (distances, Gram, orders).
-        if (n as u64).pow(2) > MAX_VALUES {
+        if n > MAX_PAIRWISE_N {
             return Err(Error::invalid(
                 "n",
                 n,
                 format!(
                     "the distance-based rules' n x n matrices would exceed the limit of \
-                     {MAX_VALUES} stored values (8 GiB): at most 32768 users"
+                     {MAX_VALUES} stored values (8 GiB): at most {MAX_PAIRWISE_N} users"
                 ),
             ));
         }

@@ -361,18 +361,9 @@ impl<'a> Trainer<'a> {
                 format!("n·d = {n}·{d} values exceed the limit of {MAX_VALUES} (8 GiB of f64)"),
             ));
         }
-        // The distance-based rules hold n × n matrices (70 000 clients under Krum were
-        // killed for memory in round 1).
-        if (n as u64).saturating_mul(n as u64) > MAX_VALUES {
-            return Err(Error::invalid(
-                "clients",
-                n,
-                format!(
-                    "the distance-based rules' n x n matrices would exceed the limit of \
-                     {MAX_VALUES} values (8 GiB of f64): at most 32768 clients"
-                ),
-            ));
-        }
+        // Rules (and `min_max`) that hold n × n matrices refuse n past
+        // `aggregators::MAX_PAIRWISE_N` here, before any round (70 000 clients under Krum
+        // were killed for memory in round 1).
         let pipeline = cfg.defence.build(cfg.compat)?;
         pipeline.check_n(n)?;
         let byzantine = match cfg.active_attack() {
