@@ -127,19 +127,29 @@ impl Error {
         }
     }
 
-    /// An [`Error::Unknown`] with the closest of `known` as suggestion (edit distance ≤ 3,
-    /// case-insensitive), so a typo gets a hint and a wild guess does not.
+    /// An [`Error::Unknown`] with the closest of `known` as suggestion (case-insensitive edit
+    /// distance at most a third of the name's length, 1 to 3, as rustc's suggestions), so a
+    /// typo gets a hint and a wild guess does not: `foo` is three edits from `inf` and from
+    /// `mda`, which say nothing about what was meant.
     pub fn unknown<'a>(what: &str, name: &str, known: impl IntoIterator<Item = &'a str>) -> Self {
         let lower = name.to_ascii_lowercase();
+        let reach = (lower.chars().count().max(3) / 3).min(3);
         // A name that is a prefix of a known one (`sign_flip`) counts as distance 1.
         let suggestion = known
             .into_iter()
             .map(|k| {
                 let kl = k.to_ascii_lowercase();
                 let prefix = lower.len() >= 3 && kl.starts_with(&lower);
-                (if prefix { 1 } else { levenshtein(&lower, &kl) }, k)
+                (
+                    if prefix {
+                        1
+                    } else {
+                        edit_distance(&lower, &kl)
+                    },
+                    k,
+                )
             })
-            .filter(|(dist, _)| *dist <= 3)
+            .filter(|(dist, _)| *dist <= reach)
             .min_by_key(|(dist, _)| *dist)
             .map(|(_, k)| k.to_string());
         Error::Unknown {
@@ -246,17 +256,26 @@ fn is_invisible_format(c: char) -> bool {
         | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
 }
 
-/// Edit distance between two short strings (names, keys), for suggestions.
-pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
+/// Edit distance between two short strings (names, keys), for suggestions: insertions,
+/// deletions, substitutions and transpositions of two neighbouring characters each count
+/// one (the optimal-string-alignment distance; F. J. Damerau, "A technique for computer
+/// detection and correction of spelling errors", Communications of the ACM 7(3), 1964),
+/// so `tua` is one edit from `tau`, as `medain` from `median`.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    // Rows i − 2, i − 1 and i of the table over prefixes of a and b.
+    let mut before: Vec<usize> = Vec::new();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
+    for i in 0..a.len() {
         let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
+        for j in 0..b.len() {
+            let sub = prev[j] + usize::from(a[i] != b[j]);
             cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+            if i > 0 && j > 0 && a[i] == b[j - 1] && a[i - 1] == b[j] {
+                cur[j + 1] = cur[j + 1].min(before[j - 1] + 1);
+            }
         }
-        prev = cur;
+        before = std::mem::replace(&mut prev, cur);
     }
     prev[b.len()]
 }
@@ -306,6 +325,18 @@ mod tests {
         );
         let e = Error::unknown("aggregator", "zzzzzzzz", ["median", "krum"]);
         assert_eq!(e.to_string(), "unknown aggregator `zzzzzzzz`");
+        // A short name gets a hint only one edit away: three edits replace all of `foo`.
+        let e = Error::unknown("attack", "foo", ["inf", "mimic"]);
+        assert_eq!(e.to_string(), "unknown attack `foo`");
+        let e = Error::unknown("column", "zz", ["a", "b", "y"]);
+        assert_eq!(e.to_string(), "unknown column `zz`");
+        let e = Error::unknown("aggregator", "krm", ["krum", "mda"]);
+        assert!(e.to_string().ends_with("(did you mean `krum`?)"), "{e}");
+        let e = Error::unknown("aggregator", "mutli_krum", ["multi_krum", "krum"]);
+        assert!(
+            e.to_string().ends_with("(did you mean `multi_krum`?)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -355,9 +386,15 @@ mod tests {
     }
 
     #[test]
-    fn levenshtein_known_answers() {
-        assert_eq!(levenshtein("kitten", "sitting"), 3);
-        assert_eq!(levenshtein("", "abc"), 3);
-        assert_eq!(levenshtein("same", "same"), 0);
+    fn edit_distance_known_answers() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+        // A transposition is one edit (two for Levenshtein's distance), once per pair.
+        assert_eq!(edit_distance("tua", "tau"), 1);
+        assert_eq!(edit_distance("medain", "median"), 1);
+        assert_eq!(edit_distance("ab", "ba"), 1);
+        assert_eq!(edit_distance("ca", "abc"), 3);
+        assert_eq!(edit_distance("foo", "inf"), 3);
     }
 }
