@@ -423,7 +423,7 @@ fn read_scores(flag: &str, path: &Path) -> Result<Vec<f64>> {
 }
 
 /// 1 − α, written as such where α is too small for the difference to show.
-fn confidence(alpha: f64) -> String {
+pub(super) fn confidence(alpha: f64) -> String {
     if alpha < 1e-4 {
         format!("1 - {alpha:e}")
     } else {

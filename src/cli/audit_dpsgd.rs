@@ -98,8 +98,8 @@ pub fn run(a: DpsgdArgs) -> Result<()> {
         let mut t = format!(
             "epsilon >= {:.4} with confidence {} (delta = {}); the accountant promises epsilon = {:.4}: {}\n",
             out.epsilon_lower,
-            1.0 - a.alpha,
-            a.delta,
+            super::audit::confidence(a.alpha),
+            super::Num(a.delta),
             out.epsilon,
             if out.verdict == "caught" {
                 "CAUGHT (the implementation leaks more than it claims)"

@@ -125,7 +125,7 @@ pub fn run(a: ExposureArgs) -> Result<()> {
                 let _ = writeln!(
                     t,
                     "training: {} steps of DP-SGD (sigma = {s:.4}, clip {}), epsilon = {eps:.4} at delta = {} (RDP); {}; train loss {:.4} nats/token",
-                    o.steps, a.clip, a.delta, o.training, o.train_loss
+                    o.steps, super::Num(a.clip), super::Num(a.delta), o.training, o.train_loss
                 );
             }
             _ => {

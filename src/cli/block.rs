@@ -246,7 +246,11 @@ fn table(
     let mut t = format!(
         "task blocking (MLAC, lambda = {}, K = {} inner steps at lr {}, {} outer steps); \
          adversary: {} random-search configurations; mean ± 95% CI over {replicates} replicates\n",
-        p0.mlac.lambda, p0.mlac.inner_steps, p0.mlac.inner_lr, p0.mlac.steps, p0.configs
+        super::Num(p0.mlac.lambda),
+        p0.mlac.inner_steps,
+        super::Num(p0.mlac.inner_lr),
+        p0.mlac.steps,
+        p0.configs
     );
     for (i, p) in points.iter().enumerate() {
         let reps: Vec<&BlockReport> = reports

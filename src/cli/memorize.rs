@@ -311,8 +311,12 @@ fn table(base: &MemorizeConfig, out: &[Level], a: &MemorizeArgs) -> String {
         let r = &l.report;
         let level = match (r.epsilon, r.noise_multiplier) {
             (Some(e), Some(s)) => format!(
-                "DP-SGD eps = {e} (delta = {}, sigma = {s:.3}, {} full-batch steps, clip {})",
-                a.delta, l.report.epochs, a.clip
+                "DP-SGD eps = {} (delta = {}, sigma = {:.3}, {} full-batch steps, clip {})",
+                super::Num(e),
+                super::Num(a.delta),
+                super::Num(s),
+                l.report.epochs,
+                super::Num(a.clip)
             ),
             _ => "no DP".to_string(),
         };

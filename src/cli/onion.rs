@@ -232,8 +232,8 @@ fn table(r: &OnionReport, p: &OnionPoint) -> String {
         r.trained,
         r.cached,
         p.attack.name(),
-        p.fpr,
-        p.level
+        super::Num(p.fpr),
+        super::Num(p.level)
     );
     let l = &r.layer0;
     let _ = writeln!(

@@ -925,8 +925,8 @@ fn mean_of_input(a: &MeanArgs, path: &std::path::Path) -> Result<()> {
             x.n(),
             x.d(),
             path.display(),
-            a.range,
-            a.delta,
+            Num(a.range),
+            Num(a.delta),
             a.pop.seed
         );
     }
@@ -972,7 +972,7 @@ fn mean_table(
     let _ = writeln!(
         s,
         "lbounds privacy mean: {} users x {} records = N = {} Gaussian records (sigma = {}), d = {}, delta = {}, known range ||mu|| <= {}, {} replicates, seed {}",
-        first.users, a.pop.records, first.records, a.pop.sigma, a.pop.d, a.delta, a.range, reps, a.pop.seed
+        first.users, a.pop.records, first.records, Num(a.pop.sigma), a.pop.d, Num(a.delta), Num(a.range), reps, a.pop.seed
     );
     let _ = writeln!(
         s,
@@ -1064,12 +1064,12 @@ fn sgd(mut a: SgdArgs) -> Result<()> {
             "lbounds privacy sgd: {:?} regression on N = {ex} records (d = {}), q = {}, {} epochs x {} steps, clip C = {}, lr = {}, delta = {}, {} replicates, seed {}",
             a.model,
             a.pop.d,
-            a.sampling_rate,
+            super::Num(a.sampling_rate),
             a.epochs,
             points[0].sgd.steps_per_epoch(),
-            a.clip,
-            a.learning_rate,
-            a.delta,
+            super::Num(a.clip),
+            super::Num(a.learning_rate),
+            super::Num(a.delta),
             reps,
             a.pop.seed
         );

@@ -476,8 +476,8 @@ fn table(
         sizes.iter().max().unwrap_or(&0),
         a.rounds,
         a.batch,
-        a.lr,
-        a.momentum,
+        super::Num(a.lr),
+        super::Num(a.momentum),
     );
     let _ = writeln!(
         s,

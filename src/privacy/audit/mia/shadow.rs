@@ -339,14 +339,14 @@ pub fn train(
                     *g += normal.sample(&mut noise_rng);
                 }
                 step(&mut theta, &grad, 1.0 / n_bar);
-                check_finite(&theta, index)?;
+                check_finite(&theta, index, cfg.lr, Some(sigma * dp.clip))?;
             }
         }
         None if cfg.batch == 0 || cfg.batch >= train.len() => {
             for _ in 0..cfg.epochs {
                 model.loss_grad(&theta, train.batch(), &mut grad)?;
                 step(&mut theta, &grad, 1.0);
-                check_finite(&theta, index)?;
+                check_finite(&theta, index, cfg.lr, None)?;
             }
         }
         None => {
@@ -365,28 +365,54 @@ pub fn train(
                     step(&mut theta, &grad, 1.0);
                     start = end;
                 }
-                check_finite(&theta, index)?;
+                check_finite(&theta, index, cfg.lr, None)?;
             }
         }
     }
     Ok(theta)
 }
 
-fn check_finite(theta: &[f64], index: u32) -> Result<()> {
+/// An error naming the learning rate `lr` (and, under DP, the noise's standard deviation
+/// σC, the other way a step can overflow) unless every parameter of model `index` is finite.
+fn check_finite(theta: &[f64], index: u32, lr: f64, noise_std: Option<f64>) -> Result<()> {
     if theta.iter().all(|v| v.is_finite()) {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            "learning rate",
-            format!("model {index}"),
-            "training diverged (parameters became non-finite); lower the learning rate",
-        ))
+        return Ok(());
     }
+    let cause = match noise_std {
+        Some(s) => format!(
+            " under DP noise of standard deviation {s:.3e} (noise multiplier × clip norm); \
+             lower the learning rate or the clip norm"
+        ),
+        None => "; lower the learning rate".into(),
+    };
+    Err(Error::invalid(
+        "learning rate",
+        lr,
+        format!("model {index}: training diverged (parameters became non-finite){cause}"),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn divergence_names_the_dp_noise_when_there_is_some() {
+        let bad = [1.0, f64::INFINITY];
+        assert!(check_finite(&[1.0, 2.0], 0, 0.2, Some(1e301)).is_ok());
+        let plain = check_finite(&bad, 3, 0.2, None).unwrap_err().to_string();
+        assert!(plain.contains("model 3: training diverged"), "{plain}");
+        assert!(plain.ends_with("; lower the learning rate"), "{plain}");
+        // With DP, a clip norm of 1e300 overflows the step at any learning rate.
+        let dp = check_finite(&bad, 3, 0.2, Some(3.7e301))
+            .unwrap_err()
+            .to_string();
+        assert!(dp.contains("standard deviation 3.700e301"), "{dp}");
+        assert!(
+            dp.ends_with("lower the learning rate or the clip norm"),
+            "{dp}"
+        );
+    }
 
     #[test]
     fn hex_row_packs_four_records_per_digit() {
