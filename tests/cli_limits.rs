@@ -415,6 +415,33 @@ fn privacy_outputs_at_the_ends_of_f64() {
     );
 }
 
+/// Headers echo the user's floats in exponent form at the ends of f64: `train --lr 1e308`
+/// printed the learning rate in 309 digits, `privacy mean --delta 1e-300` δ in 302.
+#[test]
+fn headers_echo_extreme_floats_briefly() {
+    let out = ok(&["train", "--lr", "1e308", "--rounds", "1"]);
+    assert!(
+        out.lines()
+            .next()
+            .unwrap()
+            .contains("lr 1e308, momentum 0.9"),
+        "{out}"
+    );
+    assert!(out.lines().all(|l| l.len() < 300), "{out}");
+    let out = ok(&[
+        "privacy",
+        "mean",
+        "--delta",
+        "1e-300",
+        "--replicates",
+        "1",
+        "--records",
+        "5",
+    ]);
+    assert!(out.contains("delta = 1e-300"), "{out}");
+    assert!(out.lines().all(|l| l.len() < 400), "{out}");
+}
+
 /// ALIE on honest vectors near f64::MAX, whose sums overflow: all equal to 10³⁰⁸ it sends
 /// 10³⁰⁸ (it sent +∞), and where ḡ + 1.5σ truly passes f64::MAX it sends +∞. Fails without
 /// the recomputation of overflowed coordinates in `attacks::a_little_is_enough`.
