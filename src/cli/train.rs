@@ -51,8 +51,9 @@ pub struct Args {
     #[arg(long, default_value = "digits")]
     data: String,
     /// CSV column assigning rows to clients (name or 1-based position): honest client i owns
-    /// the rows whose id is i; ids n-f..n-1 are Byzantine (their rows unused). Without it,
-    /// rows are split into train/test and partitioned (--partition).
+    /// the rows whose id is i; ids n-f..n-1 are Byzantine (their rows unused). Ids are
+    /// integers 0, 1, ...; a column of names (alice, bob) numbers them by first appearance.
+    /// Without it, rows are split into train/test and partitioned (--partition).
     #[arg(long, value_name = "NAME")]
     client_column: Option<String>,
     /// CSV label column (name or 1-based position); default: the last column.

@@ -12,10 +12,11 @@
 //!   an integer ≥ 0; there are K = (largest label) + 1 classes, at least two distinct labels
 //!   must occur and K ≤ [`MAX_CLASSES`]. For regression any finite number.
 //! - **Client column** (optional): assigns each row to a client. When every client cell is a
-//!   non-negative integer below 2³² (`3`, `3.0`), the ids are those integers. Otherwise every
-//!   distinct cell is a name and the clients are numbered 0, 1, … in order of first appearance
-//!   (a column `alice, bob, alice, carol` gives ids 0, 1, 0, 2; a cell `7` among names is just
-//!   one more name).
+//!   number, the ids are those numbers, each of which must be an integer in 0..=2³² − 1 (`3`,
+//!   `3.0`; a cell `2.5`, `-1` or `1e300` is refused, naming its line, rather than turning the
+//!   column into names, which would renumber every client). Otherwise every distinct cell is a
+//!   name and the clients are numbered 0, 1, … in order of first appearance (a column `alice,
+//!   bob, alice, carol` gives ids 0, 1, 0, 2; a cell `7` among names is just one more name).
 //! - **Features**: every other column, in file order; each cell a finite number.
 //!
 //! Errors name the file, the line and the column (number and header name): a non-numeric or
@@ -86,7 +87,8 @@ pub fn read_examples<R: BufRead>(reader: R, source: &str, spec: &CsvSpec) -> Res
     let mut labels: Vec<f64> = Vec::new();
     let mut client_rows: Vec<usize> = Vec::new();
     let mut client_names: HashMap<String, usize> = HashMap::new();
-    let mut client_values: Vec<Option<usize>> = Vec::new();
+    // Each distinct client cell in order of first appearance, and where it first appears.
+    let mut client_cells: Vec<(String, u64)> = Vec::new();
     while let Some((lineno, line)) = lines.next_line(false)? {
         let line = line.expect("invariant: next_line(false) returns text");
         if names.is_none() && layout.is_none() && is_header(line) {
@@ -115,7 +117,7 @@ pub fn read_examples<R: BufRead>(reader: R, source: &str, spec: &CsvSpec) -> Res
             if Some(col) == lay.client {
                 let next = client_names.len();
                 let id = *client_names.entry(field.to_string()).or_insert_with(|| {
-                    client_values.push(integer_id(field));
+                    client_cells.push((field.to_string(), lineno));
                     next
                 });
                 client_rows.push(id);
@@ -194,16 +196,32 @@ pub fn read_examples<R: BufRead>(reader: R, source: &str, spec: &CsvSpec) -> Res
     };
     let x = DMatrix::from_vec(lay.features, n, features);
     let examples = Examples::new(x, labels, task)?;
-    let clients = lay.client.map(|_| {
-        if client_values.iter().all(Option::is_some) {
-            client_rows
-                .iter()
-                .map(|&i| client_values[i].expect("invariant: all are integers"))
-                .collect()
-        } else {
-            client_rows
+    let clients = match lay.client {
+        None => None,
+        Some(col) => {
+            let numbers = client_cells.iter().all(|(c, _)| c.parse::<f64>().is_ok());
+            let ids: Option<Vec<usize>> = client_cells.iter().map(|(c, _)| integer_id(c)).collect();
+            if let Some(ids) = ids {
+                Some(client_rows.iter().map(|&i| ids[i]).collect())
+            } else if numbers {
+                let (name, line) = client_cells
+                    .iter()
+                    .find(|(c, _)| integer_id(c).is_none())
+                    .expect("invariant: some cell is not an id");
+                return Err(Error::Parse {
+                    what: lay.at(source, *line, col),
+                    reason: format!(
+                        "client `{}` is not an id: a column of numbers gives the client ids, \
+                         integers 0..={MAX_CLIENT_ID} (name the clients, e.g. `c7`, to number \
+                         them by first appearance instead)",
+                        printable(name)
+                    ),
+                });
+            } else {
+                Some(client_rows)
+            }
         }
-    });
+    };
     Ok(Dataset { examples, clients })
 }
 
@@ -359,6 +377,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.clients, Some(vec![0, 1, 0, 2]));
+        // A number that is not an id, among ids, is refused where it stands: read as names,
+        // the column `3, 0, 2.5` would have made client 3 client 0, and 0 client 1.
+        for (cell, line) in [("2.5", 4), ("-1", 4), ("1e300", 4), ("nan", 4)] {
+            let text = format!("c,x,y\n3,1,0\n0,1,1\n{cell},2,1\n");
+            let e = read(&text, &spec(None, Some("c"))).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!(
+                    "d.csv line {line}, column 1 (`c`): client `{cell}` is not an id"
+                )),
+                "{e}"
+            );
+        }
         // No header: positions only; regression targets.
         let d = read(
             "1,2,0.5\n3,4,-1.25\n",
