@@ -406,12 +406,12 @@ fn federation(
         }
         other => other?,
     };
-    let (examples, client_ids) = (data.examples, data.clients);
+    let (examples, client_ids, names) = (data.examples, data.clients, data.client_names);
     let features = examples.features();
     let task = examples.task();
     match client_ids {
         Some(ids) => {
-            let parts = assigned(&ids, honest, n)?;
+            let parts = assigned(&ids, names.as_deref(), honest, n)?;
             Ok(Federation {
                 clients: parts.iter().map(|p| examples.select(p)).collect(),
                 test: None,

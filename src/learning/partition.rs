@@ -511,16 +511,34 @@ fn check_nonempty(scheme: &Partition, parts: &[Vec<usize>], n: usize) -> Result<
 /// whose client id is i, in row order; rows of ids `honest..n` belong to Byzantine clients and
 /// are unused.
 ///
+/// `names`, when the column held names rather than integer ids, gives the name of each id
+/// (ids numbered by first appearance), for the errors.
+///
 /// # Errors
-/// [`Error::InvalidParameter`] for an id ≥ n (naming the row) and for an honest client without
-/// rows (naming the client).
-pub fn assigned(clients: &[usize], honest: usize, n: usize) -> Result<Vec<Vec<usize>>> {
+/// [`Error::InvalidParameter`] for an id ≥ n (naming the row, and the cell for a name) and for
+/// an honest client without rows (naming the client).
+pub fn assigned(
+    clients: &[usize],
+    names: Option<&[String]>,
+    honest: usize,
+    n: usize,
+) -> Result<Vec<Vec<usize>>> {
     if let Some((row, &c)) = clients.iter().enumerate().find(|&(_, &c)| c >= n) {
+        let (value, client) = match names.and_then(|names| names.get(c)) {
+            Some(name) => {
+                let name = crate::error::printable(name);
+                (
+                    name.clone(),
+                    format!("`{name}`, client {c} by first appearance,"),
+                )
+            }
+            None => (c.to_string(), format!("client {c}")),
+        };
         return Err(Error::invalid(
             "client column",
-            c,
+            value,
             format!(
-                "row {} names client {c}, and there are {n} clients (ids 0..{})",
+                "data row {} names {client} and there are {n} clients (ids 0..{})",
                 row + 1,
                 n.saturating_sub(1)
             ),
@@ -856,15 +874,24 @@ mod tests {
 
     #[test]
     fn assigned_from_a_client_column() {
-        let p = assigned(&[1, 0, 2, 1, 3], 2, 4).unwrap();
+        let p = assigned(&[1, 0, 2, 1, 3], None, 2, 4).unwrap();
         assert_eq!(p, vec![vec![1], vec![0, 3]]);
-        let e = assigned(&[1, 0, 4], 2, 4).unwrap_err().to_string();
-        assert!(e.contains("row 3") && e.contains("client 4"), "{e}");
-        let e = assigned(&[1, 1, 2], 2, 4).unwrap_err().to_string();
+        let e = assigned(&[1, 0, 4], None, 2, 4).unwrap_err().to_string();
+        assert!(e.contains("data row 3 names client 4 and"), "{e}");
+        // A column of names: the error names the cell, not only its number.
+        let names: Vec<String> = ["bob", "alice", "carol"].map(String::from).to_vec();
+        let e = assigned(&[0, 1, 0, 2], Some(&names), 2, 2)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`client column` = carol: data row 4 names `carol`, client 2 by first"),
+            "{e}"
+        );
+        let e = assigned(&[1, 1, 2], None, 2, 4).unwrap_err().to_string();
         assert!(e.contains("honest client 0 has no rows"), "{e}");
         // More honest clients than rows: the first without rows is named, and no list per
         // client is allocated (fails, aborting on the allocation, if the lists come first).
-        let e = assigned(&[0, 1, 1, 3], usize::MAX - 1, usize::MAX)
+        let e = assigned(&[0, 1, 1, 3], None, usize::MAX - 1, usize::MAX)
             .unwrap_err()
             .to_string();
         assert!(e.contains("honest client 2 has no rows"), "{e}");

@@ -52,6 +52,9 @@ pub struct Dataset {
     pub examples: Examples,
     /// The client id of each row (same order), when the data names its clients.
     pub clients: Option<Vec<usize>>,
+    /// The name of each client id (index = id) when the client column held names, numbered
+    /// by first appearance; `None` for integer ids (the id is the cell) or no client column.
+    pub client_names: Option<Vec<String>>,
 }
 
 /// Reads the CSV file at `path` (see the [module docs](self)).
@@ -196,6 +199,7 @@ pub fn read_examples<R: BufRead>(reader: R, source: &str, spec: &CsvSpec) -> Res
     };
     let x = DMatrix::from_vec(lay.features, n, features);
     let examples = Examples::new(x, labels, task)?;
+    let mut client_names_by_id = None;
     let clients = match lay.client {
         None => None,
         Some(col) => {
@@ -218,11 +222,16 @@ pub fn read_examples<R: BufRead>(reader: R, source: &str, spec: &CsvSpec) -> Res
                     ),
                 });
             } else {
+                client_names_by_id = Some(client_cells.into_iter().map(|(c, _)| c).collect());
                 Some(client_rows)
             }
         }
     };
-    Ok(Dataset { examples, clients })
+    Ok(Dataset {
+        examples,
+        clients,
+        client_names: client_names_by_id,
+    })
 }
 
 /// A client cell that is a non-negative integer below 2³², as an id.
@@ -370,6 +379,7 @@ mod tests {
         // Integer ids are kept as given (not renumbered by first appearance).
         let d = read("c,x,y\n2,1,0\n0,1,1\n", &spec(None, Some("c"))).unwrap();
         assert_eq!(d.clients, Some(vec![2, 0]));
+        assert_eq!(d.client_names, None);
         // Names are numbered in order of first appearance.
         let d = read(
             "c,x,y\nbob,1,0\nalice,1,1\nbob,2,1\n7,3,0\n",
@@ -377,6 +387,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.clients, Some(vec![0, 1, 0, 2]));
+        assert_eq!(
+            d.client_names,
+            Some(["bob", "alice", "7"].map(String::from).to_vec())
+        );
         // A number that is not an id, among ids, is refused where it stands: read as names,
         // the column `3, 0, 2.5` would have made client 3 client 0, and 0 client 1.
         for cell in ["2.5", "-1", "1e300", "nan"] {

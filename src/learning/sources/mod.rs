@@ -126,6 +126,7 @@ impl DataSource {
         Ok(Dataset {
             examples,
             clients: None,
+            client_names: None,
         })
     }
 }
