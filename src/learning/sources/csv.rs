@@ -199,38 +199,39 @@ pub fn read_examples<R: BufRead>(reader: R, source: &str, spec: &CsvSpec) -> Res
     };
     let x = DMatrix::from_vec(lay.features, n, features);
     let examples = Examples::new(x, labels, task)?;
-    let mut client_names_by_id = None;
-    let clients = match lay.client {
-        None => None,
+    let (clients, client_names) = match lay.client {
+        None => (None, None),
         Some(col) => {
-            let numbers = client_cells.iter().all(|(c, _)| c.parse::<f64>().is_ok());
-            let ids: Option<Vec<usize>> = client_cells.iter().map(|(c, _)| integer_id(c)).collect();
-            if let Some(ids) = ids {
-                Some(client_rows.iter().map(|&i| ids[i]).collect())
-            } else if numbers {
-                let (name, line) = client_cells
-                    .iter()
-                    .find(|(c, _)| integer_id(c).is_none())
-                    .expect("invariant: some cell is not an id");
-                return Err(Error::Parse {
-                    what: lay.at(source, *line, col),
-                    reason: format!(
-                        "client `{}` is not an id: a column of numbers gives the client ids, \
-                         integers 0..={MAX_CLIENT_ID} (name the clients, e.g. `c7`, to number \
-                         them by first appearance instead)",
-                        printable(name)
-                    ),
-                });
-            } else {
-                client_names_by_id = Some(client_cells.into_iter().map(|(c, _)| c).collect());
-                Some(client_rows)
+            let ids: Vec<Option<usize>> = client_cells.iter().map(|(c, _)| integer_id(c)).collect();
+            match ids.iter().position(Option::is_none) {
+                None => {
+                    // Every cell is an id.
+                    let ids: Vec<usize> = ids.into_iter().flatten().collect();
+                    (Some(client_rows.iter().map(|&i| ids[i]).collect()), None)
+                }
+                Some(k) if client_cells.iter().all(|(c, _)| c.parse::<f64>().is_ok()) => {
+                    let (name, line) = &client_cells[k];
+                    return Err(Error::Parse {
+                        what: lay.at(source, *line, col),
+                        reason: format!(
+                            "client `{}` is not an id: a column of numbers gives the client \
+                             ids, integers 0..={MAX_CLIENT_ID} (name the clients, e.g. `c7`, to \
+                             number them by first appearance instead)",
+                            printable(name)
+                        ),
+                    });
+                }
+                Some(_) => (
+                    Some(client_rows),
+                    Some(client_cells.into_iter().map(|(c, _)| c).collect()),
+                ),
             }
         }
     };
     Ok(Dataset {
         examples,
         clients,
-        client_names: client_names_by_id,
+        client_names,
     })
 }
 
