@@ -371,3 +371,58 @@ fn divergence_is_reported_not_crashed() {
     assert_eq!(recs[0]["status"], "diverged");
     assert_eq!(recs[0]["round"], 1);
 }
+
+/// A run whose logits and gradient norms overflow (features of 1e300: the logistic model's
+/// weight reaches −4e297, its gradients stay finite and training goes on) reports what it
+/// measured as +∞: "inf" in the table's test-loss and G² columns and the string `"inf"` in
+/// the JSON records, where NaN had shown as "-" and +∞ as `null`, which read as "not
+/// measured" (and a `null` G² would not load into `lbounds plot`). Mutation checked: the
+/// plain f64 fields (`null`) and the table's "-" for +∞ fail it.
+#[test]
+fn overflowed_measurements_read_inf() {
+    let d = dir("overflow");
+    let csv = d.join("big.csv");
+    let mut text = String::from("a,b,y\n");
+    for i in 0..40 {
+        let sign = if i % 3 == 0 { -1.0 } else { 1.0 };
+        text.push_str(&format!(
+            "{},{},{}\n",
+            sign * 1e300 * (1.0 + i as f64 / 40.0),
+            i % 5,
+            i % 2
+        ));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let c = csv.to_str().unwrap();
+    let args = [
+        "train",
+        "--data",
+        c,
+        "--model",
+        "logistic",
+        "--clients",
+        "4",
+        "--byzantine-count",
+        "0",
+        "--rounds",
+        "3",
+        "--rule",
+        "average",
+    ];
+    let table = ok(&args);
+    let row = table.lines().find(|l| l.starts_with("average")).unwrap();
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        (cols[2], cols[4], cols[5]),
+        ("inf", "inf", "inf"),
+        "{table}"
+    );
+    let mut json = args.to_vec();
+    json.push("--json");
+    let recs = records(&ok(&json));
+    let eval = &recs.last().unwrap()["eval"];
+    for key in ["test_loss", "honest_loss", "g2", "grad_norm_sq"] {
+        assert_eq!(eval[key], "inf", "{key}: {eval}");
+    }
+    std::fs::remove_dir_all(d).ok();
+}

@@ -164,7 +164,9 @@ pub struct Args {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Print one JSON object per round (JSON Lines) instead of the table.
+    /// Print one JSON object per round (JSON Lines) instead of the table. A measurement that
+    /// overflowed f64 (a loss, G², ‖∇F_H‖², κ̂) is the string "inf"; one that is undefined
+    /// (NaN) is null.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -503,6 +505,7 @@ fn table(
     };
     let sci = |v: Option<f64>, w: usize| match v {
         Some(x) if x.is_finite() => format!("{x:>w$.3e}"),
+        Some(x) if x == f64::INFINITY => format!("{:>w$}", "inf"),
         _ => format!("{:>w$}", "-"),
     };
     for (label, sum) in rows {

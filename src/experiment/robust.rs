@@ -66,8 +66,9 @@ impl Streams {
     }
 }
 
-/// `serde` form of κ̂: a number, or the string `"inf"` for +∞ (JSON has no infinity; a
-/// `null` would read as "missing").
+/// `serde` form of κ̂ and of other measurements that can overflow to +∞ (a training
+/// run's losses, G², ‖∇F_H‖²): a number, or the string `"inf"` for +∞ (JSON has no
+/// infinity; a `null` would read as "missing").
 pub mod extended_real {
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -100,6 +101,33 @@ pub mod extended_real {
             Num::S(s) => Err(serde::de::Error::custom(format!(
                 "expected a number or \"inf\", got {s:?}"
             ))),
+        }
+    }
+
+    /// The same for an optional value: `null` (also what a NaN is written as) reads as
+    /// absent.
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Writes `None` as `null`, a value as [`super::serialize`] does.
+        ///
+        /// # Errors
+        /// Those of the serializer.
+        pub fn serialize<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+            match x {
+                Some(x) => super::serialize(x, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        /// Reads `null`, a number or `"inf"`.
+        ///
+        /// # Errors
+        /// Any other string.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+            #[derive(Deserialize)]
+            struct Wrapped(#[serde(deserialize_with = "super::deserialize")] f64);
+            Ok(Option::<Wrapped>::deserialize(d)?.map(|w| w.0))
         }
     }
 }

@@ -115,12 +115,17 @@ pub struct DpRobustRecord {
 /// What a `train` run's last evaluation measured, as stored (the fields the figures use).
 #[derive(Clone, Debug, Deserialize)]
 pub struct TrainEvalOutput {
-    /// ‖∇F_H(θ)‖² at the evaluated model.
+    /// ‖∇F_H(θ)‖² at the evaluated model (`"inf"` where it overflowed).
+    #[serde(deserialize_with = "crate::experiment::robust::extended_real::deserialize")]
     pub grad_norm_sq: f64,
-    /// G²(θ), the honest users' measured heterogeneity there.
+    /// G²(θ), the honest users' measured heterogeneity there (`"inf"` where it overflowed).
+    #[serde(deserialize_with = "crate::experiment::robust::extended_real::deserialize")]
     pub g2: f64,
     /// B2's floor f·G²/(n − 2f) at that G² (where its hypotheses hold).
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::experiment::robust::extended_real::option::deserialize"
+    )]
     pub floor_b2: Option<f64>,
 }
 
@@ -414,5 +419,26 @@ mod tests {
         let e = load(&p).unwrap_err().to_string();
         assert!(e.contains("r.jsonl line 1"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A training run's measurements that overflowed are stored as `"inf"` (JSON has no
+    /// infinity) and load as +∞; a number and an absent floor load as themselves. Mutation
+    /// checked: plain `f64` fields refuse the string.
+    #[test]
+    fn overflowed_train_measurements_load_as_infinity() {
+        let eval: TrainEvalOutput =
+            serde_json::from_str(r#"{"grad_norm_sq":"inf","g2":"inf","floor_b2":"inf"}"#).unwrap();
+        assert_eq!(
+            (eval.grad_norm_sq, eval.g2, eval.floor_b2),
+            (f64::INFINITY, f64::INFINITY, Some(f64::INFINITY))
+        );
+        let eval: TrainEvalOutput = serde_json::from_str(r#"{"grad_norm_sq":0.5,"g2":2}"#).unwrap();
+        assert_eq!(
+            (eval.grad_norm_sq, eval.g2, eval.floor_b2),
+            (0.5, 2.0, None)
+        );
+        let eval: TrainEvalOutput =
+            serde_json::from_str(r#"{"grad_norm_sq":0.5,"g2":2,"floor_b2":null}"#).unwrap();
+        assert_eq!(eval.floor_b2, None);
     }
 }

@@ -148,7 +148,17 @@ impl Head {
             }
             Head::Logistic => {
                 let v = z[0];
-                let loss = v.max(0.0) + (-v.abs()).exp().ln_1p() - y * v;
+                let loss = if v.is_infinite() {
+                    // The formula's ∞ − ∞ or 0·∞ (a logit that overflowed): its limit, 0 on
+                    // the label's side and ∞ on the other (labels are 0 or 1).
+                    if (v > 0.0) == (y == 1.0) {
+                        0.0
+                    } else {
+                        f64::INFINITY
+                    }
+                } else {
+                    v.max(0.0) + (-v.abs()).exp().ln_1p() - y * v
+                };
                 if grad {
                     z[0] = sigmoid(v) - y;
                 }
@@ -158,6 +168,17 @@ impl Head {
                 let label = y as usize;
                 let z_y = z[label];
                 let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                // A logit that overflowed to +∞ makes the formula below ∞ − ∞; its limit is
+                // 0 where the label's logit alone is +∞ and ∞ where the label's is finite.
+                // Two at +∞ (or a NaN) leave the loss undefined: NaN, as the formula gives.
+                let limit =
+                    (m == f64::INFINITY && !z.iter().any(|v| v.is_nan())).then(|| {
+                        match z.iter().filter(|&&v| v == f64::INFINITY).count() {
+                            1 if z_y == f64::INFINITY => 0.0,
+                            _ if z_y != f64::INFINITY => f64::INFINITY,
+                            _ => f64::NAN,
+                        }
+                    });
                 let s = if grad {
                     // Each e^{zₖ − m} once: kept in z, then normalised into the gradient.
                     let mut s = 0.0;
@@ -171,7 +192,7 @@ impl Head {
                 } else {
                     z.iter().map(|&v| (v - m).exp()).sum()
                 };
-                m + s.ln() - z_y
+                limit.unwrap_or(m + s.ln() - z_y)
             }
         }
     }

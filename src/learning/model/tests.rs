@@ -370,6 +370,49 @@ fn losses_are_stable_for_huge_logits() {
     assert_eq!(&g[3..], &[1.0, -1.0, 0.0]);
 }
 
+/// Logits that overflowed to ±∞ (parameters grown to 1e297 on features of 1e300) get the
+/// loss's limit, not the formula's ∞ − ∞: binary cross-entropy 0 on the label's side and ∞
+/// on the other, cross-entropy 0 where the label's logit alone is +∞ and ∞ where the label's
+/// is finite; two logits at +∞ leave it undefined (NaN). The test loss of such a run was
+/// printed as "-" (NaN) instead of "inf". Mutation checked: without the limits, BCE(+∞, 1),
+/// BCE(±∞, 0) and the cross-entropy with the label's logit at +∞ are NaN and fail.
+#[test]
+fn losses_at_infinite_logits_are_their_limits() {
+    let inf = f64::INFINITY;
+    let logistic = ModelSpec::Logistic
+        .build(1, Task::Classification { classes: 2 })
+        .unwrap();
+    let x = DMatrix::from_column_slice(1, 1, &[1.0]);
+    for (logit, label, want) in [
+        (inf, 1.0, 0.0),
+        (inf, 0.0, inf),
+        (-inf, 1.0, inf),
+        (-inf, 0.0, 0.0),
+    ] {
+        let got = logistic.loss(&[0.0, logit], batch(&x, &[label])).unwrap();
+        assert_eq!(got, want, "logit {logit}, label {label}");
+    }
+    let softmax = ModelSpec::Softmax
+        .build(1, Task::Classification { classes: 3 })
+        .unwrap();
+    // θ = (W, b) with W = 0: the logits are the biases.
+    let loss = |logits: [f64; 3], label: f64| {
+        let theta = [0.0, 0.0, 0.0, logits[0], logits[1], logits[2]];
+        softmax.loss(&theta, batch(&x, &[label])).unwrap()
+    };
+    assert_eq!(loss([inf, 0.0, -3.0], 0.0), 0.0);
+    assert_eq!(loss([inf, 0.0, -3.0], 1.0), inf);
+    assert_eq!(loss([inf, 0.0, -inf], 2.0), inf);
+    assert!(loss([inf, inf, 0.0], 0.0).is_nan());
+    assert_eq!(loss([inf, inf, 0.0], 2.0), inf);
+    assert!(loss([inf, f64::NAN, 0.0], 0.0).is_nan());
+    // Finite logits keep the formula's bits.
+    assert_eq!(
+        loss([2.0, 0.5, -1.0], 1.0),
+        2.0 + (1.0 + (-1.5f64).exp() + (-3.0f64).exp()).ln() - 0.5
+    );
+}
+
 /// The bias and weight draws follow torch's `nn.Linear` default: every entry of layer k in
 /// [−1/√inₖ, 1/√inₖ), spread over the interval (max |θ| above 0.9 of the bound for the big
 /// layer), the same vector for the same stream and a different one for another.

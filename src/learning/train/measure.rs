@@ -29,13 +29,18 @@ pub struct Evaluation {
     /// of the logits, the logit's sign for binary logistic); `None` without a test set or for
     /// regression.
     pub test_accuracy: Option<f64>,
-    /// Mean loss on the test set.
+    /// Mean loss on the test set. Like every measurement here that can overflow, written as
+    /// `"inf"` in JSON where it is +∞ ([`extended_real`]).
+    #[serde(with = "extended_real::option")]
     pub test_loss: Option<f64>,
     /// F_H(θ) = (1/h) Σᵢ Fᵢ(θ): the honest clients' full local losses, averaged.
+    #[serde(with = "extended_real")]
     pub honest_loss: f64,
     /// ‖∇F_H(θ)‖², the squared norm of the honest clients' mean full gradient.
+    #[serde(with = "extended_real")]
     pub grad_norm_sq: f64,
     /// G²(θ) = (1/h) Σᵢ ‖∇Fᵢ(θ) − ∇F_H(θ)‖², the measured heterogeneity at θ.
+    #[serde(with = "extended_real")]
     pub g2: f64,
     /// The (G², B²) least-squares fit of G²(θ_t) against ‖∇F_H(θ_t)‖² over the evaluations so
     /// far (absent before two evaluations with distinct gradient norms).
@@ -47,11 +52,17 @@ pub struct Evaluation {
     #[serde(with = "extended_real")]
     pub kappa_hat: f64,
     /// B2's floor f·G²/(n − 2f) on ‖∇F_H‖² at this G² (where its hypotheses hold).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "extended_real::option"
+    )]
     pub floor_b2: Option<f64>,
     /// B3's floor f·G²/(n − (2 + B²)f) on ‖∇F_H‖² at the fitted (G, B) (where its hypotheses
     /// hold).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "extended_real::option"
+    )]
     pub floor_b3: Option<f64>,
 }
 
