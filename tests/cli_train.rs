@@ -424,5 +424,6 @@ fn overflowed_measurements_read_inf() {
     for key in ["test_loss", "honest_loss", "g2", "grad_norm_sq"] {
         assert_eq!(eval[key], "inf", "{key}: {eval}");
     }
+    assert_eq!(recs.last().unwrap()["train_loss"], "inf");
     std::fs::remove_dir_all(d).ok();
 }

@@ -170,7 +170,8 @@ pub struct RoundRecord<'a> {
     /// The learning rate the round used.
     pub lr: f64,
     /// Mean over the honest clients of their batch losses at θ before the update (ByzFL's
-    /// `train_loss`); `None` when every batch was empty.
+    /// `train_loss`); `None` when every batch was empty. `"inf"` in JSON where it overflowed.
+    #[serde(with = "crate::experiment::robust::extended_real::option")]
     pub train_loss: Option<f64>,
     /// ε spent so far at the configured δ (`None` without DP, with σ = 0, or with the PLD
     /// accountant outside evaluation rounds).
