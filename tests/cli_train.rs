@@ -376,8 +376,9 @@ fn divergence_is_reported_not_crashed() {
 /// weight reaches −4e297, its gradients stay finite and training goes on) reports what it
 /// measured as +∞: "inf" in the table's test-loss and G² columns and the string `"inf"` in
 /// the JSON records, where NaN had shown as "-" and +∞ as `null`, which read as "not
-/// measured" (and a `null` G² would not load into `lbounds plot`). Mutation checked: the
-/// plain f64 fields (`null`) and the table's "-" for +∞ fail it.
+/// measured" (and a `null` G² would not load into `lbounds plot`). Likewise an ε = ∞ (DP
+/// noise too small for a finite bound) was `null`, which the records use for "no privacy".
+/// Mutation checked: the plain f64 fields (`null`) and the table's "-" for +∞ fail it.
 #[test]
 fn overflowed_measurements_read_inf() {
     let d = dir("overflow");
@@ -426,4 +427,25 @@ fn overflowed_measurements_read_inf() {
     }
     assert_eq!(recs.last().unwrap()["train_loss"], "inf");
     std::fs::remove_dir_all(d).ok();
+    // Noise too small for any finite ε: "inf", not the `null` of a run without privacy.
+    let dp = [
+        "train",
+        "--data",
+        "synthetic:classes=3,features=4,records=300",
+        "--rounds",
+        "2",
+        "--dp",
+        "example",
+        "--dp-sigma",
+        "1e-300",
+        "--clip",
+        "1",
+        "--json",
+    ];
+    let recs = records(&ok(&dp));
+    assert!(
+        recs.iter().all(|r| r["epsilon"] == "inf"),
+        "{:?}",
+        recs.last()
+    );
 }

@@ -302,9 +302,13 @@ pub struct TrainMetrics {
     pub honest: usize,
     /// Test accuracy of the final parameters (classification).
     pub test_accuracy: Option<f64>,
-    /// Mean test loss of the final parameters (`None` when not finite: a diverged run).
+    /// Mean test loss of the final parameters (`None` when undefined: a diverged run;
+    /// `"inf"` where it overflowed).
+    #[serde(with = "crate::experiment::robust::extended_real::option")]
     pub test_loss: Option<f64>,
-    /// ε spent at the point's δ (`None` without privacy or with σ = 0).
+    /// ε spent at the point's δ (`None` without privacy or with σ = 0; `"inf"` where the
+    /// noise is too small for a finite bound).
+    #[serde(with = "crate::experiment::robust::extended_real::option")]
     pub epsilon: Option<f64>,
     /// The noise multiplier used (calibrated for a target ε).
     pub noise_multiplier: Option<f64>,
@@ -482,7 +486,7 @@ pub fn run_with(p: &TrainPoint, streams: Streams) -> Result<TrainOutcome> {
     let (test_accuracy, test_loss) = match &test {
         Some(t) => {
             let ev = model.evaluate(&summary.params, t.batch())?;
-            (ev.accuracy, Some(ev.loss).filter(|l| l.is_finite()))
+            (ev.accuracy, Some(ev.loss).filter(|l| !l.is_nan()))
         }
         None => (None, None),
     };

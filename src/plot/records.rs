@@ -137,8 +137,11 @@ pub struct TrainOutput {
     /// Test accuracy of the final parameters (absent when nothing ran).
     #[serde(default)]
     pub test_accuracy: Option<f64>,
-    /// ε spent.
-    #[serde(default)]
+    /// ε spent (`"inf"` where the accountant gave no finite bound).
+    #[serde(
+        default,
+        deserialize_with = "crate::experiment::robust::extended_real::option::deserialize"
+    )]
     pub epsilon: Option<f64>,
     /// The last evaluation.
     #[serde(default)]
@@ -421,8 +424,9 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    /// A training run's measurements that overflowed are stored as `"inf"` (JSON has no
-    /// infinity) and load as +∞; a number and an absent floor load as themselves. Mutation
+    /// A training run's measurements that overflowed, and an ε the accountant could not
+    /// bound, are stored as `"inf"` (JSON has no infinity) and load as +∞; a number and an
+    /// absent value load as themselves (an ε of `null` is a run without privacy). Mutation
     /// checked: plain `f64` fields refuse the string.
     #[test]
     fn overflowed_train_measurements_load_as_infinity() {
@@ -440,5 +444,9 @@ mod tests {
         let eval: TrainEvalOutput =
             serde_json::from_str(r#"{"grad_norm_sq":0.5,"g2":2,"floor_b2":null}"#).unwrap();
         assert_eq!(eval.floor_b2, None);
+        let out: TrainOutput = serde_json::from_str(r#"{"status":"ok","epsilon":"inf"}"#).unwrap();
+        assert_eq!(out.epsilon, Some(f64::INFINITY));
+        let out: TrainOutput = serde_json::from_str(r#"{"status":"ok","epsilon":null}"#).unwrap();
+        assert_eq!(out.epsilon, None);
     }
 }

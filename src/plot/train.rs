@@ -330,7 +330,9 @@ pub(super) fn fig8(recs: &[&TrainRecord], out: &Path) -> Result<Written> {
     })
 }
 
-/// ε of a run: the target, else the accountant's; `None` for a run without privacy.
+/// ε of a run: the target, else the accountant's; `None` for a run without privacy. A run
+/// with noise whose accountant gave ε = ∞ (noise too small for any finite bound) is neither
+/// private on the ε axis nor a run without privacy: it is left out of both.
 fn epsilon_of(r: &TrainRecord) -> Option<f64> {
     match r.params.privacy.noise {
         None => None,
@@ -367,7 +369,11 @@ pub(super) fn fig9(recs: &[&TrainRecord], out: &Path) -> Result<Written> {
     let mut fractions: Vec<f64> = recs.iter().map(|r| r.bounds.eta).collect();
     fractions.sort_by(f64::total_cmp);
     fractions.dedup();
-    let epsilons: Vec<f64> = recs.iter().filter_map(|r| epsilon_of(r)).collect();
+    let epsilons: Vec<f64> = recs
+        .iter()
+        .filter_map(|r| epsilon_of(r))
+        .filter(|e| e.is_finite())
+        .collect();
     let (e_lo, e_hi) = epsilons
         .iter()
         .fold((f64::INFINITY, 0.0f64), |(a, b), &v| (a.min(v), b.max(v)));
@@ -396,7 +402,7 @@ pub(super) fn fig9(recs: &[&TrainRecord], out: &Path) -> Result<Written> {
             let private: Vec<&TrainRecord> = cell
                 .iter()
                 .copied()
-                .filter(|r| epsilon_of(r).is_some())
+                .filter(|r| epsilon_of(r).is_some_and(f64::is_finite))
                 .collect();
             let public: Vec<&TrainRecord> = cell
                 .iter()

@@ -174,7 +174,9 @@ pub struct RoundRecord<'a> {
     #[serde(with = "crate::experiment::robust::extended_real::option")]
     pub train_loss: Option<f64>,
     /// ε spent so far at the configured δ (`None` without DP, with σ = 0, or with the PLD
-    /// accountant outside evaluation rounds).
+    /// accountant outside evaluation rounds; `"inf"` in JSON where the noise is too small
+    /// for a finite bound).
+    #[serde(with = "crate::experiment::robust::extended_real::option")]
     pub epsilon: Option<f64>,
     /// Completed, or why the run stopped at this round.
     #[serde(flatten)]
@@ -196,7 +198,9 @@ pub struct TrainSummary {
     pub status: RunStatus,
     /// The last evaluation.
     pub last_eval: Option<Evaluation>,
-    /// ε spent at the configured δ (`None` without DP or with σ = 0).
+    /// ε spent at the configured δ (`None` without DP or with σ = 0; `"inf"` in JSON where
+    /// the noise is too small for a finite bound).
+    #[serde(with = "crate::experiment::robust::extended_real::option")]
     pub epsilon: Option<f64>,
     /// Total wall time of the rounds (evaluations excluded), seconds.
     pub seconds: f64,
