@@ -241,7 +241,8 @@ pub(super) fn fig8(recs: &[&TrainRecord], out: &Path) -> Result<Written> {
             .as_ref()
             .filter(|_| r.output.scored())
             .map(|e| e.grad_norm_sq)
-            .filter(|v| *v > 0.0)
+            // On a log axis; an overflowed run ("inf" in its record) has no place on it.
+            .filter(|v| *v > 0.0 && v.is_finite())
     };
     let worst = worst_by(&at, x, grad, false);
     let order = defence_order(&at);
@@ -282,6 +283,7 @@ pub(super) fn fig8(recs: &[&TrainRecord], out: &Path) -> Result<Written> {
     let g2: Vec<f64> = at
         .iter()
         .filter_map(|r| r.output.last_eval.as_ref().map(|e| e.g2))
+        .filter(|g| g.is_finite())
         .collect();
     let (g_lo, g_hi) = g2
         .iter()
@@ -390,6 +392,7 @@ pub(super) fn fig9(recs: &[&TrainRecord], out: &Path) -> Result<Written> {
             .iter()
             .filter(|r| r.bounds.f == 0 && epsilon_of(r).is_none())
             .filter_map(|r| r.output.last_eval.as_ref().map(|e| e.g2))
+            .filter(|g| g.is_finite())
             .collect();
         let mut series = Vec::new();
         for (i, &frac) in fractions.iter().enumerate() {
