@@ -165,8 +165,8 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     threads: usize,
     /// Print one JSON object per round (JSON Lines) instead of the table. A measurement that
-    /// overflowed f64 (a loss, G², ‖∇F_H‖², κ̂) is the string "inf"; one that is undefined
-    /// (NaN) is null.
+    /// overflowed f64 (a loss, G², ‖∇F_H‖², κ̂), or an ε the accountant cannot bound, is the
+    /// string "inf"; one that is undefined (NaN) or absent (ε without DP) is null.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
