@@ -24,10 +24,15 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! comm
     fi
 fi
 
-echo "== building lbounds"
-cargo build --release --bin lbounds -q
-BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/lbounds"
-[ -x "$BIN" ] || BIN="$(cd "$(dirname "$BIN")" && pwd)/lbounds"
+# LBOUNDS_BIN: a binary already built (CI passes the one its tests ran); else build one.
+if [ -n "${LBOUNDS_BIN:-}" ]; then
+    BIN="$LBOUNDS_BIN"
+    [ -x "$BIN" ] || { echo "FAIL: LBOUNDS_BIN=$BIN is not an executable"; exit 1; }
+else
+    echo "== building lbounds"
+    cargo build --release --bin lbounds -q
+    BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/lbounds"
+fi
 BIN="$(realpath "$BIN")"
 
 WORK="$(mktemp -d /tmp/lbounds-slurm-XXXXXX)"
