@@ -267,6 +267,8 @@ fn pairs_in_block<const T: usize, const DOT: bool>(
     part: &mut [f64],
 ) {
     let n = rows.len();
+    // 2 × 2 tiles in AVX2 registers where the CPU has them (`pair_tile_2x2`).
+    let avx2 = if T == 2 { crate::simd::avx2() } else { None };
     // Whole groups of four with themselves in `diagonal_tile`, the rows left over beside them.
     let triangles = T == 4 && n >= 4;
     let grouped = if triangles { n - n % 4 } else { n };
@@ -314,10 +316,18 @@ fn pairs_in_block<const T: usize, const DOT: bool>(
                 continue;
             }
             let b: [&[f64]; T] = std::array::from_fn(|t| rows[rows_b[t]]);
-            let tile = if DOT && !r.is_empty() {
-                pair_tile::<T, T, DOT, true>(a, b, r)
-            } else {
-                pair_tile::<T, T, DOT, false>(a, b, r)
+            let tile: [[f64; T]; T] = match avx2 {
+                Some(l) => {
+                    let (a, b) = ([a[0], a[1]], [b[0], b[1]]);
+                    let t = if DOT && !r.is_empty() {
+                        pair_tile_2x2::<_, DOT, true>(l, a, b, r)
+                    } else {
+                        pair_tile_2x2::<_, DOT, false>(l, a, b, r)
+                    };
+                    std::array::from_fn(|i| std::array::from_fn(|j| t[i][j]))
+                }
+                None if DOT && !r.is_empty() => pair_tile::<T, T, DOT, true>(a, b, r),
+                None => pair_tile::<T, T, DOT, false>(a, b, r),
             };
             for (ta, &i) in rows_a.iter().enumerate() {
                 for (tb, &j) in rows_b.iter().enumerate() {
@@ -484,6 +494,65 @@ fn diagonal_tile<L: crate::simd::Lanes<8>, const DOT: bool, const SHIFT: bool, c
         }
     }
     (pairs, with_left)
+}
+
+/// [`pair_tile`] of a 2 × 2 tile in the registers of `l` (per pair and lane the same chain
+/// of operations, combined the same way: the same bits). For AVX2, where the lane arrays of
+/// `pair_tile` compiled into shuffles across the tile's pairs ("avx2_13"): four sums and five
+/// half-rows take 13 of the 16 registers.
+#[inline(always)]
+fn pair_tile_2x2<L: crate::simd::Lanes<8>, const DOT: bool, const SHIFT: bool>(
+    l: L,
+    a: [&[f64]; 2],
+    b: [&[f64]; 2],
+    r: &[f64],
+) -> [[f64; 2]; 2] {
+    let len = a[0].len();
+    let full = len - len % 8;
+    // Sliced to the multiple-of-8 length so the compiler sees every load in bounds.
+    let (a0, a1, b0, b1) = (&a[0][..full], &a[1][..full], &b[0][..full], &b[1][..full]);
+    let hr = if SHIFT { &r[..full] } else { &[][..] };
+    let z = l.splat(0.0);
+    // Named sums, not arrays (as in `diagonal_tile`).
+    let (mut s00, mut s01, mut s10, mut s11) = (z, z, z, z);
+    let mut k = 0;
+    while k < full {
+        let vr = if SHIFT {
+            l.vector(hr[k..k + 8].try_into().expect("8 lanes"))
+        } else {
+            z
+        };
+        let row = |x: &[f64]| {
+            let v = l.vector(x[k..k + 8].try_into().expect("8 lanes"));
+            if SHIFT {
+                l.sub(v, vr)
+            } else {
+                v
+            }
+        };
+        let pair = |x: L::V, y: L::V, s: L::V| {
+            if DOT {
+                l.mul_add(x, y, s)
+            } else {
+                let t = l.sub(x, y);
+                l.mul_add(t, t, s)
+            }
+        };
+        let (x0, x1, y0, y1) = (row(a0), row(a1), row(b0), row(b1));
+        s00 = pair(x0, y0, s00);
+        s01 = pair(x0, y1, s01);
+        s10 = pair(x1, y0, s10);
+        s11 = pair(x1, y1, s11);
+        k += 8;
+    }
+    let rt = if SHIFT { &r[full..] } else { &[][..] };
+    let sum = |s: L::V, x: &[f64], y: &[f64]| {
+        lanes_and_tail::<DOT, SHIFT>(l.values(s), &x[full..], &y[full..], rt)
+    };
+    [
+        [sum(s00, a[0], b[0]), sum(s01, a[0], b[1])],
+        [sum(s10, a[1], b[0]), sum(s11, a[1], b[1])],
+    ]
 }
 
 /// Σₖ (aᵢₖ − bⱼₖ)² (or, when `DOT`, Σₖ (aᵢₖ − rₖ)(bⱼₖ − rₖ) with `SHIFT` and Σₖ aᵢₖbⱼₖ
@@ -1006,8 +1075,9 @@ mod tests {
     /// alone: eight lane sums of fused multiply-adds over the coordinates in order, combined
     /// pairwise, plus the tail. Compared bit for bit, distances and Gram entries (the
     /// selections built on them rely on identical inputs getting identical sums whatever
-    /// their position). Mutation checked: combining the lanes sequentially
-    /// (((s₀ + s₁) + s₂) + …) in `pair_tile` fails it.
+    /// their position). Mutations checked: combining the lanes sequentially
+    /// (((s₀ + s₁) + s₂) + …) in `pair_tile` fails it, and so does returning the sum of pair
+    /// (1, 0) as pair (0, 1)'s in `pair_tile_2x2` (the 2 × 2 tiles' path on AVX2 and AVX-512).
     #[test]
     fn tiled_pairs_are_each_summed_as_the_pair_alone() {
         fn alone(a: &[f64], b: &[f64], r: &[f64], dot: bool) -> f64 {
