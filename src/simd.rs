@@ -214,6 +214,50 @@ impl<const L: usize> Lanes<L> for Portable {
     }
 }
 
+/// [`Lanes`] of eight f64 for the token `$t` as the [`Portable`] lanes: the tokens' impls off
+/// x86-64, where no token is ever made.
+#[cfg(not(target_arch = "x86_64"))]
+macro_rules! portable_lanes {
+    ($t:ty) => {
+        impl Lanes<8> for $t {
+            type V = [f64; 8];
+            fn vector(self, a: [f64; 8]) -> [f64; 8] {
+                a
+            }
+            fn values(self, v: [f64; 8]) -> [f64; 8] {
+                v
+            }
+            fn splat(self, x: f64) -> [f64; 8] {
+                [x; 8]
+            }
+            fn min(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
+                <Portable as Lanes<8>>::min(Portable, a, b)
+            }
+            fn max(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
+                <Portable as Lanes<8>>::max(Portable, a, b)
+            }
+            fn exchange(self, a: [f64; 8], b: [f64; 8]) -> ([f64; 8], [f64; 8]) {
+                <Portable as Lanes<8>>::exchange(Portable, a, b)
+            }
+            fn add(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
+                <Portable as Lanes<8>>::add(Portable, a, b)
+            }
+            fn sub(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
+                <Portable as Lanes<8>>::sub(Portable, a, b)
+            }
+            fn mul(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
+                <Portable as Lanes<8>>::mul(Portable, a, b)
+            }
+            fn mul_add(self, a: [f64; 8], b: [f64; 8], c: [f64; 8]) -> [f64; 8] {
+                <Portable as Lanes<8>>::mul_add(Portable, a, b, c)
+            }
+            fn columns(self, rows: [&[f64; 8]; 8]) -> [[f64; 8]; 8] {
+                <Portable as Lanes<8>>::columns(Portable, rows)
+            }
+        }
+    };
+}
+
 /// Proof that the CPU has AVX-512F, and [`Lanes`] of eight f64 in one 512-bit register. Only
 /// [`avx512`] makes one, after checking the CPU, so its operations are safe to call anywhere;
 /// they are fast where they are inlined into code compiled for AVX-512 ([`Avx512::run`]).
@@ -385,44 +429,9 @@ impl Lanes<8> for Avx512 {
     }
 }
 
+// Never used (no token off x86-64): the portable lanes, so the crate builds.
 #[cfg(not(target_arch = "x86_64"))]
-impl Lanes<8> for Avx512 {
-    // Never used (no token off x86-64): the portable arithmetic, so the crate builds.
-    type V = [f64; 8];
-    fn vector(self, a: [f64; 8]) -> [f64; 8] {
-        a
-    }
-    fn values(self, v: [f64; 8]) -> [f64; 8] {
-        v
-    }
-    fn splat(self, x: f64) -> [f64; 8] {
-        <Portable as Lanes<8>>::splat(Portable, x)
-    }
-    fn min(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
-        <Portable as Lanes<8>>::min(Portable, a, b)
-    }
-    fn max(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
-        <Portable as Lanes<8>>::max(Portable, a, b)
-    }
-    fn exchange(self, a: [f64; 8], b: [f64; 8]) -> ([f64; 8], [f64; 8]) {
-        <Portable as Lanes<8>>::exchange(Portable, a, b)
-    }
-    fn add(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
-        <Portable as Lanes<8>>::add(Portable, a, b)
-    }
-    fn sub(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
-        <Portable as Lanes<8>>::sub(Portable, a, b)
-    }
-    fn mul(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
-        <Portable as Lanes<8>>::mul(Portable, a, b)
-    }
-    fn mul_add(self, a: [f64; 8], b: [f64; 8], c: [f64; 8]) -> [f64; 8] {
-        <Portable as Lanes<8>>::mul_add(Portable, a, b, c)
-    }
-    fn columns(self, rows: [&[f64; 8]; 8]) -> [[f64; 8]; 8] {
-        <Portable as Lanes<8>>::columns(Portable, rows)
-    }
-}
+portable_lanes!(Avx512);
 
 /// Proof that the CPU has AVX2 and FMA, and [`Lanes`] of eight f64 in two 256-bit registers.
 /// Only [`avx2`] makes one, after checking the CPU; its operations are fast where they are
@@ -543,43 +552,7 @@ impl Lanes<8> for Avx2 {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-impl Lanes<8> for Avx2 {
-    // Never used (no token off x86-64): the portable lanes, so the crate builds.
-    type V = [f64; 8];
-    fn vector(self, a: [f64; 8]) -> [f64; 8] {
-        a
-    }
-    fn values(self, v: [f64; 8]) -> [f64; 8] {
-        v
-    }
-    fn splat(self, x: f64) -> [f64; 8] {
-        [x; 8]
-    }
-    fn min(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
-        <Portable as Lanes<8>>::min(Portable, a, b)
-    }
-    fn max(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
-        <Portable as Lanes<8>>::max(Portable, a, b)
-    }
-    fn exchange(self, a: [f64; 8], b: [f64; 8]) -> ([f64; 8], [f64; 8]) {
-        <Portable as Lanes<8>>::exchange(Portable, a, b)
-    }
-    fn add(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
-        <Portable as Lanes<8>>::add(Portable, a, b)
-    }
-    fn sub(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
-        <Portable as Lanes<8>>::sub(Portable, a, b)
-    }
-    fn mul(self, a: [f64; 8], b: [f64; 8]) -> [f64; 8] {
-        <Portable as Lanes<8>>::mul(Portable, a, b)
-    }
-    fn mul_add(self, a: [f64; 8], b: [f64; 8], c: [f64; 8]) -> [f64; 8] {
-        <Portable as Lanes<8>>::mul_add(Portable, a, b, c)
-    }
-    fn columns(self, rows: [&[f64; 8]; 8]) -> [[f64; 8]; 8] {
-        <Portable as Lanes<8>>::columns(Portable, rows)
-    }
-}
+portable_lanes!(Avx2);
 
 /// Asks the CPU to bring `v` into the L2 cache ahead of use: a hint, with no effect on
 /// results. Kernels that alternate between reading a block from memory and computing on it
