@@ -229,7 +229,13 @@ fn rows_across<'b, S: Lanes<8>, B: Column<'b>, const M: usize>(
                         crate::simd::prefetch(&column[j..j + 1]);
                     }
                 }
-                let rows = bs.map(|b| b[j..j + 8].try_into().expect("8 lanes"));
+                // A plain loop, not `array::map`: its closure was compiled apart, as a call
+                // per step that spilled every accumulator around it (the softmax forward
+                // product's 10 sums and 8 rows: 20 stores and loads per 80 multiply-adds).
+                let mut rows: [&[f64; 8]; COLS_AT_ONCE] = [&[0.0; 8]; COLS_AT_ONCE];
+                for (row, b) in rows.iter_mut().zip(&bs) {
+                    *row = b[j..j + 8].try_into().expect("8 lanes");
+                }
                 for (at, bv) in simd.columns(rows).into_iter().enumerate() {
                     for (s, &x) in acc.iter_mut().zip(&packed[j + at]) {
                         *s = simd.mul_add(simd.splat(x), bv, *s);
@@ -238,7 +244,11 @@ fn rows_across<'b, S: Lanes<8>, B: Column<'b>, const M: usize>(
                 j += 8;
             }
             for j in j..k0 + len {
-                let bv = simd.vector(bs.map(|b| b[j]));
+                let mut column = [0.0; COLS_AT_ONCE];
+                for (v, b) in column.iter_mut().zip(&bs) {
+                    *v = b[j];
+                }
+                let bv = simd.vector(column);
                 for (s, &x) in acc.iter_mut().zip(&packed[j]) {
                     *s = simd.mul_add(simd.splat(x), bv, *s);
                 }
