@@ -316,8 +316,12 @@ fn rows_of<'b, S: Lanes<8>, B: Column<'b>, const H: usize>(
             if q_n == COLS_AT_ONCE {
                 let bs: [&[f64]; COLS_AT_ONCE] =
                     std::array::from_fn(|q| &column(l + q)[k0..][..len]);
-                for (j, av) in pk.iter().enumerate() {
-                    let av = av.map(|v| simd.vector(v));
+                for (j, lanes) in pk.iter().enumerate() {
+                    // A plain loop, not `array::map` (see `rows_across`).
+                    let mut av = [zero; H];
+                    for (v, &x) in av.iter_mut().zip(lanes) {
+                        *v = simd.vector(x);
+                    }
                     for (acc, b) in acc.iter_mut().zip(&bs) {
                         let bv = simd.splat(b[j]);
                         for (s, &x) in acc.iter_mut().zip(&av) {
@@ -381,10 +385,11 @@ pub(super) fn cols<S: Lanes<8>>(
 }
 
 /// How many passes of 8·H rows ahead [`cols_of`] asks for the lines of C that a
-/// [`Write::Momentum`] will read: two passes of the MLP's first-layer panels (11 or 12
-/// columns, 16 rows, batch 32) are 1 536 vector multiply-adds. One, three, four and six
-/// passes did no better (docs/performance.md, "ahead13", "spill13").
-const MOMENTUM_PASSES_AHEAD: usize = 2;
+/// [`Write::Momentum`] will read, and those of A's listed columns: two passes of the MLP's
+/// first-layer panels (11 or 12 columns, 16 rows, batch 32) are 1 536 vector multiply-adds.
+/// For C, one, three, four and six passes did no better (docs/performance.md, "ahead13",
+/// "spill13"); for A, one pass did worse and four or eight no better ("asks13").
+const PASSES_AHEAD: usize = 2;
 
 /// [`cols`] with N columns of C, 8·H rows at a time.
 #[inline(always)]
@@ -412,8 +417,20 @@ fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
     let ahead = match write {
         Write::Momentum {
             from_memory: true, ..
-        } => MOMENTUM_PASSES_AHEAD * 8 * H,
+        } => PASSES_AHEAD * 8 * H,
         _ => 0,
+    };
+    // A's columns listed where they lie (a batch's examples in the clients' data: the MLP's
+    // first-layer weight gradient) come from L3 or memory, not L2: W₁ packed for the group's
+    // forward product (627 kB at 784 × 100) and the momentum's stream have pushed the
+    // group's batch out of a 1 MiB L2 by then. Each step asks for its column's lines as many
+    // rows on as the momentum's asks run ahead (docs/performance.md, "asks13": the MLP rounds
+    // 0.8–0.9 ms shorter on Zen 4; softmax regression's batch, with no W₁ to pack, is still
+    // in L2 and its rounds did not move).
+    let a_ahead = if A::SCATTERED {
+        PASSES_AHEAD * 8 * H
+    } else {
+        0
     };
     let mut i = 0;
     while i + 8 * H <= m {
@@ -428,12 +445,17 @@ fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
         };
         for (block, k0) in (0..k).step_by(KC).enumerate() {
             let len = KC.min(k - k0);
+            let a_asks = if a_ahead > 0 && i + a_ahead + 8 * H <= m {
+                a_ahead
+            } else {
+                0
+            };
             let acc = pass::<S, A, N, H>(
                 simd,
                 a,
                 (i, k0),
                 &bt[k0..][..len],
-                asks,
+                (a_asks, asks),
                 #[inline(always)]
                 |o| {
                     let at = o * m + i + ahead;
@@ -476,7 +498,8 @@ fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
 }
 
 /// One pass of [`cols_of`] over one block of k (B's rows `bt`, from k0): rows i..i + 8·H of
-/// C, N chains each, with `ask(o)` beside the o-th k for the first `asks`. The accumulators
+/// C, N chains each, with `ask(o)` beside the o-th k for the first `asks`, and each k's
+/// column of A asked for `a_ahead` rows on (none for 0). The accumulators
 /// live here and are returned: declared in [`cols_of`], whose loop over them afterwards
 /// indexes them at run time, they were kept in memory, one 512-bit store to the stack after
 /// every multiply-add, which halved the kernel's rate (docs/performance.md, "spill13").
@@ -486,17 +509,26 @@ fn pass<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
     a: A,
     (i, k0): (usize, usize),
     bt: &[[f64; N]],
-    asks: usize,
+    (a_ahead, asks): (usize, usize),
     mut ask: impl FnMut(usize),
 ) -> [[S::V; H]; N] {
     let mut acc = [[simd.splat(0.0); H]; N];
+    let ask_ahead = |col: &[f64]| {
+        if a_ahead > 0 {
+            crate::simd::prefetch(&col[i + a_ahead..][..8 * H]);
+        }
+    };
     let (asking, rest) = bt.split_at(asks.min(bt.len()));
     for (o, bv) in asking.iter().enumerate() {
         ask(o);
-        pass_step(simd, &mut acc, a.from(k0 + o), i, bv);
+        let col = a.from(k0 + o);
+        ask_ahead(col);
+        pass_step(simd, &mut acc, col, i, bv);
     }
     for (j, bv) in (k0 + asking.len()..).zip(rest) {
-        pass_step(simd, &mut acc, a.from(j), i, bv);
+        let col = a.from(j);
+        ask_ahead(col);
+        pass_step(simd, &mut acc, col, i, bv);
     }
     acc
 }
