@@ -425,7 +425,7 @@ fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
     // forward product (627 kB at 784 × 100) and the momentum's stream have pushed the
     // group's batch out of a 1 MiB L2 by then. Each step asks for its column's lines as many
     // rows on as the momentum's asks run ahead (docs/performance.md, "asks13": the MLP rounds
-    // 0.8–0.9 ms shorter on Zen 4; softmax regression's batch, with no W₁ to pack, is still
+    // 0.2–0.9 ms shorter on Zen 4; softmax regression's batch, with no W₁ to pack, is still
     // in L2 and its rounds did not move).
     let a_ahead = if A::SCATTERED {
         PASSES_AHEAD * 8 * H
@@ -443,13 +443,13 @@ fn cols_of<'a, S: Lanes<8>, A: Column<'a>, const N: usize, const H: usize>(
         } else {
             0
         };
+        let a_asks = if a_ahead > 0 && i + a_ahead + 8 * H <= m {
+            a_ahead
+        } else {
+            0
+        };
         for (block, k0) in (0..k).step_by(KC).enumerate() {
             let len = KC.min(k - k0);
-            let a_asks = if a_ahead > 0 && i + a_ahead + 8 * H <= m {
-                a_ahead
-            } else {
-                0
-            };
             let acc = pass::<S, A, N, H>(
                 simd,
                 a,
