@@ -544,10 +544,17 @@ impl Lanes<8> for Avx2 {
         unsafe { [fma(a[0], b[0], c[0]), fma(a[1], b[1], c[1])] }
     }
 
-    /// Moved through the portable lanes: no kernel transposes with this token.
+    /// Moved through the portable lanes: no kernel transposes with this token. A plain loop,
+    /// not `array::map`, whose closure was compiled apart as a call (docs/performance.md,
+    /// "asks13").
     #[inline(always)]
     fn columns(self, rows: [&[f64; 8]; 8]) -> [Self::V; 8] {
-        <Portable as Lanes<8>>::columns(Portable, rows).map(|c| self.vector(c))
+        let t = <Portable as Lanes<8>>::columns(Portable, rows);
+        let mut out = [self.splat(0.0); 8];
+        for (o, c) in out.iter_mut().zip(t) {
+            *o = self.vector(c);
+        }
+        out
     }
 }
 
