@@ -30,6 +30,7 @@
 //! Large batches are processed in chunks of columns (at most [`CHUNK`], fewer for very wide
 //! layers), so the scratch memory is bounded whatever the batch size.
 
+use super::exp::exp;
 use super::gemm::{
     gemm, gemm_momentum, gemm_packed, reads_listed_in_place, scales_after_the_sum, Mat, Packed,
 };
@@ -164,38 +165,70 @@ impl Head {
                 }
                 loss
             }
-            Head::Softmax => {
-                let label = y as usize;
-                let z_y = z[label];
-                let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                // A logit that overflowed to +∞ makes the formula below ∞ − ∞; its limit is
-                // 0 where the label's logit alone is +∞ and ∞ where the label's is finite.
-                // Two at +∞ (or a NaN) leave the loss undefined: NaN, as the formula gives.
-                let limit =
-                    (m == f64::INFINITY && !z.iter().any(|v| v.is_nan())).then(|| {
-                        match z.iter().filter(|&&v| v == f64::INFINITY).count() {
-                            1 if z_y == f64::INFINITY => 0.0,
-                            _ if z_y != f64::INFINITY => f64::INFINITY,
-                            _ => f64::NAN,
-                        }
-                    });
-                let s = if grad {
-                    // Each e^{zₖ − m} once: kept in z, then normalised into the gradient.
-                    let mut s = 0.0;
-                    for v in z.iter_mut() {
-                        *v = (*v - m).exp();
-                        s += *v;
-                    }
-                    z.iter_mut().for_each(|v| *v /= s);
-                    z[label] -= 1.0;
-                    s
-                } else {
-                    z.iter().map(|&v| (v - m).exp()).sum()
-                };
-                limit.unwrap_or(m + s.ln() - z_y)
-            }
+            Head::Softmax => self.losses(z, z.len(), &[y], grad, 0.0),
         }
     }
+
+    /// The losses of a chunk of examples added to `onto` one by one in example order: `z`
+    /// holds their outputs, `k` per example, one example per entry of `y`, and is overwritten
+    /// with each ∂ℓ/∂z when `grad` (its contents otherwise unspecified). The same numbers as
+    /// [`Head::loss`] on each example; the softmax head takes the whole chunk's exponentials
+    /// in one vector pass ([`softmax_losses`]).
+    pub(crate) fn losses(self, z: &mut [f64], k: usize, y: &[f64], grad: bool, onto: f64) -> f64 {
+        let z = &mut z[..k * y.len()];
+        if self != Head::Softmax {
+            return z
+                .chunks_exact_mut(k)
+                .zip(y)
+                .fold(onto, |loss, (z, &y)| loss + self.loss(z, y, grad));
+        }
+        crate::simd::widest(
+            #[inline(always)]
+            || softmax_losses(z, k, y, grad, onto),
+        )
+    }
+}
+
+/// [`Head::losses`] of the softmax head, for the widest vector instructions: the chunk's
+/// exponentials in one pass ([`exp`]: the same bits on every path), the subtractions of the
+/// largest logit and the divisions by the sums in packed instructions too.
+#[inline(always)]
+fn softmax_losses(z: &mut [f64], k: usize, y: &[f64], grad: bool, onto: f64) -> f64 {
+    // Each example's largest logit m subtracted first, with what its loss needs of the
+    // logits before they are overwritten: z_y, and the loss's limit where m = +∞.
+    let kept: Vec<(f64, f64, Option<f64>)> = z
+        .chunks_exact_mut(k)
+        .zip(y)
+        .map(|(z, &y)| {
+            let z_y = z[y as usize];
+            let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            // A logit that overflowed to +∞ makes the formula below ∞ − ∞; its limit is 0
+            // where the label's logit alone is +∞ and ∞ where the label's is finite. Two at
+            // +∞ (or a NaN) leave the loss undefined: NaN, as the formula gives.
+            let limit = (m == f64::INFINITY && !z.iter().any(|v| v.is_nan())).then(|| {
+                match z.iter().filter(|&&v| v == f64::INFINITY).count() {
+                    1 if z_y == f64::INFINITY => 0.0,
+                    _ if z_y != f64::INFINITY => f64::INFINITY,
+                    _ => f64::NAN,
+                }
+            });
+            z.iter_mut().for_each(|v| *v -= m);
+            (m, z_y, limit)
+        })
+        .collect();
+    // Each e^{zₖ − m} once: kept in z, then normalised into the gradient.
+    z.iter_mut().for_each(|v| *v = exp(*v));
+    z.chunks_exact_mut(k)
+        .zip(y)
+        .zip(kept)
+        .fold(onto, |loss, ((z, &y), (m, z_y, limit))| {
+            let s = z.iter().fold(0.0, |s, &v| s + v);
+            if grad {
+                z.iter_mut().for_each(|v| *v /= s);
+                z[y as usize] -= 1.0;
+            }
+            loss + limit.unwrap_or(m + s.ln() - z_y)
+        })
 }
 
 /// The logistic sigmoid, without overflow for large |z|.
@@ -473,10 +506,7 @@ impl DenseNet {
         self.forward(theta, x, &mut work.acts, product);
         let need_grad = want != Want::Loss;
         let logits = &mut work.acts[depth - 1][..k_out * c];
-        let mut loss = 0.0;
-        for (z, &yi) in logits.chunks_exact_mut(k_out).zip(y) {
-            loss += self.head.loss(z, yi, need_grad);
-        }
+        let loss = self.head.losses(logits, k_out, y, need_grad, 0.0);
         if !need_grad {
             return loss;
         }
@@ -1106,15 +1136,15 @@ impl Model for DenseNet {
                 None,
             );
             let logits = &mut work.acts[self.depth() - 1][..k_out * c];
-            for (z, &y) in logits
-                .chunks_exact_mut(k_out)
-                .zip(&batch.y[start..start + c])
-            {
-                if classify && predicts(z, y) {
-                    correct += 1;
-                }
-                loss += self.head.loss(z, y, false);
+            let y = &batch.y[start..start + c];
+            if classify {
+                correct += logits
+                    .chunks_exact(k_out)
+                    .zip(y)
+                    .filter(|&(z, &y)| predicts(z, y))
+                    .count();
             }
+            loss = self.head.losses(logits, k_out, y, false, loss);
             start += c;
         }
         Ok(Evaluation {

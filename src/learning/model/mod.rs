@@ -33,6 +33,7 @@ mod backend;
 #[cfg(feature = "candle")]
 pub mod candle;
 mod dense;
+mod exp;
 mod gemm;
 mod spec;
 #[cfg(test)]
