@@ -194,41 +194,51 @@ impl Head {
 /// largest logit and the divisions by the sums in packed instructions too.
 #[inline(always)]
 fn softmax_losses(z: &mut [f64], k: usize, y: &[f64], grad: bool, onto: f64) -> f64 {
+    // Plain loops throughout: iterator adapters' `fold` and `collect` were compiled apart,
+    // for the baseline instructions, and took as long as the vector part.
     // Each example's largest logit m subtracted first, with what its loss needs of the
     // logits before they are overwritten: z_y, and the loss's limit where m = +∞.
-    let kept: Vec<(f64, f64, Option<f64>)> = z
-        .chunks_exact_mut(k)
-        .zip(y)
-        .map(|(z, &y)| {
-            let z_y = z[y as usize];
-            let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            // A logit that overflowed to +∞ makes the formula below ∞ − ∞; its limit is 0
-            // where the label's logit alone is +∞ and ∞ where the label's is finite. Two at
-            // +∞ (or a NaN) leave the loss undefined: NaN, as the formula gives.
-            let limit = (m == f64::INFINITY && !z.iter().any(|v| v.is_nan())).then(|| {
-                match z.iter().filter(|&&v| v == f64::INFINITY).count() {
-                    1 if z_y == f64::INFINITY => 0.0,
-                    _ if z_y != f64::INFINITY => f64::INFINITY,
-                    _ => f64::NAN,
-                }
-            });
-            z.iter_mut().for_each(|v| *v -= m);
-            (m, z_y, limit)
-        })
-        .collect();
-    // Each e^{zₖ − m} once: kept in z, then normalised into the gradient.
-    z.iter_mut().for_each(|v| *v = exp(*v));
-    z.chunks_exact_mut(k)
-        .zip(y)
-        .zip(kept)
-        .fold(onto, |loss, ((z, &y), (m, z_y, limit))| {
-            let s = z.iter().fold(0.0, |s, &v| s + v);
-            if grad {
-                z.iter_mut().for_each(|v| *v /= s);
-                z[y as usize] -= 1.0;
+    let mut kept: Vec<(f64, f64, Option<f64>)> = Vec::with_capacity(y.len());
+    for (z, &y) in z.chunks_exact_mut(k).zip(y) {
+        let z_y = z[y as usize];
+        let mut m = f64::NEG_INFINITY;
+        for &v in z.iter() {
+            m = m.max(v);
+        }
+        // A logit that overflowed to +∞ makes the formula below ∞ − ∞; its limit is 0 where
+        // the label's logit alone is +∞ and ∞ where the label's is finite. Two at +∞ (or a
+        // NaN) leave the loss undefined: NaN, as the formula gives.
+        let limit = (m == f64::INFINITY && !z.iter().any(|v| v.is_nan())).then(|| {
+            match z.iter().filter(|&&v| v == f64::INFINITY).count() {
+                1 if z_y == f64::INFINITY => 0.0,
+                _ if z_y != f64::INFINITY => f64::INFINITY,
+                _ => f64::NAN,
             }
-            loss + limit.unwrap_or(m + s.ln() - z_y)
-        })
+        });
+        for v in z.iter_mut() {
+            *v -= m;
+        }
+        kept.push((m, z_y, limit));
+    }
+    // Each e^{zₖ − m} once: kept in z, then normalised into the gradient.
+    for v in z.iter_mut() {
+        *v = exp(*v);
+    }
+    let mut loss = onto;
+    for ((z, &y), &(m, z_y, limit)) in z.chunks_exact_mut(k).zip(y).zip(&kept) {
+        let mut s = 0.0;
+        for &v in z.iter() {
+            s += v;
+        }
+        if grad {
+            for v in z.iter_mut() {
+                *v /= s;
+            }
+            z[y as usize] -= 1.0;
+        }
+        loss += limit.unwrap_or(m + s.ln() - z_y);
+    }
+    loss
 }
 
 /// The logistic sigmoid, without overflow for large |z|.
