@@ -136,8 +136,8 @@ pub enum Head {
 impl Head {
     /// Loss of one example with outputs `z`, overwriting `z` with ∂ℓ/∂z when `grad` (the
     /// softmax head, [`Head::losses`] of one example, leaves its exponentials there
-    /// otherwise). Numerically stable: ln(1 + eᶻ) = max(z, 0) + ln(1 + e^{−|z|}), and the log-sum-exp
-    /// subtracts the largest logit first.
+    /// otherwise). Numerically stable: ln(1 + eᶻ) = max(z, 0) + ln(1 + e^{−|z|}), and the
+    /// log-sum-exp subtracts the largest logit first.
     #[inline]
     fn loss(self, z: &mut [f64], y: f64, grad: bool) -> f64 {
         match self {
