@@ -175,7 +175,7 @@ impl Head {
     /// with each ∂ℓ/∂z when `grad` (its contents otherwise unspecified). The same numbers as
     /// [`Head::loss`] on each example; the softmax head takes the whole chunk's exponentials
     /// in one vector pass ([`softmax_losses`]).
-    pub(crate) fn losses(self, z: &mut [f64], k: usize, y: &[f64], grad: bool, onto: f64) -> f64 {
+    fn losses(self, z: &mut [f64], k: usize, y: &[f64], grad: bool, onto: f64) -> f64 {
         let z = &mut z[..k * y.len()];
         if self != Head::Softmax {
             return z
