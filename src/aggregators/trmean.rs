@@ -56,7 +56,7 @@
 use super::coordinatewise::{
     map_columns, nan_as_plus_inf, streams_from_memory, Lane, SortingNetwork, BLOCK, LANES,
 };
-use super::{expand, expanded_indices, require_honest_majority, AggContext, Aggregator, FillLast};
+use super::{expanded_indices, require_honest_majority, AggContext, Aggregator, FillLast};
 use crate::data::UpdatesView;
 use crate::params::{Compat, Params, Spec};
 use crate::simd::{Lanes, Portable};
@@ -138,24 +138,24 @@ impl Aggregator for TrimmedMean {
         true
     }
 
-    /// The trimmed mean of the expanded input, bit for bit: the one-pass kernel reads each
-    /// copy in its turn from its one column, and so does the mean at f = 0; the exact
-    /// kernel's transposition gets the input expanded first.
-    fn aggregate_counted(
+    /// The trimmed mean of the written-out input, bit for bit: the one-pass kernel reads each
+    /// position in its turn from its column, and so does the mean at f = 0; the exact
+    /// kernel's transposition gets the input written out first. (Through the default
+    /// [`Aggregator::aggregate_counted`], the same for copies counted.)
+    fn aggregate_at(
         &self,
         x: UpdatesView<'_>,
-        counts: &[usize],
+        cols: &[usize],
         cx: &mut AggContext<'_>,
     ) -> Result<DVector<f64>> {
-        let idx = expanded_indices(x.n(), counts)?;
-        self.check_n(idx.len())?;
+        self.check_n(cols.len())?;
         if self.f == 0 {
-            return Ok(x.mean_of(idx.iter().copied()));
+            return Ok(x.mean_of(cols.iter().copied()));
         }
-        if !self.one_pass_on(idx.len()) {
-            return self.aggregate(expand(x, counts)?.view(), cx);
+        if !self.one_pass_on(cols.len()) {
+            return self.aggregate(x.select(cols).view(), cx);
         }
-        Ok(DVector::from_vec(one_pass(x, &idx, self.f)))
+        Ok(DVector::from_vec(one_pass(x, cols, self.f)))
     }
 
     /// The one-pass kernel writes each block of the last column, then takes the block's
@@ -177,6 +177,7 @@ impl Aggregator for TrimmedMean {
         let (m, f) = (others.n(), self.f);
         let avx512 = crate::simd::avx512();
         let stream = streams_from_memory(others);
+        let few = Few::of(&idx);
         let mut out = vec![0.0; others.d()];
         last.par_chunks_mut(BLOCK)
             .zip(out.par_chunks_mut(BLOCK))
@@ -189,7 +190,7 @@ impl Aggregator for TrimmedMean {
                     .iter()
                     .map(|&i| if i < m { &others.col(i)[j0..] } else { written })
                     .collect();
-                one_pass_rows(&rows, f, out, stream, avx512);
+                one_pass_rows(&rows, few.as_ref(), f, out, stream, avx512);
             });
         Ok(DVector::from_vec(out))
     }
@@ -258,20 +259,64 @@ fn one_pass_serves(n: usize, f: usize) -> bool {
 fn one_pass(x: UpdatesView<'_>, cols: &[usize], f: usize) -> Vec<f64> {
     let avx512 = crate::simd::avx512();
     let stream = streams_from_memory(x);
+    let few = Few::of(cols);
     let mut out = vec![0.0; x.d()];
     out.par_chunks_mut(BLOCK).enumerate().for_each(|(b, out)| {
         let j0 = b * BLOCK;
         let rows: Vec<&[f64]> = cols.iter().map(|&i| &x.col(i)[j0..]).collect();
-        one_pass_rows(&rows, f, out, stream, avx512);
+        one_pass_rows(&rows, few.as_ref(), f, out, stream, avx512);
     });
     out
 }
 
+/// Most distinct vectors for which the one pass takes each group's order statistics from
+/// the distinct values and their multiplicities ([`order_statistics_of_few`], m² comparisons
+/// per lane for m of them) instead of the selection network (about 330 compare-exchanges
+/// at n = 50).
+const FEW: usize = 8;
+
+/// The distinct vectors among the rows of a one pass, where there are at most [`FEW`]: the
+/// first row holding each and how many rows hold it. NNM's mixed vectors are that under an
+/// attack that sends one vector f times: their neighbour lists collapse to a few (two in the
+/// D-SGD round at n = 50, f = 10), each output sharing an earlier one's list its copy, read
+/// from one column ([`Aggregator::aggregate_at`]).
+struct Few {
+    first: [usize; FEW],
+    count: [f64; FEW],
+    m: usize,
+}
+
+impl Few {
+    /// The distinct vectors behind the rows whose i-th is column `cols[i]`, or `None` when
+    /// there are more than [`FEW`].
+    fn of(cols: &[usize]) -> Option<Few> {
+        let mut few = Few {
+            first: [0; FEW],
+            count: [0.0; FEW],
+            m: 0,
+        };
+        for (i, &c) in cols.iter().enumerate() {
+            match (0..few.m).find(|&j| cols[few.first[j]] == c) {
+                Some(j) => few.count[j] += 1.0,
+                None if few.m == FEW => return None,
+                None => {
+                    few.first[few.m] = i;
+                    few.count[few.m] = 1.0;
+                    few.m += 1;
+                }
+            }
+        }
+        Some(few)
+    }
+}
+
 /// The one-pass trimmed means of `out.len()` coordinates, vector i's values from `rows[i]`
-/// (each at least as long as `out`): eight lanes in AVX-512 registers where the CPU has them,
-/// else four as lane arrays (AVX2 or the baseline). Both give the same bits (`tests`).
+/// (each at least as long as `out`), with the rows' distinct vectors where they are `few`:
+/// eight lanes in AVX-512 registers where the CPU has them, else four as lane arrays (AVX2
+/// or the baseline). Both give the same bits (`tests`).
 fn one_pass_rows(
     rows: &[&[f64]],
+    few: Option<&Few>,
     f: usize,
     out: &mut [f64],
     stream: bool,
@@ -280,11 +325,11 @@ fn one_pass_rows(
     match avx512 {
         Some(isa) => isa.run(
             #[inline(always)]
-            || one_pass_block::<8>(rows, f, out, stream, isa),
+            || one_pass_block::<8>(rows, few, f, out, stream, isa),
         ),
         None => crate::simd::widest(
             #[inline(always)]
-            || one_pass_block::<4>(rows, f, out, stream, Portable),
+            || one_pass_block::<4>(rows, few, f, out, stream, Portable),
         ),
     }
 }
@@ -301,6 +346,7 @@ const AHEAD: usize = 128;
 #[inline(always)]
 fn one_pass_block<const L: usize>(
     rows: &[&[f64]],
+    few: Option<&Few>,
     f: usize,
     out: &mut [f64],
     stream: bool,
@@ -321,6 +367,7 @@ fn one_pass_block<const L: usize>(
         if let Ok(o) = <&mut [f64; L]>::try_from(&mut *o) {
             *o = one_pass_group(
                 n,
+                few,
                 f,
                 isa,
                 #[inline(always)]
@@ -331,6 +378,7 @@ fn one_pass_block<const L: usize>(
             // The ragged last group, padded with zeros (lanes that reach no output).
             let means = one_pass_group(
                 n,
+                few,
                 f,
                 isa,
                 #[inline(always)]
@@ -353,12 +401,16 @@ fn one_pass_block<const L: usize>(
 #[inline(always)]
 fn one_pass_group<const L: usize, I: Lanes<L>>(
     n: usize,
+    few: Option<&Few>,
     f: usize,
     isa: I,
     row: impl Fn(usize) -> [f64; L],
     ahead: impl Fn(usize),
 ) -> [f64; L] {
-    let (lo, hi) = order_statistics(n, f, isa, &row);
+    let (lo, hi) = match few {
+        Some(few) => order_statistics_of_few(f, isa, &row, few),
+        None => order_statistics(n, f, isa, &row),
+    };
     // Second sweep (rows still in L1): each value clamped to [lo, hi] as by `clamped` (the
     // min with hi first, so a NaN comes out hi), added in row order. Its chain of n
     // dependent additions leaves the load ports idle, so the prefetches go here: issued as a
@@ -457,6 +509,48 @@ fn order_statistics<const L: usize, I: Lanes<L>>(
         insert_high(isa, &mut high, v);
     }
     (low[f], high[TRACKED - 1 - f])
+}
+
+/// [`order_statistics`] from the distinct values: row `few.first[j]` stands for
+/// `few.count[j]` rows. lo is the smallest value with at least f + 1 values at or below it,
+/// hi the largest with at least f + 1 at or above it: the values the network finds. (Where
+/// lo or hi is a zero, the network's may carry the other sign; no output shows it: the
+/// clamped sweep's sum starts from +0, so it is never −0, and subtracting f·(±0) from it
+/// changes nothing.)
+#[inline(always)]
+fn order_statistics_of_few<const L: usize, I: Lanes<L>>(
+    f: usize,
+    isa: I,
+    row: impl Fn(usize) -> [f64; L],
+    few: &Few,
+) -> (I::V, I::V) {
+    // NaN read as +∞, as in `order_statistics`.
+    let plus_inf = isa.splat(f64::INFINITY);
+    let mut v = [[0.0; L]; FEW];
+    for (v, &i) in v.iter_mut().zip(&few.first[..few.m]) {
+        *v = isa.values(isa.min(isa.vector(row(i)), plus_inf));
+    }
+    let v = &v[..few.m];
+    let need = (f + 1) as f64;
+    let (mut lo, mut hi) = ([f64::INFINITY; L], [f64::NEG_INFINITY; L]);
+    for vj in v {
+        let (mut at_or_below, mut at_or_above) = ([0.0; L], [0.0; L]);
+        for (vi, &c) in v.iter().zip(&few.count) {
+            for l in 0..L {
+                at_or_below[l] += if vi[l] <= vj[l] { c } else { 0.0 };
+                at_or_above[l] += if vi[l] >= vj[l] { c } else { 0.0 };
+            }
+        }
+        for l in 0..L {
+            if at_or_below[l] >= need && vj[l] < lo[l] {
+                lo[l] = vj[l];
+            }
+            if at_or_above[l] >= need && vj[l] > hi[l] {
+                hi[l] = vj[l];
+            }
+        }
+    }
+    (isa.vector(lo), isa.vector(hi))
 }
 
 /// Rows `i0..i0 + K` as `load` reads them, in order.
@@ -777,6 +871,52 @@ mod tests {
         assert!(one_pass_cases > 60, "{one_pass_cases}");
     }
 
+    /// Rows read at given columns (`Aggregator::aggregate_at`), as NNM's mixed vectors and
+    /// their copies are, give the bits of the input written out: 1–10 distinct random
+    /// columns (`random_columns`: some far, with ±∞ or −0 entries, plus NaN, +0 and values
+    /// equal across columns, so that lo and hi meet ties and zeros of both signs) at 32–60
+    /// positions, f from 1 to 10; up to [`FEW`] distinct ones take their order statistics
+    /// from the distinct values ([`order_statistics_of_few`]), more the network.
+    ///
+    /// Mutations checked: counting the values strictly below instead of at or below
+    /// (`vi[l] < vj[l]`), and f values instead of f + 1 (`need = f`), each fail it.
+    #[test]
+    fn rows_at_few_columns_give_the_bits_of_the_written_out_input() {
+        use crate::aggregators::tests::random_columns;
+        let mut rng = rng_from_seed(43);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let mut few_cases = 0;
+        for case in 0..300 {
+            let k = rng.random_range(1..=10usize);
+            let d = rng.random_range(1..=300usize);
+            let mut buf = random_columns(&mut rng, k, d, case % 3 == 0);
+            buf.truncate(k * d);
+            for _ in 0..rng.random_range(0..=3) {
+                let (c, j) = (rng.random_range(0..k), rng.random_range(0..d));
+                buf[c * d + j] = match rng.random_range(0..4) {
+                    0 => f64::NAN,
+                    1 => 0.0,
+                    _ => buf[rng.random_range(0..k) * d + j],
+                };
+            }
+            let n = rng.random_range(32..=60usize);
+            let cols: Vec<usize> = (0..n).map(|_| rng.random_range(0..k)).collect();
+            let f = rng.random_range(1..=10usize);
+            let tm = TrimmedMean::new(f, Compat::Native);
+            few_cases += usize::from(Few::of(&cols).is_some());
+            // NaN left in place: the rule reads it as +∞ (`reads_nan_as_infinity`).
+            let (x, mut r) = (UpdatesView::from_slice(&buf, d), rng_from_seed(0));
+            let want = tm.aggregate(x.select(&cols).view(), &mut AggContext::new(&mut r));
+            let got = tm.aggregate_at(x, &cols, &mut AggContext::new(&mut r));
+            let what = format!("case {case}: k {k} d {d} n {n} f {f}");
+            match (want, got) {
+                (Ok(a), Ok(b)) => assert_eq!(bits(a.as_slice()), bits(b.as_slice()), "{what}"),
+                (a, b) => panic!("{what}: {a:?} vs {b:?}"),
+            }
+        }
+        assert!(few_cases > 150, "{few_cases}");
+    }
+
     #[test]
     fn matches_sorting_on_random_inputs() {
         // Reference: NumPy's definition, sort each coordinate, add the middle in order: to
@@ -1066,11 +1206,13 @@ mod tests {
     /// The one pass gives the same bits on every instruction set and group width (each
     /// coordinate's arithmetic is the same lane by lane): four and eight portable lanes, each
     /// compiled for the baseline and by `widest`, and the AVX-512 registers where the CPU has
-    /// them, called directly and compiled for AVX-512. The values include ties of ±0 (whole
-    /// columns of zeros of both signs, where only the sign of the result tells the orders of
-    /// the selects apart), ±∞ and NaN in at most f rows. Mutations seen to fail it: the
-    /// eight-lane path multiplying by 1/(n − 2f) instead of dividing; the AVX-512 min taking
-    /// its operands the other way round (`vminpd b, a`).
+    /// them, called directly and compiled for AVX-512; and with rows that are copies of five
+    /// columns, the order statistics of the distinct values ([`Few`]) give the network's
+    /// bits. The values include ties of ±0 (whole columns of zeros of both signs, where only
+    /// the sign of the result tells the orders of the selects apart), ±∞ and NaN in at most
+    /// f rows. Mutations seen to fail it: the eight-lane path multiplying by 1/(n − 2f)
+    /// instead of dividing; the AVX-512 min taking its operands the other way round
+    /// (`vminpd b, a`).
     #[test]
     fn one_pass_same_bits_on_every_path() {
         use crate::data::NonFiniteEntries;
@@ -1093,31 +1235,47 @@ mod tests {
         });
         let u = Updates::with_entries(m, NonFiniteEntries::Keep).unwrap();
         let x = u.view();
-        let rows: Vec<&[f64]> = x.cols().collect();
         let bits = |v: &[f64]| -> Vec<u64> { v.iter().map(|x| x.to_bits()).collect() };
-        let mut out = vec![vec![0.0; d]; 6];
-        one_pass_block::<4>(&rows, f, &mut out[0], false, Portable);
-        one_pass_block::<8>(&rows, f, &mut out[1], false, Portable);
-        crate::simd::widest(
-            #[inline(always)]
-            || one_pass_block::<4>(&rows, f, &mut out[2], false, Portable),
-        );
-        crate::simd::widest(
-            #[inline(always)]
-            || one_pass_block::<8>(&rows, f, &mut out[3], false, Portable),
-        );
-        let paths = if let Some(isa) = crate::simd::avx512() {
-            one_pass_block::<8>(&rows, f, &mut out[4], false, isa);
-            isa.run(
+        // Every column once, then five of them at ten positions each, whose order statistics
+        // come from the distinct values (`Few`), or from the network for the reference.
+        for cols in [
+            (0..n).collect::<Vec<_>>(),
+            (0..n).map(|i| i * 7 % 5).collect(),
+        ] {
+            let rows: Vec<&[f64]> = cols.iter().map(|&i| x.col(i)).collect();
+            let few = Few::of(&cols);
+            let few = few.as_ref();
+            let mut out = vec![vec![0.0; d]; 7];
+            one_pass_block::<4>(&rows, few, f, &mut out[0], false, Portable);
+            one_pass_block::<8>(&rows, few, f, &mut out[1], false, Portable);
+            one_pass_block::<8>(&rows, None, f, &mut out[2], false, Portable);
+            crate::simd::widest(
                 #[inline(always)]
-                || one_pass_block::<8>(&rows, f, &mut out[5], false, isa),
+                || one_pass_block::<4>(&rows, few, f, &mut out[3], false, Portable),
             );
-            6
-        } else {
-            4
-        };
-        for (p, o) in out[1..paths].iter().enumerate() {
-            assert_eq!(bits(&out[0]), bits(o), "path {}", p + 1);
+            crate::simd::widest(
+                #[inline(always)]
+                || one_pass_block::<8>(&rows, few, f, &mut out[4], false, Portable),
+            );
+            let paths = if let Some(isa) = crate::simd::avx512() {
+                one_pass_block::<8>(&rows, few, f, &mut out[5], false, isa);
+                isa.run(
+                    #[inline(always)]
+                    || one_pass_block::<8>(&rows, few, f, &mut out[6], false, isa),
+                );
+                7
+            } else {
+                5
+            };
+            for (p, o) in out[1..paths].iter().enumerate() {
+                assert_eq!(
+                    bits(&out[0]),
+                    bits(o),
+                    "path {}, few {}",
+                    p + 1,
+                    few.is_some()
+                );
+            }
         }
     }
 

@@ -213,6 +213,7 @@ impl PreAggregator for Nnm {
                     let srcs: Vec<&[f64]> = cols.iter().map(|c| &**c).collect();
                     let mut outs: Vec<&mut [f64]> = scratch.chunks_mut(len).collect();
                     mix_block(&srcs, &mixing, &mut outs);
+                    write_copies(&mixing, &mut outs);
                 }
                 for (col, y) in cols.iter_mut().zip(scratch.chunks(len)) {
                     col.copy_from_slice(y);
@@ -237,6 +238,7 @@ impl PreAggregator for Nnm {
                 let hi = lo + outs[0].len();
                 let srcs: Vec<&[f64]> = x.cols().map(|col| &col[lo..hi]).collect();
                 mix_block(&srcs, &mixing, &mut outs);
+                write_copies(&mixing, &mut outs);
             });
         Ok(out)
     }
@@ -343,7 +345,9 @@ impl Nnm {
 }
 
 /// `rule` on the mixed vectors of [`Nnm::then_coordinatewise`], block by block, the i-th
-/// mixed vector's sources read from column `cols[i]` of `x`.
+/// mixed vector's sources read from column `cols[i]` of `x`. A rule that
+/// [`Aggregator::takes_counts`] (the trimmed mean) reads each copy of a mixed vector where
+/// that vector is ([`Aggregator::aggregate_at`]); for others the copies are written out.
 fn mix_then(
     x: UpdatesView<'_>,
     cols: &[usize],
@@ -352,6 +356,7 @@ fn mix_then(
 ) -> Result<DVector<f64>> {
     let (n, d) = (cols.len(), x.d());
     let block = fused_block(n);
+    let (counted, slots) = (rule.takes_counts(), mixing.slots());
     let mut out = vec![0.0; d];
     out.par_chunks_mut(block)
         .enumerate()
@@ -362,10 +367,18 @@ fn mix_then(
                     let srcs: Vec<&[f64]> = cols.iter().map(|&i| &x.col(i)[lo..lo + len]).collect();
                     let mut outs: Vec<&mut [f64]> = mixed.chunks_mut(len).collect();
                     mix_block(&srcs, mixing, &mut outs);
+                    if !counted {
+                        write_copies(mixing, &mut outs);
+                    }
                 }
                 let mut rng = rng_from_seed(0);
+                let cx = &mut AggContext::new(&mut rng);
                 let block = UpdatesView::from_slice(mixed, len);
-                let agg = rule.aggregate(block, &mut AggContext::new(&mut rng))?;
+                let agg = if counted {
+                    rule.aggregate_at(block, &slots, cx)?
+                } else {
+                    rule.aggregate(block, cx)?
+                };
                 out.copy_from_slice(agg.as_slice());
                 Ok(())
             })
@@ -411,10 +424,22 @@ impl Mixing {
         }
         Mixing { plan, k }
     }
+
+    /// Where each output is once [`mix_block`] has run: its own place, or for a copy the
+    /// place of the output it copies.
+    fn slots(&self) -> Vec<usize> {
+        (self.plan.iter().enumerate())
+            .map(|(i, m)| match m {
+                &Mix::Copy(e) => e,
+                _ => i,
+            })
+            .collect()
+    }
 }
 
-/// One block of coordinates of every output: `outs[i]` is the mean of the blocks `srcs[j]` of
-/// i's neighbours j, `srcs[i]` itself, or an earlier output's copy, as `mixing` plans.
+/// One block of coordinates of every output but the copies ([`write_copies`]): `outs[i]` is
+/// the mean of the blocks `srcs[j]` of i's neighbours j, or `srcs[i]` itself, as `mixing`
+/// plans.
 ///
 /// Every output's sums, [`mean_into`]'s (left to right in neighbour order), taken a tile of
 /// 64 coordinates at a time across all the outputs: the tile of every source (n × 512 B, 25 kB
@@ -442,10 +467,7 @@ fn mix_block(srcs: &[&[f64]], mixing: &Mixing, outs: &mut [&mut [f64]]) {
         for (i, mix) in mixing.plan.iter().enumerate() {
             match mix {
                 Mix::Own => outs[i][lo..hi].copy_from_slice(&srcs[i][lo..hi]),
-                &Mix::Copy(e) => {
-                    let (done, rest) = outs.split_at_mut(i);
-                    rest[0][lo..hi].copy_from_slice(&done[e][lo..hi]);
-                }
+                Mix::Copy(_) => {}
                 Mix::Mean(nb) => {
                     let mine = &picked[next..next + nb.len()];
                     next += nb.len();
@@ -455,16 +477,20 @@ fn mix_block(srcs: &[&[f64]], mixing: &Mixing, outs: &mut [&mut [f64]]) {
         }
         lo = hi;
     }
-    // Overflowed means, checked once per block rather than per tile; their copies follow.
-    let (mut next, mut refit) = (0, false);
+    // Overflowed means, checked once per block rather than per tile.
+    let mut next = 0;
     for (i, mix) in mixing.plan.iter().enumerate() {
         if let Mix::Mean(nb) = mix {
-            refit |= refit_overflowed(outs[i], &picked[next..next + nb.len()], 0, mixing.k);
+            refit_overflowed(outs[i], &picked[next..next + nb.len()], 0, mixing.k);
             next += nb.len();
         }
     }
+}
+
+/// The copies of one block, after [`mix_block`]: each from the output it copies.
+fn write_copies(mixing: &Mixing, outs: &mut [&mut [f64]]) {
     for (i, mix) in mixing.plan.iter().enumerate() {
-        if let (true, &Mix::Copy(e)) = (refit, mix) {
+        if let &Mix::Copy(e) = mix {
             let (done, rest) = outs.split_at_mut(i);
             rest[0].copy_from_slice(done[e]);
         }
@@ -491,14 +517,13 @@ fn mean_into_range(y: &mut [f64], srcs: &[&[f64]], lo: usize, k: f64) {
 /// The coordinates of `y`, a mean of the sources' coordinates `lo..lo + y.len()` over k,
 /// whose sum overflowed although the sources are finite (entries near 1.7·10³⁰⁸),
 /// recomputed as Σ sᵢ/k ([`mean_without_overflow`]; NumPy returns ±∞ there). Reads `y`
-/// once when nothing overflowed; returns whether anything did.
-fn refit_overflowed(y: &mut [f64], srcs: &[&[f64]], lo: usize, k: f64) -> bool {
+/// once when nothing overflowed.
+fn refit_overflowed(y: &mut [f64], srcs: &[&[f64]], lo: usize, k: f64) {
     if all_finite(y) {
-        return false;
+        return;
     }
     let rows: Vec<&[f64]> = srcs.iter().map(|s| &s[lo..lo + y.len()]).collect();
     mean_without_overflow(y, &rows, &vec![1.0; rows.len()], k);
-    true
 }
 
 /// y = (s₀ + s₁ + … + s_{m−1}) / k, summed left to right per coordinate (NumPy's order),
@@ -647,6 +672,7 @@ mod tests {
             let mut mixed = vec![f64::NAN; 13 * d];
             let mut outs: Vec<&mut [f64]> = mixed.chunks_mut(d).collect();
             mix_block(&srcs, &mixing, &mut outs);
+            write_copies(&mixing, &mut outs);
             for (i, nb) in nbrs.iter().enumerate() {
                 let mut alone = vec![f64::NAN; d];
                 if nb.is_empty() {
