@@ -120,9 +120,7 @@ impl Nnm {
             .map(|i| {
                 let row = &d2[i * n..(i + 1) * n];
                 let mut idx: Vec<usize> = (0..n).collect();
-                idx.sort_by(|&a, &b| row[a].total_cmp(&row[b]).then(a.cmp(&b)));
-                idx.truncate(k);
-                idx.sort_unstable();
+                nearest_first(&mut idx, row, k);
                 idx
             })
             .collect()
@@ -170,14 +168,23 @@ impl Nnm {
                     }
                     let row = &d2[i * n..(i + 1) * n];
                     let mut idx = finite.clone();
-                    idx.sort_by(|&a, &b| row[a].total_cmp(&row[b]).then(a.cmp(&b)));
-                    idx.truncate(k);
-                    idx.sort_unstable();
+                    nearest_first(&mut idx, row, k);
                     idx
                 })
                 .collect()),
         }
     }
+}
+
+/// Cuts `idx` to its k entries of smallest distance `row[i]` (ties to the smaller index),
+/// in increasing index order. (distance, index) is a total order, so selecting the k
+/// smallest (O(n)) keeps the set a full sort would; only they are sorted, by index.
+fn nearest_first(idx: &mut Vec<usize>, row: &[f64], k: usize) {
+    if k < idx.len() {
+        idx.select_nth_unstable_by(k, |&a, &b| row[a].total_cmp(&row[b]).then(a.cmp(&b)));
+        idx.truncate(k);
+    }
+    idx.sort_unstable();
 }
 
 impl PreAggregator for Nnm {
