@@ -271,8 +271,8 @@ fn one_pass(x: UpdatesView<'_>, cols: &[usize], f: usize) -> Vec<f64> {
 
 /// Most distinct vectors for which the one pass takes each group's order statistics from
 /// the distinct values and their multiplicities ([`order_statistics_of_few`], m² comparisons
-/// per lane for m of them) instead of the selection network (about 330 compare-exchanges
-/// at n = 50).
+/// per lane for m of them) instead of the selection network (a few hundred
+/// compare-exchanges at n = 50).
 const FEW: usize = 8;
 
 /// The distinct vectors among the rows of a one pass, where there are at most [`FEW`]: the
