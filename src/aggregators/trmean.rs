@@ -117,45 +117,35 @@ impl Aggregator for TrimmedMean {
         self.f > 0
     }
 
-    fn aggregate(&self, x: UpdatesView<'_>, _cx: &mut AggContext<'_>) -> Result<DVector<f64>> {
-        self.check_n(x.n())?;
-        let (n, f) = (x.n(), self.f);
-        if f == 0 {
-            // ByzFL returns Average() here.
-            let all: Vec<usize> = (0..n).collect();
-            return Ok(x.mean_of(all.iter().copied()));
-        }
-        let out = if self.one_pass_on(n) {
-            let all: Vec<usize> = (0..n).collect();
-            one_pass(x, &all, f)
-        } else {
-            map_columns(x, None, exact_kernel(n, f))
-        };
-        Ok(DVector::from_vec(out))
+    fn aggregate(&self, x: UpdatesView<'_>, cx: &mut AggContext<'_>) -> Result<DVector<f64>> {
+        self.aggregate_at(x, &(0..x.n()).collect::<Vec<_>>(), cx)
     }
 
     fn takes_counts(&self) -> bool {
         true
     }
 
-    /// The trimmed mean of the written-out input, bit for bit: the one-pass kernel reads each
-    /// position in its turn from its column, and so does the mean at f = 0; the exact
-    /// kernel's transposition gets the input written out first. (Through the default
-    /// [`Aggregator::aggregate_counted`], the same for copies counted.)
+    /// Each position read from its column, never written out: by the one-pass kernel, the
+    /// exact kernel's transposition ([`map_columns`]) or the mean at f = 0. (Through the
+    /// default [`Aggregator::aggregate_counted`], the same for copies counted.)
     fn aggregate_at(
         &self,
         x: UpdatesView<'_>,
         cols: &[usize],
-        cx: &mut AggContext<'_>,
+        _cx: &mut AggContext<'_>,
     ) -> Result<DVector<f64>> {
-        self.check_n(cols.len())?;
-        if self.f == 0 {
+        let (n, f) = (cols.len(), self.f);
+        self.check_n(n)?;
+        if f == 0 {
+            // ByzFL returns Average() here.
             return Ok(x.mean_of(cols.iter().copied()));
         }
-        if !self.one_pass_on(cols.len()) {
-            return self.aggregate(x.select(cols).view(), cx);
-        }
-        Ok(DVector::from_vec(one_pass(x, cols, self.f)))
+        let out = if self.one_pass_on(n) {
+            one_pass(x, cols, f)
+        } else {
+            map_columns(x, Some(cols), exact_kernel(n, f))
+        };
+        Ok(DVector::from_vec(out))
     }
 
     /// The one-pass kernel writes each block of the last column, then takes the block's
