@@ -167,7 +167,7 @@ impl Aggregator for TrimmedMean {
         let (m, f) = (others.n(), self.f);
         let avx512 = crate::simd::avx512();
         let stream = streams_from_memory(others);
-        let few = Few::of(&idx);
+        let selection = Selection::of(&idx, f);
         let mut out = vec![0.0; others.d()];
         last.par_chunks_mut(BLOCK)
             .zip(out.par_chunks_mut(BLOCK))
@@ -180,7 +180,7 @@ impl Aggregator for TrimmedMean {
                     .iter()
                     .map(|&i| if i < m { &others.col(i)[j0..] } else { written })
                     .collect();
-                one_pass_rows(&rows, few.as_ref(), f, out, stream, avx512);
+                one_pass_rows(&rows, &selection, f, out, stream, avx512);
             });
         Ok(DVector::from_vec(out))
     }
@@ -249,12 +249,12 @@ fn one_pass_serves(n: usize, f: usize) -> bool {
 fn one_pass(x: UpdatesView<'_>, cols: &[usize], f: usize) -> Vec<f64> {
     let avx512 = crate::simd::avx512();
     let stream = streams_from_memory(x);
-    let few = Few::of(cols);
+    let selection = Selection::of(cols, f);
     let mut out = vec![0.0; x.d()];
     out.par_chunks_mut(BLOCK).enumerate().for_each(|(b, out)| {
         let j0 = b * BLOCK;
         let rows: Vec<&[f64]> = cols.iter().map(|&i| &x.col(i)[j0..]).collect();
-        one_pass_rows(&rows, few.as_ref(), f, out, stream, avx512);
+        one_pass_rows(&rows, &selection, f, out, stream, avx512);
     });
     out
 }
@@ -300,13 +300,54 @@ impl Few {
     }
 }
 
+/// How a one pass takes each group's lo = x₍f₎ and hi = x₍n−f−1₎ from the rows whose i-th
+/// is column `cols[i]`.
+enum Selection {
+    /// The selection network over every row ([`order_statistics`]).
+    Network,
+    /// The network over all rows but the last c, which are copies of one vector
+    /// (2 ≤ c ≤ f), then each statistic clamped by the copies' value
+    /// ([`order_statistics`]): the rule's input where an attack sends one vector f times,
+    /// counted once ([`Aggregator::aggregate_counted`], ByzFL's copies appended last). At
+    /// ByzFL's n = 50, f = 10 the network runs on 40 rows instead of 50.
+    Copies(usize),
+    /// From the distinct values, where there are at most [`FEW`].
+    Few(Few),
+}
+
+impl Selection {
+    #[cfg(test)]
+    fn name(&self) -> String {
+        match self {
+            Selection::Network => "network".into(),
+            Selection::Copies(c) => format!("{c} copies"),
+            Selection::Few(few) => format!("{} distinct", few.m),
+        }
+    }
+
+    fn of(cols: &[usize], f: usize) -> Selection {
+        if let Some(few) = Few::of(cols) {
+            return Selection::Few(few);
+        }
+        let copies = match cols.last() {
+            Some(&last) => cols.iter().rev().take_while(|&&c| c == last).count(),
+            None => 0,
+        };
+        if (2..=f).contains(&copies) {
+            Selection::Copies(copies)
+        } else {
+            Selection::Network
+        }
+    }
+}
+
 /// The one-pass trimmed means of `out.len()` coordinates, vector i's values from `rows[i]`
-/// (each at least as long as `out`), with the rows' distinct vectors where they are `few`:
-/// eight lanes in AVX-512 registers where the CPU has them, else four as lane arrays (AVX2
-/// or the baseline). Both give the same bits (`tests`).
+/// (each at least as long as `out`), each group's order statistics taken as `selection`
+/// says: eight lanes in AVX-512 registers where the CPU has them, else four as lane arrays
+/// (AVX2 or the baseline). Both give the same bits (`tests`).
 fn one_pass_rows(
     rows: &[&[f64]],
-    few: Option<&Few>,
+    selection: &Selection,
     f: usize,
     out: &mut [f64],
     stream: bool,
@@ -315,11 +356,11 @@ fn one_pass_rows(
     match avx512 {
         Some(isa) => isa.run(
             #[inline(always)]
-            || one_pass_block::<8>(rows, few, f, out, stream, isa),
+            || one_pass_block::<8>(rows, selection, f, out, stream, isa),
         ),
         None => crate::simd::widest(
             #[inline(always)]
-            || one_pass_block::<4>(rows, few, f, out, stream, Portable),
+            || one_pass_block::<4>(rows, selection, f, out, stream, Portable),
         ),
     }
 }
@@ -336,7 +377,7 @@ const AHEAD: usize = 128;
 #[inline(always)]
 fn one_pass_block<const L: usize>(
     rows: &[&[f64]],
-    few: Option<&Few>,
+    selection: &Selection,
     f: usize,
     out: &mut [f64],
     stream: bool,
@@ -357,7 +398,7 @@ fn one_pass_block<const L: usize>(
         if let Ok(o) = <&mut [f64; L]>::try_from(&mut *o) {
             *o = one_pass_group(
                 n,
-                few,
+                selection,
                 f,
                 isa,
                 #[inline(always)]
@@ -368,7 +409,7 @@ fn one_pass_block<const L: usize>(
             // The ragged last group, padded with zeros (lanes that reach no output).
             let means = one_pass_group(
                 n,
-                few,
+                selection,
                 f,
                 isa,
                 #[inline(always)]
@@ -391,15 +432,16 @@ fn one_pass_block<const L: usize>(
 #[inline(always)]
 fn one_pass_group<const L: usize, I: Lanes<L>>(
     n: usize,
-    few: Option<&Few>,
+    selection: &Selection,
     f: usize,
     isa: I,
     row: impl Fn(usize) -> [f64; L],
     ahead: impl Fn(usize),
 ) -> [f64; L] {
-    let (lo, hi) = match few {
-        Some(few) => order_statistics_of_few(f, isa, &row, few),
-        None => order_statistics(n, f, isa, &row),
+    let (lo, hi) = match selection {
+        Selection::Few(few) => order_statistics_of_few(f, isa, &row, few),
+        Selection::Copies(c) => order_statistics(n, f, *c, isa, &row),
+        Selection::Network => order_statistics(n, f, 0, isa, &row),
     };
     // Second sweep (rows still in L1): each value clamped to [lo, hi] as by `clamped` (the
     // min with hi first, so a NaN comes out hi), added in row order. Its chain of n
@@ -430,29 +472,39 @@ fn one_pass_group<const L: usize, I: Lanes<L>>(
 }
 
 /// lo = x₍f₎ and hi = x₍n−f−1₎ of each lane of one group, `row(i)` giving row i's values (a
-/// NaN read as +∞), by `isa`.
+/// NaN read as +∞), by `isa`. Where the last `copies` rows (0, or 2 to f) hold one value b,
+/// the network runs on the m = n − copies others, sorted h₍0₎ ≤ … ≤ h₍m−1₎, and with c
+/// copies lo = clamp(b, h₍f−c₎, h₍f₎), hi = clamp(b, h₍m−1−f₎, h₍m−1−f+c₎): with b below
+/// h₍f−c₎ all c copies sit below position f, which h₍f−c₎ takes; above h₍f₎ the f + 1
+/// smallest are h₍0₎ … h₍f₎; between, a copy sits at f (hi symmetric). The same values as the
+/// network's on all n rows; a zero's sign can differ, which no output shows
+/// ([`order_statistics_of_few`]).
 #[inline(always)]
 fn order_statistics<const L: usize, I: Lanes<L>>(
     n: usize,
     f: usize,
+    copies: usize,
     isa: I,
     row: impl Fn(usize) -> [f64; L],
 ) -> (I::V, I::V) {
+    debug_assert!(copies == 0 || (2..=f).contains(&copies));
     // NaN read as +∞: `v < +∞ ? v : +∞`, as `nan_as_plus_inf`.
     let plus_inf = isa.splat(f64::INFINITY);
     let load = |i: usize| isa.min(isa.vector(row(i)), plus_inf);
+    // The rows the network reads: m ≥ n − f > f of them.
+    let m = n - copies;
     // The TRACKED smallest values so far, ascending, and the TRACKED largest, ascending; the
-    // sentinels ±∞ are pushed out by real values (n > 2f ≥ f + 1 of them reach each side's
+    // sentinels ±∞ are pushed out by real values (m > f, so f + 1 of them reach each side's
     // position f).
     let mut low = [plus_inf; TRACKED];
     let mut high = [isa.splat(f64::NEG_INFINITY); TRACKED];
     // The first rows take the place of the sentinels, with nothing to merge with yet: ten of
-    // them where the batches of 8 after them then end on the last row (n ≡ 2 mod 8, ByzFL's
+    // them where the batches of 8 after them then end on the last row (m ≡ 2 mod 8, ByzFL's
     // n = 50: 10 more compare-exchanges in the first sort, 44 fewer in two insertions);
     // else one batch of 8 (none below 8 rows, which the kernel meets only in tests).
-    let first = if n % BATCH == 2 && n >= FIRST_TEN {
+    let first = if m % BATCH == 2 && m >= FIRST_TEN {
         FIRST_TEN
-    } else if n >= BATCH {
+    } else if m >= BATCH {
         BATCH
     } else {
         0
@@ -468,11 +520,13 @@ fn order_statistics<const L: usize, I: Lanes<L>>(
         low[..BATCH].copy_from_slice(&c);
         high[TRACKED - BATCH..].copy_from_slice(&c);
     }
-    let batched = first + (n - first) / BATCH * BATCH;
-    // With f = TRACKED − 1 and no row after the batches, lo is the largest of the TRACKED
-    // smallest and hi the smallest of the TRACKED largest: the last batch needs only its
-    // merges' first halves (which leave those values, unsorted) and a max and a min over them.
-    let reduce_last = f == TRACKED - 1 && batched == n && batched > first;
+    let batched = first + (m - first) / BATCH * BATCH;
+    // With f = TRACKED − 1 and no row after the batches, the statistics needed are the
+    // largest and smallest of the TRACKED smallest and of the TRACKED largest (lo and hi,
+    // and with f copies h₍0₎ and h₍m−1₎): the last batch needs only its merges' first halves
+    // (which leave those values, unsorted) and a max and a min over them.
+    let reduce_last =
+        f == TRACKED - 1 && batched == m && batched > first && (copies == 0 || copies == f);
     let merged = if reduce_last {
         batched - BATCH
     } else {
@@ -484,21 +538,40 @@ fn order_statistics<const L: usize, I: Lanes<L>>(
         merge_low(isa, &mut low, &c);
         merge_high(isa, &mut high, &c);
     }
-    if reduce_last {
+    let (lo, hi, lowest, highest) = if reduce_last {
         let mut c = rows_from(merged, load);
         sort_batch(isa, &mut c);
         halve_low(isa, &mut low, &c);
         halve_high(isa, &mut high, &c);
         let lo = low[1..].iter().fold(low[0], |m, &v| isa.max(m, v));
         let hi = high[1..].iter().fold(high[0], |m, &v| isa.min(m, v));
-        return (lo, hi);
-    }
-    for i in batched..n {
-        let v = load(i);
-        insert_low(isa, &mut low, v);
-        insert_high(isa, &mut high, v);
-    }
-    (low[f], high[TRACKED - 1 - f])
+        if copies == 0 {
+            return (lo, hi);
+        }
+        // copies = f: h₍0₎ and h₍m−1₎.
+        let lowest = low[1..].iter().fold(low[0], |m, &v| isa.min(m, v));
+        let highest = high[1..].iter().fold(high[0], |m, &v| isa.max(m, v));
+        (lo, hi, lowest, highest)
+    } else {
+        for i in batched..m {
+            let v = load(i);
+            insert_low(isa, &mut low, v);
+            insert_high(isa, &mut high, v);
+        }
+        let (lo, hi) = (low[f], high[TRACKED - 1 - f]);
+        if copies == 0 {
+            return (lo, hi);
+        }
+        (lo, hi, low[f - copies], high[TRACKED - 1 - f + copies])
+    };
+    // The copies' value b clamps h₍f₎ from below by h₍f−c₎ and h₍m−1−f₎ from above by
+    // h₍m−1−f+c₎ (no closure: one would be compiled apart from the caller's instruction set,
+    // a call per group).
+    let b = load(m);
+    (
+        isa.max(lowest, isa.min(b, lo)),
+        isa.min(highest, isa.max(b, hi)),
+    )
 }
 
 /// [`order_statistics`] from the distinct values: row `few.first[j]` stands for
@@ -1226,19 +1299,25 @@ mod tests {
         let u = Updates::with_entries(m, NonFiniteEntries::Keep).unwrap();
         let x = u.view();
         let bits = |v: &[f64]| -> Vec<u64> { v.iter().map(|x| x.to_bits()).collect() };
-        // Every column once, then five of them at ten positions each, whose order statistics
-        // come from the distinct values (`Few`), or from the network for the reference.
-        for cols in [
-            (0..n).collect::<Vec<_>>(),
-            (0..n).map(|i| i * 7 % 5).collect(),
+        // Every column once; five of them at ten positions each, whose order statistics come
+        // from the distinct values (`Few`); the first 50 − c columns then c copies of the
+        // next (`Selection::Copies`, with c = f where the network's last batch is halved);
+        // each against the network on the same rows.
+        for (cols, plan) in [
+            ((0..n).collect::<Vec<_>>(), "network"),
+            ((0..n).map(|i| i * 7 % 5).collect(), "5 distinct"),
+            ((0..n).map(|i| i.min(n - f)).collect(), "10 copies"),
+            ((0..n).map(|i| i.min(n - 3)).collect(), "3 copies"),
+            ((0..n).map(|i| i.min(n - 7)).collect(), "7 copies"),
         ] {
             let rows: Vec<&[f64]> = cols.iter().map(|&i| x.col(i)).collect();
-            let few = Few::of(&cols);
-            let few = few.as_ref();
+            let selection = Selection::of(&cols, f);
+            assert_eq!(selection.name(), plan);
+            let few = &selection;
             let mut out = vec![vec![0.0; d]; 7];
             one_pass_block::<4>(&rows, few, f, &mut out[0], false, Portable);
             one_pass_block::<8>(&rows, few, f, &mut out[1], false, Portable);
-            one_pass_block::<8>(&rows, None, f, &mut out[2], false, Portable);
+            one_pass_block::<8>(&rows, &Selection::Network, f, &mut out[2], false, Portable);
             crate::simd::widest(
                 #[inline(always)]
                 || one_pass_block::<4>(&rows, few, f, &mut out[3], false, Portable),
@@ -1258,13 +1337,7 @@ mod tests {
                 5
             };
             for (p, o) in out[1..paths].iter().enumerate() {
-                assert_eq!(
-                    bits(&out[0]),
-                    bits(o),
-                    "path {}, few {}",
-                    p + 1,
-                    few.is_some()
-                );
+                assert_eq!(bits(&out[0]), bits(o), "path {}, {}", p + 1, few.name());
             }
         }
     }
