@@ -1270,12 +1270,14 @@ mod tests {
     /// coordinate's arithmetic is the same lane by lane): four and eight portable lanes, each
     /// compiled for the baseline and by `widest`, and the AVX-512 registers where the CPU has
     /// them, called directly and compiled for AVX-512; and with rows that are copies of five
-    /// columns, the order statistics of the distinct values ([`Few`]) give the network's
-    /// bits. The values include ties of ±0 (whole columns of zeros of both signs, where only
-    /// the sign of the result tells the orders of the selects apart), ±∞ and NaN in at most
-    /// f rows. Mutations seen to fail it: the eight-lane path multiplying by 1/(n − 2f)
-    /// instead of dividing; the AVX-512 min taking its operands the other way round
-    /// (`vminpd b, a`).
+    /// columns, the order statistics of the distinct values ([`Few`]), and with the last
+    /// 3, 7 or 10 rows copies of one column, the network on the others clamped by them
+    /// ([`Selection::Copies`]), give the network's bits. The values include ties of ±0
+    /// (whole columns of zeros of both signs, where only the sign of the result tells the
+    /// orders of the selects apart), ±∞ and NaN in at most f rows. Mutations seen to fail it:
+    /// the eight-lane path multiplying by 1/(n − 2f) instead of dividing; the AVX-512 min
+    /// taking its operands the other way round (`vminpd b, a`); h₍f−c+1₎ taken for h₍f−c₎,
+    /// and lo left unclamped by h₍0₎ where c = f.
     #[test]
     fn one_pass_same_bits_on_every_path() {
         use crate::data::NonFiniteEntries;
@@ -1313,31 +1315,31 @@ mod tests {
             let rows: Vec<&[f64]> = cols.iter().map(|&i| x.col(i)).collect();
             let selection = Selection::of(&cols, f);
             assert_eq!(selection.name(), plan);
-            let few = &selection;
+            let s = &selection;
             let mut out = vec![vec![0.0; d]; 7];
-            one_pass_block::<4>(&rows, few, f, &mut out[0], false, Portable);
-            one_pass_block::<8>(&rows, few, f, &mut out[1], false, Portable);
+            one_pass_block::<4>(&rows, s, f, &mut out[0], false, Portable);
+            one_pass_block::<8>(&rows, s, f, &mut out[1], false, Portable);
             one_pass_block::<8>(&rows, &Selection::Network, f, &mut out[2], false, Portable);
             crate::simd::widest(
                 #[inline(always)]
-                || one_pass_block::<4>(&rows, few, f, &mut out[3], false, Portable),
+                || one_pass_block::<4>(&rows, s, f, &mut out[3], false, Portable),
             );
             crate::simd::widest(
                 #[inline(always)]
-                || one_pass_block::<8>(&rows, few, f, &mut out[4], false, Portable),
+                || one_pass_block::<8>(&rows, s, f, &mut out[4], false, Portable),
             );
             let paths = if let Some(isa) = crate::simd::avx512() {
-                one_pass_block::<8>(&rows, few, f, &mut out[5], false, isa);
+                one_pass_block::<8>(&rows, s, f, &mut out[5], false, isa);
                 isa.run(
                     #[inline(always)]
-                    || one_pass_block::<8>(&rows, few, f, &mut out[6], false, isa),
+                    || one_pass_block::<8>(&rows, s, f, &mut out[6], false, isa),
                 );
                 7
             } else {
                 5
             };
             for (p, o) in out[1..paths].iter().enumerate() {
-                assert_eq!(bits(&out[0]), bits(o), "path {}, {}", p + 1, few.name());
+                assert_eq!(bits(&out[0]), bits(o), "path {}, {}", p + 1, s.name());
             }
         }
     }
