@@ -59,8 +59,9 @@
 //! # Robustness
 //! A Byzantine vector with ±∞ or 1e300 entries goes to the rule as it is: robust rules handle
 //! far points; a rule undefined on ±∞ stops the run with its reason ([`RunStatus::Failed`]);
-//! the plain average is poisoned, which is its non-robustness: the first non-finite θ stops
-//! the run as [`RunStatus::Diverged`] at that round, never a panic. Memory is flat in the
+//! the plain average is poisoned, which is its non-robustness: the first non-finite θ (or an
+//! evaluation that overflows at a finite θ sent far) stops the run as [`RunStatus::Diverged`]
+//! at that round, never a panic or an error. Memory is flat in the
 //! number of rounds: records are streamed to a sink, nothing is kept per round.
 
 mod client;
@@ -503,7 +504,8 @@ impl<'a> Trainer<'a> {
     }
 
     /// Runs one round (module docs), and the evaluation when the round is an evaluation round.
-    /// A round that stops the run sets [`Trainer::status`] and keeps θ as it was.
+    /// A round that stops the run sets [`Trainer::status`] and keeps θ as it was; an evaluation
+    /// that overflows at the new θ stops the run at that round as diverged, with that θ.
     ///
     /// # Errors
     /// Only errors that are not findings about the run (a sink or model bug); a diverging or
@@ -542,16 +544,31 @@ impl<'a> Trainer<'a> {
             }
             _ => None,
         };
-        if evaluate {
-            self.last_eval = Some(self.evaluate()?);
-        }
+        let evaluated = evaluate
+            && match self.evaluate() {
+                Ok(e) => {
+                    self.last_eval = Some(e);
+                    true
+                }
+                // θ is finite but the evaluation at it overflows (the honest clients' full
+                // gradients at a θ that a poisoned average has sent to 1e297): a finding about
+                // the run, as when the next round's gradients would overflow, not an error.
+                Err(e @ Error::NonFinite { .. }) => {
+                    self.status = RunStatus::Diverged {
+                        round,
+                        reason: e.to_string(),
+                    };
+                    false
+                }
+                Err(e) => return Err(e),
+            };
         Ok(RoundOutcome {
             round,
             seconds,
             lr,
             train_loss,
             epsilon,
-            evaluated: evaluate,
+            evaluated,
         })
     }
 

@@ -366,6 +366,57 @@ fn far_and_infinite_byzantine_vectors() {
     );
 }
 
+/// A θ that a poisoned average has sent far, still finite, at which the evaluation's honest
+/// full gradients overflow (one client's features at 10¹⁰: residuals near 10³⁰⁷, times the
+/// features past f64), stops the run at that round as diverged, naming those gradients, with
+/// the finite θ in the record and no evaluation; a robust rule under the same attack
+/// completes. Mutation that makes it fail (checked): the evaluation's error propagated
+/// (`self.evaluate()?`), which ended `lbounds train` with exit 2 under `--model mlp --rule
+/// average --attack a_little_is_enough --attack-param tau=1e300`.
+#[test]
+fn an_evaluation_that_overflows_at_a_finite_theta_is_a_divergence() {
+    let mut data = clients(&[10, 10, 10, 10, 10]);
+    data[0] = Examples::new(
+        DMatrix::from_element(3, 10, 1e10),
+        vec![0.0; 10],
+        Task::Regression,
+    )
+    .unwrap();
+    for (rule, f) in [("average", 1), ("median", 1)] {
+        let mut cfg = TrainConfig::new(3, 0.05, spec(rule, f));
+        cfg.byzantine = 1;
+        cfg.eval_every = 1;
+        let mut attack = StepSpec::named("inner_product_manipulation");
+        attack.params.set("tau", 1e300);
+        cfg.attack = Some(attack);
+        let (lines, s) = run(&cfg, &data, 0);
+        assert!(
+            s.params.iter().all(|v| v.is_finite()),
+            "{rule}: {:?}",
+            s.params
+        );
+        if rule == "median" {
+            assert_eq!(s.status, RunStatus::Completed, "{rule}");
+            continue;
+        }
+        match &s.status {
+            RunStatus::Diverged { round: 1, reason } => {
+                assert!(reason.contains("full gradients"), "{reason}")
+            }
+            other => panic!("{rule}: {other:?}"),
+        }
+        assert_eq!(lines.len(), 1, "stops at round 1");
+        let record: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(record["status"], "diverged");
+        assert!(
+            s.params.iter().any(|v| v.abs() > 1e290),
+            "θ moved far: {:?}",
+            s.params
+        );
+        assert!(s.last_eval.is_none(), "no evaluation at the diverged round");
+    }
+}
+
 /// An honest client whose gradient overflows (features of 10²⁰⁰: residual times feature is
 /// past f64) stops the run at round 1 as diverged, naming the client's gradient, under
 /// momentum (the check fused into the momentum step), without momentum (β = 0 copies) and
