@@ -191,7 +191,11 @@ impl Attack for TwoWorld {
     }
 }
 
-/// σ̂ = √((1/d) Σ_j var_j), var_j with ddof = 1.
+/// σ̂ = √((1/d) Σ_j var_j), var_j with ddof = 1. Where the squares overflow (honest entries
+/// near 1e300) or underflow (near 1e-300), σ̂ is recomputed on the deviations times 2⁻ᵉ, 2ᵉ
+/// the binade of the largest, then scaled back: exact in powers of two, so σ̂ is what an f64
+/// without an exponent limit gives (as ALIE's `scaled_mean_std`); elsewhere the plain sum's
+/// bits are kept.
 fn pooled_sigma(x: UpdatesView<'_>, mean: &nalgebra::DVector<f64>) -> Result<f64> {
     if x.n() < 2 {
         return Err(Error::too_few(
@@ -200,20 +204,42 @@ fn pooled_sigma(x: UpdatesView<'_>, mean: &nalgebra::DVector<f64>) -> Result<f64
             format!("{} honest vector", x.n()),
         ));
     }
-    let mut ss = 0.0;
-    for c in x.cols() {
-        for (v, m) in c.iter().zip(mean.iter()) {
-            ss += (v - m) * (v - m);
+    let count = ((x.n() - 1) * x.d()) as f64;
+    let sum_of_squares = |scale: f64| {
+        let mut ss = 0.0;
+        for c in x.cols() {
+            for (v, m) in c.iter().zip(mean.iter()) {
+                let e = (v - m) / scale;
+                ss += e * e;
+            }
+        }
+        (ss / count).sqrt() * scale
+    };
+    let mut s = sum_of_squares(1.0);
+    if !(s > 0.0 && s.is_finite()) {
+        let largest = x
+            .cols()
+            .flat_map(|c| c.iter().zip(mean.iter()).map(|(v, m)| (v - m).abs()))
+            .fold(0.0, f64::max);
+        // The exponent bits alone: a power of two, so the division and the product are exact.
+        let scale = f64::from_bits(largest.to_bits() & 0x7ff0_0000_0000_0000);
+        if scale >= f64::MIN_POSITIVE && scale.is_finite() {
+            s = sum_of_squares(scale);
         }
     }
-    let s = (ss / ((x.n() - 1) * x.d()) as f64).sqrt();
     if s > 0.0 && s.is_finite() {
         Ok(s)
-    } else {
+    } else if s == 0.0 {
         Err(Error::invalid(
             "sigma",
             s,
             "the honest vectors have no spread to estimate sigma from; pass sigma > 0",
+        ))
+    } else {
+        Err(Error::invalid(
+            "sigma",
+            s,
+            "the honest vectors' spread overflows f64 (entries near f64::MAX); pass sigma",
         ))
     }
 }
@@ -368,6 +394,22 @@ mod tests {
         assert!((med - half).abs() < 0.1, "median {med} vs {half}");
     }
 
+    /// σ̂ at entries near 1e±300, where the plain squares overflow to ∞ or underflow to 0
+    /// (read as no spread), is the σ̂ of the same vectors at scale 1, times the scale: here
+    /// 1e300·√2 and 1e-300·√2 for two vectors (1, −1)·c and (−1, 1)·c (mean 0, each var 2c²).
+    /// Mutation that makes it fail (checked): the recomputation left out (both refused).
+    #[test]
+    fn sigma_of_far_and_tiny_vectors_is_scaled_not_refused() {
+        for c in [1e300, 1e-300, 1.0] {
+            let h = Updates::from_rows(&[vec![c, -c], vec![-c, c]]).unwrap();
+            let mean = byzfl_mean(h.view());
+            let s = pooled_sigma(h.view(), &mean).unwrap();
+            let want = c * std::f64::consts::SQRT_2;
+            // Relative 1e-15: the scaled sum and the square root round twice (4 ulps).
+            assert!((s - want).abs() <= 1e-15 * want, "c = {c}: {s} vs {want}");
+        }
+    }
+
     #[test]
     fn errors() {
         let mut rng = rng_from_seed(0);
@@ -396,6 +438,14 @@ mod tests {
             .corrupt(one.view(), 1, &mut AttackContext::new(&mut rng))
             .is_ok());
         assert!(TwoWorld::new(Some(0.0), 0).is_err());
+        // Honest entries at ±1.5e308 spread past f64::MAX: named as an overflow, not as no
+        // spread.
+        let far = Updates::from_rows(&[vec![1.5e308, -1.5e308], vec![-1.5e308, 1.5e308]]);
+        let e = a
+            .corrupt(far.unwrap().view(), 1, &mut AttackContext::new(&mut rng))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("overflows"), "{e}");
         let p = Params::new().with("sigma", -1.0);
         assert!(crate::attacks::build("two_world", &p, Compat::Native).is_err());
         let p = Params::new().with("coord", 0.5);
