@@ -61,8 +61,8 @@
 //! far points; a rule undefined on ±∞ stops the run with its reason ([`RunStatus::Failed`]);
 //! the plain average is poisoned, which is its non-robustness: the first non-finite θ (or an
 //! evaluation that overflows at a finite θ sent far) stops the run as [`RunStatus::Diverged`]
-//! at that round, never a panic or an error. Memory is flat in the
-//! number of rounds: records are streamed to a sink, nothing is kept per round.
+//! at that round, never a panic or an error. Memory is flat in the number of rounds: records
+//! are streamed to a sink, nothing is kept per round.
 
 mod client;
 pub mod config;
