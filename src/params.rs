@@ -124,7 +124,11 @@ impl Params {
             Some(&v) if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 1e15 => {
                 Ok(v as usize)
             }
-            Some(&v) => Err(Error::invalid(key, v, "must be a non-negative integer")),
+            Some(&v) => Err(Error::invalid(
+                key,
+                v,
+                "must be a non-negative integer, at most 1e15",
+            )),
         }
     }
 
@@ -226,6 +230,13 @@ mod tests {
         let e = p.f().unwrap_err().to_string();
         assert!(e.contains("`f` = 2.5") && e.contains("integer"), "{e}");
         assert!(Params::new().with("f", -1.0).f().is_err());
+        // An integer past the cap is named as too large, not as a non-integer.
+        let e = Params::new().with("f", 1e18).f().unwrap_err().to_string();
+        assert!(e.contains("at most 1e15"), "{e}");
+        assert_eq!(
+            Params::new().with("f", 1e15).f().unwrap(),
+            1_000_000_000_000_000
+        );
         assert!(Params::new().with("tau", 0.0).positive("tau", 1.0).is_err());
     }
 

@@ -298,7 +298,11 @@ fn argmax_score(w: &DMatrix<f64>, x: &[f64]) -> usize {
 fn count(key: &str, value: &str) -> Result<usize> {
     let v = number(key, value)?;
     if v < 0.0 || v.fract() != 0.0 || v > 1e15 {
-        return Err(Error::invalid(key, value, "must be a non-negative integer"));
+        return Err(Error::invalid(
+            key,
+            value,
+            "must be a non-negative integer, at most 1e15",
+        ));
     }
     Ok(v as usize)
 }
