@@ -250,8 +250,9 @@ impl Pld {
         d.min(1.0)
     }
 
-    /// The smallest ε ≥ 0 with δ(ε) ≤ δ, rounded up by one ulp; +∞ when the mass at +∞
-    /// alone exceeds δ.
+    /// The smallest ε ≥ 0 with δ(ε) ≤ δ, rounded up by one ulp where it is positive (0 stays
+    /// 0, as in the RDP accountant: one ulp above 0 would report a loss where there is none);
+    /// +∞ when the mass at +∞ alone exceeds δ.
     pub fn epsilon_for_delta(&self, delta: f64) -> f64 {
         if self.inf_mass > delta {
             return f64::INFINITY;
@@ -264,7 +265,7 @@ impl Pld {
             if d_i > delta {
                 // On (ℓ_i, ℓ_{i+1}]: δ(ε) = m + a − e^{ε − ℓ_i} c.
                 let eps = self.loss(i) + ((self.inf_mass + a - delta) / c).ln();
-                return next_up(eps.max(0.0));
+                return up_from_zero(eps);
             }
             a += self.probs[i];
             c = eh * (c + self.probs[i]);
@@ -275,10 +276,7 @@ impl Pld {
             return 0.0;
         }
         let eps = self.loss(0) + ((self.inf_mass + a - delta) / c0).ln();
-        if eps.is_nan() {
-            return 0.0;
-        }
-        next_up(eps.max(0.0))
+        up_from_zero(eps)
     }
 
     /// The T-fold composition with itself (module docs). `None` when the window would need
@@ -427,6 +425,16 @@ impl Pld {
 
 /// The composed PLD of `events` (σ, q, count) in one direction at grid interval h; `None`
 /// when a window exceeds the size limit.
+/// ε rounded up by one ulp where it is positive; 0 for ε ≤ 0 or NaN (a zero numerator: δ
+/// is met at every ε ≥ 0).
+fn up_from_zero(eps: f64) -> f64 {
+    if eps > 0.0 {
+        next_up(eps)
+    } else {
+        0.0
+    }
+}
+
 fn composed(events: &[(f64, f64, u64)], h: f64, dir: Direction) -> Result<Option<Pld>> {
     let mut acc: Option<Pld> = None;
     for &(sigma, q, count) in events {
@@ -723,5 +731,20 @@ mod tests {
             assert!(e.contains("`delta`") && e.contains("RDP"), "{e}");
         }
         assert!(epsilon(0.5, 1.0, 0, 1e-5).is_err());
+    }
+
+    /// Where δ(0) ≤ δ the answer is ε = 0 exactly, as the RDP accountant says. Fails with the
+    /// old `next_up(eps.max(0.0))`, which reported 5e-324 there.
+    #[test]
+    fn no_loss_is_zero_not_one_ulp_above() {
+        // δ(0) = q·TV(N(0, σ²), N(1, σ²)) = q(2Φ(1/(2σ)) − 1) ≈ 0.38·q at σ = 1.
+        for &(q, s) in &[(1e-6, 1.0), (1e-300, 1.0), (0.5, 1e300), (1.0, 1e6)] {
+            assert!(subsampled_gaussian_delta(0.0, s, q, Direction::Remove) < 1e-5);
+            assert_eq!(epsilon(q, s, 1, 1e-5).unwrap(), 0.0, "q={q} σ={s}");
+            assert_eq!(rdp::epsilon(q, s, 1, 1e-5).unwrap(), 0.0, "RDP q={q} σ={s}");
+        }
+        // Just above: δ(0) ≈ 0.38·q > δ, so ε > 0 and is still rounded up.
+        let e = epsilon(1e-4, 1.0, 1, 1e-5).unwrap();
+        assert!(e > 0.0 && e < 1.0, "{e}");
     }
 }
