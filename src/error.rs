@@ -105,10 +105,10 @@ impl Error {
     /// Shorthand for [`Error::InvalidParameter`].
     pub fn invalid(name: &str, value: impl fmt::Display, reason: impl Into<String>) -> Self {
         let value = value.to_string();
-        // f64's `Display` writes every digit (1e308 takes 309 characters, 1e-300 302):
-        // a number that long is shown in exponent form.
+        // f64's `Display` writes every digit (1e308 takes 309 characters, 1e-300 302): a
+        // number printed that way is shown compactly.
         let value = match value.parse::<f64>() {
-            Ok(x) if value.len() > 24 => format!("{x:e}"),
+            Ok(x) if x.to_string() == value => crate::params::compact(x),
             _ => value,
         };
         Error::InvalidParameter {

@@ -24,6 +24,20 @@ pub enum Compat {
 /// while bounding a run's length (one iteration is at most O(n·d) work).
 pub const MAX_ITERATIONS: usize = 100_000;
 
+/// A number as labels and messages print it: `Display`'s shortest round-trip digits
+/// (`1.5`, `1000`), except where those run past 24 characters (1e300 has 301 digits, 1e-300
+/// 302), in exponent form (`1e300`), which round-trips as well: distinct values keep distinct
+/// labels. Numbers of ordinary size never reach 24 characters, so their labels, which key
+/// random streams and records, are `Display`'s.
+pub fn compact(x: f64) -> String {
+    let plain = x.to_string();
+    if plain.len() > 24 {
+        format!("{x:e}")
+    } else {
+        plain
+    }
+}
+
 /// Numeric parameters keyed by name. A `BTreeMap`, so serialisation order is stable.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]

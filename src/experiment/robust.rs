@@ -21,19 +21,22 @@ use crate::aggregators::{AggContext, PipelineSpec, StepSpec};
 use crate::attacks::{self, AttackContext};
 use crate::data::population::{Population, PopulationConfig};
 use crate::data::{sq_dist, sq_norm};
-use crate::params::Compat;
+use crate::params::{compact, Compat};
 use crate::rng::{rng_named, SimRng};
 use crate::Result;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-/// A step's label: its name, then its parameters as `:k=v,k=v` in key order (`alie:z=2`).
+/// A step's label: its name, then its parameters as `:k=v,k=v` in key order (`alie:z=2`,
+/// `alie:tau=1e300`: values by [`compact`]).
 /// Two steps with different parameters get different labels (and different random streams).
 pub fn step_label(s: &StepSpec) -> String {
     if s.params.0.is_empty() {
         return s.name.clone();
     }
-    let kv: Vec<String> = s.params.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let kv: Vec<String> = (s.params.0.iter())
+        .map(|(k, v)| format!("{k}={}", compact(*v)))
+        .collect();
     format!("{}:{}", s.name, kv.join(","))
 }
 
@@ -453,6 +456,18 @@ mod tests {
         assert_eq!(step_label(&s), "a_little_is_enough");
         s.params.set("z", 2.0);
         assert_eq!(step_label(&s), "a_little_is_enough:z=2");
+        // Values too long for `Display` in exponent form, still told apart (the old
+        // `{v}` wrote 1e300's 301 digits into tables and stream names).
+        for (v, want) in [
+            (1e300, "z=1e300"),
+            (-1.5e-300, "z=-1.5e-300"),
+            (1e300 * (1.0 + f64::EPSILON), "z=1.0000000000000002e300"),
+            (0.1, "z=0.1"),
+            (123456789.25, "z=123456789.25"),
+        ] {
+            s.params.set("z", v);
+            assert_eq!(step_label(&s), format!("a_little_is_enough:{want}"));
+        }
         let p = PipelineSpec {
             rule: StepSpec::named("median"),
             pre: vec![StepSpec::named("nnm")],
