@@ -221,11 +221,15 @@ impl UnlearnPoint {
                 format!("must be in 4..={MAX_MODELS}"),
             ));
         }
-        if self.data.head_test + self.data.tail_test == 0 {
+        let held_out = self.data.head_test + self.data.tail_test;
+        if held_out < MIN_FORGET {
             return Err(Error::invalid(
                 "test records",
-                0,
-                "simple_mia and test accuracy need held-out records (head_test > 0)",
+                held_out,
+                format!(
+                    "simple_mia needs at least {MIN_FORGET} held-out records (head_test + \
+                     tail_test), as many as a forget set"
+                ),
             ));
         }
         let share = |name: &str, v: f64| -> Result<()> {
@@ -671,13 +675,29 @@ struct ModelEvalOut {
     eval: ModelEval,
 }
 
+/// The fewest records a forget set may hold: [`simple_mia`] needs two on each side. Checked
+/// before any model trains, so a run does not fail at its end.
+///
+/// [`simple_mia`]: crate::privacy::audit::unlearning::simple_mia
+const MIN_FORGET: usize = 2;
+
 /// The forget set's indices into D (sorted).
 fn forget_indices(p: &UnlearnPoint, data: &MiaData, seed: u64) -> Result<Vec<usize>> {
     let n = data.audited;
     let mut rng = rng_named(seed, 0, "unlearn/forget");
     let mut idx: Vec<usize> = match p.forget {
         ForgetSet::Random => {
-            let k = ((p.forget_fraction * n as f64).round() as usize).clamp(1, n - 1);
+            let k = ((p.forget_fraction * n as f64).round() as usize).min(n - 1);
+            if k < MIN_FORGET {
+                return Err(Error::invalid(
+                    "forget fraction",
+                    p.forget_fraction,
+                    format!(
+                        "leaves {k} of the {n} training records to forget (the fraction × {n}, \
+                         rounded); simple_mia needs at least {MIN_FORGET}: a fraction ≥ 1.5/{n}"
+                    ),
+                ));
+            }
             permutation(&mut rng, n)[..k].to_vec()
         }
         ForgetSet::Tail => {
@@ -689,12 +709,13 @@ fn forget_indices(p: &UnlearnPoint, data: &MiaData, seed: u64) -> Result<Vec<usi
         ForgetSet::Mislabelled => (0..n).filter(|&j| data.tags[j].mislabelled).collect(),
     };
     idx.sort_unstable();
-    if idx.is_empty() || idx.len() >= n {
+    if idx.len() < MIN_FORGET || idx.len() >= n {
         return Err(Error::invalid(
             "forget set",
             p.forget.name(),
             format!(
-                "has {} of the {n} training records (needs at least one, and fewer than all; \
+                "has {} of the {n} training records (needs at least {MIN_FORGET} for \
+                 simple_mia, and fewer than all; \
                  mislabelled needs label_noise > 0, tail needs tail components)",
                 idx.len()
             ),
@@ -707,7 +728,8 @@ fn forget_indices(p: &UnlearnPoint, data: &MiaData, seed: u64) -> Result<Vec<usi
 /// per model trained and once per model evaluated (2·3N calls: progress bars).
 ///
 /// # Errors
-/// What [`UnlearnPoint::validate`] rejects; an empty forget set; training and unlearning
+/// What [`UnlearnPoint::validate`] rejects; a forget set of fewer than 2 records (or of
+/// every record); training and unlearning
 /// errors (a diverging step names its method).
 pub fn run_unlearn(
     p: &UnlearnPoint,
@@ -971,6 +993,35 @@ mod tests {
         assert!(bad.validate().is_err());
         bad.ga_lr_scales = vec![f64::NAN];
         assert!(bad.validate().is_err());
+    }
+
+    /// A forget fraction that leaves one record (simple_mia needs two) is refused before any
+    /// model trains, naming the fraction. Fails with the old `clamp(1, n − 1)`, which ran
+    /// every model and then failed in simple_mia naming "forget losses".
+    #[test]
+    fn a_forget_set_too_small_for_simple_mia_is_refused_before_training() {
+        let trained = std::sync::atomic::AtomicUsize::new(0);
+        let count = || {
+            trained.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        };
+        for fraction in [1e-300, 1e-6] {
+            let mut p = UnlearnPoint::quick();
+            p.forget_fraction = fraction;
+            let e = run_unlearn(&p, 1, 2, &count).unwrap_err().to_string();
+            assert!(
+                e.contains("`forget fraction`") && e.contains("simple_mia needs at least 2"),
+                "{e}"
+            );
+        }
+        assert_eq!(trained.into_inner(), 0);
+        let mut p = UnlearnPoint::quick();
+        p.data.head_test = 1;
+        p.data.tail_test = 0;
+        assert!(p
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("at least 2 held-out"));
     }
 
     /// Mandatory (issue 15): exact retraining has forgetting quality at its ideal. With N
