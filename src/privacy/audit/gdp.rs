@@ -18,17 +18,26 @@ use super::epsilon::frontier;
 use super::{check_alpha, clopper_pearson, negated};
 use crate::bounds::phi_inv;
 use crate::privacy::mechanisms::analytic_gaussian::gaussian_delta;
+use crate::privacy::normal;
 use crate::{Error, Result};
 use serde::Serialize;
 
 /// The ε at which a μ-GDP mechanism has the given δ: the root in ε ≥ 0 of
-/// Φ(−ε/μ + μ/2) − e^ε·Φ(−ε/μ − μ/2) = δ (decreasing in ε), by bisection to 1e-12 absolute;
-/// 0 when δ(0) = 2Φ(μ/2) − 1 is already ≤ δ.
+/// Φ(−ε/μ + μ/2) − e^ε·Φ(−ε/μ − μ/2) = δ (decreasing in ε); 0 when δ(0) = 2Φ(μ/2) − 1 is
+/// already ≤ δ.
+///
+/// Solved in t = ε/μ − μ/2, where the curve reads δ = Φ(−t) − φ(t)·M(μ + t) with M the
+/// Mills ratio ([`normal::mills_ratio`]; e^ε·Φ(−μ − t) = φ(t)·M(μ + t) exactly): written in
+/// ε, the curve cancels ε/μ against μ/2 and e^ε against Φ's tail, which cost 2e-8 relative
+/// at μ = 1e13 and made μ ≥ 1.8e154 (where μ² overflows) return 0. Bisection in t down to
+/// adjacent floats, then ε = μ·(μ/2 + t) on the side where δ(ε) > δ still holds (an audit's ε
+/// is a lower bound).
 ///
 /// Known answers at δ = 1e-5 (reference §2.3): μ = 0.5 → 1.99, 1 → 4.38, 2 → 10.0, 3 → 16.7.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] for μ not finite and > 0, or δ ∉ (0, 1).
+/// [`Error::InvalidParameter`] for μ not finite and > 0, for δ ∉ (0, 1), and for a μ whose ε
+/// (≈ μ²/2) is past f64's range (μ above ≈ 1.9e154).
 pub fn epsilon_for_mu(mu: f64, delta: f64) -> Result<f64> {
     if !(mu.is_finite() && mu > 0.0) {
         return Err(Error::invalid("mu", mu, "must be finite and > 0"));
@@ -43,22 +52,35 @@ pub fn epsilon_for_mu(mu: f64, delta: f64) -> Result<f64> {
     if gaussian_delta(0.0, mu) <= delta {
         return Ok(0.0);
     }
-    // δ(ε) ≤ Φ(−ε/μ + μ/2), below δ once ε ≥ μ²/2 + μ·|Φ⁻¹(δ)|: a finite bracket.
-    let mut hi = mu * mu / 2.0 + mu * phi_inv(delta).abs() + 1.0;
-    while gaussian_delta(hi, mu) > delta {
-        hi *= 2.0;
+    let pdf = |t: f64| (-0.5 * t * t).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    // t ≥ −μ/2 is ε ≥ 0, so μ + t ≥ μ/2 > 0 where M is taken.
+    let delta_at = |t: f64| normal::cdf(-t) - pdf(t) * normal::mills_ratio(mu + t);
+    // δ(t) ≤ Φ(−t) < δ once t > Φ⁻¹(1 − δ): a finite bracket, widened if rounding says not.
+    let mut lo = -0.5 * mu;
+    let mut hi = (1.0 - phi_inv(delta)).max(lo + 1.0);
+    while delta_at(hi) > delta {
+        hi = lo + 2.0 * (hi - lo);
     }
-    let mut lo = 0.0;
-    while hi - lo > 1e-12 * hi.max(1.0) {
+    loop {
         let mid = 0.5 * (lo + hi);
-        if gaussian_delta(mid, mu) > delta {
+        if mid <= lo || mid >= hi {
+            break;
+        }
+        if delta_at(mid) > delta {
             lo = mid;
         } else {
             hi = mid;
         }
     }
-    // The audit's ε is a lower bound: report the side where δ(ε) > δ still holds.
-    Ok(lo)
+    let eps = mu * (0.5 * mu + lo);
+    if !eps.is_finite() {
+        return Err(Error::invalid(
+            "mu",
+            mu,
+            "its epsilon, about mu²/2, is past f64's largest number (mu must be below ≈ 1.9e154)",
+        ));
+    }
+    Ok(eps)
 }
 
 /// A GDP audit of a score curve.
@@ -155,6 +177,35 @@ mod tests {
         }
         assert_eq!(epsilon_for_mu(1e-9, 0.5).unwrap(), 0.0);
         assert!(epsilon_for_mu(1.0, 0.0).is_err() && epsilon_for_mu(-1.0, 1e-5).is_err());
+    }
+
+    /// Far from the reference's μ: ε against an 80-digit bisection of the ε form of the curve
+    /// (mpmath `ncdf`, 400 halvings), to 1e-13 relative (Φ and M carry ≈ 1e-13 relative
+    /// error, M's cancellation below x = 30; bisection in t stops at adjacent floats). Fails
+    /// with the old bisection in ε: 2e-8 relative at μ = 1e13 and 1e100, and 0 at μ ≥ 1.8e154.
+    #[test]
+    fn mu_to_epsilon_holds_far_out() {
+        for (mu, delta, want) in [
+            (1.0, 1e-5, 4.377_178_095_681_224_6),
+            (0.01, 1e-300, 0.368_298_990_013_809_5),
+            (40.0, 1e-300, 2_281.176_098_264_011_4),
+            (1e3, 1e-5, 504_263.892_920_654_1),
+            (1e8, 1e-5, 5_000_000_426_489_078.0),
+            (1e13, 1e-5, 5.000_000_000_004_264_9e25),
+            (1e100, 1e-5, 5.000_000_000_000_000_2e199),
+        ] {
+            let e = epsilon_for_mu(mu, delta).unwrap();
+            assert!(
+                (e - want).abs() <= 1e-13 * want,
+                "mu = {mu}, delta = {delta}: {e}"
+            );
+        }
+        let e = epsilon_for_mu(1e154, 1e-5).unwrap();
+        assert!((e / 5e307 - 1.0).abs() < 1e-13, "{e}");
+        for mu in [1.9e154, 1e300, f64::MAX] {
+            let err = epsilon_for_mu(mu, 1e-5).unwrap_err().to_string();
+            assert!(err.contains("`mu`") && err.contains("past f64"), "{err}");
+        }
     }
 
     /// Null scores: μ_lower = 0 (so ε = 0) in at least 95 % of 200 repetitions, two-sided,
