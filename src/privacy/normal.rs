@@ -79,7 +79,7 @@ mod tests {
         // Φ(0) = 1/2; Φ(−1.959963984540054) = 0.025 (the two-sided 95% quantile).
         assert_eq!(cdf(0.0), 0.5);
         assert!((cdf(-1.959963984540054) - 0.025).abs() < 1e-15);
-        // ln Φ(−30) from the erfc branch vs the asymptotic branch just below: continuous.
+        // ln Φ(−30) from the erfc branch vs the continued-fraction branch just below: continuous.
         let a = ln_cdf(-30.0);
         let b = ln_cdf(-30.000000001);
         assert!((a - b).abs() < 1e-6, "{a} {b}");
