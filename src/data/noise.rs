@@ -38,6 +38,7 @@
 //!   Impossible Safety of Large AI Models", 2022, arXiv 2209.15259 (heavy-tailed user data as a
 //!   source of the impossibility).
 
+use crate::data::population::MAX_SCALE;
 use crate::error::check_non_negative;
 use crate::rng::SimRng;
 use crate::{Error, Result};
@@ -92,14 +93,30 @@ impl Noise {
     /// Checks the parameters; error names are prefixed with `prefix` (e.g. `noise.sigma`).
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] for a NaN/±∞ or negative scale, ν ≤ 1, α ≤ 1, or a
-    /// log-normal σ above [`MAX_LOGNORMAL_SIGMA`].
+    /// [`Error::InvalidParameter`] for a NaN/±∞ or negative scale, a scale above
+    /// [`MAX_SCALE`] (the cap on a population's mean, for the same reason: the simulator
+    /// squares and sums coordinates), ν ≤ 1, α ≤ 1, or a log-normal σ above
+    /// [`MAX_LOGNORMAL_SIGMA`].
     pub fn validate(&self, prefix: &str) -> Result<()> {
         let name = |k: &str| format!("{prefix}.{k}");
-        match *self {
-            Noise::Gaussian { sigma } => {
-                check_non_negative(&name("sigma"), sigma)?;
+        // `--noise gaussian:sigma=1e300` ran and reported every error as inf, G² as 0 and κ̂
+        // as NaN: its draws' squares overflow.
+        let check_scale = |k: &str, x: f64| -> Result<()> {
+            check_non_negative(&name(k), x)?;
+            if x > MAX_SCALE {
+                return Err(Error::invalid(
+                    &name(k),
+                    x,
+                    format!(
+                        "must be at most {MAX_SCALE:e}: the simulator squares and sums the \
+                         draws, which overflows f64 beyond"
+                    ),
+                ));
             }
+            Ok(())
+        };
+        match *self {
+            Noise::Gaussian { sigma } => check_scale("sigma", sigma)?,
             Noise::StudentT { nu, scale } => {
                 if !(nu.is_finite() && nu > 1.0) {
                     return Err(Error::invalid(
@@ -108,7 +125,7 @@ impl Noise {
                         "must be finite and > 1 (the mean of Student's t exists only for nu > 1)",
                     ));
                 }
-                check_non_negative(&name("scale"), scale)?;
+                check_scale("scale", scale)?;
             }
             Noise::LogNormal { sigma } => {
                 check_non_negative(&name("sigma"), sigma)?;
@@ -129,7 +146,7 @@ impl Noise {
                          the variance is infinite for alpha <= 2)",
                     ));
                 }
-                check_non_negative(&name("scale"), scale)?;
+                check_scale("scale", scale)?;
             }
         }
         Ok(())
@@ -320,6 +337,34 @@ mod tests {
         .to_string();
         assert!(e.contains("`noise.alpha` = 1"), "{e}");
         assert!(Noise::Gaussian { sigma: 0.0 }.validate("noise").is_ok());
+        // Scales past MAX_SCALE, whose squares overflow in the simulator's sums (fails
+        // without the cap: `gaussian:sigma=1e300` was accepted); MAX_SCALE itself passes.
+        for (b, key) in [
+            (Noise::Gaussian { sigma: 1e300 }, "sigma"),
+            (
+                Noise::StudentT {
+                    nu: 3.0,
+                    scale: 1.5e100,
+                },
+                "scale",
+            ),
+            (
+                Noise::Pareto {
+                    alpha: 3.0,
+                    scale: f64::MAX,
+                },
+                "scale",
+            ),
+        ] {
+            let e = b.validate("noise").unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("`noise.{key}`")) && e.contains("at most 1e100"),
+                "{e}"
+            );
+        }
+        assert!(Noise::Gaussian { sigma: MAX_SCALE }
+            .validate("noise")
+            .is_ok());
     }
 
     #[test]

@@ -263,7 +263,8 @@ pub fn byzantine_count(fraction: f64, n: usize) -> usize {
     f.max(0.0) as usize
 }
 
-/// The largest |mean| and √G² a population takes (see [`PopulationConfig::validate`]).
+/// The largest |mean|, √G² and noise scale a population takes (see
+/// [`PopulationConfig::validate`] and [`Noise::validate`](crate::data::noise::Noise::validate)).
 pub const MAX_SCALE: f64 = 1e100;
 
 impl PopulationConfig {
