@@ -1507,16 +1507,20 @@ mod tests {
 
     #[test]
     fn overflow_is_an_error_not_a_panic() {
-        // Noise of scale 1e308 overflows the users' sums while sampling; a mean that large
-        // is refused before (`MAX_SCALE`).
+        // Noise of scale 1e308 would overflow the users' sums while sampling, and a mean that
+        // large the simulator's squares: both are refused before (`MAX_SCALE`).
         let c = PopulationConfig {
             mean: MAX_SCALE,
             noise: Noise::Gaussian { sigma: 1e308 },
             ..cfg()
         };
         let e = Population::sample(&c, &mut rng_from_seed(1)).unwrap_err();
-        assert!(matches!(e, Error::NonFinite { .. }), "{e}");
-        let c = PopulationConfig { mean: 1e308, ..c };
+        assert!(e.to_string().contains("`noise.sigma`"), "{e}");
+        let c = PopulationConfig {
+            mean: 1e308,
+            noise: Noise::default(),
+            ..c
+        };
         let e = Population::sample(&c, &mut rng_from_seed(1)).unwrap_err();
         assert!(matches!(e, Error::InvalidParameter { .. }), "{e}");
     }
