@@ -16,6 +16,7 @@ pub use digits::digits;
 pub use synthetic::{Synthetic, SyntheticKind};
 
 use crate::learning::examples::Task;
+use crate::params::compact;
 use crate::rng::{permutation, SimRng};
 use crate::{Error, Result};
 use std::path::PathBuf;
@@ -69,7 +70,17 @@ impl DataSource {
             DataSource::Synthetic(s) => match s.kind {
                 SyntheticKind::Regression => format!(
                     "synthetic:regression p={} N={} noise={}",
-                    s.features, s.records, s.noise
+                    s.features,
+                    s.records,
+                    compact(s.noise)
+                ),
+                SyntheticKind::Mixture => format!(
+                    "synthetic:mixture K={} p={} N={} separation={} noise={}",
+                    s.classes,
+                    s.features,
+                    s.records,
+                    compact(s.separation),
+                    compact(s.noise)
                 ),
                 kind => format!(
                     "synthetic:{} K={} p={} N={} noise={}",
@@ -77,7 +88,7 @@ impl DataSource {
                     s.classes,
                     s.features,
                     s.records,
-                    s.noise
+                    compact(s.noise)
                 ),
             },
         }
@@ -235,7 +246,14 @@ mod tests {
             DataSource::Synthetic(Synthetic::default())
         );
         let s = DataSource::parse("synthetic:classes=3,features=4,records=30").unwrap();
-        assert_eq!(s.describe(), "synthetic:mixture K=3 p=4 N=30 noise=0");
+        assert_eq!(
+            s.describe(),
+            "synthetic:mixture K=3 p=4 N=30 separation=3 noise=0"
+        );
+        // Numbers too long for `Display` in exponent form (the regression's noise of 1e300
+        // printed 301 digits into an error message).
+        let r = DataSource::parse("synthetic:kind=regression,noise=1e300").unwrap();
+        assert_eq!(r.describe(), "synthetic:regression p=20 N=2000 noise=1e300");
         assert_eq!(
             DataSource::parse("data/train.csv").unwrap(),
             DataSource::Csv("data/train.csv".into())
