@@ -69,7 +69,15 @@ fn bad_input_exits_2_with_one_line() {
         (vec!["--inner-steps", "0"], "inner_steps"),
         (vec!["--inner-lr", "inf"], "inner_lr"),
         (vec!["--configs", "0"], "configs"),
-        (vec!["--mlac-steps", "1000000000"], "steps"),
+        // Each step count named as itself (both were "`steps`", the larger of the two).
+        (
+            vec!["--mlac-steps", "1000000000"],
+            "`mlac_steps` = 1000000000",
+        ),
+        (
+            vec!["--pretrain-steps", "1000000000"],
+            "`pretrain_steps` = 1000000000",
+        ),
     ] {
         let mut a = vec!["block", "--quick"];
         a.extend(args);

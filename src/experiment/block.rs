@@ -85,6 +85,9 @@ pub const MODELS: [&str; 4] = ["pretrained", "random_init", "fine_tuned", "mlac"
 /// dense matrix of that many rows).
 pub const MAX_EXAMPLES: usize = 100_000;
 
+/// The most pretraining or MLAC steps a point asks for.
+pub const MAX_STEPS: usize = 100_000;
+
 /// One grid point of the blocking experiment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -203,13 +206,17 @@ impl BlockPoint {
         for &n in &self.examples {
             size("examples", n, 1)?;
         }
-        let steps = self.pretraining.steps.max(self.mlac.steps);
-        if steps > 100_000 {
-            return Err(Error::invalid(
-                "steps",
-                steps,
-                "at most 100000 training steps",
-            ));
+        for (name, steps) in [
+            ("pretrain_steps", self.pretraining.steps),
+            ("mlac_steps", self.mlac.steps),
+        ] {
+            if steps > MAX_STEPS {
+                return Err(Error::invalid(
+                    name,
+                    steps,
+                    format!("at most {MAX_STEPS} training steps"),
+                ));
+            }
         }
         crate::error::check_positive("pretrain_lr", self.pretraining.lr)?;
         if !(self.pretraining.reconstruction.is_finite() && self.pretraining.reconstruction >= 0.0)
