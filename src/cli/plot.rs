@@ -61,11 +61,18 @@ pub fn run(a: Args) -> Result<()> {
         let v = serde_json::json!({ "out": a.out.display().to_string(), "report": r });
         return emit(&(serde_json::to_string_pretty(&v)? + "\n"));
     }
+    // Every record not plotted is counted with its reason.
+    let mut left_out = format!("{} without metrics", r.without_metrics);
+    if r.without_value > 0 {
+        left_out += &format!(", {} without a value of x or y", r.without_value);
+    }
+    if r.off_log_axis > 0 {
+        left_out += &format!(", {} off the log axis", r.off_log_axis);
+    }
     emit(&format!(
-        "plotted {} of {} records ({} without metrics) as {} curve(s) of {} vs {} -> {}\n",
+        "plotted {} of {} records ({left_out}) as {} curve(s) of {} vs {} -> {}\n",
         r.plotted,
         r.records,
-        r.without_metrics,
         r.curves.len(),
         spec.y,
         spec.x,

@@ -27,7 +27,8 @@ pub struct PlotSpec {
     pub y: String,
     /// One curve per value of this key (numbers or strings), if any.
     pub by: Option<String>,
-    /// Logarithmic y axis (non-positive means are left out).
+    /// Logarithmic y axis (points whose mean over replicates is not positive are left out;
+    /// every replicate enters the mean).
     pub log_y: bool,
     /// Logarithmic x axis (non-positive x are left out).
     pub log_x: bool,
@@ -45,6 +46,10 @@ pub struct PlotReport {
     pub plotted: u64,
     /// Runs without metrics (failed or not applicable), left out.
     pub without_metrics: u64,
+    /// Runs whose x or y is absent or null (a metric that was not finite), left out.
+    pub without_value: u64,
+    /// Runs left off a logarithmic axis: x ≤ 0, or in a point whose mean y is ≤ 0.
+    pub off_log_axis: u64,
     /// One entry per curve: its label and its (x, mean, 95% CI half-width, replicates).
     pub curves: Vec<Curve>,
 }
@@ -113,7 +118,8 @@ pub fn read_records(path: &Path) -> Result<Vec<Value>> {
 /// # Errors
 /// [`Error::InvalidParameter`] when there are no records, when a key is missing from every
 /// record (the message lists the keys there are), when x or y is not a number, or when no
-/// run has a finite y; drawing and I/O errors. Nothing is left at `out` on error.
+/// point is left to draw (the message counts why); drawing and I/O errors. Nothing is left at
+/// `out` on error.
 pub fn plot_records(records: &[Value], spec: &PlotSpec, out: &Path) -> Result<PlotReport> {
     let first = records
         .first()
@@ -133,8 +139,7 @@ pub fn plot_records(records: &[Value], spec: &PlotSpec, out: &Path) -> Result<Pl
     // (curve, x) → the replicates' values; curves in order of first appearance.
     let mut cells: BTreeMap<(usize, u64), Vec<f64>> = BTreeMap::new();
     let mut labels: Vec<String> = Vec::new();
-    let mut without_metrics = 0u64;
-    let mut plotted = 0u64;
+    let (mut without_metrics, mut without_value, mut off_log_axis) = (0u64, 0u64, 0u64);
     for r in records {
         let status = r.get("output").and_then(|o| o.get("status"));
         if status.is_some_and(|s| s != "ok") {
@@ -153,9 +158,13 @@ pub fn plot_records(records: &[Value], spec: &PlotSpec, out: &Path) -> Result<Pl
             }
         };
         let (Some(x), Some(y)) = (number(&spec.x, "--x")?, number(&spec.y, "--y")?) else {
+            without_value += 1;
             continue;
         };
-        if (spec.log_x && x <= 0.0) || (spec.log_y && y <= 0.0) {
+        // A non-positive y stays in its point's mean (leaving it out would bias the mean
+        // up); a point whose mean is not positive is left off the log axis below.
+        if spec.log_x && x <= 0.0 {
+            off_log_axis += 1;
             continue;
         }
         let label = spec
@@ -168,22 +177,32 @@ pub fn plot_records(records: &[Value], spec: &PlotSpec, out: &Path) -> Result<Pl
             labels.len() - 1
         });
         cells.entry((curve, x.to_bits())).or_default().push(y);
-        plotted += 1;
     }
+    let mut curves: Vec<Curve> = labels.iter().map(|l| (l.clone(), Vec::new())).collect();
+    let mut plotted = 0u64;
+    for ((curve, xb), ys) in &cells {
+        if let Some(ci) = mean_ci(ys, 0.95) {
+            if spec.log_y && !(ci.mean > 0.0) {
+                off_log_axis += ys.len() as u64;
+                continue;
+            }
+            curves[*curve]
+                .1
+                .push((f64::from_bits(*xb), ci.mean, ci.half_width, ci.count));
+            plotted += ys.len() as u64;
+        }
+    }
+    curves.retain(|c| !c.1.is_empty());
     if plotted == 0 {
         return Err(Error::invalid(
             "--y",
             &spec.y,
-            format!("no run has a finite value ({without_metrics} runs without metrics)"),
+            format!(
+                "no point to draw: of {} runs, {without_metrics} without metrics, \
+                 {without_value} without a value of x or y, {off_log_axis} off the log axis",
+                records.len()
+            ),
         ));
-    }
-    let mut curves: Vec<Curve> = labels.iter().map(|l| (l.clone(), Vec::new())).collect();
-    for ((curve, xb), ys) in &cells {
-        if let Some(ci) = mean_ci(ys, 0.95) {
-            curves[*curve]
-                .1
-                .push((f64::from_bits(*xb), ci.mean, ci.half_width, ci.count));
-        }
     }
     for (_, pts) in &mut curves {
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -235,6 +254,8 @@ pub fn plot_records(records: &[Value], spec: &PlotSpec, out: &Path) -> Result<Pl
         records: records.len() as u64,
         plotted,
         without_metrics,
+        without_value,
+        off_log_axis,
         curves,
     })
 }
@@ -256,5 +277,50 @@ mod tests {
         assert_eq!(lookup(&r, "params.population.d"), Some(&Value::from(7)));
         assert_eq!(lookup(&r, "nope"), None);
         assert_eq!(known_keys(&r), "rule, error, eta");
+    }
+
+    /// On a log y axis a replicate's y of 0 stays in its point's mean: replicates 0 and 2 plot
+    /// at 1, not at 2 (the old code dropped each non-positive replicate before averaging, which
+    /// biased every such point up); a point whose mean is 0 is left off and counted, as are
+    /// runs at x ≤ 0 on a log x axis and runs without a value. Fails with the old per-record
+    /// filter (the mean is 2).
+    #[test]
+    fn log_axes_leave_out_points_not_replicates() {
+        let rec = |x: f64, y: Option<f64>| -> Value {
+            serde_json::json!({"grid": {"x": x}, "output": {"status": "ok", "y": y}})
+        };
+        let records = [
+            rec(1.0, Some(0.0)),
+            rec(1.0, Some(2.0)),
+            rec(2.0, Some(0.0)),
+            rec(2.0, Some(0.0)),
+            rec(0.0, Some(5.0)),
+            rec(3.0, None),
+        ];
+        let dir = std::env::temp_dir().join(format!("lbounds-plot-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("p.svg");
+        let spec = |log_x: bool| PlotSpec {
+            x: "x".into(),
+            y: "y".into(),
+            by: None,
+            log_y: true,
+            log_x,
+        };
+        let r = plot_records(&records, &spec(true), &out).unwrap();
+        assert_eq!(r.curves.len(), 1);
+        assert_eq!(r.curves[0].1.len(), 1, "{:?}", r.curves);
+        let (x, mean, _, count) = r.curves[0].1[0];
+        assert_eq!((x, mean, count), (1.0, 1.0, 2));
+        assert_eq!((r.plotted, r.without_value, r.off_log_axis), (2, 1, 3));
+        // Only the x = 0 run is positive: nothing left, and the message says why.
+        let e = plot_records(&records[2..], &spec(true), &out)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("3 off the log axis") && e.contains("1 without a value"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
