@@ -34,7 +34,10 @@ pub fn step_label(s: &StepSpec) -> String {
     if s.params.0.is_empty() {
         return s.name.clone();
     }
-    let kv: Vec<String> = (s.params.0.iter())
+    let kv: Vec<String> = s
+        .params
+        .0
+        .iter()
         .map(|(k, v)| format!("{k}={}", compact(*v)))
         .collect();
     format!("{}:{}", s.name, kv.join(","))

@@ -61,8 +61,8 @@ impl DataSource {
         Ok(DataSource::Csv(PathBuf::from(s)))
     }
 
-    /// A short description for records and tables (`digits`, `synthetic:mixture K=10 p=20
-    /// N=2000`, the path).
+    /// A short description for messages (`digits`, `synthetic:mixture K=10 p=20 N=2000
+    /// separation=3 noise=0`, the path); numbers by [`compact`].
     pub fn describe(&self) -> String {
         match self {
             DataSource::Digits => "digits".into(),
