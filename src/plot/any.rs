@@ -182,7 +182,7 @@ pub fn plot_records(records: &[Value], spec: &PlotSpec, out: &Path) -> Result<Pl
     let mut plotted = 0u64;
     for ((curve, xb), ys) in &cells {
         if let Some(ci) = mean_ci(ys, 0.95) {
-            if spec.log_y && !(ci.mean > 0.0) {
+            if spec.log_y && (ci.mean <= 0.0 || ci.mean.is_nan()) {
                 off_log_axis += ys.len() as u64;
                 continue;
             }
