@@ -299,7 +299,7 @@ fn refit_overflowed(
 fn scaled_mean_std(v: &[f64], given: Option<f64>) -> (f64, f64) {
     let largest = v.iter().chain(&given).fold(0.0, |a: f64, x| a.max(x.abs()));
     // The exponent bits alone; 1 when zero or subnormal, where nothing overflows.
-    let scale = match f64::from_bits(largest.to_bits() & 0x7ff0_0000_0000_0000) {
+    let scale = match super::binade(largest) {
         s if s >= f64::MIN_POSITIVE => s,
         _ => 1.0,
     };

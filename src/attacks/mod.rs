@@ -142,6 +142,14 @@ pub trait Coordinatewise: Sync {
     fn check_vector(&self, v: &[f64]) -> Result<()>;
 }
 
+/// The binade of `x`: its exponent bits alone, the power of two 2ᵉ ≤ |x| < 2ᵉ⁺¹ (0 for 0
+/// and subnormals, +∞ for ±∞ and NaN). Dividing by it and multiplying back is exact, so the
+/// attacks that estimate spreads (ALIE, two-world) compute on entries times 2⁻ᵉ where squares
+/// would overflow or underflow.
+pub(crate) fn binade(x: f64) -> f64 {
+    f64::from_bits(x.to_bits() & 0x7ff0_0000_0000_0000)
+}
+
 /// The number of vectors of dimension `d` in a buffer of `len` values.
 ///
 /// # Errors

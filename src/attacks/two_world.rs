@@ -221,8 +221,7 @@ fn pooled_sigma(x: UpdatesView<'_>, mean: &nalgebra::DVector<f64>) -> Result<f64
             .cols()
             .flat_map(|c| c.iter().zip(mean.iter()).map(|(v, m)| (v - m).abs()))
             .fold(0.0, f64::max);
-        // The exponent bits alone: a power of two, so the division and the product are exact.
-        let scale = f64::from_bits(largest.to_bits() & 0x7ff0_0000_0000_0000);
+        let scale = super::binade(largest);
         if scale >= f64::MIN_POSITIVE && scale.is_finite() {
             s = sum_of_squares(scale);
         }

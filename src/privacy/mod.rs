@@ -100,6 +100,16 @@ impl PrivacyCost {
     }
 }
 
+/// An ε or δ rounded up by one ulp where it is positive; 0 where it is ≤ 0 or NaN (one ulp
+/// above 0 would report a loss where there is none). The accountants' last step.
+pub(crate) fn round_up_or_zero(x: f64) -> f64 {
+    if x > 0.0 {
+        next_up(x)
+    } else {
+        0.0
+    }
+}
+
 /// The next f64 above `x` (`f64::next_up`, which needs Rust 1.86; the crate's MSRV is 1.85).
 /// NaN and +∞ are returned unchanged.
 pub(crate) fn next_up(x: f64) -> f64 {

@@ -18,7 +18,7 @@ pub mod rdp;
 pub mod zcdp;
 
 use super::{check_delta, PrivacyCost};
-use crate::privacy::next_up;
+use crate::privacy::round_up_or_zero;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -308,17 +308,14 @@ impl Accountant for ApproxAccountant {
                 format!("basic composition reaches only delta >= {}", self.delta),
             ));
         }
-        Ok(if self.epsilon > 0.0 {
-            next_up(self.epsilon)
-        } else {
-            0.0
-        })
+        Ok(round_up_or_zero(self.epsilon))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::privacy::next_up;
 
     #[test]
     fn accountants_compose_and_refuse() {

@@ -65,8 +65,8 @@
 
 use super::fft::{fft, C64};
 use crate::privacy::mechanisms::analytic_gaussian::gaussian_delta;
-use crate::privacy::next_up;
 use crate::privacy::normal;
+use crate::privacy::round_up_or_zero;
 use crate::privacy::{check_delta, check_noise_multiplier, check_sampling_rate, check_steps};
 use crate::{Error, Result};
 
@@ -265,7 +265,7 @@ impl Pld {
             if d_i > delta {
                 // On (ℓ_i, ℓ_{i+1}]: δ(ε) = m + a − e^{ε − ℓ_i} c.
                 let eps = self.loss(i) + ((self.inf_mass + a - delta) / c).ln();
-                return up_from_zero(eps);
+                return round_up_or_zero(eps);
             }
             a += self.probs[i];
             c = eh * (c + self.probs[i]);
@@ -276,7 +276,7 @@ impl Pld {
             return 0.0;
         }
         let eps = self.loss(0) + ((self.inf_mass + a - delta) / c0).ln();
-        up_from_zero(eps)
+        round_up_or_zero(eps)
     }
 
     /// The T-fold composition with itself (module docs). `None` when the window would need
@@ -425,16 +425,6 @@ impl Pld {
 
 /// The composed PLD of `events` (σ, q, count) in one direction at grid interval h; `None`
 /// when a window exceeds the size limit.
-/// ε rounded up by one ulp where it is positive; 0 for ε ≤ 0 or NaN (a zero numerator: δ
-/// is met at every ε ≥ 0).
-fn up_from_zero(eps: f64) -> f64 {
-    if eps > 0.0 {
-        next_up(eps)
-    } else {
-        0.0
-    }
-}
-
 fn composed(events: &[(f64, f64, u64)], h: f64, dir: Direction) -> Result<Option<Pld>> {
     let mut acc: Option<Pld> = None;
     for &(sigma, q, count) in events {

@@ -12,7 +12,7 @@
 
 use crate::error::check_non_negative;
 use crate::privacy::check_delta;
-use crate::privacy::next_up;
+use crate::privacy::{next_up, round_up_or_zero};
 use crate::{Error, Result};
 
 /// Basic composition of (ε_i, δ_i) pairs: (Σε_i, Σδ_i), ε rounded up by one ulp.
@@ -29,7 +29,7 @@ pub fn basic(costs: &[(f64, f64)]) -> Result<(f64, f64)> {
         e += ei;
         d += di;
     }
-    Ok((if e > 0.0 { next_up(e) } else { 0.0 }, d.min(1.0)))
+    Ok((round_up_or_zero(e), d.min(1.0)))
 }
 
 /// Advanced composition of k copies of (ε, δ)-DP with slack δ' (Dwork, Rothblum & Vadhan

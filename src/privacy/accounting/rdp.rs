@@ -61,9 +61,9 @@
 //! - Asoodeh, Liao, Calmon, Kosut & Sankar, "Three Variants of Differential Privacy:
 //!   Lossless Conversion and Applications", IEEE JSAIT 2021, arXiv 2008.06529.
 
-use crate::privacy::next_up;
 use crate::privacy::normal::{ln_erfc, log_add};
 use crate::privacy::{check_delta, check_noise_multiplier, check_sampling_rate, check_steps};
+use crate::privacy::{next_up, round_up_or_zero};
 use crate::{Error, Result};
 
 /// dp-accounting's default orders: 1 + x/10 for x = 1..99, 11..=63, 128, 256, 512, 1024.
@@ -291,7 +291,7 @@ pub fn rdp_to_epsilon(orders: &[f64], rdp: &[f64], delta: f64) -> Result<(f64, f
         }
     }
     let eps = best.0.max(0.0);
-    Ok((if eps > 0.0 { next_up(eps) } else { eps }, best.1))
+    Ok((round_up_or_zero(eps), best.1))
 }
 
 /// Checks an RDP curve: as many values as orders (at least one), every order > 1, no NaN.
@@ -346,7 +346,7 @@ pub fn rdp_to_delta(orders: &[f64], rdp: &[f64], epsilon: f64) -> Result<(f64, f
         }
     }
     let d = best.0.exp().min(1.0);
-    Ok((if d > 0.0 { next_up(d).min(1.0) } else { 0.0 }, best.1))
+    Ok((round_up_or_zero(d).min(1.0), best.1))
 }
 
 /// δ at ε of `steps` compositions of the Poisson-subsampled Gaussian (rate q, noise

@@ -15,7 +15,7 @@
 
 use crate::error::{check_non_negative, check_positive};
 use crate::privacy::check_delta;
-use crate::privacy::next_up;
+use crate::privacy::{next_up, round_up_or_zero};
 use crate::Result;
 
 /// ρ of the Gaussian mechanism: Δ²/(2σ²) (Bun & Steinke 2016, Prop. 1.6).
@@ -50,7 +50,7 @@ pub fn epsilon(rho: f64, delta: f64) -> Result<f64> {
     }
     check_non_negative("rho", rho)?;
     let e = rho + 2.0 * (rho * (1.0 / delta).ln()).sqrt();
-    Ok(if e > 0.0 { next_up(e) } else { 0.0 })
+    Ok(round_up_or_zero(e))
 }
 
 /// ε from ρ through RDP D_α = αρ and the conversion of Canonne, Kamath & Steinke (2020,
